@@ -1,0 +1,3 @@
+module github.com/shopstream/shopstream
+
+go 1.26

@@ -1,0 +1,75 @@
+// Command shopstream runs the shopstream pipeline: any stage on its own, or all
+// of them in one process on embedded infrastructure (`shopstream run`).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rs/zerolog"
+	"github.com/shopstream/shopstream/internal/config"
+	"github.com/shopstream/shopstream/internal/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shopstream:", err)
+		os.Exit(1)
+	}
+}
+
+// app holds what every subcommand shares: the loaded config and the logger.
+type app struct {
+	configPath string
+	cfg        *config.Config
+	log        zerolog.Logger
+}
+
+// load reads the config once, before a subcommand that needs it runs.
+func (a *app) load() error {
+	cfg, err := config.Load(a.configPath)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	a.cfg = cfg
+	a.log = logging.New(cfg.Log.Level, cfg.Log.Format)
+	return nil
+}
+
+func newRootCmd() *cobra.Command {
+	a := &app{}
+	root := &cobra.Command{
+		Use:           "shopstream",
+		Short:         "Change-data-capture from Amazon and TikTok Shop into ClickHouse, joined per product",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", os.Getenv("SHOPSTREAM_CONFIG"),
+		"YAML config file (env SHOPSTREAM_CONFIG); SHOPSTREAM_* variables override it")
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "shopstream", version, "(embedded warehouse: "+embeddedWarehouse+")")
+			},
+		},
+		newConfigCmd(a),
+		newWarehouseCmd(a),
+		newRunCmd(a),
+		newSchemasCmd(a),
+	)
+	return root
+}

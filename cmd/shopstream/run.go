@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/shopstream/shopstream/internal/infra"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the pipeline in one process on embedded defaults: warehouse, broker and registry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			return a.run(cmd.Context())
+		},
+	}
+}
+
+// checker is a health check of one component.
+type checker interface {
+	Ping(ctx context.Context) error
+}
+
+func (a *app) run(ctx context.Context) error {
+	cfg := a.cfg
+	log := a.log.With().Str("stage", "run").Logger()
+	out := os.Stdout
+
+	warehouseURL, warehouseCheck, stopWarehouse, err := a.startWarehouse(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopWarehouse()
+
+	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+
+	registry, err := infra.StartRegistry(ctx, cfg.SchemaRegistry.URL, cfg.SchemaRegistry.Listen)
+	if err != nil {
+		return err
+	}
+	defer registry.Close()
+
+	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
+	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
+	where := func(inProcess bool) string {
+		if inProcess {
+			return "embedded"
+		}
+		return "configured"
+	}
+	fmt.Fprintf(out, "warehouse        %s (%s)\n", warehouseURL, where(cfg.Warehouse.Addr == ""))
+	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
+	fmt.Fprintf(out, "schema registry  %s (%s)\n", registry.URL, where(registry.InProcess()))
+	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
+	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
+	if err := readiness(ctx, checks); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
+	log.Info().Msg("running")
+	<-ctx.Done()
+	log.Info().Msg("stopping")
+	return nil
+}
+
+// startWarehouse connects to the configured ClickHouse or supervises the
+// embedded warehouse as a child process.
+func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), error) {
+	cfg := a.cfg
+	if cfg.Warehouse.Addr != "" {
+		url := "http://" + cfg.Warehouse.Addr
+		if cfg.Warehouse.Protocol == "native" {
+			return "clickhouse://" + cfg.Warehouse.Addr, nativeOnly{}, func() {}, nil
+		}
+		return url, httpWarehouse(url), func() {}, nil
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
+	}
+	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, filepath.Join(cfg.DataDir, "warehouse"),
+		a.log.With().Str("stage", "warehouse").Logger())
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return w.URL, w, w.Stop, nil
+}
+
+type httpWarehouse string
+
+func (u httpWarehouse) Ping(ctx context.Context) error {
+	return infra.PingClickHouseHTTP(ctx, string(u))
+}
+
+// nativeOnly is the health of a warehouse reached over the native protocol,
+// which the stages check themselves when they connect.
+type nativeOnly struct{}
+
+func (nativeOnly) Ping(context.Context) error { return nil }
+
+// readiness waits until every component answers.
+func readiness(ctx context.Context, checks map[string]checker) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for name, c := range checks {
+		for {
+			err := c.Ping(ctx)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not healthy: %w", name, err)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// serveOps serves /metrics, /healthz (the process is up) and /readyz (every
+// component answers).
+func serveOps(listen string, checks map[string]checker) (string, func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		var errs []error
+		for name, c := range checks {
+			if err := c.Ping(r.Context()); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+}

@@ -1,0 +1,324 @@
+// Package config loads shopstream's configuration: one YAML file, then
+// SHOPSTREAM_* environment variables, validated with every problem reported
+// at once. Secrets come only from the environment or from files.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"github.com/rs/zerolog"
+)
+
+// EnvPrefix starts every environment variable that sets a config key: the key
+// in upper case with dots as underscores, e.g. SHOPSTREAM_KAFKA_BROKERS.
+const EnvPrefix = "SHOPSTREAM_"
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds the embedded warehouse, the in-process broker's log and other local state.
+	DataDir        string         `koanf:"data_dir"`
+	Log            Log            `koanf:"log"`
+	Warehouse      Warehouse      `koanf:"warehouse"`
+	Kafka          Kafka          `koanf:"kafka"`
+	SchemaRegistry SchemaRegistry `koanf:"schema_registry"`
+	Metrics        Metrics        `koanf:"metrics"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `koanf:"level"`  // debug, info, warn, error
+	Format string `koanf:"format"` // json or console
+}
+
+// Warehouse says where ClickHouse is.
+type Warehouse struct {
+	// Addr is an external ClickHouse server (host:port). Empty runs the embedded warehouse.
+	Addr string `koanf:"addr"`
+	// Protocol is how to talk to Addr: native (port 9000, production default) or http.
+	Protocol string `koanf:"protocol"`
+	Database string `koanf:"database"`
+	User     string `koanf:"user"`
+	Password Secret `koanf:"password"`
+	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
+	Listen string `koanf:"listen"`
+	// MaxBodyBytes bounds one request body to the embedded warehouse.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
+	MaxMemoryUsage int64 `koanf:"max_memory_usage"`
+}
+
+// Kafka says where the brokers are.
+type Kafka struct {
+	// Brokers are the seed brokers of a real cluster. Empty runs an in-process
+	// broker persisted under DataDir.
+	Brokers []string `koanf:"brokers"`
+	// Listen is where the in-process broker listens.
+	Listen   string `koanf:"listen"`
+	User     string `koanf:"user"`
+	Password Secret `koanf:"password"`
+}
+
+// SchemaRegistry says where the Confluent-compatible registry is.
+type SchemaRegistry struct {
+	// URL of a registry. Empty runs an in-process one.
+	URL string `koanf:"url"`
+	// Listen is where the in-process registry listens.
+	Listen   string `koanf:"listen"`
+	User     string `koanf:"user"`
+	Password Secret `koanf:"password"`
+}
+
+// Metrics configures the Prometheus and health endpoint.
+type Metrics struct {
+	Listen string `koanf:"listen"`
+}
+
+// Secret is a value that must never be printed: it formats as [redacted].
+type Secret string
+
+// String implements fmt.Stringer.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps encoders (JSON, YAML, zerolog) from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the value, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// secretKeys may not be written in the config file; each has a <key>_file
+// variant naming a file that holds it.
+var secretKeys = []string{"warehouse.password", "kafka.password", "schema_registry.password"}
+
+func defaults() map[string]any {
+	return map[string]any{
+		"data_dir":                      "./data",
+		"log.level":                     "info",
+		"log.format":                    "json",
+		"warehouse.addr":                "",
+		"warehouse.protocol":            "native",
+		"warehouse.database":            "default",
+		"warehouse.user":                "default",
+		"warehouse.password":            "",
+		"warehouse.password_file":       "",
+		"warehouse.listen":              "127.0.0.1:8123",
+		"warehouse.max_body_bytes":      256 << 20,
+		"warehouse.max_memory_usage":    4 << 30,
+		"kafka.brokers":                 []string{},
+		"kafka.listen":                  "127.0.0.1:9092",
+		"kafka.user":                    "",
+		"kafka.password":                "",
+		"kafka.password_file":           "",
+		"schema_registry.url":           "",
+		"schema_registry.listen":        "127.0.0.1:8081",
+		"schema_registry.user":          "",
+		"schema_registry.password":      "",
+		"schema_registry.password_file": "",
+		"metrics.listen":                "127.0.0.1:9464",
+	}
+}
+
+// Load reads path (optional: "" means defaults only) and the environment, and
+// validates the result. The error lists every problem found.
+func Load(path string) (*Config, error) {
+	return load(path, os.Environ())
+}
+
+func load(path string, environ []string) (*Config, error) {
+	k := koanf.New(".")
+	def := defaults()
+	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
+		return nil, fmt.Errorf("load defaults: %w", err)
+	}
+	var problems []error
+	if path != "" {
+		fileK := koanf.New(".")
+		if err := fileK.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("read config %s: %w", path, err)
+		}
+		for _, key := range fileK.Keys() {
+			if _, known := def[key]; !known && !isUnderKnownList(key, def) {
+				problems = append(problems, fmt.Errorf("%s: unknown key in %s", key, path))
+			}
+		}
+		for _, key := range secretKeys {
+			if fileK.String(key) != "" {
+				problems = append(problems, fmt.Errorf("%s: secrets may not be written in the config file; set %s or %s_file", key, EnvName(key), key))
+			}
+		}
+		if err := k.Merge(fileK); err != nil {
+			return nil, fmt.Errorf("merge config %s: %w", path, err)
+		}
+	}
+	envMap, envProblems := fromEnv(environ, def)
+	problems = append(problems, envProblems...)
+	if err := k.Load(confmap.Provider(envMap, "."), nil); err != nil {
+		return nil, fmt.Errorf("load environment: %w", err)
+	}
+	for _, key := range secretKeys {
+		if f := k.String(key + "_file"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s_file: %w", key, err))
+				continue
+			}
+			_ = k.Set(key, strings.TrimSpace(string(b)))
+		}
+	}
+	var c Config
+	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToSliceHookFunc(","), mapstructure.TextUnmarshallerHookFunc()),
+		WeaklyTypedInput: true,
+		Result:           &c,
+		TagName:          "koanf",
+	}})
+	if err != nil {
+		problems = append(problems, fmt.Errorf("decode config: %w", err))
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return &c, nil
+}
+
+func isUnderKnownList(key string, def map[string]any) bool {
+	for k, v := range def {
+		if _, ok := v.([]string); ok && strings.HasPrefix(key, k+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// EnvName is the environment variable that sets key.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// reservedEnv are SHOPSTREAM_* variables that are not config keys.
+var reservedEnv = []string{"SHOPSTREAM_CONFIG", "SHOPSTREAM_INTEGRATION", "SHOPSTREAM_TEST_"}
+
+func fromEnv(environ []string, def map[string]any) (map[string]any, []error) {
+	byEnv := map[string]string{}
+	for key := range def {
+		byEnv[EnvName(key)] = key
+	}
+	out := map[string]any{}
+	var problems []error
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) || isReserved(name) {
+			continue
+		}
+		key, ok := byEnv[name]
+		if !ok {
+			problems = append(problems, fmt.Errorf("%s: not a config setting (known: %s)", name, strings.Join(sortedEnvNames(byEnv), ", ")))
+			continue
+		}
+		if _, isList := def[key].([]string); isList {
+			out[key] = splitList(value)
+			continue
+		}
+		out[key] = value
+	}
+	return out, problems
+}
+
+func isReserved(name string) bool {
+	for _, r := range reservedEnv {
+		if name == r || strings.HasSuffix(r, "_") && strings.HasPrefix(name, r) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedEnvNames(byEnv map[string]string) []string {
+	names := make([]string, 0, len(byEnv))
+	for n := range byEnv {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Config) validate() []error {
+	var problems []error
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if _, err := zerolog.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		bad("log.format", "%q is not json or console", c.Log.Format)
+	}
+	checkHostPort := func(key, v string, optional bool) {
+		if v == "" && optional {
+			return
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			bad(key, "%q is not host:port", v)
+		}
+	}
+	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
+	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
+	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
+		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
+	}
+	if c.Warehouse.Database == "" {
+		bad("warehouse.database", "must not be empty")
+	}
+	if c.Warehouse.MaxBodyBytes <= 0 {
+		bad("warehouse.max_body_bytes", "must be positive")
+	}
+	if c.Warehouse.MaxMemoryUsage <= 0 {
+		bad("warehouse.max_memory_usage", "must be positive")
+	}
+	for i, b := range c.Kafka.Brokers {
+		checkHostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
+	}
+	checkHostPort("kafka.listen", c.Kafka.Listen, false)
+	if c.SchemaRegistry.URL != "" {
+		if u, err := url.Parse(c.SchemaRegistry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("schema_registry.url", "%q is not an http(s) URL", c.SchemaRegistry.URL)
+		} else if u.User != nil {
+			bad("schema_registry.url", "must not carry credentials; set schema_registry.user and %s", EnvName("schema_registry.password"))
+		}
+	}
+	checkHostPort("schema_registry.listen", c.SchemaRegistry.Listen, false)
+	checkHostPort("metrics.listen", c.Metrics.Listen, false)
+	return problems
+}

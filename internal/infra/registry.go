@@ -1,0 +1,69 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+)
+
+// Registry is a Confluent-compatible schema registry: a configured one, or
+// franz-go's srfake served in process.
+type Registry struct {
+	URL string
+	srv *http.Server
+}
+
+// InProcess reports whether the registry runs inside this process.
+func (r *Registry) InProcess() bool { return r.srv != nil }
+
+// StartRegistry returns the configured registry after checking that it
+// answers, or, with none configured, serves an in-process one on listen.
+// The in-process registry keeps schemas in memory; stages register theirs at
+// start, in a fixed order, so ids are stable across restarts.
+func StartRegistry(ctx context.Context, url, listen string) (*Registry, error) {
+	if url != "" {
+		r := &Registry{URL: url}
+		if err := r.Ping(ctx); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen for in-process schema registry: %w", err)
+	}
+	srv := &http.Server{Handler: srfake.NewRegistry().Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &Registry{URL: "http://" + ln.Addr().String(), srv: srv}, nil
+}
+
+// Ping checks that the registry answers.
+func (r *Registry) Ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+"/subjects", nil)
+	if err != nil {
+		return fmt.Errorf("schema registry %s: %w", r.URL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("schema registry %s does not answer: %w", r.URL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("schema registry %s answered %s", r.URL, resp.Status)
+	}
+	return nil
+}
+
+// Close stops an in-process registry.
+func (r *Registry) Close() {
+	if r.srv != nil {
+		if err := r.srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return
+		}
+	}
+}

@@ -1,0 +1,78 @@
+# shopstream: `make run` runs the pipeline on embedded defaults; `make test` runs
+# everything CI runs. Both install what they need into .cache/ (ignored by git).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+CACHE        := $(CURDIR)/.cache
+CHDB_VERSION := 26.5.3
+CHDB_LIB     := $(CACHE)/chdb/$(CHDB_VERSION)/libchdb.so
+VENV         := $(CACHE)/venv
+DBT          := $(VENV)/bin/dbt
+DBT_CORE_VERSION       := 1.10.15
+DBT_CLICKHOUSE_VERSION := 1.10.3
+VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
+TEST_KAFKA   := $(CACHE)/test-kafka
+GOTEST_FLAGS ?= -race -timeout 30m
+
+export GOFLAGS := -mod=mod
+
+.PHONY: all build run test deps go-deps chdb kafka-jars venv lint clean
+
+all: build
+
+## build: bin/shopstream with the embedded warehouse (libchdb.so is found next to it)
+build: $(CHDB_LIB) go-deps
+	$(GO_BUILD) -o bin/shopstream ./cmd/shopstream
+	ln -sf $(CHDB_LIB) bin/libchdb.so
+
+## run: the whole pipeline in one process on embedded defaults
+run: build
+	./bin/shopstream run
+
+## test: unit tests (race detector) and integration tests against real Kafka,
+## the embedded ClickHouse engine and real dbt
+test: build kafka-jars venv
+	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
+	echo "kafka broker for tests: $$brokers"; \
+	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
+	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
+	CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test $(GOTEST_FLAGS) ./...
+
+deps: go-deps chdb kafka-jars venv
+
+go-deps:
+	go mod download
+
+## chdb: libchdb.so (the ClickHouse engine) from the npm package, pinned
+chdb: $(CHDB_LIB)
+$(CHDB_LIB):
+	mkdir -p $(CACHE)/chdb/tmp
+	cd $(CACHE)/chdb/tmp && npm pack --silent @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) >/dev/null
+	tar -xzf $(CACHE)/chdb/tmp/chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz -C $(CACHE)/chdb/tmp package/libchdb.so
+	mkdir -p $(dir $@)
+	mv $(CACHE)/chdb/tmp/package/libchdb.so $@
+	rm -rf $(CACHE)/chdb/tmp
+
+kafka-jars:
+	deploy/local/kafka.sh fetch
+
+## venv: dbt-core and dbt-clickhouse, pinned, in .cache/venv
+venv: $(DBT)
+$(DBT):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		dbt-core==$(DBT_CORE_VERSION) dbt-clickhouse==$(DBT_CLICKHOUSE_VERSION)
+	touch $@
+
+lint:
+	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	go vet ./...
+	go vet -tags chdb ./...
+
+clean:
+	rm -rf bin data

@@ -9,8 +9,7 @@ CHDB_VERSION := 26.5.3
 CHDB_LIB     := $(CACHE)/chdb/$(CHDB_VERSION)/libchdb.so
 VENV         := $(CACHE)/venv
 DBT          := $(VENV)/bin/dbt
-DBT_CORE_VERSION       := 1.10.15
-DBT_CLICKHOUSE_VERSION := 1.10.3
+DBT_REQUIREMENTS := $(CURDIR)/dbt/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
@@ -61,12 +60,13 @@ $(CHDB_LIB):
 kafka-jars:
 	deploy/local/kafka.sh fetch
 
-## venv: dbt-core and dbt-clickhouse, pinned, in .cache/venv
+## venv: dbt-core 1.10 and dbt-clickhouse 1.10.3, every package pinned
+## (dbt/requirements.txt), in .cache/venv
 venv: $(DBT)
-$(DBT):
+$(DBT): $(DBT_REQUIREMENTS)
+	rm -rf $(VENV)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		dbt-core==$(DBT_CORE_VERSION) dbt-clickhouse==$(DBT_CLICKHOUSE_VERSION)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
 	touch $@
 
 lint:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,16 +19,6 @@ import (
 
 	"github.com/shopstream/shopstream/internal/testenv"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func httpGet(t *testing.T, u string) (int, string) {
 	t.Helper()
@@ -48,7 +37,7 @@ func httpGet(t *testing.T, u string) (int, string) {
 func TestRunEmbedded(t *testing.T) {
 	bin := testenv.Binary(t)
 	dataDir := t.TempDir()
-	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "run")
 	cmd.Env = append(os.Environ(),
 		"SHOPSTREAM_DATA_DIR="+dataDir,

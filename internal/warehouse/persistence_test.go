@@ -34,7 +34,7 @@ func TestPersistenceAcrossCrash(t *testing.T) {
 		}
 	}
 	send("kept-0-0-9")
-	w.restart(t) // SIGKILL, then start on the same directory
+	w.Restart(t) // SIGKILL, then start on the same directory
 
 	send("kept-0-0-9")
 	var n uint64

@@ -1,0 +1,106 @@
+package testenv
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/internal/infra"
+)
+
+// Warehouse is a `shopstream warehouse` process started for one test.
+type Warehouse struct {
+	URL  string // http://host:port
+	Addr string // host:port
+	Data string // data directory
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    string
+	env    []string
+}
+
+// StartWarehouse starts a fresh embedded warehouse process on a free port with
+// its own data directory, and kills it when the test ends. env adds
+// environment settings ("SHOPSTREAM_WAREHOUSE_MAX_BODY_BYTES=1024").
+func StartWarehouse(t testing.TB, env ...string) *Warehouse {
+	t.Helper()
+	w := &Warehouse{Data: filepath.Join(t.TempDir(), "warehouse"), env: env}
+	w.start(t, FreeAddr(t))
+	t.Cleanup(w.Kill)
+	return w
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (w *Warehouse) start(t testing.TB, addr string) {
+	t.Helper()
+	w.Addr, w.URL = addr, "http://"+addr
+	w.log = filepath.Join(filepath.Dir(w.Data), "warehouse-"+strconv.FormatInt(time.Now().UnixNano(), 10)+".log")
+	logFile, err := os.Create(w.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	w.cmd = exec.Command(Binary(t), "warehouse", "--listen", addr, "--data", w.Data)
+	w.cmd.Env = append(append(os.Environ(), "SHOPSTREAM_LOG_LEVEL=debug"), w.env...)
+	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
+	if err := w.cmd.Start(); err != nil {
+		t.Fatalf("start warehouse: %v", err)
+	}
+	exited := make(chan struct{})
+	w.exited = exited
+	go func() { _ = w.cmd.Wait(); close(exited) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for infra.PingClickHouseHTTP(ctx, w.URL) != nil {
+		select {
+		case <-exited:
+			w.dumpLog(t)
+			t.Fatalf("warehouse exited before answering /ping")
+		case <-ctx.Done():
+			w.dumpLog(t)
+			t.Fatalf("warehouse did not answer /ping within 60s")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.dumpLog(t)
+		}
+	})
+}
+
+func (w *Warehouse) dumpLog(t testing.TB) {
+	b, _ := os.ReadFile(w.log)
+	t.Logf("warehouse log (%s):\n%s", w.log, b)
+}
+
+// Kill ends the process with SIGKILL, like a crash, and waits for it to exit.
+func (w *Warehouse) Kill() {
+	if w.cmd != nil && w.cmd.Process != nil {
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+	}
+}
+
+// Restart kills the process and starts it again on the same address and data directory.
+func (w *Warehouse) Restart(t testing.TB) {
+	t.Helper()
+	w.Kill()
+	w.start(t, w.Addr)
+}

@@ -69,10 +69,16 @@ $(DBT): $(DBT_REQUIREMENTS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
 	touch $@
 
-lint:
+STATICCHECK := $(CACHE)/bin/staticcheck
+$(STATICCHECK):
+	GOBIN=$(CACHE)/bin go install honnef.co/go/tools/cmd/staticcheck@2026.2.2
+
+## lint: gofmt, go vet (with and without the engine) and staticcheck
+lint: $(STATICCHECK)
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	go vet ./...
 	go vet -tags chdb ./...
+	$(STATICCHECK) ./...
 
 clean:
 	rm -rf bin data

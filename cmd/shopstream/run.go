@@ -60,6 +60,11 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer registry.Close()
 
+	subjects, err := registerSchemas(ctx, registry.URL, cfg.SchemaRegistry.User, cfg.SchemaRegistry.Password.Reveal())
+	if err != nil {
+		return err
+	}
+
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
 	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks)
 	if err != nil {
@@ -75,7 +80,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "warehouse        %s (%s)\n", warehouseURL, where(cfg.Warehouse.Addr == ""))
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
-	fmt.Fprintf(out, "schema registry  %s (%s)\n", registry.URL, where(registry.InProcess()))
+	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
 	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
 	if err := readiness(ctx, checks); err != nil {

@@ -118,7 +118,8 @@ func TestRunEmbedded(t *testing.T) {
 		t.Fatalf("consume from the embedded broker: %v, %d records", fetches.Err(), fetches.NumRecords())
 	}
 	// The registry and the health endpoints answer.
-	if code, body := httpGet(t, "http://"+registryAddr+"/subjects"); code != 200 {
+	// The registry answers, with every topic's schema registered by run.
+	if code, body := httpGet(t, "http://"+registryAddr+"/subjects"); code != 200 || !strings.Contains(body, `"xchannel.product_daily-value"`) || !strings.Contains(body, `"amazon.orders-value"`) {
 		t.Fatalf("registry: %d %q", code, body)
 	}
 	if code, body := httpGet(t, "http://"+metricsAddr+"/readyz"); code != 200 {

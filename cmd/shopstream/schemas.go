@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -40,15 +41,7 @@ against a fresh in-process registry, which proves they parse and register.`,
 				return err
 			}
 			defer reg.Close()
-			opts := []sr.ClientOpt{sr.URLs(reg.URL)}
-			if a.cfg.SchemaRegistry.User != "" {
-				opts = append(opts, sr.BasicAuth(a.cfg.SchemaRegistry.User, a.cfg.SchemaRegistry.Password.Reveal()))
-			}
-			client, err := sr.NewClient(opts...)
-			if err != nil {
-				return fmt.Errorf("schema registry client: %w", err)
-			}
-			ids, err := schemas.NewRegistry(client).Register(cmd.Context())
+			ids, err := registerSchemas(cmd.Context(), reg.URL, a.cfg.SchemaRegistry.User, a.cfg.SchemaRegistry.Password.Reveal())
 			subjects := make([]string, 0, len(ids))
 			for s := range ids {
 				subjects = append(subjects, s)
@@ -72,4 +65,18 @@ against a fresh in-process registry, which proves they parse and register.`,
 	check.Flags().StringVar(&registryURL, "registry", "", "schema registry URL (default schema_registry.url)")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// registerSchemas registers every topic's schema with the registry at url,
+// checking backward compatibility first, and returns the id per subject.
+func registerSchemas(ctx context.Context, url, user, password string) (map[string]int, error) {
+	opts := []sr.ClientOpt{sr.URLs(url)}
+	if user != "" {
+		opts = append(opts, sr.BasicAuth(user, password))
+	}
+	client, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry client: %w", err)
+	}
+	return schemas.NewRegistry(client).Register(ctx)
 }

@@ -66,7 +66,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
-	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks)
+	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
@@ -148,10 +148,9 @@ func readiness(ctx context.Context, checks map[string]checker) error {
 	return nil
 }
 
-// serveOps serves /metrics, /healthz (the process is up) and /readyz (every
-// component answers).
-func serveOps(listen string, checks map[string]checker) (string, func(), error) {
-	reg := prometheus.NewRegistry()
+// serveOps serves /metrics (reg, plus Go and process metrics), /healthz (the
+// process is up) and /readyz (every component answers).
+func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry) (string, func(), error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

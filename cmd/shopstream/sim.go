@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shopstream/shopstream/ingest/sim"
+)
+
+func newSimCmd() *cobra.Command {
+	var opts sim.Options
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Serve simulators of the Amazon SP-API, TikTok Shop and TikTok Business APIs over one seeded world",
+		Long: `Serve faithful simulators of every marketplace API at their real paths, over one
+seeded world of brands, products, videos and orders that exist on both channels.
+Prints one JSON line with each API's base URL and test credentials, then serves
+until interrupted. The same seed gives the same world.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := sim.Start(cmd.Context(), opts)
+			if err != nil {
+				return fmt.Errorf("start simulators: %w", err)
+			}
+			line, err := json.Marshal(s.Description())
+			if err != nil {
+				return fmt.Errorf("describe simulators: %w", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(line))
+			<-cmd.Context().Done()
+			if err := s.Close(); err != nil {
+				return fmt.Errorf("stop simulators: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of the world")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8600", "address to serve every API on")
+	f.IntVar(&opts.Scale.Products, "products", 0, "product families (default 24)")
+	f.IntVar(&opts.Scale.Brands, "brands", 0, "brands (default 4)")
+	f.Float64Var(&opts.Scale.VideosPerDay, "videos-per-day", 0, "mean shop videos posted per day (default 6)")
+	f.Float64Var(&opts.Scale.AmazonOrdersPerMinute, "amazon-orders-per-minute", 0, "mean Amazon order rate (default 1)")
+	f.Float64Var(&opts.Scale.TikTokOrdersPerMinute, "tiktok-orders-per-minute", 0, "mean TikTok Shop order rate (default 0.5)")
+	f.StringVar(&opts.WebhookURL, "webhook-url", "", "send signed TikTok Shop webhooks for order changes to this URL")
+	f.Float64Var(&opts.Faults.ServerErrorRate, "fault-5xx-rate", 0, "share of requests answered with a 5xx")
+	f.Float64Var(&opts.Faults.TimeoutRate, "fault-timeout-rate", 0, "share of requests that hang")
+	f.Float64Var(&opts.Faults.ThrottleRate, "fault-throttle-rate", 0, "share of requests throttled")
+	f.Float64Var(&opts.Faults.MalformedRate, "fault-malformed-rate", 0, "share of responses with a malformed body")
+	return cmd
+}

@@ -1,0 +1,252 @@
+// Package fault injects configured failures into a simulator's responses:
+// server errors, hangs (timeouts), throttles and malformed bodies.
+//
+// Decisions are deterministic: the n-th occurrence of the same request (method,
+// path and query) always gets the same decision for a given seed, whatever
+// order concurrent requests arrive in, and a retried request gets a fresh
+// decision, so a client that retries eventually gets through.
+package fault
+
+import (
+	"bytes"
+	"context"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind is a kind of injected fault.
+type Kind int
+
+// Fault kinds.
+const (
+	None Kind = iota
+	// ServerError answers 500 or 503 before the request has any effect.
+	ServerError
+	// Timeout hangs: until the client gives up, or for Config.TimeoutDelay
+	// and then answers 504.
+	Timeout
+	// Throttle answers the API's throttling response before the request has
+	// any effect.
+	Throttle
+	// Malformed lets the request take effect, then cuts the response body
+	// short, so it no longer parses.
+	Malformed
+)
+
+func (k Kind) String() string {
+	switch k {
+	case ServerError:
+		return "server_error"
+	case Timeout:
+		return "timeout"
+	case Throttle:
+		return "throttle"
+	case Malformed:
+		return "malformed"
+	}
+	return "none"
+}
+
+// DefaultMaxHang bounds how long a Timeout fault can hold a request.
+const DefaultMaxHang = 30 * time.Second
+
+// Config sets the fault rates. Rates are probabilities per request in [0,1];
+// their sum must not exceed 1. The zero value injects nothing.
+type Config struct {
+	// Seed makes decisions reproducible; simulators default it to the
+	// world's seed.
+	Seed uint64 `json:"seed,omitempty"`
+	// ServerErrorRate is the share of requests answered 500/503.
+	ServerErrorRate float64 `json:"server_error_rate,omitempty"`
+	// TimeoutRate is the share of requests that hang.
+	TimeoutRate float64 `json:"timeout_rate,omitempty"`
+	// ThrottleRate is the share of requests throttled regardless of the
+	// rate limiter.
+	ThrottleRate float64 `json:"throttle_rate,omitempty"`
+	// MalformedRate is the share of responses whose body is cut short.
+	MalformedRate float64 `json:"malformed_rate,omitempty"`
+	// TimeoutDelay is how long a hang lasts before a 504; zero hangs until
+	// the client gives up. Either way MaxHang bounds it.
+	TimeoutDelay time.Duration `json:"timeout_delay,omitempty"`
+	// MaxHang bounds every hang. Default DefaultMaxHang.
+	MaxHang time.Duration `json:"max_hang,omitempty"`
+	// PathPrefixes limits faults to requests whose path starts with one of
+	// them; empty means every request.
+	PathPrefixes []string `json:"path_prefixes,omitempty"`
+	// OnFault, if set, is called for every injected fault before it takes
+	// effect (tests use it to observe faults and to cancel hung requests).
+	OnFault func(k Kind, r *http.Request) `json:"-"`
+}
+
+// Enabled reports whether any fault rate is set.
+func (c Config) Enabled() bool {
+	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0
+}
+
+// Dialect writes faults the way one API does.
+type Dialect interface {
+	// WriteThrottle writes the API's throttling response.
+	WriteThrottle(w http.ResponseWriter, r *http.Request)
+	// WriteServerError writes the API's response for an internal error with
+	// the given HTTP status (500, 503 or 504).
+	WriteServerError(w http.ResponseWriter, r *http.Request, status int)
+}
+
+// Injector decides and applies faults. It is safe for concurrent use.
+type Injector struct {
+	cfg    Config
+	mu     sync.Mutex
+	seen   map[string]uint64
+	counts map[Kind]int
+}
+
+// New returns an Injector for cfg.
+func New(cfg Config) *Injector {
+	if cfg.MaxHang <= 0 {
+		cfg.MaxHang = DefaultMaxHang
+	}
+	return &Injector{cfg: cfg, seen: map[string]uint64{}, counts: map[Kind]int{}}
+}
+
+// Counts returns how many faults of each kind were injected so far.
+func (in *Injector) Counts() map[Kind]int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make(map[Kind]int, len(in.counts))
+	for k, v := range in.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Decide returns the fault for r, counting r as one more occurrence of its
+// fingerprint.
+func (in *Injector) Decide(r *http.Request) Kind {
+	if in == nil || !in.cfg.Enabled() || !in.applies(r.URL.Path) {
+		return None
+	}
+	fp := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
+	in.mu.Lock()
+	n := in.seen[fp]
+	in.seen[fp] = n + 1
+	in.mu.Unlock()
+
+	h := fnv.New64a()
+	h.Write([]byte(fp))
+	u := rand.New(rand.NewPCG(in.cfg.Seed, h.Sum64()^(n*0x9e3779b97f4a7c15))).Float64()
+	k := None
+	c := in.cfg
+	switch {
+	case u < c.ServerErrorRate:
+		k = ServerError
+	case u < c.ServerErrorRate+c.TimeoutRate:
+		k = Timeout
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate:
+		k = Throttle
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate:
+		k = Malformed
+	}
+	if k != None {
+		in.mu.Lock()
+		in.counts[k]++
+		in.mu.Unlock()
+	}
+	return k
+}
+
+func (in *Injector) applies(path string) bool {
+	if len(in.cfg.PathPrefixes) == 0 {
+		return true
+	}
+	for _, p := range in.cfg.PathPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Wrap returns next with faults injected in the given dialect.
+func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := in.Decide(r)
+		if k != None && in.cfg.OnFault != nil {
+			in.cfg.OnFault(k, r)
+		}
+		switch k {
+		case ServerError:
+			status := http.StatusInternalServerError
+			if len(r.URL.RawQuery)%2 == 1 { // deterministic mix of 500 and 503
+				status = http.StatusServiceUnavailable
+			}
+			d.WriteServerError(w, r, status)
+		case Throttle:
+			d.WriteThrottle(w, r)
+		case Timeout:
+			if in.hang(r.Context()) {
+				d.WriteServerError(w, r, http.StatusGatewayTimeout)
+			}
+		case Malformed:
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(Truncate(rec.body.Bytes()))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// hang blocks until the client gives up (false) or the configured delay
+// passes (true), never longer than MaxHang.
+func (in *Injector) hang(ctx context.Context) bool {
+	d := in.cfg.MaxHang
+	if in.cfg.TimeoutDelay > 0 && in.cfg.TimeoutDelay < d {
+		d = in.cfg.TimeoutDelay
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Truncate returns body cut to half its length (at least one byte short), so
+// a JSON document no longer parses.
+func Truncate(body []byte) []byte {
+	if len(body) == 0 {
+		return []byte("{")
+	}
+	return body[:len(body)/2]
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
+}

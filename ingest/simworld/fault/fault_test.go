@@ -1,0 +1,148 @@
+package fault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+type testDialect struct{}
+
+func (testDialect) WriteThrottle(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusTooManyRequests)
+}
+
+func (testDialect) WriteServerError(w http.ResponseWriter, _ *http.Request, status int) {
+	w.WriteHeader(status)
+}
+
+var ok = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"ok":true,"padding":"xxxxxxxxxxxxxxxx"}`))
+})
+
+func run(t *testing.T, cfg Config, n int) map[string]int {
+	t.Helper()
+	in := New(cfg)
+	h := in.Wrap(ok, testDialect{})
+	out := map[string]int{}
+	for i := 0; i < n; i++ {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, fmt.Sprintf("/x?i=%d", i), nil))
+		switch {
+		case rec.Code == http.StatusOK && json.Valid(rec.Body.Bytes()):
+			out["ok"]++
+		case rec.Code == http.StatusOK:
+			out["malformed"]++
+		case rec.Code == http.StatusTooManyRequests:
+			out["throttle"]++
+		default:
+			out["5xx"]++
+		}
+	}
+	return out
+}
+
+func TestRatesAndDeterminism(t *testing.T) {
+	cfg := Config{Seed: 1, ServerErrorRate: 0.1, ThrottleRate: 0.2, MalformedRate: 0.1}
+	a := run(t, cfg, 2000)
+	b := run(t, cfg, 2000)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("same seed, different faults: %v vs %v", a, b)
+	}
+	within := func(name string, got int, rate float64) {
+		want := rate * 2000
+		if float64(got) < want*0.75 || float64(got) > want*1.25 {
+			t.Errorf("%s: %d faults, want about %.0f", name, got, want)
+		}
+	}
+	within("5xx", a["5xx"], 0.1)
+	within("throttle", a["throttle"], 0.2)
+	within("malformed", a["malformed"], 0.1)
+	if c := run(t, Config{Seed: 2, ServerErrorRate: 0.1, ThrottleRate: 0.2, MalformedRate: 0.1}, 2000); fmt.Sprint(c) == fmt.Sprint(a) {
+		t.Error("different seeds gave identical fault patterns")
+	}
+	if z := run(t, Config{}, 100); z["ok"] != 100 {
+		t.Errorf("zero config injected faults: %v", z)
+	}
+}
+
+func TestRetryGetsFreshDecision(t *testing.T) {
+	in := New(Config{Seed: 3, ServerErrorRate: 0.5})
+	h := in.Wrap(ok, testDialect{})
+	passed := false
+	for i := 0; i < 50 && !passed; i++ {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/same", nil))
+		passed = rec.Code == http.StatusOK
+	}
+	if !passed {
+		t.Fatal("the same request failed 50 times at a 50% rate")
+	}
+}
+
+func TestTimeoutHangsUntilClientGivesUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hung := make(chan struct{}, 1)
+	in := New(Config{Seed: 1, TimeoutRate: 1, OnFault: func(k Kind, _ *http.Request) {
+		if k == Timeout {
+			hung <- struct{}{}
+		}
+	}})
+	srv := httptest.NewServer(in.Wrap(ok, testDialect{}))
+	defer srv.Close()
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/slow", nil)
+		resp, err := srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-hung   // the server is holding the request
+	cancel() // the client gives up
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("client error = %v, want context.Canceled", err)
+	}
+	if in.Counts()[Timeout] != 1 {
+		t.Errorf("counts = %v", in.Counts())
+	}
+}
+
+func TestTimeoutWithDelayAnswers504(t *testing.T) {
+	in := New(Config{Seed: 1, TimeoutRate: 1, TimeoutDelay: time.Millisecond})
+	srv := httptest.NewServer(in.Wrap(ok, testDialect{}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", resp.StatusCode)
+	}
+}
+
+func TestPathPrefixes(t *testing.T) {
+	in := New(Config{Seed: 1, ServerErrorRate: 1, PathPrefixes: []string{"/api/"}})
+	h := in.Wrap(ok, testDialect{})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/auth/token", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("fault outside the prefixes")
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/x", nil))
+	if rec.Code < 500 {
+		t.Errorf("no fault inside the prefixes")
+	}
+}

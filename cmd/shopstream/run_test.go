@@ -35,54 +35,61 @@ func httpGet(t *testing.T, u string) (int, string) {
 // the warehouse, the broker and the registry it reports all answer, that a
 // crashed warehouse is restarted, and that it stops cleanly.
 func TestRunEmbedded(t *testing.T) {
-	bin := testenv.Binary(t)
-	dataDir := t.TempDir()
-	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cmd := exec.Command(bin, "run")
-	cmd.Env = append(os.Environ(),
-		"SHOPSTREAM_DATA_DIR="+dataDir,
-		"SHOPSTREAM_WAREHOUSE_LISTEN="+warehouseAddr,
-		"SHOPSTREAM_KAFKA_LISTEN="+kafkaAddr,
-		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN="+registryAddr,
-		"SHOPSTREAM_METRICS_LISTEN="+metricsAddr,
-	)
-	stdout, err := cmd.StdoutPipe()
+	testRun(t, "")
+}
+
+// TestRunConfiguredKafka: with kafka.brokers set, run uses that cluster (the
+// real Apache Kafka broker) instead of starting its own.
+func TestRunConfiguredKafka(t *testing.T) {
+	testRun(t, testenv.KafkaBrokers(t)[0])
+}
+
+// runProcess is one `shopstream run` child.
+type runProcess struct {
+	cmd     *exec.Cmd
+	lines   chan string
+	exited  chan error
+	printed string // what it printed until it reported healthy
+}
+
+// startRun starts `shopstream run` with env and waits until it reports healthy.
+func startRun(t *testing.T, env []string, logPath string) *runProcess {
+	t.Helper()
+	r := &runProcess{cmd: exec.Command(testenv.Binary(t), "run"), lines: make(chan string), exited: make(chan error, 1)}
+	r.cmd.Env = append(os.Environ(), env...)
+	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dataDir, "run.log"))
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
+	r.cmd.Stderr = logFile
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = r.cmd.Process.Kill()
 		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
+			b, _ := os.ReadFile(logPath)
 			t.Logf("run log:\n%s", b)
 		}
 	})
-
-	// Read what run prints until it reports itself healthy.
-	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
+			r.lines <- sc.Text()
 		}
-		close(lines)
-		exited <- cmd.Wait()
+		close(r.lines)
+		r.exited <- r.cmd.Wait()
 	}()
 	var printed []string
 	timeout := time.After(2 * time.Minute)
 	for healthy := false; !healthy; {
 		select {
-		case l, ok := <-lines:
+		case l, ok := <-r.lines:
 			if !ok {
 				t.Fatalf("run exited before reporting healthy; printed %q", printed)
 			}
@@ -92,10 +99,49 @@ func TestRunEmbedded(t *testing.T) {
 			t.Fatalf("run not healthy after 2 minutes; printed %q", printed)
 		}
 	}
-	out := strings.Join(printed, "\n")
-	for _, want := range []string{"http://" + warehouseAddr, kafkaAddr, "http://" + registryAddr, metricsAddr} {
-		if !strings.Contains(out, want) {
-			t.Errorf("run output does not say where %s listens:\n%s", want, out)
+	r.printed = strings.Join(printed, "\n")
+	return r
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (r *runProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for range r.lines {
+	}
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Fatalf("run exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop after SIGTERM")
+	}
+}
+
+func testRun(t *testing.T, brokers string) {
+	dataDir := t.TempDir()
+	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	env := []string{
+		"SHOPSTREAM_DATA_DIR=" + dataDir,
+		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_KAFKA_LISTEN=" + kafkaAddr,
+		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + registryAddr,
+		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
+	}
+	kafkaLine := kafkaAddr + "] (embedded)"
+	if brokers != "" {
+		env = append(env, "SHOPSTREAM_KAFKA_BROKERS="+brokers)
+		kafkaAddr = brokers
+		kafkaLine = brokers + "] (configured)"
+	}
+	logPath := filepath.Join(dataDir, "run.log")
+	run := startRun(t, env, logPath)
+	for _, want := range []string{"http://" + warehouseAddr, kafkaLine, "http://" + registryAddr, metricsAddr} {
+		if !strings.Contains(run.printed, want) {
+			t.Errorf("run output does not say where %s listens:\n%s", want, run.printed)
 		}
 	}
 
@@ -104,20 +150,9 @@ func TestRunEmbedded(t *testing.T) {
 		t.Fatalf("warehouse: %d %q", code, body)
 	}
 	// The broker takes a record and gives it back.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.ConsumeTopics("run.smoke"), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "run.smoke", Value: []byte("hello")}).FirstErr(); err != nil {
-		t.Fatalf("produce to the embedded broker: %v", err)
-	}
-	if fetches := cl.PollRecords(ctx, 1); fetches.Err() != nil || fetches.NumRecords() != 1 || string(fetches.Records()[0].Value) != "hello" {
-		t.Fatalf("consume from the embedded broker: %v, %d records", fetches.Err(), fetches.NumRecords())
-	}
-	// The registry and the health endpoints answer.
+	topic := "run.smoke." + strconv.FormatInt(time.Now().UnixNano(), 10)
+	produce(t, kafkaAddr, topic, "hello")
+	consumeOne(t, kafkaAddr, topic, "hello")
 	// The registry answers, with every topic's schema registered by run.
 	if code, body := httpGet(t, "http://"+registryAddr+"/subjects"); code != 200 || !strings.Contains(body, `"xchannel.product_daily-value"`) || !strings.Contains(body, `"amazon.orders-value"`) {
 		t.Fatalf("registry: %d %q", code, body)
@@ -148,23 +183,47 @@ func TestRunEmbedded(t *testing.T) {
 
 	// SIGTERM stops run and its warehouse child.
 	child := warehouseChildPid(t, dataDir)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for range lines {
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("run exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop after SIGTERM")
-	}
+	run.stop(t)
 	if syscall.Kill(child, 0) == nil {
 		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat"); !strings.Contains(string(b), ") Z ") {
 			t.Fatalf("warehouse child %d still running after run stopped", child)
 		}
+	}
+
+	// The embedded broker keeps its log under the data directory: a new run
+	// still has the record.
+	if brokers == "" {
+		run = startRun(t, env, logPath)
+		consumeOne(t, kafkaAddr, topic, "hello")
+		run.stop(t)
+	}
+}
+
+func produce(t *testing.T, seed, topic, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", seed, err)
+	}
+}
+
+func consumeOne(t *testing.T, seed, topic, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.ConsumeTopics(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if fetches := cl.PollRecords(ctx, 1); fetches.Err() != nil || fetches.NumRecords() != 1 || string(fetches.Records()[0].Value) != want {
+		t.Fatalf("consume %s from %s: %v, %d records", topic, seed, fetches.Err(), fetches.NumRecords())
 	}
 }
 

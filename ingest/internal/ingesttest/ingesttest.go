@@ -1,0 +1,209 @@
+// Package ingesttest gives the ingest packages' integration tests an
+// isolated corner of the real Kafka broker: topics under a prefix unique to
+// the test, an in-process schema registry with every schema registered, and
+// helpers to read topics to their end.
+package ingesttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
+)
+
+// Timeout bounds every test's Kafka work, so that a bug hangs no test for
+// longer; tests never wait on it to pass.
+const Timeout = 2 * time.Minute
+
+// Env is one test's share of the broker.
+type Env struct {
+	Brokers []string
+	// Prefix starts every topic of the test.
+	Prefix string
+	// Serde encodes and decodes with the registered schemas; it knows
+	// topics by their logical names (without Prefix).
+	Serde *schemas.Serde
+	// Encoder encodes for prefixed topics through Serde.
+	Encoder Encoder
+	Admin   *kadm.Client
+	// RegistryURL is the in-process schema registry, reachable from child
+	// processes.
+	RegistryURL string
+}
+
+// New returns the Env of t, or skips t when no broker is configured (fails
+// it under make test).
+func New(t testing.TB) *Env {
+	t.Helper()
+	brokers := testenv.KafkaBrokers(t)
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "t" + hex.EncodeToString(b[:]) + "."
+
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := Context(t)
+	registry := schemas.NewRegistry(client)
+	if _, err := registry.Register(ctx); err != nil {
+		t.Fatalf("register schemas: %v", err)
+	}
+	serde, err := registry.Serde(ctx)
+	if err != nil {
+		t.Fatalf("serde: %v", err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return &Env{
+		Brokers:     brokers,
+		Prefix:      prefix,
+		Serde:       serde,
+		Encoder:     Encoder{Serde: serde, Prefix: prefix},
+		Admin:       kadm.NewClient(cl),
+		RegistryURL: reg.URL(),
+	}
+}
+
+// Context returns a context that ends with the test or after Timeout.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Topic returns the test's name of a logical topic.
+func (e *Env) Topic(logical string) string { return e.Prefix + logical }
+
+// ClientOpts connect a client to the broker.
+func (e *Env) ClientOpts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(e.Brokers...)} }
+
+// CreateTopic creates the test's topic for logical with the given partitions
+// and configs, and returns its name.
+func (e *Env) CreateTopic(t testing.TB, logical string, partitions int32, configs map[string]*string) string {
+	t.Helper()
+	name := e.Topic(logical)
+	if _, err := e.Admin.CreateTopic(Context(t), partitions, 1, configs, name); err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+	return name
+}
+
+// Encoder encodes records of prefixed topics with the schema of their
+// logical topic.
+type Encoder struct {
+	Serde  *schemas.Serde
+	Prefix string
+}
+
+// Encode implements emit.Encoder.
+func (e Encoder) Encode(topic string, v map[string]any) ([]byte, error) {
+	return e.Serde.Encode(strings.TrimPrefix(topic, e.Prefix), v)
+}
+
+// Isolation says how far ReadAll reads and what it sees.
+type Isolation int
+
+const (
+	// Settled reads read_committed up to the high watermark as of the
+	// call: it waits until every transaction open at the call has ended,
+	// so a commit that just returned is visible (its markers are written
+	// after EndTxn returns).
+	Settled Isolation = iota
+	// StableNow reads read_committed up to the last stable offset as of
+	// the call, without waiting for open transactions.
+	StableNow
+	// Uncommitted reads read_uncommitted up to the high watermark:
+	// records of open and aborted transactions too.
+	Uncommitted
+)
+
+// ReadAll returns the records (not control records) of topic, read as iso
+// says.
+func (e *Env) ReadAll(t testing.TB, topic string, iso Isolation) []*kgo.Record {
+	t.Helper()
+	ctx := Context(t)
+	var (
+		ends kadm.ListedOffsets
+		err  error
+	)
+	if iso == StableNow {
+		ends, err = e.Admin.ListCommittedOffsets(ctx, topic)
+	} else {
+		ends, err = e.Admin.ListEndOffsets(ctx, topic)
+	}
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	targets := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			t.Fatalf("end offset of %s/%d: %v", topic, o.Partition, o.Err)
+		}
+		if o.Offset > 0 {
+			targets[o.Partition] = o.Offset
+		}
+	})
+	if len(targets) == 0 {
+		return nil
+	}
+	level := kgo.ReadCommitted()
+	if iso == Uncommitted {
+		level = kgo.ReadUncommitted()
+	}
+	parts := map[int32]kgo.Offset{}
+	for p := range targets {
+		parts[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
+		kgo.FetchIsolationLevel(level),
+		// Markers tell how far we have read (see cursor.Load).
+		kgo.KeepControlRecords(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	next := map[int32]int64{}
+	var out []*kgo.Record
+	for {
+		done := true
+		for p, target := range targets {
+			if next[p] < target {
+				done = false
+			}
+		}
+		if done {
+			return out
+		}
+		fetches := cl.PollFetches(ctx)
+		if err := errors.Join(ctx.Err(), fetches.Err()); err != nil {
+			t.Fatalf("read %s: %v", topic, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = max(next[r.Partition], r.Offset+1)
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+}

@@ -70,9 +70,6 @@ func newRootCmd() *cobra.Command {
 		newWarehouseCmd(a),
 		newRunCmd(a),
 		newSchemasCmd(a),
-		newLoadCmd(a),
-		newMigrateCmd(a),
-		newDLQCmd(a),
 		newSimCmd(),
 	)
 	return root

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// TestProductionBuildHasNoEngine: `go test` builds without the chdb tag, like
+// the production binary, which must still build and explain itself.
+func TestProductionBuildHasNoEngine(t *testing.T) {
+	t.Setenv("SHOPSTREAM_DATA_DIR", t.TempDir())
+	_, err := execute(t, "warehouse", "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "built without the embedded warehouse") {
+		t.Fatalf("warehouse in a build without chdb: %v", err)
+	}
+	out, err := execute(t, "version")
+	if err != nil || !strings.Contains(out, "embedded warehouse: not built in") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+// TestConfigValidateReportsEverything: every problem at once, no secret printed.
+func TestConfigValidateReportsEverything(t *testing.T) {
+	t.Setenv("SHOPSTREAM_WAREHOUSE_PROTOCOL", "smoke-signals")
+	t.Setenv("SHOPSTREAM_KAFKA_BROKERS", "no-port")
+	t.Setenv("SHOPSTREAM_WAREHOUSE_PASSWORD", "hunter2-secret")
+	_, err := execute(t, "config", "validate")
+	if err == nil || !strings.Contains(err.Error(), "warehouse.protocol") || !strings.Contains(err.Error(), "kafka.brokers[0]") {
+		t.Fatalf("config validate: %v", err)
+	}
+	t.Setenv("SHOPSTREAM_WAREHOUSE_PROTOCOL", "http")
+	t.Setenv("SHOPSTREAM_KAFKA_BROKERS", "k1:9092")
+	out, err := execute(t, "config", "validate")
+	if err != nil || !strings.Contains(out, "config OK") || !strings.Contains(out, "[redacted]") || strings.Contains(out, "hunter2") {
+		t.Fatalf("config validate of a good config: %v\n%s", err, out)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -187,6 +188,9 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 		case Throttle:
 			d.WriteThrottle(w, r)
 		case Timeout:
+			// Read the body first: net/http notices a client that gave up
+			// only once the request body is consumed.
+			_, _ = io.Copy(io.Discard, r.Body)
 			if in.hang(r.Context()) {
 				d.WriteServerError(w, r, http.StatusGatewayTimeout)
 			}

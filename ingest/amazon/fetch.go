@@ -1,0 +1,243 @@
+package amazon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// generated returns when a report was finished, or now if Amazon did not say.
+func (c *Client) generated(r Report) time.Time {
+	if t, err := parseTime(r.ProcessingEnd); err == nil {
+		return t
+	}
+	return c.clock.Now().UTC()
+}
+
+// SalesTrafficDay is one day's Sales & Traffic report.
+type SalesTrafficDay struct {
+	Day      Date
+	ReportID string
+	// Generated is when Amazon finished the report (processingEndTime).
+	Generated time.Time
+	// Report is nil when Amazon cancelled the report for lack of data.
+	Report *SalesAndTrafficReport
+}
+
+// SalesAndTrafficDay requests GET_SALES_AND_TRAFFIC_REPORT for one day at
+// SKU granularity. Per-ASIN rows carry no date and aggregate the whole
+// requested range, so per-ASIN per-day figures need one report per day. A day
+// without data (CANCELLED) is not an error: Report is nil.
+func (c *Client) SalesAndTrafficDay(ctx context.Context, day Date) (SalesTrafficDay, error) {
+	loc := c.cfg.ReportZone
+	spec := ReportSpec{
+		ReportType:    ReportSalesAndTraffic,
+		DataStartTime: day.Start(loc).Format("2006-01-02T15:04:05-07:00"),
+		DataEndTime:   day.End(loc).Add(-1e9).Format("2006-01-02T15:04:05-07:00"),
+		ReportOptions: map[string]string{"dateGranularity": "DAY", "asinGranularity": "SKU"},
+	}
+	var rep *SalesAndTrafficReport
+	res, err := c.RunReport(ctx, spec, func(b []byte) error {
+		r, err := ParseSalesAndTraffic(b)
+		rep = r
+		return err
+	})
+	out := SalesTrafficDay{Day: day, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
+	if errors.Is(err, ErrReportCancelled) {
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("sales and traffic %s: %w", day, err)
+	}
+	out.Report = rep
+	return out, nil
+}
+
+// baSpec is a Brand Analytics report request for period p: dates only, the
+// time component is ignored.
+func (c *Client) baSpec(typ string, p Period, opts map[string]string) ReportSpec {
+	o := map[string]string{"reportPeriod": p.Kind}
+	for k, v := range opts {
+		o[k] = v
+	}
+	return ReportSpec{ReportType: typ, DataStartTime: p.Start.String() + "T00:00:00Z", DataEndTime: p.End.String() + "T00:00:00Z", ReportOptions: o}
+}
+
+// SearchTermsPeriod is one period's search terms report.
+type SearchTermsPeriod struct {
+	Period    Period
+	ReportID  string
+	Generated time.Time
+	Report    *SearchTermsReport
+}
+
+// SearchTerms requests the Brand Analytics search terms report for period p
+// (use complete Sunday–Saturday weeks from CompleteWeeks). A period not yet
+// published is cancelled by Amazon: the error wraps ErrReportCancelled and
+// the period should be asked again later.
+func (c *Client) SearchTerms(ctx context.Context, p Period) (SearchTermsPeriod, error) {
+	var rep *SearchTermsReport
+	res, err := c.RunReport(ctx, c.baSpec(ReportSearchTerms, p, nil), func(b []byte) error {
+		r, err := ParseSearchTerms(b)
+		rep = r
+		return err
+	})
+	out := SearchTermsPeriod{Period: p, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
+	if err != nil {
+		return out, fmt.Errorf("search terms %s %s: %w", p.Kind, p.Start, err)
+	}
+	out.Report = rep
+	return out, nil
+}
+
+// SQPBatch is one SQP report: a period and the ASINs it was asked for. Err
+// is set when that report failed (a *ReportFatalError, ErrReportCancelled,
+// ...); other batches are unaffected.
+type SQPBatch struct {
+	Period    Period
+	ASINs     []string
+	ReportID  string
+	Generated time.Time
+	Report    *SearchQueryPerformanceReport
+	Err       error
+}
+
+// maxSQPAsinOption is the limit of the SQP report's asin option:
+// space-separated ASINs, at most 200 characters.
+const maxSQPAsinOption = 200
+
+// BatchASINs splits asins into space-joined groups of at most 200
+// characters, as the SQP report's asin option allows.
+func BatchASINs(asins []string) [][]string {
+	var out [][]string
+	var cur []string
+	n := 0
+	for _, a := range asins {
+		if a == "" {
+			continue
+		}
+		add := len(a)
+		if len(cur) > 0 {
+			add++
+		}
+		if len(cur) > 0 && n+add > maxSQPAsinOption {
+			out = append(out, cur)
+			cur, n, add = nil, 0, len(a)
+		}
+		cur = append(cur, a)
+		n += add
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// SearchQueryPerformance requests the SQP report for period p, one report
+// per batch of ASINs. A failed batch is reported in its Err; the error
+// returned is only for a cancelled context.
+func (c *Client) SearchQueryPerformance(ctx context.Context, p Period, asins []string) ([]SQPBatch, error) {
+	var out []SQPBatch
+	for _, batch := range BatchASINs(asins) {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		var rep *SearchQueryPerformanceReport
+		res, err := c.RunReport(ctx, c.baSpec(ReportSearchQueryPerformance, p, map[string]string{"asin": strings.Join(batch, " ")}), func(b []byte) error {
+			r, err := ParseSearchQueryPerformance(b)
+			rep = r
+			return err
+		})
+		b := SQPBatch{Period: p, ASINs: batch, ReportID: res.Report.ReportID, Generated: c.generated(res.Report), Report: rep}
+		if err != nil {
+			b.Report, b.Err = nil, fmt.Errorf("search query performance %s %s: %w", p.Kind, p.Start, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// CatalogItem is a Catalog Items 2022-04-01 Item with the datasets
+// shopstream reads: identifiers, salesRanks and summaries.
+type CatalogItem struct {
+	ASIN        string `json:"asin"`
+	Identifiers []struct {
+		MarketplaceID string `json:"marketplaceId"`
+		Identifiers   []struct {
+			IdentifierType string `json:"identifierType"`
+			Identifier     string `json:"identifier"`
+		} `json:"identifiers"`
+	} `json:"identifiers"`
+	SalesRanks []struct {
+		MarketplaceID       string `json:"marketplaceId"`
+		ClassificationRanks []struct {
+			ClassificationID string `json:"classificationId"`
+			Title            string `json:"title"`
+			Link             string `json:"link"`
+			Rank             int64  `json:"rank"`
+		} `json:"classificationRanks"`
+		DisplayGroupRanks []struct {
+			WebsiteDisplayGroup string `json:"websiteDisplayGroup"`
+			Title               string `json:"title"`
+			Link                string `json:"link"`
+			Rank                int64  `json:"rank"`
+		} `json:"displayGroupRanks"`
+	} `json:"salesRanks"`
+	Summaries []struct {
+		MarketplaceID        string `json:"marketplaceId"`
+		Brand                string `json:"brand"`
+		BrowseClassification *struct {
+			DisplayName      string `json:"displayName"`
+			ClassificationID string `json:"classificationId"`
+		} `json:"browseClassification"`
+		Color                   string `json:"color"`
+		ItemClassification      string `json:"itemClassification"`
+		ItemName                string `json:"itemName"`
+		Manufacturer            string `json:"manufacturer"`
+		ModelNumber             string `json:"modelNumber"`
+		PackageQuantity         *int64 `json:"packageQuantity"`
+		PartNumber              string `json:"partNumber"`
+		Size                    string `json:"size"`
+		Style                   string `json:"style"`
+		WebsiteDisplayGroup     string `json:"websiteDisplayGroup"`
+		WebsiteDisplayGroupName string `json:"websiteDisplayGroupName"`
+		ReleaseDate             string `json:"releaseDate"`
+	} `json:"summaries"`
+}
+
+// GetCatalogItem reads an ASIN's identifiers, sales ranks and summary in the
+// client's marketplace.
+func (c *Client) GetCatalogItem(ctx context.Context, asin string) (CatalogItem, error) {
+	q := url.Values{"marketplaceIds": {c.cfg.MarketplaceID}, "includedData": {"identifiers,salesRanks,summaries"}}
+	it, err := callJSON[CatalogItem](ctx, c, request{op: OpGetCatalogItem, method: "GET", path: "/catalog/2022-04-01/items/" + url.PathEscape(asin), query: q})
+	if err != nil {
+		return it, fmt.Errorf("get catalog item %s: %w", asin, err)
+	}
+	if it.ASIN == "" {
+		return it, fmt.Errorf("get catalog item %s: response has no asin", asin)
+	}
+	return it, nil
+}
+
+// CatalogSnapshot reads every ASIN of the list (the stage calls it on its
+// schedule, e.g. hourly for sales ranks). Failures are per ASIN, so one
+// unknown ASIN does not stop the others; only a cancelled context stops it.
+func (c *Client) CatalogSnapshot(ctx context.Context, asins []string) ([]CatalogItem, map[string]error, error) {
+	var items []CatalogItem
+	errs := map[string]error{}
+	for _, a := range asins {
+		if err := ctx.Err(); err != nil {
+			return items, errs, err
+		}
+		it, err := c.GetCatalogItem(ctx, a)
+		if err != nil {
+			errs[a] = err
+			continue
+		}
+		items = append(items, it)
+	}
+	return items, errs, nil
+}

@@ -1,0 +1,291 @@
+package amazon
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Report types the client requests.
+const (
+	ReportSalesAndTraffic        = "GET_SALES_AND_TRAFFIC_REPORT"
+	ReportSearchTerms            = "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT"
+	ReportSearchQueryPerformance = "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT"
+	ReportAllOrdersByLastUpdate  = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+)
+
+// Report processing statuses.
+const (
+	StatusInQueue    = "IN_QUEUE"
+	StatusInProgress = "IN_PROGRESS"
+	StatusDone       = "DONE"
+	StatusCancelled  = "CANCELLED"
+	StatusFatal      = "FATAL"
+)
+
+// ReportSpec is a createReport request.
+type ReportSpec struct {
+	ReportType     string            `json:"reportType"`
+	MarketplaceIDs []string          `json:"marketplaceIds"`
+	DataStartTime  string            `json:"dataStartTime,omitempty"`
+	DataEndTime    string            `json:"dataEndTime,omitempty"`
+	ReportOptions  map[string]string `json:"reportOptions,omitempty"`
+}
+
+// Report is getReport's answer.
+type Report struct {
+	ReportID         string   `json:"reportId"`
+	ReportType       string   `json:"reportType"`
+	MarketplaceIDs   []string `json:"marketplaceIds"`
+	DataStartTime    string   `json:"dataStartTime"`
+	DataEndTime      string   `json:"dataEndTime"`
+	CreatedTime      string   `json:"createdTime"`
+	ProcessingStatus string   `json:"processingStatus"`
+	ProcessingEnd    string   `json:"processingEndTime"`
+	ReportDocumentID string   `json:"reportDocumentId"`
+}
+
+// ReportDocument is getReportDocument's answer. URL is a pre-signed
+// credential valid for five minutes; it is never logged.
+type ReportDocument struct {
+	ReportDocumentID     string `json:"reportDocumentId"`
+	URL                  string `json:"url"`
+	CompressionAlgorithm string `json:"compressionAlgorithm"`
+}
+
+// CreateReport requests a report and returns its id. If a response is cut
+// short after Amazon accepted the request, the retry creates a second
+// report and the first is left to expire: reports cannot be looked up by
+// request, and an abandoned one costs only a createReport token.
+func (c *Client) CreateReport(ctx context.Context, spec ReportSpec) (string, error) {
+	if len(spec.MarketplaceIDs) == 0 {
+		spec.MarketplaceIDs = []string{c.cfg.MarketplaceID}
+	}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("create report %s: %w", spec.ReportType, err)
+	}
+	resp, err := callJSON[struct {
+		ReportID string `json:"reportId"`
+	}](ctx, c, request{op: OpCreateReport, method: "POST", path: "/reports/2021-06-30/reports", body: body})
+	if err != nil {
+		return "", fmt.Errorf("create report %s: %w", spec.ReportType, err)
+	}
+	if resp.ReportID == "" {
+		return "", fmt.Errorf("create report %s: response has no reportId", spec.ReportType)
+	}
+	return resp.ReportID, nil
+}
+
+// GetReport returns a report's status.
+func (c *Client) GetReport(ctx context.Context, id string) (Report, error) {
+	r, err := callJSON[Report](ctx, c, request{op: OpGetReport, method: "GET", path: "/reports/2021-06-30/reports/" + url.PathEscape(id)})
+	if err != nil {
+		return r, fmt.Errorf("get report %s: %w", id, err)
+	}
+	if r.ProcessingStatus == "" {
+		return r, fmt.Errorf("get report %s: response has no processingStatus", id)
+	}
+	return r, nil
+}
+
+// GetReportDocument returns a document's pre-signed URL.
+func (c *Client) GetReportDocument(ctx context.Context, docID string) (ReportDocument, error) {
+	d, err := callJSON[ReportDocument](ctx, c, request{op: OpGetReportDocument, method: "GET", path: "/reports/2021-06-30/documents/" + url.PathEscape(docID)})
+	if err != nil {
+		return d, fmt.Errorf("get report document %s: %w", docID, err)
+	}
+	if d.URL == "" {
+		return d, fmt.Errorf("get report document %s: response has no url", docID)
+	}
+	return d, nil
+}
+
+// documentURLTTL is how long Amazon's pre-signed document URLs work; the
+// client asks for a new URL when less than documentURLMargin of it is left.
+const (
+	documentURLTTL    = 5 * time.Minute
+	documentURLMargin = 30 * time.Second
+	maxDocument       = 1 << 30
+)
+
+// errURLExpired marks a download refused because the pre-signed URL expired.
+var errURLExpired = errors.New("document url expired")
+
+// FetchDocument downloads a report document, decompresses it, and hands it
+// to accept (nil accepts anything). A download that fails, is cut short or
+// that accept refuses is retried; an expired URL is replaced with a fresh
+// one from getReportDocument.
+func (c *Client) FetchDocument(ctx context.Context, docID string, accept func([]byte) error) ([]byte, error) {
+	var doc ReportDocument
+	var fetched time.Time
+	bo := c.newBackoff()
+	var last error
+	for attempt := 1; ; attempt++ {
+		if doc.URL == "" || c.clock.Now().After(fetched.Add(documentURLTTL-documentURLMargin)) {
+			var err error
+			if doc, err = c.GetReportDocument(ctx, docID); err != nil {
+				return nil, err
+			}
+			fetched = c.clock.Now()
+		}
+		body, err := c.download(ctx, doc)
+		if err == nil && accept != nil {
+			if aerr := accept(body); aerr != nil {
+				c.count(OpDownload, func(s *OperationStats) { s.Malformed++ })
+				err = errMalformed{aerr}
+			}
+		}
+		if err == nil {
+			return body, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fetch report document %s: %w", docID, ctx.Err())
+		}
+		last = err
+		if attempt >= c.cfg.MaxAttempts {
+			return nil, fmt.Errorf("fetch report document %s: giving up after %d attempts: %w", docID, attempt, last)
+		}
+		c.count(OpDownload, func(s *OperationStats) { s.Retries++ })
+		if errors.Is(err, errURLExpired) {
+			doc.URL = "" // ask for a new URL at once
+			continue
+		}
+		if err := c.clock.Sleep(ctx, bo.NextBackOff()); err != nil {
+			return nil, fmt.Errorf("fetch report document %s: %w", docID, err)
+		}
+	}
+}
+
+// download makes one GET of a pre-signed URL. The URL carries its own
+// signature, so no access token is sent.
+func (c *Client) download(ctx context.Context, doc ReportDocument) ([]byte, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(actx, http.MethodGet, doc.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("download: invalid document url: %w", redactURLError(err))
+	}
+	hr.Header.Set("user-agent", c.ua)
+	resp, err := c.http.Do(hr)
+	c.count(OpDownload, func(s *OperationStats) { s.Requests++ })
+	if err != nil {
+		c.count(OpDownload, func(s *OperationStats) { s.ServerErrors++ })
+		return nil, fmt.Errorf("download: %w", redactURLError(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument))
+	if err != nil {
+		return nil, fmt.Errorf("download: read: %w", redactURLError(err))
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden && bytes.Contains(b, []byte("expired")):
+		return nil, errURLExpired
+	case resp.StatusCode != http.StatusOK:
+		c.count(OpDownload, func(s *OperationStats) { s.ServerErrors++ })
+		return nil, fmt.Errorf("download: HTTP %d", resp.StatusCode)
+	}
+	// The transport may already have undone a Content-Encoding: gzip, so
+	// look at the bytes rather than trust compressionAlgorithm alone.
+	if doc.CompressionAlgorithm == "GZIP" && len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("download: gunzip: %w", err)
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, maxDocument))
+		if err != nil {
+			return nil, fmt.Errorf("download: gunzip: %w", err)
+		}
+		return out, nil
+	}
+	return b, nil
+}
+
+// ReportResult is a finished report's document.
+type ReportResult struct {
+	Report   Report
+	Document []byte
+}
+
+// WaitReport polls a report with growing intervals until it is terminal.
+// DONE returns the report; CANCELLED returns ErrReportCancelled; FATAL
+// returns a *ReportFatalError carrying the reason document's content.
+func (c *Client) WaitReport(ctx context.Context, id string) (Report, error) {
+	deadline := c.clock.Now().Add(c.cfg.ReportTimeout)
+	interval := c.cfg.ReportPollInterval
+	for {
+		r, err := c.GetReport(ctx, id)
+		if err != nil {
+			return r, err
+		}
+		switch r.ProcessingStatus {
+		case StatusDone:
+			if r.ReportDocumentID == "" {
+				return r, fmt.Errorf("report %s is DONE without a reportDocumentId", id)
+			}
+			return r, nil
+		case StatusCancelled:
+			return r, fmt.Errorf("report %s (%s): %w", id, r.ReportType, ErrReportCancelled)
+		case StatusFatal:
+			fe := &ReportFatalError{ReportID: id, ReportType: r.ReportType}
+			if r.ReportDocumentID != "" {
+				b, err := c.FetchDocument(ctx, r.ReportDocumentID, acceptReason)
+				if err != nil {
+					fe.Reason = "reason document unavailable: " + err.Error()
+				} else {
+					fe.Reason = parseReason(b)
+				}
+			}
+			c.log.Warn().Str("report_id", id).Str("report_type", r.ReportType).Str("reason", fe.Reason).Msg("report FATAL")
+			return r, fe
+		case StatusInQueue, StatusInProgress:
+		default:
+			return r, fmt.Errorf("report %s: unknown processingStatus %q", id, clip(r.ProcessingStatus))
+		}
+		if c.clock.Now().After(deadline) {
+			return r, fmt.Errorf("report %s still %s after %s", id, r.ProcessingStatus, c.cfg.ReportTimeout)
+		}
+		if err := c.clock.Sleep(ctx, interval); err != nil {
+			return r, fmt.Errorf("wait for report %s: %w", id, err)
+		}
+		interval = min(interval*3/2, c.cfg.ReportPollMax)
+	}
+}
+
+// RunReport creates a report, waits for it and downloads its document;
+// parse (nil accepts anything) is applied to the document so that a
+// document cut short in transit is downloaded again.
+func (c *Client) RunReport(ctx context.Context, spec ReportSpec, parse func([]byte) error) (ReportResult, error) {
+	id, err := c.CreateReport(ctx, spec)
+	if err != nil {
+		return ReportResult{}, err
+	}
+	return c.finishReport(ctx, id, parse)
+}
+
+func (c *Client) finishReport(ctx context.Context, id string, parse func([]byte) error) (ReportResult, error) {
+	r, err := c.WaitReport(ctx, id)
+	if err != nil {
+		return ReportResult{Report: r}, err
+	}
+	doc, err := c.FetchDocument(ctx, r.ReportDocumentID, parse)
+	if err != nil {
+		return ReportResult{Report: r}, fmt.Errorf("report %s: %w", id, err)
+	}
+	return ReportResult{Report: r, Document: doc}, nil
+}
+
+// acceptReason refuses a JSON reason document cut short in transit.
+func acceptReason(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && !json.Valid(t) {
+		return errors.New("reason document is not valid JSON")
+	}
+	return nil
+}

@@ -1,0 +1,554 @@
+// Package tiktokshop is the client of the TikTok Shop Open API (202309+
+// versions) that the ingest stage polls: request signing, OAuth tokens,
+// shop_cipher discovery, the errors TikTok returns inside HTTP 200, retries,
+// and the order, product and video-performance endpoints; plus the mapping of
+// what it reads to the Avro records of tiktok.orders, tiktok.products and
+// tiktok.video_performance.
+package tiktokshop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Default hosts (reference section 2.1).
+const (
+	DefaultAPIBaseURL  = "https://open-api.tiktokglobalshop.com"
+	DefaultAuthBaseURL = "https://auth.tiktok-shops.com"
+)
+
+// Secret is a credential. It formats as [redacted] so that printing a Config
+// or an error that holds one cannot leak it.
+type Secret string
+
+// String returns "[redacted]".
+func (Secret) String() string { return "[redacted]" }
+
+// GoString returns "[redacted]", for %#v.
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalText returns "[redacted]", so JSON and YAML dumps stay clean.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Config configures a Client. AppKey, AppSecret and one of RefreshToken or
+// AuthCode are required.
+type Config struct {
+	// APIBaseURL and AuthBaseURL default to the production hosts.
+	APIBaseURL  string
+	AuthBaseURL string
+	AppKey      string
+	AppSecret   Secret
+	// RefreshToken is a stored refresh token; when set it is used instead of
+	// AuthCode.
+	RefreshToken Secret
+	// AuthCode is the seller's authorization code, exchanged on first use.
+	AuthCode Secret
+	// ShopID selects one of the authorized shops; empty takes the only one
+	// (an error if the token sees several).
+	ShopID string
+	// HTTPClient sends the requests. Default: a client without a timeout,
+	// since every attempt carries its own (AttemptTimeout).
+	HTTPClient *http.Client
+	// Now is the clock that stamps requests (timestamp) and judges token
+	// expiry. Default time.Now. Tests pass the simulator's clock.
+	Now func() time.Time
+	// Sleep waits between attempts. Default: a timer that honours ctx. Tests
+	// advance a manual clock instead of sleeping.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// RefreshBefore is how long before the access token's expiry it is
+	// refreshed. Default one hour.
+	RefreshBefore time.Duration
+	// AttemptTimeout bounds one HTTP attempt. Default 30 s.
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds the attempts of one call. Default 10.
+	MaxAttempts int
+	// InitialBackoff and MaxBackoff shape the exponential backoff (with
+	// jitter) between attempts. Defaults 500 ms and 30 s.
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	// QPS limits the client's own request rate (the reference summarises the
+	// default as 50 QPS per app per API); 0 means 40, negative disables it.
+	// The limiter runs on Now and Sleep, so it works with a manual clock.
+	QPS float64
+	// OnRetry, if set, observes every retried failure (for debug logs).
+	// err never contains credentials.
+	OnRetry func(op string, attempt int, err error)
+	// OnToken, if set, receives every refresh token the client obtains,
+	// with its expiry, so the stage can store it (secretly) and start with
+	// it next time: auth codes are single-use, and TikTok may rotate the
+	// refresh token on refresh. It runs under the client's token lock, so it
+	// must not call the Client.
+	OnToken func(refreshToken Secret, expires time.Time)
+	// OnMalformed receives entities of a page that do not decode (see
+	// Malformed); they are skipped. When nil, such an entity fails the call.
+	OnMalformed func(Malformed)
+	// Registerer, if set, registers the request metrics
+	// (shopstream_tiktokshop_api_requests_total by op and outcome).
+	Registerer prometheus.Registerer
+}
+
+// Outcomes of API requests, as counted in the requests metric.
+const (
+	outcomeOK        = "ok"
+	outcomeThrottled = "throttled"
+	outcomeServer    = "server_error"
+	outcomeMalformed = "malformed"
+	outcomeTransport = "transport_error"
+	outcomeAPIError  = "api_error"
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if c.AppKey == "" || c.AppSecret == "" {
+		return c, errors.New("tiktokshop: AppKey and AppSecret are required")
+	}
+	if c.RefreshToken == "" && c.AuthCode == "" {
+		return c, errors.New("tiktokshop: RefreshToken or AuthCode is required")
+	}
+	if c.APIBaseURL == "" {
+		c.APIBaseURL = DefaultAPIBaseURL
+	}
+	if c.AuthBaseURL == "" {
+		c.AuthBaseURL = DefaultAuthBaseURL
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
+	if c.RefreshBefore <= 0 {
+		c.RefreshBefore = time.Hour
+	}
+	if c.AttemptTimeout <= 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.InitialBackoff <= 0 {
+		c.InitialBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.QPS == 0 {
+		c.QPS = 40
+	}
+	return c, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Shop is one authorized shop (GET /authorization/202309/shops).
+type Shop struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Region     string `json:"region"`
+	SellerType string `json:"seller_type"`
+	Cipher     string `json:"cipher"`
+	Code       string `json:"code"`
+}
+
+// Client calls the TikTok Shop Open API for one app and one shop. It is safe
+// for concurrent use.
+type Client struct {
+	cfg      Config
+	limiter  *rate.Limiter
+	requests *prometheus.CounterVec
+
+	mu            sync.Mutex
+	accessToken   string
+	accessExpiry  time.Time
+	refreshToken  string
+	refreshExpiry time.Time
+	shop          *Shop
+}
+
+// New returns a client. It makes no request until the first call.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, refreshToken: string(cfg.RefreshToken), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopstream_tiktokshop_api_requests_total",
+		Help: "TikTok Shop API requests by operation and outcome (ok, throttled, server_error, malformed, transport_error, api_error).",
+	}, []string{"op", "outcome"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(c.requests); err != nil {
+			return nil, fmt.Errorf("tiktokshop: register metrics: %w", err)
+		}
+	}
+	if cfg.QPS > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.QPS), max(1, int(cfg.QPS)))
+	}
+	return c, nil
+}
+
+// envelope is every response body (reference section 2.5).
+type envelope struct {
+	Code      int             `json:"code"`
+	Message   string          `json:"message"`
+	RequestID string          `json:"request_id"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// errRetry marks an attempt's failure as worth another attempt.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// maxResponseBytes bounds a response body; the largest page (100 orders) is
+// far below it.
+const maxResponseBytes = 32 << 20
+
+// retry runs attempt until it succeeds, fails without errRetry, or runs out
+// of attempts, backing off exponentially with jitter in between.
+func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     c.cfg.InitialBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.cfg.MaxBackoff,
+	}
+	b.Reset()
+	var err error
+	for n := 1; ; n++ {
+		err = attempt()
+		var r errRetry
+		if err == nil || !errors.As(err, &r) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, ctx.Err(), r.err)
+		}
+		if n >= c.cfg.MaxAttempts {
+			return fmt.Errorf("tiktokshop: %s: giving up after %d attempts: %w", op, n, r.err)
+		}
+		if c.cfg.OnRetry != nil {
+			c.cfg.OnRetry(op, n, r.err)
+		}
+		if serr := c.cfg.Sleep(ctx, b.NextBackOff()); serr != nil {
+			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, serr, r.err)
+		}
+	}
+}
+
+// send performs one HTTP exchange and decodes the envelope. Transport
+// failures, timeouts, 5xx, 429 and unparseable bodies come back as errRetry.
+// The error never includes the URL, which carries app_key and sign (and, on
+// the auth host, the app secret and tokens).
+func (c *Client) send(ctx context.Context, op string, req *http.Request) (envelope, error) {
+	env, err := c.sendOnce(ctx, op, req)
+	outcome := outcomeOK
+	var apiErr *APIError
+	switch {
+	case err == nil:
+	case errors.As(err, &apiErr) && apiErr.Throttled():
+		outcome = outcomeThrottled
+	case errors.As(err, &apiErr) && apiErr.HTTPStatus >= 500:
+		outcome = outcomeServer
+	case errors.As(err, &apiErr):
+		outcome = outcomeAPIError
+	case errors.Is(err, errMalformed):
+		outcome = outcomeMalformed
+	default:
+		outcome = outcomeTransport
+	}
+	c.requests.WithLabelValues(op, outcome).Inc()
+	return env, err
+}
+
+// errMalformed marks a body that did not parse.
+var errMalformed = errors.New("malformed body")
+
+func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (envelope, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	resp, err := c.cfg.HTTPClient.Do(req.WithContext(actx))
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // drop the URL and its credentials
+		}
+		err = fmt.Errorf("tiktokshop: %s: %s %s: %w", op, req.Method, req.URL.Path, err)
+		if ctx.Err() != nil {
+			return envelope{}, err
+		}
+		return envelope{}, errRetry{err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		err = fmt.Errorf("tiktokshop: %s: read response: %w", op, err)
+		if ctx.Err() != nil {
+			return envelope{}, err
+		}
+		return envelope{}, errRetry{err}
+	}
+	var env envelope
+	if jerr := json.Unmarshal(body, &env); jerr != nil {
+		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode}
+		if resp.StatusCode == http.StatusOK || apiErr.temporary() {
+			return envelope{}, errRetry{fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr)}
+		}
+		return envelope{}, apiErr
+	}
+	// A non-zero code is an error whatever the HTTP status (mostly 200);
+	// an HTTP error is one even if its body says code 0.
+	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
+		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
+		if apiErr.temporary() {
+			return env, errRetry{apiErr}
+		}
+		return env, apiErr
+	}
+	return env, nil
+}
+
+// tokenData is the data of token get/refresh (reference section 2.2).
+type tokenData struct {
+	AccessToken          string `json:"access_token"`
+	AccessTokenExpireIn  int64  `json:"access_token_expire_in"`
+	RefreshToken         string `json:"refresh_token"`
+	RefreshTokenExpireIn int64  `json:"refresh_token_expire_in"`
+}
+
+// expiry reads an *_expire_in value. The reference leaves open whether it is
+// absolute or relative; SDK examples show absolute Unix seconds. A value too
+// small to be a Unix time of this century is taken as seconds from now.
+func expiry(now time.Time, v int64) time.Time {
+	if v < 1_000_000_000 {
+		return now.Add(time.Duration(v) * time.Second)
+	}
+	return time.Unix(v, 0)
+}
+
+// token returns a live access token, getting or refreshing one when there is
+// none, it expires within RefreshBefore, or force is set. Callers hold no
+// lock; concurrent callers share one refresh.
+func (c *Client) token(ctx context.Context, force bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	if !force && c.accessToken != "" && now.Add(c.cfg.RefreshBefore).Before(c.accessExpiry) {
+		return c.accessToken, nil
+	}
+	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {string(c.cfg.AppSecret)}}
+	op, path := "token.refresh", "/api/v2/token/refresh"
+	if c.refreshToken != "" {
+		q.Set("refresh_token", c.refreshToken)
+		q.Set("grant_type", "refresh_token")
+	} else {
+		op, path = "token.get", "/api/v2/token/get"
+		q.Set("auth_code", string(c.cfg.AuthCode))
+		q.Set("grant_type", "authorized_code")
+	}
+	var td tokenData
+	err := c.retry(ctx, op, func() error {
+		req, err := http.NewRequest(http.MethodGet, c.cfg.AuthBaseURL+path+"?"+q.Encode(), nil)
+		if err != nil {
+			return fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
+		}
+		env, err := c.send(ctx, op, req)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(env.Data, &td); err != nil || td.AccessToken == "" {
+			return errRetry{fmt.Errorf("tiktokshop: %s: malformed token data", op)}
+		}
+		return nil
+	})
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && !apiErr.temporary() {
+			// A rejected refresh token or auth code, or wrong app
+			// credentials: nothing to retry.
+			return "", fmt.Errorf("%w: %w", ErrReauthorize, err)
+		}
+		return "", err
+	}
+	c.accessToken = td.AccessToken
+	c.accessExpiry = expiry(now, td.AccessTokenExpireIn)
+	if td.RefreshToken != "" {
+		c.refreshToken = td.RefreshToken
+		c.refreshExpiry = expiry(now, td.RefreshTokenExpireIn)
+		if c.cfg.OnToken != nil {
+			c.cfg.OnToken(Secret(c.refreshToken), c.refreshExpiry)
+		}
+	}
+	return c.accessToken, nil
+}
+
+// TokenExpiry returns when the current access and refresh tokens expire
+// (zero before the first call). A stage can warn when the refresh token
+// nears its end, since only the seller can renew it.
+func (c *Client) TokenExpiry() (access, refresh time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.accessExpiry, c.refreshExpiry
+}
+
+// call makes a signed API request and decodes data into out (if not nil).
+// shopScoped adds shop_cipher, discovering it first.
+func (c *Client) call(ctx context.Context, op, method, path string, params url.Values, body any, shopScoped bool, out any) error {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("tiktokshop: %s: encode body: %w", op, err)
+		}
+	}
+	var cipher string
+	if shopScoped {
+		shop, err := c.Shop(ctx)
+		if err != nil {
+			return err
+		}
+		cipher = shop.Cipher
+	}
+	refreshed := false
+	return c.retry(ctx, op, func() error {
+		tok, err := c.token(ctx, false)
+		if err != nil {
+			return err
+		}
+		if err := c.wait(ctx); err != nil {
+			return fmt.Errorf("tiktokshop: %s: %w", op, err)
+		}
+		q := url.Values{}
+		for k, v := range params {
+			q[k] = v
+		}
+		q.Set("app_key", c.cfg.AppKey)
+		q.Set("timestamp", strconv.FormatInt(c.cfg.Now().Unix(), 10))
+		if cipher != "" {
+			q.Set("shop_cipher", cipher)
+		}
+		const contentType = "application/json"
+		q.Set("sign", Sign(string(c.cfg.AppSecret), path, q, raw, contentType))
+		var rd io.Reader
+		if raw != nil {
+			rd = bytes.NewReader(raw)
+		}
+		req, err := http.NewRequest(method, c.cfg.APIBaseURL+path+"?"+q.Encode(), rd)
+		if err != nil {
+			return fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
+		}
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("x-tts-access-token", tok)
+		env, err := c.send(ctx, op, req)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.AuthError() && !refreshed {
+			// The token was revoked or expired early: refresh once and
+			// try again at once.
+			refreshed = true
+			if _, terr := c.token(ctx, true); terr != nil {
+				return terr
+			}
+			return errRetry{err}
+		}
+		if err != nil {
+			return err
+		}
+		if out != nil {
+			if err := json.Unmarshal(env.Data, out); err != nil {
+				// A body that parses as an envelope but whose data does
+				// not fit is as broken as a cut-off one.
+				return errRetry{fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err)}
+			}
+		}
+		return nil
+	})
+}
+
+// wait takes a token from the client's own rate limiter, sleeping through
+// Sleep so a manual clock drives it.
+func (c *Client) wait(ctx context.Context) error {
+	if c.limiter == nil {
+		return nil
+	}
+	now := c.cfg.Now()
+	r := c.limiter.ReserveN(now, 1)
+	if !r.OK() {
+		return errors.New("rate limiter burst too small")
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		if err := c.cfg.Sleep(ctx, d); err != nil {
+			r.CancelAt(now)
+			return err
+		}
+	}
+	return nil
+}
+
+// Shops returns the shops the token is authorized for.
+func (c *Client) Shops(ctx context.Context) ([]Shop, error) {
+	var d struct {
+		Shops []Shop `json:"shops"`
+	}
+	if err := c.call(ctx, "authorization.shops", http.MethodGet, "/authorization/202309/shops", nil, nil, false, &d); err != nil {
+		return nil, err
+	}
+	return d.Shops, nil
+}
+
+// Shop returns the shop the client works for (Config.ShopID, or the only
+// authorized shop), discovering its shop_cipher on first use.
+func (c *Client) Shop(ctx context.Context) (Shop, error) {
+	c.mu.Lock()
+	s := c.shop
+	c.mu.Unlock()
+	if s != nil {
+		return *s, nil
+	}
+	shops, err := c.Shops(ctx)
+	if err != nil {
+		return Shop{}, err
+	}
+	var pick *Shop
+	for i := range shops {
+		switch {
+		case c.cfg.ShopID != "" && shops[i].ID == c.cfg.ShopID:
+			pick = &shops[i]
+		case c.cfg.ShopID == "" && len(shops) == 1:
+			pick = &shops[0]
+		}
+	}
+	if pick == nil {
+		return Shop{}, fmt.Errorf("tiktokshop: shop %q is not among the %d authorized shops (set ShopID when there are several)", c.cfg.ShopID, len(shops))
+	}
+	if pick.Cipher == "" {
+		return Shop{}, fmt.Errorf("tiktokshop: shop %s has no cipher", pick.ID)
+	}
+	c.mu.Lock()
+	c.shop = pick
+	c.mu.Unlock()
+	return *pick, nil
+}

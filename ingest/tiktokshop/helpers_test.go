@@ -1,0 +1,92 @@
+package tiktokshop
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/schemas"
+)
+
+// env is a seeded world on a manual clock, the simulator over it and a client
+// whose backoff advances the clock instead of sleeping.
+type env struct {
+	world  *simworld.World
+	clock  *simworld.ManualClock
+	srv    *tiktokshoptest.Server
+	creds  tiktokshoptest.Credentials
+	client *Client
+
+	mu      sync.Mutex
+	retries []error
+}
+
+func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env {
+	t.Helper()
+	clock := simworld.NewManualClock(simworld.DefaultStart.Add(10 * 24 * time.Hour))
+	w := simworld.MustNew(simworld.Config{Seed: 11, Clock: clock})
+	srv := tiktokshoptest.NewServer(w, opts)
+	t.Cleanup(srv.Close)
+	e := &env{world: w, clock: clock, srv: srv, creds: srv.Sim.Credentials()}
+	cfg := Config{
+		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
+		AppKey: e.creds.AppKey, AppSecret: Secret(e.creds.AppSecret), AuthCode: Secret(e.creds.AuthCode),
+		HTTPClient: srv.Client(), Now: clock.Now, Sleep: e.sleep,
+		AttemptTimeout: 10 * time.Second,
+		OnRetry: func(_ string, _ int, err error) {
+			e.mu.Lock()
+			e.retries = append(e.retries, err)
+			e.mu.Unlock()
+		},
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	return e
+}
+
+// sleep is the client's Sleep: simulated time passes, wall time does not.
+func (e *env) sleep(ctx context.Context, d time.Duration) error {
+	e.clock.Advance(d)
+	return ctx.Err()
+}
+
+func (e *env) retryErrors() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.retries...)
+}
+
+// encode fills the caller-owned metadata and encodes rec with the topic's
+// embedded schema.
+func encode(t *testing.T, topic string, rec map[string]any) {
+	t.Helper()
+	codec, err := schemas.NewCodec(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec["event_id"] = "test"
+	rec["version"] = int64(1)
+	rec["ingest_ts"] = time.Unix(1767225600, 0).UTC()
+	b, err := codec.Encode(rec)
+	if err != nil {
+		t.Fatalf("encode %s: %v", topic, err)
+	}
+	if _, err := codec.Decode(b); err != nil {
+		t.Fatalf("decode %s: %v", topic, err)
+	}
+}
+
+// roundTripper rewrites requests before they leave.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,125 @@
+package identity
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shopstream/shopstream/transform/internal/native"
+)
+
+// Topics this package reads and writes.
+const (
+	TopicAmazonCatalog  = "amazon.catalog"
+	TopicTikTokProducts = "tiktok.products"
+	TopicProductLinks   = "xchannel.product_links"
+)
+
+// AmazonCatalogItems reads an amazon.catalog record (goavro native form)
+// into the source key for Resolver.Put and the one product it lists. A
+// delete op lists nothing, which retracts the ASIN.
+func AmazonCatalogItems(rec map[string]any) (source string, items []Item, err error) {
+	r := native.Wrap(rec)
+	op := r.String("op")
+	mkt, asin := r.String("marketplace_id"), r.String("asin")
+	it := Item{Ref: Ref{Channel: ChannelAmazon, Account: mkt, ID: asin}}
+	for _, id := range r.Array("identifiers") {
+		it.Identifiers = append(it.Identifiers, Identifier{Type: id.String("identifier_type"), Value: id.String("identifier")})
+		r.Sub("identifiers", id)
+	}
+	if err := r.Err(); err != nil {
+		return "", nil, fmt.Errorf("identity: %s record: %w", TopicAmazonCatalog, err)
+	}
+	source = TopicAmazonCatalog + "/" + mkt + ":" + asin
+	if op == "delete" {
+		return source, nil, nil
+	}
+	return source, []Item{it}, nil
+}
+
+// TikTokProductItems reads a tiktok.products record into the source key for
+// Resolver.Put and its SKUs. A delete op or product status DELETED lists
+// nothing, which retracts every SKU of the product.
+func TikTokProductItems(rec map[string]any) (source string, items []Item, err error) {
+	r := native.Wrap(rec)
+	op, status := r.String("op"), r.String("status")
+	shop, pid := r.String("shop_id"), r.String("product_id")
+	for _, s := range r.Array("skus") {
+		it := Item{
+			Ref:       Ref{Channel: ChannelTikTok, Account: shop, ID: s.String("sku_id")},
+			ProductID: pid,
+			SellerSKU: s.OptString("seller_sku"),
+		}
+		for _, id := range s.Array("identifiers") {
+			it.Identifiers = append(it.Identifiers, Identifier{Type: id.String("identifier_type"), Value: id.String("identifier")})
+			s.Sub("identifiers", id)
+		}
+		r.Sub("skus", s)
+		items = append(items, it)
+	}
+	if err := r.Err(); err != nil {
+		return "", nil, fmt.Errorf("identity: %s record: %w", TopicTikTokProducts, err)
+	}
+	source = TopicTikTokProducts + "/" + shop + ":" + pid
+	if op == "delete" || status == "DELETED" {
+		return source, nil, nil
+	}
+	return source, items, nil
+}
+
+// LinkRecord returns the xchannel.product_links record of a change, in
+// goavro's native form, and its Kafka key (Ref.String). version must grow
+// per Ref (the caller owns versioning, see package join's version floor);
+// sourceTS and ingestTS are those of the input change that caused it.
+func LinkRecord(c Change, version int64, sourceTS, ingestTS time.Time) (key string, rec map[string]any) {
+	l := c.Link
+	op := "update"
+	switch {
+	case c.Deleted:
+		op = "delete"
+	case c.PreviousKey == "":
+		op = "create"
+	}
+	key = l.Ref.String()
+	sum := sha256.Sum256([]byte(key + "\x00" + strconv.FormatInt(version, 10) + "\x00" + op + "\x00" + l.ProductKey))
+	var mkt, shop, asin, sku string
+	if l.Ref.Channel == ChannelAmazon {
+		mkt, asin = l.Ref.Account, l.Ref.ID
+	} else {
+		shop, sku = l.Ref.Account, l.Ref.ID
+	}
+	prev := any(nil)
+	if c.PreviousKey != "" {
+		prev = map[string]any{"string": c.PreviousKey}
+	}
+	conflicting := make([]any, 0, len(l.ConflictingKeys))
+	for _, k := range l.ConflictingKeys {
+		conflicting = append(conflicting, k)
+	}
+	rec = map[string]any{
+		"event_id":                 hex.EncodeToString(sum[:16]),
+		"source":                   "transform",
+		"entity":                   "product_link",
+		"op":                       op,
+		"source_ts":                sourceTS.UTC(),
+		"ingest_ts":                ingestTS.UTC(),
+		"version":                  version,
+		"product_key":              l.ProductKey,
+		"previous_product_key":     prev,
+		"channel":                  string(l.Ref.Channel),
+		"marketplace_id":           native.OptStr(mkt),
+		"shop_id":                  native.OptStr(shop),
+		"asin":                     native.OptStr(asin),
+		"seller_sku":               native.OptStr(l.SellerSKU),
+		"product_id":               native.OptStr(l.ProductID),
+		"sku_id":                   native.OptStr(sku),
+		"gtin14":                   native.OptStr(l.GTIN14),
+		"match_rule":               string(l.Rule),
+		"unmatched":                l.Unmatched,
+		"conflict_reason":          native.OptStr(l.ConflictReason),
+		"conflicting_product_keys": conflicting,
+	}
+	return key, rec
+}

@@ -1,0 +1,154 @@
+package join
+
+import (
+	"encoding/json"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/schemas"
+)
+
+// record builds a record of topic that goavro accepts: every field without
+// a default gets a zero value of its type, then set overrides some. It is
+// encoded and decoded with the topic's schema, so the join reads exactly
+// the native form a consumer gets.
+func record(t *testing.T, topic string, set map[string]any) map[string]any {
+	t.Helper()
+	text, err := schemas.Source(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sch struct {
+		Fields []struct {
+			Name    string          `json:"name"`
+			Type    json.RawMessage `json:"type"`
+			Default json.RawMessage `json:"default"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(text), &sch); err != nil {
+		t.Fatal(err)
+	}
+	rec := map[string]any{}
+	for _, f := range sch.Fields {
+		if f.Default != nil {
+			continue
+		}
+		var s string
+		var lt struct{ Type, LogicalType string }
+		switch {
+		case json.Unmarshal(f.Type, &s) == nil:
+			rec[f.Name] = map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
+		case json.Unmarshal(f.Type, &lt) == nil:
+			switch lt.LogicalType {
+			case "timestamp-millis", "date":
+				rec[f.Name] = time.Unix(0, 0).UTC()
+			case "decimal":
+				rec[f.Name] = new(big.Rat)
+			default:
+				rec[f.Name] = []any{}
+			}
+		}
+	}
+	for k, v := range set {
+		rec[k] = v
+	}
+	codec, err := schemas.NewCodec(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := codec.Encode(rec)
+	if err != nil {
+		t.Fatalf("%s: encode %v: %v", topic, rec, err)
+	}
+	back, err := codec.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+func str1(s string) map[string]any { return map[string]any{"string": s} }
+
+func TestApplyRecordEveryTopic(t *testing.T) {
+	j := New(Config{})
+	d := day("2026-01-05").Time()
+	ts := at("2026-01-05T12:00:00Z")
+	base := func(v int64, extra map[string]any) map[string]any {
+		m := map[string]any{"event_id": "e" + extra["_id"].(string), "op": "update", "version": v, "source_ts": ts, "ingest_ts": ts}
+		for k, x := range extra {
+			if k != "_id" {
+				m[k] = x
+			}
+		}
+		return m
+	}
+	link(j, "K1", aref("B1"), tref("P1-1"))
+	steps := []struct {
+		topic string
+		rec   map[string]any
+	}{
+		{TopicAmazonCatalog, base(1, map[string]any{"_id": "c", "marketplace_id": mkt, "asin": "B1",
+			"display_group_ranks": []any{map[string]any{"website_display_group": "g", "title": "G", "rank": int64(42)}}})},
+		{TopicAmazonSalesTraffic, base(1, map[string]any{"_id": "s", "marketplace_id": mkt, "date": d, "date_time_zone": la,
+			"asin_granularity": "CHILD", "parent_asin": "BP", "child_asin": str1("B1"), "currency_code": "USD",
+			"ordered_product_sales": big.NewRat(1999, 100), "units_ordered": int64(1), "sessions": int64(7), "page_views": int64(9)})},
+		{TopicAmazonSearchQuery, base(1, map[string]any{"_id": "q", "marketplace_id": mkt, "report_period": "WEEK",
+			"start_date": day("2026-01-04").Time(), "end_date": day("2026-01-10").Time(), "date_time_zone": la, "asin": "B1",
+			"search_query": "serum", "asin_impression_count": int64(100), "asin_click_count": int64(10), "asin_purchase_count": int64(1)})},
+		{TopicAmazonSearchTerms, base(1, map[string]any{"_id": "t", "marketplace_id": mkt, "report_period": "WEEK",
+			"start_date": day("2026-01-04").Time(), "end_date": day("2026-01-10").Time(), "date_time_zone": la,
+			"department_name": "Beauty", "search_term": "serum", "search_frequency_rank": int64(5),
+			"clicked_asins": []any{map[string]any{"clicked_asin": "B1", "click_share_rank": int64(1), "click_share": 0.5, "conversion_share": 0.4}}})},
+		{TopicAmazonOrderItems, base(1, map[string]any{"_id": "i", "marketplace_id": mkt, "amazon_order_id": "O1",
+			"order_item_id": "1", "asin": "B1", "quantity_ordered": int64(1)})},
+		{TopicAmazonOrders, base(1, map[string]any{"_id": "o", "marketplace_id": mkt, "amazon_order_id": "O1",
+			"purchase_date": ts, "last_update_date": ts, "order_status": "Unshipped"})},
+		{TopicTikTokOrders, base(1, map[string]any{"_id": "to", "shop_id": shop, "order_id": "T1", "status": "COMPLETED",
+			"create_time": ts, "update_time": ts, "payment_currency": str1("USD"),
+			"line_items": []any{map[string]any{"id": "l1", "product_id": "P1", "sku_id": "P1-1",
+				"sale_price": map[string]any{"bytes.decimal": big.NewRat(5, 1)}}}})},
+		{TopicTikTokVideoPerf, base(1, map[string]any{"_id": "vp", "shop_id": shop, "video_id": "V1", "date": d,
+			"date_time_zone": la, "currency": "USD",
+			"products": []any{map[string]any{"product_id": "P1", "gmv": map[string]any{"bytes.decimal": big.NewRat(3, 1)}}}})},
+		{TopicTikTokEngagement, base(1, map[string]any{"_id": "ve", "business_id": "biz", "item_id": "V1",
+			"video_views": map[string]any{"long": int64(1000)}, "favorites": map[string]any{"long": int64(12)},
+			"total_time_watched": map[string]any{"double": 321.5}})},
+	}
+	for _, s := range steps {
+		if _, err := j.ApplyRecord(s.topic, record(t, s.topic, s.rec)); err != nil {
+			t.Fatalf("%s: %v", s.topic, err)
+		}
+	}
+	r := current(t, j, "K1", day("2026-01-05"))
+	checks := map[string][2]string{
+		"bsr":         {str(r.BestSellersRankBest), "42"},
+		"sessions":    {str(r.AmazonSessions), "7"},
+		"sales":       {strR(r.AmazonSales), "19.9900"},
+		"impressions": {str(r.SearchImpressions), "100"},
+		"amz orders":  {str(r.AmazonOrders), "1"},
+		"tt orders":   {str(r.TikTokOrders), "1"},
+		"tt gmv":      {strR(r.TikTokGMV), "5.0000"},
+		"video gmv":   {strR(r.TikTokVideoGMV), "3.0000"},
+		"views":       {str(r.TikTokViews), "1000"},
+		"saves":       {str(r.TikTokSaves), "12"},
+		"watch":       {strF(r.TikTokWatchTimeSeconds), "321.5"},
+		"likes":       {str(r.TikTokLikes), "nil"},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %s, want %s", name, c[0], c[1])
+		}
+	}
+	if len(r.SearchTermRanks) != 1 || r.SearchTermRanks[0].Term != "serum" {
+		t.Errorf("terms %+v", r.SearchTermRanks)
+	}
+
+	// Records that cannot be read are errors, and change nothing.
+	if _, err := j.ApplyRecord(TopicAmazonSalesTraffic, map[string]any{"event_id": "x"}); err == nil {
+		t.Error("broken record accepted")
+	}
+	if _, err := j.ApplyRecord("nope", nil); err == nil {
+		t.Error("unknown topic accepted")
+	}
+}

@@ -1,0 +1,249 @@
+package join
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/shopstream/shopstream/transform/identity"
+)
+
+// Amazon order status that does not count as an order.
+const amazonCanceled = "Canceled"
+
+// TikTok order status that does not count as an order.
+const tiktokCancelled = "CANCELLED"
+
+func amazonRef(mkt, asin string) identity.Ref {
+	return identity.Ref{Channel: identity.ChannelAmazon, Account: mkt, ID: asin}
+}
+
+func tiktokRef(shop, sku string) identity.Ref {
+	return identity.Ref{Channel: identity.ChannelTikTok, Account: shop, ID: sku}
+}
+
+// ApplyBestSellersRank applies an amazon.catalog snapshot. Each snapshot is
+// one observation of the ASIN's rank on the day of its source_ts: they are
+// kept side by side (best and average of the day), so a snapshot that
+// arrives late still counts. A delete retracts every observation of the
+// ASIN and ignores snapshots older than it.
+func (j *Join) ApplyBestSellersRank(s BestSellersRank) []Row {
+	ref := amazonRef(s.MarketplaceID, s.ASIN)
+	t := touched{}
+	if s.deleted() {
+		if s.Version <= j.bsrTomb[ref] {
+			return nil
+		}
+		j.bsrTomb[ref] = s.Version
+		for id := range j.bsrFacts[ref] {
+			j.setFact(id, nil, t)
+		}
+		delete(j.bsrFacts, ref)
+		return j.emit(t, s.Meta)
+	}
+	if s.Version <= j.bsrTomb[ref] || len(s.DisplayGroupRanks) == 0 {
+		return nil
+	}
+	id := "bsr|" + ref.String() + "|" + strconv.FormatInt(s.Version, 10)
+	if _, dup := j.bsrFacts[ref][id]; dup {
+		return nil
+	}
+	best := s.DisplayGroupRanks[0]
+	for _, r := range s.DisplayGroupRanks[1:] {
+		best = min(best, r)
+	}
+	if j.bsrFacts[ref] == nil {
+		j.bsrFacts[ref] = map[string]struct{}{}
+	}
+	j.bsrFacts[ref][id] = struct{}{}
+	j.setFact(id, []cellContrib{{ref, DayOf(s.SourceTS, j.zone), contrib{kind: kindBSR, rank: best}}}, t)
+	return j.emit(t, s.Meta)
+}
+
+// ApplySalesTraffic applies an amazon.sales_traffic row; a restated day
+// (higher version) replaces the earlier figures.
+func (j *Join) ApplySalesTraffic(s SalesTraffic) ([]Row, error) {
+	id := "st|" + s.Key
+	var cs []cellContrib
+	if !s.deleted() {
+		day, err := j.reportDay(s.Date)
+		if err != nil {
+			return nil, err
+		}
+		cs = []cellContrib{{amazonRef(s.MarketplaceID, s.ASIN), day, contrib{kind: kindSalesTraffic,
+			sessions: s.Sessions, pageViews: s.PageViews, units: s.Units, currency: s.Currency, amount: s.Sales}}}
+	}
+	if !j.accept(id, s.Meta) {
+		return nil, nil
+	}
+	t := touched{}
+	j.setFact(id, cs, t)
+	return j.emit(t, s.Meta), nil
+}
+
+// reportDay converts a source day to the reporting zone.
+func (j *Join) reportDay(d ZonedDay) (Day, error) {
+	z, err := loadZone(d.Zone)
+	if err != nil {
+		return 0, err
+	}
+	return convertDay(d.Day, z, j.zone), nil
+}
+
+// periodDays returns the reporting days a Brand Analytics period covers and
+// the period with its bounds converted to reporting days.
+func (j *Join) periodDays(p Period) ([]Day, Period, error) {
+	z, err := loadZone(p.Zone)
+	if err != nil {
+		return nil, Period{}, err
+	}
+	if p.End < p.Start || p.End-p.Start > 366 {
+		return nil, Period{}, fmt.Errorf("join: %s period %s..%s is not a period", p.Kind, p.Start, p.End)
+	}
+	var days []Day
+	for d := p.Start; d <= p.End; d++ {
+		days = append(days, convertDay(d, z, j.zone))
+	}
+	conv := Period{Kind: p.Kind, Start: days[0], End: days[len(days)-1], Zone: j.zone.String()}
+	return days, conv, nil
+}
+
+// ApplySearchQuery applies an amazon.search_query_performance row. Its
+// figures are weekly (or monthly, quarterly) totals: they are carried,
+// whole, on every day of the period, together with the period's bounds,
+// and must not be summed over days. A day covered by periods of several
+// kinds shows the shortest.
+func (j *Join) ApplySearchQuery(s SearchQuery) ([]Row, error) {
+	id := "sqp|" + s.Key
+	var cs []cellContrib
+	if !s.deleted() {
+		days, p, err := j.periodDays(s.Period)
+		if err != nil {
+			return nil, err
+		}
+		ref := amazonRef(s.MarketplaceID, s.ASIN)
+		for _, d := range days {
+			cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchQuery, period: p,
+				impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}})
+		}
+	}
+	if !j.accept(id, s.Meta) {
+		return nil, nil
+	}
+	t := touched{}
+	j.setFact(id, cs, t)
+	return j.emit(t, s.Meta), nil
+}
+
+// ApplySearchTerm applies an amazon.search_terms row: the term is listed on
+// every day of its period for each clicked ASIN. Clicked ASINs that are not
+// the seller's (no identity link) are kept but make no row of their own.
+func (j *Join) ApplySearchTerm(s SearchTerm) ([]Row, error) {
+	id := "st-term|" + s.Key
+	var cs []cellContrib
+	if !s.deleted() {
+		days, p, err := j.periodDays(s.Period)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range s.Clicked {
+			ref := amazonRef(s.MarketplaceID, c.ASIN)
+			tr := TermRank{Term: s.Term, Department: s.Department, FrequencyRank: s.FrequencyRank,
+				ClickShareRank: c.ClickShareRank, ClickShare: c.ClickShare, ConversionShare: c.ConversionShare}
+			for _, d := range days {
+				cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchTerm, period: p, term: tr}})
+			}
+		}
+	}
+	if !j.accept(id, s.Meta) {
+		return nil, nil
+	}
+	t := touched{}
+	j.setFact(id, cs, t)
+	return j.emit(t, s.Meta), nil
+}
+
+func orderKey(mkt, order string) string { return mkt + ":" + order }
+
+// ApplyAmazonOrder applies an amazon.orders header: only its purchase date
+// matters, for items that arrived without one.
+func (j *Join) ApplyAmazonOrder(o AmazonOrder) []Row {
+	ok := orderKey(o.MarketplaceID, o.OrderID)
+	if o.deleted() || o.PurchaseDate.IsZero() || !j.accept("ao|"+ok, o.Meta) {
+		return nil
+	}
+	j.orderDates[ok] = o.PurchaseDate
+	t := touched{}
+	for id, it := range j.pendingItems[ok] {
+		j.setFact(id, j.amazonItemContribs(it, o.PurchaseDate), t)
+	}
+	delete(j.pendingItems, ok)
+	return j.emit(t, o.Meta)
+}
+
+// ApplyAmazonOrderItem applies an amazon.order_items line: the order counts
+// once for the ASIN's product on its purchase day (reporting zone), unless
+// it is canceled.
+func (j *Join) ApplyAmazonOrderItem(it AmazonOrderItem) []Row {
+	ok := orderKey(it.MarketplaceID, it.OrderID)
+	id := "aoi|" + ok + ":" + it.ItemID
+	if !j.accept(id, it.Meta) {
+		return nil
+	}
+	delete(j.pendingItems[ok], id)
+	t := touched{}
+	var cs []cellContrib
+	if !it.deleted() {
+		date := it.PurchaseDate
+		if date.IsZero() {
+			date = j.orderDates[ok]
+		}
+		if date.IsZero() {
+			if j.pendingItems[ok] == nil {
+				j.pendingItems[ok] = map[string]AmazonOrderItem{}
+			}
+			j.pendingItems[ok][id] = it
+		} else {
+			cs = j.amazonItemContribs(it, date)
+		}
+	}
+	j.setFact(id, cs, t)
+	return j.emit(t, it.Meta)
+}
+
+func (j *Join) amazonItemContribs(it AmazonOrderItem, date time.Time) []cellContrib {
+	if it.OrderStatus == amazonCanceled {
+		return nil
+	}
+	return []cellContrib{{amazonRef(it.MarketplaceID, it.ASIN), DayOf(date, j.zone),
+		contrib{kind: kindAmazonOrder, orderID: orderKey(it.MarketplaceID, it.OrderID)}}}
+}
+
+// ApplyTikTokOrder applies a tiktok.orders record: every line is one unit
+// of its SKU's product on the order's create day; a cancelled order
+// counts for nothing.
+func (j *Join) ApplyTikTokOrder(o TikTokOrder) []Row {
+	id := "tto|" + o.ShopID + ":" + o.OrderID
+	if !j.accept(id, o.Meta) {
+		return nil
+	}
+	t := touched{}
+	var cs []cellContrib
+	if !o.deleted() && o.Status != tiktokCancelled {
+		day := DayOf(o.CreateTime, j.zone)
+		for _, l := range o.Lines {
+			cur := l.Currency
+			if cur == "" {
+				cur = o.Currency
+			}
+			c := contrib{kind: kindTikTokOrder, orderID: o.ShopID + ":" + o.OrderID, units: 1, currency: cur}
+			if l.SalePrice != nil {
+				c.amount = new(big.Rat).Set(l.SalePrice)
+			}
+			cs = append(cs, cellContrib{tiktokRef(o.ShopID, l.SKUID), day, c})
+		}
+	}
+	j.setFact(id, cs, t)
+	return j.emit(t, o.Meta)
+}

@@ -1,0 +1,369 @@
+package join
+
+import (
+	"cmp"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/shopstream/shopstream/transform/identity"
+)
+
+// TermRank is a search term for which one of the product's ASINs is among
+// the top clicked.
+type TermRank struct {
+	Term            string
+	Department      string
+	FrequencyRank   int64
+	ClickShareRank  int64
+	ClickShare      float64
+	ConversionShare float64
+}
+
+// Row is one joined row: a product on a day of the reporting zone. A nil
+// metric means no source reported it for the day; zero means a source
+// reported zero. Money amounts are nil, with an empty currency, when the
+// contributions came in more than one currency, since they are never
+// converted.
+type Row struct {
+	ProductKey string
+	Day        Day
+	Zone       string
+	Version    int64
+	// Deleted rows lost every contribution (their product was re-keyed or
+	// their facts retracted): all metrics are nil.
+	Deleted bool
+	// Trigger is the metadata of the input change that caused this version.
+	Trigger Meta
+	// First is set on the first version of the row ever emitted.
+	First bool
+
+	TikTokViews, TikTokSaves, TikTokShares *int64
+	TikTokLikes, TikTokComments            *int64
+	TikTokWatchTimeSeconds                 *float64
+	TikTokCurrency                         string
+	TikTokVideoGMV                         *big.Rat
+	TikTokOrders, TikTokUnits              *int64
+	TikTokGMV                              *big.Rat
+
+	SearchPeriod                    *Period
+	SearchImpressions, SearchClicks *int64
+	SearchPurchases                 *int64
+	SearchTermRanks                 []TermRank
+	BestSellersRankBest             *int64
+	BestSellersRankAvg              *float64
+	AmazonSessions, AmazonPageViews *int64
+	AmazonUnits                     *int64
+	AmazonCurrency                  string
+	AmazonSales                     *big.Rat
+	AmazonOrders                    *int64
+}
+
+// sameContent reports whether two rows carry the same figures.
+func (r Row) sameContent(o Row) bool {
+	return r.ProductKey == o.ProductKey && r.Day == o.Day && r.Deleted == o.Deleted &&
+		eqI(r.TikTokViews, o.TikTokViews) && eqI(r.TikTokSaves, o.TikTokSaves) &&
+		eqI(r.TikTokShares, o.TikTokShares) && eqI(r.TikTokLikes, o.TikTokLikes) &&
+		eqI(r.TikTokComments, o.TikTokComments) && eqF(r.TikTokWatchTimeSeconds, o.TikTokWatchTimeSeconds) &&
+		r.TikTokCurrency == o.TikTokCurrency && eqR(r.TikTokVideoGMV, o.TikTokVideoGMV) &&
+		eqI(r.TikTokOrders, o.TikTokOrders) && eqI(r.TikTokUnits, o.TikTokUnits) && eqR(r.TikTokGMV, o.TikTokGMV) &&
+		eqP(r.SearchPeriod, o.SearchPeriod) && eqI(r.SearchImpressions, o.SearchImpressions) &&
+		eqI(r.SearchClicks, o.SearchClicks) && eqI(r.SearchPurchases, o.SearchPurchases) &&
+		slices.Equal(r.SearchTermRanks, o.SearchTermRanks) &&
+		eqI(r.BestSellersRankBest, o.BestSellersRankBest) && eqF(r.BestSellersRankAvg, o.BestSellersRankAvg) &&
+		eqI(r.AmazonSessions, o.AmazonSessions) && eqI(r.AmazonPageViews, o.AmazonPageViews) &&
+		eqI(r.AmazonUnits, o.AmazonUnits) && r.AmazonCurrency == o.AmazonCurrency &&
+		eqR(r.AmazonSales, o.AmazonSales) && eqI(r.AmazonOrders, o.AmazonOrders)
+}
+
+func eqI(a, b *int64) bool   { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func eqF(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func eqR(a, b *big.Rat) bool { return a == nil && b == nil || a != nil && b != nil && a.Cmp(b) == 0 }
+func eqP(a, b *Period) bool  { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func addI(p **int64, v int64) {
+	if *p == nil {
+		*p = new(int64)
+	}
+	**p += v
+}
+
+// money adds amounts of one currency and gives up (nil) on a second one.
+type money struct {
+	currency string
+	sum      *big.Rat
+	mixed    bool
+}
+
+func (m *money) add(cur string, amt *big.Rat) {
+	if amt == nil || m.mixed {
+		return
+	}
+	if cur == mixedCurrency || m.sum != nil && cur != m.currency {
+		m.mixed, m.sum, m.currency = true, nil, ""
+		return
+	}
+	if m.sum == nil {
+		m.sum, m.currency = new(big.Rat), cur
+	}
+	m.sum.Add(m.sum, amt)
+}
+
+// periodRank orders Brand Analytics periods: the shortest wins a day.
+var periodRank = map[string]int{"DAY": 0, "WEEK": 1, "MONTH": 2, "QUARTER": 3}
+
+func betterPeriod(a, b Period) bool {
+	ra, oka := periodRank[a.Kind]
+	rb, okb := periodRank[b.Kind]
+	if !oka {
+		ra = 9
+	}
+	if !okb {
+		rb = 9
+	}
+	if ra != rb {
+		return ra < rb
+	}
+	if a.Start != b.Start {
+		return a.Start > b.Start
+	}
+	return a.End < b.End
+}
+
+// compute builds row (k, d) from the current facts; ok is false when
+// nothing contributes.
+func (j *Join) compute(k string, d Day) (Row, bool) {
+	r := Row{ProductKey: k, Day: d, Zone: j.zone.String()}
+	has := false
+	var amzMoney, ttMoney, videoMoney money
+	amzOrders, ttOrders := map[string]struct{}{}, map[string]struct{}{}
+	var sqp, terms []contrib
+	var bsrSum float64
+	var bsrN int
+
+	refs := make([]identity.Ref, 0, len(j.refsByKey[k]))
+	for ref := range j.refsByKey[k] {
+		refs = append(refs, ref)
+	}
+	for _, ref := range refs {
+		for _, c := range j.cells[refDay{ref, d}] {
+			if c.kind == kindSearchTerm && !j.linked(ref) {
+				// A competitor's ASIN among the top clicked.
+				continue
+			}
+			has = true
+			switch c.kind {
+			case kindSalesTraffic:
+				addI(&r.AmazonSessions, c.sessions)
+				addI(&r.AmazonPageViews, c.pageViews)
+				addI(&r.AmazonUnits, c.units)
+				amzMoney.add(c.currency, c.amount)
+			case kindSearchQuery:
+				sqp = append(sqp, c)
+			case kindSearchTerm:
+				terms = append(terms, c)
+			case kindBSR:
+				if r.BestSellersRankBest == nil || c.rank < *r.BestSellersRankBest {
+					r.BestSellersRankBest = &c.rank
+				}
+				bsrSum += float64(c.rank)
+				bsrN++
+			case kindAmazonOrder:
+				amzOrders[c.orderID] = struct{}{}
+			case kindTikTokOrder:
+				ttOrders[c.orderID] = struct{}{}
+				addI(&r.TikTokUnits, c.units)
+				ttMoney.add(c.currency, c.amount)
+			}
+		}
+	}
+	if bsrN > 0 {
+		avg := bsrSum / float64(bsrN)
+		r.BestSellersRankAvg = &avg
+	}
+	if len(amzOrders) > 0 {
+		n := int64(len(amzOrders))
+		r.AmazonOrders = &n
+	}
+	if len(ttOrders) > 0 {
+		n := int64(len(ttOrders))
+		r.TikTokOrders = &n
+	}
+	if len(sqp) > 0 {
+		best := sqp[0].period
+		for _, c := range sqp[1:] {
+			if betterPeriod(c.period, best) {
+				best = c.period
+			}
+		}
+		r.SearchPeriod = &best
+		for _, c := range sqp {
+			if c.period == best {
+				addI(&r.SearchImpressions, c.impressions)
+				addI(&r.SearchClicks, c.clicks)
+				addI(&r.SearchPurchases, c.purchases)
+			}
+		}
+	}
+	if len(terms) > 0 {
+		best := terms[0].period
+		for _, c := range terms[1:] {
+			if betterPeriod(c.period, best) {
+				best = c.period
+			}
+		}
+		for _, c := range terms {
+			if c.period == best {
+				r.SearchTermRanks = append(r.SearchTermRanks, c.term)
+			}
+		}
+		slices.SortFunc(r.SearchTermRanks, func(a, b TermRank) int {
+			return cmp.Or(cmp.Compare(a.FrequencyRank, b.FrequencyRank), strings.Compare(a.Term, b.Term),
+				strings.Compare(a.Department, b.Department), cmp.Compare(a.ClickShareRank, b.ClickShareRank),
+				cmp.Compare(a.ClickShare, b.ClickShare), cmp.Compare(a.ConversionShare, b.ConversionShare))
+		})
+	}
+
+	// Videos showing one of the key's products.
+	videos := map[string]struct{}{}
+	for p := range j.productsByKey[k] {
+		for v := range j.productVideos[p] {
+			videos[v] = struct{}{}
+		}
+	}
+	// Sorted, so float sums do not depend on map order.
+	vids := make([]string, 0, len(videos))
+	for v := range videos {
+		vids = append(vids, v)
+	}
+	slices.Sort(vids)
+	var eng [nMetrics]float64
+	var engHas [nMetrics]bool
+	var engInt [nMetrics]int64
+	for _, v := range vids {
+		keys := j.keysOfVideo(v)
+		if e := j.engagement[v]; e != nil {
+			if ed := e.days[d]; ed != nil {
+				has = true
+				for m := range nMetrics {
+					if !ed.has[m] {
+						continue
+					}
+					engHas[m] = true
+					if m == mWatch {
+						eng[m] += j.shareFloat(ed.delta[m], keys)
+					} else {
+						engInt[m] += j.shareInt(int64(ed.delta[m]), keys, k)
+					}
+				}
+			}
+		}
+		for id := range j.vperfByDay[videoDay{v, d}] {
+			f := j.vperf[id]
+			for _, p := range f.products {
+				pk := j.productKeys[p.product]
+				if !slices.Contains(pk, k) {
+					continue
+				}
+				has = true
+				if p.gmv != nil {
+					videoMoney.add(f.currency, j.shareMoney(p.gmv, pk, k))
+				}
+			}
+		}
+	}
+	set := func(m int, dst **int64) {
+		if engHas[m] {
+			v := engInt[m]
+			*dst = &v
+		}
+	}
+	set(mViews, &r.TikTokViews)
+	set(mSaves, &r.TikTokSaves)
+	set(mShares, &r.TikTokShares)
+	set(mLikes, &r.TikTokLikes)
+	set(mComments, &r.TikTokComments)
+	if engHas[mWatch] {
+		w := eng[mWatch]
+		r.TikTokWatchTimeSeconds = &w
+	}
+
+	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum
+	// TikTok order GMV and video GMV share one currency field.
+	if ttMoney.sum != nil && videoMoney.sum != nil && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
+		r.TikTokCurrency = ""
+	} else {
+		r.TikTokCurrency = cmp.Or(ttMoney.currency, videoMoney.currency)
+		r.TikTokGMV, r.TikTokVideoGMV = ttMoney.sum, videoMoney.sum
+	}
+	return r, has
+}
+
+// shareInt returns key k's share of n among keys: all of it under
+// FullCredit; under EvenSplit n/len(keys), the remainder going one each to
+// the first keys in order, so the shares add up to n.
+func (j *Join) shareInt(n int64, keys []string, k string) int64 {
+	if j.attr != EvenSplit || len(keys) <= 1 {
+		return n
+	}
+	q, rem := n/int64(len(keys)), n%int64(len(keys))
+	if int64(slices.Index(keys, k)) < rem {
+		q++
+	}
+	return q
+}
+
+func (j *Join) shareFloat(x float64, keys []string) float64 {
+	if j.attr != EvenSplit || len(keys) <= 1 {
+		return x
+	}
+	return x / float64(len(keys))
+}
+
+var tenThousand = big.NewInt(10000)
+
+// shareMoney splits an amount like shareInt, in units of 0.0001.
+func (j *Join) shareMoney(x *big.Rat, keys []string, k string) *big.Rat {
+	if j.attr != EvenSplit || len(keys) <= 1 {
+		return x
+	}
+	units := new(big.Int).Mul(x.Num(), tenThousand)
+	units.Quo(units, x.Denom()) // amounts have scale 4, so this is exact
+	share := j.shareInt(units.Int64(), keys, k)
+	return new(big.Rat).SetFrac(big.NewInt(share), tenThousand)
+}
+
+// emit recomputes the touched rows and returns those whose content changed,
+// sorted by key and day, each with a version above the row's last one.
+func (j *Join) emit(t touched, trigger Meta) []Row {
+	keys := make([]RowKey, 0, len(t))
+	for rk := range t {
+		keys = append(keys, rk)
+	}
+	slices.SortFunc(keys, func(a, b RowKey) int {
+		return cmp.Or(strings.Compare(a.ProductKey, b.ProductKey), cmp.Compare(a.Day, b.Day))
+	})
+	var out []Row
+	for _, rk := range keys {
+		row, ok := j.compute(rk.ProductKey, rk.Day)
+		prev := j.rows[rk]
+		if !ok {
+			if prev == nil || prev.deleted {
+				continue
+			}
+			row = Row{ProductKey: rk.ProductKey, Day: rk.Day, Zone: j.zone.String(), Deleted: true}
+		} else if prev != nil && !prev.deleted && prev.row.sameContent(row) {
+			continue
+		}
+		var v int64 = 1
+		if prev != nil {
+			v = prev.version + 1
+		} else {
+			row.First = true
+		}
+		row.Version = max(v, j.floor)
+		row.Trigger = trigger
+		j.rows[rk] = &emitted{row: row, version: row.Version, deleted: row.Deleted}
+		out = append(out, row)
+	}
+	return out
+}

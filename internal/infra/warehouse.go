@@ -150,20 +150,6 @@ func (w *Warehouse) kill() {
 	}
 }
 
-// Restarts is how often the child has been restarted.
-func (w *Warehouse) Restarts() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.restarts
-}
-
-// Pid is the child's process id (for tests that kill it).
-func (w *Warehouse) Pid() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.cmd.Process.Pid
-}
-
 // Ping checks that the warehouse answers /ping.
 func (w *Warehouse) Ping(ctx context.Context) error {
 	return PingClickHouseHTTP(ctx, w.URL)

@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test bench-load deps go-deps chdb kafka-jars venv lint clean
 
 all: build
 
@@ -41,6 +41,23 @@ test: build kafka-jars venv
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test $(GOTEST_FLAGS) ./...
+
+## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
+## against the ceiling (the same rows inserted straight as Native batches);
+## the last line is `load ceiling-ratio X`. BENCH_ROWS and BENCH_BATCH_ROWS
+## change the size.
+BENCH_KAFKA      := $(CACHE)/bench-kafka
+BENCH_ROWS       ?= 200000
+BENCH_BATCH_ROWS ?= 10000
+bench-load: build kafka-jars
+	@deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_BENCH_LOAD=1 SHOPSTREAM_TEST_BENCH_ROWS=$(BENCH_ROWS) SHOPSTREAM_TEST_BENCH_BATCH_ROWS=$(BENCH_BATCH_ROWS) \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 30m -run '^TestBenchLoad$$' -v ./load/ > $(CACHE)/bench-load.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-load.out; exit 1; }; \
+	grep '^load ' $(CACHE)/bench-load.out
 
 deps: go-deps chdb kafka-jars venv
 

@@ -70,6 +70,9 @@ func newRootCmd() *cobra.Command {
 		newWarehouseCmd(a),
 		newRunCmd(a),
 		newSchemasCmd(a),
+		newLoadCmd(a),
+		newMigrateCmd(a),
+		newDLQCmd(a),
 		newSimCmd(),
 	)
 	return root

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shopstream/shopstream/internal/infra"
+	"github.com/shopstream/shopstream/load"
 )
 
 func newRunCmd(a *app) *cobra.Command {
@@ -66,7 +67,8 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
-	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, prometheus.NewRegistry())
+	metricsReg := prometheus.NewRegistry()
+	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, metricsReg)
 	if err != nil {
 		return err
 	}
@@ -88,9 +90,35 @@ func (a *app) run(ctx context.Context) error {
 	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		a.superviseLoader(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: load.NewMetrics(metricsReg)})
+	}()
 	<-ctx.Done()
 	log.Info().Msg("stopping")
+	<-loaded
 	return nil
+}
+
+// superviseLoader runs the load stage until ctx ends, restarting it with
+// capped backoff when it stops with an error, as run does for the warehouse.
+func (a *app) superviseLoader(ctx context.Context, deps loaderDeps) {
+	log := a.log.With().Str("stage", "run").Logger()
+	wait := time.Second
+	for {
+		err := a.loadWith(ctx, deps, true)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error().Err(err).Dur("restart_in", wait).Msg("load stage stopped; restarting")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // startWarehouse connects to the configured ClickHouse or supervises the

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -33,6 +34,32 @@ type Config struct {
 	Kafka          Kafka          `koanf:"kafka"`
 	SchemaRegistry SchemaRegistry `koanf:"schema_registry"`
 	Metrics        Metrics        `koanf:"metrics"`
+	Load           Loader         `koanf:"load"`
+}
+
+// Loader configures the load stage (shopstream load): how it batches and how
+// much it keeps in flight.
+type Loader struct {
+	// Group is the Kafka consumer group of the loaders.
+	Group string `koanf:"group"`
+	// InstanceID, when set, makes this loader a static group member
+	// (KIP-345): restarted with the same id (a StatefulSet pod name), it
+	// takes its partitions back at once instead of after a rebalance.
+	InstanceID string `koanf:"instance_id"`
+	// Topics to load; empty loads every topic that has a table.
+	Topics []string `koanf:"topics"`
+	// TopicPrefix is prepended to every Kafka topic name (environments or
+	// tenants sharing a cluster); table names stay the same.
+	TopicPrefix string `koanf:"topic_prefix"`
+	// BatchRows and BatchBytes cut a partition's batch. Changing them while
+	// a batch is uncommitted makes its replay form different batches.
+	BatchRows  int `koanf:"batch_rows"`
+	BatchBytes int `koanf:"batch_bytes"`
+	// MaxWait cuts a smaller batch when records have waited this long.
+	MaxWait time.Duration `koanf:"max_wait"`
+	// MaxInFlight bounds the batches cut and not yet committed; fetching
+	// pauses at the bound, which bounds memory.
+	MaxInFlight int `koanf:"max_in_flight"`
 }
 
 // Log configures zerolog.
@@ -133,6 +160,14 @@ func defaults() map[string]any {
 		"schema_registry.password":      "",
 		"schema_registry.password_file": "",
 		"metrics.listen":                "127.0.0.1:9464",
+		"load.group":                    "shopstream-load",
+		"load.instance_id":              "",
+		"load.topics":                   []string{},
+		"load.topic_prefix":             "",
+		"load.batch_rows":               10000,
+		"load.batch_bytes":              16 << 20,
+		"load.max_wait":                 "1s",
+		"load.max_in_flight":            8,
 	}
 }
 
@@ -185,7 +220,7 @@ func load(path string, environ []string) (*Config, error) {
 	}
 	var c Config
 	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: &mapstructure.DecoderConfig{
-		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToSliceHookFunc(","), mapstructure.TextUnmarshallerHookFunc()),
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToSliceHookFunc(","), mapstructure.StringToTimeDurationHookFunc(), mapstructure.TextUnmarshallerHookFunc()),
 		WeaklyTypedInput: true,
 		Result:           &c,
 		TagName:          "koanf",
@@ -320,5 +355,20 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("schema_registry.listen", c.SchemaRegistry.Listen, false)
 	checkHostPort("metrics.listen", c.Metrics.Listen, false)
+	if c.Load.Group == "" {
+		bad("load.group", "must not be empty")
+	}
+	if c.Load.BatchRows <= 0 {
+		bad("load.batch_rows", "must be positive")
+	}
+	if c.Load.BatchBytes <= 0 {
+		bad("load.batch_bytes", "must be positive")
+	}
+	if c.Load.MaxWait <= 0 {
+		bad("load.max_wait", "must be a positive duration such as 1s")
+	}
+	if c.Load.MaxInFlight <= 0 {
+		bad("load.max_in_flight", "must be positive")
+	}
 	return problems
 }

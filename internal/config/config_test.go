@@ -80,3 +80,22 @@ func TestEveryProblemReported(t *testing.T) {
 		t.Errorf("error leaks the secret value:\n%s", msg)
 	}
 }
+
+func TestLoaderSettings(t *testing.T) {
+	c, err := load(writeConfig(t, "load:\n  max_wait: 250ms\n  topics: [amazon.orders]\n"), []string{
+		"SHOPSTREAM_LOAD_BATCH_ROWS=500",
+		"SHOPSTREAM_LOAD_INSTANCE_ID=loader-0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Load
+	if l.MaxWait.Milliseconds() != 250 || l.BatchRows != 500 || l.InstanceID != "loader-0" ||
+		strings.Join(l.Topics, ",") != "amazon.orders" || l.Group != "shopstream-load" || l.MaxInFlight != 8 {
+		t.Fatalf("loader settings: %+v", l)
+	}
+	_, err = load("", []string{"SHOPSTREAM_LOAD_MAX_WAIT=0s", "SHOPSTREAM_LOAD_BATCH_BYTES=-1"})
+	if err == nil || !strings.Contains(err.Error(), "load.max_wait") || !strings.Contains(err.Error(), "load.batch_bytes") {
+		t.Fatalf("bad loader settings accepted or not all reported: %v", err)
+	}
+}

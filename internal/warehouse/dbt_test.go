@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/load"
 )
 
 // TestDbtProject runs the real dbt (dbt-core + dbt-clickhouse over HTTP, from the
@@ -30,7 +31,7 @@ func TestDbtProject(t *testing.T) {
 	d := newDbtRunner(t, dbt, w.URL)
 
 	dbtExec(t, w.URL, "CREATE DATABASE raw")
-	dbtExec(t, w.URL, rawAmazonOrdersDDL)
+	migrateRaw(t, w.Addr)
 	insertRawOrders(t, w.URL, firstBatch)
 
 	d.run(t, "debug")
@@ -98,35 +99,34 @@ func TestDbtProject(t *testing.T) {
 		"stg_amazon_order_changes\tNullable(Decimal(18, 4))",
 		"stg_amazon_orders\tNullable(Decimal(18, 4))",
 	))
-	// No intermediate relation (backup, new-data, exchange probe) is left behind.
+	// No intermediate relation (backup, new-data, exchange probe) is left
+	// behind (raw holds the loader's tables).
 	dbtExpect(t, w.URL, `SELECT database, name FROM system.tables
-		WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') ORDER BY database, name`, dbtRows(
+		WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema', 'raw') ORDER BY database, name`, dbtRows(
 		"analytics\tamazon_marketplaces",
 		"analytics\tamazon_sales_daily",
 		"analytics\tstg_amazon_order_changes",
 		"analytics\tstg_amazon_orders",
-		"raw\tamazon_orders",
 	))
+	dbtExpect(t, w.URL, "SELECT count() FROM system.tables WHERE database = 'raw' AND name = 'amazon_orders_changes'", "1")
 }
 
-// rawAmazonOrdersDDL is the part of the loader's raw change table for the
-// amazon.orders topic that the dbt project reads.
-const rawAmazonOrdersDDL = `CREATE TABLE raw.amazon_orders (
-	event_id String,
-	source LowCardinality(String),
-	entity LowCardinality(String),
-	op LowCardinality(String),
-	source_ts DateTime64(3, 'UTC'),
-	ingest_ts DateTime64(3, 'UTC'),
-	version Int64,
-	amazon_order_id String,
-	marketplace_id LowCardinality(String),
-	purchase_date DateTime64(3, 'UTC'),
-	last_update_date DateTime64(3, 'UTC'),
-	order_status LowCardinality(String),
-	currency_code Nullable(String),
-	order_total_amount Nullable(Decimal(18, 4))
-) ENGINE = MergeTree ORDER BY (amazon_order_id, version)`
+// migrateRaw creates the loader's tables in the database raw with the
+// loader's own migrations, so the models are tested against the real raw
+// change tables (amazon_orders_changes).
+func migrateRaw(t *testing.T, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := load.Open(ctx, load.Warehouse{Addr: addr, Protocol: "http", Database: "raw", User: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 type rawOrderChange struct {
 	eventID, op                   string
@@ -174,7 +174,9 @@ func insertRawOrders(t *testing.T, baseURL string, batch []rawOrderChange) {
 			r.eventID, r.op, r.lastUpdate, r.ingestTS, r.version, r.orderID, r.marketplace,
 			r.purchaseDate, r.lastUpdate, r.status, nullable(r.currency), nullable(r.totalAmount))
 	}
-	dbtExec(t, baseURL, "INSERT INTO raw.amazon_orders VALUES "+strings.Join(values, ",\n"))
+	dbtExec(t, baseURL, `INSERT INTO raw.amazon_orders_changes (event_id, source, entity, op, source_ts, ingest_ts,
+		version, amazon_order_id, marketplace_id, purchase_date, last_update_date, order_status, currency_code,
+		order_total_amount) VALUES `+strings.Join(values, ",\n"))
 }
 
 // dbtRunner runs dbt on the repository's dbt/ project with its target and log

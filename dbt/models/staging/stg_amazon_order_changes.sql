@@ -24,7 +24,7 @@ select
     c.order_status as order_status,
     c.currency_code as currency_code,
     c.order_total_amount as order_total_amount
-from {{ source('shopstream_raw', 'amazon_orders') }} as c
+from {{ source('shopstream_raw', 'amazon_orders_changes') }} as c
 left join {{ ref('amazon_marketplaces') }} as m on m.marketplace_id = c.marketplace_id
 order by c.event_id, c.ingest_ts
 limit 1 by c.event_id

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/shopstream/shopstream/internal/config"
+	"github.com/shopstream/shopstream/load"
+	"github.com/shopstream/shopstream/schemas"
+)
+
+func newLoadCmd(a *app) *cobra.Command {
+	var noMigrate bool
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load every topic into ClickHouse: batched, idempotent, offsets committed after the insert",
+		Long: `Consume the topics (load.topics, default all) in the consumer group load.group,
+decode the Avro values, insert them into the raw change tables in batches of
+load.batch_rows rows or load.batch_bytes bytes (or what arrived within
+load.max_wait) with insert_deduplication_token = topic-partition-first-last,
+and commit offsets only after ClickHouse acknowledged. Records that cannot be
+decoded or mapped go to <topic>.dlq and the dead_letters table.
+
+Applies the migrations first (see shopstream migrate) unless --no-migrate.
+ClickHouse is warehouse.addr over warehouse.protocol, or the embedded
+warehouse on warehouse.listen (HTTP) when warehouse.addr is empty.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			return a.runLoader(cmd.Context(), !noMigrate)
+		},
+	}
+	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations at start")
+	return cmd
+}
+
+func (a *app) runLoader(ctx context.Context, migrate bool) error {
+	cfg := a.cfg
+	if len(cfg.Kafka.Brokers) == 0 {
+		return fmt.Errorf("load needs kafka.brokers (set %s; run starts an in-process broker)", config.EnvName("kafka.brokers"))
+	}
+	if cfg.SchemaRegistry.URL == "" {
+		return fmt.Errorf("load needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
+	}
+	reg := prometheus.NewRegistry()
+	addr, stop, err := serveOps(cfg.Metrics.Listen, map[string]checker{}, reg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	a.log.Info().Str("stage", "load").Str("metrics", addr).Msg("serving metrics")
+	return a.loadWith(ctx, loaderDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: load.NewMetrics(reg)}, migrate)
+}
+
+// loaderDeps are what the loader takes from its surroundings: `load` reads
+// them from the config, `run` from the infrastructure it started.
+type loaderDeps struct {
+	brokers     []string
+	registryURL string
+	metrics     *load.Metrics
+}
+
+// loadWith runs the loader until ctx ends or an error no retry can fix.
+func (a *app) loadWith(ctx context.Context, deps loaderDeps, migrate bool) error {
+	cfg := a.cfg
+	log := a.log.With().Str("stage", "load").Logger()
+	w := a.warehouse(cfg.Load.MaxInFlight + 2)
+	conn, err := load.Open(ctx, w)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if migrate {
+		applied, err := load.Migrate(ctx, conn, load.MigrateOptions{})
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info().Strs("migrations", applied).Msg("migrations applied")
+		}
+	}
+	serde, err := a.serde(ctx, deps.registryURL)
+	if err != nil {
+		return err
+	}
+	kopts := a.kafkaOpts()
+	if cfg.Load.InstanceID != "" {
+		kopts = append(kopts, kgo.InstanceID(cfg.Load.InstanceID))
+	}
+	l, err := load.New(load.Options{
+		Brokers:     deps.brokers,
+		KafkaOpts:   kopts,
+		Group:       cfg.Load.Group,
+		Topics:      cfg.Load.Topics,
+		TopicPrefix: cfg.Load.TopicPrefix,
+		HTTP:        w.Protocol == "http",
+		BatchRows:   cfg.Load.BatchRows,
+		BatchBytes:  cfg.Load.BatchBytes,
+		MaxWait:     cfg.Load.MaxWait,
+		MaxInFlight: cfg.Load.MaxInFlight,
+		Log:         log,
+		Metrics:     deps.metrics,
+	}, serde, conn)
+	if err != nil {
+		return err
+	}
+	return l.Run(ctx)
+}
+
+// warehouse is how the stages reach ClickHouse: the configured server, or
+// the embedded warehouse over HTTP.
+func (a *app) warehouse(conns int) load.Warehouse {
+	cfg := a.cfg.Warehouse
+	w := load.Warehouse{Addr: cfg.Addr, Protocol: cfg.Protocol, Database: cfg.Database,
+		User: cfg.User, Password: cfg.Password.Reveal(), MaxOpenConns: conns}
+	if w.Addr == "" {
+		w.Addr, w.Protocol = cfg.Listen, "http"
+	}
+	return w
+}
+
+// kafkaOpts are the client options every stage shares (authentication).
+func (a *app) kafkaOpts() []kgo.Opt {
+	if a.cfg.Kafka.User == "" {
+		return nil
+	}
+	return []kgo.Opt{kgo.SASL(plain.Auth{User: a.cfg.Kafka.User, Pass: a.cfg.Kafka.Password.Reveal()}.AsMechanism())}
+}
+
+// serde registers the embedded schemas (a no-op when they are) and returns a
+// serde over the configured registry.
+func (a *app) serde(ctx context.Context, url string) (*schemas.Serde, error) {
+	cfg := a.cfg.SchemaRegistry
+	if url == "" {
+		return nil, fmt.Errorf("schema_registry.url is required (run starts an in-process registry)")
+	}
+	opts := []sr.ClientOpt{sr.URLs(url)}
+	if cfg.User != "" {
+		opts = append(opts, sr.BasicAuth(cfg.User, cfg.Password.Reveal()))
+	}
+	client, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry client: %w", err)
+	}
+	reg := schemas.NewRegistry(client)
+	if _, err := reg.Register(ctx); err != nil {
+		return nil, fmt.Errorf("register schemas: %w", err)
+	}
+	return reg.Serde(ctx)
+}

@@ -1,0 +1,202 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/shopstream/shopstream/load/tables"
+	"github.com/shopstream/shopstream/schemas"
+)
+
+// Error classes of dead letters.
+const (
+	classBadHeader     = "bad_header"
+	classUnknownSchema = "unknown_schema"
+	classUndecodable   = "undecodable"
+	classMapping       = "mapping"
+)
+
+// deadRecord is a record that cannot be loaded, and why.
+type deadRecord struct {
+	idx    int // in the batch
+	class  string
+	reason string
+}
+
+// poisonClass returns the dead-letter class of a decode error, or "" if the
+// error may go away on retry.
+func poisonClass(err error) string {
+	switch {
+	case errors.Is(err, schemas.ErrBadHeader):
+		return classBadHeader
+	case errors.Is(err, schemas.ErrUnknownSchemaID):
+		return classUnknownSchema
+	case errors.Is(err, schemas.ErrUndecodable):
+		return classUndecodable
+	}
+	return ""
+}
+
+// decodeBatch decodes and maps b's records. It retries decode errors that
+// are not poison (an unreachable registry), dead-letters poison, and fails
+// on a field no column holds.
+func (l *Loader) decodeBatch(ctx context.Context, tbl *tables.Table, b *batch) (rows [][]any, dead []deadRecord, sourceTS []time.Time, err error) {
+	rows = make([][]any, 0, len(b.recs))
+	sourceTS = make([]time.Time, 0, len(b.recs))
+	for i, r := range b.recs {
+		var rec map[string]any
+		err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
+			var err error
+			rec, err = l.dec.Decode(ctx, r.Value)
+			if err != nil && poisonClass(err) != "" {
+				return backoff.Permanent(err)
+			}
+			return err
+		})
+		if err != nil {
+			if c := poisonClass(err); c != "" {
+				dead = append(dead, deadRecord{idx: i, class: c, reason: err.Error()})
+				continue
+			}
+			return nil, nil, nil, err
+		}
+		row, err := tbl.Row(rec, r.Key, r.Partition, r.Offset)
+		var unmapped *tables.UnmappedFieldError
+		var mapping *tables.MappingError
+		switch {
+		case errors.As(err, &unmapped):
+			return nil, nil, nil, fmt.Errorf("load: record %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
+		case errors.As(err, &mapping):
+			dead = append(dead, deadRecord{idx: i, class: classMapping, reason: fmt.Sprintf("table %s %v", tbl.Raw, err)})
+			continue
+		case err != nil:
+			return nil, nil, nil, fmt.Errorf("load: record %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		if ts, ok := rec["source_ts"].(time.Time); ok {
+			sourceTS = append(sourceTS, ts)
+		}
+		rows = append(rows, row)
+	}
+	return rows, dead, sourceTS, nil
+}
+
+// insertSettings make a replayed batch a no-op in the raw table and in the
+// current-state table its materialized view feeds.
+func insertSettings(token string) clickhouse.Settings {
+	return clickhouse.Settings{
+		"insert_deduplicate":                                 1,
+		"insert_deduplication_token":                         token,
+		"deduplicate_blocks_in_dependent_materialized_views": 1,
+	}
+}
+
+// insertRetrying inserts rows with b's token until ClickHouse acknowledges,
+// retrying with backoff; errors that name a schema mismatch stop the loader.
+func (l *Loader) insertRetrying(ctx context.Context, tbl *tables.Table, b *batch, rows [][]any) error {
+	return retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "insert"), l.log.With().Str("table", tbl.Raw).Str("batch_id", b.token()).Logger(), "insert", func() error {
+		err := insertRows(ctx, l.conn, l.opts.HTTP, tbl.Raw, tbl.Columns, b.token(), rows)
+		var ae *appendError
+		if errors.As(err, &ae) {
+			r := b.recs[ae.row]
+			return backoff.Permanent(fmt.Errorf("load: table %s, record %s/%d/%d: %w", tbl.Raw, r.Topic, r.Partition, r.Offset, ae.err))
+		}
+		if isSchemaMismatch(err) {
+			return backoff.Permanent(fmt.Errorf("load: table %s, batch %s (records %s/%d/%d-%d): schema mismatch: %w",
+				tbl.Raw, b.token(), b.topic, b.partition, b.first(), b.last(), err))
+		}
+		return err
+	})
+}
+
+// appendError is a value clickhouse-go refused for its column: a bug in the
+// mapping or a table that differs from the schema, never fixed by a retry.
+type appendError struct {
+	row int
+	err error
+}
+
+func (e *appendError) Error() string { return fmt.Sprintf("row %d: %v", e.row, e.err) }
+
+// insertRows sends rows as one Native batch with the given dedup token.
+func insertRows(ctx context.Context, conn BatchConn, http bool, table string, cols []tables.Column, token string, rows [][]any) error {
+	opts := []clickhouse.QueryOption{clickhouse.WithSettings(insertSettings(token))}
+	if http {
+		// The loader checked the table at start; skip a DESCRIBE per batch.
+		nt := make([]clickhouse.ColumnNameAndType, len(cols))
+		for i, c := range cols {
+			nt[i] = clickhouse.ColumnNameAndType{Name: c.Name, Type: c.Type}
+		}
+		opts = append(opts, clickhouse.WithColumnNamesAndTypes(nt))
+	}
+	qctx := clickhouse.Context(ctx, opts...)
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = "`" + c.Name + "`"
+	}
+	batch, err := conn.PrepareBatch(qctx, "INSERT INTO `"+table+"` ("+strings.Join(names, ", ")+")")
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", table, err)
+	}
+	defer func() { _ = batch.Abort() }()
+	for i, row := range rows {
+		if err := batch.Append(row...); err != nil {
+			return &appendError{row: i, err: err}
+		}
+	}
+	if err := batch.Send(); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// The URL carries the whole column list; the cause is enough.
+			err = fmt.Errorf("%s to the warehouse: %w", ue.Op, ue.Err)
+		}
+		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)
+	}
+	return nil
+}
+
+// schemaMismatchCodes are ClickHouse errors about the table's shape.
+var schemaMismatchCodes = map[int32]bool{
+	8:  true, // THERE_IS_NO_COLUMN
+	10: true, // NOT_FOUND_COLUMN_IN_BLOCK
+	16: true, // NO_SUCH_COLUMN_IN_TABLE
+	44: true, // ILLEGAL_COLUMN
+	47: true, // UNKNOWN_IDENTIFIER
+	53: true, // TYPE_MISMATCH
+	60: true, // UNKNOWN_TABLE
+	70: true, // CANNOT_CONVERT_TYPE
+}
+
+func isSchemaMismatch(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && schemaMismatchCodes[ex.Code]
+}
+
+// retry runs op until it succeeds, returns a backoff.Permanent error, or ctx
+// ends, backing off exponentially (capped at 30 s) and counting retries.
+func retry(ctx context.Context, retries prometheus.Counter, log zerolog.Logger, what string, op func() error) error {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = 30 * time.Second
+	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, op() },
+		backoff.WithBackOff(bo),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			retries.Inc()
+			log.Warn().Err(err).Dur("retry_in", next).Msg(what + " failed; retrying")
+		}))
+	return err
+}
+
+func kerrOf(code int16) error {
+	return kerr.ErrorForCode(code)
+}

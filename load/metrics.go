@@ -1,0 +1,63 @@
+package load
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the loader's Prometheus metrics, labelled by table or topic.
+type Metrics struct {
+	rows        *prometheus.CounterVec
+	bytes       *prometheus.CounterVec
+	batchRows   *prometheus.HistogramVec
+	insertSecs  *prometheus.HistogramVec
+	retries     *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	lag         *prometheus.GaugeVec
+	freshness   *prometheus.HistogramVec
+	inFlight    prometheus.Gauge
+	paused      prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered, for tests and one-off commands).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_load_rows_inserted_total", Help: "Rows inserted (acknowledged by ClickHouse), per table.",
+		}, []string{"table"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_load_bytes_inserted_total", Help: "Kafka value bytes of the rows inserted, per table.",
+		}, []string{"table"}),
+		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopstream_load_batch_rows", Help: "Rows per inserted batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}, []string{"table"}),
+		insertSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopstream_load_insert_seconds", Help: "Latency of one successful batch insert.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"table"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_load_retries_total", Help: "Failed attempts that were retried (insert, decode, dead-letter, commit).",
+		}, []string{"table", "op"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_load_dead_letters_total", Help: "Records sent to <topic>.dlq and dead_letters.",
+		}, []string{"topic", "error_class"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shopstream_load_consumer_lag", Help: "Records between the partition's high watermark and the last record fetched (the batches in flight are on top).",
+		}, []string{"topic", "partition"}),
+		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopstream_load_freshness_seconds", Help: "From a change's source_ts to ClickHouse acknowledging its insert.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2, 18),
+		}, []string{"table"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopstream_load_batches_in_flight", Help: "Batches cut and not yet committed.",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopstream_load_fetch_paused", Help: "1 while fetching is paused because too many batches are in flight.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.inFlight, m.paused)
+	}
+	return m
+}

@@ -1,0 +1,186 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/load"
+	"github.com/shopstream/shopstream/load/tables"
+)
+
+// openWarehouse starts a fresh embedded warehouse and connects to it over HTTP.
+func openWarehouse(t *testing.T) (driver.Conn, *testenv.Warehouse) {
+	t.Helper()
+	w := testenv.StartWarehouse(t)
+	return connect(t, w), w
+}
+
+func connect(t *testing.T, w *testenv.Warehouse) driver.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := load.Open(ctx, load.Warehouse{Addr: w.Addr, Protocol: "http", Database: "default", User: "default", MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func queryStrings(t *testing.T, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func queryUint(t *testing.T, conn driver.Conn, q string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestMigrateTwiceAndConcurrently applies the migrations from four
+// connections at once, then again: every table exists, each migration is
+// recorded once (after FINAL), and the second run applies nothing.
+func TestMigrateTwiceAndConcurrently(t *testing.T) {
+	conn, w := openWarehouse(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		c := connect(t, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = load.Migrate(ctx, c, load.MigrateOptions{})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("migrate %d: %v", i, err)
+		}
+	}
+	applied, err := load.Migrate(ctx, conn, load.MigrateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Fatalf("second run applied %v", applied)
+	}
+	migs, _ := load.Migrations()
+	if n := queryUint(t, conn, "SELECT count() FROM shopstream_migrations FINAL"); n != uint64(len(migs)) {
+		t.Fatalf("%d migrations recorded, want %d", n, len(migs))
+	}
+	all, err := tables.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"dead_letters", "shopstream_migrations"}
+	for _, tb := range all {
+		want = append(want, tb.Raw)
+		if tb.Current != "" {
+			want = append(want, tb.Current, tb.Current+"_mv")
+		}
+	}
+	got := queryStrings(t, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+	if fmt.Sprint(sorted(want)) != fmt.Sprint(got) {
+		t.Fatalf("tables:\n got %v\nwant %v", got, sorted(want))
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestClusterStatements checks the ON CLUSTER text (the embedded engine has
+// no cluster to run it on): every table becomes a Replicated*MergeTree
+// <name>_local plus a Distributed <name> sharded by the entity key, views
+// read and write the local tables, and the dedup window keeps its size.
+func TestClusterStatements(t *testing.T) {
+	migs, err := load.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range migs {
+		s, err := m.Statements(load.MigrateOptions{Cluster: "shop"})
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		stmts = append(stmts, s...)
+	}
+	all, _ := tables.All()
+	joined := strings.Join(stmts, "\n;\n")
+	for _, s := range stmts {
+		if !strings.Contains(s, " ON CLUSTER shop") {
+			t.Errorf("statement without ON CLUSTER: %.80s", s)
+		}
+		if strings.Contains(s, "non_replicated_deduplication_window") {
+			t.Errorf("replicated table with the non-replicated window: %.80s", s)
+		}
+	}
+	for _, tb := range all {
+		for _, want := range []string{
+			"CREATE TABLE IF NOT EXISTS " + tb.Raw + "_local ON CLUSTER shop\n",
+			"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/" + tb.Raw + "_local', '{replica}')",
+			"CREATE TABLE IF NOT EXISTS " + tb.Raw + " ON CLUSTER shop AS " + tb.Raw + "_local\nENGINE = Distributed(shop, currentDatabase(), " + tb.Raw + "_local, cityHash64(_key))",
+		} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("%s: missing %q", tb.Topic, want)
+			}
+		}
+		if tb.Current == "" {
+			continue
+		}
+		for _, want := range []string{
+			"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/" + tb.Current + "_local', '{replica}', version, is_deleted)",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS " + tb.Current + "_mv ON CLUSTER shop TO " + tb.Current + "_local AS",
+			"FROM " + tb.Raw + "_local",
+			"ENGINE = Distributed(shop, currentDatabase(), " + tb.Current + "_local, cityHash64(_key))",
+		} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("%s: missing %q", tb.Topic, want)
+			}
+		}
+	}
+	if !strings.Contains(joined, "replicated_deduplication_window = 10000") {
+		t.Error("dedup window lost")
+	}
+	if _, err := migs[0].Statements(load.MigrateOptions{Cluster: "x; DROP"}); err == nil {
+		t.Error("cluster name with SQL accepted")
+	}
+}

@@ -252,3 +252,32 @@ func warehouseChildPid(t *testing.T, dataDir string) int {
 	t.Fatalf("no warehouse process for %s", want)
 	return 0
 }
+
+// TestRunKilledTakesWarehouseAlong: a SIGKILLed run leaves no warehouse
+// process behind holding the data directory.
+func TestRunKilledTakesWarehouseAlong(t *testing.T) {
+	dataDir := t.TempDir()
+	env := []string{
+		"SHOPSTREAM_DATA_DIR=" + dataDir,
+		"SHOPSTREAM_WAREHOUSE_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
+	}
+	run := startRun(t, env, filepath.Join(dataDir, "run.log"))
+	child := warehouseChildPid(t, dataDir)
+	if err := run.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("warehouse %d still running 30s after run was killed", child)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

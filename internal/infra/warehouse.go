@@ -59,6 +59,9 @@ func (w *Warehouse) spawn() (<-chan error, error) {
 	cmd := exec.Command(w.bin, w.args...)
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
+	// Its own process group keeps a terminal's Ctrl-C away from the child (the
+	// supervisor stops it in order); Pdeathsig ends it if the supervisor dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start warehouse process: %w", err)
 	}

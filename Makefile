@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv lint clean
 
 all: build
 
@@ -28,7 +28,7 @@ build: $(CHDB_LIB) go-deps
 
 ## run: the whole pipeline in one process on embedded defaults
 run: build
-	./bin/shopstream run
+	SHOPSTREAM_SOURCES_SIMULATE=$${SHOPSTREAM_SOURCES_SIMULATE:-true} ./bin/shopstream run
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
@@ -58,6 +58,31 @@ bench-load: build kafka-jars
 	go test -count=1 -timeout 30m -run '^TestBenchLoad$$' -v ./load/ > $(CACHE)/bench-load.out 2>&1 \
 		|| { tail -50 $(CACHE)/bench-load.out; exit 1; }; \
 	grep '^load ' $(CACHE)/bench-load.out
+
+## bench-ingest: every source's backfill of a seeded world (simulators on a
+## manual clock, real Kafka): requests per 1,000 records and simulated wall
+## time over the rate-limit floor; the webhook receiver's events/s and p99 to
+## the Kafka ack. The last line is `ingest floor-ratio X`.
+INGEST_BENCH_KAFKA := $(CACHE)/bench-ingest-kafka
+bench-ingest: kafka-jars
+	@deploy/local/kafka.sh stop $(INGEST_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(INGEST_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(INGEST_BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers \
+	go test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 1x ./ingest/stage/ > $(CACHE)/bench-ingest.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-ingest.out; exit 1; }; \
+	sed -n '/^ingest benchmark/,/^ingest floor-ratio/p' $(CACHE)/bench-ingest.out
+
+## bench-transform: the transform's work per input record on one core (Avro
+## decode, identity resolution, the join, Avro encode of every output; no
+## Kafka) over a synthetic world of 10,000 products and 100,000 videos; prints
+## the stage's peak memory, and the last line is
+## `transform records-per-second X`. BENCH_TRANSFORM_FLAGS changes the world
+## (-products, -videos, -days, -zone, -even, -cpuprofile).
+BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
+bench-transform:
+	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
+	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
 deps: go-deps chdb kafka-jars venv
 

@@ -73,7 +73,10 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(a),
 		newMigrateCmd(a),
 		newDLQCmd(a),
+		newTransformCmd(a),
 		newSimCmd(),
+		newIngestCmd(a),
+		newBackfillCmd(a),
 	)
 	return root
 }

@@ -95,9 +95,16 @@ func (a *app) run(ctx context.Context) error {
 		defer close(loaded)
 		a.superviseLoader(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: load.NewMetrics(metricsReg)})
 	}()
+	// Ingest stages, when sources are configured (sources.simulate for
+	// make run): see ingest.go.
+	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL}, metricsReg)
+	if err != nil {
+		return err
+	}
 	<-ctx.Done()
 	log.Info().Msg("stopping")
 	<-loaded
+	<-ingested
 	return nil
 }
 

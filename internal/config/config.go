@@ -6,12 +6,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"sort"
 	"strings"
 	"time"
+	_ "time/tzdata" // transform.time_zone must validate on machines without a zoneinfo database
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -35,6 +37,29 @@ type Config struct {
 	SchemaRegistry SchemaRegistry `koanf:"schema_registry"`
 	Metrics        Metrics        `koanf:"metrics"`
 	Load           Loader         `koanf:"load"`
+	Transform      Transform      `koanf:"transform"`
+	Sources        Sources        `koanf:"sources"`
+}
+
+// Transform configures the transform stage (shopstream transform): identity
+// resolution and the join per product and day.
+type Transform struct {
+	// TimeZone is the IANA zone whose calendar days key the joined rows.
+	TimeZone string `koanf:"time_zone"`
+	// Attribution credits a video's figures to the products it shows:
+	// full (each product gets all of it) or even (split among them).
+	Attribution string `koanf:"attribution"`
+	// MappingFile is the explicit product mapping (CSV or YAML, see package
+	// transform/identity); empty for none.
+	MappingFile string `koanf:"mapping_file"`
+	// Group is the consumer group. One instance per group: the join needs
+	// every input partition.
+	Group string `koanf:"group"`
+	// TransactionalID must stay the same across restarts, so a restarted
+	// instance fences the transactions of the one it replaces.
+	TransactionalID string `koanf:"transactional_id"`
+	// TopicPrefix is prepended to every Kafka topic name, input and output.
+	TopicPrefix string `koanf:"topic_prefix"`
 }
 
 // Loader configures the load stage (shopstream load): how it batches and how
@@ -133,7 +158,7 @@ func (s Secret) Reveal() string { return string(s) }
 
 // secretKeys may not be written in the config file; each has a <key>_file
 // variant naming a file that holds it.
-var secretKeys = []string{"warehouse.password", "kafka.password", "schema_registry.password"}
+var secretKeys = append([]string{"warehouse.password", "kafka.password", "schema_registry.password"}, sourceSecretKeys...)
 
 func defaults() map[string]any {
 	return map[string]any{
@@ -168,6 +193,12 @@ func defaults() map[string]any {
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
 		"load.max_in_flight":            8,
+		"transform.time_zone":           "UTC",
+		"transform.attribution":         "full",
+		"transform.mapping_file":        "",
+		"transform.group":               "shopstream-transform",
+		"transform.transactional_id":    "shopstream-transform-0",
+		"transform.topic_prefix":        "",
 	}
 }
 
@@ -180,6 +211,7 @@ func Load(path string) (*Config, error) {
 func load(path string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	def := defaults()
+	maps.Copy(def, sourceDefaults())
 	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -220,7 +252,7 @@ func load(path string, environ []string) (*Config, error) {
 	}
 	var c Config
 	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: &mapstructure.DecoderConfig{
-		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToSliceHookFunc(","), mapstructure.StringToTimeDurationHookFunc(), mapstructure.TextUnmarshallerHookFunc()),
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToSliceHookFunc(","), mapstructure.StringToTimeDurationHookFunc(), mapstructure.TextUnmarshallerHookFunc(), yamlDateToString),
 		WeaklyTypedInput: true,
 		Result:           &c,
 		TagName:          "koanf",
@@ -370,5 +402,27 @@ func (c *Config) validate() []error {
 	if c.Load.MaxInFlight <= 0 {
 		bad("load.max_in_flight", "must be positive")
 	}
+	if c.Transform.TimeZone == "" {
+		bad("transform.time_zone", "must not be empty (UTC, or an IANA zone such as America/New_York)")
+	} else if _, err := time.LoadLocation(c.Transform.TimeZone); err != nil || c.Transform.TimeZone == "Local" {
+		bad("transform.time_zone", "%q is not an IANA time zone such as America/New_York", c.Transform.TimeZone)
+	}
+	if c.Transform.Attribution != "full" && c.Transform.Attribution != "even" {
+		bad("transform.attribution", "%q is not full or even", c.Transform.Attribution)
+	}
+	if f := c.Transform.MappingFile; f != "" {
+		if st, err := os.Stat(f); err != nil {
+			bad("transform.mapping_file", "%v", err)
+		} else if st.IsDir() {
+			bad("transform.mapping_file", "%s is a directory", f)
+		}
+	}
+	if c.Transform.Group == "" {
+		bad("transform.group", "must not be empty")
+	}
+	if c.Transform.TransactionalID == "" {
+		bad("transform.transactional_id", "must not be empty")
+	}
+	problems = append(problems, c.Sources.validate()...)
 	return problems
 }

@@ -123,9 +123,9 @@ func (j *Join) ApplySearchQuery(s SearchQuery) ([]Row, error) {
 			return nil, err
 		}
 		ref := amazonRef(s.MarketplaceID, s.ASIN)
+		sc := &searchContrib{period: p, impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}
 		for _, d := range days {
-			cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchQuery, period: p,
-				impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}})
+			cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchQuery, search: sc}})
 		}
 	}
 	if !j.accept(id, s.Meta) {
@@ -151,8 +151,9 @@ func (j *Join) ApplySearchTerm(s SearchTerm) ([]Row, error) {
 			ref := amazonRef(s.MarketplaceID, c.ASIN)
 			tr := TermRank{Term: s.Term, Department: s.Department, FrequencyRank: s.FrequencyRank,
 				ClickShareRank: c.ClickShareRank, ClickShare: c.ClickShare, ConversionShare: c.ConversionShare}
+			sc := &searchContrib{period: p, term: tr}
 			for _, d := range days {
-				cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchTerm, period: p, term: tr}})
+				cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchTerm, search: sc}})
 			}
 		}
 	}

@@ -68,7 +68,9 @@ type Join struct {
 	refsByKey map[string]map[identity.Ref]struct{}
 
 	// Facts credited straight to a channel product, by (product, day).
-	cells   map[refDay]map[string]contrib // fact id -> its contribution
+	// fact id -> its contribution. Pointers, because most cells hold one
+	// or two facts and a small map's slots are allocated eight at a time.
+	cells   map[refDay]map[string]*contrib
 	refDays map[identity.Ref]map[Day]int
 	factAt  map[string][]refDay
 
@@ -93,6 +95,10 @@ type Join struct {
 
 	rows  map[RowKey]*emitted
 	floor int64
+
+	// Scratch space of compute, reused so that recomputing a row, the
+	// work of every input record, does not allocate it each time.
+	scratchVideos, scratchAmzOrders, scratchTTOrders []string
 }
 
 type seenVersion struct {
@@ -135,7 +141,7 @@ func New(cfg Config) *Join {
 		productOf:      map[identity.Ref]productRef{},
 		skusOf:         map[productRef]map[identity.Ref]struct{}{},
 		refsByKey:      map[string]map[identity.Ref]struct{}{},
-		cells:          map[refDay]map[string]contrib{},
+		cells:          map[refDay]map[string]*contrib{},
 		refDays:        map[identity.Ref]map[Day]int{},
 		factAt:         map[string][]refDay{},
 		bsrFacts:       map[identity.Ref]map[string]struct{}{},
@@ -398,16 +404,18 @@ func (j *Join) setFact(id string, cs []cellContrib, t touched) {
 		rd := refDay{c.ref, c.day}
 		m := j.cells[rd]
 		if m == nil {
-			m = map[string]contrib{}
+			m = map[string]*contrib{}
 			j.cells[rd] = m
 		}
-		if _, dup := m[id]; dup {
+		if old, dup := m[id]; dup {
 			// One fact, several contributions to one cell (an order with
 			// two lines of a SKU): merge.
-			m[id] = m[id].merge(c.c)
+			merged := old.merge(c.c)
+			m[id] = &merged
 			continue
 		}
-		m[id] = c.c
+		cc := c.c
+		m[id] = &cc
 		at = append(at, rd)
 		if j.refDays[c.ref] == nil {
 			j.refDays[c.ref] = map[Day]int{}
@@ -440,6 +448,8 @@ const (
 )
 
 // contrib is one fact's contribution to one (channel product, day) cell.
+// It is the bulk of the state, so what only search reports carry sits
+// behind a pointer, shared by the days of a report's period.
 type contrib struct {
 	kind kind
 	// sales & traffic
@@ -447,13 +457,19 @@ type contrib struct {
 	currency                   string
 	amount                     *big.Rat
 	// search query performance, search terms
-	period                         Period // converted to reporting days
-	impressions, clicks, purchases int64
-	term                           TermRank
+	search *searchContrib
 	// sales rank
 	rank int64
 	// orders
 	orderID string
+}
+
+// searchContrib is what a search query performance or search terms row
+// contributes to each day of its period. It is never modified.
+type searchContrib struct {
+	period                         Period // converted to reporting days
+	impressions, clicks, purchases int64
+	term                           TermRank
 }
 
 func (c contrib) merge(o contrib) contrib {

@@ -5,8 +5,6 @@ import (
 	"math/big"
 	"slices"
 	"strings"
-
-	"github.com/shopstream/shopstream/transform/identity"
 )
 
 // TermRank is a search term for which one of the product's ASINs is among
@@ -88,24 +86,75 @@ func addI(p **int64, v int64) {
 }
 
 // money adds amounts of one currency and gives up (nil) on a second one.
+// Amounts are decimal(18,4) in the schemas, so while they are whole
+// numbers of 0.0001 and the sum stays far from overflow they are added as
+// int64 units: no big.Rat arithmetic, which allocated on every addition
+// of every row recomputed. Anything else falls back to exact big.Rat sums.
 type money struct {
 	currency string
-	sum      *big.Rat
+	has      bool     // an amount was added (and the currency is single)
+	units    int64    // the sum in units of 0.0001, while exact is nil
+	exact    *big.Rat // the sum, once units cannot hold it
 	mixed    bool
 }
+
+// maxUnits bounds units so that adding two never overflows unnoticed.
+const maxUnits = 1 << 62
 
 func (m *money) add(cur string, amt *big.Rat) {
 	if amt == nil || m.mixed {
 		return
 	}
-	if cur == mixedCurrency || m.sum != nil && cur != m.currency {
-		m.mixed, m.sum, m.currency = true, nil, ""
+	if cur == mixedCurrency || m.has && cur != m.currency {
+		*m = money{mixed: true}
 		return
 	}
-	if m.sum == nil {
-		m.sum, m.currency = new(big.Rat), cur
+	if !m.has {
+		m.has, m.currency = true, cur
 	}
-	m.sum.Add(m.sum, amt)
+	if m.exact == nil {
+		if u, ok := unitsOf(amt); ok {
+			if s := m.units + u; s <= maxUnits && s >= -maxUnits {
+				m.units = s
+				return
+			}
+		}
+		m.exact = new(big.Rat).SetFrac64(m.units, 10000)
+	}
+	m.exact.Add(m.exact, amt)
+}
+
+// sum returns the total, nil when no amount was added or currencies mixed.
+func (m *money) sum() *big.Rat {
+	switch {
+	case !m.has:
+		return nil
+	case m.exact != nil:
+		return m.exact
+	}
+	return new(big.Rat).SetFrac64(m.units, 10000)
+}
+
+// unitsOf returns amt in units of 0.0001 if it is a whole number of them
+// within ±maxUnits.
+func unitsOf(amt *big.Rat) (int64, bool) {
+	num := amt.Num()
+	if !num.IsInt64() {
+		return 0, false
+	}
+	var mult int64 = 10000
+	if !amt.IsInt() {
+		den := amt.Denom()
+		if !den.IsInt64() || 10000%den.Int64() != 0 {
+			return 0, false
+		}
+		mult = 10000 / den.Int64()
+	}
+	n := num.Int64()
+	if n > maxUnits/mult || n < -maxUnits/mult {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 // periodRank orders Brand Analytics periods: the shortest wins a day.
@@ -135,16 +184,15 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 	r := Row{ProductKey: k, Day: d, Zone: j.zone.String()}
 	has := false
 	var amzMoney, ttMoney, videoMoney money
-	amzOrders, ttOrders := map[string]struct{}{}, map[string]struct{}{}
-	var sqp, terms []contrib
+	// Distinct orders are counted by sorting the ids in reused slices,
+	// not with sets allocated for every row computed.
+	amzOrders, ttOrders := j.scratchAmzOrders[:0], j.scratchTTOrders[:0]
+	defer func() { j.scratchAmzOrders, j.scratchTTOrders = amzOrders[:0], ttOrders[:0] }()
+	var sqp, terms []*searchContrib
 	var bsrSum float64
 	var bsrN int
 
-	refs := make([]identity.Ref, 0, len(j.refsByKey[k]))
 	for ref := range j.refsByKey[k] {
-		refs = append(refs, ref)
-	}
-	for _, ref := range refs {
 		for _, c := range j.cells[refDay{ref, d}] {
 			if c.kind == kindSearchTerm && !j.linked(ref) {
 				// A competitor's ASIN among the top clicked.
@@ -158,9 +206,9 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 				addI(&r.AmazonUnits, c.units)
 				amzMoney.add(c.currency, c.amount)
 			case kindSearchQuery:
-				sqp = append(sqp, c)
+				sqp = append(sqp, c.search)
 			case kindSearchTerm:
-				terms = append(terms, c)
+				terms = append(terms, c.search)
 			case kindBSR:
 				if r.BestSellersRankBest == nil || c.rank < *r.BestSellersRankBest {
 					r.BestSellersRankBest = &c.rank
@@ -168,9 +216,9 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 				bsrSum += float64(c.rank)
 				bsrN++
 			case kindAmazonOrder:
-				amzOrders[c.orderID] = struct{}{}
+				amzOrders = append(amzOrders, c.orderID)
 			case kindTikTokOrder:
-				ttOrders[c.orderID] = struct{}{}
+				ttOrders = append(ttOrders, c.orderID)
 				addI(&r.TikTokUnits, c.units)
 				ttMoney.add(c.currency, c.amount)
 			}
@@ -181,11 +229,11 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 		r.BestSellersRankAvg = &avg
 	}
 	if len(amzOrders) > 0 {
-		n := int64(len(amzOrders))
+		n := int64(distinct(amzOrders))
 		r.AmazonOrders = &n
 	}
 	if len(ttOrders) > 0 {
-		n := int64(len(ttOrders))
+		n := int64(distinct(ttOrders))
 		r.TikTokOrders = &n
 	}
 	if len(sqp) > 0 {
@@ -223,24 +271,26 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 		})
 	}
 
-	// Videos showing one of the key's products.
-	videos := map[string]struct{}{}
+	// Videos showing one of the key's products, distinct and sorted, so
+	// float sums do not depend on map order.
+	vids := j.scratchVideos[:0]
 	for p := range j.productsByKey[k] {
 		for v := range j.productVideos[p] {
-			videos[v] = struct{}{}
+			vids = append(vids, v)
 		}
 	}
-	// Sorted, so float sums do not depend on map order.
-	vids := make([]string, 0, len(videos))
-	for v := range videos {
-		vids = append(vids, v)
-	}
 	slices.Sort(vids)
+	vids = slices.Compact(vids)
+	defer func() { j.scratchVideos = vids[:0] }()
 	var eng [nMetrics]float64
 	var engHas [nMetrics]bool
 	var engInt [nMetrics]int64
 	for _, v := range vids {
-		keys := j.keysOfVideo(v)
+		var keys []string
+		if j.attr == EvenSplit {
+			// Only an even split needs the other keys of the video.
+			keys = j.keysOfVideo(v)
+		}
 		if e := j.engagement[v]; e != nil {
 			if ed := e.days[d]; ed != nil {
 				has = true
@@ -287,15 +337,21 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 		r.TikTokWatchTimeSeconds = &w
 	}
 
-	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum
+	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum()
 	// TikTok order GMV and video GMV share one currency field.
-	if ttMoney.sum != nil && videoMoney.sum != nil && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
+	if ttMoney.has && videoMoney.has && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
 		r.TikTokCurrency = ""
 	} else {
 		r.TikTokCurrency = cmp.Or(ttMoney.currency, videoMoney.currency)
-		r.TikTokGMV, r.TikTokVideoGMV = ttMoney.sum, videoMoney.sum
+		r.TikTokGMV, r.TikTokVideoGMV = ttMoney.sum(), videoMoney.sum()
 	}
 	return r, has
+}
+
+// distinct returns the number of distinct strings in s, reordering s.
+func distinct(s []string) int {
+	slices.Sort(s)
+	return len(slices.Compact(s))
 }
 
 // shareInt returns key k's share of n among keys: all of it under
@@ -362,7 +418,12 @@ func (j *Join) emit(t touched, trigger Meta) []Row {
 		}
 		row.Version = max(v, j.floor)
 		row.Trigger = trigger
-		j.rows[rk] = &emitted{row: row, version: row.Version, deleted: row.Deleted}
+		if prev != nil {
+			// Reuse the entry: one allocation less per emitted row.
+			*prev = emitted{row: row, version: row.Version, deleted: row.Deleted}
+		} else {
+			j.rows[rk] = &emitted{row: row, version: row.Version, deleted: row.Deleted}
+		}
 		out = append(out, row)
 	}
 	return out

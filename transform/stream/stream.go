@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -85,6 +86,13 @@ type Config struct {
 	// OnBatch, if set, is called after every committed transaction with
 	// the number of input records and outputs; for progress and tests.
 	OnBatch func(inputs, outputs int)
+	// Metrics, if set, counts records, rows, links, conflicts and rebuild
+	// progress.
+	Metrics *Metrics
+	// Log receives state changes (rebuilds) at info and per-transaction
+	// counts at debug; the zero Logger logs nothing. Errors are returned,
+	// not logged.
+	Log zerolog.Logger
 }
 
 // rebuildCheckInterval is how long a poll waits during the rebuild before
@@ -120,6 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, errRestart):
+			cfg.Log.Info().Msg("partitions revoked or transaction aborted; rebuilding state")
 			continue
 		default:
 			return err
@@ -214,6 +223,21 @@ func (r *replay) seen(topic string, p int32, off int64) {
 	}
 }
 
+// remaining returns how many partitions are still being rebuilt.
+func (r *replay) remaining() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for t, ps := range r.until {
+		for p, u := range ps {
+			if u > 0 && !r.done[t][p] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // rebuilding reports whether some partition is still being replayed.
 func (r *replay) rebuilding() bool {
 	r.mu.Lock()
@@ -290,6 +314,9 @@ func runOnce(ctx context.Context, cfg Config) error {
 	var held []*kgo.Record
 	rebuilt := false
 	adm := kadm.NewClient(sess.Client())
+	cfg.Metrics.rebuildStarted()
+	cfg.Log.Info().Msg("rebuilding state from the input topics")
+	rebuildStart, replayedTotal := time.Now(), 0
 	for {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
 		if !rebuilt {
@@ -320,6 +347,7 @@ func runOnce(ctx context.Context, cfg Config) error {
 		}
 		var live []*kgo.Record
 		var rebuildErr error
+		replayed := map[string]int{}
 		fetches.EachRecord(func(r *kgo.Record) {
 			rp.seen(r.Topic, r.Partition, r.Offset)
 			switch {
@@ -328,9 +356,12 @@ func runOnce(ctx context.Context, cfg Config) error {
 				// Outputs and dead letters of these were written by
 				// an earlier run.
 				var dead deadLetter
-				if _, err := process(ctx, cfg.Serde, proc, strings.TrimPrefix(r.Topic, cfg.TopicPrefix), r); err != nil && !errors.As(err, &dead) {
+				topic := strings.TrimPrefix(r.Topic, cfg.TopicPrefix)
+				if _, err := process(ctx, cfg.Serde, proc, topic, r); err != nil && !errors.As(err, &dead) {
 					rebuildErr = err
 				}
+				replayed[topic]++
+				replayedTotal++
 			default:
 				live = append(live, r)
 			}
@@ -347,11 +378,19 @@ func runOnce(ctx context.Context, cfg Config) error {
 					rp.bounds(starts, ends)
 				}
 			}
-			if rp.rebuilding() {
+			rebuilding := rp.rebuilding()
+			cfg.Metrics.rebuildProgress(replayed, rp.remaining())
+			if rebuilding {
 				continue
 			}
 			rebuilt = true
 			live, held = held, nil
+			conflicts := len(proc.Conflicts())
+			cfg.Metrics.rebuildDone(conflicts)
+			cfg.Log.Info().Int("records", replayedTotal).Int("conflicts", conflicts).
+				Dur("took", time.Since(rebuildStart)).Msg("state rebuilt; producing")
+		} else if len(replayed) > 0 {
+			cfg.Metrics.rebuildProgress(replayed, 0)
 		}
 		if len(live) == 0 {
 			continue
@@ -372,9 +411,11 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 		prodMu  sync.Mutex
 		prodErr error
 		outputs int
+		stats   = newBatchStats()
 	)
 	produce := func(r *kgo.Record) {
 		outputs++
+		stats.outputs[strings.TrimPrefix(r.Topic, cfg.TopicPrefix)]++
 		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				prodMu.Lock()
@@ -385,17 +426,25 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 	}
 	var batchErr error
 	for _, r := range live {
-		out, err := process(ctx, cfg.Serde, proc, strings.TrimPrefix(r.Topic, cfg.TopicPrefix), r)
+		topic := strings.TrimPrefix(r.Topic, cfg.TopicPrefix)
+		stats.inputs[topic]++
+		out, err := process(ctx, cfg.Serde, proc, topic, r)
 		if err != nil {
 			var dead deadLetter
 			if !errors.As(err, &dead) {
 				batchErr = err
 				break
 			}
+			stats.dead[topic]++
 			produce(dead.record(r))
 			continue
 		}
 		for _, o := range out {
+			if o.Topic == join.TopicProductDaily {
+				stats.rows++
+			} else {
+				stats.links++
+			}
 			b, err := cfg.Serde.Encode(o.Topic, o.Value)
 			if err != nil {
 				batchErr = fmt.Errorf("stream: encode %s %s: %w", o.Topic, o.Key, err)
@@ -421,6 +470,9 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 	committed, err := sess.End(kgo.PreTxnCommitFnContext(ctx, rp.clamp), commit)
 	prodMu.Lock()
 	defer prodMu.Unlock()
+	if !committed {
+		cfg.Metrics.aborted()
+	}
 	switch {
 	case ctx.Err() != nil:
 		return nil
@@ -434,6 +486,13 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 		// The state has moved past what was committed.
 		return errRestart
 	}
+	cfg.Metrics.committed(stats)
+	if stats.links > 0 && cfg.Metrics != nil {
+		// A full scan of the identity state, so only when links moved.
+		cfg.Metrics.setConflicts(len(proc.Conflicts()))
+	}
+	cfg.Log.Debug().Int("inputs", len(live)).Int("rows", stats.rows).Int("links", stats.links).
+		Int("dead_letters", sum(stats.dead)).Msg("transaction committed")
 	if cfg.OnBatch != nil {
 		cfg.OnBatch(len(live), outputs)
 	}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/transform/stream"
+)
+
+// TestTransformCommand: `shopstream transform` against the real broker links
+// an ASIN and a TikTok SKU that share a GTIN, publishes the links to
+// xchannel.product_links, counts them in its metrics, and stops cleanly on
+// SIGTERM.
+func TestTransformCommand(t *testing.T) {
+	bin := testenv.Binary(t)
+	brokers := testenv.KafkaBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	client, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := schemas.NewRegistry(client)
+	if _, err := registry.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serde, err := registry.Serde(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	prefix := fmt.Sprintf("cmdxf%d.", time.Now().UnixNano())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var topics []string
+	for _, tp := range append(stream.Topics(), "xchannel.product_links", "xchannel.product_daily") {
+		topics = append(topics, prefix+tp, prefix+tp+stream.DeadLetterSuffix)
+	}
+	if res, err := adm.CreateTopics(ctx, 1, 1, nil, topics...); err != nil || res.Error() != nil {
+		t.Fatalf("create topics: %v %v", err, res.Error())
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, topics...)
+	})
+
+	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	meta := func(key string) map[string]any {
+		return map[string]any{"event_id": key, "source": "test", "entity": "x", "op": "snapshot",
+			"source_ts": ts, "ingest_ts": ts, "version": int64(1)}
+	}
+	catalog := meta("c1")
+	catalog["marketplace_id"], catalog["asin"] = "ATVPDKIKX0DER", "B000000001"
+	catalog["identifiers"] = []any{map[string]any{"identifier_type": "EAN", "identifier": "0887276302195"}}
+	product := meta("p1")
+	product["shop_id"], product["product_id"], product["status"] = "7495001", "P1", "ACTIVATE"
+	product["skus"] = []any{map[string]any{"sku_id": "S1",
+		"identifiers": []any{map[string]any{"identifier_type": "UPC", "identifier": "887276302195"}}}}
+	for _, in := range []struct {
+		topic, key string
+		rec        map[string]any
+	}{{"amazon.catalog", "ATVPDKIKX0DER:B000000001", catalog}, {"tiktok.products", "7495001:P1", product}} {
+		b, err := serde.Encode(in.topic, in.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: prefix + in.topic, Key: []byte(in.key), Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	metricsAddr := testenv.FreeAddr(t)
+	logPath := filepath.Join(t.TempDir(), "transform.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "transform")
+	cmd.Env = append(os.Environ(),
+		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
+		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
+		"SHOPSTREAM_METRICS_LISTEN="+metricsAddr,
+		"SHOPSTREAM_LOG_LEVEL=debug",
+		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix,
+		"SHOPSTREAM_TRANSFORM_GROUP="+prefix+"group",
+		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+prefix+"txn",
+		"SHOPSTREAM_TRANSFORM_TIME_ZONE=America/New_York",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("transform log:\n%s", b)
+		}
+	})
+
+	out, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(prefix+"xchannel.product_links"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	const want = "gtin:00887276302195"
+	keys := map[string]string{} // link key -> latest product key
+	linked := func() bool {
+		return len(keys) == 2 && keys["amazon:ATVPDKIKX0DER:B000000001"] == want && keys["tiktok:7495001:S1"] == want
+	}
+	for !linked() {
+		fs := out.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("links published: %v, want both keyed %s", keys, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			v, err := serde.Decode(ctx, r.Value)
+			if err != nil {
+				t.Errorf("decode link: %v", err)
+				return
+			}
+			keys[string(r.Key)] = fmt.Sprint(v["product_key"])
+		})
+	}
+	wantMetrics := []string{
+		// Each product is first published unmatched, then one of them is
+		// re-keyed when the other arrives with the same GTIN.
+		`shopstream_transform_links_changed_total 3`,
+		`shopstream_transform_records_in_total{phase="live",topic="amazon.catalog"} 1`,
+		`shopstream_transform_rebuilding 0`,
+	}
+	for {
+		_, body := httpGet(t, "http://"+metricsAddr+"/metrics")
+		missing := ""
+		for _, w := range wantMetrics {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("metrics lack %s:\n%s", missing, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("transform exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("transform did not stop after SIGTERM")
+	}
+	b, _ := os.ReadFile(logPath)
+	for _, msg := range []string{"transform starting", "state rebuilt; producing", "transaction committed", "transform stopped"} {
+		if !strings.Contains(string(b), msg) {
+			t.Errorf("log lacks %q:\n%s", msg, b)
+		}
+	}
+}

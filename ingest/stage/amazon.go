@@ -1,0 +1,568 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/shopstream/shopstream/ingest/amazon"
+	"github.com/shopstream/shopstream/ingest/changecapture"
+	"github.com/shopstream/shopstream/ingest/cursor"
+)
+
+// Amazon entities and their topics.
+var (
+	amzOrder        = entity{name: "order", topic: amazon.TopicOrders}
+	amzOrderItem    = entity{name: "order_item", topic: amazon.TopicOrderItems}
+	amzSalesTraffic = entity{name: "sales_traffic", topic: amazon.TopicSalesTraffic}
+	amzSearchTerms  = entity{name: "search_terms", topic: amazon.TopicSearchTerms}
+	amzSQP          = entity{name: "search_query_performance", topic: amazon.TopicSearchQueryPerformance}
+	amzCatalog      = entity{name: "catalog", topic: amazon.TopicCatalog}
+)
+
+// AmazonClient is what the Amazon stage needs of *amazon.Client.
+type AmazonClient interface {
+	NewOrderPoller(cursor time.Time, opts amazon.OrderPollerOptions) *amazon.OrderPoller
+	SalesAndTrafficDay(ctx context.Context, day amazon.Date) (amazon.SalesTrafficDay, error)
+	SearchTerms(ctx context.Context, p amazon.Period) (amazon.SearchTermsPeriod, error)
+	SearchQueryPerformance(ctx context.Context, p amazon.Period, asins []string) ([]amazon.SQPBatch, error)
+	CatalogSnapshot(ctx context.Context, asins []string) ([]amazon.CatalogItem, map[string]error, error)
+	Mapper() amazon.Mapper
+	MarketplaceID() string
+	ReportZone() *time.Location
+}
+
+// AmazonConfig configures the Amazon stage.
+type AmazonConfig struct {
+	Kafka    Kafka
+	Client   AmazonClient
+	Instance string
+	// Since is where history starts when no cursor is stored.
+	Since time.Time
+	// Until, if set, stops the stage's windows there (a backfill).
+	Until time.Time
+	// Orders shapes the getOrders windows.
+	Orders amazon.OrderPollerOptions
+	// Lookback is how long report days are read again while Amazon restates
+	// them. Default amazon.DefaultRestatementLookback.
+	Lookback time.Duration
+	// ReportInterval is how often the Sales & Traffic days are requested
+	// again. Default 1 h.
+	ReportInterval time.Duration
+	// CatalogInterval is how often the catalog is snapshotted. Default 1 h.
+	CatalogInterval time.Duration
+	// RetryAfter is how long a FATAL report waits before it is asked again.
+	// Default 1 h.
+	RetryAfter time.Duration
+	// ASINs are known ASINs to snapshot and ask search performance for;
+	// more are learnt from Sales & Traffic rows and order lines.
+	ASINs []string
+	// Disable turns off kinds of work: "orders", "sales_traffic",
+	// "brand_analytics", "catalog".
+	Disable []string
+	Clock   Clock
+	Logger  zerolog.Logger
+}
+
+// Amazon is one incarnation of the Amazon stage.
+type Amazon struct {
+	cfg    AmazonConfig
+	s      *session
+	mkt    string
+	zone   *time.Location
+	mapper amazon.Mapper
+	since  amazon.Date
+
+	poller  *amazon.OrderPoller
+	orders  cursor.Cursor
+	st      cursor.Cursor
+	ba      cursor.Cursor
+	catalog cursor.Cursor
+	retries map[string]cursor.Cursor
+	asins   map[string]bool
+	next    int
+}
+
+// Amazon work kinds, in the order Step tries them.
+const (
+	workOrders         = "orders"
+	workSalesTraffic   = "sales_traffic"
+	workBrandAnalytics = "brand_analytics"
+	workCatalog        = "catalog"
+	workRetry          = "retry"
+)
+
+// OpenAmazon starts an incarnation of the Amazon stage: writer, cursors,
+// change-capture state.
+func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = WallClock{}
+	}
+	if cfg.Lookback <= 0 {
+		cfg.Lookback = amazon.DefaultRestatementLookback
+	}
+	if cfg.ReportInterval <= 0 {
+		cfg.ReportInterval = time.Hour
+	}
+	if cfg.CatalogInterval <= 0 {
+		cfg.CatalogInterval = time.Hour
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Hour
+	}
+	if cfg.Since.IsZero() {
+		cfg.Since = cfg.Clock.Now().Add(-cfg.Lookback)
+	}
+	s, err := openSession(ctx, cfg.Kafka, amazon.Source, cfg.Instance, cfg.Clock, nil, cfg.Logger,
+		amzOrder, amzOrderItem, amzSalesTraffic, amzSearchTerms, amzSQP, amzCatalog)
+	if err != nil {
+		return nil, err
+	}
+	a := &Amazon{cfg: cfg, s: s, mkt: cfg.Client.MarketplaceID(), zone: cfg.Client.ReportZone(), mapper: cfg.Client.Mapper(),
+		retries: map[string]cursor.Cursor{}, asins: map[string]bool{}}
+	a.since = amazon.DateOf(cfg.Since, a.zone)
+	a.orders = s.set.Cursor("orders/" + a.mkt)
+	a.st = s.set.Cursor("sales_traffic/" + a.mkt)
+	a.ba = s.set.Cursor("brand_analytics/" + a.mkt)
+	a.catalog = s.set.Cursor("catalog/" + a.mkt)
+	for _, c := range s.set.WithPrefix("retry/" + a.mkt + "/") {
+		if c.Position != "" {
+			a.retries[c.Name] = c
+		}
+	}
+	start := a.orders.WindowEnd
+	if start.IsZero() {
+		start = cfg.Since
+	}
+	a.poller = cfg.Client.NewOrderPoller(start, cfg.Orders)
+	for _, x := range cfg.ASINs {
+		a.asins[x] = true
+	}
+	// ASINs learnt before the restart: the keys of the Sales & Traffic and
+	// catalog state.
+	for _, c := range s.set.WithPrefix(changecapture.StatePrefix(amzSalesTraffic.name)) {
+		parts := strings.Split(strings.TrimPrefix(c.Name, changecapture.StatePrefix(amzSalesTraffic.name)), ":")
+		if len(parts) == 5 {
+			a.learn(parts[2], parts[3])
+		}
+	}
+	for _, c := range s.set.WithPrefix(changecapture.StatePrefix(amzCatalog.name)) {
+		if _, asin, ok := strings.Cut(strings.TrimPrefix(c.Name, changecapture.StatePrefix(amzCatalog.name)), ":"); ok {
+			a.learn(asin)
+		}
+	}
+	return a, nil
+}
+
+// Close ends the incarnation.
+func (a *Amazon) Close() { a.s.close() }
+
+func (a *Amazon) learn(asins ...string) {
+	for _, x := range asins {
+		if x != "" {
+			a.asins[x] = true
+		}
+	}
+}
+
+func (a *Amazon) knownASINs() []string {
+	out := make([]string, 0, len(a.asins))
+	for x := range a.asins {
+		out = append(out, x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (a *Amazon) disabled(kind string) bool {
+	for _, d := range a.cfg.Disable {
+		if d == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Step does the next unit of work, taking the kinds in turn so that no kind
+// (a long backfill of orders, say) starves the others.
+func (a *Amazon) Step(ctx context.Context) (Progress, error) {
+	kinds := []func(context.Context) (Progress, error){a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepCatalog, a.stepRetry}
+	names := []string{workOrders, workSalesTraffic, workBrandAnalytics, workCatalog, workRetry}
+	for i := range kinds {
+		k := (a.next + i) % len(kinds)
+		if a.disabled(names[k]) {
+			continue
+		}
+		p, err := kinds[k](ctx)
+		if err != nil || p.Done {
+			a.next = (k + 1) % len(kinds)
+			return p, err
+		}
+	}
+	return Progress{}, nil
+}
+
+func (a *Amazon) now() time.Time { return a.cfg.Clock.Now() }
+
+// stepOrders reads one getOrders window with its lines.
+func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
+	now := a.now()
+	if !a.cfg.Until.IsZero() && now.After(a.cfg.Until) {
+		now = a.cfg.Until
+	}
+	if _, _, ok := a.poller.Window(now); !ok || (!a.cfg.Until.IsZero() && !a.poller.Cursor().Before(a.cfg.Until.Add(-3*time.Minute))) {
+		return Progress{}, nil
+	}
+	w, err := a.poller.PollWithLines(ctx)
+	if err != nil {
+		return Progress{}, fmt.Errorf("amazon orders: %w", err)
+	}
+	work := fmt.Sprintf("orders %s..%s", w.After.Format(time.RFC3339), w.Before.Format(time.RFC3339))
+	if w.ReportErr != nil {
+		a.s.log.Warn().Err(w.ReportErr).Str("window", work).Msg("order lines report failed; lines came from getOrderItems")
+	}
+	b := a.s.newBatch()
+	b.kind, b.through = workOrders, w.Before
+	for _, o := range w.Orders {
+		rec, err := a.mapper.Order(o)
+		if err != nil {
+			b.deadLetter(amazon.TopicOrders, a.mkt+":"+o.AmazonOrderID, o, amazon.OpGetOrders, err)
+			continue
+		}
+		b.observe(amzOrder, rec.Key, rec.Value, sourceTS(rec.Value), o, amazon.OpGetOrders)
+		for _, line := range w.Lines[o.AmazonOrderID] {
+			a.learn(line.Item.ASIN)
+			lr, err := a.mapper.OrderItem(o, line)
+			if err != nil {
+				b.deadLetter(amazon.TopicOrderItems, rec.Key, line, amazon.OpGetOrderItems, err)
+				continue
+			}
+			b.observe(amzOrderItem, lr.Key, lr.Value, sourceTS(lr.Value), line, amazon.OpGetOrderItems)
+		}
+	}
+	next := a.orders.Advance("", w.After, w.Before, now)
+	p, err := b.commit(ctx, work, next)
+	if err != nil {
+		return p, err
+	}
+	a.orders = next
+	return p, nil
+}
+
+// stepSalesTraffic reads one day of the current Sales & Traffic run. A run
+// asks every day that may still be restated (SalesTrafficDays); its cursor
+// holds the previous run's time (WindowStart), the run's own time
+// (WindowEnd) and the next day to read (Position), so a restart finishes
+// the run where it stopped. Between runs Position is empty and WindowEnd is
+// the last run's time.
+func (a *Amazon) stepSalesTraffic(ctx context.Context) (Progress, error) {
+	cur := a.st
+	var lastRun, runAt time.Time
+	var days []amazon.Date
+	if cur.Position == "" {
+		lastRun = cur.WindowEnd
+		runAt = a.now()
+		if !a.cfg.Until.IsZero() && runAt.After(a.cfg.Until) {
+			runAt = a.cfg.Until
+		}
+		if !lastRun.IsZero() && runAt.Sub(lastRun) < a.cfg.ReportInterval {
+			return Progress{}, nil
+		}
+		days = amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
+		if len(days) == 0 {
+			return Progress{}, nil
+		}
+	} else {
+		lastRun, runAt = cur.WindowStart, cur.WindowEnd
+		all := amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
+		for i, d := range all {
+			if d.String() == cur.Position {
+				days = all[i:]
+				break
+			}
+		}
+		if len(days) == 0 { // the run's days changed meaning (config): end it
+			next := cur.Advance("", runAt, runAt, a.now())
+			return a.s.newBatch().commit(ctx, "sales_traffic end run", next)
+		}
+	}
+	day := days[0]
+	next := cur.Advance("", runAt, runAt, a.now())
+	if len(days) > 1 {
+		next = cur.Advance(days[1].String(), lastRun, runAt, a.now())
+	}
+	work := "sales_traffic " + day.String()
+	b := a.s.newBatch()
+	b.kind, b.through = workSalesTraffic, day.End(a.zone)
+	var extra []cursor.Cursor
+	d, err := a.cfg.Client.SalesAndTrafficDay(ctx, day)
+	switch {
+	case err == nil:
+		a.addSalesTraffic(b, d)
+	case isFatal(err):
+		extra = append(extra, a.recordFatal(workSalesTraffic, day.String(), err))
+	default:
+		return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
+	}
+	p, err := b.commit(ctx, work, append(extra, next)...)
+	if err != nil {
+		return p, err
+	}
+	a.st = next
+	a.settleRetries(extra)
+	return p, nil
+}
+
+func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
+	if d.Report == nil {
+		return // cancelled: no data that day
+	}
+	for _, row := range d.Report.SalesAndTrafficByAsin {
+		a.learn(row.ParentAsin, row.ChildAsin)
+	}
+	recs, err := a.mapper.SalesTraffic(d)
+	if err != nil {
+		b.deadLetter(amazon.TopicSalesTraffic, "", d.Report, amazon.ReportSalesAndTraffic, err)
+		return
+	}
+	for _, r := range recs {
+		b.observe(amzSalesTraffic, r.Key, r.Value, d.Generated, r.Value, amazon.ReportSalesAndTraffic)
+	}
+}
+
+// stepBrandAnalytics reads the next complete week's search terms and search
+// query performance.
+func (a *Amazon) stepBrandAnalytics(ctx context.Context) (Progress, error) {
+	now := a.now()
+	if !a.cfg.Until.IsZero() && now.After(a.cfg.Until) {
+		now = a.cfg.Until
+	}
+	var week *amazon.Period
+	for _, p := range amazon.CompleteWeeks(a.since, now, a.zone) {
+		if a.ba.WindowEnd.IsZero() || p.Start.Start(a.zone).After(a.ba.WindowStart) {
+			week = &p
+			break
+		}
+	}
+	if week == nil {
+		return Progress{}, nil
+	}
+	work := "brand_analytics " + week.Start.String()
+	b := a.s.newBatch()
+	b.kind, b.through = workBrandAnalytics, week.End.End(a.zone)
+	extra, err := a.brandAnalytics(ctx, b, *week, week.Start.String())
+	if errors.Is(err, amazon.ErrReportCancelled) {
+		return Progress{}, nil // not published yet: ask again later
+	}
+	if err != nil {
+		return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
+	}
+	next := a.ba.Advance("", week.Start.Start(a.zone), week.End.End(a.zone), now)
+	p, err := b.commit(ctx, work, append(extra, next)...)
+	if err != nil {
+		return p, err
+	}
+	a.ba = next
+	a.settleRetries(extra)
+	return p, nil
+}
+
+// brandAnalytics adds a week's reports to b. A FATAL report is recorded as a
+// retry cursor (returned) and does not hold up the rest.
+func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, week amazon.Period, id string) ([]cursor.Cursor, error) {
+	var extra []cursor.Cursor
+	st, err := a.cfg.Client.SearchTerms(ctx, week)
+	switch {
+	case err == nil:
+		recs, err := a.mapper.SearchTerms(st)
+		if err != nil {
+			b.deadLetter(amazon.TopicSearchTerms, "", st.Report, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT", err)
+		}
+		for _, r := range recs {
+			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT")
+		}
+	case isFatal(err):
+		extra = append(extra, a.recordFatal("search_terms", id, err))
+	default:
+		return nil, err
+	}
+	asins := a.knownASINs()
+	if len(asins) == 0 {
+		return extra, nil
+	}
+	batches, err := a.cfg.Client.SearchQueryPerformance(ctx, week, asins)
+	if err != nil {
+		return nil, err
+	}
+	var failed []error
+	for _, sb := range batches {
+		if sb.Err != nil {
+			if !errors.Is(sb.Err, amazon.ErrReportCancelled) {
+				failed = append(failed, sb.Err)
+			}
+			continue
+		}
+		recs, err := a.mapper.SearchQueryPerformance(sb)
+		if err != nil {
+			b.deadLetter(amazon.TopicSearchQueryPerformance, "", sb.Report, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT", err)
+		}
+		for _, r := range recs {
+			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT")
+		}
+	}
+	if len(failed) > 0 {
+		// The retry asks every batch again; change capture drops what
+		// the batches that succeeded already gave.
+		extra = append(extra, a.recordFatal("search_query_performance", id, errors.Join(failed...)))
+	}
+	return extra, nil
+}
+
+// stepCatalog snapshots every known ASIN when the schedule says so.
+func (a *Amazon) stepCatalog(ctx context.Context) (Progress, error) {
+	now := a.now()
+	if !a.catalog.WindowEnd.IsZero() && now.Sub(a.catalog.WindowEnd) < a.cfg.CatalogInterval {
+		return Progress{}, nil
+	}
+	asins := a.knownASINs()
+	if len(asins) == 0 {
+		return Progress{}, nil
+	}
+	items, failed, err := a.cfg.Client.CatalogSnapshot(ctx, asins)
+	if err != nil {
+		return Progress{}, fmt.Errorf("amazon catalog: %w", err)
+	}
+	for asin, err := range failed {
+		// Per-ASIN failures (an ASIN Amazon no longer knows) must not stop
+		// the snapshot; the next one asks again.
+		a.s.log.Warn().Str("asin", asin).Err(err).Msg("catalog item unavailable")
+	}
+	b := a.s.newBatch()
+	b.kind, b.through = workCatalog, now
+	for _, it := range items {
+		rec, err := a.mapper.CatalogItem(it, now)
+		if err != nil {
+			b.deadLetter(amazon.TopicCatalog, a.mkt+":"+it.ASIN, it, amazon.OpGetCatalogItem, err)
+			continue
+		}
+		b.observe(amzCatalog, rec.Key, rec.Value, now, it, amazon.OpGetCatalogItem)
+	}
+	next := a.catalog.Advance("", a.catalog.WindowEnd, now, now)
+	p, err := b.commit(ctx, fmt.Sprintf("catalog %d asins", len(asins)), next)
+	if err != nil {
+		return p, err
+	}
+	a.catalog = next
+	return p, nil
+}
+
+// stepRetry asks again for the first FATAL report whose wait is over.
+func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
+	now := a.now()
+	names := make([]string, 0, len(a.retries))
+	for n, c := range a.retries {
+		if !c.WindowEnd.After(now) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return Progress{}, nil
+	}
+	sort.Strings(names)
+	c := a.retries[names[0]]
+	rest := strings.TrimPrefix(c.Name, "retry/"+a.mkt+"/")
+	kind, id, _ := strings.Cut(rest, "/")
+	day, err := amazon.ParseDate(id)
+	if err != nil {
+		return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
+	}
+	work := "retry " + rest
+	b := a.s.newBatch()
+	b.kind, b.through = workRetry, now
+	var extra []cursor.Cursor
+	switch kind {
+	case workSalesTraffic:
+		d, err := a.cfg.Client.SalesAndTrafficDay(ctx, day)
+		switch {
+		case err == nil:
+			a.addSalesTraffic(b, d)
+		case isFatal(err):
+			extra = append(extra, a.recordFatal(kind, id, err))
+		default:
+			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
+		}
+	case "search_terms", "search_query_performance":
+		week := amazon.WeekOf(day)
+		got, err := a.brandAnalytics(ctx, b, week, id)
+		if err != nil && !errors.Is(err, amazon.ErrReportCancelled) {
+			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
+		}
+		extra = got
+	}
+	pending := false
+	for _, g := range extra {
+		pending = pending || g.Name == c.Name
+	}
+	if !pending {
+		extra = append(extra, c.Advance("", c.WindowStart, now, now)) // resolved
+	}
+	p, err := b.commit(ctx, work, extra...)
+	if err != nil {
+		return p, err
+	}
+	a.settleRetries(extra)
+	return p, nil
+}
+
+// recordFatal returns the retry cursor of a FATAL report: its reason as the
+// position, due after RetryAfter. It commits with the step, so the reason
+// is on record in shopstream.cursors (and the log) and a restart keeps it.
+func (a *Amazon) recordFatal(kind, id string, err error) cursor.Cursor {
+	name := "retry/" + a.mkt + "/" + kind + "/" + id
+	c, ok := a.retries[name]
+	if !ok {
+		c = a.s.set.Cursor(name)
+	}
+	now := a.now()
+	a.s.log.Warn().Err(err).Str("report", kind).Str("period", id).Time("retry_at", now.Add(a.cfg.RetryAfter)).Msg("report failed; retrying later")
+	reason := err.Error()
+	if reason == "" {
+		reason = "FATAL"
+	}
+	return c.Advance(reason, now, now.Add(a.cfg.RetryAfter), now)
+}
+
+// settleRetries applies committed retry cursors: pending ones are kept,
+// resolved ones (empty position) forgotten.
+func (a *Amazon) settleRetries(cs []cursor.Cursor) {
+	for _, c := range cs {
+		if !strings.HasPrefix(c.Name, "retry/") {
+			continue
+		}
+		if c.Position == "" {
+			delete(a.retries, c.Name)
+		} else {
+			a.retries[c.Name] = c
+		}
+	}
+}
+
+// PendingRetries returns the FATAL reports waiting for a retry, by cursor
+// name, with their reasons.
+func (a *Amazon) PendingRetries() map[string]string {
+	out := map[string]string{}
+	for n, c := range a.retries {
+		out[n] = c.Position
+	}
+	return out
+}
+
+func isFatal(err error) bool {
+	var f *amazon.ReportFatalError
+	return errors.As(err, &f)
+}

@@ -1,0 +1,96 @@
+package stage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/webhook"
+)
+
+// script is a Stepper that plays a list of outcomes.
+type script struct {
+	steps  *[]error // nil error: did work; errIdle: nothing to do
+	closed *int
+	// end is called when the script is played out.
+	end func()
+}
+
+var errIdle = errors.New("idle")
+
+func (s script) Step(ctx context.Context) (stage.Progress, error) {
+	if len(*s.steps) == 0 {
+		s.end()
+		return stage.Progress{}, ctx.Err()
+	}
+	e := (*s.steps)[0]
+	*s.steps = (*s.steps)[1:]
+	switch {
+	case e == nil:
+		return stage.Progress{Done: true, Work: "w"}, nil
+	case errors.Is(e, errIdle):
+		return stage.Progress{}, nil
+	}
+	return stage.Progress{}, e
+}
+
+func (s script) Close() { *s.closed++ }
+
+// TestRunRestartsFromCursors: an incarnation that fails is closed and a new
+// one opened after a back-off on the stage's clock; idle steps wait the poll
+// interval on the same clock; Run returns nil when its context ends. No
+// wall-clock time passes.
+func TestRunRestartsFromCursors(t *testing.T) {
+	clock := simworld.NewManualClock(simworld.DefaultStart)
+	steps := []error{nil, errIdle, nil, errors.New("commit: broker gone"), nil, errIdle}
+	opened, closed, done := 0, 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(context.Context) (stage.Stepper, error) {
+		opened++
+		return script{steps: &steps, closed: &closed, end: cancel}, nil
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := stage.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Backoff: 10 * time.Second, Clock: simClock{clock},
+		Source: "test", Metrics: metrics,
+		OnProgress: func(stage.Progress) { done++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened != 2 || closed != 2 || done != 3 {
+		t.Fatalf("opened %d, closed %d, progress %d", opened, closed, done)
+	}
+	var m dto.Metric
+	if err := metrics.Restarts("test").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+		t.Fatalf("restarts metric %v (%v)", m.GetCounter().GetValue(), err)
+	}
+	// One idle wait (1 min) and one back-off (10 s) before the last idle step.
+	if got := clock.Now().Sub(simworld.DefaultStart); got < time.Minute+10*time.Second {
+		t.Fatalf("simulated waits %s", got)
+	}
+}
+
+// TestOrderQueue: ids are deduplicated, taken in batches, and dropped (and
+// counted) beyond the bound.
+func TestOrderQueue(t *testing.T) {
+	q := &stage.OrderQueue{Max: 3}
+	stage.Follower{Queue: q}.FollowOrder(webhookEvent("1"))
+	q.Add("1", "2", "3", "4")
+	if q.Len() != 3 || q.Dropped() != 1 {
+		t.Fatalf("len %d dropped %d", q.Len(), q.Dropped())
+	}
+}
+
+func webhookEvent(orderID string) webhook.Event {
+	return webhook.Event{Type: webhook.TypeOrderStatusChange, NotificationID: "n" + orderID, Order: &webhook.OrderData{OrderID: orderID}}
+}

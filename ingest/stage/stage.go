@@ -1,0 +1,362 @@
+// Package stage runs the ingest stages: the loops that turn what the source
+// clients read into change records in Kafka, exactly once.
+//
+// Every stage follows the loop of package emit: create the transactional
+// writer (which fences the previous incarnation), load the cursors and the
+// change-capture state, then repeat one step at a time: fetch the next
+// window, run change capture, and commit records, dead letters, cursor and
+// tracker state in one transaction before advancing. A step that finds
+// nothing to do reports so, and Run waits for the poll interval on the
+// stage's clock.
+//
+// Sources: Amazon (orders with lines, Sales & Traffic days with the
+// restatement lookback, weekly Brand Analytics, catalog on a schedule),
+// TikTok Shop (orders by update_time windows, products, video performance
+// with the video→product link, orders named by webhooks), TikTok Business
+// (video list snapshots). The webhook receiver's production Writer is
+// KafkaWriter.
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/ingest/changecapture"
+	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/logging"
+)
+
+// Serde encodes records for a topic and decodes wire-format values;
+// *schemas.Serde is one.
+type Serde interface {
+	Encode(topic string, v map[string]any) ([]byte, error)
+	Decode(ctx context.Context, b []byte) (map[string]any, error)
+}
+
+// Kafka says where a stage writes.
+type Kafka struct {
+	// ClientOpts connect to the cluster (seed brokers, SASL, TLS).
+	ClientOpts []kgo.Opt
+	// Serde encodes records by their logical topic name.
+	Serde Serde
+	// Prefix is prepended to every topic, the cursor topic included
+	// (tenants or tests sharing a cluster).
+	Prefix string
+}
+
+// Topic returns the Kafka name of a logical topic.
+func (k Kafka) Topic(logical string) string { return k.Prefix + logical }
+
+// prefixed encodes records of prefixed topics with their logical schema.
+type prefixed struct {
+	serde  Serde
+	prefix string
+}
+
+func (p prefixed) Encode(topic string, v map[string]any) ([]byte, error) {
+	return p.serde.Encode(strings.TrimPrefix(topic, p.prefix), v)
+}
+
+// Clock is a stage's time source. Waiting goes through Sleep, so tests run
+// stages on a simulator's manual clock without sleeping on wall time.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// WallClock is the real clock.
+type WallClock struct{}
+
+// Now returns time.Now.
+func (WallClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d or until ctx is done.
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// DeadLetters collects payloads a client skipped as malformed (through its
+// OnMalformed hook) until the stage's next transaction takes them. It is
+// safe for concurrent use, since clients call the hook from their own
+// goroutines. Dead letters are at least once: a payload reported during a
+// fetch that failed waits here for the next batch, and the retried fetch
+// reports it again.
+type DeadLetters struct {
+	mu    sync.Mutex
+	items []emit.DeadLetter
+}
+
+// Add keeps one malformed payload meant for topic (a logical name).
+func (d *DeadLetters) Add(topic, endpoint string, raw []byte, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.items = append(d.items, emit.DeadLetter{Topic: topic, Payload: append([]byte(nil), raw...), Reason: err.Error(), Endpoint: endpoint})
+}
+
+// take returns and forgets the collected dead letters.
+func (d *DeadLetters) take() []emit.DeadLetter {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.items
+	d.items = nil
+	return out
+}
+
+// Progress says what one step did.
+type Progress struct {
+	// Work names the unit, e.g. "orders 2026-01-01T00:00Z..2026-01-01T06:00Z".
+	Work string
+	// Records and DeadLetters count what the step committed.
+	Records, DeadLetters int
+	// Done is false when the step found nothing to do.
+	Done bool
+	// Kind is the kind of work (orders, sales_traffic, ...), and Through
+	// how far in source time that kind now reaches: a backfill's progress.
+	Kind    string
+	Through time.Time
+}
+
+// session is one incarnation of a stage: its writer, its loaded cursors and
+// its change-capture trackers.
+type session struct {
+	k        Kafka
+	source   string
+	w        *emit.Writer
+	set      *cursor.Set
+	trackers map[string]*changecapture.Tracker
+	clock    Clock
+	dead     *DeadLetters
+	log      zerolog.Logger
+}
+
+// entity is one kind of record a stage emits: its change-capture entity and
+// its logical topic.
+type entity struct {
+	name    string
+	topic   string
+	exclude []string
+}
+
+// openSession creates the writer first (fencing the previous incarnation),
+// then loads what it committed.
+func openSession(ctx context.Context, k Kafka, source, instance string, clock Clock, dead *DeadLetters, log zerolog.Logger, entities ...entity) (*session, error) {
+	if instance == "" {
+		instance = "0"
+	}
+	topics := make([]string, 0, len(entities))
+	for _, e := range entities {
+		topics = append(topics, e.topic)
+	}
+	if err := EnsureTopics(ctx, k, topics...); err != nil {
+		return nil, fmt.Errorf("%s stage: %w", source, err)
+	}
+	w, err := emit.New(ctx, emit.Config{
+		ClientOpts:      k.ClientOpts,
+		TransactionalID: k.Prefix + emit.TransactionalID(source, instance),
+		Stage:           "ingest-" + source,
+		Encoder:         prefixed{serde: k.Serde, prefix: k.Prefix},
+		CursorTopic:     k.Topic(cursor.Topic),
+		Now:             clock.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s stage: writer: %w", source, err)
+	}
+	set, err := cursor.Load(ctx, cursor.LoadConfig{ClientOpts: k.ClientOpts, Topic: k.Topic(cursor.Topic), Decoder: k.Serde}, source)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("%s stage: load cursors: %w", source, err)
+	}
+	s := &session{k: k, source: source, w: w, set: set, trackers: map[string]*changecapture.Tracker{}, clock: clock, dead: dead,
+		log: log.With().Str(logging.Stage, "ingest-"+source).Str(logging.Source, source).Logger()}
+	for _, e := range entities {
+		t, err := changecapture.NewTracker(changecapture.Config{Source: source, Entity: e.name, Exclude: e.exclude}, set)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("%s stage: change-capture state of %s: %w", source, e.name, err)
+		}
+		s.trackers[e.name] = t
+	}
+	return s, nil
+}
+
+func (s *session) close() { s.w.Close() }
+
+// batch is one transaction in the making.
+type batch struct {
+	// kind and through describe the batch's unit for Progress.
+	kind    string
+	through time.Time
+	s       *session
+	b       *emit.Batch
+	dead    []emit.DeadLetter
+	count   int
+}
+
+func (s *session) newBatch() *batch {
+	b := &batch{s: s, b: s.w.NewBatch()}
+	for _, t := range s.trackers {
+		b.b.Join(t)
+	}
+	b.dead = s.dead.take()
+	for _, d := range b.dead {
+		d.Topic = s.k.Topic(d.Topic)
+		b.b.AddDeadLetter(d)
+	}
+	return b
+}
+
+// observe runs change capture on rec, the current state of key, and adds it
+// when it really changed. raw is the API payload it came from, dead-lettered
+// if the record does not fit the topic's schema; the tracker then keeps the
+// new content as seen, so the same bytes are not dead-lettered again on
+// every poll (the payload is on the dead-letter topic for replay).
+func (b *batch) observe(e entity, key string, rec map[string]any, sourceTS time.Time, raw any, endpoint string) {
+	if sourceTS.IsZero() {
+		sourceTS = b.s.clock.Now()
+	}
+	c, changed, err := b.s.trackers[e.name].Observe(key, rec, sourceTS)
+	if err == nil && changed {
+		err = b.b.Add(b.s.k.Topic(e.topic), key, c.Stamp(rec, b.s.clock.Now()))
+		if err == nil {
+			b.count++
+		}
+	}
+	if err != nil {
+		b.deadLetter(e.topic, key, raw, endpoint, err)
+	}
+}
+
+// deadLetter keeps a payload that could not become a record.
+func (b *batch) deadLetter(topic, key string, raw any, endpoint string, reason error) {
+	payload, ok := raw.([]byte)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(raw); err != nil {
+			payload = fmt.Appendf(nil, "%#v", raw)
+		}
+	}
+	d := emit.DeadLetter{Topic: b.s.k.Topic(topic), Key: key, Payload: payload, Reason: reason.Error(), Endpoint: endpoint}
+	b.b.AddDeadLetter(d)
+	b.dead = append(b.dead, emit.DeadLetter{Topic: topic, Key: key, Payload: payload, Reason: d.Reason, Endpoint: endpoint})
+}
+
+// commit writes the batch with the cursors that it brings the stage to; the
+// caller advances its own cursor fields only when commit succeeded.
+func (b *batch) commit(ctx context.Context, work string, cs ...cursor.Cursor) (Progress, error) {
+	if err := b.b.SetCursor(cs...); err != nil {
+		return Progress{}, fmt.Errorf("%s: set cursor: %w", work, err)
+	}
+	if err := b.s.w.Commit(ctx, b.b); err != nil {
+		// Dead letters from the clients' hooks go down with the
+		// transaction; the window is read again after the restart, and the
+		// client reports the same bytes again.
+		return Progress{}, fmt.Errorf("%s: commit: %w", work, err)
+	}
+	return Progress{Work: work, Records: b.count, DeadLetters: len(b.dead), Done: true, Kind: b.kind, Through: b.through}, nil
+}
+
+// Stepper is one incarnation of a stage: Step does the next unit of work.
+type Stepper interface {
+	Step(ctx context.Context) (Progress, error)
+	Close()
+}
+
+// RunConfig shapes Run.
+type RunConfig struct {
+	// Interval is how long to wait when a step found nothing to do.
+	Interval time.Duration
+	// Backoff is the first wait after a failed incarnation; it doubles up
+	// to 32 times its value.
+	Backoff time.Duration
+	Clock   Clock
+	Logger  zerolog.Logger
+	// OnProgress, if set, observes every step that did work.
+	OnProgress func(Progress)
+	// Source labels the metrics; Metrics, if set, counts steps and
+	// restarts.
+	Source  string
+	Metrics *Metrics
+}
+
+// Run opens the stage and steps it until ctx ends. Any error closes the
+// incarnation and opens a new one after a back-off: the new writer fences
+// the old one, and the cursors say exactly what was committed, so nothing is
+// skipped or repeated. Run returns nil when ctx ends.
+func Run(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig) error {
+	if cfg.Clock == nil {
+		cfg.Clock = WallClock{}
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Second
+	}
+	backoff := cfg.Backoff
+	for {
+		err := runOnce(ctx, open, cfg, func() { backoff = cfg.Backoff })
+		if ctx.Err() != nil {
+			return nil
+		}
+		cfg.Metrics.restarted(cfg.Source)
+		if errors.Is(err, emit.ErrFenced) {
+			cfg.Logger.Error().Err(err).Msg("stage fenced by another instance with the same transactional id; restarting")
+		} else {
+			cfg.Logger.Warn().Err(err).Dur("backoff", backoff).Msg("stage restarts from its cursors")
+		}
+		if err := cfg.Clock.Sleep(ctx, backoff); err != nil {
+			return nil
+		}
+		backoff = min(2*backoff, 32*cfg.Backoff)
+	}
+}
+
+func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig, healthy func()) error {
+	st, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for {
+		p, err := st.Step(ctx)
+		if err != nil {
+			return err
+		}
+		if p.Done {
+			healthy()
+			cfg.Metrics.observe(cfg.Source, p)
+			if cfg.OnProgress != nil {
+				cfg.OnProgress(p)
+			}
+			continue
+		}
+		if err := cfg.Clock.Sleep(ctx, cfg.Interval); err != nil {
+			return err
+		}
+	}
+}
+
+// sourceTS returns the source_ts a mapper set on a record, or zero.
+func sourceTS(rec map[string]any) time.Time {
+	t, _ := rec["source_ts"].(time.Time)
+	return t
+}

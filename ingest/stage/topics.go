@@ -1,0 +1,46 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/ingest/emit"
+)
+
+// EnsureTopics creates the cursor topic (compacted) and the given logical
+// topics with their dead-letter topics, unless they exist, with the
+// broker's default partitions and replication. A stage must not rely on
+// auto-creation: brokers usually disable it, and a transaction producing to a
+// missing topic aborts.
+func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
+	cl, err := kgo.NewClient(k.ClientOpts...)
+	if err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if err := cursor.EnsureTopic(ctx, adm, k.Topic(cursor.Topic), -1, -1); err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range logical {
+		names = append(names, k.Topic(t), k.Topic(t+emit.DeadLetterSuffix))
+	}
+	res, err := adm.CreateTopics(ctx, -1, -1, nil, names...)
+	if err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
+	}
+	var errs []error
+	for _, r := range res.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,210 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"time"
+)
+
+// Sources configures the ingest stages (shopstream ingest, backfill, and run
+// when sources are configured). A source is configured when its base URL is
+// set, or when Simulate is true, which points every source at in-process
+// simulators.
+type Sources struct {
+	// Simulate makes run (and ingest) start the marketplace simulators
+	// in process, on the wall clock, and ingest from them: make run's
+	// default.
+	Simulate bool `koanf:"simulate"`
+	// Seed is the simulated world's seed.
+	Seed uint64 `koanf:"seed"`
+	// Instance names this instance of each stage in its transactional id;
+	// it must survive restarts (a StatefulSet ordinal).
+	Instance string `koanf:"instance"`
+	// TopicPrefix is prepended to every topic the stages write.
+	TopicPrefix string     `koanf:"topic_prefix"`
+	Amazon      Amazon     `koanf:"amazon"`
+	TikTokShop  TikTokShop `koanf:"tiktokshop"`
+	TikTokBiz   TikTokBiz  `koanf:"tiktokbiz"`
+	Webhooks    Webhooks   `koanf:"webhooks"`
+}
+
+// Amazon configures the SP-API source.
+type Amazon struct {
+	Endpoint      string `koanf:"endpoint"`
+	TokenURL      string `koanf:"token_url"`
+	ClientID      string `koanf:"client_id"`
+	ClientSecret  Secret `koanf:"client_secret"`
+	RefreshToken  Secret `koanf:"refresh_token"`
+	MarketplaceID string `koanf:"marketplace_id"`
+	// ReportZone is the zone report days are cut in (IANA name).
+	ReportZone string `koanf:"report_zone"`
+	// Since is where history starts (YYYY-MM-DD) when no cursor is stored;
+	// empty means Lookback before the first start.
+	Since string `koanf:"since"`
+	// PollInterval is the wait when there is nothing to do.
+	PollInterval time.Duration `koanf:"poll_interval"`
+	// Lookback is how long report days are read again while Amazon
+	// restates them.
+	Lookback        time.Duration `koanf:"lookback"`
+	ReportInterval  time.Duration `koanf:"report_interval"`
+	CatalogInterval time.Duration `koanf:"catalog_interval"`
+	// ASINs to snapshot besides those learnt from reports and orders.
+	ASINs []string `koanf:"asins"`
+}
+
+// TikTokShop configures the TikTok Shop source.
+type TikTokShop struct {
+	APIBaseURL   string `koanf:"api_base_url"`
+	AuthBaseURL  string `koanf:"auth_base_url"`
+	AppKey       string `koanf:"app_key"`
+	AppSecret    Secret `koanf:"app_secret"`
+	RefreshToken Secret `koanf:"refresh_token"`
+	AuthCode     Secret `koanf:"auth_code"`
+	ShopID       string `koanf:"shop_id"`
+	// Zone is the shop's registered time zone (IANA name).
+	Zone         string        `koanf:"zone"`
+	Since        string        `koanf:"since"`
+	PollInterval time.Duration `koanf:"poll_interval"`
+	// Overlap is how far each update_time window reaches back.
+	Overlap time.Duration `koanf:"overlap"`
+}
+
+// TikTokBiz configures the TikTok Business source.
+type TikTokBiz struct {
+	BaseURL      string        `koanf:"base_url"`
+	BusinessID   string        `koanf:"business_id"`
+	AccessToken  Secret        `koanf:"access_token"`
+	RefreshToken Secret        `koanf:"refresh_token"`
+	ClientID     string        `koanf:"client_id"`
+	ClientSecret Secret        `koanf:"client_secret"`
+	PollInterval time.Duration `koanf:"poll_interval"`
+}
+
+// Webhooks configures the TikTok Shop webhook receiver.
+type Webhooks struct {
+	// Listen is where POST /webhooks/tiktok is served.
+	Listen string `koanf:"listen"`
+	// MaxBodyBytes bounds a delivery.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+}
+
+// sourceSecretKeys are the sources' secrets: environment or *_file only.
+var sourceSecretKeys = []string{
+	"sources.amazon.client_secret", "sources.amazon.refresh_token",
+	"sources.tiktokshop.app_secret", "sources.tiktokshop.refresh_token", "sources.tiktokshop.auth_code",
+	"sources.tiktokbiz.access_token", "sources.tiktokbiz.refresh_token", "sources.tiktokbiz.client_secret",
+}
+
+func sourceDefaults() map[string]any {
+	d := map[string]any{
+		"sources.simulate":                 false,
+		"sources.seed":                     1,
+		"sources.instance":                 "0",
+		"sources.topic_prefix":             "",
+		"sources.amazon.endpoint":          "",
+		"sources.amazon.token_url":         "https://api.amazon.com/auth/o2/token",
+		"sources.amazon.client_id":         "",
+		"sources.amazon.marketplace_id":    "ATVPDKIKX0DER",
+		"sources.amazon.report_zone":       "America/Los_Angeles",
+		"sources.amazon.since":             "",
+		"sources.amazon.poll_interval":     "1m",
+		"sources.amazon.lookback":          "72h",
+		"sources.amazon.report_interval":   "1h",
+		"sources.amazon.catalog_interval":  "1h",
+		"sources.amazon.asins":             []string{},
+		"sources.tiktokshop.api_base_url":  "",
+		"sources.tiktokshop.auth_base_url": "https://auth.tiktok-shops.com",
+		"sources.tiktokshop.app_key":       "",
+		"sources.tiktokshop.shop_id":       "",
+		"sources.tiktokshop.zone":          "America/Los_Angeles",
+		"sources.tiktokshop.since":         "",
+		"sources.tiktokshop.poll_interval": "1m",
+		"sources.tiktokshop.overlap":       "10m",
+		"sources.tiktokbiz.base_url":       "",
+		"sources.tiktokbiz.business_id":    "",
+		"sources.tiktokbiz.client_id":      "",
+		"sources.tiktokbiz.poll_interval":  "1h",
+		"sources.webhooks.listen":          "",
+		"sources.webhooks.max_body_bytes":  64 << 10,
+	}
+	for _, k := range sourceSecretKeys {
+		d[k], d[k+"_file"] = "", ""
+	}
+	return d
+}
+
+func (s Sources) validate() []error {
+	var problems []error
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	checkURL := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, "%q is not an http(s) URL", v)
+		} else if u.User != nil {
+			bad(key, "must not carry credentials")
+		}
+	}
+	checkDate := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			bad(key, "%q is not a date YYYY-MM-DD", v)
+		}
+	}
+	checkZone := func(key, v string) {
+		if _, err := time.LoadLocation(v); err != nil || v == "" {
+			bad(key, "%q is not an IANA time zone", v)
+		}
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 1m")
+		}
+	}
+	checkURL("sources.amazon.endpoint", s.Amazon.Endpoint)
+	checkURL("sources.amazon.token_url", s.Amazon.TokenURL)
+	checkZone("sources.amazon.report_zone", s.Amazon.ReportZone)
+	checkDate("sources.amazon.since", s.Amazon.Since)
+	positive("sources.amazon.poll_interval", s.Amazon.PollInterval)
+	positive("sources.amazon.lookback", s.Amazon.Lookback)
+	positive("sources.amazon.report_interval", s.Amazon.ReportInterval)
+	positive("sources.amazon.catalog_interval", s.Amazon.CatalogInterval)
+	if s.Amazon.Endpoint != "" && (s.Amazon.ClientID == "" || s.Amazon.ClientSecret == "" || s.Amazon.RefreshToken == "") {
+		bad("sources.amazon", "client_id, %s and %s are required with an endpoint", EnvName("sources.amazon.client_secret"), EnvName("sources.amazon.refresh_token"))
+	}
+	checkURL("sources.tiktokshop.api_base_url", s.TikTokShop.APIBaseURL)
+	checkURL("sources.tiktokshop.auth_base_url", s.TikTokShop.AuthBaseURL)
+	checkZone("sources.tiktokshop.zone", s.TikTokShop.Zone)
+	checkDate("sources.tiktokshop.since", s.TikTokShop.Since)
+	positive("sources.tiktokshop.poll_interval", s.TikTokShop.PollInterval)
+	positive("sources.tiktokshop.overlap", s.TikTokShop.Overlap)
+	if s.TikTokShop.APIBaseURL != "" && (s.TikTokShop.AppKey == "" || s.TikTokShop.AppSecret == "" || (s.TikTokShop.RefreshToken == "" && s.TikTokShop.AuthCode == "")) {
+		bad("sources.tiktokshop", "app_key, %s and one of %s or %s are required with an api_base_url",
+			EnvName("sources.tiktokshop.app_secret"), EnvName("sources.tiktokshop.refresh_token"), EnvName("sources.tiktokshop.auth_code"))
+	}
+	checkURL("sources.tiktokbiz.base_url", s.TikTokBiz.BaseURL)
+	positive("sources.tiktokbiz.poll_interval", s.TikTokBiz.PollInterval)
+	if s.TikTokBiz.BaseURL != "" && (s.TikTokBiz.BusinessID == "" || s.TikTokBiz.AccessToken == "") {
+		bad("sources.tiktokbiz", "business_id and %s are required with a base_url", EnvName("sources.tiktokbiz.access_token"))
+	}
+	if s.Webhooks.MaxBodyBytes <= 0 {
+		bad("sources.webhooks.max_body_bytes", "must be positive")
+	}
+	return problems
+}
+
+// yamlDateToString turns a date the YAML parser read as a time (an unquoted
+// 2026-01-01) back into YYYY-MM-DD for string fields such as
+// sources.amazon.since.
+func yamlDateToString(from, to reflect.Type, v any) (any, error) {
+	if t, ok := v.(time.Time); ok && to.Kind() == reflect.String {
+		return t.Format(time.DateOnly), nil
+	}
+	return v, nil
+}

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSources: the sources section takes URLs, intervals and lookback from
+// the file, secrets only from the environment or *_file, never printed, and
+// every problem is reported at once.
+func TestSources(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := writeConfig(t, `
+sources:
+  amazon:
+    endpoint: https://sellingpartnerapi-na.amazon.com
+    client_id: amzn1.app
+    lookback: 96h
+    since: 2026-01-01
+  tiktokbiz:
+    poll_interval: 30m
+`)
+	c, err := load(p, []string{"SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET=s3cret", "SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN_FILE=" + secretFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Sources.Amazon
+	if a.ClientSecret.Reveal() != "s3cret" || a.RefreshToken.Reveal() != "from-file" || a.Lookback != 96*time.Hour || a.Since != "2026-01-01" ||
+		c.Sources.TikTokBiz.PollInterval != 30*time.Minute || c.Sources.Simulate {
+		t.Fatalf("sources: %+v", c.Sources)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", a, a, a); strings.Contains(s, "s3cret") || strings.Contains(s, "from-file") {
+		t.Fatalf("a secret was printed: %s", s)
+	}
+
+	bad := writeConfig(t, `
+sources:
+  amazon:
+    endpoint: ftp://x
+    client_secret: in-the-file
+    lookback: -1h
+    since: yesterday
+  tiktokshop:
+    api_base_url: https://open-api.tiktokglobalshop.com
+    zone: Mars/Olympus
+`)
+	_, err = load(bad, nil)
+	if err == nil {
+		t.Fatal("bad sources accepted")
+	}
+	for _, want := range []string{"sources.amazon.client_secret: secrets may not be written", "sources.amazon.endpoint", "sources.amazon.lookback",
+		"sources.amazon.since", "sources.tiktokshop.zone", "sources.tiktokshop: app_key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing problem %q in:\n%v", want, err)
+		}
+	}
+}

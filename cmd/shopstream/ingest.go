@@ -105,7 +105,10 @@ func (a *app) resolveSources(ctx context.Context) (config.Sources, error) {
 	}
 	// The world begins three days ago, so there is some history to ingest
 	// but not months of it.
-	sm, err := sim.Start(ctx, sim.Options{Seed: s.Seed, Start: time.Now().UTC().Add(-72 * time.Hour).Truncate(24 * time.Hour)})
+	// Reports take seconds rather than minutes here, so that make run shows
+	// joined rows soon after it starts.
+	sm, err := sim.Start(ctx, sim.Options{Seed: s.Seed, Start: time.Now().UTC().Add(-72 * time.Hour).Truncate(24 * time.Hour),
+		ReportQueueTime: [2]time.Duration{time.Second, 3 * time.Second}, ReportProcessingTime: [2]time.Duration{2 * time.Second, 5 * time.Second}})
 	if err != nil {
 		return s, err
 	}
@@ -114,6 +117,10 @@ func (a *app) resolveSources(ctx context.Context) (config.Sources, error) {
 	s.Amazon.Endpoint, s.Amazon.TokenURL, s.Amazon.MarketplaceID = d.Amazon.Endpoint, d.Amazon.TokenURL, d.MarketplaceID
 	s.Amazon.ClientID = d.Amazon.Credentials.ClientID
 	s.Amazon.ClientSecret, s.Amazon.RefreshToken = config.Secret(d.Amazon.Credentials.ClientSecret), config.Secret(d.Amazon.Credentials.RefreshToken)
+	// A seller lists its own ASINs; the simulated seller's are its catalog.
+	for _, e := range sm.World().Truth().Catalog() {
+		s.Amazon.ASINs = append(s.Amazon.ASINs, e.ASIN)
+	}
 	s.TikTokShop.APIBaseURL, s.TikTokShop.AuthBaseURL = d.TikTokShop.APIBaseURL, d.TikTokShop.AuthBaseURL
 	s.TikTokShop.AppKey = d.TikTokShop.Credentials.AppKey
 	s.TikTokShop.AppSecret, s.TikTokShop.AuthCode = config.Secret(d.TikTokShop.Credentials.AppSecret), config.Secret(d.TikTokShop.Credentials.AuthCode)

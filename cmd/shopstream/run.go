@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shopstream/shopstream/internal/infra"
+	"github.com/shopstream/shopstream/internal/logging"
 	"github.com/shopstream/shopstream/load"
+	"github.com/shopstream/shopstream/transform/stream"
 )
 
 func newRunCmd(a *app) *cobra.Command {
@@ -85,47 +87,59 @@ func (a *app) run(ctx context.Context) error {
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
 	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
+	fmt.Fprintf(out, "joined rows, once both channels have data:\n  curl '%s/' --data-binary \"%s\"\n", warehouseURL, joinedQuery)
 	if err := readiness(ctx, checks); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
-	loaded := make(chan struct{})
-	go func() {
-		defer close(loaded)
-		a.superviseLoader(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: load.NewMetrics(metricsReg)})
-	}()
+	loaderMetrics := load.NewMetrics(metricsReg)
+	loaded := a.supervise(ctx, "load", func(ctx context.Context) error {
+		return a.loadWith(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: loaderMetrics}, true)
+	})
+	transformMetrics := stream.NewMetrics(metricsReg)
+	transformed := a.supervise(ctx, "transform", func(ctx context.Context) error {
+		return a.transformWith(ctx, transformDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: transformMetrics})
+	})
 	// Ingest stages, when sources are configured (sources.simulate for
 	// make run): see ingest.go.
 	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL}, metricsReg)
 	if err != nil {
 		return err
 	}
+	go reportProgress(ctx, out, metricsReg, 10*time.Second)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
 	<-loaded
+	<-transformed
 	<-ingested
 	return nil
 }
 
-// superviseLoader runs the load stage until ctx ends, restarting it with
-// capped backoff when it stops with an error, as run does for the warehouse.
-func (a *app) superviseLoader(ctx context.Context, deps loaderDeps) {
-	log := a.log.With().Str("stage", "run").Logger()
-	wait := time.Second
-	for {
-		err := a.loadWith(ctx, deps, true)
-		if ctx.Err() != nil {
-			return
+// supervise runs stage until ctx ends, restarting it with capped backoff
+// whenever it stops with an error, as run does for the warehouse. The
+// returned channel closes when it has stopped for good.
+func (a *app) supervise(ctx context.Context, stage string, run func(context.Context) error) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		log := a.log.With().Str(logging.Stage, stage).Logger()
+		wait := time.Second
+		for {
+			err := run(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			log.Error().Err(err).Dur("restart_in", wait).Msg("stage stopped; restarting")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, time.Minute)
 		}
-		log.Error().Err(err).Dur("restart_in", wait).Msg("load stage stopped; restarting")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Minute)
-	}
+	}()
+	return done
 }
 
 // startWarehouse connects to the configured ClickHouse or supervises the

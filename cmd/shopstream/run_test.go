@@ -281,3 +281,39 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRunSimulatedEndToEnd: `run` with the simulated marketplaces ingests
+// both channels, joins them and loads the joined rows: product_daily gets
+// rows for products linked across channels carrying TikTok and Amazon
+// figures. The deadline only bounds a hang; the test does not time anything.
+func TestRunSimulatedEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	warehouseAddr := testenv.FreeAddr(t)
+	env := []string{
+		"SHOPSTREAM_DATA_DIR=" + dataDir,
+		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_SOURCES_SIMULATE=true",
+	}
+	run := startRun(t, env, filepath.Join(dataDir, "run.log"))
+	if !strings.Contains(run.printed, "product_daily FINAL") {
+		t.Errorf("run does not print the query of the joined table:\n%s", run.printed)
+	}
+	q := "SELECT countIf(tiktok_views IS NOT NULL AND amazon_best_sellers_rank_best IS NOT NULL), " +
+		"countIf(tiktok_orders IS NOT NULL AND amazon_orders IS NOT NULL) FROM product_daily FINAL " +
+		"WHERE NOT (startsWith(product_key, 'amazon:') OR startsWith(product_key, 'tiktok:'))"
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		code, body := httpGet(t, "http://"+warehouseAddr+"/?query="+url.QueryEscape(q))
+		if f := strings.Fields(body); code == 200 && len(f) == 2 && f[0] != "0" && f[1] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no joined cross-channel rows after 5 minutes: %d %q", code, body)
+		}
+		time.Sleep(time.Second)
+	}
+	run.stop(t)
+}

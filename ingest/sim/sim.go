@@ -38,6 +38,10 @@ type Options struct {
 	Clock simworld.Clock
 	// Faults is applied to every simulator (each keeps its own counters).
 	Faults fault.Config
+	// ReportQueueTime and ReportProcessingTime bound how long an Amazon
+	// report stays IN_QUEUE and IN_PROGRESS (amazontest defaults when zero);
+	// a demo shortens them.
+	ReportQueueTime, ReportProcessingTime [2]time.Duration
 	// WebhookURL, if set, receives TikTok Shop webhooks for the world's
 	// order changes, polled every WebhookInterval (default one second).
 	WebhookURL      string
@@ -123,7 +127,8 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	base := "http://" + ln.Addr().String()
 
 	s := &Sim{world: w, done: make(chan struct{}), shutdown: opts.ShutdownTimeout,
-		Amazon:   amazontest.New(w, amazontest.Options{Faults: opts.Faults}),
+		Amazon: amazontest.New(w, amazontest.Options{Faults: opts.Faults,
+			ReportQueueTime: opts.ReportQueueTime, ReportProcessingTime: opts.ReportProcessingTime}),
 		Shop:     tiktokshoptest.New(w, tiktokshoptest.Options{Faults: opts.Faults}),
 		Business: tiktokbiztest.New(w, tiktokbiztest.Options{Faults: opts.Faults}),
 	}

@@ -191,8 +191,10 @@ func (a *Amazon) disabled(kind string) bool {
 // Step does the next unit of work, taking the kinds in turn so that no kind
 // (a long backfill of orders, say) starves the others.
 func (a *Amazon) Step(ctx context.Context) (Progress, error) {
-	kinds := []func(context.Context) (Progress, error){a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepCatalog, a.stepRetry}
-	names := []string{workOrders, workSalesTraffic, workBrandAnalytics, workCatalog, workRetry}
+	// The catalog goes first: it needs no report, and every other kind joins
+	// on the identifiers it carries.
+	kinds := []func(context.Context) (Progress, error){a.stepCatalog, a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepRetry}
+	names := []string{workCatalog, workOrders, workSalesTraffic, workBrandAnalytics, workRetry}
 	for i := range kinds {
 		k := (a.next + i) % len(kinds)
 		if a.disabled(names[k]) {

@@ -122,6 +122,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := ensureTopics(ctx, cfg); err != nil {
+		return err
+	}
 	for {
 		err := runOnce(ctx, cfg)
 		switch {
@@ -419,7 +422,11 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				prodMu.Lock()
-				prodErr = errors.Join(prodErr, err)
+				// One failure fails the transaction; the first says why
+				// (the rest usually repeat it record by record).
+				if prodErr == nil {
+					prodErr = fmt.Errorf("%s: %w", r.Topic, err)
+				}
 				prodMu.Unlock()
 			}
 		})

@@ -23,12 +23,16 @@ type Processor struct {
 	res          *identity.Resolver
 	join         *join.Join
 	linkVersions map[string]int64
-	floor        int64
+	// identityVersions is the highest version applied to identity per
+	// catalog or product key: an older snapshot arriving late must not
+	// change the links (the join keeps its own versions).
+	identityVersions map[string]int64
+	floor            int64
 }
 
 // NewProcessor returns an empty Processor.
 func NewProcessor(mapping *identity.Mapping, cfg join.Config) *Processor {
-	return &Processor{res: identity.NewResolver(mapping), join: join.New(cfg), linkVersions: map[string]int64{}}
+	return &Processor{res: identity.NewResolver(mapping), join: join.New(cfg), linkVersions: map[string]int64{}, identityVersions: map[string]int64{}}
 }
 
 // Topics returns the input topics a Processor understands.
@@ -67,7 +71,7 @@ func (p *Processor) Process(topic string, rec map[string]any) ([]Output, error) 
 		if err != nil {
 			return nil, err
 		}
-		links = p.res.Put(src, items)
+		links = p.putIdentity(topic, src, items, m.Version)
 	case identity.TopicAmazonCatalog:
 		// Read both views before changing any state, so a bad record
 		// changes nothing.
@@ -78,7 +82,7 @@ func (p *Processor) Process(topic string, rec map[string]any) ([]Output, error) 
 		if rows, err = p.join.ApplyRecord(topic, rec); err != nil {
 			return nil, err
 		}
-		links = p.res.Put(src, items)
+		links = p.putIdentity(topic, src, items, m.Version)
 	default:
 		if rows, err = p.join.ApplyRecord(topic, rec); err != nil {
 			return nil, err
@@ -102,6 +106,17 @@ func (p *Processor) Process(topic string, rec map[string]any) ([]Output, error) 
 		out = append(out, Output{Topic: join.TopicProductDaily, Key: r.Key(), Value: r.Record()})
 	}
 	return out, nil
+}
+
+// putIdentity applies a catalog or product snapshot to identity resolution
+// unless a newer version of the same key was applied already.
+func (p *Processor) putIdentity(topic, src string, items []identity.Item, version int64) []identity.Change {
+	k := topic + "\x00" + src
+	if seen, ok := p.identityVersions[k]; ok && version <= seen {
+		return nil
+	}
+	p.identityVersions[k] = version
+	return p.res.Put(src, items)
 }
 
 // learntSKU returns the seller SKU an Amazon sales or order record shows

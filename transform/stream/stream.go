@@ -275,6 +275,7 @@ func runOnce(ctx context.Context, cfg Config) error {
 	proc.SetVersionFloor(versionFloor(cfg.Now()))
 	rp := newReplay()
 	var revoked atomic.Bool
+	var own ownership
 
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -304,6 +305,12 @@ func runOnce(ctx context.Context, cfg Config) error {
 		// instance no longer owns, and a transaction may have aborted:
 		// start over.
 		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { revoked.Store(true) }),
+		// Partitions added later bring history the state has not seen.
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			if own.assign(m) {
+				revoked.Store(true)
+			}
+		}),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { revoked.Store(true) }),
 	}, cfg.ClientOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
@@ -384,6 +391,12 @@ func runOnce(ctx context.Context, cfg Config) error {
 			rebuilding := rp.rebuilding()
 			cfg.Metrics.rebuildProgress(replayed, rp.remaining())
 			if rebuilding {
+				continue
+			}
+			// Produce only with the whole state: until the group has
+			// given this instance every input partition (a departed
+			// member's session may still hold some), hold the live records.
+			if all, err := own.ownsAll(ctx, adm, prefixed(cfg.TopicPrefix, Topics())); err != nil || !all {
 				continue
 			}
 			rebuilt = true

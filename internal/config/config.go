@@ -49,7 +49,7 @@ type Transform struct {
 	// Attribution credits a video's figures to the products it shows:
 	// full (each product gets all of it) or even (split among them).
 	Attribution string `koanf:"attribution"`
-	// MappingFile is the explicit product mapping (CSV or YAML, see package
+	// MappingFile is the explicit product mapping (CSV, see package
 	// transform/identity); empty for none.
 	MappingFile string `koanf:"mapping_file"`
 	// Group is the consumer group. One instance per group: the join needs

@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/sim"
@@ -248,8 +248,6 @@ func (a *app) openers(s config.Sources, set *sourceSet, k stage.Kafka, until tim
 // ingestWith runs the stages of sources ("amazon", ..., or several) until
 // ctx ends.
 func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s, err := a.resolveSources(ctx)
 	if err != nil {
 		return err
@@ -276,8 +274,7 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 	if err != nil {
 		return err
 	}
-	g := &group{cancel: cancel}
-	gctx := ctx
+	g, gctx := errgroup.WithContext(ctx)
 	started := 0
 	for _, src := range []string{"amazon", "tiktokshop", "tiktokbiz"} {
 		if !want[src] {
@@ -425,36 +422,11 @@ func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, sour
 	return stage.Backfill(ctx, st, stage.BackfillConfig{Since: since, Until: until, Out: out})
 }
 
-// group runs goroutines and returns the first error; the first error
-// cancels the others.
-type group struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
-	err    error
-}
-
-func (g *group) Go(f func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := f(); err != nil {
-			g.once.Do(func() { g.err = err; g.cancel() })
-		}
-	}()
-}
-
-func (g *group) Wait() error {
-	g.wg.Wait()
-	return g.err
-}
-
 // startIngest runs every configured source's stage (and the webhook
 // receiver when sources.webhooks.listen is set) for `run`, restarting them
 // with capped backoff, until ctx ends; the channel closes when they stopped.
 // Nothing runs when no source is configured. The stages' metrics go to reg.
 func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.Registerer) (<-chan struct{}, error) {
-	done := make(chan struct{})
 	s := a.cfg.Sources
 	var sources []string
 	if s.Simulate || s.Amazon.Endpoint != "" {
@@ -470,6 +442,7 @@ func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.R
 		sources = append(sources, "tiktokbiz")
 	}
 	if len(sources) == 0 {
+		done := make(chan struct{})
 		close(done)
 		return done, nil
 	}
@@ -480,22 +453,5 @@ func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.R
 	deps.metrics = metrics
 	log := a.log.With().Str(logging.Stage, "run").Logger()
 	log.Info().Strs("sources", sources).Bool("simulated", s.Simulate).Msg("starting ingest stages")
-	go func() {
-		defer close(done)
-		wait := time.Second
-		for {
-			err := a.ingestWith(ctx, deps, sources...)
-			if ctx.Err() != nil {
-				return
-			}
-			log.Error().Err(err).Dur("restart_in", wait).Msg("ingest stopped; restarting")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, time.Minute)
-		}
-	}()
-	return done, nil
+	return a.supervise(ctx, "ingest", func(ctx context.Context) error { return a.ingestWith(ctx, deps, sources...) }), nil
 }

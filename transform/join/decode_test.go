@@ -1,12 +1,11 @@
 package join
 
 import (
-	"encoding/json"
 	"math/big"
 	"testing"
-	"time"
 
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 // record builds a record of topic that goavro accepts: every field without
@@ -15,40 +14,9 @@ import (
 // the native form a consumer gets.
 func record(t *testing.T, topic string, set map[string]any) map[string]any {
 	t.Helper()
-	text, err := schemas.Source(topic)
+	rec, err := schematest.Fill(topic, map[string]any{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var sch struct {
-		Fields []struct {
-			Name    string          `json:"name"`
-			Type    json.RawMessage `json:"type"`
-			Default json.RawMessage `json:"default"`
-		} `json:"fields"`
-	}
-	if err := json.Unmarshal([]byte(text), &sch); err != nil {
-		t.Fatal(err)
-	}
-	rec := map[string]any{}
-	for _, f := range sch.Fields {
-		if f.Default != nil {
-			continue
-		}
-		var s string
-		var lt struct{ Type, LogicalType string }
-		switch {
-		case json.Unmarshal(f.Type, &s) == nil:
-			rec[f.Name] = map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
-		case json.Unmarshal(f.Type, &lt) == nil:
-			switch lt.LogicalType {
-			case "timestamp-millis", "date":
-				rec[f.Name] = time.Unix(0, 0).UTC()
-			case "decimal":
-				rec[f.Name] = new(big.Rat)
-			default:
-				rec[f.Name] = []any{}
-			}
-		}
 	}
 	for k, v := range set {
 		rec[k] = v

@@ -1,13 +1,12 @@
 package stream
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
@@ -24,51 +23,12 @@ const (
 	gtin = "00887276302195"
 )
 
-type schemaFields struct {
-	Fields []struct {
-		Name    string          `json:"name"`
-		Type    json.RawMessage `json:"type"`
-		Default json.RawMessage `json:"default"`
-	} `json:"fields"`
-}
-
-// parsedSchemas caches schemas for fill; tests using it are not parallel.
-var parsedSchemas = map[string]schemaFields{}
-
-// fill completes rec with a zero value for every field of topic's schema
-// that has no default, so goavro accepts it.
+// fill completes rec so that goavro accepts it (see schematest.Fill).
 func fill(t testing.TB, topic string, rec map[string]any) map[string]any {
 	t.Helper()
-	sch, ok := parsedSchemas[topic]
-	if !ok {
-		text, err := schemas.Source(topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(text), &sch); err != nil {
-			t.Fatal(err)
-		}
-		parsedSchemas[topic] = sch
-	}
-	for _, f := range sch.Fields {
-		if _, ok := rec[f.Name]; ok || f.Default != nil {
-			continue
-		}
-		var s string
-		var lt struct{ Type, LogicalType string }
-		switch {
-		case json.Unmarshal(f.Type, &s) == nil:
-			rec[f.Name] = map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
-		case json.Unmarshal(f.Type, &lt) == nil:
-			switch lt.LogicalType {
-			case "timestamp-millis", "date":
-				rec[f.Name] = time.Unix(0, 0).UTC()
-			case "decimal":
-				rec[f.Name] = new(big.Rat)
-			default:
-				rec[f.Name] = []any{}
-			}
-		}
+	rec, err := schematest.Fill(topic, rec)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rec
 }

@@ -67,15 +67,19 @@ type Options struct {
 
 // Loader loads topics into ClickHouse; see the package documentation.
 type Loader struct {
-	opts   Options
-	dec    Decoder
-	conn   BatchConn
-	cl     *kgo.Client
-	adm    *kadm.Client
-	tables map[string]*tables.Table
-	topics []string
-	m      *Metrics
-	log    zerolog.Logger
+	opts Options
+	dec  Decoder
+	conn BatchConn
+	cl   *kgo.Client
+	adm  *kadm.Client
+	// clientSet is closed once cl and adm are set. The group join starts
+	// inside kgo.NewClient, so a partition-assigned callback can run before
+	// Run has stored the client; it waits on this instead of reading nil.
+	clientSet chan struct{}
+	tables    map[string]*tables.Table
+	topics    []string
+	m         *Metrics
+	log       zerolog.Logger
 
 	inflight atomic.Int64
 	slot     chan struct{} // signalled when a batch is committed or dropped
@@ -121,10 +125,11 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 	}
 	l := &Loader{
 		opts: opts, dec: dec, conn: conn, m: opts.Metrics, log: opts.Log,
-		tables:  map[string]*tables.Table{},
-		slot:    make(chan struct{}, 1),
-		parts:   map[tp]*partState{},
-		fatalCh: make(chan struct{}),
+		tables:    map[string]*tables.Table{},
+		slot:      make(chan struct{}, 1),
+		parts:     map[tp]*partState{},
+		fatalCh:   make(chan struct{}),
+		clientSet: make(chan struct{}),
 	}
 	topics := opts.Topics
 	if len(topics) == 0 {
@@ -177,6 +182,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		return fmt.Errorf("load: kafka client: %w", err)
 	}
 	l.cl, l.adm = cl, kadm.NewClient(cl)
+	close(l.clientSet)
 	defer func() {
 		// Leaving the group revokes every partition: workers stop, nothing
 		// uncommitted is committed.
@@ -302,6 +308,11 @@ func (l *Loader) release(p *partState, n int64) {
 // assigned starts a worker per new partition. A pending time cut recorded in
 // the commit metadata is restored so the first batch is re-formed exactly.
 func (l *Loader) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	select {
+	case <-l.clientSet:
+	case <-ctx.Done():
+		return
+	}
 	cuts := map[tp]int64{}
 	offs, err := l.adm.FetchOffsets(ctx, l.opts.Group)
 	if err == nil {

@@ -98,17 +98,29 @@ type sourceSet struct {
 
 // resolveSources returns the sources config, pointed at simulators started
 // in process when sources.simulate is set (stopped with ctx).
-func (a *app) resolveSources(ctx context.Context) (config.Sources, error) {
+// With webhooks, the simulator sends signed TikTok Shop webhooks for its
+// order changes to the receiver at sources.webhooks.listen (a free port is
+// chosen when none is configured).
+func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources, error) {
 	s := a.cfg.Sources
 	if !s.Simulate {
 		return s, nil
+	}
+	var webhookURL string
+	if webhooks {
+		listen, err := concreteListen(ctx, s.Webhooks.Listen)
+		if err != nil {
+			return s, err
+		}
+		s.Webhooks.Listen, webhookURL = listen, "http://"+listen+webhook.Path
 	}
 	// The world begins three days ago, so there is some history to ingest
 	// but not months of it.
 	// Reports take seconds rather than minutes here, so that make run shows
 	// joined rows soon after it starts.
 	sm, err := sim.Start(ctx, sim.Options{Seed: s.Seed, Start: time.Now().UTC().Add(-72 * time.Hour).Truncate(24 * time.Hour),
-		ReportQueueTime: [2]time.Duration{time.Second, 3 * time.Second}, ReportProcessingTime: [2]time.Duration{2 * time.Second, 5 * time.Second}})
+		ReportQueueTime: [2]time.Duration{time.Second, 3 * time.Second}, ReportProcessingTime: [2]time.Duration{2 * time.Second, 5 * time.Second},
+		WebhookURL: webhookURL})
 	if err != nil {
 		return s, err
 	}
@@ -127,15 +139,34 @@ func (a *app) resolveSources(ctx context.Context) (config.Sources, error) {
 	s.TikTokBiz.BaseURL, s.TikTokBiz.BusinessID = d.TikTokBusiness.BaseURL, d.TikTokBusiness.Credentials.BusinessID
 	s.TikTokBiz.AccessToken, s.TikTokBiz.RefreshToken = config.Secret(d.TikTokBusiness.Credentials.AccessToken), config.Secret(d.TikTokBusiness.Credentials.RefreshToken)
 	s.TikTokBiz.ClientID, s.TikTokBiz.ClientSecret = d.TikTokBusiness.Credentials.ClientID, config.Secret(d.TikTokBusiness.Credentials.ClientSecret)
-	if s.Webhooks.Listen == "" {
-		s.Webhooks.Listen = "127.0.0.1:0"
-	}
 	if s.Amazon.Since == "" {
 		// The simulated world starts at its epoch; ingest its history.
 		s.Amazon.Since = d.WorldStart.Format(time.DateOnly)
 		s.TikTokShop.Since = d.WorldStart.Format(time.DateOnly)
 	}
 	return s, nil
+}
+
+// concreteListen turns a listen address without a port (empty, or port 0)
+// into a free loopback one, so that the simulator can be told where to send
+// webhooks before the receiver starts. The port is released again before
+// the receiver binds it; the simulator retries a delivery that finds
+// nothing listening, as TikTok does, so the gap loses no event.
+func concreteListen(ctx context.Context, listen string) (string, error) {
+	if listen != "" {
+		if _, port, err := net.SplitHostPort(listen); err == nil && port != "0" {
+			return listen, nil
+		}
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("simulated webhooks: find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("simulated webhooks: %w", err)
+	}
+	return addr, nil
 }
 
 // clients builds the clients of the configured sources.
@@ -248,7 +279,11 @@ func (a *app) openers(s config.Sources, set *sourceSet, k stage.Kafka, until tim
 // ingestWith runs the stages of sources ("amazon", ..., or several) until
 // ctx ends.
 func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string) error {
-	s, err := a.resolveSources(ctx)
+	want := map[string]bool{}
+	for _, src := range sources {
+		want[src] = true
+	}
+	s, err := a.resolveSources(ctx, want["webhooks"])
 	if err != nil {
 		return err
 	}
@@ -262,10 +297,6 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 	}
 	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(deps.brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: s.TopicPrefix}
 	var follow *stage.OrderQueue
-	want := map[string]bool{}
-	for _, src := range sources {
-		want[src] = true
-	}
 	if want["webhooks"] {
 		follow = &stage.OrderQueue{}
 		want["tiktokshop"] = true
@@ -391,7 +422,7 @@ newer one fences the other). A line per slice shows records, % done and ETA.`,
 // backfill steps one source's stage from since to until, printing a line
 // per slice.
 func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, source string, since, until time.Time) error {
-	s, err := a.resolveSources(ctx)
+	s, err := a.resolveSources(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -423,9 +454,9 @@ func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, sour
 }
 
 // startIngest runs every configured source's stage (and the webhook
-// receiver when sources.webhooks.listen is set) for `run`, restarting them
-// with capped backoff, until ctx ends; the channel closes when they stopped.
-// Nothing runs when no source is configured. The stages' metrics go to reg.
+// receiver when sources.webhooks.listen is set or the sources are
+// simulated) for `run`, restarting them with capped backoff, until ctx ends;
+// the channel closes when they stopped. Nothing runs when no source is configured. The stages' metrics go to reg.
 func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.Registerer) (<-chan struct{}, error) {
 	s := a.cfg.Sources
 	var sources []string
@@ -434,7 +465,9 @@ func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.R
 	}
 	if s.Simulate || s.TikTokShop.APIBaseURL != "" {
 		sources = append(sources, "tiktokshop")
-		if s.Webhooks.Listen != "" {
+		// Simulated TikTok Shop sends webhooks; a real one does when a
+		// receiver address is configured.
+		if s.Simulate || s.Webhooks.Listen != "" {
 			sources = append(sources, "webhooks")
 		}
 	}

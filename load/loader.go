@@ -168,6 +168,10 @@ func (l *Loader) Run(ctx context.Context) error {
 		// partition this member no longer owns.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers take an offset each. Seeing them (and
+		// skipping them) lets the lag gauge reach 0 at the end of a
+		// transactionally written partition instead of staying at 1.
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(l.assigned),
 		kgo.OnPartitionsRevoked(l.revoked),
@@ -238,6 +242,9 @@ func (l *Loader) poll(ctx context.Context) error {
 				return
 			}
 			for _, r := range fp.Records {
+				if r.Attrs.IsControl() {
+					continue
+				}
 				for _, b := range p.bd.add(r, now) {
 					l.enqueue(p, b)
 				}

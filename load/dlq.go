@@ -32,6 +32,17 @@ const (
 // DLQTopic returns the dead-letter topic of topic.
 func DLQTopic(topic string) string { return topic + ".dlq" }
 
+// ReplayedTable records the dead letters a replay loaded; the view
+// dead_letters_open lists those it has not.
+const ReplayedTable = "dead_letters_replayed"
+
+var replayedColumns = []tables.Column{
+	{Name: "source_topic", Type: "LowCardinality(String)"},
+	{Name: "source_partition", Type: "UInt32"},
+	{Name: "source_offset", Type: "UInt64"},
+	{Name: "replayed_at", Type: "DateTime64(3, 'UTC')"},
+}
+
 var deadLetterColumns = []tables.Column{
 	{Name: "source_topic", Type: "LowCardinality(String)"},
 	{Name: "source_partition", Type: "UInt32"},
@@ -124,8 +135,10 @@ type ReplayStats struct {
 // offset, so it is indistinguishable from a record loaded the first time.
 // It is idempotent: changes already in the table (by partition and offset)
 // are skipped, and each batch is inserted with the token
-// <topic>.dlq-<partition>-<first>-<last>. Records that still fail stay in the
-// dead-letter topic for a later replay and are counted.
+// <topic>.dlq-<partition>-<first>-<last>. Each record loaded (now or by an
+// earlier replay) is recorded in dead_letters_replayed, so the view
+// dead_letters_open lists only those still needing a fix. Records that still
+// fail stay in the dead-letter topic for a later replay and are counted.
 func ReplayDLQ(ctx context.Context, opts ReplayOptions, dec Decoder, conn BatchConn) (ReplayStats, error) {
 	var st ReplayStats
 	tbl, err := tables.ForTopic(opts.Topic)
@@ -197,13 +210,14 @@ func ReplayDLQ(ctx context.Context, opts ReplayOptions, dec Decoder, conn BatchC
 func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec Decoder, conn BatchConn, recs []*kgo.Record, st *ReplayStats) error {
 	st.Read += len(recs)
 	type change struct {
+		topic     string
 		partition int32
 		offset    int64
 		row       []any
 	}
 	var changes []change
 	for _, r := range recs {
-		partition, offset, err := originalCoordinates(r)
+		topic, partition, offset, err := originalCoordinates(r)
 		if err != nil {
 			opts.Log.Warn().Err(err).Int64("offset", r.Offset).Msg("dead letter without coordinates; left in place")
 			st.StillFailing++
@@ -224,7 +238,7 @@ func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec
 			st.StillFailing++
 			continue
 		}
-		changes = append(changes, change{partition, offset, row})
+		changes = append(changes, change{topic, partition, offset, row})
 	}
 	if len(changes) == 0 {
 		return nil
@@ -248,29 +262,37 @@ func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec
 		loaded[[2]int64{int64(p), int64(o)}] = true
 	}
 	rows.Close()
-	var out [][]any
+	var out, replayed [][]any
+	now := time.Now().UTC()
 	for _, c := range changes {
+		replayed = append(replayed, []any{c.topic, uint32(c.partition), uint64(c.offset), now})
 		if loaded[[2]int64{int64(c.partition), c.offset}] {
 			st.AlreadyLoaded++
 			continue
 		}
 		out = append(out, c.row)
 	}
-	if len(out) == 0 {
-		return nil
-	}
 	token := fmt.Sprintf("%s-%d-%d-%d", recs[0].Topic, recs[0].Partition, recs[0].Offset, recs[len(recs)-1].Offset)
-	if err := insertRows(ctx, conn, opts.HTTP, tbl.Raw, tbl.Columns, token, out); err != nil {
-		return fmt.Errorf("dlq replay: %w", err)
+	if len(out) > 0 {
+		if err := insertRows(ctx, conn, opts.HTTP, tbl.Raw, tbl.Columns, token, out); err != nil {
+			return fmt.Errorf("dlq replay: %w", err)
+		}
+		st.Loaded += len(out)
 	}
-	st.Loaded += len(out)
+	// Only after the changes are in: a crash in between leaves them open,
+	// and the next replay finds them loaded and marks them.
+	if err := insertRows(ctx, conn, opts.HTTP, ReplayedTable, replayedColumns, token, replayed); err != nil {
+		return fmt.Errorf("dlq replay: mark replayed: %w", err)
+	}
 	return nil
 }
 
-func originalCoordinates(r *kgo.Record) (int32, int64, error) {
-	var p, o string
+func originalCoordinates(r *kgo.Record) (string, int32, int64, error) {
+	var topic, p, o string
 	for _, h := range r.Headers {
 		switch h.Key {
+		case HeaderTopic:
+			topic = string(h.Value)
 		case HeaderPartition:
 			p = string(h.Value)
 		case HeaderOffset:
@@ -279,8 +301,12 @@ func originalCoordinates(r *kgo.Record) (int32, int64, error) {
 	}
 	pn, err1 := strconv.ParseInt(p, 10, 32)
 	on, err2 := strconv.ParseInt(o, 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("dead letter %s/%d/%d: original coordinates: %w", r.Topic, r.Partition, r.Offset, err)
+	var err3 error
+	if topic == "" {
+		err3 = errors.New("no " + HeaderTopic + " header")
 	}
-	return int32(pn), on, nil
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return "", 0, 0, fmt.Errorf("dead letter %s/%d/%d: original coordinates: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	return topic, int32(pn), on, nil
 }

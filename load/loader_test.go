@@ -320,6 +320,9 @@ func TestDLQReplay(t *testing.T) {
 		c := h.count("SELECT count() FROM dead_letters WHERE error_class = 'unknown_schema'")
 		return c == late, fmt.Sprint(c)
 	})
+	if open := h.count("SELECT count() FROM dead_letters_open"); open != late {
+		t.Errorf("dead_letters_open has %d rows before any replay, want %d", open, late)
+	}
 
 	// The registry learns the schema (another subject, a doc change so it
 	// gets a new id): the id the late records carry.
@@ -340,6 +343,9 @@ func TestDLQReplay(t *testing.T) {
 	}
 	if st.Read != late || st.Loaded != late || st.StillFailing != 0 {
 		t.Errorf("first replay: %+v", st)
+	}
+	if open := h.count("SELECT count() FROM dead_letters_open"); open != 0 {
+		t.Errorf("%d dead letters still open after the replay loaded them all", open)
 	}
 	st, err = load.ReplayDLQ(ctx, opts, h.serde, h.conn)
 	if err != nil {

@@ -83,7 +83,8 @@ type MigrateOptions struct {
 	// Cluster, when set, makes every statement ON CLUSTER Cluster: tables
 	// become Replicated*MergeTree tables named <name>_local with a
 	// Distributed table <name> in front (sharded by the entity key), and
-	// views read and write the local tables.
+	// materialized views read and write the local tables (plain views read
+	// the Distributed ones).
 	Cluster string
 }
 
@@ -149,6 +150,7 @@ var (
 	identRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	createRE     = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\b`)
 	mvRE         = regexp.MustCompile(`(?m)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS`)
+	viewRE       = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS`)
 	fromRE       = regexp.MustCompile(`(?m)^FROM (\w+)\s*$`)
 	mergeTreeRE  = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\((.*)\))?\s*$`)
 	dedupSetting = "non_replicated_deduplication_window"
@@ -162,6 +164,10 @@ func clusterize(stmt, cluster string) ([]string, error) {
 			return nil, fmt.Errorf("view %s: no FROM line to point at the local table", m[1])
 		}
 		return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
+	}
+	if viewRE.MatchString(stmt) {
+		// A plain view reads the Distributed tables, under the same names.
+		return []string{viewRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE VIEW IF NOT EXISTS ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
 	m := createRE.FindStringSubmatch(stmt)
 	if m == nil {

@@ -101,7 +101,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dead_letters", "shopstream_migrations"}
+	want := []string{"dead_letters", "dead_letters_open", "dead_letters_replayed", "shopstream_migrations"}
 	for _, tb := range all {
 		want = append(want, tb.Raw)
 		if tb.Current != "" {
@@ -176,6 +176,9 @@ func TestClusterStatements(t *testing.T) {
 				t.Errorf("%s: missing %q", tb.Topic, want)
 			}
 		}
+	}
+	if want := "CREATE VIEW IF NOT EXISTS dead_letters_open ON CLUSTER shop AS\nSELECT *\nFROM dead_letters\n"; !strings.Contains(joined, want) {
+		t.Errorf("missing %q", want)
 	}
 	if !strings.Contains(joined, "replicated_deduplication_window = 10000") {
 		t.Error("dedup window lost")

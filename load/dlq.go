@@ -60,8 +60,10 @@ func (l *Loader) ensureDLQTopics(ctx context.Context) error {
 	for i, t := range l.topics {
 		dlqs[i] = DLQTopic(t)
 	}
-	// -1: the broker's default partitions and replication factor.
-	res, err := l.adm.CreateTopics(ctx, -1, -1, nil, dlqs...)
+	// -1: the broker's default partitions and replication factor. Unlimited
+	// retention: `dlq replay` reads the topic, whenever the fix comes.
+	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}
+	res, err := l.adm.CreateTopics(ctx, -1, -1, keep, dlqs...)
 	if err != nil {
 		return fmt.Errorf("load: create dead-letter topics: %w", err)
 	}

@@ -59,7 +59,7 @@ func TestRunLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "amazon.orders"); err != nil {
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, "amazon.orders"); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "amazon.orders", Key: []byte("ATVPDKIKX0DER:111-0000001-0000001"), Value: v}).FirstErr(); err != nil {

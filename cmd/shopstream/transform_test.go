@@ -57,7 +57,9 @@ func TestTransformCommand(t *testing.T) {
 	for _, tp := range append(stream.Topics(), "xchannel.product_links", "xchannel.product_daily") {
 		topics = append(topics, prefix+tp, prefix+tp+stream.DeadLetterSuffix)
 	}
-	if res, err := adm.CreateTopics(ctx, 1, 1, nil, topics...); err != nil || res.Error() != nil {
+	// Unlimited retention, as ingest creates them: the transform checks.
+	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
+	if res, err := adm.CreateTopics(ctx, 1, 1, keep, topics...); err != nil || res.Error() != nil {
 		t.Fatalf("create topics: %v %v", err, res.Error())
 	}
 	t.Cleanup(func() {

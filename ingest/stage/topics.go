@@ -15,9 +15,11 @@ import (
 
 // EnsureTopics creates the cursor topic (compacted) and the given logical
 // topics with their dead-letter topics, unless they exist, with the
-// broker's default partitions and replication. A stage must not rely on
-// auto-creation: brokers usually disable it, and a transaction producing to a
-// missing topic aborts.
+// broker's default partitions and replication and unlimited retention: the
+// transform rebuilds its state from the whole history of the data topics,
+// and a dead letter must stay until someone replays it. A stage must not
+// rely on auto-creation: brokers usually disable it, and a transaction
+// producing to a missing topic aborts.
 func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	cl, err := kgo.NewClient(k.ClientOpts...)
 	if err != nil {
@@ -32,7 +34,8 @@ func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	for _, t := range logical {
 		names = append(names, k.Topic(t), k.Topic(t+emit.DeadLetterSuffix))
 	}
-	res, err := adm.CreateTopics(ctx, -1, -1, nil, names...)
+	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}
+	res, err := adm.CreateTopics(ctx, -1, -1, keep, names...)
 	if err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
 	}

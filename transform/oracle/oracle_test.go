@@ -100,7 +100,8 @@ func newEnv(t *testing.T) *env {
 	for _, tp := range loadedTopics() {
 		topics = append(topics, e.prefix+tp, e.prefix+tp+stream.DeadLetterSuffix)
 	}
-	res, err := e.adm.CreateTopics(ctx, 3, 1, nil, topics...)
+	// Unlimited retention, as ingest creates them: the transform checks.
+	res, err := e.adm.CreateTopics(ctx, 3, 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 	for _, tp := range slices.Clone(topics) {
 		topics = append(topics, tp+DeadLetterSuffix)
 	}
-	res, err := e.adm.CreateTopics(ctx, 2, 1, nil, topics...)
+	res, err := e.adm.CreateTopics(ctx, 2, 1, keepHistory, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +76,10 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 	})
 	return e
 }
+
+// keepHistory is how ingest creates the input topics: the transform
+// refuses inputs whose records expire.
+var keepHistory = map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 
 func (e *kafkaEnv) produce(t *testing.T, ins []input) {
 	t.Helper()
@@ -231,6 +235,43 @@ func (e *kafkaEnv) run(t *testing.T, group string, batches *int) func() error {
 			return errors.New("Run did not stop")
 		}
 	}
+}
+
+// TestRunRefusesExpiringInputs: an input topic that deletes records after
+// a day would make a rebuild forget facts, so Run stops at once with an
+// error that names the topic, the setting and the fix.
+func TestRunRefusesExpiringInputs(t *testing.T) {
+	e := newKafkaEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := e.prefix + join.InputTopics()[0]
+	day := "86400000"
+	res, err := e.adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &day}}, topic)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("alter %s: %v %v", topic, err, res)
+	}
+	// Brokers apply a config change a moment after acknowledging it.
+	for retentionMS(t, ctx, e.adm, topic) != day {
+		time.Sleep(50 * time.Millisecond)
+	}
+	err = Run(ctx, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: e.prefix + "g", Serde: e.serde})
+	if err == nil || !strings.Contains(err.Error(), topic+" has retention.ms="+day) || !strings.Contains(err.Error(), "retention.ms=-1") {
+		t.Fatalf("Run = %v, want a refusal naming %s and the fix", err, topic)
+	}
+}
+
+func retentionMS(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) string {
+	t.Helper()
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rcs[0].Configs {
+		if c.Key == "retention.ms" && c.Value != nil {
+			return *c.Value
+		}
+	}
+	return ""
 }
 
 // TestRunWithCrash runs the stage against a real broker. The first run

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,7 +17,9 @@ import (
 // ensureTopics creates the topics the transform produces to, unless they
 // exist: a transaction producing to a missing topic fails, and brokers
 // usually do not auto-create. product_links is compacted (an identity map);
-// the inputs' dead-letter topics take the broker defaults.
+// the inputs' dead-letter topics keep their records (unlimited retention)
+// until someone looks at them. It also refuses input topics that delete
+// history (see checkInputRetention).
 func ensureTopics(ctx context.Context, cfg Config) error {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)...)
 	if err != nil {
@@ -38,13 +41,60 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 		}
 	}
 	check(adm.CreateTopics(ctx, -1, -1, compacted, cfg.TopicPrefix+identity.TopicProductLinks))
-	names := []string{cfg.TopicPrefix + join.TopicProductDaily}
+	check(adm.CreateTopics(ctx, -1, -1, nil, cfg.TopicPrefix+join.TopicProductDaily))
+	var dlqs []string
 	for _, t := range Topics() {
-		names = append(names, cfg.TopicPrefix+t+DeadLetterSuffix)
+		dlqs = append(dlqs, cfg.TopicPrefix+t+DeadLetterSuffix)
 	}
-	check(adm.CreateTopics(ctx, -1, -1, nil, names...))
+	check(adm.CreateTopics(ctx, -1, -1, map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}, dlqs...))
+	var inputs []string
+	for _, t := range Topics() {
+		inputs = append(inputs, cfg.TopicPrefix+t)
+	}
+	errs = append(errs, checkInputRetention(ctx, adm, inputs))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stream: ensure topics: %w", err)
 	}
 	return nil
+}
+
+// checkInputRetention refuses existing input topics whose records expire
+// (cleanup.policy delete with a finite retention.ms or retention.bytes).
+// The state is rebuilt from the whole input history at every start, so
+// after expiry a restart would re-emit rows without the older facts, and
+// TikTok's lifetime totals would turn into oversized daily deltas. Topics
+// that do not exist yet are left to whoever creates them (the ingest stages
+// create theirs with unlimited retention).
+func checkInputRetention(ctx context.Context, adm *kadm.Client, topics []string) error {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("describe input topics: %w", err)
+	}
+	var errs []error
+	for _, rc := range rcs {
+		if errors.Is(rc.Err, kerr.UnknownTopicOrPartition) {
+			continue
+		}
+		if rc.Err != nil {
+			errs = append(errs, fmt.Errorf("describe input topic %s: %w", rc.Name, rc.Err))
+			continue
+		}
+		conf := map[string]string{}
+		for _, c := range rc.Configs {
+			if c.Value != nil {
+				conf[c.Key] = *c.Value
+			}
+		}
+		if policy, ok := conf["cleanup.policy"]; ok && !strings.Contains(policy, "delete") {
+			continue
+		}
+		for _, key := range []string{"retention.ms", "retention.bytes"} {
+			if v, ok := conf[key]; ok && v != "-1" {
+				errs = append(errs, fmt.Errorf("input topic %s has %s=%s, but the transform rebuilds its state from the whole "+
+					"input history at every start; keep it (kafka-configs.sh --alter --entity-type topics --entity-name %s "+
+					"--add-config %s=-1)", rc.Name, key, v, rc.Name, key))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -181,7 +181,7 @@ func (a *app) clients(s config.Sources, log zerolog.Logger) (*sourceSet, error) 
 		l := log
 		out.amazon, err = amazon.NewClient(amazon.Config{Endpoint: s.Amazon.Endpoint, TokenURL: s.Amazon.TokenURL,
 			Credentials:   amazon.Credentials{ClientID: s.Amazon.ClientID, ClientSecret: amazon.Secret(s.Amazon.ClientSecret.Reveal()), RefreshToken: amazon.Secret(s.Amazon.RefreshToken.Reveal())},
-			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, Logger: &l})
+			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight, Logger: &l})
 		if err != nil {
 			return nil, fmt.Errorf("amazon client: %w", err)
 		}

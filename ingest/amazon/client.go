@@ -106,6 +106,10 @@ type Config struct {
 	// ReportTimeout bounds how long RunReport waits for a report to finish,
 	// on Clock. Default 2 h.
 	ReportTimeout time.Duration
+	// ReportsInFlight bounds the reports in flight (created and still
+	// IN_QUEUE or IN_PROGRESS) at once, across every caller of the client.
+	// Default DefaultReportsInFlight.
+	ReportsInFlight int
 }
 
 // OperationStats count what one operation did.
@@ -135,6 +139,7 @@ type Client struct {
 	log      zerolog.Logger
 	ua       string
 	tokens   *tokenSource
+	reports  *reportQueue
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -173,6 +178,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
+	if cfg.ReportsInFlight <= 0 {
+		cfg.ReportsInFlight = DefaultReportsInFlight
+	}
 	def(&cfg.AttemptTimeout, time.Minute)
 	def(&cfg.BackoffInitial, 2*time.Second)
 	def(&cfg.BackoffMax, 2*time.Minute)
@@ -197,6 +205,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.ua = fmt.Sprintf("shopstream/1.0 (Language=Go/%s; Platform=%s)", strings.TrimPrefix(runtime.Version(), "go"), runtime.GOOS)
 	}
 	c.tokens = &tokenSource{c: c, sem: make(chan struct{}, 1)}
+	c.reports = newReportQueue(c, cfg.ReportsInFlight)
 	return c, nil
 }
 

@@ -32,15 +32,8 @@ type SalesTrafficDay struct {
 // requested range, so per-ASIN per-day figures need one report per day. A day
 // without data (CANCELLED) is not an error: Report is nil.
 func (c *Client) SalesAndTrafficDay(ctx context.Context, day Date) (SalesTrafficDay, error) {
-	loc := c.cfg.ReportZone
-	spec := ReportSpec{
-		ReportType:    ReportSalesAndTraffic,
-		DataStartTime: day.Start(loc).Format("2006-01-02T15:04:05-07:00"),
-		DataEndTime:   day.End(loc).Add(-1e9).Format("2006-01-02T15:04:05-07:00"),
-		ReportOptions: map[string]string{"dateGranularity": "DAY", "asinGranularity": "SKU"},
-	}
 	var rep *SalesAndTrafficReport
-	res, err := c.RunReport(ctx, spec, func(b []byte) error {
+	res, err := c.RunReport(ctx, c.salesTrafficSpec(day), func(b []byte) error {
 		r, err := ParseSalesAndTraffic(b)
 		rep = r
 		return err
@@ -54,6 +47,46 @@ func (c *Client) SalesAndTrafficDay(ctx context.Context, day Date) (SalesTraffic
 	}
 	out.Report = rep
 	return out, nil
+}
+
+func (c *Client) salesTrafficSpec(day Date) ReportSpec {
+	loc := c.cfg.ReportZone
+	return ReportSpec{
+		ReportType:    ReportSalesAndTraffic,
+		DataStartTime: day.Start(loc).Format("2006-01-02T15:04:05-07:00"),
+		DataEndTime:   day.End(loc).Add(-1e9).Format("2006-01-02T15:04:05-07:00"),
+		ReportOptions: map[string]string{"dateGranularity": "DAY", "asinGranularity": "SKU"},
+	}
+}
+
+// PrefetchSalesAndTraffic hints that SalesAndTrafficDay will be asked for
+// these days soon. Prefetch hints are cheap: the client creates the hinted
+// reports in the order given, only with a createReport token to spare and
+// within ReportsInFlight, keeps at most twice ReportsInFlight hints
+// waiting, and hands each report to the call that later asks for the same
+// one, which then finds it generated or under way. A hint nobody takes
+// within an hour is dropped.
+func (c *Client) PrefetchSalesAndTraffic(days ...Date) {
+	specs := make([]ReportSpec, len(days))
+	for i, d := range days {
+		specs[i] = c.salesTrafficSpec(d)
+	}
+	c.reports.prefetch(specs...)
+}
+
+// PrefetchBrandAnalytics hints that SearchTerms(p) and
+// SearchQueryPerformance(p, asins) will be asked soon (see
+// PrefetchSalesAndTraffic).
+func (c *Client) PrefetchBrandAnalytics(p Period, asins []string) {
+	specs := []ReportSpec{c.baSpec(ReportSearchTerms, p, nil)}
+	for _, batch := range BatchASINs(asins) {
+		specs = append(specs, c.sqpSpec(p, batch))
+	}
+	c.reports.prefetch(specs...)
+}
+
+func (c *Client) sqpSpec(p Period, batch []string) ReportSpec {
+	return c.baSpec(ReportSearchQueryPerformance, p, map[string]string{"asin": strings.Join(batch, " ")})
 }
 
 // baSpec is a Brand Analytics report request for period p: dates only, the
@@ -137,16 +170,28 @@ func BatchASINs(asins []string) [][]string {
 }
 
 // SearchQueryPerformance requests the SQP report for period p, one report
-// per batch of ASINs. A failed batch is reported in its Err; the error
-// returned is only for a cancelled context.
+// per batch of ASINs; the batches are queued together, so they are generated
+// concurrently. A failed batch is reported in its Err; the error returned is
+// only for a cancelled context.
 func (c *Client) SearchQueryPerformance(ctx context.Context, p Period, asins []string) ([]SQPBatch, error) {
+	batches := BatchASINs(asins)
+	jobs := make([]*reportJob, len(batches))
+	for i, batch := range batches {
+		jobs[i] = c.reports.claim(c.sqpSpec(p, batch))
+	}
 	var out []SQPBatch
-	for _, batch := range BatchASINs(asins) {
+	defer func() {
+		// Batches not waited for (ctx ended) stay queued for a retry.
+		for _, j := range jobs[len(out):] {
+			c.reports.release(j, true)
+		}
+	}()
+	for i, batch := range batches {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
 		var rep *SearchQueryPerformanceReport
-		res, err := c.RunReport(ctx, c.baSpec(ReportSearchQueryPerformance, p, map[string]string{"asin": strings.Join(batch, " ")}), func(b []byte) error {
+		res, err := c.runJob(ctx, jobs[i], func(b []byte) error {
 			r, err := ParseSearchQueryPerformance(b)
 			rep = r
 			return err

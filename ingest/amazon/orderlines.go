@@ -18,20 +18,30 @@ type OrderLinesIndex struct {
 // for orders last updated in [after, before]. Start it before reading the
 // same window with getOrders, so the report is generated meanwhile.
 func (c *Client) StartOrderLinesReport(ctx context.Context, after, before time.Time) (string, error) {
-	return c.CreateReport(ctx, ReportSpec{ReportType: ReportAllOrdersByLastUpdate,
-		DataStartTime: isoMillis(after), DataEndTime: isoMillis(before)})
+	return c.CreateReport(ctx, orderLinesSpec(after, before))
+}
+
+func orderLinesSpec(after, before time.Time) ReportSpec {
+	return ReportSpec{ReportType: ReportAllOrdersByLastUpdate, DataStartTime: isoMillis(after), DataEndTime: isoMillis(before)}
 }
 
 // FinishOrderLinesReport waits for the report and parses it. A report
 // cancelled for lack of data gives an empty index.
 func (c *Client) FinishOrderLinesReport(ctx context.Context, reportID string) (*OrderLinesIndex, error) {
+	return c.orderLinesIndex(func(parse func([]byte) error) (ReportResult, error) {
+		return c.finishReport(ctx, reportID, parse)
+	})
+}
+
+// orderLinesIndex runs a flat-file report through run and indexes it.
+func (c *Client) orderLinesIndex(run func(parse func([]byte) error) (ReportResult, error)) (*OrderLinesIndex, error) {
 	var lines []FlatFileOrderLine
-	_, err := c.finishReport(ctx, reportID, func(b []byte) error {
+	res, err := run(func(b []byte) error {
 		l, err := ParseAllOrdersFlatFile(b)
 		lines = l
 		return err
 	})
-	idx := &OrderLinesIndex{ReportID: reportID, ByOrder: map[string][]FlatFileOrderLine{}}
+	idx := &OrderLinesIndex{ReportID: res.Report.ReportID, ByOrder: map[string][]FlatFileOrderLine{}}
 	if errors.Is(err, ErrReportCancelled) {
 		return idx, nil
 	}

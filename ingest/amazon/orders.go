@@ -221,6 +221,7 @@ func (c *Client) NewOrderPoller(cursor time.Time, opts OrderPollerOptions) *Orde
 	if opts.MaxWindow <= 0 {
 		opts.MaxWindow = 24 * time.Hour
 	}
+
 	return &OrderPoller{c: c, opts: opts, cursor: cursor, first: true, seen: map[string]time.Time{}}
 }
 
@@ -320,30 +321,39 @@ type OrdersWithLines struct {
 }
 
 // PollWithLines reads the next window and the lines of its orders. It
-// requests the window's flat-file report first, reads getOrders while the
-// report is generated, then takes lines from the report and falls back to
-// getOrderItems per order where it cannot serve (see Client.OrderLines). The
-// cursor moves only when orders and lines were all read.
+// requests the window's flat-file report first (or takes the one
+// PrefetchLines asked for), reads getOrders while the report is generated,
+// then takes lines from the report and falls back to getOrderItems per order
+// where it cannot serve (see Client.OrderLines). The cursor moves only when
+// orders and lines were all read.
 func (p *OrderPoller) PollWithLines(ctx context.Context) (OrdersWithLines, error) {
 	after, before, ok := p.Window(p.c.clock.Now())
 	if !ok {
 		return OrdersWithLines{OrdersWindow: OrdersWindow{After: p.cursor, Before: p.cursor}}, nil
 	}
-	id, rerr := p.c.StartOrderLinesReport(ctx, after, before)
+	q := p.c.reports
+	job := q.claim(orderLinesSpec(after, before))
+	rerr := q.start(ctx, job)
 	if ctx.Err() != nil {
+		q.release(job, true)
 		return OrdersWithLines{}, ctx.Err()
 	}
 	w, keys, err := p.fetch(ctx, after, before)
 	if err != nil {
+		q.release(job, true) // the window is read again
 		return OrdersWithLines{}, err
 	}
 	out := OrdersWithLines{OrdersWindow: w, ReportErr: rerr}
 	var idx *OrderLinesIndex
 	if rerr == nil && len(w.Orders) > 0 {
-		idx, out.ReportErr = p.c.FinishOrderLinesReport(ctx, id)
+		idx, out.ReportErr = p.c.orderLinesIndex(func(parse func([]byte) error) (ReportResult, error) {
+			return p.c.runJob(ctx, job, parse)
+		})
 		if ctx.Err() != nil {
 			return OrdersWithLines{}, ctx.Err()
 		}
+	} else {
+		q.release(job, false) // no orders need it, or it failed
 	}
 	if out.ReportErr != nil {
 		p.c.log.Warn().Err(out.ReportErr).Msg("order lines report unavailable; reading lines with getOrderItems")
@@ -354,4 +364,29 @@ func (p *OrderPoller) PollWithLines(ctx context.Context) (OrdersWithLines, error
 	}
 	p.commit(w, keys)
 	return out, nil
+}
+
+// PrefetchLines hints the flat-file reports of the next windows read at now
+// or later, up to the client's ReportsInFlight, as far as their bounds are
+// fixed already: a window whose end is MaxWindow after the cursor and at
+// least Lag before now (a backfill, or catching up after an outage) keeps
+// those bounds whenever it is read, while a shorter one ends Lag before the
+// time it is read. See Client.PrefetchSalesAndTraffic for how hints are
+// used.
+func (p *OrderPoller) PrefetchLines(now time.Time) {
+	last := now.Add(-p.opts.Lag).Truncate(time.Second)
+	cursor, after := p.cursor, p.cursor
+	if !p.first {
+		after = cursor.Add(-p.opts.Overlap)
+	}
+	var specs []ReportSpec
+	for range p.c.reports.limit {
+		before := cursor.Add(p.opts.MaxWindow)
+		if before.After(last) {
+			break
+		}
+		specs = append(specs, orderLinesSpec(after, before))
+		cursor, after = before, before.Add(-p.opts.Overlap)
+	}
+	p.c.reports.prefetch(specs...)
 }

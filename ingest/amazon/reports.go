@@ -226,25 +226,8 @@ func (c *Client) WaitReport(ctx context.Context, id string) (Report, error) {
 			return r, err
 		}
 		switch r.ProcessingStatus {
-		case StatusDone:
-			if r.ReportDocumentID == "" {
-				return r, fmt.Errorf("report %s is DONE without a reportDocumentId", id)
-			}
-			return r, nil
-		case StatusCancelled:
-			return r, fmt.Errorf("report %s (%s): %w", id, r.ReportType, ErrReportCancelled)
-		case StatusFatal:
-			fe := &ReportFatalError{ReportID: id, ReportType: r.ReportType}
-			if r.ReportDocumentID != "" {
-				b, err := c.FetchDocument(ctx, r.ReportDocumentID, acceptReason)
-				if err != nil {
-					fe.Reason = "reason document unavailable: " + err.Error()
-				} else {
-					fe.Reason = parseReason(b)
-				}
-			}
-			c.log.Warn().Str("report_id", id).Str("report_type", r.ReportType).Str("reason", fe.Reason).Msg("report FATAL")
-			return r, fe
+		case StatusDone, StatusCancelled, StatusFatal:
+			return c.outcome(ctx, r)
 		case StatusInQueue, StatusInProgress:
 		default:
 			return r, fmt.Errorf("report %s: unknown processingStatus %q", id, clip(r.ProcessingStatus))
@@ -259,15 +242,50 @@ func (c *Client) WaitReport(ctx context.Context, id string) (Report, error) {
 	}
 }
 
+// outcome turns a terminal report into WaitReport's answer, fetching a FATAL
+// report's reason document.
+func (c *Client) outcome(ctx context.Context, r Report) (Report, error) {
+	switch r.ProcessingStatus {
+	case StatusDone:
+		if r.ReportDocumentID == "" {
+			return r, fmt.Errorf("report %s is DONE without a reportDocumentId", r.ReportID)
+		}
+		return r, nil
+	case StatusCancelled:
+		return r, fmt.Errorf("report %s (%s): %w", r.ReportID, r.ReportType, ErrReportCancelled)
+	case StatusFatal:
+		fe := &ReportFatalError{ReportID: r.ReportID, ReportType: r.ReportType}
+		if r.ReportDocumentID != "" {
+			b, err := c.FetchDocument(ctx, r.ReportDocumentID, acceptReason)
+			if err != nil {
+				fe.Reason = "reason document unavailable: " + err.Error()
+			} else {
+				fe.Reason = parseReason(b)
+			}
+		}
+		c.log.Warn().Str("report_id", r.ReportID).Str("report_type", r.ReportType).Str("reason", fe.Reason).Msg("report FATAL")
+		return r, fe
+	}
+	return r, fmt.Errorf("report %s: %s is not a terminal status", r.ReportID, clip(r.ProcessingStatus))
+}
+
 // RunReport creates a report, waits for it and downloads its document;
 // parse (nil accepts anything) is applied to the document so that a
-// document cut short in transit is downloaded again.
+// document cut short in transit is downloaded again. Reports run through the
+// client's queue: a report prefetched with the same specification is taken
+// over, and while RunReport waits, the other callers' and prefetched reports
+// are created and polled too.
 func (c *Client) RunReport(ctx context.Context, spec ReportSpec, parse func([]byte) error) (ReportResult, error) {
-	id, err := c.CreateReport(ctx, spec)
+	return c.runJob(ctx, c.reports.claim(spec), parse)
+}
+
+// runJob waits for a claimed report and downloads its document.
+func (c *Client) runJob(ctx context.Context, j *reportJob, parse func([]byte) error) (ReportResult, error) {
+	r, err := c.reports.await(ctx, j)
 	if err != nil {
-		return ReportResult{}, err
+		return ReportResult{Report: r}, err
 	}
-	return c.finishReport(ctx, id, parse)
+	return c.fetchResult(ctx, r, parse)
 }
 
 func (c *Client) finishReport(ctx context.Context, id string, parse func([]byte) error) (ReportResult, error) {
@@ -275,9 +293,14 @@ func (c *Client) finishReport(ctx context.Context, id string, parse func([]byte)
 	if err != nil {
 		return ReportResult{Report: r}, err
 	}
+	return c.fetchResult(ctx, r, parse)
+}
+
+// fetchResult downloads a DONE report's document.
+func (c *Client) fetchResult(ctx context.Context, r Report, parse func([]byte) error) (ReportResult, error) {
 	doc, err := c.FetchDocument(ctx, r.ReportDocumentID, parse)
 	if err != nil {
-		return ReportResult{Report: r}, fmt.Errorf("report %s: %w", id, err)
+		return ReportResult{Report: r}, fmt.Errorf("report %s: %w", r.ReportID, err)
 	}
 	return ReportResult{Report: r, Document: doc}, nil
 }

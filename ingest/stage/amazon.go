@@ -31,6 +31,8 @@ type AmazonClient interface {
 	SalesAndTrafficDay(ctx context.Context, day amazon.Date) (amazon.SalesTrafficDay, error)
 	SearchTerms(ctx context.Context, p amazon.Period) (amazon.SearchTermsPeriod, error)
 	SearchQueryPerformance(ctx context.Context, p amazon.Period, asins []string) ([]amazon.SQPBatch, error)
+	PrefetchSalesAndTraffic(days ...amazon.Date)
+	PrefetchBrandAnalytics(p amazon.Period, asins []string)
 	CatalogSnapshot(ctx context.Context, asins []string) ([]amazon.CatalogItem, map[string]error, error)
 	Mapper() amazon.Mapper
 	MarketplaceID() string
@@ -88,7 +90,7 @@ type Amazon struct {
 	next    int
 }
 
-// Amazon work kinds, in the order Step tries them.
+// Amazon work kinds.
 const (
 	workOrders         = "orders"
 	workSalesTraffic   = "sales_traffic"
@@ -96,6 +98,11 @@ const (
 	workCatalog        = "catalog"
 	workRetry          = "retry"
 )
+
+// stepKinds are the kinds in the order Step tries them. The catalog goes
+// first: it needs no report, and every other kind joins on the identifiers
+// it carries.
+var stepKinds = []string{workCatalog, workOrders, workSalesTraffic, workBrandAnalytics, workRetry}
 
 // OpenAmazon starts an incarnation of the Amazon stage: writer, cursors,
 // change-capture state.
@@ -190,14 +197,23 @@ func (a *Amazon) disabled(kind string) bool {
 
 // Step does the next unit of work, taking the kinds in turn so that no kind
 // (a long backfill of orders, say) starves the others.
+//
+// Reports are generated concurrently, yet committed one window at a time in
+// cursor order (rather than giving each report its own cursor, which would
+// change what is stored). Each step first hints the reports the coming
+// steps will ask for (order-line flat files of full windows, the Sales &
+// Traffic run's days, the next Brand Analytics week); the client creates and
+// polls them together, at most ReportsInFlight at once, while steps wait. A
+// report is taken only by the step whose window it covers, and that step
+// commits its records with its cursor as before. A crash loses nothing but
+// reports in flight, asked for again after the restart, so no window is
+// skipped or repeated.
 func (a *Amazon) Step(ctx context.Context) (Progress, error) {
-	// The catalog goes first: it needs no report, and every other kind joins
-	// on the identifiers it carries.
+	a.prefetch()
 	kinds := []func(context.Context) (Progress, error){a.stepCatalog, a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepRetry}
-	names := []string{workCatalog, workOrders, workSalesTraffic, workBrandAnalytics, workRetry}
 	for i := range kinds {
 		k := (a.next + i) % len(kinds)
-		if a.disabled(names[k]) {
+		if a.disabled(stepKinds[k]) {
 			continue
 		}
 		p, err := kinds[k](ctx)
@@ -210,6 +226,38 @@ func (a *Amazon) Step(ctx context.Context) (Progress, error) {
 }
 
 func (a *Amazon) now() time.Time { return a.cfg.Clock.Now() }
+
+// until caps t at the end of a backfill.
+func (a *Amazon) until(t time.Time) time.Time {
+	if !a.cfg.Until.IsZero() && t.After(a.cfg.Until) {
+		return a.cfg.Until
+	}
+	return t
+}
+
+// prefetch hints the reports the coming steps will ask for, kind by kind in
+// the order the steps take them, so that the client generates them
+// concurrently (see Step).
+func (a *Amazon) prefetch() {
+	for i := range stepKinds {
+		k := stepKinds[(a.next+i)%len(stepKinds)]
+		if a.disabled(k) {
+			continue
+		}
+		switch k {
+		case workOrders:
+			a.poller.PrefetchLines(a.until(a.now()))
+		case workSalesTraffic:
+			if _, _, days, ok := a.salesTrafficRun(); ok {
+				a.cfg.Client.PrefetchSalesAndTraffic(days...)
+			}
+		case workBrandAnalytics:
+			if week := a.nextWeek(a.until(a.now())); week != nil {
+				a.cfg.Client.PrefetchBrandAnalytics(*week, a.knownASINs())
+			}
+		}
+	}
+}
 
 // stepOrders reads one getOrders window with its lines.
 func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
@@ -264,34 +312,13 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 // the last run's time.
 func (a *Amazon) stepSalesTraffic(ctx context.Context) (Progress, error) {
 	cur := a.st
-	var lastRun, runAt time.Time
-	var days []amazon.Date
-	if cur.Position == "" {
-		lastRun = cur.WindowEnd
-		runAt = a.now()
-		if !a.cfg.Until.IsZero() && runAt.After(a.cfg.Until) {
-			runAt = a.cfg.Until
-		}
-		if !lastRun.IsZero() && runAt.Sub(lastRun) < a.cfg.ReportInterval {
-			return Progress{}, nil
-		}
-		days = amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
-		if len(days) == 0 {
-			return Progress{}, nil
-		}
-	} else {
-		lastRun, runAt = cur.WindowStart, cur.WindowEnd
-		all := amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
-		for i, d := range all {
-			if d.String() == cur.Position {
-				days = all[i:]
-				break
-			}
-		}
-		if len(days) == 0 { // the run's days changed meaning (config): end it
-			next := cur.Advance("", runAt, runAt, a.now())
-			return a.s.newBatch().commit(ctx, "sales_traffic end run", next)
-		}
+	lastRun, runAt, days, ok := a.salesTrafficRun()
+	if !ok {
+		return Progress{}, nil
+	}
+	if len(days) == 0 { // the run's days changed meaning (config): end it
+		next := cur.Advance("", runAt, runAt, a.now())
+		return a.s.newBatch().commit(ctx, "sales_traffic end run", next)
 	}
 	day := days[0]
 	next := cur.Advance("", runAt, runAt, a.now())
@@ -320,6 +347,29 @@ func (a *Amazon) stepSalesTraffic(ctx context.Context) (Progress, error) {
 	return p, nil
 }
 
+// salesTrafficRun returns the Sales & Traffic run to read now: the previous
+// run's time, this run's, and the days it has left (none if the run in
+// progress no longer knows its next day); ok is false when no run is due.
+func (a *Amazon) salesTrafficRun() (lastRun, runAt time.Time, days []amazon.Date, ok bool) {
+	cur := a.st
+	if cur.Position != "" {
+		lastRun, runAt = cur.WindowStart, cur.WindowEnd
+		all := amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
+		for i, d := range all {
+			if d.String() == cur.Position {
+				return lastRun, runAt, all[i:], true
+			}
+		}
+		return lastRun, runAt, nil, true
+	}
+	lastRun, runAt = cur.WindowEnd, a.until(a.now())
+	if !lastRun.IsZero() && runAt.Sub(lastRun) < a.cfg.ReportInterval {
+		return lastRun, runAt, nil, false
+	}
+	days = amazon.SalesTrafficDays(a.since, lastRun, runAt, a.zone, a.cfg.Lookback)
+	return lastRun, runAt, days, len(days) > 0
+}
+
 func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
 	if d.Report == nil {
 		return // cancelled: no data that day
@@ -340,17 +390,8 @@ func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
 // stepBrandAnalytics reads the next complete week's search terms and search
 // query performance.
 func (a *Amazon) stepBrandAnalytics(ctx context.Context) (Progress, error) {
-	now := a.now()
-	if !a.cfg.Until.IsZero() && now.After(a.cfg.Until) {
-		now = a.cfg.Until
-	}
-	var week *amazon.Period
-	for _, p := range amazon.CompleteWeeks(a.since, now, a.zone) {
-		if a.ba.WindowEnd.IsZero() || p.Start.Start(a.zone).After(a.ba.WindowStart) {
-			week = &p
-			break
-		}
-	}
+	now := a.until(a.now())
+	week := a.nextWeek(now)
 	if week == nil {
 		return Progress{}, nil
 	}
@@ -374,10 +415,24 @@ func (a *Amazon) stepBrandAnalytics(ctx context.Context) (Progress, error) {
 	return p, nil
 }
 
+// nextWeek returns the next complete week to read at now, if any.
+func (a *Amazon) nextWeek(now time.Time) *amazon.Period {
+	for _, p := range amazon.CompleteWeeks(a.since, now, a.zone) {
+		if a.ba.WindowEnd.IsZero() || p.Start.Start(a.zone).After(a.ba.WindowStart) {
+			return &p
+		}
+	}
+	return nil
+}
+
 // brandAnalytics adds a week's reports to b. A FATAL report is recorded as a
 // retry cursor (returned) and does not hold up the rest.
 func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, week amazon.Period, id string) ([]cursor.Cursor, error) {
 	var extra []cursor.Cursor
+	// All of the week's reports generate together while search terms are
+	// waited for (a retry asks for them here first).
+	asins := a.knownASINs()
+	a.cfg.Client.PrefetchBrandAnalytics(week, asins)
 	st, err := a.cfg.Client.SearchTerms(ctx, week)
 	switch {
 	case err == nil:
@@ -393,7 +448,6 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, week amazon.Perio
 	default:
 		return nil, err
 	}
-	asins := a.knownASINs()
 	if len(asins) == 0 {
 		return extra, nil
 	}

@@ -49,6 +49,9 @@ type Amazon struct {
 	Lookback        time.Duration `koanf:"lookback"`
 	ReportInterval  time.Duration `koanf:"report_interval"`
 	CatalogInterval time.Duration `koanf:"catalog_interval"`
+	// ReportsInFlight is how many reports are generated at once (created
+	// and still IN_QUEUE or IN_PROGRESS).
+	ReportsInFlight int `koanf:"reports_in_flight"`
 	// ASINs to snapshot besides those learnt from reports and orders.
 	ASINs []string `koanf:"asins"`
 }
@@ -112,6 +115,7 @@ func sourceDefaults() map[string]any {
 		"sources.amazon.lookback":          "72h",
 		"sources.amazon.report_interval":   "1h",
 		"sources.amazon.catalog_interval":  "1h",
+		"sources.amazon.reports_in_flight": 4,
 		"sources.amazon.asins":             []string{},
 		"sources.tiktokshop.api_base_url":  "",
 		"sources.tiktokshop.auth_base_url": "https://auth.tiktok-shops.com",
@@ -175,6 +179,9 @@ func (s Sources) validate() []error {
 	positive("sources.amazon.lookback", s.Amazon.Lookback)
 	positive("sources.amazon.report_interval", s.Amazon.ReportInterval)
 	positive("sources.amazon.catalog_interval", s.Amazon.CatalogInterval)
+	if s.Amazon.ReportsInFlight < 1 {
+		bad("sources.amazon.reports_in_flight", "must be at least 1")
+	}
 	if s.Amazon.Endpoint != "" && (s.Amazon.ClientID == "" || s.Amazon.ClientSecret == "" || s.Amazon.RefreshToken == "") {
 		bad("sources.amazon", "client_id, %s and %s are required with an endpoint", EnvName("sources.amazon.client_secret"), EnvName("sources.amazon.refresh_token"))
 	}

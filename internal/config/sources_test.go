@@ -27,12 +27,13 @@ sources:
   tiktokbiz:
     poll_interval: 30m
 `)
-	c, err := load(p, []string{"SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET=s3cret", "SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN_FILE=" + secretFile})
+	c, err := load(p, []string{"SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET=s3cret", "SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN_FILE=" + secretFile,
+		"SHOPSTREAM_SOURCES_AMAZON_REPORTS_IN_FLIGHT=6"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := c.Sources.Amazon
-	if a.ClientSecret.Reveal() != "s3cret" || a.RefreshToken.Reveal() != "from-file" || a.Lookback != 96*time.Hour || a.Since != "2026-01-01" ||
+	if a.ClientSecret.Reveal() != "s3cret" || a.RefreshToken.Reveal() != "from-file" || a.Lookback != 96*time.Hour || a.Since != "2026-01-01" || a.ReportsInFlight != 6 ||
 		c.Sources.TikTokBiz.PollInterval != 30*time.Minute || c.Sources.Simulate {
 		t.Fatalf("sources: %+v", c.Sources)
 	}
@@ -47,6 +48,7 @@ sources:
     client_secret: in-the-file
     lookback: -1h
     since: yesterday
+    reports_in_flight: 0
   tiktokshop:
     api_base_url: https://open-api.tiktokglobalshop.com
     zone: Mars/Olympus
@@ -56,7 +58,7 @@ sources:
 		t.Fatal("bad sources accepted")
 	}
 	for _, want := range []string{"sources.amazon.client_secret: secrets may not be written", "sources.amazon.endpoint", "sources.amazon.lookback",
-		"sources.amazon.since", "sources.tiktokshop.zone", "sources.tiktokshop: app_key"} {
+		"sources.amazon.since", "sources.amazon.reports_in_flight", "sources.tiktokshop.zone", "sources.tiktokshop: app_key"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing problem %q in:\n%v", want, err)
 		}

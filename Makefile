@@ -113,7 +113,7 @@ $(DBT): $(DBT_REQUIREMENTS)
 
 STATICCHECK := $(CACHE)/bin/staticcheck
 $(STATICCHECK):
-	GOBIN=$(CACHE)/bin go install honnef.co/go/tools/cmd/staticcheck@2026.2.2
+	GOBIN=$(CACHE)/bin go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 ## lint: gofmt, go vet (with and without the engine) and staticcheck
 lint: $(STATICCHECK)
@@ -121,6 +121,7 @@ lint: $(STATICCHECK)
 	go vet ./...
 	go vet -tags chdb ./...
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags chdb ./...
 
 clean:
 	rm -rf bin data

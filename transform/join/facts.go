@@ -3,8 +3,6 @@ package join
 import (
 	"fmt"
 	"math/big"
-	"strconv"
-	"time"
 
 	"github.com/shopstream/shopstream/transform/identity"
 )
@@ -36,8 +34,8 @@ func (j *Join) ApplyBestSellersRank(s BestSellersRank) []Row {
 			return nil
 		}
 		j.bsrTomb[ref] = s.Version
-		for id := range j.bsrFacts[ref] {
-			j.setFact(id, nil, t)
+		for _, f := range j.bsrFacts[ref] {
+			j.setFact(f, nil, t)
 		}
 		delete(j.bsrFacts, ref)
 		return j.emit(t, s.Meta)
@@ -45,8 +43,7 @@ func (j *Join) ApplyBestSellersRank(s BestSellersRank) []Row {
 	if s.Version <= j.bsrTomb[ref] || len(s.DisplayGroupRanks) == 0 {
 		return nil
 	}
-	id := "bsr|" + ref.String() + "|" + strconv.FormatInt(s.Version, 10)
-	if _, dup := j.bsrFacts[ref][id]; dup {
+	if _, dup := j.bsrFacts[ref][s.Version]; dup {
 		return nil
 	}
 	best := s.DisplayGroupRanks[0]
@@ -54,10 +51,11 @@ func (j *Join) ApplyBestSellersRank(s BestSellersRank) []Row {
 		best = min(best, r)
 	}
 	if j.bsrFacts[ref] == nil {
-		j.bsrFacts[ref] = map[string]struct{}{}
+		j.bsrFacts[ref] = map[int64]*fact{}
 	}
-	j.bsrFacts[ref][id] = struct{}{}
-	j.setFact(id, []cellContrib{{ref, DayOf(s.SourceTS, j.zone), contrib{kind: kindBSR, rank: best}}}, t)
+	f := &fact{}
+	j.bsrFacts[ref][s.Version] = f
+	j.setFact(f, []cellContrib{{ref, DayOf(s.SourceTS, j.zone), &contrib{kind: kindBSR, rank: best}}}, t)
 	return j.emit(t, s.Meta)
 }
 
@@ -71,14 +69,14 @@ func (j *Join) ApplySalesTraffic(s SalesTraffic) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs = []cellContrib{{amazonRef(s.MarketplaceID, s.ASIN), day, contrib{kind: kindSalesTraffic,
+		cs = []cellContrib{{amazonRef(s.MarketplaceID, s.ASIN), day, &contrib{kind: kindSalesTraffic,
 			sessions: s.Sessions, pageViews: s.PageViews, units: s.Units, currency: s.Currency, amount: s.Sales}}}
 	}
 	if !j.accept(id, s.Meta) {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(id, cs, t)
+	j.setFact(j.facts[id], cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -123,16 +121,17 @@ func (j *Join) ApplySearchQuery(s SearchQuery) ([]Row, error) {
 			return nil, err
 		}
 		ref := amazonRef(s.MarketplaceID, s.ASIN)
-		sc := &searchContrib{period: p, impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}
+		c := &contrib{kind: kindSearchQuery, search: &searchContrib{period: p,
+			impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}}
 		for _, d := range days {
-			cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchQuery, search: sc}})
+			cs = append(cs, cellContrib{ref, d, c})
 		}
 	}
 	if !j.accept(id, s.Meta) {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(id, cs, t)
+	j.setFact(j.facts[id], cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -151,9 +150,9 @@ func (j *Join) ApplySearchTerm(s SearchTerm) ([]Row, error) {
 			ref := amazonRef(s.MarketplaceID, c.ASIN)
 			tr := TermRank{Term: s.Term, Department: s.Department, FrequencyRank: s.FrequencyRank,
 				ClickShareRank: c.ClickShareRank, ClickShare: c.ClickShare, ConversionShare: c.ConversionShare}
-			sc := &searchContrib{period: p, term: tr}
+			c := &contrib{kind: kindSearchTerm, search: &searchContrib{period: p, term: tr}}
 			for _, d := range days {
-				cs = append(cs, cellContrib{ref, d, contrib{kind: kindSearchTerm, search: sc}})
+				cs = append(cs, cellContrib{ref, d, c})
 			}
 		}
 	}
@@ -161,7 +160,7 @@ func (j *Join) ApplySearchTerm(s SearchTerm) ([]Row, error) {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(id, cs, t)
+	j.setFact(j.facts[id], cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -170,14 +169,17 @@ func orderKey(mkt, order string) string { return mkt + ":" + order }
 // ApplyAmazonOrder applies an amazon.orders header: only its purchase date
 // matters, for items that arrived without one.
 func (j *Join) ApplyAmazonOrder(o AmazonOrder) []Row {
-	ok := orderKey(o.MarketplaceID, o.OrderID)
-	if o.deleted() || o.PurchaseDate.IsZero() || !j.accept("ao|"+ok, o.Meta) {
+	id := "ao|" + orderKey(o.MarketplaceID, o.OrderID)
+	if o.deleted() || o.PurchaseDate.IsZero() || !j.accept(id, o.Meta) {
 		return nil
 	}
-	j.orderDates[ok] = o.PurchaseDate
+	ok := id[len("ao|"):] // shares the fact id's bytes
+	// Only the day in the reporting zone is ever used.
+	day := DayOf(o.PurchaseDate, j.zone)
+	j.orderDays[ok] = day
 	t := touched{}
 	for id, it := range j.pendingItems[ok] {
-		j.setFact(id, j.amazonItemContribs(it, o.PurchaseDate), t)
+		j.setFact(j.facts[id], j.amazonItemContribs(it, ok, day), t)
 	}
 	delete(j.pendingItems, ok)
 	return j.emit(t, o.Meta)
@@ -187,38 +189,39 @@ func (j *Join) ApplyAmazonOrder(o AmazonOrder) []Row {
 // once for the ASIN's product on its purchase day (reporting zone), unless
 // it is canceled.
 func (j *Join) ApplyAmazonOrderItem(it AmazonOrderItem) []Row {
-	ok := orderKey(it.MarketplaceID, it.OrderID)
-	id := "aoi|" + ok + ":" + it.ItemID
+	id := "aoi|" + orderKey(it.MarketplaceID, it.OrderID) + ":" + it.ItemID
 	if !j.accept(id, it.Meta) {
 		return nil
 	}
+	// The order key, sharing the fact id's bytes: it is kept in every
+	// contribution of the order.
+	ok := id[len("aoi|") : len(id)-len(it.ItemID)-1]
 	delete(j.pendingItems[ok], id)
 	t := touched{}
 	var cs []cellContrib
 	if !it.deleted() {
-		date := it.PurchaseDate
-		if date.IsZero() {
-			date = j.orderDates[ok]
+		day, dated := j.orderDays[ok]
+		if !it.PurchaseDate.IsZero() {
+			day, dated = DayOf(it.PurchaseDate, j.zone), true
 		}
-		if date.IsZero() {
+		if !dated {
 			if j.pendingItems[ok] == nil {
 				j.pendingItems[ok] = map[string]AmazonOrderItem{}
 			}
 			j.pendingItems[ok][id] = it
 		} else {
-			cs = j.amazonItemContribs(it, date)
+			cs = j.amazonItemContribs(it, ok, day)
 		}
 	}
-	j.setFact(id, cs, t)
+	j.setFact(j.facts[id], cs, t)
 	return j.emit(t, it.Meta)
 }
 
-func (j *Join) amazonItemContribs(it AmazonOrderItem, date time.Time) []cellContrib {
+func (j *Join) amazonItemContribs(it AmazonOrderItem, order string, day Day) []cellContrib {
 	if it.OrderStatus == amazonCanceled {
 		return nil
 	}
-	return []cellContrib{{amazonRef(it.MarketplaceID, it.ASIN), DayOf(date, j.zone),
-		contrib{kind: kindAmazonOrder, orderID: orderKey(it.MarketplaceID, it.OrderID)}}}
+	return []cellContrib{{amazonRef(it.MarketplaceID, it.ASIN), day, &contrib{kind: kindAmazonOrder, orderID: order}}}
 }
 
 // ApplyTikTokOrder applies a tiktok.orders record: every line is one unit
@@ -229,6 +232,7 @@ func (j *Join) ApplyTikTokOrder(o TikTokOrder) []Row {
 	if !j.accept(id, o.Meta) {
 		return nil
 	}
+	order := id[len("tto|"):] // shares the fact id's bytes
 	t := touched{}
 	var cs []cellContrib
 	if !o.deleted() && o.Status != tiktokCancelled {
@@ -238,13 +242,13 @@ func (j *Join) ApplyTikTokOrder(o TikTokOrder) []Row {
 			if cur == "" {
 				cur = o.Currency
 			}
-			c := contrib{kind: kindTikTokOrder, orderID: o.ShopID + ":" + o.OrderID, units: 1, currency: cur}
+			c := &contrib{kind: kindTikTokOrder, orderID: order, units: 1, currency: cur}
 			if l.SalePrice != nil {
 				c.amount = new(big.Rat).Set(l.SalePrice)
 			}
 			cs = append(cs, cellContrib{tiktokRef(o.ShopID, l.SKUID), day, c})
 		}
 	}
-	j.setFact(id, cs, t)
+	j.setFact(j.facts[id], cs, t)
 	return j.emit(t, o.Meta)
 }

@@ -91,11 +91,12 @@ func productOfSKU(sku string) string {
 // current returns the current row of key on day, failing if there is none.
 func current(t *testing.T, j *Join, key string, d Day) Row {
 	t.Helper()
-	e := j.rows[RowKey{key, d}]
+	rk := RowKey{key, d}
+	e := j.rows[rk]
 	if e == nil || e.deleted {
 		t.Fatalf("no current row %s %s; rows: %v", key, d, keysOf(j.Rows()))
 	}
-	return e.row
+	return j.row(rk, e)
 }
 
 func keysOf(rows []Row) []string {

@@ -59,51 +59,77 @@ type Join struct {
 	zone *time.Location
 	attr Attribution
 
-	seen map[string]seenVersion // "topic|key" -> last accepted change
+	// facts holds, per source key ("topic|key"), the last accepted change
+	// and the cells the fact contributes to: one entry, so the id is
+	// stored once.
+	facts map[string]*fact
 
 	// Identity, from identity.Change.
 	keyOf     map[identity.Ref]string
 	productOf map[identity.Ref]productRef
 	skusOf    map[productRef]map[identity.Ref]struct{}
-	refsByKey map[string]map[identity.Ref]struct{}
+	refsByKey map[string]map[refID]struct{}
+
+	// Channel products are interned: the cells, many per product, then
+	// key on 8 bytes instead of three strings and a day.
+	refIDs map[identity.Ref]refID
+	refs   []identity.Ref
 
 	// Facts credited straight to a channel product, by (product, day).
-	// fact id -> its contribution. Pointers, because most cells hold one
-	// or two facts and a small map's slots are allocated eight at a time.
-	cells   map[refDay]map[string]*contrib
+	// Slices, not maps: most cells hold a handful of facts, and computing
+	// a row reads them all anyway.
+	cells   map[cell][]cellFact
 	refDays map[identity.Ref]map[Day]int
-	factAt  map[string][]refDay
 
 	// Amazon catalog snapshots (sales ranks), by ASIN.
-	bsrFacts map[identity.Ref]map[string]struct{}
+	bsrFacts map[identity.Ref]map[int64]*fact // by snapshot version
 	bsrTomb  map[identity.Ref]int64
 
 	// Amazon order items waiting for their order's purchase date.
-	orderDates   map[string]time.Time
+	orderDays    map[string]Day                        // purchase day (reporting zone) by order
 	pendingItems map[string]map[string]AmazonOrderItem // order -> fact id -> item
 
 	// Videos.
-	videoProducts  map[string]map[productRef]int // video -> product -> vperf facts listing it
-	productVideos  map[productRef]map[string]struct{}
-	productKeys    map[productRef][]string // cached keys of a product with videos
-	productsByKey  map[string]map[productRef]struct{}
-	vperf          map[string]*vperfFact
-	vperfByDay     map[videoDay]map[string]struct{}
-	vperfDays      map[string]map[Day]int
-	engagement     map[string]*engState // by video id
-	engagementSeen map[string]string    // video id -> engagement record key
+	videos        map[string]*video
+	productVideos map[productRef]map[*video]struct{}
+	productKeys   map[productRef][]string // cached keys of a product with videos
+	productsByKey map[string]map[productRef]struct{}
 
 	rows  map[RowKey]*emitted
 	floor int64
 
 	// Scratch space of compute, reused so that recomputing a row, the
 	// work of every input record, does not allocate it each time.
-	scratchVideos, scratchAmzOrders, scratchTTOrders []string
+	scratchVideos                     []*video
+	scratchAmzOrders, scratchTTOrders []string
+	scratchContent                    []byte
 }
 
-type seenVersion struct {
+// fact is one input fact: the last accepted change of its source key
+// (unset for sales-rank snapshots, kept in bsrFacts) and the cells it
+// contributes to.
+type fact struct {
 	version int64
 	eventID string
+	at      []cell
+}
+
+// refID is an interned identity.Ref.
+type refID uint32
+
+// cell is a (channel product, day) pair packed into one word.
+type cell uint64
+
+func cellOf(r refID, d Day) cell { return cell(uint64(r)<<32 | uint64(uint32(d))) }
+func (c cell) ref() refID        { return refID(c >> 32) }
+func (c cell) day() Day          { return Day(int32(uint32(c))) }
+
+// cellFact is one fact's contribution to a cell. Contributions are never
+// modified once stored, so one may be shared by several cells (the days
+// of a search report's period).
+type cellFact struct {
+	fact *fact
+	c    *contrib
 }
 
 type productRef struct{ shop, id string }
@@ -112,20 +138,14 @@ type productRef struct{ shop, id string }
 // linked yet: the video facts stay visible under it until they are.
 func (p productRef) fallbackKey() string { return "tiktok:" + p.shop + ":product:" + p.id }
 
-type refDay struct {
-	ref identity.Ref
-	day Day
-}
-
-type videoDay struct {
-	video string
-	day   Day
-}
-
+// emitted is the last version of a row sent out. Its figures are kept
+// only as their encoding (Row.appendContent), which is all that deciding
+// whether a recomputed row changed needs, and a fraction of a Row's size.
 type emitted struct {
-	row     Row
-	version int64
-	deleted bool
+	content        string // empty when deleted
+	version        int64
+	trigger        *Meta // shared by the rows one change emitted
+	first, deleted bool
 }
 
 // New returns an empty Join.
@@ -136,28 +156,23 @@ func New(cfg Config) *Join {
 	}
 	return &Join{
 		zone: zone, attr: cfg.Attribution,
-		seen:           map[string]seenVersion{},
-		keyOf:          map[identity.Ref]string{},
-		productOf:      map[identity.Ref]productRef{},
-		skusOf:         map[productRef]map[identity.Ref]struct{}{},
-		refsByKey:      map[string]map[identity.Ref]struct{}{},
-		cells:          map[refDay]map[string]*contrib{},
-		refDays:        map[identity.Ref]map[Day]int{},
-		factAt:         map[string][]refDay{},
-		bsrFacts:       map[identity.Ref]map[string]struct{}{},
-		bsrTomb:        map[identity.Ref]int64{},
-		orderDates:     map[string]time.Time{},
-		pendingItems:   map[string]map[string]AmazonOrderItem{},
-		videoProducts:  map[string]map[productRef]int{},
-		productVideos:  map[productRef]map[string]struct{}{},
-		productKeys:    map[productRef][]string{},
-		productsByKey:  map[string]map[productRef]struct{}{},
-		vperf:          map[string]*vperfFact{},
-		vperfByDay:     map[videoDay]map[string]struct{}{},
-		vperfDays:      map[string]map[Day]int{},
-		engagement:     map[string]*engState{},
-		engagementSeen: map[string]string{},
-		rows:           map[RowKey]*emitted{},
+		facts:         map[string]*fact{},
+		keyOf:         map[identity.Ref]string{},
+		productOf:     map[identity.Ref]productRef{},
+		skusOf:        map[productRef]map[identity.Ref]struct{}{},
+		refsByKey:     map[string]map[refID]struct{}{},
+		refIDs:        map[identity.Ref]refID{},
+		cells:         map[cell][]cellFact{},
+		refDays:       map[identity.Ref]map[Day]int{},
+		bsrFacts:      map[identity.Ref]map[int64]*fact{},
+		bsrTomb:       map[identity.Ref]int64{},
+		orderDays:     map[string]Day{},
+		pendingItems:  map[string]map[string]AmazonOrderItem{},
+		videos:        map[string]*video{},
+		productVideos: map[productRef]map[*video]struct{}{},
+		productKeys:   map[productRef][]string{},
+		productsByKey: map[string]map[productRef]struct{}{},
+		rows:          map[RowKey]*emitted{},
 	}
 }
 
@@ -173,9 +188,9 @@ func (j *Join) SetVersionFloor(v int64) { j.floor = max(j.floor, v) }
 // sorted by key and day: what a current-state table should hold.
 func (j *Join) Rows() []Row {
 	var out []Row
-	for _, e := range j.rows {
+	for rk, e := range j.rows {
 		if !e.deleted {
-			out = append(out, e.row)
+			out = append(out, j.row(rk, e))
 		}
 	}
 	slices.SortFunc(out, func(a, b Row) int {
@@ -188,11 +203,26 @@ func (j *Join) Rows() []Row {
 // a repeated event id, or a version not above the last accepted one, is a
 // duplicate or out of order and is ignored.
 func (j *Join) accept(id string, m Meta) bool {
-	if s, ok := j.seen[id]; ok && (m.EventID == s.eventID || m.Version <= s.version) {
+	f := j.facts[id]
+	if f == nil {
+		f = &fact{}
+		j.facts[id] = f
+	} else if m.EventID == f.eventID || m.Version <= f.version {
 		return false
 	}
-	j.seen[id] = seenVersion{version: m.Version, eventID: m.EventID}
+	f.version, f.eventID = m.Version, m.EventID
 	return true
+}
+
+// refID returns the interned id of ref.
+func (j *Join) refID(ref identity.Ref) refID {
+	id, ok := j.refIDs[ref]
+	if !ok {
+		id = refID(len(j.refs))
+		j.refIDs[ref] = id
+		j.refs = append(j.refs, ref)
+	}
+	return id
 }
 
 // key returns the product key of a channel product: its link, or the
@@ -234,9 +264,9 @@ func (j *Join) impactProduct(p productRef, t touched) {
 }
 
 // impactVideo adds every row the video's figures are credited to.
-func (j *Join) impactVideo(v string, t touched) {
+func (j *Join) impactVideo(v *video, t touched) {
 	keys := j.keysOfVideo(v)
-	days := j.videoDaysOf(v)
+	days := v.days()
 	for _, k := range keys {
 		for d := range days {
 			t.add(k, d)
@@ -287,10 +317,10 @@ func (j *Join) refreshProduct(p productRef) {
 }
 
 // keysOfVideo returns the sorted distinct keys of the products a video shows.
-func (j *Join) keysOfVideo(v string) []string {
+func (j *Join) keysOfVideo(v *video) []string {
 	var keys []string
-	for p := range j.videoProducts[v] {
-		for _, k := range j.productKeys[p] {
+	for _, p := range v.products {
+		for _, k := range j.productKeys[p.product] {
 			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
@@ -360,63 +390,68 @@ func (j *Join) indexRef(ref identity.Ref) {
 	k := j.key(ref)
 	s := j.refsByKey[k]
 	if s == nil {
-		s = map[identity.Ref]struct{}{}
+		s = map[refID]struct{}{}
 		j.refsByKey[k] = s
 	}
-	s[ref] = struct{}{}
+	s[j.refID(ref)] = struct{}{}
 }
 
 func (j *Join) unindexRef(k string, ref identity.Ref) {
 	if s := j.refsByKey[k]; s != nil {
-		delete(s, ref)
+		delete(s, j.refIDs[ref])
 		if len(s) == 0 {
 			delete(j.refsByKey, k)
 		}
 	}
 }
 
-// setFact replaces the contributions of fact id with cs, marking the rows
+// setFact replaces the contributions of fact f with cs, marking the rows
 // of both the old and the new contributions.
-func (j *Join) setFact(id string, cs []cellContrib, t touched) {
-	for _, rd := range j.factAt[id] {
-		t.add(j.key(rd.ref), rd.day)
-		if m := j.cells[rd]; m != nil {
-			delete(m, id)
-			if len(m) == 0 {
-				delete(j.cells, rd)
-			}
+func (j *Join) setFact(f *fact, cs []cellContrib, t touched) {
+	for _, c := range f.at {
+		ref, d := j.refs[c.ref()], c.day()
+		t.add(j.key(ref), d)
+		fs := j.cells[c]
+		if i := slices.IndexFunc(fs, func(x cellFact) bool { return x.fact == f }); i >= 0 {
+			// Order within a cell does not matter: swap in the last one.
+			fs[i] = fs[len(fs)-1]
+			fs[len(fs)-1] = cellFact{}
+			fs = fs[:len(fs)-1]
 		}
-		if n := j.refDays[rd.ref][rd.day] - 1; n > 0 {
-			j.refDays[rd.ref][rd.day] = n
+		if len(fs) == 0 {
+			delete(j.cells, c)
 		} else {
-			delete(j.refDays[rd.ref], rd.day)
-			if len(j.refDays[rd.ref]) == 0 {
-				delete(j.refDays, rd.ref)
-				if !j.linked(rd.ref) {
-					j.unindexRef(j.key(rd.ref), rd.ref)
+			j.cells[c] = fs
+		}
+		if n := j.refDays[ref][d] - 1; n > 0 {
+			j.refDays[ref][d] = n
+		} else {
+			delete(j.refDays[ref], d)
+			if len(j.refDays[ref]) == 0 {
+				delete(j.refDays, ref)
+				if !j.linked(ref) {
+					j.unindexRef(j.key(ref), ref)
 				}
 			}
 		}
 	}
-	delete(j.factAt, id)
-	var at []refDay
+	f.at = nil
+	if len(cs) > 0 {
+		f.at = make([]cell, 0, len(cs))
+	}
 	for _, c := range cs {
-		rd := refDay{c.ref, c.day}
-		m := j.cells[rd]
-		if m == nil {
-			m = map[string]*contrib{}
-			j.cells[rd] = m
-		}
-		if old, dup := m[id]; dup {
+		at := cellOf(j.refID(c.ref), c.day)
+		if slices.Contains(f.at, at) {
 			// One fact, several contributions to one cell (an order with
 			// two lines of a SKU): merge.
-			merged := old.merge(c.c)
-			m[id] = &merged
+			fs := j.cells[at]
+			i := slices.IndexFunc(fs, func(x cellFact) bool { return x.fact == f })
+			merged := fs[i].c.merge(*c.c)
+			fs[i].c = &merged
 			continue
 		}
-		cc := c.c
-		m[id] = &cc
-		at = append(at, rd)
+		j.cells[at] = append(j.cells[at], cellFact{f, c.c})
+		f.at = append(f.at, at)
 		if j.refDays[c.ref] == nil {
 			j.refDays[c.ref] = map[Day]int{}
 		}
@@ -424,15 +459,12 @@ func (j *Join) setFact(id string, cs []cellContrib, t touched) {
 		j.indexRef(c.ref)
 		t.add(j.key(c.ref), c.day)
 	}
-	if len(at) > 0 {
-		j.factAt[id] = at
-	}
 }
 
 type cellContrib struct {
 	ref identity.Ref
 	day Day
-	c   contrib
+	c   *contrib
 }
 
 // kind is the kind of a direct contribution.

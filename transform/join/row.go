@@ -2,6 +2,8 @@ package join
 
 import (
 	"cmp"
+	"encoding/binary"
+	"math"
 	"math/big"
 	"slices"
 	"strings"
@@ -57,27 +59,91 @@ type Row struct {
 	AmazonOrders                    *int64
 }
 
-// sameContent reports whether two rows carry the same figures.
-func (r Row) sameContent(o Row) bool {
-	return r.ProductKey == o.ProductKey && r.Day == o.Day && r.Deleted == o.Deleted &&
-		eqI(r.TikTokViews, o.TikTokViews) && eqI(r.TikTokSaves, o.TikTokSaves) &&
-		eqI(r.TikTokShares, o.TikTokShares) && eqI(r.TikTokLikes, o.TikTokLikes) &&
-		eqI(r.TikTokComments, o.TikTokComments) && eqF(r.TikTokWatchTimeSeconds, o.TikTokWatchTimeSeconds) &&
-		r.TikTokCurrency == o.TikTokCurrency && eqR(r.TikTokVideoGMV, o.TikTokVideoGMV) &&
-		eqI(r.TikTokOrders, o.TikTokOrders) && eqI(r.TikTokUnits, o.TikTokUnits) && eqR(r.TikTokGMV, o.TikTokGMV) &&
-		eqP(r.SearchPeriod, o.SearchPeriod) && eqI(r.SearchImpressions, o.SearchImpressions) &&
-		eqI(r.SearchClicks, o.SearchClicks) && eqI(r.SearchPurchases, o.SearchPurchases) &&
-		slices.Equal(r.SearchTermRanks, o.SearchTermRanks) &&
-		eqI(r.BestSellersRankBest, o.BestSellersRankBest) && eqF(r.BestSellersRankAvg, o.BestSellersRankAvg) &&
-		eqI(r.AmazonSessions, o.AmazonSessions) && eqI(r.AmazonPageViews, o.AmazonPageViews) &&
-		eqI(r.AmazonUnits, o.AmazonUnits) && r.AmazonCurrency == o.AmazonCurrency &&
-		eqR(r.AmazonSales, o.AmazonSales) && eqI(r.AmazonOrders, o.AmazonOrders)
+// appendContent appends a canonical encoding of the row's figures to buf.
+// Two rows of one key and day carry the same figures exactly when their
+// encodings are equal, so the join keeps the encoding of the last version
+// it emitted instead of the row. Floats compare by value, so -0 is written
+// as 0; a NaN equals nothing, reported by comparable false: such a row
+// always counts as changed.
+func (r *Row) appendContent(buf []byte) (_ []byte, comparable bool) {
+	comparable = true
+	i := func(p *int64) {
+		if p == nil {
+			buf = append(buf, 0)
+			return
+		}
+		buf = binary.AppendVarint(append(buf, 1), *p)
+	}
+	f := func(v float64) {
+		if v != v {
+			comparable = false
+		}
+		if v == 0 {
+			v = 0 // -0 == 0
+		}
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+	}
+	fp := func(p *float64) {
+		if p == nil {
+			buf = append(buf, 0)
+			return
+		}
+		buf = append(buf, 1)
+		f(*p)
+	}
+	str := func(v string) { buf = append(binary.AppendUvarint(buf, uint64(len(v))), v...) }
+	rat := func(x *big.Rat) {
+		if x == nil {
+			buf = append(buf, 0)
+			return
+		}
+		// A big.Rat is always in lowest terms: equal values, equal text.
+		buf = x.Num().Append(append(buf, 1), 16)
+		buf = append(x.Denom().Append(append(buf, '/'), 16), ';')
+	}
+	i(r.TikTokViews)
+	i(r.TikTokSaves)
+	i(r.TikTokShares)
+	i(r.TikTokLikes)
+	i(r.TikTokComments)
+	fp(r.TikTokWatchTimeSeconds)
+	str(r.TikTokCurrency)
+	rat(r.TikTokVideoGMV)
+	i(r.TikTokOrders)
+	i(r.TikTokUnits)
+	rat(r.TikTokGMV)
+	if p := r.SearchPeriod; p == nil {
+		buf = append(buf, 0)
+	} else {
+		buf = append(buf, 1)
+		str(p.Kind)
+		buf = binary.AppendVarint(buf, int64(p.Start))
+		buf = binary.AppendVarint(buf, int64(p.End))
+		str(p.Zone)
+	}
+	i(r.SearchImpressions)
+	i(r.SearchClicks)
+	i(r.SearchPurchases)
+	buf = binary.AppendUvarint(buf, uint64(len(r.SearchTermRanks)))
+	for _, t := range r.SearchTermRanks {
+		str(t.Term)
+		str(t.Department)
+		buf = binary.AppendVarint(buf, t.FrequencyRank)
+		buf = binary.AppendVarint(buf, t.ClickShareRank)
+		f(t.ClickShare)
+		f(t.ConversionShare)
+	}
+	i(r.BestSellersRankBest)
+	fp(r.BestSellersRankAvg)
+	i(r.AmazonSessions)
+	i(r.AmazonPageViews)
+	i(r.AmazonUnits)
+	str(r.AmazonCurrency)
+	rat(r.AmazonSales)
+	i(r.AmazonOrders)
+	return buf, comparable
 }
 
-func eqI(a, b *int64) bool   { return a == nil && b == nil || a != nil && b != nil && *a == *b }
-func eqF(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
-func eqR(a, b *big.Rat) bool { return a == nil && b == nil || a != nil && b != nil && a.Cmp(b) == 0 }
-func eqP(a, b *Period) bool  { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 func addI(p **int64, v int64) {
 	if *p == nil {
 		*p = new(int64)
@@ -193,8 +259,9 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 	var bsrN int
 
 	for ref := range j.refsByKey[k] {
-		for _, c := range j.cells[refDay{ref, d}] {
-			if c.kind == kindSearchTerm && !j.linked(ref) {
+		for _, cf := range j.cells[cellOf(ref, d)] {
+			c := cf.c
+			if c.kind == kindSearchTerm && !j.linked(j.refs[ref]) {
 				// A competitor's ASIN among the top clicked.
 				continue
 			}
@@ -279,7 +346,7 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 			vids = append(vids, v)
 		}
 	}
-	slices.Sort(vids)
+	slices.SortFunc(vids, func(a, b *video) int { return strings.Compare(a.id, b.id) })
 	vids = slices.Compact(vids)
 	defer func() { j.scratchVideos = vids[:0] }()
 	var eng [nMetrics]float64
@@ -291,8 +358,8 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 			// Only an even split needs the other keys of the video.
 			keys = j.keysOfVideo(v)
 		}
-		if e := j.engagement[v]; e != nil {
-			if ed := e.days[d]; ed != nil {
+		if e := v.eng; e != nil {
+			if ed := e.on(d, false); ed != nil {
 				has = true
 				for m := range nMetrics {
 					if !ed.has[m] {
@@ -307,8 +374,7 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 				}
 			}
 		}
-		for id := range j.vperfByDay[videoDay{v, d}] {
-			f := j.vperf[id]
+		for _, f := range v.perfOn(d) {
 			for _, p := range f.products {
 				pk := j.productKeys[p.product]
 				if !slices.Contains(pk, k) {
@@ -399,16 +465,23 @@ func (j *Join) emit(t touched, trigger Meta) []Row {
 		return cmp.Or(strings.Compare(a.ProductKey, b.ProductKey), cmp.Compare(a.Day, b.Day))
 	})
 	var out []Row
+	var tp *Meta
 	for _, rk := range keys {
 		row, ok := j.compute(rk.ProductKey, rk.Day)
 		prev := j.rows[rk]
+		var content []byte
 		if !ok {
 			if prev == nil || prev.deleted {
 				continue
 			}
 			row = Row{ProductKey: rk.ProductKey, Day: rk.Day, Zone: j.zone.String(), Deleted: true}
-		} else if prev != nil && !prev.deleted && prev.row.sameContent(row) {
-			continue
+		} else {
+			var comparable bool
+			content, comparable = row.appendContent(j.scratchContent[:0])
+			j.scratchContent = content
+			if comparable && prev != nil && !prev.deleted && prev.content == string(content) {
+				continue
+			}
 		}
 		var v int64 = 1
 		if prev != nil {
@@ -418,13 +491,26 @@ func (j *Join) emit(t touched, trigger Meta) []Row {
 		}
 		row.Version = max(v, j.floor)
 		row.Trigger = trigger
+		if tp == nil {
+			tp = &trigger
+		}
+		e := emitted{content: string(content), version: row.Version, trigger: tp, first: row.First, deleted: row.Deleted}
 		if prev != nil {
 			// Reuse the entry: one allocation less per emitted row.
-			*prev = emitted{row: row, version: row.Version, deleted: row.Deleted}
+			*prev = e
 		} else {
-			j.rows[rk] = &emitted{row: row, version: row.Version, deleted: row.Deleted}
+			j.rows[rk] = &e
 		}
 		out = append(out, row)
 	}
 	return out
+}
+
+// row returns the current content of an emitted row that is not deleted:
+// recomputed, since only the encoding of its figures is kept, and
+// carrying the version, trigger and first flag it was emitted with.
+func (j *Join) row(rk RowKey, e *emitted) Row {
+	r, _ := j.compute(rk.ProductKey, rk.Day)
+	r.Version, r.Trigger, r.First = e.version, *e.trigger, e.first
+	return r
 }

@@ -1,13 +1,29 @@
 package join
 
 import (
+	"cmp"
 	"math/big"
 	"slices"
 )
 
+// video is what the join holds of one TikTok video. It is kept in one
+// place, so the id is stored once, and its small per-video sets are
+// slices rather than maps.
+type video struct {
+	id       string
+	eng      *engState      // nil until a snapshot
+	perf     []*vperfFact   // current shop analytics, sorted by day
+	products []productCount // products perf lists, with how many records list each
+}
+
+type productCount struct {
+	product productRef
+	n       int
+}
+
 // vperfFact is one tiktok.video_performance record: one video on one day.
 type vperfFact struct {
-	video    string
+	id       string // fact id
 	day      Day
 	currency string
 	products []vperfProduct
@@ -16,6 +32,33 @@ type vperfFact struct {
 type vperfProduct struct {
 	product productRef
 	gmv     *big.Rat
+}
+
+// video returns the state of video id, creating it.
+func (j *Join) video(id string) *video {
+	v := j.videos[id]
+	if v == nil {
+		v = &video{id: id}
+		j.videos[id] = v
+	}
+	return v
+}
+
+// dropIfEmpty forgets a video nothing is known of any more.
+func (j *Join) dropIfEmpty(v *video) {
+	if v.eng == nil && len(v.perf) == 0 {
+		delete(j.videos, v.id)
+	}
+}
+
+// perfOn returns the shop analytics records of the video on day d.
+func (v *video) perfOn(d Day) []*vperfFact {
+	i, _ := slices.BinarySearchFunc(v.perf, d, func(f *vperfFact, d Day) int { return cmp.Compare(f.day, d) })
+	n := i
+	for n < len(v.perf) && v.perf[n].day == d {
+		n++
+	}
+	return v.perf[i:n]
 }
 
 // ApplyVideoPerformance applies a tiktok.video_performance record: it links
@@ -32,7 +75,7 @@ func (j *Join) ApplyVideoPerformance(vp VideoPerformance) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		nf = &vperfFact{video: vp.VideoID, day: day, currency: vp.Currency}
+		nf = &vperfFact{id: id, day: day, currency: vp.Currency}
 		for _, p := range vp.Products {
 			nf.products = append(nf.products, vperfProduct{product: productRef{vp.ShopID, p.ProductID}, gmv: p.GMV})
 		}
@@ -41,15 +84,18 @@ func (j *Join) ApplyVideoPerformance(vp VideoPerformance) ([]Row, error) {
 		return nil, nil
 	}
 	t := touched{}
-	before := j.keysOfVideo(vp.VideoID)
-	old := j.vperf[id]
-	if old != nil {
-		j.removeVperf(id, old)
+	v := j.video(vp.VideoID)
+	defer j.dropIfEmpty(v)
+	before := j.keysOfVideo(v)
+	var old *vperfFact
+	if i := slices.IndexFunc(v.perf, func(f *vperfFact) bool { return f.id == id }); i >= 0 {
+		old = v.perf[i]
+		j.removeVperf(v, i)
 	}
 	if nf != nil {
-		j.addVperf(id, nf)
+		j.addVperf(v, nf)
 	}
-	after := j.keysOfVideo(vp.VideoID)
+	after := j.keysOfVideo(v)
 	if slices.Equal(before, after) {
 		// The usual case, a new or restated day of a video whose products
 		// did not change: only that day's rows move.
@@ -64,89 +110,69 @@ func (j *Join) ApplyVideoPerformance(vp VideoPerformance) ([]Row, error) {
 	} else {
 		// The video's products changed: its engagement moves on every day.
 		for _, k := range before {
-			for d := range j.videoDaysOf(vp.VideoID) {
+			for d := range v.days() {
 				t.add(k, d)
 			}
 			if old != nil {
 				t.add(k, old.day)
 			}
 		}
-		j.impactVideo(vp.VideoID, t)
+		j.impactVideo(v, t)
 	}
 	return j.emit(t, vp.Meta), nil
 }
 
-// videoDaysOf returns the days with engagement or shop analytics of a video.
-func (j *Join) videoDaysOf(v string) map[Day]struct{} {
+// days returns the days with engagement or shop analytics of a video.
+func (v *video) days() map[Day]struct{} {
 	days := map[Day]struct{}{}
-	if e := j.engagement[v]; e != nil {
-		for d := range e.days {
-			days[d] = struct{}{}
+	if v.eng != nil {
+		for _, ed := range v.eng.days {
+			days[ed.day] = struct{}{}
 		}
 	}
-	for d := range j.vperfDays[v] {
-		days[d] = struct{}{}
+	for _, f := range v.perf {
+		days[f.day] = struct{}{}
 	}
 	return days
 }
 
-func (j *Join) addVperf(id string, f *vperfFact) {
-	j.vperf[id] = f
-	vd := videoDay{f.video, f.day}
-	if j.vperfByDay[vd] == nil {
-		j.vperfByDay[vd] = map[string]struct{}{}
-	}
-	j.vperfByDay[vd][id] = struct{}{}
-	if j.vperfDays[f.video] == nil {
-		j.vperfDays[f.video] = map[Day]int{}
-	}
-	j.vperfDays[f.video][f.day]++
+func (j *Join) addVperf(v *video, f *vperfFact) {
+	i, _ := slices.BinarySearchFunc(v.perf, f.day, func(f *vperfFact, d Day) int { return cmp.Compare(f.day, d) })
+	v.perf = slices.Insert(v.perf, i, f)
 	for _, p := range f.products {
-		if j.videoProducts[f.video] == nil {
-			j.videoProducts[f.video] = map[productRef]int{}
+		if i := v.productIndex(p.product); i >= 0 {
+			v.products[i].n++
+			continue
 		}
-		j.videoProducts[f.video][p.product]++
+		v.products = append(v.products, productCount{p.product, 1})
 		if j.productVideos[p.product] == nil {
-			j.productVideos[p.product] = map[string]struct{}{}
+			j.productVideos[p.product] = map[*video]struct{}{}
 		}
-		if _, ok := j.productVideos[p.product][f.video]; !ok {
-			j.productVideos[p.product][f.video] = struct{}{}
-			j.refreshProduct(p.product)
-		}
+		j.productVideos[p.product][v] = struct{}{}
+		j.refreshProduct(p.product)
 	}
 }
 
-func (j *Join) removeVperf(id string, f *vperfFact) {
-	delete(j.vperf, id)
-	vd := videoDay{f.video, f.day}
-	delete(j.vperfByDay[vd], id)
-	if len(j.vperfByDay[vd]) == 0 {
-		delete(j.vperfByDay, vd)
-	}
-	if n := j.vperfDays[f.video][f.day] - 1; n > 0 {
-		j.vperfDays[f.video][f.day] = n
-	} else {
-		delete(j.vperfDays[f.video], f.day)
-		if len(j.vperfDays[f.video]) == 0 {
-			delete(j.vperfDays, f.video)
-		}
-	}
+// removeVperf removes the video's i-th shop analytics record.
+func (j *Join) removeVperf(v *video, i int) {
+	f := v.perf[i]
+	v.perf = slices.Delete(v.perf, i, i+1)
 	for _, p := range f.products {
-		vps := j.videoProducts[f.video]
-		if n := vps[p.product] - 1; n > 0 {
-			vps[p.product] = n
+		k := v.productIndex(p.product)
+		if v.products[k].n--; v.products[k].n > 0 {
 			continue
 		}
-		delete(vps, p.product)
-		if len(vps) == 0 {
-			delete(j.videoProducts, f.video)
-		}
-		delete(j.productVideos[p.product], f.video)
+		v.products = slices.Delete(v.products, k, k+1)
+		delete(j.productVideos[p.product], v)
 		if len(j.productVideos[p.product]) == 0 {
 			delete(j.productVideos, p.product)
 		}
 		j.refreshProduct(p.product)
 	}
+}
+
+func (v *video) productIndex(p productRef) int {
+	return slices.IndexFunc(v.products, func(c productCount) bool { return c.product == p })
 }
 
 // Engagement metrics, in the order of engState's arrays.
@@ -168,12 +194,25 @@ type engState struct {
 	// report (null) keeps its high-water mark.
 	hwm  [nMetrics]float64
 	has  [nMetrics]bool
-	days map[Day]*engDay
+	days []engDay // sorted by day
 }
 
 type engDay struct {
-	delta [nMetrics]float64
+	day   Day
 	has   [nMetrics]bool // metric reported by a snapshot of the day
+	delta [nMetrics]float64
+}
+
+// on returns the engagement of day d, nil if none; add creates it.
+func (e *engState) on(d Day, add bool) *engDay {
+	i, found := slices.BinarySearchFunc(e.days, d, func(ed engDay, d Day) int { return cmp.Compare(ed.day, d) })
+	if !found {
+		if !add {
+			return nil
+		}
+		e.days = slices.Insert(e.days, i, engDay{day: d})
+	}
+	return &e.days[i]
 }
 
 // ApplyVideoEngagement applies a tiktok.video_engagement snapshot. The
@@ -188,24 +227,23 @@ func (j *Join) ApplyVideoEngagement(e VideoEngagement) []Row {
 	if !j.accept(key, e.Meta) {
 		return nil
 	}
-	v := e.ItemID
 	t := touched{}
 	if e.deleted() {
-		j.impactVideo(v, t)
-		delete(j.engagement, v)
+		if v := j.videos[e.ItemID]; v != nil {
+			j.impactVideo(v, t)
+			v.eng = nil
+			j.dropIfEmpty(v)
+		}
 		return j.emit(t, e.Meta)
 	}
-	st := j.engagement[v]
+	v := j.video(e.ItemID)
+	st := v.eng
 	if st == nil {
-		st = &engState{days: map[Day]*engDay{}}
-		j.engagement[v] = st
+		st = &engState{}
+		v.eng = st
 	}
 	day := DayOf(e.SourceTS, j.zone)
-	ed := st.days[day]
-	if ed == nil {
-		ed = &engDay{}
-		st.days[day] = ed
-	}
+	ed := st.on(day, true)
 	vals := [nMetrics]*float64{
 		mViews: i2f(e.Views), mWatch: e.WatchTimeSeconds, mSaves: i2f(e.Saves),
 		mShares: i2f(e.Shares), mLikes: i2f(e.Likes), mComments: i2f(e.Comments),

@@ -138,10 +138,24 @@ func (a *app) kafkaOpts() []kgo.Opt {
 // serde registers the embedded schemas (a no-op when they are) and returns a
 // serde over the configured registry.
 func (a *app) serde(ctx context.Context, url string) (*schemas.Serde, error) {
-	cfg := a.cfg.SchemaRegistry
 	if url == "" {
 		return nil, fmt.Errorf("schema_registry.url is required (run starts an in-process registry)")
 	}
+	client, err := a.registryClient(url)
+	if err != nil {
+		return nil, err
+	}
+	reg := schemas.NewRegistry(client)
+	if _, err := reg.Register(ctx); err != nil {
+		return nil, fmt.Errorf("register schemas: %w", err)
+	}
+	return reg.Serde(ctx)
+}
+
+// registryClient is a client of the schema registry at url, with the
+// configured credentials.
+func (a *app) registryClient(url string) (*sr.Client, error) {
+	cfg := a.cfg.SchemaRegistry
 	opts := []sr.ClientOpt{sr.URLs(url)}
 	if cfg.User != "" {
 		opts = append(opts, sr.BasicAuth(cfg.User, cfg.Password.Reveal()))
@@ -150,9 +164,5 @@ func (a *app) serde(ctx context.Context, url string) (*schemas.Serde, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
-	reg := schemas.NewRegistry(client)
-	if _, err := reg.Register(ctx); err != nil {
-		return nil, fmt.Errorf("register schemas: %w", err)
-	}
-	return reg.Serde(ctx)
+	return client, nil
 }

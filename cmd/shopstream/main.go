@@ -73,6 +73,7 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(a),
 		newMigrateCmd(a),
 		newDLQCmd(a),
+		newStatusCmd(a),
 		newTransformCmd(a),
 		newSimCmd(),
 		newIngestCmd(a),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -310,6 +311,29 @@ func TestRunSimulatedEndToEnd(t *testing.T) {
 	// receiver run started; they land as received.
 	waitNonZero(t, warehouseAddr, "SELECT count() FROM tiktok_webhook_events_changes WHERE event_type = 'ORDER_STATUS_CHANGE'",
 		"webhook events from the simulated shop")
+
+	// status reads the running pipeline: the cursors of every source (not
+	// the change-capture state beside them), both groups' lag, the tables.
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	out, err := execute(t, "status")
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"amazon:orders/", "amazon:sales_traffic/", "tiktokshop:orders/", "tiktokshop:video_performance/",
+		"tiktokbiz:videos/", "shopstream-load", "shopstream-transform", "DEAD LETTERS OPEN"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not show %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "changecapture") {
+		t.Errorf("status lists change-capture state as cursors:\n%s", out)
+	}
+	if m := regexp.MustCompile(`(?m)^amazon_orders_changes +([0-9]+) +20`).FindStringSubmatch(out); m == nil || m[1] == "0" {
+		t.Errorf("status does not show the loaded amazon orders with their newest change:\n%s", out)
+	}
 	run.stop(t)
 }
 

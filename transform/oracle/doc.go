@@ -8,5 +8,9 @@
 // as plain SQL over the raw change tables (oracle.sql), row by row.
 //
 // The SQL restates the rules of packages identity and join independently
-// of their Go code; when the two disagree, one of them is wrong.
+// of their Go code; when the two disagree, one of them is wrong. Variants
+// run the transform in other configurations: besides the default (full
+// credit, no mapping file), an even split of video figures with a mapping
+// file, in a world that also mixes currencies; the mapping file is loaded
+// into the warehouse for identity.sql.
 package oracle

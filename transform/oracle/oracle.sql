@@ -2,7 +2,8 @@
 -- the raw change tables, from the rules in the doc of package join. The
 -- reporting zone is UTC. ZDAY(date, zone) is expanded by the test into a
 -- multiIf over the source zones (ClickHouse wants constant zone names): the
--- UTC day holding the midpoint of the source zone's day.
+-- UTC day holding the midpoint of the source zone's day. EVEN_SPLIT is
+-- replaced by true under join.EvenSplit, false under full credit.
 --
 -- Product keys come from product_links (checked separately against the raw
 -- catalog and product tables by identity.sql): a channel product without a
@@ -26,7 +27,7 @@ product_keys AS (
 -- Sales & Traffic: the latest version per key, deletes dropped.
 sales AS (
     SELECT marketplace_id, ifNull(child_asin, parent_asin) AS asin, ZDAY(date, date_time_zone) AS day,
-           sessions, page_views, units_ordered, ordered_product_sales
+           sessions, page_views, units_ordered, ordered_product_sales, currency_code
     FROM (SELECT * FROM amazon_sales_traffic_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
     WHERE op != 'delete'
 ),
@@ -123,32 +124,46 @@ amazon_orders AS (
     WHERE i.op != 'delete' AND ifNull(i.order_status, '') != 'Canceled'
           AND (i.purchase_date IS NOT NULL OR h.header_date IS NOT NULL)
 ),
--- TikTok orders: one unit per line, on the UTC create day.
+-- TikTok orders: one unit per line, on the UTC create day, in the line's
+-- currency, else the order's.
 tiktok_lines AS (
-    SELECT shop_id, sku_id, toDate32(create_time) AS day, concat(shop_id, ':', order_id) AS order_key, sale_price
+    SELECT shop_id, sku_id, toDate32(create_time) AS day, concat(shop_id, ':', order_id) AS order_key, sale_price,
+           if(ifNull(line_currency, '') != '', line_currency, ifNull(payment_currency, '')) AS currency
     FROM (SELECT * FROM tiktok_orders_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
-    ARRAY JOIN `line_items.sku_id` AS sku_id, `line_items.sale_price` AS sale_price
+    ARRAY JOIN `line_items.sku_id` AS sku_id, `line_items.sale_price` AS sale_price, `line_items.currency` AS line_currency
     WHERE op != 'delete' AND status != 'CANCELLED'
 ),
 -- Shop video analytics: the latest version per video and shop day.
 video_perf AS (
-    SELECT shop_id, video_id, ZDAY(date, date_time_zone) AS day, `products.product_id` AS pids, `products.gmv` AS gmvs
+    SELECT shop_id, video_id, ZDAY(date, date_time_zone) AS day, currency, `products.product_id` AS pids, `products.gmv` AS gmvs
     FROM (SELECT * FROM tiktok_video_performance_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
     WHERE op != 'delete'
 ),
 video_products AS (
     SELECT DISTINCT v.shop_id AS shop_id, v.video_id AS video_id, v.pid AS product_id,
-           if(empty(k.keys), [concat('tiktok:', v.shop_id, ':product:', v.pid)], k.keys) AS keys
+           arraySort(if(empty(k.keys), [concat('tiktok:', v.shop_id, ':product:', v.pid)], k.keys)) AS keys
     FROM (SELECT shop_id, video_id, arrayJoin(pids) AS pid FROM video_perf) AS v
     LEFT JOIN product_keys AS k ON k.shop_id = v.shop_id AND k.product_id = v.pid
 ),
+-- Attribution: a figure x of a video (engagement: among the sorted keys
+-- of all the products it shows; GMV: among those of the product) goes to
+-- the key at 1-based position idx of n as intDiv(x, n) plus one unit if
+-- idx <= x % n, i.e. the remainder one unit each to the first keys. Money
+-- is split in units of 0.0001. Full credit is n = idx = 1: all of x.
+-- split marks a split share (1), and one that took a remainder unit (2).
 video_keys AS (
-    SELECT DISTINCT video_id, arrayJoin(keys) AS product_key FROM video_products
+    SELECT video_id, arrayJoin(keys) AS product_key, toInt64(if(EVEN_SPLIT, length(keys), 1)) AS n,
+           toInt64(if(EVEN_SPLIT, indexOf(keys, product_key), 1)) AS idx
+    FROM (SELECT video_id, arraySort(groupUniqArrayArray(keys)) AS keys FROM video_products GROUP BY video_id)
 ),
 video_gmv AS (
-    SELECT arrayJoin(vp.keys) AS product_key, v.day AS day, v.gmv AS gmv
-    FROM (SELECT shop_id, video_id, day, pid, gmv FROM video_perf ARRAY JOIN pids AS pid, gmvs AS gmv) AS v
+    SELECT vp.keys[i] AS product_key, v.day AS day, v.currency AS currency, toInt64(if(EVEN_SPLIT, length(vp.keys), 1)) AS n,
+           toInt64(if(EVEN_SPLIT, i, 1)) AS idx, toInt64(toDecimal128(v.gmv, 4) * 10000) AS units,
+           CAST(intDiv(units, n) + (units % n >= idx) AS Decimal128(4)) / 10000 AS gmv,
+           if(n > 1, 1 + (units % n >= idx), 0) AS split
+    FROM (SELECT shop_id, video_id, day, currency, pid, gmv FROM video_perf ARRAY JOIN pids AS pid, gmvs AS gmv) AS v
     JOIN video_products AS vp ON vp.shop_id = v.shop_id AND vp.video_id = v.video_id AND vp.product_id = v.pid
+    ARRAY JOIN arrayEnumerate(vp.keys) AS i
 ),
 -- Engagement: a snapshot counts only if its version is above every earlier
 -- one of its key (in log order); a video whose last accepted change is a
@@ -182,8 +197,15 @@ engagement_days AS (
            sum(d_shares) AS shares, sum(d_likes) AS likes, sum(d_comments) AS comments
     FROM engagement_deltas GROUP BY video_id, day
 ),
+engagement_shares AS (
+    SELECT k.product_key AS product_key, e.day AS day, e.watch / k.n AS watch,
+           arrayMap(x -> intDiv(x, k.n) + (x % k.n >= k.idx), [e.views, e.saves, e.shares, e.likes, e.comments]) AS counts,
+           if(k.n > 1, 1 + arrayExists(x -> ifNull(x % k.n >= k.idx, 0), [e.views, e.saves, e.shares, e.likes, e.comments]), 0) AS split
+    FROM engagement_days AS e JOIN video_keys AS k ON k.video_id = e.video_id
+),
 
--- Every contribution, keyed by product key and day.
+-- Every contribution, keyed by product key and day; money with its
+-- currency.
 contributions AS (
     SELECT ifNull(l.product_key, concat('amazon:', s.marketplace_id, ':', s.asin)) AS product_key, s.day AS day,
            'sales' AS kind, toNullable(s.sessions) AS sessions, toNullable(s.page_views) AS page_views,
@@ -192,35 +214,39 @@ contributions AS (
            CAST(NULL AS Nullable(Decimal128(4))) AS money,
            CAST(NULL AS Nullable(Int64)) AS views, CAST(NULL AS Nullable(Float64)) AS watch,
            CAST(NULL AS Nullable(Int64)) AS saves, CAST(NULL AS Nullable(Int64)) AS shares,
-           CAST(NULL AS Nullable(Int64)) AS likes, CAST(NULL AS Nullable(Int64)) AS comments
+           CAST(NULL AS Nullable(Int64)) AS likes, CAST(NULL AS Nullable(Int64)) AS comments,
+           CAST(s.currency_code AS Nullable(String)) AS currency, toUInt8(0) AS split
     FROM sales AS s LEFT JOIN amazon_links AS l ON l.account = s.marketplace_id AND l.id = s.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('amazon:', b.marketplace_id, ':', b.asin)), b.day, 'bsr', NULL, NULL, NULL, NULL,
-           b.rank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           b.rank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
     FROM bsr AS b LEFT JOIN amazon_links AS l ON l.account = b.marketplace_id AND l.id = b.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('amazon:', o.marketplace_id, ':', o.asin)), o.day, 'amazon_order', NULL, NULL, NULL, NULL,
-           NULL, o.order_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           NULL, o.order_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
     FROM amazon_orders AS o LEFT JOIN amazon_links AS l ON l.account = o.marketplace_id AND l.id = o.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('tiktok:', o.shop_id, ':', o.sku_id)), o.day, 'tiktok_order', NULL, NULL, NULL, NULL,
-           NULL, o.order_key, toDecimal128(o.sale_price, 4), NULL, NULL, NULL, NULL, NULL, NULL
+           NULL, o.order_key, toDecimal128(o.sale_price, 4), NULL, NULL, NULL, NULL, NULL, NULL, o.currency, 0
     FROM tiktok_lines AS o LEFT JOIN tiktok_links AS l ON l.account = o.shop_id AND l.id = o.sku_id
     UNION ALL
     SELECT product_key, day, 'video_gmv', NULL, NULL, NULL, NULL, NULL, NULL, toDecimal128(gmv, 4),
-           NULL, NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL, currency, split
     FROM video_gmv
     UNION ALL
-    SELECT k.product_key, e.day, 'engagement', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           e.views, e.watch, e.saves, e.shares, e.likes, e.comments
-    FROM engagement_days AS e JOIN video_keys AS k ON k.video_id = e.video_id
+    SELECT product_key, day, 'engagement', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           counts[1], watch, counts[2], counts[3], counts[4], counts[5], NULL, split
+    FROM engagement_shares
     UNION ALL
-    SELECT product_key, day, 'search', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    SELECT product_key, day, 'search', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
     FROM sqp
     UNION ALL
-    SELECT term_key, term_day, 'terms', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    SELECT term_key, term_day, 'terms', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
     FROM terms
 ),
+-- Amounts in more than one currency are not added up: the row has no
+-- currency and null amounts (TikTok order and video GMV share one
+-- currency). split_* count the row's split shares, for the coverage check.
 joined AS (
     SELECT product_key, day AS date,
         sumIf(views, kind = 'engagement') AS tiktok_views,
@@ -229,19 +255,25 @@ joined AS (
         sumIf(shares, kind = 'engagement') AS tiktok_shares,
         sumIf(likes, kind = 'engagement') AS tiktok_likes,
         sumIf(comments, kind = 'engagement') AS tiktok_comments,
-        if(countIf(kind IN ('tiktok_order', 'video_gmv') AND money IS NOT NULL) > 0, 'USD', NULL) AS tiktok_currency,
-        sumIf(money, kind = 'video_gmv') AS tiktok_video_gmv,
+        uniqExactIf(currency, kind IN ('tiktok_order', 'video_gmv') AND money IS NOT NULL) AS tiktok_currencies,
+        if(tiktok_currencies = 1, anyIf(currency, kind IN ('tiktok_order', 'video_gmv') AND money IS NOT NULL), NULL) AS tiktok_currency,
+        if(tiktok_currencies > 1, NULL, sumIf(money, kind = 'video_gmv')) AS tiktok_video_gmv,
         if(countIf(kind = 'tiktok_order') > 0, toNullable(toInt64(uniqExactIf(order_key, kind = 'tiktok_order'))), NULL) AS tiktok_orders,
         if(countIf(kind = 'tiktok_order') > 0, toNullable(toInt64(countIf(kind = 'tiktok_order'))), NULL) AS tiktok_units,
-        sumIf(money, kind = 'tiktok_order') AS tiktok_gmv,
+        if(tiktok_currencies > 1, NULL, sumIf(money, kind = 'tiktok_order')) AS tiktok_gmv,
         if(countIf(kind = 'bsr') > 0, toNullable(minIf(rank, kind = 'bsr')), NULL) AS amazon_best_sellers_rank_best,
         if(countIf(kind = 'bsr') > 0, toNullable(avgIf(rank, kind = 'bsr')), NULL) AS amazon_best_sellers_rank_avg,
         sumIf(sessions, kind = 'sales') AS amazon_sessions,
         sumIf(page_views, kind = 'sales') AS amazon_page_views,
         sumIf(units, kind = 'sales') AS amazon_units,
-        if(countIf(kind = 'sales') > 0, 'USD', NULL) AS amazon_currency,
-        sumIf(sales, kind = 'sales') AS amazon_sales,
-        if(countIf(kind = 'amazon_order') > 0, toNullable(toInt64(uniqExactIf(order_key, kind = 'amazon_order'))), NULL) AS amazon_orders
+        uniqExactIf(currency, kind = 'sales' AND sales IS NOT NULL) AS amazon_currencies,
+        if(amazon_currencies = 1, anyIf(currency, kind = 'sales' AND sales IS NOT NULL), NULL) AS amazon_currency,
+        if(amazon_currencies > 1, NULL, sumIf(sales, kind = 'sales')) AS amazon_sales,
+        if(countIf(kind = 'amazon_order') > 0, toNullable(toInt64(uniqExactIf(order_key, kind = 'amazon_order'))), NULL) AS amazon_orders,
+        countIf(kind = 'engagement' AND split > 0) AS split_engagement,
+        countIf(kind = 'video_gmv' AND split > 0) AS split_video_gmv,
+        countIf(kind = 'engagement' AND split = 2) AS split_engagement_remainder,
+        countIf(kind = 'video_gmv' AND split = 2) AS split_video_gmv_remainder
     FROM contributions
     GROUP BY product_key, day
 )

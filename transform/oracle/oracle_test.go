@@ -2,14 +2,17 @@ package oracle
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
+	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -59,6 +62,54 @@ type env struct {
 	adm     *kadm.Client
 	conn    driver.Conn
 	counts  map[string]int // input records produced per topic
+
+	// The transform's configuration (see configure).
+	evenSplit   bool
+	mappingFile string
+}
+
+// mappingColumns is the header of the mapping file: not in the documented
+// order, and with a note, both of which the file format allows.
+var mappingColumns = []string{"channel", "channel_id", "product_key", "note"}
+
+// configure sets the transform's attribution and mapping file (rows, nil
+// for none), and loads the same file into the warehouse as oracle_mapping,
+// which identity.sql reads. ClickHouse parses the CSV itself, so the two
+// sides share no parsing code.
+func (e *env) configure(v variant, rows [][]string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.evenSplit = v.evenSplit
+	if err := e.conn.Exec(ctx, "CREATE TABLE oracle_mapping (product_key String, channel String, channel_id String) ENGINE = Memory"); err != nil {
+		e.t.Fatal(err)
+	}
+	if rows == nil {
+		return
+	}
+	var buf bytes.Buffer
+	if err := csv.NewWriter(&buf).WriteAll(append([][]string{mappingColumns}, rows...)); err != nil {
+		e.t.Fatal(err)
+	}
+	e.mappingFile = filepath.Join(e.t.TempDir(), "mapping.csv")
+	if err := os.WriteFile(e.mappingFile, buf.Bytes(), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	var structure []string
+	for _, c := range mappingColumns {
+		structure = append(structure, c+" String")
+	}
+	literal := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	q := fmt.Sprintf("INSERT INTO oracle_mapping SELECT product_key, channel, channel_id FROM format(CSVWithNames, '%s', '%s')",
+		strings.Join(structure, ", "), literal.Replace(buf.String()))
+	if err := e.conn.Exec(ctx, q); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// oracleRelation is the join oracle for the env's attribution.
+func (e *env) oracleRelation() string {
+	return strings.ReplaceAll(expandZDAY(oracleSQL), "EVEN_SPLIT", strconv.FormatBool(e.evenSplit))
 }
 
 // loadedTopics are the topics the loader lands: the transform's inputs
@@ -201,6 +252,10 @@ func (e *env) startTransform() *transform {
 	if os.Getenv("ORACLE_BINARY") == "1" {
 		cmd = exec.Command(testenv.Binary(e.t), "transform")
 	}
+	attribution := "full"
+	if e.evenSplit {
+		attribution = "even"
+	}
 	cmd.Env = append(os.Environ(), childEnv+"=1",
 		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(e.brokers, ","),
 		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+e.regURL,
@@ -209,6 +264,8 @@ func (e *env) startTransform() *transform {
 		"SHOPSTREAM_TRANSFORM_GROUP="+e.group,
 		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+e.group+"-txn",
 		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+e.prefix,
+		"SHOPSTREAM_TRANSFORM_ATTRIBUTION="+attribution,
+		"SHOPSTREAM_TRANSFORM_MAPPING_FILE="+e.mappingFile,
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -290,6 +347,14 @@ func TestTransformChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mapping, err := identity.LoadMapping(os.Getenv("SHOPSTREAM_TRANSFORM_MAPPING_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jcfg join.Config
+	if os.Getenv("SHOPSTREAM_TRANSFORM_ATTRIBUTION") == "even" {
+		jcfg.Attribution = join.EvenSplit
+	}
 	reg := prometheus.NewRegistry()
 	metrics := stream.NewMetrics(reg)
 	ln, err := net.Listen("tcp", os.Getenv("SHOPSTREAM_METRICS_LISTEN"))
@@ -303,6 +368,8 @@ func TestTransformChild(t *testing.T) {
 		TransactionalID: os.Getenv("SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID"),
 		TopicPrefix:     os.Getenv("SHOPSTREAM_TRANSFORM_TOPIC_PREFIX"),
 		Serde:           serde,
+		Mapping:         mapping,
+		Join:            jcfg,
 		Metrics:         metrics,
 		// The group hands a killed member's partitions on only when its
 		// session times out; the broker's minimum keeps restarts quick.
@@ -473,7 +540,7 @@ func (e *env) lag(ctx context.Context) int64 {
 func (e *env) converge(what string) {
 	e.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
-	oracleQ := lineQuery(expandZDAY(oracleSQL))
+	oracleQ := lineQuery(e.oracleRelation())
 	actualQ := lineQuery(actualRelation)
 	wantLinksQ, gotLinksQ := fmt.Sprintf(linkLine, identitySQL), fmt.Sprintf(linkLine, actualLinks)
 	began := time.Now()
@@ -558,30 +625,61 @@ func diff(got, want []string) string {
 	return strings.Join(out, "\n")
 }
 
+// variant is a configuration of the transform under the oracle, with the
+// worlds that exercise it.
+type variant struct {
+	name  string
+	seeds []uint64
+	kills int // SIGKILL rounds while the second half arrives
+	// evenSplit runs the join with join.EvenSplit instead of FullCredit;
+	// its worlds' videos show up to three products, so that there are
+	// remainders to hand out.
+	evenSplit bool
+	// mapping gives the transform a mapping file (world.mappingRows).
+	mapping bool
+	// mixCurrencies puts a second currency into the world.
+	mixCurrencies bool
+}
+
+var variants = []variant{
+	{name: "full", seeds: []uint64{1, 2}, kills: 3},
+	// The split and the mapping change what rows hold, not how the stage
+	// recovers: one world and fewer kills keep the package's time down.
+	{name: "even_mapped", seeds: []uint64{3}, kills: 2, evenSplit: true, mapping: true, mixCurrencies: true},
+}
+
 // TestOracle: a seeded world of input changes goes through the transform
 // and the loader; product_daily must equal the join computed in SQL over
 // the raw change tables. Then the rest of the world arrives while the
 // transform process is killed with SIGKILL at random points and
-// restarted, and the table must equal the oracle again.
+// restarted, and the table must equal the oracle again. Each variant runs
+// the transform in another configuration.
 func TestOracle(t *testing.T) {
-	for _, seed := range []uint64{1, 2} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			// Worlds are independent (own topics, group and warehouse),
-			// and most of a run is waiting for the group to rebalance.
-			t.Parallel()
-			testOracle(t, seed)
-		})
+	for _, v := range variants {
+		for _, seed := range v.seeds {
+			t.Run(fmt.Sprintf("%s_seed%d", v.name, seed), func(t *testing.T) {
+				// Worlds are independent (own topics, group and warehouse),
+				// and most of a run is waiting for the group to rebalance.
+				t.Parallel()
+				testOracle(t, v, seed)
+			})
+		}
 	}
 }
 
-func testOracle(t *testing.T, seed uint64) {
+func testOracle(t *testing.T, v variant, seed uint64) {
 	e := newEnv(t)
 	w := newWorld(t, seed)
 	// Off in the committed runs: the world it generates leaves no row for
 	// the several-GTINs conflict, which the coverage check demands (see
 	// world.staleIdentity).
 	w.staleIdentity = os.Getenv("ORACLE_STALE_IDENTITY") == "1"
+	if v.evenSplit {
+		w.maxShown = 3
+	}
+	w.mixCurrencies, w.mapped = v.mixCurrencies, v.mapping
 	ins := w.build(28, 24)
+	e.configure(v, w.mapping)
 	t.Logf("world of seed %d: %d input changes", seed, len(ins))
 	rng := rand.New(rand.NewPCG(seed, 7))
 
@@ -598,7 +696,7 @@ func testOracle(t *testing.T, seed uint64) {
 	// of inputs (while it rebuilds its state, or just after), or once it
 	// has committed a random number of outputs of live work.
 	rest := ins[half:]
-	const kills = 3
+	kills := v.kills
 	for k := range kills {
 		part := rest[k*len(rest)/kills : (k+1)*len(rest)/kills]
 		for c := range 5 {
@@ -624,47 +722,91 @@ func testOracle(t *testing.T, seed uint64) {
 	}
 	e.converge("after the kills")
 	tr.kill()
-	e.checkCoverage()
+	e.checkCoverage(v)
 	t.Logf("seed %d took %s", seed, time.Since(start).Round(time.Millisecond))
 }
 
-// checkCoverage fails the test when the world left a column or a kind of
-// product key out of product_daily: an oracle that compares nulls proves
-// nothing.
-func (e *env) checkCoverage() {
+// check counts the rows of a relation that meet cond.
+type check struct{ name, cond string }
+
+// checkCoverage fails the test when the world left a column, a kind of
+// product key, a conflict or a rule of the variant out: an oracle that
+// compares nulls proves nothing. The variant's rules are counted in the
+// join oracle's relation (its split_* and *_currencies columns), which
+// product_daily equals by now.
+func (e *env) checkCoverage(v variant) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var exprs []string
+	var daily []check
 	for _, c := range columns {
-		exprs = append(exprs, fmt.Sprintf("'%s=' || toString(countIf(%s IS NOT NULL AND toString(%s) NOT IN ('0', '')))", c.name, c.name, c.name))
+		daily = append(daily, check{c.name, fmt.Sprintf("%s IS NOT NULL AND toString(%s) NOT IN ('0', '')", c.name, c.name)})
 	}
-	for _, k := range []struct{ name, cond string }{
-		{"gtin", "startsWith(product_key, 'gtin:')"},
-		{"seller_sku", "startsWith(product_key, 'sku:')"},
-		{"unmatched_amazon", "startsWith(product_key, 'amazon:')"},
-		{"unmatched_tiktok", "startsWith(product_key, 'tiktok:') AND NOT match(product_key, ':product:')"},
-		{"tiktok_product_fallback", "match(product_key, ':product:')"},
+	daily = append(daily,
+		check{"key gtin", "startsWith(product_key, 'gtin:')"},
+		check{"key seller_sku", "startsWith(product_key, 'sku:')"},
+		check{"key unmatched_amazon", "startsWith(product_key, 'amazon:')"},
+		check{"key unmatched_tiktok", "startsWith(product_key, 'tiktok:') AND NOT match(product_key, ':product:')"},
+		check{"key tiktok_product_fallback", "match(product_key, ':product:')"},
+	)
+	links := []check{
+		{"conflict several_gtins", "conflict_reason LIKE '%several GTINs%'"},
+		{"conflict gtin_same_account", "conflict_reason LIKE 'GTIN % is on several products%'"},
+		{"conflict several_seller_skus", "conflict_reason LIKE '%several seller SKUs%'"},
+	}
+	var oracle []check
+	if v.mapping {
+		daily = append(daily,
+			check{"key mapping_file", "NOT match(product_key, '^(gtin|sku|amazon|tiktok):')"},
+			check{"key " + mappedJoin + " with amazon figures", fmt.Sprintf("product_key = '%s' AND (amazon_sessions IS NOT NULL OR amazon_orders IS NOT NULL)", mappedJoin)},
+			check{"key " + mappedJoin + " with tiktok figures", fmt.Sprintf("product_key = '%s' AND (tiktok_units IS NOT NULL OR tiktok_views IS NOT NULL)", mappedJoin)},
+		)
+		for _, k := range []string{mappedAmazonSide, mappedBothSides, mappedProduct, mappedShopSKU, mappedJoin, mappedPair} {
+			links = append(links, check{"mapping " + k, fmt.Sprintf("match_rule = 'mapping_file' AND product_key = '%s'", k)})
+		}
+		links = append(links, check{"mapping overrides a gtin, twin unmatched", fmt.Sprintf(
+			"match_rule = 'unmatched' AND gtin14 IN (SELECT gtin14 FROM product_links FINAL WHERE is_deleted = 0 AND product_key = '%s')", mappedAmazonSide)})
+	}
+	if v.evenSplit {
+		oracle = append(oracle,
+			check{"split engagement", "split_engagement > 0"},
+			check{"split video_gmv", "split_video_gmv > 0"},
+			check{"split engagement remainder", "split_engagement_remainder > 0"},
+			check{"split video_gmv remainder", "split_video_gmv_remainder > 0"},
+		)
+	}
+	if v.mixCurrencies {
+		oracle = append(oracle,
+			check{"mixed tiktok_currency", "tiktok_currencies > 1"},
+			check{"mixed amazon_currency", "amazon_currencies > 1"},
+		)
+	}
+	var got []string
+	for _, g := range []struct {
+		relation string
+		checks   []check
+	}{
+		{actualRelation, daily},
+		{"SELECT * FROM product_links FINAL WHERE is_deleted = 0", links},
+		{e.oracleRelation(), oracle},
 	} {
-		exprs = append(exprs, fmt.Sprintf("'key %s=' || toString(countIf(%s))", k.name, k.cond))
+		if len(g.checks) == 0 {
+			continue
+		}
+		var exprs []string
+		for _, c := range g.checks {
+			exprs = append(exprs, fmt.Sprintf("'%s=' || toString(countIf(%s))", c.name, c.cond))
+		}
+		lines, err := e.lines(ctx, "SELECT arrayJoin(["+strings.Join(exprs, ", ")+"]) FROM ("+g.relation+") SETTINGS join_use_nulls = 1")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		got = append(got, lines...)
 	}
-	got, err := e.lines(ctx, "SELECT arrayJoin(["+strings.Join(exprs, ", ")+"]) FROM ("+actualRelation+")")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	conflicts, err := e.lines(ctx, `SELECT arrayJoin([
-        'conflict several_gtins=' || toString(countIf(conflict_reason LIKE '%several GTINs%')),
-        'conflict gtin_same_account=' || toString(countIf(conflict_reason LIKE 'GTIN % is on several products%')),
-        'conflict several_seller_skus=' || toString(countIf(conflict_reason LIKE '%several seller SKUs%'))])
-    FROM product_links FINAL WHERE is_deleted = 0`)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	got = append(got, conflicts...)
-	e.t.Logf("rows with a non-zero value, per column, kind of key and conflict: %s", strings.Join(got, " "))
+	e.t.Logf("rows with a non-zero value, per column, kind of key, conflict and rule: %s", strings.Join(got, " "))
 	for _, g := range got {
 		if strings.HasSuffix(g, "=0") {
-			e.t.Errorf("the world left %s: product_daily has no row with it", strings.TrimSuffix(g, "=0"))
+			e.t.Errorf("the world left %s: no row has it", strings.TrimSuffix(g, "=0"))
 		}
 	}
 }

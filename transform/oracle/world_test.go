@@ -61,6 +61,15 @@ type world struct {
 	// TestStaleSnapshotDoesNotChangeIdentity guards the fix). Set
 	// ORACLE_STALE_IDENTITY=1 to include it.
 	staleIdentity bool
+	// maxShown is the most products a video shows.
+	maxShown int
+	// mixCurrencies puts some TikTok orders, videos and Amazon sales in a
+	// second currency, so that some rows mix two.
+	mixCurrencies bool
+	// mapped makes build set mapping: the rows of a mapping file, in the
+	// order of mappingColumns (see mappingRows).
+	mapped  bool
+	mapping [][]string
 }
 
 type product struct {
@@ -80,7 +89,7 @@ type product struct {
 }
 
 func newWorld(t testing.TB, seed uint64) *world {
-	return &world{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}
+	return &world{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), maxShown: 2}
 }
 
 // build returns the world's inputs in arrival order.
@@ -126,8 +135,69 @@ func (w *world) build(nProducts, nVideos int) []input {
 	for v := range nVideos {
 		w.video(v, ps)
 	}
+	if w.mapped {
+		w.mapping = w.mappingRows(ps)
+	}
 	w.searchTerms(ps)
 	return w.interleave()
+}
+
+// Mapped product keys, named after the case of the mapping rule they cover.
+const (
+	mappedAmazonSide = "mapped-amazon-side" // the ASIN of a GTIN pair: its TikTok twin is left alone, unmatched
+	mappedBothSides  = "mapped-both-sides"  // both sides of a GTIN pair, the ASIN scoped, TikTok by product
+	mappedProduct    = "mapped-product"     // product:ID, for the SKUs no more specific row names
+	mappedShopSKU    = "mapped-shop-sku"    // SHOP:SKU, which wins over the same SKU unscoped
+	mappedSKU        = "mapped-sku"         // the unscoped SKU: loses, no link has it
+	mappedJoin       = "mapped-join"        // two products unmatched for a wrong GTIN
+	mappedPair       = "mapped-pair"        // the two ASINs of a GTIN conflict
+	mappedGhost      = "mapped-ghost"       // an ASIN nobody sells: no link
+)
+
+// mappingRows returns the rows of the mapping file for the products of a
+// world, one per case of the rule (see the mapped* keys): it overrides GTIN
+// links, joins unmatched products, applies the most specific row. Products
+// are picked by kind, not at random, so the world's draws do not change.
+func (w *world) mappingRows(ps []*product) [][]string {
+	first := func(ok func(*product) bool) *product {
+		for _, p := range ps {
+			if ok(p) {
+				return p
+			}
+		}
+		w.t.Fatal("the world has no product for a case of the mapping file")
+		return nil
+	}
+	amazonSide := first(func(p *product) bool { return p.kind == kindGTIN && !p.severalGTINs })
+	both := first(func(p *product) bool { return p.kind == kindGTINSpaced })
+	twoSKUs := first(func(p *product) bool {
+		return p != amazonSide && p != both && p.kind != kindTikTokOnly && p.kind != kindConflict && len(p.skus) > 1
+	})
+	badGTIN := first(func(p *product) bool { return p.kind == kindBadGTIN })
+	pair := first(func(p *product) bool { return p.kind == kindConflict })
+	return [][]string{
+		{"amazon", amazonSide.asins[0], mappedAmazonSide, "GTIN override, Amazon side"},
+		{"amazon", mkt + ":" + both.asins[0], mappedBothSides, "GTIN override"},
+		{"tiktok", "product:" + both.productID, mappedBothSides, "GTIN override"},
+		{"tiktok", "product:" + twoSKUs.productID, mappedProduct, "every SKU"},
+		{"tiktok", shop + ":" + twoSKUs.skus[0], mappedShopSKU, "one SKU, scoped"},
+		{"tiktok", twoSKUs.skus[0], mappedSKU, "one SKU, unscoped"},
+		{"amazon", badGTIN.asins[0], mappedJoin, "wrong GTIN on Amazon"},
+		{"tiktok", shop + ":" + badGTIN.skus[0], mappedJoin, "wrong GTIN on Amazon"},
+		{"amazon", badGTIN.asins[0], mappedJoin, "a repeated row"},
+		{"amazon", pair.asins[0], mappedPair, "GTIN conflict"},
+		{"amazon", mkt + ":" + pair.asins[1], mappedPair, "GTIN conflict"},
+		{"amazon", "B0NOTSOLD1", mappedGhost, "no such product"},
+	}
+}
+
+// currency returns the currency of an amount: USD, or sometimes EUR when
+// the world mixes currencies.
+func (w *world) currency() string {
+	if w.mixCurrencies && w.rng.IntN(6) == 0 {
+		return "EUR"
+	}
+	return "USD"
 }
 
 // upc returns a random valid GTIN-12.
@@ -295,7 +365,7 @@ func (w *world) products(p *product) {
 // salesTraffic writes Sales & Traffic per ASIN and day (marketplace zone)
 // with restated days, deletes and, for seller-SKU products, the SKU.
 func (w *world) salesTraffic(p *product) {
-	for _, asin := range p.asins {
+	for n, asin := range p.asins {
 		for d := range days {
 			if w.rng.IntN(4) == 0 {
 				continue
@@ -308,6 +378,13 @@ func (w *world) salesTraffic(p *product) {
 			s := w.seq("amazon.sales_traffic", key)
 			versions := 1 + w.rng.IntN(3)
 			for v := 1; v <= versions; v++ {
+				cur := w.currency()
+				if w.mixCurrencies && n > 0 {
+					// A second ASIN sells in the other currency: where the
+					// mapping puts it under one key with the first, its
+					// days mix two.
+					cur = "EUR"
+				}
 				sessions := int64(w.rng.IntN(200))
 				op := "snapshot"
 				if v == versions && v > 1 && w.rng.IntN(6) == 0 {
@@ -315,7 +392,7 @@ func (w *world) salesTraffic(p *product) {
 				}
 				s.add(int64(v), op, w.ts(d+v-1), map[string]any{"marketplace_id": mkt, "date": dayDate(d),
 					"date_time_zone": mktZone, "asin_granularity": "SKU", "parent_asin": "P" + asin, "child_asin": some(asin),
-					"sku": sku, "currency_code": "USD", "ordered_product_sales": big.NewRat(int64(w.rng.IntN(100000)), 100),
+					"sku": sku, "currency_code": cur, "ordered_product_sales": big.NewRat(int64(w.rng.IntN(100000)), 100),
 					"units_ordered": int64(w.rng.IntN(20)), "sessions": sessions, "page_views": sessions + int64(w.rng.IntN(50))})
 			}
 			s.done(true)
@@ -439,9 +516,10 @@ func (w *world) tiktokOrders(p *product) {
 				"sku_id": p.skus[w.rng.IntN(len(p.skus))], "sale_price": dec(big.NewRat(int64(100+w.rng.IntN(5000)), 100))})
 		}
 		s := w.seq("tiktok.orders", shop+":"+order)
+		cur := w.currency()
 		fields := func(status string) map[string]any {
 			return map[string]any{"shop_id": shop, "order_id": order, "status": status, "create_time": when,
-				"update_time": when, "payment_currency": some("USD"), "line_items": lines}
+				"update_time": when, "payment_currency": some(cur), "line_items": lines}
 		}
 		s.add(1, "create", when, fields("AWAITING_SHIPMENT"))
 		switch w.rng.IntN(6) {
@@ -459,7 +537,7 @@ func (w *world) tiktokOrders(p *product) {
 func (w *world) video(v int, ps []*product) {
 	id := fmt.Sprintf("73%08d", v)
 	var shown []string
-	for range 1 + w.rng.IntN(2) {
+	for range 1 + w.rng.IntN(w.maxShown) {
 		p := ps[w.rng.IntN(len(ps))]
 		pid := p.productID
 		if pid == "" {
@@ -478,16 +556,19 @@ func (w *world) video(v int, ps []*product) {
 		s := w.seq("tiktok.video_performance", fmt.Sprintf("%s:%s:%s", shop, id, dayDate(d).Format(time.DateOnly)))
 		versions := 1 + w.rng.IntN(2)
 		for ver := 1; ver <= versions; ver++ {
+			cur := w.currency()
 			var prods []any
 			for _, pid := range shown {
-				prods = append(prods, map[string]any{"product_id": pid, "gmv": dec(big.NewRat(int64(w.rng.IntN(20000)), 100))})
+				// In units of 0.0001, the schema's scale: an even split
+				// then has remainders to hand out.
+				prods = append(prods, map[string]any{"product_id": pid, "gmv": dec(big.NewRat(int64(w.rng.IntN(2000000)), 10000))})
 			}
 			op := "snapshot"
 			if ver == versions && ver > 1 && w.rng.IntN(8) == 0 {
 				op = "delete"
 			}
 			s.add(int64(ver), op, w.ts(d+ver-1), map[string]any{"shop_id": shop, "video_id": id, "date": dayDate(d),
-				"date_time_zone": shopZone, "currency": "USD", "products": prods})
+				"date_time_zone": shopZone, "currency": cur, "products": prods})
 		}
 		s.done(true)
 	}

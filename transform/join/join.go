@@ -504,18 +504,19 @@ type searchContrib struct {
 	term                           TermRank
 }
 
+// merge adds o's units and amount to c. Currencies mix only when both
+// carry an amount: a line without a price says nothing about money.
 func (c contrib) merge(o contrib) contrib {
 	c.units += o.units
-	if o.amount != nil {
-		if c.amount == nil {
-			c.amount = new(big.Rat)
-		} else {
-			c.amount = new(big.Rat).Set(c.amount)
+	switch {
+	case o.amount == nil:
+	case c.amount == nil:
+		c.amount, c.currency = new(big.Rat).Set(o.amount), o.currency
+	default:
+		if c.currency != o.currency {
+			c.currency = mixedCurrency
 		}
-		c.amount.Add(c.amount, o.amount)
-	}
-	if c.currency != o.currency {
-		c.currency = mixedCurrency
+		c.amount = new(big.Rat).Add(c.amount, o.amount)
 	}
 	return c
 }

@@ -260,6 +260,25 @@ func TestTikTokOrders(t *testing.T) {
 	}
 }
 
+// TestUnpricedLineDoesNotMixCurrencies: a line without a price in another
+// currency, in the same order as a priced line of the same SKU, leaves the
+// amount and its currency alone, as it does in a separate order.
+func TestUnpricedLineDoesNotMixCurrencies(t *testing.T) {
+	for _, lines := range [][]TikTokLine{
+		{{SKUID: "P1-1", Currency: "USD", SalePrice: rat("5")}, {SKUID: "P1-1", Currency: "EUR"}},
+		{{SKUID: "P1-1", Currency: "EUR"}, {SKUID: "P1-1", Currency: "USD", SalePrice: rat("5")}},
+	} {
+		j := New(Config{})
+		link(j, "K1", tref("P1-1"))
+		j.ApplyTikTokOrder(TikTokOrder{Meta: m(1, t0), ShopID: shop, OrderID: "O1", Status: "COMPLETED",
+			CreateTime: at("2026-01-05T10:00:00Z"), Lines: lines})
+		r := current(t, j, "K1", day("2026-01-05"))
+		if strR(r.TikTokGMV) != "5.0000" || r.TikTokCurrency != "USD" || str(r.TikTokUnits) != "2" {
+			t.Errorf("lines %+v: gmv %s %q, units %s; want 5.0000 USD, 2", lines, strR(r.TikTokGMV), r.TikTokCurrency, str(r.TikTokUnits))
+		}
+	}
+}
+
 func TestAmazonOrders(t *testing.T) {
 	j := New(Config{})
 	item := func(order, item, asin string, v int64, purchase time.Time, status string) AmazonOrderItem {

@@ -136,8 +136,20 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 
 // meta reads the change metadata every record starts with.
 func meta(r *native.Record) Meta {
-	return Meta{EventID: r.String("event_id"), Op: r.String("op"), SourceTS: r.Time("source_ts"),
+	return Meta{EventID: r.String("event_id"), Op: internOp(r.String("op")), SourceTS: r.Time("source_ts"),
 		IngestTS: r.Time("ingest_ts"), Version: r.Long("version")}
+}
+
+// internOp returns a known op as a constant: a change's metadata is kept
+// as the trigger of the rows it emitted, and should not keep the decoded
+// string.
+func internOp(op string) string {
+	for _, c := range [...]string{"create", "update", "delete", "snapshot"} {
+		if op == c {
+			return c
+		}
+	}
+	return op
 }
 
 func period(r *native.Record) Period {

@@ -2,7 +2,6 @@ package join
 
 import (
 	"fmt"
-	"math/big"
 
 	"github.com/shopstream/shopstream/transform/identity"
 )
@@ -55,7 +54,7 @@ func (j *Join) ApplyBestSellersRank(s BestSellersRank) []Row {
 	}
 	f := &fact{}
 	j.bsrFacts[ref][s.Version] = f
-	j.setFact(f, []cellContrib{{ref, DayOf(s.SourceTS, j.zone), &contrib{kind: kindBSR, rank: best}}}, t)
+	j.setFact(f, []cellContrib{{ref, DayOf(s.SourceTS, j.zone), &rankContrib{best}}}, t)
 	return j.emit(t, s.Meta)
 }
 
@@ -69,14 +68,15 @@ func (j *Join) ApplySalesTraffic(s SalesTraffic) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs = []cellContrib{{amazonRef(s.MarketplaceID, s.ASIN), day, &contrib{kind: kindSalesTraffic,
-			sessions: s.Sessions, pageViews: s.PageViews, units: s.Units, currency: s.Currency, amount: s.Sales}}}
+		cs = []cellContrib{{amazonRef(s.MarketplaceID, s.ASIN), day, &stContrib{sessions: s.Sessions,
+			pageViews: s.PageViews, units: s.Units, currency: j.intern(s.Currency), amount: amountOf(s.Sales)}}}
 	}
-	if !j.accept(id, s.Meta) {
+	f, _ := j.accept(id, s.Meta)
+	if f == nil {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(j.facts[id], cs, t)
+	j.setFact(f, cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -121,17 +121,17 @@ func (j *Join) ApplySearchQuery(s SearchQuery) ([]Row, error) {
 			return nil, err
 		}
 		ref := amazonRef(s.MarketplaceID, s.ASIN)
-		c := &contrib{kind: kindSearchQuery, search: &searchContrib{period: p,
-			impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}}
+		c := &sqpContrib{period: p, impressions: s.Impressions, clicks: s.Clicks, purchases: s.Purchases}
 		for _, d := range days {
 			cs = append(cs, cellContrib{ref, d, c})
 		}
 	}
-	if !j.accept(id, s.Meta) {
+	f, _ := j.accept(id, s.Meta)
+	if f == nil {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(j.facts[id], cs, t)
+	j.setFact(f, cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -150,17 +150,18 @@ func (j *Join) ApplySearchTerm(s SearchTerm) ([]Row, error) {
 			ref := amazonRef(s.MarketplaceID, c.ASIN)
 			tr := TermRank{Term: s.Term, Department: s.Department, FrequencyRank: s.FrequencyRank,
 				ClickShareRank: c.ClickShareRank, ClickShare: c.ClickShare, ConversionShare: c.ConversionShare}
-			c := &contrib{kind: kindSearchTerm, search: &searchContrib{period: p, term: tr}}
+			c := &termContrib{period: p, term: tr}
 			for _, d := range days {
 				cs = append(cs, cellContrib{ref, d, c})
 			}
 		}
 	}
-	if !j.accept(id, s.Meta) {
+	f, _ := j.accept(id, s.Meta)
+	if f == nil {
 		return nil, nil
 	}
 	t := touched{}
-	j.setFact(j.facts[id], cs, t)
+	j.setFact(f, cs, t)
 	return j.emit(t, s.Meta), nil
 }
 
@@ -169,8 +170,11 @@ func orderKey(mkt, order string) string { return mkt + ":" + order }
 // ApplyAmazonOrder applies an amazon.orders header: only its purchase date
 // matters, for items that arrived without one.
 func (j *Join) ApplyAmazonOrder(o AmazonOrder) []Row {
-	id := "ao|" + orderKey(o.MarketplaceID, o.OrderID)
-	if o.deleted() || o.PurchaseDate.IsZero() || !j.accept(id, o.Meta) {
+	if o.deleted() || o.PurchaseDate.IsZero() {
+		return nil
+	}
+	f, id := j.accept("ao|"+orderKey(o.MarketplaceID, o.OrderID), o.Meta)
+	if f == nil {
 		return nil
 	}
 	ok := id[len("ao|"):] // shares the fact id's bytes
@@ -189,8 +193,8 @@ func (j *Join) ApplyAmazonOrder(o AmazonOrder) []Row {
 // once for the ASIN's product on its purchase day (reporting zone), unless
 // it is canceled.
 func (j *Join) ApplyAmazonOrderItem(it AmazonOrderItem) []Row {
-	id := "aoi|" + orderKey(it.MarketplaceID, it.OrderID) + ":" + it.ItemID
-	if !j.accept(id, it.Meta) {
+	f, id := j.accept("aoi|"+orderKey(it.MarketplaceID, it.OrderID)+":"+it.ItemID, it.Meta)
+	if f == nil {
 		return nil
 	}
 	// The order key, sharing the fact id's bytes: it is kept in every
@@ -213,7 +217,7 @@ func (j *Join) ApplyAmazonOrderItem(it AmazonOrderItem) []Row {
 			cs = j.amazonItemContribs(it, ok, day)
 		}
 	}
-	j.setFact(j.facts[id], cs, t)
+	j.setFact(f, cs, t)
 	return j.emit(t, it.Meta)
 }
 
@@ -221,15 +225,15 @@ func (j *Join) amazonItemContribs(it AmazonOrderItem, order string, day Day) []c
 	if it.OrderStatus == amazonCanceled {
 		return nil
 	}
-	return []cellContrib{{amazonRef(it.MarketplaceID, it.ASIN), day, &contrib{kind: kindAmazonOrder, orderID: order}}}
+	return []cellContrib{{amazonRef(it.MarketplaceID, it.ASIN), day, &amzOrderContrib{order}}}
 }
 
 // ApplyTikTokOrder applies a tiktok.orders record: every line is one unit
 // of its SKU's product on the order's create day; a cancelled order
 // counts for nothing.
 func (j *Join) ApplyTikTokOrder(o TikTokOrder) []Row {
-	id := "tto|" + o.ShopID + ":" + o.OrderID
-	if !j.accept(id, o.Meta) {
+	f, id := j.accept("tto|"+o.ShopID+":"+o.OrderID, o.Meta)
+	if f == nil {
 		return nil
 	}
 	order := id[len("tto|"):] // shares the fact id's bytes
@@ -242,13 +246,10 @@ func (j *Join) ApplyTikTokOrder(o TikTokOrder) []Row {
 			if cur == "" {
 				cur = o.Currency
 			}
-			c := &contrib{kind: kindTikTokOrder, orderID: order, units: 1, currency: cur}
-			if l.SalePrice != nil {
-				c.amount = new(big.Rat).Set(l.SalePrice)
-			}
+			c := &ttOrderContrib{orderID: order, units: 1, currency: j.intern(cur), amount: amountOf(l.SalePrice)}
 			cs = append(cs, cellContrib{tiktokRef(o.ShopID, l.SKUID), day, c})
 		}
 	}
-	j.setFact(j.facts[id], cs, t)
+	j.setFact(f, cs, t)
 	return j.emit(t, o.Meta)
 }

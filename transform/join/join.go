@@ -2,7 +2,6 @@ package join
 
 import (
 	"cmp"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +69,8 @@ type Join struct {
 	skusOf    map[productRef]map[identity.Ref]struct{}
 	refsByKey map[string]map[refID]struct{}
 
+	strs map[string]string // see intern
+
 	// Channel products are interned: the cells, many per product, then
 	// key on 8 bytes instead of three strings and a day.
 	refIDs map[identity.Ref]refID
@@ -110,8 +111,11 @@ type Join struct {
 // contributes to.
 type fact struct {
 	version int64
-	eventID string
-	at      []cell
+	// ids is the fact id followed by the event id of the change, in one
+	// allocation: the key of facts is its prefix, so a fact keeps one
+	// string, and nothing of the decoded record.
+	ids string
+	at  []cell
 }
 
 // refID is an interned identity.Ref.
@@ -129,7 +133,7 @@ func (c cell) day() Day          { return Day(int32(uint32(c))) }
 // of a search report's period).
 type cellFact struct {
 	fact *fact
-	c    *contrib
+	c    contrib
 }
 
 type productRef struct{ shop, id string }
@@ -157,6 +161,7 @@ func New(cfg Config) *Join {
 	return &Join{
 		zone: zone, attr: cfg.Attribution,
 		facts:         map[string]*fact{},
+		strs:          map[string]string{},
 		keyOf:         map[identity.Ref]string{},
 		productOf:     map[identity.Ref]productRef{},
 		skusOf:        map[productRef]map[identity.Ref]struct{}{},
@@ -199,19 +204,34 @@ func (j *Join) Rows() []Row {
 	return out
 }
 
-// accept records change m of source key id and reports whether it is new:
-// a repeated event id, or a version not above the last accepted one, is a
-// duplicate or out of order and is ignored.
-func (j *Join) accept(id string, m Meta) bool {
+// accept records change m of source key id and returns its fact and the
+// id as stored (share its bytes in state that outlives the change). A
+// repeated event id, or a version not above the last accepted one, is a
+// duplicate or out of order and is ignored: the fact is then nil.
+func (j *Join) accept(id string, m Meta) (*fact, string) {
 	f := j.facts[id]
 	if f == nil {
 		f = &fact{}
-		j.facts[id] = f
-	} else if m.EventID == f.eventID || m.Version <= f.version {
-		return false
+	} else if m.Version <= f.version || m.EventID == f.ids[len(id):] {
+		return nil, ""
 	}
-	f.version, f.eventID = m.Version, m.EventID
-	return true
+	f.version, f.ids = m.Version, id+m.EventID
+	// Assigning an existing key stores the new key string, so the
+	// previous change's ids are released.
+	id = f.ids[:len(id)]
+	j.facts[id] = f
+	return f, id
+}
+
+// intern returns s or an equal string the Join already holds: for the
+// small set of values (currencies, shops, products) that many facts
+// repeat, which would otherwise each keep a decoded copy.
+func (j *Join) intern(s string) string {
+	if v, ok := j.strs[s]; ok {
+		return v
+	}
+	j.strs[s] = s
+	return s
 }
 
 // refID returns the interned id of ref.
@@ -446,8 +466,7 @@ func (j *Join) setFact(f *fact, cs []cellContrib, t touched) {
 			// two lines of a SKU): merge.
 			fs := j.cells[at]
 			i := slices.IndexFunc(fs, func(x cellFact) bool { return x.fact == f })
-			merged := fs[i].c.merge(*c.c)
-			fs[i].c = &merged
+			fs[i].c = fs[i].c.(*ttOrderContrib).merge(c.c.(*ttOrderContrib))
 			continue
 		}
 		j.cells[at] = append(j.cells[at], cellFact{f, c.c})
@@ -464,59 +483,73 @@ func (j *Join) setFact(f *fact, cs []cellContrib, t touched) {
 type cellContrib struct {
 	ref identity.Ref
 	day Day
-	c   *contrib
+	c   contrib
 }
 
-// kind is the kind of a direct contribution.
-type kind uint8
+// contrib is one fact's contribution to one (channel product, day) cell:
+// a *stContrib, *sqpContrib, *termContrib, *rankContrib, *amzOrderContrib
+// or *ttOrderContrib. It is the bulk of the state, so each kind carries
+// only its own fields. Contributions are never modified once stored, so
+// one may be shared by several cells (the days of a search report's
+// period).
+type contrib interface{ isContrib() }
 
-const (
-	kindSalesTraffic kind = iota + 1
-	kindSearchQuery
-	kindSearchTerm
-	kindBSR
-	kindAmazonOrder
-	kindTikTokOrder
-)
-
-// contrib is one fact's contribution to one (channel product, day) cell.
-// It is the bulk of the state, so what only search reports carry sits
-// behind a pointer, shared by the days of a report's period.
-type contrib struct {
-	kind kind
-	// sales & traffic
+// stContrib is a sales & traffic row's figures.
+type stContrib struct {
 	sessions, pageViews, units int64
 	currency                   string
-	amount                     *big.Rat
-	// search query performance, search terms
-	search *searchContrib
-	// sales rank
-	rank int64
-	// orders
-	orderID string
+	amount                     amount
 }
 
-// searchContrib is what a search query performance or search terms row
-// contributes to each day of its period. It is never modified.
-type searchContrib struct {
+// sqpContrib is what a search query performance row contributes to each
+// day of its period.
+type sqpContrib struct {
 	period                         Period // converted to reporting days
 	impressions, clicks, purchases int64
-	term                           TermRank
 }
+
+// termContrib is a search term listed on each day of its period.
+type termContrib struct {
+	period Period // converted to reporting days
+	term   TermRank
+}
+
+// rankContrib is one sales-rank observation.
+type rankContrib struct{ rank int64 }
+
+// amzOrderContrib is an Amazon order counted for a product.
+type amzOrderContrib struct{ orderID string }
+
+// ttOrderContrib is the lines of a TikTok order of one SKU.
+type ttOrderContrib struct {
+	orderID  string
+	units    int64
+	currency string
+	amount   amount
+}
+
+func (*stContrib) isContrib()       {}
+func (*sqpContrib) isContrib()      {}
+func (*termContrib) isContrib()     {}
+func (*rankContrib) isContrib()     {}
+func (*amzOrderContrib) isContrib() {}
+func (*ttOrderContrib) isContrib()  {}
 
 // merge adds o's units and amount to c. Currencies mix only when both
 // carry an amount: a line without a price says nothing about money.
-func (c contrib) merge(o contrib) contrib {
+func (c *ttOrderContrib) merge(o *ttOrderContrib) *ttOrderContrib {
+	m := *c
+	c = &m
 	c.units += o.units
 	switch {
-	case o.amount == nil:
-	case c.amount == nil:
-		c.amount, c.currency = new(big.Rat).Set(o.amount), o.currency
+	case !o.amount.set:
+	case !c.amount.set:
+		c.amount, c.currency = o.amount, o.currency
 	default:
 		if c.currency != o.currency {
 			c.currency = mixedCurrency
 		}
-		c.amount = new(big.Rat).Add(c.amount, o.amount)
+		c.amount = c.amount.plus(o.amount)
 	}
 	return c
 }

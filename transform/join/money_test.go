@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// TestMoneyMatchesRatSums: the int64 fast path of money adds up to what
-// plain big.Rat sums give, also for amounts it cannot hold (finer than
-// 0.0001, or near overflow), and gives up on a second currency.
+// TestMoneyMatchesRatSums: the int64 fast paths of money and amount add
+// up to what plain big.Rat sums give, also for amounts they cannot hold
+// (finer than 0.0001, or near overflow), and money gives up on a second
+// currency.
 func TestMoneyMatchesRatSums(t *testing.T) {
 	r := func(a, b int64) *big.Rat { return big.NewRat(a, b) }
 	huge, _ := new(big.Rat).SetString("4611686018427387.9999") // just under maxUnits units
@@ -20,21 +21,29 @@ func TestMoneyMatchesRatSums(t *testing.T) {
 	} {
 		var m money
 		want := new(big.Rat)
-		for _, a := range amts {
-			m.add("USD", a)
+		plus := amountOf(amts[0])
+		for i, a := range amts {
+			m.add("USD", amountOf(a))
 			want.Add(want, a)
+			if i > 0 {
+				plus = plus.plus(amountOf(a))
+			}
 		}
 		if got := m.sum(); got == nil || got.Cmp(want) != 0 || m.currency != "USD" {
 			t.Errorf("%s: sum %v %s, want %v USD", name, got, m.currency, want)
+		}
+		if got := plus.rat(); got.Cmp(want) != 0 {
+			t.Errorf("%s: amount sum %v, want %v", name, got, want)
 		}
 	}
 	var m money
 	if m.sum() != nil {
 		t.Error("empty money has a sum")
 	}
-	m.add("USD", r(1, 1))
-	m.add("EUR", r(1, 1))
-	m.add("USD", r(1, 1))
+	one := amountOf(r(1, 1))
+	m.add("USD", one)
+	m.add("EUR", one)
+	m.add("USD", one)
 	if m.sum() != nil || m.currency != "" || !m.mixed {
 		t.Errorf("mixed currencies summed: %v %q", m.sum(), m.currency)
 	}

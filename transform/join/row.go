@@ -151,55 +151,79 @@ func addI(p **int64, v int64) {
 	**p += v
 }
 
+// amount is a decimal(18,4) amount of the schemas, held as int64 units
+// of 0.0001 while it is a whole number of them within ±maxUnits, and as
+// an exact big.Rat otherwise: most of the state's amounts then cost no
+// allocation of their own. The zero value is no amount.
+type amount struct {
+	units int64    // the value in units of 0.0001, while exact is nil
+	exact *big.Rat // the value, when units cannot hold it; never modified
+	set   bool
+}
+
+// amountOf returns x as an amount; nil is no amount.
+func amountOf(x *big.Rat) amount {
+	if x == nil {
+		return amount{}
+	}
+	if u, ok := unitsOf(x); ok {
+		return amount{units: u, set: true}
+	}
+	return amount{exact: new(big.Rat).Set(x), set: true}
+}
+
+// rat returns the amount as a big.Rat, nil when there is none.
+func (a amount) rat() *big.Rat {
+	switch {
+	case !a.set:
+		return nil
+	case a.exact != nil:
+		return a.exact
+	}
+	return new(big.Rat).SetFrac64(a.units, 10000)
+}
+
+// plus returns a+b; both must be set.
+func (a amount) plus(b amount) amount {
+	if a.exact == nil && b.exact == nil {
+		if s := a.units + b.units; s <= maxUnits && s >= -maxUnits {
+			return amount{units: s, set: true}
+		}
+	}
+	return amount{exact: new(big.Rat).Add(a.rat(), b.rat()), set: true}
+}
+
 // money adds amounts of one currency and gives up (nil) on a second one.
-// Amounts are decimal(18,4) in the schemas, so while they are whole
-// numbers of 0.0001 and the sum stays far from overflow they are added as
-// int64 units: no big.Rat arithmetic, which allocated on every addition
-// of every row recomputed. Anything else falls back to exact big.Rat sums.
+// The total is an amount: int64 units while they hold it (no big.Rat
+// arithmetic, which allocated on every addition of every row recomputed),
+// an exact big.Rat otherwise.
 type money struct {
 	currency string
-	has      bool     // an amount was added (and the currency is single)
-	units    int64    // the sum in units of 0.0001, while exact is nil
-	exact    *big.Rat // the sum, once units cannot hold it
+	total    amount // set once an amount was added (and the currency is single)
 	mixed    bool
 }
 
 // maxUnits bounds units so that adding two never overflows unnoticed.
 const maxUnits = 1 << 62
 
-func (m *money) add(cur string, amt *big.Rat) {
-	if amt == nil || m.mixed {
-		return
-	}
-	if cur == mixedCurrency || m.has && cur != m.currency {
+func (m *money) add(cur string, amt amount) {
+	switch {
+	case !amt.set || m.mixed:
+	case cur == mixedCurrency || m.total.set && cur != m.currency:
 		*m = money{mixed: true}
-		return
+	case !m.total.set:
+		m.currency, m.total = cur, amt
+	default:
+		m.total = m.total.plus(amt)
 	}
-	if !m.has {
-		m.has, m.currency = true, cur
-	}
-	if m.exact == nil {
-		if u, ok := unitsOf(amt); ok {
-			if s := m.units + u; s <= maxUnits && s >= -maxUnits {
-				m.units = s
-				return
-			}
-		}
-		m.exact = new(big.Rat).SetFrac64(m.units, 10000)
-	}
-	m.exact.Add(m.exact, amt)
 }
 
+// has reports whether an amount was added and the currency is single.
+func (m *money) has() bool { return m.total.set }
+
 // sum returns the total, nil when no amount was added or currencies mixed.
-func (m *money) sum() *big.Rat {
-	switch {
-	case !m.has:
-		return nil
-	case m.exact != nil:
-		return m.exact
-	}
-	return new(big.Rat).SetFrac64(m.units, 10000)
-}
+// The result may be shared with the state: callers must not modify it.
+func (m *money) sum() *big.Rat { return m.total.rat() }
 
 // unitsOf returns amt in units of 0.0001 if it is a whole number of them
 // within ±maxUnits.
@@ -254,37 +278,37 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 	// not with sets allocated for every row computed.
 	amzOrders, ttOrders := j.scratchAmzOrders[:0], j.scratchTTOrders[:0]
 	defer func() { j.scratchAmzOrders, j.scratchTTOrders = amzOrders[:0], ttOrders[:0] }()
-	var sqp, terms []*searchContrib
+	var sqp []*sqpContrib
+	var terms []*termContrib
 	var bsrSum float64
 	var bsrN int
 
 	for ref := range j.refsByKey[k] {
 		for _, cf := range j.cells[cellOf(ref, d)] {
-			c := cf.c
-			if c.kind == kindSearchTerm && !j.linked(j.refs[ref]) {
+			if _, ok := cf.c.(*termContrib); ok && !j.linked(j.refs[ref]) {
 				// A competitor's ASIN among the top clicked.
 				continue
 			}
 			has = true
-			switch c.kind {
-			case kindSalesTraffic:
+			switch c := cf.c.(type) {
+			case *stContrib:
 				addI(&r.AmazonSessions, c.sessions)
 				addI(&r.AmazonPageViews, c.pageViews)
 				addI(&r.AmazonUnits, c.units)
 				amzMoney.add(c.currency, c.amount)
-			case kindSearchQuery:
-				sqp = append(sqp, c.search)
-			case kindSearchTerm:
-				terms = append(terms, c.search)
-			case kindBSR:
+			case *sqpContrib:
+				sqp = append(sqp, c)
+			case *termContrib:
+				terms = append(terms, c)
+			case *rankContrib:
 				if r.BestSellersRankBest == nil || c.rank < *r.BestSellersRankBest {
 					r.BestSellersRankBest = &c.rank
 				}
 				bsrSum += float64(c.rank)
 				bsrN++
-			case kindAmazonOrder:
+			case *amzOrderContrib:
 				amzOrders = append(amzOrders, c.orderID)
-			case kindTikTokOrder:
+			case *ttOrderContrib:
 				ttOrders = append(ttOrders, c.orderID)
 				addI(&r.TikTokUnits, c.units)
 				ttMoney.add(c.currency, c.amount)
@@ -362,7 +386,7 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 			if ed := e.on(d, false); ed != nil {
 				has = true
 				for m := range nMetrics {
-					if !ed.has[m] {
+					if !ed.reported(m) {
 						continue
 					}
 					engHas[m] = true
@@ -381,7 +405,7 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 					continue
 				}
 				has = true
-				if p.gmv != nil {
+				if p.gmv.set {
 					videoMoney.add(f.currency, j.shareMoney(p.gmv, pk, k))
 				}
 			}
@@ -405,7 +429,7 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 
 	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum()
 	// TikTok order GMV and video GMV share one currency field.
-	if ttMoney.has && videoMoney.has && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
+	if ttMoney.has() && videoMoney.has() && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
 		r.TikTokCurrency = ""
 	} else {
 		r.TikTokCurrency = cmp.Or(ttMoney.currency, videoMoney.currency)
@@ -444,14 +468,17 @@ func (j *Join) shareFloat(x float64, keys []string) float64 {
 var tenThousand = big.NewInt(10000)
 
 // shareMoney splits an amount like shareInt, in units of 0.0001.
-func (j *Join) shareMoney(x *big.Rat, keys []string, k string) *big.Rat {
+func (j *Join) shareMoney(x amount, keys []string, k string) amount {
 	if j.attr != EvenSplit || len(keys) <= 1 {
 		return x
 	}
-	units := new(big.Int).Mul(x.Num(), tenThousand)
-	units.Quo(units, x.Denom()) // amounts have scale 4, so this is exact
+	if x.exact == nil {
+		return amount{units: j.shareInt(x.units, keys, k), set: true}
+	}
+	units := new(big.Int).Mul(x.exact.Num(), tenThousand)
+	units.Quo(units, x.exact.Denom()) // amounts have scale 4, so this is exact
 	share := j.shareInt(units.Int64(), keys, k)
-	return new(big.Rat).SetFrac(big.NewInt(share), tenThousand)
+	return amountOf(new(big.Rat).SetFrac(big.NewInt(share), tenThousand))
 }
 
 // emit recomputes the touched rows and returns those whose content changed,

@@ -29,7 +29,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -675,6 +679,17 @@ func registeredMetrics(t *testing.T) metricSet {
 	}
 	load.NewMetrics(d)
 	stream.NewMetrics(d)
+	// The API clients and the webhook receiver register theirs when built.
+	must := func(_ any, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(amazon.NewClient(amazon.Config{Endpoint: "http://127.0.0.1:1", MarketplaceID: "ATVPDKIKX0DER",
+		Credentials: amazon.Credentials{ClientID: "id", ClientSecret: "secret", RefreshToken: "token"}, Registerer: d}))
+	must(tiktokshop.New(tiktokshop.Config{APIBaseURL: "http://127.0.0.1:1", AppKey: "key", AppSecret: "secret", AuthCode: "code", Registerer: d}))
+	must(tiktokbiz.New(tiktokbiz.Config{BaseURL: "http://127.0.0.1:1", BusinessID: "id", AccessToken: "token", Registerer: d}))
+	must(webhook.NewHandler(webhook.Config{AppKey: "key", AppSecret: "secret", Writer: nopWriter{}, Registerer: d}))
 	d.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	families, err := reg.Gather()
 	if err != nil {
@@ -685,6 +700,10 @@ func registeredMetrics(t *testing.T) metricSet {
 	}
 	return d.set
 }
+
+type nopWriter struct{}
+
+func (nopWriter) WriteRecord(context.Context, string, string, map[string]any) error { return nil }
 
 var (
 	buildOnce sync.Once

@@ -70,7 +70,7 @@ simulators in process and ingests from them.`,
 			}
 			defer stop()
 			a.log.Info().Str(logging.Stage, "ingest-"+args[0]).Str("metrics", addr).Msg("serving metrics")
-			return a.ingestWith(cmd.Context(), ingestDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: metrics}, args[0])
+			return a.ingestWith(cmd.Context(), ingestDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: metrics, reg: reg}, args[0])
 		},
 	}
 }
@@ -82,6 +82,9 @@ type ingestDeps struct {
 	registryURL string
 	// metrics, if set, counts the stages' work.
 	metrics *stage.Metrics
+	// reg, if set, takes the API clients' and the webhook receiver's
+	// metrics.
+	reg prometheus.Registerer
 }
 
 // sourceSet is the configured (or simulated) sources.
@@ -94,6 +97,7 @@ type sourceSet struct {
 	bizDead  *stage.DeadLetters
 	appKey   string
 	secret   tiktokshop.Secret
+	reg      prometheus.Registerer // nil: no client metrics
 }
 
 // resolveSources returns the sources config, pointed at simulators started
@@ -169,9 +173,14 @@ func concreteListen(ctx context.Context, listen string) (string, error) {
 	return addr, nil
 }
 
-// clients builds the clients of the configured sources.
-func (a *app) clients(s config.Sources, log zerolog.Logger) (*sourceSet, error) {
+// clients builds the clients of the configured sources; their metrics go
+// to reg (nil: none). A restarted stage builds them again, so reg replaces
+// the metrics of the previous incarnation.
+func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Registerer) (*sourceSet, error) {
 	out := &sourceSet{shopDead: &stage.DeadLetters{}, bizDead: &stage.DeadLetters{}}
+	if reg != nil {
+		out.reg = replacing{reg}
+	}
 	if s.Amazon.Endpoint != "" {
 		zone, err := time.LoadLocation(s.Amazon.ReportZone)
 		if err != nil {
@@ -181,7 +190,7 @@ func (a *app) clients(s config.Sources, log zerolog.Logger) (*sourceSet, error) 
 		l := log
 		out.amazon, err = amazon.NewClient(amazon.Config{Endpoint: s.Amazon.Endpoint, TokenURL: s.Amazon.TokenURL,
 			Credentials:   amazon.Credentials{ClientID: s.Amazon.ClientID, ClientSecret: amazon.Secret(s.Amazon.ClientSecret.Reveal()), RefreshToken: amazon.Secret(s.Amazon.RefreshToken.Reveal())},
-			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight, Logger: &l})
+			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight, Logger: &l, Registerer: out.reg})
 		if err != nil {
 			return nil, fmt.Errorf("amazon client: %w", err)
 		}
@@ -192,7 +201,7 @@ func (a *app) clients(s config.Sources, log zerolog.Logger) (*sourceSet, error) 
 		out.shop, err = tiktokshop.New(tiktokshop.Config{APIBaseURL: s.TikTokShop.APIBaseURL, AuthBaseURL: s.TikTokShop.AuthBaseURL,
 			AppKey: s.TikTokShop.AppKey, AppSecret: out.secret,
 			RefreshToken: tiktokshop.Secret(s.TikTokShop.RefreshToken.Reveal()), AuthCode: tiktokshop.Secret(s.TikTokShop.AuthCode.Reveal()),
-			ShopID: s.TikTokShop.ShopID,
+			ShopID: s.TikTokShop.ShopID, Registerer: out.reg,
 			// Malformed entities go to the dead-letter topic with the
 			// stage's next transaction.
 			OnMalformed: func(m tiktokshop.Malformed) { out.shopDead.Add(topicOfShopOp(m.Op), m.Op, m.Raw, m.Err) },
@@ -206,7 +215,7 @@ func (a *app) clients(s config.Sources, log zerolog.Logger) (*sourceSet, error) 
 		out.bizID = s.TikTokBiz.BusinessID
 		out.biz, err = tiktokbiz.New(tiktokbiz.Config{BaseURL: s.TikTokBiz.BaseURL, BusinessID: s.TikTokBiz.BusinessID,
 			AccessToken: tiktokbiz.Secret(s.TikTokBiz.AccessToken.Reveal()), RefreshToken: tiktokbiz.Secret(s.TikTokBiz.RefreshToken.Reveal()),
-			ClientID: s.TikTokBiz.ClientID, ClientSecret: tiktokbiz.Secret(s.TikTokBiz.ClientSecret.Reveal()),
+			ClientID: s.TikTokBiz.ClientID, ClientSecret: tiktokbiz.Secret(s.TikTokBiz.ClientSecret.Reveal()), Registerer: out.reg,
 			OnMalformed: func(raw json.RawMessage, err error) { out.bizDead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 		})
 		if err != nil {
@@ -287,7 +296,7 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 	if err != nil {
 		return err
 	}
-	set, err := a.clients(s, a.log)
+	set, err := a.clients(s, a.log, deps.reg)
 	if err != nil {
 		return err
 	}
@@ -350,7 +359,8 @@ func (a *app) serveWebhooks(ctx context.Context, s config.Sources, set *sourceSe
 	}
 	defer kw.Close()
 	h, err := webhook.NewHandler(webhook.Config{AppKey: set.appKey, AppSecret: set.secret, Writer: kw,
-		Follower: stage.Follower{Queue: follow}, DeadLetter: kw.DeadLetter, MaxBodyBytes: s.Webhooks.MaxBodyBytes, Logger: &log})
+		Follower: stage.Follower{Queue: follow}, DeadLetter: kw.DeadLetter, MaxBodyBytes: s.Webhooks.MaxBodyBytes, Logger: &log,
+		Registerer: set.reg})
 	if err != nil {
 		return err
 	}
@@ -428,7 +438,7 @@ func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, sour
 	}
 	s.Amazon.Since = since.Format(time.DateOnly)
 	s.TikTokShop.Since = since.Format(time.DateOnly)
-	set, err := a.clients(s, a.log)
+	set, err := a.clients(s, a.log, nil)
 	if err != nil {
 		return err
 	}
@@ -483,8 +493,30 @@ func (a *app) startIngest(ctx context.Context, deps ingestDeps, reg prometheus.R
 	if err != nil {
 		return nil, fmt.Errorf("ingest metrics: %w", err)
 	}
-	deps.metrics = metrics
+	deps.metrics, deps.reg = metrics, reg
 	log := a.log.With().Str(logging.Stage, "run").Logger()
 	log.Info().Strs("sources", sources).Bool("simulated", s.Simulate).Msg("starting ingest stages")
 	return a.supervise(ctx, "ingest", func(ctx context.Context) error { return a.ingestWith(ctx, deps, sources...) }), nil
+}
+
+// replacing registers a collector in place of an equal one that an earlier
+// incarnation of a restarted stage registered: the counters start again
+// from zero, which Prometheus reads as a counter reset.
+type replacing struct{ prometheus.Registerer }
+
+func (r replacing) Register(c prometheus.Collector) error {
+	err := r.Registerer.Register(c)
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		r.Registerer.Unregister(are.ExistingCollector)
+		return r.Registerer.Register(c)
+	}
+	return err
+}
+
+func (r replacing) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
 }

@@ -290,13 +290,13 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 // figures. The deadline only bounds a hang; the test does not time anything.
 func TestRunSimulatedEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	warehouseAddr := testenv.FreeAddr(t)
+	warehouseAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
-		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
 		"SHOPSTREAM_SOURCES_SIMULATE=true",
 	}
 	run := startRun(t, env, filepath.Join(dataDir, "run.log"))
@@ -311,6 +311,16 @@ func TestRunSimulatedEndToEnd(t *testing.T) {
 	// receiver run started; they land as received.
 	waitNonZero(t, warehouseAddr, "SELECT count() FROM tiktok_webhook_events_changes WHERE event_type = 'ORDER_STATUS_CHANGE'",
 		"webhook events from the simulated shop")
+
+	// Every API client and the webhook receiver count their requests.
+	_, metrics := httpGet(t, "http://"+metricsAddr+"/metrics")
+	for _, want := range []string{`shopstream_amazon_api_requests_total{op="getOrders"}`, `shopstream_amazon_api_requests_total{op="createReport"}`,
+		`shopstream_tiktokshop_api_requests_total{op="`, `shopstream_tiktokbiz_api_requests_total{op="`,
+		`shopstream_webhook_requests_total{outcome="accepted",source="tiktokshop-webhook"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 
 	// status reads the running pipeline: the cursors of every source (not
 	// the change-capture state beside them), both groups' lag, the tables.

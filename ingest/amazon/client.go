@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
@@ -110,6 +111,11 @@ type Config struct {
 	// IN_QUEUE or IN_PROGRESS) at once, across every caller of the client.
 	// Default DefaultReportsInFlight.
 	ReportsInFlight int
+	// Registerer, if set, registers the per-operation request metrics
+	// (shopstream_amazon_api_requests_total, _throttled_total,
+	// _server_errors_total, _malformed_total, _retries_total by op, and the
+	// gauge shopstream_amazon_api_rate_limit).
+	Registerer prometheus.Registerer
 }
 
 // OperationStats count what one operation did.
@@ -206,6 +212,11 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.tokens = &tokenSource{c: c, sem: make(chan struct{}, 1)}
 	c.reports = newReportQueue(c, cfg.ReportsInFlight)
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(statsCollector{c}); err != nil {
+			return nil, fmt.Errorf("amazon: register metrics: %w", err)
+		}
+	}
 	return c, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
@@ -137,6 +139,7 @@ func TestOrderPollerReturnsEveryOrderVersionOnceWithinRateLimits(t *testing.T) {
 }
 
 func TestOrdersUnderFaultsEqualTruth(t *testing.T) {
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, envOptions{
 		start: simworld.DefaultStart.Add(20 * time.Hour),
 		sim: amazontest.Options{Faults: fault.Config{
@@ -149,7 +152,7 @@ func TestOrdersUnderFaultsEqualTruth(t *testing.T) {
 		// A hung request is abandoned after 100 ms of wall time: the only
 		// wall-clock wait in the tests, and one that cannot make it flaky
 		// (a hang lasts until the client gives up).
-		client: func(c *Config) { c.AttemptTimeout = 100 * time.Millisecond; c.MaxAttempts = 12 },
+		client: func(c *Config) { c.AttemptTimeout = 100 * time.Millisecond; c.MaxAttempts = 12; c.Registerer = reg },
 	})
 	got, _, cursor := pollOrders(t, e, 40, 13*time.Minute)
 	checkOrdersAgainstTruth(t, e, got, cursor)
@@ -162,6 +165,14 @@ func TestOrdersUnderFaultsEqualTruth(t *testing.T) {
 	st := e.cl.Stats()[OpGetOrders]
 	if st.Retries == 0 || st.Malformed == 0 || st.Throttled == 0 {
 		t.Fatalf("stats do not show retries: %+v", st)
+	}
+	// The metrics say what the stats say.
+	for name, want := range map[string]int{"shopstream_amazon_api_requests_total": st.Requests,
+		"shopstream_amazon_api_throttled_total": st.Throttled, "shopstream_amazon_api_malformed_total": st.Malformed,
+		"shopstream_amazon_api_server_errors_total": st.ServerErrors, "shopstream_amazon_api_retries_total": st.Retries} {
+		if got := opMetric(t, reg, name, OpGetOrders); got != float64(want) {
+			t.Errorf("%s{op=%s} = %v, want %d", name, OpGetOrders, got, want)
+		}
 	}
 	assertBucketsRespected(t, e.rec.snapshot())
 	t.Logf("faults %v; getOrders stats %+v", counts, st)
@@ -343,4 +354,27 @@ func TestTwoMinuteRuleViolationIsNotRetried(t *testing.T) {
 	if _, before, ok := e.cl.NewOrderPoller(now.Add(-time.Hour), OrderPollerOptions{Lag: time.Minute}).Window(now); !ok || now.Sub(before) < 2*time.Minute {
 		t.Fatalf("window ends %s before now", now.Sub(before))
 	}
+}
+
+// opMetric returns the value of metric name for operation op.
+func opMetric(t *testing.T, g prometheus.Gatherer, name, op string) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "op" && l.GetValue() == op {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{op=%q}", name, op)
+	return 0
 }

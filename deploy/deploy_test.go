@@ -204,7 +204,8 @@ func TestProbesMatchConfig(t *testing.T) {
 // TestProbesServed starts every Deployment's command with its own
 // configuration, its dependencies pointed at a server that never answers
 // (so the stage waits and keeps serving), and asks the paths its probes and
-// Prometheus use.
+// Prometheus use: liveness and metrics answer, readiness says the stage is
+// not ready and names Kafka, which does not answer.
 func TestProbesServed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the binary")
@@ -226,15 +227,19 @@ func TestProbesServed(t *testing.T) {
 				env["SHOPSTREAM_SOURCES_WEBHOOKS_LISTEN"] = "127.0.0.1:0"
 			}
 			base := serveAddr(t, bin, c.args, env)
-			paths := []string{c.liveness.HTTPGet.Path, c.readiness.HTTPGet.Path, c.annotations["prometheus.io/path"]}
-			for _, p := range paths {
+			for p, want := range map[string]int{c.liveness.HTTPGet.Path: http.StatusOK, c.annotations["prometheus.io/path"]: http.StatusOK,
+				c.readiness.HTTPGet.Path: http.StatusServiceUnavailable} {
 				resp, err := http.Get("http://" + base + p)
 				if err != nil {
 					t.Fatal(err)
 				}
+				body, _ := io.ReadAll(resp.Body)
 				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					t.Errorf("%s: GET %s = %s", c.name, p, resp.Status)
+				if resp.StatusCode != want {
+					t.Errorf("%s: GET %s = %s, want %d: %s", c.name, p, resp.Status, want, body)
+				}
+				if want != http.StatusOK && !strings.Contains(string(body), "kafka") {
+					t.Errorf("%s: GET %s does not name the dependency that does not answer: %s", c.name, p, body)
 				}
 			}
 		})

@@ -64,7 +64,11 @@ simulators in process and ingests from them.`,
 			if err != nil {
 				return err
 			}
-			addr, stop, err := serveOps(cfg.Metrics.Listen, map[string]checker{}, reg)
+			checks, err := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
+			if err != nil {
+				return err
+			}
+			addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
 			if err != nil {
 				return err
 			}

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/logging"
@@ -51,13 +53,13 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer stopWarehouse()
 
-	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir)
+	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, a.kafkaOpts()...)
 	if err != nil {
 		return err
 	}
 	defer broker.Close()
 
-	registry, err := infra.StartRegistry(ctx, cfg.SchemaRegistry.URL, cfg.SchemaRegistry.Listen)
+	registry, err := infra.StartRegistry(ctx, cfg.SchemaRegistry.URL, cfg.SchemaRegistry.Listen, cfg.SchemaRegistry.User, cfg.SchemaRegistry.Password.Reveal())
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if cfg.Warehouse.Addr != "" {
 		url := "http://" + cfg.Warehouse.Addr
 		if cfg.Warehouse.Protocol == "native" {
-			return "clickhouse://" + cfg.Warehouse.Addr, nativeOnly{}, func() {}, nil
+			return "clickhouse://" + cfg.Warehouse.Addr, nativePort(cfg.Warehouse.Addr), func() {}, nil
 		}
 		return url, httpWarehouse(url), func() {}, nil
 	}
@@ -171,11 +173,49 @@ func (u httpWarehouse) Ping(ctx context.Context) error {
 	return infra.PingClickHouseHTTP(ctx, string(u))
 }
 
-// nativeOnly is the health of a warehouse reached over the native protocol,
-// which the stages check themselves when they connect.
-type nativeOnly struct{}
+// nativePort is the health of a warehouse reached over the native
+// protocol: its port accepts connections (the stages authenticate when they
+// connect).
+type nativePort string
 
-func (nativeOnly) Ping(context.Context) error { return nil }
+func (a nativePort) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", string(a))
+	if err != nil {
+		return fmt.Errorf("warehouse %s does not accept connections: %w", a, err)
+	}
+	return c.Close()
+}
+
+// stageChecks are the readiness checks of a stage run on its own: its
+// Kafka brokers and schema registry, with the configured credentials, and
+// the warehouse if it writes to one.
+func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) (map[string]checker, error) {
+	client, err := a.registryClient(registryURL)
+	if err != nil {
+		return nil, err
+	}
+	checks := map[string]checker{"kafka": infra.ExternalBroker(brokers, a.kafkaOpts()...), "schema_registry": registryPing{client}}
+	if warehouse {
+		w := a.warehouse(1)
+		checks["warehouse"] = nativePort(w.Addr)
+		if w.Protocol == "http" {
+			checks["warehouse"] = httpWarehouse("http://" + w.Addr)
+		}
+	}
+	return checks, nil
+}
+
+// registryPing is the health of a schema registry: it lists its subjects.
+type registryPing struct{ c *sr.Client }
+
+func (r registryPing) Ping(ctx context.Context) error {
+	if _, err := r.c.Subjects(ctx); err != nil {
+		return fmt.Errorf("schema registry does not answer: %w", err)
+	}
+	return nil
+}
 
 // readiness waits until every component answers.
 func readiness(ctx context.Context, checks map[string]checker) error {
@@ -197,6 +237,9 @@ func readiness(ctx context.Context, checks map[string]checker) error {
 	return nil
 }
 
+// readyTimeout bounds a /readyz request's checks.
+const readyTimeout = 3 * time.Second
+
 // serveOps serves /metrics (reg, plus Go and process metrics), /healthz (the
 // process is up) and /readyz (every component answers).
 func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry) (string, func(), error) {
@@ -205,12 +248,23 @@ func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		var errs []error
+		// A dependency that accepts connections but never answers must not
+		// hang the probe: every check gets the same few seconds, at once.
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		errs := make([]error, 0, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		for name, c := range checks {
-			if err := c.Ping(r.Context()); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
+			wg.Go(func() {
+				if err := c.Ping(ctx); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					mu.Unlock()
+				}
+			})
 		}
+		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

@@ -36,7 +36,7 @@ against a fresh in-process registry, which proves they parse and register.`,
 				url = a.cfg.SchemaRegistry.URL
 			}
 			listen := "127.0.0.1:0"
-			reg, err := infra.StartRegistry(cmd.Context(), url, listen)
+			reg, err := infra.StartRegistry(cmd.Context(), url, listen, a.cfg.SchemaRegistry.User, a.cfg.SchemaRegistry.Password.Reveal())
 			if err != nil {
 				return err
 			}

@@ -173,6 +173,10 @@ func TestTransformCommand(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Its dependencies (Kafka, the registry) answer: ready.
+	if code, body := httpGet(t, "http://"+metricsAddr+"/readyz"); code != 200 {
+		t.Errorf("readyz: %d %q", code, body)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

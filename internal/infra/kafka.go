@@ -17,18 +17,25 @@ import (
 // franz-go kfake cluster persisted under the data directory.
 type Broker struct {
 	Seeds   []string
+	opts    []kgo.Opt      // authentication, for Ping
 	cluster *kfake.Cluster // nil for an external cluster
+}
+
+// ExternalBroker is the configured cluster at seeds, reached with opts
+// (authentication).
+func ExternalBroker(seeds []string, opts ...kgo.Opt) *Broker {
+	return &Broker{Seeds: seeds, opts: opts}
 }
 
 // InProcess reports whether the broker runs inside this process.
 func (b *Broker) InProcess() bool { return b.cluster != nil }
 
-// StartBroker returns the configured brokers after checking that they answer,
-// or, with none configured, starts an in-process broker on listen that keeps
-// its log in dataDir/kafka.
-func StartBroker(ctx context.Context, seeds []string, listen, dataDir string) (*Broker, error) {
+// StartBroker returns the configured brokers after checking that they answer
+// (reached with opts), or, with none configured, starts an in-process broker
+// on listen that keeps its log in dataDir/kafka.
+func StartBroker(ctx context.Context, seeds []string, listen, dataDir string, opts ...kgo.Opt) (*Broker, error) {
 	if len(seeds) > 0 {
-		b := &Broker{Seeds: seeds}
+		b := ExternalBroker(seeds, opts...)
 		if err := b.Ping(ctx); err != nil {
 			return nil, err
 		}
@@ -60,7 +67,7 @@ func StartBroker(ctx context.Context, seeds []string, listen, dataDir string) (*
 
 // Ping checks that the cluster answers a metadata request.
 func (b *Broker) Ping(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Seeds...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Seeds...)}, b.opts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client for %v: %w", b.Seeds, err)
 	}

@@ -14,20 +14,22 @@ import (
 // Registry is a Confluent-compatible schema registry: a configured one, or
 // franz-go's srfake served in process.
 type Registry struct {
-	URL string
-	srv *http.Server
+	URL            string
+	user, password string // basic auth of a configured registry
+	srv            *http.Server
 }
 
 // InProcess reports whether the registry runs inside this process.
 func (r *Registry) InProcess() bool { return r.srv != nil }
 
 // StartRegistry returns the configured registry after checking that it
-// answers, or, with none configured, serves an in-process one on listen.
+// answers (with basic auth when user is set), or, with none configured,
+// serves an in-process one on listen.
 // The in-process registry keeps schemas in memory; stages register theirs at
 // start, in a fixed order, so ids are stable across restarts.
-func StartRegistry(ctx context.Context, url, listen string) (*Registry, error) {
+func StartRegistry(ctx context.Context, url, listen, user, password string) (*Registry, error) {
 	if url != "" {
-		r := &Registry{URL: url}
+		r := &Registry{URL: url, user: user, password: password}
 		if err := r.Ping(ctx); err != nil {
 			return nil, err
 		}
@@ -47,6 +49,9 @@ func (r *Registry) Ping(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+"/subjects", nil)
 	if err != nil {
 		return fmt.Errorf("schema registry %s: %w", r.URL, err)
+	}
+	if r.user != "" {
+		req.SetBasicAuth(r.user, r.password)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

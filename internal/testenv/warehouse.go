@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,15 +37,26 @@ func StartWarehouse(t testing.TB, env ...string) *Warehouse {
 	return w
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
+// handedOut is every address FreeAddr returned in this process.
+var handedOut sync.Map
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, and never the same one twice in a process: a port just released can
+// come back from the next bind, and a test asking for several addresses in
+// a row (warehouse, broker, registry) would get it twice.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (w *Warehouse) start(t testing.TB, addr string) {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -22,6 +23,16 @@ type Warehouse struct {
 	// MaxOpenConns bounds the connections; the loader needs one per
 	// in-flight batch.
 	MaxOpenConns int
+	// TLS, if set, reaches Addr over TLS (https, or the native secure port).
+	TLS *tls.Config
+}
+
+// URL is the warehouse's HTTP base URL (https with TLS).
+func (w Warehouse) URL() string {
+	if w.TLS != nil {
+		return "https://" + w.Addr
+	}
+	return "http://" + w.Addr
 }
 
 // Open connects to the warehouse and checks that it answers.
@@ -33,6 +44,7 @@ func Open(ctx context.Context, w Warehouse) (driver.Conn, error) {
 		ReadTimeout:  5 * time.Minute,
 		MaxOpenConns: max(w.MaxOpenConns, 2),
 		MaxIdleConns: max(w.MaxOpenConns, 2),
+		TLS:          w.TLS,
 	}
 	switch w.Protocol {
 	case "native", "":

@@ -124,19 +124,23 @@ func (a *app) loadWith(ctx context.Context, deps loaderDeps, migrate bool) error
 func (a *app) warehouse(conns int) load.Warehouse {
 	cfg := a.cfg.Warehouse
 	w := load.Warehouse{Addr: cfg.Addr, Protocol: cfg.Protocol, Database: cfg.Database,
-		User: cfg.User, Password: cfg.Password.Reveal(), MaxOpenConns: conns}
+		User: cfg.User, Password: cfg.Password.Reveal(), MaxOpenConns: conns, TLS: a.warehouseTLS}
 	if w.Addr == "" {
-		w.Addr, w.Protocol = cfg.Listen, "http"
+		w.Addr, w.Protocol, w.TLS = cfg.Listen, "http", nil
 	}
 	return w
 }
 
 // kafkaOpts are the client options every stage shares (authentication).
 func (a *app) kafkaOpts() []kgo.Opt {
-	if a.cfg.Kafka.User == "" {
-		return nil
+	var opts []kgo.Opt
+	if a.kafkaTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(a.kafkaTLS.Clone()))
 	}
-	return []kgo.Opt{kgo.SASL(plain.Auth{User: a.cfg.Kafka.User, Pass: a.cfg.Kafka.Password.Reveal()}.AsMechanism())}
+	if a.cfg.Kafka.User != "" {
+		opts = append(opts, kgo.SASL(plain.Auth{User: a.cfg.Kafka.User, Pass: a.cfg.Kafka.Password.Reveal()}.AsMechanism()))
+	}
+	return opts
 }
 
 // serde registers the embedded schemas (a no-op when they are) and returns a

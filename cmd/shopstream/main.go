@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/signal"
@@ -34,6 +35,9 @@ type app struct {
 	configPath string
 	cfg        *config.Config
 	log        zerolog.Logger
+	// TLS client configurations of the brokers and the warehouse, nil
+	// without TLS; built once from the validated config.
+	kafkaTLS, warehouseTLS *tls.Config
 }
 
 // load reads the config once, before a subcommand that needs it runs.
@@ -44,6 +48,14 @@ func (a *app) load() error {
 	}
 	a.cfg = cfg
 	a.log = logging.New(cfg.Log.Level, cfg.Log.Format)
+	// Validation read the CA files already; a failure here is one that
+	// appeared since, and is reported the same way.
+	if a.kafkaTLS, err = cfg.Kafka.TLSConfig(); err != nil {
+		return fmt.Errorf("invalid configuration:\nkafka.tls_ca_file: %w", err)
+	}
+	if a.warehouseTLS, err = cfg.Warehouse.TLSConfig(); err != nil {
+		return fmt.Errorf("invalid configuration:\nwarehouse.tls_ca_file: %w", err)
+	}
 	return nil
 }
 

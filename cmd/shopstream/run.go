@@ -149,11 +149,11 @@ func (a *app) supervise(ctx context.Context, stage string, run func(context.Cont
 func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), error) {
 	cfg := a.cfg
 	if cfg.Warehouse.Addr != "" {
-		url := "http://" + cfg.Warehouse.Addr
+		url := a.warehouse(1).URL()
 		if cfg.Warehouse.Protocol == "native" {
-			return "clickhouse://" + cfg.Warehouse.Addr, nativePort(cfg.Warehouse.Addr), func() {}, nil
+			url = "clickhouse://" + cfg.Warehouse.Addr
 		}
-		return url, httpWarehouse(url), func() {}, nil
+		return url, a.warehouseCheck(), func() {}, nil
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -167,10 +167,23 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	return w.URL, w, w.Stop, nil
 }
 
-type httpWarehouse string
+// warehouseCheck is the health of the configured warehouse: /ping over
+// HTTP(S); over the native protocol, that its port accepts connections.
+func (a *app) warehouseCheck() checker {
+	w := a.warehouse(1)
+	if w.Protocol == "http" {
+		return httpWarehouse{url: w.URL(), client: &http.Client{Transport: &http.Transport{TLSClientConfig: w.TLS}}}
+	}
+	return nativePort(w.Addr)
+}
 
-func (u httpWarehouse) Ping(ctx context.Context) error {
-	return infra.PingClickHouseHTTP(ctx, string(u))
+type httpWarehouse struct {
+	url    string
+	client *http.Client
+}
+
+func (h httpWarehouse) Ping(ctx context.Context) error {
+	return infra.PingClickHouseHTTP(ctx, h.client, h.url)
 }
 
 // nativePort is the health of a warehouse reached over the native
@@ -198,11 +211,7 @@ func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) 
 	}
 	checks := map[string]checker{"kafka": infra.ExternalBroker(brokers, a.kafkaOpts()...), "schema_registry": registryPing{client}}
 	if warehouse {
-		w := a.warehouse(1)
-		checks["warehouse"] = nativePort(w.Addr)
-		if w.Protocol == "http" {
-			checks["warehouse"] = httpWarehouse("http://" + w.Addr)
-		}
+		checks["warehouse"] = a.warehouseCheck()
 	}
 	return checks, nil
 }

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -108,6 +110,10 @@ type Warehouse struct {
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
 	MaxMemoryUsage int64 `koanf:"max_memory_usage"`
+	// TLS reaches Addr over TLS (native port 9440, https 8443), verified
+	// against TLSCAFile (PEM) if set, else the system roots.
+	TLS       bool   `koanf:"tls"`
+	TLSCAFile string `koanf:"tls_ca_file"`
 }
 
 // Kafka says where the brokers are.
@@ -119,6 +125,38 @@ type Kafka struct {
 	Listen   string `koanf:"listen"`
 	User     string `koanf:"user"`
 	Password Secret `koanf:"password"`
+	// TLS reaches Brokers over TLS, verified against TLSCAFile (PEM) if
+	// set, else the system roots. SASL/PLAIN (User) sends the password as
+	// is: use it with TLS.
+	TLS       bool   `koanf:"tls"`
+	TLSCAFile string `koanf:"tls_ca_file"`
+}
+
+// TLSConfig returns the TLS client configuration of the brokers, nil
+// without TLS.
+func (k Kafka) TLSConfig() (*tls.Config, error) { return tlsConfig(k.TLS, k.TLSCAFile) }
+
+// TLSConfig returns the TLS client configuration of the warehouse, nil
+// without TLS.
+func (w Warehouse) TLSConfig() (*tls.Config, error) { return tlsConfig(w.TLS, w.TLSCAFile) }
+
+func tlsConfig(enabled bool, caFile string) (*tls.Config, error) {
+	if !enabled {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+	}
+	return cfg, nil
 }
 
 // SchemaRegistry says where the Confluent-compatible registry is.
@@ -179,6 +217,10 @@ func defaults() map[string]any {
 		"kafka.user":                    "",
 		"kafka.password":                "",
 		"kafka.password_file":           "",
+		"kafka.tls":                     false,
+		"kafka.tls_ca_file":             "",
+		"warehouse.tls":                 false,
+		"warehouse.tls_ca_file":         "",
 		"schema_registry.url":           "",
 		"schema_registry.listen":        "127.0.0.1:8081",
 		"schema_registry.user":          "",
@@ -378,6 +420,17 @@ func (c *Config) validate() []error {
 		checkHostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
+	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
+		if _, err := t.TLSConfig(); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	if c.Kafka.TLSCAFile != "" && !c.Kafka.TLS {
+		bad("kafka.tls_ca_file", "is set but kafka.tls is false")
+	}
+	if c.Warehouse.TLSCAFile != "" && !c.Warehouse.TLS {
+		bad("warehouse.tls_ca_file", "is set but warehouse.tls is false")
+	}
 	if c.SchemaRegistry.URL != "" {
 		if u, err := url.Parse(c.SchemaRegistry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("schema_registry.url", "%q is not an http(s) URL", c.SchemaRegistry.URL)

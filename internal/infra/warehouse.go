@@ -155,7 +155,7 @@ func (w *Warehouse) kill() {
 
 // Ping checks that the warehouse answers /ping.
 func (w *Warehouse) Ping(ctx context.Context) error {
-	return PingClickHouseHTTP(ctx, w.URL)
+	return PingClickHouseHTTP(ctx, nil, w.URL)
 }
 
 // Stop terminates the child and its supervision.
@@ -166,15 +166,19 @@ func (w *Warehouse) Stop() {
 	}
 }
 
-// PingClickHouseHTTP checks that a ClickHouse HTTP interface at baseURL answers /ping.
-func PingClickHouseHTTP(ctx context.Context, baseURL string) error {
+// PingClickHouseHTTP checks that a ClickHouse HTTP interface at baseURL answers /ping,
+// asked with client (nil: http.DefaultClient).
+func PingClickHouseHTTP(ctx context.Context, client *http.Client, baseURL string) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/ping", nil)
 	if err != nil {
 		return fmt.Errorf("ping %s: %w", baseURL, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ping %s: %w", baseURL, err)
 	}

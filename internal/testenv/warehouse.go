@@ -79,7 +79,7 @@ func (w *Warehouse) start(t testing.TB, addr string) {
 	go func() { _ = w.cmd.Wait(); close(exited) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for infra.PingClickHouseHTTP(ctx, w.URL) != nil {
+	for infra.PingClickHouseHTTP(ctx, nil, w.URL) != nil {
 		select {
 		case <-exited:
 			w.dumpLog(t)

@@ -42,7 +42,10 @@ type Amazon struct {
 	// Since is where history starts (YYYY-MM-DD) when no cursor is stored;
 	// empty means Lookback before the first start.
 	Since string `koanf:"since"`
-	// PollInterval is the wait when there is nothing to do.
+	// PollInterval is the wait when there is nothing to do. Each orders
+	// poll requests a flat-file report for the lines of its window, and
+	// createReport allows one a minute: the 5 min default leaves four
+	// fifths of that budget to Sales & Traffic and Brand Analytics.
 	PollInterval time.Duration `koanf:"poll_interval"`
 	// Lookback is how long report days are read again while Amazon
 	// restates them.
@@ -111,7 +114,7 @@ func sourceDefaults() map[string]any {
 		"sources.amazon.marketplace_id":    "ATVPDKIKX0DER",
 		"sources.amazon.report_zone":       "America/Los_Angeles",
 		"sources.amazon.since":             "",
-		"sources.amazon.poll_interval":     "1m",
+		"sources.amazon.poll_interval":     "5m",
 		"sources.amazon.lookback":          "72h",
 		"sources.amazon.report_interval":   "1h",
 		"sources.amazon.catalog_interval":  "1h",

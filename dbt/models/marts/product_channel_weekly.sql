@@ -1,0 +1,165 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    engine='MergeTree()',
+    partition_by='week_start',
+    order_by='(product_key, week_start)',
+) }}
+
+-- TikTok attention next to Amazon demand per product and ISO week (Monday to
+-- Sunday), from the current joined days. Partitioned by week so that an
+-- incremental build replaces whole weeks (REPLACE PARTITION, atomic per week):
+-- the weeks with a change of product_daily ingested since the last build,
+-- less var product_weekly_lookback_hours for changes that reach ClickHouse
+-- after later ones (a stage that lagged). A week whose every row was deleted
+-- has nothing to replace its partition with: --full-refresh clears it, and
+-- the singular test assert_product_channel_weekly_matches_daily reports it.
+
+with days as (
+    select
+        *,
+        toMonday(date) as week_start,
+        -- Did the channel report anything for the day? NULL is "no data", 0 is data.
+        coalesce(tiktok_views, tiktok_saves, tiktok_shares, tiktok_likes, tiktok_comments,
+                 tiktok_orders, tiktok_units) is not null
+            or tiktok_watch_time_seconds is not null
+            or tiktok_video_gmv is not null
+            or tiktok_gmv is not null as has_tiktok,
+        coalesce(amazon_search_impressions, amazon_search_clicks, amazon_search_purchases,
+                 amazon_best_sellers_rank_best, amazon_sessions, amazon_page_views,
+                 amazon_units, amazon_orders) is not null
+            or amazon_sales is not null as has_amazon
+    from {{ ref('stg_product_daily') }}
+    {% if is_incremental() %}
+    where toMonday(date) in (
+        -- The raw change table, not the view: it also holds the deletes.
+        select toMonday(toDate(date))
+        from {{ source('shopstream_raw', 'product_daily_changes') }}
+        where ingest_ts >= (select max(last_ingest_ts) from {{ this }})
+            - toIntervalHour({{ var('product_weekly_lookback_hours') }})
+    )
+    {% endif %}
+),
+
+-- Brand Analytics figures are totals of a period, repeated on every day of it:
+-- each period counts once, in the ISO week it ends in (a Sunday-to-Saturday
+-- week ends in the ISO week that holds six of its seven days).
+search_periods as (
+    select
+        product_key,
+        week_start,
+        amazon_search_period_start as period_start,
+        amazon_search_period_end as period_end,
+        max(amazon_search_impressions) as impressions,
+        max(amazon_search_clicks) as clicks,
+        max(amazon_search_purchases) as purchases
+    from days
+    where toMonday(amazon_search_period_end) = week_start
+    group by product_key, week_start, period_start, period_end
+),
+
+search as (
+    select
+        product_key,
+        week_start,
+        min(period_start) as search_period_start,
+        max(period_end) as search_period_end,
+        sum(impressions) as search_impressions,
+        sum(clicks) as search_clicks,
+        sum(purchases) as search_purchases
+    from search_periods
+    group by product_key, week_start
+),
+
+weekly as (
+    select
+        product_key,
+        week_start,
+        count() as days_reported,
+        countIf(has_tiktok) as days_with_tiktok,
+        countIf(has_amazon) as days_with_amazon,
+
+        -- sum() of a Nullable column is NULL when every day is NULL: a channel
+        -- without data stays NULL, it does not become 0.
+        sum(tiktok_views) as sum_tiktok_views,
+        sum(tiktok_watch_time_seconds) as sum_tiktok_watch_time_seconds,
+        sum(tiktok_saves) as sum_tiktok_saves,
+        sum(tiktok_shares) as sum_tiktok_shares,
+        sum(tiktok_likes) as sum_tiktok_likes,
+        sum(tiktok_comments) as sum_tiktok_comments,
+        sum(tiktok_orders) as sum_tiktok_orders,
+        sum(tiktok_units) as sum_tiktok_units,
+        uniqExact(tiktok_currency) as tiktok_currencies,
+        any(tiktok_currency) as any_tiktok_currency,
+        sum(tiktok_video_gmv) as sum_tiktok_video_gmv,
+        sum(tiktok_gmv) as sum_tiktok_gmv,
+
+        -- Lower is better: the week's best rank.
+        min(amazon_best_sellers_rank_best) as min_amazon_best_sellers_rank,
+        sum(amazon_sessions) as sum_amazon_sessions,
+        sum(amazon_page_views) as sum_amazon_page_views,
+        sum(amazon_units) as sum_amazon_units,
+        sum(amazon_orders) as sum_amazon_orders,
+        uniqExact(amazon_currency) as amazon_currencies,
+        any(amazon_currency) as any_amazon_currency,
+        sum(amazon_sales) as sum_amazon_sales,
+
+        max(ingest_ts) as max_ingest_ts
+    from days
+    group by product_key, week_start
+),
+
+figures as (
+    select
+        w.product_key as product_key,
+        w.week_start as week_start,
+        formatDateTime(w.week_start, '%G-W%V') as iso_week,
+        w.days_reported as days_reported,
+        w.days_with_tiktok as days_with_tiktok,
+        w.days_with_amazon as days_with_amazon,
+
+        w.sum_tiktok_views as tiktok_views,
+        w.sum_tiktok_watch_time_seconds as tiktok_watch_time_seconds,
+        w.sum_tiktok_saves as tiktok_saves,
+        w.sum_tiktok_shares as tiktok_shares,
+        w.sum_tiktok_likes as tiktok_likes,
+        w.sum_tiktok_comments as tiktok_comments,
+        w.sum_tiktok_orders as tiktok_orders,
+        w.sum_tiktok_units as tiktok_units,
+        -- Amounts are never added across currencies: a week whose days came
+        -- in several has NULL amounts and a NULL currency.
+        if(w.tiktok_currencies = 1, w.any_tiktok_currency, null) as tiktok_currency,
+        if(w.tiktok_currencies = 1, w.sum_tiktok_video_gmv, null) as tiktok_video_gmv,
+        if(w.tiktok_currencies = 1, w.sum_tiktok_gmv, null) as tiktok_gmv,
+
+        s.search_period_start as amazon_search_period_start,
+        s.search_period_end as amazon_search_period_end,
+        s.search_impressions as amazon_search_impressions,
+        s.search_clicks as amazon_search_clicks,
+        s.search_purchases as amazon_search_purchases,
+        w.min_amazon_best_sellers_rank as amazon_best_sellers_rank_best,
+        w.sum_amazon_sessions as amazon_sessions,
+        w.sum_amazon_page_views as amazon_page_views,
+        w.sum_amazon_units as amazon_units,
+        w.sum_amazon_orders as amazon_orders,
+        if(w.amazon_currencies = 1, w.any_amazon_currency, null) as amazon_currency,
+        if(w.amazon_currencies = 1, w.sum_amazon_sales, null) as amazon_sales,
+
+        w.max_ingest_ts as last_ingest_ts
+    from weekly as w
+    -- search's columns are Nullable: a week without a period ending in it gets NULLs.
+    left join search as s on s.product_key = w.product_key and s.week_start = w.week_start
+)
+
+select
+    *,
+    -- Amazon units sold per 1,000 TikTok views: NULL without views or without Amazon data.
+    if(tiktok_views > 0, 1000 * amazon_units / tiktok_views, null) as amazon_units_per_1k_tiktok_views,
+    -- Each channel's share of the week's sales (TikTok Shop GMV + Amazon ordered
+    -- product sales): only when both channels report sales in the same currency.
+    if(tiktok_currency = amazon_currency and tiktok_gmv + amazon_sales > 0,
+       toFloat64(tiktok_gmv) / toFloat64(tiktok_gmv + amazon_sales), null) as tiktok_sales_share,
+    if(tiktok_currency = amazon_currency and tiktok_gmv + amazon_sales > 0,
+       toFloat64(amazon_sales) / toFloat64(tiktok_gmv + amazon_sales), null) as amazon_sales_share,
+    '{{ invocation_id }}' as dbt_invocation_id
+from figures

@@ -492,9 +492,14 @@ func (l *Loader) load(ctx context.Context, tbl *tables.Table, d decoded) error {
 		l.m.bytes.WithLabelValues(tbl.Raw).Add(float64(b.bytes))
 		l.m.batchRows.WithLabelValues(tbl.Raw).Observe(float64(len(d.rows)))
 		fresh := l.m.freshness.WithLabelValues(tbl.Raw)
+		var newest time.Time
 		for _, ts := range d.sourceTS {
 			fresh.Observe(ack.Sub(ts).Seconds())
+			if ts.After(newest) {
+				newest = ts
+			}
 		}
+		l.m.observeNewest(tbl.Raw, newest)
 	}
 	return l.commit(ctx, tbl, b, b.last()+1, "")
 }

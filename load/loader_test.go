@@ -281,6 +281,12 @@ func TestLoadTransactionalInput(t *testing.T) {
 		return lag == 0, fmt.Sprint(lag)
 	})
 	h.assertExactlyOnce(n)
+	// The newest change loaded is the last committed order's (see
+	// harness.record), not an aborted one's, which come later in time.
+	newest := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Add((n-1)*time.Minute + time.Second)
+	if got := metricSum(t, reg, "shopstream_load_newest_change_seconds"); got != float64(newest.Unix()) {
+		t.Errorf("newest change gauge %v, want %v (%s)", got, newest.Unix(), newest)
+	}
 }
 
 // TestDLQReplay: records whose schema the registry did not know yet are

@@ -1,6 +1,9 @@
 package load
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,14 +17,18 @@ type Metrics struct {
 	deadLetters *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
 	freshness   *prometheus.HistogramVec
+	newest      *prometheus.GaugeVec
 	inFlight    prometheus.Gauge
 	paused      prometheus.Gauge
+
+	newestMu sync.Mutex
+	newestAt map[string]time.Time // what newest shows, per table
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
 // registered, for tests and one-off commands).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+	m := &Metrics{newestAt: map[string]time.Time{},
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_load_rows_inserted_total", Help: "Rows inserted (acknowledged by ClickHouse), per table.",
 		}, []string{"table"}),
@@ -49,6 +56,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopstream_load_freshness_seconds", Help: "From a change's source_ts to ClickHouse acknowledging its insert.",
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 18),
 		}, []string{"table"}),
+		newest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shopstream_load_newest_change_seconds", Help: "The newest source_ts loaded into the table (Unix seconds); now minus this is how stale the table is.",
+		}, []string{"table"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shopstream_load_batches_in_flight", Help: "Batches cut and not yet committed.",
 		}),
@@ -57,7 +67,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.inFlight, m.paused)
+		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.newest, m.inFlight, m.paused)
 	}
 	return m
+}
+
+// observeNewest moves table's newest-change gauge forward to ts; a late
+// change of an older time leaves it where it is.
+func (m *Metrics) observeNewest(table string, ts time.Time) {
+	m.newestMu.Lock()
+	defer m.newestMu.Unlock()
+	if !ts.After(m.newestAt[table]) {
+		return
+	}
+	m.newestAt[table] = ts
+	m.newest.WithLabelValues(table).Set(float64(ts.UnixMilli()) / 1000)
 }

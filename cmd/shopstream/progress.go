@@ -21,6 +21,7 @@ const joinedQuery = "SELECT product_key, date, tiktok_views, tiktok_saves, tikto
 type progress struct {
 	ingested, transformed, loaded, lag float64
 	freshSum, freshCount               float64
+	newest                             float64 // newest source_ts loaded, Unix seconds
 }
 
 func readProgress(g prometheus.Gatherer) (progress, error) {
@@ -43,6 +44,8 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 			case "shopstream_load_freshness_seconds":
 				p.freshSum += m.GetHistogram().GetSampleSum()
 				p.freshCount += float64(m.GetHistogram().GetSampleCount())
+			case "shopstream_load_newest_change_seconds":
+				p.newest = max(p.newest, m.GetGauge().GetValue())
 			}
 		}
 	}
@@ -65,12 +68,24 @@ func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, e
 		if err != nil {
 			continue
 		}
-		fresh := "-"
-		if n := p.freshCount - last.freshCount; n > 0 {
-			fresh = (time.Duration((p.freshSum - last.freshSum) / n * float64(time.Second))).Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(out, "progress  ingested %.0f records | joined %.0f rows | loaded %.0f rows | load lag %.0f | freshness %s\n",
-			p.ingested, p.transformed, p.loaded, p.lag, fresh)
+		fmt.Fprintln(out, progressLine(p, last, time.Now()))
 		last = p
 	}
+}
+
+// progressLine says what happened since last. Freshness is the mean, over
+// the interval's loaded changes, of source change to ClickHouse: while
+// history is backfilled that is hours, so the age of the newest change
+// loaded comes with it.
+func progressLine(p, last progress, now time.Time) string {
+	fresh := "-"
+	if n := p.freshCount - last.freshCount; n > 0 {
+		fresh = (time.Duration((p.freshSum - last.freshSum) / n * float64(time.Second))).Round(time.Millisecond).String()
+	}
+	if p.newest > 0 {
+		age := max(now.Sub(time.UnixMilli(int64(p.newest*1000))), 0).Round(time.Second)
+		fresh += fmt.Sprintf(" (newest change %s ago)", age)
+	}
+	return fmt.Sprintf("progress  ingested %.0f records | joined %.0f rows | loaded %.0f rows | load lag %.0f | freshness %s",
+		p.ingested, p.transformed, p.loaded, p.lag, fresh)
 }

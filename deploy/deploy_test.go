@@ -35,6 +35,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/config"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/transform/stream"
 )
@@ -211,7 +212,7 @@ func TestProbesServed(t *testing.T) {
 		t.Skip("starts the binary")
 	}
 	bin := binary(t)
-	addr := silentServer(t)
+	addr := testenv.SilentAddr(t)
 	for _, c := range k8sContainers(t) {
 		if c.args[0] == "migrate" {
 			continue
@@ -765,37 +766,6 @@ func complete(t *testing.T, bin string, words ...string) []string {
 		}
 	}
 	return names
-}
-
-// silentServer accepts connections and never answers, whatever the
-// protocol (Kafka, HTTP, ClickHouse native), so a stage waits on it.
-func silentServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // serveAddr starts bin with args and env, and returns the address it

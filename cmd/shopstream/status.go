@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 var statusSources = []string{"amazon", "tiktokshop", "tiktokbiz"}
 
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var timeout time.Duration
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print the ingest cursors, the stages' consumer lag and what the warehouse holds",
 		Long: `Read, without changing anything, where the pipeline stands:
@@ -39,15 +41,25 @@ func newStatusCmd(a *app) *cobra.Command {
 
 Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
-for load. Exits non-zero when a part could not be read.`,
+for load. Exits non-zero when a part could not be read (within --timeout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
 				return err
 			}
-			return a.status(cmd.Context(), cmd.OutOrStdout(), time.Now())
+			// A dependency that accepts connections and never answers must
+			// not hang the command.
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			err := a.status(ctx, cmd.OutOrStdout(), time.Now())
+			if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%w; gave up after --timeout %s", err, timeout)
+			}
+			return err
 		},
 	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up on what has not answered by then")
+	return cmd
 }
 
 func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
@@ -63,18 +75,18 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
-	var errs []error
+	var unavailable []string
 
 	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
 	if err := a.printCursors(ctx, tw, kopts, registryURL, now); err != nil {
-		errs = append(errs, err)
+		unavailable = append(unavailable, "cursors")
 		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
 	}
 
 	fmt.Fprintln(tw, "\nGROUP\tTOPIC\tLAG\t")
 	lags, err := status.Lags(ctx, kopts, cfg.Load.Group, cfg.Transform.Group)
 	if err != nil {
-		errs = append(errs, err)
+		unavailable = append(unavailable, "lag")
 		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
 	}
 	for _, l := range lags {
@@ -88,7 +100,7 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	fmt.Fprintln(tw, "\nTABLE\tROWS\tNEWEST CHANGE\tAGE")
 	w, err := a.readWarehouse(ctx)
 	if err != nil {
-		errs = append(errs, err)
+		unavailable = append(unavailable, "tables")
 		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
 	}
 	for _, t := range w.Tables {
@@ -107,8 +119,8 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 			fmt.Fprintf(tw, "%s\t%d\t\t\n", topic, w.OpenDeadLetters[topic])
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("status incomplete: %w", err)
+	if len(unavailable) > 0 {
+		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
 	}
 	return nil
 }

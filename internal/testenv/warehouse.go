@@ -116,3 +116,36 @@ func (w *Warehouse) Restart(t testing.TB) {
 	w.Kill()
 	w.start(t, w.Addr)
 }
+
+// SilentAddr returns the address of a listener that accepts connections
+// and never answers: a dependency that hangs rather than refuses. It closes
+// with the test.
+func SilentAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/load/tables"
 )
 
@@ -60,17 +60,10 @@ func (l *Loader) ensureDLQTopics(ctx context.Context) error {
 	for i, t := range l.topics {
 		dlqs[i] = DLQTopic(t)
 	}
-	// -1: the broker's default partitions and replication factor. Unlimited
-	// retention: `dlq replay` reads the topic, whenever the fix comes.
-	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}
-	res, err := l.adm.CreateTopics(ctx, -1, -1, keep, dlqs...)
-	if err != nil {
-		return fmt.Errorf("load: create dead-letter topics: %w", err)
-	}
-	for _, r := range res.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("load: create dead-letter topic %s: %w", r.Topic, r.Err)
-		}
+	// Unlimited retention: `dlq replay` reads the topic, whenever the fix
+	// comes.
+	if err := kafkatopic.Ensure(ctx, l.adm, kafkatopic.KeepAll(), dlqs...); err != nil {
+		return fmt.Errorf("load: dead-letter topics: %w", err)
 	}
 	return nil
 }

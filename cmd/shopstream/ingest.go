@@ -64,10 +64,7 @@ simulators in process and ingests from them.`,
 			if err != nil {
 				return err
 			}
-			checks, err := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
-			if err != nil {
-				return err
-			}
+			checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
 			addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
 			if err != nil {
 				return err

@@ -51,10 +51,7 @@ func (a *app) runLoader(ctx context.Context, migrate bool) error {
 		return fmt.Errorf("load needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
 	}
 	reg := prometheus.NewRegistry()
-	checks, err := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, true)
-	if err != nil {
-		return err
-	}
+	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, true)
 	addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
 	if err != nil {
 		return err

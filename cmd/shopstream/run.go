@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/logging"
@@ -204,26 +203,14 @@ func (a nativePort) Ping(ctx context.Context) error {
 // stageChecks are the readiness checks of a stage run on its own: its
 // Kafka brokers and schema registry, with the configured credentials, and
 // the warehouse if it writes to one.
-func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) (map[string]checker, error) {
-	client, err := a.registryClient(registryURL)
-	if err != nil {
-		return nil, err
-	}
-	checks := map[string]checker{"kafka": infra.ExternalBroker(brokers, a.kafkaOpts()...), "schema_registry": registryPing{client}}
+func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) map[string]checker {
+	reg := a.cfg.SchemaRegistry
+	checks := map[string]checker{"kafka": infra.ExternalBroker(brokers, a.kafkaOpts()...),
+		"schema_registry": infra.ExternalRegistry(registryURL, reg.User, reg.Password.Reveal())}
 	if warehouse {
 		checks["warehouse"] = a.warehouseCheck()
 	}
-	return checks, nil
-}
-
-// registryPing is the health of a schema registry: it lists its subjects.
-type registryPing struct{ c *sr.Client }
-
-func (r registryPing) Ping(ctx context.Context) error {
-	if _, err := r.c.Subjects(ctx); err != nil {
-		return fmt.Errorf("schema registry does not answer: %w", err)
-	}
-	return nil
+	return checks
 }
 
 // readiness waits until every component answers.

@@ -48,10 +48,7 @@ func (a *app) runTransform(ctx context.Context) error {
 		return fmt.Errorf("transform needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
 	}
 	reg := prometheus.NewRegistry()
-	checks, err := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
-	if err != nil {
-		return err
-	}
+	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
 	addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
 	if err != nil {
 		return err

@@ -2,15 +2,14 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 )
 
 // EnsureTopics creates the cursor topic (compacted) and the given logical
@@ -34,16 +33,8 @@ func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	for _, t := range logical {
 		names = append(names, k.Topic(t), k.Topic(t+emit.DeadLetterSuffix))
 	}
-	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}
-	res, err := adm.CreateTopics(ctx, -1, -1, keep, names...)
-	if err != nil {
+	if err := kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), names...); err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
 	}
-	var errs []error
-	for _, r := range res.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }

@@ -19,6 +19,12 @@ type Registry struct {
 	srv            *http.Server
 }
 
+// ExternalRegistry is the configured registry at url, reached with basic
+// auth when user is set.
+func ExternalRegistry(url, user, password string) *Registry {
+	return &Registry{URL: url, user: user, password: password}
+}
+
 // InProcess reports whether the registry runs inside this process.
 func (r *Registry) InProcess() bool { return r.srv != nil }
 
@@ -29,7 +35,7 @@ func (r *Registry) InProcess() bool { return r.srv != nil }
 // start, in a fixed order, so ids are stable across restarts.
 func StartRegistry(ctx context.Context, url, listen, user, password string) (*Registry, error) {
 	if url != "" {
-		r := &Registry{URL: url, user: user, password: password}
+		r := ExternalRegistry(url, user, password)
 		if err := r.Ping(ctx); err != nil {
 			return nil, err
 		}

@@ -131,6 +131,8 @@ func settleLags(ctx context.Context, clientOpts []kgo.Opt, parts []*partLag) err
 	if len(parts) == 0 {
 		return nil
 	}
+	// Several groups can sit on the same partition at different offsets:
+	// one read from the lowest serves them all.
 	offsets := map[string]map[int32]kgo.Offset{}
 	byTP := map[string]map[int32][]*partLag{}
 	for _, p := range parts {
@@ -138,20 +140,11 @@ func settleLags(ctx context.Context, clientOpts []kgo.Opt, parts []*partLag) err
 			offsets[p.topic] = map[int32]kgo.Offset{}
 			byTP[p.topic] = map[int32][]*partLag{}
 		}
-		offsets[p.topic][p.partition] = kgo.NewOffset().At(p.from)
+		if o, ok := offsets[p.topic][p.partition]; !ok || p.from < o.EpochOffset().Offset {
+			offsets[p.topic][p.partition] = kgo.NewOffset().At(p.from)
+		}
 		byTP[p.topic][p.partition] = append(byTP[p.topic][p.partition], p)
 		p.next = p.from
-	}
-	// Several groups can sit on the same partition at different offsets:
-	// read from the lowest.
-	for t, ps := range byTP {
-		for p, ls := range ps {
-			low := ls[0].from
-			for _, l := range ls {
-				low = min(low, l.from)
-			}
-			offsets[t][p] = kgo.NewOffset().At(low)
-		}
 	}
 	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
 		kgo.ConsumePartitions(offsets),

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -28,31 +29,17 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	compacted := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-	var errs []error
-	check := func(res kadm.CreateTopicResponses, err error) {
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		for _, r := range res.Sorted() {
-			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-				errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
-			}
-		}
-	}
-	check(adm.CreateTopics(ctx, -1, -1, compacted, cfg.TopicPrefix+identity.TopicProductLinks))
-	check(adm.CreateTopics(ctx, -1, -1, nil, cfg.TopicPrefix+join.TopicProductDaily))
-	var dlqs []string
+	var dlqs, inputs []string
 	for _, t := range Topics() {
 		dlqs = append(dlqs, cfg.TopicPrefix+t+DeadLetterSuffix)
-	}
-	check(adm.CreateTopics(ctx, -1, -1, map[string]*string{"retention.ms": kadm.StringPtr("-1"), "retention.bytes": kadm.StringPtr("-1")}, dlqs...))
-	var inputs []string
-	for _, t := range Topics() {
 		inputs = append(inputs, cfg.TopicPrefix+t)
 	}
-	errs = append(errs, checkInputRetention(ctx, adm, inputs))
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(
+		kafkatopic.Ensure(ctx, adm, compacted, cfg.TopicPrefix+identity.TopicProductLinks),
+		kafkatopic.Ensure(ctx, adm, nil, cfg.TopicPrefix+join.TopicProductDaily),
+		kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), dlqs...),
+		checkInputRetention(ctx, adm, inputs),
+	); err != nil {
 		return fmt.Errorf("stream: ensure topics: %w", err)
 	}
 	return nil

@@ -40,6 +40,9 @@ type Options struct {
 	TempDir string
 	// Logger receives lifecycle events and failed statements (at debug level).
 	Logger zerolog.Logger
+	// Credentials are the user and password clients must present (default:
+	// "default" with no password).
+	Credentials Credentials
 }
 
 func (o *Options) setDefaults() {

@@ -85,7 +85,7 @@ func TestSessions(t *testing.T) {
 	if code, out := post(t, query(w.URL, "SELECT getSetting('max_threads') = 3"), nil); code != 200 || out != "0\n" {
 		t.Fatalf("session setting leaked to a stateless request: %d %q", code, out)
 	}
-	if code, out := post(t, query(w.URL, "SELECT 1", "session_id", "never-made", "session_check", "1"), nil); code != 404 || !strings.HasPrefix(out, "Code: 372.") {
+	if code, out := post(t, query(w.URL, "SELECT 1", "session_id", "never-made", "session_check", "1"), nil); code != 500 || !strings.HasPrefix(out, "Code: 372.") {
 		t.Fatalf("session_check on an unknown session: %d %q", code, out)
 	}
 }

@@ -120,6 +120,7 @@ func tail(s string, n int) string {
 var clients = []client{
 	{"clickhouse-go", "v2.51.0", "HTTP", runClickHouseGo},
 	{"curl", "system", "HTTP", runCurl},
+	{"clickhouse-connect", "1.12.0", "HTTP", script("SHOPSTREAM_TEST_PYTHON", "the venv's Python with clickhouse-connect (make venv)", "clickhouse_connect_check.py")},
 }
 
 // TestClientMatrix runs every client against a fresh warehouse, once with no

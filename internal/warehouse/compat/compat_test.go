@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,8 @@ const expectedRowsSQL = `SELECT
 	arrayMap(j -> toInt64((number + j) % 1000), range(number % 3)) AS ` + "`items.qty`" + `
 FROM numbers({rows})`
 
+var nonIdentifier = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
 // Checks every client reports; checkAuth only when a password is set.
 var baseChecks = []string{"connect", "ddl", "insert", "readback", "compression_on", "compression_off", "params", "session", "error"}
 
@@ -91,15 +94,16 @@ type client struct {
 	run func(t *testing.T, tg target) string
 }
 
-// script runs a program of this directory with the target in its environment.
-func script(toolVar, what string, args ...string) func(t *testing.T, tg target) string {
+// script runs a program of this directory with the target in its
+// environment; setup names the interpreter and any environment it needs.
+func script(setup func(t *testing.T) (tool string, env []string), args ...string) func(t *testing.T, tg target) string {
 	return func(t *testing.T, tg target) string {
 		t.Helper()
-		tool := testenv.Require(t, toolVar, what)
+		tool, env := setup(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, tool, args...)
-		cmd.Env = append(os.Environ(), tg.env()...)
+		cmd.Env = append(append(os.Environ(), env...), tg.env()...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -108,6 +112,21 @@ func script(toolVar, what string, args ...string) func(t *testing.T, tg target) 
 		}
 		return string(out)
 	}
+}
+
+// python is the dbt venv's interpreter, which has clickhouse-connect.
+func python(t *testing.T) (string, []string) {
+	return testenv.Require(t, "SHOPSTREAM_TEST_PYTHON", "the venv's Python with clickhouse-connect (make venv)"), nil
+}
+
+// node is the system's Node.js with the pinned @clickhouse/client.
+func node(t *testing.T) (string, []string) {
+	modules := testenv.Require(t, "SHOPSTREAM_TEST_NODE_MODULES", "@clickhouse/client installed by make compat-clients")
+	tool, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	return tool, []string{"NODE_PATH=" + modules}
 }
 
 func tail(s string, n int) string {
@@ -120,7 +139,8 @@ func tail(s string, n int) string {
 var clients = []client{
 	{"clickhouse-go", "v2.51.0", "HTTP", runClickHouseGo},
 	{"curl", "system", "HTTP", runCurl},
-	{"clickhouse-connect", "1.12.0", "HTTP", script("SHOPSTREAM_TEST_PYTHON", "the venv's Python with clickhouse-connect (make venv)", "clickhouse_connect_check.py")},
+	{"clickhouse-connect", "1.12.0", "HTTP", script(python, "clickhouse_connect_check.py")},
+	{"@clickhouse/client", "1.23.1", "HTTP", script(node, "node/clickhouse_js_check.js")},
 }
 
 // TestClientMatrix runs every client against a fresh warehouse, once with no
@@ -137,7 +157,7 @@ func TestClientMatrix(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				env := []string{}
-				tg := target{user: "default", table: "compat_" + strings.NewReplacer("-", "_", ".", "_").Replace(c.name), rows: 100000}
+				tg := target{user: "default", table: "compat_" + strings.Trim(nonIdentifier.ReplaceAllString(c.name, "_"), "_"), rows: 100000}
 				if auth {
 					tg.user, tg.password, tg.rows, tg.wrongPassword = "shop_analyst", "pa55:w0rd é", 1000, true
 					env = append(env, "SHOPSTREAM_WAREHOUSE_USER="+tg.user, "SHOPSTREAM_WAREHOUSE_PASSWORD="+tg.password)

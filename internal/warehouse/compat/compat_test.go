@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -100,6 +101,12 @@ func script(setup func(t *testing.T) (tool string, env []string), args ...string
 	return func(t *testing.T, tg target) string {
 		t.Helper()
 		tool, env := setup(t)
+		args := append([]string{}, args...)
+		for i, a := range args {
+			if a == "{jdbc}" {
+				args[i] = filepath.Join(testenv.Require(t, "SHOPSTREAM_TEST_JDBC_LIB", "the JDBC driver's jars (make compat-clients)"), "*")
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, tool, args...)
@@ -117,6 +124,15 @@ func script(setup func(t *testing.T) (tool string, env []string), args ...string
 // python is the dbt venv's interpreter, which has clickhouse-connect.
 func python(t *testing.T) (string, []string) {
 	return testenv.Require(t, "SHOPSTREAM_TEST_PYTHON", "the venv's Python with clickhouse-connect (make venv)"), nil
+}
+
+// java is the system's Java, which runs JdbcCheck.java from source.
+func java(t *testing.T) (string, []string) {
+	tool, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatalf("java: %v", err)
+	}
+	return tool, nil
 }
 
 // node is the system's Node.js with the pinned @clickhouse/client.
@@ -141,6 +157,7 @@ var clients = []client{
 	{"curl", "system", "HTTP", runCurl},
 	{"clickhouse-connect", "1.12.0", "HTTP", script(python, "clickhouse_connect_check.py")},
 	{"@clickhouse/client", "1.23.1", "HTTP", script(node, "node/clickhouse_js_check.js")},
+	{"clickhouse-jdbc", "0.10.0", "HTTP", script(java, "-cp", "{jdbc}", "jdbc/JdbcCheck.java")},
 }
 
 // TestClientMatrix runs every client against a fresh warehouse, once with no

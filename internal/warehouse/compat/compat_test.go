@@ -276,4 +276,3 @@ func httpQuery(base, user, password, sql string) (string, error) {
 	}
 	return string(b), nil
 }
-

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -113,6 +114,9 @@ func (s *Server) run(w http.ResponseWriter, hr *http.Request, req *httpRequest, 
 					tick = nil
 					continue
 				}
+				if gone != nil {
+					gone = head.gone
+				}
 			}
 			head.header("X-ClickHouse-Progress", p.json())
 		case <-gone:
@@ -167,6 +171,9 @@ func (s *Server) kill(marker string) {
 type hijacked struct {
 	conn net.Conn
 	buf  *bufio.ReadWriter
+	// gone closes when the client closes the connection: net/http no
+	// longer watches a hijacked one.
+	gone chan struct{}
 }
 
 func hijack(w http.ResponseWriter) (*hijacked, error) {
@@ -175,7 +182,11 @@ func hijack(w http.ResponseWriter) (*hijacked, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hijack: %w", err)
 	}
-	h := &hijacked{conn: conn, buf: buf}
+	h := &hijacked{conn: conn, buf: buf, gone: make(chan struct{})}
+	go func() {
+		_, _ = io.Copy(io.Discard, buf.Reader)
+		close(h.gone)
+	}()
 	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\n")
 	h.header("Date", time.Now().UTC().Format(http.TimeFormat))
 	h.header("Connection", "close")

@@ -2,7 +2,6 @@ package warehouse_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"net"
 	"net/http"
@@ -19,32 +18,14 @@ import (
 // read-only GET, and mixed authentication schemes.
 func TestHTTPParityEdges(t *testing.T) {
 	w := startWarehouse(t)
-	do := func(method, u string, body []byte, header ...string) (*http.Response, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, u, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp, b.String()
-	}
 	// Headers win over parameters.
-	resp, out := do("POST", query(w.URL, "SELECT currentDatabase() AS db", "database", "default", "default_format", "CSV"), nil,
+	resp, out := do(t, "POST", query(w.URL, "SELECT currentDatabase() AS db", "database", "default", "default_format", "CSV"), nil,
 		"X-ClickHouse-Database", "system", "X-ClickHouse-Format", "JSONEachRow")
 	if out != "{\"db\":\"system\"}\n" || resp.Header.Get("X-ClickHouse-Format") != "JSONEachRow" {
 		t.Errorf("X-ClickHouse-Database/Format: %q, format header %q", out, resp.Header.Get("X-ClickHouse-Format"))
 	}
 	// A DDL statement has no X-ClickHouse-Format (clients take that for a result set).
-	if resp, out := do("POST", w.URL+"/", []byte("CREATE TABLE z (s String) ENGINE = MergeTree ORDER BY s")); resp.StatusCode != 200 || resp.Header.Get("X-ClickHouse-Format") != "" {
+	if resp, out := do(t, "POST", w.URL+"/", []byte("CREATE TABLE z (s String) ENGINE = MergeTree ORDER BY s")); resp.StatusCode != 200 || resp.Header.Get("X-ClickHouse-Format") != "" {
 		t.Errorf("DDL: %d %q, X-ClickHouse-Format %q", resp.StatusCode, out, resp.Header.Get("X-ClickHouse-Format"))
 	}
 	// decompress=1 with a good block lands, with a flipped byte it is refused (40) and nothing lands.
@@ -53,24 +34,24 @@ func TestHTTPParityEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	block := append([]byte(nil), zw.Data...)
-	if resp, out := do("POST", w.URL+"/?decompress=1", block); resp.StatusCode != 200 {
+	if resp, out := do(t, "POST", w.URL+"/?decompress=1", block); resp.StatusCode != 200 {
 		t.Fatalf("decompress=1: %d %s", resp.StatusCode, out)
 	}
 	block[len(block)-1] ^= 0xff
-	if resp, out := do("POST", w.URL+"/?decompress=1", block); resp.Header.Get("X-ClickHouse-Exception-Code") != "40" {
+	if resp, out := do(t, "POST", w.URL+"/?decompress=1", block); resp.Header.Get("X-ClickHouse-Exception-Code") != "40" {
 		t.Errorf("corrupted block: %d %q", resp.StatusCode, out)
 	}
 	// compress=1: one LZ4 block whose sizes frame the answer.
-	_, out = do("POST", w.URL+"/?compress=1", []byte("SELECT s FROM z"))
+	_, out = do(t, "POST", w.URL+"/?compress=1", []byte("SELECT s FROM z"))
 	if b := []byte(out); len(b) < 25 || b[16] != 0x82 || int(binary.LittleEndian.Uint32(b[17:21])) != len(b)-16 || binary.LittleEndian.Uint32(b[21:25]) != 5 {
 		t.Errorf("compress=1 answer %x is not one LZ4 block of 5 bytes", b)
 	}
 	// GET is read-only.
-	if resp, out := do("GET", query(w.URL, "CREATE TABLE y (s String) ENGINE = Memory"), nil); resp.StatusCode != 500 || resp.Header.Get("X-ClickHouse-Exception-Code") != "164" || !strings.Contains(out, "method GET implies readonly") {
+	if resp, out := do(t, "GET", query(w.URL, "CREATE TABLE y (s String) ENGINE = Memory"), nil); resp.StatusCode != 500 || resp.Header.Get("X-ClickHouse-Exception-Code") != "164" || !strings.Contains(out, "method GET implies readonly") {
 		t.Errorf("DDL over GET: %d %q", resp.StatusCode, out)
 	}
 	// Two authentication schemes at once are refused.
-	if resp, _ := do("GET", query(w.URL, "SELECT 1", "user", "default"), nil, "X-ClickHouse-User", "default"); resp.StatusCode != 403 || resp.Header.Get("X-ClickHouse-Exception-Code") != "516" {
+	if resp, _ := do(t, "GET", query(w.URL, "SELECT 1", "user", "default"), nil, "X-ClickHouse-User", "default"); resp.StatusCode != 403 || resp.Header.Get("X-ClickHouse-Exception-Code") != "516" {
 		t.Errorf("mixed authentication: %d", resp.StatusCode)
 	}
 }

@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients lint clean
+.PHONY: all build run test test-env bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients lint clean
 
 all: build
 
@@ -37,12 +37,17 @@ test: build kafka-jars venv compat-clients
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
-	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
+	SHOPSTREAM_TEST_KAFKA=$$brokers $(TEST_ENV) go test $(GOTEST_FLAGS) ./...
+
+# TEST_ENV: what the integration tests read besides the broker's address
+# (`make -s test-env` prints it, to run single tests by hand).
+TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
 	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) \
-	CHDB_LIB_PATH=$(CHDB_LIB) \
-	go test $(GOTEST_FLAGS) ./...
+	CHDB_LIB_PATH=$(CHDB_LIB)
+test-env:
+	@echo $(TEST_ENV)
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
 ## against the ceiling (the same rows inserted straight as Native batches);

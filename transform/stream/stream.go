@@ -1,28 +1,3 @@
-// Package stream runs the transform stage: it consumes the input topics,
-// resolves product identity and joins per product and day (packages
-// identity and join), and produces xchannel.product_links and
-// xchannel.product_daily, in Kafka transactions that also commit the input
-// offsets (franz-go GroupTransactSession, read_committed consumers).
-//
-// # Recovery
-//
-// The state is not checkpointed: at every start it is rebuilt by replaying
-// the input topics from the beginning. Replay needs the input topics to keep
-// their history (compacted or unlimited retention). Records below the
-// group's committed offsets only rebuild state; their outputs were produced
-// by an earlier run and are dropped. From the committed offsets on, outputs
-// are produced in the transaction that commits the offsets. Output versions
-// of a run start above the start time in microseconds, so they supersede
-// what earlier runs wrote.
-//
-// If a transaction aborts (a rebalance), the state has moved past what was
-// committed, so Run drops it and rebuilds it from the topics again.
-//
-// # Scaling
-//
-// A joined row needs every input of its product, which are keyed (and
-// partitioned) differently per topic, so one instance must own every input
-// partition: run one transform instance per consumer group.
 package stream
 
 import (
@@ -109,6 +84,14 @@ var errRestart = errors.New("stream: transaction aborted, rebuild state")
 // Run runs the transform until ctx is done, then returns nil. Any other
 // return is an error the stage cannot recover from by itself (an End error,
 // a broken client): the caller should restart it.
+//
+// This Run is the single-instance runner that the partitioned topology of
+// the package documentation replaces: it keeps the whole state in memory
+// and rebuilds it at every start by replaying the input topics from the
+// beginning (which therefore must keep their history); records below the
+// group's committed offsets only rebuild state. Output versions of a run
+// start above the start time in microseconds, so they supersede what
+// earlier runs wrote. One instance must own every input partition.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Serde == nil || len(cfg.Brokers) == 0 {
 		return errors.New("stream: config needs brokers and a serde")

@@ -1,0 +1,476 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/testenv"
+)
+
+// contents returns every key and value of a store, as the task sees it.
+func contents(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if err := s.Scan(nil, func(k, v []byte) bool { out[string(k)] = string(v); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func open(t *testing.T, dir string, o Options) *DB {
+	t.Helper()
+	db, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// TestPendingWrites: a task reads its own pending writes; Abort drops
+// them and Commit keeps them; tasks' ranges do not see each other.
+func TestPendingWrites(t *testing.T) {
+	db := open(t, t.TempDir(), Options{})
+	a, b := db.Store("a-0", "cl", 0), db.Store("a-1", "cl", 1)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Set([]byte("k1"), []byte("v1")))
+	must(b.Set([]byte("k1"), []byte("other")))
+	if v, ok, err := a.Get([]byte("k1")); err != nil || !ok || string(v) != "v1" {
+		t.Fatalf("pending write not read back: %q %v %v", v, ok, err)
+	}
+	db.TakeChangelog()
+	db.Abort()
+	if _, ok, _ := a.Get([]byte("k1")); ok {
+		t.Fatal("aborted write still visible")
+	}
+	must(a.Set([]byte("k1"), []byte("v1")))
+	must(a.Set([]byte("k2"), []byte("v2")))
+	must(a.Set([]byte("j"), []byte("x")))
+	must(b.Set([]byte("k3"), []byte("v3")))
+	if n := len(db.TakeChangelog()); n != 4 {
+		t.Fatalf("%d changelog records, want 4", n)
+	}
+	must(db.Commit())
+	must(a.Delete([]byte("k2")))
+	got := map[string]string{}
+	must(a.Scan([]byte("k"), func(k, v []byte) bool { got[string(k)] = string(v); return true }))
+	if want := map[string]string{"k1": "v1"}; !maps.Equal(got, want) {
+		t.Fatalf("scan of k* = %v, want %v (pending delete, other task's keys)", got, want)
+	}
+	if cl := db.TakeChangelog(); len(cl) != 1 || cl[0].Value != nil || cl[0].Partition != 0 {
+		t.Fatalf("delete's changelog record %+v, want one tombstone for partition 0", cl)
+	}
+}
+
+// TestCommitWithoutChangelog: records queued but not produced in the
+// transaction would be lost from the changelog, so Commit refuses.
+func TestCommitWithoutChangelog(t *testing.T) {
+	db := open(t, t.TempDir(), Options{})
+	s := db.Store("a-0", "cl", 0)
+	if err := s.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err == nil {
+		t.Fatal("Commit applied writes whose changelog records were never produced")
+	}
+}
+
+// TestLocked: two processes must not share a state directory.
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir, Options{})
+	if db, err := Open(dir, Options{}); err == nil {
+		_ = db.Close()
+		t.Fatal("a second Open of the same directory succeeded")
+	}
+}
+
+// kafka is a real broker with a changelog topic of two partitions.
+type kafka struct {
+	brokers   []string
+	changelog string
+	adm       *kadm.Client
+}
+
+func newKafka(t *testing.T) *kafka {
+	t.Helper()
+	brokers := testenv.KafkaBrokers(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	k := &kafka{brokers: brokers, changelog: fmt.Sprintf("state%d-changelog", time.Now().UnixNano()), adm: kadm.NewClient(cl)}
+	k.create(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = k.adm.DeleteTopics(ctx, k.changelog)
+	})
+	return k
+}
+
+func (k *kafka) create(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := k.adm.CreateTopics(ctx, 2, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, k.changelog)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.waitReady(t, ctx)
+}
+
+// waitReady waits until the broker serves the new topic's partitions.
+func (k *kafka) waitReady(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for {
+		if o, err := k.adm.ListStartOffsets(ctx, k.changelog); err == nil && o.Error() == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (k *kafka) opts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(k.brokers...)} }
+
+// producer is a transactional producer, as the stage's is.
+func (k *kafka) producer(t *testing.T, txnID string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.brokers...), kgo.TransactionalID(txnID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// write is one transaction's store writes: a key to a value, or to ""
+// for a delete.
+type write map[string]string
+
+func apply(t *testing.T, s *Store, w write) {
+	t.Helper()
+	for k, v := range w {
+		var err error
+		if v == "" {
+			err = s.Delete([]byte(k))
+		} else {
+			err = s.Set([]byte(k), []byte(v))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// transact writes w to s and its changelog in a transaction of cl, and
+// returns the transaction's End error; the caller decides whether the
+// local store applies it (Commit), drops it (Abort) or dies first.
+func transact(t *testing.T, cl *kgo.Client, db *DB, s *Store, w write, commit kgo.TransactionEndTry) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, w)
+	for _, r := range db.TakeChangelog() {
+		res := cl.ProduceSync(ctx, r)
+		if err := res.FirstErr(); err != nil {
+			return err
+		}
+		s.Produced(res[0].Record.Offset)
+	}
+	return cl.EndTransaction(ctx, commit)
+}
+
+func restore(t *testing.T, k *kafka, db *DB, s *Store) RestoreStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := db.Restore(ctx, k.opts(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 {
+		t.Fatalf("restore stats %v", st)
+	}
+	return st[0]
+}
+
+var (
+	round1 = write{"k1": "v1", "k2": "v2", "k4": "v4"}
+	round2 = write{"k1": "v1b", "k2": "", "k3": "v3"}
+	after2 = map[string]string{"k1": "v1b", "k3": "v3", "k4": "v4"}
+	after1 = map[string]string{"k1": "v1", "k2": "v2", "k4": "v4"}
+)
+
+// TestCrashAfterCommitBeforeLocalApply: the transaction committed, the
+// process died before it applied the writes locally. The restart restores
+// exactly that transaction's records from the changelog, from the local
+// checkpoint on, not the whole changelog.
+func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
+	k := newKafka(t)
+	dir := t.TempDir()
+	db := open(t, dir, Options{})
+	s := db.Store("t-1", k.changelog, 1)
+	cl := k.producer(t, k.changelog+"-txn")
+	if st := restore(t, k, db, s); st.Records != 0 {
+		t.Fatalf("fresh store restored %+v", st)
+	}
+	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ck, _, _, _ := s.Checkpoint()
+	if err := transact(t, cl, db, s, round2, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// Crash: the committed transaction's writes never reach the local store.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = open(t, dir, Options{})
+	s = db.Store("t-1", k.changelog, 1)
+	if got := contents(t, s); !maps.Equal(got, after1) {
+		t.Fatalf("local store after the crash = %v, want the first transaction's %v", got, after1)
+	}
+	st := restore(t, k, db, s)
+	if st.Wiped || st.From != ck || st.Records != len(round2) {
+		t.Fatalf("restore %+v, want %d records from the checkpoint %d", st, len(round2), ck)
+	}
+	if got := contents(t, s); !maps.Equal(got, after2) {
+		t.Fatalf("restored store = %v, want %v", got, after2)
+	}
+	// A second restart has nothing left to read.
+	if st := restore(t, k, db, s); st.Records != 0 {
+		t.Fatalf("second restore read %d records", st.Records)
+	}
+}
+
+// TestCrashBeforeCommit: the process died with its transaction open. The
+// next producer with the same transactional id aborts it; neither the
+// changelog nor the local store keeps any of its writes.
+func TestCrashBeforeCommit(t *testing.T) {
+	k := newKafka(t)
+	dir := t.TempDir()
+	db := open(t, dir, Options{})
+	s := db.Store("t-0", k.changelog, 0)
+	txnID := k.changelog + "-txn"
+	cl := k.producer(t, txnID)
+	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Produce the second transaction's records, then die without ending it.
+	ctx := context.Background()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, round2)
+	if err := cl.ProduceSync(ctx, db.TakeChangelog()...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	_ = db.Close()
+
+	// The restarted producer's first transaction fences and aborts the
+	// open one (here a write to the other partition).
+	restarted := k.producer(t, txnID)
+	if err := restarted.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.ProduceSync(ctx, &kgo.Record{Topic: k.changelog, Partition: 1, Key: []byte("x"), Value: []byte("y")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir, Options{})
+	s = db.Store("t-0", k.changelog, 0)
+	restore(t, k, db, s)
+	if got := contents(t, s); !maps.Equal(got, after1) {
+		t.Fatalf("store after a crash before commit = %v, want %v", got, after1)
+	}
+	// From an empty directory as well: the aborted records are invisible.
+	fresh := open(t, t.TempDir(), Options{})
+	fs := fresh.Store("t-0", k.changelog, 0)
+	restore(t, k, fresh, fs)
+	if got := contents(t, fs); !maps.Equal(got, after1) {
+		t.Fatalf("store restored from the changelog = %v, want %v", got, after1)
+	}
+}
+
+// TestRestoreAfterWipe: the state directory is lost (a new machine); the
+// task's state comes back whole from its changelog partition, and the
+// other partition's records do not leak in.
+func TestRestoreAfterWipe(t *testing.T) {
+	k := newKafka(t)
+	db := open(t, t.TempDir(), Options{})
+	s0, s1 := db.Store("t-0", k.changelog, 0), db.Store("t-1", k.changelog, 1)
+	cl := k.producer(t, k.changelog+"-txn")
+	for _, w := range []write{round1, round2} {
+		if err := transact(t, cl, db, s1, w, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := transact(t, cl, db, s0, write{"other": "partition"}, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	wiped := open(t, filepath.Join(t.TempDir(), "new"), Options{})
+	w1 := wiped.Store("t-1", k.changelog, 1)
+	st := restore(t, k, wiped, w1)
+	if st.From != 0 || st.Reason == "" {
+		t.Fatalf("restore %+v, want a full restore from offset 0 with a reason", st)
+	}
+	if got := contents(t, w1); !maps.Equal(got, after2) {
+		t.Fatalf("restored = %v, want %v", got, after2)
+	}
+}
+
+// TestStaleCheckpoint: a checkpoint older than the changelog's tombstone
+// retention may miss deletes that compaction dropped; a changelog that was
+// recreated no longer holds what the checkpoint counts. Either way the
+// range is wiped and restored from the start.
+func TestStaleCheckpoint(t *testing.T) {
+	k := newKafka(t)
+	dir := t.TempDir()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	db := open(t, dir, Options{Now: clock})
+	s := db.Store("t-0", k.changelog, 0)
+	cl := k.producer(t, k.changelog+"-txn")
+	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// A local key the changelog never had stands for a delete the store
+	// missed: a full restore drops it.
+	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(DefaultMaxCheckpointAge + time.Hour)
+	if st := restore(t, k, db, s); !st.Wiped || st.From != 0 {
+		t.Fatalf("restore of a day-old checkpoint %+v, want wiped and from 0", st)
+	}
+	if got := contents(t, s); !maps.Equal(got, after1) {
+		t.Fatalf("restored = %v, want %v", got, after1)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := k.adm.DeleteTopics(ctx, k.changelog); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if td, err := k.adm.ListTopics(ctx, k.changelog); err == nil && !td.Has(k.changelog) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		res, err := k.adm.CreateTopics(ctx, 2, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, k.changelog)
+		if err == nil && res.Error() == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the deletion completes asynchronously
+	}
+	k.waitReady(t, ctx)
+	if st := restore(t, k, db, s); !st.Wiped {
+		t.Fatalf("restore against a recreated changelog %+v, want wiped", st)
+	}
+	if got := contents(t, s); len(got) != 0 {
+		t.Fatalf("store against an empty recreated changelog = %v", got)
+	}
+}
+
+// TestZombieFenced: instance A stalls inside a transaction; it is taken
+// for dead and restarted (B, same transactional id), which restores the
+// task and commits its own work. A wakes up and tries to commit: it is
+// fenced, drops its writes, and nothing of its transaction reaches the
+// changelog or its local store.
+func TestZombieFenced(t *testing.T) {
+	k := newKafka(t)
+	txnID := k.changelog + "-txn"
+	dbA := open(t, t.TempDir(), Options{})
+	sA := dbA.Store("t-0", k.changelog, 0)
+	clA := k.producer(t, txnID)
+	if err := transact(t, clA, dbA, sA, round1, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := clA.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, sA, write{"k1": "zombie", "z": "zombie"})
+	zombie := dbA.TakeChangelog()
+
+	dbB := open(t, t.TempDir(), Options{})
+	sB := dbB.Store("t-0", k.changelog, 0)
+	clB := k.producer(t, txnID)
+	if err := transact(t, clB, dbB, sB, nil, kgo.TryAbort); err != nil { // initialises B's producer: fences A
+		t.Fatal(err)
+	}
+	restore(t, k, dbB, sB)
+	if err := transact(t, clB, dbB, sB, round2, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbB.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	err := clA.ProduceSync(ctx, zombie...).FirstErr()
+	if err == nil {
+		err = clA.EndTransaction(ctx, kgo.TryCommit)
+	}
+	if err == nil {
+		t.Fatal("the zombie's transaction committed")
+	}
+	dbA.Abort()
+	if got := contents(t, sA); !maps.Equal(got, after1) {
+		t.Fatalf("zombie's local store = %v, want its last committed %v", got, after1)
+	}
+	fresh := open(t, t.TempDir(), Options{})
+	fs := fresh.Store("t-0", k.changelog, 0)
+	restore(t, k, fresh, fs)
+	if got := contents(t, fs); !maps.Equal(got, after2) {
+		t.Fatalf("changelog holds %v, want B's %v and nothing of the zombie", got, after2)
+	}
+}

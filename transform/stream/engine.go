@@ -1,0 +1,412 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/transform/state"
+)
+
+// engineConfig configures an engine.
+type engineConfig struct {
+	brokers    []string
+	clientOpts []kgo.Opt
+	// group is the consumer group of every instance of the stage.
+	group string
+	// instanceID names this instance: its static group membership
+	// (group.instance.id) and, by default, its transactional id.
+	instanceID string
+	// transactionalID is this instance's; default <group>-<instanceID>.
+	transactionalID string
+	// stateDir holds the instance's stores.
+	stateDir string
+	// cacheBytes bounds the stores' memory (state.Options.CacheBytes).
+	cacheBytes int64
+	log        zerolog.Logger
+	// onCommit, if set, is called after every committed transaction with
+	// the records consumed and produced (changelogs excluded).
+	onCommit func(consumed, produced int)
+}
+
+// engine runs a topology's tasks on this instance: it consumes the
+// sources of every sub-topology in one consumer group, restores the
+// stores of the tasks it is given, and processes each poll's records in
+// one transaction that also carries the stores' changelog records and the
+// consumed offsets.
+type engine struct {
+	cfg engineConfig
+	top *topology
+
+	bySource   map[string]*subTopology
+	partitions map[string]int // internal topics
+
+	db         *state.DB
+	sess       *kgo.GroupTransactSession
+	tasks      map[taskID]*task
+	changelogs map[topicPartition]*state.Store
+
+	mu      sync.Mutex
+	revoked []topicPartition // by the group, not yet handled
+
+	lastPurge time.Time
+}
+
+type taskID struct {
+	sub       string
+	partition int32
+}
+
+func (t taskID) String() string { return fmt.Sprintf("%s-%d", t.sub, t.partition) }
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+type task struct {
+	id    taskID
+	store *state.Store
+	proc  processor
+}
+
+// purgeInterval is how often the engine deletes the repartition records
+// it has committed.
+const purgeInterval = 30 * time.Second
+
+func newEngine(cfg engineConfig, top *topology) (*engine, error) {
+	var errs []error
+	if len(cfg.brokers) == 0 {
+		errs = append(errs, errors.New("no brokers"))
+	}
+	if cfg.group == "" {
+		errs = append(errs, errors.New("no consumer group"))
+	}
+	if cfg.instanceID == "" {
+		errs = append(errs, errors.New("no instance id"))
+	}
+	if cfg.stateDir == "" {
+		errs = append(errs, errors.New("no state directory"))
+	}
+	if err := top.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	if cfg.transactionalID == "" {
+		cfg.transactionalID = cfg.group + "-" + cfg.instanceID
+	}
+	e := &engine{cfg: cfg, top: top, bySource: map[string]*subTopology{}, partitions: top.internalPartitions()}
+	for _, s := range top.subs {
+		for _, src := range top.sources(s) {
+			e.bySource[src] = s
+		}
+	}
+	return e, nil
+}
+
+// run runs the engine until ctx ends (nil) or an error it cannot recover
+// from (the caller restarts it).
+func (e *engine) run(ctx context.Context) (err error) {
+	if err := e.ensureTopics(ctx); err != nil {
+		return err
+	}
+	e.db, err = state.Open(e.cfg.stateDir, state.Options{CacheBytes: e.cfg.cacheBytes})
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer func() { err = errors.Join(err, e.db.Close()) }()
+	e.tasks, e.changelogs, e.revoked = map[taskID]*task{}, map[topicPartition]*state.Store{}, nil
+
+	var sources []string
+	for src := range e.bySource {
+		sources = append(sources, src)
+	}
+	internal := map[string]bool{}
+	for t := range e.partitions {
+		internal[t] = true
+	}
+	onRevoked := func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for t, ps := range m {
+			for _, p := range ps {
+				e.revoked = append(e.revoked, topicPartition{t, p})
+			}
+		}
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(e.cfg.brokers...),
+		kgo.ConsumerGroup(e.cfg.group),
+		kgo.InstanceID(e.cfg.instanceID),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeTopics(sources...),
+		kgo.TransactionalID(e.cfg.transactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(partitioner{internal: internal, def: kgo.StickyKeyPartitioner(nil)}),
+		kgo.OnPartitionsRevoked(onRevoked),
+		kgo.OnPartitionsLost(onRevoked),
+	}, e.cfg.clientOpts...)
+	e.sess, err = kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("stream: kafka client: %w", err)
+	}
+	defer e.sess.Close()
+	e.cfg.log.Info().Str("instance", e.cfg.instanceID).Str("transactional_id", e.cfg.transactionalID).
+		Str("state_dir", e.cfg.stateDir).Msg("stream engine started")
+	for {
+		fetches := e.sess.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("stream: kafka client closed")
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			ferr = errors.Join(ferr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
+		})
+		if ferr != nil {
+			return fmt.Errorf("stream: %w", ferr)
+		}
+		e.dropRevoked()
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		if err := e.prepare(ctx, fetches); err != nil {
+			return err
+		}
+		if err := e.transact(ctx, fetches); err != nil {
+			return err
+		}
+		e.purge(ctx)
+	}
+}
+
+func (e *engine) ensureTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.cfg.brokers...)}, e.cfg.clientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("stream: ensure topics: %w", err)
+	}
+	defer cl.Close()
+	if err := e.top.ensure(ctx, kadm.NewClient(cl)); err != nil {
+		return fmt.Errorf("stream: ensure topics: %w", err)
+	}
+	return nil
+}
+
+// dropRevoked closes the tasks whose partitions the group took away. Their
+// stores stay on disk: if a task comes back, it restores from its
+// checkpoint.
+func (e *engine) dropRevoked() {
+	e.mu.Lock()
+	revoked := e.revoked
+	e.revoked = nil
+	e.mu.Unlock()
+	for _, tp := range revoked {
+		s := e.bySource[tp.topic]
+		if s == nil {
+			continue
+		}
+		id := taskID{s.name, tp.partition}
+		t := e.tasks[id]
+		if t == nil {
+			continue
+		}
+		delete(e.tasks, id)
+		if t.store != nil {
+			delete(e.changelogs, topicPartition{e.top.changelogTopic(s.store), tp.partition})
+			e.db.Drop(t.store.Name())
+		}
+		e.cfg.log.Debug().Str("task", id.String()).Msg("task revoked")
+	}
+}
+
+// prepare creates the tasks of the fetched records that this instance
+// does not run yet, and restores their stores before any of them
+// processes a record.
+func (e *engine) prepare(ctx context.Context, fetches kgo.Fetches) error {
+	var restore []*state.Store
+	var created []taskID
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		s := e.bySource[p.Topic]
+		if s == nil || len(p.Records) == 0 {
+			return
+		}
+		id := taskID{s.name, p.Partition}
+		if e.tasks[id] != nil {
+			return
+		}
+		t := &task{id: id}
+		if s.store != "" {
+			changelog := e.top.changelogTopic(s.store)
+			t.store = e.db.Store(id.String(), changelog, p.Partition)
+			e.changelogs[topicPartition{changelog, p.Partition}] = t.store
+			restore = append(restore, t.store)
+		}
+		t.proc = s.newTask(p.Partition, t.store)
+		e.tasks[id] = t
+		created = append(created, id)
+	})
+	if len(restore) == 0 {
+		return nil
+	}
+	start := time.Now()
+	stats, err := e.db.Restore(ctx, append([]kgo.Opt{kgo.SeedBrokers(e.cfg.brokers...)}, e.cfg.clientOpts...), restore...)
+	if err != nil {
+		// The tasks are not usable; they are created again next time.
+		for _, id := range created {
+			delete(e.tasks, id)
+		}
+		return fmt.Errorf("stream: restore: %w", err)
+	}
+	for _, st := range stats {
+		ev := e.cfg.log.Info().Str("task", st.Store).Int64("from", st.From).Int64("to", st.To).Int("records", st.Records)
+		if st.Reason != "" {
+			ev = ev.Str("full_restore", st.Reason)
+		}
+		ev.Dur("took", time.Since(start)).Msg("task restored")
+	}
+	return nil
+}
+
+// transact processes the fetched records in one transaction.
+func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
+	if err := e.sess.Begin(); err != nil {
+		return fmt.Errorf("stream: begin transaction: %w", err)
+	}
+	var (
+		mu       sync.Mutex
+		prodErr  error
+		produced int
+	)
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if prodErr == nil {
+				prodErr = fmt.Errorf("produce %s: %w", r.Topic, err)
+			}
+			mu.Unlock()
+		}
+	}
+	emit := func(topic string, internal bool, key, value []byte, headers ...kgo.RecordHeader) {
+		r := &kgo.Record{Key: key, Value: value, Headers: headers}
+		if internal {
+			r.Topic = e.top.repartitionTopic(topic)
+			r.Partition = partitionOf(key, e.partitions[r.Topic])
+		} else {
+			r.Topic = e.top.prefix + topic
+		}
+		produced++
+		e.sess.Produce(ctx, r, promise)
+	}
+	var procErr error
+	consumed := 0
+	fetches.EachRecord(func(r *kgo.Record) {
+		if procErr != nil {
+			return
+		}
+		s := e.bySource[r.Topic]
+		t := e.tasks[taskID{s.name, r.Partition}]
+		consumed++
+		if err := t.proc.process(ctx, r, emit); err != nil {
+			procErr = fmt.Errorf("stream: task %s, %s[%d]@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
+		}
+	})
+	if procErr == nil {
+		for _, r := range e.db.TakeChangelog() {
+			st := e.changelogs[topicPartition{r.Topic, r.Partition}]
+			e.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+				if err == nil {
+					st.Produced(r.Offset)
+				}
+				promise(r, err)
+			})
+		}
+	}
+	if procErr == nil && crashBeforeEnd != nil {
+		if err := crashBeforeEnd(); err != nil {
+			return err
+		}
+	}
+	try := kgo.TryCommit
+	if procErr != nil {
+		try = kgo.TryAbort
+	}
+	committed, err := e.sess.End(ctx, try)
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case err == nil && committed && prodErr == nil:
+		if err := e.db.Commit(); err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		if e.cfg.onCommit != nil {
+			e.cfg.onCommit(consumed, produced)
+		}
+		return nil
+	case ctx.Err() != nil:
+		e.abort()
+		return nil
+	case err != nil:
+		e.abort()
+		return fmt.Errorf("stream: end transaction: %w", err)
+	case procErr != nil:
+		e.abort()
+		return procErr
+	case prodErr != nil:
+		e.abort()
+		return fmt.Errorf("stream: %w", prodErr)
+	}
+	// Aborted by a rebalance: the session rewound to the committed
+	// offsets, and the stores forget the transaction's writes.
+	e.cfg.log.Debug().Msg("transaction aborted by a rebalance")
+	e.abort()
+	return nil
+}
+
+// abort drops the transaction's writes from the stores and the tasks'
+// caches.
+func (e *engine) abort() {
+	e.db.Abort()
+	for _, t := range e.tasks {
+		t.proc.reset()
+	}
+}
+
+// purge deletes the records of the repartition topics below the offsets
+// this instance committed, as Kafka Streams purges its repartition
+// topics: they are consumed exactly once, and their facts are in the
+// stores. Failure only delays it.
+func (e *engine) purge(ctx context.Context) {
+	if time.Since(e.lastPurge) < purgeInterval {
+		return
+	}
+	e.lastPurge = time.Now()
+	del := kadm.Offsets{}
+	for t, ps := range e.sess.Client().CommittedOffsets() {
+		if !strings.HasSuffix(t, "-repartition") || e.partitions[t] == 0 {
+			continue
+		}
+		for p, o := range ps {
+			del.Add(kadm.Offset{Topic: t, Partition: p, At: o.Offset})
+		}
+	}
+	if len(del) == 0 {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(e.sess.Client()).DeleteRecords(pctx, del); err != nil {
+		e.cfg.log.Debug().Err(err).Msg("purging repartition topics")
+	}
+}

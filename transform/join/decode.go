@@ -30,9 +30,52 @@ func InputTopics() []string {
 // and applies it. An error means the record cannot be used (dead-letter it);
 // the state is then unchanged.
 func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
+	f, err := ReadRecord(topic, rec)
+	if err != nil {
+		return nil, err
+	}
+	return j.Apply(f)
+}
+
+// Fact is an input record read into its type: BestSellersRank,
+// SalesTraffic, SearchQuery, SearchTerm, AmazonOrder, AmazonOrderItem,
+// TikTokOrder, VideoPerformance or VideoEngagement.
+type Fact interface{ meta() Meta }
+
+func (m Meta) meta() Meta { return m }
+
+// Apply applies a fact read by ReadRecord. An error means the fact cannot
+// be used (dead-letter its record); the state is then unchanged.
+func (j *Join) Apply(f Fact) ([]Row, error) {
+	switch f := f.(type) {
+	case BestSellersRank:
+		return j.ApplyBestSellersRank(f), nil
+	case SalesTraffic:
+		return j.ApplySalesTraffic(f)
+	case SearchQuery:
+		return j.ApplySearchQuery(f)
+	case SearchTerm:
+		return j.ApplySearchTerm(f)
+	case AmazonOrder:
+		return j.ApplyAmazonOrder(f), nil
+	case AmazonOrderItem:
+		return j.ApplyAmazonOrderItem(f), nil
+	case TikTokOrder:
+		return j.ApplyTikTokOrder(f), nil
+	case VideoPerformance:
+		return j.ApplyVideoPerformance(f)
+	case VideoEngagement:
+		return j.ApplyVideoEngagement(f), nil
+	}
+	return nil, fmt.Errorf("join: %T is not a fact", f)
+}
+
+// ReadRecord reads a record of one of InputTopics (goavro native form)
+// into its Fact. An error means the record cannot be used.
+func ReadRecord(topic string, rec map[string]any) (Fact, error) {
 	r := native.Wrap(rec)
 	m := meta(r)
-	fail := func() ([]Row, error) { return nil, fmt.Errorf("join: %s record: %w", topic, r.Err()) }
+	fail := func() (Fact, error) { return nil, fmt.Errorf("join: %s record: %w", topic, r.Err()) }
 	switch topic {
 	case TopicAmazonCatalog:
 		s := BestSellersRank{Meta: m, MarketplaceID: r.String("marketplace_id"), ASIN: r.String("asin")}
@@ -43,7 +86,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyBestSellersRank(s), nil
+		return s, nil
 	case TopicAmazonSalesTraffic:
 		s := SalesTraffic{Meta: m, MarketplaceID: r.String("marketplace_id"),
 			Date: ZonedDay{DayFromDate(r.Time("date")), r.String("date_time_zone")},
@@ -58,7 +101,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplySalesTraffic(s)
+		return s, nil
 	case TopicAmazonSearchQuery:
 		s := SearchQuery{Meta: m, MarketplaceID: r.String("marketplace_id"), Period: period(r), ASIN: r.String("asin"),
 			Impressions: r.Long("asin_impression_count"), Clicks: r.Long("asin_click_count"), Purchases: r.Long("asin_purchase_count")}
@@ -66,7 +109,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplySearchQuery(s)
+		return s, nil
 	case TopicAmazonSearchTerms:
 		s := SearchTerm{Meta: m, MarketplaceID: r.String("marketplace_id"), Period: period(r),
 			Department: r.String("department_name"), Term: r.String("search_term"), FrequencyRank: r.Long("search_frequency_rank")}
@@ -79,14 +122,14 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplySearchTerm(s)
+		return s, nil
 	case TopicAmazonOrders:
 		o := AmazonOrder{Meta: m, MarketplaceID: r.String("marketplace_id"), OrderID: r.String("amazon_order_id"),
 			PurchaseDate: r.Time("purchase_date")}
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyAmazonOrder(o), nil
+		return o, nil
 	case TopicAmazonOrderItems:
 		it := AmazonOrderItem{Meta: m, MarketplaceID: r.String("marketplace_id"), OrderID: r.String("amazon_order_id"),
 			ItemID: r.String("order_item_id"), ASIN: r.String("asin"), SellerSKU: r.OptString("seller_sku"),
@@ -95,7 +138,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyAmazonOrderItem(it), nil
+		return it, nil
 	case TopicTikTokOrders:
 		o := TikTokOrder{Meta: m, ShopID: r.String("shop_id"), OrderID: r.String("order_id"), Status: r.String("status"),
 			CreateTime: r.Time("create_time"), Currency: r.OptString("payment_currency")}
@@ -107,7 +150,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyTikTokOrder(o), nil
+		return o, nil
 	case TopicTikTokVideoPerf:
 		v := VideoPerformance{Meta: m, ShopID: r.String("shop_id"), VideoID: r.String("video_id"),
 			Date: ZonedDay{DayFromDate(r.Time("date")), r.String("date_time_zone")}, Currency: r.String("currency")}
@@ -118,7 +161,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyVideoPerformance(v)
+		return v, nil
 	case TopicTikTokEngagement:
 		e := VideoEngagement{Meta: m, BusinessID: r.String("business_id"), ItemID: r.String("item_id"),
 			Views: optLong(r, "video_views"), Likes: optLong(r, "likes"), Comments: optLong(r, "comments"),
@@ -129,7 +172,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		if r.Err() != nil {
 			return fail()
 		}
-		return j.ApplyVideoEngagement(e), nil
+		return e, nil
 	}
 	return nil, fmt.Errorf("join: topic %q is not an input of the join", topic)
 }

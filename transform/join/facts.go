@@ -1,8 +1,6 @@
 package join
 
 import (
-	"fmt"
-
 	"github.com/shopstream/shopstream/transform/identity"
 )
 
@@ -81,31 +79,11 @@ func (j *Join) ApplySalesTraffic(s SalesTraffic) ([]Row, error) {
 }
 
 // reportDay converts a source day to the reporting zone.
-func (j *Join) reportDay(d ZonedDay) (Day, error) {
-	z, err := loadZone(d.Zone)
-	if err != nil {
-		return 0, err
-	}
-	return convertDay(d.Day, z, j.zone), nil
-}
+func (j *Join) reportDay(d ZonedDay) (Day, error) { return reportDay(d, j.zone) }
 
 // periodDays returns the reporting days a Brand Analytics period covers and
 // the period with its bounds converted to reporting days.
-func (j *Join) periodDays(p Period) ([]Day, Period, error) {
-	z, err := loadZone(p.Zone)
-	if err != nil {
-		return nil, Period{}, err
-	}
-	if p.End < p.Start || p.End-p.Start > 366 {
-		return nil, Period{}, fmt.Errorf("join: %s period %s..%s is not a period", p.Kind, p.Start, p.End)
-	}
-	var days []Day
-	for d := p.Start; d <= p.End; d++ {
-		days = append(days, convertDay(d, z, j.zone))
-	}
-	conv := Period{Kind: p.Kind, Start: days[0], End: days[len(days)-1], Zone: j.zone.String()}
-	return days, conv, nil
-}
+func (j *Join) periodDays(p Period) ([]Day, Period, error) { return periodDays(p, j.zone) }
 
 // ApplySearchQuery applies an amazon.search_query_performance row. Its
 // figures are weekly (or monthly, quarterly) totals: they are carried,

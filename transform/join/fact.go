@@ -1,0 +1,223 @@
+package join
+
+import (
+	"fmt"
+)
+
+// EntityOf returns the entity a fact belongs to: the unit of state the
+// rules need together, and the key by which the transform partitions its
+// facts. A video's shop analytics days and snapshots are one entity, as
+// are an Amazon order's header and lines (lines wait for the header's
+// purchase date) and an ASIN's sales-rank snapshots; every other fact is
+// an entity of its own, named by its record's key.
+func EntityOf(f Fact) string {
+	switch f := f.(type) {
+	case BestSellersRank:
+		return "bsr|" + f.MarketplaceID + ":" + f.ASIN
+	case SalesTraffic:
+		return "st|" + f.Key
+	case SearchQuery:
+		return "sqp|" + f.Key
+	case SearchTerm:
+		return "term|" + f.Key
+	case AmazonOrder:
+		return "ao|" + orderKey(f.MarketplaceID, f.OrderID)
+	case AmazonOrderItem:
+		return "ao|" + orderKey(f.MarketplaceID, f.OrderID)
+	case TikTokOrder:
+		return "tto|" + f.ShopID + ":" + f.OrderID
+	case VideoPerformance:
+		return "v|" + f.VideoID
+	case VideoEngagement:
+		return "v|" + f.ItemID
+	}
+	return ""
+}
+
+// Kinds of fact in their wire form.
+const (
+	kindBSR byte = iota + 1
+	kindST
+	kindSQP
+	kindTerm
+	kindAmazonOrder
+	kindAmazonOrderItem
+	kindTikTokOrder
+	kindVideoPerf
+	kindVideoEng
+)
+
+// AppendFact appends the wire form of f to b.
+func AppendFact(b []byte, f Fact) []byte {
+	w := wire{b: append(b, wireVersion)}
+	zoned := func(d ZonedDay) { w.i(int64(d.Day)); w.s(d.Zone) }
+	switch f := f.(type) {
+	case BestSellersRank:
+		w.byte1(kindBSR)
+		w.meta(f.Meta)
+		w.s(f.MarketplaceID)
+		w.s(f.ASIN)
+		w.u(uint64(len(f.DisplayGroupRanks)))
+		for _, r := range f.DisplayGroupRanks {
+			w.i(r)
+		}
+	case SalesTraffic:
+		w.byte1(kindST)
+		w.meta(f.Meta)
+		w.s(f.Key)
+		w.s(f.MarketplaceID)
+		zoned(f.Date)
+		w.s(f.ASIN)
+		w.s(f.SellerSKU)
+		w.i(f.Sessions)
+		w.i(f.PageViews)
+		w.i(f.Units)
+		w.s(f.Currency)
+		w.rat(f.Sales)
+	case SearchQuery:
+		w.byte1(kindSQP)
+		w.meta(f.Meta)
+		w.s(f.Key)
+		w.s(f.MarketplaceID)
+		w.period(f.Period)
+		w.s(f.ASIN)
+		w.i(f.Impressions)
+		w.i(f.Clicks)
+		w.i(f.Purchases)
+	case SearchTerm:
+		w.byte1(kindTerm)
+		w.meta(f.Meta)
+		w.s(f.Key)
+		w.s(f.MarketplaceID)
+		w.period(f.Period)
+		w.s(f.Department)
+		w.s(f.Term)
+		w.i(f.FrequencyRank)
+		w.u(uint64(len(f.Clicked)))
+		for _, c := range f.Clicked {
+			w.s(c.ASIN)
+			w.i(c.ClickShareRank)
+			w.f(c.ClickShare)
+			w.f(c.ConversionShare)
+		}
+	case AmazonOrder:
+		w.byte1(kindAmazonOrder)
+		w.meta(f.Meta)
+		w.s(f.MarketplaceID)
+		w.s(f.OrderID)
+		w.time(f.PurchaseDate)
+	case AmazonOrderItem:
+		w.byte1(kindAmazonOrderItem)
+		w.meta(f.Meta)
+		w.s(f.MarketplaceID)
+		w.s(f.OrderID)
+		w.s(f.ItemID)
+		w.s(f.ASIN)
+		w.s(f.SellerSKU)
+		w.time(f.PurchaseDate)
+		w.s(f.OrderStatus)
+	case TikTokOrder:
+		w.byte1(kindTikTokOrder)
+		w.meta(f.Meta)
+		w.s(f.ShopID)
+		w.s(f.OrderID)
+		w.s(f.Status)
+		w.time(f.CreateTime)
+		w.s(f.Currency)
+		w.u(uint64(len(f.Lines)))
+		for _, l := range f.Lines {
+			w.s(l.ProductID)
+			w.s(l.SKUID)
+			w.s(l.Currency)
+			w.rat(l.SalePrice)
+		}
+	case VideoPerformance:
+		w.byte1(kindVideoPerf)
+		w.meta(f.Meta)
+		w.s(f.ShopID)
+		w.s(f.VideoID)
+		zoned(f.Date)
+		w.s(f.Currency)
+		w.u(uint64(len(f.Products)))
+		for _, p := range f.Products {
+			w.s(p.ProductID)
+			w.rat(p.GMV)
+		}
+	case VideoEngagement:
+		w.byte1(kindVideoEng)
+		w.meta(f.Meta)
+		w.s(f.BusinessID)
+		w.s(f.ItemID)
+		w.optI(f.Views)
+		w.optI(f.Likes)
+		w.optI(f.Comments)
+		w.optI(f.Shares)
+		w.optI(f.Saves)
+		w.optF(f.WatchTimeSeconds)
+	default:
+		panic(fmt.Sprintf("join: AppendFact(%T)", f))
+	}
+	return w.b
+}
+
+// DecodeFact reads a fact that AppendFact wrote.
+func DecodeFact(b []byte) (Fact, error) {
+	r := unwire{b: b}
+	if v := r.byte1(); v != wireVersion && r.err == nil {
+		return nil, fmt.Errorf("join: internal record of layout %d, want %d", v, wireVersion)
+	}
+	zoned := func() ZonedDay { return ZonedDay{Day(r.i()), r.s()} }
+	var f Fact
+	switch kind := r.byte1(); kind {
+	case kindBSR:
+		s := BestSellersRank{Meta: r.meta(), MarketplaceID: r.s(), ASIN: r.s()}
+		for range r.count() {
+			s.DisplayGroupRanks = append(s.DisplayGroupRanks, r.i())
+		}
+		f = s
+	case kindST:
+		f = SalesTraffic{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Date: zoned(), ASIN: r.s(), SellerSKU: r.s(),
+			Sessions: r.i(), PageViews: r.i(), Units: r.i(), Currency: r.s(), Sales: r.rat()}
+	case kindSQP:
+		f = SearchQuery{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Period: r.period(), ASIN: r.s(),
+			Impressions: r.i(), Clicks: r.i(), Purchases: r.i()}
+	case kindTerm:
+		s := SearchTerm{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Period: r.period(), Department: r.s(), Term: r.s(),
+			FrequencyRank: r.i()}
+		for range r.count() {
+			s.Clicked = append(s.Clicked, ClickedASIN{ASIN: r.s(), ClickShareRank: r.i(), ClickShare: r.f(), ConversionShare: r.f()})
+		}
+		f = s
+	case kindAmazonOrder:
+		f = AmazonOrder{Meta: r.meta(), MarketplaceID: r.s(), OrderID: r.s(), PurchaseDate: r.time()}
+	case kindAmazonOrderItem:
+		f = AmazonOrderItem{Meta: r.meta(), MarketplaceID: r.s(), OrderID: r.s(), ItemID: r.s(), ASIN: r.s(), SellerSKU: r.s(),
+			PurchaseDate: r.time(), OrderStatus: r.s()}
+	case kindTikTokOrder:
+		o := TikTokOrder{Meta: r.meta(), ShopID: r.s(), OrderID: r.s(), Status: r.s(), CreateTime: r.time(), Currency: r.s()}
+		for range r.count() {
+			o.Lines = append(o.Lines, TikTokLine{ProductID: r.s(), SKUID: r.s(), Currency: r.s(), SalePrice: r.rat()})
+		}
+		f = o
+	case kindVideoPerf:
+		v := VideoPerformance{Meta: r.meta(), ShopID: r.s(), VideoID: r.s(), Date: zoned(), Currency: r.s()}
+		for range r.count() {
+			v.Products = append(v.Products, VideoProduct{ProductID: r.s(), GMV: r.rat()})
+		}
+		f = v
+	case kindVideoEng:
+		f = VideoEngagement{Meta: r.meta(), BusinessID: r.s(), ItemID: r.s(), Views: r.optI(), Likes: r.optI(),
+			Comments: r.optI(), Shares: r.optI(), Saves: r.optI(), WatchTimeSeconds: r.optF()}
+	default:
+		if r.err == nil {
+			return nil, fmt.Errorf("join: internal record of unknown kind %d", kind)
+		}
+	}
+	if r.err == nil && len(r.b) > 0 {
+		return nil, fmt.Errorf("join: %d bytes after an internal record", len(r.b))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return f, nil
+}

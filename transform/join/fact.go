@@ -2,6 +2,7 @@ package join
 
 import (
 	"fmt"
+	"time"
 )
 
 // EntityOf returns the entity a fact belongs to: the unit of state the
@@ -220,4 +221,25 @@ func DecodeFact(b []byte) (Fact, error) {
 		return nil, r.err
 	}
 	return f, nil
+}
+
+// Check reports what would make Apply reject a fact (a zone that does not
+// exist, a period that is not one), so the step that reads records can
+// dead-letter it before any state sees it.
+func Check(f Fact) error {
+	switch f := f.(type) {
+	case SalesTraffic:
+		_, err := loadZone(f.Date.Zone)
+		return err
+	case VideoPerformance:
+		_, err := loadZone(f.Date.Zone)
+		return err
+	case SearchQuery:
+		_, _, err := periodDays(f.Period, time.UTC)
+		return err
+	case SearchTerm:
+		_, _, err := periodDays(f.Period, time.UTC)
+		return err
+	}
+	return nil
 }

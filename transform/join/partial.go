@@ -400,3 +400,40 @@ func (w *wire) termRank(t TermRank) {
 func (r *unwire) termRank() TermRank {
 	return TermRank{Term: r.s(), Department: r.s(), FrequencyRank: r.i(), ClickShareRank: r.i(), ClickShare: r.f(), ConversionShare: r.f()}
 }
+
+// AppendPartialChange appends the wire form of c (what the facts step
+// sends the rows step) to b.
+func AppendPartialChange(b []byte, c *PartialChange) []byte {
+	w := wire{b: append(b, wireVersion)}
+	w.s(c.Key)
+	w.i(int64(c.Day))
+	w.s(c.Entity)
+	w.meta(c.Trigger)
+	w.bool(c.Retract)
+	if !c.Retract {
+		w.b = AppendPartial(w.b, &c.Partial)
+	}
+	return w.b
+}
+
+// DecodePartialChange reads what AppendPartialChange wrote.
+func DecodePartialChange(b []byte) (PartialChange, error) {
+	r := unwire{b: b}
+	if v := r.byte1(); v != wireVersion && r.err == nil {
+		return PartialChange{}, fmt.Errorf("join: partial change of layout %d, want %d", v, wireVersion)
+	}
+	c := PartialChange{Key: r.s(), Day: Day(r.i()), Entity: r.s(), Trigger: r.meta(), Retract: r.bool()}
+	if r.err != nil {
+		return PartialChange{}, r.err
+	}
+	if !c.Retract {
+		p, err := DecodePartial(r.b)
+		if err != nil {
+			return PartialChange{}, err
+		}
+		c.Partial = p
+	} else if len(r.b) > 0 {
+		return PartialChange{}, fmt.Errorf("join: %d bytes after a retraction", len(r.b))
+	}
+	return c, nil
+}

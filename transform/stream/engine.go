@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,10 +34,27 @@ type engineConfig struct {
 	// cacheBytes bounds the stores' memory (state.Options.CacheBytes).
 	cacheBytes int64
 	log        zerolog.Logger
+	// beforeTxn, if set, runs before every poll's transaction (and every
+	// pollInterval without records); it reports whether the tasks' tick
+	// has work even if no record arrived.
+	beforeTxn func() (work bool, err error)
 	// onCommit, if set, is called after every committed transaction with
-	// the records consumed and produced (changelogs excluded).
-	onCommit func(consumed, produced int)
+	// the records consumed and those produced per output topic (without
+	// the prefix; internal topics and changelogs excluded).
+	onCommit func(consumed int, outputs map[string]int)
+	// onAbort, if set, is called after a transaction aborted.
+	onAbort func()
 }
+
+// ticker is a processor with work of its own at the start of every
+// transaction (a facts task reacting to link changes).
+type ticker interface {
+	tick(ctx context.Context, emit emitFunc) error
+}
+
+// pollInterval is how long a poll waits for records before beforeTxn runs
+// anyway.
+const pollInterval = 500 * time.Millisecond
 
 // engine runs a topology's tasks on this instance: it consumes the
 // sources of every sub-topology in one consumer group, restores the
@@ -57,6 +77,7 @@ type engine struct {
 	revoked []topicPartition // by the group, not yet handled
 
 	lastPurge time.Time
+	ensured   bool
 }
 
 type taskID struct {
@@ -117,6 +138,9 @@ func newEngine(cfg engineConfig, top *topology) (*engine, error) {
 // from (the caller restarts it).
 func (e *engine) run(ctx context.Context) (err error) {
 	if err := e.ensureTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	e.db, err = state.Open(e.cfg.stateDir, state.Options{CacheBytes: e.cfg.cacheBytes})
@@ -164,7 +188,12 @@ func (e *engine) run(ctx context.Context) (err error) {
 	e.cfg.log.Info().Str("instance", e.cfg.instanceID).Str("transactional_id", e.cfg.transactionalID).
 		Str("state_dir", e.cfg.stateDir).Msg("stream engine started")
 	for {
-		fetches := e.sess.PollFetches(ctx)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if e.cfg.beforeTxn != nil {
+			pctx, cancel = context.WithTimeout(ctx, pollInterval)
+		}
+		fetches := e.sess.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -173,13 +202,23 @@ func (e *engine) run(ctx context.Context) (err error) {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
+			}
 		})
 		if ferr != nil {
 			return fmt.Errorf("stream: %w", ferr)
 		}
 		e.dropRevoked()
-		if fetches.NumRecords() == 0 {
+		work := fetches.NumRecords() > 0
+		if e.cfg.beforeTxn != nil {
+			w, err := e.cfg.beforeTxn()
+			if err != nil {
+				return err
+			}
+			work = work || w
+		}
+		if !work {
 			continue
 		}
 		if err := e.prepare(ctx, fetches); err != nil {
@@ -193,6 +232,9 @@ func (e *engine) run(ctx context.Context) (err error) {
 }
 
 func (e *engine) ensureTopics(ctx context.Context) error {
+	if e.ensured {
+		return nil
+	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.cfg.brokers...)}, e.cfg.clientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("stream: ensure topics: %w", err)
@@ -201,6 +243,7 @@ func (e *engine) ensureTopics(ctx context.Context) error {
 	if err := e.top.ensure(ctx, kadm.NewClient(cl)); err != nil {
 		return fmt.Errorf("stream: ensure topics: %w", err)
 	}
+	e.ensured = true
 	return nil
 }
 
@@ -285,9 +328,9 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	var (
-		mu       sync.Mutex
-		prodErr  error
-		produced int
+		mu      sync.Mutex
+		prodErr error
+		outputs = map[string]int{}
 	)
 	promise := func(r *kgo.Record, err error) {
 		if err != nil {
@@ -305,12 +348,21 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 			r.Partition = partitionOf(key, e.partitions[r.Topic])
 		} else {
 			r.Topic = e.top.prefix + topic
+			outputs[topic]++
 		}
-		produced++
 		e.sess.Produce(ctx, r, promise)
 	}
 	var procErr error
 	consumed := 0
+	for _, id := range slices.SortedFunc(maps.Keys(e.tasks), func(a, b taskID) int {
+		return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
+	}) {
+		if tk, ok := e.tasks[id].proc.(ticker); ok && procErr == nil {
+			if err := tk.tick(ctx, emit); err != nil {
+				procErr = fmt.Errorf("stream: task %s: %w", id, err)
+			}
+		}
+	}
 	fetches.EachRecord(func(r *kgo.Record) {
 		if procErr != nil {
 			return
@@ -351,7 +403,7 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 			return fmt.Errorf("stream: %w", err)
 		}
 		if e.cfg.onCommit != nil {
-			e.cfg.onCommit(consumed, produced)
+			e.cfg.onCommit(consumed, outputs)
 		}
 		return nil
 	case ctx.Err() != nil:
@@ -377,6 +429,9 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 // abort drops the transaction's writes from the stores and the tasks'
 // caches.
 func (e *engine) abort() {
+	if e.cfg.onAbort != nil {
+		e.cfg.onAbort()
+	}
 	e.db.Abort()
 	for _, t := range e.tasks {
 		t.proc.reset()

@@ -43,9 +43,22 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// Group is the consumer group; DefaultGroup when empty.
 	Group string
-	// TransactionalID must be stable across restarts;
-	// DefaultTransactionalID when empty.
+	// TransactionalID must be stable across restarts of an instance;
+	// DefaultTransactionalID when empty (Run), <Group>-<InstanceID> when
+	// empty (New).
 	TransactionalID string
+	// InstanceID names this instance among those of the group: its static
+	// group membership and default transactional id. Required by New.
+	InstanceID string
+	// StateDir holds the instance's task stores (New).
+	StateDir string
+	// CacheBytes bounds the memory of the stores (New); default
+	// state.DefaultCacheBytes.
+	CacheBytes int64
+	// Partitions is the number of partitions of the facts and rows steps,
+	// the most instances that share their work (New); DefaultPartitions
+	// when 0. It cannot change for a group.
+	Partitions int
 	// TopicPrefix is put before every topic name, input and output (e.g.
 	// "tenant1." or a test's unique prefix); schemas are those of the
 	// unprefixed names.

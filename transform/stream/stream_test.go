@@ -173,8 +173,11 @@ func (tb *table) current() []string {
 func contentOf(v map[string]any) string {
 	c := map[string]any{}
 	for k, x := range v {
-		switch k {
-		case "version", "event_id", "source_ts", "ingest_ts", "op", "previous_product_key":
+		switch {
+		case x == nil:
+			// Absent and null are the same: a field added to the schema
+			// reads back as its null default.
+		case k == "version", k == "event_id", k == "source_ts", k == "ingest_ts", k == "op", k == "previous_product_key":
 		default:
 			c[k] = x
 		}

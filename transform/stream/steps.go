@@ -1,0 +1,180 @@
+package stream
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/join"
+	"github.com/shopstream/shopstream/transform/state"
+)
+
+// Internal topics of the transform's topology.
+const (
+	internalIdentity = "identity"
+	internalFacts    = "facts"
+	internalPartials = "partials"
+)
+
+// factsStep is a facts task: join.Facts over the task's store, fed the
+// facts of its entities and the link changes of the global table. It
+// sends the partials that changed to the rows step.
+type factsStep struct {
+	facts *join.Facts
+	st    *state.Store
+	links *linksTable
+	// pos is the product_links position the task has reacted to; nil
+	// until read from the store (at start and after an abort).
+	pos     map[int32]int64
+	changed *[]identity.Ref // the links drained for the current transaction
+	buf     []byte
+}
+
+// linksPosKey holds a facts task's product_links position.
+var linksPosKey = []byte("\x00links")
+
+func (s *factsStep) reset() { s.pos = nil }
+
+func (s *factsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) error {
+	f, err := join.DecodeFact(r.Value)
+	if err != nil {
+		return fmt.Errorf("facts: %w", err)
+	}
+	cs, err := s.facts.Apply(f)
+	if err != nil {
+		return fmt.Errorf("facts: %s: %w", join.EntityOf(f), err)
+	}
+	s.send(cs, emit)
+	return nil
+}
+
+func (s *factsStep) send(cs []join.PartialChange, emit emitFunc) {
+	for i := range cs {
+		c := &cs[i]
+		s.buf = join.AppendPartialChange(s.buf[:0], c)
+		emit(internalPartials, true, []byte(c.Key+":"+c.Day.String()), slices.Clone(s.buf))
+	}
+}
+
+// tick reacts to the link changes this task has not seen: those drained
+// for this transaction, or, when the task starts or its last transaction
+// aborted, every link recorded after its stored position.
+func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
+	refs := *s.changed
+	if s.pos == nil {
+		pos := map[int32]int64{}
+		if b, ok, err := s.st.Get(linksPosKey); err != nil {
+			return err
+		} else if ok {
+			r := reader{b: b}
+			for range r.count() {
+				p := int32(r.varint())
+				pos[p] = r.varint()
+			}
+			if r.err != nil {
+				return fmt.Errorf("facts: links position: %w", r.err)
+			}
+		}
+		refs = s.links.changedSince(pos)
+		s.pos = pos
+	}
+	now := s.links.position()
+	if len(refs) > 0 {
+		cs, err := s.facts.Relink(refs, s.links.trigger(refs))
+		if err != nil {
+			return fmt.Errorf("facts: relink: %w", err)
+		}
+		s.send(cs, emit)
+	}
+	if !maps.Equal(now, s.pos) {
+		b := binary.AppendUvarint(nil, uint64(len(now)))
+		for _, p := range slices.Sorted(maps.Keys(now)) {
+			b = binary.AppendVarint(binary.AppendVarint(b, int64(p)), now[p])
+		}
+		if err := s.st.Set(linksPosKey, b); err != nil {
+			return err
+		}
+		s.pos = now
+	}
+	return nil
+}
+
+// rowsStep is a rows task: per row, the partials of the entities that
+// reach it and the last version emitted; it emits a row when its content
+// changed.
+//
+// Store layout: p/<row>\x00<entity> = the entity's partial; r/<row> =
+// join.Emitted of the row. <row> is the output key, product_key:date.
+type rowsStep struct {
+	st    *state.Store
+	serde Serde
+	zone  string
+	floor int64
+	rows  int // rows of the transaction, for metrics
+}
+
+func (s *rowsStep) reset() {}
+
+func (s *rowsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) error {
+	c, err := join.DecodePartialChange(r.Value)
+	if err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	row := string(r.Key)
+	pk := append(append([]byte("p/"+row), 0), c.Entity...)
+	if c.Retract {
+		err = s.st.Delete(pk)
+	} else {
+		err = s.st.Set(pk, join.AppendPartial(nil, &c.Partial))
+	}
+	if err != nil {
+		return err
+	}
+	var parts []join.Partial
+	var derr error
+	err = s.st.Scan(append([]byte("p/"+row), 0), func(_, v []byte) bool {
+		p, err := join.DecodePartial(v)
+		if err != nil {
+			derr = err
+			return false
+		}
+		parts = append(parts, p)
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("rows: %s: %w", row, err)
+	}
+	ek := []byte("r/" + row)
+	var prev *join.Emitted
+	if b, ok, err := s.st.Get(ek); err != nil {
+		return err
+	} else if ok {
+		e, err := join.DecodeEmitted(b)
+		if err != nil {
+			return fmt.Errorf("rows: %s: %w", row, err)
+		}
+		prev = &e
+	}
+	out, next, ok := join.NextRow(c.Key, c.Day, s.zone, parts, prev, s.floor, c.Trigger)
+	if !ok {
+		return nil
+	}
+	if err := s.st.Set(ek, join.AppendEmitted(nil, next)); err != nil {
+		return err
+	}
+	v, err := s.serde.Encode(join.TopicProductDaily, out.Record())
+	if err != nil {
+		return fmt.Errorf("rows: encode %s: %w", row, err)
+	}
+	emit(join.TopicProductDaily, false, r.Key, v)
+	s.rows++
+	return nil
+}

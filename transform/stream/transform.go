@@ -1,0 +1,190 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/kafkatopic"
+	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/join"
+	"github.com/shopstream/shopstream/transform/state"
+)
+
+// DefaultPartitions is the default of Config.Partitions.
+const DefaultPartitions = 12
+
+// Transform is one instance of the partitioned transform stage (see the
+// package documentation). Build it with New, run it with Run, release it
+// with Close.
+type Transform struct {
+	cfg Config
+	eng *engine
+
+	links   *linksTable
+	changed []identity.Ref
+
+	mu     sync.Mutex
+	closed bool
+	stats  batchStats
+	steps  []counting
+}
+
+// counting is a step that counts what its transaction produced.
+type counting interface{ counted() (links, rows int) }
+
+func (s *identityStep) counted() (int, int) { n := s.links; s.links = 0; return n, 0 }
+func (s *rowsStep) counted() (int, int)     { n := s.rows; s.rows = 0; return 0, n }
+
+// New validates cfg and returns the instance; it does no I/O.
+func New(cfg Config) (*Transform, error) {
+	var errs []error
+	if cfg.Serde == nil {
+		errs = append(errs, errNoSerde)
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = DefaultPartitions
+	}
+	if cfg.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("stream: partitions %d, want at least 1", cfg.Partitions))
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.InstanceID == "" {
+		errs = append(errs, errors.New("stream: config needs an instance id"))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &Transform{cfg: cfg, stats: newBatchStats()}
+	eng, err := newEngine(engineConfig{
+		brokers: cfg.Brokers, clientOpts: cfg.ClientOpts, group: cfg.Group, instanceID: cfg.InstanceID,
+		transactionalID: cfg.TransactionalID, stateDir: cfg.StateDir, cacheBytes: cfg.CacheBytes, log: cfg.Log,
+		beforeTxn: t.beforeTxn, onCommit: t.committed, onAbort: t.aborted,
+	}, t.topology())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	t.eng = eng
+	return t, nil
+}
+
+// topology wires the steps (see the package documentation).
+func (t *Transform) topology() *topology {
+	cfg := t.cfg
+	compacted := map[string]*string{"cleanup.policy": strPtr("compact")}
+	outputs := map[string]map[string]*string{
+		identity.TopicProductLinks: compacted,
+		join.TopicProductDaily:     nil,
+	}
+	for _, in := range Topics() {
+		outputs[in+DeadLetterSuffix] = kafkatopic.KeepAll()
+	}
+	floor := versionFloor(cfg.Now())
+	zone := join.New(cfg.Join).Zone().String()
+	return &topology{prefix: cfg.TopicPrefix, group: cfg.Group, outputs: outputs, subs: []*subTopology{
+		{name: "route", inputs: Topics(), newTask: func(int32, *state.Store) processor {
+			return &routeStep{serde: cfg.Serde, prefix: cfg.TopicPrefix, stats: &t.stats}
+		}},
+		{name: "identity", internal: internalIdentity, partitions: 1, store: "identity",
+			newTask: func(_ int32, st *state.Store) processor {
+				s := &identityStep{st: st, mapping: cfg.Mapping, serde: cfg.Serde, floor: floor}
+				t.steps = append(t.steps, s)
+				return s
+			}},
+		{name: "facts", internal: internalFacts, partitions: cfg.Partitions, store: "facts",
+			newTask: func(_ int32, st *state.Store) processor {
+				return &factsStep{facts: join.NewFacts(cfg.Join, st, t.links), st: st, links: t.links, changed: &t.changed}
+			}},
+		{name: "rows", internal: internalPartials, partitions: cfg.Partitions, store: "rows",
+			newTask: func(_ int32, st *state.Store) processor {
+				s := &rowsStep{st: st, serde: cfg.Serde, zone: zone, floor: floor}
+				t.steps = append(t.steps, s)
+				return s
+			}},
+	}}
+}
+
+func strPtr(s string) *string { return &s }
+
+// Run runs the instance until ctx ends (nil) or an error it cannot
+// recover from, after which the caller restarts it (a new Run).
+func (t *Transform) Run(ctx context.Context) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return errors.New("stream: Run after Close")
+	}
+	t.mu.Unlock()
+	if err := t.eng.ensureTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(t.cfg.Brokers...)}, t.cfg.ClientOpts...)
+	links, err := openLinks(ctx, opts, t.cfg.TopicPrefix+identity.TopicProductLinks, t.cfg.Serde)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer links.close()
+	t.links, t.changed, t.steps = links, nil, nil
+	return t.eng.run(ctx)
+}
+
+// Close releases what Run left; it is safe to call without Run and more
+// than once.
+func (t *Transform) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	return nil
+}
+
+// beforeTxn applies what the links table read since the last transaction.
+func (t *Transform) beforeTxn() (bool, error) {
+	changed, err := t.links.drain()
+	if err != nil {
+		return false, err
+	}
+	t.changed = changed
+	return len(changed) > 0, nil
+}
+
+func (t *Transform) committed(consumed int, outputs map[string]int) {
+	s := t.stats
+	s.outputs = outputs
+	for _, st := range t.steps {
+		l, r := st.counted()
+		s.links += l
+		s.rows += r
+	}
+	t.cfg.Metrics.committed(s)
+	if t.cfg.OnBatch != nil {
+		n := 0
+		for _, v := range outputs {
+			n += v
+		}
+		t.cfg.OnBatch(consumed, n)
+	}
+	t.stats = newBatchStats()
+}
+
+func (t *Transform) aborted() {
+	for _, st := range t.steps {
+		st.counted()
+	}
+	t.stats = newBatchStats()
+	t.cfg.Metrics.aborted()
+}

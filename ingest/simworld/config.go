@@ -47,6 +47,9 @@ type Config struct {
 	ShopZone *time.Location
 	// Currency is the currency of both channels. Default USD.
 	Currency string
+	// Halo plants TikTok→Amazon halo effects (see HaloConfig); the zero
+	// value plants none.
+	Halo HaloConfig
 }
 
 // DefaultStart is the default world epoch.
@@ -84,6 +87,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Currency == "" {
 		c.Currency = "USD"
+	}
+	c.Halo = c.Halo.withDefaults()
+	if c.Halo.Planted < 0 || c.Halo.SpikeControls < 0 {
+		return c, fmt.Errorf("simworld: halo: planted and spike controls must not be negative")
 	}
 	var err error
 	if c.AmazonZone == nil {

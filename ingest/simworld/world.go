@@ -23,6 +23,7 @@ type World struct {
 	amazonPick   picker
 	tiktokPick   picker
 	searchTerms  []SearchTerm
+	halo         []*HaloEffect
 
 	mu        sync.Mutex
 	amzCache  map[int64][]*AmazonOrder
@@ -72,6 +73,7 @@ func New(cfg Config) (*World, error) {
 		}
 	}
 	w.searchTerms = buildSearchTerms(cfg.Seed, w.products)
+	w.halo = planHalo(cfg, w.products)
 	return w, nil
 }
 

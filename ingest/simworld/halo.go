@@ -51,8 +51,8 @@ const (
 	haloMaxLagDays   = 4
 	haloMinDecayDays = 1.5
 	haloMaxDecayDays = 3.0
-	haloMinMagnitude = 1.2
-	haloMaxMagnitude = 2.4
+	haloMinMagnitude = 2.0
+	haloMaxMagnitude = 4.0
 	// haloTailDecays: after this many decay times the lift is dropped
 	// (exp(−8) < 0.04 %), so an effect ends.
 	haloTailDecays = 8
@@ -88,7 +88,8 @@ type HaloEffect struct {
 	Magnitude float64   `json:"magnitude"`
 
 	product  *Product
-	videoDay int64 // UTC day index of PostTime (the video's bucket)
+	amazon   picker // the product's Amazon variants, by popularity
+	videoDay int64  // UTC day index of PostTime (the video's bucket)
 	views    float64
 	tau      time.Duration
 }
@@ -153,7 +154,21 @@ func planHalo(cfg Config, products []*Product) []*HaloEffect {
 			linked = append(linked, p)
 		}
 	}
-	r.Shuffle(len(linked), func(i, j int) { linked[i], linked[j] = linked[j], linked[i] })
+	// Planted products come from the better-selling half, so that a lift
+	// shows against their usual sales; spike controls and controls from
+	// anywhere.
+	sort.SliceStable(linked, func(i, j int) bool { return amazonPopularity(linked[i]) > amazonPopularity(linked[j]) })
+	top := linked[:(len(linked)+1)/2]
+	r.Shuffle(len(top), func(i, j int) { top[i], top[j] = top[j], top[i] })
+	planted := top[:min(h.Planted, len(top))]
+	var rest []*Product
+	for _, p := range linked {
+		if !containsProduct(planted, p) {
+			rest = append(rest, p)
+		}
+	}
+	r.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	linked = append(append([]*Product(nil), planted...), rest[:min(h.SpikeControls, len(rest))]...)
 	days := make([]int, 0, h.LastSpikeDay-h.FirstSpikeDay+1)
 	for d := h.FirstSpikeDay; d <= h.LastSpikeDay; d++ {
 		days = append(days, d)
@@ -162,11 +177,13 @@ func planHalo(cfg Config, products []*Product) []*HaloEffect {
 	startDay := DateOf(cfg.Start, cfg.ShopZone)
 	var out []*HaloEffect
 	for i, p := range linked {
-		if i >= h.Planted+h.SpikeControls {
-			break
-		}
-		e := &HaloEffect{ProductKey: p.Key, Effect: i < h.Planted, product: p,
+		e := &HaloEffect{ProductKey: p.Key, Effect: i < len(planted), product: p,
 			SpikeDay: startDay.AddDays(days[i%len(days)])}
+		for _, v := range p.Variants {
+			if v.Amazon != nil {
+				e.amazon.add(v)
+			}
+		}
 		// Posted in the morning, so the day of the post is the day of most
 		// views; a time constant under a day makes it fade within days.
 		e.PostTime = e.SpikeDay.Start(cfg.ShopZone).Add(time.Duration(7*3600+r.IntN(3*3600)) * time.Second)
@@ -182,6 +199,25 @@ func planHalo(cfg Config, products []*Product) []*HaloEffect {
 		out = append(out, e)
 	}
 	return out
+}
+
+func amazonPopularity(p *Product) float64 {
+	sum := 0.0
+	for _, v := range p.Variants {
+		if v.Amazon != nil {
+			sum += v.Popularity
+		}
+	}
+	return sum
+}
+
+func containsProduct(ps []*Product, p *Product) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }
 
 // lift returns the effect's relative lift of Amazon demand at t (0 before

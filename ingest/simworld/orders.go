@@ -292,17 +292,11 @@ func (w *World) haloAmazonOrders(out []*AmazonOrder, m int64, lambda float64) []
 		if lift <= 0 {
 			continue
 		}
-		var pick picker
-		for _, v := range e.product.Variants {
-			if v.Amazon != nil {
-				pick.add(v)
-			}
-		}
+		pick := &e.amazon
 		if len(pick.items) == 0 {
 			continue
 		}
-		total := w.amazonPick.cum[len(w.amazonPick.cum)-1]
-		share := pick.cum[len(pick.cum)-1] / total
+		share := pick.cum[len(pick.cum)-1] / w.amazonPick.cum[len(w.amazonPick.cum)-1]
 		r := rngFor(w.seed, "amazon-halo-orders", m, hashString(e.ProductKey))
 		for n := poisson(r, lambda*share*lift); n > 0 && len(out) < 99; n-- {
 			out = append(out, w.newAmazonOrder(r, minuteStart, rel, len(out), pick.pick))

@@ -260,7 +260,10 @@ func (w *World) pickVideoVariant(r *rand.Rand, t time.Time) (string, *Variant) {
 
 // shoppableAround returns, oldest first, the videos with products posted from
 // 15 days before UTC day d to the end of d: every video an order on day d can
-// be attributed to. Memoised per day, since every order of the day asks.
+// be attributed to. Spike videos are not among them: they sell through
+// orders of their own (see tiktokBucket), so a planted halo adds orders and
+// leaves the usual ones as they are. Memoised per day, since every order of
+// the day asks.
 func (w *World) shoppableAround(d int64) []*Video {
 	w.mu.Lock()
 	if vs, ok := w.shopCache[d]; ok {
@@ -270,7 +273,7 @@ func (w *World) shoppableAround(d int64) []*Video {
 	w.mu.Unlock()
 	var vs []*Video
 	for _, v := range w.VideosPosted(time.Unix((d-15)*86400, 0), time.Unix((d+1)*86400, 0)) {
-		if len(v.ProductKeys) > 0 {
+		if len(v.ProductKeys) > 0 && v.halo == nil {
 			vs = append(vs, v)
 		}
 	}

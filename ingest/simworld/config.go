@@ -52,6 +52,13 @@ type Config struct {
 	Halo HaloConfig
 }
 
+// DefaultAmazonZone and DefaultShopZone are the default zones of Amazon
+// report dates and TikTok analytics dates.
+const (
+	DefaultAmazonZone = "America/Los_Angeles"
+	DefaultShopZone   = "America/Los_Angeles"
+)
+
 // DefaultStart is the default world epoch.
 var DefaultStart = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
@@ -94,12 +101,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	var err error
 	if c.AmazonZone == nil {
-		if c.AmazonZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if c.AmazonZone, err = time.LoadLocation(DefaultAmazonZone); err != nil {
 			return c, fmt.Errorf("load Amazon zone: %w", err)
 		}
 	}
 	if c.ShopZone == nil {
-		if c.ShopZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if c.ShopZone, err = time.LoadLocation(DefaultShopZone); err != nil {
 			return c, fmt.Errorf("load shop zone: %w", err)
 		}
 	}

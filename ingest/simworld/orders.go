@@ -255,13 +255,10 @@ func (w *World) amazonBucket(m int64) []*AmazonOrder {
 	if m < w.startMinute() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.amzCache[m]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.amzCache, m, func() []*AmazonOrder { return w.newAmazonBucket(m) })
+}
 
+func (w *World) newAmazonBucket(m int64) []*AmazonOrder {
 	r := rngFor(w.seed, "amazon-orders", m)
 	minuteStart := time.Unix(m*60, 0).UTC()
 	lambda := w.cfg.Scale.AmazonOrdersPerMinute * diurnal[minuteStart.In(w.cfg.AmazonZone).Hour()]
@@ -271,12 +268,7 @@ func (w *World) amazonBucket(m int64) []*AmazonOrder {
 	for i := 0; i < n; i++ {
 		out = append(out, w.newAmazonOrder(r, minuteStart, rel, i, w.amazonPick.pick))
 	}
-	out = w.haloAmazonOrders(out, m, lambda)
-	w.mu.Lock()
-	w.cacheRoom()
-	w.amzCache[m] = out
-	w.mu.Unlock()
-	return out
+	return w.haloAmazonOrders(out, m, lambda)
 }
 
 // haloAmazonOrders appends to the orders of minute m (whose usual rate is
@@ -408,15 +400,28 @@ func (w *World) planAmazonLifecycle(r *rand.Rand, o *AmazonOrder) {
 // purchase order.
 func (w *World) AmazonOrdersPurchased(from, to time.Time) []*AmazonOrder {
 	var out []*AmazonOrder
-	for m := minuteIndex(from); m <= minuteIndex(to); m++ {
-		for _, o := range w.amazonBucket(m) {
+	for d := dayIndex(from); d <= dayIndex(to); d++ {
+		for _, o := range w.amazonDay(d) {
 			if !o.PurchaseDate.Before(from) && o.PurchaseDate.Before(to) {
 				out = append(out, o)
 			}
 		}
 	}
-	sortAmazon(out)
 	return out
+}
+
+// amazonDay returns the Amazon orders purchased on UTC day d, in purchase
+// order: range queries (a Sales & Traffic day reads four days of orders)
+// take whole days from here rather than sorting minute buckets each time.
+func (w *World) amazonDay(d int64) []*AmazonOrder {
+	return memo(w, &w.amzDayCache, d, func() []*AmazonOrder {
+		var out []*AmazonOrder
+		for m := d * 1440; m < (d+1)*1440; m++ {
+			out = append(out, w.amazonBucket(m)...)
+		}
+		sortAmazon(out)
+		return out
+	})
 }
 
 func sortAmazon(out []*AmazonOrder) {
@@ -454,13 +459,10 @@ func (w *World) tiktokBucket(m int64) []*TikTokOrder {
 	if m < w.startMinute() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.ttCache[m]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.ttCache, m, func() []*TikTokOrder { return w.newTikTokBucket(m) })
+}
 
+func (w *World) newTikTokBucket(m int64) []*TikTokOrder {
 	r := rngFor(w.seed, "tiktok-orders", m)
 	minuteStart := time.Unix(m*60, 0).UTC()
 	lambda := w.cfg.Scale.TikTokOrdersPerMinute * diurnal[minuteStart.In(w.cfg.ShopZone).Hour()]
@@ -500,10 +502,6 @@ func (w *World) tiktokBucket(m int64) []*TikTokOrder {
 			}
 		}
 	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.ttCache[m] = out
-	w.mu.Unlock()
 	return out
 }
 
@@ -613,20 +611,32 @@ func (w *World) planTikTokLifecycle(r *rand.Rand, o *TikTokOrder) {
 // creation order.
 func (w *World) TikTokOrdersCreated(from, to time.Time) []*TikTokOrder {
 	var out []*TikTokOrder
-	for m := minuteIndex(from); m <= minuteIndex(to); m++ {
-		for _, o := range w.tiktokBucket(m) {
+	for d := dayIndex(from); d <= dayIndex(to); d++ {
+		for _, o := range w.tiktokDay(d) {
 			if !o.CreateTime.Before(from) && o.CreateTime.Before(to) {
 				out = append(out, o)
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CreateTime.Equal(out[j].CreateTime) {
-			return out[i].CreateTime.Before(out[j].CreateTime)
-		}
-		return out[i].ID < out[j].ID
-	})
 	return out
+}
+
+// tiktokDay returns the TikTok orders created on UTC day d, in creation
+// order (see amazonDay).
+func (w *World) tiktokDay(d int64) []*TikTokOrder {
+	return memo(w, &w.ttDayCache, d, func() []*TikTokOrder {
+		var out []*TikTokOrder
+		for m := d * 1440; m < (d+1)*1440; m++ {
+			out = append(out, w.tiktokBucket(m)...)
+		}
+		sort.SliceStable(out, func(i, j int) bool {
+			if !out[i].CreateTime.Equal(out[j].CreateTime) {
+				return out[i].CreateTime.Before(out[j].CreateTime)
+			}
+			return out[i].ID < out[j].ID
+		})
+		return out
+	})
 }
 
 // TikTokOrder finds a TikTok order by id.

@@ -117,13 +117,10 @@ func (w *World) videoBucket(d int64) []*Video {
 	if d < w.firstVideoDay() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.vidCache[d]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.vidCache, d, func() []*Video { return w.newVideoBucket(d) })
+}
 
+func (w *World) newVideoBucket(d int64) []*Video {
 	r := rngFor(w.seed, "videos", d)
 	spikes := 0
 	for _, e := range w.halo {
@@ -184,12 +181,7 @@ func (w *World) videoBucket(d int64) []*Video {
 		}
 		out = append(out, v)
 	}
-	out = append(out, w.haloVideos(d, n)...)
-	w.mu.Lock()
-	w.cacheRoom()
-	w.vidCache[d] = out
-	w.mu.Unlock()
-	return out
+	return append(out, w.haloVideos(d, n)...)
 }
 
 // videoID is the id of video i of the bucket rel days after the first video
@@ -265,21 +257,13 @@ func (w *World) pickVideoVariant(r *rand.Rand, t time.Time) (string, *Variant) {
 // leaves the usual ones as they are. Memoised per day, since every order of
 // the day asks.
 func (w *World) shoppableAround(d int64) []*Video {
-	w.mu.Lock()
-	if vs, ok := w.shopCache[d]; ok {
-		w.mu.Unlock()
-		return vs
-	}
-	w.mu.Unlock()
-	var vs []*Video
-	for _, v := range w.VideosPosted(time.Unix((d-15)*86400, 0), time.Unix((d+1)*86400, 0)) {
-		if len(v.ProductKeys) > 0 && v.halo == nil {
-			vs = append(vs, v)
+	return memo(w, &w.shopCache, d, func() []*Video {
+		var vs []*Video
+		for _, v := range w.VideosPosted(time.Unix((d-15)*86400, 0), time.Unix((d+1)*86400, 0)) {
+			if len(v.ProductKeys) > 0 && v.halo == nil {
+				vs = append(vs, v)
+			}
 		}
-	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.shopCache[d] = vs
-	w.mu.Unlock()
-	return vs
+		return vs
+	})
 }

@@ -125,28 +125,12 @@ func (t *linksTable) read(ctx context.Context, fs kgo.Fetches) error {
 	})
 	var ups []linkUpdate
 	fs.EachRecord(func(r *kgo.Record) {
-		if r.Attrs.IsControl() || r.Value == nil {
-			return
-		}
-		v, err := t.serde.Decode(ctx, r.Value)
+		u, ok, err := t.decode(ctx, r)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err))
-			return
+			errs = append(errs, err)
+		} else if ok {
+			ups = append(ups, u)
 		}
-		n := native.Wrap(v)
-		ref := identity.Ref{Channel: identity.Channel(n.String("channel"))}
-		if ref.Channel == identity.ChannelAmazon {
-			ref.Account, ref.ID = n.OptString("marketplace_id"), n.OptString("asin")
-		} else {
-			ref.Account, ref.ID = n.OptString("shop_id"), n.OptString("sku_id")
-		}
-		u := linkUpdate{ref: ref, entry: linkEntry{key: n.String("product_key"), deleted: n.String("op") == "delete",
-			partition: r.Partition, offset: r.Offset, sourceTS: n.Time("source_ts"), ingestTS: n.Time("ingest_ts")}}
-		if err := n.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err))
-			return
-		}
-		ups = append(ups, u)
 	})
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -155,6 +139,43 @@ func (t *linksTable) read(ctx context.Context, fs kgo.Fetches) error {
 		t.err = fmt.Errorf("stream: links table: %w", err)
 	}
 	return errors.Join(errs...)
+}
+
+// add queues one product_links record (the Driver's way in).
+func (t *linksTable) add(ctx context.Context, r *kgo.Record) error {
+	u, ok, err := t.decode(ctx, r)
+	if err != nil || !ok {
+		return err
+	}
+	t.mu.Lock()
+	t.queue = append(t.queue, u)
+	t.mu.Unlock()
+	return nil
+}
+
+// decode reads a product_links record; ok is false for control records
+// and tombstones.
+func (t *linksTable) decode(ctx context.Context, r *kgo.Record) (linkUpdate, bool, error) {
+	if r.Attrs.IsControl() || r.Value == nil {
+		return linkUpdate{}, false, nil
+	}
+	v, err := t.serde.Decode(ctx, r.Value)
+	if err != nil {
+		return linkUpdate{}, false, fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	n := native.Wrap(v)
+	ref := identity.Ref{Channel: identity.Channel(n.String("channel"))}
+	if ref.Channel == identity.ChannelAmazon {
+		ref.Account, ref.ID = n.OptString("marketplace_id"), n.OptString("asin")
+	} else {
+		ref.Account, ref.ID = n.OptString("shop_id"), n.OptString("sku_id")
+	}
+	u := linkUpdate{ref: ref, entry: linkEntry{key: n.String("product_key"), deleted: n.String("op") == "delete",
+		partition: r.Partition, offset: r.Offset, sourceTS: n.Time("source_ts"), ingestTS: n.Time("ingest_ts")}}
+	if err := n.Err(); err != nil {
+		return linkUpdate{}, false, fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	return u, true, nil
 }
 
 func (t *linksTable) follow(ctx context.Context) {

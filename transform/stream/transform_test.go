@@ -12,7 +12,10 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -110,5 +113,99 @@ func TestTransformInstances(t *testing.T) {
 				tb.mu.Unlock()
 			}
 		})
+	}
+}
+
+// newSerde returns a Serde over an in-process schema registry holding
+// every schema.
+func newSerde(t *testing.T) *schemas.Serde {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	src, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := schemas.NewRegistry(src)
+	if _, err := r.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serde, err := r.Serde(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serde
+}
+
+// TestDriver runs the topology in process (every step, task and store,
+// no broker) over the history without videos, with several partitions and
+// transaction sizes, restarting it on the same state directory halfway:
+// the outputs, last version per key, equal the in-memory Processor's.
+func TestDriver(t *testing.T) {
+	serde := newSerde(t)
+	ins := withoutVideos(history(t))
+	wantRows, wantLinks := expected(t, ins)
+	for _, parts := range []int{1, 4} {
+		for _, every := range []int{1, 5, 1000} {
+			dir := t.TempDir()
+			tables := map[string]*table{join.TopicProductDaily: {rows: map[string]map[string]any{}},
+				identity.TopicProductLinks: {rows: map[string]map[string]any{}}}
+			d, err := NewDriver(Config{Serde: serde, Partitions: parts, StateDir: dir, CacheBytes: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := func(ins []input) {
+				d.Output = func(topic string, key, value []byte) {
+					tb := tables[topic]
+					if tb == nil {
+						t.Errorf("output to %s", topic)
+						return
+					}
+					v, err := serde.Decode(context.Background(), value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if prev, ok := tb.rows[string(key)]; ok && prev["version"].(int64) >= v["version"].(int64) {
+						t.Errorf("%s %s: version %d after %d", topic, key, v["version"], prev["version"])
+					}
+					tb.rows[string(key)] = v
+				}
+				for i, in := range ins {
+					b, err := serde.Encode(in.topic, in.rec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := d.Input(in.topic, []byte(in.key), b); err != nil {
+						t.Fatal(err)
+					}
+					if (i+1)%every == 0 {
+						if err := d.Commit(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				for range 2 { // the second reacts to links the first produced
+					if err := d.Commit(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			run(ins[:len(ins)/2])
+			if d, err = d.Reopen(); err != nil {
+				t.Fatal(err)
+			}
+			run(ins[len(ins)/2:])
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := tables[join.TopicProductDaily].current(); !slices.Equal(got, wantRows) {
+				t.Fatalf("%d partitions, commit every %d: rows differ:\n%s", parts, every, diff(got, wantRows))
+			}
+			if got := tables[identity.TopicProductLinks].current(); !slices.Equal(got, wantLinks) {
+				t.Fatalf("%d partitions, commit every %d: links differ:\n%s", parts, every, diff(got, wantLinks))
+			}
+		}
 	}
 }

@@ -1,0 +1,184 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/state"
+)
+
+// Driver runs the transform's topology in process, without Kafka, like
+// Kafka Streams' TopologyTestDriver: every step, every task and every
+// store is the stage's own (pebble on disk, changelog records taken at each
+// commit), and records travel between the steps in the same bytes they
+// would have on the internal topics. Only the broker is left out: internal
+// records are delivered at once, a commit stands for a transaction, and the
+// links table reads product_links as it is produced. For benchmarks and
+// tests of the whole topology.
+type Driver struct {
+	t      *Transform
+	top    *topology
+	db     *state.DB
+	tasks  map[taskID]*task
+	stores map[topicPartition]*state.Store // by changelog partition
+	queue  []*kgo.Record
+	offset map[topicPartition]int64
+	ctx    context.Context
+	// Output receives every record the stage produces to an output topic
+	// (name without the prefix), dead letters included.
+	Output func(topic string, key, value []byte)
+	// ChangelogBytes counts the changelog records' keys and values.
+	ChangelogBytes int64
+	err            error
+	cfg            Config
+	linkLog        []*kgo.Record // product_links as produced, for Reopen
+}
+
+// NewDriver builds the topology of cfg (Brokers are not needed) over a
+// state directory.
+func NewDriver(cfg Config) (*Driver, error) {
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = "driver"
+	}
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = []string{"driver.invalid:9092"}
+	}
+	t, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := state.Open(cfg.StateDir, state.Options{CacheBytes: cfg.CacheBytes})
+	if err != nil {
+		return nil, err
+	}
+	t.links = &linksTable{topic: cfg.TopicPrefix + identity.TopicProductLinks, serde: cfg.Serde, links: map[identity.Ref]linkEntry{}}
+	return &Driver{t: t, top: t.eng.top, db: db, tasks: map[taskID]*task{}, stores: map[topicPartition]*state.Store{},
+		offset: map[topicPartition]int64{}, ctx: context.Background(), cfg: cfg}, nil
+}
+
+// Reopen closes the stores and returns a driver restarted on the same
+// state directory, as a restarted instance: its tasks start from their
+// local stores, and its links table reads the product_links produced so
+// far. Pending writes are lost.
+func (d *Driver) Reopen() (*Driver, error) {
+	if err := d.Close(); err != nil {
+		return nil, err
+	}
+	n, err := NewDriver(d.cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.Output, n.offset, n.linkLog, n.ChangelogBytes = d.Output, d.offset, d.linkLog, d.ChangelogBytes
+	for _, r := range n.linkLog {
+		if err := n.t.links.add(n.ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := n.t.links.drain(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close closes the stores.
+func (d *Driver) Close() error { return d.db.Close() }
+
+// Input processes one record of an input topic (name without the prefix)
+// through every step.
+func (d *Driver) Input(topic string, key, value []byte) error {
+	return d.deliver(&kgo.Record{Topic: d.top.prefix + topic, Key: key, Value: value})
+}
+
+func (d *Driver) emit(topic string, internal bool, key, value []byte, headers ...kgo.RecordHeader) {
+	if internal {
+		full := d.top.repartitionTopic(topic)
+		d.queue = append(d.queue, &kgo.Record{Topic: full, Partition: partitionOf(key, d.t.eng.partitions[full]),
+			Key: key, Value: value, Headers: headers})
+		return
+	}
+	if topic == identity.TopicProductLinks {
+		tp := topicPartition{d.t.links.topic, 0}
+		r := &kgo.Record{Topic: tp.topic, Key: key, Value: value, Offset: d.offset[tp]}
+		d.offset[tp]++
+		d.linkLog = append(d.linkLog, r)
+		if err := d.t.links.add(d.ctx, r); err != nil {
+			d.err = err
+		}
+	}
+	if d.Output != nil {
+		d.Output(topic, key, value)
+	}
+}
+
+// deliver processes r and every internal record it leads to.
+func (d *Driver) deliver(r *kgo.Record) error {
+	if err := d.process(r); err != nil {
+		return err
+	}
+	for len(d.queue) > 0 {
+		next := d.queue[0]
+		d.queue = d.queue[1:]
+		if err := d.process(next); err != nil {
+			return err
+		}
+	}
+	d.queue = d.queue[:0]
+	return d.err
+}
+
+func (d *Driver) process(r *kgo.Record) error {
+	s := d.t.eng.bySource[r.Topic]
+	if s == nil {
+		return fmt.Errorf("stream: driver: %s is no source", r.Topic)
+	}
+	id := taskID{s.name, r.Partition}
+	tk := d.tasks[id]
+	if tk == nil {
+		tk = &task{id: id}
+		if s.store != "" {
+			changelog := d.top.changelogTopic(s.store)
+			tk.store = d.db.Store(id.String(), changelog, r.Partition)
+			d.stores[topicPartition{changelog, r.Partition}] = tk.store
+		}
+		tk.proc = s.newTask(r.Partition, tk.store)
+		d.tasks[id] = tk
+	}
+	return tk.proc.process(d.ctx, r, d.emit)
+}
+
+// Commit ends a transaction: the stores apply its writes (the changelog
+// records are counted, not kept), the links table applies the links it
+// produced, and the facts tasks react to them.
+func (d *Driver) Commit() error {
+	for _, r := range d.db.TakeChangelog() {
+		d.ChangelogBytes += int64(len(r.Key) + len(r.Value))
+		tp := topicPartition{r.Topic, r.Partition}
+		d.stores[tp].Produced(d.offset[tp])
+		d.offset[tp]++
+	}
+	if err := d.db.Commit(); err != nil {
+		return err
+	}
+	d.t.committed(0, nil)
+	if _, err := d.t.beforeTxn(); err != nil {
+		return err
+	}
+	for _, tk := range d.tasks {
+		if tc, ok := tk.proc.(ticker); ok {
+			if err := tc.tick(d.ctx, d.emit); err != nil {
+				return err
+			}
+		}
+	}
+	for len(d.queue) > 0 {
+		next := d.queue[0]
+		d.queue = d.queue[1:]
+		if err := d.process(next); err != nil {
+			return err
+		}
+	}
+	return nil
+}

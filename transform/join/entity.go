@@ -88,11 +88,10 @@ const allDays Day = -1 << 31
 // dead-letters: the state is then unchanged.
 func (f *Facts) Apply(x Fact) ([]PartialChange, error) {
 	id := EntityOf(x)
-	switch x := x.(type) {
-	case BestSellersRank:
+	if x, ok := x.(BestSellersRank); ok {
 		return f.applyRanks(id, x)
 	}
-	e, err := f.load(id)
+	e, sent, err := f.load(id)
 	if err != nil {
 		return nil, err
 	}
@@ -101,13 +100,18 @@ func (f *Facts) Apply(x Fact) ([]PartialChange, error) {
 	if err != nil || !changed {
 		return nil, err
 	}
-	if err := f.save(id, e); err != nil {
+	now, err := e.partials(f, allDays)
+	if err != nil {
+		return nil, err
+	}
+	cs, sent := f.diff(id, sent, now, x.meta())
+	if err := f.save(id, e, sent); err != nil {
 		return nil, err
 	}
 	if err := f.index(id, oldRefs, refsOf(e)); err != nil {
 		return nil, err
 	}
-	return f.diff(id, e, allDays, x.meta())
+	return cs, nil
 }
 
 func refsOf(e entity) []identity.Ref {
@@ -133,17 +137,30 @@ func (f *Facts) Relink(refs []identity.Ref, trigger Meta) ([]PartialChange, erro
 	}
 	var out []PartialChange
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
-		var cs []PartialChange
-		var err error
 		if strings.HasPrefix(id, "bsr|") {
-			cs, err = f.diffRanks(id, allDays, trigger)
-		} else {
-			var e entity
-			if e, err = f.load(id); err == nil && e != nil {
-				cs, err = f.diff(id, e, allDays, trigger)
+			cs, err := f.relinkRanks(id, trigger)
+			if err != nil {
+				return nil, err
 			}
+			out = append(out, cs...)
+			continue
 		}
+		e, sent, err := f.load(id)
 		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			continue
+		}
+		now, err := e.partials(f, allDays)
+		if err != nil {
+			return nil, err
+		}
+		cs, sent := f.diff(id, sent, now, trigger)
+		if len(cs) == 0 {
+			continue
+		}
+		if err := f.save(id, e, sent); err != nil {
 			return nil, err
 		}
 		out = append(out, cs...)
@@ -172,68 +189,63 @@ func (f *Facts) index(id string, old, now []identity.Ref) error {
 	return nil
 }
 
-// diff compares the entity's partials of day d (every day with allDays)
-// with those it sent, records the new ones and returns the changes.
-func (f *Facts) diff(id string, e entity, d Day, trigger Meta) ([]PartialChange, error) {
-	now, err := e.partials(f, d)
-	if err != nil {
-		return nil, err
-	}
-	return f.send(id, now, d, trigger)
+// sent is what an entity last sent, per row: the partial's wire form.
+type sent map[sentKey][]byte
+
+type sentKey struct {
+	day Day
+	key string
 }
 
-// send records the partials now of day d (every day with allDays) as sent
-// and returns what changed against what was sent before.
-func (f *Facts) send(id string, now map[Day]map[string]*Partial, d Day, trigger Meta) ([]PartialChange, error) {
-	prefix := append([]byte("s/"+id), 0)
-	if d != allDays {
-		prefix = binary.BigEndian.AppendUint32(prefix, uint32(d))
-	}
-	type sentKey struct {
-		day Day
-		key string
-	}
-	sent := map[sentKey][]byte{}
-	base := len("s/") + len(id) + 1
-	err := f.st.Scan(prefix, func(k, v []byte) bool {
-		day := Day(int32(binary.BigEndian.Uint32(k[base : base+4])))
-		sent[sentKey{day, string(k[base+4:])}] = append([]byte(nil), v...)
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
+// diff compares the partials now with those sent and returns the changes
+// and what is sent after them.
+func (f *Facts) diff(id string, old sent, now map[Day]map[string]*Partial, trigger Meta) ([]PartialChange, sent) {
+	next := make(sent, len(old))
 	var out []PartialChange
-	skey := func(day Day, key string) []byte {
-		b := append([]byte("s/"+id), 0)
-		return append(binary.BigEndian.AppendUint32(b, uint32(day)), key...)
-	}
 	for _, day := range slices.Sorted(maps.Keys(now)) {
 		for _, key := range slices.Sorted(maps.Keys(now[day])) {
 			p := now[day][key]
 			b := AppendPartial(f.buf[:0], p)
 			f.buf = b
 			sk := sentKey{day, key}
-			old, had := sent[sk]
-			delete(sent, sk)
-			if had && string(old) == string(b) {
+			next[sk] = old[sk]
+			if prev, had := old[sk]; had && string(prev) == string(b) {
 				continue
 			}
-			if err := f.st.Set(skey(day, key), b); err != nil {
-				return nil, err
-			}
+			next[sk] = append([]byte(nil), b...)
 			out = append(out, PartialChange{Key: key, Day: day, Entity: id, Partial: *p, Trigger: trigger})
 		}
 	}
-	for _, sk := range slices.SortedFunc(maps.Keys(sent), func(a, b sentKey) int {
+	for _, sk := range slices.SortedFunc(maps.Keys(old), func(a, b sentKey) int {
 		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
 	}) {
-		if err := f.st.Delete(skey(sk.day, sk.key)); err != nil {
-			return nil, err
+		if _, ok := now[sk.day][sk.key]; !ok {
+			out = append(out, PartialChange{Key: sk.key, Day: sk.day, Entity: id, Retract: true, Trigger: trigger})
 		}
-		out = append(out, PartialChange{Key: sk.key, Day: sk.day, Entity: id, Retract: true, Trigger: trigger})
 	}
-	return out, nil
+	return out, next
+}
+
+func (w *wire) sent(s sent) {
+	w.u(uint64(len(s)))
+	for _, sk := range slices.SortedFunc(maps.Keys(s), func(a, b sentKey) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
+	}) {
+		w.i(int64(sk.day))
+		w.s(sk.key)
+		w.u(uint64(len(s[sk])))
+		w.b = append(w.b, s[sk]...)
+	}
+}
+
+func (r *unwire) sent() sent {
+	n := r.count()
+	s := make(sent, n)
+	for range n {
+		sk := sentKey{Day(r.i()), r.s()}
+		s[sk] = append([]byte(nil), r.raw(r.u())...)
+	}
+	return s
 }
 
 // key returns the product key of a channel product and whether it is linked.
@@ -612,21 +624,32 @@ func (f *Facts) applyTo(e entity, x Fact) (entity, bool, error) {
 	return e, false, fmt.Errorf("join: %T has no entity of its own", x)
 }
 
-// load reads an entity from the store; nil when there is none.
-func (f *Facts) load(id string) (entity, error) {
+// load reads an entity and what it sent from the store; a nil entity
+// when there is none.
+func (f *Facts) load(id string) (entity, sent, error) {
 	b, ok, err := f.st.Get([]byte("e/" + id))
 	if err != nil || !ok {
-		return nil, err
+		return nil, sent{}, err
 	}
-	e, err := decodeEntity(b)
-	if err != nil {
-		return nil, fmt.Errorf("join: entity %s: %w", id, err)
+	e, rest, err := decodeEntity(b)
+	if err == nil {
+		r := unwire{b: rest}
+		s := r.sent()
+		if err = r.err; err == nil && len(r.b) > 0 {
+			err = fmt.Errorf("%d bytes after an entity", len(r.b))
+		}
+		if err == nil {
+			return e, s, nil
+		}
 	}
-	return e, nil
+	return nil, nil, fmt.Errorf("join: entity %s: %w", id, err)
 }
 
-func (f *Facts) save(id string, e entity) error {
-	f.buf = appendEntity(f.buf[:0], e)
+func (f *Facts) save(id string, e entity, s sent) error {
+	b := appendEntity(f.buf[:0], e)
+	w := wire{b: b}
+	w.sent(s)
+	f.buf = w.b
 	return f.st.Set([]byte("e/"+id), f.buf)
 }
 
@@ -699,10 +722,11 @@ func appendEntity(b []byte, e entity) []byte {
 	return w.b
 }
 
-func decodeEntity(b []byte) (entity, error) {
+// decodeEntity reads an entity and returns the bytes after it.
+func decodeEntity(b []byte) (entity, []byte, error) {
 	r := unwire{b: b}
 	if v := r.byte1(); v != wireVersion && r.err == nil {
-		return nil, fmt.Errorf("entity of layout %d, want %d", v, wireVersion)
+		return nil, nil, fmt.Errorf("entity of layout %d, want %d", v, wireVersion)
 	}
 	var e entity
 	switch kind := r.byte1(); kind {
@@ -738,13 +762,10 @@ func decodeEntity(b []byte) (entity, error) {
 		e = s
 	default:
 		if r.err == nil {
-			return nil, fmt.Errorf("unknown entity kind %d", kind)
+			return nil, nil, fmt.Errorf("unknown entity kind %d", kind)
 		}
 	}
-	if r.err == nil && len(r.b) > 0 {
-		return nil, fmt.Errorf("%d bytes after an entity", len(r.b))
-	}
-	return e, r.err
+	return e, r.b, r.err
 }
 
 func (w *wire) days(ds []Day) {
@@ -764,10 +785,87 @@ func (r *unwire) days() []Day {
 }
 
 // Sales ranks: an ASIN's snapshots are kept per day of observation
-// (e/<entity>\x00<day>: version -> best rank), the versions seen under
-// e/<entity>\x01<version> (a version counts once, whatever its day), and
-// the version of its last delete in e/<entity>, so a new snapshot reads
-// and writes one day.
+// (e/<entity>\x00<day>: the ASIN, version -> best rank, and the partial
+// the day sent), the versions seen under e/<entity>\x01<version> (a
+// version counts once, whatever its day), and the version of its last
+// delete in e/<entity>, so a new snapshot reads and writes one day.
+
+// rankDay is one day of an ASIN's rank snapshots.
+type rankDay struct {
+	ref  identity.Ref
+	obs  map[int64]int64 // version -> best rank
+	sent sent
+}
+
+func (f *Facts) dayKey(id string, d Day) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte("e/"+id), 0), uint32(d))
+}
+
+func (f *Facts) loadRankDay(k []byte) (rankDay, error) {
+	rd := rankDay{obs: map[int64]int64{}, sent: sent{}}
+	b, ok, err := f.st.Get(k)
+	if err != nil || !ok {
+		return rd, err
+	}
+	return decodeRankDay(b)
+}
+
+func decodeRankDay(b []byte) (rankDay, error) {
+	r := unwire{b: b}
+	r.byte1()
+	rd := rankDay{ref: r.ref(), obs: map[int64]int64{}}
+	for range r.count() {
+		v := r.i()
+		rd.obs[v] = r.i()
+	}
+	rd.sent = r.sent()
+	if r.err == nil && len(r.b) > 0 {
+		return rd, fmt.Errorf("join: %d bytes after a rank day", len(r.b))
+	}
+	return rd, r.err
+}
+
+func (f *Facts) saveRankDay(k []byte, rd rankDay) error {
+	w := wire{b: append(f.buf[:0], wireVersion)}
+	w.ref(rd.ref)
+	w.u(uint64(len(rd.obs)))
+	for _, v := range slices.Sorted(maps.Keys(rd.obs)) {
+		w.i(v)
+		w.i(rd.obs[v])
+	}
+	w.sent(rd.sent)
+	f.buf = w.b
+	return f.st.Set(k, w.b)
+}
+
+// rankPartials returns a day's partial under the ASIN's current key.
+func (f *Facts) rankPartials(d Day, rd rankDay) map[Day]map[string]*Partial {
+	now := map[Day]map[string]*Partial{}
+	if len(rd.obs) == 0 {
+		return now
+	}
+	key, _ := f.key(rd.ref)
+	p := partialOf(now, d, key)
+	for _, rank := range rd.obs {
+		if p.rankN == 0 || rank < p.rankBest {
+			p.rankBest = rank
+		}
+		p.rankSum += float64(rank)
+		p.rankN++
+	}
+	return now
+}
+
+// rankDays returns the keys of every day of an ASIN (a scan: only for a
+// delete or a link change).
+func (f *Facts) rankDays(id string) ([][]byte, error) {
+	var keys [][]byte
+	err := f.st.Scan(append([]byte("e/"+id), 0), func(k, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), k...))
+		return true
+	})
+	return keys, err
+}
 
 func (f *Facts) applyRanks(id string, s BestSellersRank) ([]PartialChange, error) {
 	tombKey := []byte("e/" + id)
@@ -792,27 +890,36 @@ func (f *Facts) applyRanks(id string, s BestSellersRank) ([]PartialChange, error
 		if err := f.st.Set(tombKey, w.b); err != nil {
 			return nil, err
 		}
-		var keys [][]byte
-		for _, sep := range []byte{0, 1} {
-			prefix := append([]byte("e/"+id), sep)
-			if err := f.st.Scan(prefix, func(k, _ []byte) bool { keys = append(keys, append([]byte(nil), k...)); return true }); err != nil {
-				return nil, err
-			}
-		}
-		// The day's partials must be computed before the days go.
-		changes, err := f.diffRanksWithout(id, s.Meta)
+		days, err := f.rankDays(id)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
+		var out []PartialChange
+		for _, k := range days {
+			rd, err := f.loadRankDay(k)
+			if err != nil {
+				return nil, err
+			}
+			cs, _ := f.diff(id, rd.sent, nil, s.Meta)
+			out = append(out, cs...)
 			if err := f.st.Delete(k); err != nil {
 				return nil, err
 			}
 		}
-		if err := f.index(id, []identity.Ref{ref}, nil); err != nil {
+		var versions [][]byte
+		err = f.st.Scan(append([]byte("e/"+id), 1), func(k, _ []byte) bool {
+			versions = append(versions, append([]byte(nil), k...))
+			return true
+		})
+		if err != nil {
 			return nil, err
 		}
-		return changes, nil
+		for _, k := range versions {
+			if err := f.st.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+		return out, f.index(id, []identity.Ref{ref}, nil)
 	}
 	if s.Version <= tomb || len(s.DisplayGroupRanks) == 0 {
 		return nil, nil
@@ -825,90 +932,53 @@ func (f *Facts) applyRanks(id string, s BestSellersRank) ([]PartialChange, error
 		return nil, err
 	}
 	day := DayOf(s.SourceTS, f.zone)
-	dk := binary.BigEndian.AppendUint32(append([]byte("e/"+id), 0), uint32(day))
-	obs, err := f.observations(dk)
+	dk := f.dayKey(id, day)
+	rd, err := f.loadRankDay(dk)
 	if err != nil {
 		return nil, err
 	}
-	obs[s.Version] = slices.Min(s.DisplayGroupRanks)
-	w := wire{b: []byte{wireVersion}}
-	w.ref(ref)
-	w.u(uint64(len(obs)))
-	for _, v := range slices.Sorted(maps.Keys(obs)) {
-		w.i(v)
-		w.i(obs[v])
-	}
-	if err := f.st.Set(dk, w.b); err != nil {
+	newDay := len(rd.obs) == 0
+	rd.ref = ref
+	rd.obs[s.Version] = slices.Min(s.DisplayGroupRanks)
+	var cs []PartialChange
+	cs, rd.sent = f.diff(id, rd.sent, f.rankPartials(day, rd), s.Meta)
+	if err := f.saveRankDay(dk, rd); err != nil {
 		return nil, err
 	}
-	if err := f.index(id, nil, []identity.Ref{ref}); err != nil {
+	if newDay {
+		// The index entry, once per day rather than per snapshot.
+		if err := f.index(id, nil, []identity.Ref{ref}); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// relinkRanks re-sends every day of an ASIN under its current key.
+func (f *Facts) relinkRanks(id string, trigger Meta) ([]PartialChange, error) {
+	days, err := f.rankDays(id)
+	if err != nil {
 		return nil, err
 	}
-	return f.diffRanks(id, day, s.Meta)
-}
-
-// observations reads one day's rank snapshots, by version.
-func (f *Facts) observations(dk []byte) (map[int64]int64, error) {
-	obs := map[int64]int64{}
-	b, ok, err := f.st.Get(dk)
-	if err != nil || !ok {
-		return obs, err
-	}
-	_, obs, err = decodeObservations(b)
-	return obs, err
-}
-
-func decodeObservations(b []byte) (identity.Ref, map[int64]int64, error) {
-	r := unwire{b: b}
-	r.byte1()
-	ref := r.ref()
-	obs := map[int64]int64{}
-	for range r.count() {
-		v := r.i()
-		obs[v] = r.i()
-	}
-	return ref, obs, r.err
-}
-
-// diffRanksWithout retracts every rank partial the ASIN sent.
-func (f *Facts) diffRanksWithout(id string, trigger Meta) ([]PartialChange, error) {
-	return f.send(id, map[Day]map[string]*Partial{}, allDays, trigger)
-}
-
-// diffRanks sends the rank partials of day d (every day with allDays).
-func (f *Facts) diffRanks(id string, d Day, trigger Meta) ([]PartialChange, error) {
-	prefix := append([]byte("e/"+id), 0)
-	if d != allDays {
-		prefix = binary.BigEndian.AppendUint32(prefix, uint32(d))
-	}
-	now := map[Day]map[string]*Partial{}
 	base := len("e/") + len(id) + 1
-	var derr error
-	err := f.st.Scan(prefix, func(k, v []byte) bool {
-		day := Day(int32(binary.BigEndian.Uint32(k[base : base+4])))
-		ref, obs, err := decodeObservations(v)
+	var out []PartialChange
+	for _, k := range days {
+		rd, err := f.loadRankDay(k)
 		if err != nil {
-			derr = err
-			return false
+			return nil, err
 		}
-		key, _ := f.key(ref)
-		p := partialOf(now, day, key)
-		for _, rank := range obs {
-			if p.rankN == 0 || rank < p.rankBest {
-				p.rankBest = rank
-			}
-			p.rankSum += float64(rank)
-			p.rankN++
+		day := Day(int32(binary.BigEndian.Uint32(k[base : base+4])))
+		var cs []PartialChange
+		cs, rd.sent = f.diff(id, rd.sent, f.rankPartials(day, rd), trigger)
+		if len(cs) == 0 {
+			continue
 		}
-		return true
-	})
-	if err == nil {
-		err = derr
+		if err := f.saveRankDay(k, rd); err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return f.send(id, now, d, trigger)
+	return out, nil
 }
 
 // reportDay converts a source day to the reporting zone.

@@ -234,30 +234,6 @@ func derefEmitted(e *Emitted) Emitted {
 	return *e
 }
 
-// AppendEmitted appends the wire form of e to b.
-func AppendEmitted(b []byte, e Emitted) []byte {
-	w := wire{b: append(b, wireVersion)}
-	w.i(e.version)
-	w.bool(e.deleted)
-	w.u(uint64(len(e.content)))
-	w.b = append(w.b, e.content...)
-	return w.b
-}
-
-// DecodeEmitted reads what AppendEmitted wrote.
-func DecodeEmitted(b []byte) (Emitted, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
-		return Emitted{}, fmt.Errorf("join: emitted row of layout %d, want %d", v, wireVersion)
-	}
-	e := Emitted{version: r.i(), deleted: r.bool()}
-	e.content = append([]byte(nil), r.raw(r.u())...)
-	if r.err == nil && len(r.b) > 0 {
-		return Emitted{}, fmt.Errorf("join: %d bytes after an emitted row", len(r.b))
-	}
-	return e, r.err
-}
-
 // AppendPartial appends the wire form of p to b.
 func AppendPartial(b []byte, p *Partial) []byte {
 	w := wire{b: append(b, wireVersion)}
@@ -436,4 +412,89 @@ func DecodePartialChange(b []byte) (PartialChange, error) {
 		return PartialChange{}, fmt.Errorf("join: %d bytes after a retraction", len(r.b))
 	}
 	return c, nil
+}
+
+// RowState is what the rows step keeps of one row: the partial of every
+// entity that reaches it (in entity order) and the last version emitted.
+type RowState struct {
+	entities []string
+	parts    [][]byte // wire form, as sent
+	emitted  *Emitted
+}
+
+// Apply applies a partial change to the row and returns the row to emit,
+// if its content changed (see NextRow).
+func (s *RowState) Apply(c *PartialChange, zone string, floor int64) (Row, bool, error) {
+	i, found := slices.BinarySearch(s.entities, c.Entity)
+	switch {
+	case c.Retract && found:
+		s.entities = slices.Delete(s.entities, i, i+1)
+		s.parts = slices.Delete(s.parts, i, i+1)
+	case c.Retract:
+	case found:
+		s.parts[i] = AppendPartial(s.parts[i][:0], &c.Partial)
+	default:
+		s.entities = slices.Insert(s.entities, i, c.Entity)
+		s.parts = slices.Insert(s.parts, i, AppendPartial(nil, &c.Partial))
+	}
+	parts := make([]Partial, 0, len(s.parts))
+	for _, b := range s.parts {
+		p, err := DecodePartial(b)
+		if err != nil {
+			return Row{}, false, err
+		}
+		parts = append(parts, p)
+	}
+	row, next, ok := NextRow(c.Key, c.Day, zone, parts, s.emitted, floor, c.Trigger)
+	if ok {
+		s.emitted = &next
+	}
+	return row, ok, nil
+}
+
+// Empty reports whether the row has no partial and was never emitted, or
+// was emitted as deleted: nothing of it needs keeping but its version.
+func (s *RowState) Empty() bool { return len(s.entities) == 0 && s.emitted == nil }
+
+// AppendRowState appends the wire form of s to b.
+func AppendRowState(b []byte, s *RowState) []byte {
+	w := wire{b: append(b, wireVersion)}
+	w.bool(s.emitted != nil)
+	if s.emitted != nil {
+		w.i(s.emitted.version)
+		w.bool(s.emitted.deleted)
+		w.u(uint64(len(s.emitted.content)))
+		w.b = append(w.b, s.emitted.content...)
+	}
+	w.u(uint64(len(s.entities)))
+	for i, e := range s.entities {
+		w.s(e)
+		w.u(uint64(len(s.parts[i])))
+		w.b = append(w.b, s.parts[i]...)
+	}
+	return w.b
+}
+
+// DecodeRowState reads what AppendRowState wrote.
+func DecodeRowState(b []byte) (RowState, error) {
+	r := unwire{b: b}
+	if v := r.byte1(); v != wireVersion && r.err == nil {
+		return RowState{}, fmt.Errorf("join: row state of layout %d, want %d", v, wireVersion)
+	}
+	var s RowState
+	if r.bool() {
+		e := Emitted{version: r.i(), deleted: r.bool()}
+		e.content = append([]byte(nil), r.raw(r.u())...)
+		s.emitted = &e
+	}
+	n := r.count()
+	s.entities, s.parts = make([]string, 0, n), make([][]byte, 0, n)
+	for range n {
+		s.entities = append(s.entities, r.s())
+		s.parts = append(s.parts, append([]byte(nil), r.raw(r.u())...))
+	}
+	if r.err == nil && len(r.b) > 0 {
+		return RowState{}, fmt.Errorf("join: %d bytes after a row state", len(r.b))
+	}
+	return s, r.err
 }

@@ -47,16 +47,15 @@ func (l linkMap) Key(ref identity.Ref) (string, bool) {
 // partitions by entity, partials to rows in partitions by row, each with
 // its own store, and the rows emitted as the rows step emits them.
 type partitioned struct {
-	links   linkMap
-	facts   []*Facts
-	rows    map[RowKey]map[string]Partial // the rows step's partials, by entity
-	emitted map[RowKey]Emitted
-	out     map[string]Row // last row emitted per Kafka key
-	t       *testing.T
+	links linkMap
+	facts []*Facts
+	rows  map[RowKey][]byte // the rows step's RowState
+	out   map[string]Row    // last row emitted per Kafka key
+	t     *testing.T
 }
 
 func newPartitioned(t *testing.T, cfg Config, n int) *partitioned {
-	p := &partitioned{links: linkMap{}, rows: map[RowKey]map[string]Partial{}, emitted: map[RowKey]Emitted{}, out: map[string]Row{}, t: t}
+	p := &partitioned{links: linkMap{}, rows: map[RowKey][]byte{}, out: map[string]Row{}, t: t}
 	for range n {
 		p.facts = append(p.facts, NewFacts(cfg, memStore{}, p.links))
 	}
@@ -96,36 +95,24 @@ func (p *partitioned) relink(cs []identity.Change) {
 func (p *partitioned) send(cs []PartialChange) {
 	for _, c := range cs {
 		rk := RowKey{c.Key, c.Day}
-		// What travels between the steps is the wire form.
-		back, err := DecodePartial(AppendPartial(nil, &c.Partial))
+		// What travels between the steps, and what the rows step keeps,
+		// is the wire form.
+		c, err := DecodePartialChange(AppendPartialChange(nil, &c))
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		if p.rows[rk] == nil {
-			p.rows[rk] = map[string]Partial{}
+		rs, err := DecodeRowState(p.rows[rk])
+		if err != nil && p.rows[rk] != nil {
+			p.t.Fatal(err)
 		}
-		if c.Retract {
-			delete(p.rows[rk], c.Entity)
-		} else {
-			p.rows[rk][c.Entity] = back
+		row, ok, err := rs.Apply(&c, "UTC", 0)
+		if err != nil {
+			p.t.Fatal(err)
 		}
-		var parts []Partial
-		for _, e := range slices.Sorted(maps.Keys(p.rows[rk])) {
-			parts = append(parts, p.rows[rk][e])
-		}
-		var prev *Emitted
-		if e, ok := p.emitted[rk]; ok {
-			prev = &e
-		}
-		row, next, ok := NextRow(rk.ProductKey, rk.Day, "UTC", parts, prev, 0, c.Trigger)
+		p.rows[rk] = AppendRowState(nil, &rs)
 		if !ok {
 			continue
 		}
-		e, err := DecodeEmitted(AppendEmitted(nil, next))
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		p.emitted[rk] = e
 		if old, ok := p.out[row.Key()]; ok && old.Version >= row.Version {
 			p.t.Fatalf("%s: version %d after %d", row.Key(), row.Version, old.Version)
 		}

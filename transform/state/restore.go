@@ -77,6 +77,10 @@ func (d *DB) Restore(ctx context.Context, opts []kgo.Opt, stores ...*Store) ([]R
 		return nil, fmt.Errorf("state: restore: changelog stable offsets: %w", err)
 	}
 
+	for _, s := range stores {
+		// The restore writes underneath the value cache.
+		s.forget()
+	}
 	type progress struct {
 		s      *Store
 		stats  RestoreStats

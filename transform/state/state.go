@@ -3,15 +3,21 @@
 // task, backed by one compacted changelog partition per task that is
 // written in the same Kafka transaction as the task's outputs.
 //
-// The life of a write: Store.Set puts it in the DB's pending batch (an
-// indexed batch, so the task reads its own writes) and queues the same
-// key and value as a changelog record. The caller produces
-// DB.TakeChangelog's records inside its Kafka transaction and reports each
-// produced offset with Store.Produced. If the transaction commits, DB.Commit
-// applies the pending batch to the local store together with every
-// touched task's checkpoint (the changelog offset the store now reflects);
-// if it aborts, DB.Abort drops the batch. So the local store only ever holds
-// committed state, at a changelog offset it knows.
+// The life of a write: Store.Set puts it in the store's write cache for
+// the current transaction (a key written several times in a transaction
+// is written once, as Kafka Streams' record cache does). At the end of the
+// transaction DB.TakeChangelog turns the write cache into changelog
+// records, which the caller produces inside its Kafka transaction,
+// reporting each produced offset with Store.Produced. If the transaction
+// commits, DB.Commit applies the writes to the local store together with
+// every touched task's checkpoint (the changelog offset the store now
+// reflects); if it aborts, DB.Abort drops them. So the local store only
+// ever holds committed state, at a changelog offset it knows.
+//
+// Reads see the transaction's writes first, then a bounded LRU cache of
+// committed values (misses included), then pebble. Memory is bounded by
+// Options.CacheBytes: half for that cache, a quarter for pebble's block
+// cache, an eighth for its two memtables.
 //
 // Store.Restore brings a task's range up to the end of its changelog
 // partition before the task processes anything: from the local checkpoint
@@ -24,9 +30,13 @@
 package state
 
 import (
+	"bytes"
+	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,8 +47,8 @@ import (
 
 // Options configures Open.
 type Options struct {
-	// CacheBytes is the memory the store may use: three quarters are
-	// pebble's block cache, the rest its two memtables. Default 128 MiB.
+	// CacheBytes is the memory the store may use (see the package
+	// documentation for its split). Default 128 MiB.
 	CacheBytes int64
 	// MaxCheckpointAge is how old a local checkpoint may be and still be
 	// restored from: beyond it compaction may have removed changelog
@@ -58,11 +68,11 @@ const DefaultMaxCheckpointAge = 24 * time.Hour
 // DB is an instance's local state: one pebble database, a key range per
 // task (Store).
 type DB struct {
-	db      *pebble.DB
-	cache   *pebble.Cache
-	opts    Options
-	pending *pebble.Batch
-	stores  map[string]*Store
+	db     *pebble.DB
+	cache  *pebble.Cache
+	opts   Options
+	stores map[string]*Store
+	values *lru
 }
 
 // ErrLocked is returned by Open when another process uses the directory.
@@ -80,10 +90,10 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cache := pebble.NewCache(o.CacheBytes * 3 / 4)
+	cache := pebble.NewCache(o.CacheBytes / 4)
 	po := &pebble.Options{
 		Cache:        cache,
-		MemTableSize: uint64(max(o.CacheBytes/8, 1<<20)),
+		MemTableSize: uint64(max(o.CacheBytes/16, 1<<20)),
 		Logger:       quietLogger{},
 	}
 	db, err := pebble.Open(dir, po)
@@ -94,7 +104,7 @@ func Open(dir string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("state: open %s: %w", dir, err)
 	}
-	return &DB{db: db, cache: cache, opts: o, pending: db.NewIndexedBatch(), stores: map[string]*Store{}}, nil
+	return &DB{db: db, cache: cache, opts: o, stores: map[string]*Store{}, values: newLRU(o.CacheBytes / 2)}, nil
 }
 
 // Close drops pending writes and closes the database. It is safe to call
@@ -103,7 +113,6 @@ func (d *DB) Close() error {
 	if d == nil || d.db == nil {
 		return nil
 	}
-	_ = d.pending.Close()
 	err := d.db.Close()
 	d.cache.Unref()
 	d.db = nil
@@ -121,7 +130,7 @@ func (d *DB) Store(name, changelog string, partition int32) *Store {
 		return s
 	}
 	s := &Store{db: d, name: name, changelog: changelog, partition: partition, produced: -1,
-		data: []byte("d/" + name + "/"), meta: []byte("m/" + name)}
+		data: []byte("d/" + name + "/"), meta: []byte("m/" + name), dirty: map[string]dirty{}}
 	d.stores[name] = s
 	return s
 }
@@ -132,60 +141,88 @@ func (d *DB) Store(name, changelog string, partition int32) *Store {
 // aborted.
 func (d *DB) Drop(name string) { delete(d.stores, name) }
 
-// TakeChangelog returns the changelog records queued since the last call,
-// to produce in the current transaction.
+// TakeChangelog returns the changelog records of the transaction's
+// writes, one per key written, to produce in the transaction. Call it
+// once, after the transaction's last write.
 func (d *DB) TakeChangelog() []*kgo.Record {
 	var out []*kgo.Record
 	for _, s := range d.stores {
-		out = append(out, s.out...)
-		s.out = s.out[:0]
+		for k, w := range s.dirty {
+			if w.taken {
+				continue
+			}
+			w.taken = true
+			s.dirty[k] = w
+			out = append(out, &kgo.Record{Topic: s.changelog, Partition: s.partition, Key: []byte(k), Value: w.value})
+		}
 	}
 	return out
 }
 
-// Commit applies the pending writes of a committed transaction to the
-// local store, with the checkpoint of every task whose changelog records
-// the transaction produced.
+// Commit applies the writes of a committed transaction to the local store,
+// with the checkpoint of every task whose changelog records the
+// transaction produced.
 func (d *DB) Commit() error {
 	now := d.opts.Now().UnixMilli()
+	b := d.db.NewBatch()
+	defer b.Close()
 	for _, s := range d.stores {
 		s.mu.Lock()
 		next := s.produced + 1
 		touched := s.produced >= 0
 		s.produced = -1
 		s.mu.Unlock()
-		if len(s.out) > 0 {
-			return fmt.Errorf("state: %s: %d changelog records were not taken for the transaction", s.name, len(s.out))
+		for k, w := range s.dirty {
+			if !w.taken {
+				return fmt.Errorf("state: %s: a write of the transaction has no changelog record", s.name)
+			}
+			var err error
+			if w.value == nil {
+				err = b.Delete(s.key([]byte(k)), nil)
+			} else {
+				err = b.Set(s.key([]byte(k)), w.value, nil)
+			}
+			if err != nil {
+				return fmt.Errorf("state: %s: %w", s.name, err)
+			}
 		}
 		if touched {
-			if err := d.pending.Set(s.meta, encodeCheckpoint(next, now), nil); err != nil {
+			if err := b.Set(s.meta, encodeCheckpoint(next, now), nil); err != nil {
 				return fmt.Errorf("state: %s: checkpoint: %w", s.name, err)
 			}
 		}
 	}
-	if err := d.pending.Commit(pebble.NoSync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("state: apply a committed transaction: %w", err)
 	}
-	_ = d.pending.Close()
-	d.pending = d.db.NewIndexedBatch()
+	for _, s := range d.stores {
+		for k, w := range s.dirty {
+			d.values.put(string(s.data)+k, w.value, w.value != nil)
+		}
+		clear(s.dirty)
+	}
 	return nil
 }
 
-// Abort drops the pending writes of an aborted transaction.
+// Abort drops the writes of an aborted transaction.
 func (d *DB) Abort() {
 	for _, s := range d.stores {
-		s.out = s.out[:0]
+		clear(s.dirty)
 		s.mu.Lock()
 		s.produced = -1
 		s.mu.Unlock()
 	}
-	_ = d.pending.Close()
-	d.pending = d.db.NewIndexedBatch()
 }
 
-// PendingBytes is the size of the pending writes: callers end the
+// PendingBytes is the size of the transaction's writes: callers end the
 // transaction when it grows too large.
-func (d *DB) PendingBytes() int { return d.pending.Len() }
+func (d *DB) PendingBytes() int {
+	n := 0
+	for _, s := range d.stores {
+		n += s.dirtyBytes
+	}
+	return n
+}
 
 // Store is one task's key range in the DB and its changelog partition.
 type Store struct {
@@ -193,10 +230,17 @@ type Store struct {
 	name, changelog string
 	partition       int32
 	data, meta      []byte
-	out             []*kgo.Record
+	dirty           map[string]dirty // the transaction's writes, by key
+	dirtyBytes      int
 	mu              sync.Mutex
 	produced        int64 // highest changelog offset produced in the transaction, -1 for none
 	keyBuf          []byte
+}
+
+// dirty is a write of the transaction: a value, or nil for a delete.
+type dirty struct {
+	value []byte
+	taken bool // its changelog record was taken
 }
 
 // Name returns the task name the store was opened with.
@@ -207,44 +251,52 @@ func (s *Store) key(k []byte) []byte {
 	return s.keyBuf
 }
 
-// Get returns the value of key, seeing the pending writes. The value is a
-// copy the caller owns.
+// Get returns the value of key, seeing the transaction's writes. The
+// caller must not modify it.
 func (s *Store) Get(key []byte) ([]byte, bool, error) {
-	v, closer, err := s.db.pending.Get(s.key(key))
+	if w, ok := s.dirty[string(key)]; ok {
+		return w.value, w.value != nil, nil
+	}
+	full := s.key(key)
+	if v, found, ok := s.db.values.get(string(full)); ok {
+		return v, found, nil
+	}
+	v, closer, err := s.db.db.Get(full)
 	if errors.Is(err, pebble.ErrNotFound) {
+		s.db.values.put(string(full), nil, false)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("state: %s: get: %w", s.name, err)
 	}
-	out := append([]byte(nil), v...)
+	out := bytes.Clone(v)
 	_ = closer.Close()
+	s.db.values.put(string(full), out, true)
 	return out, true, nil
 }
 
-// Set writes key = value in the pending transaction and queues it for the
-// changelog. The store copies both.
+// Set writes key = value in the transaction. The store copies value.
 func (s *Store) Set(key, value []byte) error {
-	if err := s.db.pending.Set(s.key(key), value, nil); err != nil {
-		return fmt.Errorf("state: %s: set: %w", s.name, err)
+	if value == nil {
+		value = []byte{}
 	}
-	s.queue(key, append(make([]byte, 0, len(value)), value...))
+	s.write(key, bytes.Clone(value))
 	return nil
 }
 
-// Delete removes key in the pending transaction and queues a tombstone
-// for the changelog.
+// Delete removes key in the transaction.
 func (s *Store) Delete(key []byte) error {
-	if err := s.db.pending.Delete(s.key(key), nil); err != nil {
-		return fmt.Errorf("state: %s: delete: %w", s.name, err)
-	}
-	s.queue(key, nil)
+	s.write(key, nil)
 	return nil
 }
 
-func (s *Store) queue(key, value []byte) {
-	s.out = append(s.out, &kgo.Record{Topic: s.changelog, Partition: s.partition,
-		Key: append([]byte(nil), key...), Value: value})
+func (s *Store) write(key, value []byte) {
+	k := string(key)
+	if old, ok := s.dirty[k]; ok {
+		s.dirtyBytes -= len(k) + len(old.value)
+	}
+	s.dirty[k] = dirty{value: value}
+	s.dirtyBytes += len(k) + len(value)
 }
 
 // Produced records that a changelog record of this store was produced at
@@ -256,29 +308,66 @@ func (s *Store) Produced(offset int64) {
 }
 
 // Scan calls fn with every key (without the task's range prefix) and
-// value that starts with prefix, in key order, seeing the pending writes,
-// until fn returns false. Key and value are valid only during the call.
+// value that starts with prefix, in key order, seeing the transaction's
+// writes, until fn returns false. Key and value are valid only during the
+// call. Scans read pebble: keep them off the hot path.
 func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	var pend []string
+	for k := range s.dirty {
+		if strings.HasPrefix(k, string(prefix)) {
+			pend = append(pend, k)
+		}
+	}
+	slices.Sort(pend)
 	lo := append(append([]byte(nil), s.data...), prefix...)
-	it, err := s.db.pending.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: successor(lo)})
+	it, err := s.db.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: successor(lo)})
 	if err != nil {
 		return fmt.Errorf("state: %s: scan: %w", s.name, err)
 	}
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			_ = it.Close()
-			return fmt.Errorf("state: %s: scan: %w", s.name, err)
+	defer it.Close()
+	// Merge the committed keys with the transaction's writes, which win.
+	emit := func(k string) bool {
+		w := s.dirty[k]
+		return w.value == nil || fn([]byte(k), w.value)
+	}
+	ok := it.First()
+	for ok || len(pend) > 0 {
+		var ck []byte
+		if ok {
+			ck = it.Key()[len(s.data):]
 		}
-		if !fn(it.Key()[len(s.data):], v) {
-			break
+		switch {
+		case ok && (len(pend) == 0 || string(ck) < pend[0]):
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return fmt.Errorf("state: %s: scan: %w", s.name, err)
+			}
+			if !fn(ck, v) {
+				return nil
+			}
+			ok = it.Next()
+		case ok && string(ck) == pend[0]:
+			if !emit(pend[0]) {
+				return nil
+			}
+			pend = pend[1:]
+			ok = it.Next()
+		default:
+			if !emit(pend[0]) {
+				return nil
+			}
+			pend = pend[1:]
 		}
 	}
-	if err := it.Close(); err != nil {
+	if err := it.Error(); err != nil {
 		return fmt.Errorf("state: %s: scan: %w", s.name, err)
 	}
 	return nil
 }
+
+// forget drops the cached values of the store's range (restored or wiped
+// underneath the cache).
+func (s *Store) forget() { s.db.values.dropPrefix(string(s.data)) }
 
 // Checkpoint returns the changelog offset the committed local store
 // reflects (the next offset to restore from) and when it was written; ok
@@ -336,4 +425,63 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
+}
+
+// lru is a cache of committed values (and of keys known to be absent),
+// bounded in bytes.
+type lru struct {
+	max, size int64
+	m         map[string]*list.Element
+	l         list.List
+}
+
+type lruEntry struct {
+	key   string
+	value []byte
+	found bool
+}
+
+// lruOverhead approximates the bytes an entry costs besides key and value.
+const lruOverhead = 96
+
+func newLRU(max int64) *lru { return &lru{max: max, m: map[string]*list.Element{}} }
+
+func (c *lru) get(k string) ([]byte, bool, bool) {
+	e, ok := c.m[k]
+	if !ok {
+		return nil, false, false
+	}
+	c.l.MoveToFront(e)
+	en := e.Value.(*lruEntry)
+	return en.value, en.found, true
+}
+
+func (c *lru) put(k string, v []byte, found bool) {
+	if e, ok := c.m[k]; ok {
+		en := e.Value.(*lruEntry)
+		c.size += int64(len(v) - len(en.value))
+		en.value, en.found = v, found
+		c.l.MoveToFront(e)
+	} else {
+		c.m[k] = c.l.PushFront(&lruEntry{key: k, value: v, found: found})
+		c.size += int64(len(k)+len(v)) + lruOverhead
+	}
+	for c.size > c.max && c.l.Len() > 0 {
+		e := c.l.Back()
+		en := e.Value.(*lruEntry)
+		c.l.Remove(e)
+		delete(c.m, en.key)
+		c.size -= int64(len(en.key)+len(en.value)) + lruOverhead
+	}
+}
+
+func (c *lru) dropPrefix(p string) {
+	for k, e := range c.m {
+		if strings.HasPrefix(k, p) {
+			en := e.Value.(*lruEntry)
+			c.l.Remove(e)
+			delete(c.m, k)
+			c.size -= int64(len(en.key)+len(en.value)) + lruOverhead
+		}
+	}
 }

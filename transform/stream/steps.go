@@ -105,17 +105,16 @@ func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
 }
 
 // rowsStep is a rows task: per row, the partials of the entities that
-// reach it and the last version emitted; it emits a row when its content
-// changed.
-//
-// Store layout: p/<row>\x00<entity> = the entity's partial; r/<row> =
-// join.Emitted of the row. <row> is the output key, product_key:date.
+// reach it and the last version emitted (one key per row, r/<row>, a
+// join.RowState; <row> is the output key, product_key:date); it emits a
+// row when its content changed.
 type rowsStep struct {
 	st    *state.Store
 	serde Serde
 	zone  string
 	floor int64
 	rows  int // rows of the transaction, for metrics
+	buf   []byte
 }
 
 func (s *rowsStep) reset() {}
@@ -125,54 +124,29 @@ func (s *rowsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) erro
 	if err != nil {
 		return fmt.Errorf("rows: %w", err)
 	}
-	row := string(r.Key)
-	pk := append(append([]byte("p/"+row), 0), c.Entity...)
-	if c.Retract {
-		err = s.st.Delete(pk)
-	} else {
-		err = s.st.Set(pk, join.AppendPartial(nil, &c.Partial))
-	}
-	if err != nil {
-		return err
-	}
-	var parts []join.Partial
-	var derr error
-	err = s.st.Scan(append([]byte("p/"+row), 0), func(_, v []byte) bool {
-		p, err := join.DecodePartial(v)
-		if err != nil {
-			derr = err
-			return false
-		}
-		parts = append(parts, p)
-		return true
-	})
-	if err == nil {
-		err = derr
-	}
-	if err != nil {
-		return fmt.Errorf("rows: %s: %w", row, err)
-	}
-	ek := []byte("r/" + row)
-	var prev *join.Emitted
-	if b, ok, err := s.st.Get(ek); err != nil {
+	key := append([]byte("r/"), r.Key...)
+	var rs join.RowState
+	if b, ok, err := s.st.Get(key); err != nil {
 		return err
 	} else if ok {
-		e, err := join.DecodeEmitted(b)
-		if err != nil {
-			return fmt.Errorf("rows: %s: %w", row, err)
+		if rs, err = join.DecodeRowState(b); err != nil {
+			return fmt.Errorf("rows: %s: %w", r.Key, err)
 		}
-		prev = &e
 	}
-	out, next, ok := join.NextRow(c.Key, c.Day, s.zone, parts, prev, s.floor, c.Trigger)
+	out, ok, err := rs.Apply(&c, s.zone, s.floor)
+	if err != nil {
+		return fmt.Errorf("rows: %s: %w", r.Key, err)
+	}
+	s.buf = join.AppendRowState(s.buf[:0], &rs)
+	if err := s.st.Set(key, s.buf); err != nil {
+		return err
+	}
 	if !ok {
 		return nil
 	}
-	if err := s.st.Set(ek, join.AppendEmitted(nil, next)); err != nil {
-		return err
-	}
 	v, err := s.serde.Encode(join.TopicProductDaily, out.Record())
 	if err != nil {
-		return fmt.Errorf("rows: encode %s: %w", row, err)
+		return fmt.Errorf("rows: encode %s: %w", r.Key, err)
 	}
 	emit(join.TopicProductDaily, false, r.Key, v)
 	s.rows++

@@ -1,8 +1,15 @@
 // Command benchtransform measures the transform stage's work per input
-// record on one core: Avro decode of the input, identity resolution and the
-// product/day join (stream.Processor), and Avro encode of every output
-// record. Kafka is left out: it is the same for every stage and measured by
-// the load benchmark.
+// record on one core: the whole partitioned topology run in process by
+// stream.Driver: the route step (Avro decode, dead-letter checks, the
+// facts and identity inputs re-encoded for the internal topics), the
+// identity step (Resolver, link versions in its store, Avro encode of
+// product_links), the facts step (entity state, partials, the links
+// index) and the rows step (partials combined, row versions, Avro encode
+// of every product_daily row), with every task's state in its pebble
+// store on disk and a commit (the stores apply the transaction's writes
+// and checkpoints; changelog records are built and counted) every chunk
+// of records. Kafka itself is left out: the broker's work is the same for
+// every stage and measured by the load benchmark.
 //
 // The inputs are a synthetic world with the simulators' record shapes (see
 // world.go for the mix): a catalog listed on both channels, mostly linked
@@ -17,10 +24,12 @@
 // would in the real stage.
 //
 // The rate is input records per CPU-second of the process (all threads,
-// GC included) over the timed sections: on an idle machine the same as
-// per wall-clock second, and not lowered by other processes sharing the
-// core. Peak memory is the largest HeapInuse and Sys sampled between
-// chunks, and the kernel's VmHWM (peak RSS).
+// GC and pebble's background compactions included) over the timed
+// sections: on an idle machine the same as per wall-clock second, and not
+// lowered by other processes sharing the core. Memory is sampled between
+// chunks: the resident set (VmRSS) at checkpoints of the history (so its
+// growth with days shows in one run), and the kernel's VmHWM (peak RSS) at
+// the end. The stores' memory is bounded by -cache-mb.
 //
 // The last line is `transform records-per-second X`. Run it with
 // `make bench-transform`.
@@ -39,7 +48,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -52,11 +60,15 @@ func main() {
 		days       = flag.Int("days", 7, "days of activity after the catalog")
 		zone       = flag.String("zone", "UTC", "reporting time zone (IANA)")
 		even       = flag.Bool("even", false, "split video figures evenly among products (default: full credit)")
+		cacheMB    = flag.Int("cache-mb", 128, "memory of the stores (pebble block cache and memtables), MiB")
+		partitions = flag.Int("partitions", stream.DefaultPartitions, "partitions of the facts and rows steps")
+		stateDir   = flag.String("state", "", "state directory (default: a temporary one, removed at the end)")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
 	)
 	flag.Parse()
 	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, zone: *zone, even: *even,
+		cacheMB: *cacheMB, partitions: *partitions, stateDir: *stateDir,
 		cpuProfile: *cpuProfile, memProfile: *memProfile}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtransform:", err)
 		os.Exit(1)
@@ -67,6 +79,8 @@ type options struct {
 	products, videos, days int
 	zone                   string
 	even                   bool
+	cacheMB, partitions    int
+	stateDir               string
 	cpuProfile, memProfile string
 }
 
@@ -83,10 +97,18 @@ func run(out io.Writer, o options) error {
 	if o.even {
 		cfg.Attribution = join.EvenSplit
 	}
-	b, err := newBench(cfg)
+	dir := o.stateDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "benchtransform-state-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	b, err := newBench(cfg, dir, o)
 	if err != nil {
 		return err
 	}
+	defer b.driver.Close()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -98,8 +120,11 @@ func run(out io.Writer, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(out, "transform bench: %d products, %d videos, %d days, reporting zone %s, attribution %s, GOMAXPROCS %d\n",
-		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "transform bench: %d products, %d videos, %d days, reporting zone %s, attribution %s, GOMAXPROCS %d, "+
+		"%d partitions, stores' cache %d MiB\n",
+		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0),
+		o.partitions, o.cacheMB)
+	b.out = out
 	w := newWorld(o.products, o.videos, b)
 	if err := w.generate(o.days); err != nil {
 		return err
@@ -118,10 +143,11 @@ func run(out io.Writer, o options) error {
 	return b.report(out)
 }
 
-// bench feeds chunks of encoded records through a Processor and times it.
+// bench feeds chunks of encoded records through the topology and times it.
 type bench struct {
-	proc   *stream.Processor
-	codecs map[string]*schemas.Codec
+	driver *stream.Driver
+	serde  *benchSerde
+	out    io.Writer
 
 	chunk   []encoded
 	fill    *filler
@@ -129,13 +155,13 @@ type bench struct {
 	cpu     time.Duration // process CPU time of the timed sections
 
 	inputs      map[string]int
+	skipped     int
 	inputBytes  int64
 	rows, links int
 	outputBytes int64
 	deadLetters int
 	ms          runtime.MemStats
 	heapInuse   uint64
-	sys         uint64
 }
 
 type encoded struct {
@@ -143,27 +169,48 @@ type encoded struct {
 	value []byte
 }
 
-// chunkSize bounds the records generated ahead of processing.
+// chunkSize bounds the records generated ahead of processing; each chunk
+// is one transaction.
 const chunkSize = 4096
 
-func newBench(cfg join.Config) (*bench, error) {
-	b := &bench{proc: stream.NewProcessor(nil, cfg), codecs: map[string]*schemas.Codec{}, inputs: map[string]int{}, fill: newFiller()}
-	for _, t := range append(stream.Topics(), join.TopicProductDaily, identity.TopicProductLinks) {
-		c, err := schemas.NewCodec(t)
-		if err != nil {
-			return nil, err
+func newBench(cfg join.Config, dir string, o options) (*bench, error) {
+	serde, err := newBenchSerde()
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{serde: serde, inputs: map[string]int{}, fill: newFiller()}
+	b.driver, err = stream.NewDriver(stream.Config{Serde: serde, Join: cfg, StateDir: dir,
+		CacheBytes: int64(o.cacheMB) << 20, Partitions: o.partitions})
+	if err != nil {
+		return nil, err
+	}
+	b.driver.Output = func(topic string, _, value []byte) {
+		b.outputBytes += int64(len(value))
+		switch topic {
+		case join.TopicProductDaily:
+			b.rows++
+		case identity.TopicProductLinks:
+			b.links++
+		default:
+			b.deadLetters++
 		}
-		b.codecs[t] = c
 	}
 	return b, nil
 }
 
+// videoTopics are left out until the facts step holds the video rules.
+var videoTopics = map[string]bool{join.TopicTikTokVideoPerf: true, join.TopicTikTokEngagement: true}
+
 // add encodes a record for the next chunk; untimed.
 func (b *bench) add(topic string, rec map[string]any) error {
+	if videoTopics[topic] {
+		b.skipped++
+		return nil
+	}
 	if err := b.fill.fill(topic, rec); err != nil {
 		return err
 	}
-	v, err := b.codecs[topic].Encode(rec)
+	v, err := b.serde.Encode(topic, rec)
 	if err != nil {
 		return fmt.Errorf("generate %s: %w", topic, err)
 	}
@@ -174,33 +221,17 @@ func (b *bench) add(topic string, rec map[string]any) error {
 	return nil
 }
 
-// flush processes the pending chunk, timed: decode, process, encode the
-// outputs. Then it samples memory, untimed.
+// flush processes the pending chunk through the topology and commits,
+// timed. Then it samples memory, untimed.
 func (b *bench) flush() error {
 	start, startCPU := time.Now(), cpuTime()
 	for _, e := range b.chunk {
-		rec, err := b.codecs[e.topic].Decode(e.value)
-		if err != nil {
+		if err := b.driver.Input(e.topic, nil, e.value); err != nil {
 			return err
 		}
-		outs, err := b.proc.Process(e.topic, rec)
-		if err != nil {
-			// Run would dead-letter it; the synthetic world has none.
-			b.deadLetters++
-			continue
-		}
-		for _, o := range outs {
-			v, err := b.codecs[o.Topic].Encode(o.Value)
-			if err != nil {
-				return err
-			}
-			b.outputBytes += int64(len(v))
-			if o.Topic == join.TopicProductDaily {
-				b.rows++
-			} else {
-				b.links++
-			}
-		}
+	}
+	if err := b.driver.Commit(); err != nil {
+		return err
 	}
 	b.elapsed += time.Since(start)
 	b.cpu += cpuTime() - startCPU
@@ -211,8 +242,23 @@ func (b *bench) flush() error {
 	b.chunk = b.chunk[:0]
 	runtime.ReadMemStats(&b.ms)
 	b.heapInuse = max(b.heapInuse, b.ms.HeapInuse)
-	b.sys = max(b.sys, b.ms.Sys)
 	return nil
+}
+
+// day reports memory after each day of the history, untimed.
+func (b *bench) day(d int) {
+	if d == 1 || d%7 == 0 {
+		fmt.Fprintf(b.out, "after day %-4d   VmRSS %s, heap in use %.1f MiB, %d input records so far\n",
+			d, procStatus("VmRSS:"), float64(b.ms.HeapInuse)/(1<<20), sumCounts(b.inputs))
+	}
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func (b *bench) report(out io.Writer) error {
@@ -231,14 +277,17 @@ func (b *bench) report(out io.Writer) error {
 	fmt.Fprintf(out, "inputs           %d records, %.1f MiB Avro (%s)\n", total, float64(b.inputBytes)/(1<<20), strings.Join(per, " "))
 	fmt.Fprintf(out, "outputs          %d product_daily rows, %d product_links, %.1f MiB Avro; %d dead letters\n",
 		b.rows, b.links, float64(b.outputBytes)/(1<<20), b.deadLetters)
-	fmt.Fprintf(out, "state            %d rows, %d links, %d conflicts\n", len(b.proc.Rows()), len(b.proc.Links()), len(b.proc.Conflicts()))
-	fmt.Fprintf(out, "processing       %.2fs wall, %.2fs CPU (decode + identity + join + encode, GC included; generation excluded)\n",
+	if b.skipped > 0 {
+		fmt.Fprintf(out, "left out         %d video records (tiktok.video_performance, tiktok.video_engagement): the facts step does not hold the video rules yet\n", b.skipped)
+	}
+	fmt.Fprintf(out, "changelogs       %.1f MiB of changelog records\n", float64(b.driver.ChangelogBytes)/(1<<20))
+	fmt.Fprintf(out, "processing       %.2fs wall, %.2fs CPU (all steps, stores and commits, GC included; generation excluded)\n",
 		b.elapsed.Seconds(), b.cpu.Seconds())
 	fmt.Fprintf(out, "wall-clock rate  %.0f records/s (lower than the CPU rate when other processes share the core)\n",
 		float64(total)/b.elapsed.Seconds())
 	fmt.Fprintf(out, "outputs/input    %.2f\n", float64(b.rows+b.links)/float64(total))
-	fmt.Fprintf(out, "peak memory      heap in use %s MiB, Go runtime sys %s MiB, VmHWM %s (sampled every %d records)\n",
-		mib(b.heapInuse), mib(b.sys), vmHWM(), chunkSize)
+	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s\n",
+		mib(b.heapInuse), chunkSize, procStatus("VmHWM:"))
 	if b.deadLetters > 0 {
 		return fmt.Errorf("%d records of the synthetic world were rejected", b.deadLetters)
 	}
@@ -259,8 +308,8 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// vmHWM returns the process's peak resident set size from /proc.
-func vmHWM() string {
+// procStatus returns a field of /proc/self/status (VmRSS:, VmHWM:).
+func procStatus(field string) string {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return "unknown"
@@ -268,7 +317,7 @@ func vmHWM() string {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(s.Text(), field); ok {
 			return strings.Join(strings.Fields(v), " ")
 		}
 	}

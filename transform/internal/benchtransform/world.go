@@ -108,6 +108,7 @@ func (w *world) generate(days int) error {
 				return err
 			}
 		}
+		w.b.day(d + 1)
 	}
 	return nil
 }

@@ -151,6 +151,8 @@ var (
 	createRE     = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\b`)
 	mvRE         = regexp.MustCompile(`(?m)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS`)
 	viewRE       = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS`)
+	replaceRE    = regexp.MustCompile(`(?m)^CREATE OR REPLACE VIEW (\w+) AS`)
+	alterRE      = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)\s*$`)
 	fromRE       = regexp.MustCompile(`(?m)^FROM (\w+)\s*$`)
 	mergeTreeRE  = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\((.*)\))?\s*$`)
 	dedupSetting = "non_replicated_deduplication_window"
@@ -169,9 +171,15 @@ func clusterize(stmt, cluster string) ([]string, error) {
 		// A plain view reads the Distributed tables, under the same names.
 		return []string{viewRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE VIEW IF NOT EXISTS ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
+	if replaceRE.MatchString(stmt) {
+		return []string{replaceRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE OR REPLACE VIEW ${1} ON CLUSTER %s AS", cluster))}, nil
+	}
+	if m := alterRE.FindStringSubmatch(stmt); m != nil {
+		return clusterizeAlter(stmt, m[1], cluster), nil
+	}
 	m := createRE.FindStringSubmatch(stmt)
 	if m == nil {
-		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE or view: %.60q", stmt)
+		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE, ALTER TABLE or view: %.60q", stmt)
 	}
 	name := m[1]
 	local := name + "_local"
@@ -199,6 +207,25 @@ func clusterize(stmt, cluster string) ([]string, error) {
 	return []string{s, dist}, nil
 }
 
+// clusterizeAlter rewrites an ALTER TABLE (one clause per line) for the
+// local tables, and its ADD COLUMN clauses for the Distributed table in
+// front of them, which must show the same columns; the other clauses
+// (MODIFY ORDER BY) concern the storage only.
+func clusterizeAlter(stmt, name, cluster string) []string {
+	local := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster))
+	var adds []string
+	for _, line := range strings.Split(stmt, "\n") {
+		code, _, _ := strings.Cut(line, "--")
+		if code = strings.TrimSpace(code); strings.HasPrefix(code, "ADD COLUMN") {
+			adds = append(adds, strings.TrimSuffix(code, ","))
+		}
+	}
+	if len(adds) == 0 {
+		return []string{local}
+	}
+	return []string{local, fmt.Sprintf("ALTER TABLE %s ON CLUSTER %s\n    %s", name, cluster, strings.Join(adds, ",\n    "))}
+}
+
 // DDLConn is what Migrate needs from a ClickHouse connection.
 type DDLConn interface {
 	Exec(ctx context.Context, query string, args ...any) error
@@ -207,7 +234,7 @@ type DDLConn interface {
 
 // Migrate applies the embedded migrations that conn's database has not
 // recorded yet, in version order, and returns the names of those it applied.
-// Every statement is idempotent (IF NOT EXISTS), so loaders that start at once
+// Every statement is idempotent (IF NOT EXISTS, OR REPLACE), so loaders that start at once
 // may apply the same migration concurrently; each records it, and the
 // records collapse. A recorded migration whose file changed is an error.
 func Migrate(ctx context.Context, conn DDLConn, opts MigrateOptions) ([]string, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
@@ -60,7 +61,7 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 	e := &kafkaEnv{brokers: brokers, prefix: fmt.Sprintf("xf%d.", time.Now().UnixNano()), serde: serde, adm: kadm.NewClient(cl), cl: cl}
 	topics := prefixed(e.prefix, append(Topics(), identity.TopicProductLinks, join.TopicProductDaily))
 	for _, tp := range slices.Clone(topics) {
-		topics = append(topics, tp+DeadLetterSuffix)
+		topics = append(topics, deadletter.Topic(tp))
 	}
 	res, err := e.adm.CreateTopics(ctx, 2, 1, keepHistory, topics...)
 	if err != nil {
@@ -344,7 +345,7 @@ func TestRunWithCrash(t *testing.T) {
 	}, func() string {
 		return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
 	})
-	dead := e.count(t, ctx, "tiktok.orders"+DeadLetterSuffix)
+	dead := e.count(t, ctx, deadletter.Topic("tiktok.orders"))
 	waitFor(t, "the dead letter", time.Minute, func() bool { return dead() == 1 }, func() string { return fmt.Sprint(dead()) })
 	if err := stop(); err != nil {
 		t.Fatalf("second run: %v", err)

@@ -28,6 +28,7 @@ type kafkaEnv struct {
 	brokers []string
 	prefix  string
 	serde   *schemas.Serde
+	sr      *sr.Client
 	adm     *kadm.Client
 	cl      *kgo.Client
 }
@@ -58,7 +59,7 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	e := &kafkaEnv{brokers: brokers, prefix: fmt.Sprintf("xf%d.", time.Now().UnixNano()), serde: serde, adm: kadm.NewClient(cl), cl: cl}
+	e := &kafkaEnv{brokers: brokers, prefix: fmt.Sprintf("xf%d.", time.Now().UnixNano()), serde: serde, sr: src, adm: kadm.NewClient(cl), cl: cl}
 	topics := prefixed(e.prefix, append(Topics(), identity.TopicProductLinks, join.TopicProductDaily))
 	for _, tp := range slices.Clone(topics) {
 		topics = append(topics, deadletter.Topic(tp))

@@ -187,6 +187,9 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 		if err != nil {
 			return total, fmt.Errorf("dlq replay: %w", err)
 		}
+		for id, err := range r.Failures {
+			a.log.Warn().Str(logging.Stage, "dlq").Str("dead_letter", id.String()).Err(err).Msg("dead letter still fails; it stays open")
+		}
 		total.Replayed += r.Replayed
 		total.Already += r.Already
 		total.StillFailing += r.StillFailing

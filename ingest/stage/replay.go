@@ -22,8 +22,9 @@ type ReplayStats struct {
 	// marked replayed, in Marked.
 	Replayed, Already int
 	// StillFailing ones still do not parse or map, or name nothing to fetch
-	// again; they stay open.
+	// again; they stay open. Failures says why, per dead letter.
 	StillFailing int
+	Failures     map[deadletter.ID]error
 	Marked       []deadletter.ID
 }
 
@@ -50,21 +51,20 @@ var errNoReplay = errors.New("no replay for this endpoint: it stays open")
 // maps, so that a dead letter is marked exactly when its records are in.
 // A dead letter whose records do not all encode is left open.
 func (s *session) replay(ctx context.Context, letters []deadletter.Letter, results []replayed) (ReplayStats, error) {
-	var st ReplayStats
+	st := ReplayStats{Failures: map[deadletter.ID]error{}}
 	b := &batch{s: s, b: s.w.NewBatch()}
 	for _, t := range s.trackers {
 		b.b.Join(t)
 	}
 	now := s.clock.Now()
 	for i, l := range letters {
-		log := s.log.With().Str("dead_letter", l.ID().String()).Str("endpoint", l.Endpoint).Logger()
 		r := results[i]
 		if r.err == nil {
 			r.err = b.addReplayed(l, r.recs, now, &st)
 		}
 		if r.err != nil {
 			st.StillFailing++
-			log.Warn().Err(r.err).Msg("dead letter still fails; it stays open")
+			st.Failures[l.ID()] = r.err
 			continue
 		}
 		b.b.AddReplayed(l.ID())

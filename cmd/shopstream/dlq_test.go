@@ -39,12 +39,11 @@ func spoilingProxy(t *testing.T, target string, spoil *atomic.Bool) *httptest.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	director := p.Director
-	p.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding")
-	}
+	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		// Uncompressed, so that the body can be rewritten.
+		r.Out.Header.Del("Accept-Encoding")
+	}}
 	p.ModifyResponse = func(resp *http.Response) error {
 		if !spoil.Load() || resp.StatusCode != http.StatusOK || !strings.Contains(resp.Request.URL.Path, "/video/list") {
 			return nil

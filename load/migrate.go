@@ -84,7 +84,9 @@ type MigrateOptions struct {
 	// become Replicated*MergeTree tables named <name>_local with a
 	// Distributed table <name> in front (sharded by the entity key), and
 	// materialized views read and write the local tables (plain views read
-	// the Distributed ones).
+	// the Distributed ones). ALTER TABLE of a table changes both the local
+	// and the Distributed table; ALTER TABLE ... MODIFY QUERY of a
+	// materialized view reads the local table.
 	Cluster string
 }
 
@@ -151,8 +153,8 @@ var (
 	createRE     = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\b`)
 	mvRE         = regexp.MustCompile(`(?m)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS`)
 	viewRE       = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS`)
+	alterRE      = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)( MODIFY QUERY)?`)
 	replaceRE    = regexp.MustCompile(`(?m)^CREATE OR REPLACE VIEW (\w+) AS`)
-	alterRE      = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)\s*$`)
 	fromRE       = regexp.MustCompile(`(?m)^FROM (\w+)\s*$`)
 	mergeTreeRE  = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\((.*)\))?\s*$`)
 	dedupSetting = "non_replicated_deduplication_window"
@@ -167,19 +169,33 @@ func clusterize(stmt, cluster string) ([]string, error) {
 		}
 		return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
 	}
-	if viewRE.MatchString(stmt) {
-		// A plain view reads the Distributed tables, under the same names.
-		return []string{viewRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE VIEW IF NOT EXISTS ${1} ON CLUSTER %s AS", cluster))}, nil
+	if m := alterRE.FindStringSubmatch(stmt); m != nil {
+		if m[2] != "" {
+			// A materialized view's new query reads the local table, as
+			// the view itself does.
+			s := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s${2}", cluster))
+			if !fromRE.MatchString(s) {
+				return nil, fmt.Errorf("view %s: no FROM line to point at the local table", m[1])
+			}
+			return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
+		}
+		// A column change applies to the replicated local tables and to
+		// the Distributed table in front of them, which has columns too.
+		return []string{
+			alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster)),
+			distributedAlter(stmt, m[1], cluster),
+		}, nil
 	}
 	if replaceRE.MatchString(stmt) {
 		return []string{replaceRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE OR REPLACE VIEW ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
-	if m := alterRE.FindStringSubmatch(stmt); m != nil {
-		return clusterizeAlter(stmt, m[1], cluster), nil
+	if viewRE.MatchString(stmt) {
+		// A plain view reads the Distributed tables, under the same names.
+		return []string{viewRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE VIEW IF NOT EXISTS ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
 	m := createRE.FindStringSubmatch(stmt)
 	if m == nil {
-		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE, ALTER TABLE or view: %.60q", stmt)
+		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE or view or an ALTER TABLE: %.60q", stmt)
 	}
 	name := m[1]
 	local := name + "_local"
@@ -207,23 +223,28 @@ func clusterize(stmt, cluster string) ([]string, error) {
 	return []string{s, dist}, nil
 }
 
-// clusterizeAlter rewrites an ALTER TABLE (one clause per line) for the
-// local tables, and its ADD COLUMN clauses for the Distributed table in
-// front of them, which must show the same columns; the other clauses
-// (MODIFY ORDER BY) concern the storage only.
-func clusterizeAlter(stmt, name, cluster string) []string {
-	local := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster))
-	var adds []string
-	for _, line := range strings.Split(stmt, "\n") {
+// distributedAlter is an ALTER TABLE (one clause per line) for the
+// Distributed table name: its column clauses only, since the others
+// (MODIFY ORDER BY) concern the storage of the local tables.
+func distributedAlter(stmt, name, cluster string) string {
+	s := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s", cluster))
+	var clauses []string
+	storage := false
+	loc := alterRE.FindStringIndex(stmt)
+	for _, line := range strings.Split(stmt[loc[1]:], "\n") {
 		code, _, _ := strings.Cut(line, "--")
-		if code = strings.TrimSpace(code); strings.HasPrefix(code, "ADD COLUMN") {
-			adds = append(adds, strings.TrimSuffix(code, ","))
+		switch code = strings.TrimSpace(code); {
+		case code == "":
+		case strings.HasPrefix(code, "ADD COLUMN"):
+			clauses = append(clauses, strings.TrimSuffix(code, ","))
+		default:
+			storage = true
 		}
 	}
-	if len(adds) == 0 {
-		return []string{local}
+	if !storage {
+		return s
 	}
-	return []string{local, fmt.Sprintf("ALTER TABLE %s ON CLUSTER %s\n    %s", name, cluster, strings.Join(adds, ",\n    "))}
+	return fmt.Sprintf("ALTER TABLE %s ON CLUSTER %s\n    %s", name, cluster, strings.Join(clauses, ",\n    "))
 }
 
 // DDLConn is what Migrate needs from a ClickHouse connection.

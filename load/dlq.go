@@ -92,14 +92,17 @@ func (l *Loader) ensureDLQTopics(ctx context.Context) error {
 // the loader writes.
 func (l *Loader) checkDeadLetterTables(ctx context.Context) error {
 	var errs []error
-	for table, cols := range map[string][]tables.Column{DeadLettersTable: deadLetterColumns, ReplayedTable: replayedColumns} {
-		got, err := describe(ctx, l.conn, table)
+	for _, t := range []struct {
+		name string
+		cols []tables.Column
+	}{{DeadLettersTable, deadLetterColumns}, {ReplayedTable, replayedColumns}} {
+		got, err := describe(ctx, l.conn, t.name)
 		if err != nil {
 			return err
 		}
-		for _, c := range cols {
+		for _, c := range t.cols {
 			if typ, ok := got[c.Name]; !ok || typ != c.Type {
-				errs = append(errs, fmt.Errorf("table %s has no column %s %s: run shopstream migrate", table, c.Name, c.Type))
+				errs = append(errs, fmt.Errorf("table %s has no column %s %s: run shopstream migrate", t.name, c.Name, c.Type))
 			}
 		}
 	}
@@ -157,7 +160,7 @@ func (l *Loader) decodeDLQBatch(b *batch) (letters, replayed [][]any) {
 				Msg("dead-letter record with damaged headers; kept as it is")
 		}
 		switch e.Kind {
-		case deadletter.KindReplayed:
+		case deadletter.EntryReplayed:
 			at := e.Letter.Time
 			if at.IsZero() {
 				at = r.Timestamp
@@ -254,7 +257,7 @@ func ReplayDLQ(ctx context.Context, opts ReplayOptions, dec Decoder, conn BatchC
 	}
 	// Per partition of the dead-letter topic, in batches of BatchRows.
 	byPartition := map[int32][]deadletter.Letter{}
-	for _, l := range g.Letters(deadletter.StageLoad) {
+	for _, l := range g.Letters(deadletter.KindLoad) {
 		byPartition[l.DLQPartition] = append(byPartition[l.DLQPartition], l)
 	}
 	for _, p := range slices.Sorted(maps.Keys(byPartition)) {

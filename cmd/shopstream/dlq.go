@@ -98,7 +98,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 	}
 
 	// The transform's state lives in the running transform: ask it.
-	letters, before := open(deadletter.StageTransform)
+	letters, before := open(deadletter.KindTransform)
 	requests := make([]*kgo.Record, len(letters))
 	for i, l := range letters {
 		requests[i] = deadletter.RequestRecord(l)
@@ -116,7 +116,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 	}
 	fmt.Fprintf(out, "transform: requested %d (the running transform replays them; see status), replayed before %d\n", len(requests), before)
 
-	letters, before = open("ingest")
+	letters, before = open(deadletter.KindIngest)
 	ist, err := a.replayIngest(ctx, serde, letters)
 	fmt.Fprintf(out, "ingest: replayed %d, nothing left to write %d, still failing %d, replayed before %d\n",
 		ist.Replayed, ist.Already, ist.StillFailing, before)

@@ -187,7 +187,7 @@ func TestDeadLetterReplayEveryStage(t *testing.T) {
 	eventually("transform and load dead letters",
 		"SELECT arrayStringConcat(arraySort(groupArray(stage)), ',') FROM dead_letters WHERE source_topic = 'tiktok.products'", "load,transform")
 
-	ingestLetters := deadLetters(t, ctx, kafkaAddr, "tiktok.video_engagement", "ingest")
+	ingestLetters := deadLetters(t, ctx, kafkaAddr, "tiktok.video_engagement", deadletter.KindIngest)
 	var items []string
 	for _, l := range ingestLetters {
 		var v struct {
@@ -263,7 +263,7 @@ func TestDeadLetterReplayEveryStage(t *testing.T) {
 			t.Errorf("after a second replay %s = %s, want %s", q, got, want)
 		}
 	}
-	if got := deadLetters(t, ctx, kafkaAddr, "tiktok.products", "transform"); len(got) != 1 {
+	if got := deadLetters(t, ctx, kafkaAddr, "tiktok.products", deadletter.KindTransform); len(got) != 1 {
 		t.Errorf("%d transform dead letters, want 1", len(got))
 	}
 	if got := query("SELECT count() FROM product_links_changes WHERE _key = 'tiktok:7495001:S9'"); got != "1" {

@@ -82,7 +82,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	letters := g.Letters("ingest")
+	letters := g.Letters(deadletter.KindIngest)
 	var change *deadletter.Change
 	malformed := 0
 	for _, l := range letters {

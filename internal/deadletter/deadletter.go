@@ -70,22 +70,29 @@ const (
 	// payload's change (op/version) before writing it failed: a replay
 	// writes that change, so it keeps its version and event id.
 	HeaderChange = "shopstream.dlq.change"
-	// HeaderKind is absent on a dead letter, KindReplayRequest or
-	// KindReplayed on the other records of a dead-letter topic.
+	// HeaderKind is absent on a dead letter, EntryReplayRequest or
+	// EntryReplayed on the other records of a dead-letter topic.
 	HeaderKind = "shopstream.dlq.kind"
 )
 
 // Values of HeaderKind.
 const (
-	KindReplayRequest = "replay_request"
-	KindReplayed      = "replayed"
+	EntryReplayRequest = "replay_request"
+	EntryReplayed      = "replayed"
+)
+
+// Kinds of stage, as [Letter.Kind] says.
+const (
+	KindIngest    = "ingest"
+	KindTransform = "transform"
+	KindLoad      = "load"
 )
 
 // Stages that write dead letters; an ingest stage is IngestStage(source).
 const (
-	StageTransform = "transform"
-	StageLoad      = "load"
-	ingestPrefix   = "ingest-"
+	StageTransform = KindTransform
+	StageLoad      = KindLoad
+	ingestPrefix   = KindIngest + "-"
 )
 
 // IngestStage names the ingest stage of source, e.g. ingest-amazon.
@@ -146,12 +153,9 @@ func (id ID) String() string {
 	return fmt.Sprintf("%s %s/%d/%d", id.Stage, id.Topic, id.Partition, id.Offset)
 }
 
-// Kind is "ingest", "transform" or "load": which stage kind wrote it.
-func (id ID) Kind() string { return kindOf(id.Stage) }
-
 func kindOf(stage string) string {
 	if _, ok := IngestSource(stage); ok {
-		return "ingest"
+		return KindIngest
 	}
 	return stage
 }
@@ -210,7 +214,8 @@ func FromPayload(stage, topic, key string, payload []byte, endpoint, class, reas
 	return l
 }
 
-// Kind is "ingest", "transform" or "load".
+// Kind is the kind of stage that wrote l: KindIngest, KindTransform or
+// KindLoad.
 func (l Letter) Kind() string { return kindOf(l.Stage) }
 
 // ID returns the letter's ID. For an ingest letter it needs the letter's
@@ -260,13 +265,13 @@ func (l Letter) Record(maxBytes int) *kgo.Record {
 // RequestRecord returns a request that the stage which wrote l process it
 // again: l's key and value, on l's dead-letter topic.
 func RequestRecord(l Letter) *kgo.Record {
-	h := append(idHeaders(l.ID()), header(HeaderKind, KindReplayRequest))
+	h := append(idHeaders(l.ID()), header(HeaderKind, EntryReplayRequest))
 	return &kgo.Record{Topic: Topic(l.Topic), Key: clone(l.Key), Value: clone(l.Value), Headers: h}
 }
 
 // MarkerRecord returns the marker that the dead letter id was replayed.
 func MarkerRecord(id ID, at time.Time) *kgo.Record {
-	h := append(idHeaders(id), header(HeaderKind, KindReplayed), header(HeaderTime, at.UTC().Format(time.RFC3339Nano)))
+	h := append(idHeaders(id), header(HeaderKind, EntryReplayed), header(HeaderTime, at.UTC().Format(time.RFC3339Nano)))
 	return &kgo.Record{Topic: Topic(id.Topic), Headers: h}
 }
 

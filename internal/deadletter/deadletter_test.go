@@ -62,7 +62,7 @@ func TestEveryStageRoundTrips(t *testing.T) {
 			if (got.Change == nil) != (tc.l.Change == nil) || (got.Change != nil && *got.Change != *tc.l.Change) {
 				t.Errorf("change %v, want %v", got.Change, tc.l.Change)
 			}
-			if e.ID != tc.want || got.Kind() != tc.kind || e.ID.Kind() != tc.kind {
+			if e.ID != tc.want || got.Kind() != tc.kind {
 				t.Errorf("id %v kind %s, want %v %s", e.ID, got.Kind(), tc.want, tc.kind)
 			}
 		})
@@ -76,12 +76,12 @@ func TestRequestsAndMarkersNameTheirDeadLetter(t *testing.T) {
 	orig := &kgo.Record{Topic: "tiktok.products", Partition: 0, Offset: 5, Key: []byte("k"), Value: []byte("v")}
 	dead := deadletter.Parse(written(deadletter.FromKafka(deadletter.StageTransform, orig, deadletter.ClassUnknownSchema, "x", at).Record(0), 0, 0))
 	req := deadletter.Parse(written(deadletter.RequestRecord(dead.Letter), 0, 1))
-	if req.Err != nil || req.Kind != deadletter.KindReplayRequest || req.ID != dead.ID ||
+	if req.Err != nil || req.Kind != deadletter.EntryReplayRequest || req.ID != dead.ID ||
 		string(req.Letter.Key) != "k" || string(req.Letter.Value) != "v" || req.Letter.Topic != "tiktok.products" {
 		t.Fatalf("request %+v, dead letter %v", req, dead.ID)
 	}
 	mark := deadletter.Parse(written(deadletter.MarkerRecord(dead.ID, at), 0, 2))
-	if mark.Err != nil || mark.Kind != deadletter.KindReplayed || mark.ID != dead.ID || !mark.Letter.Time.Equal(at) {
+	if mark.Err != nil || mark.Kind != deadletter.EntryReplayed || mark.ID != dead.ID || !mark.Letter.Time.Equal(at) {
 		t.Fatalf("marker %+v", mark)
 	}
 	// An ingest dead letter's marker names it by its own position.
@@ -93,10 +93,10 @@ func TestRequestsAndMarkersNameTheirDeadLetter(t *testing.T) {
 	if rep := g.Replayed(); len(rep) != 2 || !rep[dead.ID] || !rep[ing.ID] {
 		t.Errorf("replayed %v", rep)
 	}
-	if ls := g.Letters("transform"); len(ls) != 1 || ls[0].ID() != dead.ID {
+	if ls := g.Letters(deadletter.KindTransform); len(ls) != 1 || ls[0].ID() != dead.ID {
 		t.Errorf("transform letters %v", ls)
 	}
-	if ls := g.Letters("ingest"); len(ls) != 1 || ls[0].ID() != (deadletter.ID{Stage: "ingest-amazon", Topic: "amazon.orders", Partition: 3, Offset: 9}) {
+	if ls := g.Letters(deadletter.KindIngest); len(ls) != 1 || ls[0].ID() != (deadletter.ID{Stage: "ingest-amazon", Topic: "amazon.orders", Partition: 3, Offset: 9}) {
 		t.Errorf("ingest letters %v", ls)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // Entry is one record of a dead-letter topic, parsed.
 type Entry struct {
-	// Kind is "" for a dead letter, else KindReplayRequest or KindReplayed.
+	// Kind is "" for a dead letter, else EntryReplayRequest or EntryReplayed.
 	Kind string
 	// Letter is the dead letter; for a replay request, the dead letter it
 	// carries (with the request's position as its DLQ position).
@@ -122,15 +122,15 @@ type Log struct {
 func (g Log) Replayed() map[ID]bool {
 	out := map[ID]bool{}
 	for _, e := range g.Entries {
-		if e.Kind == KindReplayed {
+		if e.Kind == EntryReplayed {
 			out[e.ID] = true
 		}
 	}
 	return out
 }
 
-// Letters returns the dead letters whose stage is of kind ("ingest",
-// "transform", "load"), in topic order per partition.
+// Letters returns the dead letters whose stage is of kind (KindIngest,
+// KindTransform, KindLoad), in topic order per partition.
 func (g Log) Letters(kind string) []Letter {
 	var out []Letter
 	for _, e := range g.Entries {

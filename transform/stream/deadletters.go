@@ -39,7 +39,7 @@ func readDeadLetters(ctx context.Context, cfg Config, topics []string) (*deadLet
 	for _, t := range topics {
 		d.topics[t] = true
 	}
-	for _, l := range g.Letters(deadletter.StageTransform) {
+	for _, l := range g.Letters(deadletter.KindTransform) {
 		if id := l.ID(); !d.replayed[id] {
 			d.open[id] = true
 		}
@@ -62,7 +62,7 @@ func (d *deadLetters) isOpen(r *kgo.Record) bool {
 // that stops the batch (a registry that cannot be reached).
 func (d *deadLetters) replay(ctx context.Context, cfg Config, proc *Processor, r *kgo.Record, stats *batchStats) (out []Output, id deadletter.ID, ok bool, err error) {
 	e := deadletter.Parse(r)
-	if e.Kind != deadletter.KindReplayRequest || e.ID.Stage != deadletter.StageTransform {
+	if e.Kind != deadletter.EntryReplayRequest || e.ID.Stage != deadletter.StageTransform {
 		return nil, id, false, nil
 	}
 	log := cfg.Log.With().Str("dead_letter", e.ID.String()).Logger()

@@ -65,12 +65,12 @@ func TestReplayDeadLetter(t *testing.T) {
 		}
 		return g
 	}
-	waitFor(t, "the dead letter", time.Minute, func() bool { return len(read().Letters(deadletter.StageTransform)) == 1 },
+	waitFor(t, "the dead letter", time.Minute, func() bool { return len(read().Letters(deadletter.KindTransform)) == 1 },
 		func() string { return fmt.Sprint(read().Entries) })
 	waitFor(t, "the other outputs", time.Minute, func() bool {
 		return slices.Equal(rows.current(), rowsBefore) && slices.Equal(links.current(), linksBefore)
 	}, func() string { return diff(links.current(), linksBefore) })
-	dead := read().Letters(deadletter.StageTransform)[0]
+	dead := read().Letters(deadletter.KindTransform)[0]
 	if dead.Class != deadletter.ClassUnknownSchema || dead.Offset < 0 || dead.Topic != e.prefix+late.topic {
 		t.Fatalf("dead letter %+v", dead)
 	}
@@ -125,7 +125,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	g := read()
 	markers := 0
 	for _, en := range g.Entries {
-		if en.Kind == deadletter.KindReplayed {
+		if en.Kind == deadletter.EntryReplayed {
 			markers++
 		}
 	}

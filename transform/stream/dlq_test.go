@@ -69,7 +69,9 @@ func TestReplayDeadLetter(t *testing.T) {
 		func() string { return fmt.Sprint(read().Entries) })
 	waitFor(t, "the other outputs", time.Minute, func() bool {
 		return slices.Equal(rows.current(), rowsBefore) && slices.Equal(links.current(), linksBefore)
-	}, func() string { return diff(links.current(), linksBefore) })
+	}, func() string {
+		return "links:\n" + diff(links.current(), linksBefore) + "\nrows:\n" + diff(rows.current(), rowsBefore)
+	})
 	dead := read().Letters(deadletter.KindTransform)[0]
 	if dead.Class != deadletter.ClassUnknownSchema || dead.Offset < 0 || dead.Topic != e.prefix+late.topic {
 		t.Fatalf("dead letter %+v", dead)

@@ -178,7 +178,11 @@ func contentOf(v map[string]any) string {
 		switch k {
 		case "version", "event_id", "source_ts", "ingest_ts", "op", "previous_product_key":
 		default:
-			c[k] = x
+			// A null field reads as an absent one: the schema's null
+			// default (a decoded record has every field of its schema).
+			if x != nil {
+				c[k] = x
+			}
 		}
 	}
 	return fmt.Sprint(c)

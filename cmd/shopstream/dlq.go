@@ -151,7 +151,7 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 		}
 		bySource[src] = append(bySource[src], l)
 	}
-	s, err := a.resolveSources(ctx, false)
+	s, _, err := a.resolveSources(ctx, false)
 	if err != nil {
 		return total, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/state"
 )
@@ -55,6 +56,7 @@ func NewDriver(cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	t.links = &linksTable{topic: cfg.TopicPrefix + identity.TopicProductLinks, serde: cfg.Serde, links: map[identity.Ref]linkEntry{}}
+	t.dl = &deadLetters{topics: map[string]bool{}, open: map[deadletter.ID]bool{}, replayed: map[deadletter.ID]bool{}}
 	return &Driver{t: t, top: t.eng.top, db: db, tasks: map[taskID]*task{}, stores: map[topicPartition]*state.Store{},
 		offset: map[topicPartition]int64{}, ctx: context.Background(), cfg: cfg}, nil
 }

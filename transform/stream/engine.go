@@ -52,6 +52,16 @@ type ticker interface {
 	tick(ctx context.Context, emit emitFunc) error
 }
 
+// endTimeout bounds how long ending a transaction may take.
+const endTimeout = 30 * time.Second
+
+// transactionTimeout is the producer's transaction.timeout.ms, as Kafka
+// Streams sets it under exactly-once: a crashed instance's open
+// transaction holds back the read_committed consumers of its partitions
+// (the next steps' tasks, their restores) until the broker aborts it, or
+// until the instance restarts and fences it.
+const transactionTimeout = 10 * time.Second
+
 // pollInterval is how long a poll waits for records before beforeTxn runs
 // anyway.
 const pollInterval = 500 * time.Millisecond
@@ -174,6 +184,7 @@ func (e *engine) run(ctx context.Context) (err error) {
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeTopics(sources...),
 		kgo.TransactionalID(e.cfg.transactionalID),
+		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(partitioner{internal: internal, def: kgo.StickyKeyPartitioner(nil)}),
@@ -394,7 +405,12 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 	if procErr != nil {
 		try = kgo.TryAbort
 	}
-	committed, err := e.sess.End(ctx, try)
+	// End even when ctx is done (shutting down): a transaction left open
+	// holds back every read_committed consumer of its partitions until
+	// the broker times it out.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	committed, err := e.sess.End(endCtx, try)
 	mu.Lock()
 	defer mu.Unlock()
 	switch {

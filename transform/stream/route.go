@@ -5,52 +5,117 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
 // routeStep is a route task: it decodes the input records of one
-// partition index, dead-letters those that cannot be read, and forwards
-// what each later step needs: identity inputs to the identity step, facts
-// (in their wire form, keyed by entity) to the facts step. It keeps no
-// state.
+// partition index, dead-letters those that cannot be read (package
+// deadletter), and forwards what each later step needs: identity inputs to
+// the identity step, facts (in their wire form, keyed by entity) to the
+// facts step. It also consumes the inputs' dead-letter topics for replay
+// requests (`shopstream dlq replay`): the record a request carries is
+// routed like a live input, with the replayed marker in the same
+// transaction. Which dead letters were replayed is read from those topics
+// when the instance starts (dl) and kept in memory; the step keeps no
+// store.
 type routeStep struct {
 	serde  Serde
 	prefix string
 	stats  *batchStats
+	dl     *deadLetters
+	now    func() time.Time
+	log    zerolog.Logger
 	buf    []byte
 }
 
 func (s *routeStep) reset() {}
 
 func (s *routeStep) process(ctx context.Context, r *kgo.Record, emit emitFunc) error {
+	if s.dl.isDLQ(r.Topic) {
+		return s.replay(ctx, r, emit)
+	}
+	_, err := s.route(ctx, r, emit)
+	return err
+}
+
+// out emits a record built for a full topic name (dead letters, markers).
+func (s *routeStep) out(emit emitFunc, r *kgo.Record) {
+	emit(strings.TrimPrefix(r.Topic, s.prefix), false, r.Key, r.Value, r.Headers...)
+}
+
+// replay handles a record of a dead-letter topic: a request to replay one
+// of the transform's dead letters that is still open is routed, and marked
+// replayed, unless it fails again (then it stays open).
+func (s *routeStep) replay(ctx context.Context, r *kgo.Record, emit emitFunc) error {
+	e := deadletter.Parse(r)
+	if e.Kind != deadletter.EntryReplayRequest || e.ID.Stage != deadletter.StageTransform {
+		return nil
+	}
+	log := s.log.With().Str("dead_letter", e.ID.String()).Logger()
+	switch {
+	case e.Err != nil:
+		s.stats.replays["failed"]++
+		log.Warn().Err(e.Err).Msg("replay request without the dead letter's coordinates; ignored")
+		return nil
+	case s.dl.replayed[e.ID]:
+		s.stats.replays["already"]++
+		return nil
+	}
+	orig := &kgo.Record{Topic: e.ID.Topic, Partition: e.ID.Partition, Offset: e.ID.Offset, Key: r.Key, Value: r.Value}
+	ok, err := s.route(ctx, orig, func(topic string, internal bool, key, value []byte, headers ...kgo.RecordHeader) {
+		if !internal && strings.HasSuffix(topic, deadletter.Suffix) {
+			return // still dead: its letter stays open, no second letter
+		}
+		emit(topic, internal, key, value, headers...)
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.stats.replays["failed"]++
+		log.Warn().Msg("dead letter replayed and failed again; it stays open")
+		return nil
+	}
+	s.dl.replayed[e.ID] = true
+	s.stats.replays["replayed"]++
+	s.out(emit, deadletter.MarkerRecord(e.ID, s.now()))
+	return nil
+}
+
+// route routes one input record; ok is false when it was dead-lettered.
+func (s *routeStep) route(ctx context.Context, r *kgo.Record, emit emitFunc) (ok bool, err error) {
 	if r.Value == nil {
 		// A tombstone of a compacted input: the keyed record's delete was
 		// already sent as op delete.
-		return nil
+		return true, nil
 	}
 	topic := strings.TrimPrefix(r.Topic, s.prefix)
 	s.stats.inputs[topic]++
-	dead := func(reason error) {
+	ok = true
+	dead := func(class string, reason error) {
+		ok = false
 		s.stats.dead[topic]++
-		d := deadLetter{reason}.record(r)
-		emit(topic+DeadLetterSuffix, false, d.Key, d.Value, d.Headers...)
+		s.out(emit, deadletter.FromKafka(deadletter.StageTransform, r, class, reason.Error(), s.now()).Record(0))
 	}
 	rec, err := s.serde.Decode(ctx, r.Value)
 	if err != nil {
-		if isPermanentDecodeError(err) {
-			dead(fmt.Errorf("decode: %w", err))
-			return nil
+		if class := deadletter.DecodeClass(err); class != "" {
+			dead(class, fmt.Errorf("decode: %w", err))
+			return ok, nil
 		}
-		return fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		return false, fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	m, err := join.ReadMeta(rec)
 	if err != nil {
-		dead(fmt.Errorf("%s: %w", topic, err))
-		return nil
+		dead(deadletter.ClassProcessing, fmt.Errorf("%s: %w", topic, err))
+		return ok, nil
 	}
 	var (
 		fact join.Fact
@@ -60,8 +125,8 @@ func (s *routeStep) process(ctx context.Context, r *kgo.Record, emit emitFunc) e
 	case identity.TopicTikTokProducts:
 		src, items, err := identity.TikTokProductItems(rec)
 		if err != nil {
-			dead(err)
-			return nil
+			dead(deadletter.ClassProcessing, err)
+			return ok, nil
 		}
 		id = &identityMsg{source: src, items: items}
 	case identity.TopicAmazonCatalog:
@@ -70,8 +135,8 @@ func (s *routeStep) process(ctx context.Context, r *kgo.Record, emit emitFunc) e
 			fact, err = join.ReadRecord(topic, rec)
 		}
 		if err != nil {
-			dead(err)
-			return nil
+			dead(deadletter.ClassProcessing, err)
+			return ok, nil
 		}
 		id = &identityMsg{source: src, items: items}
 	default:
@@ -79,8 +144,8 @@ func (s *routeStep) process(ctx context.Context, r *kgo.Record, emit emitFunc) e
 			err = join.Check(fact)
 		}
 		if err != nil {
-			dead(err)
-			return nil
+			dead(deadletter.ClassProcessing, err)
+			return ok, nil
 		}
 		if ref, sku, ok := learntSKU(topic, rec); ok && m.Op != "delete" {
 			id = &identityMsg{learn: true, ref: ref, sku: sku}
@@ -94,7 +159,7 @@ func (s *routeStep) process(ctx context.Context, r *kgo.Record, emit emitFunc) e
 		s.buf = join.AppendFact(s.buf[:0], fact)
 		emit(internalFacts, true, []byte(join.EntityOf(fact)), append([]byte(nil), s.buf...))
 	}
-	return nil
+	return true, nil
 }
 
 var errNoSerde = errors.New("stream: config needs a serde")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
@@ -27,6 +28,7 @@ type Transform struct {
 
 	links   *linksTable
 	changed []identity.Ref
+	dl      *deadLetters
 
 	mu     sync.Mutex
 	closed bool
@@ -86,13 +88,13 @@ func (t *Transform) topology() *topology {
 		join.TopicProductDaily:     nil,
 	}
 	for _, in := range Topics() {
-		outputs[in+DeadLetterSuffix] = kafkatopic.KeepAll()
+		outputs[deadletter.Topic(in)] = kafkatopic.KeepAll()
 	}
 	floor := versionFloor(cfg.Now())
 	zone := join.New(cfg.Join).Zone().String()
 	return &topology{prefix: cfg.TopicPrefix, group: cfg.Group, outputs: outputs, subs: []*subTopology{
-		{name: "route", inputs: Topics(), newTask: func(int32, *state.Store) processor {
-			return &routeStep{serde: cfg.Serde, prefix: cfg.TopicPrefix, stats: &t.stats}
+		{name: "route", inputs: append(Topics(), dlqTopics(Topics())...), newTask: func(int32, *state.Store) processor {
+			return &routeStep{serde: cfg.Serde, prefix: cfg.TopicPrefix, stats: &t.stats, dl: t.dl, now: cfg.Now, log: cfg.Log}
 		}},
 		{name: "identity", internal: internalIdentity, partitions: 1, store: "identity",
 			newTask: func(_ int32, st *state.Store) processor {
@@ -139,7 +141,14 @@ func (t *Transform) Run(ctx context.Context) error {
 		return err
 	}
 	defer links.close()
-	t.links, t.changed, t.steps = links, nil, nil
+	dl, err := readDeadLetters(ctx, t.cfg, prefixed(t.cfg.TopicPrefix, dlqTopics(Topics())))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	t.links, t.changed, t.steps, t.dl = links, nil, nil, dl
 	return t.eng.run(ctx)
 }
 

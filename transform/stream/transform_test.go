@@ -39,7 +39,7 @@ func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string) (stop func
 	tr, err := New(Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, InstanceID: id, StateDir: dir,
 		Serde: e.serde, Partitions: 4, CacheBytes: 16 << 20,
 		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)},
-		Log:        zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		Log:        zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -95,6 +96,12 @@ func Open(dir string, o Options) (*DB, error) {
 		Cache:        cache,
 		MemTableSize: uint64(max(o.CacheBytes/16, 1<<20)),
 		Logger:       quietLogger{},
+	}
+	// Most reads of a key not in the value cache are of new keys (a new
+	// entity, a new row): bloom filters answer those without reading the
+	// levels.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type linksTable struct {
 
 	// Owned by the engine's goroutine.
 	links map[identity.Ref]linkEntry
+	pos   map[int32]int64 // per partition, the offset after the last record applied
 
 	mu    sync.Mutex
 	queue []linkUpdate
@@ -202,9 +204,13 @@ func (t *linksTable) drain() ([]identity.Ref, error) {
 		return nil, err
 	}
 	var changed []identity.Ref
+	if t.pos == nil {
+		t.pos = map[int32]int64{}
+	}
 	for _, u := range q {
 		old, had := t.links[u.ref]
 		t.links[u.ref] = u.entry
+		t.pos[u.entry.partition] = max(t.pos[u.entry.partition], u.entry.offset+1)
 		if !had || old.deleted != u.entry.deleted || old.key != u.entry.key {
 			changed = append(changed, u.ref)
 		}
@@ -223,13 +229,7 @@ func (t *linksTable) Key(ref identity.Ref) (string, bool) {
 
 // position returns, per partition of the topic, the offset after the last
 // record applied.
-func (t *linksTable) position() map[int32]int64 {
-	out := map[int32]int64{}
-	for _, e := range t.links {
-		out[e.partition] = max(out[e.partition], e.offset+1)
-	}
-	return out
-}
+func (t *linksTable) position() map[int32]int64 { return maps.Clone(t.pos) }
 
 // changedSince returns the channel products whose last record is at or
 // after pos (per partition): what a task that reacted up to pos has not

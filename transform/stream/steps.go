@@ -83,6 +83,9 @@ func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
 		refs = s.links.changedSince(pos)
 		s.pos = pos
 	}
+	if len(refs) == 0 && len(s.pos) == len(s.links.pos) && maps.Equal(s.pos, s.links.pos) {
+		return nil
+	}
 	now := s.links.position()
 	if len(refs) > 0 {
 		cs, err := s.facts.Relink(refs, s.links.trigger(refs))

@@ -33,7 +33,7 @@ type Transform struct {
 	mu     sync.Mutex
 	closed bool
 	stats  batchStats
-	steps  []counting
+	steps  map[string]counting // by task
 }
 
 // counting is a step that counts what its transaction produced.
@@ -63,7 +63,7 @@ func New(cfg Config) (*Transform, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t := &Transform{cfg: cfg, stats: newBatchStats()}
+	t := &Transform{cfg: cfg, stats: newBatchStats(), steps: map[string]counting{}}
 	eng, err := newEngine(engineConfig{
 		brokers: cfg.Brokers, clientOpts: cfg.ClientOpts, group: cfg.Group, instanceID: cfg.InstanceID,
 		transactionalID: cfg.TransactionalID, stateDir: cfg.StateDir, cacheBytes: cfg.CacheBytes, log: cfg.Log,
@@ -99,7 +99,7 @@ func (t *Transform) topology() *topology {
 		{name: "identity", internal: internalIdentity, partitions: 1, store: "identity",
 			newTask: func(_ int32, st *state.Store) processor {
 				s := &identityStep{st: st, mapping: cfg.Mapping, serde: cfg.Serde, floor: floor}
-				t.steps = append(t.steps, s)
+				t.steps[st.Name()] = s
 				return s
 			}},
 		{name: "facts", internal: internalFacts, partitions: cfg.Partitions, store: "facts",
@@ -109,7 +109,7 @@ func (t *Transform) topology() *topology {
 		{name: "rows", internal: internalPartials, partitions: cfg.Partitions, store: "rows",
 			newTask: func(_ int32, st *state.Store) processor {
 				s := &rowsStep{st: st, serde: cfg.Serde, zone: zone, floor: floor}
-				t.steps = append(t.steps, s)
+				t.steps[st.Name()] = s
 				return s
 			}},
 	}}
@@ -148,7 +148,7 @@ func (t *Transform) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	t.links, t.changed, t.steps, t.dl = links, nil, nil, dl
+	t.links, t.changed, t.steps, t.dl = links, nil, map[string]counting{}, dl
 	return t.eng.run(ctx)
 }
 

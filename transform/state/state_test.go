@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -472,5 +473,62 @@ func TestZombieFenced(t *testing.T) {
 	restore(t, k, fresh, fs)
 	if got := contents(t, fs); !maps.Equal(got, after2) {
 		t.Fatalf("changelog holds %v, want B's %v and nothing of the zombie", got, after2)
+	}
+}
+
+// TestScanMergesWrites: a scan sees the committed keys merged with the
+// transaction's writes, in key order: overwritten values, deletes and new
+// keys, before and after and between the committed ones.
+func TestScanMergesWrites(t *testing.T) {
+	db := open(t, t.TempDir(), Options{})
+	s := db.Store("a-0", "cl", 0)
+	for _, k := range []string{"p/b", "p/d", "p/f", "q/x"} {
+		if err := s.Set([]byte(k), []byte("old-"+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.TakeChangelog()
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	writes := write{"p/a": "new", "p/d": "", "p/e": "new", "p/f": "newer", "p/g": "new", "o/z": "new"}
+	apply(t, s, writes)
+	var got []string
+	if err := s.Scan([]byte("p/"), func(k, v []byte) bool { got = append(got, string(k)+"="+string(v)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"p/a=new", "p/b=old-p/b", "p/e=new", "p/f=newer", "p/g=new"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("scan = %v, want %v", got, want)
+	}
+	// Stopping early stops.
+	got = nil
+	if err := s.Scan([]byte("p/"), func(k, _ []byte) bool { got = append(got, string(k)); return len(got) < 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"p/a", "p/b"}) {
+		t.Fatalf("scan stopped after %v", got)
+	}
+}
+
+// TestValueCacheBounded: the cache of committed values stays within its
+// budget however many keys are read, and evicts the least recently used.
+func TestValueCacheBounded(t *testing.T) {
+	c := newLRU(10 << 10)
+	for i := range 10000 {
+		c.put(fmt.Sprintf("key-%05d", i), make([]byte, 100), true)
+		if c.size > c.max {
+			t.Fatalf("cache holds %d bytes, budget %d", c.size, c.max)
+		}
+	}
+	if _, _, ok := c.get("key-00000"); ok {
+		t.Fatal("the oldest key is still cached")
+	}
+	if _, _, ok := c.get("key-09999"); !ok {
+		t.Fatal("the newest key is not cached")
+	}
+	c.dropPrefix("key-")
+	if c.size != 0 || c.l.Len() != 0 {
+		t.Fatalf("after dropping every key: %d bytes, %d entries", c.size, c.l.Len())
 	}
 }

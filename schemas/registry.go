@@ -200,6 +200,20 @@ func (s *Serde) Encode(topic string, v map[string]any) ([]byte, error) {
 	return b, nil
 }
 
+// AppendHeader appends the wire-format header of topic's schema (magic
+// byte and schema id) to b, for a caller that writes the Avro body itself.
+func (s *Serde) AppendHeader(b []byte, topic string) ([]byte, error) {
+	e, ok := s.enc[topic]
+	if !ok {
+		return nil, fmt.Errorf("%w %q in this serde", ErrUnknownTopic, topic)
+	}
+	b, err := wireHeader.AppendEncode(b, e.id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode %s header: %w", topic, err)
+	}
+	return b, nil
+}
+
 // Decode returns the record in the wire-format value b, in goavro's native
 // form. A schema id seen for the first time is fetched from the registry,
 // which is what ctx bounds. Values that can never decode fail with an error

@@ -147,11 +147,25 @@ func (s *rowsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) erro
 	if !ok {
 		return nil
 	}
-	v, err := s.serde.Encode(join.TopicProductDaily, out.Record())
+	var v []byte
+	if h, ok := s.serde.(headerAppender); ok {
+		// The row's Avro body written directly, behind the schema's header.
+		if v, err = h.AppendHeader(make([]byte, 0, 256), join.TopicProductDaily); err == nil {
+			v = out.AppendAvro(v)
+		}
+	} else {
+		v, err = s.serde.Encode(join.TopicProductDaily, out.Record())
+	}
 	if err != nil {
 		return fmt.Errorf("rows: encode %s: %w", r.Key, err)
 	}
 	emit(join.TopicProductDaily, false, r.Key, v)
 	s.rows++
 	return nil
+}
+
+// headerAppender is a Serde that writes the wire-format header alone
+// (*schemas.Serde), so a step can write the Avro body itself.
+type headerAppender interface {
+	AppendHeader(b []byte, topic string) ([]byte, error)
 }

@@ -45,6 +45,14 @@ func (s *benchSerde) Encode(topic string, v map[string]any) ([]byte, error) {
 	return append([]byte{i}, b...), nil
 }
 
+func (s *benchSerde) AppendHeader(b []byte, topic string) ([]byte, error) {
+	i, ok := s.index[topic]
+	if !ok {
+		return nil, fmt.Errorf("no schema for %s", topic)
+	}
+	return append(b, i), nil
+}
+
 func (s *benchSerde) Decode(_ context.Context, b []byte) (map[string]any, error) {
 	if len(b) == 0 || int(b[0]) >= len(s.codecs) {
 		return nil, errors.New("not a bench record")

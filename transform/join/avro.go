@@ -1,12 +1,9 @@
 package join
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"math"
 	"math/big"
-	"strconv"
 )
 
 // AppendAvro appends the row's xchannel.product_daily record in Avro
@@ -15,21 +12,10 @@ import (
 // map. The rows step writes every output row, so this is its hot path;
 // TestAppendAvro holds it to Record().
 func (r *Row) AppendAvro(b []byte) []byte {
-	op := "update"
-	switch {
-	case r.Deleted:
-		op = "delete"
-	case r.First:
-		op = "create"
-	}
-	key := r.Key()
-	sum := sha256.Sum256([]byte(key + "\x00" + strconv.FormatInt(r.Version, 10)))
-	var id [32]byte
-	hex.Encode(id[:], sum[:16])
-	b = avroString(b, string(id[:]))
+	b = avroString(b, r.eventID())
 	b = avroString(b, "transform")
 	b = avroString(b, "product_daily")
-	b = avroString(b, op)
+	b = avroString(b, r.op())
 	b = binary.AppendVarint(b, r.Trigger.SourceTS.UnixMilli())
 	b = binary.AppendVarint(b, r.Trigger.IngestTS.UnixMilli())
 	b = binary.AppendVarint(b, r.Version)
@@ -42,8 +28,8 @@ func (r *Row) AppendAvro(b []byte) []byte {
 	b = avroOptLong(b, r.TikTokShares)
 	b = avroOptLong(b, r.TikTokLikes)
 	b = avroOptLong(b, r.TikTokComments)
-	b = avroOptLong(b, nil) // tiktok_product_impressions
-	b = avroOptLong(b, nil) // tiktok_product_clicks
+	b = avroOptLong(b, nil)  // tiktok_product_impressions
+	b = avroOptLong(b, nil)  // tiktok_product_clicks
 	b = avroOptString(b, "") // tiktok_attention_provenance
 	b = avroOptString(b, r.TikTokCurrency)
 	b = avroOptDecimal(b, r.TikTokVideoGMV)

@@ -14,18 +14,28 @@ const TopicProductDaily = "xchannel.product_daily"
 // Key returns the row's Kafka key, product_key:date.
 func (r Row) Key() string { return r.ProductKey + ":" + r.Day.String() }
 
+// op is the row's change operation: create for its first version,
+// delete when it lost every contribution, update otherwise.
+func (r *Row) op() string {
+	switch {
+	case r.Deleted:
+		return "delete"
+	case r.First:
+		return "create"
+	}
+	return "update"
+}
+
+// eventID is the row version's deterministic event id.
+func (r *Row) eventID() string {
+	sum := sha256.Sum256([]byte(r.Key() + "\x00" + strconv.FormatInt(r.Version, 10)))
+	return hex.EncodeToString(sum[:16])
+}
+
 // Record returns the row as an xchannel.product_daily record in goavro's
 // native form. A deleted row has op delete and null metrics, so a
 // current-state table marks it deleted.
 func (r Row) Record() map[string]any {
-	op := "update"
-	switch {
-	case r.Deleted:
-		op = "delete"
-	case r.First:
-		op = "create"
-	}
-	sum := sha256.Sum256([]byte(r.Key() + "\x00" + strconv.FormatInt(r.Version, 10)))
 	terms := make([]any, 0, len(r.SearchTermRanks))
 	for _, t := range r.SearchTermRanks {
 		terms = append(terms, map[string]any{
@@ -42,10 +52,10 @@ func (r Row) Record() map[string]any {
 		start, end = native.OptDate(p.Start.Time(), true), native.OptDate(p.End.Time(), true)
 	}
 	return map[string]any{
-		"event_id":                      hex.EncodeToString(sum[:16]),
+		"event_id":                      r.eventID(),
 		"source":                        "transform",
 		"entity":                        "product_daily",
-		"op":                            op,
+		"op":                            r.op(),
 		"source_ts":                     r.Trigger.SourceTS.UTC(),
 		"ingest_ts":                     r.Trigger.IngestTS.UTC(),
 		"version":                       r.Version,

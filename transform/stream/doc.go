@@ -18,14 +18,17 @@
 //
 // Internal topics are named <topic_prefix><group>-<name>, like Kafka
 // Streams' <application.id>-<name>, so two deployments (groups) never share
-// them. P is transform.partitions (default 12), the most instances that
-// can share the work of a stage.
+// them. P is Config.Partitions (default 12), the most instances that can
+// share the work of a step; it cannot change for a group (New refuses
+// internal topics with other partition counts).
 //
 //	input topics (amazon.*, tiktok.*; their own partitions and keys)
 //	  │ 1 route (a task per input partition; stateless)
 //	  │   decode the Avro input (a record that cannot be decoded or read
-//	  │   goes to <topic>.dlq here, the only place that reads inputs),
-//	  │   and forward what each later step needs, re-keyed:
+//	  │   goes to <topic>.dlq here, the only place that reads inputs;
+//	  │   replay requests on the dead-letter topics are routed here too),
+//	  │   and forward what each later step needs, re-keyed, in a compact
+//	  │   binary form (join.AppendFact), so inputs are decoded once:
 //	  ├──> <group>-identity-repartition (1 partition)
 //	  │      catalog items (amazon.catalog identifiers, tiktok.products SKUs)
 //	  │      and the seller SKUs learnt from sales & traffic and order lines
@@ -114,23 +117,26 @@
 // # State, and why it is bounded
 //
 // A task's store lives on the instance's local disk, under
-// transform.state_dir, one pebble database per instance with a key range
-// per task (one memtable budget and one block cache for all tasks of an
-// instance). What is in memory: pebble's block cache and memtables
-// (transform.cache_mb split between them), a bounded cache of decoded
-// entities and rows per stage, the global links table and the identity
-// resolver (both bounded by the catalog), and one transaction's pending
-// writes (bounded by the records per transaction). Nothing grows with the
-// days of history: old days' state is on disk and read back when late data
-// touches it.
+// Config.StateDir, one pebble database per instance with a key range per
+// task (one memtable budget and one block cache for all tasks of an
+// instance). What is in memory: Config.CacheBytes, split between a
+// bounded LRU cache of committed values, pebble's block cache and its
+// memtables (package state); the global links table and the identity
+// resolver (both bounded by the catalog); and one transaction's writes
+// (bounded by the records per poll). Nothing grows with the days of
+// history: old days' state is on disk and read back when late data
+// touches it. The per-record path reads and writes whole keys (an
+// entity, with the partials it sent; a row, with its partials): scans
+// are left to rare events (a link change, a sales-rank delete, a task's
+// start).
 //
-// The store's writes of a transaction are held in a batch and the same
-// writes are produced to the changelog in the transaction. When the
-// transaction commits, the batch is applied to the local store together
-// with each task's checkpoint: the changelog offset it now reflects. If
-// the transaction aborts (a rebalance, a fenced producer), the batch is
-// dropped and the tasks' in-memory caches are cleared: the store is still
-// exactly the committed state.
+// A transaction's writes are held in a write cache (one write per key,
+// as Kafka Streams' record cache) and produced to the changelog in the
+// transaction. When the transaction commits, they are applied to the
+// local store together with each task's checkpoint: the changelog offset
+// it now reflects. If the transaction aborts (a rebalance, a fenced
+// producer), they are dropped and the tasks' in-memory state is reset:
+// the store is still exactly the committed state.
 //
 // # Restart, rebalance, crash
 //
@@ -155,16 +161,20 @@
 // the restore reads those writes back from the changelog.
 //
 // Instances are static group members (group.instance.id =
-// transform.instance_id) balanced cooperative-sticky, so a restarted
+// Config.InstanceID) balanced cooperative-sticky, so a restarted
 // instance gets its tasks back without a rebalance and restores from its
 // local stores; a new or departed instance moves only the tasks that
 // must move. Each instance has its own transactional id
-// (<group>-<instance_id>, or transform.transactional_id), and franz-go's
+// (<group>-<InstanceID>, or Config.TransactionalID), and franz-go's
 // GroupTransactSession gives exactly-once v2 (KIP-447): offsets are
 // committed in the transaction with the group's generation, so a zombie
 // (an instance that lost its tasks and does not know yet) cannot commit,
 // and a restarted instance fences its previous incarnation's open
-// transaction through the shared transactional id.
+// transaction through the shared transactional id. The transaction
+// timeout is 10 seconds, as Kafka Streams sets it: an open transaction of
+// a crashed instance holds back the read_committed consumers of its
+// partitions (the next steps, restores) until it is fenced or times out.
+// A stopping instance still ends its transaction.
 //
 // # No standby replicas
 //

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -163,39 +162,22 @@ func (t *topology) ensure(ctx context.Context, adm *kadm.Client) error {
 	for topic := range want {
 		names = append(names, topic)
 	}
-	// A topic just created takes a moment to show in the metadata.
-	deadline := time.Now().Add(topicWait)
-	for {
-		errs = nil
-		details, err := adm.ListTopics(ctx, names...)
-		if err != nil {
-			return fmt.Errorf("list internal topics: %w", err)
-		}
-		var missing []error
-		for topic, n := range want {
-			d, ok := details[topic]
-			switch {
-			case !ok || d.Err != nil:
-				missing = append(missing, fmt.Errorf("internal topic %s is not there after creating it: %v", topic, d.Err))
-			case len(d.Partitions) != n:
-				errs = append(errs, fmt.Errorf("internal topic %s has %d partitions, the topology needs %d (transform.partitions "+
-					"changed? it cannot change for a group: use a new transform.group, or delete the group's internal topics)",
-					topic, len(d.Partitions), n))
-			}
-		}
-		if len(errs) > 0 || len(missing) == 0 || time.Now().After(deadline) {
-			return errors.Join(append(errs, missing...)...)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+	if err := kafkatopic.Ready(ctx, adm, names...); err != nil {
+		return err
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("list internal topics: %w", err)
+	}
+	for topic, n := range want {
+		if d := details[topic]; len(d.Partitions) != n {
+			errs = append(errs, fmt.Errorf("internal topic %s has %d partitions, the topology needs %d (transform.partitions "+
+				"changed? it cannot change for a group: use a new transform.group, or delete the group's internal topics)",
+				topic, len(d.Partitions), n))
 		}
 	}
+	return errors.Join(errs...)
 }
-
-// topicWait bounds how long ensure waits for created topics to appear.
-const topicWait = 30 * time.Second
 
 func isChangelog(topic string) bool {
 	return strings.HasSuffix(topic, "-changelog")

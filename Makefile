@@ -10,6 +10,8 @@ CHDB_LIB     := $(CACHE)/chdb/$(CHDB_VERSION)/libchdb.so
 VENV         := $(CACHE)/venv
 DBT          := $(VENV)/bin/dbt
 DBT_REQUIREMENTS := $(CURDIR)/dbt/requirements.txt
+SUPERSET_VENV := $(CACHE)/superset-6.1.0
+SUPERSET_REQUIREMENTS := $(CURDIR)/deploy/superset/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
@@ -17,7 +19,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv superset-venv superset test-bi lint clean
 
 all: build
 
@@ -32,14 +34,14 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv
+test: build kafka-jars venv superset-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
 	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
-	CHDB_LIB_PATH=$(CHDB_LIB) \
+	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test $(GOTEST_FLAGS) ./...
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
@@ -110,6 +112,28 @@ $(DBT): $(DBT_REQUIREMENTS)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
 	touch $@
+
+## superset-venv: Apache Superset 6.1.0 with clickhouse-connect, every package
+## pinned (deploy/superset/requirements.txt), in .cache/superset-6.1.0
+superset-venv: $(SUPERSET_VENV)/bin/superset
+$(SUPERSET_VENV)/bin/superset: $(SUPERSET_REQUIREMENTS)
+	rm -rf $(SUPERSET_VENV)
+	deploy/superset/superset.sh install $(SUPERSET_VENV)
+	touch $@
+
+## superset: Superset with its metadata in data/superset and the shopstream
+## dashboard imported, served on http://127.0.0.1:8088 (admin/admin; the
+## warehouse of make run, or SHOPSTREAM_SUPERSET_CLICKHOUSE_URI)
+superset: superset-venv
+	deploy/superset/superset.sh setup $(SUPERSET_VENV) $(CURDIR)/data/superset
+	deploy/superset/superset.sh run $(SUPERSET_VENV) $(CURDIR)/data/superset 8088
+
+## test-bi: only the BI tests (halo mart, scheduled dbt, Superset, Grafana)
+test-bi: build venv superset-venv
+	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
+	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 30m -run 'Halo|DbtRuns|Superset|BusinessDashboard|ParseSchedule|NoOverlap|RunOnce|RunResults' \
+		./internal/warehouse/ ./internal/dbtrun/ ./deploy/ ./deploy/superset/
 
 STATICCHECK := $(CACHE)/bin/staticcheck
 $(STATICCHECK):

@@ -110,7 +110,7 @@ func TestBusinessDashboardQueries(t *testing.T) {
 type schemaTables map[string][]string
 
 var (
-	createTableRE = regexp.MustCompile("(?m)^CREATE TABLE IF NOT EXISTS (\\w+)\\s*\\(\\n([\\s\\S]*?)\\n\\)")
+	createTableRE = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\s*\(\n([\s\S]*?)\n\)`)
 	columnRE      = regexp.MustCompile("(?m)^\\s*`([^`]+)`")
 	viewStarRE    = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS\s+SELECT \*\s+FROM (\w+)`)
 )

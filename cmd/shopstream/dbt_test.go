@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +68,55 @@ func TestRunScheduledDbt(t *testing.T) {
 	if !strings.Contains(out, "DBT RUN") || !strings.Contains(out, "success") || !strings.Contains(out, "1/0") {
 		t.Errorf("status does not show the dbt run:\n%s", out)
 	}
+
 	run.stop(t)
+}
+
+// TestDbtCommand: `shopstream dbt` runs the project once with the real dbt
+// and records it in dbt_runs, and refuses while another process holds the
+// run lock (as run's schedule does while it builds).
+func TestDbtCommand(t *testing.T) {
+	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
+	project, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := testenv.StartWarehouse(t)
+	dataDir := t.TempDir()
+	for k, v := range map[string]string{
+		"SHOPSTREAM_DATA_DIR": dataDir, "SHOPSTREAM_WAREHOUSE_ADDR": w.Addr, "SHOPSTREAM_WAREHOUSE_PROTOCOL": "http",
+		"SHOPSTREAM_DBT_BIN": dbt, "SHOPSTREAM_DBT_PROJECT_DIR": project,
+		"SHOPSTREAM_DBT_ARGS": "build,--select,stg_product_daily,--indirect-selection,cautious",
+	} {
+		t.Setenv(k, v)
+	}
+	if out, err := execute(t, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+
+	// Another run holds the lock (flock locks belong to an open file, so
+	// one taken here blocks the command's own open): refused at once.
+	if err := os.MkdirAll(filepath.Join(dataDir, "dbt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, "dbt", "dbt.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execute(t, "dbt", "--no-wait")
+	if !errors.Is(err, dbtrun.ErrBusy) {
+		t.Fatalf("shopstream dbt while the lock is held: %v\n%s", err, out)
+	}
+	f.Close()
+
+	out, err = execute(t, "dbt", "--no-wait")
+	if err != nil || !strings.Contains(out, "dbt build --select stg_product_daily --indirect-selection cautious: success in ") {
+		t.Fatalf("shopstream dbt: %v\n%s", err, out)
+	}
+	waitNonZero(t, w.Addr, "SELECT countIf(status = 'success' AND schedule = '' AND models_ok = 1), count() = 1 FROM dbt_runs", "the one recorded run")
 }
 
 func grepLines(s, substr string) string {

@@ -7,8 +7,10 @@
 // A run is one at a time: a tick that comes while a run is going (or while
 // it waits for the loader) is dropped, not queued, so a slow build never
 // piles runs up behind it; Scheduler.RunOnce refuses with ErrBusy instead of
-// overlapping. One scheduler per warehouse: two processes with a schedule
-// on the same models would still overlap each other.
+// overlapping, also when another process holds the run lock (a file lock on
+// WorkDir/dbt.lock: `run`'s schedule and `shopstream dbt` share it). Runs
+// on different machines do not see each other's lock: schedule dbt in one
+// place per warehouse.
 //
 // The life of a run:
 //
@@ -29,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,7 +112,8 @@ func (r Run) Duration() time.Duration { return r.FinishedAt.Sub(r.StartedAt) }
 
 // Config configures a Scheduler.
 type Config struct {
-	// Schedule is dbt.schedule (see ParseSchedule).
+	// Schedule is dbt.schedule (see ParseSchedule); empty for a Scheduler
+	// that only runs when asked (RunOnce).
 	Schedule string
 	// Bin is the dbt executable; a bare name is looked up on PATH.
 	Bin string
@@ -149,9 +153,12 @@ type Scheduler struct {
 // nil (no waiting, no table, no metrics).
 func New(cfg Config, lag Lagger, rec Recorder, metrics *Metrics, log zerolog.Logger) (*Scheduler, error) {
 	var problems []error
-	sched, err := ParseSchedule(cfg.Schedule)
-	if err != nil {
-		problems = append(problems, fmt.Errorf("schedule: %w", err))
+	var sched cron.Schedule
+	if cfg.Schedule != "" {
+		var err error
+		if sched, err = ParseSchedule(cfg.Schedule); err != nil {
+			problems = append(problems, fmt.Errorf("schedule: %w", err))
+		}
 	}
 	bin, err := exec.LookPath(cfg.Bin)
 	if err != nil {
@@ -168,6 +175,14 @@ func New(cfg Config, lag Lagger, rec Recorder, metrics *Metrics, log zerolog.Log
 	}
 	if cfg.ProfilesDir == "" {
 		cfg.ProfilesDir = cfg.ProjectDir
+	}
+	// dbt runs in WorkDir: relative paths are taken from where we run.
+	for _, dir := range []*string{&cfg.ProjectDir, &cfg.ProfilesDir, &cfg.WorkDir} {
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return nil, fmt.Errorf("dbtrun: %w", err)
+		}
+		*dir = abs
 	}
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"build"}
@@ -189,6 +204,9 @@ func New(cfg Config, lag Lagger, rec Recorder, metrics *Metrics, log zerolog.Log
 // then. A failed dbt run is recorded and logged, never returned: the next
 // tick tries again.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if s.schedule == nil {
+		return errors.New("dbtrun: no schedule to run on")
+	}
 	// One tick may wait while a run is going; further ones are dropped.
 	ticks := make(chan time.Time, 1)
 	go func() {
@@ -232,6 +250,11 @@ func (s *Scheduler) RunOnce(ctx context.Context) (Run, error) {
 		return Run{}, ErrBusy
 	}
 	defer s.mu.Unlock()
+	unlock, err := lockDir(s.cfg.WorkDir)
+	if err != nil {
+		return Run{}, err
+	}
+	defer unlock()
 	s.metrics.running(true)
 	defer s.metrics.running(false)
 
@@ -252,6 +275,26 @@ func (s *Scheduler) RunOnce(ctx context.Context) (Run, error) {
 	s.build(ctx, &r)
 	r.FinishedAt = time.Now()
 	return r, s.record(ctx, r)
+}
+
+// lockDir takes the run lock of dir (an exclusive flock on dir/dbt.lock,
+// released by the kernel if the process dies), or returns ErrBusy.
+func lockDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("dbtrun: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "dbt.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("dbtrun: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (another process holds %s)", ErrBusy, f.Name())
+		}
+		return nil, fmt.Errorf("dbtrun: lock %s: %w", f.Name(), err)
+	}
+	return func() { _ = f.Close() }, nil
 }
 
 // waitCaughtUp polls the loader's lag until it is 0.
@@ -295,10 +338,6 @@ func (s *Scheduler) build(ctx context.Context, r *Run) {
 		"DBT_SEND_ANONYMOUS_USAGE_STATS=false", "DBT_USE_COLORS=false")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := os.MkdirAll(s.cfg.WorkDir, 0o755); err != nil {
-		r.Status, r.Error = StatusError, err.Error()
-		return
-	}
 	runErr := cmd.Run()
 	readErr := readResults(results, r)
 	switch {

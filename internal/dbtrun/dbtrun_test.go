@@ -301,6 +301,25 @@ func TestRunResults(t *testing.T) {
 	}
 }
 
+// TestRelativeProjectDir: a relative dbt.project_dir (the default "dbt")
+// is taken from where shopstream runs, not from the work dir dbt runs in.
+func TestRelativeProjectDir(t *testing.T) {
+	f, cfg := newFake(t, successResults)
+	t.Chdir(filepath.Dir(cfg.ProjectDir))
+	cfg.ProjectDir = filepath.Base(cfg.ProjectDir)
+	s, err := New(cfg, nil, nil, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := "--project-dir " + filepath.Join(f.dir, "project") + " --profiles-dir " + filepath.Join(f.dir, "project")
+	if calls := f.calls(t); len(calls) != 1 || !strings.HasSuffix(calls[0], want) {
+		t.Errorf("dbt called with %q, want ...%s", calls, want)
+	}
+}
+
 func TestNewReportsEveryProblem(t *testing.T) {
 	_, err := New(Config{Schedule: "whenever", Bin: filepath.Join(t.TempDir(), "no-dbt"), ProjectDir: t.TempDir()}, nil, nil, nil, zerolog.Nop())
 	for _, want := range []string{"schedule", "no-dbt", "dbt_project.yml", "work dir"} {

@@ -529,6 +529,7 @@ var dailyFigureColumns = []string{
 	"amazon_search_period_start", "amazon_search_period_end", "amazon_search_impressions",
 	"amazon_search_clicks", "amazon_search_purchases", "amazon_best_sellers_rank_best", "amazon_sessions",
 	"amazon_page_views", "amazon_units", "amazon_currency", "amazon_sales", "amazon_orders",
+	"tiktok_attention_provenance",
 }
 
 func insertProductDaily(t *testing.T, baseURL string, batch []dailyChange) {

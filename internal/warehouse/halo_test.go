@@ -167,6 +167,12 @@ func TestDbtHalo(t *testing.T) {
 			}
 		}
 	}
+	// Provenance: the comparisons of the estimated product rest wholly on
+	// estimates, everyone else's on measurements; product_halo says so.
+	dbtExpect(t, w.URL, `SELECT product_key = '`+estimatedProduct+`' AS estimated, min(attention_estimated_share), max(attention_estimated_share)
+		FROM analytics.halo_by_lag GROUP BY estimated ORDER BY estimated`, "0\t0\t0\n1\t1\t1")
+	dbtExpect(t, w.URL, `SELECT product_key = '`+estimatedProduct+`' AS estimated, groupUniqArray(attention_estimated)
+		FROM analytics.product_halo GROUP BY estimated ORDER BY estimated`, "0\t[false]\n1\t[true]")
 	// The daily rank exists only on the last 35 days: never filled before.
 	dbtExpect(t, w.URL, `SELECT max(n) <= 35 FROM analytics.halo_by_lag WHERE outcome = 'amazon_best_sellers_rank'`, "1")
 }
@@ -213,7 +219,10 @@ var (
 	amazonWeekday = [7]float64{1.15, 1.05, 0.95, 0.95, 0.95, 0.9, 1.05}
 )
 
-const haloRankDays = 35 // the rank exists on the last haloRankDays days only
+const haloRankDays = 35
+
+// estimatedProduct is the planted product whose attention is estimated.
+const estimatedProduct = "halo-planted-02" // the rank exists on the last haloRankDays days only
 
 func newHaloWorld(seed uint64, plantedLags []int, controls int) *haloWorld {
 	w := &haloWorld{start: time.Date(2026, 8, 30, 0, 0, 0, 0, time.UTC), days: 70}
@@ -305,6 +314,12 @@ func (w *haloWorld) changes() []dailyChange {
 				"amazon_search_period_start": sqlString(weekStart.Format(time.DateOnly)),
 				"amazon_search_period_end":   sqlString(weekStart.AddDate(0, 0, 6).Format(time.DateOnly)),
 				"amazon_search_impressions":  num(wk), "amazon_search_clicks": num(clicks), "amazon_search_purchases": num(purchases),
+			}
+			// One planted product's attention is all estimated (spread
+			// lifetime totals); the rest is measured.
+			f["tiktok_attention_provenance"] = "'measured'"
+			if p.key == estimatedProduct {
+				f["tiktok_attention_provenance"] = "'estimated'"
 			}
 			if !math.IsNaN(p.rank[d]) {
 				f["amazon_best_sellers_rank_best"] = num(p.rank[d])

@@ -22,25 +22,47 @@
 -- dominating; removing the weekday pattern keeps the weekly rhythm both
 -- channels share from looking like a halo at lags 0, 7 and 14.
 
-{%- set provenance = 'null' -%}
+{#- tiktok_attention_provenance (schema version 2 of product_daily): from the
+    staging view once it carries it, else from the loader's table (read as
+    the view reads it: FINAL, deleted days removed), else unknown (NULL). -#}
+{%- set provenance_from = 'none' -%}
 {%- if execute -%}
-    {%- set cols = adapter.get_columns_in_relation(ref('stg_product_daily')) | map(attribute='name') | list -%}
-    {%- if 'tiktok_attention_provenance' in cols -%}
-        {%- set provenance = 'toString(tiktok_attention_provenance)' -%}
+    {%- set stg_cols = adapter.get_columns_in_relation(ref('stg_product_daily')) | map(attribute='name') | list -%}
+    {%- set raw_cols = adapter.get_columns_in_relation(source('shopstream_raw', 'product_daily')) | map(attribute='name') | list -%}
+    {%- if 'tiktok_attention_provenance' in stg_cols -%}
+        {%- set provenance_from = 'staging' -%}
+    {%- elif 'tiktok_attention_provenance' in raw_cols -%}
+        {%- set provenance_from = 'raw' -%}
     {%- endif -%}
 {%- endif %}
 
-with src as (
+with
+{%- if provenance_from == 'raw' %}
+provenance as (
+    select product_key, toDate(date) as date, toString(tiktok_attention_provenance) as provenance
+    from {{ source('shopstream_raw', 'product_daily') }} final
+    where is_deleted = 0
+),
+{%- endif %}
+
+src as (
     select
-        product_key,
-        date,
+        d.product_key as product_key,
+        d.date as date,
         tiktok_views,
         tiktok_watch_time_seconds,
         tiktok_saves,
         tiktok_shares,
         -- 1 when the day's TikTok attention is estimated (lifetime totals
         -- spread over days) or mixed, 0 when measured, NULL when not known.
-        multiIf({{ provenance }} in ('estimated', 'mixed'), 1, {{ provenance }} = 'measured', 0, null) as attention_estimated,
+        {%- if provenance_from == 'staging' %}
+        toString(d.tiktok_attention_provenance) as provenance,
+        {%- elif provenance_from == 'raw' %}
+        p.provenance as provenance,
+        {%- else %}
+        cast(null as Nullable(String)) as provenance,
+        {%- endif %}
+        multiIf(provenance in ('estimated', 'mixed'), 1, provenance = 'measured', 0, null) as attention_estimated,
         amazon_sessions,
         amazon_units,
         amazon_best_sellers_rank_best,
@@ -52,7 +74,10 @@ with src as (
         coalesce(tiktok_views, tiktok_saves, tiktok_shares) is not null
             or tiktok_watch_time_seconds is not null as has_tiktok,
         coalesce(amazon_sessions, amazon_units) is not null as has_sales
-    from {{ ref('stg_product_daily') }}
+    from {{ ref('stg_product_daily') }} as d
+    {%- if provenance_from == 'raw' %}
+    left join provenance as p on p.product_key = d.product_key and p.date = d.date
+    {%- endif %}
 ),
 
 spans as (

@@ -113,6 +113,8 @@ var (
 	createTableRE = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\s*\(\n([\s\S]*?)\n\)`)
 	columnRE      = regexp.MustCompile("(?m)^\\s*`([^`]+)`")
 	viewStarRE    = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS\s+SELECT \*\s+FROM (\w+)`)
+	alterRE       = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)\n((?:\s+ADD COLUMN IF NOT EXISTS .*\n?)+)`)
+	addColumnRE   = regexp.MustCompile("ADD COLUMN IF NOT EXISTS `([^`]+)`")
 )
 
 // warehouseSchema reads the tables of the migrations and the dbt models' yml.
@@ -127,6 +129,11 @@ func warehouseSchema(t *testing.T) schemaTables {
 		for _, c := range createTableRE.FindAllStringSubmatch(m.SQL, -1) {
 			for _, col := range columnRE.FindAllStringSubmatch(c[2], -1) {
 				s[c[1]] = append(s[c[1]], col[1])
+			}
+		}
+		for _, a := range alterRE.FindAllStringSubmatch(m.SQL, -1) {
+			for _, col := range addColumnRE.FindAllStringSubmatch(a[2], -1) {
+				s[a[1]] = append(s[a[1]], col[1])
 			}
 		}
 		for _, v := range viewStarRE.FindAllStringSubmatch(m.SQL, -1) {
@@ -149,7 +156,7 @@ func warehouseSchema(t *testing.T) schemaTables {
 			}
 		}
 	}
-	if len(s["product_daily"]) == 0 || len(s["analytics.halo_ranking"]) == 0 || len(s["dbt_runs"]) == 0 {
+	if !slices.Contains(s["product_daily"], "tiktok_attention_provenance") || len(s["analytics.halo_ranking"]) == 0 || len(s["dbt_runs"]) == 0 {
 		t.Fatalf("schema not read: product_daily %v, halo_ranking %v, dbt_runs %v", s["product_daily"], s["analytics.halo_ranking"], s["dbt_runs"])
 	}
 	return s

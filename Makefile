@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv lint clean
 
 all: build
 
@@ -32,13 +32,14 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv
+test: build kafka-jars venv export-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
 	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
+	SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
 	CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test $(GOTEST_FLAGS) ./...
 
@@ -84,7 +85,20 @@ bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
-deps: go-deps chdb kafka-jars venv
+## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
+## product_daily (default 1,000,000) from the embedded warehouse to XLSX and
+## to CSV, each against the ceiling (the warehouse's own CSV of the same
+## query over HTTP); prints rows/s and the exporter's peak RSS. The last line
+## is `export xlsx-peak-rss-mib X`.
+BENCH_EXPORT_ROWS ?= 1000000
+bench-export: build
+	SHOPSTREAM_TEST_BENCH_EXPORT_ROWS=$(BENCH_EXPORT_ROWS) \
+	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 30m -run '^TestBenchExport$$' -v ./export/ > $(CACHE)/bench-export.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-export.out; exit 1; }; \
+	grep '^export ' $(CACHE)/bench-export.out
+
+deps: go-deps chdb kafka-jars venv export-venv
 
 go-deps:
 	go mod download
@@ -109,6 +123,18 @@ $(DBT): $(DBT_REQUIREMENTS)
 	rm -rf $(VENV)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
+	touch $@
+
+## export-venv: openpyxl (export/testdata/requirements.txt, pinned) in
+## .cache/export-venv, the reader the export tests check XLSX files with
+EXPORT_VENV         := $(CACHE)/export-venv
+EXPORT_PYTHON       := $(EXPORT_VENV)/bin/python
+EXPORT_REQUIREMENTS := $(CURDIR)/export/testdata/requirements.txt
+export-venv: $(EXPORT_VENV)/.installed
+$(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
+	rm -rf $(EXPORT_VENV)
+	python3 -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

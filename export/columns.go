@@ -123,7 +123,11 @@ func newRowReader(rows Rows) (*rowReader, error) {
 		k, scale := kindOf(ct.DatabaseTypeName())
 		dest := reflect.New(ct.ScanType()).Interface()
 		r.dest[i] = dest
-		r.cols[i] = column{name: ct.Name(), dbType: ct.DatabaseTypeName(), kind: k, scale: scale, currency: -1, read: readerOf(dest, k)}
+		read := readerOf(dest, k)
+		if k == kindDateTime && scale > 0 {
+			read = unwrapDateTime64(read)
+		}
+		r.cols[i] = column{name: ct.Name(), dbType: ct.DatabaseTypeName(), kind: k, scale: scale, currency: -1, read: read}
 	}
 	pairCurrencies(r.cols)
 	return r, nil
@@ -219,6 +223,24 @@ func convert(p any, k kind) any {
 	// Anything else (UUID, IPs, big integers, arrays, maps, tuples) becomes
 	// text: its own string form, or JSON for containers.
 	return textOf(reflect.ValueOf(p).Elem().Interface(), k)
+}
+
+// minDateTime64 is the earliest time a DateTime64 holds.
+var minDateTime64 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// unwrapDateTime64 corrects the DateTime64 values past 2262-04-11 that
+// ch-go (under clickhouse-go) decodes through int64 nanoseconds, which wrap
+// around by 2^64 ns to before 1900, where no DateTime64 can be: adding the
+// 2^64 ns back gives the time the server sent (up to 2299-12-31).
+func unwrapDateTime64(read func() any) func() any {
+	return func() any {
+		v := read()
+		if t, ok := v.(time.Time); ok && t.Before(minDateTime64) {
+			const half = time.Duration(math.MaxInt64) // 2^63 - 1 ns
+			return t.Add(half).Add(half).Add(2)
+		}
+		return v
+	}
 }
 
 // textOf renders a value with no cell type of its own.

@@ -3,10 +3,10 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -39,13 +39,11 @@ func writeCSVRows(ctx context.Context, w io.Writer, r *rowReader, name string, o
 	if opts.BOM {
 		_, _ = bw.WriteString("\uFEFF")
 	}
-	cw := csv.NewWriter(bw)
-	cw.UseCRLF = true
 	record := make([]string, len(r.cols))
 	for i, c := range r.cols {
 		record[i] = csvSafe(c.name)
 	}
-	if err := cw.Write(record); err != nil {
+	if err := writeRecord(bw, record); err != nil {
 		return stats, fmt.Errorf("write csv: %w", err)
 	}
 	for {
@@ -59,7 +57,7 @@ func writeCSVRows(ctx context.Context, w io.Writer, r *rowReader, name string, o
 		for i := range r.cols {
 			record[i] = csvField(&r.cols[i], r.vals[i])
 		}
-		if err := cw.Write(record); err != nil {
+		if err := writeRecord(bw, record); err != nil {
 			return stats, fmt.Errorf("write csv: %w", err)
 		}
 		stats.Rows++
@@ -70,15 +68,43 @@ func writeCSVRows(ctx context.Context, w io.Writer, r *rowReader, name string, o
 			progress(stats.Rows)
 		}
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return stats, fmt.Errorf("write csv: %w", err)
-	}
 	if err := bw.Flush(); err != nil {
 		return stats, fmt.Errorf("write csv: %w", err)
 	}
 	progress(stats.Rows)
 	return stats, nil
+}
+
+// writeRecord writes one CSV record as RFC 4180 has it: fields with a
+// comma, a quote, a CR or a LF (or a leading or trailing space, which some
+// readers trim) in quotes, quotes doubled, the record ended by CRLF.
+// encoding/csv cannot be used: with CRLF line ends it also rewrites the line
+// breaks inside fields (LF becomes CRLF, a lone CR is dropped), which
+// changes the data.
+func writeRecord(w *bufio.Writer, fields []string) error {
+	for i, f := range fields {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		if f == "" || (!strings.ContainsAny(f, ",\"\r\n") && f[0] != ' ' && f[len(f)-1] != ' ') {
+			_, _ = w.WriteString(f)
+			continue
+		}
+		_ = w.WriteByte('"')
+		for {
+			j := strings.IndexByte(f, '"')
+			if j < 0 {
+				break
+			}
+			_, _ = w.WriteString(f[:j+1])
+			_ = w.WriteByte('"')
+			f = f[j+1:]
+		}
+		_, _ = w.WriteString(f)
+		_ = w.WriteByte('"')
+	}
+	_, err := w.WriteString("\r\n")
+	return err
 }
 
 // csvField is a value as CSV text (NULL: empty).

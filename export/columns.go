@@ -113,11 +113,8 @@ type rowReader struct {
 	vals []any
 }
 
-func newRowReader(rows Rows) (*rowReader, error) {
+func newRowReader(rows Rows) *rowReader {
 	types := rows.ColumnTypes()
-	if len(types) == 0 {
-		return nil, fmt.Errorf("the query returns no columns")
-	}
 	r := &rowReader{rows: rows, cols: make([]column, len(types)), dest: make([]any, len(types)), vals: make([]any, len(types))}
 	for i, ct := range types {
 		k, scale := kindOf(ct.DatabaseTypeName())
@@ -130,11 +127,21 @@ func newRowReader(rows Rows) (*rowReader, error) {
 		r.cols[i] = column{name: ct.Name(), dbType: ct.DatabaseTypeName(), kind: k, scale: scale, currency: -1, read: read}
 	}
 	pairCurrencies(r.cols)
-	return r, nil
+	return r
+}
+
+// close releases the result.
+func (r *rowReader) close() {
+	if r.rows != nil {
+		_ = r.rows.Close()
+	}
 }
 
 // next reads the next row into r.vals; false at the end (see err).
 func (r *rowReader) next() (bool, error) {
+	if r.rows == nil {
+		return false, nil
+	}
 	if !r.rows.Next() {
 		return false, r.rows.Err()
 	}

@@ -16,15 +16,11 @@ import (
 // column names, fields quoted where needed, CRLF line ends), row by row.
 // On an error after the first row, w holds a partial file.
 func WriteCSV(ctx context.Context, w io.Writer, q Querier, s Sheet, opts Options) (SheetStats, error) {
-	rows, err := open(ctx, q, s)
+	r, err := read(ctx, q, s)
 	if err != nil {
 		return SheetStats{}, err
 	}
-	defer rows.Close()
-	r, err := newRowReader(rows)
-	if err != nil {
-		return SheetStats{}, fmt.Errorf("%s: %w", sheetLabel(s), err)
-	}
+	defer r.close()
 	return writeCSVRows(ctx, w, r, s.Name, opts)
 }
 

@@ -173,6 +173,49 @@ const (
 	progressEvery = 10000
 )
 
+// read runs s's query and returns a reader of its rows. A result without
+// rows may come without its columns too (the embedded warehouse then sends
+// no header block; a ClickHouse server does): DESCRIBE names them, so that
+// an empty result still has its header row.
+func read(ctx context.Context, q Querier, s Sheet) (*rowReader, error) {
+	rows, err := open(ctx, q, s)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows.ColumnTypes()) > 0 {
+		return newRowReader(rows), nil
+	}
+	_ = rows.Close()
+	d := s
+	d.Query = "DESCRIBE TABLE (" + trimQuery(s.Query) + "\n)"
+	if rows, err = open(ctx, q, d); err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	// name, type, then what the server version adds (defaults, comments...).
+	dest := make([]any, len(rows.ColumnTypes()))
+	for i := range dest {
+		dest[i] = new(string)
+	}
+	r := &rowReader{}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil || len(dest) < 2 {
+			return nil, fmt.Errorf("columns of %s: %v", sheetLabel(s), err)
+		}
+		name, typ := *dest[0].(*string), *dest[1].(*string)
+		k, scale := kindOf(typ)
+		r.cols = append(r.cols, column{name: name, dbType: typ, kind: k, scale: scale, currency: -1})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", sheetLabel(s), err)
+	}
+	if len(r.cols) == 0 {
+		return nil, fmt.Errorf("%s returns no columns", sheetLabel(s))
+	}
+	pairCurrencies(r.cols)
+	return r, nil
+}
+
 // open runs s's query with its parameters, streaming small blocks.
 func open(ctx context.Context, q Querier, s Sheet) (Rows, error) {
 	if err := checkParams(s); err != nil {

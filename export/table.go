@@ -40,6 +40,14 @@ func TableSheet(ctx context.Context, q Querier, t Table) (Sheet, error) {
 	if t.Name == "" {
 		return Sheet{}, fmt.Errorf("no table name")
 	}
+	for _, bound := range []struct{ name, value string }{{"from", t.From}, {"to", t.To}} {
+		if _, err := time.Parse(time.DateOnly, bound.value); bound.value != "" && err != nil {
+			return Sheet{}, fmt.Errorf("%s date %q is not YYYY-MM-DD", bound.name, bound.value)
+		}
+	}
+	if t.From != "" && t.To != "" && t.From > t.To {
+		return Sheet{}, fmt.Errorf("from %s is after to %s", t.From, t.To)
+	}
 	label := t.Name
 	if t.Database != "" {
 		label = t.Database + "." + t.Name
@@ -125,14 +133,8 @@ func TableSheet(ctx context.Context, q Querier, t Table) (Sheet, error) {
 			if bound.value == "" {
 				continue
 			}
-			if _, err := time.Parse(time.DateOnly, bound.value); err != nil {
-				return Sheet{}, fmt.Errorf("%s date %q is not YYYY-MM-DD", bound.name, bound.value)
-			}
 			where = append(where, day+" "+bound.op+" {"+bound.name+":Date32}")
 			s.Params[bound.name] = bound.value
-		}
-		if t.From != "" && t.To != "" && t.From > t.To {
-			return Sheet{}, fmt.Errorf("from %s is after to %s", t.From, t.To)
 		}
 	}
 	if len(t.Products) > 0 {

@@ -47,12 +47,12 @@ func WriteXLSX(ctx context.Context, w io.Writer, q Querier, sheets []Sheet, opts
 			name = "Sheet" + strconv.Itoa(i+1)
 		}
 		s.Name = name
-		rows, err := open(ctx, q, s)
+		r, err := read(ctx, q, s)
 		if err != nil {
 			return stats, err
 		}
-		st, err := b.writeResult(ctx, rows, i, name)
-		_ = rows.Close()
+		st, err := b.writeResult(ctx, r, i, name)
+		r.close()
 		if err != nil {
 			return stats, fmt.Errorf("%s: %w", sheetLabel(s), err)
 		}
@@ -151,16 +151,12 @@ func (b *book) headerStyle() int {
 const sampleRows = 200
 
 // writeResult writes one result on one or more worksheets.
-func (b *book) writeResult(ctx context.Context, rows Rows, index int, name string) (SheetStats, error) {
+func (b *book) writeResult(ctx context.Context, r *rowReader, index int, name string) (SheetStats, error) {
 	progress := func(p Progress) {
 		if b.opts.Progress != nil {
 			p.Sheet = index
 			b.opts.Progress(p)
 		}
-	}
-	r, err := newRowReader(rows)
-	if err != nil {
-		return SheetStats{}, err
 	}
 	if len(r.cols) > excelize.MaxColumns {
 		return SheetStats{}, fmt.Errorf("%d columns, more than the %d a worksheet holds", len(r.cols), excelize.MaxColumns)
@@ -278,6 +274,12 @@ func (b *book) startSheet(want string, header []any, widths []float64) (*sheet, 
 		return nil, fmt.Errorf("add sheet %q: %w", name, err)
 	}
 	b.sheets++
+	// The worksheet template says its data spans A1, and the stream writer
+	// writes that before the rows are known; readers that trust it (openpyxl
+	// in read-only mode) would see one row. Without it they read them all.
+	if err := b.f.SetSheetDimension(name, ""); err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", name, err)
+	}
 	sw, err := b.f.NewStreamWriter(name)
 	if err != nil {
 		return nil, fmt.Errorf("sheet %q: %w", name, err)

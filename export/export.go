@@ -221,11 +221,14 @@ func open(ctx context.Context, q Querier, s Sheet) (Rows, error) {
 	if err := checkParams(s); err != nil {
 		return nil, err
 	}
-	ctx = clickhouse.Context(ctx,
-		clickhouse.WithParameters(clickhouse.Parameters(s.Params)),
-		clickhouse.WithSettings(clickhouse.Settings{"max_block_size": rowsPerBlock}),
-		clickhouse.WithBlockBufferSize(1))
-	rows, err := q.Query(ctx, trimQuery(s.Query))
+	opts := []clickhouse.QueryOption{clickhouse.WithParameters(clickhouse.Parameters(s.Params)), clickhouse.WithBlockBufferSize(1)}
+	small := clickhouse.WithSettings(clickhouse.Settings{"max_block_size": rowsPerBlock})
+	rows, err := q.Query(clickhouse.Context(ctx, append(opts, small)...), trimQuery(s.Query))
+	if err != nil && strings.Contains(err.Error(), "Cannot modify 'max_block_size' setting in readonly mode") {
+		// A user with readonly = 1 may not change settings: the server's
+		// blocks (65,409 rows) then bound the memory instead.
+		rows, err = q.Query(clickhouse.Context(ctx, opts...), trimQuery(s.Query))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", sheetLabel(s), err)
 	}

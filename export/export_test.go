@@ -2,11 +2,15 @@ package export
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 func TestFormulaLike(t *testing.T) {
@@ -181,5 +185,27 @@ func TestUnwrapDateTime64(t *testing.T) {
 	inRange := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	if got := unwrapDateTime64(func() any { return inRange })(); !got.(time.Time).Equal(inRange) {
 		t.Errorf("an ordinary time changed: %v", got)
+	}
+}
+
+// readonlyQuerier answers like a server to a user with readonly = 1: it
+// refuses queries that change a setting.
+type readonlyQuerier struct{ calls int }
+
+var errSecond = errors.New("second call")
+
+func (q *readonlyQuerier) Query(context.Context, string, ...any) (driver.Rows, error) {
+	q.calls++
+	if q.calls == 1 {
+		return nil, errors.New("code: 164, message: Cannot modify 'max_block_size' setting in readonly mode")
+	}
+	return nil, errSecond
+}
+
+func TestOpenRetriesWithoutSettingsForReadonlyUsers(t *testing.T) {
+	q := &readonlyQuerier{}
+	_, err := open(context.Background(), q, Sheet{Query: "SELECT 1"})
+	if !errors.Is(err, errSecond) || q.calls != 2 {
+		t.Errorf("calls %d, error %v: want a second try without the setting", q.calls, err)
 	}
 }

@@ -272,6 +272,7 @@ func exportSheets(ctx context.Context, q export.Querier, sources []exportSource,
 // once whole, so a failed export leaves no half file), with progress.
 func (a *app) runExport(ctx context.Context, q export.Querier, f export.Format, out string, sheets []export.Sheet, opts export.Options, progress string) error {
 	log := a.log.With().Str("stage", "export").Logger()
+	endProgress := func() {}
 	if progress == "auto" {
 		progress = "log"
 		if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -299,6 +300,11 @@ func (a *app) runExport(ctx context.Context, q export.Querier, f export.Format, 
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
 		)
 		opts.Progress = barProgress(bar)
+		endProgress = func() {
+			if !bar.IsFinished() {
+				_ = bar.Exit() // ends the bar's line before what follows
+			}
+		}
 	case "log":
 		opts.Progress = logProgress(func(p export.Progress, rate float64) {
 			if p.Compressing {
@@ -325,6 +331,7 @@ func (a *app) runExport(ctx context.Context, q export.Querier, f export.Format, 
 			return export.Write(ctx, w, f, q, sheets, opts)
 		})
 	}
+	endProgress()
 	if err != nil {
 		return err
 	}
@@ -339,7 +346,7 @@ func (a *app) runExport(ctx context.Context, q export.Querier, f export.Format, 
 		}
 	}
 	log.Info().Str("file", out).Str("format", string(f)).Int("sheets", len(stats.Sheets)).Int64("rows", stats.Rows()).
-		Int64("bytes", size).Dur("took", time.Since(start).Round(time.Millisecond)).Msg("export written")
+		Int64("bytes", size).Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("export written")
 	return nil
 }
 
@@ -374,12 +381,15 @@ func writeFileAtomically(path string, write func(io.Writer) (export.Stats, error
 	return info.Size(), stats, nil
 }
 
-// barProgress moves bar to the rows written over every sheet.
+// barProgress moves bar to the rows written over every sheet; once every
+// row is read, a workbook still takes a while to compress, which a line
+// under the full bar says.
 func barProgress(bar *progressbar.ProgressBar) func(export.Progress) {
 	done := map[int]int64{}
 	return func(p export.Progress) {
 		if p.Compressing {
-			bar.Describe("compressing")
+			_ = bar.Finish()
+			fmt.Fprintln(os.Stderr, "compressing the workbook…")
 			return
 		}
 		done[p.Sheet] = p.Rows

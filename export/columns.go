@@ -124,6 +124,9 @@ func newRowReader(rows Rows) *rowReader {
 		if k == kindDateTime && scale > 0 {
 			read = unwrapDateTime64(read)
 		}
+		if strings.HasPrefix(baseType(ct.DatabaseTypeName()), "FixedString(") {
+			read = trimPadding(read)
+		}
 		r.cols[i] = column{name: ct.Name(), dbType: ct.DatabaseTypeName(), kind: k, scale: scale, currency: -1, read: read}
 	}
 	pairCurrencies(r.cols)
@@ -232,6 +235,17 @@ func convert(p any, k kind) any {
 	return textOf(reflect.ValueOf(p).Elem().Interface(), k)
 }
 
+// trimPadding drops the NUL bytes a FixedString is padded with, which no
+// spreadsheet shows (and XML cannot hold).
+func trimPadding(read func() any) func() any {
+	return func() any {
+		if s, ok := read().(string); ok {
+			return strings.TrimRight(s, "\x00")
+		}
+		return nil
+	}
+}
+
 // minDateTime64 is the earliest time a DateTime64 holds.
 var minDateTime64 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -261,12 +275,61 @@ func textOf(v any, k kind) string {
 		}
 		return fmt.Sprint(v)
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(jsonValue(reflect.ValueOf(v)))
 	if err != nil {
 		return fmt.Sprint(v)
 	}
 	return string(b)
 }
+
+// jsonValue prepares a container for encoding/json: lists of UInt8 as
+// numbers (not base64), map keys as text, values as the writers show them.
+func jsonValue(v reflect.Value) any {
+	if k := v.Kind(); (k == reflect.Array || k == reflect.Slice) && v.Type().Implements(stringer) {
+		return v.Interface().(fmt.Stringer).String() // UUID, IPs
+	}
+	switch v.Kind() {
+	case reflect.Invalid:
+		return nil
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return jsonValue(v.Elem())
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return []any{}
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = jsonValue(v.Index(i))
+		}
+		return out
+	case reflect.Map:
+		out := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out[fmt.Sprint(jsonValue(it.Key()))] = jsonValue(it.Value())
+		}
+		return out
+	}
+	switch x := v.Interface().(type) {
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case decimal.Decimal:
+		return json.Number(x.String())
+	case big.Int:
+		return json.Number(x.String())
+	case float32, float64:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return floatText(f)
+		}
+		return f
+	}
+	return v.Interface()
+}
+
+var stringer = reflect.TypeFor[fmt.Stringer]()
 
 // maxExactInt is the largest integer a spreadsheet cell (an IEEE double)
 // holds exactly; larger integers are written as text.

@@ -41,7 +41,7 @@
 // 1,048,575 data rows continues on sheets named "<name> (2)", "<name> (3)"
 // ..., each with the header row; nothing is dropped. CSV has no limit.
 //
-// Memory: rows are read one at a time (blocks of rowsPerBlock rows from the
+// Memory: rows are read one at a time (blocks of 8,192 rows from the
 // server) and written at once. An XLSX sheet's XML spills to a temporary file
 // (Options.TmpDir) beyond 16 MiB, and the workbook is zipped straight into
 // the io.Writer at the end, so nothing reaches the writer before the last row

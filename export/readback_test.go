@@ -537,3 +537,50 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// TestOtherTypes: what has no cell type of its own is text a person (and
+// a JSON parser) reads: arrays of small integers as numbers rather than
+// base64, UUIDs and IPs as they are written, map keys as text, FixedString
+// without its NUL padding, 128-bit integers in full.
+func TestOtherTypes(t *testing.T) {
+	w := newWorld(t)
+	query := `SELECT map('a', 1) AS m, tuple(1, 'x', toDecimal32(1.25, 2)) AS t, [[1, 2], [3]] AS aa,
+		[toUUID('6f1c0d0e-4f3b-4a7e-9d2b-1a2b3c4d5e6f')] AS au, [toIPv4('1.2.3.4')] AS aip, toFixedString('ab', 3) AS fs,
+		[nan, 1.5] AS af, [toDateTime64('2026-01-01 00:00:00.123', 3, 'UTC')] AS adt, map(1, [2]) AS mi,
+		toInt128('-170141183460469231731687303715884105728') AS i128, toUUID('6f1c0d0e-4f3b-4a7e-9d2b-1a2b3c4d5e6f') AS u,
+		toIPv6('::1') AS ip6, CAST('b' AS Enum8('a' = 1, 'b' = 2)) AS e, CAST(NULL AS Nullable(FixedString(2))) AS nfs`
+	want := []string{`{"a":1}`, `[1,"x",1.25]`, `[[1,2],[3]]`, `["6f1c0d0e-4f3b-4a7e-9d2b-1a2b3c4d5e6f"]`, `["1.2.3.4"]`, "ab",
+		`["nan",1.5]`, `["2026-01-01T00:00:00.123Z"]`, `{"1":[2]}`, "-170141183460469231731687303715884105728",
+		"6f1c0d0e-4f3b-4a7e-9d2b-1a2b3c4d5e6f", "::1", "b", ""}
+	dir := t.TempDir()
+	csvPath, xlsxPath := filepath.Join(dir, "t.csv"), filepath.Join(dir, "t.xlsx")
+	for path, write := range map[string]func(f *os.File) error{
+		csvPath: func(f *os.File) error {
+			_, err := WriteCSV(context.Background(), f, w.conn, Sheet{Query: query}, Options{})
+			return err
+		},
+		xlsxPath: func(f *os.File) error {
+			_, err := WriteXLSX(context.Background(), f, w.conn, []Sheet{{Query: query}}, Options{})
+			return err
+		},
+	} {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := write(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	recs := readCSV(t, csvPath)
+	if len(recs) != 2 || !reflect.DeepEqual(recs[1], want) {
+		t.Errorf("CSV %q\nwant %q", recs, want)
+	}
+	row := readXLSX(t, xlsxPath).Sheets[0].Rows[1]
+	for i, c := range row {
+		if wantV := want[i]; (wantV == "" && c.T != "null") || (wantV != "" && (c.T != "str" || c.V != wantV)) {
+			t.Errorf("XLSX column %d: %+v, want the text %q", i, c, wantV)
+		}
+	}
+}

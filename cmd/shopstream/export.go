@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 	"github.com/shopstream/shopstream/export"
 	"github.com/shopstream/shopstream/load"
 )
+
+// exportMemoryLimit is the export's soft memory limit (runtime/debug).
+const exportMemoryLimit = 128 << 20
 
 // exportSource is one --table, --model, --query or --query-file, in the
 // order given, with the --sheet name that preceded it.
@@ -138,6 +142,12 @@ warehouse.listen). A progress bar on a terminal, log lines otherwise.`,
 				return err
 			}
 			opts := export.Options{BOM: bom, TmpDir: tmpDir}
+			// The export holds some 30 MiB live however many rows; a soft
+			// limit keeps the collector from letting garbage pile up past
+			// that on a busy machine (GOMEMLIMIT, if set, wins).
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(exportMemoryLimit)
+			}
 			return a.runExport(ctx, conn, f, out, sheets, opts, progress)
 		},
 	}

@@ -26,7 +26,16 @@ const benchRowsVar = "SHOPSTREAM_TEST_BENCH_EXPORT_ROWS"
 // currencies, search terms on some rows.
 func (w *world) fillProductDaily(t testing.TB, rows int) {
 	t.Helper()
-	w.exec(t, fmt.Sprintf(`INSERT INTO product_daily SELECT
+	// Columns named, so that later migrations' columns take their defaults.
+	w.exec(t, fmt.Sprintf(`INSERT INTO product_daily (event_id, source, entity, op, source_ts, ingest_ts, version,
+		product_key, date, date_time_zone, tiktok_views, tiktok_watch_time_seconds, tiktok_saves, tiktok_shares,
+		tiktok_likes, tiktok_comments, tiktok_currency, tiktok_video_gmv, tiktok_orders, tiktok_units, tiktok_gmv,
+		amazon_search_period_start, amazon_search_period_end, amazon_search_impressions, amazon_search_clicks,
+		amazon_search_purchases, `+"`amazon_search_term_ranks.search_term`, `amazon_search_term_ranks.department_name`, "+
+		"`amazon_search_term_ranks.search_frequency_rank`, `amazon_search_term_ranks.click_share_rank`, "+
+		"`amazon_search_term_ranks.click_share`, `amazon_search_term_ranks.conversion_share`, "+`
+		amazon_best_sellers_rank_best, amazon_best_sellers_rank_avg, amazon_sessions, amazon_page_views, amazon_units,
+		amazon_currency, amazon_sales, amazon_orders, _key, _partition, _offset, is_deleted) SELECT
 		'e' || toString(number), 'transform', 'product_daily', 'snapshot',
 		toDateTime64('2026-11-01 00:00:00', 3, 'UTC') + number, toDateTime64('2026-11-01 00:00:00', 3, 'UTC') + number, 1,
 		'gtin:' || leftPad(toString(10000000000000 + number %% 2740), 14, '0'), toDate32('2025-01-01') + intDiv(number, 2740), 'UTC',

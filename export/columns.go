@@ -104,16 +104,16 @@ func kindOf(dbType string) (kind, int) {
 	return kindJSON, 0
 }
 
-// rowReader scans a Rows into typed values, one row at a time, reusing its
+// rowReader scans a resultSet into typed values, one row at a time, reusing its
 // scan destinations: memory does not grow with the rows read.
 type rowReader struct {
-	rows Rows
+	rows resultSet
 	cols []column
 	dest []any
 	vals []any
 }
 
-func newRowReader(rows Rows) *rowReader {
+func newRowReader(rows resultSet) *rowReader {
 	types := rows.ColumnTypes()
 	r := &rowReader{rows: rows, cols: make([]column, len(types)), dest: make([]any, len(types)), vals: make([]any, len(types))}
 	for i, ct := range types {
@@ -361,5 +361,5 @@ func dateTimeLayout(precision int) string {
 	return time.DateTime + "." + strings.Repeat("0", min(precision, 9))
 }
 
-// Compile-time check: clickhouse-go's rows are Rows.
-var _ Rows = driver.Rows(nil)
+// Compile-time check: clickhouse-go's rows are a resultSet.
+var _ resultSet = driver.Rows(nil)

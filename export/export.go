@@ -14,7 +14,8 @@
 // format when the result has a currency column for them, see below), dates
 // and times are dates (yyyy-mm-dd, yyyy-mm-dd hh:mm:ss[.000]) in the
 // column's time zone, Bool is TRUE/FALSE, NULL is an empty cell, and
-// everything else is text (arrays, maps and tuples as JSON). What a
+// everything else is text (arrays, maps and tuples as JSON; FixedString
+// without its NUL padding). What a
 // spreadsheet cannot hold exactly is written as text: integers beyond ±2^53
 // and Int128/256; NaN and infinities as nan, inf, -inf. Text longer than a
 // cell holds (32,767 characters) is cut, counted in [SheetStats]; CSV keeps
@@ -66,8 +67,9 @@ type Querier interface {
 	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
 }
 
-// Rows is a result read row by row. clickhouse-go's driver.Rows is one.
-type Rows interface {
+// resultSet is what the writers use of a result: clickhouse-go's
+// driver.Rows.
+type resultSet interface {
 	ColumnTypes() []driver.ColumnType
 	Next() bool
 	Scan(dest ...any) error
@@ -217,7 +219,7 @@ func read(ctx context.Context, q Querier, s Sheet) (*rowReader, error) {
 }
 
 // open runs s's query with its parameters, streaming small blocks.
-func open(ctx context.Context, q Querier, s Sheet) (Rows, error) {
+func open(ctx context.Context, q Querier, s Sheet) (resultSet, error) {
 	if err := checkParams(s); err != nil {
 		return nil, err
 	}

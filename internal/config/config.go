@@ -106,6 +106,9 @@ type Warehouse struct {
 	Password Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
+	// NativeListen is where the embedded warehouse serves the native TCP
+	// protocol (default 127.0.0.1:9000); empty serves HTTP only.
+	NativeListen string `koanf:"native_listen"`
 	// MaxBodyBytes bounds one request body to the embedded warehouse.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
@@ -210,6 +213,7 @@ func defaults() map[string]any {
 		"warehouse.password":            "",
 		"warehouse.password_file":       "",
 		"warehouse.listen":              "127.0.0.1:8123",
+		"warehouse.native_listen":       "127.0.0.1:9000",
 		"warehouse.max_body_bytes":      256 << 20,
 		"warehouse.max_memory_usage":    4 << 30,
 		"kafka.brokers":                 []string{},
@@ -404,6 +408,7 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
 	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
+	checkHostPort("warehouse.native_listen", c.Warehouse.NativeListen, true)
 	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
 		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
 	}

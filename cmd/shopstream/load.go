@@ -29,7 +29,8 @@ decoded or mapped go to <topic>.dlq and the dead_letters table.
 
 Applies the migrations first (see shopstream migrate) unless --no-migrate.
 ClickHouse is warehouse.addr over warehouse.protocol, or the embedded
-warehouse on warehouse.listen (HTTP) when warehouse.addr is empty.`,
+warehouse when warehouse.addr is empty: on warehouse.native_listen over the
+native protocol, or on warehouse.listen with protocol http.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
@@ -117,13 +118,17 @@ func (a *app) loadWith(ctx context.Context, deps loaderDeps, migrate bool) error
 }
 
 // warehouse is how the stages reach ClickHouse: the configured server, or
-// the embedded warehouse over HTTP.
+// the embedded warehouse over warehouse.protocol (HTTP when it serves no
+// native port).
 func (a *app) warehouse(conns int) load.Warehouse {
 	cfg := a.cfg.Warehouse
 	w := load.Warehouse{Addr: cfg.Addr, Protocol: cfg.Protocol, Database: cfg.Database,
 		User: cfg.User, Password: cfg.Password.Reveal(), MaxOpenConns: conns, TLS: a.warehouseTLS}
 	if w.Addr == "" {
-		w.Addr, w.Protocol, w.TLS = cfg.Listen, "http", nil
+		w.Addr, w.TLS = cfg.NativeListen, nil
+		if cfg.Protocol == "http" || cfg.NativeListen == "" {
+			w.Addr, w.Protocol = cfg.Listen, "http"
+		}
 	}
 	return w
 }

@@ -84,6 +84,9 @@ func (a *app) run(ctx context.Context) error {
 		return "configured"
 	}
 	fmt.Fprintf(out, "warehouse        %s (%s)\n", warehouseURL, where(cfg.Warehouse.Addr == ""))
+	if cfg.Warehouse.Addr == "" && cfg.Warehouse.NativeListen != "" {
+		fmt.Fprintf(out, "native protocol  clickhouse://%s (embedded)\n", cfg.Warehouse.NativeListen)
+	}
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
@@ -158,7 +161,7 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
 	}
-	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, filepath.Join(cfg.DataDir, "warehouse"),
+	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
 		a.log.With().Str("stage", "warehouse").Logger())
 	if err != nil {
 		return "", nil, nil, err
@@ -190,15 +193,7 @@ func (h httpWarehouse) Ping(ctx context.Context) error {
 // connect).
 type nativePort string
 
-func (a nativePort) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", string(a))
-	if err != nil {
-		return fmt.Errorf("warehouse %s does not accept connections: %w", a, err)
-	}
-	return c.Close()
-}
+func (a nativePort) Ping(ctx context.Context) error { return infra.DialPort(ctx, string(a)) }
 
 // stageChecks are the readiness checks of a stage run on its own: its
 // Kafka brokers and schema registry, with the configured credentials, and

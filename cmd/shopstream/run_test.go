@@ -126,9 +126,11 @@ func (r *runProcess) stop(t *testing.T) {
 func testRun(t *testing.T, brokers string) {
 	dataDir := t.TempDir()
 	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	nativeAddr := testenv.FreeAddr(t)
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + kafkaAddr,
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + registryAddr,
 		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
@@ -262,6 +264,7 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
@@ -290,10 +293,11 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 // figures. The deadline only bounds a hang; the test does not time anything.
 func TestRunSimulatedEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	warehouseAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	warehouseAddr, metricsAddr, nativeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,

@@ -152,3 +152,11 @@ func SilentAddr(t testing.TB) string {
 	})
 	return ln.Addr().String()
 }
+
+// AddrFor returns the address of protocol: "native" or "http".
+func (w *Warehouse) AddrFor(protocol string) string {
+	if protocol == "native" {
+		return w.NativeAddr
+	}
+	return w.Addr
+}

@@ -43,17 +43,20 @@ test: build kafka-jars venv
 	go test $(GOTEST_FLAGS) ./...
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
-## against the ceiling (the same rows inserted straight as Native batches);
-## the last line is `load ceiling-ratio X`. BENCH_ROWS and BENCH_BATCH_ROWS
-## change the size.
+## against the ceiling (the same rows inserted straight as Native batches),
+## over the native protocol and over HTTP; each protocol ends with a line
+## `load <protocol> ceiling-ratio X`. The loader runs as production builds it
+## (plain go build, no engine). BENCH_ROWS and BENCH_BATCH_ROWS change the size.
 BENCH_KAFKA      := $(CACHE)/bench-kafka
 BENCH_ROWS       ?= 200000
 BENCH_BATCH_ROWS ?= 10000
 bench-load: build kafka-jars
+	go build -o $(CACHE)/bin/shopstream-noengine ./cmd/shopstream
 	@deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(BENCH_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null' EXIT; \
 	SHOPSTREAM_TEST_BENCH_LOAD=1 SHOPSTREAM_TEST_BENCH_ROWS=$(BENCH_ROWS) SHOPSTREAM_TEST_BENCH_BATCH_ROWS=$(BENCH_BATCH_ROWS) \
+	SHOPSTREAM_TEST_BENCH_LOADER=$(CACHE)/bin/shopstream-noengine \
 	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test -count=1 -timeout 30m -run '^TestBenchLoad$$' -v ./load/ > $(CACHE)/bench-load.out 2>&1 \
 		|| { tail -50 $(CACHE)/bench-load.out; exit 1; }; \

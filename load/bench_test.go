@@ -34,6 +34,10 @@ func TestBenchLoad(t *testing.T) {
 	batchRows := envInt(t, "SHOPSTREAM_TEST_BENCH_BATCH_ROWS", 10000)
 	const partitions = 4
 	h := newHarness(t, partitions, protocols[0])
+	// The loader as production runs it: a build without the engine, whose
+	// library (mapped by every process of the engine build) is not the
+	// loader's memory.
+	h.loaderBin = os.Getenv("SHOPSTREAM_TEST_BENCH_LOADER")
 	ctx := context.Background()
 
 	all := orders(n, partitions)
@@ -71,7 +75,11 @@ func TestBenchLoad(t *testing.T) {
 		byPart[r.Partition] = append(byPart[r.Partition], row)
 	}
 	decodeSecs := time.Since(decodeStart).Seconds()
-	fmt.Printf("load rows %d, batch %d rows, %d partitions\n", n, batchRows, partitions)
+	loaderBin := "bin/shopstream (engine build)"
+	if h.loaderBin != "" {
+		loaderBin = h.loaderBin + " (no engine)"
+	}
+	fmt.Printf("load rows %d, batch %d rows, %d partitions, loader %s\n", n, batchRows, partitions, loaderBin)
 	fmt.Printf("load decode   %10.0f rows/s  (Avro decode and mapping alone, one goroutine, %.2fs)\n", float64(n)/decodeSecs, decodeSecs)
 
 	for _, protocol := range protocols {

@@ -48,6 +48,8 @@ type harness struct {
 	t *testing.T
 	// protocol is how the loader and the test reach the warehouse.
 	protocol string
+	// loaderBin runs `shopstream load` if set, else the test binary.
+	loaderBin string
 	brokers  []string
 	prefix   string
 	group    string
@@ -197,7 +199,11 @@ func (h *harness) loaderProcess(env ...string) *exec.Cmd {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.Binary(h.t), "load")
+	bin := testenv.Binary(h.t)
+	if h.loaderBin != "" {
+		bin = h.loaderBin
+	}
+	cmd := exec.Command(bin, "load")
 	cmd.Env = append(os.Environ(),
 		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(h.brokers, ","),
 		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+h.regURL,

@@ -98,7 +98,7 @@ func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Rec
 	if ws, ok := l.dec.(writerSchemas); ok {
 		var rd *tables.RowDecoder
 		var payload []byte
-		err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
+		lookup := func() error {
 			id, schema, p, err := ws.WriterSchema(ctx, r.Value)
 			if err != nil {
 				if poisonClass(err) != "" {
@@ -108,9 +108,16 @@ func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Rec
 			}
 			rd, payload = l.rowDecoder(tbl, id, schema), p
 			return nil
-		})
-		if err != nil {
-			return nil, time.Time{}, err
+		}
+		// Known schemas answer at once; only a registry that does not
+		// answer needs the retry loop (and its allocations).
+		if err := lookup(); err != nil {
+			if poisonClass(err) != "" {
+				return nil, time.Time{}, err
+			}
+			if err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", lookup); err != nil {
+				return nil, time.Time{}, err
+			}
 		}
 		if rd != nil {
 			return rd.Decode(payload, r.Key, r.Partition, r.Offset)

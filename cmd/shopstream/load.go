@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -50,6 +52,10 @@ func (a *app) runLoader(ctx context.Context, migrate bool) error {
 	}
 	if cfg.SchemaRegistry.URL == "" {
 		return fmt.Errorf("load needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
+	}
+	if cfg.Load.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The process runs only the loader, so its limit is the process's.
+		debug.SetMemoryLimit(cfg.Load.MemoryLimit)
 	}
 	reg := prometheus.NewRegistry()
 	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, true)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -232,12 +233,17 @@ func readiness(ctx context.Context, checks map[string]checker) error {
 const readyTimeout = 3 * time.Second
 
 // serveOps serves /metrics (reg, plus Go and process metrics), /healthz (the
-// process is up) and /readyz (every component answers).
+// process is up), /readyz (every component answers) and /debug/pprof.
 func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry) (string, func(), error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	// Profiles of the running process (go tool pprof
+	// http://<metrics.listen>/debug/pprof/heap), on the same loopback
+	// listener as the metrics.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		// A dependency that accepts connections but never answers must not
 		// hang the probe: every check gets the same few seconds, at once.

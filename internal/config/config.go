@@ -87,6 +87,10 @@ type Loader struct {
 	// MaxInFlight bounds the batches cut and not yet committed; fetching
 	// pauses at the bound, which bounds memory.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// MemoryLimit is the soft limit of the Go heap of `shopstream load`
+	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
+	// works harder near it instead of letting garbage double the heap.
+	MemoryLimit int64 `koanf:"memory_limit"`
 }
 
 // Log configures zerolog.
@@ -238,7 +242,8 @@ func defaults() map[string]any {
 		"load.batch_rows":               10000,
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
-		"load.max_in_flight":            8,
+		"load.max_in_flight":            4,
+		"load.memory_limit":             192 << 20,
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
@@ -459,6 +464,9 @@ func (c *Config) validate() []error {
 	}
 	if c.Load.MaxInFlight <= 0 {
 		bad("load.max_in_flight", "must be positive")
+	}
+	if c.Load.MemoryLimit < 0 {
+		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
 	}
 	if c.Transform.TimeZone == "" {
 		bad("transform.time_zone", "must not be empty (UTC, or an IANA zone such as America/New_York)")

@@ -50,16 +50,16 @@ type harness struct {
 	protocol string
 	// loaderBin runs `shopstream load` if set, else the test binary.
 	loaderBin string
-	brokers  []string
-	prefix   string
-	group    string
-	regURL   string
-	sr       *sr.Client
-	serde    *schemas.Serde
-	wh       *testenv.Warehouse
-	conn     driver.Conn
-	cl       *kgo.Client
-	adm      *kadm.Client
+	brokers   []string
+	prefix    string
+	group     string
+	regURL    string
+	sr        *sr.Client
+	serde     *schemas.Serde
+	wh        *testenv.Warehouse
+	conn      driver.Conn
+	cl        *kgo.Client
+	adm       *kadm.Client
 }
 
 func newHarness(t *testing.T, partitions int32, protocol string) *harness {

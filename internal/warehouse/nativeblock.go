@@ -38,7 +38,7 @@ type blockCopier struct {
 }
 
 func (c *blockCopier) copyN(n uint64) error {
-	if n > uint64(c.limit-len(c.out)) {
+	if room := c.limit - len(c.out); room < 0 || n > uint64(room) {
 		return fmt.Errorf("%w: more than %d bytes", errBlockTooLarge, c.limit)
 	}
 	start := len(c.out)
@@ -220,6 +220,10 @@ const (
 
 // copyData copies rows values of a column of type t.
 func (c *blockCopier) copyData(t string, rows uint64) error {
+	if rows > uint64(c.limit) {
+		// Every value takes a byte at least: a count this large is corrupt.
+		return fmt.Errorf("%w: %d values", errBlockTooLarge, rows)
+	}
 	base, args := layout(t)
 	if w, ok := fixedWidth[base]; ok {
 		return c.copyN(w * rows)

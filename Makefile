@@ -13,11 +13,14 @@ DBT_REQUIREMENTS := $(CURDIR)/dbt/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
+NATIVE_VENV  := $(CACHE)/native-venv
+NATIVE_PYTHON := $(NATIVE_VENV)/bin/python
+NATIVE_REQUIREMENTS := $(CURDIR)/internal/warehouse/testdata/requirements-native.txt
 GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv native-venv lint clean
 
 all: build
 
@@ -32,13 +35,14 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv
+test: build kafka-jars venv native-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
 	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
+	SHOPSTREAM_TEST_NATIVE_PYTHON=$(NATIVE_PYTHON) \
 	CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test $(GOTEST_FLAGS) ./...
 
@@ -87,7 +91,7 @@ bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
-deps: go-deps chdb kafka-jars venv
+deps: go-deps chdb kafka-jars venv native-venv
 
 go-deps:
 	go mod download
@@ -112,6 +116,15 @@ $(DBT): $(DBT_REQUIREMENTS)
 	rm -rf $(VENV)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
+	touch $@
+
+## native-venv: clickhouse-driver (the Python native-protocol client) for the
+## compatibility matrix, every package pinned, in .cache/native-venv
+native-venv: $(NATIVE_PYTHON)
+$(NATIVE_PYTHON): $(NATIVE_REQUIREMENTS)
+	rm -rf $(NATIVE_VENV)
+	python3 -m venv $(NATIVE_VENV)
+	$(NATIVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(NATIVE_REQUIREMENTS)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

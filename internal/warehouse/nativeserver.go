@@ -667,17 +667,22 @@ func (c *nativeConn) insert(st *queryState, ins *dataInsert) error {
 		if err != nil {
 			return err
 		}
-		if h.columns == 0 && h.rows == 0 {
+		end := h.columns == 0 && h.rows == 0
+		if h.rows > 0 {
+			if _, err := f.Write(block); err != nil {
+				return c.fatal(fmt.Errorf("stage insert data: %w", err))
+			}
+			rows += uint64(h.rows)
+			written += uint64(len(block))
+		}
+		// Clients of recent revisions wait for profile events after each
+		// block they send, and after the last.
+		if err := c.profileEvents(); err != nil {
+			return err
+		}
+		if end {
 			break
 		}
-		if h.rows == 0 {
-			continue
-		}
-		if _, err := f.Write(block); err != nil {
-			return c.fatal(fmt.Errorf("stage insert data: %w", err))
-		}
-		rows += uint64(h.rows)
-		written += uint64(len(block))
 	}
 	if err := f.Close(); err != nil {
 		c.exception(fmt.Errorf("stage insert data: %w", err))
@@ -694,6 +699,29 @@ func (c *nativeConn) insert(st *queryState, ins *dataInsert) error {
 	proto.Progress{WroteRows: rows, WroteBytes: written, ElapsedNs: uint64(time.Since(st.started).Nanoseconds())}.EncodeAware(&c.buf, c.rev)
 	proto.ServerCodeEndOfStream.Encode(&c.buf)
 	return nil
+}
+
+// profileEventsRevision is the first revision whose clients expect profile
+// events in answer to each block of an insert.
+const profileEventsRevision = 54456
+
+// profileEventsHeader is the empty block of profile events: the server's
+// counters are the engine's, which it does not expose per query.
+var profileEventsHeader = [2][]string{
+	{"host_name", "current_time", "thread_id", "type", "name", "value"},
+	{"String", "DateTime", "UInt64", "Int8", "String", "Int64"},
+}
+
+// profileEvents sends an empty ProfileEvents packet (never compressed) to
+// clients that wait for one.
+func (c *nativeConn) profileEvents() error {
+	if c.rev < profileEventsRevision {
+		return nil
+	}
+	proto.ServerProfileEvents.Encode(&c.buf)
+	c.buf.PutString("")
+	c.buf.PutRaw(headerBlock(c.rev, profileEventsHeader[0], profileEventsHeader[1]))
+	return c.flush()
 }
 
 // insertColumns picks the columns an insert writes: the listed ones in their

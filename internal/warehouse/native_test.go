@@ -328,3 +328,49 @@ func TestNativeClickHouseGo(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeCancel: a client that gives up on a long query (clickhouse-go
+// sends Cancel when its context ends) gets control back at once, the
+// statement stops in the engine instead of running its course, and the
+// server goes on serving.
+func TestNativeCancel(t *testing.T) {
+	w := startWarehouse(t)
+	conn := openNative(t, w.NativeAddr, nil, clickhouse.Auth{})
+	ctx := context.Background()
+	// Five minutes of sleeping in the engine, unless it is killed.
+	const slow = "SELECT sum(sleepEachRow(0.5)) FROM numbers(600) SETTINGS max_block_size = 1"
+	qctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		var n uint64
+		errc <- conn.QueryRow(qctx, slow).Scan(&n)
+	}()
+	running := func() uint64 {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query LIKE '%sleepEachRow(0.5)%' AND query NOT LIKE '%system.processes%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(time.Minute)
+	for running() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow query never showed up in system.processes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled query returned %v, want context.Canceled", err)
+	}
+	for running() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled query still runs in the engine")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var one uint8
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("after a cancel: %v", err)
+	}
+}

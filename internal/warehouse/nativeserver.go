@@ -28,9 +28,11 @@ import (
 // engine's Native format (see nativeblock.go).
 //
 // A connection is a session: it holds one engine handle, so USE and SET last
-// until it closes, while settings sent with a query last for that query. A
-// query runs to its end: the engine has no way to stop a statement, so a
-// Cancel from the client stops the result from being sent, not the work.
+// until it closes, while settings sent with a query last for that query.
+// While the engine runs a statement the connection is watched: a Cancel
+// packet, or the client hanging up, kills the statement in the engine
+// (KILL QUERY, found by a tag the statement carries) and the query ends
+// with EndOfStream.
 
 // ClickHouse error codes of the native protocol.
 const (
@@ -481,11 +483,79 @@ func unquoteFieldDump(v string) string {
 	return b.String()
 }
 
+// errClientGone is a client that hung up while its statement ran.
+var errClientGone = errors.New("client closed the connection during the query")
+
+// run executes a statement in the engine while watching the connection for
+// a Cancel. It reports whether the client cancelled; its error is the
+// engine's, or errClientGone.
+func (c *nativeConn) run(sql, format string) (Result, bool, error) {
+	tag := "/* shopstream-native " + newQueryID() + " */ "
+	type outcome struct {
+		res Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := c.engine.Query(tag+sql, format)
+		done <- outcome{res, err}
+	}()
+	watched := make(chan error, 1)
+	go func() {
+		p, err := c.packet()
+		if err == nil && p != proto.ClientCodeCancel {
+			err = fmt.Errorf("packet %d while a query runs", p)
+		}
+		watched <- err
+	}()
+	select {
+	case o := <-done:
+		// Stop watching: an expired deadline ends the pending read
+		// without consuming anything.
+		_ = c.nc.SetReadDeadline(time.Now())
+		werr := <-watched
+		_ = c.nc.SetReadDeadline(time.Time{})
+		switch {
+		case werr == nil:
+			return o.res, true, nil // cancelled as it finished
+		case errors.Is(werr, os.ErrDeadlineExceeded):
+			return o.res, false, o.err
+		}
+		return o.res, false, errClientGone
+	case werr := <-watched:
+		c.kill(tag)
+		o := <-done
+		if werr != nil {
+			return o.res, false, errClientGone
+		}
+		return o.res, true, nil
+	}
+}
+
+// kill stops the engine statement that starts with tag.
+func (c *nativeConn) kill(tag string) {
+	h, err := c.s.engine.Open()
+	if err != nil {
+		c.log.Warn().Err(err).Msg("cannot open a handle to kill a cancelled query")
+		return
+	}
+	defer h.Close()
+	if _, err := h.Query("KILL QUERY WHERE startsWith(query, "+quoteString(tag)+") ASYNC", "TabSeparated"); err != nil {
+		c.log.Warn().Err(err).Msg("kill a cancelled query")
+	}
+}
+
 // sel runs a statement that is not a pushed insert and sends its result.
 func (c *nativeConn) sel(st *queryState) error {
 	sql := stripFormat(st.q.Body)
-	res, err := c.engine.Query(sql, "Native")
-	if err != nil {
+	res, cancelled, err := c.run(sql, "Native")
+	switch {
+	case errors.Is(err, errClientGone):
+		return err
+	case cancelled:
+		proto.ServerCodeEndOfStream.Encode(&c.buf)
+		return nil
+	case err != nil:
 		c.exception(err)
 		return nil
 	}
@@ -690,7 +760,14 @@ func (c *nativeConn) insert(st *queryState, ins *dataInsert) error {
 	}
 	if rows > 0 {
 		ins.format = "Native"
-		if _, err := c.engine.Query(ins.fromInfile(f.Name()), "TabSeparated"); err != nil {
+		_, cancelled, err := c.run(ins.fromInfile(f.Name()), "TabSeparated")
+		switch {
+		case errors.Is(err, errClientGone):
+			return err
+		case cancelled:
+			proto.ServerCodeEndOfStream.Encode(&c.buf)
+			return nil
+		case err != nil:
 			c.exception(err)
 			return nil
 		}

@@ -15,12 +15,12 @@ GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.
 TEST_KAFKA   := $(CACHE)/test-kafka
 NATIVE_VENV  := $(CACHE)/native-venv
 NATIVE_PYTHON := $(NATIVE_VENV)/bin/python
-NATIVE_REQUIREMENTS := $(CURDIR)/internal/warehouse/testdata/requirements-native.txt
+NATIVE_REQUIREMENTS := $(CURDIR)/internal/warehouse/compat/requirements-native.txt
 GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv native-venv lint clean
+.PHONY: all build run test test-env bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients native-venv lint clean
 
 all: build
 
@@ -35,16 +35,23 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv native-venv
+test: build kafka-jars venv compat-clients native-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
-	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
+	SHOPSTREAM_TEST_KAFKA=$$brokers $(TEST_ENV) go test $(GOTEST_FLAGS) ./...
+
+# TEST_ENV: what the integration tests read besides the broker's address
+# (`make -s test-env` prints it, to run single tests by hand).
+TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
+	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
+	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) \
 	SHOPSTREAM_TEST_NATIVE_PYTHON=$(NATIVE_PYTHON) \
-	CHDB_LIB_PATH=$(CHDB_LIB) \
-	go test $(GOTEST_FLAGS) ./...
+	CHDB_LIB_PATH=$(CHDB_LIB)
+test-env:
+	@echo $(TEST_ENV)
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
 ## against the ceiling (the same rows inserted straight as Native batches),
@@ -91,7 +98,7 @@ bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
-deps: go-deps chdb kafka-jars venv native-venv
+deps: go-deps chdb kafka-jars venv compat-clients native-venv
 
 go-deps:
 	go mod download
@@ -116,6 +123,25 @@ $(DBT): $(DBT_REQUIREMENTS)
 	rm -rf $(VENV)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
+	touch $@
+
+## compat-clients: the ClickHouse clients of the compatibility matrix
+## (internal/warehouse/compat), pinned: @clickhouse/client from npm (its
+## lockfile) into .cache/compat/node, the JDBC driver's jars from Maven
+## Central into .cache/compat/jdbc/lib. clickhouse-connect comes with the venv.
+COMPAT_SRC      := $(CURDIR)/internal/warehouse/compat
+COMPAT_NODE     := $(CACHE)/compat/node
+COMPAT_JDBC_LIB := $(CACHE)/compat/jdbc/lib
+compat-clients: $(COMPAT_NODE)/node_modules/.installed $(COMPAT_JDBC_LIB)/.installed
+$(COMPAT_NODE)/node_modules/.installed: $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
+	rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE)
+	cp $^ $(COMPAT_NODE)/
+	cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent
+	touch $@
+$(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
+	rm -rf $(COMPAT_JDBC_LIB)
+	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
 	touch $@
 
 ## native-venv: clickhouse-driver (the Python native-protocol client) for the

@@ -35,17 +35,17 @@ type Warehouse struct {
 }
 
 // StartWarehouse starts `bin warehouse --listen listen --native-listen
-// nativeListen --data dataDir`, waits until it answers /ping (and accepts
-// native connections), and keeps it running until Stop. Both protocols are
-// served by the one child: when a query crashes it, every client of either
-// protocol loses its connection (an error, never a hang) and the child is
-// restarted.
-func StartWarehouse(ctx context.Context, bin, listen, nativeListen, dataDir string, log zerolog.Logger) (*Warehouse, error) {
+// nativeListen --data dataDir [extraArgs...]`, waits until it answers /ping
+// (and accepts native connections), and keeps it running until Stop. Both
+// protocols are served by the one child: when a query crashes it, every
+// client of either protocol loses its connection (an error, never a hang)
+// and the child is restarted.
+func StartWarehouse(ctx context.Context, bin, listen, nativeListen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
 	w := &Warehouse{
 		URL:        "http://" + listen,
 		NativeAddr: nativeListen,
 		bin:        bin,
-		args:       []string{"warehouse", "--listen", listen, "--native-listen", nativeListen, "--data", dataDir},
+		args:       append([]string{"warehouse", "--listen", listen, "--native-listen", nativeListen, "--data", dataDir}, extraArgs...),
 		log:        log,
 		done:       make(chan struct{}),
 	}

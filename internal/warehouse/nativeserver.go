@@ -39,8 +39,6 @@ const (
 	codeUnexpectedPacket    = 101 // UNEXPECTED_PACKET_FROM_CLIENT
 	codeUnknownPacket       = 100 // UNKNOWN_PACKET_FROM_CLIENT
 	codeNoSuchColumnInTable = 16
-	codeUnknownSetting      = 115
-	codeQueryWasCancelled   = 394
 	codeIncorrectData       = 117
 )
 
@@ -196,6 +194,11 @@ func (c *nativeConn) handshake() error {
 	}
 	c.rev = min(c.hello.ProtocolVersion, proto.Version)
 	c.log = c.log.With().Str("client_name", c.hello.Name).Int("revision", c.rev).Logger()
+	// The same check as HTTP's: a wrong user or password is an exception
+	// (516) in answer to the hello, and the connection ends.
+	if err := c.s.opts.Credentials.Authenticate(c.hello.User, c.hello.Password); err != nil {
+		return c.fatal(err)
+	}
 	major, minor, patch := versionParts(c.s.version)
 	hello := proto.ServerHello{Name: "ClickHouse", Major: major, Minor: minor, Patch: patch,
 		Revision: proto.Version, Timezone: c.s.timezone, DisplayName: displayName}
@@ -223,8 +226,6 @@ func (c *nativeConn) handshake() error {
 	}
 	return nil
 }
-
-const displayName = "shopstream-warehouse"
 
 // versionParts splits "26.5.1.1" into 26, 5, 1.
 func versionParts(v string) (major, minor, patch int) {

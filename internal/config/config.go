@@ -242,7 +242,7 @@ func defaults() map[string]any {
 		"load.batch_rows":               10000,
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
-		"load.max_in_flight":            4,
+		"load.max_in_flight":            8,
 		"load.memory_limit":             192 << 20,
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",

@@ -338,11 +338,10 @@ func (c *nativeConn) query() error {
 	return c.sel(st)
 }
 
-// skipClientBlock reads a Data packet that must carry no data the server
-// uses (external tables, the end of an insert's data is read elsewhere).
+// skipClientBlock reads a Data packet whose data the server does not use
+// (the external tables part of a query).
 func (c *nativeConn) skipClientBlock(st *queryState) (string, blockHeader, error) {
-	name, out, h, err := c.readClientBlock(st, nil)
-	_ = out
+	name, _, h, err := c.readClientBlock(st, nil)
 	return name, h, err
 }
 

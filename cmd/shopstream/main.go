@@ -90,6 +90,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(),
 		newIngestCmd(a),
 		newBackfillCmd(a),
+		newExportCmd(a),
 	)
 	return root
 }

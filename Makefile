@@ -15,11 +15,14 @@ SUPERSET_REQUIREMENTS := $(CURDIR)/deploy/superset/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
+NATIVE_VENV  := $(CACHE)/native-venv
+NATIVE_PYTHON := $(NATIVE_VENV)/bin/python
+NATIVE_REQUIREMENTS := $(CURDIR)/internal/warehouse/compat/requirements-native.txt
 GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients superset-venv superset lint clean
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean
 
 all: build
 
@@ -34,7 +37,7 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv compat-clients export-venv superset-venv
+test: build kafka-jars venv compat-clients export-venv native-venv superset-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
@@ -47,23 +50,26 @@ TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
 	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
-	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) \
+	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) SHOPSTREAM_TEST_NATIVE_PYTHON=$(NATIVE_PYTHON) \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
-## against the ceiling (the same rows inserted straight as Native batches);
-## the last line is `load ceiling-ratio X`. BENCH_ROWS and BENCH_BATCH_ROWS
-## change the size.
+## against the ceiling (the same rows inserted straight as Native batches),
+## over the native protocol and over HTTP; each protocol ends with a line
+## `load <protocol> ceiling-ratio X`. The loader runs as production builds it
+## (plain go build, no engine). BENCH_ROWS and BENCH_BATCH_ROWS change the size.
 BENCH_KAFKA      := $(CACHE)/bench-kafka
 BENCH_ROWS       ?= 200000
 BENCH_BATCH_ROWS ?= 10000
 bench-load: build kafka-jars
+	go build -o $(CACHE)/bin/shopstream-noengine ./cmd/shopstream
 	@deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(BENCH_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null' EXIT; \
 	SHOPSTREAM_TEST_BENCH_LOAD=1 SHOPSTREAM_TEST_BENCH_ROWS=$(BENCH_ROWS) SHOPSTREAM_TEST_BENCH_BATCH_ROWS=$(BENCH_BATCH_ROWS) \
+	SHOPSTREAM_TEST_BENCH_LOADER=$(CACHE)/bin/shopstream-noengine \
 	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test -count=1 -timeout 30m -run '^TestBenchLoad$$' -v ./load/ > $(CACHE)/bench-load.out 2>&1 \
 		|| { tail -50 $(CACHE)/bench-load.out; exit 1; }; \
@@ -109,7 +115,7 @@ bench-export: build export-venv
 		|| { tail -50 $(CACHE)/bench-export.out; exit 1; }; \
 	grep '^export ' $(CACHE)/bench-export.out
 
-deps: go-deps chdb kafka-jars venv compat-clients export-venv
+deps: go-deps chdb kafka-jars venv compat-clients export-venv native-venv
 
 go-deps:
 	go mod download
@@ -185,6 +191,15 @@ $(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
 	rm -rf $(EXPORT_VENV)
 	python3 -m venv $(EXPORT_VENV)
 	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
+	touch $@
+
+## native-venv: clickhouse-driver (the Python native-protocol client) for the
+## compatibility matrix, every package pinned, in .cache/native-venv
+native-venv: $(NATIVE_PYTHON)
+$(NATIVE_PYTHON): $(NATIVE_REQUIREMENTS)
+	rm -rf $(NATIVE_VENV)
+	python3 -m venv $(NATIVE_VENV)
+	$(NATIVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(NATIVE_REQUIREMENTS)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

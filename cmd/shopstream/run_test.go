@@ -125,10 +125,10 @@ func (r *runProcess) stop(t *testing.T) {
 
 // embedded is where a `shopstream run` on embedded defaults started by a
 // test keeps its data and listens.
-type embedded struct{ dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr string }
+type embedded struct{ dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr, nativeAddr string }
 
 func newEmbedded(t *testing.T) embedded {
-	return embedded{t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)}
+	return embedded{t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)}
 }
 
 // env is the environment that configures run (and commands reading it).
@@ -136,6 +136,7 @@ func (e embedded) env(extra ...string) []string {
 	return append([]string{
 		"SHOPSTREAM_DATA_DIR=" + e.dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + e.warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + e.nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + e.kafkaAddr,
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + e.registryAddr,
 		"SHOPSTREAM_METRICS_LISTEN=" + e.metricsAddr,
@@ -275,6 +276,7 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
@@ -303,10 +305,11 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 // figures. The deadline only bounds a hang; the test does not time anything.
 func TestRunSimulatedEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	warehouseAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	warehouseAddr, metricsAddr, nativeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,

@@ -111,6 +111,10 @@ type Loader struct {
 	// MaxInFlight bounds the batches cut and not yet committed; fetching
 	// pauses at the bound, which bounds memory.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// MemoryLimit is the soft limit of the Go heap of `shopstream load`
+	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
+	// works harder near it instead of letting garbage double the heap.
+	MemoryLimit int64 `koanf:"memory_limit"`
 }
 
 // Log configures zerolog.
@@ -130,6 +134,9 @@ type Warehouse struct {
 	Password Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
+	// NativeListen is where the embedded warehouse serves the native TCP
+	// protocol (default 127.0.0.1:9000); empty serves HTTP only.
+	NativeListen string `koanf:"native_listen"`
 	// MaxBodyBytes bounds one request body to the embedded warehouse.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
@@ -234,6 +241,7 @@ func defaults() map[string]any {
 		"warehouse.password":            "",
 		"warehouse.password_file":       "",
 		"warehouse.listen":              "127.0.0.1:8123",
+		"warehouse.native_listen":       "127.0.0.1:9000",
 		"warehouse.max_body_bytes":      256 << 20,
 		"warehouse.max_memory_usage":    4 << 30,
 		"kafka.brokers":                 []string{},
@@ -259,6 +267,7 @@ func defaults() map[string]any {
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
 		"load.max_in_flight":            8,
+		"load.memory_limit":             192 << 20,
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
@@ -436,6 +445,7 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
 	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
+	checkHostPort("warehouse.native_listen", c.Warehouse.NativeListen, true)
 	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
 		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
 	}
@@ -486,6 +496,9 @@ func (c *Config) validate() []error {
 	}
 	if c.Load.MaxInFlight <= 0 {
 		bad("load.max_in_flight", "must be positive")
+	}
+	if c.Load.MemoryLimit < 0 {
+		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
 	}
 	if c.Transform.TimeZone == "" {
 		bad("transform.time_zone", "must not be empty (UTC, or an IANA zone such as America/New_York)")

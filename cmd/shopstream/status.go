@@ -17,7 +17,6 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/load"
-	"github.com/shopstream/shopstream/schemas"
 )
 
 // statusSources are the sources whose cursors status prints (the webhook
@@ -63,6 +62,74 @@ for load. Exits non-zero when a part could not be read (within --timeout).`,
 }
 
 func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
+	cfg, err := a.statusConfig()
+	if err != nil {
+		return err
+	}
+	r := status.Read(ctx, cfg)
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	defer tw.Flush()
+
+	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
+	if r.CursorsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.CursorsErr)
+	} else if len(r.Cursors) == 0 {
+		fmt.Fprintln(tw, "(no cursor stored yet)\t\t\t")
+	}
+	for _, c := range r.Cursors {
+		end, pos := "-", c.Position
+		if !c.WindowEnd.IsZero() {
+			end = c.WindowEnd.UTC().Format(time.RFC3339)
+		}
+		if pos == "" {
+			pos = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
+	}
+
+	fmt.Fprintln(tw, "\nGROUP\tTOPIC\tLAG\t")
+	if r.LagsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.LagsErr)
+	}
+	for _, l := range r.Lags {
+		note := ""
+		if l.Uncommitted > 0 {
+			note = fmt.Sprintf("(%d partitions not started)", l.Uncommitted)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Group, l.Topic, l.Lag, note)
+	}
+
+	fmt.Fprintln(tw, "\nTABLE\tROWS\tNEWEST CHANGE\tAGE")
+	if r.WarehouseErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.WarehouseErr)
+	}
+	for _, t := range r.Warehouse.Tables {
+		if t.Latest.IsZero() {
+			fmt.Fprintf(tw, "%s\t%d\t-\t-\n", t.Name, t.Rows)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
+	}
+	if r.WarehouseErr == nil {
+		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\t\t")
+		if len(r.Warehouse.OpenDeadLetters) == 0 {
+			fmt.Fprintln(tw, "(none)\t0\t\t")
+		}
+		for _, topic := range slices.Sorted(maps.Keys(r.Warehouse.OpenDeadLetters)) {
+			fmt.Fprintf(tw, "%s\t%d\t\t\n", topic, r.Warehouse.OpenDeadLetters[topic])
+		}
+	}
+	if u := r.Unavailable(); len(u) > 0 {
+		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(u, ", "))
+	}
+	return nil
+}
+
+// statusConfig says where status (and the page's pipeline view) reads:
+// kafka.brokers, or run's embedded broker on kafka.listen; the registry at
+// schema_registry.url, or run's on schema_registry.listen; the warehouse as
+// for load.
+func (a *app) statusConfig() (status.Config, error) {
 	cfg := a.cfg
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {
@@ -72,95 +139,24 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	if registryURL == "" {
 		registryURL = "http://" + cfg.SchemaRegistry.Listen
 	}
-	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
-	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-	defer tw.Flush()
-	var unavailable []string
-
-	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
-	if err := a.printCursors(ctx, tw, kopts, registryURL, now); err != nil {
-		unavailable = append(unavailable, "cursors")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
-	}
-
-	fmt.Fprintln(tw, "\nGROUP\tTOPIC\tLAG\t")
-	lags, err := status.Lags(ctx, kopts, cfg.Load.Group, cfg.Transform.Group)
+	registry, err := a.registryClient(registryURL)
 	if err != nil {
-		unavailable = append(unavailable, "lag")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+		return status.Config{}, err
 	}
-	for _, l := range lags {
-		note := ""
-		if l.Uncommitted > 0 {
-			note = fmt.Sprintf("(%d partitions not started)", l.Uncommitted)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", l.Group, l.Topic, l.Lag, note)
-	}
-
-	fmt.Fprintln(tw, "\nTABLE\tROWS\tNEWEST CHANGE\tAGE")
-	w, err := a.readWarehouse(ctx)
-	if err != nil {
-		unavailable = append(unavailable, "tables")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
-	}
-	for _, t := range w.Tables {
-		if t.Latest.IsZero() {
-			fmt.Fprintf(tw, "%s\t%d\t-\t-\n", t.Name, t.Rows)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
-	}
-	if err == nil {
-		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\t\t")
-		if len(w.OpenDeadLetters) == 0 {
-			fmt.Fprintln(tw, "(none)\t0\t\t")
-		}
-		for _, topic := range slices.Sorted(maps.Keys(w.OpenDeadLetters)) {
-			fmt.Fprintf(tw, "%s\t%d\t\t\n", topic, w.OpenDeadLetters[topic])
-		}
-	}
-	if len(unavailable) > 0 {
-		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
-	}
-	return nil
-}
-
-func (a *app) printCursors(ctx context.Context, out io.Writer, kopts []kgo.Opt, registryURL string, now time.Time) error {
-	client, err := a.registryClient(registryURL)
-	if err != nil {
-		return err
-	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx, cursor.Topic)
-	if err != nil {
-		return err
-	}
-	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Sources.TopicPrefix + cursor.Topic, Decoder: serde}, statusSources...)
-	if err != nil {
-		return err
-	}
-	if len(cs) == 0 {
-		fmt.Fprintln(out, "(no cursor stored yet)\t\t\t")
-	}
-	for _, c := range cs {
-		end, pos := "-", c.Position
-		if !c.WindowEnd.IsZero() {
-			end = c.WindowEnd.UTC().Format(time.RFC3339)
-		}
-		if pos == "" {
-			pos = "-"
-		}
-		fmt.Fprintf(out, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
-	}
-	return nil
-}
-
-func (a *app) readWarehouse(ctx context.Context) (status.Warehouse, error) {
-	conn, err := load.Open(ctx, a.warehouse(2))
-	if err != nil {
-		return status.Warehouse{}, err
-	}
-	defer conn.Close()
-	return status.ReadWarehouse(ctx, conn)
+	return status.Config{
+		KafkaOpts:   append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...),
+		Registry:    registry,
+		CursorTopic: cfg.Sources.TopicPrefix + cursor.Topic,
+		Sources:     statusSources,
+		Groups:      []string{cfg.Load.Group, cfg.Transform.Group},
+		Warehouse: func(ctx context.Context) (status.Querier, func(), error) {
+			conn, err := load.Open(ctx, a.warehouse(2))
+			if err != nil {
+				return nil, nil, err
+			}
+			return conn, func() { _ = conn.Close() }, nil
+		},
+	}, nil
 }
 
 // age is how long before now t was, to the second.

@@ -90,6 +90,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(),
 		newIngestCmd(a),
 		newBackfillCmd(a),
+		newUICmd(a),
 	)
 	return root
 }

@@ -41,6 +41,7 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+	UI             UI             `koanf:"ui"`
 }
 
 // Transform configures the transform stage (shopstream transform): identity
@@ -254,6 +255,7 @@ func load(path string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	def := defaults()
 	maps.Copy(def, sourceDefaults())
+	maps.Copy(def, uiDefaults())
 	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -477,5 +479,6 @@ func (c *Config) validate() []error {
 		bad("transform.transactional_id", "must not be empty")
 	}
 	problems = append(problems, c.Sources.validate()...)
+	problems = append(problems, c.UI.validate()...)
 	return problems
 }

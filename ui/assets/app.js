@@ -203,9 +203,12 @@
     return { root, body };
   }
 
+  // withCode sets `quoted` parts of text in code.
+  const withCode = (text) => String(text).split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part));
+
   function missingNote(res) {
     return el("div", { class: "missing" },
-      el("b", { text: "Not available yet: " }), "table ", res.missing.join(", "), " does not exist. ", res.hint || "");
+      el("b", { text: "Not available yet: " }), "table ", res.missing.join(", "), " does not exist. ", withCode(res.hint || ""));
   }
 
   function errorNote(err) {
@@ -502,6 +505,7 @@
     lc.body.append(table(links, {
       columns: [{ name: "channel", render: (r, i) => chTag(r[i.channel]) }, "account", "channel_id", "product_id", "seller_sku", "gtin14",
         { name: "title", cls: "wrap" }, { name: "match_rule", render: (r, i) => ruleTag(r[i.match_rule]) }, { name: "conflict_reason", cls: "wrap" }],
+      rowKey: "channel_id",
     }));
 
     // Charts last: their width is known once laid out.
@@ -760,10 +764,10 @@
     main.append(runs.root);
     const [rep, dbt] = await Promise.all([api("pipeline"), data("dbt_runs").catch((e) => ({ error: e }))]);
     const render = {
-      cursors: { columns: ["cursor", "window_end", "position", { name: "moved_seconds_ago", render: (r, i) => fmtAge(r[i.moved_seconds_ago]) + " ago" }], empty: "No cursor stored yet." },
-      lags: { columns: ["group", "topic", "lag", "partitions_not_started"], empty: "No consumer group has committed yet." },
+      cursors: { columns: ["cursor", "window_end", "position", { name: "moved_seconds_ago", render: (r, i) => fmtAge(r[i.moved_seconds_ago]) + " ago" }], empty: "No cursor stored yet.", rowKey: "cursor" },
+      lags: { columns: ["group", "topic", "lag", "partitions_not_started"], empty: "No consumer group has committed yet.", rowKey: "topic" },
       tables: { columns: ["table", "rows", "newest_change", { name: "age_seconds", render: (r, i) => fmtAge(r[i.age_seconds]) }], rowKey: "table" },
-      dead_letters: { columns: ["topic", "open"], empty: "None: nothing waits for a replay." },
+      dead_letters: { columns: ["topic", "open"], empty: "None: nothing waits for a replay.", rowKey: "topic" },
     };
     for (const [name] of parts) {
       const err = rep[name === "dead_letters" ? "tables_error" : name + "_error"];
@@ -790,6 +794,7 @@
     const gen = ++generation;
     const route = parseRoute();
     delete document.body.dataset.ready;
+    delete document.body.dataset.failed;
     document.querySelectorAll(".tabs a").forEach((a) => a.classList.toggle("active", a.dataset.view === (route.view === "product" ? "products" : route.view)));
     bindPeriod(route);
     for (const k of Object.keys(charts_)) { charts_[k].destroy(); delete charts_[k]; }
@@ -798,11 +803,15 @@
     $("#banner").hidden = true;
     try {
       await VIEWS[route.view](main, route);
-      if (gen === generation) document.body.dataset.ready = route.view;
+      if (gen === generation) {
+        document.body.dataset.route = location.hash;
+        document.body.dataset.ready = route.view;
+      }
     } catch (err) {
       if (gen !== generation) return;
       $("#banner").textContent = "Could not load this view: " + (err.message || err);
       $("#banner").hidden = false;
+      document.body.dataset.route = location.hash;
       document.body.dataset.ready = route.view;
       document.body.dataset.failed = "true";
     }

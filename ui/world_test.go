@@ -223,10 +223,10 @@ func insertWorld(t *testing.T, ctx context.Context, conn driver.Conn) {
 			t.Fatal(err)
 		}
 	}
-	days := batch("INSERT INTO product_daily (event_id, source, entity, op, source_ts, ingest_ts, version, product_key, date, date_time_zone, "+
-		"tiktok_views, tiktok_watch_time_seconds, tiktok_saves, tiktok_shares, tiktok_currency, tiktok_orders, tiktok_units, tiktok_gmv, "+
-		"amazon_search_period_start, amazon_search_period_end, amazon_search_impressions, amazon_search_clicks, amazon_best_sellers_rank_best, "+
-		"amazon_sessions, amazon_page_views, amazon_units, amazon_currency, amazon_sales, amazon_orders, "+
+	days := batch("INSERT INTO product_daily (event_id, source, entity, op, source_ts, ingest_ts, version, product_key, date, date_time_zone, " +
+		"tiktok_views, tiktok_watch_time_seconds, tiktok_saves, tiktok_shares, tiktok_currency, tiktok_orders, tiktok_units, tiktok_gmv, " +
+		"amazon_search_period_start, amazon_search_period_end, amazon_search_impressions, amazon_search_clicks, amazon_best_sellers_rank_best, " +
+		"amazon_sessions, amazon_page_views, amazon_units, amazon_currency, amazon_sales, amazon_orders, " +
 		"tiktok_attention_provenance, tiktok_product_impressions, tiktok_product_clicks, _key)")
 	for i, d := range worldDays() {
 		if err := days.Append(fmt.Sprint("d", i), "transform", "product_day", "update", now, now, d.version, d.key, d.date, "UTC",

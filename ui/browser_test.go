@@ -360,11 +360,67 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("halo", func(t *testing.T) {
+		writeHaloMarts(t, ctx, admin)
+		// The page learns which tables exist when it loads.
+		if err := chromedp.Do(b.ctx, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		b.open(t, "#/halo", "halo")
+		b.screenshot(t, filepath.Join(shots, "halo.png"))
+		rows := b.rows(t, "halo")
+		want := sql.rows("SELECT product_key, rank, halo_score, strength, p_value_adjusted FROM halo_ranking")
+		if len(rows) != len(want) {
+			t.Fatalf("halo ranking shows %d products, the mart has %d", len(rows), len(want))
+		}
+		for _, w := range want {
+			compareCells(t, w["product_key"].(string), rows[w["product_key"].(string)], numbers(w))
+		}
+		if got := rows[keySerum]["lift"]; got != "+24%" {
+			t.Errorf("serum lift shown as %q, want +24%%", got)
+		}
+
+		b.open(t, "#/product?key="+url.QueryEscape(keySerum)+"&"+period, "product")
+		b.screenshot(t, filepath.Join(shots, "product-halo.png"))
+		// The strongest significant outcome's lag is the note's.
+		top := sql.one("SELECT best_lag_days FROM product_halo WHERE product_key = '" + keySerum + "' AND significant ORDER BY strength DESC LIMIT 1")
+		if got := b.eval(t, `document.querySelector("[data-halo]").dataset.halo`); got != top {
+			t.Errorf("halo note gives lag %s, the mart's strongest significant one is %s", got, top)
+		}
+		// Marks: the peak of each significant outcome's TikTok metric, and
+		// the peak plus the lag on the outcome's chart.
+		peak := func(col string) time.Time {
+			return mustDate(sql.one("SELECT toString(argMax(date, " + col + ")) FROM product_daily FINAL WHERE product_key = '" + keySerum + "' AND date BETWEEN '" + worldFrom + "' AND '" + worldTo + "'"))
+		}
+		for chart, want := range map[string]string{
+			"tiktok-reach":      peak("tiktok_views").Format(time.DateOnly),
+			"amazon-traffic":    peak("tiktok_views").AddDate(0, 0, 3).Format(time.DateOnly),
+			"tiktok-engagement": peak("tiktok_saves").Format(time.DateOnly),
+			"amazon-bsr":        peak("tiktok_saves").AddDate(0, 0, 5).Format(time.DateOnly),
+		} {
+			if got := b.eval(t, `document.querySelector('[data-chart="`+chart+`"]').dataset.marks || ""`); !strings.Contains(got, `"day":"`+want+`"`) {
+				t.Errorf("chart %s marks %s, want a mark on %s", chart, got, want)
+			}
+		}
+		if got := b.eval(t, `document.querySelector('[data-chart="amazon-search"]').dataset.marks || ""`); got != "" {
+			t.Errorf("search clicks have no significant halo, but their chart has marks %s", got)
+		}
+		outcomes := b.rows(t, "product-halo")
+		for _, w := range sql.rows("SELECT outcome, strength, p_value_adjusted, spikes, n FROM product_halo WHERE product_key = '" + keySerum + "'") {
+			compareCells(t, w["outcome"].(string), outcomes[w["outcome"].(string)], numbers(w))
+		}
+		got := b.eval(t, `(() => { const u = shopstream.charts["halo-by-lag"]; u.setCursor({left: u.valToPos(3, "x"), top: 10});
+			return [...u.root.querySelectorAll(".u-legend .u-series")].map(s => s.querySelector(".u-label").textContent + "=" + s.querySelector(".u-value").textContent).join(";"); })()`)
+		corr := sql.one("SELECT correlation FROM halo_by_lag WHERE product_key = '" + keySerum + "' AND outcome = 'amazon_sessions' AND attention_metric = 'tiktok_views' AND lag_days = 3")
+		if !strings.Contains(got, "sessions="+corr) {
+			t.Errorf("halo by lag at 3 days reads %s; the mart's sessions correlation is %s", got, corr)
+		}
+	})
+
 	b.checkClean(t, ts.URL)
 	if got := sql.one("SELECT count() FROM product_links"); got != linksBefore {
 		t.Errorf("product_links has %s rows after the test, %s before", got, linksBefore)
 	}
-	_ = admin
 }
 
 // statusConfig points the pipeline view at the test's Kafka broker and an

@@ -341,33 +341,57 @@ LIMIT {limit:UInt32}`,
 	limited:  true,
 }
 
-// haloRanking is the halo mart's ranking as dbt builds it.
+// haloRanking is the halo mart's ranking (dbt model halo_ranking), with
+// the products' titles.
 var haloRanking = dataset{
-	name:     "halo",
-	title:    "Halo ranking",
-	sql:      `SELECT * FROM halo_ranking LIMIT {limit:UInt32}`,
-	requires: []string{"halo_ranking"},
+	name:  "halo",
+	title: "Halo ranking",
+	sql: `WITH ` + linksSQL + `,
+titles AS (SELECT product_key, argMax(title, (title != '', channel = 'amazon')) AS product_title FROM links GROUP BY product_key)
+SELECT r.rank AS rank, r.product_key AS product_key, t.product_title AS title, r.halo_score AS halo_score,
+    r.significant AS significant, r.best_outcome AS best_outcome, r.best_lag_days AS best_lag_days,
+    r.best_attention_metric AS best_attention_metric, r.strength AS strength, r.lift AS lift,
+    r.p_value_adjusted AS p_value_adjusted, r.outcomes_significant AS outcomes_significant,
+    r.outcomes_tested AS outcomes_tested, r.first_date AS first_date, r.last_date AS last_date
+FROM halo_ranking AS r
+LEFT JOIN titles AS t ON t.product_key = r.product_key
+ORDER BY rank
+LIMIT {limit:UInt32}`,
+	requires: append([]string{"halo_ranking"}, linkTables...),
 	hint:     hintDbt,
 	limited:  true,
 }
 
-// productHalo is one product's row of the halo mart: its lag.
+// productHalo is one product's halo per Amazon outcome (dbt model
+// product_halo): the best lag and attention metric, and whether it holds
+// after correcting for every lag and metric tried.
 var productHalo = dataset{
-	name:     "product_halo",
-	title:    "Product halo",
-	sql:      `SELECT * FROM product_halo WHERE product_key = {key:String}`,
+	name:  "product_halo",
+	title: "Halo by outcome",
+	sql: `SELECT outcome, grain, best_attention_metric, best_lag_days, strength, significant, p_value_adjusted, lift, spikes, n
+FROM product_halo
+WHERE product_key = {key:String}
+ORDER BY significant DESC, strength DESC, outcome`,
 	params:   []string{"key"},
 	requires: []string{"product_halo"},
 	hint:     hintDbt,
 }
 
-// haloByLag is one product's halo at each lag.
+// haloByLag is one product's correlation at every lag for each outcome,
+// with the attention metric that outcome's best lag uses (dbt models
+// halo_by_lag and product_halo).
 var haloByLag = dataset{
-	name:     "halo_by_lag",
-	title:    "Halo by lag",
-	sql:      `SELECT * FROM halo_by_lag WHERE product_key = {key:String}`,
+	name:  "halo_by_lag",
+	title: "Halo by lag",
+	sql: `SELECT h.outcome AS outcome, h.attention_metric AS attention_metric, h.lag_days AS lag_days,
+    h.correlation AS correlation, h.p_value AS p_value, h.n AS n
+FROM halo_by_lag AS h
+INNER JOIN product_halo AS p
+    ON p.product_key = h.product_key AND p.outcome = h.outcome AND p.best_attention_metric = h.attention_metric
+WHERE h.product_key = {key:String}
+ORDER BY outcome, lag_days`,
 	params:   []string{"key"},
-	requires: []string{"halo_by_lag"},
+	requires: []string{"halo_by_lag", "product_halo"},
 	hint:     hintDbt,
 }
 

@@ -106,12 +106,26 @@ type result struct {
 	Hint    string   `json:"hint,omitempty"`
 }
 
+// paramEscaper escapes a parameter value the way the server reads it
+// (TSV-escaped text): unescaped, a backslash in a search would change what
+// it means, and a tab or line break would end the value.
+var paramEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
+// serverParams are params as the server's query parameters.
+func serverParams(params map[string]string) clickhouse.Parameters {
+	out := make(clickhouse.Parameters, len(params))
+	for k, v := range params {
+		out[k] = paramEscaper.Replace(v)
+	}
+	return out
+}
+
 // readResult runs sql with params and reads at most maxRows rows into
 // JSON-ready values.
 func readResult(ctx context.Context, q Querier, sql string, params map[string]string, maxRows int) (result, error) {
 	ctx, cancel := withoutDeadline(ctx)
 	defer cancel()
-	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters(params)))
+	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(serverParams(params)))
 	rows, err := q.Query(ctx, sql)
 	if err != nil {
 		return result{}, err

@@ -83,6 +83,15 @@ type day struct {
 	productImpressions, productClicks, pageVs *int64
 }
 
+// views are the serum's TikTok views on day i of March: a ramp, with a
+// spike on March 10 (a video that took off).
+func views(i int) int64 {
+	if i == 9 {
+		return 9000
+	}
+	return 1000 + 137*int64(i)
+}
+
 func i64(v int64) *int64 { return &v }
 
 func f64(v float64) *float64 { return &v }
@@ -125,7 +134,7 @@ func worldDays() []day {
 		}
 		out = append(out, day{
 			key: keySerum, date: d, version: 2,
-			views: i64(1000 + 137*int64(i)), watchSeconds: f64(1800.5 * float64(i+1)), saves: i64(3 * int64(i)), shares: i64(2*int64(i) + 1),
+			views: i64(views(i)), watchSeconds: f64(1800.5 * float64(i+1)), saves: i64(3 * int64(i)), shares: i64(2*int64(i) + 1),
 			ttOrders: i64(orders), ttUnits: i64(orders + 1), ttGMV: dec(decimal.NewFromInt(orders).Mul(decimal.RequireFromString("19.99")).String()), ttCurrency: str("USD"),
 			sessions: i64(200 + int64(i)), pageVs: i64(300 + 2*int64(i)), units: i64(units), amzOrders: i64(units - 1),
 			amzSales: dec(decimal.NewFromInt(units).Mul(decimal.RequireFromString("24.50")).String()), amzCurrency: str("USD"),
@@ -269,4 +278,51 @@ func identityItems() map[string][]identity.Item {
 		out[source] = append(out[source], it)
 	}
 	return out
+}
+
+// haloMartsDDL are the halo marts as dbt builds them (dbt/models/marts,
+// columns as in _halo.yml), for the page to read; the test fills them
+// with known values rather than running dbt (TestDbtHalo tests the
+// models).
+var haloMartsDDL = []string{
+	`CREATE TABLE halo_ranking (rank UInt64, product_key String, halo_score Float64, significant Bool, best_outcome String,
+		best_grain String, best_lag_days Int64, best_attention_metric String, strength Float64, lift Nullable(Float64),
+		p_value_adjusted Float64, outcomes_tested UInt32, outcomes_significant UInt32, first_date Date, last_date Date)
+		ENGINE = MergeTree ORDER BY rank`,
+	`CREATE TABLE product_halo (product_key String, outcome String, grain String, best_attention_metric String, best_lag_days Int64,
+		strength Nullable(Float64), n UInt64, n_effective Nullable(Float64), p_value Nullable(Float64), tests UInt64,
+		p_value_adjusted Nullable(Float64), significant Bool, attention_estimated Bool, spikes UInt64,
+		outcome_baseline Nullable(Float64), outcome_after Nullable(Float64), lift Nullable(Float64), first_date Date, last_date Date)
+		ENGINE = MergeTree ORDER BY (product_key, outcome)`,
+	`CREATE TABLE halo_by_lag (product_key String, attention_metric String, outcome String, grain String, lag_days Int64,
+		n UInt64, n_effective Nullable(Float64), correlation Nullable(Float64), fisher_z Nullable(Float64), p_value Nullable(Float64),
+		attention_estimated_share Nullable(Float64), first_date Date, last_date Date)
+		ENGINE = MergeTree ORDER BY (product_key, attention_metric, outcome, lag_days)`,
+}
+
+// writeHaloMarts creates the halo marts with the serum's halo: Amazon
+// sessions follow its TikTok views by 3 days and its rank its saves by 5
+// (both significant), search clicks its views weakly; the mat has none.
+func writeHaloMarts(t *testing.T, ctx context.Context, conn driver.Conn) {
+	t.Helper()
+	stmts := append(haloMartsDDL,
+		`INSERT INTO halo_ranking VALUES
+			(1, '`+keySerum+`', 0.71, true, 'amazon_sessions', 'daily', 3, 'tiktok_views', 0.71, 0.24, 0.004, 3, 2, '2026-03-01', '2026-03-28'),
+			(2, '`+keyMat+`', 0, false, 'amazon_units', 'daily', 1, 'tiktok_views', 0.2, NULL, 0.62, 3, 0, '2026-03-03', '2026-03-21')`,
+		`INSERT INTO product_halo VALUES
+			('`+keySerum+`', 'amazon_sessions', 'daily', 'tiktok_views', 3, 0.71, 24, 19.5, 0.0001, 60, 0.006, true, false, 1, 205, 254.2, 0.24, '2026-03-01', '2026-03-28'),
+			('`+keySerum+`', 'amazon_best_sellers_rank', 'daily', 'tiktok_saves', 5, 0.55, 22, 18.1, 0.0004, 60, 0.024, true, false, 1, 3700, 2642.9, 0.4, '2026-03-01', '2026-03-28'),
+			('`+keySerum+`', 'amazon_search_clicks', 'weekly', 'tiktok_views', 7, 0.3, 3, 3, 0.6, 60, 1, false, false, 1, 325, 350, 0.077, '2026-03-01', '2026-03-28'),
+			('`+keyMat+`', 'amazon_units', 'daily', 'tiktok_views', 1, 0.2, 5, 4, 0.7, 60, 1, false, false, 0, NULL, NULL, NULL, '2026-03-03', '2026-03-21')`,
+		`INSERT INTO halo_by_lag SELECT '`+keySerum+`', m, o, if(o = 'amazon_search_clicks', 'weekly', 'daily'), lag, 24, 19.5,
+			round(if(o = 'amazon_sessions', 0.71 - 0.09 * abs(lag - 3), if(o = 'amazon_best_sellers_rank', 0.55 - 0.07 * abs(lag - 5), 0.3 - 0.05 * abs(lag - 7))), 4),
+			NULL, NULL, 0, '2026-03-01', '2026-03-28'
+		FROM (SELECT arrayJoin([('tiktok_views', 'amazon_sessions'), ('tiktok_saves', 'amazon_best_sellers_rank'), ('tiktok_views', 'amazon_search_clicks'), ('tiktok_shares', 'amazon_sessions')]) AS mo, mo.1 AS m, mo.2 AS o)
+		ARRAY JOIN range(15) AS lag`,
+	)
+	for _, q := range stmts {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }

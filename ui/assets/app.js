@@ -55,7 +55,7 @@
   }
 
   // Digits after the point for float columns; others get 2.
-  const FLOAT_DIGITS = { tiktok_watch_hours: 1, amazon_best_sellers_rank_avg: 0 };
+  const FLOAT_DIGITS = { tiktok_watch_hours: 1, amazon_best_sellers_rank_avg: 0, p_value: 3, p_value_adjusted: 3 };
 
   function fmtValue(v, col, row, cols) {
     if (v == null) return DASH;
@@ -103,7 +103,27 @@
     position: "Position", moved: "Moved", moved_seconds_ago: "Moved (ago)", group: "Group", topic: "Topic", lag: "Lag",
     partitions_not_started: "Partitions not started", table: "Table", rows: "Rows", newest_change: "Newest change",
     age_seconds: "Age", open: "Open dead letters",
+    rank: "Rank", halo_score: "Halo score", significant: "Significant", best_outcome: "Best outcome",
+    best_lag_days: "Lag", best_attention_metric: "TikTok metric", strength: "Strength", lift: "Lift after spikes",
+    p_value_adjusted: "Adjusted p", outcomes_significant: "Outcomes with a halo", first_date: "From", last_date: "To",
+    outcome: "Amazon outcome", grain: "Grain", spikes: "Spikes", n: "Pairs",
   };
+  const OUTCOMES = {
+    amazon_search_impressions: "search impressions", amazon_search_clicks: "search clicks",
+    amazon_search_purchases: "search purchases", amazon_sessions: "sessions", amazon_units: "units",
+    amazon_best_sellers_rank: "Best Sellers Rank",
+  };
+  const METRICS = { tiktok_views: "views", tiktok_watch_time_seconds: "watch time", tiktok_saves: "saves", tiktok_shares: "shares" };
+  // Where each outcome and attention metric is drawn on the product page.
+  const OUTCOME_CHART = {
+    amazon_search_impressions: "amazon-search", amazon_search_clicks: "amazon-search", amazon_search_purchases: "amazon-search",
+    amazon_sessions: "amazon-traffic", amazon_units: "amazon-traffic", amazon_best_sellers_rank: "amazon-bsr",
+  };
+  const METRIC_SERIES = {
+    tiktok_views: ["tiktok-reach", "tiktok_views"], tiktok_watch_time_seconds: ["tiktok-reach", "tiktok_watch_hours"],
+    tiktok_saves: ["tiktok-engagement", "tiktok_saves"], tiktok_shares: ["tiktok-engagement", "tiktok_shares"],
+  };
+  const pct = (v) => (v == null ? DASH : (v >= 0 ? "+" : "") + decFmt(0).format(v * 100) + "%");
   const label = (name) => LABELS[name] || name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 
   function fmtAge(seconds) {
@@ -405,7 +425,7 @@
       data("products", { q: key, from: p.from, to: p.to }),
       data("product_days", params),
       data("product_links", { key }),
-      state.meta.tables.product_halo ? data("product_halo", { key }).catch((e) => ({ error: e })) : Promise.resolve(null),
+      state.meta.tables.product_halo ? data("product_halo", { key }) : Promise.resolve(null),
     ]);
     if (days.missing) { charts.append(missingNote(days)); return; }
 
@@ -424,11 +444,12 @@
     const mine = summary.rows.filter((r) => r[si.product_key] === key);
     if (!summary.missing) kpis.append(...productKPIs(summary, mine));
 
-    // Halo lag, once the mart exists.
-    const lag = haloLag(halo);
-    if (lag) haloNote.append(el("div", { class: "halo-note", dataset: { halo: lag.days } }, lag.text));
-
     const series = daySeries(days, p);
+    // The halo lag, once the mart exists: a note, and marks on the charts
+    // from the TikTok peak to the day Amazon is expected to follow.
+    const halo_ = haloOf(halo, series);
+    if (halo_) haloNote.append(el("div", { class: "halo-note", dataset: { halo: halo_.lag ?? "" } }, halo_.text));
+    const marks = halo_ ? halo_.marks : {};
     const grid = el("div", { class: "grid2" });
     charts.append(grid);
     const dl = () => ({ path: "data/product_days", params });
@@ -448,22 +469,22 @@
       mk("tiktok-reach", "TikTok views & watch time", "per day", (w) => chartOpts(w, series, [
         { key: "tiktok_views", label: "Views", color: "var(--tiktok)", scale: "count", fill: true },
         { key: "tiktok_watch_hours", label: "Watch time (h)", color: "var(--tiktok-2)", scale: "hours", digits: 1 },
-      ], [{ scale: "count" }, { scale: "hours", side: 1, label: "hours" }], { estimated: true, halo: lag, haloFrom: true }), estNote),
+      ], [{ scale: "count" }, { scale: "hours", side: 1, label: "hours" }], { estimated: true, marks: marks["tiktok-reach"] }), estNote),
       mk("amazon-search", "Amazon search impressions & clicks", "Brand Analytics, weekly totals", (w) => chartOpts(w, series, [
         { key: "amazon_search_impressions", label: "Search impressions (week)", color: "var(--amazon)", scale: "impr", stepped: true, fill: true },
         { key: "amazon_search_clicks", label: "Search clicks (week)", color: "var(--amazon-2)", scale: "clicks", stepped: true },
-      ], [{ scale: "impr" }, { scale: "clicks", side: 1, label: "clicks" }], { halo: lag })),
+      ], [{ scale: "impr" }, { scale: "clicks", side: 1, label: "clicks" }], { marks: marks["amazon-search"] })),
       mk("tiktok-engagement", "TikTok saves & shares", "per day", (w) => chartOpts(w, series, [
         { key: "tiktok_saves", label: "Saves", color: "var(--tiktok-3)", scale: "n" },
         { key: "tiktok_shares", label: "Shares", color: "var(--tiktok-2)", scale: "n" },
-      ], [{ scale: "n" }], { estimated: true }), estNote ? estNote.cloneNode(true) : null),
+      ], [{ scale: "n" }], { estimated: true, marks: marks["tiktok-engagement"] }), estNote ? estNote.cloneNode(true) : null),
       mk("amazon-traffic", "Amazon sessions & units", "Sales & Traffic, per day", (w) => chartOpts(w, series, [
         { key: "amazon_sessions", label: "Sessions", color: "var(--amazon-2)", scale: "sessions", fill: true },
         { key: "amazon_units", label: "Units", color: "var(--amazon)", scale: "units" },
-      ], [{ scale: "sessions" }, { scale: "units", side: 1, label: "units" }], { halo: lag })),
+      ], [{ scale: "sessions" }, { scale: "units", side: 1, label: "units" }], { marks: marks["amazon-traffic"] })),
       mk("amazon-bsr", "Best Sellers Rank", "best of the day · lower is better (axis inverted)", (w) => chartOpts(w, series, [
         { key: "amazon_best_sellers_rank_best", label: "BSR (best)", color: "var(--amazon-3)", scale: "bsr", digits: 0 },
-      ], [{ scale: "bsr", label: "rank" }], { inverted: ["bsr"] })),
+      ], [{ scale: "bsr", label: "rank" }], { inverted: ["bsr"], marks: marks["amazon-bsr"] })),
       mk("orders", "Orders, both channels", "per day", (w) => chartOpts(w, series, [
         { key: "tiktok_orders", label: "TikTok orders", color: "var(--tiktok)", scale: "orders", bars: 0 },
         { key: "amazon_orders", label: "Amazon orders", color: "var(--amazon)", scale: "orders", bars: 1 },
@@ -478,12 +499,23 @@
       { key: "amazon_sales", label: "Amazon sales", color: "var(--amazon)", scale: "money", money: series.currency.amazon, fill: true },
     ], [{ scale: "money", label: series.currency.label }], {}) });
 
-    if (halo && halo.rows && state.meta.tables.halo_by_lag) {
-      const byLag = await data("halo_by_lag", { key }).catch(() => null);
+    if (halo && !halo.missing) {
+      const hc = card("Halo by outcome", { name: "product-halo", note: "dbt mart product_halo: the lag at which TikTok attention relates most to each Amazon outcome", download: { path: "data/product_halo", params: { key } }, flush: true });
+      charts.append(hc.root);
+      hc.body.append(table(halo, {
+        columns: [{ name: "outcome", render: (r, i) => OUTCOMES[r[i.outcome]] || r[i.outcome] }, { name: "best_attention_metric", render: (r, i) => METRICS[r[i.best_attention_metric]] || r[i.best_attention_metric] },
+          { name: "best_lag_days", render: (r, i) => (r[i.best_lag_days] == null ? DASH : r[i.best_lag_days] + " d") }, "strength",
+          { name: "significant", render: (r, i) => el("span", { class: r[i.significant] ? "ok" : "muted", text: r[i.significant] ? "yes" : "no" }) },
+          "p_value_adjusted", { name: "lift", render: (r, i) => pct(r[i.lift]) }, "spikes", "n"],
+        rowKey: "outcome", empty: "The halo mart has no row for this product (it needs TikTok attention and Amazon figures over several weeks).",
+      }));
+      const byLag = state.meta.tables.halo_by_lag ? await data("halo_by_lag", { key }) : null;
       if (byLag && !byLag.missing && byLag.rows.length) {
-        const c = card("Halo by lag", { name: "chart-halo-by-lag", note: "how Amazon demand follows TikTok attention, day by day of lag", download: { path: "data/halo_by_lag", params: { key } } });
+        const c = card("Halo by lag", { name: "chart-halo-by-lag", note: "correlation of TikTok attention with each Amazon outcome that many days later (positive: Amazon better)", download: { path: "data/halo_by_lag", params: { key } } });
         charts.append(c.root);
-        c.body.append(table(byLag, {}));
+        const box = el("div", { class: "chart", dataset: { chart: "halo-by-lag" } });
+        c.body.append(box);
+        defs.push({ box, build: (w) => lagChartOpts(w, byLag), data: lagChartData(byLag) });
       }
     }
 
@@ -512,9 +544,12 @@
     for (const d of defs) {
       const w = d.box.clientWidth || 600;
       const opts = d.build(w);
-      const u = new uPlot(opts, series.data, d.box);
+      const cols = d.data || series.data;
+      const m = marks[d.box.dataset.chart];
+      if (m) d.box.dataset.marks = JSON.stringify(m.map((x) => ({ day: isoDay(x.at * 1000), label: x.label })));
+      const u = new uPlot(opts, cols, d.box);
       charts_[d.box.dataset.chart] = u;
-      if (series.data.slice(1).every((col) => col.every((v) => v == null))) {
+      if (cols.slice(1).every((col) => col.every((v) => v == null))) {
         d.box.classList.add("no-data");
         u.over.append(el("div", { class: "no-data-note", text: "No data in this period" }));
       }
@@ -620,30 +655,27 @@
         ctx.restore();
       });
     }
-    if (opt.halo && opt.halo.days != null) {
-      // The halo lag: from the day TikTok views peaked to the day Amazon
-      // demand is expected to follow.
-      const views = s.cols.tiktok_views || [];
-      let peak = -1;
-      views.forEach((v, i) => { if (v != null && (peak < 0 || v > views[peak])) peak = i; });
-      if (peak >= 0) {
-        const from = s.xs[peak], to = from + opt.halo.days * 86400;
-        hooks.draw.push((u) => {
-          const ctx = u.ctx;
-          const x = u.valToPos(opt.haloFrom ? from : to, "x", true);
+    if (opt.marks && opt.marks.length) {
+      // Dashed lines at the given days: the TikTok peak, and the day the
+      // halo lag says Amazon follows.
+      hooks.draw.push((u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = ctx.fillStyle = cssVar("var(--accent)");
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+        opt.marks.forEach((m, n) => {
+          const x = u.valToPos(m.at, "x", true);
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
-          ctx.save();
-          ctx.strokeStyle = cssVar("var(--accent)");
           ctx.setLineDash([5, 4]);
-          ctx.lineWidth = 1.5 * devicePixelRatio;
           ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
           ctx.setLineDash([]);
-          ctx.fillStyle = cssVar("var(--accent)");
-          ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-          ctx.fillText(opt.haloFrom ? " TikTok peak" : ` peak + ${opt.halo.days} d halo lag`, x + 3, u.bbox.top + 12 * devicePixelRatio);
-          ctx.restore();
+          const w = ctx.measureText(m.label).width;
+          const right = x + 4 + w < u.bbox.left + u.bbox.width;
+          ctx.fillText(m.label, right ? x + 4 : x - 4 - w, u.bbox.top + (12 + 13 * n) * devicePixelRatio);
         });
-      }
+        ctx.restore();
+      });
     }
     return {
       width, height: 230, series, scales, axes: uaxes, hooks,
@@ -653,29 +685,102 @@
     };
   }
 
-  // haloLag reads the product_halo row (if any) into {days, text}.
-  function haloLag(halo) {
-    if (!halo || !halo.rows || !halo.rows.length) return null;
-    const idx = {};
-    halo.columns.forEach((c, i) => { idx[c.name] = i; });
-    const row = halo.rows[0];
-    const lagCol = ["best_lag_days", "lag_days", "halo_lag_days", "lag"].find((n) => idx[n] !== undefined);
-    if (!lagCol || row[idx[lagCol]] == null) return null;
-    const days = Number(row[idx[lagCol]]);
-    const corrCol = ["best_correlation", "correlation", "halo_correlation"].find((n) => idx[n] !== undefined);
-    const corr = corrCol && row[idx[corrCol]] != null ? ` (correlation ${decFmt(2).format(row[idx[corrCol]])})` : "";
-    return { days, text: `Halo: Amazon demand follows TikTok attention by ${days} day${days === 1 ? "" : "s"}${corr}. The dashed line marks the TikTok peak and the lag.` };
+  // haloOf reads the product's product_halo rows into the note above the
+  // charts and the marks on them: for each outcome with a significant halo,
+  // the peak of its TikTok metric and that peak plus the lag.
+  function haloOf(halo, s) {
+    if (!halo || halo.missing) return null;
+    const i = {};
+    halo.columns.forEach((c, n) => { i[c.name] = n; });
+    if (!halo.rows.length) {
+      return { text: "Halo: the mart has no row for this product yet (it needs TikTok attention and Amazon figures over several weeks).", marks: {} };
+    }
+    const sig = halo.rows.filter((r) => r[i.significant]);
+    const marks = {};
+    const add = (chart, m) => {
+      marks[chart] = marks[chart] || [];
+      if (!marks[chart].some((x) => x.at === m.at && x.label === m.label)) marks[chart].push(m);
+    };
+    for (const r of sig) {
+      const [metricChart, col] = METRIC_SERIES[r[i.best_attention_metric]] || [];
+      const values = (col && s.cols[col]) || [];
+      let peak = -1;
+      values.forEach((v, n) => { if (v != null && (peak < 0 || v > values[peak])) peak = n; });
+      if (peak < 0) continue;
+      const lag = Number(r[i.best_lag_days]);
+      add(metricChart, { at: s.xs[peak], label: "TikTok " + (METRICS[r[i.best_attention_metric]] || "") + " peak" });
+      add(OUTCOME_CHART[r[i.outcome]], { at: s.xs[peak] + lag * 86400, label: `peak + ${lag} d (${OUTCOMES[r[i.outcome]] || r[i.outcome]})` });
+    }
+    if (!sig.length) {
+      const best = halo.rows[0];
+      return { text: `Halo: no significant halo after correcting for every lag and metric tried; the closest is ${OUTCOMES[best[i.outcome]] || best[i.outcome]} at ${best[i.best_lag_days]} days (adjusted p ${decFmt(3).format(best[i.p_value_adjusted])}).`, marks };
+    }
+    const top = sig[0];
+    const lag = Number(top[i.best_lag_days]);
+    const lift = top[i.lift] != null ? `, ${pct(top[i.lift])} after attention spikes` : "";
+    return {
+      lag,
+      text: `Halo: Amazon ${OUTCOMES[top[i.outcome]] || top[i.outcome]} follow TikTok ${METRICS[top[i.best_attention_metric]] || ""} by ${lag} day${lag === 1 ? "" : "s"} (correlation ${decFmt(2).format(top[i.strength])}${lift})` +
+        (sig.length > 1 ? `; ${sig.length - 1} more outcome${sig.length > 2 ? "s" : ""} too` : "") + ". Dashed lines: the TikTok peak and the lag.",
+      marks,
+    };
+  }
+
+  // lagChartData lays halo_by_lag out as one series per outcome over the
+  // lags.
+  function lagChartData(res) {
+    const i = {};
+    res.columns.forEach((c, n) => { i[c.name] = n; });
+    const lags = [...new Set(res.rows.map((r) => Number(r[i.lag_days])))].sort((a, b) => a - b);
+    const outcomes = [...new Set(res.rows.map((r) => r[i.outcome]))];
+    const cols = [lags];
+    for (const o of outcomes) {
+      cols.push(lags.map((l) => {
+        const r = res.rows.find((x) => x[i.outcome] === o && Number(x[i.lag_days]) === l);
+        return r && r[i.correlation] != null ? Number(r[i.correlation]) : null;
+      }));
+    }
+    cols.outcomes = outcomes;
+    return cols;
+  }
+
+  const LAG_COLORS = ["var(--amazon)", "var(--amazon-2)", "var(--amazon-3)", "var(--tiktok)", "var(--tiktok-3)", "var(--tiktok-2)"];
+
+  function lagChartOpts(width, res) {
+    const outcomes = lagChartData(res).outcomes;
+    const grid = { stroke: "#eef0f4", width: 1 };
+    return {
+      width, height: 230,
+      scales: { x: { time: false }, r: { range: [-1, 1] } },
+      series: [{ label: "Lag", value: (u, v) => (v == null ? DASH : v + " d") }].concat(outcomes.map((o, n) => ({
+        label: OUTCOMES[o] || o, scale: "r", stroke: cssVar(LAG_COLORS[n % LAG_COLORS.length]), width: 2,
+        points: { show: true, size: 5 }, value: (u, v) => (v == null ? DASH : decFmt(2).format(v)),
+      }))),
+      axes: [{ stroke: "#667085", grid, values: (u, ticks) => ticks.map((t) => t + " d") },
+        { scale: "r", stroke: "#667085", grid, size: 48, values: (u, ticks) => ticks.map((t) => decFmt(1).format(t)) }],
+      legend: { live: true },
+    };
   }
 
   async function viewHalo(main) {
     main.append(el("div", { class: "page-head" }, el("div", {},
       el("h1", { text: "Halo" }),
-      el("div", { class: "sub", text: "Products ranked by how strongly Amazon demand follows their TikTok attention (dbt mart halo_ranking)." }))));
+      el("div", { class: "sub", text: "Products ranked by how strongly Amazon demand follows their TikTok attention, significant halos first (dbt mart halo_ranking; the method is in dbt/README.md, “The halo”)." }))));
     const c = card("Halo ranking", { name: "halo", download: { path: "data/halo", params: {} }, flush: true });
     main.append(c.root);
     const res = await data("halo");
     if (res.missing) { c.body.append(missingNote(res)); return; }
     c.body.append(table(res, {
+      columns: ["rank",
+        { name: "title", cls: "title-cell wrap", render: (r, i) => [el("div", { class: "t", text: r[i.title] || "(no title)" }), el("div", { class: "k mono", text: r[i.product_key] })] },
+        "halo_score",
+        { name: "significant", render: (r, i) => el("span", { class: r[i.significant] ? "ok" : "muted", text: r[i.significant] ? "yes" : "no" }) },
+        { name: "best_outcome", render: (r, i) => OUTCOMES[r[i.best_outcome]] || r[i.best_outcome] },
+        { name: "best_attention_metric", render: (r, i) => METRICS[r[i.best_attention_metric]] || r[i.best_attention_metric] || DASH },
+        { name: "best_lag_days", render: (r, i) => (r[i.best_lag_days] == null ? DASH : r[i.best_lag_days] + " d") },
+        "strength", { name: "lift", render: (r, i) => pct(r[i.lift]) }, "p_value_adjusted",
+        { name: "outcomes_significant", render: (r, i) => `${r[i.outcomes_significant]} of ${r[i.outcomes_tested]}` },
+        "first_date", "last_date"],
       rowKey: "product_key",
       onRow: (row, idx) => setHash("product", { key: row[idx.product_key] }),
       empty: "The halo mart is empty: it needs products with TikTok attention and Amazon demand over several weeks.",

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -160,6 +162,7 @@ func TestPageInBrowser(t *testing.T) {
 			"7300000000000000111": {keySerum},
 			"MAT-01":              {keyMat},
 			"CAFÉ":                {keyOdd},
+			`set\2×, 'paris`:      {keyOdd},
 			"travel mug":          {keyMugAmazon, keyMugCeramic, keyMugSteel},
 			keySerum:              {keySerum},
 		} {
@@ -191,6 +194,58 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		if got := sql.one("SELECT count() FROM product_links"); got != linksBefore {
 			t.Errorf("product_links has %s rows after the filters, %s before", got, linksBefore)
+		}
+	})
+
+	t.Run("api", func(t *testing.T) {
+		// The page's connection cannot write, whatever it is asked.
+		for _, q := range []string{
+			"INSERT INTO product_links (product_key) VALUES ('x')",
+			"CREATE TABLE ui_probe (a UInt8) ENGINE = MergeTree ORDER BY a",
+			"DROP TABLE product_links",
+			"ALTER TABLE product_links DELETE WHERE 1",
+		} {
+			err := conn.Exec(ctx, q)
+			var ex *clickhouse.Exception
+			if !errors.As(err, &ex) || ex.Code != 164 {
+				t.Errorf("%s through the page's connection: %v, want READONLY (164)", q, err)
+			}
+		}
+		if conn.ReadOnly != "readonly=2 on every query" {
+			t.Errorf("read-only mode %q", conn.ReadOnly)
+		}
+		get := func(path string) (int, string) {
+			resp, err := http.Get(ts.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		for path, want := range map[string]int{
+			"/api/data/products?from=2026-03-01%27+OR+%271%27%3D%271&to=2026-03-28": 400,
+			"/api/data/products?from=2026-03-01&to=2026-03-28&limit=1000000":        400,
+			"/api/data/identity_unmatched?side=amazon%27+OR+1%3D1":                  400,
+			"/api/data/system.tables":                                               404,
+			"/api/data/..%2F..%2Fetc%2Fpasswd":                                      404,
+			"/api/data/products;DROP%20TABLE%20product_links":                       404,
+		} {
+			if code, body := get(path); code != want {
+				t.Errorf("GET %s: %d %s, want %d", path, code, body, want)
+			}
+		}
+		// A filter is text: quotes, a backslash and a line break are
+		// characters to find, not syntax.
+		for q, want := range map[string]int{`Set\2×, 'Paris'`: 1, `Set\\2`: 0, `Set\2\n`: 0, "Set\n2": 0} {
+			code, body := get("/api/data/products?from=" + worldFrom + "&to=" + worldTo + "&q=" + url.QueryEscape(q))
+			var res struct{ Rows [][]any }
+			if err := json.Unmarshal([]byte(body), &res); code != 200 || err != nil {
+				t.Fatalf("search %q: %d %s", q, code, body)
+			}
+			if len(res.Rows) != want {
+				t.Errorf("search %q found %d products, want %d", q, len(res.Rows), want)
+			}
 		}
 	})
 

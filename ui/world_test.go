@@ -47,7 +47,7 @@ const (
 	keyMugAmazon  = "amazon:" + marketplace + ":B0TESTA004"
 	// A title that is HTML and starts like a formula: shown as text.
 	keyOdd   = "amazon:" + marketplace + ":B0TESTA005"
-	oddTitle = `=<img src=x onerror=alert(1)> Café "Crème" Set, 2×`
+	oddTitle = `=<img src=x onerror=alert(1)> Café "Crème" Set\2×, 'Paris'`
 )
 
 var mugConflict = "GTIN 00099999999997 is on several products of tiktok:" + shop

@@ -227,9 +227,9 @@ func TestPageInBrowser(t *testing.T) {
 			"/api/data/products?from=2026-03-01%27+OR+%271%27%3D%271&to=2026-03-28": 400,
 			"/api/data/products?from=2026-03-01&to=2026-03-28&limit=1000000":        400,
 			"/api/data/identity_unmatched?side=amazon%27+OR+1%3D1":                  400,
-			"/api/data/system.tables":                                               404,
-			"/api/data/..%2F..%2Fetc%2Fpasswd":                                      404,
-			"/api/data/products;DROP%20TABLE%20product_links":                       404,
+			"/api/data/system.tables":                         404,
+			"/api/data/..%2F..%2Fetc%2Fpasswd":                404,
+			"/api/data/products;DROP%20TABLE%20product_links": 404,
 		} {
 			if code, body := get(path); code != want {
 				t.Errorf("GET %s: %d %s, want %d", path, code, body, want)

@@ -84,7 +84,9 @@ type MigrateOptions struct {
 	// become Replicated*MergeTree tables named <name>_local with a
 	// Distributed table <name> in front (sharded by the entity key), and
 	// materialized views read and write the local tables (plain views read
-	// the Distributed ones).
+	// the Distributed ones). ALTER TABLE of a table changes both the local
+	// and the Distributed table; ALTER TABLE ... MODIFY QUERY of a
+	// materialized view reads the local table.
 	Cluster string
 }
 
@@ -151,6 +153,7 @@ var (
 	createRE     = regexp.MustCompile(`(?m)^CREATE TABLE IF NOT EXISTS (\w+)\b`)
 	mvRE         = regexp.MustCompile(`(?m)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS`)
 	viewRE       = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS`)
+	alterRE      = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)( MODIFY QUERY)?`)
 	fromRE       = regexp.MustCompile(`(?m)^FROM (\w+)\s*$`)
 	mergeTreeRE  = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\((.*)\))?\s*$`)
 	dedupSetting = "non_replicated_deduplication_window"
@@ -165,13 +168,30 @@ func clusterize(stmt, cluster string) ([]string, error) {
 		}
 		return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
 	}
+	if m := alterRE.FindStringSubmatch(stmt); m != nil {
+		if m[2] != "" {
+			// A materialized view's new query reads the local table, as
+			// the view itself does.
+			s := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s${2}", cluster))
+			if !fromRE.MatchString(s) {
+				return nil, fmt.Errorf("view %s: no FROM line to point at the local table", m[1])
+			}
+			return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
+		}
+		// A column change applies to the replicated local tables and to
+		// the Distributed table in front of them, which has columns too.
+		return []string{
+			alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster)),
+			alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s", cluster)),
+		}, nil
+	}
 	if viewRE.MatchString(stmt) {
 		// A plain view reads the Distributed tables, under the same names.
 		return []string{viewRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE VIEW IF NOT EXISTS ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
 	m := createRE.FindStringSubmatch(stmt)
 	if m == nil {
-		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE or view: %.60q", stmt)
+		return nil, fmt.Errorf("cannot run on a cluster, not a CREATE TABLE or view or an ALTER TABLE: %.60q", stmt)
 	}
 	name := m[1]
 	local := name + "_local"

@@ -101,7 +101,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dead_letters", "dead_letters_open", "dead_letters_replayed", "shopstream_migrations"}
+	want := []string{"dbt_runs", "dead_letters", "dead_letters_open", "dead_letters_replayed", "shopstream_migrations"}
 	for _, tb := range all {
 		want = append(want, tb.Raw)
 		if tb.Current != "" {
@@ -179,6 +179,26 @@ func TestClusterStatements(t *testing.T) {
 	}
 	if want := "CREATE VIEW IF NOT EXISTS dead_letters_open ON CLUSTER shop AS\nSELECT *\nFROM dead_letters\n"; !strings.Contains(joined, want) {
 		t.Errorf("missing %q", want)
+	}
+	// Column changes reach the local tables and the Distributed ones; a
+	// view's new query reads the local table.
+	for _, want := range []string{
+		"ALTER TABLE product_daily_changes_local ON CLUSTER shop\n    ADD COLUMN IF NOT EXISTS `tiktok_product_impressions`",
+		"ALTER TABLE product_daily_changes ON CLUSTER shop\n    ADD COLUMN IF NOT EXISTS `tiktok_product_impressions`",
+		"ALTER TABLE product_daily_local ON CLUSTER shop\n    ADD COLUMN IF NOT EXISTS `tiktok_product_impressions`",
+		"ALTER TABLE product_daily ON CLUSTER shop\n    ADD COLUMN IF NOT EXISTS `tiktok_product_impressions`",
+		"ADD COLUMN IF NOT EXISTS `tiktok_attention_provenance` LowCardinality(Nullable(String))",
+		"ALTER TABLE product_daily_mv ON CLUSTER shop MODIFY QUERY\nSELECT\n",
+		"    `tiktok_attention_provenance`,\n",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	for _, s := range stmts {
+		if strings.HasPrefix(s, "ALTER TABLE product_daily_mv") && !strings.HasSuffix(s, "\nFROM product_daily_changes_local") {
+			t.Errorf("view query does not read the local table: ...%s", s[max(0, len(s)-60):])
+		}
 	}
 	if !strings.Contains(joined, "replicated_deduplication_window = 10000") {
 		t.Error("dedup window lost")

@@ -171,8 +171,14 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
 	}
+	// The child reads the same configuration (warehouse.user and its
+	// password, which it enforces); the environment it inherits as is.
+	var extra []string
+	if a.configPath != "" {
+		extra = []string{"--config", a.configPath}
+	}
 	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, filepath.Join(cfg.DataDir, "warehouse"),
-		a.log.With().Str("stage", "warehouse").Logger())
+		a.log.With().Str("stage", "warehouse").Logger(), extra...)
 	if err != nil {
 		return "", nil, nil, err
 	}

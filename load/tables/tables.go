@@ -153,7 +153,7 @@ var lowCardinality = map[string]bool{
 	"channel": true, "match_rule": true, "event_type": true, "media_type": true, "fulfillment_type": true,
 	"shipping_type": true, "item_classification": true, "website_display_group": true, "website_display_group_name": true,
 	"condition_id": true, "condition_subtype_id": true, "price_designation": true, "deemed_reseller_category": true,
-	"payment_currency": true, "tiktok_currency": true, "amazon_currency": true, "cancellation_initiator": true,
+	"payment_currency": true, "tiktok_currency": true, "amazon_currency": true, "tiktok_attention_provenance": true, "cancellation_initiator": true,
 	"split_or_combine_tag": true, "recipient_region_code": true, "department_name": true,
 }
 

@@ -89,6 +89,11 @@ func TestPageInBrowser(t *testing.T) {
 	sql := oracle{t: t, url: wh.URL}
 	sql.exec("INSERT INTO dead_letters (source_topic, source_partition, source_offset, key, value, error_class, reason, stage, dead_at) VALUES ('tiktok.orders', 0, 7, 'k', 'v', 'mapping', 'bad amount', 'load', '2026-03-20 10:00:00')")
 	sql.exec("INSERT INTO amazon_orders_changes (event_id, source_ts, ingest_ts, version, amazon_order_id, marketplace_id, purchase_date) VALUES ('e1', '2026-03-20 10:00:00', '2026-03-20 10:00:01', 1, 'o1', 'ATVPDKIKX0DER', '2026-03-20 09:00:00'), ('e2', '2026-03-21 11:30:00', '2026-03-21 11:30:01', 1, 'o2', 'ATVPDKIKX0DER', '2026-03-21 11:00:00')")
+	sql.exec(`INSERT INTO dbt_runs (run_id, started_at, finished_at, status, duration_seconds, waited_seconds, models_ok, models_failed, failed_models,
+		tests_ok, tests_failed, failed_tests, skipped, error, command, dbt_invocation_id, schedule) VALUES
+		('r1', '2026-03-28 01:00:00', '2026-03-28 01:02:05', 'success', 125, 3.5, 9, 0, [], 31, 0, [], 0, '', 'build', 'i1', '@daily'),
+		('r2', '2026-03-29 01:00:00', '2026-03-29 01:01:10', 'failed', 70, 0, 7, 1, ['product_halo'], 20, 2, ['between_strength', 'unique_rank'], 1,
+			'Database Error in model product_halo', 'build', 'i2', '@daily')`)
 	linksBefore := sql.one("SELECT count() FROM product_links")
 
 	conn, err := ui.Open(ctx, load.Warehouse{Addr: wh.Addr, Protocol: "http", Database: "default", User: "default"})
@@ -402,8 +407,17 @@ func TestPageInBrowser(t *testing.T) {
 				t.Errorf("pipeline %s unavailable: %s", part, msg)
 			}
 		}
-		if msg := b.text(t, `[data-card="dbt-runs"] .missing`); !strings.Contains(msg, "dbt_runs") {
-			t.Errorf("without dbt_runs the pipeline view says %q", msg)
+		// Scheduled dbt runs, newest first, with what failed.
+		runs := b.rows(t, "dbt-runs")
+		for _, w := range sql.rows("SELECT run_id, models_ok, models_failed, tests_ok, tests_failed, skipped, status, arrayStringConcat(failed_models, ', ') AS fm, arrayStringConcat(failed_tests, ', ') AS ft FROM dbt_runs") {
+			id := w["run_id"].(string)
+			compareCells(t, id, runs[id], numbers(w))
+			if runs[id]["status"] != w["status"] || runs[id]["failed_models"] != w["fm"] || runs[id]["failed_tests"] != w["ft"] {
+				t.Errorf("dbt run %s shown as %v, SQL has %v", id, runs[id], w)
+			}
+		}
+		if first := b.eval(t, `document.querySelector('[data-card="dbt-runs"] tbody tr').dataset.key`); first != sql.one("SELECT run_id FROM dbt_runs ORDER BY started_at DESC LIMIT 1") {
+			t.Errorf("the first dbt run shown is %s, not the newest", first)
 		}
 	})
 

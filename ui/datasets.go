@@ -41,7 +41,7 @@ var (
 // Hints for tables other parts of the pipeline create.
 const (
 	hintDbt     = "The halo marts are built by dbt: run `make venv && cd dbt && ../.cache/venv/bin/dbt build --profiles-dir .`, or let `run` build them on a schedule (dbt.schedule)."
-	hintDbtRuns = "No scheduled dbt run is recorded: the table dbt_runs comes with migration 0006 (`shopstream migrate`) and is filled by `run` when dbt.schedule is set."
+	hintDbtRuns = "The table dbt_runs comes with migration 0006: run `shopstream migrate` (run and load apply it at start)."
 	hintLoad    = "The warehouse has no shopstream tables yet: run `shopstream migrate`, then the pipeline (`shopstream run`)."
 )
 
@@ -395,11 +395,16 @@ ORDER BY outcome, lag_days`,
 	hint:     hintDbt,
 }
 
-// dbtRuns are the scheduled dbt runs, newest first.
+// dbtRuns are the scheduled dbt runs (table dbt_runs, migration 0006),
+// newest first.
 var dbtRuns = dataset{
-	name:     "dbt_runs",
-	title:    "dbt runs",
-	sql:      `SELECT * FROM dbt_runs ORDER BY 1 DESC LIMIT {limit:UInt32}`,
+	name:  "dbt_runs",
+	title: "dbt runs",
+	sql: `SELECT started_at, status, duration_seconds, waited_seconds, models_ok, models_failed, failed_models,
+    tests_ok, tests_failed, failed_tests, skipped, error, run_id
+FROM dbt_runs
+ORDER BY started_at DESC, run_id
+LIMIT {limit:UInt32}`,
 	requires: []string{"dbt_runs"},
 	hint:     hintDbtRuns,
 	limited:  true,

@@ -104,3 +104,22 @@ func TestServerParamsEscape(t *testing.T) {
 		t.Errorf("sent %q, want %q", got["q"], want)
 	}
 }
+
+// TestOptionalColumnsFallBack: on a warehouse migrated before the
+// provenance columns (migration 0005) the product's days read typed NULLs
+// in their place; after it, the columns.
+func TestOptionalColumnsFallBack(t *testing.T) {
+	d := datasets["product_days"]
+	older := d.statement(schema{"product_daily": {"date", "tiktok_views"}})
+	newer := d.statement(schema{"product_daily": {"date", "tiktok_views", "tiktok_attention_provenance", "tiktok_product_impressions", "tiktok_product_clicks"}})
+	for _, c := range []struct{ sql, want string }{
+		{older, "CAST(NULL AS Nullable(String)) AS tiktok_attention_provenance"},
+		{older, "CAST(NULL AS Nullable(Int64)) AS tiktok_product_clicks"},
+		{newer, "tiktok_attention_provenance AS tiktok_attention_provenance"},
+		{newer, "tiktok_product_impressions AS tiktok_product_impressions"},
+	} {
+		if !strings.Contains(c.sql, c.want) || strings.Contains(c.sql, "[[") {
+			t.Errorf("statement lacks %q or keeps a marker:\n%s", c.want, c.sql)
+		}
+	}
+}

@@ -161,9 +161,8 @@ func worldDays() []day {
 	return out
 }
 
-// startWorld starts a warehouse, applies the migrations, adds the columns
-// a newer product_daily schema has (the page reads them when present) and
-// writes the world. It returns the warehouse and a connection that may
+// startWorld starts a warehouse, applies the migrations and writes the
+// world. It returns the warehouse and a connection that may
 // write (the test's own).
 func startWorld(t *testing.T, ctx context.Context) (*testenv.Warehouse, driver.Conn) {
 	t.Helper()
@@ -175,15 +174,6 @@ func startWorld(t *testing.T, ctx context.Context) (*testenv.Warehouse, driver.C
 	t.Cleanup(func() { _ = conn.Close() })
 	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
 		t.Fatal(err)
-	}
-	for _, ddl := range []string{
-		"ALTER TABLE product_daily ADD COLUMN IF NOT EXISTS tiktok_attention_provenance LowCardinality(Nullable(String))",
-		"ALTER TABLE product_daily ADD COLUMN IF NOT EXISTS tiktok_product_impressions Nullable(Int64)",
-		"ALTER TABLE product_daily ADD COLUMN IF NOT EXISTS tiktok_product_clicks Nullable(Int64)",
-	} {
-		if err := conn.Exec(ctx, ddl); err != nil {
-			t.Fatalf("%s: %v", ddl, err)
-		}
 	}
 	insertWorld(t, ctx, conn)
 	return wh, conn

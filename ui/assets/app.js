@@ -107,6 +107,9 @@
     best_lag_days: "Lag", best_attention_metric: "TikTok metric", strength: "Strength", lift: "Lift after spikes",
     p_value_adjusted: "Adjusted p", outcomes_significant: "Outcomes with a halo", first_date: "From", last_date: "To",
     outcome: "Amazon outcome", grain: "Grain", spikes: "Spikes", n: "Pairs",
+    started_at: "Started", status: "Status", duration_seconds: "Took", waited_seconds: "Waited for the loader",
+    models_ok: "Models built", models_failed: "Models failed", failed_models: "Failed models", tests_ok: "Tests passed",
+    tests_failed: "Tests failed", failed_tests: "Failed tests", skipped: "Skipped", error: "Error",
   };
   const OUTCOMES = {
     amazon_search_impressions: "search impressions", amazon_search_clicks: "search clicks",
@@ -881,7 +884,18 @@
     }
     if (dbt.error) runs.body.append(errorNote(dbt.error));
     else if (dbt.missing) runs.body.append(missingNote(dbt));
-    else runs.body.append(table(dbt, { empty: "No scheduled run yet." }));
+    else {
+      runs.body.append(table(dbt, {
+        columns: ["started_at",
+          { name: "status", render: (r, i) => el("span", { class: r[i.status] === "success" ? "ok" : r[i.status] === "skipped" ? "muted" : "bad", text: r[i.status] }) },
+          { name: "duration_seconds", render: (r, i) => fmtAge(r[i.duration_seconds]) },
+          { name: "waited_seconds", render: (r, i) => fmtAge(r[i.waited_seconds]) },
+          "models_ok", "models_failed", { name: "failed_models", cls: "wrap" }, "tests_ok", "tests_failed", { name: "failed_tests", cls: "wrap" },
+          "skipped", { name: "error", cls: "wrap" }],
+        rowKey: "run_id",
+        empty: "No scheduled run yet: set dbt.schedule for run to build the models, or run dbt yourself (see the README).",
+      }));
+    }
   }
 
   // ---- Router ------------------------------------------------------------

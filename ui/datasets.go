@@ -234,7 +234,10 @@ ORDER BY indexOf(['mapping_file', 'gtin', 'seller_sku', 'unmatched'], match_rule
 //     same product_key gets the same key, so a line never splits a link;
 //   - an unmatched product whose closest unmatched product on the other
 //     channel (title trigram distance at most 0.5) has it as its own closest
-//     too is paired with it: both get the pair's key;
+//     too is paired with it: both get the pair's key. Only titles that
+//     start with the same two words (brand and product, as a rule) are
+//     compared, so that the work grows with the products that could match,
+//     not with the square of all unmatched ones;
 //   - any other product gets a key of its own.
 //
 // A key is the group's title (the Amazon one first) in lower-case words
@@ -242,44 +245,47 @@ ORDER BY indexOf(['mapping_file', 'gtin', 'seller_sku', 'unmatched'], match_rule
 // groups would get the same words.
 var suggestSQL = `,
 candidates AS (
-    SELECT product_key, channel, title FROM links WHERE unmatched AND title != ''
+    SELECT product_key, channel, title,
+        arrayStringConcat(arraySlice(splitByNonAlpha(lowerUTF8(title)), 1, 2), ' ') AS block
+    FROM links WHERE unmatched AND title != ''
 ),
-closest AS (
-    SELECT a.product_key AS product_key,
-        argMin(b.product_key, ngramDistanceCaseInsensitiveUTF8(a.title, b.title)) AS other_key,
-        min(ngramDistanceCaseInsensitiveUTF8(a.title, b.title)) AS distance
-    FROM candidates AS a CROSS JOIN candidates AS b
-    WHERE a.channel != b.channel
-    GROUP BY a.product_key
+distances AS (
+    SELECT a.product_key AS amazon_key, b.product_key AS tiktok_key,
+        ngramDistanceCaseInsensitiveUTF8(a.title, b.title) AS distance
+    FROM (SELECT * FROM candidates WHERE channel = 'amazon') AS a
+    INNER JOIN (SELECT * FROM candidates WHERE channel = 'tiktok') AS b ON b.block = a.block
+),
+ranked AS (
+    SELECT amazon_key, tiktok_key, distance,
+        row_number() OVER (PARTITION BY amazon_key ORDER BY distance, tiktok_key) AS amazon_rank,
+        row_number() OVER (PARTITION BY tiktok_key ORDER BY distance, amazon_key) AS tiktok_rank
+    FROM distances
 ),
 pairs AS (
-    SELECT x.product_key AS product_key, x.other_key AS other_key
-    FROM closest AS x INNER JOIN closest AS y ON y.product_key = x.other_key
-    WHERE y.other_key = x.product_key AND x.distance <= 0.5
+    SELECT pair.1 AS product_key, pair.2 AS other_key
+    FROM (SELECT amazon_key, tiktok_key FROM ranked WHERE amazon_rank = 1 AND tiktok_rank = 1 AND distance <= 0.5)
+    ARRAY JOIN [(amazon_key, tiktok_key), (tiktok_key, amazon_key)] AS pair
 ),
 grouped AS (
     SELECT l.product_key AS product_key, l.channel AS channel, l.account AS account, l.channel_id AS channel_id,
-        l.title AS title, l.unmatched AS unmatched,
-        if(p.other_key = '', l.product_key, if(l.channel = 'amazon', l.product_key, p.other_key)) AS group_key,
-        p.other_key AS paired_with
+        l.title AS title, p.other_key AS paired_with,
+        if(p.other_key = '' OR l.channel = 'amazon', l.product_key, p.other_key) AS group_key
     FROM links AS l LEFT JOIN pairs AS p ON p.product_key = l.product_key
 ),
-group_words AS (
-    SELECT group_key,
-        ` + slug("argMax(title, (title != '', channel = 'amazon'))") + ` AS words,
-        argMax(channel_id, channel = 'amazon') AS group_id
-    FROM grouped GROUP BY group_key
+titled AS (
+    SELECT *,
+        argMax(title, (title != '', channel = 'amazon')) OVER (PARTITION BY group_key) AS group_title,
+        argMax(channel_id, channel = 'amazon') OVER (PARTITION BY group_key) AS group_id
+    FROM grouped
 ),
-group_keys AS (
-    SELECT group_key,
-        multiIf(words = '', lower(group_id), count() OVER (PARTITION BY words) > 1, concat(words, '-', lower(group_id)), words) AS suggested_key
-    FROM group_words
+worded AS (
+    SELECT *, ` + slug("group_title") + ` AS words FROM titled
 ),
 suggested AS (
-    SELECT g.product_key AS product_key, g.channel AS channel, g.account AS account, g.channel_id AS channel_id,
-        g.paired_with AS paired_with, k.suggested_key AS suggested_key,
-        ` + mappingLine("k.suggested_key", "g.channel", "g.account", "g.channel_id") + ` AS mapping_line
-    FROM grouped AS g INNER JOIN group_keys AS k USING (group_key)
+    SELECT product_key, channel, account, channel_id, paired_with,
+        multiIf(words = '', lower(group_id), uniqExact(group_key) OVER (PARTITION BY words) > 1, concat(words, '-', lower(group_id)), words) AS suggested_key,
+        ` + mappingLine("suggested_key", "channel", "account", "channel_id") + ` AS mapping_line
+    FROM worded
 )`
 
 // slug is the SQL expression of the lower-case words of the text expr
@@ -327,11 +333,10 @@ SELECT u.channel AS channel, u.account AS account, u.channel_id AS channel_id, u
     u.seller_sku AS seller_sku, u.gtin14 AS gtin14, u.conflict_reason AS conflict_reason,
     s.mapping_line AS mapping_line,
     if(s.paired_with = '', '', concat(o.channel_id, ' ', o.title)) AS likely_same_as,
-    if(s.paired_with = '', '', os.mapping_line) AS likely_same_line
+    if(s.paired_with = '', '', ` + mappingLine("s.suggested_key", "o.channel", "o.account", "o.channel_id") + `) AS likely_same_line
 FROM links AS u
 INNER JOIN suggested AS s ON s.channel = u.channel AND s.account = u.account AND s.channel_id = u.channel_id
 LEFT JOIN links AS o ON o.product_key = s.paired_with
-LEFT JOIN suggested AS os ON os.product_key = s.paired_with
 WHERE u.unmatched AND u.channel = {side:String}
 ORDER BY u.title = '', u.title, u.account, u.channel_id
 LIMIT {limit:UInt32}`,

@@ -335,6 +335,9 @@ func TestPageInBrowser(t *testing.T) {
 		// and with it the resolver links what the page says belongs
 		// together and settles the conflict.
 		text := b.eval(t, `document.querySelector("textarea.mapping").value`)
+		if got := b.eval(t, `decodeURIComponent(document.querySelector('[data-card="mapping-lines"] a[download]').href.split(",").slice(1).join(","))`); got != text+"\n" {
+			t.Errorf("the mapping file download holds %q, the box %q", got, text)
+		}
 		mapping, err := identity.ParseMapping(strings.NewReader(text))
 		if err != nil {
 			t.Fatalf("the page's mapping lines are not a valid mapping file: %v\n%s", err, text)

@@ -851,6 +851,8 @@
     }
     const text = ["product_key,channel,channel_id", ...[...new Set(lines)].sort()].join("\n");
     file.body.append(el("textarea", { class: "mapping", readonly: true, "aria-label": "Suggested mapping file", rows: Math.min(12, lines.length + 2) }, text));
+    file.root.querySelector(".card-head").append(el("span", { class: "dl" },
+      el("a", { href: "data:text/csv;charset=utf-8," + encodeURIComponent(text + "\n"), download: "mapping.csv", title: "Download as a mapping file" }, "mapping.csv")));
   }
 
   async function viewPipeline(main) {

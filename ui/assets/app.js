@@ -601,6 +601,15 @@
     return decFmt(digits || 0).format(v);
   }
 
+  // isolated are the indices of the values with no value beside them.
+  function isolated(values) {
+    const out = [];
+    values.forEach((v, i) => {
+      if (v != null && values[i - 1] == null && values[i + 1] == null) out.push(i);
+    });
+    return out;
+  }
+
   // chartOpts builds a uPlot chart of specs (one series each) on axes.
   function chartOpts(width, s, specs, axes, opt) {
     s.data = [s.xs];
@@ -611,7 +620,10 @@
       s.data.push(s.cols[sp.key] || s.xs.map(() => null));
       const ser = {
         label: sp.label, scale: sp.scale, stroke: color, width: 2,
-        spanGaps: false, points: { show: s.xs.length <= 45, size: 5 },
+        spanGaps: false,
+        // Every day's point on short periods; on long ones the days with no
+        // neighbour, which a line cannot show.
+        points: { show: s.xs.length <= 45, size: 5, filter: (u, si, show) => (show ? null : isolated(u.data[si])) },
         value: (u, v) => (v == null ? DASH : sp.money !== undefined ? fmtMoney(v, sp.money) : decFmt(sp.digits || 0).format(v)),
       };
       if (sp.fill) ser.fill = color + "1f";

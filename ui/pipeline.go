@@ -2,9 +2,7 @@ package ui
 
 import (
 	"context"
-	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -90,7 +88,7 @@ func pipelineTables(rep status.Report, now time.Time) pipelineView {
 			{"partitions_not_started", "Int64"}}, Rows: [][]any{}},
 		Tables: result{Columns: []column{{"table", "String"}, {"rows", "UInt64"}, {"newest_change", "Nullable(DateTime)"},
 			{"age_seconds", "Nullable(Int64)"}}, Rows: [][]any{}},
-		DeadLetters: result{Columns: []column{{"topic", "String"}, {"open", "UInt64"}}, Rows: [][]any{}},
+		DeadLetters: result{Columns: []column{{"topic", "String"}, {"stage", "String"}, {"open", "UInt64"}}, Rows: [][]any{}},
 	}
 	instant := func(t time.Time) any {
 		if t.IsZero() {
@@ -112,8 +110,8 @@ func pipelineTables(rep status.Report, now time.Time) pipelineView {
 		}
 		v.Tables.Rows = append(v.Tables.Rows, []any{t.Name, t.Rows, instant(t.Latest), age})
 	}
-	for _, topic := range slices.Sorted(maps.Keys(rep.Warehouse.OpenDeadLetters)) {
-		v.DeadLetters.Rows = append(v.DeadLetters.Rows, []any{topic, rep.Warehouse.OpenDeadLetters[topic]})
+	for _, o := range rep.Warehouse.OpenDeadLetters {
+		v.DeadLetters.Rows = append(v.DeadLetters.Rows, []any{o.Topic, o.Stage, o.Count})
 	}
 	return v
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,7 +34,8 @@ func newStatusCmd(a *app) *cobra.Command {
                records not yet processed (transaction markers do not count)
   tables       rows and the newest change (source_ts) of every raw change
                table, and how old that change is
-  dead letters what dead_letters_open still lists, per topic
+  dead letters what dead_letters_open still lists (every stage's dead
+               letters no replay has handled), per topic and stage
 
 Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
@@ -59,6 +58,21 @@ for load. Exits non-zero when a part could not be read (within --timeout).`,
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up on what has not answered by then")
 	return cmd
+}
+
+// pipelineEndpoints are the broker and registry of the pipeline that a
+// command reads: the configured ones, or run's embedded ones.
+func (a *app) pipelineEndpoints() (brokers []string, registryURL string) {
+	cfg := a.cfg
+	brokers = cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		brokers = []string{cfg.Kafka.Listen}
+	}
+	registryURL = cfg.SchemaRegistry.URL
+	if registryURL == "" {
+		registryURL = "http://" + cfg.SchemaRegistry.Listen
+	}
+	return brokers, registryURL
 }
 
 func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
@@ -111,12 +125,12 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
 	}
 	if r.WarehouseErr == nil {
-		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\t\t")
+		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\tSTAGE\t")
 		if len(r.Warehouse.OpenDeadLetters) == 0 {
 			fmt.Fprintln(tw, "(none)\t0\t\t")
 		}
-		for _, topic := range slices.Sorted(maps.Keys(r.Warehouse.OpenDeadLetters)) {
-			fmt.Fprintf(tw, "%s\t%d\t\t\n", topic, r.Warehouse.OpenDeadLetters[topic])
+		for _, o := range r.Warehouse.OpenDeadLetters {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
 	}
 	if u := r.Unavailable(); len(u) > 0 {
@@ -126,19 +140,11 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 }
 
 // statusConfig says where status (and the page's pipeline view) reads:
-// kafka.brokers, or run's embedded broker on kafka.listen; the registry at
-// schema_registry.url, or run's on schema_registry.listen; the warehouse as
+// the pipeline's broker and registry (pipelineEndpoints), the warehouse as
 // for load.
 func (a *app) statusConfig() (status.Config, error) {
 	cfg := a.cfg
-	brokers := cfg.Kafka.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.Kafka.Listen}
-	}
-	registryURL := cfg.SchemaRegistry.URL
-	if registryURL == "" {
-		registryURL = "http://" + cfg.SchemaRegistry.Listen
-	}
+	brokers, registryURL := a.pipelineEndpoints()
 	registry, err := a.registryClient(registryURL)
 	if err != nil {
 		return status.Config{}, err

@@ -284,15 +284,23 @@ type Table struct {
 // Warehouse is what the warehouse holds.
 type Warehouse struct {
 	Tables []Table // the raw change tables, by name
-	// OpenDeadLetters counts, per source topic, the dead letters that no
-	// replay has loaded (the view dead_letters_open).
-	OpenDeadLetters map[string]uint64
+	// OpenDeadLetters counts the dead letters of every stage that no
+	// replay has handled (the view dead_letters_open), per source topic and
+	// stage, sorted.
+	OpenDeadLetters []OpenDeadLetters
+}
+
+// OpenDeadLetters counts the open dead letters of one topic and stage.
+type OpenDeadLetters struct {
+	Topic string
+	Stage string // ingest-<source>, transform or load
+	Count uint64
 }
 
 // ReadWarehouse reads the row counts and newest changes of the raw change
 // tables and the open dead letters.
 func ReadWarehouse(ctx context.Context, conn Querier) (Warehouse, error) {
-	w := Warehouse{OpenDeadLetters: map[string]uint64{}}
+	var w Warehouse
 	names, err := queryAll(ctx, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() AND endsWith(name, '_changes') ORDER BY name",
 		func(rows driver.Rows) (string, error) {
 			var n string
@@ -318,19 +326,13 @@ func ReadWarehouse(ctx context.Context, conn Querier) (Warehouse, error) {
 			return w, fmt.Errorf("status: read tables: %w", err)
 		}
 	}
-	type open struct {
-		topic string
-		n     uint64
-	}
-	dead, err := queryAll(ctx, conn, "SELECT source_topic, count() FROM dead_letters_open GROUP BY source_topic", func(rows driver.Rows) (open, error) {
-		var o open
-		return o, rows.Scan(&o.topic, &o.n)
-	})
+	w.OpenDeadLetters, err = queryAll(ctx, conn, "SELECT source_topic, stage, count() FROM dead_letters_open GROUP BY source_topic, stage ORDER BY 1, 2",
+		func(rows driver.Rows) (OpenDeadLetters, error) {
+			var o OpenDeadLetters
+			return o, rows.Scan(&o.Topic, &o.Stage, &o.Count)
+		})
 	if err != nil {
 		return w, fmt.Errorf("status: open dead letters: %w", err)
-	}
-	for _, o := range dead {
-		w.OpenDeadLetters[o.topic] = o.n
 	}
 	return w, nil
 }

@@ -102,7 +102,7 @@
     product_keys: "Product keys", in_conflict: "In conflict", cursor: "Cursor", window_end: "Window end",
     position: "Position", moved: "Moved", moved_seconds_ago: "Moved (ago)", group: "Group", topic: "Topic", lag: "Lag",
     partitions_not_started: "Partitions not started", table: "Table", rows: "Rows", newest_change: "Newest change",
-    age_seconds: "Age", open: "Open dead letters",
+    age_seconds: "Age", open: "Open dead letters", stage: "Stage",
     rank: "Rank", halo_score: "Halo score", significant: "Significant", best_outcome: "Best outcome",
     best_lag_days: "Lag", best_attention_metric: "TikTok metric", strength: "Strength", lift: "Lift after spikes",
     p_value_adjusted: "Adjusted p", outcomes_significant: "Outcomes with a halo", first_date: "From", last_date: "To",
@@ -889,7 +889,7 @@
       cursors: { columns: ["cursor", "window_end", "position", { name: "moved_seconds_ago", render: (r, i) => fmtAge(r[i.moved_seconds_ago]) + " ago" }], empty: "No cursor stored yet.", rowKey: "cursor" },
       lags: { columns: ["group", "topic", "lag", "partitions_not_started"], empty: "No consumer group has committed yet.", rowKey: "topic" },
       tables: { columns: ["table", "rows", "newest_change", { name: "age_seconds", render: (r, i) => fmtAge(r[i.age_seconds]) }], rowKey: "table" },
-      dead_letters: { columns: ["topic", "open"], empty: "None: nothing waits for a replay.", rowKey: "topic" },
+      dead_letters: { columns: ["topic", "stage", "open"], empty: "None: nothing waits for a replay (shopstream dlq replay).", rowKey: "topic" },
     };
     for (const [name] of parts) {
       const err = rep[name === "dead_letters" ? "tables_error" : name + "_error"];

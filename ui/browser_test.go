@@ -1,7 +1,9 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/status"
@@ -489,6 +492,111 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("downloads", func(t *testing.T) {
+		// Every table and chart on every view offers CSV and XLSX, and
+		// each answers with a file of the same data.
+		hrefs := map[string]bool{}
+		for _, v := range []struct{ hash, view string }{
+			{"#/products?" + period, "products"}, {"#/product?key=" + url.QueryEscape(keySerum) + "&" + period, "product"},
+			{"#/halo", "halo"}, {"#/identity", "identity"}, {"#/pipeline", "pipeline"},
+		} {
+			b.open(t, v.hash, v.view)
+			var cards map[string][]string
+			if err := json.Unmarshal([]byte(b.eval(t, `JSON.stringify(Object.fromEntries([...document.querySelectorAll("[data-card]")].map(c =>
+				[c.dataset.card, [...c.querySelectorAll(".card-head a[download]")].map(a => a.href)])))`)), &cards); err != nil {
+				t.Fatal(err)
+			}
+			for card, links := range cards {
+				api := 0
+				for _, l := range links {
+					if strings.HasPrefix(l, ts.URL+"/api/") {
+						hrefs[l] = true
+						api++
+					}
+				}
+				// The mapping file box offers its text as a file instead.
+				if want := 2; card != "mapping-lines" && api != want {
+					t.Errorf("%s: card %s has downloads %v, want CSV and XLSX", v.view, card, links)
+				}
+			}
+		}
+		for _, l := range slices.Sorted(maps.Keys(hrefs)) {
+			resp, err := http.Get(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+				t.Errorf("GET %s: %d %s %.200s", l, resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
+				continue
+			}
+			if strings.Contains(l, "format=csv") {
+				if _, err := readCSV(body); err != nil {
+					t.Errorf("%s: %v", l, err)
+				}
+				continue
+			}
+			if _, err := readXLSX(body); err != nil {
+				t.Errorf("%s: %v", l, err)
+			}
+		}
+
+		// The products download has every product, with the figures SQL
+		// has (the page's row bound does not apply).
+		get := func(path string) []byte {
+			resp, err := http.Get(ts.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+			}
+			return body
+		}
+		want := sql.productsByKey(worldFrom, worldTo)
+		rows, err := readCSV(get("/api/data/products?q=&from=" + worldFrom + "&to=" + worldTo + "&format=csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(want) {
+			t.Errorf("products CSV has %d rows, SQL %d products", len(rows), len(want))
+		}
+		for _, r := range rows {
+			for _, col := range []string{"tiktok_views", "tiktok_gmv", "amazon_sales", "amazon_search_impressions", "amazon_bsr_best"} {
+				compareValue(t, "CSV "+r["product_key"], col, r[col], want[r["product_key"]][col])
+			}
+		}
+		sheet, err := readXLSX(get("/api/data/product_days?key=" + url.QueryEscape(keySerum) + "&from=" + worldFrom + "&to=" + worldTo + "&format=xlsx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		days := sql.daysByDate(keySerum, worldFrom, worldTo)
+		if len(sheet) != len(days) {
+			t.Errorf("product days XLSX has %d rows, SQL %d days", len(sheet), len(days))
+		}
+		for _, r := range sheet {
+			for _, col := range []string{"tiktok_views", "tiktok_gmv", "amazon_sessions", "amazon_best_sellers_rank_best"} {
+				compareValue(t, "XLSX "+r["date"], col, r[col], days[r["date"]][col])
+			}
+		}
+		tables, err := readCSV(get("/api/pipeline?part=tables&format=csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range tables {
+			if r["table"] == "amazon_orders_changes" {
+				found = r["rows"] == "2" && r["newest_change"] == "2026-03-21 11:30:00"
+			}
+		}
+		if !found {
+			t.Errorf("the raw change tables download lacks amazon_orders_changes with 2 rows: %v", tables)
+		}
+	})
+
 	b.checkClean(t, ts.URL)
 	if got := sql.one("SELECT count() FROM product_links"); got != linksBefore {
 		t.Errorf("product_links has %s rows after the test, %s before", got, linksBefore)
@@ -884,4 +992,49 @@ func parseShown(s string) (float64, bool) {
 		return math.NaN(), false
 	}
 	return f, false
+}
+
+// readCSV reads a downloaded CSV (UTF-8 with a byte order mark, RFC 4180)
+// into rows by column name.
+func readCSV(b []byte) ([]map[string]string, error) {
+	if !bytes.HasPrefix(b, []byte("\ufeff")) {
+		return nil, errors.New("no UTF-8 byte order mark (Excel needs it for non-ASCII text)")
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b[3:])).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	return byHeader(recs)
+}
+
+// readXLSX reads the first sheet of a downloaded workbook into rows by
+// column name, each cell as the spreadsheet shows it.
+func readXLSX(b []byte) ([]map[string]string, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := f.GetRows(f.GetSheetName(0))
+	if err != nil {
+		return nil, err
+	}
+	return byHeader(recs)
+}
+
+func byHeader(recs [][]string) ([]map[string]string, error) {
+	if len(recs) == 0 || len(recs[0]) == 0 {
+		return nil, errors.New("no header row")
+	}
+	var out []map[string]string
+	for _, rec := range recs[1:] {
+		r := map[string]string{}
+		for i, h := range recs[0] {
+			if i < len(rec) {
+				r[h] = rec[i]
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -71,6 +71,11 @@ func (c cancelOnClose) Close() error {
 }
 
 func (s *Server) servePipeline(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if f := q.Get("format"); f != "" {
+		s.pipelineDownload(w, r, q.Get("part"), f)
+		return
+	}
 	now := time.Now()
 	rep := s.readStatus(r.Context())
 	writeJSON(w, pipelineTables(rep, now))

@@ -138,8 +138,21 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadGateway, err)
 		return
 	}
+	format := r.URL.Query().Get("format")
 	if missing := sch.missing(d); len(missing) > 0 {
+		if format != "" {
+			s.fail(w, r, http.StatusNotFound, fmt.Errorf("table %s does not exist. %s", strings.Join(missing, ", "), d.hint))
+			return
+		}
 		writeJSON(w, result{Columns: []column{}, Rows: [][]any{}, Missing: missing, Hint: d.hint})
+		return
+	}
+	if format != "" {
+		if d.limited {
+			params["limit"] = allRows
+		}
+		cancel() // a download is bounded by the request, not ui.query_timeout
+		s.download(w, r, format, d.title, d.statement(sch), params)
 		return
 	}
 	if d.limited {

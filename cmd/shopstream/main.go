@@ -91,6 +91,7 @@ func newRootCmd() *cobra.Command {
 		newIngestCmd(a),
 		newBackfillCmd(a),
 		newUICmd(a),
+		newExportCmd(a),
 	)
 	return root
 }

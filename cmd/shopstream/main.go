@@ -86,6 +86,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(a),
 		newDLQCmd(a),
 		newStatusCmd(a),
+		newDbtCmd(a),
 		newTransformCmd(a),
 		newSimCmd(),
 		newIngestCmd(a),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,6 +37,8 @@ func newStatusCmd(a *app) *cobra.Command {
                table, and how old that change is
   dead letters what dead_letters_open still lists (every stage's dead
                letters no replay has handled), per topic and stage
+  dbt runs     the newest scheduled dbt runs (dbt_runs): status, duration,
+               what failed
 
 Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
@@ -133,8 +136,14 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
 	}
-	if u := r.Unavailable(); len(u) > 0 {
-		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(u, ", "))
+	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
+	unavailable := r.Unavailable()
+	if err := a.printDbtRuns(ctx, tw); err != nil {
+		unavailable = append(unavailable, "dbt runs")
+		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	}
+	if len(unavailable) > 0 {
+		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
 	}
 	return nil
 }
@@ -163,6 +172,31 @@ func (a *app) statusConfig() (status.Config, error) {
 			return conn, func() { _ = conn.Close() }, nil
 		},
 	}, nil
+}
+
+// printDbtRuns prints the newest scheduled dbt runs (dbt_runs).
+func (a *app) printDbtRuns(ctx context.Context, out io.Writer) error {
+	conn, err := load.Open(ctx, a.warehouse(1))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	runs, err := status.DbtRuns(ctx, conn, 5)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(out, "(none recorded: set dbt.schedule)\t\t\t\t\t\t")
+	}
+	for _, r := range runs {
+		failed := strings.Join(append(slices.Clone(r.FailedModels), r.FailedTests...), ", ")
+		if failed == "" && r.Status != "success" {
+			failed = r.Error
+		}
+		fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", r.RunID[:min(8, len(r.RunID))], r.StartedAt.UTC().Format(time.RFC3339),
+			r.Status, r.Duration.Round(time.Second), r.ModelsOK, r.ModelsFailed, r.TestsOK, r.TestsFailed, clipText(failed, 60))
+	}
+	return nil
 }
 
 // age is how long before now t was, to the second.

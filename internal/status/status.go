@@ -353,3 +353,34 @@ func queryAll[T any](ctx context.Context, conn Querier, q string, scan func(driv
 	}
 	return out, rows.Err()
 }
+
+// DbtRun is one scheduled dbt run as recorded in dbt_runs (package
+// internal/dbtrun writes them).
+type DbtRun struct {
+	RunID                     string
+	StartedAt                 time.Time
+	Status                    string
+	Duration                  time.Duration
+	ModelsOK, ModelsFailed    uint32
+	TestsOK, TestsFailed      uint32
+	FailedModels, FailedTests []string
+	Error                     string
+}
+
+// DbtRuns reads the newest limit runs of dbt_runs, newest first.
+func DbtRuns(ctx context.Context, conn Querier, limit int) ([]DbtRun, error) {
+	runs, err := queryAll(ctx, conn, fmt.Sprintf(`SELECT run_id, started_at, status, duration_seconds, models_ok,
+		models_failed, tests_ok, tests_failed, failed_models, failed_tests, error
+		FROM dbt_runs ORDER BY started_at DESC, run_id LIMIT %d`, limit), func(rows driver.Rows) (DbtRun, error) {
+		var r DbtRun
+		var secs float64
+		err := rows.Scan(&r.RunID, &r.StartedAt, &r.Status, &secs, &r.ModelsOK, &r.ModelsFailed, &r.TestsOK,
+			&r.TestsFailed, &r.FailedModels, &r.FailedTests, &r.Error)
+		r.Duration = time.Duration(secs * float64(time.Second))
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status: dbt runs: %w", err)
+	}
+	return runs, nil
+}

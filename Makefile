@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -37,7 +37,7 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv compat-clients export-venv native-venv superset-venv
+test: build kafka-jars venv compat-clients export-venv native-venv superset-venv chromium ui-vendor
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
@@ -51,6 +51,7 @@ TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
 	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
 	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) SHOPSTREAM_TEST_NATIVE_PYTHON=$(NATIVE_PYTHON) \
+	SHOPSTREAM_TEST_CHROMIUM=$$(command -v chromium) \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
@@ -141,6 +142,35 @@ $(DBT): $(DBT_REQUIREMENTS)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
 	touch $@
+
+## chromium: headless Chromium (Debian's) for the analytics page's browser
+## tests, with a font for its text
+chromium:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi dejavu || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+	@chromium --version 2>/dev/null | head -1
+
+## ui-vendor: checks the charting library vendored into the page
+## (ui/assets/vendor/uplot) against the pinned npm release: npm verifies the
+## tarball against the registry's integrity, which must be the one pinned
+## here, and every vendored file must equal the release's.
+## UI_VENDOR_UPDATE=1 copies the release in instead (after changing the pins).
+UPLOT_VERSION   := 1.6.32
+UPLOT_INTEGRITY := sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==
+UPLOT_DIR       := $(CURDIR)/ui/assets/vendor/uplot
+UPLOT_FILES     := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
+ui-vendor:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	got=$$(npm pack --json --silent uplot@$(UPLOT_VERSION) | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["integrity"])'); \
+	test "$$got" = "$(UPLOT_INTEGRITY)" || { echo "uplot@$(UPLOT_VERSION): integrity $$got, pinned $(UPLOT_INTEGRITY)"; exit 1; }; \
+	tar -xzf uplot-$(UPLOT_VERSION).tgz; \
+	for f in $(UPLOT_FILES); do \
+		if [ -n "$${UI_VENDOR_UPDATE:-}" ]; then mkdir -p $(UPLOT_DIR) && cp package/$$f $(UPLOT_DIR)/; \
+		else cmp -s package/$$f $(UPLOT_DIR)/$$(basename $$f) || { echo "$(UPLOT_DIR)/$$(basename $$f) differs from uplot@$(UPLOT_VERSION)'s $$f (UI_VENDOR_UPDATE=1 make ui-vendor)"; exit 1; }; fi; \
+	done; \
+	if [ -n "$${UI_VENDOR_UPDATE:-}" ]; then echo "$(UPLOT_VERSION)" > $(UPLOT_DIR)/VERSION; fi; \
+	test "$$(cat $(UPLOT_DIR)/VERSION)" = "$(UPLOT_VERSION)" || { echo "$(UPLOT_DIR)/VERSION is not $(UPLOT_VERSION)"; exit 1; }; \
+	echo "ui/assets/vendor/uplot: uplot@$(UPLOT_VERSION), verified"
 
 ## compat-clients: the ClickHouse clients of the compatibility matrix
 ## (internal/warehouse/compat), pinned: @clickhouse/client from npm (its

@@ -74,7 +74,13 @@ func (a *app) run(ctx context.Context) error {
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
 	metricsReg := prometheus.NewRegistry()
-	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, metricsReg)
+	// The analytics page: on the metrics listener unless ui.listen.
+	page := &lateHandler{}
+	var onMetrics []route
+	if cfg.UI.Enabled && cfg.UI.Listen == "" {
+		onMetrics = append(onMetrics, route{"/", page})
+	}
+	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, metricsReg, onMetrics...)
 	if err != nil {
 		return err
 	}
@@ -109,6 +115,13 @@ func (a *app) run(ctx context.Context) error {
 	fmt.Fprintf(out, "joined rows, once both channels have data:\n  curl '%s/' --data-binary \"%s\"\n", warehouseURL, joinedQuery)
 	if err := readiness(ctx, checks); err != nil {
 		return err
+	}
+	if cfg.UI.Enabled {
+		pageURL, err := a.startPage(ctx, page, metricsAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "analytics page   %s\n", pageURL)
 	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
@@ -257,9 +270,15 @@ func readiness(ctx context.Context, checks map[string]checker) error {
 // readyTimeout bounds a /readyz request's checks.
 const readyTimeout = 3 * time.Second
 
+// route is a handler served next to the ops endpoints.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
 // serveOps serves /metrics (reg, plus Go and process metrics), /healthz (the
-// process is up), /readyz (every component answers) and /debug/pprof.
-func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry) (string, func(), error) {
+// process is up), /readyz (every component answers), /debug/pprof and extra.
+func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry, extra ...route) (string, func(), error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -293,6 +312,9 @@ func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	for _, r := range extra {
+		mux.Handle(r.pattern, r.handler)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return "", nil, fmt.Errorf("metrics listen: %w", err)

@@ -43,6 +43,7 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+	UI             UI             `koanf:"ui"`
 	Dbt            Dbt            `koanf:"dbt"`
 }
 
@@ -295,6 +296,7 @@ func load(path string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	def := defaults()
 	maps.Copy(def, sourceDefaults())
+	maps.Copy(def, uiDefaults())
 	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -522,6 +524,7 @@ func (c *Config) validate() []error {
 		bad("transform.transactional_id", "must not be empty")
 	}
 	problems = append(problems, c.Sources.validate()...)
+	problems = append(problems, c.UI.validate()...)
 	if c.Dbt.Schedule != "" {
 		if _, err := dbtrun.ParseSchedule(c.Dbt.Schedule); err != nil {
 			bad("dbt.schedule", "%v", err)

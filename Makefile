@@ -136,12 +136,11 @@ kafka-jars:
 
 ## venv: dbt-core 1.10 and dbt-clickhouse 1.10.3, every package pinned
 ## (dbt/requirements.txt), in .cache/venv
-venv: $(DBT)
-$(DBT): $(DBT_REQUIREMENTS)
-	rm -rf $(VENV)
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
-	touch $@
+venv:
+	@deploy/local/once.sh $(VENV) $(DBT_REQUIREMENTS) -- $(PY_VENV) $(VENV) $(DBT_REQUIREMENTS)
+
+# PY_VENV DIR REQUIREMENTS: a fresh virtual environment with the pinned packages.
+PY_VENV := deploy/local/pyvenv.sh
 
 ## chromium: headless Chromium (Debian's) for the analytics page's browser
 ## tests, with a font for its text
@@ -179,25 +178,20 @@ ui-vendor:
 COMPAT_SRC      := $(CURDIR)/internal/warehouse/compat
 COMPAT_NODE     := $(CACHE)/compat/node
 COMPAT_JDBC_LIB := $(CACHE)/compat/jdbc/lib
-compat-clients: $(COMPAT_NODE)/node_modules/.installed $(COMPAT_JDBC_LIB)/.installed
-$(COMPAT_NODE)/node_modules/.installed: $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
-	rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE)
-	cp $^ $(COMPAT_NODE)/
-	cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent
-	touch $@
-$(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
-	rm -rf $(COMPAT_JDBC_LIB)
-	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
-	touch $@
+COMPAT_NODE_INPUTS := $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
+compat-clients:
+	@deploy/local/once.sh $(COMPAT_NODE) $(COMPAT_NODE_INPUTS) -- bash -c '\
+		rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE) && cp $(COMPAT_NODE_INPUTS) $(COMPAT_NODE)/ && \
+		cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent'
+	@deploy/local/once.sh $(COMPAT_JDBC_LIB) $(COMPAT_SRC)/jdbc/pom.xml -- bash -c '\
+		rm -rf $(COMPAT_JDBC_LIB) && mvn -B -q -f $(COMPAT_SRC)/jdbc/pom.xml -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)'
 
 ## superset-venv: Apache Superset 6.1.0 with clickhouse-connect, every package
 ## pinned (deploy/superset/requirements.txt), in .cache/superset-6.1.0
-superset-venv: $(SUPERSET_VENV)/bin/superset
-$(SUPERSET_VENV)/bin/superset: $(SUPERSET_REQUIREMENTS)
-	rm -rf $(SUPERSET_VENV)
-	deploy/superset/superset.sh install $(SUPERSET_VENV)
-	touch $@
+superset-venv:
+	@deploy/local/once.sh $(SUPERSET_VENV) $(SUPERSET_REQUIREMENTS) -- bash -c '\
+		rm -rf $(SUPERSET_VENV) && deploy/superset/superset.sh install $(SUPERSET_VENV)'
 
 ## superset: Superset with its metadata in data/superset and the shopstream
 ## dashboard imported, served on http://127.0.0.1:8088 (admin/admin; the
@@ -216,21 +210,13 @@ test-bi: build venv superset-venv
 EXPORT_VENV         := $(CACHE)/export-venv
 EXPORT_PYTHON       := $(EXPORT_VENV)/bin/python
 EXPORT_REQUIREMENTS := $(CURDIR)/export/testdata/requirements.txt
-export-venv: $(EXPORT_VENV)/.installed
-$(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
-	rm -rf $(EXPORT_VENV)
-	python3 -m venv $(EXPORT_VENV)
-	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
-	touch $@
+export-venv:
+	@deploy/local/once.sh $(EXPORT_VENV) $(EXPORT_REQUIREMENTS) -- $(PY_VENV) $(EXPORT_VENV) $(EXPORT_REQUIREMENTS)
 
 ## native-venv: clickhouse-driver (the Python native-protocol client) for the
 ## compatibility matrix, every package pinned, in .cache/native-venv
-native-venv: $(NATIVE_PYTHON)
-$(NATIVE_PYTHON): $(NATIVE_REQUIREMENTS)
-	rm -rf $(NATIVE_VENV)
-	python3 -m venv $(NATIVE_VENV)
-	$(NATIVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(NATIVE_REQUIREMENTS)
-	touch $@
+native-venv:
+	@deploy/local/once.sh $(NATIVE_VENV) $(NATIVE_REQUIREMENTS) -- $(PY_VENV) $(NATIVE_VENV) $(NATIVE_REQUIREMENTS)
 
 STATICCHECK := $(CACHE)/bin/staticcheck
 $(STATICCHECK):

@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv lint clean
+.PHONY: all build run test test-env bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients lint clean
 
 all: build
 
@@ -32,15 +32,22 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv
+test: build kafka-jars venv compat-clients
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
 	echo "kafka broker for tests: $$brokers"; \
-	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_KAFKA=$$brokers \
+	SHOPSTREAM_TEST_KAFKA=$$brokers $(TEST_ENV) go test $(GOTEST_FLAGS) ./...
+
+# TEST_ENV: what the integration tests read besides the broker's address
+# (`make -s test-env` prints it, to run single tests by hand).
+TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
-	CHDB_LIB_PATH=$(CHDB_LIB) \
-	go test $(GOTEST_FLAGS) ./...
+	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
+	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) \
+	CHDB_LIB_PATH=$(CHDB_LIB)
+test-env:
+	@echo $(TEST_ENV)
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
 ## against the ceiling (the same rows inserted straight as Native batches);
@@ -85,7 +92,7 @@ bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
-deps: go-deps chdb kafka-jars venv
+deps: go-deps chdb kafka-jars venv compat-clients
 
 go-deps:
 	go mod download
@@ -110,6 +117,25 @@ $(DBT): $(DBT_REQUIREMENTS)
 	rm -rf $(VENV)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
+	touch $@
+
+## compat-clients: the ClickHouse clients of the compatibility matrix
+## (internal/warehouse/compat), pinned: @clickhouse/client from npm (its
+## lockfile) into .cache/compat/node, the JDBC driver's jars from Maven
+## Central into .cache/compat/jdbc/lib. clickhouse-connect comes with the venv.
+COMPAT_SRC      := $(CURDIR)/internal/warehouse/compat
+COMPAT_NODE     := $(CACHE)/compat/node
+COMPAT_JDBC_LIB := $(CACHE)/compat/jdbc/lib
+compat-clients: $(COMPAT_NODE)/node_modules/.installed $(COMPAT_JDBC_LIB)/.installed
+$(COMPAT_NODE)/node_modules/.installed: $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
+	rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE)
+	cp $^ $(COMPAT_NODE)/
+	cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent
+	touch $@
+$(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
+	rm -rf $(COMPAT_JDBC_LIB)
+	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

@@ -101,7 +101,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dead_letters", "dead_letters_open", "dead_letters_replayed", "shopstream_migrations"}
+	want := []string{"dbt_runs", "dead_letters", "dead_letters_open", "dead_letters_replayed", "shopstream_migrations"}
 	for _, tb := range all {
 		want = append(want, tb.Raw)
 		if tb.Current != "" {

@@ -86,6 +86,9 @@ type ingestDeps struct {
 	// reg, if set, takes the API clients' and the webhook receiver's
 	// metrics.
 	reg prometheus.Registerer
+	// sources, if set, are the sources already resolved (run starts the
+	// simulators once, for its whole life); else ingest resolves them.
+	sources *config.Sources
 }
 
 // sourceSet is the configured (or simulated) sources.
@@ -102,38 +105,41 @@ type sourceSet struct {
 }
 
 // resolveSources returns the sources config, pointed at simulators started
-// in process when sources.simulate is set (stopped with ctx).
+// in process when sources.simulate is set (stopped with ctx), and the
+// simulators (nil when the sources are real).
 // With webhooks, the simulator sends signed TikTok Shop webhooks for its
 // order changes to the receiver at sources.webhooks.listen (a free port is
 // chosen when none is configured).
-func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources, error) {
+func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources, *sim.Sim, error) {
 	s := a.cfg.Sources
 	if !s.Simulate {
-		return s, nil
+		return s, nil, nil
 	}
 	var webhookURL string
 	if webhooks {
 		listen, err := concreteListen(ctx, s.Webhooks.Listen)
 		if err != nil {
-			return s, err
+			return s, nil, err
 		}
 		s.Webhooks.Listen, webhookURL = listen, "http://"+listen+webhook.Path
 	}
-	// The world begins three days ago, so there is some history to ingest
-	// but not months of it.
-	// Reports take seconds rather than minutes here, so that make run shows
-	// joined rows soon after it starts.
-	sm, err := sim.Start(ctx, sim.Options{Seed: s.Seed, Start: time.Now().UTC().Add(-72 * time.Hour).Truncate(24 * time.Hour),
-		ReportQueueTime: [2]time.Duration{time.Second, 3 * time.Second}, ReportProcessingTime: [2]time.Duration{2 * time.Second, 5 * time.Second},
-		WebhookURL: webhookURL})
+	opts, err := a.demo().Options(time.Now(), nil)
 	if err != nil {
-		return s, err
+		return s, nil, err
+	}
+	opts.WebhookURL = webhookURL
+	sm, err := sim.Start(ctx, opts)
+	if err != nil {
+		return s, nil, err
 	}
 	d := sm.Description()
-	a.log.Info().Str(logging.Stage, "sim").Str("base_url", d.BaseURL).Msg("simulators started for the sources")
+	a.log.Info().Str(logging.Stage, "sim").Str("base_url", d.BaseURL).Time("world_start", d.WorldStart).Float64("rate_scale", d.RateScale).
+		Msg("simulators started for the sources")
 	s.Amazon.Endpoint, s.Amazon.TokenURL, s.Amazon.MarketplaceID = d.Amazon.Endpoint, d.Amazon.TokenURL, d.MarketplaceID
 	s.Amazon.ClientID = d.Amazon.Credentials.ClientID
 	s.Amazon.ClientSecret, s.Amazon.RefreshToken = config.Secret(d.Amazon.Credentials.ClientSecret), config.Secret(d.Amazon.Credentials.RefreshToken)
+	// Simulated reports finish in seconds (see sim.Demo): ask after one.
+	s.Amazon.ReportPollInterval = min(s.Amazon.ReportPollInterval, time.Second)
 	// A seller lists its own ASINs; the simulated seller's are its catalog.
 	for _, e := range sm.World().Truth().Catalog() {
 		s.Amazon.ASINs = append(s.Amazon.ASINs, e.ASIN)
@@ -145,11 +151,48 @@ func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources
 	s.TikTokBiz.AccessToken, s.TikTokBiz.RefreshToken = config.Secret(d.TikTokBusiness.Credentials.AccessToken), config.Secret(d.TikTokBusiness.Credentials.RefreshToken)
 	s.TikTokBiz.ClientID, s.TikTokBiz.ClientSecret = d.TikTokBusiness.Credentials.ClientID, config.Secret(d.TikTokBusiness.Credentials.ClientSecret)
 	if s.Amazon.Since == "" {
-		// The simulated world starts at its epoch; ingest its history.
-		s.Amazon.Since = d.WorldStart.Format(time.DateOnly)
-		s.TikTokShop.Since = d.WorldStart.Format(time.DateOnly)
+		// The simulated world starts at its epoch; ingest its history, from
+		// the epoch's day in each source's zone.
+		s.Amazon.Since = inZone(d.WorldStart, s.Amazon.ReportZone)
+		s.TikTokShop.Since = inZone(d.WorldStart, s.TikTokShop.Zone)
 	}
-	return s, nil
+	return s, sm, nil
+}
+
+// demo is the simulated world sources.sim describes.
+func (a *app) demo() sim.Demo {
+	c := a.cfg.Sources
+	return sim.Demo{Seed: c.Seed, HistoryWeeks: c.Sim.HistoryWeeks, Planted: c.Sim.HaloPlanted,
+		SpikeControls: c.Sim.HaloSpikeControls, RateScale: c.Sim.RateScale}
+}
+
+// inZone returns t's day in the named zone (validated with the config),
+// YYYY-MM-DD.
+func inZone(t time.Time, zone string) string {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(time.DateOnly)
+}
+
+// simBanner returns run's lines about simulated sources: where they are,
+// how much history the backfill replays, the planted halo, and the rate
+// limits (scaled for the demo, or Amazon's).
+func simBanner(d sim.Description, zone string) []string {
+	lines := []string{fmt.Sprintf("simulated APIs   %s (seed %d): a world from %s (%s), %d weeks ago, backfilled first",
+		d.BaseURL, d.Seed, inZone(d.WorldStart, zone), zone, int(time.Since(d.WorldStart).Hours()/24/7))}
+	if d.Halo.Planted > 0 || d.Halo.SpikeControls > 0 {
+		lines = append(lines, fmt.Sprintf("planted halo     %d products whose TikTok video takes off lift Amazon days later, %d take off with no effect: curl %s%s",
+			d.Halo.Planted, d.Halo.SpikeControls, d.BaseURL, sim.HaloPath))
+	}
+	if d.RateScale > 1 {
+		lines = append(lines, fmt.Sprintf("rate limits      DEMO: the simulated SP-API grants %g× Amazon's published rates (createReport %.2g/s, not 1/min), so the history backfills in minutes; sources.sim.rate_scale: 1 keeps the real limits",
+			d.RateScale, 0.0167*d.RateScale))
+	} else {
+		lines = append(lines, "rate limits      Amazon's published usage plans (createReport 1/min after a burst of 15): weeks of history take hours to backfill")
+	}
+	return lines
 }
 
 // concreteListen turns a listen address without a port (empty, or port 0)
@@ -191,7 +234,8 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 		l := log
 		out.amazon, err = amazon.NewClient(amazon.Config{Endpoint: s.Amazon.Endpoint, TokenURL: s.Amazon.TokenURL,
 			Credentials:   amazon.Credentials{ClientID: s.Amazon.ClientID, ClientSecret: amazon.Secret(s.Amazon.ClientSecret.Reveal()), RefreshToken: amazon.Secret(s.Amazon.RefreshToken.Reveal())},
-			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight, Logger: &l, Registerer: out.reg})
+			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight,
+			ReportPollInterval: s.Amazon.ReportPollInterval, Logger: &l, Registerer: out.reg})
 		if err != nil {
 			return nil, fmt.Errorf("amazon client: %w", err)
 		}
@@ -238,11 +282,17 @@ func topicOfShopOp(op string) string {
 	return tiktokshop.TopicOrders
 }
 
-func parseSince(s string, def time.Time) (time.Time, error) {
+// parseSince parses a source's since (YYYY-MM-DD) as the start of that day
+// in the source's zone, where its report or analytics days are cut.
+func parseSince(s, zone string) (time.Time, error) {
 	if s == "" {
-		return def, nil
+		return time.Time{}, nil
 	}
-	return time.Parse(time.DateOnly, s)
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.ParseInLocation(time.DateOnly, s, loc)
 }
 
 // openers returns, per source, the function that opens an incarnation of
@@ -252,18 +302,18 @@ func (a *app) openers(s config.Sources, set *sourceSet, k stage.Kafka, until tim
 	open := map[string]func(context.Context) (stage.Stepper, error){}
 	every := map[string]time.Duration{}
 	if set.amazon != nil {
-		since, err := parseSince(s.Amazon.Since, time.Time{})
+		since, err := parseSince(s.Amazon.Since, s.Amazon.ReportZone)
 		if err != nil {
 			return nil, nil, err
 		}
 		cfg := stage.AmazonConfig{Kafka: k, Client: set.amazon, Instance: s.Instance, Since: since, Until: until,
 			Lookback: s.Amazon.Lookback, ReportInterval: s.Amazon.ReportInterval, CatalogInterval: s.Amazon.CatalogInterval,
-			ASINs: s.Amazon.ASINs, Logger: log}
+			BrandAnalyticsPeriods: s.Amazon.BrandAnalyticsPeriods, ASINs: s.Amazon.ASINs, Logger: log}
 		open["amazon"] = func(ctx context.Context) (stage.Stepper, error) { return stage.OpenAmazon(ctx, cfg) }
 		every["amazon"] = s.Amazon.PollInterval
 	}
 	if set.shop != nil {
-		since, err := parseSince(s.TikTokShop.Since, time.Time{})
+		since, err := parseSince(s.TikTokShop.Since, s.TikTokShop.Zone)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -293,9 +343,14 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 	for _, src := range sources {
 		want[src] = true
 	}
-	s, err := a.resolveSources(ctx, want["webhooks"])
-	if err != nil {
-		return err
+	var s config.Sources
+	if deps.sources != nil {
+		s = *deps.sources
+	} else {
+		var err error
+		if s, _, err = a.resolveSources(ctx, want["webhooks"]); err != nil {
+			return err
+		}
 	}
 	set, err := a.clients(s, a.log, deps.reg)
 	if err != nil {
@@ -433,7 +488,7 @@ newer one fences the other). A line per slice shows records, % done and ETA.`,
 // backfill steps one source's stage from since to until, printing a line
 // per slice.
 func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, source string, since, until time.Time) error {
-	s, err := a.resolveSources(ctx, false)
+	s, _, err := a.resolveSources(ctx, false)
 	if err != nil {
 		return err
 	}

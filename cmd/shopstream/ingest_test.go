@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -97,5 +99,26 @@ func TestReplacingRegisterer(t *testing.T) {
 	fams, err := reg.Gather()
 	if err != nil || len(fams) != 1 || fams[0].GetMetric()[0].GetCounter().GetValue() != 2 {
 		t.Fatalf("registry serves %v (%v), want the new collector's 2", fams, err)
+	}
+}
+
+// TestSimBanner: run says where the simulated APIs are, how far back their
+// world goes, where the planted halo's ground truth is, and whether the
+// SP-API's rate limits are Amazon's or scaled for the demo.
+func TestSimBanner(t *testing.T) {
+	d := sim.Description{BaseURL: "http://127.0.0.1:8600", Seed: 1, WorldStart: time.Now().Add(-64 * 24 * time.Hour),
+		Halo: simworld.HaloConfig{Planted: 6, SpikeControls: 4}, RateScale: 120}
+	got := strings.Join(simBanner(d, "America/Los_Angeles"), "\n")
+	for _, want := range []string{"simulated APIs   http://127.0.0.1:8600 (seed 1)", "9 weeks ago, backfilled first",
+		"6 products whose TikTok video takes off", "curl http://127.0.0.1:8600/_sim/halo",
+		"DEMO: the simulated SP-API grants 120× Amazon's published rates (createReport 2/s, not 1/min)", "sources.sim.rate_scale: 1 keeps the real limits"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("banner lacks %q:\n%s", want, got)
+		}
+	}
+	d.RateScale, d.Halo = 1, simworld.HaloConfig{}
+	got = strings.Join(simBanner(d, "America/Los_Angeles"), "\n")
+	if strings.Contains(got, "DEMO") || strings.Contains(got, "halo") || !strings.Contains(got, "Amazon's published usage plans") {
+		t.Errorf("real limits, no halo:\n%s", got)
 	}
 }

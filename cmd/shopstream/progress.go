@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/shopstream/shopstream/ingest/stage"
 )
 
 // joinedQuery is what `run` suggests to look at the joined table: the latest
@@ -17,11 +22,34 @@ const joinedQuery = "SELECT product_key, date, tiktok_views, tiktok_saves, tikto
 	"FROM product_daily FINAL WHERE NOT (startsWith(product_key, 'amazon:') OR startsWith(product_key, 'tiktok:')) " +
 	"ORDER BY date DESC, product_key LIMIT 20 FORMAT PrettyCompact"
 
+// Metric names the progress line reads. The ingest stages declare theirs
+// (stage.Metric*); the transform's and the loader's are named here, and
+// TestProgressReadsRegisteredMetrics fails when a registered name changes.
+const (
+	metricTransformRows = "shopstream_transform_rows_emitted_total"
+	metricLoadRows      = "shopstream_load_rows_inserted_total"
+	metricLoadLag       = "shopstream_load_consumer_lag"
+	metricLoadFreshness = "shopstream_load_freshness_seconds"
+	metricLoadNewest    = "shopstream_load_newest_change_seconds"
+)
+
+// progressMetrics are every name readProgress reads.
+var progressMetrics = []string{stage.MetricRecords, stage.MetricBackfillDays, stage.MetricBackfillDaysDone, stage.MetricBackfillDone,
+	metricTransformRows, metricLoadRows, metricLoadLag, metricLoadFreshness, metricLoadNewest}
+
 // progress is a reading of the pipeline's counters.
 type progress struct {
 	ingested, transformed, loaded, lag float64
 	freshSum, freshCount               float64
 	newest                             float64 // newest source_ts loaded, Unix seconds
+	// backfill is each source stage's backfill, by source.
+	backfill map[string]*sourceBackfill
+}
+
+// sourceBackfill is how far one source's backfill is.
+type sourceBackfill struct {
+	days, done float64 // days of history, days read
+	doneAt     float64 // when it finished, Unix seconds; 0 while it runs
 }
 
 func readProgress(g prometheus.Gatherer) (progress, error) {
@@ -29,22 +57,41 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 	if err != nil {
 		return progress{}, fmt.Errorf("gather metrics: %w", err)
 	}
-	var p progress
+	p := progress{backfill: map[string]*sourceBackfill{}}
+	source := func(m *dto.Metric) *sourceBackfill {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "source" {
+				b := p.backfill[l.GetValue()]
+				if b == nil {
+					b = &sourceBackfill{}
+					p.backfill[l.GetValue()] = b
+				}
+				return b
+			}
+		}
+		return &sourceBackfill{}
+	}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			switch f.GetName() {
-			case "shopstream_ingest_records_total":
+			case stage.MetricRecords:
 				p.ingested += m.GetCounter().GetValue()
-			case "shopstream_transform_rows_emitted_total":
+			case stage.MetricBackfillDays:
+				source(m).days = m.GetGauge().GetValue()
+			case stage.MetricBackfillDaysDone:
+				source(m).done = m.GetGauge().GetValue()
+			case stage.MetricBackfillDone:
+				source(m).doneAt = m.GetGauge().GetValue()
+			case metricTransformRows:
 				p.transformed += m.GetCounter().GetValue()
-			case "shopstream_load_rows_inserted_total":
+			case metricLoadRows:
 				p.loaded += m.GetCounter().GetValue()
-			case "shopstream_load_consumer_lag":
+			case metricLoadLag:
 				p.lag += m.GetGauge().GetValue()
-			case "shopstream_load_freshness_seconds":
+			case metricLoadFreshness:
 				p.freshSum += m.GetHistogram().GetSampleSum()
 				p.freshCount += float64(m.GetHistogram().GetSampleCount())
-			case "shopstream_load_newest_change_seconds":
+			case metricLoadNewest:
 				p.newest = max(p.newest, m.GetGauge().GetValue())
 			}
 		}
@@ -53,8 +100,10 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 }
 
 // reportProgress prints a line per interval: records per stage, the loader's
-// lag and the mean freshness (source change to ClickHouse) of the interval.
-func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, every time.Duration) {
+// lag, the mean freshness (source change to ClickHouse) of the interval, and
+// each source's backfill (history read, time left, or how long it took
+// after started).
+func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, every time.Duration, started time.Time) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var last progress
@@ -68,7 +117,7 @@ func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, e
 		if err != nil {
 			continue
 		}
-		fmt.Fprintln(out, progressLine(p, last, time.Now()))
+		fmt.Fprintln(out, progressLine(p, last, time.Now(), started))
 		last = p
 	}
 }
@@ -77,7 +126,7 @@ func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, e
 // the interval's loaded changes, of source change to ClickHouse: while
 // history is backfilled that is hours, so the age of the newest change
 // loaded comes with it.
-func progressLine(p, last progress, now time.Time) string {
+func progressLine(p, last progress, now, started time.Time) string {
 	fresh := "-"
 	if n := p.freshCount - last.freshCount; n > 0 {
 		fresh = (time.Duration((p.freshSum - last.freshSum) / n * float64(time.Second))).Round(time.Millisecond).String()
@@ -86,6 +135,53 @@ func progressLine(p, last progress, now time.Time) string {
 		age := max(now.Sub(time.UnixMilli(int64(p.newest*1000))), 0).Round(time.Second)
 		fresh += fmt.Sprintf(" (newest change %s ago)", age)
 	}
-	return fmt.Sprintf("progress  ingested %.0f records | joined %.0f rows | loaded %.0f rows | load lag %.0f | freshness %s",
+	line := fmt.Sprintf("progress  ingested %.0f records | joined %.0f rows | loaded %.0f rows | load lag %.0f | freshness %s",
 		p.ingested, p.transformed, p.loaded, p.lag, fresh)
+	if b := backfillPart(p.backfill, now, started); b != "" {
+		line += " | " + b
+	}
+	return line
+}
+
+// backfillPart describes the sources' backfills: while one runs, per source
+// the days of history read of those there are and an estimate of the time
+// left (at the pace since started); once all are done, how long each took
+// after started.
+func backfillPart(bs map[string]*sourceBackfill, now, started time.Time) string {
+	if len(bs) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(bs))
+	for n := range bs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	took := func(b *sourceBackfill) time.Duration {
+		return max(time.UnixMilli(int64(b.doneAt*1000)).Sub(started), 0).Round(time.Second)
+	}
+	var parts []string
+	var slowest time.Duration
+	running := false
+	for _, n := range names {
+		b := bs[n]
+		switch {
+		case b.doneAt > 0:
+			parts = append(parts, fmt.Sprintf("%s done in %s", n, took(b)))
+			slowest = max(slowest, took(b))
+		case b.days > 0:
+			running = true
+			eta := "?"
+			if elapsed := now.Sub(started); b.done > 0 && elapsed > 0 {
+				eta = time.Duration(float64(elapsed) * (b.days - b.done) / b.done).Round(time.Second).String()
+			}
+			parts = append(parts, fmt.Sprintf("%s %.1f/%.0f days ETA %s", n, b.done, b.days, eta))
+		default:
+			running = true
+			parts = append(parts, n+" starting")
+		}
+	}
+	if !running {
+		return fmt.Sprintf("backfill done in %s (%s)", slowest, strings.Join(parts, ", "))
+	}
+	return "backfill " + strings.Join(parts, ", ")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/logging"
 	"github.com/shopstream/shopstream/load"
@@ -42,6 +43,7 @@ type checker interface {
 }
 
 func (a *app) run(ctx context.Context) error {
+	started := time.Now() // backfills are timed from here
 	cfg := a.cfg
 	log := a.log.With().Str("stage", "run").Logger()
 	out := os.Stdout
@@ -87,6 +89,18 @@ func (a *app) run(ctx context.Context) error {
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
+	// Simulated sources start once, for run's whole life (see ingest.go).
+	var sources *config.Sources
+	if cfg.Sources.Simulate {
+		s, sm, err := a.resolveSources(ctx, true)
+		if err != nil {
+			return err
+		}
+		sources = &s
+		for _, l := range simBanner(sm.Description(), s.Amazon.ReportZone) {
+			fmt.Fprintln(out, l)
+		}
+	}
 	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
 	fmt.Fprintf(out, "joined rows, once both channels have data:\n  curl '%s/' --data-binary \"%s\"\n", warehouseURL, joinedQuery)
 	if err := readiness(ctx, checks); err != nil {
@@ -104,11 +118,11 @@ func (a *app) run(ctx context.Context) error {
 	})
 	// Ingest stages, when sources are configured (sources.simulate for
 	// make run): see ingest.go.
-	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL}, metricsReg)
+	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL, sources: sources}, metricsReg)
 	if err != nil {
 		return err
 	}
-	go reportProgress(ctx, out, metricsReg, 10*time.Second)
+	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
 	<-loaded
@@ -158,8 +172,14 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
 	}
+	// The child reads the same configuration (warehouse.user and its
+	// password, which it enforces); the environment it inherits as is.
+	var extra []string
+	if a.configPath != "" {
+		extra = []string{"--config", a.configPath}
+	}
 	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, filepath.Join(cfg.DataDir, "warehouse"),
-		a.log.With().Str("stage", "warehouse").Logger())
+		a.log.With().Str("stage", "warehouse").Logger(), extra...)
 	if err != nil {
 		return "", nil, nil, err
 	}

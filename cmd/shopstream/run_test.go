@@ -298,6 +298,9 @@ func TestRunSimulatedEndToEnd(t *testing.T) {
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
 		"SHOPSTREAM_SOURCES_SIMULATE=true",
+		// A week of history is enough to join both channels; make run's
+		// nine weeks are the demo's.
+		"SHOPSTREAM_SOURCES_SIM_HISTORY_WEEKS=1",
 	}
 	run := startRun(t, env, filepath.Join(dataDir, "run.log"))
 	if !strings.Contains(run.printed, "product_daily FINAL") {

@@ -39,6 +39,7 @@ curl and BI tools can use it as a ClickHouse server.`,
 				MaxMemoryUsage: a.cfg.Warehouse.MaxMemoryUsage,
 				TempDir:        dataDir,
 				Logger:         a.log.With().Str("stage", "warehouse").Logger(),
+				Credentials:    warehouse.Credentials{User: a.cfg.Warehouse.User, Password: a.cfg.Warehouse.Password.Reveal()},
 			})
 			if err != nil {
 				return fmt.Errorf("start warehouse: %w", err)

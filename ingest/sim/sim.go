@@ -24,6 +24,10 @@ import (
 // DescriptionPath serves the Description as JSON on the simulator's listener.
 const DescriptionPath = "/_sim/description"
 
+// HaloPath serves the world's planted halo (simworld.HaloTruth) as JSON: the
+// ground truth a halo analysis is judged against.
+const HaloPath = "/_sim/halo"
+
 // Options configure Start.
 type Options struct {
 	// Seed makes the world reproducible.
@@ -32,6 +36,13 @@ type Options struct {
 	Listen string
 	// Scale sets the world's size and activity (zero fields take defaults).
 	Scale simworld.Scale
+	// Halo plants TikTok→Amazon halo effects in the world (none when zero).
+	Halo simworld.HaloConfig
+	// RateScale multiplies the rates of the simulated SP-API's usage plans
+	// (see amazontest.Options.RateScale); zero or one keeps Amazon's
+	// published limits. The TikTok simulators keep theirs, which a
+	// backfill does not exhaust.
+	RateScale float64
 	// Start is the world's epoch. Default simworld.DefaultStart.
 	Start time.Time
 	// Clock drives the world. Default: the wall clock.
@@ -73,11 +84,15 @@ type TikTokBusinessDescription struct {
 
 // Description is what `shopstream sim` prints: everything a client needs.
 type Description struct {
-	Seed           uint64                    `json:"seed"`
-	Listen         string                    `json:"listen"`
-	BaseURL        string                    `json:"base_url"`
-	WorldStart     time.Time                 `json:"world_start"`
-	Scale          simworld.Scale            `json:"scale"`
+	Seed       uint64              `json:"seed"`
+	Listen     string              `json:"listen"`
+	BaseURL    string              `json:"base_url"`
+	WorldStart time.Time           `json:"world_start"`
+	Scale      simworld.Scale      `json:"scale"`
+	Halo       simworld.HaloConfig `json:"halo"`
+	// RateScale is how many times Amazon's published rates the SP-API
+	// simulator grants (1: the real limits).
+	RateScale      float64                   `json:"rate_scale"`
 	MarketplaceID  string                    `json:"marketplace_id"`
 	Amazon         AmazonDescription         `json:"amazon"`
 	TikTokShop     TikTokShopDescription     `json:"tiktok_shop"`
@@ -116,7 +131,10 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 5 * time.Second
 	}
-	w, err := simworld.New(simworld.Config{Seed: opts.Seed, Start: opts.Start, Clock: opts.Clock, Scale: opts.Scale})
+	if opts.RateScale <= 0 {
+		opts.RateScale = 1
+	}
+	w, err := simworld.New(simworld.Config{Seed: opts.Seed, Start: opts.Start, Clock: opts.Clock, Scale: opts.Scale, Halo: opts.Halo})
 	if err != nil {
 		return nil, fmt.Errorf("sim: build world: %w", err)
 	}
@@ -127,7 +145,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	base := "http://" + ln.Addr().String()
 
 	s := &Sim{world: w, done: make(chan struct{}), shutdown: opts.ShutdownTimeout,
-		Amazon: amazontest.New(w, amazontest.Options{Faults: opts.Faults,
+		Amazon: amazontest.New(w, amazontest.Options{Faults: opts.Faults, RateScale: opts.RateScale,
 			ReportQueueTime: opts.ReportQueueTime, ReportProcessingTime: opts.ReportProcessingTime}),
 		Shop:     tiktokshoptest.New(w, tiktokshoptest.Options{Faults: opts.Faults}),
 		Business: tiktokbiztest.New(w, tiktokbiztest.Options{Faults: opts.Faults}),
@@ -135,6 +153,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	cfg := w.Config()
 	s.desc = Description{
 		Seed: opts.Seed, Listen: ln.Addr().String(), BaseURL: base, WorldStart: cfg.Start, Scale: cfg.Scale,
+		Halo: cfg.Halo, RateScale: opts.RateScale,
 		MarketplaceID:  cfg.MarketplaceID,
 		Amazon:         AmazonDescription{Endpoint: base, TokenURL: base + "/auth/o2/token", Credentials: s.Amazon.Credentials()},
 		TikTokShop:     TikTokShopDescription{APIBaseURL: base, AuthBaseURL: base, WebhookURL: opts.WebhookURL, Credentials: s.Shop.Credentials()},
@@ -157,6 +176,10 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	mux.HandleFunc("GET "+DescriptionPath, func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(rw).Encode(s.desc)
+	})
+	mux.HandleFunc("GET "+HaloPath, func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(rw).Encode(w.Truth().Halo())
 	})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")

@@ -47,7 +47,17 @@ type Config struct {
 	ShopZone *time.Location
 	// Currency is the currency of both channels. Default USD.
 	Currency string
+	// Halo plants TikTok→Amazon halo effects (see HaloConfig); the zero
+	// value plants none.
+	Halo HaloConfig
 }
+
+// DefaultAmazonZone and DefaultShopZone are the default zones of Amazon
+// report dates and TikTok analytics dates.
+const (
+	DefaultAmazonZone = "America/Los_Angeles"
+	DefaultShopZone   = "America/Los_Angeles"
+)
 
 // DefaultStart is the default world epoch.
 var DefaultStart = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
@@ -85,14 +95,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Currency == "" {
 		c.Currency = "USD"
 	}
+	c.Halo = c.Halo.withDefaults()
+	if c.Halo.Planted < 0 || c.Halo.SpikeControls < 0 {
+		return c, fmt.Errorf("simworld: halo: planted and spike controls must not be negative")
+	}
 	var err error
 	if c.AmazonZone == nil {
-		if c.AmazonZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if c.AmazonZone, err = time.LoadLocation(DefaultAmazonZone); err != nil {
 			return c, fmt.Errorf("load Amazon zone: %w", err)
 		}
 	}
 	if c.ShopZone == nil {
-		if c.ShopZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if c.ShopZone, err = time.LoadLocation(DefaultShopZone); err != nil {
 			return c, fmt.Errorf("load shop zone: %w", err)
 		}
 	}

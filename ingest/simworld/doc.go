@@ -10,6 +10,13 @@
 // same seed answer every question identically, and a simulator restarted at the
 // same clock reading serves the same data.
 //
+// A world can plant halo effects (Config.Halo, see halo.go): products whose
+// TikTok video takes off on a known day and whose Amazon demand (orders,
+// sessions, Best Sellers Rank, search performance) rises a known number of
+// days later and decays, and spike controls whose video takes off with no
+// Amazon effect. The planted world is the plain world plus those effects;
+// Truth.Halo lists them, the ground truth a halo analysis is judged by.
+//
 // The simulators read the world "as an API would see it" (with visibility
 // delays, restatement, paging); tests read it through Truth, the ground-truth
 // view of what every entity really is at a given time.

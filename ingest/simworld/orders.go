@@ -249,18 +249,16 @@ func dur(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(r.Int64N(int64(hi-lo)))
 }
 
-// amazonBucket returns the Amazon orders purchased in minute m.
+// amazonBucket returns the Amazon orders purchased in minute m: the usual
+// demand, then the extra demand of planted halo effects.
 func (w *World) amazonBucket(m int64) []*AmazonOrder {
 	if m < w.startMinute() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.amzCache[m]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.amzCache, m, func() []*AmazonOrder { return w.newAmazonBucket(m) })
+}
 
+func (w *World) newAmazonBucket(m int64) []*AmazonOrder {
 	r := rngFor(w.seed, "amazon-orders", m)
 	minuteStart := time.Unix(m*60, 0).UTC()
 	lambda := w.cfg.Scale.AmazonOrdersPerMinute * diurnal[minuteStart.In(w.cfg.AmazonZone).Hour()]
@@ -268,75 +266,103 @@ func (w *World) amazonBucket(m int64) []*AmazonOrder {
 	rel := m - w.startMinute()
 	out := make([]*AmazonOrder, 0, n)
 	for i := 0; i < n; i++ {
-		at := minuteStart.Add(time.Duration(r.IntN(60_000)) * time.Millisecond).Truncate(time.Second)
-		o := &AmazonOrder{
-			// 3-7-7: the middle group is a bijection of the minute and the
-			// last group carries the index, so ids never collide.
-			AmazonOrderID:                fmt.Sprintf("%03d-%07d-%05d%02d", 111+r.IntN(4), (rel*7919+1234567)%10_000_000, r.IntN(100000), i),
-			MarketplaceID:                w.cfg.MarketplaceID,
-			PurchaseDate:                 at,
-			FulfillmentChannel:           "MFN",
-			SalesChannel:                 "Amazon.com",
-			ShipServiceLevel:             "Std US D2D Dom",
-			ShipmentServiceLevelCategory: "Standard",
-			OrderType:                    "StandardOrder",
-			PaymentMethod:                "Other",
-			IsPrime:                      r.Float64() < 0.6,
-			IsBusinessOrder:              r.Float64() < 0.05,
-			Currency:                     w.cfg.Currency,
-			Ship:                         cities[r.IntN(len(cities))],
-		}
-		o.SellerOrderID = o.AmazonOrderID
-		if o.IsPrime {
-			o.FulfillmentChannel = "AFN"
-		}
-		nItems := 1
-		if u := r.Float64(); u > 0.8 {
-			nItems = 2 + r.IntN(2)
-		}
-		seen := map[string]bool{}
-		for j := 0; j < nItems; j++ {
-			v := w.amazonPick.pick(r.Float64())
-			if v == nil || seen[v.Key] {
-				continue
-			}
-			seen[v.Key] = true
-			qty := 1
-			if r.Float64() < 0.15 {
-				qty = 2 + r.IntN(2)
-			}
-			it := AmazonItem{
-				OrderItemID: fmt.Sprintf("%012d%02d", r.Int64N(1_000_000_000_000), j),
-				ASIN:        v.Amazon.ASIN,
-				SellerSKU:   v.Amazon.SellerSKU,
-				VariantKey:  v.Key,
-				ProductKey:  v.ProductKey,
-				Title:       v.product.Title + ", " + v.Name,
-				Quantity:    qty,
-				UnitPrice:   v.Amazon.Price,
-				ItemPrice:   v.Amazon.Price.Mul(qty),
-				// Most items settle into reporting within hours; a tail takes
-				// up to the full 72 hours.
-				ReportLag: time.Duration(math.Pow(r.Float64(), 3) * float64(MaxReportLag)),
-			}
-			it.ItemTax = tax(it.ItemPrice)
-			if !o.IsPrime && j == 0 {
-				it.ShippingPrice = 499
-				it.ShippingTax = tax(it.ShippingPrice)
-			}
-			if r.Float64() < 0.1 {
-				it.PromotionDiscount = it.ItemPrice.Percent(10)
-			}
-			o.Items = append(o.Items, it)
-		}
-		w.planAmazonLifecycle(r, o)
-		out = append(out, o)
+		out = append(out, w.newAmazonOrder(r, minuteStart, rel, i, w.amazonPick.pick))
 	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.amzCache[m] = out
-	w.mu.Unlock()
+	return w.haloAmazonOrders(out, m, lambda)
+}
+
+// haloAmazonOrders appends to the orders of minute m (whose usual rate is
+// lambda) the extra orders of products whose demand is lifted: each such
+// product's share of the usual rate times its lift, from a stream of its
+// own so the usual orders stay what they are.
+func (w *World) haloAmazonOrders(out []*AmazonOrder, m int64, lambda float64) []*AmazonOrder {
+	minuteStart := time.Unix(m*60, 0).UTC()
+	mid := minuteStart.Add(30 * time.Second)
+	rel := m - w.startMinute()
+	for _, e := range w.halo {
+		lift := e.lift(mid)
+		if lift <= 0 {
+			continue
+		}
+		pick := &e.amazon
+		if len(pick.items) == 0 {
+			continue
+		}
+		share := pick.cum[len(pick.cum)-1] / w.amazonPick.cum[len(w.amazonPick.cum)-1]
+		r := rngFor(w.seed, "amazon-halo-orders", m, hashString(e.ProductKey))
+		for n := poisson(r, lambda*share*lift); n > 0 && len(out) < 99; n-- {
+			out = append(out, w.newAmazonOrder(r, minuteStart, rel, len(out), pick.pick))
+		}
+	}
 	return out
+}
+
+// newAmazonOrder draws order i of the minute starting at minuteStart (rel
+// minutes after the world's start), its items picked by pick.
+func (w *World) newAmazonOrder(r *rand.Rand, minuteStart time.Time, rel int64, i int, pick func(float64) *Variant) *AmazonOrder {
+	at := minuteStart.Add(time.Duration(r.IntN(60_000)) * time.Millisecond).Truncate(time.Second)
+	o := &AmazonOrder{
+		// 3-7-7: the middle group is a bijection of the minute and the
+		// last group carries the index, so ids never collide.
+		AmazonOrderID:                fmt.Sprintf("%03d-%07d-%05d%02d", 111+r.IntN(4), (rel*7919+1234567)%10_000_000, r.IntN(100000), i),
+		MarketplaceID:                w.cfg.MarketplaceID,
+		PurchaseDate:                 at,
+		FulfillmentChannel:           "MFN",
+		SalesChannel:                 "Amazon.com",
+		ShipServiceLevel:             "Std US D2D Dom",
+		ShipmentServiceLevelCategory: "Standard",
+		OrderType:                    "StandardOrder",
+		PaymentMethod:                "Other",
+		IsPrime:                      r.Float64() < 0.6,
+		IsBusinessOrder:              r.Float64() < 0.05,
+		Currency:                     w.cfg.Currency,
+		Ship:                         cities[r.IntN(len(cities))],
+	}
+	o.SellerOrderID = o.AmazonOrderID
+	if o.IsPrime {
+		o.FulfillmentChannel = "AFN"
+	}
+	nItems := 1
+	if u := r.Float64(); u > 0.8 {
+		nItems = 2 + r.IntN(2)
+	}
+	seen := map[string]bool{}
+	for j := 0; j < nItems; j++ {
+		v := pick(r.Float64())
+		if v == nil || seen[v.Key] {
+			continue
+		}
+		seen[v.Key] = true
+		qty := 1
+		if r.Float64() < 0.15 {
+			qty = 2 + r.IntN(2)
+		}
+		it := AmazonItem{
+			OrderItemID: fmt.Sprintf("%012d%02d", r.Int64N(1_000_000_000_000), j),
+			ASIN:        v.Amazon.ASIN,
+			SellerSKU:   v.Amazon.SellerSKU,
+			VariantKey:  v.Key,
+			ProductKey:  v.ProductKey,
+			Title:       v.product.Title + ", " + v.Name,
+			Quantity:    qty,
+			UnitPrice:   v.Amazon.Price,
+			ItemPrice:   v.Amazon.Price.Mul(qty),
+			// Most items settle into reporting within hours; a tail takes
+			// up to the full 72 hours.
+			ReportLag: time.Duration(math.Pow(r.Float64(), 3) * float64(MaxReportLag)),
+		}
+		it.ItemTax = tax(it.ItemPrice)
+		if !o.IsPrime && j == 0 {
+			it.ShippingPrice = 499
+			it.ShippingTax = tax(it.ShippingPrice)
+		}
+		if r.Float64() < 0.1 {
+			it.PromotionDiscount = it.ItemPrice.Percent(10)
+		}
+		o.Items = append(o.Items, it)
+	}
+	w.planAmazonLifecycle(r, o)
+	return o
 }
 
 func (w *World) planAmazonLifecycle(r *rand.Rand, o *AmazonOrder) {
@@ -374,15 +400,28 @@ func (w *World) planAmazonLifecycle(r *rand.Rand, o *AmazonOrder) {
 // purchase order.
 func (w *World) AmazonOrdersPurchased(from, to time.Time) []*AmazonOrder {
 	var out []*AmazonOrder
-	for m := minuteIndex(from); m <= minuteIndex(to); m++ {
-		for _, o := range w.amazonBucket(m) {
+	for d := dayIndex(from); d <= dayIndex(to); d++ {
+		for _, o := range w.amazonDay(d) {
 			if !o.PurchaseDate.Before(from) && o.PurchaseDate.Before(to) {
 				out = append(out, o)
 			}
 		}
 	}
-	sortAmazon(out)
 	return out
+}
+
+// amazonDay returns the Amazon orders purchased on UTC day d, in purchase
+// order: range queries (a Sales & Traffic day reads four days of orders)
+// take whole days from here rather than sorting minute buckets each time.
+func (w *World) amazonDay(d int64) []*AmazonOrder {
+	return memo(w, &w.amzDayCache, d, func() []*AmazonOrder {
+		var out []*AmazonOrder
+		for m := d * 1440; m < (d+1)*1440; m++ {
+			out = append(out, w.amazonBucket(m)...)
+		}
+		sortAmazon(out)
+		return out
+	})
 }
 
 func sortAmazon(out []*AmazonOrder) {
@@ -414,18 +453,16 @@ func (w *World) AmazonOrder(id string) (*AmazonOrder, bool) {
 	return nil, false
 }
 
-// tiktokBucket returns the TikTok orders created in minute m.
+// tiktokBucket returns the TikTok orders created in minute m: the usual
+// ones, then those that videos taking off sell.
 func (w *World) tiktokBucket(m int64) []*TikTokOrder {
 	if m < w.startMinute() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.ttCache[m]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.ttCache, m, func() []*TikTokOrder { return w.newTikTokBucket(m) })
+}
 
+func (w *World) newTikTokBucket(m int64) []*TikTokOrder {
 	r := rngFor(w.seed, "tiktok-orders", m)
 	minuteStart := time.Unix(m*60, 0).UTC()
 	lambda := w.cfg.Scale.TikTokOrdersPerMinute * diurnal[minuteStart.In(w.cfg.ShopZone).Hour()]
@@ -433,77 +470,106 @@ func (w *World) tiktokBucket(m int64) []*TikTokOrder {
 	rel := m - w.startMinute()
 	out := make([]*TikTokOrder, 0, n)
 	for i := 0; i < n; i++ {
-		at := minuteStart.Add(time.Duration(r.IntN(60)) * time.Second)
-		o := &TikTokOrder{
-			ID:              fmt.Sprintf("576%08d%02d%05d", (rel*7919+3141592)%100_000_000, i, r.IntN(100000)),
-			CreateTime:      at,
-			UserID:          "70" + digits(r, 17),
-			Currency:        w.cfg.Currency,
-			FulfillmentType: "FULFILLMENT_BY_SELLER",
-			ShippingType:    "TIKTOK",
-			WarehouseID:     "7068517275539719942",
-			PackageID:       "115" + digits(r, 16),
-			TrackingNumber:  "9400" + digits(r, 18),
-			Recipient:       cities[r.IntN(len(cities))],
+		o := w.newTikTokOrder(r, minuteStart, rel, i, func(at time.Time) (string, *Variant) {
+			// Attribute some sales to a recent video that shows the product.
+			if r.Float64() < 0.45 {
+				if vid, vv := w.pickVideoVariant(r, at); vv != nil {
+					return vid, vv
+				}
+			}
+			return "", nil
+		})
+		if o != nil {
+			out = append(out, o)
 		}
-		o.BuyerEmail = "v2" + alnum(r, 6) + "@scs2.tiktok.com"
-		// Attribute some sales to a recent video that shows the product.
-		var v *Variant
-		if r.Float64() < 0.45 {
-			if vid, vv := w.pickVideoVariant(r, at); vv != nil {
-				o.VideoID, v = vid, vv
+	}
+	// Videos taking off sell in proportion to their views, from streams of
+	// their own so the usual orders stay what they are.
+	for _, v := range w.spikeVideosAround(minuteStart) {
+		rate := v.viewRate(minuteStart.Add(30*time.Second)) * spikeCTR * spikeConversion
+		p := w.byKey[v.ProductKeys[0]]
+		r := rngFor(w.seed, "tiktok-halo-orders", m, hashString(v.ID))
+		for k := poisson(r, rate); k > 0 && len(out) < 99; k-- {
+			o := w.newTikTokOrder(r, minuteStart, rel, len(out), func(time.Time) (string, *Variant) {
+				vr := p.Variants[r.IntN(len(p.Variants))]
+				if vr.TikTok == nil || v.PostTime.After(minuteStart) {
+					return "", nil
+				}
+				return v.ID, vr
+			})
+			if o != nil && o.VideoID != "" && !o.CreateTime.Before(v.PostTime) {
+				out = append(out, o)
 			}
 		}
-		if v == nil {
-			v = w.tiktokPick.pick(r.Float64())
+	}
+	return out
+}
+
+// newTikTokOrder draws order i of the minute starting at minuteStart (rel
+// minutes after the world's start). attribute names the video the sale is
+// attributed to and the variant bought; when it names none, the variant is
+// drawn by popularity. It returns nil if no variant could be drawn.
+func (w *World) newTikTokOrder(r *rand.Rand, minuteStart time.Time, rel int64, i int, attribute func(at time.Time) (string, *Variant)) *TikTokOrder {
+	at := minuteStart.Add(time.Duration(r.IntN(60)) * time.Second)
+	o := &TikTokOrder{
+		ID:              fmt.Sprintf("576%08d%02d%05d", (rel*7919+3141592)%100_000_000, i, r.IntN(100000)),
+		CreateTime:      at,
+		UserID:          "70" + digits(r, 17),
+		Currency:        w.cfg.Currency,
+		FulfillmentType: "FULFILLMENT_BY_SELLER",
+		ShippingType:    "TIKTOK",
+		WarehouseID:     "7068517275539719942",
+		PackageID:       "115" + digits(r, 16),
+		TrackingNumber:  "9400" + digits(r, 18),
+		Recipient:       cities[r.IntN(len(cities))],
+	}
+	o.BuyerEmail = "v2" + alnum(r, 6) + "@scs2.tiktok.com"
+	var v *Variant
+	o.VideoID, v = attribute(at)
+	if v == nil {
+		v = w.tiktokPick.pick(r.Float64())
+	}
+	if v == nil {
+		return nil
+	}
+	lines := []*Variant{v}
+	if r.Float64() < 0.2 {
+		lines = append(lines, v) // a second unit
+	}
+	if r.Float64() < 0.15 {
+		if extra := w.tiktokPick.pick(r.Float64()); extra != nil {
+			lines = append(lines, extra)
 		}
-		if v == nil {
-			continue
+	}
+	for j, lv := range lines {
+		orig := lv.TikTok.Price
+		li := TikTokLineItem{
+			ID:            fmt.Sprintf("577%s%02d", digits(r, 13), j),
+			ProductID:     lv.product.TikTokID,
+			ProductName:   lv.product.Title,
+			SKUID:         lv.TikTok.SKUID,
+			SKUName:       lv.Name,
+			SellerSKU:     lv.TikTok.SellerSKU,
+			VariantKey:    lv.Key,
+			ProductKey:    lv.ProductKey,
+			OriginalPrice: orig,
+			SalePrice:     orig,
 		}
-		lines := []*Variant{v}
-		if r.Float64() < 0.2 {
-			lines = append(lines, v) // a second unit
+		if r.Float64() < 0.25 {
+			li.SellerDiscount = orig.Percent(10)
 		}
 		if r.Float64() < 0.15 {
-			if extra := w.tiktokPick.pick(r.Float64()); extra != nil {
-				lines = append(lines, extra)
-			}
+			li.PlatformDiscount = orig.Percent(5)
 		}
-		for j, lv := range lines {
-			orig := lv.TikTok.Price
-			li := TikTokLineItem{
-				ID:            fmt.Sprintf("577%s%02d", digits(r, 13), j),
-				ProductID:     lv.product.TikTokID,
-				ProductName:   lv.product.Title,
-				SKUID:         lv.TikTok.SKUID,
-				SKUName:       lv.Name,
-				SellerSKU:     lv.TikTok.SellerSKU,
-				VariantKey:    lv.Key,
-				ProductKey:    lv.ProductKey,
-				OriginalPrice: orig,
-				SalePrice:     orig,
-			}
-			if r.Float64() < 0.25 {
-				li.SellerDiscount = orig.Percent(10)
-			}
-			if r.Float64() < 0.15 {
-				li.PlatformDiscount = orig.Percent(5)
-			}
-			li.SalePrice = orig - li.SellerDiscount - li.PlatformDiscount
-			li.Tax = tax(li.SalePrice)
-			o.LineItems = append(o.LineItems, li)
-		}
-		if o.SubTotal() < 3500 {
-			o.ShippingFee = 599
-		}
-		w.planTikTokLifecycle(r, o)
-		out = append(out, o)
+		li.SalePrice = orig - li.SellerDiscount - li.PlatformDiscount
+		li.Tax = tax(li.SalePrice)
+		o.LineItems = append(o.LineItems, li)
 	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.ttCache[m] = out
-	w.mu.Unlock()
-	return out
+	if o.SubTotal() < 3500 {
+		o.ShippingFee = 599
+	}
+	w.planTikTokLifecycle(r, o)
+	return o
 }
 
 func (w *World) planTikTokLifecycle(r *rand.Rand, o *TikTokOrder) {
@@ -545,20 +611,32 @@ func (w *World) planTikTokLifecycle(r *rand.Rand, o *TikTokOrder) {
 // creation order.
 func (w *World) TikTokOrdersCreated(from, to time.Time) []*TikTokOrder {
 	var out []*TikTokOrder
-	for m := minuteIndex(from); m <= minuteIndex(to); m++ {
-		for _, o := range w.tiktokBucket(m) {
+	for d := dayIndex(from); d <= dayIndex(to); d++ {
+		for _, o := range w.tiktokDay(d) {
 			if !o.CreateTime.Before(from) && o.CreateTime.Before(to) {
 				out = append(out, o)
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CreateTime.Equal(out[j].CreateTime) {
-			return out[i].CreateTime.Before(out[j].CreateTime)
-		}
-		return out[i].ID < out[j].ID
-	})
 	return out
+}
+
+// tiktokDay returns the TikTok orders created on UTC day d, in creation
+// order (see amazonDay).
+func (w *World) tiktokDay(d int64) []*TikTokOrder {
+	return memo(w, &w.ttDayCache, d, func() []*TikTokOrder {
+		var out []*TikTokOrder
+		for m := d * 1440; m < (d+1)*1440; m++ {
+			out = append(out, w.tiktokBucket(m)...)
+		}
+		sort.SliceStable(out, func(i, j int) bool {
+			if !out[i].CreateTime.Equal(out[j].CreateTime) {
+				return out[i].CreateTime.Before(out[j].CreateTime)
+			}
+			return out[i].ID < out[j].ID
+		})
+		return out
+	})
 }
 
 // TikTokOrder finds a TikTok order by id.

@@ -17,7 +17,9 @@ type SalesRank struct {
 }
 
 // SalesRankAt returns the sales rank of an ASIN (child or parent) at t. Ranks
-// move hourly, as Amazon refreshes Best Sellers Rank about that often.
+// move hourly, as Amazon refreshes Best Sellers Rank about that often, and
+// follow demand: a product selling twice its usual ranks about twice as
+// high (half the rank number).
 func (w *World) SalesRankAt(asin string, t time.Time) (SalesRank, bool) {
 	var p *Product
 	pop := 0.0
@@ -33,7 +35,7 @@ func (w *World) SalesRankAt(asin string, t time.Time) (SalesRank, bool) {
 	}
 	hour := t.Unix() / 3600
 	noise := unitFor(w.seed, "rank", hashString(asin), hour)
-	base := 2000 / math.Max(pop, 0.05)
+	base := 2000 / math.Max(pop, 0.05) / (1 + w.demandLift(p.Key, time.Unix(hour*3600, 0)))
 	cls := max(1, int(base*math.Exp(0.6*(noise-0.5))))
 	return SalesRank{
 		ClassificationID:    p.Category.ClassificationID,

@@ -117,7 +117,10 @@ func (w *World) SalesTrafficDay(d Date, asOf time.Time) ([]SalesTraffic, DaySale
 	for _, v := range w.AmazonVariants() {
 		a := per[v.Amazon.ASIN]
 		r := rngFor(w.seed, "traffic", hashString(v.Amazon.ASIN), int64(d.ordinal()))
-		finalSessions := int(v.Popularity*60*math.Exp(0.3*r.NormFloat64())) + 8*a.finalUnits
+		// Interest in the product (a halo lifts it) brings visits; orders
+		// bring some of their own.
+		interest := 1 + w.meanDemandLift(v.ProductKey, dayStart, dayEnd)
+		finalSessions := int(v.Popularity*60*interest*math.Exp(0.3*r.NormFloat64())) + 8*a.finalUnits
 		mobileShare := between(r, 0.45, 0.75)
 		pvPerSession := between(r, 1.1, 1.6)
 		finalMobile := int(float64(finalSessions) * mobileShare)

@@ -3,6 +3,7 @@ package simworld
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"time"
 )
@@ -177,11 +178,56 @@ func competitorASIN(seed uint64, term string, n int) string {
 
 // SearchTermsReport returns the Search Terms report rows for a period: the top
 // three clicked ASINs per search term, ordered by search frequency rank.
+//
+// searchFrequencyRank is a ranking of the terms within a department ("the
+// relative ranking of the searchTerm within a departmentName based on
+// frequency of searches"): the world's terms are a few among millions, so
+// ranks keep their magnitude, yet no two terms of a department share one.
+// clickShare and conversionShare are fractions of the term's clicks and
+// conversions (top three and everyone else), so each term's shares sum to at
+// most one. A halo makes a product's terms searched more often.
 func (w *World) SearchTermsReport(p Period) []SearchTermRow {
-	var rows []SearchTermRow
-	for _, st := range w.searchTerms {
+	type termPeriod struct {
+		st    *SearchTerm
+		r     *rand.Rand
+		score float64 // lower: searched more often
+		rank  int
+	}
+	zone := w.cfg.AmazonZone
+	from, to := p.Start.Start(zone), p.End.End(zone)
+	terms := make([]*termPeriod, 0, len(w.searchTerms))
+	for i := range w.searchTerms {
+		st := &w.searchTerms[i]
 		r := rngFor(w.seed, "search-term-period", hashString(st.Term), p.key())
-		rank := max(1, int(st.baseRank*math.Exp(0.3*r.NormFloat64())))
+		interest := 0.0
+		for _, pk := range st.ProductKeys {
+			interest += w.meanDemandLift(pk, from, to)
+		}
+		// Half of a product's extra demand reaches it through searches for
+		// each of its terms.
+		interest *= 0.5 / float64(max(1, len(st.ProductKeys)))
+		terms = append(terms, &termPeriod{st: st, r: r, score: st.baseRank * math.Exp(0.3*r.NormFloat64()) / (1 + interest)})
+	}
+	byDept := map[string][]*termPeriod{}
+	for _, t := range terms {
+		byDept[t.st.Department] = append(byDept[t.st.Department], t)
+	}
+	for _, ts := range byDept {
+		sort.SliceStable(ts, func(i, j int) bool {
+			if ts[i].score != ts[j].score {
+				return ts[i].score < ts[j].score
+			}
+			return ts[i].st.Term < ts[j].st.Term
+		})
+		last := 0
+		for _, t := range ts {
+			t.rank = max(last+1, int(t.score))
+			last = t.rank
+		}
+	}
+	var rows []SearchTermRow
+	for _, t := range terms {
+		st, r := t.st, t.r
 		// Candidates: the seller's ASINs for the term plus two competitors.
 		var cands []string
 		for _, pk := range st.ProductKeys {
@@ -193,23 +239,39 @@ func (w *World) SearchTermsReport(p Period) []SearchTermRow {
 		}
 		cands = append(cands, competitorASIN(w.seed, st.Term, 1), competitorASIN(w.seed, st.Term, 2))
 		r.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+		n := min(3, len(cands))
+		clicks, rates := make([]float64, n), make([]float64, n)
 		share := between(r, 0.15, 0.35)
-		for i := 0; i < 3 && i < len(cands); i++ {
+		for i := 0; i < n; i++ {
+			clicks[i] = math.Round(share*10000) / 10000
+			rates[i] = between(r, 0.6, 1.4) // conversions per click, against the term's average
+			share *= between(r, 0.4, 0.9)
+		}
+		// Conversions of the top three and of every other ASIN, whose clicks
+		// convert at the term's average: conversion shares are their parts.
+		top, rest := 0.0, 1.0
+		for i := range clicks {
+			top += clicks[i] * rates[i]
+			rest -= clicks[i]
+		}
+		for i := 0; i < n; i++ {
 			rows = append(rows, SearchTermRow{
 				DepartmentName:      st.Department,
 				SearchTerm:          st.Term,
-				SearchFrequencyRank: rank,
+				SearchFrequencyRank: t.rank,
 				ClickedASIN:         cands[i],
 				ClickShareRank:      i + 1,
-				ClickShare:          math.Round(share*10000) / 10000,
-				ConversionShare:     math.Round(share*between(r, 0.6, 1.4)*10000) / 10000,
+				ClickShare:          clicks[i],
+				ConversionShare:     math.Floor(clicks[i]*rates[i]/(top+rest)*10000) / 10000,
 			})
-			share *= between(r, 0.4, 0.9)
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].SearchFrequencyRank != rows[j].SearchFrequencyRank {
 			return rows[i].SearchFrequencyRank < rows[j].SearchFrequencyRank
+		}
+		if rows[i].DepartmentName != rows[j].DepartmentName {
+			return rows[i].DepartmentName < rows[j].DepartmentName
 		}
 		if rows[i].SearchTerm != rows[j].SearchTerm {
 			return rows[i].SearchTerm < rows[j].SearchTerm
@@ -227,6 +289,8 @@ func (w *World) SearchQueryPerformance(asin string, p Period) []SQPRow {
 		return nil
 	}
 	days := p.Start.DaysUntil(p.End) + 1
+	zone := w.cfg.AmazonZone
+	lift := w.meanDemandLift(v.ProductKey, p.Start.Start(zone), p.End.End(zone))
 	var rows []SQPRow
 	for _, st := range w.searchTerms {
 		if !containsString(st.ProductKeys, v.ProductKey) {
@@ -242,6 +306,21 @@ func (w *World) SearchQueryPerformance(asin string, p Period) []SQPRow {
 		asinCart := min(asinClick, int(float64(totCart)*between(r, 0.01, 0.12)))
 		totBuy := int(float64(totCart) * between(r, 0.3, 0.7))
 		asinBuy := min(asinCart, int(float64(totBuy)*between(r, 0.01, 0.12)))
+		if lift > 0 {
+			// A halo brings extra shoppers who search the product's terms
+			// and find this ASIN: its funnel grows by the lift, and so do
+			// the totals it is part of (one extra search per extra click).
+			grow := func(asin, total *int) {
+				add := int(float64(*asin) * lift)
+				*asin += add
+				*total += add
+			}
+			volume += int(float64(asinClick) * lift)
+			grow(&asinImp, &totImp)
+			grow(&asinClick, &totClick)
+			grow(&asinCart, &totCart)
+			grow(&asinBuy, &totBuy)
+		}
 		price := v.Amazon.Price
 		median := price + Money(r.IntN(800)) - 400
 		rows = append(rows, SQPRow{

@@ -35,8 +35,15 @@ type VideoProductPerformance struct {
 // VideoPerformances returns the performance of every shoppable video (one that
 // shows at least one product) posted before the end of [from, to), for the
 // shop-zone days from inclusive to exclusive. Sales count paid orders whose
-// payment falls in the range.
+// payment falls in the range. The result is memoised per range (a backfill
+// asks for each day's once per video); callers must not modify it.
 func (w *World) VideoPerformances(from, to Date) []VideoPerformance {
+	return memo(w, &w.perfCache, dateRange{from, to}, func() []VideoPerformance { return w.videoPerformances(from, to) })
+}
+
+type dateRange struct{ from, to Date }
+
+func (w *World) videoPerformances(from, to Date) []VideoPerformance {
 	zone := w.cfg.ShopZone
 	start, end := from.Start(zone), to.Start(zone)
 	byVideo := map[string]*VideoPerformance{}

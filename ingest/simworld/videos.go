@@ -51,6 +51,8 @@ type Video struct {
 	avgWatchSec   float64
 	fullWatchRate float64
 	ctr           float64
+	// halo is the planted effect whose spike this video is, if any.
+	halo *HaloEffect
 }
 
 // Engagement is a video's lifetime totals at one instant, as the Business API
@@ -115,23 +117,26 @@ func (w *World) videoBucket(d int64) []*Video {
 	if d < w.firstVideoDay() {
 		return nil
 	}
-	w.mu.Lock()
-	if b, ok := w.vidCache[d]; ok {
-		w.mu.Unlock()
-		return b
-	}
-	w.mu.Unlock()
+	return memo(w, &w.vidCache, d, func() []*Video { return w.newVideoBucket(d) })
+}
 
+func (w *World) newVideoBucket(d int64) []*Video {
 	r := rngFor(w.seed, "videos", d)
-	n := min(poisson(r, w.cfg.Scale.VideosPerDay), 99)
+	spikes := 0
+	for _, e := range w.halo {
+		if e.videoDay == d {
+			spikes++
+		}
+	}
+	n := min(poisson(r, w.cfg.Scale.VideosPerDay), 99-spikes)
 	dayStart := time.Unix(d*86400, 0).UTC()
 	products := w.TikTokProducts()
-	out := make([]*Video, 0, n)
+	out := make([]*Video, 0, n+spikes)
 	for i := 0; i < n; i++ {
 		v := &Video{
 			// Post times are whole seconds plus the index in milliseconds, so
 			// no two videos share a create time (cursor paging relies on it).
-			ID:            fmt.Sprintf("73%06d%02d%09d", (d-w.firstVideoDay())%1_000_000, i, r.IntN(1_000_000_000)),
+			ID:            videoID(d-w.firstVideoDay(), i, r.IntN(1_000_000_000)),
 			PostTime:      dayStart.Add(time.Duration(r.IntN(86400))*time.Second + time.Duration(i)*time.Millisecond),
 			Account:       AccountOfficial,
 			DurationSec:   8 + r.IntN(83),
@@ -149,7 +154,7 @@ func (w *World) videoBucket(d int64) []*Video {
 		v.avgWatchSec = math.Round(float64(v.DurationSec)*between(r, 0.25, 0.7)*100) / 100
 		if r.Float64() < 0.3 {
 			v.Account = AccountAffiliate
-			v.Username = "creator_" + strings.ToLower(alnum(r, 6))
+			v.Username = "creator_" + lowerAlnum(r, 6)
 		} else {
 			v.Username = "official_" + strings.ToLower(w.brands[r.IntN(len(w.brands))].Name)
 		}
@@ -176,12 +181,16 @@ func (w *World) videoBucket(d int64) []*Video {
 		}
 		out = append(out, v)
 	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.vidCache[d] = out
-	w.mu.Unlock()
-	return out
+	return append(out, w.haloVideos(d, n)...)
 }
+
+// videoID is the id of video i of the bucket rel days after the first video
+// day: the day and index make it unique, and Video inverts the day.
+func videoID(rel int64, i, random int) string {
+	return fmt.Sprintf("73%06d%02d%09d", rel%1_000_000, i, random)
+}
+
+func lowerAlnum(r *rand.Rand, n int) string { return strings.ToLower(alnum(r, n)) }
 
 // VideosPosted returns the videos posted in [from, to), oldest first.
 func (w *World) VideosPosted(from, to time.Time) []*Video {
@@ -243,23 +252,18 @@ func (w *World) pickVideoVariant(r *rand.Rand, t time.Time) (string, *Variant) {
 
 // shoppableAround returns, oldest first, the videos with products posted from
 // 15 days before UTC day d to the end of d: every video an order on day d can
-// be attributed to. Memoised per day, since every order of the day asks.
+// be attributed to. Spike videos are not among them: they sell through
+// orders of their own (see tiktokBucket), so a planted halo adds orders and
+// leaves the usual ones as they are. Memoised per day, since every order of
+// the day asks.
 func (w *World) shoppableAround(d int64) []*Video {
-	w.mu.Lock()
-	if vs, ok := w.shopCache[d]; ok {
-		w.mu.Unlock()
-		return vs
-	}
-	w.mu.Unlock()
-	var vs []*Video
-	for _, v := range w.VideosPosted(time.Unix((d-15)*86400, 0), time.Unix((d+1)*86400, 0)) {
-		if len(v.ProductKeys) > 0 {
-			vs = append(vs, v)
+	return memo(w, &w.shopCache, d, func() []*Video {
+		var vs []*Video
+		for _, v := range w.VideosPosted(time.Unix((d-15)*86400, 0), time.Unix((d+1)*86400, 0)) {
+			if len(v.ProductKeys) > 0 && v.halo == nil {
+				vs = append(vs, v)
+			}
 		}
-	}
-	w.mu.Lock()
-	w.cacheRoom()
-	w.shopCache[d] = vs
-	w.mu.Unlock()
-	return vs
+		return vs
+	})
 }

@@ -23,13 +23,18 @@ type World struct {
 	amazonPick   picker
 	tiktokPick   picker
 	searchTerms  []SearchTerm
+	halo         []*HaloEffect
 
 	mu        sync.Mutex
 	amzCache  map[int64][]*AmazonOrder
 	ttCache   map[int64][]*TikTokOrder
 	vidCache  map[int64][]*Video
 	shopCache map[int64][]*Video
-	cacheSize int
+	perfCache map[dateRange][]VideoPerformance
+	// amzDayCache and ttDayCache hold each UTC day's orders, sorted.
+	amzDayCache map[int64][]*AmazonOrder
+	ttDayCache  map[int64][]*TikTokOrder
+	cacheSize   int
 }
 
 // New builds the world described by cfg.
@@ -50,6 +55,9 @@ func New(cfg Config) (*World, error) {
 		ttCache:      map[int64][]*TikTokOrder{},
 		vidCache:     map[int64][]*Video{},
 		shopCache:    map[int64][]*Video{},
+		perfCache:    map[dateRange][]VideoPerformance{},
+		amzDayCache:  map[int64][]*AmazonOrder{},
+		ttDayCache:   map[int64][]*TikTokOrder{},
 	}
 	w.brands, w.products = buildCatalog(cfg)
 	for _, p := range w.products {
@@ -72,6 +80,7 @@ func New(cfg Config) (*World, error) {
 		}
 	}
 	w.searchTerms = buildSearchTerms(cfg.Seed, w.products)
+	w.halo = planHalo(cfg, w.products)
 	return w, nil
 }
 
@@ -181,8 +190,27 @@ func (p *picker) pick(u float64) *Variant {
 }
 
 // maxCachedBuckets bounds the memo of generated minute/day buckets; a bucket
-// is a pure function of the seed, so dropping the memo only costs time.
-const maxCachedBuckets = 200_000
+// is a pure function of the seed, so dropping the memo only costs time. Nine
+// weeks of both channels' minutes (the demo's history) fit.
+const maxCachedBuckets = 500_000
+
+// memo returns (*cache)[k], building it with build and keeping it if it is
+// not there. Two callers may build the same entry at once; both get equal
+// values, since every entry is a pure function of the world.
+func memo[K comparable, V any](w *World, cache *map[K]V, k K, build func() V) V {
+	w.mu.Lock()
+	if v, ok := (*cache)[k]; ok {
+		w.mu.Unlock()
+		return v
+	}
+	w.mu.Unlock()
+	v := build()
+	w.mu.Lock()
+	w.cacheRoom()
+	(*cache)[k] = v
+	w.mu.Unlock()
+	return v
+}
 
 func (w *World) cacheRoom() {
 	w.cacheSize++
@@ -191,6 +219,9 @@ func (w *World) cacheRoom() {
 		w.ttCache = map[int64][]*TikTokOrder{}
 		w.vidCache = map[int64][]*Video{}
 		w.shopCache = map[int64][]*Video{}
+		w.perfCache = map[dateRange][]VideoPerformance{}
+		w.amzDayCache = map[int64][]*AmazonOrder{}
+		w.ttDayCache = map[int64][]*TikTokOrder{}
 		w.cacheSize = 0
 	}
 }

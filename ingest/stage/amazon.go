@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +62,10 @@ type AmazonConfig struct {
 	// RetryAfter is how long a FATAL report waits before it is asked again.
 	// Default 1 h.
 	RetryAfter time.Duration
+	// BrandAnalyticsPeriods are the Brand Analytics periods read, each
+	// complete one once Amazon publishes it: WEEK (Sunday to Saturday),
+	// MONTH, QUARTER. Default all three.
+	BrandAnalyticsPeriods []string
 	// ASINs are known ASINs to snapshot and ask search performance for;
 	// more are learnt from Sales & Traffic rows and order lines.
 	ASINs []string
@@ -80,10 +85,11 @@ type Amazon struct {
 	mapper amazon.Mapper
 	since  amazon.Date
 
-	poller  *amazon.OrderPoller
-	orders  cursor.Cursor
-	st      cursor.Cursor
-	ba      cursor.Cursor
+	poller *amazon.OrderPoller
+	orders cursor.Cursor
+	st     cursor.Cursor
+	// ba is the Brand Analytics cursor of each period kind read.
+	ba      map[string]cursor.Cursor
 	catalog cursor.Cursor
 	retries map[string]cursor.Cursor
 	asins   map[string]bool
@@ -122,6 +128,14 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Hour
 	}
+	if len(cfg.BrandAnalyticsPeriods) == 0 {
+		cfg.BrandAnalyticsPeriods = []string{periodWeek, periodMonth, periodQuarter}
+	}
+	for _, k := range cfg.BrandAnalyticsPeriods {
+		if !slices.Contains([]string{periodWeek, periodMonth, periodQuarter}, k) {
+			return nil, fmt.Errorf("amazon stage: Brand Analytics period %q: want WEEK, MONTH or QUARTER", k)
+		}
+	}
 	if cfg.Since.IsZero() {
 		cfg.Since = cfg.Clock.Now().Add(-cfg.Lookback)
 	}
@@ -135,7 +149,10 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	a.since = amazon.DateOf(cfg.Since, a.zone)
 	a.orders = s.set.Cursor("orders/" + a.mkt)
 	a.st = s.set.Cursor("sales_traffic/" + a.mkt)
-	a.ba = s.set.Cursor("brand_analytics/" + a.mkt)
+	a.ba = map[string]cursor.Cursor{}
+	for _, k := range cfg.BrandAnalyticsPeriods {
+		a.ba[k] = s.set.Cursor(baCursorName(a.mkt, k))
+	}
 	a.catalog = s.set.Cursor("catalog/" + a.mkt)
 	for _, c := range s.set.WithPrefix("retry/" + a.mkt + "/") {
 		if c.Position != "" {
@@ -252,8 +269,8 @@ func (a *Amazon) prefetch() {
 				a.cfg.Client.PrefetchSalesAndTraffic(days...)
 			}
 		case workBrandAnalytics:
-			if week := a.nextWeek(a.until(a.now())); week != nil {
-				a.cfg.Client.PrefetchBrandAnalytics(*week, a.knownASINs())
+			if p := a.nextPeriod(a.until(a.now())); p != nil {
+				a.cfg.Client.PrefetchBrandAnalytics(*p, a.knownASINs())
 			}
 		}
 	}
@@ -387,53 +404,132 @@ func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
 	}
 }
 
-// stepBrandAnalytics reads the next complete week's search terms and search
-// query performance.
+// stepBrandAnalytics reads the next complete period's search terms and
+// search query performance: weeks first, then months and quarters.
 func (a *Amazon) stepBrandAnalytics(ctx context.Context) (Progress, error) {
 	now := a.until(a.now())
-	week := a.nextWeek(now)
-	if week == nil {
+	p := a.nextPeriod(now)
+	if p == nil {
 		return Progress{}, nil
 	}
-	work := "brand_analytics " + week.Start.String()
+	work := "brand_analytics " + p.Start.String()
+	kind := workBrandAnalytics
+	if p.Kind != periodWeek {
+		work = "brand_analytics " + p.Kind + " " + p.Start.String()
+		kind = workBrandAnalytics + "_" + strings.ToLower(p.Kind)
+	}
 	b := a.s.newBatch()
-	b.kind, b.through = workBrandAnalytics, week.End.End(a.zone)
-	extra, err := a.brandAnalytics(ctx, b, *week, week.Start.String())
+	b.kind, b.through = kind, p.End.End(a.zone)
+	extra, err := a.brandAnalytics(ctx, b, *p, retryID(*p))
 	if errors.Is(err, amazon.ErrReportCancelled) {
 		return Progress{}, nil // not published yet: ask again later
 	}
 	if err != nil {
 		return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
 	}
-	next := a.ba.Advance("", week.Start.Start(a.zone), week.End.End(a.zone), now)
-	p, err := b.commit(ctx, work, append(extra, next)...)
+	next := a.ba[p.Kind].Advance("", p.Start.Start(a.zone), p.End.End(a.zone), now)
+	pr, err := b.commit(ctx, work, append(extra, next)...)
 	if err != nil {
-		return p, err
+		return pr, err
 	}
-	a.ba = next
+	a.ba[p.Kind] = next
 	a.settleRetries(extra)
-	return p, nil
+	return pr, nil
 }
 
-// nextWeek returns the next complete week to read at now, if any.
-func (a *Amazon) nextWeek(now time.Time) *amazon.Period {
-	for _, p := range amazon.CompleteWeeks(a.since, now, a.zone) {
-		if a.ba.WindowEnd.IsZero() || p.Start.Start(a.zone).After(a.ba.WindowStart) {
-			return &p
+// Brand Analytics period kinds the stage reads.
+const (
+	periodWeek    = "WEEK"
+	periodMonth   = "MONTH"
+	periodQuarter = "QUARTER"
+)
+
+// baCursorName names the cursor of a period kind; weeks keep the name they
+// had before months and quarters were read.
+func baCursorName(mkt, kind string) string {
+	if kind == periodWeek {
+		return "brand_analytics/" + mkt
+	}
+	return "brand_analytics/" + mkt + "/" + kind
+}
+
+// retryID names a period in a retry cursor: a week by its Sunday (as
+// before months were read), a month or quarter by kind and first day.
+func retryID(p amazon.Period) string {
+	if p.Kind == periodWeek {
+		return p.Start.String()
+	}
+	return p.Kind + "/" + p.Start.String()
+}
+
+// parseRetryID inverts retryID.
+func parseRetryID(id string) (amazon.Period, error) {
+	kind, day := periodWeek, id
+	if k, d, ok := strings.Cut(id, "/"); ok {
+		kind, day = k, d
+	}
+	start, err := amazon.ParseDate(day)
+	if err != nil {
+		return amazon.Period{}, err
+	}
+	switch kind {
+	case periodWeek:
+		return amazon.WeekOf(start), nil
+	case periodMonth, periodQuarter:
+		return periodOf(kind, start), nil
+	}
+	return amazon.Period{}, fmt.Errorf("unknown period kind %q", kind)
+}
+
+// nextPeriod returns the next complete, published period to read at now,
+// weeks before months before quarters, if any.
+func (a *Amazon) nextPeriod(now time.Time) *amazon.Period {
+	for _, k := range a.cfg.BrandAnalyticsPeriods {
+		c := a.ba[k]
+		for _, p := range completePeriods(k, a.since, now, a.zone) {
+			if c.WindowEnd.IsZero() || p.Start.Start(a.zone).After(c.WindowStart) {
+				return &p
+			}
 		}
 	}
 	return nil
 }
 
-// brandAnalytics adds a week's reports to b. A FATAL report is recorded as a
-// retry cursor (returned) and does not hold up the rest.
-func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, week amazon.Period, id string) ([]cursor.Cursor, error) {
+// periodOf returns the month or quarter containing d.
+func periodOf(kind string, d amazon.Date) amazon.Period {
+	first := amazon.Date{Year: d.Year, Month: d.Month, Day: 1}
+	months := 1
+	if kind == periodQuarter {
+		first.Month = time.Month((int(d.Month)-1)/3*3 + 1)
+		months = 3
+	}
+	next := amazon.DateOf(time.Date(first.Year, first.Month+time.Month(months), 1, 12, 0, 0, 0, time.UTC), time.UTC)
+	return amazon.Period{Kind: kind, Start: first, End: next.AddDays(-1)}
+}
+
+// completePeriods returns the periods of kind from the one containing since
+// up to the last one Amazon has published at now (ended at least
+// amazon.BrandAnalyticsLatency ago in loc), oldest first.
+func completePeriods(kind string, since amazon.Date, now time.Time, loc *time.Location) []amazon.Period {
+	if kind == periodWeek {
+		return amazon.CompleteWeeks(since, now, loc)
+	}
+	var out []amazon.Period
+	for p := periodOf(kind, since); !p.End.End(loc).Add(amazon.BrandAnalyticsLatency).After(now); p = periodOf(kind, p.End.AddDays(1)) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// brandAnalytics adds a period's reports to b. A FATAL report is recorded as
+// a retry cursor (returned) and does not hold up the rest.
+func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, id string) ([]cursor.Cursor, error) {
 	var extra []cursor.Cursor
-	// All of the week's reports generate together while search terms are
-	// waited for (a retry asks for them here first).
+	// All of the period's reports generate together while search terms
+	// are waited for (a retry asks for them here first).
 	asins := a.knownASINs()
-	a.cfg.Client.PrefetchBrandAnalytics(week, asins)
-	st, err := a.cfg.Client.SearchTerms(ctx, week)
+	a.cfg.Client.PrefetchBrandAnalytics(p, asins)
+	st, err := a.cfg.Client.SearchTerms(ctx, p)
 	switch {
 	case err == nil:
 		recs, err := a.mapper.SearchTerms(st)
@@ -451,7 +547,7 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, week amazon.Perio
 	if len(asins) == 0 {
 		return extra, nil
 	}
-	batches, err := a.cfg.Client.SearchQueryPerformance(ctx, week, asins)
+	batches, err := a.cfg.Client.SearchQueryPerformance(ctx, p, asins)
 	if err != nil {
 		return nil, err
 	}
@@ -533,16 +629,16 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 	c := a.retries[names[0]]
 	rest := strings.TrimPrefix(c.Name, "retry/"+a.mkt+"/")
 	kind, id, _ := strings.Cut(rest, "/")
-	day, err := amazon.ParseDate(id)
-	if err != nil {
-		return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
-	}
 	work := "retry " + rest
 	b := a.s.newBatch()
 	b.kind, b.through = workRetry, now
 	var extra []cursor.Cursor
 	switch kind {
 	case workSalesTraffic:
+		day, err := amazon.ParseDate(id)
+		if err != nil {
+			return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
+		}
 		d, err := a.cfg.Client.SalesAndTrafficDay(ctx, day)
 		switch {
 		case err == nil:
@@ -553,8 +649,11 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
 		}
 	case "search_terms", "search_query_performance":
-		week := amazon.WeekOf(day)
-		got, err := a.brandAnalytics(ctx, b, week, id)
+		p, err := parseRetryID(id)
+		if err != nil {
+			return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
+		}
+		got, err := a.brandAnalytics(ctx, b, p, id)
 		if err != nil && !errors.Is(err, amazon.ErrReportCancelled) {
 			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
 		}

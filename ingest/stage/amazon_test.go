@@ -111,6 +111,10 @@ func runAmazon(t *testing.T, o amazonRun) amazonResult {
 				continue
 			}
 			if !p.Done {
+				// Caught up: the backlog says every day published is read.
+				if bl := st.Backlog(clock.Now()); bl.Done < bl.Days-1.0/24 {
+					t.Fatalf("idle at %s with a backlog of %.2f of %.2f days read", clock.Now(), bl.Done, bl.Days)
+				}
 				break
 			}
 			if o.restarts && res.steps%5 == 0 {
@@ -233,6 +237,23 @@ func checkAmazon(t *testing.T, r amazonResult) {
 	}
 	if weeks == 0 || len(lastTerms) == 0 {
 		t.Fatalf("brand analytics: %d weeks, %d terms", weeks, len(lastTerms))
+	}
+	// Months and quarters too: the month and the quarter the history
+	// starts in ended before the run did and were published.
+	for _, kind := range []string{simworld.PeriodMonth, simworld.PeriodQuarter} {
+		p, _ := simworld.PeriodOf(kind, simworld.DateOf(r.since, zone))
+		if !p.AvailableAt(zone).Before(r.end.Add(-6 * time.Hour)) {
+			t.Fatalf("%s %s not published by the end of the run: the check shows nothing", kind, p.Start)
+		}
+		rows := truth.SearchTerms(p)
+		for _, row := range rows {
+			if k := mkt + ":" + kind + ":" + p.Start.String() + ":" + row.DepartmentName + ":" + row.SearchTerm; lastTerms[k] == nil {
+				t.Errorf("search term %s missing", k)
+			}
+		}
+		if len(rows) == 0 {
+			t.Errorf("%s %s: no search terms in the truth", kind, p.Start)
+		}
 	}
 	sqp := readTopic(t, r.env, amazon.TopicSearchQueryPerformance)
 	checkNoDuplicates(t, amazon.TopicSearchQueryPerformance, sqp)

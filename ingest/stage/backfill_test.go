@@ -37,7 +37,7 @@ func (k *killAfter) Step(ctx context.Context) (stage.Progress, error) {
 // interrupted after a few slices; run again, it resumes from the cursors
 // (its first slice starts where the first run stopped), reports a line per
 // slice with records, % done and ETA, and the topics hold the ground truth
-// once.
+// once. The stage's Backlog says how many of the eight days it has read.
 func TestBackfillResumes(t *testing.T) {
 	env := ingesttest.New(t)
 	ctx := ingesttest.Context(t)
@@ -55,12 +55,14 @@ func TestBackfillResumes(t *testing.T) {
 	}
 	until := clock.Now()
 	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Until: until, Zone: w.Config().ShopZone, Clock: simClock{clock}}
+	var backlog stage.Backlog
 	backfill := func(kill int) (string, error) {
 		st, err := stage.OpenTikTokShop(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
+		defer func() { backlog = st.Backlog(clock.Now()) }()
 		bctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		var s stage.Stepper = st
@@ -75,9 +77,16 @@ func TestBackfillResumes(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted backfill: %v\n%s", err, first)
 	}
+	// Eight days of history, some of it read.
+	if backlog.Days != 8 || backlog.Done <= 0 || backlog.Done >= 8 {
+		t.Errorf("backlog after the interrupted run: %+v", backlog)
+	}
 	second, err := backfill(0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if backlog.Days != 8 || backlog.Done < 8-1.0/24 {
+		t.Errorf("backlog after the backfill: %+v, want all 8 days read", backlog)
 	}
 	t.Logf("first run:\n%s\nsecond run:\n%s", first, second)
 	lines := strings.Split(strings.TrimSpace(first), "\n")

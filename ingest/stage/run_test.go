@@ -94,3 +94,81 @@ func TestOrderQueue(t *testing.T) {
 func webhookEvent(orderID string) webhook.Event {
 	return webhook.Event{Type: webhook.TypeOrderStatusChange, NotificationID: "n" + orderID, Order: &webhook.OrderData{OrderID: orderID}}
 }
+
+// backlogScript is a script that reads one more day of ten per step.
+type backlogScript struct {
+	script
+	read *float64
+}
+
+func (b backlogScript) Step(ctx context.Context) (stage.Progress, error) {
+	p, err := b.script.Step(ctx)
+	if p.Done {
+		*b.read++
+	}
+	return p, err
+}
+
+func (b backlogScript) Backlog(time.Time) stage.Backlog {
+	return stage.Backlog{Days: 10, Done: *b.read}
+}
+
+// TestRunPublishesBacklog: after every step Run publishes the stage's
+// backlog (days of history, days read) under the declared metric names, and
+// the time of the first step that found nothing left to read, once: a
+// later idle step does not move it.
+func TestRunPublishesBacklog(t *testing.T) {
+	clock := simworld.NewManualClock(simworld.DefaultStart)
+	steps := []error{nil, nil, nil, errIdle, nil, errIdle}
+	closed, read := 0, 0.0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	metrics, err := stage.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idleAt time.Time
+	gauges := func() map[string]float64 {
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "source" && l.GetValue() == "amazon" && m.GetGauge() != nil {
+						out[f.GetName()] = m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return out
+	}
+	open := func(context.Context) (stage.Stepper, error) {
+		return backlogScript{script: script{steps: &steps, closed: &closed, end: cancel}, read: &read}, nil
+	}
+	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Clock: simClock{clock}, Source: "amazon", Metrics: metrics,
+		OnProgress: func(stage.Progress) {
+			g := gauges()
+			if g[stage.MetricBackfillDays] != 10 || g[stage.MetricBackfillDaysDone] != read {
+				t.Errorf("after %v steps: %v", read, g)
+			}
+			if read == 4 {
+				idleAt = time.Unix(int64(g[stage.MetricBackfillDone]), 0)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gauges()
+	if g[stage.MetricBackfillDaysDone] != 4 {
+		t.Errorf("days done %v, want 4", g[stage.MetricBackfillDaysDone])
+	}
+	// The first idle step came after three steps, on the starting clock;
+	// the second one, a minute later, did not move the time.
+	if want := simworld.DefaultStart; !idleAt.Equal(want) || !time.Unix(int64(g[stage.MetricBackfillDone]), 0).Equal(want) {
+		t.Errorf("backfill done at %s (then %v), want %s", idleAt, g[stage.MetricBackfillDone], want)
+	}
+}

@@ -336,10 +336,18 @@ func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), c
 		return err
 	}
 	defer st.Close()
+	bl, _ := st.(Backlogger)
 	for {
 		p, err := st.Step(ctx)
 		if err != nil {
 			return err
+		}
+		if bl != nil {
+			cfg.Metrics.backlog(cfg.Source, bl.Backlog(cfg.Clock.Now()))
+		}
+		if !p.Done {
+			// Nothing left to read: whatever history there was is in.
+			cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
 		}
 		if p.Done {
 			healthy()

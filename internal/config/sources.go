@@ -27,6 +27,23 @@ type Sources struct {
 	TikTokShop  TikTokShop `koanf:"tiktokshop"`
 	TikTokBiz   TikTokBiz  `koanf:"tiktokbiz"`
 	Webhooks    Webhooks   `koanf:"webhooks"`
+	Sim         Sim        `koanf:"sim"`
+}
+
+// Sim shapes the simulated world of Simulate (make run's demo).
+type Sim struct {
+	// HistoryWeeks is how many weeks back the world begins (on a Sunday
+	// in the marketplace zone), all of it backfilled at the start.
+	HistoryWeeks int `koanf:"history_weeks"`
+	// HaloPlanted products get a TikTok video that takes off and an Amazon
+	// halo some days later; HaloSpikeControls get such a video and no
+	// halo (ground truth: GET /_sim/halo on the simulators).
+	HaloPlanted       int `koanf:"halo_planted"`
+	HaloSpikeControls int `koanf:"halo_spike_controls"`
+	// RateScale multiplies the simulated SP-API's published rate limits,
+	// so that weeks of history backfill in minutes; 1 keeps Amazon's
+	// limits. run's banner says which.
+	RateScale float64 `koanf:"rate_scale"`
 }
 
 // Amazon configures the SP-API source.
@@ -55,6 +72,12 @@ type Amazon struct {
 	// ReportsInFlight is how many reports are generated at once (created
 	// and still IN_QUEUE or IN_PROGRESS).
 	ReportsInFlight int `koanf:"reports_in_flight"`
+	// BrandAnalyticsPeriods are the Brand Analytics periods read (WEEK,
+	// MONTH, QUARTER), each complete one once Amazon publishes it.
+	BrandAnalyticsPeriods []string `koanf:"brand_analytics_periods"`
+	// ReportPollInterval is the first wait before asking for a report's
+	// status; it grows by half per poll (up to 2 min).
+	ReportPollInterval time.Duration `koanf:"report_poll_interval"`
 	// ASINs to snapshot besides those learnt from reports and orders.
 	ASINs []string `koanf:"asins"`
 }
@@ -104,36 +127,42 @@ var sourceSecretKeys = []string{
 
 func sourceDefaults() map[string]any {
 	d := map[string]any{
-		"sources.simulate":                 false,
-		"sources.seed":                     1,
-		"sources.instance":                 "0",
-		"sources.topic_prefix":             "",
-		"sources.amazon.endpoint":          "",
-		"sources.amazon.token_url":         "https://api.amazon.com/auth/o2/token",
-		"sources.amazon.client_id":         "",
-		"sources.amazon.marketplace_id":    "ATVPDKIKX0DER",
-		"sources.amazon.report_zone":       "America/Los_Angeles",
-		"sources.amazon.since":             "",
-		"sources.amazon.poll_interval":     "5m",
-		"sources.amazon.lookback":          "72h",
-		"sources.amazon.report_interval":   "1h",
-		"sources.amazon.catalog_interval":  "1h",
-		"sources.amazon.reports_in_flight": 4,
-		"sources.amazon.asins":             []string{},
-		"sources.tiktokshop.api_base_url":  "",
-		"sources.tiktokshop.auth_base_url": "https://auth.tiktok-shops.com",
-		"sources.tiktokshop.app_key":       "",
-		"sources.tiktokshop.shop_id":       "",
-		"sources.tiktokshop.zone":          "America/Los_Angeles",
-		"sources.tiktokshop.since":         "",
-		"sources.tiktokshop.poll_interval": "1m",
-		"sources.tiktokshop.overlap":       "10m",
-		"sources.tiktokbiz.base_url":       "",
-		"sources.tiktokbiz.business_id":    "",
-		"sources.tiktokbiz.client_id":      "",
-		"sources.tiktokbiz.poll_interval":  "1h",
-		"sources.webhooks.listen":          "",
-		"sources.webhooks.max_body_bytes":  64 << 10,
+		"sources.simulate":                       false,
+		"sources.seed":                           1,
+		"sources.instance":                       "0",
+		"sources.topic_prefix":                   "",
+		"sources.amazon.endpoint":                "",
+		"sources.amazon.token_url":               "https://api.amazon.com/auth/o2/token",
+		"sources.amazon.client_id":               "",
+		"sources.amazon.marketplace_id":          "ATVPDKIKX0DER",
+		"sources.amazon.report_zone":             "America/Los_Angeles",
+		"sources.amazon.since":                   "",
+		"sources.amazon.poll_interval":           "5m",
+		"sources.amazon.lookback":                "72h",
+		"sources.amazon.report_interval":         "1h",
+		"sources.amazon.catalog_interval":        "1h",
+		"sources.amazon.reports_in_flight":       4,
+		"sources.amazon.report_poll_interval":    "15s",
+		"sources.amazon.brand_analytics_periods": []string{"WEEK", "MONTH", "QUARTER"},
+		"sources.sim.history_weeks":              9,
+		"sources.sim.halo_planted":               6,
+		"sources.sim.halo_spike_controls":        4,
+		"sources.sim.rate_scale":                 120,
+		"sources.amazon.asins":                   []string{},
+		"sources.tiktokshop.api_base_url":        "",
+		"sources.tiktokshop.auth_base_url":       "https://auth.tiktok-shops.com",
+		"sources.tiktokshop.app_key":             "",
+		"sources.tiktokshop.shop_id":             "",
+		"sources.tiktokshop.zone":                "America/Los_Angeles",
+		"sources.tiktokshop.since":               "",
+		"sources.tiktokshop.poll_interval":       "1m",
+		"sources.tiktokshop.overlap":             "10m",
+		"sources.tiktokbiz.base_url":             "",
+		"sources.tiktokbiz.business_id":          "",
+		"sources.tiktokbiz.client_id":            "",
+		"sources.tiktokbiz.poll_interval":        "1h",
+		"sources.webhooks.listen":                "",
+		"sources.webhooks.max_body_bytes":        64 << 10,
 	}
 	for _, k := range sourceSecretKeys {
 		d[k], d[k+"_file"] = "", ""
@@ -202,6 +231,21 @@ func (s Sources) validate() []error {
 	positive("sources.tiktokbiz.poll_interval", s.TikTokBiz.PollInterval)
 	if s.TikTokBiz.BaseURL != "" && (s.TikTokBiz.BusinessID == "" || s.TikTokBiz.AccessToken == "") {
 		bad("sources.tiktokbiz", "business_id and %s are required with a base_url", EnvName("sources.tiktokbiz.access_token"))
+	}
+	positive("sources.amazon.report_poll_interval", s.Amazon.ReportPollInterval)
+	for _, k := range s.Amazon.BrandAnalyticsPeriods {
+		if k != "WEEK" && k != "MONTH" && k != "QUARTER" {
+			bad("sources.amazon.brand_analytics_periods", "%q is not WEEK, MONTH or QUARTER", k)
+		}
+	}
+	if s.Sim.HistoryWeeks < 1 || s.Sim.HistoryWeeks > 104 {
+		bad("sources.sim.history_weeks", "must be between 1 and 104 (the Orders API's two years)")
+	}
+	if s.Sim.HaloPlanted < 0 || s.Sim.HaloSpikeControls < 0 {
+		bad("sources.sim", "halo_planted and halo_spike_controls must not be negative")
+	}
+	if s.Sim.RateScale < 1 {
+		bad("sources.sim.rate_scale", "must be at least 1 (1: Amazon's published rate limits)")
 	}
 	if s.Webhooks.MaxBodyBytes <= 0 {
 		bad("sources.webhooks.max_body_bytes", "must be positive")

@@ -64,3 +64,30 @@ sources:
 		}
 	}
 }
+
+// TestSourcesSim: the simulated world's knobs default to make run's demo
+// (nine weeks of history, a planted halo, scaled SP-API rate limits; the
+// catalog snapshotted hourly), take the environment, and bad values are
+// reported.
+func TestSourcesSim(t *testing.T) {
+	c, err := load(writeConfig(t, "sources: {simulate: true}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Sources.Sim; s.HistoryWeeks != 9 || s.HaloPlanted != 6 || s.HaloSpikeControls != 4 || s.RateScale != 120 {
+		t.Errorf("defaults: %+v", s)
+	}
+	if a := c.Sources.Amazon; a.CatalogInterval != time.Hour || a.ReportPollInterval != 15*time.Second {
+		t.Errorf("amazon defaults: catalog every %s, reports polled after %s", a.CatalogInterval, a.ReportPollInterval)
+	}
+	c, err = load(writeConfig(t, "sources: {simulate: true}\n"), []string{"SHOPSTREAM_SOURCES_SIM_RATE_SCALE=1", "SHOPSTREAM_SOURCES_SIM_HISTORY_WEEKS=2"})
+	if err != nil || c.Sources.Sim.RateScale != 1 || c.Sources.Sim.HistoryWeeks != 2 {
+		t.Fatalf("environment: %+v, %v", c.Sources.Sim, err)
+	}
+	_, err = load(writeConfig(t, "sources:\n  sim: {history_weeks: 0, rate_scale: 0.5, halo_planted: -1}\n"), nil)
+	for _, want := range []string{"sources.sim.history_weeks", "sources.sim.rate_scale", "sources.sim: halo_planted"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing problem %q in: %v", want, err)
+		}
+	}
+}

@@ -33,11 +33,11 @@ type Warehouse struct {
 
 // StartWarehouse starts `bin warehouse --listen listen --data dataDir`, waits
 // until it answers /ping, and keeps it running until Stop.
-func StartWarehouse(ctx context.Context, bin, listen, dataDir string, log zerolog.Logger) (*Warehouse, error) {
+func StartWarehouse(ctx context.Context, bin, listen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
 	w := &Warehouse{
 		URL:  "http://" + listen,
 		bin:  bin,
-		args: []string{"warehouse", "--listen", listen, "--data", dataDir},
+		args: append([]string{"warehouse", "--listen", listen, "--data", dataDir}, extraArgs...),
 		log:  log,
 		done: make(chan struct{}),
 	}

@@ -93,7 +93,7 @@ func TestCurlContract(t *testing.T) {
 		{"unknown table", query(w.URL, "SELECT * FROM nope"), "", "404", "60"},
 		{"syntax error", query(w.URL, "SELECT (1"), "", "400", "62"},
 		{"unknown format", query(w.URL, "SELECT 1", "default_format", "NoSuchFormat"), "", "404", "73"},
-		{"missing parameter", query(w.URL, "SELECT {x:UInt8} + 1"), "", "400", "456"},
+		{"missing parameter", query(w.URL, "SELECT {x:UInt8} + 1"), "", "500", "456"},
 		{"bad insert data", query(w.URL, "INSERT INTO sales FORMAT CSV"), "only-one-column\n", "400", ""},
 		{"unknown setting", query(w.URL, "SELECT 1", "no_such_setting", "1"), "", "404", "115"},
 	}

@@ -26,5 +26,8 @@ type Result struct {
 	Data      []byte
 	RowsRead  uint64
 	BytesRead uint64
-	Elapsed   time.Duration
+	// RowsWritten and BytesWritten count what an INSERT wrote, when known.
+	RowsWritten  uint64
+	BytesWritten uint64
+	Elapsed      time.Duration
 }

@@ -5,8 +5,6 @@ package warehouse
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,9 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
+	"github.com/ClickHouse/ch-go/compress"
 	"github.com/rs/zerolog"
 )
 
@@ -40,6 +36,9 @@ type Options struct {
 	TempDir string
 	// Logger receives lifecycle events and failed statements (at debug level).
 	Logger zerolog.Logger
+	// Credentials are the user and password clients must present (default:
+	// "default" with no password).
+	Credentials Credentials
 }
 
 func (o *Options) setDefaults() {
@@ -68,6 +67,7 @@ type Server struct {
 	// mix parameter state across handles.
 	paramMu  sync.Mutex
 	sessions *sessions
+	running  runningQueries
 }
 
 // NewServer wraps engine. It asks the engine for its version once.
@@ -102,19 +102,24 @@ func (s *Server) Close() { s.sessions.closeAll() }
 // periodically.
 func (s *Server) ExpireSessions(now time.Time) { s.sessions.expire(now) }
 
-// transportParams are URL parameters that configure the HTTP exchange, not the query.
+// transportParams are URL parameters that configure the HTTP exchange, not the
+// statement: ClickHouse's reserved names plus the HTTP-only settings this
+// server applies itself.
 var transportParams = map[string]bool{
 	"query": true, "database": true, "default_format": true, "session_id": true,
-	"session_timeout": true, "session_check": true, "query_id": true, "quota_key": true,
-	"compress": true, "decompress": true, "enable_http_compression": true,
+	"session_timeout": true, "session_check": true, "close_session": true, "query_id": true,
+	"quota_key": true, "compress": true, "decompress": true, "enable_http_compression": true,
 	"wait_end_of_query": true, "buffer_size": true, "client_protocol_version": true,
 	"role": true, "send_progress_in_http_headers": true, "http_headers_progress_interval_ms": true,
 	"cancel_http_readonly_queries_on_client_close": true, "user": true, "password": true,
 	"add_http_cors_header": true, "async_insert": true, "wait_for_async_insert": true,
-	"http_response_buffer_size": true, "http_wait_end_of_query": true,
+	"http_response_buffer_size": true, "http_wait_end_of_query": true, "stacktrace": true,
+	"http_zlib_compression_level": true, "http_native_compression_disable_checksumming_on_decompress": true,
 }
 
-// request is what a client asked for, taken from the URL.
+// request is what a statement runs with, whichever protocol brought it: the
+// database, the default output format, settings, query parameters and the
+// session.
 type request struct {
 	database       string
 	format         string
@@ -122,52 +127,183 @@ type request struct {
 	sessionID      string
 	sessionCheck   bool
 	sessionTimeout time.Duration
-	clientRevision uint64
 	settings       [][2]string
 	params         map[string]string
+	// readonly refuses statements that change data (HTTP GET).
+	readonly bool
+	// marker, when set, tags the statement (its log_comment) so that its
+	// progress can be read and the statement killed from another handle.
+	marker string
 }
 
-func parseRequest(q url.Values) (*request, error) {
-	r := &request{
-		database:  q.Get("database"),
-		format:    q.Get("default_format"),
-		queryID:   q.Get("query_id"),
+// setting returns the value of a per-request setting and whether it is set.
+func (r *request) setting(name string) (string, bool) {
+	for i := len(r.settings) - 1; i >= 0; i-- {
+		if r.settings[i][0] == name {
+			return r.settings[i][1], true
+		}
+	}
+	return "", false
+}
+
+// httpRequest is a request as it came over HTTP, with the exchange's own options.
+type httpRequest struct {
+	request
+	clientRevision uint64
+	closeSession   bool
+	// compress answers in ClickHouse's compressed block format (compress=1),
+	// with compressMethod; decompress reads the body in it (decompress=1).
+	compress       bool
+	compressMethod compress.Method
+	decompress     bool
+	// encoding is the HTTP Content-Encoding of the answer ("" for none),
+	// chosen from Accept-Encoding when enable_http_compression is on.
+	encoding  string
+	zlibLevel int
+	// sendProgress sends X-ClickHouse-Progress headers every progressEvery
+	// while the statement runs.
+	sendProgress  bool
+	progressEvery time.Duration
+	// cancelOnClose kills a read-only statement whose client went away.
+	cancelOnClose bool
+}
+
+// parseBool reads a boolean parameter as ClickHouse does: 1/0 or true/false.
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true":
+		return true, nil
+	case "", "0", "false":
+		return false, nil
+	}
+	return false, &Exception{Code: codeCannotParseBool, Message: fmt.Sprintf("Cannot parse boolean value '%s' of parameter %s. (CANNOT_PARSE_BOOL)", v, name)}
+}
+
+func parseRequest(hr *http.Request) (*httpRequest, error) {
+	q := hr.URL.Query()
+	r := &httpRequest{request: request{
+		database:  firstNonEmpty(hr.Header.Get("X-ClickHouse-Database"), q.Get("database")),
+		format:    firstNonEmpty(hr.Header.Get("X-ClickHouse-Format"), q.Get("default_format"), "TabSeparated"),
+		queryID:   firstNonEmpty(q.Get("query_id"), hr.Header.Get("X-ClickHouse-Query-Id"), newQueryID()),
 		sessionID: q.Get("session_id"),
 		params:    map[string]string{},
+		readonly:  hr.Method == http.MethodGet,
+	}}
+	bools := map[string]*bool{
+		"session_check": &r.sessionCheck, "close_session": &r.closeSession, "compress": &r.compress,
+		"decompress": &r.decompress, "send_progress_in_http_headers": &r.sendProgress,
+		"cancel_http_readonly_queries_on_client_close": &r.cancelOnClose,
 	}
-	if r.format == "" {
-		r.format = "TabSeparated"
+	for name, dst := range bools {
+		v, err := parseBool(name, q.Get(name))
+		if err != nil {
+			return nil, err
+		}
+		*dst = v
 	}
-	if r.queryID == "" {
-		r.queryID = newQueryID()
-	}
-	r.sessionCheck = q.Get("session_check") == "1"
 	r.sessionTimeout = 60 * time.Second
 	if v := q.Get("session_timeout"); v != "" {
 		secs, err := strconv.Atoi(v)
-		if err != nil || secs <= 0 || secs > 3600 {
-			return nil, &Exception{Code: codeBadArguments, Message: fmt.Sprintf("Invalid session timeout: '%s'", v)}
+		if err != nil || secs < 0 {
+			return nil, &Exception{Code: codeInvalidSessionTimeout, Message: fmt.Sprintf("Invalid session timeout: '%s'. (INVALID_SESSION_TIMEOUT)", v)}
+		}
+		if secs > 3600 {
+			return nil, &Exception{Code: codeInvalidSessionTimeout, Message: fmt.Sprintf("Session timeout '%s' is larger than max_session_timeout: 3600. Maximum session timeout could be modified in configuration file. (INVALID_SESSION_TIMEOUT)", v)}
 		}
 		r.sessionTimeout = time.Duration(secs) * time.Second
 	}
 	if v := q.Get("client_protocol_version"); v != "" {
-		r.clientRevision, _ = strconv.ParseUint(v, 10, 64)
+		rev, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, &Exception{Code: codeCannotParseNumber, Message: fmt.Sprintf("Cannot parse client_protocol_version '%s'. (CANNOT_PARSE_NUMBER)", v)}
+		}
+		r.clientRevision = rev
 	}
-	if q.Get("decompress") == "1" {
-		return nil, &Exception{Code: codeNotImplemented, Message: "ClickHouse block compression (decompress=1) is not supported by the embedded warehouse; configure no compression or HTTP Content-Encoding"}
+	r.progressEvery = 100 * time.Millisecond
+	if v := q.Get("http_headers_progress_interval_ms"); v != "" {
+		ms, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return nil, &Exception{Code: codeCannotParseNumber, Message: fmt.Sprintf("Cannot parse http_headers_progress_interval_ms '%s'. (CANNOT_PARSE_NUMBER)", v)}
+		}
+		r.progressEvery = max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond)
+	}
+	r.zlibLevel = 3
+	if v := q.Get("http_zlib_compression_level"); v != "" {
+		level, err := strconv.Atoi(v)
+		if err != nil || level < 1 || level > 9 {
+			return nil, &Exception{Code: codeBadArguments, Message: fmt.Sprintf("Invalid http_zlib_compression_level '%s': expected 1..9. (BAD_ARGUMENTS)", v)}
+		}
+		r.zlibLevel = level
+	}
+	httpCompression, err := parseBool("enable_http_compression", q.Get("enable_http_compression"))
+	if err != nil {
+		return nil, err
+	}
+	if httpCompression {
+		r.encoding = chooseEncoding(hr.Header.Get("Accept-Encoding"))
 	}
 	for name, vals := range q {
 		switch {
+		case name == "":
 		case strings.HasPrefix(name, "param_"):
 			r.params[strings.TrimPrefix(name, "param_")] = vals[len(vals)-1]
 		case !transportParams[name]:
 			if !isIdentifier(name) {
-				return nil, &Exception{Code: 115, Message: fmt.Sprintf("Unknown setting '%s'", name)}
+				return nil, &Exception{Code: codeUnknownSetting, Message: fmt.Sprintf("Unknown setting '%s'. (UNKNOWN_SETTING)", name)}
 			}
 			r.settings = append(r.settings, [2]string{name, vals[len(vals)-1]})
 		}
 	}
+	r.compressMethod = compress.LZ4
+	if v, ok := r.setting("network_compression_method"); ok {
+		m, err := compressionMethod(v)
+		if err != nil {
+			return nil, err
+		}
+		r.compressMethod = m
+	}
 	return r, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// requestCredentials returns the user and password a request presents:
+// X-ClickHouse-User/X-ClickHouse-Key headers, HTTP basic auth, or the
+// user/password URL parameters, never two of them at once (as in ClickHouse).
+// None at all is the default user without a password.
+func requestCredentials(hr *http.Request, q url.Values) (user, password string, err error) {
+	headerUser, headerKey := hr.Header.Get("X-ClickHouse-User"), hr.Header.Get("X-ClickHouse-Key")
+	inHeaders := headerUser != "" || headerKey != ""
+	authz := hr.Header.Get("Authorization")
+	inParams := q.Has("user") || q.Has("password")
+	mixed := func(a, b string) error {
+		return &Exception{Code: codeAuthenticationFailed, Message: fmt.Sprintf("Invalid authentication: it is not allowed to use %s and %s simultaneously. (AUTHENTICATION_FAILED)", a, b)}
+	}
+	switch {
+	case inHeaders && authz != "":
+		return "", "", mixed("X-ClickHouse HTTP headers", "Authorization HTTP header")
+	case inHeaders && inParams:
+		return "", "", mixed("X-ClickHouse HTTP headers", "authentication via parameters")
+	case inHeaders:
+		return headerUser, headerKey, nil
+	case authz != "" && inParams:
+		return "", "", mixed("Authorization HTTP header", "authentication via parameters")
+	case authz != "":
+		user, password, ok := hr.BasicAuth()
+		if !ok {
+			scheme, _, _ := strings.Cut(authz, " ")
+			return "", "", &Exception{Code: codeAuthenticationFailed, Message: fmt.Sprintf("Invalid authentication: '%s' HTTP Authorization scheme is not supported. (AUTHENTICATION_FAILED)", scheme)}
+		}
+		return user, password, nil
+	}
+	return q.Get("user"), q.Get("password"), nil
 }
 
 func newQueryID() string {
@@ -180,56 +316,88 @@ func newQueryID() string {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	q := hr.URL.Query()
+	w.Header().Set("X-ClickHouse-Server-Display-Name", displayName)
 	switch {
 	case hr.URL.Path == "/ping" || hr.URL.Path == "/replicas_status":
 		writeOK(w)
 		return
 	case hr.URL.Path != "/":
-		s.writeError(w, "", &Exception{Code: codeBadArguments, Message: fmt.Sprintf("There is no handle %s", hr.URL.Path)}, http.StatusNotFound)
+		s.writeError(w, nil, &Exception{Code: codeBadArguments, Message: fmt.Sprintf("There is no handle %s", hr.URL.Path)}, http.StatusNotFound)
 		return
 	case (hr.Method == http.MethodGet || hr.Method == http.MethodHead) && !q.Has("query"):
 		writeOK(w)
 		return
 	case hr.Method != http.MethodGet && hr.Method != http.MethodPost:
-		s.writeError(w, "", &Exception{Code: codeBadArguments, Message: "Only GET and POST are supported"}, http.StatusMethodNotAllowed)
+		s.writeError(w, nil, &Exception{Code: codeBadArguments, Message: "Only GET and POST are supported"}, http.StatusMethodNotAllowed)
 		return
 	}
-	req, err := parseRequest(q)
+	user, password, err := requestCredentials(hr, q)
+	if err == nil {
+		err = s.opts.Credentials.Authenticate(user, password)
+	}
 	if err != nil {
-		s.writeError(w, "", err, 0)
+		s.opts.Logger.Debug().Str("user", user).Str("remote", hr.RemoteAddr).Msg("authentication failed")
+		s.writeError(w, nil, err, 0)
 		return
 	}
+	req, err := parseRequest(hr)
+	if err != nil {
+		s.writeError(w, nil, err, 0)
+		return
+	}
+	w.Header().Set("X-ClickHouse-Query-Id", req.queryID)
 	if strings.HasPrefix(hr.Header.Get("Content-Type"), "multipart/form-data") {
-		s.writeError(w, req.queryID, &Exception{Code: codeNotImplemented, Message: "External tables (multipart/form-data) are not supported by the embedded warehouse"}, 0)
+		s.writeError(w, nil, &Exception{Code: codeNotImplemented, Message: "External tables (multipart/form-data) are not supported by the embedded warehouse. (NOT_IMPLEMENTED)"}, 0)
 		return
 	}
-	body, err := s.readBody(w, hr)
+	body, err := s.readBody(w, hr, req.decompress)
 	if err != nil {
-		s.writeError(w, req.queryID, err, 0)
+		s.writeError(w, nil, err, 0)
 		return
 	}
 	st := parseStatement(q.Get("query"), body)
 	if strings.TrimSpace(st.sql) == "" {
-		s.writeError(w, req.queryID, &Exception{Code: 62, Message: "Empty query. (SYNTAX_ERROR)"}, 0)
+		s.writeError(w, nil, &Exception{Code: codeSyntaxError, Message: "Empty query. (SYNTAX_ERROR)"}, 0)
 		return
 	}
+	if req.closeSession && req.sessionID != "" {
+		defer s.sessions.close(req.sessionID)
+	}
 	if isHello(st.sql) {
-		w.Header().Set("X-ClickHouse-Format", "Native")
-		s.writeResult(w, req.queryID, "Native", Result{Data: helloBlock(req.clientRevision, "shopstream-warehouse", s.version, s.timezone), RowsRead: 1})
+		s.writeResult(w, req, "Native", Result{Data: helloBlock(req.clientRevision, displayName, s.version, s.timezone), RowsRead: 1}, true)
 		return
 	}
 	format := outputFormat(st.sql, req.format)
-	res, err := s.execute(hr.Context(), req, st)
+	done, err := s.running.start(req.queryID)
 	if err != nil {
-		s.opts.Logger.Debug().Err(err).Str("query_id", req.queryID).Msg("statement failed")
-		s.writeError(w, req.queryID, err, 0)
+		s.writeError(w, req, err, 0)
 		return
 	}
-	if st.insert == nil {
-		w.Header().Set("X-ClickHouse-Format", format)
+	defer done()
+	res, err := s.run(w, hr, req, st, format)
+	if err != nil {
+		if errors.Is(err, errAnswered) {
+			return
+		}
+		s.opts.Logger.Debug().Err(err).Str("query_id", req.queryID).Msg("statement failed")
+		if req.readonly && asException(err).Code == codeReadonly {
+			err = &Exception{Code: codeReadonly, Message: readonlyGETMessage}
+		}
+		s.writeError(w, req, err, 0)
+		return
 	}
-	s.writeResult(w, req.queryID, format, res)
+	if st.insert != nil {
+		// The engine counts the rows it read from the insert data: the rows written.
+		res.RowsWritten, res.BytesWritten = res.RowsRead, res.BytesRead
+	}
+	s.writeResult(w, req, format, res, st.insert == nil && returnsResult(st.sql))
 }
+
+// displayName is what the server calls itself in X-ClickHouse-Server-Display-Name
+// and displayName().
+const displayName = "shopstream-warehouse"
+
+const readonlyGETMessage = "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries. (READONLY)"
 
 func writeOK(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
@@ -238,46 +406,25 @@ func writeOK(w http.ResponseWriter) {
 
 var errBodyTooLarge = errors.New("request body too large")
 
-// readBody reads the whole body, decoding its Content-Encoding, within MaxBodyBytes.
-func (s *Server) readBody(w http.ResponseWriter, hr *http.Request) ([]byte, error) {
+// readBody reads the whole body within MaxBodyBytes, decoding its HTTP
+// Content-Encoding and then, with decompress, ClickHouse's compressed blocks.
+func (s *Server) readBody(w http.ResponseWriter, hr *http.Request, decompress bool) ([]byte, error) {
 	limit := s.opts.MaxBodyBytes
-	var in io.Reader = http.MaxBytesReader(w, hr.Body, limit)
-	enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding")))
-	switch enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return nil, &Exception{Code: 354, Message: "Cannot decompress gzip request body: " + err.Error()}
-		}
-		in = zr
-	case "deflate":
-		zr, err := zlib.NewReader(in)
-		if err != nil {
-			return nil, &Exception{Code: 354, Message: "Cannot decompress deflate request body: " + err.Error()}
-		}
-		in = zr
-	case "br":
-		in = brotli.NewReader(in)
-	case "zstd":
-		zr, err := zstd.NewReader(in)
-		if err != nil {
-			return nil, &Exception{Code: 354, Message: "Cannot decompress zstd request body: " + err.Error()}
-		}
-		defer zr.Close()
-		in = zr
-	case "lz4":
-		in = lz4.NewReader(in)
-	default:
-		return nil, &Exception{Code: codeBadArguments, Message: fmt.Sprintf("Unknown Content-Encoding of HTTP request: %s", enc)}
+	in, closeDecoder, err := contentDecoder(http.MaxBytesReader(w, hr.Body, limit), hr.Header.Get("Content-Encoding"))
+	if err != nil {
+		return nil, err
 	}
+	defer closeDecoder()
 	body, err := io.ReadAll(io.LimitReader(in, limit+1))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) || int64(len(body)) > limit {
 		return nil, fmt.Errorf("%w: limit is %d bytes", errBodyTooLarge, limit)
 	}
 	if err != nil {
-		return nil, &Exception{Code: 354, Message: "Cannot read request body: " + err.Error()}
+		return nil, &Exception{Code: codeCannotDecompress, Message: "Cannot read request body: " + err.Error() + ". (CANNOT_DECOMPRESS)"}
+	}
+	if decompress {
+		return decompressBlocks(body, limit)
 	}
 	return body, nil
 }
@@ -290,6 +437,11 @@ func (s *Server) execute(ctx context.Context, req *request, st statement) (Resul
 		defer func() { <-s.slots }()
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+	if req.readonly && req.sessionID != "" && !isReadOnlyStatement(st.sql) {
+		// A session's settings outlive the request, so readonly is not SET
+		// on its handle: the statement's kind decides.
+		return Result{}, &Exception{Code: codeReadonly, Message: "default: Cannot execute query in readonly mode. (READONLY)"}
 	}
 	conn, release, err := s.handle(req)
 	if err != nil {
@@ -345,12 +497,16 @@ func (s *Server) insertData(conn Conn, ins *dataInsert) (Result, error) {
 // handle returns an engine handle with the request's settings applied, and the
 // function that gives it back.
 func (s *Server) handle(req *request) (Conn, func(), error) {
+	settings := req.settings
+	if req.marker != "" {
+		settings = append(settings[:len(settings):len(settings)], [2]string{"log_comment", req.marker})
+	}
 	if req.sessionID != "" {
 		sess, err := s.sessions.acquire(req.sessionID, req.sessionCheck, req.sessionTimeout)
 		if err != nil {
 			return nil, nil, err
 		}
-		restore, err := applySettingsRestorable(sess.conn, req.settings)
+		restore, err := applySettingsRestorable(sess.conn, settings)
 		if err != nil {
 			sess.release()
 			return nil, nil, err
@@ -361,7 +517,11 @@ func (s *Server) handle(req *request) (Conn, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	settings := append([][2]string{{"max_memory_usage", strconv.FormatInt(s.opts.MaxMemoryUsage, 10)}}, req.settings...)
+	settings = append([][2]string{{"max_memory_usage", strconv.FormatInt(s.opts.MaxMemoryUsage, 10)}}, settings...)
+	if _, set := req.setting("readonly"); req.readonly && !set {
+		// Last: readonly=2 still lets the request's own settings change.
+		settings = append(settings, [2]string{"readonly", "2"})
+	}
 	if err := applySettings(conn, settings); err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -427,53 +587,103 @@ func quoteIdentifier(s string) string {
 
 var contentTypes = map[string]string{
 	"Native": "application/octet-stream", "RowBinary": "application/octet-stream",
-	"RowBinaryWithNamesAndTypes": "application/octet-stream", "Parquet": "application/octet-stream",
-	"Arrow": "application/octet-stream", "ArrowStream": "application/octet-stream",
+	"RowBinaryWithNames": "application/octet-stream", "RowBinaryWithNamesAndTypes": "application/octet-stream",
+	"Parquet": "application/octet-stream", "Arrow": "application/octet-stream", "ArrowStream": "application/octet-stream",
+	"ORC": "application/octet-stream", "Avro": "application/octet-stream",
 	"JSON": "application/json; charset=UTF-8", "JSONCompact": "application/json; charset=UTF-8",
+	"JSONStrings": "application/json; charset=UTF-8", "JSONColumns": "application/json; charset=UTF-8",
 	"JSONEachRow": "application/x-ndjson; charset=UTF-8", "JSONCompactEachRow": "application/x-ndjson; charset=UTF-8",
-	"CSV": "text/csv; charset=UTF-8; header=absent", "CSVWithNames": "text/csv; charset=UTF-8; header=present",
+	"JSONStringsEachRow": "application/x-ndjson; charset=UTF-8",
+	"CSV":                "text/csv; charset=UTF-8; header=absent", "CSVWithNames": "text/csv; charset=UTF-8; header=present",
+	"CSVWithNamesAndTypes": "text/csv; charset=UTF-8; header=present",
+	"XML":                  "application/xml; charset=UTF-8",
 }
 
-func (s *Server) writeResult(w http.ResponseWriter, queryID, format string, res Result) {
-	h := w.Header()
+// answer is a whole HTTP response, built before any of it is sent.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// summary is the X-ClickHouse-Summary (and X-ClickHouse-Progress) JSON.
+func summary(read, readBytes, written, writtenBytes, total, resultBytes uint64, elapsed time.Duration) string {
+	return fmt.Sprintf(`{"read_rows":"%d","read_bytes":"%d","written_rows":"%d","written_bytes":"%d","total_rows_to_read":"%d","result_rows":"0","result_bytes":"%d","elapsed_ns":"%d"}`,
+		read, readBytes, written, writtenBytes, total, resultBytes, elapsed.Nanoseconds())
+}
+
+// resultAnswer is the answer to a statement that succeeded. withFormat says
+// whether the statement produces a result (X-ClickHouse-Format is sent only
+// then, as clients tell queries from commands by it).
+func (s *Server) resultAnswer(req *httpRequest, format string, res Result, withFormat bool) (answer, error) {
+	h := http.Header{}
 	ct, ok := contentTypes[format]
 	if !ok {
 		ct = "text/tab-separated-values; charset=UTF-8"
 	}
 	h.Set("Content-Type", ct)
-	h.Set("X-ClickHouse-Query-Id", queryID)
+	if withFormat {
+		h.Set("X-ClickHouse-Format", format)
+	}
 	h.Set("X-ClickHouse-Timezone", s.timezone)
-	h.Set("X-ClickHouse-Server-Display-Name", "shopstream-warehouse")
-	h.Set("X-ClickHouse-Summary", fmt.Sprintf(`{"read_rows":"%d","read_bytes":"%d","written_rows":"0","written_bytes":"0","total_rows_to_read":"0","result_rows":"0","result_bytes":"%d","elapsed_ns":"%d"}`,
-		res.RowsRead, res.BytesRead, len(res.Data), res.Elapsed.Nanoseconds()))
-	h.Set("Content-Length", strconv.Itoa(len(res.Data)))
-	_, _ = w.Write(res.Data)
+	h.Set("X-ClickHouse-Summary", summary(res.RowsRead, res.BytesRead, res.RowsWritten, res.BytesWritten, res.RowsRead, uint64(len(res.Data)), res.Elapsed))
+	body, err := encodeBody(req, res.Data, h)
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{status: http.StatusOK, header: h, body: body}, nil
 }
 
-// writeError answers like ClickHouse: a non-200 status, the code in
-// X-ClickHouse-Exception-Code and "Code: N. DB::Exception: ..." in the body.
-func (s *Server) writeError(w http.ResponseWriter, queryID string, err error, status int) {
+// errorAnswer answers like ClickHouse: a non-200 status, the code in
+// X-ClickHouse-Exception-Code and "Code: N. DB::Exception: ..." in the body,
+// encoded as the result would have been once the statement ran (req set).
+func (s *Server) errorAnswer(req *httpRequest, err error, status int) answer {
 	var ex *Exception
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		ex = &Exception{Code: codeBadArguments, Message: "Request body is too large: " + err.Error()}
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		ex = &Exception{Code: 394, Message: "Query was cancelled. (QUERY_WAS_CANCELLED)"}
+		ex = &Exception{Code: codeQueryWasCancelled, Message: "Query was cancelled. (QUERY_WAS_CANCELLED)"}
 	default:
 		ex = asException(err)
 	}
 	if status == 0 {
 		status = httpStatus(ex.Code)
 	}
-	h := w.Header()
+	h := http.Header{}
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("X-ClickHouse-Exception-Code", strconv.Itoa(ex.Code))
-	if queryID != "" {
-		h.Set("X-ClickHouse-Query-Id", queryID)
+	text := []byte(fmt.Sprintf("%s (version %s)\n", ex.Error(), s.version))
+	body := text
+	if req != nil {
+		if b, err := encodeBody(req, text, h); err == nil {
+			body = b
+		} else {
+			h.Del("Content-Encoding")
+		}
 	}
-	body := fmt.Sprintf("%s (version %s)\n", ex.Error(), s.version)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	return answer{status: status, header: h, body: body}
+}
+
+func (a answer) writeTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range a.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+func (s *Server) writeResult(w http.ResponseWriter, req *httpRequest, format string, res Result, withFormat bool) {
+	a, err := s.resultAnswer(req, format, res, withFormat)
+	if err != nil {
+		a = s.errorAnswer(nil, err, 0)
+	}
+	a.writeTo(w)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, req *httpRequest, err error, status int) {
+	s.errorAnswer(req, err, status).writeTo(w)
 }

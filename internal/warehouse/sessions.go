@@ -70,6 +70,21 @@ func (ss *sessions) expire(now time.Time) {
 	}
 }
 
+// close ends the session id once its current request is done (close_session=1).
+func (ss *sessions) close(id string) {
+	ss.mu.Lock()
+	s, ok := ss.byID[id]
+	if ok {
+		delete(ss.byID, id)
+	}
+	ss.mu.Unlock()
+	if ok {
+		s.mu.Lock()
+		s.conn.Close()
+		s.mu.Unlock()
+	}
+}
+
 func (ss *sessions) closeAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

@@ -181,6 +181,57 @@ func isIdentifier(s string) bool {
 	return true
 }
 
+// firstKeyword is the statement's first word in upper case, after comments
+// and opening parentheses.
+func firstKeyword(sql string) string {
+	for {
+		sql = strings.TrimLeft(sql, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(sql, "--") || strings.HasPrefix(sql, "#"):
+			_, rest, ok := strings.Cut(sql, "\n")
+			if !ok {
+				return ""
+			}
+			sql = rest
+		case strings.HasPrefix(sql, "/*"):
+			_, rest, ok := strings.Cut(sql, "*/")
+			if !ok {
+				return ""
+			}
+			sql = rest
+		default:
+			end := strings.IndexFunc(sql, func(r rune) bool {
+				return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			})
+			if end < 0 {
+				end = len(sql)
+			}
+			return strings.ToUpper(sql[:end])
+		}
+	}
+}
+
+// returnsResult says whether a statement produces a result set, which is
+// when ClickHouse sends X-ClickHouse-Format: clients tell a query's empty
+// result from a command's summary by it.
+func returnsResult(sql string) bool {
+	switch firstKeyword(sql) {
+	case "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "CHECK", "KILL", "VALUES", "FROM", "TABLE":
+		return true
+	}
+	return false
+}
+
+// isReadOnlyStatement says whether a statement only reads (what readonly=2
+// admits: it may change settings but not data or schema).
+func isReadOnlyStatement(sql string) bool {
+	switch firstKeyword(sql) {
+	case "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "SET", "USE", "VALUES", "FROM", "TABLE":
+		return true
+	}
+	return false
+}
+
 // helloQuery is the server-info query clickhouse-go sends first over HTTP.
 const helloQuery = "SELECT displayName(), version(), revision(), timezone()"
 

@@ -27,18 +27,24 @@ func (s *Simulator) includedData(w http.ResponseWriter, r *http.Request) ([]stri
 	return inc, true
 }
 
-func (s *Simulator) catalogMarketplace(w http.ResponseWriter, r *http.Request, max int) bool {
+// catalogMarketplaces returns the marketplaceIds asked for, and whether the
+// seller's marketplace (the only one the world lists items in) is among
+// them. A request without any, or with more than max, is a 400.
+func (s *Simulator) catalogMarketplaces(w http.ResponseWriter, r *http.Request, max int) (asked []string, listed, ok bool) {
 	m := listParam(r.URL.Query(), "marketplaceIds")
 	if len(m) == 0 || len(m) > max {
 		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", "marketplaceIds is required.")
-		return false
+		return nil, false, false
 	}
-	return true
+	return m, contains(m, s.world.Config().MarketplaceID), true
 }
 
 // item renders a catalog entry with the requested datasets. Datasets the
 // world does not model (attributes, dimensions, images, vendorDetails) come
-// back present but empty.
+// back present but empty. Every dataset is keyed to the seller's
+// marketplace: the world lists its items there and nowhere else, so a
+// request for other marketplaces as well gets their datasets only for this
+// one (and a request for none of it gets no item; see getCatalogItem).
 func (s *Simulator) item(e simworld.CatalogEntry, inc []string) map[string]any {
 	mp := s.world.Config().MarketplaceID
 	it := map[string]any{"asin": e.ASIN}
@@ -108,7 +114,8 @@ func (s *Simulator) item(e simworld.CatalogEntry, inc []string) map[string]any {
 // getCatalogItem is GET /catalog/2022-04-01/items/{asin}.
 func (s *Simulator) getCatalogItem(w http.ResponseWriter, r *http.Request) {
 	asin := r.PathValue("asin")
-	if !s.catalogMarketplace(w, r, 50) {
+	asked, listed, ok := s.catalogMarketplaces(w, r, 50)
+	if !ok {
 		return
 	}
 	inc, ok := s.includedData(w, r)
@@ -116,8 +123,10 @@ func (s *Simulator) getCatalogItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, ok := s.world.TruthAt(s.clock.Now()).CatalogItem(asin)
-	if !ok {
-		writeError(w, http.StatusNotFound, CodeNotFound, "Requested item '"+asin+"' not found in marketplace(s) "+s.world.Config().MarketplaceID+".", "")
+	if !ok || !listed {
+		// An item not listed in any marketplace asked for is not found
+		// there, whatever other marketplaces list it.
+		writeError(w, http.StatusNotFound, CodeNotFound, "Requested item '"+asin+"' not found in marketplace(s) "+strings.Join(asked, ",")+".", "")
 		return
 	}
 	writeJSON(w, http.StatusOK, s.item(e, inc))
@@ -137,7 +146,8 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	bad := func(details string) {
 		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", details)
 	}
-	if !s.catalogMarketplace(w, r, 1) {
+	_, listed, ok := s.catalogMarketplaces(w, r, 1)
+	if !ok {
 		return
 	}
 	inc, ok := s.includedData(w, r)
@@ -177,7 +187,11 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	}
 	truth := s.world.TruthAt(s.clock.Now())
 	var hits []simworld.CatalogEntry
-	for _, e := range truth.Catalog() {
+	catalog := truth.Catalog()
+	if !listed {
+		catalog = nil // the world lists nothing in another marketplace
+	}
+	for _, e := range catalog {
 		if len(ids) > 0 && matchesIdentifier(s, e, idType, ids, q.Get("sellerId")) ||
 			len(kws) > 0 && matchesKeywords(e, kws) && (len(brands) == 0 || contains(brands, e.Brand)) &&
 				(len(classes) == 0 || contains(classes, e.SalesRank.ClassificationID)) {

@@ -134,12 +134,26 @@ func renderOrder(s simworld.AmazonOrderState) Order {
 		LatestShipDate:               isoTime(s.PurchaseDate.Add(48 * time.Hour)),
 		IsBusinessOrder:              s.IsBusinessOrder,
 		IsPrime:                      s.IsPrime,
-		ShippingAddress:              &Address{City: s.Ship.City, StateOrRegion: s.Ship.State, PostalCode: s.Ship.PostalCode, CountryCode: s.Ship.CountryCode},
+	}
+	if shipsTo(s.Status) {
+		o.ShippingAddress = &Address{City: s.Ship.City, StateOrRegion: s.Ship.State, PostalCode: s.Ship.PostalCode, CountryCode: s.Ship.CountryCode}
 	}
 	if s.Status != simworld.AmazonPending && s.Status != simworld.AmazonCanceled {
 		o.OrderTotal = money(s.Currency, s.Total())
 	}
 	return o
+}
+
+// shipsTo reports whether an order in status carries ShippingAddress: the
+// Orders model says it "is only available for orders with the following
+// status values: Unshipped, PartiallyShipped, Shipped and
+// InvoiceUnconfirmed" (so not for Pending or Canceled ones).
+func shipsTo(status string) bool {
+	switch status {
+	case simworld.AmazonUnshipped, simworld.AmazonPartiallyShipped, simworld.AmazonShipped, "InvoiceUnconfirmed":
+		return true
+	}
+	return false
 }
 
 // ordersQuery is a getOrders query, kept inside NextToken so later pages

@@ -1,6 +1,7 @@
 package amazontest
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -38,19 +39,28 @@ var UsagePlans = map[string]UsagePlan{
 type limiter struct {
 	mu        sync.Mutex
 	overrides map[string]UsagePlan
+	scale     float64
 	disabled  bool
 	buckets   map[string]*rate.Limiter
 }
 
-func newLimiter(overrides map[string]UsagePlan, disabled bool) *limiter {
-	return &limiter{overrides: overrides, disabled: disabled, buckets: map[string]*rate.Limiter{}}
+func newLimiter(overrides map[string]UsagePlan, scale float64, disabled bool) *limiter {
+	if scale <= 0 {
+		scale = 1
+	}
+	return &limiter{overrides: overrides, scale: scale, disabled: disabled, buckets: map[string]*rate.Limiter{}}
 }
 
+// plan returns op's usage plan: the override or the published one, its
+// rate multiplied by the scale (the header announces the scaled rate, as
+// Amazon announces a seller's dynamic plan).
 func (l *limiter) plan(op string) UsagePlan {
-	if p, ok := l.overrides[op]; ok {
-		return p
+	p, ok := l.overrides[op]
+	if !ok {
+		p = UsagePlans[op]
 	}
-	return UsagePlans[op]
+	p.Rate = math.Round(p.Rate*l.scale*10000) / 10000
+	return p
 }
 
 // allow takes a token for op at simulated time now. The bucket runs on the

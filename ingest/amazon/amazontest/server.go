@@ -48,6 +48,11 @@ type Options struct {
 	// (e.g. "getOrders"); DisableRateLimits turns buckets off altogether.
 	RateLimits        map[string]UsagePlan
 	DisableRateLimits bool
+	// RateScale multiplies the rate of every operation's usage plan (not
+	// its burst), for a demo that replays weeks of history in minutes;
+	// x-amzn-RateLimit-Limit announces the scaled rate. Zero or one: the
+	// published rates. Tests of rate limiting keep the published rates.
+	RateScale float64
 }
 
 // PathPrefixes are the URL path prefixes the simulator serves; `shopstream
@@ -112,7 +117,7 @@ func New(w *simworld.World, opts Options) *Simulator {
 	} else {
 		s.creds = DefaultCredentials(w)
 	}
-	s.limits = newLimiter(opts.RateLimits, opts.DisableRateLimits)
+	s.limits = newLimiter(opts.RateLimits, opts.RateScale, opts.DisableRateLimits)
 	s.routes()
 	s.h = s.withRequestID(s.faults.Wrap(s.mux, dialect{}))
 	return s

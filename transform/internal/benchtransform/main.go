@@ -63,11 +63,12 @@ func main() {
 		cacheMB    = flag.Int("cache-mb", 128, "memory of the stores (pebble block cache and memtables), MiB")
 		partitions = flag.Int("partitions", stream.DefaultPartitions, "partitions of the facts and rows steps")
 		stateDir   = flag.String("state", "", "state directory (default: a temporary one, removed at the end)")
+		posted     = flag.Int("posted", 7, "videos are posted up to this many days before the world starts (create_time; 0: snapshots carry none), so first snapshots are spread over up to that many days more")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
 	)
 	flag.Parse()
-	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, zone: *zone, even: *even,
+	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, posted: *posted, zone: *zone, even: *even,
 		cacheMB: *cacheMB, partitions: *partitions, stateDir: *stateDir,
 		cpuProfile: *cpuProfile, memProfile: *memProfile}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtransform:", err)
@@ -77,6 +78,7 @@ func main() {
 
 type options struct {
 	products, videos, days int
+	posted                 int
 	zone                   string
 	even                   bool
 	cacheMB, partitions    int
@@ -125,7 +127,7 @@ func run(out io.Writer, o options) error {
 		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0),
 		o.partitions, o.cacheMB)
 	b.out = out
-	w := newWorld(o.products, o.videos, b)
+	w := newWorld(o.products, o.videos, o.posted, b)
 	if err := w.generate(o.days); err != nil {
 		return err
 	}

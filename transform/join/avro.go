@@ -28,9 +28,9 @@ func (r *Row) AppendAvro(b []byte) []byte {
 	b = avroOptLong(b, r.TikTokShares)
 	b = avroOptLong(b, r.TikTokLikes)
 	b = avroOptLong(b, r.TikTokComments)
-	b = avroOptLong(b, nil)  // tiktok_product_impressions
-	b = avroOptLong(b, nil)  // tiktok_product_clicks
-	b = avroOptString(b, "") // tiktok_attention_provenance
+	b = avroOptLong(b, r.TikTokProductImpressions)
+	b = avroOptLong(b, r.TikTokProductClicks)
+	b = avroOptString(b, r.TikTokAttentionProvenance)
 	b = avroOptString(b, r.TikTokCurrency)
 	b = avroOptDecimal(b, r.TikTokVideoGMV)
 	b = avroOptLong(b, r.TikTokOrders)

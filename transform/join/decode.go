@@ -26,49 +26,12 @@ func InputTopics() []string {
 		TopicAmazonOrders, TopicAmazonOrderItems, TopicTikTokOrders, TopicTikTokVideoPerf, TopicTikTokEngagement}
 }
 
-// ApplyRecord decodes a record of one of InputTopics (goavro native form)
-// and applies it. An error means the record cannot be used (dead-letter it);
-// the state is then unchanged.
-func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
-	f, err := ReadRecord(topic, rec)
-	if err != nil {
-		return nil, err
-	}
-	return j.Apply(f)
-}
-
 // Fact is an input record read into its type: BestSellersRank,
 // SalesTraffic, SearchQuery, SearchTerm, AmazonOrder, AmazonOrderItem,
 // TikTokOrder, VideoPerformance or VideoEngagement.
 type Fact interface{ meta() Meta }
 
 func (m Meta) meta() Meta { return m }
-
-// Apply applies a fact read by ReadRecord. An error means the fact cannot
-// be used (dead-letter its record); the state is then unchanged.
-func (j *Join) Apply(f Fact) ([]Row, error) {
-	switch f := f.(type) {
-	case BestSellersRank:
-		return j.ApplyBestSellersRank(f), nil
-	case SalesTraffic:
-		return j.ApplySalesTraffic(f)
-	case SearchQuery:
-		return j.ApplySearchQuery(f)
-	case SearchTerm:
-		return j.ApplySearchTerm(f)
-	case AmazonOrder:
-		return j.ApplyAmazonOrder(f), nil
-	case AmazonOrderItem:
-		return j.ApplyAmazonOrderItem(f), nil
-	case TikTokOrder:
-		return j.ApplyTikTokOrder(f), nil
-	case VideoPerformance:
-		return j.ApplyVideoPerformance(f)
-	case VideoEngagement:
-		return j.ApplyVideoEngagement(f), nil
-	}
-	return nil, fmt.Errorf("join: %T is not a fact", f)
-}
 
 // ReadRecord reads a record of one of InputTopics (goavro native form)
 // into its Fact. An error means the record cannot be used.

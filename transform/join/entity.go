@@ -2,7 +2,6 @@ package join
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,20 +23,23 @@ type Store interface {
 
 // Links is what the facts need of identity: the product key of a channel
 // product and whether identity knows it (a clicked ASIN that is not the
-// seller's is not), and the product keys of a TikTok product.
+// seller's is not), and the product keys of a TikTok product: the sorted,
+// distinct keys of its SKUs that identity linked to it (none: the product
+// has no linked SKU yet).
 type Links interface {
 	Key(ref identity.Ref) (key string, linked bool)
+	ProductKeys(shop, product string) []string
 }
 
-// PartialChange is a partial an entity sends to the row (Key, Day): the
-// new one, or Retract when the entity no longer reaches the row.
-type PartialChange struct {
-	Key     string
-	Day     Day
-	Entity  string
-	Partial Partial
-	Retract bool
-	Trigger Meta
+// channelProduct names a TikTok product (not a SKU) in the index of what
+// entities depend on: videos depend on the products they show.
+const channelProduct identity.Channel = "tiktok_product"
+
+// ProductRef returns the reference under which Facts.Relink learns that
+// the keys of TikTok product (shop, product) changed: a link of one of
+// its SKUs appeared, changed or went.
+func ProductRef(shop, product string) identity.Ref {
+	return identity.Ref{Channel: channelProduct, Account: shop, ID: product}
 }
 
 // Facts is the join's state of one partition of entities, kept in a
@@ -46,18 +48,39 @@ type PartialChange struct {
 // products it depends on to the entity. It turns facts and link changes
 // into the partials that changed.
 //
+// Work is batched, as Kafka Streams' record caches batch a task's writes:
+// Apply and Relink change the entities in memory and note which of their
+// days they may have moved; Flush computes those partials once, sends
+// the differences and writes the entities to the store. An entity that
+// many records of one batch touch (a video's snapshot and shop days, an
+// order and its lines) is read, computed and written once, and a day that
+// many changes move is sent once. The caller flushes at the end of each
+// transaction; Reset drops an unflushed batch (the transaction aborted).
+//
 // Store layout (keys):
 //
-//	e/<entity>                   the entity's state
-//	e/<entity>\x00<day>          a day of an entity kept per day (sales ranks)
-//	s/<entity>\x00<day><key>     the partial sent to row (key, day)
+//	e/<entity>                   the entity's state (a video's head)
+//	e/<entity>\x00<day>          a day of an entity kept per day (videos, sales ranks)
+//	e/<entity>\x01<version>      a sales-rank snapshot version seen
 //	x/<ref>\x00<entity>          the entity depends on channel product ref
 type Facts struct {
-	cfg   Config
-	zone  *time.Location
-	st    Store
-	links Links
-	buf   []byte
+	cfg     Config
+	zone    *time.Location
+	st      Store
+	links   Links
+	pending map[string]pendingEntity
+	// keys caches the product keys of TikTok products during a flush.
+	keys map[productRef][]string
+	buf  []byte
+}
+
+// pendingEntity is an entity a batch touched, held in memory until Flush.
+type pendingEntity interface {
+	// relink marks every partial of the entity for recomputation.
+	relink(f *Facts, trigger Meta) error
+	// flush appends the changes of the entity's partials to out and
+	// writes the entity.
+	flush(f *Facts, out []PartialChange) ([]PartialChange, error)
 }
 
 // NewFacts returns the facts of one partition over st.
@@ -67,63 +90,45 @@ func NewFacts(cfg Config, st Store, links Links) *Facts {
 		zone = time.UTC
 	}
 	cfg.Zone = zone
-	return &Facts{cfg: cfg, zone: zone, st: st, links: links}
+	return &Facts{cfg: cfg, zone: zone, st: st, links: links, pending: map[string]pendingEntity{}}
 }
 
-// entity is the state of one entity of a kind other than sales ranks.
-type entity interface {
-	// partials returns the entity's partials of day d (every day when d
-	// is allDays), by product key.
-	partials(f *Facts, d Day) (map[Day]map[string]*Partial, error)
-	// refs returns the channel products the partials depend on.
-	refs() []identity.Ref
-}
-
-// allDays asks for the partials of every day.
-const allDays Day = -1 << 31
-
-// Apply applies a fact to its entity and returns the partials that
-// changed. An error from the store stops the stage; a fact the rules
-// cannot use (a zone that does not exist) is an error the caller
-// dead-letters: the state is then unchanged.
-func (f *Facts) Apply(x Fact) ([]PartialChange, error) {
+// Apply applies a fact to its entity. An error from the store stops the
+// stage; a fact the rules cannot use (a zone that does not exist) is an
+// error the caller dead-letters: the entity is then unchanged.
+func (f *Facts) Apply(x Fact) error {
 	id := EntityOf(x)
-	if x, ok := x.(BestSellersRank); ok {
-		return f.applyRanks(id, x)
+	switch x := x.(type) {
+	case BestSellersRank:
+		e, err := f.ranks(id)
+		if err != nil {
+			return err
+		}
+		return e.apply(f, x)
+	case VideoPerformance:
+		v, err := f.video(id)
+		if err != nil {
+			return err
+		}
+		return v.applyPerf(f, x)
+	case VideoEngagement:
+		v, err := f.video(id)
+		if err != nil {
+			return err
+		}
+		return v.applyEng(f, x)
 	}
-	e, sent, err := f.load(id)
+	e, err := f.simple(id)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	oldRefs := refsOf(e)
-	e, changed, err := f.applyTo(e, x)
-	if err != nil || !changed {
-		return nil, err
-	}
-	now, err := e.partials(f, allDays)
-	if err != nil {
-		return nil, err
-	}
-	cs, sent := f.diff(id, sent, now, x.meta())
-	if err := f.save(id, e, sent); err != nil {
-		return nil, err
-	}
-	if err := f.index(id, oldRefs, refsOf(e)); err != nil {
-		return nil, err
-	}
-	return cs, nil
+	return e.apply(f, x)
 }
 
-func refsOf(e entity) []identity.Ref {
-	if e == nil {
-		return nil
-	}
-	return e.refs()
-}
-
-// Relink recomputes the entities that depend on channel products whose
-// links changed, and returns the partials that changed.
-func (f *Facts) Relink(refs []identity.Ref, trigger Meta) ([]PartialChange, error) {
+// Relink marks the entities that depend on channel products (or TikTok
+// products, ProductRef) whose links changed; the next Flush recomputes
+// them.
+func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
 	ids := map[string]bool{}
 	for _, ref := range refs {
 		prefix := append([]byte("x/"+ref.String()), 0)
@@ -132,44 +137,55 @@ func (f *Facts) Relink(refs []identity.Ref, trigger Meta) ([]PartialChange, erro
 			return true
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var out []PartialChange
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
-		if strings.HasPrefix(id, "bsr|") {
-			cs, err := f.relinkRanks(id, trigger)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cs...)
-			continue
+		var e pendingEntity
+		var err error
+		switch {
+		case strings.HasPrefix(id, "bsr|"):
+			e, err = f.ranks(id)
+		case strings.HasPrefix(id, "v|"):
+			e, err = f.video(id)
+		default:
+			e, err = f.simple(id)
 		}
-		e, sent, err := f.load(id)
+		if err == nil {
+			err = e.relink(f, trigger)
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if e == nil {
-			continue
-		}
-		now, err := e.partials(f, allDays)
-		if err != nil {
-			return nil, err
-		}
-		cs, sent := f.diff(id, sent, now, trigger)
-		if len(cs) == 0 {
-			continue
-		}
-		if err := f.save(id, e, sent); err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
 	}
+	return nil
+}
+
+// Flush computes the partials the batch may have moved, writes the
+// entities and returns the partials that changed, in entity order.
+func (f *Facts) Flush() ([]PartialChange, error) {
+	var out []PartialChange
+	f.keys = map[productRef][]string{}
+	defer func() { f.keys = nil }()
+	for _, id := range slices.Sorted(maps.Keys(f.pending)) {
+		var err error
+		if out, err = f.pending[id].flush(f, out); err != nil {
+			return nil, fmt.Errorf("join: entity %s: %w", id, err)
+		}
+	}
+	clear(f.pending)
 	return out, nil
 }
 
-// index moves the entity's entries in the channel-product index from the
-// old refs to the new ones.
+// Pending returns how many entities the batch holds.
+func (f *Facts) Pending() int { return len(f.pending) }
+
+// Reset drops the batch: its changes were not flushed (the transaction
+// aborted), and the store holds the entities as they were.
+func (f *Facts) Reset() { clear(f.pending) }
+
+// index moves the entity's entries in the dependency index from the old
+// refs to the new ones.
 func (f *Facts) index(id string, old, now []identity.Ref) error {
 	key := func(r identity.Ref) []byte { return append(append([]byte("x/"+r.String()), 0), id...) }
 	for _, r := range old {
@@ -197,30 +213,30 @@ type sentKey struct {
 	key string
 }
 
-// diff compares the partials now with those sent and returns the changes
-// and what is sent after them.
-func (f *Facts) diff(id string, old sent, now map[Day]map[string]*Partial, trigger Meta) ([]PartialChange, sent) {
+// diff compares the partials now with those sent and appends the
+// changes to out; it returns what is sent after them.
+func (f *Facts) diff(out []PartialChange, old sent, now map[Day]map[string]*Partial, trigger Meta) ([]PartialChange, sent) {
 	next := make(sent, len(old))
-	var out []PartialChange
 	for _, day := range slices.Sorted(maps.Keys(now)) {
 		for _, key := range slices.Sorted(maps.Keys(now[day])) {
-			p := now[day][key]
-			b := AppendPartial(f.buf[:0], p)
-			f.buf = b
 			sk := sentKey{day, key}
-			next[sk] = old[sk]
-			if prev, had := old[sk]; had && string(prev) == string(b) {
+			prev, had := old[sk]
+			b := AppendPartial(f.buf[:0], now[day][key])
+			f.buf = b
+			if had && string(prev) == string(b) {
+				next[sk] = prev
 				continue
 			}
-			next[sk] = append([]byte(nil), b...)
-			out = append(out, PartialChange{Key: key, Day: day, Entity: id, Partial: *p, Trigger: trigger})
+			b = slices.Clone(b)
+			next[sk] = b
+			out = append(out, PartialChange{Key: key, Day: day, Old: prev, New: b, Trigger: trigger})
 		}
 	}
 	for _, sk := range slices.SortedFunc(maps.Keys(old), func(a, b sentKey) int {
 		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
 	}) {
 		if _, ok := now[sk.day][sk.key]; !ok {
-			out = append(out, PartialChange{Key: sk.key, Day: sk.day, Entity: id, Retract: true, Trigger: trigger})
+			out = append(out, PartialChange{Key: sk.key, Day: sk.day, Old: old[sk], Trigger: trigger})
 		}
 	}
 	return out, next
@@ -251,6 +267,22 @@ func (r *unwire) sent() sent {
 // key returns the product key of a channel product and whether it is linked.
 func (f *Facts) key(ref identity.Ref) (string, bool) { return f.links.Key(ref) }
 
+// productKeys returns the keys video figures of a TikTok product go to:
+// those of its linked SKUs, else its fallback key.
+func (f *Facts) productKeys(p productRef) []string {
+	if ks, ok := f.keys[p]; ok {
+		return ks
+	}
+	ks := f.links.ProductKeys(p.shop, p.id)
+	if len(ks) == 0 {
+		ks = []string{p.fallbackKey()}
+	}
+	if f.keys != nil {
+		f.keys[p] = ks
+	}
+	return ks
+}
+
 // partialOf returns the partial of (day, key) in m, creating it.
 func partialOf(m map[Day]map[string]*Partial, day Day, key string) *Partial {
 	if m[day] == nil {
@@ -262,6 +294,74 @@ func partialOf(m map[Day]map[string]*Partial, day Day, key string) *Partial {
 		m[day][key] = p
 	}
 	return p
+}
+
+// simpleEntity is an entity other than sales ranks and videos, held
+// whole in one key with what it sent: an Amazon order with its lines, a
+// TikTok order, a sales & traffic, search query or search term row.
+type simpleEntity struct {
+	id      string
+	e       entity // nil: none yet
+	sent    sent
+	refs    []identity.Ref // in the index
+	dirty   bool
+	trigger Meta
+}
+
+// entity is the state of a simple entity.
+type entity interface {
+	// partials returns the entity's partials, by day and product key.
+	partials(f *Facts) map[Day]map[string]*Partial
+	// refs returns the channel products the partials depend on.
+	refs() []identity.Ref
+}
+
+func (f *Facts) simple(id string) (*simpleEntity, error) {
+	if p, ok := f.pending[id]; ok {
+		return p.(*simpleEntity), nil
+	}
+	e, s, err := f.load(id)
+	if err != nil {
+		return nil, err
+	}
+	p := &simpleEntity{id: id, e: e, sent: s}
+	if e != nil {
+		p.refs = e.refs()
+	}
+	f.pending[id] = p
+	return p, nil
+}
+
+func (s *simpleEntity) apply(f *Facts, x Fact) error {
+	e, changed, err := f.applyTo(s.e, x)
+	if err != nil || !changed {
+		return err
+	}
+	s.e, s.dirty, s.trigger = e, true, x.meta()
+	return nil
+}
+
+func (s *simpleEntity) relink(_ *Facts, trigger Meta) error {
+	if s.e != nil {
+		s.dirty, s.trigger = true, trigger
+	}
+	return nil
+}
+
+func (s *simpleEntity) flush(f *Facts, out []PartialChange) ([]PartialChange, error) {
+	if !s.dirty {
+		return out, nil
+	}
+	out, s.sent = f.diff(out, s.sent, s.e.partials(f), s.trigger)
+	if err := f.save(s.id, s.e, s.sent); err != nil {
+		return nil, err
+	}
+	refs := s.e.refs()
+	if err := f.index(s.id, s.refs, refs); err != nil {
+		return nil, err
+	}
+	s.refs, s.dirty = refs, false
+	return out, nil
 }
 
 // accepted is the last change accepted for one source key.
@@ -319,7 +419,7 @@ func (e *stEntity) refs() []identity.Ref {
 	return []identity.Ref{e.ref}
 }
 
-func (e *stEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error) {
+func (e *stEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
 	if e.live {
 		k, _ := f.key(e.ref)
@@ -327,7 +427,7 @@ func (e *stEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error
 		p.st, p.sessions, p.pageViews, p.units = true, e.sessions, e.pageViews, e.units
 		p.amzMoney.add(e.currency, e.amount)
 	}
-	return out, nil
+	return out
 }
 
 // sqpEntity is a search query performance row: its figures on every day
@@ -347,17 +447,17 @@ func (e *sqpEntity) refs() []identity.Ref {
 	return []identity.Ref{e.ref}
 }
 
-func (e *sqpEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error) {
+func (e *sqpEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
 	if !e.live {
-		return out, nil
+		return out
 	}
 	k, _ := f.key(e.ref)
 	for _, d := range e.days {
 		p := partialOf(out, d, k)
 		p.sqp = append(p.sqp, e.c)
 	}
-	return out, nil
+	return out
 }
 
 // termEntity is a search term row: the term on every day of its period
@@ -385,7 +485,7 @@ func (e *termEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *termEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error) {
+func (e *termEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
 	for _, c := range e.clicked {
 		k, linked := f.key(c.ref)
@@ -398,7 +498,7 @@ func (e *termEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, err
 			p.terms = append(p.terms, termContrib{period: e.period, term: c.term})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ttOrderEntity is a TikTok order: its lines per SKU on the create day.
@@ -409,9 +509,12 @@ type ttOrderEntity struct {
 	skus  []skuLines // sorted by ref
 }
 
+// skuLines is the lines of a TikTok order of one SKU: one unit each, and
+// their prices.
 type skuLines struct {
-	ref identity.Ref
-	c   ttOrderContrib
+	ref   identity.Ref
+	units int64
+	money money
 }
 
 func (e *ttOrderEntity) refs() []identity.Ref {
@@ -422,19 +525,18 @@ func (e *ttOrderEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *ttOrderEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error) {
+func (e *ttOrderEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
 	for _, s := range e.skus {
 		k, _ := f.key(s.ref)
 		p := partialOf(out, e.day, k)
 		if !p.tt {
-			p.tt = true
-			p.ttOrders = []string{e.order}
+			p.tt, p.ttOrders = true, 1
 		}
-		p.ttUnits += s.c.units
-		p.ttMoney.add(s.c.currency, s.c.amount)
+		p.ttUnits += s.units
+		p.ttMoney = p.ttMoney.merge(s.money)
 	}
-	return out, nil
+	return out
 }
 
 // amzOrderEntity is an Amazon order: the header's purchase day and the
@@ -468,7 +570,7 @@ func (e *amzOrderEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *amzOrderEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial, error) {
+func (e *amzOrderEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
 	for _, it := range e.items {
 		if !it.live || it.canceled {
@@ -483,11 +585,9 @@ func (e *amzOrderEntity) partials(f *Facts, _ Day) (map[Day]map[string]*Partial,
 		}
 		k, _ := f.key(it.ref)
 		p := partialOf(out, day, k)
-		if len(p.amzOrders) == 0 {
-			p.amzOrders = []string{e.order}
-		}
+		p.amzOrders = 1
 	}
-	return out, nil
+	return out
 }
 
 // applyTo applies fact x to entity e (nil: none yet) and returns the new
@@ -573,21 +673,23 @@ func (f *Facts) applyTo(e entity, x Fact) (entity, bool, error) {
 				if cur == "" {
 					cur = x.Currency
 				}
-				c := ttOrderContrib{orderID: n.order, units: 1, currency: cur, amount: amountOf(l.SalePrice)}
 				ref := tiktokRef(x.ShopID, l.SKUID)
-				if i := slices.IndexFunc(n.skus, func(s skuLines) bool { return s.ref == ref }); i >= 0 {
-					n.skus[i].c = *n.skus[i].c.merge(&c)
-				} else {
-					n.skus = append(n.skus, skuLines{ref, c})
+				i := slices.IndexFunc(n.skus, func(s skuLines) bool { return s.ref == ref })
+				if i < 0 {
+					i = len(n.skus)
+					n.skus = append(n.skus, skuLines{ref: ref})
 				}
+				// A line without a price says nothing about money.
+				n.skus[i].units++
+				n.skus[i].money.add(cur, amountOf(l.SalePrice))
 			}
 			slices.SortFunc(n.skus, func(a, b skuLines) int { return compareRefs(a.ref, b.ref) })
 		}
 		return &n, true, nil
 	case AmazonOrder:
-		if x.deleted() || x.PurchaseDate.IsZero() {
-			return e, false, nil
-		}
+		// The header's latest version dates the lines that have no
+		// purchase date of their own: a restated date moves them, a
+		// delete or a header without a date leaves them waiting.
 		s, _ := e.(*amzOrderEntity)
 		if s == nil {
 			s = &amzOrderEntity{order: orderKey(x.MarketplaceID, x.OrderID)}
@@ -596,7 +698,11 @@ func (f *Facts) applyTo(e entity, x Fact) (entity, bool, error) {
 		if !n.header.accept(x.Meta) {
 			return e, false, nil
 		}
-		n.dated, n.day = true, DayOf(x.PurchaseDate, f.zone)
+		n.dated = !x.deleted() && !x.PurchaseDate.IsZero()
+		n.day = 0
+		if n.dated {
+			n.day = DayOf(x.PurchaseDate, f.zone)
+		}
 		return &n, true, nil
 	case AmazonOrderItem:
 		s, _ := e.(*amzOrderEntity)
@@ -696,9 +802,8 @@ func appendEntity(b []byte, e entity) []byte {
 		w.u(uint64(len(e.skus)))
 		for _, s := range e.skus {
 			w.ref(s.ref)
-			w.i(s.c.units)
-			w.s(s.c.currency)
-			w.amount(s.c.amount)
+			w.i(s.units)
+			w.money(s.money)
 		}
 	case *amzOrderEntity:
 		w.byte1(entAmazonOrder)
@@ -749,7 +854,7 @@ func decodeEntity(b []byte) (entity, []byte, error) {
 		s := &ttOrderEntity{acc: r.accepted(), order: r.s(), day: Day(r.i())}
 		for range r.count() {
 			l := skuLines{ref: r.ref()}
-			l.c = ttOrderContrib{orderID: s.order, units: r.i(), currency: r.s(), amount: r.amount()}
+			l.units, l.money = r.i(), r.money()
 			s.skus = append(s.skus, l)
 		}
 		e = s
@@ -784,203 +889,6 @@ func (r *unwire) days() []Day {
 	return out
 }
 
-// Sales ranks: an ASIN's snapshots are kept per day of observation
-// (e/<entity>\x00<day>: the ASIN, version -> best rank, and the partial
-// the day sent), the versions seen under e/<entity>\x01<version> (a
-// version counts once, whatever its day), and the version of its last
-// delete in e/<entity>, so a new snapshot reads and writes one day.
-
-// rankDay is one day of an ASIN's rank snapshots.
-type rankDay struct {
-	ref  identity.Ref
-	obs  map[int64]int64 // version -> best rank
-	sent sent
-}
-
-func (f *Facts) dayKey(id string, d Day) []byte {
-	return binary.BigEndian.AppendUint32(append([]byte("e/"+id), 0), uint32(d))
-}
-
-func (f *Facts) loadRankDay(k []byte) (rankDay, error) {
-	rd := rankDay{obs: map[int64]int64{}, sent: sent{}}
-	b, ok, err := f.st.Get(k)
-	if err != nil || !ok {
-		return rd, err
-	}
-	return decodeRankDay(b)
-}
-
-func decodeRankDay(b []byte) (rankDay, error) {
-	r := unwire{b: b}
-	r.byte1()
-	rd := rankDay{ref: r.ref(), obs: map[int64]int64{}}
-	for range r.count() {
-		v := r.i()
-		rd.obs[v] = r.i()
-	}
-	rd.sent = r.sent()
-	if r.err == nil && len(r.b) > 0 {
-		return rd, fmt.Errorf("join: %d bytes after a rank day", len(r.b))
-	}
-	return rd, r.err
-}
-
-func (f *Facts) saveRankDay(k []byte, rd rankDay) error {
-	w := wire{b: append(f.buf[:0], wireVersion)}
-	w.ref(rd.ref)
-	w.u(uint64(len(rd.obs)))
-	for _, v := range slices.Sorted(maps.Keys(rd.obs)) {
-		w.i(v)
-		w.i(rd.obs[v])
-	}
-	w.sent(rd.sent)
-	f.buf = w.b
-	return f.st.Set(k, w.b)
-}
-
-// rankPartials returns a day's partial under the ASIN's current key.
-func (f *Facts) rankPartials(d Day, rd rankDay) map[Day]map[string]*Partial {
-	now := map[Day]map[string]*Partial{}
-	if len(rd.obs) == 0 {
-		return now
-	}
-	key, _ := f.key(rd.ref)
-	p := partialOf(now, d, key)
-	for _, rank := range rd.obs {
-		if p.rankN == 0 || rank < p.rankBest {
-			p.rankBest = rank
-		}
-		p.rankSum += float64(rank)
-		p.rankN++
-	}
-	return now
-}
-
-// rankDays returns the keys of every day of an ASIN (a scan: only for a
-// delete or a link change).
-func (f *Facts) rankDays(id string) ([][]byte, error) {
-	var keys [][]byte
-	err := f.st.Scan(append([]byte("e/"+id), 0), func(k, _ []byte) bool {
-		keys = append(keys, append([]byte(nil), k...))
-		return true
-	})
-	return keys, err
-}
-
-func (f *Facts) applyRanks(id string, s BestSellersRank) ([]PartialChange, error) {
-	tombKey := []byte("e/" + id)
-	var tomb int64
-	if b, ok, err := f.st.Get(tombKey); err != nil {
-		return nil, err
-	} else if ok {
-		r := unwire{b: b}
-		r.byte1()
-		tomb = r.i()
-		if r.err != nil {
-			return nil, fmt.Errorf("join: entity %s: %w", id, r.err)
-		}
-	}
-	ref := amazonRef(s.MarketplaceID, s.ASIN)
-	if s.deleted() {
-		if s.Version <= tomb {
-			return nil, nil
-		}
-		w := wire{b: []byte{wireVersion}}
-		w.i(s.Version)
-		if err := f.st.Set(tombKey, w.b); err != nil {
-			return nil, err
-		}
-		days, err := f.rankDays(id)
-		if err != nil {
-			return nil, err
-		}
-		var out []PartialChange
-		for _, k := range days {
-			rd, err := f.loadRankDay(k)
-			if err != nil {
-				return nil, err
-			}
-			cs, _ := f.diff(id, rd.sent, nil, s.Meta)
-			out = append(out, cs...)
-			if err := f.st.Delete(k); err != nil {
-				return nil, err
-			}
-		}
-		var versions [][]byte
-		err = f.st.Scan(append([]byte("e/"+id), 1), func(k, _ []byte) bool {
-			versions = append(versions, append([]byte(nil), k...))
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range versions {
-			if err := f.st.Delete(k); err != nil {
-				return nil, err
-			}
-		}
-		return out, f.index(id, []identity.Ref{ref}, nil)
-	}
-	if s.Version <= tomb || len(s.DisplayGroupRanks) == 0 {
-		return nil, nil
-	}
-	vk := binary.BigEndian.AppendUint64(append([]byte("e/"+id), 1), uint64(s.Version))
-	if _, dup, err := f.st.Get(vk); err != nil || dup {
-		return nil, err
-	}
-	if err := f.st.Set(vk, nil); err != nil {
-		return nil, err
-	}
-	day := DayOf(s.SourceTS, f.zone)
-	dk := f.dayKey(id, day)
-	rd, err := f.loadRankDay(dk)
-	if err != nil {
-		return nil, err
-	}
-	newDay := len(rd.obs) == 0
-	rd.ref = ref
-	rd.obs[s.Version] = slices.Min(s.DisplayGroupRanks)
-	var cs []PartialChange
-	cs, rd.sent = f.diff(id, rd.sent, f.rankPartials(day, rd), s.Meta)
-	if err := f.saveRankDay(dk, rd); err != nil {
-		return nil, err
-	}
-	if newDay {
-		// The index entry, once per day rather than per snapshot.
-		if err := f.index(id, nil, []identity.Ref{ref}); err != nil {
-			return nil, err
-		}
-	}
-	return cs, nil
-}
-
-// relinkRanks re-sends every day of an ASIN under its current key.
-func (f *Facts) relinkRanks(id string, trigger Meta) ([]PartialChange, error) {
-	days, err := f.rankDays(id)
-	if err != nil {
-		return nil, err
-	}
-	base := len("e/") + len(id) + 1
-	var out []PartialChange
-	for _, k := range days {
-		rd, err := f.loadRankDay(k)
-		if err != nil {
-			return nil, err
-		}
-		day := Day(int32(binary.BigEndian.Uint32(k[base : base+4])))
-		var cs []PartialChange
-		cs, rd.sent = f.diff(id, rd.sent, f.rankPartials(day, rd), trigger)
-		if len(cs) == 0 {
-			continue
-		}
-		if err := f.saveRankDay(k, rd); err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
-	}
-	return out, nil
-}
-
 // reportDay converts a source day to the reporting zone.
 func reportDay(d ZonedDay, zone *time.Location) (Day, error) {
 	z, err := loadZone(d.Zone)
@@ -1011,3 +919,19 @@ func periodDays(p Period, zone *time.Location) ([]Day, Period, error) {
 func compareRefs(a, b identity.Ref) int {
 	return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Account, b.Account), cmp.Compare(a.ID, b.ID))
 }
+
+// Amazon order status that does not count as an order.
+const amazonCanceled = "Canceled"
+
+// TikTok order status that does not count as an order.
+const tiktokCancelled = "CANCELLED"
+
+func amazonRef(mkt, asin string) identity.Ref {
+	return identity.Ref{Channel: identity.ChannelAmazon, Account: mkt, ID: asin}
+}
+
+func tiktokRef(shop, sku string) identity.Ref {
+	return identity.Ref{Channel: identity.ChannelTikTok, Account: shop, ID: sku}
+}
+
+func orderKey(mkt, order string) string { return mkt + ":" + order }

@@ -139,6 +139,13 @@ func AppendFact(b []byte, f Fact) []byte {
 		w.s(f.VideoID)
 		zoned(f.Date)
 		w.s(f.Currency)
+		w.time(f.PostTime)
+		w.optI(f.Views)
+		w.optI(f.Likes)
+		w.optI(f.Comments)
+		w.optI(f.Shares)
+		w.optI(f.ProductImpressions)
+		w.optI(f.ProductClicks)
 		w.u(uint64(len(f.Products)))
 		for _, p := range f.Products {
 			w.s(p.ProductID)
@@ -149,6 +156,7 @@ func AppendFact(b []byte, f Fact) []byte {
 		w.meta(f.Meta)
 		w.s(f.BusinessID)
 		w.s(f.ItemID)
+		w.time(f.CreateTime)
 		w.optI(f.Views)
 		w.optI(f.Likes)
 		w.optI(f.Comments)
@@ -201,13 +209,15 @@ func DecodeFact(b []byte) (Fact, error) {
 		}
 		f = o
 	case kindVideoPerf:
-		v := VideoPerformance{Meta: r.meta(), ShopID: r.s(), VideoID: r.s(), Date: zoned(), Currency: r.s()}
+		v := VideoPerformance{Meta: r.meta(), ShopID: r.s(), VideoID: r.s(), Date: zoned(), Currency: r.s(), PostTime: r.time(),
+			Views: r.optI(), Likes: r.optI(), Comments: r.optI(), Shares: r.optI(), ProductImpressions: r.optI(),
+			ProductClicks: r.optI()}
 		for range r.count() {
 			v.Products = append(v.Products, VideoProduct{ProductID: r.s(), GMV: r.rat()})
 		}
 		f = v
 	case kindVideoEng:
-		f = VideoEngagement{Meta: r.meta(), BusinessID: r.s(), ItemID: r.s(), Views: r.optI(), Likes: r.optI(),
+		f = VideoEngagement{Meta: r.meta(), BusinessID: r.s(), ItemID: r.s(), CreateTime: r.time(), Views: r.optI(), Likes: r.optI(),
 			Comments: r.optI(), Shares: r.optI(), Saves: r.optI(), WatchTimeSeconds: r.optF()}
 	default:
 		if r.err == nil {

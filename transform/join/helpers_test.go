@@ -91,12 +91,11 @@ func productOfSKU(sku string) string {
 // current returns the current row of key on day, failing if there is none.
 func current(t *testing.T, j *Join, key string, d Day) Row {
 	t.Helper()
-	rk := RowKey{key, d}
-	e := j.rows[rk]
-	if e == nil || e.deleted {
+	r, ok := j.last[RowKey{key, d}]
+	if !ok || r.Deleted {
 		t.Fatalf("no current row %s %s; rows: %v", key, d, keysOf(j.Rows()))
 	}
-	return j.row(rk, e)
+	return r
 }
 
 func keysOf(rows []Row) []string {

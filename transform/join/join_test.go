@@ -311,6 +311,46 @@ func TestAmazonOrders(t *testing.T) {
 	}
 }
 
+// TestAmazonOrderHeaderRestated: lines dated by their header follow the
+// header's latest purchase date, whatever the order of arrival; a header
+// deleted, or restated without a date, leaves them waiting. (The earlier
+// in-memory join kept such lines on the first header's day.)
+func TestAmazonOrderHeaderRestated(t *testing.T) {
+	header := func(v int64, purchase time.Time, op string) AmazonOrder {
+		mt := m(v, t0)
+		mt.Op = op
+		return AmazonOrder{Meta: mt, MarketplaceID: mkt, OrderID: "O1", PurchaseDate: purchase}
+	}
+	line := AmazonOrderItem{Meta: m(1, t0), MarketplaceID: mkt, OrderID: "O1", ItemID: "1", ASIN: "B1", OrderStatus: "Pending"}
+	k := "amazon:" + mkt + ":B1"
+	for _, lineFirst := range []bool{true, false} {
+		j := New(Config{})
+		if lineFirst {
+			j.ApplyAmazonOrderItem(line)
+		}
+		j.ApplyAmazonOrder(header(1, at("2026-01-05T10:00:00Z"), "update"))
+		if !lineFirst {
+			j.ApplyAmazonOrderItem(line)
+		}
+		current(t, j, k, day("2026-01-05"))
+		rows := j.ApplyAmazonOrder(header(2, at("2026-01-07T10:00:00Z"), "update"))
+		if keysOf(rows)[0] != k+":2026-01-05(deleted)" || current(t, j, k, day("2026-01-07")).AmazonOrders == nil {
+			t.Fatalf("line first %v: restated header moves the line: %v", lineFirst, keysOf(rows))
+		}
+		if rows := j.ApplyAmazonOrder(header(3, time.Time{}, "update")); len(rows) != 1 || !rows[0].Deleted {
+			t.Fatalf("a header without a date leaves the line waiting: %v", keysOf(rows))
+		}
+		j.ApplyAmazonOrder(header(4, at("2026-01-06T10:00:00Z"), "update"))
+		current(t, j, k, day("2026-01-06"))
+		if rows := j.ApplyAmazonOrder(header(5, time.Time{}, "delete")); len(rows) != 1 || !rows[0].Deleted {
+			t.Fatalf("a deleted header leaves the line waiting: %v", keysOf(rows))
+		}
+		if rows := j.ApplyAmazonOrder(header(4, at("2026-01-08T10:00:00Z"), "update")); rows != nil {
+			t.Fatalf("a stale header dated the line: %v", keysOf(rows))
+		}
+	}
+}
+
 func sqpRec(asin, query, kind, start, end string, v, impressions int64) SearchQuery {
 	return SearchQuery{Meta: m(v, t0), Key: kind + start + asin + query, MarketplaceID: mkt,
 		Period: Period{Kind: kind, Start: day(start), End: day(end), Zone: la}, ASIN: asin,
@@ -370,6 +410,29 @@ func TestSearchTerms(t *testing.T) {
 		if row.ProductKey != "K1" {
 			t.Errorf("row for %s", row.ProductKey)
 		}
+	}
+}
+
+// TestSearchTermClickedTwice: a search term that lists one clicked ASIN
+// twice lists the term twice on the key's rows, as the report has it (the
+// earlier in-memory join panicked on it), and a restatement without the
+// repeat takes both out.
+func TestSearchTermClickedTwice(t *testing.T) {
+	j := New(Config{})
+	link(j, "K1", aref("B1"))
+	term := SearchTerm{Meta: m(1, t0), Key: "WEEK:2026-01-04:Beauty:serum", MarketplaceID: mkt,
+		Period:     Period{Kind: "WEEK", Start: day("2026-01-04"), End: day("2026-01-10"), Zone: la},
+		Department: "Beauty", Term: "serum", FrequencyRank: 15,
+		Clicked: []ClickedASIN{{"B1", 1, 0.3, 0.2}, {"B1", 2, 0.1, 0.05}}}
+	must(j.ApplySearchTerm(term))
+	if r := current(t, j, "K1", day("2026-01-07")); len(r.SearchTermRanks) != 2 ||
+		r.SearchTermRanks[0].ClickShareRank != 1 || r.SearchTermRanks[1].ClickShareRank != 2 {
+		t.Errorf("ranks %+v", r.SearchTermRanks)
+	}
+	term.Meta, term.Clicked = m(2, t0), []ClickedASIN{{"B1", 1, 0.3, 0.2}}
+	must(j.ApplySearchTerm(term))
+	if r := current(t, j, "K1", day("2026-01-07")); len(r.SearchTermRanks) != 1 {
+		t.Errorf("restated ranks %+v", r.SearchTermRanks)
 	}
 }
 

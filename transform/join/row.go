@@ -1,12 +1,9 @@
 package join
 
 import (
-	"cmp"
 	"encoding/binary"
 	"math"
 	"math/big"
-	"slices"
-	"strings"
 )
 
 // TermRank is a search term for which one of the product's ASINs is among
@@ -198,7 +195,20 @@ func (a amount) plus(b amount) amount {
 			return amount{units: s, set: true}
 		}
 	}
-	return amount{exact: new(big.Rat).Add(a.rat(), b.rat()), set: true}
+	// amountOf keeps a sum that fits in units as units, so equal sums
+	// are equal amounts whatever the order of the additions.
+	return amountOf(new(big.Rat).Add(a.rat(), b.rat()))
+}
+
+// neg returns -a.
+func (a amount) neg() amount {
+	switch {
+	case !a.set:
+		return a
+	case a.exact != nil:
+		return amountOf(new(big.Rat).Neg(a.exact))
+	}
+	return amount{units: -a.units, set: true}
 }
 
 // money adds amounts of one currency and gives up (nil) on a second one.
@@ -217,7 +227,7 @@ const maxUnits = 1 << 62
 func (m *money) add(cur string, amt amount) {
 	switch {
 	case !amt.set || m.mixed:
-	case cur == mixedCurrency || m.total.set && cur != m.currency:
+	case m.total.set && cur != m.currency:
 		*m = money{mixed: true}
 	case !m.total.set:
 		m.currency, m.total = cur, amt
@@ -276,295 +286,15 @@ func betterPeriod(a, b Period) bool {
 	return a.End < b.End
 }
 
-// compute builds row (k, d) from the current facts; ok is false when
-// nothing contributes.
-func (j *Join) compute(k string, d Day) (Row, bool) {
-	r := Row{ProductKey: k, Day: d, Zone: j.zone.String()}
-	has := false
-	var amzMoney, ttMoney, videoMoney money
-	// Distinct orders are counted by sorting the ids in reused slices,
-	// not with sets allocated for every row computed.
-	amzOrders, ttOrders := j.scratchAmzOrders[:0], j.scratchTTOrders[:0]
-	defer func() { j.scratchAmzOrders, j.scratchTTOrders = amzOrders[:0], ttOrders[:0] }()
-	var sqp []*sqpContrib
-	var terms []*termContrib
-	var bsrSum float64
-	var bsrN int
 
-	for ref := range j.refsByKey[k] {
-		for _, cf := range j.cells[cellOf(ref, d)] {
-			if _, ok := cf.c.(*termContrib); ok && !j.linked(j.refs[ref]) {
-				// A competitor's ASIN among the top clicked.
-				continue
-			}
-			has = true
-			switch c := cf.c.(type) {
-			case *stContrib:
-				addI(&r.AmazonSessions, c.sessions)
-				addI(&r.AmazonPageViews, c.pageViews)
-				addI(&r.AmazonUnits, c.units)
-				amzMoney.add(c.currency, c.amount)
-			case *sqpContrib:
-				sqp = append(sqp, c)
-			case *termContrib:
-				terms = append(terms, c)
-			case *rankContrib:
-				if r.BestSellersRankBest == nil || c.rank < *r.BestSellersRankBest {
-					r.BestSellersRankBest = &c.rank
-				}
-				bsrSum += float64(c.rank)
-				bsrN++
-			case *amzOrderContrib:
-				amzOrders = append(amzOrders, c.orderID)
-			case *ttOrderContrib:
-				ttOrders = append(ttOrders, c.orderID)
-				addI(&r.TikTokUnits, c.units)
-				ttMoney.add(c.currency, c.amount)
-			}
-		}
+// merge returns the money of m and o together.
+func (m money) merge(o money) money {
+	switch {
+	case o.mixed:
+		return money{mixed: true}
+	case o.total.set:
+		m.add(o.currency, o.total)
 	}
-	if bsrN > 0 {
-		avg := bsrSum / float64(bsrN)
-		r.BestSellersRankAvg = &avg
-	}
-	if len(amzOrders) > 0 {
-		n := int64(distinct(amzOrders))
-		r.AmazonOrders = &n
-	}
-	if len(ttOrders) > 0 {
-		n := int64(distinct(ttOrders))
-		r.TikTokOrders = &n
-	}
-	if len(sqp) > 0 {
-		best := sqp[0].period
-		for _, c := range sqp[1:] {
-			if betterPeriod(c.period, best) {
-				best = c.period
-			}
-		}
-		r.SearchPeriod = &best
-		for _, c := range sqp {
-			if c.period == best {
-				addI(&r.SearchImpressions, c.impressions)
-				addI(&r.SearchClicks, c.clicks)
-				addI(&r.SearchPurchases, c.purchases)
-			}
-		}
-	}
-	if len(terms) > 0 {
-		best := terms[0].period
-		for _, c := range terms[1:] {
-			if betterPeriod(c.period, best) {
-				best = c.period
-			}
-		}
-		for _, c := range terms {
-			if c.period == best {
-				r.SearchTermRanks = append(r.SearchTermRanks, c.term)
-			}
-		}
-		slices.SortFunc(r.SearchTermRanks, func(a, b TermRank) int {
-			return cmp.Or(cmp.Compare(a.FrequencyRank, b.FrequencyRank), strings.Compare(a.Term, b.Term),
-				strings.Compare(a.Department, b.Department), cmp.Compare(a.ClickShareRank, b.ClickShareRank),
-				cmp.Compare(a.ClickShare, b.ClickShare), cmp.Compare(a.ConversionShare, b.ConversionShare))
-		})
-	}
-
-	// Videos showing one of the key's products, distinct and sorted, so
-	// float sums do not depend on map order.
-	vids := j.scratchVideos[:0]
-	for p := range j.productsByKey[k] {
-		for v := range j.productVideos[p] {
-			vids = append(vids, v)
-		}
-	}
-	slices.SortFunc(vids, func(a, b *video) int { return strings.Compare(a.id, b.id) })
-	vids = slices.Compact(vids)
-	defer func() { j.scratchVideos = vids[:0] }()
-	var att [nMetrics]int64
-	var attHas uint8
-	var watch float64 // seconds
-	var measured, estimated bool
-	if a := j.unlinkedAgg[RowKey{k, d}]; a != nil {
-		// Videos that show no product, summed as they change.
-		has = true
-		measured, estimated = a.measured > 0, a.estimated > 0
-		for m := range nMetrics {
-			switch {
-			case a.has[m] == 0:
-			case m == mWatch:
-				attHas |= 1 << m
-				watch += float64(a.n[m]) / 1000
-			default:
-				attHas |= 1 << m
-				att[m] += a.n[m]
-			}
-		}
-	}
-	for _, v := range vids {
-		var keys []string
-		if j.attr == EvenSplit {
-			// Only an even split needs the other keys of the video.
-			keys = j.keysOfVideo(v)
-		}
-		if vd := j.dayOf(v, d); vd.has != 0 {
-			has = true
-			attHas |= vd.has
-			measured, estimated = measured || vd.measured, estimated || vd.estimated
-			for m := range nMetrics {
-				switch {
-				case vd.has&(1<<m) == 0:
-				case m == mWatch:
-					watch += j.shareFloat(float64(vd.n[m])/1000, keys)
-				default:
-					att[m] += j.shareInt(vd.n[m], keys, k)
-				}
-			}
-		}
-		for _, f := range v.perfOn(d) {
-			for _, p := range f.products {
-				pk := j.productKeys[p.product]
-				if !slices.Contains(pk, k) {
-					continue
-				}
-				has = true
-				if p.gmv.set {
-					videoMoney.add(f.currency, j.shareMoney(p.gmv, pk, k))
-				}
-			}
-		}
-	}
-	set := func(m int, dst **int64) {
-		if attHas&(1<<m) != 0 {
-			v := att[m]
-			*dst = &v
-		}
-	}
-	set(mViews, &r.TikTokViews)
-	set(mSaves, &r.TikTokSaves)
-	set(mShares, &r.TikTokShares)
-	set(mLikes, &r.TikTokLikes)
-	set(mComments, &r.TikTokComments)
-	set(mImpressions, &r.TikTokProductImpressions)
-	set(mClicks, &r.TikTokProductClicks)
-	if attHas&(1<<mWatch) != 0 {
-		r.TikTokWatchTimeSeconds = &watch
-	}
-	r.TikTokAttentionProvenance = provenance(measured, estimated)
-
-	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum()
-	// TikTok order GMV and video GMV share one currency field.
-	if ttMoney.has() && videoMoney.has() && ttMoney.currency != videoMoney.currency || ttMoney.mixed || videoMoney.mixed {
-		r.TikTokCurrency = ""
-	} else {
-		r.TikTokCurrency = cmp.Or(ttMoney.currency, videoMoney.currency)
-		r.TikTokGMV, r.TikTokVideoGMV = ttMoney.sum(), videoMoney.sum()
-	}
-	return r, has
+	return m
 }
 
-// distinct returns the number of distinct strings in s, reordering s.
-func distinct(s []string) int {
-	slices.Sort(s)
-	return len(slices.Compact(s))
-}
-
-// shareInt returns key k's share of n among keys: all of it under
-// FullCredit; under EvenSplit n/len(keys), the remainder going one each to
-// the first keys in order, so the shares add up to n.
-func (j *Join) shareInt(n int64, keys []string, k string) int64 {
-	if j.attr != EvenSplit || len(keys) <= 1 {
-		return n
-	}
-	q, rem := n/int64(len(keys)), n%int64(len(keys))
-	if int64(slices.Index(keys, k)) < rem {
-		q++
-	}
-	return q
-}
-
-func (j *Join) shareFloat(x float64, keys []string) float64 {
-	if j.attr != EvenSplit || len(keys) <= 1 {
-		return x
-	}
-	return x / float64(len(keys))
-}
-
-var tenThousand = big.NewInt(10000)
-
-// shareMoney splits an amount like shareInt, in units of 0.0001.
-func (j *Join) shareMoney(x amount, keys []string, k string) amount {
-	if j.attr != EvenSplit || len(keys) <= 1 {
-		return x
-	}
-	if x.exact == nil {
-		return amount{units: j.shareInt(x.units, keys, k), set: true}
-	}
-	units := new(big.Int).Mul(x.exact.Num(), tenThousand)
-	units.Quo(units, x.exact.Denom()) // amounts have scale 4, so this is exact
-	share := j.shareInt(units.Int64(), keys, k)
-	return amountOf(new(big.Rat).SetFrac(big.NewInt(share), tenThousand))
-}
-
-// emit recomputes the touched rows and returns those whose content changed,
-// sorted by key and day, each with a version above the row's last one.
-func (j *Join) emit(t touched, trigger Meta) []Row {
-	clear(j.spreads)
-	defer clear(j.spreads)
-	keys := make([]RowKey, 0, len(t))
-	for rk := range t {
-		keys = append(keys, rk)
-	}
-	slices.SortFunc(keys, func(a, b RowKey) int {
-		return cmp.Or(strings.Compare(a.ProductKey, b.ProductKey), cmp.Compare(a.Day, b.Day))
-	})
-	var out []Row
-	var tp *Meta
-	for _, rk := range keys {
-		row, ok := j.compute(rk.ProductKey, rk.Day)
-		prev := j.rows[rk]
-		var content []byte
-		if !ok {
-			if prev == nil || prev.deleted {
-				continue
-			}
-			row = Row{ProductKey: rk.ProductKey, Day: rk.Day, Zone: j.zone.String(), Deleted: true}
-		} else {
-			var comparable bool
-			content, comparable = row.appendContent(j.scratchContent[:0])
-			j.scratchContent = content
-			if comparable && prev != nil && !prev.deleted && prev.content == string(content) {
-				continue
-			}
-		}
-		var v int64 = 1
-		if prev != nil {
-			v = prev.version + 1
-		} else {
-			row.First = true
-		}
-		row.Version = max(v, j.floor)
-		row.Trigger = trigger
-		if tp == nil {
-			tp = &trigger
-		}
-		e := emitted{content: string(content), version: row.Version, trigger: tp, first: row.First, deleted: row.Deleted}
-		if prev != nil {
-			// Reuse the entry: one allocation less per emitted row.
-			*prev = e
-		} else {
-			j.rows[rk] = &e
-		}
-		out = append(out, row)
-	}
-	return out
-}
-
-// row returns the current content of an emitted row that is not deleted:
-// recomputed, since only the encoding of its figures is kept, and
-// carrying the version, trigger and first flag it was emitted with.
-func (j *Join) row(rk RowKey, e *emitted) Row {
-	r, _ := j.compute(rk.ProductKey, rk.Day)
-	r.Version, r.Trigger, r.First = e.version, *e.trigger, e.first
-	return r
-}

@@ -1,8 +1,12 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -55,7 +59,7 @@ func NewDriver(cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.links = &linksTable{topic: cfg.TopicPrefix + identity.TopicProductLinks, serde: cfg.Serde, links: map[identity.Ref]linkEntry{}}
+	t.links = newLinksTable(cfg.TopicPrefix+identity.TopicProductLinks, cfg.Serde)
 	t.dl = &deadLetters{topics: map[string]bool{}, open: map[deadletter.ID]bool{}, replayed: map[deadletter.ID]bool{}}
 	return &Driver{t: t, top: t.eng.top, db: db, tasks: map[taskID]*task{}, stores: map[topicPartition]*state.Store{},
 		offset: map[topicPartition]int64{}, ctx: context.Background(), cfg: cfg}, nil
@@ -120,15 +124,7 @@ func (d *Driver) deliver(r *kgo.Record) error {
 	if err := d.process(r); err != nil {
 		return err
 	}
-	for len(d.queue) > 0 {
-		next := d.queue[0]
-		d.queue = d.queue[1:]
-		if err := d.process(next); err != nil {
-			return err
-		}
-	}
-	d.queue = d.queue[:0]
-	return d.err
+	return d.drain()
 }
 
 func (d *Driver) process(r *kgo.Record) error {
@@ -147,34 +143,19 @@ func (d *Driver) process(r *kgo.Record) error {
 		}
 		tk.proc = s.newTask(r.Partition, tk.store)
 		d.tasks[id] = tk
-	}
-	return tk.proc.process(d.ctx, r, d.emit)
-}
-
-// Commit ends a transaction: the stores apply its writes (the changelog
-// records are counted, not kept), the links table applies the links it
-// produced, and the facts tasks react to them.
-func (d *Driver) Commit() error {
-	for _, r := range d.db.TakeChangelog() {
-		d.ChangelogBytes += int64(len(r.Key) + len(r.Value))
-		tp := topicPartition{r.Topic, r.Partition}
-		d.stores[tp].Produced(d.offset[tp])
-		d.offset[tp]++
-	}
-	if err := d.db.Commit(); err != nil {
-		return err
-	}
-	d.t.committed(0, nil)
-	if _, err := d.t.beforeTxn(); err != nil {
-		return err
-	}
-	for _, tk := range d.tasks {
+		// A task starts its first transaction as the engine starts it:
+		// reacting to the links it has not seen.
 		if tc, ok := tk.proc.(ticker); ok {
 			if err := tc.tick(d.ctx, d.emit); err != nil {
 				return err
 			}
 		}
 	}
+	return tk.proc.process(d.ctx, r, d.emit)
+}
+
+// drain processes the internal records queued.
+func (d *Driver) drain() error {
 	for len(d.queue) > 0 {
 		next := d.queue[0]
 		d.queue = d.queue[1:]
@@ -182,5 +163,55 @@ func (d *Driver) Commit() error {
 			return err
 		}
 	}
-	return nil
+	d.queue = d.queue[:0]
+	return d.err
+}
+
+// Commit ends a transaction: the tasks complete their batched work (the
+// facts send their partials, which the rows sum and emit), the stores
+// apply its writes (the changelog records are counted, not kept), and
+// the links table applies the links it produced. If links changed, the
+// facts tasks react to them in a transaction of their own, as the engine
+// does between polls.
+func (d *Driver) Commit() error {
+	for {
+		for _, sub := range d.top.subs {
+			for _, id := range slices.SortedFunc(maps.Keys(d.tasks), func(a, b taskID) int { return cmp.Compare(a.partition, b.partition) }) {
+				if id.sub != sub.name {
+					continue
+				}
+				if f, ok := d.tasks[id].proc.(flusher); ok {
+					if err := f.flush(d.ctx, d.emit); err != nil {
+						return err
+					}
+				}
+			}
+			if err := d.drain(); err != nil {
+				return err
+			}
+		}
+		for _, r := range d.db.TakeChangelog() {
+			d.ChangelogBytes += int64(len(r.Key) + len(r.Value))
+			tp := topicPartition{r.Topic, r.Partition}
+			d.stores[tp].Produced(d.offset[tp])
+			d.offset[tp]++
+		}
+		if err := d.db.Commit(); err != nil {
+			return err
+		}
+		d.t.committed(0, nil)
+		work, err := d.t.beforeTxn()
+		if err != nil || !work {
+			return err
+		}
+		for _, id := range slices.SortedFunc(maps.Keys(d.tasks), func(a, b taskID) int {
+			return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
+		}) {
+			if tc, ok := d.tasks[id].proc.(ticker); ok {
+				if err := tc.tick(d.ctx, d.emit); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }

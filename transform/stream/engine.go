@@ -52,6 +52,12 @@ type ticker interface {
 	tick(ctx context.Context, emit emitFunc) error
 }
 
+// flusher is a processor that batches its work and completes it at the end
+// of every transaction, before the stores' writes become changelog records.
+type flusher interface {
+	flush(ctx context.Context, emit emitFunc) error
+}
+
 // endTimeout bounds how long ending a transaction may take.
 const endTimeout = 30 * time.Second
 
@@ -365,9 +371,7 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	var procErr error
 	consumed := 0
-	for _, id := range slices.SortedFunc(maps.Keys(e.tasks), func(a, b taskID) int {
-		return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
-	}) {
+	for _, id := range e.taskOrder() {
 		if tk, ok := e.tasks[id].proc.(ticker); ok && procErr == nil {
 			if err := tk.tick(ctx, emit); err != nil {
 				procErr = fmt.Errorf("stream: task %s: %w", id, err)
@@ -385,6 +389,9 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 			procErr = fmt.Errorf("stream: task %s, %s[%d]@%d: %w", t.id, r.Topic, r.Partition, r.Offset, err)
 		}
 	})
+	if procErr == nil {
+		procErr = e.flush(ctx, emit)
+	}
 	if procErr == nil {
 		for _, r := range e.db.TakeChangelog() {
 			st := e.changelogs[topicPartition{r.Topic, r.Partition}]
@@ -440,6 +447,25 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 	e.cfg.log.Debug().Msg("transaction aborted by a rebalance")
 	e.abort()
 	return nil
+}
+
+// flush ends the batched work of every task (in task order).
+func (e *engine) flush(ctx context.Context, emit emitFunc) error {
+	for _, id := range e.taskOrder() {
+		if f, ok := e.tasks[id].proc.(flusher); ok {
+			if err := f.flush(ctx, emit); err != nil {
+				return fmt.Errorf("stream: task %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// taskOrder returns the ids of the tasks by sub-topology, then partition.
+func (e *engine) taskOrder() []taskID {
+	return slices.SortedFunc(maps.Keys(e.tasks), func(a, b taskID) int {
+		return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
+	})
 }
 
 // abort drops the transaction's writes from the stores and the tasks'

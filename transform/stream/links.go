@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type linksTable struct {
 
 	// Owned by the engine's goroutine.
 	links map[identity.Ref]linkEntry
+	// skus are the linked TikTok SKUs of each TikTok product.
+	skus map[[2]string]map[identity.Ref]bool
 	pos   map[int32]int64 // per partition, the offset after the last record applied
 
 	mu    sync.Mutex
@@ -41,8 +44,12 @@ type linksTable struct {
 // kept (as a tombstone, bounded by the catalog), so a task that was away
 // still learns that the product lost its link.
 type linkEntry struct {
-	key       string
-	deleted   bool
+	key     string
+	deleted bool
+	// product is a TikTok SKU's product; products every product the SKU
+	// was ever linked to (its videos depend on the SKU's link).
+	product   string
+	products  []string
 	partition int32
 	offset    int64
 	// The change metadata of the input that caused the link: rows a link
@@ -59,10 +66,15 @@ type linkUpdate struct {
 // takes the topic as read (the last records were compacted away).
 const linksIdle = 3 * time.Second
 
+func newLinksTable(topic string, serde Serde) *linksTable {
+	return &linksTable{topic: topic, serde: serde, links: map[identity.Ref]linkEntry{},
+		skus: map[[2]string]map[identity.Ref]bool{}, done: make(chan struct{})}
+}
+
 // openLinks reads the topic to its end (the last stable offsets at the
 // call) and then follows it in the background until close.
 func openLinks(ctx context.Context, opts []kgo.Opt, topic string, serde Serde) (*linksTable, error) {
-	t := &linksTable{topic: topic, serde: serde, links: map[identity.Ref]linkEntry{}, done: make(chan struct{})}
+	t := newLinksTable(topic, serde)
 	cl, err := kgo.NewClient(append(opts[:len(opts):len(opts)],
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -173,6 +185,7 @@ func (t *linksTable) decode(ctx context.Context, r *kgo.Record) (linkUpdate, boo
 		ref.Account, ref.ID = n.OptString("shop_id"), n.OptString("sku_id")
 	}
 	u := linkUpdate{ref: ref, entry: linkEntry{key: n.String("product_key"), deleted: n.String("op") == "delete",
+		product: n.OptString("product_id"),
 		partition: r.Partition, offset: r.Offset, sourceTS: n.Time("source_ts"), ingestTS: n.Time("ingest_ts")}}
 	if err := n.Err(); err != nil {
 		return linkUpdate{}, false, fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
@@ -209,13 +222,46 @@ func (t *linksTable) drain() ([]identity.Ref, error) {
 	}
 	for _, u := range q {
 		old, had := t.links[u.ref]
-		t.links[u.ref] = u.entry
-		t.pos[u.entry.partition] = max(t.pos[u.entry.partition], u.entry.offset+1)
-		if !had || old.deleted != u.entry.deleted || old.key != u.entry.key {
+		e := u.entry
+		e.products = old.products
+		if e.product != "" && !slices.Contains(e.products, e.product) {
+			e.products = append(slices.Clip(e.products), e.product)
+		}
+		t.links[u.ref] = e
+		t.pos[e.partition] = max(t.pos[e.partition], e.offset+1)
+		if had && !old.deleted && old.product != "" {
+			delete(t.skus[[2]string{u.ref.Account, old.product}], u.ref)
+		}
+		if !e.deleted && e.product != "" {
+			p := [2]string{u.ref.Account, e.product}
+			if t.skus[p] == nil {
+				t.skus[p] = map[identity.Ref]bool{}
+			}
+			t.skus[p][u.ref] = true
+		}
+		if !had || old.deleted != e.deleted || old.key != e.key || old.product != e.product {
 			changed = append(changed, u.ref)
+			for _, p := range []string{old.product, e.product} {
+				if p != "" {
+					changed = append(changed, join.ProductRef(u.ref.Account, p))
+				}
+			}
 		}
 	}
 	return changed, nil
+}
+
+// ProductKeys returns the sorted distinct keys of a TikTok product's
+// linked SKUs.
+func (t *linksTable) ProductKeys(shop, product string) []string {
+	var keys []string
+	for ref := range t.skus[[2]string{shop, product}] {
+		if k := t.links[ref].key; !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Key returns the product key of a channel product and whether identity
@@ -239,6 +285,9 @@ func (t *linksTable) changedSince(pos map[int32]int64) []identity.Ref {
 	for ref, e := range t.links {
 		if e.offset >= pos[e.partition] {
 			out = append(out, ref)
+			for _, p := range e.products {
+				out = append(out, join.ProductRef(ref.Account, p))
+			}
 		}
 	}
 	return out

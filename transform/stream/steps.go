@@ -38,33 +38,40 @@ type factsStep struct {
 // linksPosKey holds a facts task's product_links position.
 var linksPosKey = []byte("\x00links")
 
-func (s *factsStep) reset() { s.pos = nil }
+func (s *factsStep) reset() {
+	s.pos = nil
+	s.facts.Reset()
+}
 
-func (s *factsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) error {
+func (s *factsStep) process(_ context.Context, r *kgo.Record, _ emitFunc) error {
 	f, err := join.DecodeFact(r.Value)
 	if err != nil {
 		return fmt.Errorf("facts: %w", err)
 	}
-	cs, err := s.facts.Apply(f)
-	if err != nil {
+	if err := s.facts.Apply(f); err != nil {
 		return fmt.Errorf("facts: %s: %w", join.EntityOf(f), err)
 	}
-	s.send(cs, emit)
 	return nil
 }
 
-func (s *factsStep) send(cs []join.PartialChange, emit emitFunc) {
+// flush sends the partials the transaction's facts and link changes moved.
+func (s *factsStep) flush(_ context.Context, emit emitFunc) error {
+	cs, err := s.facts.Flush()
+	if err != nil {
+		return fmt.Errorf("facts: %w", err)
+	}
 	for i := range cs {
 		c := &cs[i]
 		s.buf = join.AppendPartialChange(s.buf[:0], c)
 		emit(internalPartials, true, []byte(c.Key+":"+c.Day.String()), slices.Clone(s.buf))
 	}
+	return nil
 }
 
 // tick reacts to the link changes this task has not seen: those drained
 // for this transaction, or, when the task starts or its last transaction
 // aborted, every link recorded after its stored position.
-func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
+func (s *factsStep) tick(context.Context, emitFunc) error {
 	refs := *s.changed
 	if s.pos == nil {
 		pos := map[int32]int64{}
@@ -88,11 +95,9 @@ func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
 	}
 	now := s.links.position()
 	if len(refs) > 0 {
-		cs, err := s.facts.Relink(refs, s.links.trigger(refs))
-		if err != nil {
+		if err := s.facts.Relink(refs, s.links.trigger(refs)); err != nil {
 			return fmt.Errorf("facts: relink: %w", err)
 		}
-		s.send(cs, emit)
 	}
 	if !maps.Equal(now, s.pos) {
 		b := binary.AppendUvarint(nil, uint64(len(now)))
@@ -107,60 +112,93 @@ func (s *factsStep) tick(_ context.Context, emit emitFunc) error {
 	return nil
 }
 
-// rowsStep is a rows task: per row, the partials of the entities that
-// reach it and the last version emitted (one key per row, r/<row>, a
-// join.RowState; <row> is the output key, product_key:date); it emits a
-// row when its content changed.
+// rowsStep is a rows task: per row, the sum of the partials of the
+// entities that reach it and the last version emitted (one key per row,
+// r/<row>, a join.RowState; <row> is the output key, product_key:date).
+// The partial changes of a transaction are summed in memory and each
+// changed row is emitted once, when the transaction ends (as Kafka Streams'
+// caching suppresses all but the last update of a key per commit).
 type rowsStep struct {
 	st    *state.Store
 	serde Serde
 	zone  string
 	floor int64
-	rows  int // rows of the transaction, for metrics
+	// rows are the rows the transaction touched, with the trigger of the
+	// last change of each.
+	rows  map[string]*pendingRow
+	count int // rows emitted by the transaction, for metrics
 	buf   []byte
 }
 
-func (s *rowsStep) reset() {}
+type pendingRow struct {
+	rs      join.RowState
+	key     string
+	day     join.Day
+	trigger join.Meta
+}
 
-func (s *rowsStep) process(_ context.Context, r *kgo.Record, emit emitFunc) error {
+func (s *rowsStep) reset() { clear(s.rows) }
+
+func (s *rowsStep) process(_ context.Context, r *kgo.Record, _ emitFunc) error {
 	c, err := join.DecodePartialChange(r.Value)
 	if err != nil {
 		return fmt.Errorf("rows: %w", err)
 	}
-	key := append([]byte("r/"), r.Key...)
-	var rs join.RowState
-	if b, ok, err := s.st.Get(key); err != nil {
-		return err
-	} else if ok {
-		if rs, err = join.DecodeRowState(b); err != nil {
-			return fmt.Errorf("rows: %s: %w", r.Key, err)
+	p := s.rows[string(r.Key)]
+	if p == nil {
+		p = &pendingRow{key: c.Key, day: c.Day}
+		if b, ok, err := s.st.Get(append([]byte("r/"), r.Key...)); err != nil {
+			return err
+		} else if ok {
+			if p.rs, err = join.DecodeRowState(b); err != nil {
+				return fmt.Errorf("rows: %s: %w", r.Key, err)
+			}
 		}
+		s.rows[string(r.Key)] = p
 	}
-	out, ok, err := rs.Apply(&c, s.zone, s.floor)
-	if err != nil {
+	if err := p.rs.Apply(&c); err != nil {
 		return fmt.Errorf("rows: %s: %w", r.Key, err)
 	}
-	s.buf = join.AppendRowState(s.buf[:0], &rs)
-	if err := s.st.Set(key, s.buf); err != nil {
-		return err
-	}
-	if !ok {
-		return nil
-	}
-	var v []byte
-	if h, ok := s.serde.(headerAppender); ok {
-		// The row's Avro body written directly, behind the schema's header.
-		if v, err = h.AppendHeader(make([]byte, 0, 256), join.TopicProductDaily); err == nil {
-			v = out.AppendAvro(v)
+	p.trigger = c.Trigger
+	return nil
+}
+
+// flush emits the rows of the transaction whose content changed, and
+// writes their state.
+func (s *rowsStep) flush(_ context.Context, emit emitFunc) error {
+	for _, k := range slices.Sorted(maps.Keys(s.rows)) {
+		p := s.rows[k]
+		out, ok := p.rs.Next(p.key, p.day, s.zone, s.floor, p.trigger)
+		key := append([]byte("r/"), k...)
+		var err error
+		if p.rs.Empty() && p.rs.Version() == 0 {
+			err = s.st.Delete(key)
+		} else {
+			s.buf = join.AppendRowState(s.buf[:0], &p.rs)
+			err = s.st.Set(key, s.buf)
 		}
-	} else {
-		v, err = s.serde.Encode(join.TopicProductDaily, out.Record())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		var v []byte
+		if h, ok := s.serde.(headerAppender); ok {
+			// The row's Avro body written directly, behind the schema's header.
+			if v, err = h.AppendHeader(make([]byte, 0, 256), join.TopicProductDaily); err == nil {
+				v = out.AppendAvro(v)
+			}
+		} else {
+			v, err = s.serde.Encode(join.TopicProductDaily, out.Record())
+		}
+		if err != nil {
+			return fmt.Errorf("rows: encode %s: %w", k, err)
+		}
+		emit(join.TopicProductDaily, false, []byte(k), v)
+		s.count++
 	}
-	if err != nil {
-		return fmt.Errorf("rows: encode %s: %w", r.Key, err)
-	}
-	emit(join.TopicProductDaily, false, r.Key, v)
-	s.rows++
+	clear(s.rows)
 	return nil
 }
 

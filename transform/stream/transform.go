@@ -40,7 +40,7 @@ type Transform struct {
 type counting interface{ counted() (links, rows int) }
 
 func (s *identityStep) counted() (int, int) { n := s.links; s.links = 0; return n, 0 }
-func (s *rowsStep) counted() (int, int)     { n := s.rows; s.rows = 0; return 0, n }
+func (s *rowsStep) counted() (int, int)     { n := s.count; s.count = 0; return 0, n }
 
 // New validates cfg and returns the instance; it does no I/O.
 func New(cfg Config) (*Transform, error) {
@@ -108,7 +108,7 @@ func (t *Transform) topology() *topology {
 			}},
 		{name: "rows", internal: internalPartials, partitions: cfg.Partitions, store: "rows",
 			newTask: func(_ int32, st *state.Store) processor {
-				s := &rowsStep{st: st, serde: cfg.Serde, zone: zone, floor: floor}
+				s := &rowsStep{st: st, serde: cfg.Serde, zone: zone, floor: floor, rows: map[string]*pendingRow{}}
 				t.steps[st.Name()] = s
 				return s
 			}},

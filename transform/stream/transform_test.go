@@ -72,7 +72,7 @@ func TestTransformInstances(t *testing.T) {
 			rows := e.follow(t, ctx, join.TopicProductDaily)
 			links := e.follow(t, ctx, identity.TopicProductLinks)
 			group := strings.TrimSuffix(e.prefix, ".") + "-group"
-			ins := withoutVideos(history(t))
+			ins := history(t)
 			base := t.TempDir()
 			dir := func(i int) string { return filepath.Join(base, fmt.Sprint(i)) }
 			stops := make([]func() error, n)
@@ -145,7 +145,7 @@ func newSerde(t *testing.T) *schemas.Serde {
 // the outputs, last version per key, equal the in-memory Processor's.
 func TestDriver(t *testing.T) {
 	serde := newSerde(t)
-	ins := withoutVideos(history(t))
+	ins := history(t)
 	wantRows, wantLinks := expected(t, ins)
 	for _, parts := range []int{1, 4} {
 		for _, every := range []int{1, 5, 1000} {

@@ -286,7 +286,6 @@ func betterPeriod(a, b Period) bool {
 	return a.End < b.End
 }
 
-
 // merge returns the money of m and o together.
 func (m money) merge(o money) money {
 	switch {
@@ -297,4 +296,3 @@ func (m money) merge(o money) money {
 	}
 	return m
 }
-

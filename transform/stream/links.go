@@ -30,7 +30,7 @@ type linksTable struct {
 	links map[identity.Ref]linkEntry
 	// skus are the linked TikTok SKUs of each TikTok product.
 	skus map[[2]string]map[identity.Ref]bool
-	pos   map[int32]int64 // per partition, the offset after the last record applied
+	pos  map[int32]int64 // per partition, the offset after the last record applied
 
 	mu    sync.Mutex
 	queue []linkUpdate
@@ -185,7 +185,7 @@ func (t *linksTable) decode(ctx context.Context, r *kgo.Record) (linkUpdate, boo
 		ref.Account, ref.ID = n.OptString("shop_id"), n.OptString("sku_id")
 	}
 	u := linkUpdate{ref: ref, entry: linkEntry{key: n.String("product_key"), deleted: n.String("op") == "delete",
-		product: n.OptString("product_id"),
+		product:   n.OptString("product_id"),
 		partition: r.Partition, offset: r.Offset, sourceTS: n.Time("source_ts"), ingestTS: n.Time("ingest_ts")}}
 	if err := n.Err(); err != nil {
 		return linkUpdate{}, false, fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)

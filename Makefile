@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run run-transform test-oracle-long test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -31,9 +31,22 @@ build: $(CHDB_LIB) go-deps
 	$(GO_BUILD) -o bin/shopstream ./cmd/shopstream
 	ln -sf $(CHDB_LIB) bin/libchdb.so
 
-## run: the whole pipeline in one process on embedded defaults
+## run: the whole pipeline in one process on embedded defaults;
+## TRANSFORM_THREADS=3 runs three transform instances inside it
+TRANSFORM_THREADS ?= 1
 run: build
-	SHOPSTREAM_SOURCES_SIMULATE=$${SHOPSTREAM_SOURCES_SIMULATE:-true} ./bin/shopstream run
+	SHOPSTREAM_SOURCES_SIMULATE=$${SHOPSTREAM_SOURCES_SIMULATE:-true} \
+	SHOPSTREAM_TRANSFORM_THREADS=$${SHOPSTREAM_TRANSFORM_THREADS:-$(TRANSFORM_THREADS)} ./bin/shopstream run
+
+## run-transform: one more transform instance (ID, default 2) of `make run`'s
+## group, against its broker and registry; it shares the join's work with the
+## instance inside run (see README, Transform)
+ID ?= 2
+run-transform: build
+	SHOPSTREAM_KAFKA_BROKERS=$${SHOPSTREAM_KAFKA_BROKERS:-127.0.0.1:9092} \
+	SHOPSTREAM_SCHEMA_REGISTRY_URL=$${SHOPSTREAM_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081} \
+	SHOPSTREAM_METRICS_LISTEN=$${SHOPSTREAM_METRICS_LISTEN:-127.0.0.1:0} \
+	./bin/shopstream transform --instance-id $(ID)
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
@@ -101,6 +114,16 @@ BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
 bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
+
+## test-oracle-long: the transform's oracle test with more worlds run by three
+## instances SIGKILLed and restarted at random (ORACLE_LONG=1); `make test`
+## runs the short set
+ORACLE_KAFKA := $(CACHE)/oracle-kafka
+test-oracle-long: build kafka-jars
+	@deploy/local/kafka.sh stop $(ORACLE_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(ORACLE_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(ORACLE_KAFKA) >/dev/null' EXIT; \
+	ORACLE_LONG=1 SHOPSTREAM_TEST_KAFKA=$$brokers $(TEST_ENV) go test -count=1 -timeout 60m -run '^TestOracle$$' -v ./transform/oracle/
 
 ## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
 ## product_daily (default 1,000,000) from the embedded warehouse to CSV and

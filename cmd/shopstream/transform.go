@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/logging"
@@ -16,7 +21,8 @@ import (
 )
 
 func newTransformCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var instanceID string
+	cmd := &cobra.Command{
 		Use:   "transform",
 		Short: "Resolve product identity across channels and join per product and day, in Kafka transactions",
 		Long: `Consume the input topics (amazon.*, tiktok.* except webhook events) in the
@@ -24,19 +30,28 @@ consumer group transform.group, give every channel product a product_key
 (transform.mapping_file, then GTIN-14, then seller SKU), join the inputs per
 product_key and day of transform.time_zone, and produce
 xchannel.product_links and xchannel.product_daily in transactions that also
-commit the input offsets (transactional id transform.transactional_id).
+commit the input offsets and the state's changelogs.
 
-At every start the state is rebuilt by replaying the input topics from the
-beginning; outputs resume from the group's committed offsets. Run one
-instance per consumer group.`,
+The work is partitioned (transform.partitions) and shared by every instance
+of the group: start as many processes as you like, each with its own
+transform.instance_id (--instance-id) and state directory
+(transform.state_dir, default <data_dir>/transform/<instance_id>). A
+restarted instance gets its tasks back and restores their state from its
+local stores; a task that moves restores from its changelog topic. The
+input history is never replayed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
 				return err
 			}
+			if instanceID != "" {
+				a.cfg.Transform.InstanceID = instanceID
+			}
 			return a.runTransform(cmd.Context())
 		},
 	}
+	cmd.Flags().StringVar(&instanceID, "instance-id", "", "this instance's id in the group (default transform.instance_id, else the host name)")
+	return cmd
 }
 
 func (a *app) runTransform(ctx context.Context) error {
@@ -46,6 +61,10 @@ func (a *app) runTransform(ctx context.Context) error {
 	}
 	if cfg.SchemaRegistry.URL == "" {
 		return fmt.Errorf("transform needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
+	}
+	if cfg.Transform.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The process runs only the transform, so its limit is the process's.
+		debug.SetMemoryLimit(cfg.Transform.MemoryLimit)
 	}
 	reg := prometheus.NewRegistry()
 	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
@@ -67,8 +86,10 @@ type transformDeps struct {
 	metrics     *stream.Metrics
 }
 
-// transformWith runs the transform until ctx ends or an error it cannot
-// recover from by itself; the caller restarts it.
+// transformWith runs the transform's threads (instances of the group, one
+// stream.Transform each) until ctx ends or one of them stops with an error
+// it cannot recover from by itself; then it stops the others and returns
+// the error, and the caller restarts it.
 func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
 	cfg := a.cfg.Transform
 	log := a.log.With().Str(logging.Stage, "transform").Logger()
@@ -82,29 +103,62 @@ func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
 			return fmt.Errorf("transform.mapping_file: %w", err)
 		}
 	}
+	instanceID := cfg.InstanceID
+	if instanceID == "" {
+		if instanceID, err = os.Hostname(); err != nil {
+			return fmt.Errorf("transform.instance_id is empty and the host name unknown: %w", err)
+		}
+	}
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		stateDir = filepath.Join(a.cfg.DataDir, "transform")
+	}
 	serde, err := a.serde(ctx, deps.registryURL)
 	if err != nil {
 		return err
 	}
-	ev := log.Info().Str("group", cfg.Group).Str("transactional_id", cfg.TransactionalID).
+	threads := make([]*stream.Transform, cfg.Threads)
+	for i := range threads {
+		id, txn := instanceID, cfg.TransactionalID
+		if cfg.Threads > 1 {
+			id = fmt.Sprintf("%s-%d", instanceID, i)
+			if txn != "" {
+				txn = fmt.Sprintf("%s-%d", txn, i)
+			}
+		}
+		tlog := log.With().Str("instance", id).Logger()
+		threads[i], err = stream.New(stream.Config{
+			Brokers:         deps.brokers,
+			ClientOpts:      a.kafkaOpts(),
+			Group:           cfg.Group,
+			InstanceID:      id,
+			TransactionalID: txn,
+			StateDir:        filepath.Join(stateDir, id),
+			CacheBytes:      int64(cfg.CacheMB) << 20,
+			Partitions:      cfg.Partitions,
+			TopicPrefix:     cfg.TopicPrefix,
+			Serde:           serde,
+			Mapping:         mapping,
+			Join:            jcfg,
+			Metrics:         deps.metrics,
+			Log:             tlog,
+		})
+		if err != nil {
+			return fmt.Errorf("transform: %w", err)
+		}
+	}
+	ev := log.Info().Str("group", cfg.Group).Str("instance_id", instanceID).Int("threads", cfg.Threads).
+		Int("partitions", cfg.Partitions).Str("state_dir", stateDir).Int("cache_mb", cfg.CacheMB).
 		Str("time_zone", jcfg.Zone.String()).Str("attribution", cfg.Attribution)
 	if mapping != nil {
 		ev = ev.Str("mapping_file", cfg.MappingFile).Int("mapping_rows", mapping.Len())
 	}
 	ev.Msg("transform starting")
-	err = stream.Run(ctx, stream.Config{
-		Brokers:         deps.brokers,
-		ClientOpts:      a.kafkaOpts(),
-		Group:           cfg.Group,
-		TransactionalID: cfg.TransactionalID,
-		TopicPrefix:     cfg.TopicPrefix,
-		Serde:           serde,
-		Mapping:         mapping,
-		Join:            jcfg,
-		Metrics:         deps.metrics,
-		Log:             log,
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, tr := range threads {
+		g.Go(func() error { return errors.Join(tr.Run(gctx), tr.Close()) })
+	}
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("transform: %w", err)
 	}
 	log.Info().Msg("transform stopped")

@@ -58,7 +58,7 @@ func TestTransformCommand(t *testing.T) {
 	for _, tp := range append(stream.Topics(), "xchannel.product_links", "xchannel.product_daily") {
 		topics = append(topics, prefix+tp, deadletter.Topic(prefix+tp))
 	}
-	// Unlimited retention, as ingest creates them: the transform checks.
+	// Unlimited retention, as ingest creates them.
 	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 	if res, err := adm.CreateTopics(ctx, 1, 1, keep, topics...); err != nil || res.Error() != nil {
 		t.Fatalf("create topics: %v %v", err, res.Error())
@@ -109,7 +109,9 @@ func TestTransformCommand(t *testing.T) {
 		"SHOPSTREAM_LOG_LEVEL=debug",
 		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix,
 		"SHOPSTREAM_TRANSFORM_GROUP="+prefix+"group",
-		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+prefix+"txn",
+		"SHOPSTREAM_TRANSFORM_INSTANCE_ID=a",
+		"SHOPSTREAM_TRANSFORM_PARTITIONS=2",
+		"SHOPSTREAM_DATA_DIR="+t.TempDir(),
 		"SHOPSTREAM_TRANSFORM_TIME_ZONE=America/New_York",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -155,8 +157,8 @@ func TestTransformCommand(t *testing.T) {
 		// Each product is first published unmatched, then one of them is
 		// re-keyed when the other arrives with the same GTIN.
 		`shopstream_transform_links_changed_total 3`,
-		`shopstream_transform_records_in_total{phase="live",topic="amazon.catalog"} 1`,
-		`shopstream_transform_rebuilding 0`,
+		`shopstream_transform_records_in_total{topic="amazon.catalog"} 1`,
+		`shopstream_transform_tasks{step="identity"} 1`,
 	}
 	for {
 		_, body := httpGet(t, "http://"+metricsAddr+"/metrics")
@@ -191,7 +193,7 @@ func TestTransformCommand(t *testing.T) {
 		t.Fatal("transform did not stop after SIGTERM")
 	}
 	b, _ := os.ReadFile(logPath)
-	for _, msg := range []string{"transform starting", "state rebuilt; producing", "transaction committed", "transform stopped"} {
+	for _, msg := range []string{"transform starting", "task restored", "transaction committed", "transform stopped"} {
 		if !strings.Contains(string(b), msg) {
 			t.Errorf("log lacks %q:\n%s", msg, b)
 		}

@@ -79,11 +79,34 @@ type Transform struct {
 	// MappingFile is the explicit product mapping (CSV, see package
 	// transform/identity); empty for none.
 	MappingFile string `koanf:"mapping_file"`
-	// Group is the consumer group. One instance per group: the join needs
-	// every input partition.
+	// Group is the consumer group of every instance of the stage (and the
+	// prefix of its internal topics); instances of one group share the work.
 	Group string `koanf:"group"`
-	// TransactionalID must stay the same across restarts, so a restarted
-	// instance fences the transactions of the one it replaces.
+	// InstanceID names this process among the group's instances (its static
+	// group membership): stable across restarts, so a restarted instance
+	// gets its tasks back and restores them from its local state. Empty:
+	// the host name (a StatefulSet pod's name).
+	InstanceID string `koanf:"instance_id"`
+	// Threads is the number of stream threads of the process, each a
+	// member of the group with its own tasks, state and transactions
+	// (<instance_id>-<n> when more than one).
+	Threads int `koanf:"threads"`
+	// StateDir holds the local task stores, one directory per thread;
+	// empty: <data_dir>/transform.
+	StateDir string `koanf:"state_dir"`
+	// CacheMB bounds the memory of each thread's stores (value cache,
+	// block cache, memtables), in MiB.
+	CacheMB int `koanf:"cache_mb"`
+	// Partitions of the internal topics: the most threads that share the
+	// join's work. Fixed when the group first runs.
+	Partitions int `koanf:"partitions"`
+	// MemoryLimit is the soft limit of the Go heap of `shopstream
+	// transform` (as GOMEMLIMIT, which wins when set), in bytes; 0 for none.
+	MemoryLimit int64 `koanf:"memory_limit"`
+	// TransactionalID, when set, is the thread's transactional id
+	// (<transactional_id>-<n> with several threads); empty:
+	// <group>-<instance>. It must stay the same across restarts, so a
+	// restarted instance fences the transactions of the one it replaces.
 	TransactionalID string `koanf:"transactional_id"`
 	// TopicPrefix is prepended to every Kafka topic name, input and output.
 	TopicPrefix string `koanf:"topic_prefix"`
@@ -273,7 +296,13 @@ func defaults() map[string]any {
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
 		"transform.group":               "shopstream-transform",
-		"transform.transactional_id":    "shopstream-transform-0",
+		"transform.instance_id":         "",
+		"transform.threads":             1,
+		"transform.state_dir":           "",
+		"transform.cache_mb":            128,
+		"transform.partitions":          12,
+		"transform.memory_limit":        384 << 20,
+		"transform.transactional_id":    "",
 		"transform.topic_prefix":        "",
 		"dbt.schedule":                  "",
 		"dbt.bin":                       "dbt",
@@ -520,8 +549,17 @@ func (c *Config) validate() []error {
 	if c.Transform.Group == "" {
 		bad("transform.group", "must not be empty")
 	}
-	if c.Transform.TransactionalID == "" {
-		bad("transform.transactional_id", "must not be empty")
+	if c.Transform.Threads < 1 {
+		bad("transform.threads", "must be at least 1")
+	}
+	if c.Transform.CacheMB < 1 {
+		bad("transform.cache_mb", "must be at least 1")
+	}
+	if c.Transform.Partitions < 1 {
+		bad("transform.partitions", "must be at least 1")
+	}
+	if c.Transform.MemoryLimit < 0 {
+		bad("transform.memory_limit", "must be 0 (none) or a number of bytes")
 	}
 	problems = append(problems, c.Sources.validate()...)
 	problems = append(problems, c.UI.validate()...)

@@ -12,7 +12,8 @@ func TestTransformSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tr := c.Transform; tr.TimeZone != "UTC" || tr.Attribution != "full" || tr.Group != "shopstream-transform" ||
-		tr.TransactionalID != "shopstream-transform-0" || tr.MappingFile != "" {
+		tr.TransactionalID != "" || tr.MappingFile != "" || tr.InstanceID != "" || tr.Threads != 1 || tr.StateDir != "" ||
+		tr.CacheMB != 128 || tr.Partitions != 12 {
 		t.Fatalf("unexpected transform defaults: %+v", tr)
 	}
 
@@ -30,12 +31,16 @@ func TestTransformSettings(t *testing.T) {
 		"SHOPSTREAM_TRANSFORM_TIME_ZONE=Mars/Olympus_Mons",
 		"SHOPSTREAM_TRANSFORM_ATTRIBUTION=half",
 		"SHOPSTREAM_TRANSFORM_MAPPING_FILE=" + filepath.Join(t.TempDir(), "missing.csv"),
-		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID=",
+		"SHOPSTREAM_TRANSFORM_THREADS=0",
+		"SHOPSTREAM_TRANSFORM_CACHE_MB=0",
+		"SHOPSTREAM_TRANSFORM_PARTITIONS=-1",
+		"SHOPSTREAM_TRANSFORM_MEMORY_LIMIT=-5",
 	})
 	if err == nil {
 		t.Fatal("bad transform settings accepted")
 	}
-	for _, key := range []string{"transform.time_zone", "transform.attribution", "transform.mapping_file", "transform.transactional_id"} {
+	for _, key := range []string{"transform.time_zone", "transform.attribution", "transform.mapping_file", "transform.threads",
+		"transform.cache_mb", "transform.partitions", "transform.memory_limit"} {
 		if !strings.Contains(err.Error(), key+":") {
 			t.Errorf("no problem reported for %s in:\n%v", key, err)
 		}

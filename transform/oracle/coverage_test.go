@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
@@ -32,8 +34,8 @@ func coverageSeeds(t *testing.T, v variant) []uint64 {
 			t.Fatalf("ORACLE_COVERAGE_SEEDS=%q: %v", s, err)
 		}
 	}
-	seeds := append([]uint64{9505}, v.seeds...)
-	for s := uint64(1000); len(seeds) < n+len(v.seeds)+1; s += 7919 {
+	seeds := append(append([]uint64{9505}, v.seeds...), v.seeds3...)
+	for s, own := uint64(1000), len(seeds); len(seeds) < n+own; s += 7919 {
 		seeds = append(seeds, s)
 	}
 	return seeds
@@ -59,6 +61,7 @@ func TestWorldCoverage(t *testing.T) {
 	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	serde := newSerde(t)
 	var tbls []*tables.Table
 	for _, topic := range loadedTopics() {
 		tb, err := tables.ForTopic(topic)
@@ -70,7 +73,7 @@ func TestWorldCoverage(t *testing.T) {
 	for _, v := range variants {
 		for _, seed := range coverageSeeds(t, v) {
 			t.Run(fmt.Sprintf("%s_seed%d", v.name, seed), func(t *testing.T) {
-				e := &env{t: t, conn: conn}
+				e := &env{t: t, conn: conn, serde: serde}
 				for _, tb := range tbls {
 					for _, name := range []string{tb.Raw, tb.Current} {
 						if name != "" {
@@ -119,11 +122,13 @@ func TestWorldCoverage(t *testing.T) {
 	}
 }
 
-// loadInProcess runs the world's inputs through a stream.Processor
-// configured like the variant's transform, and inserts the inputs and
-// every output into their raw change tables (the current-state tables
-// follow through their views), each record encoded and decoded with its
-// topic's schema and mapped by package tables, as the loader does.
+// loadInProcess runs the world's inputs through the transform's whole
+// topology in process (stream.Driver: every step, task and pebble store,
+// two partitions, a transaction per 25 inputs), configured like the variant's
+// transform, and inserts the inputs and every output into their raw change
+// tables (the current-state tables follow through their views), each
+// record encoded and decoded with its topic's schema and mapped by package
+// tables, as the loader does.
 func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
 	e.t.Helper()
 	mapping, err := identity.LoadMapping(e.mappingFile)
@@ -134,45 +139,52 @@ func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
 	if v.evenSplit {
 		cfg.Attribution = join.EvenSplit
 	}
-	p := stream.NewProcessor(mapping, cfg)
+	d, err := stream.NewDriver(stream.Config{Serde: e.serde, Mapping: mapping, Join: cfg, Partitions: 2,
+		StateDir: e.t.TempDir(), CacheBytes: 8 << 20})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer d.Close()
 	byTopic := map[string]*tables.Table{}
 	for _, tb := range tbls {
 		byTopic[tb.Topic] = tb
 	}
 	rows := map[string][][]any{}
-	codecs := map[string]*schemas.Codec{}
-	add := func(topic, key string, rec map[string]any) {
-		codec := codecs[topic]
-		if codec == nil {
-			var err error
-			if codec, err = schemas.NewCodec(topic); err != nil {
-				e.t.Fatal(err)
-			}
-			codecs[topic] = codec
-		}
-		b, err := codec.Encode(rec)
-		if err != nil {
-			e.t.Fatalf("encode %s %s: %v", topic, key, err)
-		}
-		back, err := codec.Decode(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
+	add := func(topic string, key []byte, rec map[string]any) {
 		tb := byTopic[topic]
-		row, err := tb.Row(back, []byte(key), 0, int64(len(rows[topic])))
+		if tb == nil {
+			e.t.Fatalf("the transform wrote to %s (%s): the world has no dead letters", topic, key)
+		}
+		row, err := tb.Row(rec, key, 0, int64(len(rows[topic])))
 		if err != nil {
 			e.t.Fatalf("map %s %s: %v", topic, key, err)
 		}
 		rows[topic] = append(rows[topic], row)
 	}
-	for _, in := range ins {
-		add(in.topic, in.key, in.rec)
-		outs, err := p.Process(in.topic, in.rec)
+	d.Output = func(topic string, key, value []byte) {
+		rec, err := e.serde.Decode(context.Background(), value)
 		if err != nil {
+			e.t.Fatalf("decode %s %s: %v", topic, key, err)
+		}
+		add(topic, key, rec)
+	}
+	for i, in := range ins {
+		b, err := e.serde.Encode(in.topic, in.rec)
+		if err != nil {
+			e.t.Fatalf("encode %s %s: %v", in.topic, in.key, err)
+		}
+		back, err := e.serde.Decode(context.Background(), b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		add(in.topic, []byte(in.key), back)
+		if err := d.Input(in.topic, []byte(in.key), b); err != nil {
 			e.t.Fatalf("process %s %s: %v", in.topic, in.key, err)
 		}
-		for _, o := range outs {
-			add(o.Topic, o.Key, o.Value)
+		if (i+1)%25 == 0 || i == len(ins)-1 {
+			if err := d.Commit(); err != nil {
+				e.t.Fatal(err)
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -201,4 +213,27 @@ func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
 			e.t.Fatalf("%s: %v", tb.Raw, err)
 		}
 	}
+}
+
+// newSerde returns a serde over a schema registry of the test's own with
+// every schema registered.
+func newSerde(t *testing.T) *schemas.Serde {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	src, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := schemas.NewRegistry(src)
+	if _, err := r.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serde, err := r.Serde(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serde
 }

@@ -1,11 +1,13 @@
 // Package oracle holds the transform's end-to-end oracle test: seeded
 // worlds of input changes (late data, restated days, duplicates,
 // out-of-order versions, deletes, unmatched and conflicting identifiers)
-// go through a real broker, the transform stage (a child process running
-// stream.Run, killed with SIGKILL at random points and restarted) and the
-// loader into the
-// embedded warehouse, where product_daily must equal the same join written
-// as plain SQL over the raw change tables (oracle.sql), row by row.
+// go through a real broker, the transform stage (one or three child
+// processes, instances of one group running stream.New, killed with
+// SIGKILL at random points and restarted, some after their tasks moved,
+// some with their state directory wiped) and the loader into the embedded
+// warehouse, where product_daily must equal the same join written as plain
+// SQL over the raw change tables (oracle.sql), row by row, and
+// product_links the identity rules in SQL (identity.sql).
 //
 // The SQL restates the rules of packages identity and join independently
 // of their Go code; when the two disagree, one of them is wrong. Variants
@@ -21,7 +23,9 @@
 // product. The world generator plants every case the coverage check
 // demands by construction (anchors no chaos removes), and
 // TestWorldCoverage proves it for many seeds without Kafka, the transform
-// process or the loader: the transform's Processor runs in the test, its
-// inputs and outputs go straight into the raw change tables, and the
-// outputs must equal the oracle there as well.
+// process or the loader: the transform's topology runs in the test
+// (stream.Driver, with its pebble stores), its inputs and outputs go
+// straight into the raw change tables, and the outputs must equal the
+// oracle there as well. ORACLE_LONG=1 (make test-oracle-long) runs more
+// worlds with three instances.
 package oracle

@@ -236,10 +236,11 @@ type transform struct {
 	log     string
 }
 
-// startTransform runs the transform as a child process configured by
-// environment, as production does, so that it can be killed with SIGKILL
-// like a crashed stage.
-func (e *env) startTransform() *transform {
+// startTransform runs instance id of the transform as a child process
+// configured by environment, as production does, so that it can be killed
+// with SIGKILL like a crashed stage. Its state directory is
+// <stateDir>/<id>, kept across its restarts.
+func (e *env) startTransform(id int, stateDir string) *transform {
 	e.t.Helper()
 	addr := testenv.FreeAddr(e.t)
 	logf, err := os.CreateTemp(e.t.TempDir(), "transform-*.log")
@@ -247,11 +248,11 @@ func (e *env) startTransform() *transform {
 		e.t.Fatal(err)
 	}
 	defer logf.Close()
-	// By default the child is this test binary running stream.Run with
+	// By default the child is this test binary running stream.New with
 	// the broker's minimum session timeout (TestTransformChild);
 	// ORACLE_BINARY=1 runs `shopstream transform` instead (default 45 s
-	// session timeout: slower, as restarts wait for the dead member's
-	// partitions).
+	// session timeout: slower, as tasks of a member that does not come
+	// back move only when its session ends).
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTransformChild$")
 	if os.Getenv("ORACLE_BINARY") == "1" {
 		cmd = exec.Command(testenv.Binary(e.t), "transform")
@@ -266,7 +267,9 @@ func (e *env) startTransform() *transform {
 		"SHOPSTREAM_METRICS_LISTEN="+addr,
 		"SHOPSTREAM_LOG_LEVEL=info",
 		"SHOPSTREAM_TRANSFORM_GROUP="+e.group,
-		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+e.group+"-txn",
+		fmt.Sprintf("SHOPSTREAM_TRANSFORM_INSTANCE_ID=%d", id),
+		"SHOPSTREAM_TRANSFORM_STATE_DIR="+stateDir,
+		fmt.Sprintf("SHOPSTREAM_TRANSFORM_PARTITIONS=%d", internalPartitions),
 		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+e.prefix,
 		"SHOPSTREAM_TRANSFORM_ATTRIBUTION="+attribution,
 		"SHOPSTREAM_TRANSFORM_MAPPING_FILE="+e.mappingFile,
@@ -304,9 +307,9 @@ func (e *env) startTransform() *transform {
 }
 
 // counter returns the sum of a counter of the process's metrics; -1 while
-// they cannot be read. records_in counts every input it applied, the
-// state rebuild included; records_out only what committed transactions
-// produced, i.e. live work.
+// they cannot be read. Both count what committed transactions consumed
+// (records_in, inputs) and produced (records_out, internal records
+// excluded) since the process started.
 func (tr *transform) counter(name string) int64 {
 	resp, err := http.Get(tr.metrics)
 	if err != nil {
@@ -366,19 +369,31 @@ func TestTransformChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = http.Serve(ln, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})) }()
-	err = stream.Run(ctx, stream.Config{
-		Brokers:         strings.Split(os.Getenv("SHOPSTREAM_KAFKA_BROKERS"), ","),
-		Group:           os.Getenv("SHOPSTREAM_TRANSFORM_GROUP"),
-		TransactionalID: os.Getenv("SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID"),
-		TopicPrefix:     os.Getenv("SHOPSTREAM_TRANSFORM_TOPIC_PREFIX"),
-		Serde:           serde,
-		Mapping:         mapping,
-		Join:            jcfg,
-		Metrics:         metrics,
-		// The group hands a killed member's partitions on only when its
-		// session times out; the broker's minimum keeps restarts quick.
+	id := os.Getenv("SHOPSTREAM_TRANSFORM_INSTANCE_ID")
+	partitions, err := strconv.Atoi(os.Getenv("SHOPSTREAM_TRANSFORM_PARTITIONS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := stream.New(stream.Config{
+		Brokers:     strings.Split(os.Getenv("SHOPSTREAM_KAFKA_BROKERS"), ","),
+		Group:       os.Getenv("SHOPSTREAM_TRANSFORM_GROUP"),
+		InstanceID:  id,
+		StateDir:    filepath.Join(os.Getenv("SHOPSTREAM_TRANSFORM_STATE_DIR"), id),
+		Partitions:  partitions,
+		TopicPrefix: os.Getenv("SHOPSTREAM_TRANSFORM_TOPIC_PREFIX"),
+		Serde:       serde,
+		Mapping:     mapping,
+		Join:        jcfg,
+		Metrics:     metrics,
+		// A member that does not come back within its session leaves the
+		// group and its tasks move; the broker's minimum keeps it quick.
 		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)},
+		Log:        zerolog.New(os.Stderr).Level(zerolog.InfoLevel).With().Timestamp().Str("instance", id).Logger(),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(ctx)
 	t.Fatalf("transform stopped: %v", err)
 }
 
@@ -505,9 +520,9 @@ func (e *env) loaded(ctx context.Context) (bool, string) {
 	return true, ""
 }
 
-// waitGroupEmpty waits until the broker has dropped every member of the
-// transform group, i.e. the killed process's session has timed out.
-func (e *env) waitGroupEmpty() {
+// waitMembers waits until the transform group has n members: the broker
+// has dropped a killed process once its session timed out.
+func (e *env) waitMembers(n int) {
 	e.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -515,12 +530,12 @@ func (e *env) waitGroupEmpty() {
 		gs, err := e.adm.DescribeGroups(ctx, e.group)
 		cancel()
 		if err == nil {
-			if g, ok := gs[e.group]; ok && g.Err == nil && len(g.Members) == 0 {
+			if g, ok := gs[e.group]; ok && g.Err == nil && len(g.Members) == n {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("the transform group still has members: %v %v", gs, err)
+			e.t.Fatalf("the transform group does not have %d members: %v %v", n, gs, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -635,9 +650,11 @@ func diff(got, want []string) string {
 // variant is a configuration of the transform under the oracle, with the
 // worlds that exercise it.
 type variant struct {
-	name  string
-	seeds []uint64
-	kills int // SIGKILL rounds while the second half arrives
+	name string
+	// seeds are the worlds run with one transform instance, seeds3 those
+	// run with three (ORACLE_LONG=1 adds long3).
+	seeds, seeds3, long3 []uint64
+	kills                int // SIGKILL rounds while the second half arrives
 	// evenSplit runs the join with join.EvenSplit instead of FullCredit;
 	// its worlds' videos show up to three products, so that there are
 	// remainders to hand out.
@@ -649,11 +666,15 @@ type variant struct {
 }
 
 var variants = []variant{
-	{name: "full", seeds: []uint64{1, 2}, kills: 3},
+	{name: "full", seeds: []uint64{1, 2}, seeds3: []uint64{4}, long3: []uint64{5, 6, 8}, kills: 3},
 	// The split and the mapping change what rows hold, not how the stage
 	// recovers: one world and fewer kills keep the package's time down.
-	{name: "even_mapped", seeds: []uint64{3}, kills: 2, evenSplit: true, mapping: true, mixCurrencies: true},
+	{name: "even_mapped", seeds: []uint64{3}, long3: []uint64{7}, kills: 2, evenSplit: true, mapping: true, mixCurrencies: true},
 }
+
+// internalPartitions is the transform's partitions (transform.partitions)
+// in the oracle: more than one task per step for three instances.
+const internalPartitions = 4
 
 // The size of the worlds.
 const worldProducts, worldVideos = 28, 24
@@ -673,71 +694,127 @@ func worldOf(t testing.TB, v variant, seed uint64) *world {
 }
 
 // TestOracle: a seeded world of input changes goes through the transform
-// and the loader; product_daily must equal the join computed in SQL over
-// the raw change tables. Then the rest of the world arrives while the
-// transform process is killed with SIGKILL at random points and
-// restarted, and the table must equal the oracle again. Each variant runs
-// the transform in another configuration.
+// and the loader; product_daily and product_links must equal the oracles
+// computed in SQL over the raw change tables, row by row. Then the rest of
+// the world arrives while transform processes are killed with SIGKILL at
+// random points and restarted, and the tables must equal the oracles
+// again. Each variant runs the transform in another configuration, with
+// one instance and with three instances of one group (which rebalance
+// their tasks as instances die, leave and come back).
 func TestOracle(t *testing.T) {
+	long := os.Getenv("ORACLE_LONG") == "1"
 	for _, v := range variants {
-		for _, seed := range v.seeds {
-			t.Run(fmt.Sprintf("%s_seed%d", v.name, seed), func(t *testing.T) {
-				// Worlds are independent (own topics, group and warehouse),
-				// and most of a run is waiting for the group to rebalance.
-				t.Parallel()
-				testOracle(t, v, seed)
-			})
+		runs := []struct {
+			seeds     []uint64
+			instances int
+		}{{v.seeds, 1}, {v.seeds3, 3}}
+		if long {
+			runs = append(runs, struct {
+				seeds     []uint64
+				instances int
+			}{v.long3, 3})
+		}
+		for _, r := range runs {
+			for _, seed := range r.seeds {
+				t.Run(fmt.Sprintf("%s_seed%d_%dinstances", v.name, seed, r.instances), func(t *testing.T) {
+					// Worlds are independent (own topics, group and warehouse),
+					// and most of a run is waiting for the group to rebalance.
+					t.Parallel()
+					testOracle(t, v, seed, r.instances)
+				})
+			}
 		}
 	}
 }
 
-func testOracle(t *testing.T, v variant, seed uint64) {
+func testOracle(t *testing.T, v variant, seed uint64, instances int) {
 	e := newEnv(t)
 	w := worldOf(t, v, seed)
 	ins := w.build(worldProducts, worldVideos)
 	e.configure(v, w.mapping)
-	t.Logf("world of seed %d: %d input changes", seed, len(ins))
+	t.Logf("world of seed %d: %d input changes, %d instances", seed, len(ins), instances)
 	rng := rand.New(rand.NewPCG(seed, 7))
 
 	// First half, one clean run.
 	half := len(ins) / 2
 	start := time.Now()
 	e.produce(ins[:half])
-	tr := e.startTransform()
+	stateDir := t.TempDir()
+	trs := make([]*transform, instances)
+	for i := range trs {
+		trs[i] = e.startTransform(i, stateDir)
+	}
 	e.converge("first half")
 
 	// The rest in parts, each in several transactions while the stage
-	// runs, and a SIGKILL at a random point: as soon as it serves metrics
-	// (before it has the partitions), once it has applied a random number
-	// of inputs (while it rebuilds its state, or just after), or once it
-	// has committed a random number of outputs of live work.
+	// runs, and a SIGKILL of a random instance at a random point: as soon
+	// as it serves metrics (before it has its tasks), once it has
+	// committed a random number of inputs, or once it has committed a
+	// random number of outputs.
 	rest := ins[half:]
 	kills := v.kills
+	if instances > 1 {
+		kills++
+	}
 	for k := range kills {
 		part := rest[k*len(rest)/kills : (k+1)*len(rest)/kills]
 		for c := range 5 {
 			e.produce(part[c*len(part)/5 : (c+1)*len(part)/5])
 		}
+		victim := rng.IntN(instances)
 		counter, n := recordsIn, int64(0)
 		switch rng.IntN(4) {
 		case 0:
 		case 1:
-			counter, n = recordsOut, 1+rng.Int64N(int64(len(part)))
+			counter, n = recordsOut, 1+rng.Int64N(int64(len(part)/instances))
 		default:
-			n = 1 + rng.Int64N(int64(half+k*len(rest)/kills+len(part)))
+			n = 1 + rng.Int64N(int64(len(part)/instances))
 		}
-		got := tr.killAfter(counter, n, 2*time.Minute)
-		t.Logf("kill %d: at %s %d (target %d)", k+1, counter, got, n)
-		// Restart at once, while the killed member's session is still
-		// alive and holds partitions: the transform must not produce until
-		// it owns them all. ORACLE_WAIT_GROUP_EMPTY=1 waits instead.
-		if os.Getenv("ORACLE_WAIT_GROUP_EMPTY") == "1" {
-			e.waitGroupEmpty()
+		// An instance that gets few tasks may never reach n: then it
+		// dies at the timeout, wherever it is.
+		got := trs[victim].killAfter(counter, n, time.Minute/time.Duration(instances))
+		t.Logf("kill %d: instance %d at %s %d (target %d)", k+1, victim, counter, got, n)
+		how := "at once"
+		if instances > 1 {
+			switch rng.IntN(4) {
+			case 0:
+				// Restart at once: a static member, it gets its tasks
+				// back without a rebalance and restores them from its
+				// local store.
+			case 1:
+				// After its session has ended: the others take its
+				// tasks over (restored from the changelogs) and hand
+				// them back when it returns, two rebalances.
+				how = "after its session ended"
+				e.waitMembers(instances - 1)
+			case 2:
+				// Its disk is lost: it restores all it gets from the
+				// changelogs.
+				how = "with its state directory wiped"
+				if err := os.RemoveAll(filepath.Join(stateDir, strconv.Itoa(victim))); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				// A second instance dies while the first is down, and
+				// both come back at once.
+				other := (victim + 1 + rng.IntN(instances-1)) % instances
+				trs[other].kill()
+				how = fmt.Sprintf("with instance %d killed too", other)
+				trs[other] = e.startTransform(other, stateDir)
+			}
+		} else if os.Getenv("ORACLE_WAIT_GROUP_EMPTY") == "1" {
+			// Restart at once, while the killed member's session is still
+			// alive: static membership gives the new process its tasks.
+			// ORACLE_WAIT_GROUP_EMPTY=1 waits for the session to end instead.
+			e.waitMembers(0)
 		}
-		tr = e.startTransform()
+		t.Logf("restart %d: instance %d %s", k+1, victim, how)
+		trs[victim] = e.startTransform(victim, stateDir)
 	}
 	e.converge("after the kills")
-	tr.kill()
+	for _, tr := range trs {
+		tr.kill()
+	}
 	e.checkCoverage(v, e.oracleRelation())
 	t.Logf("seed %d took %s", seed, time.Since(start).Round(time.Millisecond))
 }

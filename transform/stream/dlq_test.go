@@ -20,8 +20,9 @@ import (
 
 // TestReplayDeadLetter: a product whose schema the registry does not know
 // yet is dead-lettered and changes nothing. The registry learns the schema
-// and the transform restarts (as after a deploy): the rebuild leaves the
-// open dead letter out although it now decodes. A replay request makes the
+// and the transform restarts (as after a deploy): the open dead letter,
+// below the committed offsets, is not read again although it now decodes.
+// A replay request makes the
 // running transform process it: the outputs appear with the replayed
 // marker, and a second request for the same dead letter changes nothing.
 func TestReplayDeadLetter(t *testing.T) {
@@ -56,8 +57,8 @@ func TestReplayDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var batches int
-	stop := e.run(t, group, &batches)
+	dir := t.TempDir()
+	stop := e.startInstance(t, group, "0", dir)
 	read := func() deadletter.Log {
 		g, err := deadletter.Read(ctx, []kgo.Opt{kgo.SeedBrokers(e.brokers...)}, dlq)
 		if err != nil {
@@ -86,7 +87,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	stop = e.run(t, group, &batches)
+	stop = e.startInstance(t, group, "0", dir)
 	defer func() {
 		if err := stop(); err != nil {
 			t.Error(err)

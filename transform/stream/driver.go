@@ -60,7 +60,7 @@ func NewDriver(cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	t.links = newLinksTable(cfg.TopicPrefix+identity.TopicProductLinks, cfg.Serde)
-	t.dl = &deadLetters{topics: map[string]bool{}, open: map[deadletter.ID]bool{}, replayed: map[deadletter.ID]bool{}}
+	t.dl = &deadLetters{topics: map[string]bool{}, replayed: map[deadletter.ID]bool{}}
 	return &Driver{t: t, top: t.eng.top, db: db, tasks: map[taskID]*task{}, stores: map[topicPartition]*state.Store{},
 		offset: map[topicPartition]int64{}, ctx: context.Background(), cfg: cfg}, nil
 }

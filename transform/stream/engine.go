@@ -44,6 +44,11 @@ type engineConfig struct {
 	onCommit func(consumed int, outputs map[string]int)
 	// onAbort, if set, is called after a transaction aborted.
 	onAbort func()
+	// onRestore, if set, is called after stores were restored.
+	onRestore func(stats []state.RestoreStats, took time.Duration)
+	// onTasks, if set, is called with the tasks added (n > 0) or removed
+	// (n < 0) per sub-topology.
+	onTasks func(sub string, n int)
 }
 
 // ticker is a processor with work of its own at the start of every
@@ -90,7 +95,10 @@ type engine struct {
 	changelogs map[topicPartition]*state.Store
 
 	mu      sync.Mutex
-	revoked []topicPartition // by the group, not yet handled
+	changes []assignment // by the group, in order, not yet handled
+	// assigned are the partitions the group gave this instance whose
+	// tasks are not created yet.
+	assigned map[topicPartition]bool
 
 	lastPurge time.Time
 	ensured   bool
@@ -106,6 +114,12 @@ func (t taskID) String() string { return fmt.Sprintf("%s-%d", t.sub, t.partition
 type topicPartition struct {
 	topic     string
 	partition int32
+}
+
+// assignment is a partition the group assigned or took away.
+type assignment struct {
+	tp       topicPartition
+	assigned bool
 }
 
 type task struct {
@@ -164,7 +178,12 @@ func (e *engine) run(ctx context.Context) (err error) {
 		return fmt.Errorf("stream: %w", err)
 	}
 	defer func() { err = errors.Join(err, e.db.Close()) }()
-	e.tasks, e.changelogs, e.revoked = map[taskID]*task{}, map[topicPartition]*state.Store{}, nil
+	e.tasks, e.changelogs, e.changes, e.assigned = map[taskID]*task{}, map[topicPartition]*state.Store{}, nil, map[topicPartition]bool{}
+	defer func() {
+		for id := range e.tasks {
+			e.countTasks(id.sub, -1)
+		}
+	}()
 
 	var sources []string
 	for src := range e.bySource {
@@ -174,15 +193,18 @@ func (e *engine) run(ctx context.Context) (err error) {
 	for t := range e.partitions {
 		internal[t] = true
 	}
-	onRevoked := func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for t, ps := range m {
-			for _, p := range ps {
-				e.revoked = append(e.revoked, topicPartition{t, p})
+	changed := func(assigned bool) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			for t, ps := range m {
+				for _, p := range ps {
+					e.changes = append(e.changes, assignment{topicPartition{t, p}, assigned})
+				}
 			}
 		}
 	}
+	onRevoked := changed(false)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(e.cfg.brokers...),
 		kgo.ConsumerGroup(e.cfg.group),
@@ -196,6 +218,7 @@ func (e *engine) run(ctx context.Context) (err error) {
 		kgo.RecordPartitioner(partitioner{internal: internal, def: kgo.StickyKeyPartitioner(nil)}),
 		kgo.OnPartitionsRevoked(onRevoked),
 		kgo.OnPartitionsLost(onRevoked),
+		kgo.OnPartitionsAssigned(changed(true)),
 	}, e.cfg.clientOpts...)
 	e.sess, err = kgo.NewGroupTransactSession(opts...)
 	if err != nil {
@@ -226,8 +249,11 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if ferr != nil {
 			return fmt.Errorf("stream: %w", ferr)
 		}
-		e.dropRevoked()
-		work := fetches.NumRecords() > 0
+		e.applyAssignments()
+		// A task assigned is created and restored at once, not when its
+		// first record arrives: a facts task must react to link changes
+		// even when its partition is quiet.
+		work := fetches.NumRecords() > 0 || len(e.assigned) > 0
 		if e.cfg.beforeTxn != nil {
 			w, err := e.cfg.beforeTxn()
 			if err != nil {
@@ -264,15 +290,24 @@ func (e *engine) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
-// dropRevoked closes the tasks whose partitions the group took away. Their
-// stores stay on disk: if a task comes back, it restores from its
-// checkpoint.
-func (e *engine) dropRevoked() {
+// applyAssignments takes the group's changes in order: a partition
+// assigned waits in e.assigned for prepare to create its task; a task
+// whose partition the group took away is closed. Its store stays on disk:
+// if the task comes back, it restores from its checkpoint.
+func (e *engine) applyAssignments() {
 	e.mu.Lock()
-	revoked := e.revoked
-	e.revoked = nil
+	changes := e.changes
+	e.changes = nil
 	e.mu.Unlock()
-	for _, tp := range revoked {
+	for _, c := range changes {
+		tp := c.tp
+		if c.assigned {
+			if e.bySource[tp.topic] != nil {
+				e.assigned[tp] = true
+			}
+			continue
+		}
+		delete(e.assigned, tp)
 		s := e.bySource[tp.topic]
 		if s == nil {
 			continue
@@ -283,6 +318,7 @@ func (e *engine) dropRevoked() {
 			continue
 		}
 		delete(e.tasks, id)
+		e.countTasks(id.sub, -1)
 		if t.store != nil {
 			delete(e.changelogs, topicPartition{e.top.changelogTopic(s.store), tp.partition})
 			e.db.Drop(t.store.Name())
@@ -291,31 +327,47 @@ func (e *engine) dropRevoked() {
 	}
 }
 
-// prepare creates the tasks of the fetched records that this instance
-// does not run yet, and restores their stores before any of them
-// processes a record.
+func (e *engine) countTasks(sub string, n int) {
+	if e.cfg.onTasks != nil {
+		e.cfg.onTasks(sub, n)
+	}
+}
+
+// prepare creates the tasks of the partitions assigned and of the fetched
+// records that this instance does not run yet, and restores their stores
+// before any of them processes a record.
 func (e *engine) prepare(ctx context.Context, fetches kgo.Fetches) error {
 	var restore []*state.Store
 	var created []taskID
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		s := e.bySource[p.Topic]
-		if s == nil || len(p.Records) == 0 {
+	create := func(topic string, partition int32) {
+		s := e.bySource[topic]
+		if s == nil {
 			return
 		}
-		id := taskID{s.name, p.Partition}
+		id := taskID{s.name, partition}
 		if e.tasks[id] != nil {
 			return
 		}
 		t := &task{id: id}
 		if s.store != "" {
 			changelog := e.top.changelogTopic(s.store)
-			t.store = e.db.Store(id.String(), changelog, p.Partition)
-			e.changelogs[topicPartition{changelog, p.Partition}] = t.store
+			t.store = e.db.Store(id.String(), changelog, partition)
+			e.changelogs[topicPartition{changelog, partition}] = t.store
 			restore = append(restore, t.store)
 		}
-		t.proc = s.newTask(p.Partition, t.store)
+		t.proc = s.newTask(partition, t.store)
 		e.tasks[id] = t
+		e.countTasks(id.sub, 1)
 		created = append(created, id)
+	}
+	for tp := range e.assigned {
+		create(tp.topic, tp.partition)
+	}
+	clear(e.assigned)
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			create(p.Topic, p.Partition)
+		}
 	})
 	if len(restore) == 0 {
 		return nil
@@ -326,8 +378,12 @@ func (e *engine) prepare(ctx context.Context, fetches kgo.Fetches) error {
 		// The tasks are not usable; they are created again next time.
 		for _, id := range created {
 			delete(e.tasks, id)
+			e.countTasks(id.sub, -1)
 		}
 		return fmt.Errorf("stream: restore: %w", err)
+	}
+	if e.cfg.onRestore != nil {
+		e.cfg.onRestore(stats, time.Since(start))
 	}
 	for _, st := range stats {
 		ev := e.cfg.log.Info().Str("task", st.Store).Int64("from", st.From).Int64("to", st.To).Int("records", st.Records)

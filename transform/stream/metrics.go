@@ -1,7 +1,11 @@
 package stream
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopstream/shopstream/transform/state"
 )
 
 // Metrics are the transform stage's Prometheus metrics. A nil *Metrics
@@ -14,21 +18,22 @@ type Metrics struct {
 	deadLetters  *prometheus.CounterVec
 	conflicts    prometheus.Gauge
 	transactions *prometheus.CounterVec
-	rebuilds     prometheus.Counter
-	rebuilding   prometheus.Gauge
-	pending      prometheus.Gauge
-	replayed     prometheus.Counter
+	tasks        *prometheus.GaugeVec
+	restores     *prometheus.CounterVec
+	restored     prometheus.Counter
+	restoreTime  prometheus.Counter
 	dlqReplays   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
-// registered, for tests and one-off commands).
+// registered, for tests and one-off commands). Several instances in one
+// process share them.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		recordsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_transform_records_in_total",
-			Help: "Input records processed, per input topic; phase rebuild (replayed into state, outputs already written by an earlier run) or live.",
-		}, []string{"topic", "phase"}),
+			Help: "Input records processed in committed transactions, per input topic.",
+		}, []string{"topic"}),
 		recordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_transform_records_out_total", Help: "Records produced in committed transactions, per output topic (dead letters included).",
 		}, []string{"topic"}),
@@ -42,22 +47,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopstream_transform_dead_letters_total", Help: "Input records sent to <topic>.dlq, per input topic.",
 		}, []string{"topic"}),
 		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "shopstream_transform_identity_conflicts", Help: "Identifiers currently claimed by several products in a way no rule decides.",
+			Name: "shopstream_transform_identity_conflicts", Help: "Identifiers currently claimed by several products in a way no rule decides (on the instance running the identity task).",
 		}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_transform_transactions_total", Help: "Transactions ended, by result (committed, aborted).",
 		}, []string{"result"}),
-		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shopstream_transform_rebuilds_total", Help: "State rebuilds started (every start, rebalance or aborted transaction).",
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shopstream_transform_tasks", Help: "Tasks this process runs, per step (route, identity, facts, rows).",
+		}, []string{"step"}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_transform_restores_total",
+			Help: "Task stores restored before their task ran, by kind: local (from the local store's checkpoint on) or full (the whole changelog partition: a new or wiped state directory, a task that moved here).",
+		}, []string{"kind"}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopstream_transform_restored_records_total", Help: "Changelog records applied to stores by restores.",
 		}),
-		rebuilding: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "shopstream_transform_rebuilding", Help: "1 while the state is being rebuilt from the input topics and no output is produced.",
-		}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "shopstream_transform_rebuild_partitions_pending", Help: "Input partitions not yet replayed up to the group's committed offset.",
-		}),
-		replayed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shopstream_transform_rebuild_records_total", Help: "Records replayed into the state during rebuilds.",
+		restoreTime: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopstream_transform_restore_seconds_total", Help: "Time spent restoring stores (no task processes meanwhile).",
 		}),
 		dlqReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_transform_dead_letter_replays_total",
@@ -66,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.rows, m.links, m.deadLetters, m.conflicts, m.transactions,
-			m.rebuilds, m.rebuilding, m.pending, m.replayed, m.dlqReplays)
+			m.tasks, m.restores, m.restored, m.restoreTime, m.dlqReplays)
 	}
 	return m
 }
@@ -94,32 +100,28 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func (m *Metrics) rebuildStarted() {
+// restoredStores counts a prepare's restores.
+func (m *Metrics) restoredStores(stats []state.RestoreStats, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.rebuilds.Inc()
-	m.rebuilding.Set(1)
+	for _, st := range stats {
+		kind := "local"
+		if st.Wiped {
+			kind = "full"
+		}
+		m.restores.WithLabelValues(kind).Inc()
+		m.restored.Add(float64(st.Records))
+	}
+	m.restoreTime.Add(took.Seconds())
 }
 
-func (m *Metrics) rebuildProgress(replayed map[string]int, pending int) {
+// taskCount adds n to the tasks of a step.
+func (m *Metrics) taskCount(step string, n int) {
 	if m == nil {
 		return
 	}
-	for t, n := range replayed {
-		m.recordsIn.WithLabelValues(t, "rebuild").Add(float64(n))
-		m.replayed.Add(float64(n))
-	}
-	m.pending.Set(float64(pending))
-}
-
-func (m *Metrics) rebuildDone(conflicts int) {
-	if m == nil {
-		return
-	}
-	m.rebuilding.Set(0)
-	m.pending.Set(0)
-	m.conflicts.Set(float64(conflicts))
+	m.tasks.WithLabelValues(step).Add(float64(n))
 }
 
 func (m *Metrics) committed(s batchStats) {
@@ -128,7 +130,7 @@ func (m *Metrics) committed(s batchStats) {
 	}
 	m.transactions.WithLabelValues("committed").Inc()
 	for t, n := range s.inputs {
-		m.recordsIn.WithLabelValues(t, "live").Add(float64(n))
+		m.recordsIn.WithLabelValues(t).Add(float64(n))
 	}
 	for t, n := range s.dead {
 		m.deadLetters.WithLabelValues(t).Add(float64(n))

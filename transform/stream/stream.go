@@ -2,21 +2,13 @@ package stream
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/internal/native"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
@@ -27,35 +19,35 @@ type Serde interface {
 	Decode(ctx context.Context, b []byte) (map[string]any, error)
 }
 
-// Defaults of Config.
-const (
-	DefaultGroup           = "shopstream-transform"
-	DefaultTransactionalID = "shopstream-transform-0"
-)
+// DefaultGroup is the default of Config.Group.
+const DefaultGroup = "shopstream-transform"
 
-// Config configures Run.
+// Config configures an instance of the transform (New).
 type Config struct {
 	// Brokers are the seed brokers.
 	Brokers []string
 	// ClientOpts are extra client options (SASL, TLS, logger).
 	ClientOpts []kgo.Opt
-	// Group is the consumer group; DefaultGroup when empty.
+	// Group is the consumer group of every instance of the stage, and
+	// the prefix of its internal topics; DefaultGroup when empty.
 	Group string
-	// TransactionalID must be stable across restarts of an instance;
-	// DefaultTransactionalID when empty (Run), <Group>-<InstanceID> when
-	// empty (New).
-	TransactionalID string
 	// InstanceID names this instance among those of the group: its static
-	// group membership and default transactional id. Required by New.
+	// group membership (group.instance.id) and its default transactional
+	// id. Required, and stable across restarts of the instance.
 	InstanceID string
-	// StateDir holds the instance's task stores (New).
+	// TransactionalID is the instance's transactional id; default
+	// <Group>-<InstanceID>. Stable across restarts: a restarted instance
+	// fences its previous incarnation's open transaction with it.
+	TransactionalID string
+	// StateDir holds the instance's task stores. Required; one process at
+	// a time.
 	StateDir string
-	// CacheBytes bounds the memory of the stores (New); default
+	// CacheBytes bounds the memory of the stores; default
 	// state.DefaultCacheBytes.
 	CacheBytes int64
 	// Partitions is the number of partitions of the facts and rows steps,
-	// the most instances that share their work (New); DefaultPartitions
-	// when 0. It cannot change for a group.
+	// the most instances that share their work; DefaultPartitions when 0.
+	// It cannot change for a group.
 	Partitions int
 	// TopicPrefix is put before every topic name, input and output (e.g.
 	// "tenant1." or a test's unique prefix); schemas are those of the
@@ -72,525 +64,48 @@ type Config struct {
 	// OnBatch, if set, is called after every committed transaction with
 	// the number of input records and outputs; for progress and tests.
 	OnBatch func(inputs, outputs int)
-	// Metrics, if set, counts records, rows, links, conflicts and rebuild
-	// progress.
+	// Metrics, if set, counts records, rows, links, transactions and
+	// restores.
 	Metrics *Metrics
-	// Log receives state changes (rebuilds) at info and per-transaction
-	// counts at debug; the zero Logger logs nothing. Errors are returned,
-	// not logged.
+	// Log receives state changes (tasks restored) at info and
+	// per-transaction counts at debug; the zero Logger logs nothing.
+	// Errors are returned, not logged.
 	Log zerolog.Logger
 }
-
-// rebuildCheckInterval is how long a poll waits during the rebuild before
-// the log bounds of partitions still being rebuilt are checked.
-const rebuildCheckInterval = 2 * time.Second
 
 // crashBeforeEnd, set by tests, runs after a transaction's outputs were
 // produced and before it ends; an error stops Run as a crash would.
 var crashBeforeEnd func() error
 
-// errRestart asks Run to drop its state and rebuild it.
-var errRestart = errors.New("stream: transaction aborted, rebuild state")
-
-// Run runs the transform until ctx is done, then returns nil. Any other
-// return is an error the stage cannot recover from by itself (an End error,
-// a broken client): the caller should restart it.
-//
-// This Run is the single-instance runner that the partitioned topology of
-// the package documentation replaces: it keeps the whole state in memory
-// and rebuilds it at every start by replaying the input topics from the
-// beginning (which therefore must keep their history); records below the
-// group's committed offsets only rebuild state. Output versions of a run
-// start above the start time in microseconds, so they supersede what
-// earlier runs wrote. If a transaction aborts (a rebalance), Run drops the
-// state and rebuilds it. One instance must own every input partition.
-//
-// Dead letters: an input record that cannot be decoded or applied goes to
-// its topic's dead-letter topic (package deadletter), in the transaction
-// that commits its offset, and changes nothing. Run also consumes those
-// topics, for replay requests (`shopstream dlq replay`): it processes the
-// record a request carries like a live input and writes the replayed
-// marker in the same transaction as the outputs, so a dead letter is
-// replayed exactly once; a request for a dead letter already replayed is
-// skipped, and one that fails again leaves the dead letter open. A rebuild
-// leaves out the input records that are open dead letters (read from the
-// dead-letter topics first), so the state holds what the outputs show even
-// when a fixed transform could now process them: their replay then
-// produces the outputs.
-func Run(ctx context.Context, cfg Config) error {
-	if cfg.Serde == nil || len(cfg.Brokers) == 0 {
-		return errors.New("stream: config needs brokers and a serde")
-	}
-	if cfg.Group == "" {
-		cfg.Group = DefaultGroup
-	}
-	if cfg.TransactionalID == "" {
-		cfg.TransactionalID = DefaultTransactionalID
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if err := ensureTopics(ctx, cfg); err != nil {
-		return err
-	}
-	for {
-		err := runOnce(ctx, cfg)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, errRestart):
-			cfg.Log.Info().Msg("partitions revoked or transaction aborted; rebuilding state")
-			continue
-		default:
-			return err
-		}
-	}
+// Topics returns the input topics of the transform.
+func Topics() []string {
+	return append(join.InputTopics(), identity.TopicTikTokProducts)
 }
 
-// replay tracks, per input partition, the committed offset below which
-// records only rebuild state, and whether the rebuild has got there.
-type replay struct {
-	mu    sync.Mutex
-	until map[string]map[int32]int64
-	done  map[string]map[int32]bool
-	last  map[string]map[int32]int64 // highest offset read + 1
+// learntSKU returns the seller SKU an Amazon sales or order record shows
+// for an ASIN: the catalog API does not list them.
+func learntSKU(topic string, rec map[string]any) (identity.Ref, string, bool) {
+	r := native.Wrap(rec)
+	var asin, sku string
+	switch topic {
+	case join.TopicAmazonSalesTraffic:
+		asin, sku = r.OptString("child_asin"), r.OptString("sku")
+	case join.TopicAmazonOrderItems:
+		asin, sku = r.OptString("asin"), r.OptString("seller_sku")
+	default:
+		return identity.Ref{}, "", false
+	}
+	mkt := r.OptString("marketplace_id")
+	if asin == "" || sku == "" || mkt == "" || r.Err() != nil {
+		return identity.Ref{}, "", false
+	}
+	return identity.Ref{Channel: identity.ChannelAmazon, Account: mkt, ID: asin}, sku, true
 }
 
-func newReplay() *replay {
-	return &replay{until: map[string]map[int32]int64{}, done: map[string]map[int32]bool{}, last: map[string]map[int32]int64{}}
-}
-
-func (r *replay) set(topic string, p int32, off int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.until[topic] == nil {
-		r.until[topic] = map[int32]int64{}
-		r.done[topic] = map[int32]bool{}
-		r.last[topic] = map[int32]int64{}
-	}
-	r.until[topic][p] = max(r.until[topic][p], off)
-}
-
-// pending returns the topics of partitions still being rebuilt.
-func (r *replay) pending() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for t, ps := range r.until {
-		for p, u := range ps {
-			if u > 0 && !r.done[t][p] {
-				out = append(out, t)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// bounds marks rebuilt the partitions whose committed offset is beyond what
-// the log still holds: retention deleted the records below it (start
-// offset at or past it) or the topic was recreated (end offset below it).
-// Without this, waiting for the record below the committed offset would
-// wait forever.
-func (r *replay) bounds(starts, ends kadm.ListedOffsets) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for t, ps := range r.until {
-		for p, u := range ps {
-			if u == 0 || r.done[t][p] {
-				continue
-			}
-			s, ok1 := starts.Lookup(t, p)
-			e, ok2 := ends.Lookup(t, p)
-			if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
-				continue
-			}
-			target := min(u, e.Offset)
-			if s.Offset >= target || r.last[t][p] >= target {
-				r.done[t][p] = true
-			}
-		}
-	}
-}
-
-// below reports whether a record only rebuilds state.
-func (r *replay) below(topic string, p int32, off int64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return off < r.until[topic][p]
-}
-
-// seen records that a record (data or control) of a partition was read: once
-// the one just below the committed offset has been, the partition is rebuilt.
-// Control records count because the committed offset may follow one.
-func (r *replay) seen(topic string, p int32, off int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if u := r.until[topic][p]; u > 0 {
-		r.last[topic][p] = max(r.last[topic][p], off+1)
-		if off >= u-1 {
-			r.done[topic][p] = true
-		}
-	}
-}
-
-// remaining returns how many partitions are still being rebuilt.
-func (r *replay) remaining() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for t, ps := range r.until {
-		for p, u := range ps {
-			if u > 0 && !r.done[t][p] {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// rebuilding reports whether some partition is still being replayed.
-func (r *replay) rebuilding() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for t, ps := range r.until {
-		for p, u := range ps {
-			if u > 0 && !r.done[t][p] {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// clamp raises every offset of a transaction's offset commit to at least
-// the committed one, so a commit never moves the group backwards.
-func (r *replay) clamp(req *kmsg.TxnOffsetCommitRequest) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range req.Topics {
-		t := &req.Topics[i]
-		for j := range t.Partitions {
-			p := &t.Partitions[j]
-			p.Offset = max(p.Offset, r.until[t.Topic][p.Partition])
-		}
-	}
-	return nil
-}
-
-func runOnce(ctx context.Context, cfg Config) error {
-	proc := NewProcessor(cfg.Mapping, cfg.Join)
-	proc.SetVersionFloor(versionFloor(cfg.Now()))
-	rp := newReplay()
-	var revoked atomic.Bool
-	var own ownership
-	inputs := prefixed(cfg.TopicPrefix, Topics())
-	dlqs := dlqTopics(inputs)
-	consumed := append(slices.Clone(inputs), dlqs...)
-
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(consumed...),
-		kgo.TransactionalID(cfg.TransactionalID),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records tell where a rebuilt partition ends.
-		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		// Rebuild: remember where the group stands, then read every
-		// assigned partition from its start.
-		kgo.AdjustFetchOffsetsFn(func(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-			out := make(map[string]map[int32]kgo.Offset, len(offs))
-			for t, ps := range offs {
-				out[t] = make(map[int32]kgo.Offset, len(ps))
-				for p, o := range ps {
-					if eo := o.EpochOffset(); eo.Offset > 0 {
-						rp.set(t, p, eo.Offset)
-					}
-					out[t][p] = kgo.NewOffset().AtStart()
-				}
-			}
-			return out, nil
-		}),
-		// Partitions taken away mean the state holds facts this
-		// instance no longer owns, and a transaction may have aborted:
-		// start over.
-		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { revoked.Store(true) }),
-		// Partitions added later bring history the state has not seen.
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			if own.assign(m) {
-				revoked.Store(true)
-			}
-		}),
-		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { revoked.Store(true) }),
-	}, cfg.ClientOpts...)
-	sess, err := kgo.NewGroupTransactSession(opts...)
-	if err != nil {
-		return fmt.Errorf("stream: kafka client: %w", err)
-	}
-	defer sess.Close()
-	// Fence an earlier incarnation before reading the dead letters: its
-	// open transaction is aborted, so what is read is all it wrote.
-	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
-		return fmt.Errorf("stream: init producer id: %w", err)
-	}
-	dl, err := readDeadLetters(ctx, cfg, dlqs)
-	if err != nil {
-		return err
-	}
-
-	// Live records read while other partitions are still being rebuilt
-	// wait here: their outputs need the whole state.
-	var held []*kgo.Record
-	rebuilt := false
-	adm := kadm.NewClient(sess.Client())
-	cfg.Metrics.rebuildStarted()
-	cfg.Log.Info().Msg("rebuilding state from the input topics")
-	rebuildStart, replayedTotal := time.Now(), 0
-	for {
-		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
-		if !rebuilt {
-			// While rebuilding, look up now and then whether a partition
-			// can never deliver the record the rebuild waits for.
-			pollCtx, cancelPoll = context.WithTimeout(ctx, rebuildCheckInterval)
-		}
-		fetches := sess.PollFetches(pollCtx)
-		cancelPoll()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fetches.IsClientClosed() {
-			return errors.New("stream: kafka client closed")
-		}
-		var fetchErr error
-		fetches.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) && pollCtx != ctx {
-				return
-			}
-			fetchErr = errors.Join(fetchErr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
-		})
-		if fetchErr != nil {
-			return fmt.Errorf("stream: %w", fetchErr)
-		}
-		if revoked.Load() {
-			return errRestart
-		}
-		var live []*kgo.Record
-		var rebuildErr error
-		replayed := map[string]int{}
-		fetches.EachRecord(func(r *kgo.Record) {
-			rp.seen(r.Topic, r.Partition, r.Offset)
-			switch {
-			case r.Attrs.IsControl() || rebuildErr != nil:
-			case rp.below(r.Topic, r.Partition, r.Offset) && (dl.isDLQ(r.Topic) || dl.isOpen(r)):
-				// Replay requests below the committed offset were
-				// handled by an earlier run (their markers are in dl);
-				// an open dead letter was not applied then, so not now.
-			case rp.below(r.Topic, r.Partition, r.Offset):
-				// Outputs and dead letters of these were written by
-				// an earlier run.
-				var dead deadLetter
-				topic := strings.TrimPrefix(r.Topic, cfg.TopicPrefix)
-				if _, err := process(ctx, cfg.Serde, proc, topic, r); err != nil && !errors.As(err, &dead) {
-					rebuildErr = err
-				}
-				replayed[topic]++
-				replayedTotal++
-			default:
-				live = append(live, r)
-			}
-		})
-		if rebuildErr != nil {
-			return rebuildErr
-		}
-		if !rebuilt {
-			held = append(held, live...)
-			if topics := rp.pending(); len(topics) > 0 {
-				starts, err1 := adm.ListStartOffsets(ctx, topics...)
-				ends, err2 := adm.ListEndOffsets(ctx, topics...)
-				if err1 == nil && err2 == nil {
-					rp.bounds(starts, ends)
-				}
-			}
-			rebuilding := rp.rebuilding()
-			cfg.Metrics.rebuildProgress(replayed, rp.remaining())
-			if rebuilding {
-				continue
-			}
-			// Produce only with the whole state: until the group has
-			// given this instance every input partition (a departed
-			// member's session may still hold some), hold the live records.
-			if all, err := own.ownsAll(ctx, adm, consumed); err != nil || !all {
-				continue
-			}
-			rebuilt = true
-			live, held = held, nil
-			conflicts := len(proc.Conflicts())
-			cfg.Metrics.rebuildDone(conflicts)
-			cfg.Log.Info().Int("records", replayedTotal).Int("conflicts", conflicts).
-				Dur("took", time.Since(rebuildStart)).Msg("state rebuilt; producing")
-		} else if len(replayed) > 0 {
-			cfg.Metrics.rebuildProgress(replayed, 0)
-		}
-		if len(live) == 0 {
-			continue
-		}
-		if err := transact(ctx, cfg, sess, proc, rp, dl, live); err != nil {
-			return err
-		}
-	}
-}
-
-// transact processes live records in one transaction that also commits
-// their offsets.
-func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, proc *Processor, rp *replay, dl *deadLetters, live []*kgo.Record) error {
-	if err := sess.Begin(); err != nil {
-		return fmt.Errorf("stream: begin transaction: %w", err)
-	}
-	var (
-		prodMu  sync.Mutex
-		prodErr error
-		outputs int
-		stats   = newBatchStats()
-	)
-	produce := func(r *kgo.Record) {
-		outputs++
-		stats.outputs[strings.TrimPrefix(r.Topic, cfg.TopicPrefix)]++
-		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				prodMu.Lock()
-				// One failure fails the transaction; the first says why
-				// (the rest usually repeat it record by record).
-				if prodErr == nil {
-					prodErr = fmt.Errorf("%s: %w", r.Topic, err)
-				}
-				prodMu.Unlock()
-			}
-		})
-	}
-	var batchErr error
-	emit := func(out []Output) {
-		for _, o := range out {
-			if o.Topic == join.TopicProductDaily {
-				stats.rows++
-			} else {
-				stats.links++
-			}
-			b, err := cfg.Serde.Encode(o.Topic, o.Value)
-			if err != nil {
-				batchErr = fmt.Errorf("stream: encode %s %s: %w", o.Topic, o.Key, err)
-				return
-			}
-			produce(&kgo.Record{Topic: cfg.TopicPrefix + o.Topic, Key: []byte(o.Key), Value: b})
-		}
-	}
-	for _, r := range live {
-		if dl.isDLQ(r.Topic) {
-			out, id, ok, err := dl.replay(ctx, cfg, proc, r, &stats)
-			switch {
-			case err != nil:
-				batchErr = err
-			case ok:
-				emit(out)
-				produce(deadletter.MarkerRecord(id, cfg.Now()))
-			}
-			if batchErr != nil {
-				break
-			}
-			continue
-		}
-		topic := strings.TrimPrefix(r.Topic, cfg.TopicPrefix)
-		stats.inputs[topic]++
-		out, err := process(ctx, cfg.Serde, proc, topic, r)
-		if err != nil {
-			var dead deadLetter
-			if !errors.As(err, &dead) {
-				batchErr = err
-				break
-			}
-			stats.dead[topic]++
-			produce(deadletter.FromKafka(deadletter.StageTransform, r, dead.class, dead.Error(), cfg.Now()).Record(0))
-			continue
-		}
-		emit(out)
-		if batchErr != nil {
-			break
-		}
-	}
-	if batchErr == nil && crashBeforeEnd != nil {
-		if err := crashBeforeEnd(); err != nil {
-			// A simulated crash: the transaction stays open, as if the
-			// process died here; the next run's producer fences it.
-			return err
-		}
-	}
-	commit := kgo.TryCommit
-	if batchErr != nil {
-		commit = kgo.TryAbort
-	}
-	committed, err := sess.End(kgo.PreTxnCommitFnContext(ctx, rp.clamp), commit)
-	prodMu.Lock()
-	defer prodMu.Unlock()
-	if !committed {
-		cfg.Metrics.aborted()
-	}
-	switch {
-	case ctx.Err() != nil:
-		return nil
-	case err != nil:
-		return fmt.Errorf("stream: end transaction: %w", err)
-	case batchErr != nil:
-		return batchErr
-	case prodErr != nil:
-		return fmt.Errorf("stream: produce: %w", prodErr)
-	case !committed:
-		// The state has moved past what was committed.
-		return errRestart
-	}
-	cfg.Metrics.committed(stats)
-	if stats.links > 0 && cfg.Metrics != nil {
-		// A full scan of the identity state, so only when links moved.
-		cfg.Metrics.setConflicts(len(proc.Conflicts()))
-	}
-	cfg.Log.Debug().Int("inputs", len(live)).Int("rows", stats.rows).Int("links", stats.links).
-		Int("dead_letters", sum(stats.dead)).Msg("transaction committed")
-	if cfg.OnBatch != nil {
-		cfg.OnBatch(len(live), outputs)
-	}
-	return nil
-}
-
-// deadLetter is an input record that can never be processed, and why
-// (class is a deadletter.Class* constant).
-type deadLetter struct {
-	reason error
-	class  string
-}
-
-func (d deadLetter) Error() string { return d.reason.Error() }
-
-// process decodes and applies one input record. Records that cannot be
-// decoded or applied are dead letters; a registry that cannot be reached is
-// an error that stops the batch.
-func process(ctx context.Context, serde Serde, proc *Processor, topic string, r *kgo.Record) ([]Output, error) {
-	if r.Value == nil {
-		// A tombstone of a compacted input: the keyed record's delete was
-		// already sent as op delete.
-		return nil, nil
-	}
-	rec, err := serde.Decode(ctx, r.Value)
-	if err != nil {
-		if class := deadletter.DecodeClass(err); class != "" {
-			return nil, deadLetter{fmt.Errorf("decode: %w", err), class}
-		}
-		return nil, fmt.Errorf("stream: decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
-	}
-	out, err := proc.Process(topic, rec)
-	if err != nil {
-		return nil, deadLetter{err, deadletter.ClassProcessing}
-	}
-	return out, nil
-}
+// versionFloor is the version floor of a (re)started instance: the start
+// time in microseconds, above any version an earlier run emitted unless it
+// changed one row more than a million times a second.
+func versionFloor(now time.Time) int64 { return now.UnixMicro() }
 
 func prefixed(prefix string, topics []string) []string {
 	out := make([]string, len(topics))

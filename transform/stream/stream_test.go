@@ -191,20 +191,20 @@ func contentOf(v map[string]any) string {
 	return fmt.Sprint(c)
 }
 
-// expected is what the tables must end up holding: a Processor fed the same
+// expected is what the tables must end up holding: the serial reference fed the same
 // inputs directly.
 func expected(t *testing.T, ins []input) (rows, links []string) {
 	t.Helper()
-	p := NewProcessor(nil, join.Config{})
+	p := newSerial(nil, join.Config{})
 	for _, in := range ins {
-		if _, err := p.Process(in.topic, in.rec); err != nil {
+		if err := p.process(in.topic, in.rec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, r := range p.Rows() {
+	for _, r := range p.join.Rows() {
 		rows = append(rows, r.Key()+" "+contentOf(r.Record()))
 	}
-	for _, l := range p.Links() {
+	for _, l := range p.res.Links() {
 		key, rec := identity.LinkRecord(identity.Change{Link: l, PreviousKey: "x"}, 1, time.Time{}, time.Time{})
 		links = append(links, key+" "+contentOf(rec))
 	}
@@ -224,80 +224,23 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool, e
 	}
 }
 
-// run starts Run and returns a function that stops it and returns its error.
-func (e *kafkaEnv) run(t *testing.T, group string, batches *int) func() error {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	errc := make(chan error, 1)
-	go func() {
-		errc <- Run(ctx, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group,
-			TransactionalID: group + "-txn", Serde: e.serde,
-			OnBatch: func(int, int) { mu.Lock(); *batches++; mu.Unlock() }})
-	}()
-	return func() error {
-		cancel()
-		select {
-		case err := <-errc:
-			return err
-		case <-time.After(time.Minute):
-			return errors.New("Run did not stop")
-		}
-	}
-}
-
-// TestRunRefusesExpiringInputs: an input topic that deletes records after
-// a day would make a rebuild forget facts, so Run stops at once with an
-// error that names the topic, the setting and the fix.
-func TestRunRefusesExpiringInputs(t *testing.T) {
-	e := newKafkaEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	topic := e.prefix + join.InputTopics()[0]
-	day := "86400000"
-	res, err := e.adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &day}}, topic)
-	if err != nil || res[0].Err != nil {
-		t.Fatalf("alter %s: %v %v", topic, err, res)
-	}
-	// Brokers apply a config change a moment after acknowledging it.
-	for retentionMS(t, ctx, e.adm, topic) != day {
-		time.Sleep(50 * time.Millisecond)
-	}
-	err = Run(ctx, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: e.prefix + "g", Serde: e.serde})
-	if err == nil || !strings.Contains(err.Error(), topic+" has retention.ms="+day) || !strings.Contains(err.Error(), "retention.ms=-1") {
-		t.Fatalf("Run = %v, want a refusal naming %s and the fix", err, topic)
-	}
-}
-
-func retentionMS(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) string {
-	t.Helper()
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range rcs[0].Configs {
-		if c.Key == "retention.ms" && c.Value != nil {
-			return *c.Value
-		}
-	}
-	return ""
-}
-
-// TestRunWithCrash runs the stage against a real broker. The first run
-// commits a first part of a history, then crashes in its second
-// transaction after producing that transaction's outputs but before
-// committing it. The rest of the history arrives, a second run rebuilds its
-// state from the topics and goes on. The joined rows and links, read back
-// read_committed with the latest version per key, must equal a direct
-// computation over all inputs, with versions only growing per key, and the
+// TestCrashBeforeCommit: an instance commits a first part of a history,
+// then crashes in a later transaction after producing its outputs,
+// changelog records and offsets but before committing them. The rest of
+// the history arrives and the instance restarts on its state directory:
+// it fences the open transaction, restores its stores from their
+// checkpoints and goes on. The joined rows and links, read back
+// read_committed with the latest version per key, must equal the serial
+// reference over all inputs, versions only growing per key, and the
 // undecodable record must be in the dead-letter topic.
-func TestRunWithCrash(t *testing.T) {
+func TestCrashBeforeCommit(t *testing.T) {
 	e := newKafkaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows := e.follow(t, ctx, join.TopicProductDaily)
 	links := e.follow(t, ctx, identity.TopicProductLinks)
 	group := strings.TrimSuffix(e.prefix, ".") + "-group"
+	dir := t.TempDir()
 
 	ins := history(t)
 	a, b := len(ins)/3, 2*len(ins)/3
@@ -305,28 +248,28 @@ func TestRunWithCrash(t *testing.T) {
 	e.produce(t, ins[:a])
 
 	var mu sync.Mutex
-	transactions := 0
+	armed := false
 	crashed := errors.New("simulated crash")
 	crashBeforeEnd = func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		transactions++
-		if transactions == 2 {
+		if armed {
 			return crashed
 		}
 		return nil
 	}
 	t.Cleanup(func() { crashBeforeEnd = nil })
-	var batches int
-	ctx1, cancel1 := context.WithCancel(ctx)
-	defer cancel1()
+	tr, err := New(e.config(group, "0", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
 	errc := make(chan error, 1)
-	go func() {
-		errc <- Run(ctx1, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group,
-			TransactionalID: group + "-txn", Serde: e.serde})
-	}()
+	go func() { errc <- tr.Run(ctx) }()
 	waitFor(t, "the first part's rows", time.Minute, func() bool { return slices.Equal(rows.current(), wantRows1) },
 		func() string { return diff(rows.current(), wantRows1) })
+	mu.Lock()
+	armed = true
+	mu.Unlock()
 	e.produce(t, ins[a:b])
 	select {
 	case err := <-errc:
@@ -347,7 +290,7 @@ func TestRunWithCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows, wantLinks := expected(t, ins)
-	stop := e.run(t, group, &batches)
+	stop := e.startInstance(t, group, "0", dir)
 	waitFor(t, "all rows after the restart", time.Minute, func() bool {
 		return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
 	}, func() string {
@@ -412,37 +355,26 @@ func diff(got, want []string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestRunAfterRetention checks that a rebuild does not wait forever for
-// records that retention deleted: the inputs below the committed offsets are
-// gone, and the stage must still go on to process new records.
-func TestRunAfterRetention(t *testing.T) {
+// TestInputsExpired: the inputs need not keep their history. An instance
+// joins the first half of a history and commits it; then every input
+// record is deleted (as retention would), the rest arrives, and an
+// instance with an empty state directory takes over: it restores the
+// facts from the changelogs, not from the inputs, so the rows equal the
+// serial reference over the whole history.
+func TestInputsExpired(t *testing.T) {
 	e := newKafkaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	rows := e.follow(t, ctx, join.TopicProductDaily)
+	links := e.follow(t, ctx, identity.TopicProductLinks)
 	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	ins := history(t)
+	half, _ := expected(t, ins[:len(ins)/2])
 	e.produce(t, ins[:len(ins)/2])
-	var batches int
-	var mu sync.Mutex
-	count := func() int { mu.Lock(); defer mu.Unlock(); return batches }
-	ctx1, cancel1 := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx1, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, TransactionalID: group + "-txn",
-			Serde: e.serde, OnBatch: func(int, int) { mu.Lock(); batches++; mu.Unlock() }})
-	}()
-	waitFor(t, "the first run's transaction", time.Minute, func() bool { return count() > 0 }, func() string { return "" })
-	// Let the first run commit everything it read.
-	lag := func() int64 {
-		lags, err := e.adm.Lag(ctx, group)
-		if err != nil {
-			return -1
-		}
-		return lags[group].Lag.Total()
-	}
-	waitFor(t, "no lag", time.Minute, func() bool { return lag() == 0 }, func() string { return fmt.Sprint(lag()) })
-	cancel1()
-	if err := <-done; err != nil {
+	stop := e.startInstance(t, group, "0", t.TempDir())
+	waitFor(t, "the first half's rows", time.Minute, func() bool { return slices.Equal(rows.current(), half) },
+		func() string { return diff(rows.current(), half) })
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -459,15 +391,14 @@ func TestRunAfterRetention(t *testing.T) {
 	}
 
 	e.produce(t, ins[len(ins)/2:])
-	before := count()
-	ctx2, cancel2 := context.WithCancel(ctx)
-	go func() {
-		done <- Run(ctx2, Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, TransactionalID: group + "-txn",
-			Serde: e.serde, OnBatch: func(int, int) { mu.Lock(); batches++; mu.Unlock() }})
-	}()
-	waitFor(t, "a transaction after the rebuild", time.Minute, func() bool { return count() > before }, func() string { return "" })
-	cancel2()
-	if err := <-done; err != nil {
+	wantRows, wantLinks := expected(t, ins)
+	stop = e.startInstance(t, group, "0", t.TempDir())
+	waitFor(t, "every row", time.Minute, func() bool {
+		return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
+	}, func() string {
+		return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
+	})
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

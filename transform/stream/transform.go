@@ -36,11 +36,22 @@ type Transform struct {
 	steps  map[string]counting // by task
 }
 
-// counting is a step that counts what its transaction produced.
-type counting interface{ counted() (links, rows int) }
+// counting is a step that counts what its transaction produced; conflicts
+// is the identity conflicts after it, -1 when not counted.
+type counting interface {
+	counted() (links, rows, conflicts int)
+}
 
-func (s *identityStep) counted() (int, int) { n := s.links; s.links = 0; return n, 0 }
-func (s *rowsStep) counted() (int, int)     { n := s.count; s.count = 0; return 0, n }
+func (s *identityStep) counted() (int, int, int) {
+	n, c := s.links, -1
+	if n > 0 && s.res != nil {
+		// A scan of the identity state, so only when links moved.
+		c = len(s.res.Conflicts())
+	}
+	s.links = 0
+	return n, 0, c
+}
+func (s *rowsStep) counted() (int, int, int) { n := s.count; s.count = 0; return 0, n, -1 }
 
 // New validates cfg and returns the instance; it does no I/O.
 func New(cfg Config) (*Transform, error) {
@@ -68,6 +79,7 @@ func New(cfg Config) (*Transform, error) {
 		brokers: cfg.Brokers, clientOpts: cfg.ClientOpts, group: cfg.Group, instanceID: cfg.InstanceID,
 		transactionalID: cfg.TransactionalID, stateDir: cfg.StateDir, cacheBytes: cfg.CacheBytes, log: cfg.Log,
 		beforeTxn: t.beforeTxn, onCommit: t.committed, onAbort: t.aborted,
+		onRestore: cfg.Metrics.restoredStores, onTasks: cfg.Metrics.taskCount,
 	}, t.topology())
 	if err != nil {
 		errs = append(errs, err)
@@ -175,11 +187,16 @@ func (t *Transform) committed(consumed int, outputs map[string]int) {
 	s := t.stats
 	s.outputs = outputs
 	for _, st := range t.steps {
-		l, r := st.counted()
+		l, r, c := st.counted()
 		s.links += l
 		s.rows += r
+		if c >= 0 {
+			t.cfg.Metrics.setConflicts(c)
+		}
 	}
 	t.cfg.Metrics.committed(s)
+	t.cfg.Log.Debug().Int("inputs", consumed).Int("rows", s.rows).Int("links", s.links).
+		Int("dead_letters", sum(s.dead)).Msg("transaction committed")
 	if t.cfg.OnBatch != nil {
 		n := 0
 		for _, v := range outputs {

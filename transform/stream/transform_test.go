@@ -20,26 +20,21 @@ import (
 	"github.com/shopstream/shopstream/transform/join"
 )
 
-// withoutVideos drops the video inputs, whose rules the facts step does
-// not hold yet.
-func withoutVideos(ins []input) []input {
-	var out []input
-	for _, in := range ins {
-		if in.topic != join.TopicTikTokVideoPerf && in.topic != join.TopicTikTokEngagement {
-			out = append(out, in)
-		}
-	}
-	return out
+// config is the configuration of instance id of group, state in dir.
+func (e *kafkaEnv) config(group, id, dir string) Config {
+	return Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, InstanceID: id, StateDir: dir,
+		Serde: e.serde, Partitions: 4, CacheBytes: 16 << 20,
+		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)},
+		Log:        zerolog.Nop()}
 }
 
 // startInstance runs one instance of the partitioned transform until the
 // returned stop is called.
 func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string) (stop func() error) {
 	t.Helper()
-	tr, err := New(Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, InstanceID: id, StateDir: dir,
-		Serde: e.serde, Partitions: 4, CacheBytes: 16 << 20,
-		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)},
-		Log:        zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()})
+	cfg := e.config(group, id, dir)
+	cfg.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()
+	tr, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +53,11 @@ func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string) (stop func
 }
 
 // TestTransformInstances runs the partitioned transform with one and with
-// three instances of a group over the same history (without videos),
+// three instances of a group over the same history,
 // stopping and restarting instances while it arrives, one of them with a
 // wiped state directory. product_daily and product_links, read back
 // read_committed with the latest version per key, must equal the
-// in-memory Processor's.
+// serial reference's.
 func TestTransformInstances(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d_instances", n), func(t *testing.T) {
@@ -140,9 +135,9 @@ func newSerde(t *testing.T) *schemas.Serde {
 }
 
 // TestDriver runs the topology in process (every step, task and store,
-// no broker) over the history without videos, with several partitions and
-// transaction sizes, restarting it on the same state directory halfway:
-// the outputs, last version per key, equal the in-memory Processor's.
+// no broker) over the history, with several partitions and transaction
+// sizes, restarting it on the same state directory halfway: the outputs,
+// last version per key, equal the serial reference's.
 func TestDriver(t *testing.T) {
 	serde := newSerde(t)
 	ins := history(t)

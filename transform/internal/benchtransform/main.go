@@ -157,7 +157,6 @@ type bench struct {
 	cpu     time.Duration // process CPU time of the timed sections
 
 	inputs      map[string]int
-	skipped     int
 	inputBytes  int64
 	rows, links int
 	outputBytes int64
@@ -200,15 +199,8 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 	return b, nil
 }
 
-// videoTopics are left out until the facts step holds the video rules.
-var videoTopics = map[string]bool{join.TopicTikTokVideoPerf: true, join.TopicTikTokEngagement: true}
-
 // add encodes a record for the next chunk; untimed.
 func (b *bench) add(topic string, rec map[string]any) error {
-	if videoTopics[topic] {
-		b.skipped++
-		return nil
-	}
 	if err := b.fill.fill(topic, rec); err != nil {
 		return err
 	}
@@ -279,9 +271,6 @@ func (b *bench) report(out io.Writer) error {
 	fmt.Fprintf(out, "inputs           %d records, %.1f MiB Avro (%s)\n", total, float64(b.inputBytes)/(1<<20), strings.Join(per, " "))
 	fmt.Fprintf(out, "outputs          %d product_daily rows, %d product_links, %.1f MiB Avro; %d dead letters\n",
 		b.rows, b.links, float64(b.outputBytes)/(1<<20), b.deadLetters)
-	if b.skipped > 0 {
-		fmt.Fprintf(out, "left out         %d video records (tiktok.video_performance, tiktok.video_engagement): the facts step does not hold the video rules yet\n", b.skipped)
-	}
 	fmt.Fprintf(out, "changelogs       %.1f MiB of changelog records\n", float64(b.driver.ChangelogBytes)/(1<<20))
 	fmt.Fprintf(out, "processing       %.2fs wall, %.2fs CPU (all steps, stores and commits, GC included; generation excluded)\n",
 		b.elapsed.Seconds(), b.cpu.Seconds())

@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run run-transform test-oracle-long test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run run-transform test-oracle-long bench-transform-restart test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -114,6 +114,23 @@ BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
 bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
+
+## bench-transform-restart: the history of a world (BENCH_RESTART_FLAGS, default
+## 1,000 products, 10,000 videos, 90 days) into a real broker, `shopstream
+## transform` (built as production builds it: no engine) through all of it
+## (records/s per core, peak RSS), then SIGKILL
+## and restart: the time from the start of the process to its first
+## product_daily row, on its state directory and with it wiped (restored from
+## the changelogs). The last line is `transform restart-seconds X`.
+BENCH_RESTART_FLAGS ?= -products 1000 -videos 10000 -days 90
+RESTART_BENCH_KAFKA := $(CACHE)/bench-restart-kafka
+bench-transform-restart: kafka-jars
+	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
+	go build -o $(CACHE)/bin/shopstream-noengine ./cmd/shopstream
+	@deploy/local/kafka.sh stop $(RESTART_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(RESTART_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(RESTART_BENCH_KAFKA) >/dev/null' EXIT; \
+	$(CACHE)/benchtransform -restart -brokers $$brokers -binary $(CACHE)/bin/shopstream-noengine $(BENCH_RESTART_FLAGS)
 
 ## test-oracle-long: the transform's oracle test with more worlds run by three
 ## instances SIGKILLed and restarted at random (ORACLE_LONG=1); `make test`

@@ -214,6 +214,11 @@ func (e *engine) run(ctx context.Context) (err error) {
 		kgo.TransactionalID(e.cfg.transactionalID),
 		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are returned, so that the offsets committed
+		// step over them, as the Java consumer's position does: otherwise
+		// every partition written in transactions (the inputs, the
+		// repartition topics) shows a lag of one marker when idle.
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(partitioner{internal: internal, def: kgo.StickyKeyPartitioner(nil)}),
 		kgo.OnPartitionsRevoked(onRevoked),
@@ -435,7 +440,7 @@ func (e *engine) transact(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	fetches.EachRecord(func(r *kgo.Record) {
-		if procErr != nil {
+		if procErr != nil || r.Attrs.IsControl() {
 			return
 		}
 		s := e.bySource[r.Topic]

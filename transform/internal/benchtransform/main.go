@@ -33,10 +33,15 @@
 //
 // The last line is `transform records-per-second X`. Run it with
 // `make bench-transform`.
+//
+// With -restart it is the restart benchmark instead (restart.go, `make
+// bench-transform-restart`): the history goes into a real broker, the
+// production binary's `shopstream transform` consumes it, and the time from
+// a restart after SIGKILL to the first output is printed; the last line is
+// `transform restart-seconds X`.
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -66,8 +71,23 @@ func main() {
 		posted     = flag.Int("posted", 7, "videos are posted up to this many days before the world starts (create_time; 0: snapshots carry none), so first snapshots are spread over up to that many days more")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
+		restart    = flag.Bool("restart", false, "the restart benchmark: the history into Kafka, `shopstream transform` through it, then SIGKILL and restart")
+		brokers    = flag.String("brokers", "", "with -restart: the Kafka brokers (comma-separated)")
+		binary     = flag.String("binary", "bin/shopstream", "with -restart: the shopstream binary")
 	)
 	flag.Parse()
+	if *restart {
+		if *brokers == "" {
+			fmt.Fprintln(os.Stderr, "benchtransform: -restart needs -brokers")
+			os.Exit(2)
+		}
+		o := options{products: *products, videos: *videos, days: *days, posted: *posted, partitions: *partitions}
+		if err := runRestart(os.Stdout, o, restartOptions{brokers: strings.Split(*brokers, ","), binary: *binary, cacheMB: *cacheMB}); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtransform:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, posted: *posted, zone: *zone, even: *even,
 		cacheMB: *cacheMB, partitions: *partitions, stateDir: *stateDir,
 		cpuProfile: *cpuProfile, memProfile: *memProfile}); err != nil {
@@ -300,17 +320,4 @@ func cpuTime() time.Duration {
 }
 
 // procStatus returns a field of /proc/self/status (VmRSS:, VmHWM:).
-func procStatus(field string) string {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field); ok {
-			return strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return "unknown"
-}
+func procStatus(field string) string { return procField("self", field) }

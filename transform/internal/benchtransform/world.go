@@ -42,12 +42,21 @@ const (
 type world struct {
 	products, videos int
 	posted           int // videos are posted up to this many days before d0 (0: no create_time)
-	b                *bench
+	b                sink
 	rnd              *rand.Rand
 	d0               time.Time
 }
 
-func newWorld(products, videos, posted int, b *bench) *world {
+// sink takes the world's records: the in-process topology (bench) or the
+// broker (the restart benchmark).
+type sink interface {
+	// add takes one record of a topic, in goavro's native form.
+	add(topic string, rec map[string]any) error
+	// day is called after each day of the history.
+	day(d int)
+}
+
+func newWorld(products, videos, posted int, b sink) *world {
 	return &world{products: products, videos: videos, posted: posted, b: b, rnd: rand.New(rand.NewPCG(1, 2)),
 		d0: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)} // a Monday
 }

@@ -556,8 +556,9 @@ func (e *env) lag(ctx context.Context) int64 {
 
 // converge waits until the raw tables hold every input, the transform has
 // committed them all and product_daily equals the oracle; on the deadline
-// it fails with a diff.
-func (e *env) converge(what string) {
+// it fails with a diff, and at once when one of the transform processes
+// trs has ended (they only end when killed).
+func (e *env) converge(what string, trs []*transform) {
 	e.t.Helper()
 	// Generous: on a loaded machine one run of the oracle query takes a
 	// minute (a clean one, a few seconds).
@@ -569,6 +570,17 @@ func (e *env) converge(what string) {
 	var last string
 	var differSince time.Time // since when a caught-up stage has differed
 	for {
+		for _, tr := range trs {
+			select {
+			case <-tr.done:
+				b, _ := os.ReadFile(tr.log)
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				e.t.Fatalf("%s: a transform process ended by itself (log %s):\n%s", what, tr.log, b)
+			default:
+			}
+		}
 		ok, caughtUp, state := e.compare(oracleQ, actualQ, wantLinksQ, gotLinksQ)
 		if ok {
 			e.t.Logf("%s: product_daily and product_links equal the oracles: %s (waited %s)",
@@ -744,7 +756,7 @@ func testOracle(t *testing.T, v variant, seed uint64, instances int) {
 	for i := range trs {
 		trs[i] = e.startTransform(i, stateDir)
 	}
-	e.converge("first half")
+	e.converge("first half", trs)
 
 	// The rest in parts, each in several transactions while the stage
 	// runs, and a SIGKILL of a random instance at a random point: as soon
@@ -811,7 +823,7 @@ func testOracle(t *testing.T, v variant, seed uint64, instances int) {
 		t.Logf("restart %d: instance %d %s", k+1, victim, how)
 		trs[victim] = e.startTransform(victim, stateDir)
 	}
-	e.converge("after the kills")
+	e.converge("after the kills", trs)
 	for _, tr := range trs {
 		tr.kill()
 	}

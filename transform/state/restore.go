@@ -62,19 +62,9 @@ func (d *DB) Restore(ctx context.Context, opts []kgo.Opt, stores ...*Store) ([]R
 	if err != nil {
 		return nil, fmt.Errorf("state: restore: changelog start offsets: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, stable, err := settled(ctx, adm, stores)
 	if err != nil {
-		return nil, fmt.Errorf("state: restore: changelog end offsets: %w", err)
-	}
-	stable, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = stable.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("state: restore: changelog stable offsets: %w", err)
+		return nil, err
 	}
 
 	for _, s := range stores {
@@ -217,6 +207,58 @@ func (d *DB) Restore(ctx context.Context, opts []kgo.Opt, stores ...*Store) ([]R
 		}
 	}
 	return out, nil
+}
+
+// settledPoll is how often settled looks again at a changelog partition
+// with an open transaction.
+const settledPoll = 100 * time.Millisecond
+
+// settled returns the end and last stable offsets of the stores'
+// changelog partitions once no transaction is open on any of them (last
+// stable offset = end). A transaction still open there is a previous
+// owner's: committed, its markers not written yet, or a crashed
+// instance's, until it is fenced or times out. Restoring up to the last
+// stable offset below it would leave out writes that may yet commit,
+// while the group's offsets, which the task's consumer fetches stable,
+// would include the records that made them: the store would miss them
+// for good. So the restore waits, as the consumer does.
+func settled(ctx context.Context, adm *kadm.Client, stores []*Store) (ends, stable kadm.ListedOffsets, err error) {
+	var topics []string
+	for _, s := range stores {
+		topics = append(topics, s.changelog)
+	}
+	for {
+		ends, err = adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("state: restore: changelog end offsets: %w", err)
+		}
+		stable, err = adm.ListCommittedOffsets(ctx, topics...)
+		if err == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("state: restore: changelog stable offsets: %w", err)
+		}
+		open := false
+		for _, s := range stores {
+			end, _ := ends.Lookup(s.changelog, s.partition)
+			lso, _ := stable.Lookup(s.changelog, s.partition)
+			if lso.Offset < end.Offset {
+				open = true
+			}
+		}
+		if !open {
+			return ends, stable, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(settledPoll):
+		}
+	}
 }
 
 // applyRestored applies a restore batch with the store's checkpoint.

@@ -230,6 +230,15 @@ func (e *engine) run(ctx context.Context) (err error) {
 		return fmt.Errorf("stream: kafka client: %w", err)
 	}
 	defer e.sess.Close()
+	// Fence the previous incarnation of this instance first: its open
+	// transaction is aborted now, not when it times out, so the restores
+	// (which wait for the changelogs' open transactions) go on at once.
+	if _, _, err := e.sess.Client().ProducerID(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stream: init producer id: %w", err)
+	}
 	e.cfg.log.Info().Str("instance", e.cfg.instanceID).Str("transactional_id", e.cfg.transactionalID).
 		Str("state_dir", e.cfg.stateDir).Msg("stream engine started")
 	for {

@@ -127,14 +127,14 @@ func runHalo(t *testing.T, hw haloWorld) {
 
 // haloRun is the `shopstream run` process of the test.
 type haloRun struct {
-	proc                         *process
-	dataDir                      string
-	warehouse, registry, metrics string
+	proc                                 *process
+	dataDir                              string
+	warehouse, native, registry, metrics string
 }
 
 func startHaloRun(t *testing.T, bin, dir, brokers, prefix string) haloRun {
 	t.Helper()
-	r := haloRun{dataDir: filepath.Join(dir, "data"), warehouse: testenv.FreeAddr(t), registry: testenv.FreeAddr(t), metrics: testenv.FreeAddr(t)}
+	r := haloRun{dataDir: filepath.Join(dir, "data"), warehouse: testenv.FreeAddr(t), native: testenv.FreeAddr(t), registry: testenv.FreeAddr(t), metrics: testenv.FreeAddr(t)}
 	env := append(r.env(brokers, prefix),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN="+r.registry, "SHOPSTREAM_METRICS_LISTEN="+r.metrics,
 		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix, "SHOPSTREAM_TRANSFORM_GROUP="+prefix+"transform",
@@ -149,7 +149,7 @@ func startHaloRun(t *testing.T, bin, dir, brokers, prefix string) haloRun {
 // env is what run and the dbt command share: the data directory, the
 // warehouse, the broker and the loader's group.
 func (r haloRun) env(brokers, prefix string) []string {
-	return []string{"SHOPSTREAM_DATA_DIR=" + r.dataDir, "SHOPSTREAM_WAREHOUSE_LISTEN=" + r.warehouse,
+	return []string{"SHOPSTREAM_DATA_DIR=" + r.dataDir, "SHOPSTREAM_WAREHOUSE_LISTEN=" + r.warehouse, "SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + r.native,
 		"SHOPSTREAM_KAFKA_BROKERS=" + brokers, "SHOPSTREAM_LOAD_TOPIC_PREFIX=" + prefix, "SHOPSTREAM_LOAD_GROUP=" + prefix + "load"}
 }
 

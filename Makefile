@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients lint clean
+.PHONY: all build run test test-env bench-load bench-ingest bench-transform bench-latency deps go-deps chdb kafka-jars venv compat-clients lint clean
 
 all: build
 
@@ -90,6 +90,22 @@ BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
 bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
+
+## bench-latency: signed TikTok Shop webhooks at a steady rate (BENCH_LATENCY_RATE,
+## default 50/s, for BENCH_LATENCY_SECONDS, default 120) into `shopstream run`
+## (real Kafka, embedded warehouse, the simulated shop's API): p50/p95/p99 per
+## order from the webhook's arrival to its row in tiktok_orders and to its
+## product's row in product_daily (by _inserted_at), and where the time goes.
+## BENCH_LATENCY_ENV adds run settings (e.g. SHOPSTREAM_LOAD_MAX_WAIT=250ms).
+LATENCY_BENCH_KAFKA := $(CACHE)/bench-latency-kafka
+bench-latency: build kafka-jars
+	@deploy/local/kafka.sh stop $(LATENCY_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(LATENCY_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(LATENCY_BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkLatency$$' -benchtime 1x ./test/e2e/ > $(CACHE)/bench-latency.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-latency.out; exit 1; }; \
+	grep '^latency ' $(CACHE)/bench-latency.out
 
 deps: go-deps chdb kafka-jars venv compat-clients
 

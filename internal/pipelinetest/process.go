@@ -144,20 +144,12 @@ func (p *Process) Kill() {
 // killed).
 func (p *Process) Stop(timeout time.Duration) error {
 	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
+	cmd := p.cmd
 	p.mu.Unlock()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("stop %s: %w", p.Name, err)
 	}
-	select {
-	case <-exited:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.waitErr
-	case <-time.After(timeout):
-		p.Kill()
-		return fmt.Errorf("%s did not stop within %s of SIGTERM", p.Name, timeout)
-	}
+	return p.Wait(timeout)
 }
 
 // Restart starts the process again (after Kill or Stop) with the same
@@ -246,4 +238,82 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// CPUTime returns the CPU time (user and system) the process and every
+// process below it have used so far, read from /proc: what the pipeline
+// cost, run's warehouse child included.
+func (p *Process) CPUTime() time.Duration {
+	var ticks int64
+	for _, cpu := range p.tree() {
+		ticks += cpu
+	}
+	// The kernel counts in clock ticks of 1/100 s (USER_HZ) on Linux.
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// tree returns the process and every process below it, each with the CPU
+// ticks it used (user and system), read from /proc.
+func (p *Process) tree() map[int]int64 {
+	root := p.Pid()
+	parent := map[int]int{}
+	cpu := map[int]int64{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces), from
+		// field 3 (state) on: ppid is field 4, utime 14, stime 15.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		parent[pid], cpu[pid] = ppid, ut+st
+	}
+	tree := map[int]int64{root: cpu[root]}
+	for changed := true; changed; {
+		changed = false
+		for pid, pp := range parent {
+			if _, in := tree[pid]; !in {
+				if _, up := tree[pp]; up {
+					tree[pid], changed = cpu[pid], true
+				}
+			}
+		}
+	}
+	return tree
+}
+
+// Wait waits up to timeout for the process to exit on its own and returns
+// how it exited (an *exec.ExitError for a non-zero status).
+func (p *Process) Wait(timeout time.Duration) error {
+	select {
+	case <-p.Exited():
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.waitErr
+	case <-time.After(timeout):
+		p.Kill()
+		return fmt.Errorf("%s still running after %s", p.Name, timeout)
+	}
+}
+
+// Command runs `shopstream args...` to its end (at most timeout) with env
+// and returns its standard output, standard error and how it exited.
+func Command(t testing.TB, bin, dir string, timeout time.Duration, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	name := strings.ReplaceAll(strings.Join(args, "-"), "/", "_")
+	p := StartProcess(t, name, bin, dir, args, env)
+	err = p.Wait(timeout)
+	return p.Stdout(), p.Stderr(), err
 }

@@ -3,6 +3,8 @@ package pipelinetest
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,10 +14,15 @@ import (
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
+// KeepDirVar names a directory under which StartRun keeps every run's data
+// and logs, to look at them after a test.
+const KeepDirVar = "SHOPSTREAM_TEST_KEEP_DIR"
+
 // RunOptions configure StartRun.
 type RunOptions struct {
 	// Dir holds the data directory (Dir/data) and the output files.
-	// Default: a temporary directory of the test.
+	// Default: a temporary directory of the test, or, when KeepDirVar is
+	// set, a fresh directory under it that stays after the test.
 	Dir string
 	// Brokers is kafka.brokers; empty starts run's in-process broker.
 	Brokers string
@@ -53,6 +60,13 @@ func StartRun(t testing.TB, opts RunOptions) *Run {
 	t.Helper()
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
+		if keep := os.Getenv(KeepDirVar); keep != "" {
+			var err error
+			if opts.Dir, err = os.MkdirTemp(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("run's data and logs stay in %s", opts.Dir)
+		}
 	}
 	if opts.Healthy <= 0 {
 		opts.Healthy = 3 * time.Minute
@@ -100,7 +114,9 @@ func (r *Run) WaitHealthy(t testing.TB, timeout time.Duration) {
 	r.mu.Unlock()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for strings.Count(r.Stdout(), "all components healthy") < want {
+	// The ingest stages, the webhook receiver among them, start after
+	// run reports healthy: wait for the receiver too.
+	for strings.Count(r.Stdout(), "all components healthy") < want || !r.receiving(ctx) {
 		select {
 		case <-r.Exited():
 			t.Fatalf("run exited before it was healthy; stdout:\n%s\nstderr ends:\n%s", r.Stdout(), tail(r.Stderr(), 8<<10))
@@ -109,6 +125,20 @@ func (r *Run) WaitHealthy(t testing.TB, timeout time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// receiving reports whether the webhook receiver (if run serves one)
+// accepts connections.
+func (r *Run) receiving(ctx context.Context) bool {
+	if r.WebhookAddr == "" {
+		return true
+	}
+	c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", r.WebhookAddr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 // RestartRun restarts run after Kill or Stop and waits until it is healthy.

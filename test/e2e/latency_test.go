@@ -39,6 +39,9 @@ type latencyResult struct {
 	sent, accepted int
 	// rate is the achieved send rate.
 	rate float64
+	// cpu is the CPU time run (with its warehouse child) used from the
+	// first webhook until the last row arrived.
+	cpu time.Duration
 	// ack is the receiver's answer time as the sender saw it (the event
 	// durably in Kafka).
 	ack []time.Duration
@@ -76,6 +79,7 @@ func (r latencyResult) lines() []string {
 		"latency   where:   joined record produced -> committed     " + pipelinetest.Summary(r.transformCommit),
 		"latency   where: joined record committed -> product_daily  " + pipelinetest.Summary(r.loadDaily),
 		fmt.Sprintf("latency missing: tiktok_orders %d, product_daily %d", r.missingOrders, r.missingDaily),
+		fmt.Sprintf("latency cpu: run and its warehouse used %.1f s of CPU, %.0f ms per webhook", r.cpu.Seconds(), float64(r.cpu.Milliseconds())/float64(max(r.accepted, 1))),
 	}
 }
 
@@ -183,6 +187,7 @@ func measureLatency(t testing.TB, cfg latencyConfig) latencyResult {
 		inFlight = make(chan struct{}, 256)
 	)
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	cpuBefore := run.CPUTime()
 	began := time.Now()
 	for i, o := range world.orders {
 		// Webhook i leaves at began + i x interval (at once when behind),
@@ -235,6 +240,7 @@ func measureLatency(t testing.TB, cfg latencyConfig) latencyResult {
 		case <-time.After(time.Second):
 		}
 	}
+	res.cpu = run.CPUTime() - cpuBefore
 	var dump strings.Builder // per order, for a closer look (BENCH_LATENCY_DIR)
 	ms := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 	since := func(a, b int64) time.Duration { return time.Duration(b-a) * time.Millisecond }

@@ -10,6 +10,8 @@ CHDB_LIB     := $(CACHE)/chdb/$(CHDB_VERSION)/libchdb.so
 VENV         := $(CACHE)/venv
 DBT          := $(VENV)/bin/dbt
 DBT_REQUIREMENTS := $(CURDIR)/dbt/requirements.txt
+SUPERSET_VENV := $(CACHE)/superset-6.1.0
+SUPERSET_REQUIREMENTS := $(CURDIR)/deploy/superset/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
@@ -17,7 +19,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env bench-load bench-ingest bench-transform bench-latency deps go-deps chdb kafka-jars venv compat-clients lint clean
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export bench-latency deps go-deps chdb kafka-jars venv export-venv compat-clients superset-venv superset lint clean
 
 all: build
 
@@ -32,7 +34,7 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv compat-clients
+test: build kafka-jars venv compat-clients export-venv superset-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
@@ -44,7 +46,8 @@ test: build kafka-jars venv compat-clients
 TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
-	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) \
+	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
+	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
@@ -107,7 +110,22 @@ bench-latency: build kafka-jars
 		|| { tail -50 $(CACHE)/bench-latency.out; exit 1; }; \
 	grep '^latency ' $(CACHE)/bench-latency.out
 
-deps: go-deps chdb kafka-jars venv compat-clients
+## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
+## product_daily (default 1,000,000) from the embedded warehouse to CSV and
+## XLSX with the production binary (bin/shopstream-plain: no engine linked,
+## so its memory is the exporter's), each against the ceiling (the
+## warehouse's own CSV of the same query over HTTP); prints rows/s, CPU time
+## and peak RSS. The last line is `export xlsx-peak-rss-mib X`.
+BENCH_EXPORT_ROWS ?= 1000000
+bench-export: build export-venv
+	go build -o bin/shopstream-plain ./cmd/shopstream
+	SHOPSTREAM_TEST_BENCH_EXPORT_ROWS=$(BENCH_EXPORT_ROWS) SHOPSTREAM_TEST_EXPORT_BINARY=$(CURDIR)/bin/shopstream-plain \
+	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 60m -run '^TestBenchExport$$' -v ./export/ > $(CACHE)/bench-export.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-export.out; exit 1; }; \
+	grep '^export ' $(CACHE)/bench-export.out
+
+deps: go-deps chdb kafka-jars venv compat-clients export-venv
 
 go-deps:
 	go mod download
@@ -151,6 +169,38 @@ $(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
 	rm -rf $(COMPAT_JDBC_LIB)
 	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
 		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
+	touch $@
+
+## superset-venv: Apache Superset 6.1.0 with clickhouse-connect, every package
+## pinned (deploy/superset/requirements.txt), in .cache/superset-6.1.0
+superset-venv: $(SUPERSET_VENV)/bin/superset
+$(SUPERSET_VENV)/bin/superset: $(SUPERSET_REQUIREMENTS)
+	rm -rf $(SUPERSET_VENV)
+	deploy/superset/superset.sh install $(SUPERSET_VENV)
+	touch $@
+
+## superset: Superset with its metadata in data/superset and the shopstream
+## dashboard imported, served on http://127.0.0.1:8088 (admin/admin; the
+## warehouse of make run, or SHOPSTREAM_SUPERSET_CLICKHOUSE_URI)
+superset: superset-venv
+	deploy/superset/superset.sh setup $(SUPERSET_VENV) $(CURDIR)/data/superset
+	deploy/superset/superset.sh run $(SUPERSET_VENV) $(CURDIR)/data/superset 8088
+
+## test-bi: only the BI tests (halo mart, scheduled dbt, Superset, Grafana)
+test-bi: build venv superset-venv
+	$(TEST_ENV) go test -count=1 -timeout 30m -run 'Halo|DbtRuns|Superset|BusinessDashboard|ParseSchedule|NoOverlap|RunOnce|RunResults' \
+		./internal/warehouse/ ./internal/dbtrun/ ./deploy/ ./deploy/superset/
+
+## export-venv: openpyxl (export/testdata/requirements.txt, pinned) in
+## .cache/export-venv, the reader the export tests check XLSX files with
+EXPORT_VENV         := $(CACHE)/export-venv
+EXPORT_PYTHON       := $(EXPORT_VENV)/bin/python
+EXPORT_REQUIREMENTS := $(CURDIR)/export/testdata/requirements.txt
+export-venv: $(EXPORT_VENV)/.installed
+$(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
+	rm -rf $(EXPORT_VENV)
+	python3 -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

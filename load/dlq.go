@@ -2,9 +2,12 @@ package load
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,35 +15,35 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/load/tables"
 )
 
-// DeadLettersTable holds every dead letter next to the data.
-const DeadLettersTable = "dead_letters"
-
-// Headers of a dead-letter record; its key and value are the original ones.
+// Dead letters in the warehouse.
+//
+// dead_letters holds a row per dead letter of every stage, keyed by its
+// deadletter.ID (source_topic, source_partition, source_offset, stage): the
+// loader inserts its own with the batch they came from, before the batch's
+// offsets are committed; the others (ingest, transform) it loads from the
+// dead-letter topics of the topics it loads, which it consumes in the same
+// group, batch by batch like any topic. Replayed markers on those topics go
+// to dead_letters_replayed, where `dlq replay` also records the load dead
+// letters it loaded; the view dead_letters_open is the difference.
 const (
-	HeaderReason     = "shopstream.dlq.reason"
-	HeaderErrorClass = "shopstream.dlq.error_class"
-	HeaderStage      = "shopstream.dlq.stage"
-	HeaderTopic      = "shopstream.dlq.original_topic"
-	HeaderPartition  = "shopstream.dlq.original_partition"
-	HeaderOffset     = "shopstream.dlq.original_offset"
+	// DeadLettersTable holds every dead letter next to the data.
+	DeadLettersTable = "dead_letters"
+	// ReplayedTable records the dead letters replayed; the view
+	// dead_letters_open lists those it does not.
+	ReplayedTable = "dead_letters_replayed"
 )
-
-// DLQTopic returns the dead-letter topic of topic.
-func DLQTopic(topic string) string { return topic + ".dlq" }
-
-// ReplayedTable records the dead letters a replay loaded; the view
-// dead_letters_open lists those it has not.
-const ReplayedTable = "dead_letters_replayed"
 
 var replayedColumns = []tables.Column{
 	{Name: "source_topic", Type: "LowCardinality(String)"},
 	{Name: "source_partition", Type: "UInt32"},
 	{Name: "source_offset", Type: "UInt64"},
 	{Name: "replayed_at", Type: "DateTime64(3, 'UTC')"},
+	{Name: "stage", Type: "LowCardinality(String)"},
 }
 
 var deadLetterColumns = []tables.Column{
@@ -53,43 +56,84 @@ var deadLetterColumns = []tables.Column{
 	{Name: "reason", Type: "String"},
 	{Name: "stage", Type: "LowCardinality(String)"},
 	{Name: "dead_at", Type: "DateTime64(3, 'UTC')"},
+	{Name: "source_endpoint", Type: "LowCardinality(String)"},
+	{Name: "truncated_from_bytes", Type: "UInt64"},
 }
 
-func (l *Loader) ensureDLQTopics(ctx context.Context) error {
-	dlqs := make([]string, len(l.topics))
-	for i, t := range l.topics {
-		dlqs[i] = DLQTopic(t)
+// dlqTopics returns the dead-letter topics of topics.
+func dlqTopics(topics []string) []string {
+	out := make([]string, len(topics))
+	for i, t := range topics {
+		out[i] = deadletter.Topic(t)
 	}
-	// Unlimited retention: `dlq replay` reads the topic, whenever the fix
-	// comes.
-	if err := kafkatopic.Ensure(ctx, l.adm, kafkatopic.KeepAll(), dlqs...); err != nil {
+	return out
+}
+
+// consumed returns every topic the loader consumes: the data topics and
+// their dead-letter topics.
+func (l *Loader) consumed() []string { return append(slices.Clone(l.topics), l.dlqTopics...) }
+
+// ensureDLQTopics creates the dead-letter topics before the group consumes
+// them. Unlimited retention: `dlq replay` reads the topic, whenever the fix
+// comes.
+func (l *Loader) ensureDLQTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.opts.Brokers...)}, l.opts.KafkaOpts...)...)
+	if err != nil {
+		return fmt.Errorf("load: dead-letter topics: %w", err)
+	}
+	defer cl.Close()
+	if err := kafkatopic.Ensure(ctx, kadm.NewClient(cl), kafkatopic.KeepAll(), l.dlqTopics...); err != nil {
 		return fmt.Errorf("load: dead-letter topics: %w", err)
 	}
 	return nil
 }
 
+// checkDeadLetterTables compares the dead-letter tables with the columns
+// the loader writes.
+func (l *Loader) checkDeadLetterTables(ctx context.Context) error {
+	var errs []error
+	for _, t := range []struct {
+		name string
+		cols []tables.Column
+	}{{DeadLettersTable, deadLetterColumns}, {ReplayedTable, replayedColumns}} {
+		got, err := describe(ctx, l.conn, t.name)
+		if err != nil {
+			return err
+		}
+		for _, c := range t.cols {
+			if typ, ok := got[c.Name]; !ok || typ != c.Type {
+				errs = append(errs, fmt.Errorf("table %s has no column %s %s: run shopstream migrate", t.name, c.Name, c.Type))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deadLetterRow is the dead_letters row of l.
+func deadLetterRow(l deadletter.Letter) []any {
+	id := l.ID()
+	return []any{id.Topic, uint32(id.Partition), uint64(id.Offset), string(l.Key), string(l.Value), l.Class, l.Reason,
+		id.Stage, l.Time.UTC(), l.Endpoint, uint64(max(l.TruncatedFrom, 0))}
+}
+
+func replayedRow(id deadletter.ID, at time.Time) []any {
+	return []any{id.Topic, uint32(id.Partition), uint64(id.Offset), at.UTC(), id.Stage}
+}
+
 // deadLetter writes b's dead records to <topic>.dlq and to dead_letters,
 // both before b's offsets are committed. The table insert carries b's token,
 // so a replayed batch adds nothing; the topic may get a replayed record
-// twice, which dlq replay tolerates (it skips changes already loaded).
+// twice, which is the same dead letter (the same deadletter.ID) and which
+// the loader's own feed of the topic skips.
 func (l *Loader) deadLetter(ctx context.Context, tbl *tables.Table, b *batch, dead []deadRecord) error {
 	recs := make([]*kgo.Record, len(dead))
 	rows := make([][]any, len(dead))
 	now := time.Now().UTC()
 	for i, d := range dead {
 		r := b.recs[d.idx]
-		recs[i] = &kgo.Record{
-			Topic: DLQTopic(r.Topic), Key: r.Key, Value: r.Value,
-			Headers: []kgo.RecordHeader{
-				{Key: HeaderReason, Value: []byte(d.reason)},
-				{Key: HeaderErrorClass, Value: []byte(d.class)},
-				{Key: HeaderStage, Value: []byte("load")},
-				{Key: HeaderTopic, Value: []byte(r.Topic)},
-				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-			},
-		}
-		rows[i] = []any{r.Topic, uint32(r.Partition), uint64(r.Offset), string(r.Key), string(r.Value), d.class, d.reason, "load", now}
+		dl := deadletter.FromKafka(deadletter.StageLoad, r, d.class, d.reason, now)
+		recs[i] = dl.Record(0)
+		rows[i] = deadLetterRow(dl)
 		l.m.deadLetters.WithLabelValues(r.Topic, d.class).Inc()
 	}
 	log := l.log.With().Str("table", tbl.Raw).Str("batch_id", b.token()).Logger()
@@ -103,12 +147,76 @@ func (l *Loader) deadLetter(ctx context.Context, tbl *tables.Table, b *batch, de
 	})
 }
 
+// decodeDLQBatch turns a batch of a dead-letter topic into rows: the dead
+// letters of other stages for dead_letters (the loader's own are in the
+// table already), the replayed markers for dead_letters_replayed. Replay
+// requests are for the transform. A record whose headers are damaged or
+// missing is still a dead letter: it is kept with what could be read.
+func (l *Loader) decodeDLQBatch(b *batch) (letters, replayed [][]any) {
+	for _, r := range b.recs {
+		e := deadletter.Parse(r)
+		if e.Err != nil {
+			l.log.Warn().Err(e.Err).Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).
+				Msg("dead-letter record with damaged headers; kept as it is")
+		}
+		switch e.Kind {
+		case deadletter.EntryReplayed:
+			at := e.Letter.Time
+			if at.IsZero() {
+				at = r.Timestamp
+			}
+			replayed = append(replayed, replayedRow(e.ID, at))
+		case "":
+			dl := e.Letter
+			if dl.Stage == deadletter.StageLoad {
+				continue
+			}
+			if dl.Stage == "" {
+				dl.Stage = "unknown"
+			}
+			if dl.Time.IsZero() {
+				dl.Time = r.Timestamp
+			}
+			letters = append(letters, deadLetterRow(dl))
+		}
+	}
+	return letters, replayed
+}
+
+// loadDLQBatch inserts a dead-letter topic's batch, with the batch's token
+// in both tables, then commits its offsets.
+func (l *Loader) loadDLQBatch(ctx context.Context, d decoded) error {
+	b := d.b
+	if b.timeCut {
+		if err := l.commit(ctx, DeadLettersTable, b, b.first(), cutMetadata(b.last())); err != nil {
+			return err
+		}
+	}
+	log := l.log.With().Str("topic", b.topic).Str("batch_id", b.token()).Logger()
+	for _, ins := range []struct {
+		table string
+		cols  []tables.Column
+		rows  [][]any
+	}{{DeadLettersTable, deadLetterColumns, d.rows}, {ReplayedTable, replayedColumns, d.replayed}} {
+		if len(ins.rows) == 0 {
+			continue
+		}
+		if err := retry(ctx, l.m.retries.WithLabelValues(ins.table, "insert"), log, "insert "+ins.table, func() error {
+			return insertRows(ctx, l.conn, l.opts.HTTP, ins.table, ins.cols, b.token(), ins.rows)
+		}); err != nil {
+			return err
+		}
+		l.m.rows.WithLabelValues(ins.table).Add(float64(len(ins.rows)))
+	}
+	return l.commit(ctx, DeadLettersTable, b, b.last()+1, "")
+}
+
 // ReplayOptions configure ReplayDLQ.
 type ReplayOptions struct {
 	Brokers   []string
 	KafkaOpts []kgo.Opt
 	// Topic is the original topic; its dead letters are read from
-	// DLQTopic(TopicPrefix+Topic).
+	// deadletter.Topic(TopicPrefix+Topic).
 	Topic       string
 	TopicPrefix string
 	HTTP        bool
@@ -118,129 +226,88 @@ type ReplayOptions struct {
 
 // ReplayStats count what a replay did.
 type ReplayStats struct {
-	Read          int // dead letters read
+	Read          int // the loader's dead letters read
 	Loaded        int // now in the raw change table
 	AlreadyLoaded int // were already there (an earlier replay)
 	StillFailing  int // still do not decode or map
 }
 
-// ReplayDLQ re-processes every dead letter of a topic, e.g. after the
-// schema registry learned a missing schema or a mapping bug was fixed. Each
-// record lands in the raw change table with its original partition and
-// offset, so it is indistinguishable from a record loaded the first time.
-// It is idempotent: changes already in the table (by partition and offset)
-// are skipped, and each batch is inserted with the token
-// <topic>.dlq-<partition>-<first>-<last>. Each record loaded (now or by an
-// earlier replay) is recorded in dead_letters_replayed, so the view
-// dead_letters_open lists only those still needing a fix. Records that still
-// fail stay in the dead-letter topic for a later replay and are counted.
+// ReplayDLQ re-processes the loader's dead letters of a topic, e.g. after
+// the schema registry learned a missing schema or a mapping bug was fixed
+// (the other stages' dead letters on the same topic are theirs to replay).
+// Each record lands in the raw change table with its original partition
+// and offset, so it is indistinguishable from a record loaded the first
+// time. It is idempotent: changes already in the table (by partition and
+// offset) are skipped, and each batch is inserted with the token
+// dlq-replay-<dead-letter topic>-<partition>-<first>-<last>. Each record
+// loaded (now or by an earlier replay) is recorded in dead_letters_replayed,
+// so the view dead_letters_open lists only those still needing a fix.
+// Records that still fail stay in the dead-letter topic for a later replay
+// and are counted.
 func ReplayDLQ(ctx context.Context, opts ReplayOptions, dec Decoder, conn BatchConn) (ReplayStats, error) {
 	var st ReplayStats
 	tbl, err := tables.ForTopic(opts.Topic)
 	if err != nil {
 		return st, err
 	}
-	dlq := DLQTopic(opts.TopicPrefix + opts.Topic)
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(opts.Brokers...),
-		kgo.ConsumeTopics(dlq),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	}, opts.KafkaOpts...)...)
+	dlq := deadletter.Topic(opts.TopicPrefix + opts.Topic)
+	g, err := deadletter.Read(ctx, append([]kgo.Opt{kgo.SeedBrokers(opts.Brokers...)}, opts.KafkaOpts...), dlq)
 	if err != nil {
-		return st, fmt.Errorf("dlq replay: kafka client: %w", err)
+		return st, fmt.Errorf("dlq replay: %w", err)
 	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, dlq)
-	if err != nil {
-		return st, fmt.Errorf("dlq replay: end offsets of %s: %w", dlq, err)
+	// Per partition of the dead-letter topic, in batches of BatchRows.
+	byPartition := map[int32][]deadletter.Letter{}
+	for _, l := range g.Letters(deadletter.KindLoad) {
+		byPartition[l.DLQPartition] = append(byPartition[l.DLQPartition], l)
 	}
-	if err := ends.Error(); err != nil {
-		return st, fmt.Errorf("dlq replay: end offsets of %s: %w", dlq, err)
-	}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
-		}
-	})
-	pending := map[int32][]*kgo.Record{}
-	flush := func(p int32) error {
-		recs := pending[p]
-		pending[p] = nil
-		if len(recs) == 0 {
-			return nil
-		}
-		return replayBatch(ctx, opts, tbl, dec, conn, recs, &st)
-	}
-	for len(remaining) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		if errs := fetches.Errors(); len(errs) > 0 {
-			return st, fmt.Errorf("dlq replay: fetch %s: %w", dlq, errs[0].Err)
-		}
-		var ferr error
-		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := remaining[r.Partition]
-			if !ok || ferr != nil {
-				return
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		for chunk := range slices.Chunk(byPartition[p], max(opts.BatchRows, 1)) {
+			if err := replayBatch(ctx, opts, tbl, dec, conn, chunk, &st); err != nil {
+				return st, err
 			}
-			pending[r.Partition] = append(pending[r.Partition], r)
-			if len(pending[r.Partition]) >= opts.BatchRows || r.Offset+1 >= end {
-				ferr = flush(r.Partition)
-			}
-			if r.Offset+1 >= end {
-				delete(remaining, r.Partition)
-			}
-		})
-		if ferr != nil {
-			return st, ferr
 		}
 	}
 	return st, nil
 }
 
-func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec Decoder, conn BatchConn, recs []*kgo.Record, st *ReplayStats) error {
-	st.Read += len(recs)
+func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec Decoder, conn BatchConn, letters []deadletter.Letter, st *ReplayStats) error {
+	st.Read += len(letters)
 	type change struct {
-		topic     string
-		partition int32
-		offset    int64
-		row       []any
+		id  deadletter.ID
+		row []any
 	}
 	var changes []change
-	for _, r := range recs {
-		topic, partition, offset, err := originalCoordinates(r)
-		if err != nil {
-			opts.Log.Warn().Err(err).Int64("offset", r.Offset).Msg("dead letter without coordinates; left in place")
+	for _, l := range letters {
+		id := l.ID()
+		log := opts.Log.With().Str("dead_letter", id.String()).Logger()
+		if l.Offset < 0 {
+			log.Warn().Msg("dead letter without its original coordinates; left in place")
 			st.StillFailing++
 			continue
 		}
-		rec, err := dec.Decode(ctx, r.Value)
+		rec, err := dec.Decode(ctx, l.Value)
 		if err != nil {
-			if poisonClass(err) == "" {
+			if deadletter.DecodeClass(err) == "" {
 				return fmt.Errorf("dlq replay: decode: %w", err)
 			}
-			opts.Log.Warn().Err(err).Int32("partition", partition).Int64("offset", offset).Msg("dead letter still does not decode")
+			log.Warn().Err(err).Msg("dead letter still does not decode")
 			st.StillFailing++
 			continue
 		}
-		row, err := tbl.Row(rec, r.Key, partition, offset)
+		row, err := tbl.Row(rec, l.Key, l.Partition, l.Offset)
 		if err != nil {
-			opts.Log.Warn().Err(err).Int32("partition", partition).Int64("offset", offset).Msg("dead letter still does not map")
+			log.Warn().Err(err).Msg("dead letter still does not map")
 			st.StillFailing++
 			continue
 		}
-		changes = append(changes, change{topic, partition, offset, row})
+		changes = append(changes, change{id, row})
 	}
 	if len(changes) == 0 {
 		return nil
 	}
 	coords := make([]string, len(changes))
 	for i, c := range changes {
-		coords[i] = fmt.Sprintf("(%d, %d)", c.partition, c.offset)
+		coords[i] = fmt.Sprintf("(%d, %d)", c.id.Partition, c.id.Offset)
 	}
 	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT _partition, _offset FROM `%s` WHERE (_partition, _offset) IN (%s)", tbl.Raw, strings.Join(coords, ", ")))
 	if err != nil {
@@ -260,14 +327,16 @@ func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec
 	var out, replayed [][]any
 	now := time.Now().UTC()
 	for _, c := range changes {
-		replayed = append(replayed, []any{c.topic, uint32(c.partition), uint64(c.offset), now})
-		if loaded[[2]int64{int64(c.partition), c.offset}] {
+		replayed = append(replayed, replayedRow(c.id, now))
+		if loaded[[2]int64{int64(c.id.Partition), c.id.Offset}] {
 			st.AlreadyLoaded++
 			continue
 		}
 		out = append(out, c.row)
 	}
-	token := fmt.Sprintf("%s-%d-%d-%d", recs[0].Topic, recs[0].Partition, recs[0].Offset, recs[len(recs)-1].Offset)
+	first, last := letters[0], letters[len(letters)-1]
+	// Not the token the loader gives the dead-letter topic's own batches.
+	token := fmt.Sprintf("dlq-replay-%s-%d-%d-%d", deadletter.Topic(first.Topic), first.DLQPartition, first.DLQOffset, last.DLQOffset)
 	if len(out) > 0 {
 		if err := insertRows(ctx, conn, opts.HTTP, tbl.Raw, tbl.Columns, token, out); err != nil {
 			return fmt.Errorf("dlq replay: %w", err)
@@ -282,26 +351,25 @@ func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec
 	return nil
 }
 
-func originalCoordinates(r *kgo.Record) (string, int32, int64, error) {
-	var topic, p, o string
-	for _, h := range r.Headers {
-		switch h.Key {
-		case HeaderTopic:
-			topic = string(h.Value)
-		case HeaderPartition:
-			p = string(h.Value)
-		case HeaderOffset:
-			o = string(h.Value)
-		}
+// MarkReplayed records in dead_letters_replayed that the dead letters ids
+// were replayed by someone other than the loader (ingest, replayed by `dlq
+// replay` through its stage's writer, which also wrote their markers to
+// Kafka): the open list is then current at once, not only when the loader
+// has read the markers. Marking twice is harmless.
+func MarkReplayed(ctx context.Context, conn BatchConn, http bool, ids []deadletter.ID) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	pn, err1 := strconv.ParseInt(p, 10, 32)
-	on, err2 := strconv.ParseInt(o, 10, 64)
-	var err3 error
-	if topic == "" {
-		err3 = errors.New("no " + HeaderTopic + " header")
+	now := time.Now().UTC()
+	rows := make([][]any, len(ids))
+	h := sha256.New()
+	for i, id := range ids {
+		rows[i] = replayedRow(id, now)
+		fmt.Fprintln(h, id.String())
 	}
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return "", 0, 0, fmt.Errorf("dead letter %s/%d/%d: original coordinates: %w", r.Topic, r.Partition, r.Offset, err)
+	token := "dlq-replayed-" + hex.EncodeToString(h.Sum(nil))
+	if err := insertRows(ctx, conn, http, ReplayedTable, replayedColumns, token, rows); err != nil {
+		return fmt.Errorf("dlq replay: mark replayed: %w", err)
 	}
-	return topic, int32(pn), on, nil
+	return nil
 }

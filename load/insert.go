@@ -14,16 +14,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/load/tables"
-	"github.com/shopstream/shopstream/schemas"
-)
-
-// Error classes of dead letters.
-const (
-	classBadHeader     = "bad_header"
-	classUnknownSchema = "unknown_schema"
-	classUndecodable   = "undecodable"
-	classMapping       = "mapping"
 )
 
 // deadRecord is a record that cannot be loaded, and why.
@@ -31,20 +23,6 @@ type deadRecord struct {
 	idx    int // in the batch
 	class  string
 	reason string
-}
-
-// poisonClass returns the dead-letter class of a decode error, or "" if the
-// error may go away on retry.
-func poisonClass(err error) string {
-	switch {
-	case errors.Is(err, schemas.ErrBadHeader):
-		return classBadHeader
-	case errors.Is(err, schemas.ErrUnknownSchemaID):
-		return classUnknownSchema
-	case errors.Is(err, schemas.ErrUndecodable):
-		return classUndecodable
-	}
-	return ""
 }
 
 // decodeBatch decodes and maps b's records. It retries decode errors that
@@ -58,13 +36,13 @@ func (l *Loader) decodeBatch(ctx context.Context, tbl *tables.Table, b *batch) (
 		err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
 			var err error
 			rec, err = l.dec.Decode(ctx, r.Value)
-			if err != nil && poisonClass(err) != "" {
+			if err != nil && deadletter.DecodeClass(err) != "" {
 				return backoff.Permanent(err)
 			}
 			return err
 		})
 		if err != nil {
-			if c := poisonClass(err); c != "" {
+			if c := deadletter.DecodeClass(err); c != "" {
 				dead = append(dead, deadRecord{idx: i, class: c, reason: err.Error()})
 				continue
 			}
@@ -77,7 +55,7 @@ func (l *Loader) decodeBatch(ctx context.Context, tbl *tables.Table, b *batch) (
 		case errors.As(err, &unmapped):
 			return nil, nil, nil, fmt.Errorf("load: record %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		case errors.As(err, &mapping):
-			dead = append(dead, deadRecord{idx: i, class: classMapping, reason: fmt.Sprintf("table %s %v", tbl.Raw, err)})
+			dead = append(dead, deadRecord{idx: i, class: deadletter.ClassMapping, reason: fmt.Sprintf("table %s %v", tbl.Raw, err)})
 			continue
 		case err != nil:
 			return nil, nil, nil, fmt.Errorf("load: record %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)

@@ -77,7 +77,8 @@ type Loader struct {
 	// Run has stored the client; it waits on this instead of reading nil.
 	clientSet chan struct{}
 	tables    map[string]*tables.Table
-	topics    []string
+	topics    []string // data topics
+	dlqTopics []string // their dead-letter topics
 	m         *Metrics
 	log       zerolog.Logger
 
@@ -149,6 +150,7 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 		l.tables[opts.TopicPrefix+topic] = t
 		l.topics = append(l.topics, opts.TopicPrefix+topic)
 	}
+	l.dlqTopics = dlqTopics(l.topics)
 	return l, nil
 }
 
@@ -158,10 +160,13 @@ func (l *Loader) Run(ctx context.Context) error {
 	if err := l.checkTables(ctx); err != nil {
 		return err
 	}
+	if err := l.ensureDLQTopics(ctx); err != nil {
+		return err
+	}
 	kopts := append([]kgo.Opt{
 		kgo.SeedBrokers(l.opts.Brokers...),
 		kgo.ConsumerGroup(l.opts.Group),
-		kgo.ConsumeTopics(l.topics...),
+		kgo.ConsumeTopics(l.consumed()...),
 		kgo.DisableAutoCommit(),
 		// Records polled together are handled before a rebalance can take
 		// their partitions away: no record is ever added to the batch of a
@@ -192,9 +197,6 @@ func (l *Loader) Run(ctx context.Context) error {
 		// uncommitted is committed.
 		cl.Close()
 	}()
-	if err := l.ensureDLQTopics(ctx); err != nil {
-		return err
-	}
 	l.log.Info().Strs("topics", l.topics).Str("group", l.opts.Group).Msg("loader started")
 	err = l.poll(ctx)
 	if ferr := l.fatal(); ferr != nil {
@@ -263,12 +265,12 @@ func (l *Loader) poll(ctx context.Context) error {
 		full := l.inflight.Load() >= int64(l.opts.MaxInFlight)
 		switch {
 		case full && !paused:
-			l.cl.PauseFetchTopics(l.topics...)
+			l.cl.PauseFetchTopics(l.consumed()...)
 			paused = true
 			l.m.paused.Set(1)
 			l.log.Debug().Int64("in_flight", l.inflight.Load()).Msg("fetching paused: too many batches in flight")
 		case !full && paused:
-			l.cl.ResumeFetchTopics(l.topics...)
+			l.cl.ResumeFetchTopics(l.consumed()...)
 			paused = false
 			l.m.paused.Set(0)
 			l.log.Debug().Msg("fetching resumed")
@@ -386,10 +388,12 @@ func (l *Loader) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]
 }
 
 // decoded is a batch ready to insert, or the error that stopped decoding.
+// A dead-letter topic's batch has rows for dead_letters and replayed rows.
 type decoded struct {
 	b        *batch
 	rows     [][]any
 	dead     []deadRecord
+	replayed [][]any
 	sourceTS []time.Time
 	err      error
 }
@@ -419,7 +423,11 @@ func (l *Loader) work(p *partState) {
 		case d = <-ready:
 		}
 		err := d.err
-		if err == nil {
+		switch {
+		case err != nil:
+		case p.tbl == nil:
+			err = l.loadDLQBatch(ctx, d)
+		default:
 			err = l.load(ctx, p.tbl, d)
 		}
 		if err != nil {
@@ -453,7 +461,11 @@ func (l *Loader) decodeStage(ctx context.Context, p *partState, ready chan<- dec
 			}
 		}
 		d := decoded{b: b}
-		d.rows, d.dead, d.sourceTS, d.err = l.decodeBatch(ctx, p.tbl, b)
+		if p.tbl == nil {
+			d.rows, d.replayed = l.decodeDLQBatch(b)
+		} else {
+			d.rows, d.dead, d.sourceTS, d.err = l.decodeBatch(ctx, p.tbl, b)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -471,7 +483,7 @@ func (l *Loader) decodeStage(ctx context.Context, p *partState, ready chan<- dec
 func (l *Loader) load(ctx context.Context, tbl *tables.Table, d decoded) error {
 	b := d.b
 	if b.timeCut {
-		if err := l.commit(ctx, tbl, b, b.first(), cutMetadata(b.last())); err != nil {
+		if err := l.commit(ctx, tbl.Raw, b, b.first(), cutMetadata(b.last())); err != nil {
 			return err
 		}
 	}
@@ -501,12 +513,12 @@ func (l *Loader) load(ctx context.Context, tbl *tables.Table, d decoded) error {
 		}
 		l.m.observeNewest(tbl.Raw, newest)
 	}
-	return l.commit(ctx, tbl, b, b.last()+1, "")
+	return l.commit(ctx, tbl.Raw, b, b.last()+1, "")
 }
 
 // commit commits offset for b's partition, retrying until it succeeds or ctx
 // ends (a lost partition cancels ctx).
-func (l *Loader) commit(ctx context.Context, tbl *tables.Table, b *batch, offset int64, meta string) error {
+func (l *Loader) commit(ctx context.Context, table string, b *batch, offset int64, meta string) error {
 	last := b.recs[len(b.recs)-1]
 	offsets := map[string]map[int32]kgo.EpochOffset{b.topic: {b.partition: {Epoch: last.LeaderEpoch, Offset: offset}}}
 	cctx := kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
@@ -518,7 +530,7 @@ func (l *Loader) commit(ctx context.Context, tbl *tables.Table, b *batch, offset
 		}
 		return nil
 	})
-	return retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "commit"), l.log, "commit offset", func() error {
+	return retry(ctx, l.m.retries.WithLabelValues(table, "commit"), l.log, "commit offset", func() error {
 		var cerr error
 		l.cl.CommitOffsetsSync(cctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err != nil {
@@ -543,7 +555,7 @@ func (l *Loader) commit(ctx context.Context, tbl *tables.Table, b *batch, offset
 // checkTables compares every table the loader writes with the columns it
 // writes, so a missing migration stops the loader before it consumes.
 func (l *Loader) checkTables(ctx context.Context) error {
-	var errs []error
+	errs := []error{l.checkDeadLetterTables(ctx)}
 	for _, topic := range l.topics {
 		t := l.tables[topic]
 		got, err := describe(ctx, l.conn, t.Raw)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/load/tables"
 	"github.com/shopstream/shopstream/schemas"
@@ -179,18 +180,18 @@ func TestLoadPoisonRecords(t *testing.T) {
 	}
 
 	// The dead-letter topic has each poison record with its coordinates.
-	dl := readAll(t, h, load.DLQTopic(h.prefix+ordersTopic), nPoison)
+	dl := readAll(t, h, deadletter.Topic(h.prefix+ordersTopic), nPoison)
 	for _, r := range dl {
 		hdr := map[string]string{}
 		for _, x := range r.Headers {
 			hdr[x.Key] = string(x.Value)
 		}
-		if hdr[load.HeaderTopic] != h.prefix+ordersTopic || hdr[load.HeaderStage] != "load" ||
-			hdr[load.HeaderReason] == "" || hdr[load.HeaderOffset] == "" || hdr[load.HeaderPartition] == "" {
+		if hdr[deadletter.HeaderTopic] != h.prefix+ordersTopic || hdr[deadletter.HeaderStage] != "load" ||
+			hdr[deadletter.HeaderReason] == "" || hdr[deadletter.HeaderOffset] == "" || hdr[deadletter.HeaderPartition] == "" {
 			t.Errorf("dead letter headers %v", hdr)
 		}
-		if !strings.HasPrefix(string(r.Key), "poison-"+hdr[load.HeaderErrorClass]) {
-			t.Errorf("dead letter %s has class %s", r.Key, hdr[load.HeaderErrorClass])
+		if !strings.HasPrefix(string(r.Key), "poison-"+hdr[deadletter.HeaderErrorClass]) {
+			t.Errorf("dead letter %s has class %s", r.Key, hdr[deadletter.HeaderErrorClass])
 		}
 	}
 	if got := metricSum(t, reg, "shopstream_load_dead_letters_total"); got != float64(nPoison) {

@@ -154,6 +154,7 @@ var (
 	mvRE         = regexp.MustCompile(`(?m)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS`)
 	viewRE       = regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS (\w+) AS`)
 	alterRE      = regexp.MustCompile(`(?m)^ALTER TABLE (\w+)( MODIFY QUERY)?`)
+	replaceRE    = regexp.MustCompile(`(?m)^CREATE OR REPLACE VIEW (\w+) AS`)
 	fromRE       = regexp.MustCompile(`(?m)^FROM (\w+)\s*$`)
 	mergeTreeRE  = regexp.MustCompile(`(?m)^ENGINE = (\w*)MergeTree(?:\((.*)\))?\s*$`)
 	dedupSetting = "non_replicated_deduplication_window"
@@ -190,8 +191,11 @@ func clusterize(stmt, cluster string) ([]string, error) {
 		// the Distributed table in front of them, which has columns too.
 		return []string{
 			alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster)),
-			alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s", cluster)),
+			distributedAlter(stmt, m[1], cluster),
 		}, nil
+	}
+	if replaceRE.MatchString(stmt) {
+		return []string{replaceRE.ReplaceAllString(stmt, fmt.Sprintf("CREATE OR REPLACE VIEW ${1} ON CLUSTER %s AS", cluster))}, nil
 	}
 	if viewRE.MatchString(stmt) {
 		// A plain view reads the Distributed tables, under the same names.
@@ -227,6 +231,30 @@ func clusterize(stmt, cluster string) ([]string, error) {
 	return []string{s, dist}, nil
 }
 
+// distributedAlter is an ALTER TABLE (one clause per line) for the
+// Distributed table name: its column clauses only, since the others
+// (MODIFY ORDER BY) concern the storage of the local tables.
+func distributedAlter(stmt, name, cluster string) string {
+	s := alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1} ON CLUSTER %s", cluster))
+	var clauses []string
+	storage := false
+	loc := alterRE.FindStringIndex(stmt)
+	for _, line := range strings.Split(stmt[loc[1]:], "\n") {
+		code, _, _ := strings.Cut(line, "--")
+		switch code = strings.TrimSpace(code); {
+		case code == "":
+		case strings.HasPrefix(code, "ADD COLUMN"):
+			clauses = append(clauses, strings.TrimSuffix(code, ","))
+		default:
+			storage = true
+		}
+	}
+	if !storage {
+		return s
+	}
+	return fmt.Sprintf("ALTER TABLE %s ON CLUSTER %s\n    %s", name, cluster, strings.Join(clauses, ",\n    "))
+}
+
 // DDLConn is what Migrate needs from a ClickHouse connection.
 type DDLConn interface {
 	Exec(ctx context.Context, query string, args ...any) error
@@ -235,7 +263,7 @@ type DDLConn interface {
 
 // Migrate applies the embedded migrations that conn's database has not
 // recorded yet, in version order, and returns the names of those it applied.
-// Every statement is idempotent (IF NOT EXISTS), so loaders that start at once
+// Every statement is idempotent (IF NOT EXISTS, OR REPLACE), so loaders that start at once
 // may apply the same migration concurrently; each records it, and the
 // records collapse. A recorded migration whose file changed is an error.
 func Migrate(ctx context.Context, conn DDLConn, opts MigrateOptions) ([]string, error) {

@@ -25,7 +25,9 @@ decode the Avro values, insert them into the raw change tables in batches of
 load.batch_rows rows or load.batch_bytes bytes (or what arrived within
 load.max_wait) with insert_deduplication_token = topic-partition-first-last,
 and commit offsets only after ClickHouse acknowledged. Records that cannot be
-decoded or mapped go to <topic>.dlq and the dead_letters table.
+decoded or mapped go to <topic>.dlq and the dead_letters table; the other
+stages' dead letters on <topic>.dlq are loaded into dead_letters too, and
+replayed markers into dead_letters_replayed (see shopstream dlq replay).
 
 Applies the migrations first (see shopstream migrate) unless --no-migrate.
 ClickHouse is warehouse.addr over warehouse.protocol, or the embedded

@@ -122,9 +122,14 @@ func (a *app) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dbtDone, err := a.startDbt(ctx, out, broker.Seeds, metricsReg)
+	if err != nil {
+		return err
+	}
 	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
+	<-dbtDone
 	<-loaded
 	<-transformed
 	<-ingested

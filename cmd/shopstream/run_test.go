@@ -123,16 +123,29 @@ func (r *runProcess) stop(t *testing.T) {
 	}
 }
 
+// embedded is where a `shopstream run` on embedded defaults started by a
+// test keeps its data and listens.
+type embedded struct{ dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr string }
+
+func newEmbedded(t *testing.T) embedded {
+	return embedded{t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)}
+}
+
+// env is the environment that configures run (and commands reading it).
+func (e embedded) env(extra ...string) []string {
+	return append([]string{
+		"SHOPSTREAM_DATA_DIR=" + e.dataDir,
+		"SHOPSTREAM_WAREHOUSE_LISTEN=" + e.warehouseAddr,
+		"SHOPSTREAM_KAFKA_LISTEN=" + e.kafkaAddr,
+		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + e.registryAddr,
+		"SHOPSTREAM_METRICS_LISTEN=" + e.metricsAddr,
+	}, extra...)
+}
+
 func testRun(t *testing.T, brokers string) {
-	dataDir := t.TempDir()
-	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	env := []string{
-		"SHOPSTREAM_DATA_DIR=" + dataDir,
-		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
-		"SHOPSTREAM_KAFKA_LISTEN=" + kafkaAddr,
-		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + registryAddr,
-		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
-	}
+	e := newEmbedded(t)
+	dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr := e.dataDir, e.warehouseAddr, e.kafkaAddr, e.registryAddr, e.metricsAddr
+	env := e.env()
 	kafkaLine := kafkaAddr + "] (embedded)"
 	if brokers != "" {
 		env = append(env, "SHOPSTREAM_KAFKA_BROKERS="+brokers)

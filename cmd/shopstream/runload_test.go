@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -23,16 +22,9 @@ import (
 // broker into its warehouse: an amazon.orders record produced to the
 // in-process broker shows up in amazon_orders_changes and amazon_orders.
 func TestRunLoads(t *testing.T) {
-	dataDir := t.TempDir()
-	warehouseAddr, kafkaAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	r := startRun(t, []string{
-		"SHOPSTREAM_DATA_DIR=" + dataDir,
-		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
-		"SHOPSTREAM_KAFKA_LISTEN=" + kafkaAddr,
-		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + registryAddr,
-		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
-		"SHOPSTREAM_LOAD_MAX_WAIT=100ms",
-	}, filepath.Join(dataDir, "run.log"))
+	e := newEmbedded(t)
+	dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr := e.dataDir, e.warehouseAddr, e.kafkaAddr, e.registryAddr, e.metricsAddr
+	r := startRun(t, e.env("SHOPSTREAM_LOAD_MAX_WAIT=100ms"), filepath.Join(dataDir, "run.log"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -37,7 +36,10 @@ func newStatusCmd(a *app) *cobra.Command {
                records not yet processed (transaction markers do not count)
   tables       rows and the newest change (source_ts) of every raw change
                table, and how old that change is
-  dead letters what dead_letters_open still lists, per topic
+  dead letters what dead_letters_open still lists (every stage's dead
+               letters no replay has handled), per topic and stage
+  dbt runs     the newest scheduled dbt runs (dbt_runs): status, duration,
+               what failed
 
 Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
@@ -62,16 +64,24 @@ for load. Exits non-zero when a part could not be read (within --timeout).`,
 	return cmd
 }
 
-func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
+// pipelineEndpoints are the broker and registry of the pipeline that a
+// command reads: the configured ones, or run's embedded ones.
+func (a *app) pipelineEndpoints() (brokers []string, registryURL string) {
 	cfg := a.cfg
-	brokers := cfg.Kafka.Brokers
+	brokers = cfg.Kafka.Brokers
 	if len(brokers) == 0 {
 		brokers = []string{cfg.Kafka.Listen}
 	}
-	registryURL := cfg.SchemaRegistry.URL
+	registryURL = cfg.SchemaRegistry.URL
 	if registryURL == "" {
 		registryURL = "http://" + cfg.SchemaRegistry.Listen
 	}
+	return brokers, registryURL
+}
+
+func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
+	cfg := a.cfg
+	brokers, registryURL := a.pipelineEndpoints()
 	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
@@ -111,13 +121,18 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
 	}
 	if err == nil {
-		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\t\t")
+		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\tSTAGE\t")
 		if len(w.OpenDeadLetters) == 0 {
 			fmt.Fprintln(tw, "(none)\t0\t\t")
 		}
-		for _, topic := range slices.Sorted(maps.Keys(w.OpenDeadLetters)) {
-			fmt.Fprintf(tw, "%s\t%d\t\t\n", topic, w.OpenDeadLetters[topic])
+		for _, o := range w.OpenDeadLetters {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
+	}
+	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
+	if err := a.printDbtRuns(ctx, tw); err != nil {
+		unavailable = append(unavailable, "dbt runs")
+		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
 	}
 	if len(unavailable) > 0 {
 		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
@@ -161,6 +176,31 @@ func (a *app) readWarehouse(ctx context.Context) (status.Warehouse, error) {
 	}
 	defer conn.Close()
 	return status.ReadWarehouse(ctx, conn)
+}
+
+// printDbtRuns prints the newest scheduled dbt runs (dbt_runs).
+func (a *app) printDbtRuns(ctx context.Context, out io.Writer) error {
+	conn, err := load.Open(ctx, a.warehouse(1))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	runs, err := status.DbtRuns(ctx, conn, 5)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(out, "(none recorded: set dbt.schedule)\t\t\t\t\t\t")
+	}
+	for _, r := range runs {
+		failed := strings.Join(append(slices.Clone(r.FailedModels), r.FailedTests...), ", ")
+		if failed == "" && r.Status != "success" {
+			failed = r.Error
+		}
+		fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", r.RunID[:min(8, len(r.RunID))], r.StartedAt.UTC().Format(time.RFC3339),
+			r.Status, r.Duration.Round(time.Second), r.ModelsOK, r.ModelsFailed, r.TestsOK, r.TestsFailed, clipText(failed, 60))
+	}
+	return nil
 }
 
 // age is how long before now t was, to the second.

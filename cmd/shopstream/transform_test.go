@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -55,7 +56,7 @@ func TestTransformCommand(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	var topics []string
 	for _, tp := range append(stream.Topics(), "xchannel.product_links", "xchannel.product_daily") {
-		topics = append(topics, prefix+tp, prefix+tp+stream.DeadLetterSuffix)
+		topics = append(topics, prefix+tp, deadletter.Topic(prefix+tp))
 	}
 	// Unlimited retention, as ingest creates them: the transform checks.
 	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}

@@ -159,12 +159,9 @@ func (c Change) Stamp(rec map[string]any, ingestTS time.Time) map[string]any {
 // LastUpdateDate), or, for a snapshot without a change time, the capture
 // time of the window. It must not be zero.
 func (t *Tracker) Observe(key string, rec map[string]any, sourceTS time.Time) (Change, bool, error) {
-	if sourceTS.IsZero() {
-		return Change{}, false, fmt.Errorf("changecapture: %s %q: zero source time", t.cfg.Entity, key)
-	}
-	h, err := HashRecord(rec, t.cfg.Exclude...)
+	h, err := t.hash(key, rec, sourceTS)
 	if err != nil {
-		return Change{}, false, fmt.Errorf("changecapture: %s %q: %w", t.cfg.Entity, key, err)
+		return Change{}, false, err
 	}
 	prev, known := t.last(key)
 	if known && !prev.deleted && prev.hash == h {
@@ -175,6 +172,18 @@ func (t *Tracker) Observe(key string, rec map[string]any, sourceTS time.Time) (C
 		op = cursor.OpCreate
 	}
 	return t.change(key, op, h, prev.version, sourceTS), true, nil
+}
+
+// hash is the content hash of rec, the state of key at sourceTS.
+func (t *Tracker) hash(key string, rec map[string]any, sourceTS time.Time) (Hash, error) {
+	if sourceTS.IsZero() {
+		return Hash{}, fmt.Errorf("changecapture: %s %q: zero source time", t.cfg.Entity, key)
+	}
+	h, err := HashRecord(rec, t.cfg.Exclude...)
+	if err != nil {
+		return Hash{}, fmt.Errorf("changecapture: %s %q: %w", t.cfg.Entity, key, err)
+	}
+	return h, nil
 }
 
 // Delete records that key no longer exists at the source. It returns false

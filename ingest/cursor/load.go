@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 )
 
 // Decoder decodes a Confluent wire-format value; *schemas.Serde is one.
@@ -245,6 +247,9 @@ func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions
 	_, err := adm.CreateTopic(ctx, partitions, replicationFactor, configs, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("cursor: create topic %s: %w", topic, err)
+	}
+	if err := kafkatopic.Ready(ctx, adm, topic); err != nil {
+		return fmt.Errorf("cursor: %w", err)
 	}
 	return nil
 }

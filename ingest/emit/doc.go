@@ -44,10 +44,12 @@
 //
 // A payload that cannot become a record (it does not parse, a field has an
 // unexpected type, it does not fit the schema: [Batch.Add] returns the
-// error) goes to <topic>.dlq with [Batch.AddDeadLetter]: the raw payload as
-// the value, and headers reason, stage, source_endpoint and time. It
-// commits with the window, so the stage goes on and the payload is never
-// lost.
+// error) goes to <topic>.dlq with [Batch.AddDeadLetter]: a dead letter of
+// package deadletter, the raw payload as the value and the reason, class,
+// stage, endpoint and time as headers. It commits with the window, so the
+// stage goes on and the payload is never lost. `shopstream dlq replay`
+// parses it again later and writes the result with [Batch.AddReplayed] in
+// the same transaction.
 //
 // # A source stage
 //

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 // Errors of [Writer.Commit] that tell the caller what became of the batch.
@@ -49,20 +49,6 @@ type Participant interface {
 // would abort every transaction that carries it, stopping the stage.
 const DefaultMaxDeadLetterBytes = 512 << 10
 
-// Dead-letter header names.
-const (
-	HeaderReason   = "reason"
-	HeaderStage    = "stage"
-	HeaderEndpoint = "source_endpoint"
-	HeaderTime     = "time"
-	// HeaderTruncated is set, to the payload's full length, when the payload
-	// was cut to the size limit.
-	HeaderTruncated = "truncated_from_bytes"
-)
-
-// DeadLetterSuffix is appended to a topic to name its dead-letter topic.
-const DeadLetterSuffix = ".dlq"
-
 // Config configures a Writer.
 type Config struct {
 	// ClientOpts connect to the cluster (seed brokers, SASL, TLS, logger).
@@ -71,7 +57,8 @@ type Config struct {
 	// TransactionalID must be stable for one instance of one stage across
 	// restarts and unique among running instances; see [TransactionalID].
 	TransactionalID string
-	// Stage names the stage in dead-letter headers, e.g. ingest-amazon.
+	// Stage names the stage in dead-letter headers, e.g. ingest-amazon
+	// (deadletter.IngestStage).
 	Stage string
 	// Encoder encodes records and cursors.
 	Encoder Encoder
@@ -183,40 +170,44 @@ func (b *Batch) Add(topic, key string, value map[string]any) error {
 // DeadLetter is an API payload that could not become a record.
 type DeadLetter struct {
 	// Topic is the topic the payload was meant for; the dead letter goes to
-	// Topic + ".dlq".
+	// deadletter.Topic(Topic).
 	Topic string
 	// Key is the entity key if it is known, else empty.
 	Key string
 	// Payload is the raw payload as the API sent it.
 	Payload []byte
-	// Reason says what is wrong with it.
+	// Reason says what is wrong with it, and Class sorts it (a
+	// deadletter.Class* constant; ClassMalformed when empty).
 	Reason string
+	Class  string
 	// Endpoint is the API operation or URL path it came from.
 	Endpoint string
+	// Change is the change capture recorded for the payload before writing
+	// it failed, if any: a replay writes that change.
+	Change *deadletter.Change
 }
 
-// AddDeadLetter adds d to the batch: the payload as the value (cut to the
-// size limit), the reason, stage, endpoint and time as headers. It commits
-// with the batch, so the window that contained the payload is done and the
-// stage goes on.
+// AddDeadLetter adds d to the batch as a dead letter of package
+// deadletter: the payload as the value (cut to the size limit), the
+// reason, class, stage, endpoint and time as headers. It commits with the
+// batch, so the window that contained the payload is done and the stage
+// goes on.
 func (b *Batch) AddDeadLetter(d DeadLetter) {
-	payload := d.Payload
-	headers := []kgo.RecordHeader{
-		{Key: HeaderReason, Value: []byte(d.Reason)},
-		{Key: HeaderStage, Value: []byte(b.w.stage)},
-		{Key: HeaderEndpoint, Value: []byte(d.Endpoint)},
-		{Key: HeaderTime, Value: []byte(b.w.now().UTC().Format(time.RFC3339Nano))},
+	class := d.Class
+	if class == "" {
+		class = deadletter.ClassMalformed
 	}
-	if len(payload) > b.w.maxDLQ {
-		headers = append(headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(payload)))})
-		payload = payload[:b.w.maxDLQ]
-	}
-	r := &kgo.Record{Topic: d.Topic + DeadLetterSuffix, Value: slices.Clone(payload), Headers: headers}
-	if d.Key != "" {
-		r.Key = []byte(d.Key)
-	}
-	b.records = append(b.records, r)
+	l := deadletter.FromPayload(b.w.stage, d.Topic, d.Key, d.Payload, d.Endpoint, class, d.Reason, b.w.now())
+	l.Change = d.Change
+	b.records = append(b.records, l.Record(b.w.maxDLQ))
 	b.nDeadLetters++
+}
+
+// AddReplayed adds the marker that the dead letter id was replayed: it
+// commits with the records the replay wrote, so a dead letter is marked
+// exactly when its records are in.
+func (b *Batch) AddReplayed(id deadletter.ID) {
+	b.records = append(b.records, deadletter.MarkerRecord(id, b.w.now()))
 }
 
 // SetCursor adds cursors to the batch: the position(s) the batch's records

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -61,7 +62,7 @@ func TestAbortedBatchLeavesNothing(t *testing.T) {
 	orders, cursors := topics(t, env)
 	small := "2048"
 	// The dead-letter topic of amazon.order_items takes no record over 2 KiB.
-	tiny := env.CreateTopic(t, "amazon.order_items"+DeadLetterSuffix, 1, map[string]*string{"max.message.bytes": &small})
+	tiny := env.CreateTopic(t, "amazon.order_items"+deadletter.Suffix, 1, map[string]*string{"max.message.bytes": &small})
 	ctx := ingesttest.Context(t)
 	w := newWriter(t, env, "abort")
 
@@ -77,7 +78,7 @@ func TestAbortedBatchLeavesNothing(t *testing.T) {
 	}
 	// The broker takes the orders and the cursor (other partitions) and
 	// refuses only this one; the whole transaction must then abort.
-	b.AddDeadLetter(DeadLetter{Topic: strings.TrimSuffix(tiny, DeadLetterSuffix), Payload: incompressible(t, 4096), Reason: "too big"})
+	b.AddDeadLetter(DeadLetter{Topic: strings.TrimSuffix(tiny, deadletter.Suffix), Payload: incompressible(t, 4096), Reason: "too big"})
 
 	err := w.Commit(ctx, b)
 	if !errors.Is(err, ErrAborted) {
@@ -140,7 +141,7 @@ func TestDeadLetters(t *testing.T) {
 	if n := len(env.ReadAll(t, orders, ingesttest.Settled)); n != 1 {
 		t.Errorf("orders topic holds %d records, want 1", n)
 	}
-	dlq := env.ReadAll(t, orders+DeadLetterSuffix, ingesttest.Settled)
+	dlq := env.ReadAll(t, orders+deadletter.Suffix, ingesttest.Settled)
 	if len(dlq) != 2 {
 		t.Fatalf("dead-letter topic holds %d records, want 2", len(dlq))
 	}
@@ -163,13 +164,13 @@ func TestDeadLetters(t *testing.T) {
 	if string(first.Value) != string(raw) {
 		t.Errorf("dead letter value = %q, want the raw payload %q", first.Value, raw)
 	}
-	if !strings.Contains(h[HeaderReason], "encode") || h[HeaderStage] != "ingest-amazon" || h[HeaderEndpoint] != "/orders/v0/orders" {
+	if !strings.Contains(h[deadletter.HeaderReason], "encode") || h[deadletter.HeaderStage] != "ingest-amazon" || h[deadletter.HeaderEndpoint] != "/orders/v0/orders" {
 		t.Errorf("dead letter headers = %v", h)
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, h[HeaderTime]); err != nil || !ts.Equal(fixedNow()) {
-		t.Errorf("dead letter time header %q (%v), want %v", h[HeaderTime], err, fixedNow())
+	if ts, err := time.Parse(time.RFC3339Nano, h[deadletter.HeaderTime]); err != nil || !ts.Equal(fixedNow()) {
+		t.Errorf("dead letter time header %q (%v), want %v", h[deadletter.HeaderTime], err, fixedNow())
 	}
-	if h := headers(second); len(second.Value) != 100 || h[HeaderTruncated] != "300" {
+	if h := headers(second); len(second.Value) != 100 || h[deadletter.HeaderTruncated] != "300" {
 		t.Errorf("oversized dead letter: %d bytes, headers %v; want 100 bytes, truncated_from_bytes 300", len(second.Value), h)
 	}
 }

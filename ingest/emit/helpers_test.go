@@ -13,6 +13,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 const (
@@ -34,7 +35,7 @@ func fixedNow() time.Time { return base.Add(24 * time.Hour) }
 func topics(t *testing.T, env *ingesttest.Env) (orders, cursors string) {
 	t.Helper()
 	orders = env.CreateTopic(t, ordersTopic, 3, nil)
-	env.CreateTopic(t, ordersTopic+DeadLetterSuffix, 1, nil)
+	env.CreateTopic(t, ordersTopic+deadletter.Suffix, 1, nil)
 	cursors = env.Topic(cursor.Topic)
 	if err := cursor.EnsureTopic(ingesttest.Context(t), env.Admin, cursors, 3, 1); err != nil {
 		t.Fatal(err)

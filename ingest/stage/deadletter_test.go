@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 // spoilOne rewrites the first video of every list page so that its likes
@@ -70,13 +70,13 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if p.DeadLetters == 0 {
 		t.Fatalf("no dead letter in the snapshot: %+v", p)
 	}
-	dl := env.ReadAll(t, env.Topic(tiktokbiz.Topic+emit.DeadLetterSuffix), ingesttest.Settled)
+	dl := env.ReadAll(t, env.Topic(tiktokbiz.Topic+deadletter.Suffix), ingesttest.Settled)
 	if len(dl) != p.DeadLetters {
 		t.Fatalf("%d dead letters in the topic, %d committed", len(dl), p.DeadLetters)
 	}
 	reason := ""
 	for _, h := range dl[0].Headers {
-		if h.Key == emit.HeaderReason {
+		if h.Key == deadletter.HeaderReason {
 			reason = string(h.Value)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
 )
 
@@ -172,7 +173,7 @@ func openSession(ctx context.Context, k Kafka, source, instance string, clock Cl
 	w, err := emit.New(ctx, emit.Config{
 		ClientOpts:      k.ClientOpts,
 		TransactionalID: k.Prefix + emit.TransactionalID(source, instance),
-		Stage:           "ingest-" + source,
+		Stage:           deadletter.IngestStage(source),
 		Encoder:         prefixed{serde: k.Serde, prefix: k.Prefix},
 		CursorTopic:     k.Topic(cursor.Topic),
 		Now:             clock.Now,
@@ -228,35 +229,52 @@ func (s *session) newBatch() *batch {
 // when it really changed. raw is the API payload it came from, dead-lettered
 // if the record does not fit the topic's schema; the tracker then keeps the
 // new content as seen, so the same bytes are not dead-lettered again on
-// every poll (the payload is on the dead-letter topic for replay).
+// every poll (the payload is on the dead-letter topic, with the change the
+// tracker recorded, for replay).
 func (b *batch) observe(e entity, key string, rec map[string]any, sourceTS time.Time, raw any, endpoint string) {
 	if sourceTS.IsZero() {
 		sourceTS = b.s.clock.Now()
 	}
 	c, changed, err := b.s.trackers[e.name].Observe(key, rec, sourceTS)
+	var recorded *deadletter.Change
 	if err == nil && changed {
 		err = b.b.Add(b.s.k.Topic(e.topic), key, c.Stamp(rec, b.s.clock.Now()))
 		if err == nil {
 			b.count++
+		} else {
+			recorded = &deadletter.Change{Op: c.Op, Version: c.Version}
 		}
 	}
 	if err != nil {
-		b.deadLetter(e.topic, key, raw, endpoint, err)
+		b.addDeadLetter(emit.DeadLetter{Topic: e.topic, Key: key, Payload: payloadOf(raw), Reason: err.Error(),
+			Class: deadletter.ClassEncoding, Endpoint: endpoint, Change: recorded})
 	}
 }
 
-// deadLetter keeps a payload that could not become a record.
+// deadLetter keeps a payload that could not be mapped to a record.
 func (b *batch) deadLetter(topic, key string, raw any, endpoint string, reason error) {
-	payload, ok := raw.([]byte)
-	if !ok {
-		var err error
-		if payload, err = json.Marshal(raw); err != nil {
-			payload = fmt.Appendf(nil, "%#v", raw)
-		}
-	}
-	d := emit.DeadLetter{Topic: b.s.k.Topic(topic), Key: key, Payload: payload, Reason: reason.Error(), Endpoint: endpoint}
+	b.addDeadLetter(emit.DeadLetter{Topic: topic, Key: key, Payload: payloadOf(raw), Reason: reason.Error(),
+		Class: deadletter.ClassMapping, Endpoint: endpoint})
+}
+
+// addDeadLetter adds d, whose Topic is a logical name, to the batch.
+func (b *batch) addDeadLetter(d emit.DeadLetter) {
+	b.dead = append(b.dead, d)
+	d.Topic = b.s.k.Topic(d.Topic)
 	b.b.AddDeadLetter(d)
-	b.dead = append(b.dead, emit.DeadLetter{Topic: topic, Key: key, Payload: payload, Reason: d.Reason, Endpoint: endpoint})
+}
+
+// payloadOf returns the bytes of an API payload: raw itself, or the JSON of
+// the object the client decoded it into.
+func payloadOf(raw any) []byte {
+	if b, ok := raw.([]byte); ok {
+		return b
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Appendf(nil, "%#v", raw)
+	}
+	return b
 }
 
 // commit writes the batch with the cursors that it brings the stage to; the

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
@@ -20,6 +19,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 type shopRun struct {
@@ -305,7 +305,7 @@ func TestWebhooksLandAndFollowOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	dl := r.env.ReadAll(t, r.env.Topic(webhook.Topic+emit.DeadLetterSuffix), ingesttest.Settled)
+	dl := r.env.ReadAll(t, r.env.Topic(webhook.Topic+deadletter.Suffix), ingesttest.Settled)
 	if resp.StatusCode != http.StatusOK || len(dl) != 1 || !bytes.Equal(dl[0].Value, body) {
 		t.Fatalf("malformed webhook: HTTP %d, %d dead letters", resp.StatusCode, len(dl))
 	}

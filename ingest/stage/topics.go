@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
-	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
 )
 
@@ -31,7 +31,7 @@ func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	}
 	var names []string
 	for _, t := range logical {
-		names = append(names, k.Topic(t), k.Topic(t+emit.DeadLetterSuffix))
+		names = append(names, k.Topic(t), k.Topic(deadletter.Topic(t)))
 	}
 	if err := kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), names...); err != nil {
 		return fmt.Errorf("ensure topics: %w", err)

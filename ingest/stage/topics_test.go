@@ -3,10 +3,10 @@ package stage_test
 import (
 	"testing"
 
-	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 // TestEnsureTopicsKeepHistory: data and dead-letter topics are created with
@@ -18,7 +18,7 @@ func TestEnsureTopicsKeepHistory(t *testing.T) {
 	if err := stage.EnsureTopics(ctx, kafkaOf(env), tiktokbiz.Topic); err != nil {
 		t.Fatal(err)
 	}
-	data, dead := env.Topic(tiktokbiz.Topic), env.Topic(tiktokbiz.Topic+emit.DeadLetterSuffix)
+	data, dead := env.Topic(tiktokbiz.Topic), env.Topic(tiktokbiz.Topic+deadletter.Suffix)
 	rcs, err := env.Admin.DescribeTopicConfigs(ctx, data, dead)
 	if err != nil {
 		t.Fatal(err)

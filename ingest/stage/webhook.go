@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/deadletter"
 )
 
 // KafkaWriter is the webhook receiver's production Writer: it encodes a
@@ -36,7 +37,7 @@ func NewKafkaWriter(k Kafka, now func() time.Time) (*KafkaWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook writer: %w", err)
 	}
-	return &KafkaWriter{cl: cl, k: k, stage: "ingest-webhooks", now: now}, nil
+	return &KafkaWriter{cl: cl, k: k, stage: deadletter.IngestStage("webhooks"), now: now}, nil
 }
 
 // WriteRecord implements webhook.Writer.
@@ -53,19 +54,11 @@ func (w *KafkaWriter) WriteRecord(ctx context.Context, topic, key string, record
 }
 
 // DeadLetter stores a signed body that does not parse on
-// tiktok.webhook_events.dlq, with the same headers as emit's dead letters;
-// it is webhook.Config.DeadLetter.
+// tiktok.webhook_events.dlq, a dead letter like emit's; it is
+// webhook.Config.DeadLetter.
 func (w *KafkaWriter) DeadLetter(ctx context.Context, body []byte, reason string) error {
-	if len(body) > emit.DefaultMaxDeadLetterBytes {
-		body = body[:emit.DefaultMaxDeadLetterBytes]
-	}
-	r := &kgo.Record{Topic: w.k.Topic(webhook.Topic + emit.DeadLetterSuffix), Value: body, Headers: []kgo.RecordHeader{
-		{Key: emit.HeaderReason, Value: []byte(reason)},
-		{Key: emit.HeaderStage, Value: []byte(w.stage)},
-		{Key: emit.HeaderEndpoint, Value: []byte(webhook.Path)},
-		{Key: emit.HeaderTime, Value: []byte(w.now().UTC().Format(time.RFC3339Nano))},
-	}}
-	if err := w.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+	l := deadletter.FromPayload(w.stage, w.k.Topic(webhook.Topic), "", body, webhook.Path, deadletter.ClassMalformed, reason, w.now())
+	if err := w.cl.ProduceSync(ctx, l.Record(emit.DefaultMaxDeadLetterBytes)).FirstErr(); err != nil {
 		return fmt.Errorf("produce webhook dead letter: %w", err)
 	}
 	return nil

@@ -359,26 +359,27 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 // Video is one video of the list with its lifetime totals. A nil field was
 // not in the response: TikTok drops reach and the watch-time fields once a
 // video has been inactive for more than seven days, and absent is not zero.
+// It marshals to the API's field names, so a dead-lettered video reads back.
 type Video struct {
-	ItemID               string
-	CreateTime           *int64 // Unix seconds
-	MediaType            *string
-	IsAd                 *bool
-	Caption              *string
-	ShareURL             *string
-	VideoDuration        *float64
-	VideoViews           *int64
-	Likes                *int64
-	Comments             *int64
-	Shares               *int64
-	Favorites            *int64
-	Reach                *int64
-	TotalTimeWatched     *float64
-	AverageTimeWatched   *float64
-	FullVideoWatchedRate *float64
-	NewFollowers         *int64
-	ProfileViews         *int64
-	WebsiteClicks        *int64
+	ItemID               string   `json:"item_id"`
+	CreateTime           *int64   `json:"create_time,omitempty"` // Unix seconds
+	MediaType            *string  `json:"media_type,omitempty"`
+	IsAd                 *bool    `json:"is_ad,omitempty"`
+	Caption              *string  `json:"caption,omitempty"`
+	ShareURL             *string  `json:"share_url,omitempty"`
+	VideoDuration        *float64 `json:"video_duration,omitempty"`
+	VideoViews           *int64   `json:"video_views,omitempty"`
+	Likes                *int64   `json:"likes,omitempty"`
+	Comments             *int64   `json:"comments,omitempty"`
+	Shares               *int64   `json:"shares,omitempty"`
+	Favorites            *int64   `json:"favorites,omitempty"`
+	Reach                *int64   `json:"reach,omitempty"`
+	TotalTimeWatched     *float64 `json:"total_time_watched,omitempty"`
+	AverageTimeWatched   *float64 `json:"average_time_watched,omitempty"`
+	FullVideoWatchedRate *float64 `json:"full_video_watched_rate,omitempty"`
+	NewFollowers         *int64   `json:"new_followers,omitempty"`
+	ProfileViews         *int64   `json:"profile_views,omitempty"`
+	WebsiteClicks        *int64   `json:"website_clicks,omitempty"`
 }
 
 // UnmarshalJSON reads a video leniently: numbers may come as JSON numbers or

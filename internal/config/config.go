@@ -23,6 +23,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/shopstream/shopstream/internal/dbtrun"
 )
 
 // EnvPrefix starts every environment variable that sets a config key: the key
@@ -41,6 +43,28 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+	Dbt            Dbt            `koanf:"dbt"`
+}
+
+// Dbt configures scheduled dbt runs inside `run` (package internal/dbtrun).
+type Dbt struct {
+	// Schedule is an interval ("15m") or a cron expression ("0 */6 * * *",
+	// UTC unless it starts with CRON_TZ=zone); empty: dbt is not scheduled.
+	Schedule string `koanf:"schedule"`
+	// Bin is the dbt executable (a bare name is looked up on PATH).
+	Bin string `koanf:"bin"`
+	// ProjectDir holds dbt_project.yml; ProfilesDir profiles.yml (empty: ProjectDir).
+	ProjectDir  string `koanf:"project_dir"`
+	ProfilesDir string `koanf:"profiles_dir"`
+	// Args are dbt's arguments (default: build).
+	Args []string `koanf:"args"`
+	// Schema is the database the models are built in (DBT_CLICKHOUSE_SCHEMA).
+	Schema string `koanf:"schema"`
+	// CatchUpTimeout bounds the wait for the loader's lag to reach 0
+	// before a run; a run that waited longer is recorded as skipped.
+	CatchUpTimeout time.Duration `koanf:"catch_up_timeout"`
+	// Timeout bounds one dbt run.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Transform configures the transform stage (shopstream transform): identity
@@ -248,6 +272,14 @@ func defaults() map[string]any {
 		"transform.group":               "shopstream-transform",
 		"transform.transactional_id":    "shopstream-transform-0",
 		"transform.topic_prefix":        "",
+		"dbt.schedule":                  "",
+		"dbt.bin":                       "dbt",
+		"dbt.project_dir":               "dbt",
+		"dbt.profiles_dir":              "",
+		"dbt.args":                      []string{"build"},
+		"dbt.schema":                    "analytics",
+		"dbt.catch_up_timeout":          "10m",
+		"dbt.timeout":                   "1h",
 	}
 }
 
@@ -487,5 +519,22 @@ func (c *Config) validate() []error {
 		bad("transform.transactional_id", "must not be empty")
 	}
 	problems = append(problems, c.Sources.validate()...)
+	if c.Dbt.Schedule != "" {
+		if _, err := dbtrun.ParseSchedule(c.Dbt.Schedule); err != nil {
+			bad("dbt.schedule", "%v", err)
+		}
+		if c.Dbt.Bin == "" {
+			bad("dbt.bin", "must not be empty when dbt.schedule is set")
+		}
+		if c.Dbt.Schema == "" {
+			bad("dbt.schema", "must not be empty")
+		}
+		if c.Dbt.CatchUpTimeout <= 0 {
+			bad("dbt.catch_up_timeout", "must be a positive duration such as 10m")
+		}
+		if c.Dbt.Timeout <= 0 {
+			bad("dbt.timeout", "must be a positive duration such as 1h")
+		}
+	}
 	return problems
 }

@@ -212,15 +212,23 @@ type Table struct {
 // Warehouse is what the warehouse holds.
 type Warehouse struct {
 	Tables []Table // the raw change tables, by name
-	// OpenDeadLetters counts, per source topic, the dead letters that no
-	// replay has loaded (the view dead_letters_open).
-	OpenDeadLetters map[string]uint64
+	// OpenDeadLetters counts the dead letters of every stage that no
+	// replay has handled (the view dead_letters_open), per source topic and
+	// stage, sorted.
+	OpenDeadLetters []OpenDeadLetters
+}
+
+// OpenDeadLetters counts the open dead letters of one topic and stage.
+type OpenDeadLetters struct {
+	Topic string
+	Stage string // ingest-<source>, transform or load
+	Count uint64
 }
 
 // ReadWarehouse reads the row counts and newest changes of the raw change
 // tables and the open dead letters.
 func ReadWarehouse(ctx context.Context, conn Querier) (Warehouse, error) {
-	w := Warehouse{OpenDeadLetters: map[string]uint64{}}
+	var w Warehouse
 	names, err := queryAll(ctx, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() AND endsWith(name, '_changes') ORDER BY name",
 		func(rows driver.Rows) (string, error) {
 			var n string
@@ -246,19 +254,13 @@ func ReadWarehouse(ctx context.Context, conn Querier) (Warehouse, error) {
 			return w, fmt.Errorf("status: read tables: %w", err)
 		}
 	}
-	type open struct {
-		topic string
-		n     uint64
-	}
-	dead, err := queryAll(ctx, conn, "SELECT source_topic, count() FROM dead_letters_open GROUP BY source_topic", func(rows driver.Rows) (open, error) {
-		var o open
-		return o, rows.Scan(&o.topic, &o.n)
-	})
+	w.OpenDeadLetters, err = queryAll(ctx, conn, "SELECT source_topic, stage, count() FROM dead_letters_open GROUP BY source_topic, stage ORDER BY 1, 2",
+		func(rows driver.Rows) (OpenDeadLetters, error) {
+			var o OpenDeadLetters
+			return o, rows.Scan(&o.Topic, &o.Stage, &o.Count)
+		})
 	if err != nil {
 		return w, fmt.Errorf("status: open dead letters: %w", err)
-	}
-	for _, o := range dead {
-		w.OpenDeadLetters[o.topic] = o.n
 	}
 	return w, nil
 }
@@ -278,4 +280,35 @@ func queryAll[T any](ctx context.Context, conn Querier, q string, scan func(driv
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// DbtRun is one scheduled dbt run as recorded in dbt_runs (package
+// internal/dbtrun writes them).
+type DbtRun struct {
+	RunID                     string
+	StartedAt                 time.Time
+	Status                    string
+	Duration                  time.Duration
+	ModelsOK, ModelsFailed    uint32
+	TestsOK, TestsFailed      uint32
+	FailedModels, FailedTests []string
+	Error                     string
+}
+
+// DbtRuns reads the newest limit runs of dbt_runs, newest first.
+func DbtRuns(ctx context.Context, conn Querier, limit int) ([]DbtRun, error) {
+	runs, err := queryAll(ctx, conn, fmt.Sprintf(`SELECT run_id, started_at, status, duration_seconds, models_ok,
+		models_failed, tests_ok, tests_failed, failed_models, failed_tests, error
+		FROM dbt_runs ORDER BY started_at DESC, run_id LIMIT %d`, limit), func(rows driver.Rows) (DbtRun, error) {
+		var r DbtRun
+		var secs float64
+		err := rows.Scan(&r.RunID, &r.StartedAt, &r.Status, &secs, &r.ModelsOK, &r.ModelsFailed, &r.TestsOK,
+			&r.TestsFailed, &r.FailedModels, &r.FailedTests, &r.Error)
+		r.Duration = time.Duration(secs * float64(time.Second))
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status: dbt runs: %w", err)
+	}
+	return runs, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
@@ -149,7 +150,7 @@ func newEnv(t *testing.T) *env {
 	e.adm = kadm.NewClient(cl)
 	var topics []string
 	for _, tp := range loadedTopics() {
-		topics = append(topics, e.prefix+tp, e.prefix+tp+stream.DeadLetterSuffix)
+		topics = append(topics, e.prefix+tp, deadletter.Topic(e.prefix+tp))
 	}
 	// Unlimited retention, as ingest creates them: the transform checks.
 	res, err := e.adm.CreateTopics(ctx, 3, 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, topics...)

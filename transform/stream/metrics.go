@@ -18,6 +18,7 @@ type Metrics struct {
 	rebuilding   prometheus.Gauge
 	pending      prometheus.Gauge
 	replayed     prometheus.Counter
+	dlqReplays   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -58,10 +59,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		replayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shopstream_transform_rebuild_records_total", Help: "Records replayed into the state during rebuilds.",
 		}),
+		dlqReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_transform_dead_letter_replays_total",
+			Help: "Replay requests (shopstream dlq replay) handled in committed transactions, by result: replayed, failed (the dead letter stays open), already (replayed before).",
+		}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.rows, m.links, m.deadLetters, m.conflicts, m.transactions,
-			m.rebuilds, m.rebuilding, m.pending, m.replayed)
+			m.rebuilds, m.rebuilding, m.pending, m.replayed, m.dlqReplays)
 	}
 	return m
 }
@@ -72,11 +77,12 @@ type batchStats struct {
 	inputs      map[string]int
 	dead        map[string]int
 	outputs     map[string]int
+	replays     map[string]int // by result
 	rows, links int
 }
 
 func newBatchStats() batchStats {
-	return batchStats{inputs: map[string]int{}, dead: map[string]int{}, outputs: map[string]int{}}
+	return batchStats{inputs: map[string]int{}, dead: map[string]int{}, outputs: map[string]int{}, replays: map[string]int{}}
 }
 
 // sum adds up per-topic counts.
@@ -129,6 +135,9 @@ func (m *Metrics) committed(s batchStats) {
 	}
 	for t, n := range s.outputs {
 		m.recordsOut.WithLabelValues(t).Add(float64(n))
+	}
+	for result, n := range s.replays {
+		m.dlqReplays.WithLabelValues(result).Add(float64(n))
 	}
 	m.rows.Add(float64(s.rows))
 	m.links.Add(float64(s.links))

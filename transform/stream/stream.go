@@ -18,6 +18,21 @@
 // If a transaction aborts (a rebalance), the state has moved past what was
 // committed, so Run drops it and rebuilds it from the topics again.
 //
+// # Dead letters
+//
+// An input record that cannot be decoded or applied goes to its topic's
+// dead-letter topic (package deadletter), in the transaction that commits
+// its offset, and changes nothing. The transform also consumes those
+// topics, for replay requests (`shopstream dlq replay`): it processes the
+// record a request carries like a live input and writes the replayed
+// marker in the same transaction as the outputs, so a dead letter is
+// replayed exactly once; a request for a dead letter already replayed is
+// skipped, and one that fails again leaves the dead letter open. A rebuild
+// leaves out the input records that are open dead letters (read from the
+// dead-letter topics first), so the state holds what the outputs show even
+// when a fixed transform could now process them: their replay then
+// produces the outputs.
+//
 // # Scaling
 //
 // A joined row needs every input of its product, which are keyed (and
@@ -29,7 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +55,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -56,9 +72,6 @@ const (
 	DefaultGroup           = "shopstream-transform"
 	DefaultTransactionalID = "shopstream-transform-0"
 )
-
-// DeadLetterSuffix names a topic's dead-letter topic.
-const DeadLetterSuffix = ".dlq"
 
 // Config configures Run.
 type Config struct {
@@ -276,11 +289,14 @@ func runOnce(ctx context.Context, cfg Config) error {
 	rp := newReplay()
 	var revoked atomic.Bool
 	var own ownership
+	inputs := prefixed(cfg.TopicPrefix, Topics())
+	dlqs := dlqTopics(inputs)
+	consumed := append(slices.Clone(inputs), dlqs...)
 
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(prefixed(cfg.TopicPrefix, Topics())...),
+		kgo.ConsumeTopics(consumed...),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records tell where a rebuilt partition ends.
@@ -318,6 +334,15 @@ func runOnce(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("stream: kafka client: %w", err)
 	}
 	defer sess.Close()
+	// Fence an earlier incarnation before reading the dead letters: its
+	// open transaction is aborted, so what is read is all it wrote.
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		return fmt.Errorf("stream: init producer id: %w", err)
+	}
+	dl, err := readDeadLetters(ctx, cfg, dlqs)
+	if err != nil {
+		return err
+	}
 
 	// Live records read while other partitions are still being rebuilt
 	// wait here: their outputs need the whole state.
@@ -362,6 +387,10 @@ func runOnce(ctx context.Context, cfg Config) error {
 			rp.seen(r.Topic, r.Partition, r.Offset)
 			switch {
 			case r.Attrs.IsControl() || rebuildErr != nil:
+			case rp.below(r.Topic, r.Partition, r.Offset) && (dl.isDLQ(r.Topic) || dl.isOpen(r)):
+				// Replay requests below the committed offset were
+				// handled by an earlier run (their markers are in dl);
+				// an open dead letter was not applied then, so not now.
 			case rp.below(r.Topic, r.Partition, r.Offset):
 				// Outputs and dead letters of these were written by
 				// an earlier run.
@@ -396,7 +425,7 @@ func runOnce(ctx context.Context, cfg Config) error {
 			// Produce only with the whole state: until the group has
 			// given this instance every input partition (a departed
 			// member's session may still hold some), hold the live records.
-			if all, err := own.ownsAll(ctx, adm, prefixed(cfg.TopicPrefix, Topics())); err != nil || !all {
+			if all, err := own.ownsAll(ctx, adm, consumed); err != nil || !all {
 				continue
 			}
 			rebuilt = true
@@ -411,7 +440,7 @@ func runOnce(ctx context.Context, cfg Config) error {
 		if len(live) == 0 {
 			continue
 		}
-		if err := transact(ctx, cfg, sess, proc, rp, live); err != nil {
+		if err := transact(ctx, cfg, sess, proc, rp, dl, live); err != nil {
 			return err
 		}
 	}
@@ -419,7 +448,7 @@ func runOnce(ctx context.Context, cfg Config) error {
 
 // transact processes live records in one transaction that also commits
 // their offsets.
-func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, proc *Processor, rp *replay, live []*kgo.Record) error {
+func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, proc *Processor, rp *replay, dl *deadLetters, live []*kgo.Record) error {
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
@@ -445,7 +474,36 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 		})
 	}
 	var batchErr error
+	emit := func(out []Output) {
+		for _, o := range out {
+			if o.Topic == join.TopicProductDaily {
+				stats.rows++
+			} else {
+				stats.links++
+			}
+			b, err := cfg.Serde.Encode(o.Topic, o.Value)
+			if err != nil {
+				batchErr = fmt.Errorf("stream: encode %s %s: %w", o.Topic, o.Key, err)
+				return
+			}
+			produce(&kgo.Record{Topic: cfg.TopicPrefix + o.Topic, Key: []byte(o.Key), Value: b})
+		}
+	}
 	for _, r := range live {
+		if dl.isDLQ(r.Topic) {
+			out, id, ok, err := dl.replay(ctx, cfg, proc, r, &stats)
+			switch {
+			case err != nil:
+				batchErr = err
+			case ok:
+				emit(out)
+				produce(deadletter.MarkerRecord(id, cfg.Now()))
+			}
+			if batchErr != nil {
+				break
+			}
+			continue
+		}
 		topic := strings.TrimPrefix(r.Topic, cfg.TopicPrefix)
 		stats.inputs[topic]++
 		out, err := process(ctx, cfg.Serde, proc, topic, r)
@@ -456,22 +514,10 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 				break
 			}
 			stats.dead[topic]++
-			produce(dead.record(r))
+			produce(deadletter.FromKafka(deadletter.StageTransform, r, dead.class, dead.Error(), cfg.Now()).Record(0))
 			continue
 		}
-		for _, o := range out {
-			if o.Topic == join.TopicProductDaily {
-				stats.rows++
-			} else {
-				stats.links++
-			}
-			b, err := cfg.Serde.Encode(o.Topic, o.Value)
-			if err != nil {
-				batchErr = fmt.Errorf("stream: encode %s %s: %w", o.Topic, o.Key, err)
-				break
-			}
-			produce(&kgo.Record{Topic: cfg.TopicPrefix + o.Topic, Key: []byte(o.Key), Value: b})
-		}
+		emit(out)
 		if batchErr != nil {
 			break
 		}
@@ -519,25 +565,14 @@ func transact(ctx context.Context, cfg Config, sess *kgo.GroupTransactSession, p
 	return nil
 }
 
-// deadLetter is an input record that can never be processed.
-type deadLetter struct{ reason error }
+// deadLetter is an input record that can never be processed, and why
+// (class is a deadletter.Class* constant).
+type deadLetter struct {
+	reason error
+	class  string
+}
 
 func (d deadLetter) Error() string { return d.reason.Error() }
-
-func (d deadLetter) record(r *kgo.Record) *kgo.Record {
-	return &kgo.Record{
-		Topic: r.Topic + DeadLetterSuffix,
-		Key:   r.Key,
-		Value: r.Value,
-		Headers: []kgo.RecordHeader{
-			{Key: "reason", Value: []byte(d.reason.Error())},
-			{Key: "stage", Value: []byte("transform")},
-			{Key: "topic", Value: []byte(r.Topic)},
-			{Key: "partition", Value: []byte(strconv.Itoa(int(r.Partition)))},
-			{Key: "offset", Value: []byte(strconv.FormatInt(r.Offset, 10))},
-		},
-	}
-}
 
 // process decodes and applies one input record. Records that cannot be
 // decoded or applied are dead letters; a registry that cannot be reached is
@@ -550,14 +585,14 @@ func process(ctx context.Context, serde Serde, proc *Processor, topic string, r 
 	}
 	rec, err := serde.Decode(ctx, r.Value)
 	if err != nil {
-		if isPermanentDecodeError(err) {
-			return nil, deadLetter{fmt.Errorf("decode: %w", err)}
+		if class := deadletter.DecodeClass(err); class != "" {
+			return nil, deadLetter{fmt.Errorf("decode: %w", err), class}
 		}
 		return nil, fmt.Errorf("stream: decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	out, err := proc.Process(topic, rec)
 	if err != nil {
-		return nil, deadLetter{err}
+		return nil, deadLetter{err, deadletter.ClassProcessing}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
@@ -31,7 +32,7 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 	compacted := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	var dlqs, inputs []string
 	for _, t := range Topics() {
-		dlqs = append(dlqs, cfg.TopicPrefix+t+DeadLetterSuffix)
+		dlqs = append(dlqs, deadletter.Topic(cfg.TopicPrefix+t))
 		inputs = append(inputs, cfg.TopicPrefix+t)
 	}
 	if err := errors.Join(

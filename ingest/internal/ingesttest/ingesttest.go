@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -103,6 +104,9 @@ func (e *Env) CreateTopic(t testing.TB, logical string, partitions int32, config
 	name := e.Topic(logical)
 	if _, err := e.Admin.CreateTopic(Context(t), partitions, 1, configs, name); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
+	}
+	if err := kafkatopic.Ready(Context(t), e.Admin, name); err != nil {
+		t.Fatal(err)
 	}
 	return name
 }

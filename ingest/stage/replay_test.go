@@ -1,0 +1,156 @@
+package stage_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/deadletter"
+)
+
+// refuseFirst is a serde that refuses the first engagement record it is
+// asked to encode, as a mapping bug would: the record does not fit.
+type refuseFirst struct {
+	stage.Serde
+	mu      sync.Mutex
+	refused string // item_id
+}
+
+func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if topic == tiktokbiz.Topic && r.refused == "" {
+		r.refused = v["item_id"].(string)
+		return nil, errors.New("a field the schema does not have")
+	}
+	return r.Serde.Encode(topic, v)
+}
+
+// TestReplayDeadLetters: a snapshot dead-letters the videos the API sent
+// malformed (the first of every page) and one whose record did not encode. Once fixed (the API sends
+// good data, the build encodes), the stage's replay writes each video
+// exactly once through its writer and change capture, with the replayed
+// markers in the same transaction: the malformed ones fetched again, the
+// other parsed again and written with the change it was given. Every dead
+// letter is then marked, so `dlq replay` leaves them alone; and the
+// malformed ones replayed again anyway find nothing left to write (change
+// capture holds their content).
+func TestReplayDeadLetters(t *testing.T) {
+	env := ingesttest.New(t)
+	ctx := ingesttest.Context(t)
+	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
+	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
+	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
+	t.Cleanup(srv.Close)
+	c := srv.Sim.Credentials()
+	dead := &stage.DeadLetters{}
+	client := func(rt http.RoundTripper) *tiktokbiz.Client {
+		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
+			HTTPClient: &http.Client{Transport: rt}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
+			OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+
+	// The build and the API that dead-letter.
+	buggy := kafkaOf(env)
+	refusing := &refuseFirst{Serde: env.Serde}
+	buggy.Serde = refusing
+	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: buggy, Client: client(spoilOne{srv.Client().Transport}),
+		BusinessID: c.BusinessID, DeadLetters: dead, Clock: simClock{clock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.Step(ctx)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readTopic(t, env, tiktokbiz.Topic)
+	g, err := deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	letters := g.Letters(deadletter.KindIngest)
+	var change *deadletter.Change
+	malformed := 0
+	for _, l := range letters {
+		switch l.Class {
+		case deadletter.ClassEncoding:
+			change = l.Change
+		case deadletter.ClassMalformed:
+			malformed++
+		}
+	}
+	if p.DeadLetters != len(letters) || malformed == 0 || malformed != len(letters)-1 || change == nil {
+		t.Fatalf("%d dead letters committed, %d in the topic (%d malformed), refused video's change %v; want the malformed videos and the refused one with its change",
+			p.DeadLetters, len(letters), malformed, change)
+	}
+
+	// The fix: a good API, a build that encodes. A replay instance with its
+	// own transactional id, sharing the stage's change-capture state.
+	replay := func(letters []deadletter.Letter) stage.ReplayStats {
+		t.Helper()
+		r, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client(srv.Client().Transport),
+			BusinessID: c.BusinessID, Instance: "dlq-replay", DeadLetters: dead, Clock: simClock{clock}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		rs, err := r.Replay(ctx, letters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	rs := replay(letters)
+	if rs.Replayed != len(letters) || rs.StillFailing != 0 || len(rs.Marked) != len(letters) {
+		t.Fatalf("replay: %+v, want all %d replayed (failures %v)", rs, len(letters), rs.Failures)
+	}
+	after := readTopic(t, env, tiktokbiz.Topic)
+	checkNoDuplicates(t, tiktokbiz.Topic, after)
+	if len(after) != len(before)+len(letters) {
+		t.Fatalf("%d records after the replay, %d before: want one per dead letter, %d", len(after), len(before), len(letters))
+	}
+	refusedKey := tiktokbiz.Key(c.BusinessID, refusing.refused)
+	for _, r := range after[len(before):] {
+		if r.key == refusedKey && r.v["version"] != change.Version {
+			t.Errorf("refused video written with version %v, its change had %d", r.v["version"], change.Version)
+		}
+	}
+	g, err = deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := g.Replayed()
+	for _, l := range letters {
+		if !done[l.ID()] {
+			t.Errorf("no replayed marker for %v", l.ID())
+		}
+	}
+
+	var again []deadletter.Letter
+	for _, l := range letters {
+		if l.Change == nil {
+			again = append(again, l)
+		}
+	}
+	rs = replay(again)
+	if rs.Replayed != 0 || rs.Already != len(again) || rs.StillFailing != 0 {
+		t.Errorf("malformed videos replayed again: %+v, want nothing left to write", rs)
+	}
+	if n := len(readTopic(t, env, tiktokbiz.Topic)); n != len(after) {
+		t.Errorf("a second replay wrote %d records", n-len(after))
+	}
+}

@@ -19,7 +19,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export bench-latency deps go-deps chdb kafka-jars venv export-venv compat-clients superset-venv superset lint clean
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients superset-venv superset lint clean
 
 all: build
 
@@ -109,6 +109,25 @@ bench-latency: build kafka-jars
 	go test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkLatency$$' -benchtime 1x ./test/e2e/ > $(CACHE)/bench-latency.out 2>&1 \
 		|| { tail -50 $(CACHE)/bench-latency.out; exit 1; }; \
 	grep '^latency ' $(CACHE)/bench-latency.out
+
+## bench-peer: shopstream load (production build, bin/shopstream-plain) against
+## ClickHouse's Kafka table engine (AvroConfluent through the same registry,
+## inside the same embedded warehouse) on the same topic: BENCH_PEER_ROWS
+## (default 200,000) tiktok.webhook_events records, rows/s and peak RSS of
+## each, then each SIGKILLed three times mid-load and restarted, counting
+## duplicates and losses. The last line is `peer rows-per-second ratio X`.
+PEER_BENCH_KAFKA := $(CACHE)/bench-peer-kafka
+BENCH_PEER_ROWS  ?= 200000
+bench-peer: build kafka-jars
+	go build -o bin/shopstream-plain ./cmd/shopstream
+	@deploy/local/kafka.sh stop $(PEER_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(PEER_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(PEER_BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	SHOPSTREAM_TEST_PEER_LOADER=$(CURDIR)/bin/shopstream-plain BENCH_PEER_ROWS=$(BENCH_PEER_ROWS) \
+	go test -count=1 -timeout 45m -run '^$$' -bench '^BenchmarkPeer$$' -benchtime 1x ./test/e2e/ > $(CACHE)/bench-peer.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-peer.out; exit 1; }; \
+	grep '^peer ' $(CACHE)/bench-peer.out
 
 ## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
 ## product_daily (default 1,000,000) from the embedded warehouse to CSV and

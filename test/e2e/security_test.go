@@ -41,6 +41,7 @@ type secureRun struct {
 
 func startSecureRun(t *testing.T) *secureRun {
 	t.Helper()
+	testenv.Binary(t) // skip before starting anything when there is none
 	ctx := context.Background()
 	zone, _ := time.LoadLocation("America/Los_Angeles")
 	today := time.Now().In(zone).Format(time.DateOnly)

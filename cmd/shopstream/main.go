@@ -91,6 +91,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(),
 		newIngestCmd(a),
 		newBackfillCmd(a),
+		newUICmd(a),
 		newExportCmd(a),
 	)
 	return root

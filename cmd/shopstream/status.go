@@ -16,7 +16,6 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/load"
-	"github.com/shopstream/shopstream/schemas"
 )
 
 // statusSources are the sources whose cursors status prints (the webhook
@@ -80,26 +79,36 @@ func (a *app) pipelineEndpoints() (brokers []string, registryURL string) {
 }
 
 func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
-	cfg := a.cfg
-	brokers, registryURL := a.pipelineEndpoints()
-	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
+	cfg, err := a.statusConfig()
+	if err != nil {
+		return err
+	}
+	r := status.Read(ctx, cfg)
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
-	var unavailable []string
 
 	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
-	if err := a.printCursors(ctx, tw, kopts, registryURL, now); err != nil {
-		unavailable = append(unavailable, "cursors")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.CursorsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.CursorsErr)
+	} else if len(r.Cursors) == 0 {
+		fmt.Fprintln(tw, "(no cursor stored yet)\t\t\t")
+	}
+	for _, c := range r.Cursors {
+		end, pos := "-", c.Position
+		if !c.WindowEnd.IsZero() {
+			end = c.WindowEnd.UTC().Format(time.RFC3339)
+		}
+		if pos == "" {
+			pos = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
 	}
 
 	fmt.Fprintln(tw, "\nGROUP\tTOPIC\tLAG\t")
-	lags, err := status.Lags(ctx, kopts, cfg.Load.Group, cfg.Transform.Group)
-	if err != nil {
-		unavailable = append(unavailable, "lag")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.LagsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.LagsErr)
 	}
-	for _, l := range lags {
+	for _, l := range r.Lags {
 		note := ""
 		if l.Uncommitted > 0 {
 			note = fmt.Sprintf("(%d partitions not started)", l.Uncommitted)
@@ -108,28 +117,27 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	}
 
 	fmt.Fprintln(tw, "\nTABLE\tROWS\tNEWEST CHANGE\tAGE")
-	w, err := a.readWarehouse(ctx)
-	if err != nil {
-		unavailable = append(unavailable, "tables")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.WarehouseErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.WarehouseErr)
 	}
-	for _, t := range w.Tables {
+	for _, t := range r.Warehouse.Tables {
 		if t.Latest.IsZero() {
 			fmt.Fprintf(tw, "%s\t%d\t-\t-\n", t.Name, t.Rows)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
 	}
-	if err == nil {
+	if r.WarehouseErr == nil {
 		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\tSTAGE\t")
-		if len(w.OpenDeadLetters) == 0 {
+		if len(r.Warehouse.OpenDeadLetters) == 0 {
 			fmt.Fprintln(tw, "(none)\t0\t\t")
 		}
-		for _, o := range w.OpenDeadLetters {
+		for _, o := range r.Warehouse.OpenDeadLetters {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
 	}
 	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
+	unavailable := r.Unavailable()
 	if err := a.printDbtRuns(ctx, tw); err != nil {
 		unavailable = append(unavailable, "dbt runs")
 		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
@@ -140,42 +148,30 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	return nil
 }
 
-func (a *app) printCursors(ctx context.Context, out io.Writer, kopts []kgo.Opt, registryURL string, now time.Time) error {
-	client, err := a.registryClient(registryURL)
+// statusConfig says where status (and the page's pipeline view) reads:
+// the pipeline's broker and registry (pipelineEndpoints), the warehouse as
+// for load.
+func (a *app) statusConfig() (status.Config, error) {
+	cfg := a.cfg
+	brokers, registryURL := a.pipelineEndpoints()
+	registry, err := a.registryClient(registryURL)
 	if err != nil {
-		return err
+		return status.Config{}, err
 	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx, cursor.Topic)
-	if err != nil {
-		return err
-	}
-	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Sources.TopicPrefix + cursor.Topic, Decoder: serde}, statusSources...)
-	if err != nil {
-		return err
-	}
-	if len(cs) == 0 {
-		fmt.Fprintln(out, "(no cursor stored yet)\t\t\t")
-	}
-	for _, c := range cs {
-		end, pos := "-", c.Position
-		if !c.WindowEnd.IsZero() {
-			end = c.WindowEnd.UTC().Format(time.RFC3339)
-		}
-		if pos == "" {
-			pos = "-"
-		}
-		fmt.Fprintf(out, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
-	}
-	return nil
-}
-
-func (a *app) readWarehouse(ctx context.Context) (status.Warehouse, error) {
-	conn, err := load.Open(ctx, a.warehouse(2))
-	if err != nil {
-		return status.Warehouse{}, err
-	}
-	defer conn.Close()
-	return status.ReadWarehouse(ctx, conn)
+	return status.Config{
+		KafkaOpts:   append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...),
+		Registry:    registry,
+		CursorTopic: cfg.Sources.TopicPrefix + cursor.Topic,
+		Sources:     statusSources,
+		Groups:      []string{cfg.Load.Group, cfg.Transform.Group},
+		Warehouse: func(ctx context.Context) (status.Querier, func(), error) {
+			conn, err := load.Open(ctx, a.warehouse(2))
+			if err != nil {
+				return nil, nil, err
+			}
+			return conn, func() { _ = conn.Close() }, nil
+		},
+	}, nil
 }
 
 // printDbtRuns prints the newest scheduled dbt runs (dbt_runs).

@@ -43,6 +43,7 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+	UI             UI             `koanf:"ui"`
 	Dbt            Dbt            `koanf:"dbt"`
 }
 
@@ -111,6 +112,10 @@ type Loader struct {
 	// MaxInFlight bounds the batches cut and not yet committed; fetching
 	// pauses at the bound, which bounds memory.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// MemoryLimit is the soft limit of the Go heap of `shopstream load`
+	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
+	// works harder near it instead of letting garbage double the heap.
+	MemoryLimit int64 `koanf:"memory_limit"`
 }
 
 // Log configures zerolog.
@@ -130,6 +135,9 @@ type Warehouse struct {
 	Password Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
+	// NativeListen is where the embedded warehouse serves the native TCP
+	// protocol (default 127.0.0.1:9000); empty serves HTTP only.
+	NativeListen string `koanf:"native_listen"`
 	// MaxBodyBytes bounds one request body to the embedded warehouse.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
@@ -240,6 +248,7 @@ func defaults() map[string]any {
 		"warehouse.password":            "",
 		"warehouse.password_file":       "",
 		"warehouse.listen":              "127.0.0.1:8123",
+		"warehouse.native_listen":       "127.0.0.1:9000",
 		"warehouse.max_body_bytes":      256 << 20,
 		"warehouse.max_memory_usage":    4 << 30,
 		"kafka.brokers":                 []string{},
@@ -266,6 +275,7 @@ func defaults() map[string]any {
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
 		"load.max_in_flight":            8,
+		"load.memory_limit":             192 << 20,
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
@@ -293,6 +303,7 @@ func load(path string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	def := defaults()
 	maps.Copy(def, sourceDefaults())
+	maps.Copy(def, uiDefaults())
 	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -443,6 +454,7 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
 	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
+	checkHostPort("warehouse.native_listen", c.Warehouse.NativeListen, true)
 	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
 		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
 	}
@@ -497,6 +509,9 @@ func (c *Config) validate() []error {
 	if c.Load.MaxInFlight <= 0 {
 		bad("load.max_in_flight", "must be positive")
 	}
+	if c.Load.MemoryLimit < 0 {
+		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
+	}
 	if c.Transform.TimeZone == "" {
 		bad("transform.time_zone", "must not be empty (UTC, or an IANA zone such as America/New_York)")
 	} else if _, err := time.LoadLocation(c.Transform.TimeZone); err != nil || c.Transform.TimeZone == "Local" {
@@ -519,6 +534,7 @@ func (c *Config) validate() []error {
 		bad("transform.transactional_id", "must not be empty")
 	}
 	problems = append(problems, c.Sources.validate()...)
+	problems = append(problems, c.UI.validate()...)
 	if c.Dbt.Schedule != "" {
 		if _, err := dbtrun.ParseSchedule(c.Dbt.Schedule); err != nil {
 			bad("dbt.schedule", "%v", err)

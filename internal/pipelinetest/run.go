@@ -42,8 +42,10 @@ type Run struct {
 	*Process
 	// Dir is the directory of RunOptions.
 	Dir string
-	// Addresses run listens on (host:port), chosen free before the start.
-	WarehouseAddr, KafkaAddr, RegistryAddr, MetricsAddr, WebhookAddr string
+	// Addresses run listens on (host:port), chosen free before the start:
+	// the warehouse's HTTP and native ports, the broker, the registry,
+	// metrics (and the analytics page), the webhook receiver.
+	WarehouseAddr, NativeAddr, KafkaAddr, RegistryAddr, MetricsAddr, WebhookAddr string
 	// Warehouse queries run's warehouse over HTTP.
 	Warehouse *Warehouse
 }
@@ -71,11 +73,12 @@ func StartRun(t testing.TB, opts RunOptions) *Run {
 	if opts.Healthy <= 0 {
 		opts.Healthy = 3 * time.Minute
 	}
-	r := &Run{Dir: opts.Dir, WarehouseAddr: testenv.FreeAddr(t), KafkaAddr: testenv.FreeAddr(t),
+	r := &Run{Dir: opts.Dir, WarehouseAddr: testenv.FreeAddr(t), NativeAddr: testenv.FreeAddr(t), KafkaAddr: testenv.FreeAddr(t),
 		RegistryAddr: testenv.FreeAddr(t), MetricsAddr: testenv.FreeAddr(t)}
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + filepath.Join(opts.Dir, "data"),
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + r.WarehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + r.NativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + r.KafkaAddr,
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + r.RegistryAddr,
 		"SHOPSTREAM_METRICS_LISTEN=" + r.MetricsAddr,

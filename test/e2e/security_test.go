@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
@@ -95,7 +96,8 @@ func startSecureRun(t *testing.T) *secureRun {
 	s.run = pipelinetest.StartRun(t, pipelinetest.RunOptions{Webhooks: true, Env: s.env})
 	s.env = append(s.env, pipelinetest.Env(
 		"SHOPSTREAM_DATA_DIR", filepath.Join(s.run.Dir, "data"),
-		"SHOPSTREAM_WAREHOUSE_LISTEN", s.run.WarehouseAddr, "SHOPSTREAM_KAFKA_LISTEN", s.run.KafkaAddr,
+		"SHOPSTREAM_WAREHOUSE_LISTEN", s.run.WarehouseAddr, "SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN", s.run.NativeAddr,
+		"SHOPSTREAM_KAFKA_LISTEN", s.run.KafkaAddr,
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN", s.run.RegistryAddr, "SHOPSTREAM_METRICS_LISTEN", s.run.MetricsAddr)...)
 	return s
 }
@@ -107,15 +109,16 @@ func startSecureRun(t *testing.T) *secureRun {
 //   - listeners: every socket run and its warehouse child listen on is on
 //     loopback (whatever opened it);
 //   - passwords: a wrong or missing password is refused by the warehouse's
-//     HTTP interface (each way of sending one), the broker and the
-//     registry, and the right one works;
+//     HTTP interface (each way of sending one) and native port, the broker
+//     and the registry, and the right one works;
 //   - webhooks: a bad or missing signature is 401 and stores nothing, an
 //     oversized body 413, a redelivered event is stored once, also when it
 //     comes again after run was killed (SIGKILL) and restarted;
 //   - secrets: no secret value (nor a basic-auth encoding of one) appears
 //     in anything the run produced: its output and logs (debug level, both
-//     incarnations), /metrics, /healthz, /readyz, `status` and its errors,
-//     `config validate`, and the warehouse's query log.
+//     incarnations), /metrics, /healthz, /readyz, the analytics page (HTML
+//     and JSON), `status` and its errors, `config validate`, and the
+//     warehouse's query log where it keeps one.
 func TestRunSecurity(t *testing.T) {
 	s := startSecureRun(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -134,7 +137,7 @@ func TestRunSecurity(t *testing.T) {
 				t.Errorf("pid %d listens on %s, not loopback", l.Pid, l.Addr)
 			}
 		}
-		for name, addr := range map[string]string{"warehouse": s.run.WarehouseAddr, "kafka": s.run.KafkaAddr,
+		for name, addr := range map[string]string{"warehouse": s.run.WarehouseAddr, "warehouse native": s.run.NativeAddr, "kafka": s.run.KafkaAddr,
 			"registry": s.run.RegistryAddr, "metrics": s.run.MetricsAddr, "webhooks": s.run.WebhookAddr} {
 			if !bound[addr] {
 				t.Errorf("%s: %s not among the sockets found (%v): the check reads the wrong processes", name, addr, ls)
@@ -144,15 +147,21 @@ func TestRunSecurity(t *testing.T) {
 
 	t.Run("wrong passwords refused", func(t *testing.T) {
 		checkWarehouseAuth(t, ctx, s)
+		checkNativeAuth(t, ctx, s)
 		checkKafkaAuth(t, ctx, s)
 		checkRegistryAuth(t, ctx, s)
 	})
 
 	t.Run("webhooks", func(t *testing.T) { checkWebhooks(t, ctx, s) })
 
-	// Everything else a user can look at.
-	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+	// Everything else a user can look at: the ops endpoints, and the
+	// analytics page run serves next to them, its HTML and its JSON.
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/", "/api/meta", "/api/pipeline",
+		"/api/data/products", "/api/data/product_links", "/api/data/dbt_runs", "/api/data/identity_conflicts"} {
 		collected[path] = httpBody(t, "http://"+s.run.MetricsAddr+path)
+	}
+	if !strings.Contains(collected["/"], "<html") {
+		t.Errorf("no analytics page on the metrics listener: %.200q", collected["/"])
 	}
 	bin := testenv.Binary(t)
 	out, errOut, err := pipelinetest.Command(t, bin, s.run.Dir, 2*time.Minute, s.env, "status")
@@ -262,6 +271,37 @@ func checkWarehouseAuth(t *testing.T, ctx context.Context, s *secureRun) {
 	try("URL parameters, wrong password", func(r *http.Request) {
 		r.URL.RawQuery += "&user=" + s.user + "&password=" + url.QueryEscape(bad)
 	}, false)
+}
+
+// checkNativeAuth: the warehouse's native port (clickhouse-go over the
+// native protocol) refuses a wrong or missing password and takes the right
+// one.
+func checkNativeAuth(t *testing.T, ctx context.Context, s *secureRun) {
+	t.Helper()
+	for name, c := range map[string]struct {
+		user, pass string
+		ok         bool
+	}{
+		"right password": {s.user, s.warehousePass, true},
+		"no password":    {s.user, "", false},
+		"wrong password": {s.user, s.warehousePass + "x", false},
+		"default user":   {"default", "", false},
+	} {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.run.NativeAddr}, Protocol: clickhouse.Native,
+			Auth: clickhouse.Auth{Username: c.user, Password: c.pass}, DialTimeout: 10 * time.Second})
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			err = conn.Ping(pctx)
+			cancel()
+			_ = conn.Close()
+		}
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("warehouse native, %s: %v", name, err)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "516")):
+			t.Errorf("warehouse native, %s: %v, want code 516", name, err)
+		}
+	}
 }
 
 // checkKafkaAuth: run's broker takes only SASL/PLAIN clients with the

@@ -60,7 +60,7 @@ func (e *peerEnv) startWarehouse(t testing.TB) {
 	t.Helper()
 	e.whAddr = testenv.FreeAddr(t)
 	e.warehouse = pipelinetest.StartProcess(t, "warehouse", testenv.Binary(t), e.dir,
-		[]string{"warehouse", "--listen", e.whAddr, "--data", filepath.Join(e.dir, "warehouse")}, nil)
+		[]string{"warehouse", "--listen", e.whAddr, "--native-listen", testenv.FreeAddr(t), "--data", filepath.Join(e.dir, "warehouse")}, nil)
 	e.wh = &pipelinetest.Warehouse{URL: "http://" + e.whAddr}
 	e.waitWarehouse(t)
 }

@@ -166,6 +166,12 @@ type Kafka struct {
 	// is: use it with TLS.
 	TLS       bool   `koanf:"tls"`
 	TLSCAFile string `koanf:"tls_ca_file"`
+	// FetchMaxWait bounds how long a broker holds a fetch that has
+	// nothing to return yet (default 500ms, the Java consumer's). A
+	// read-committed consumer (the transform, the loader) can wait this long
+	// after a transaction committed before it sees the records: franz-go's
+	// own default of 5s added seconds to a change's way to the warehouse.
+	FetchMaxWait time.Duration `koanf:"fetch_max_wait"`
 }
 
 // TLSConfig returns the TLS client configuration of the brokers, nil
@@ -257,6 +263,7 @@ func defaults() map[string]any {
 		"kafka.password_file":               "",
 		"kafka.tls":                         false,
 		"kafka.tls_ca_file":                 "",
+		"kafka.fetch_max_wait":              "500ms",
 		"warehouse.tls":                     false,
 		"warehouse.tls_ca_file":             "",
 		"schema_registry.url":               "",
@@ -472,6 +479,9 @@ func (c *Config) validate() []error {
 		checkHostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
+	if c.Kafka.FetchMaxWait <= 0 {
+		bad("kafka.fetch_max_wait", "must be a positive duration such as 500ms")
+	}
 	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
 		if _, err := t.TLSConfig(); err != nil {
 			bad(key, "%v", err)

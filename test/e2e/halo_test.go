@@ -142,7 +142,8 @@ func runHalo(t *testing.T, hw haloWorld) {
 	out := runDbt(t, ctx, bin, run, dbt, project, strings.Join(brokers, ","), prefix)
 	phase("load and dbt: " + strings.TrimSpace(out))
 
-	checkHalo(t, ctx, run.warehouse, truth)
+	planted := checkHalo(t, ctx, run.warehouse, truth)
+	checkFirstLook(t, ctx, run.warehouse, planted)
 	phase("checks")
 }
 
@@ -338,8 +339,9 @@ type haloResult struct {
 }
 
 // checkHalo compares the mart with the planted truth, per product: the
-// product keys of its variants come from product_links (by ASIN).
-func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth simworld.HaloTruth) {
+// product keys of its variants come from product_links (by ASIN). It
+// returns the product keys of the planted products.
+func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth simworld.HaloTruth) map[string]bool {
 	t.Helper()
 	rows := query(t, ctx, warehouseAddr, `SELECT asin, product_key FROM product_links FINAL
 		WHERE channel = 'amazon' AND is_deleted = 0 AND asin IS NOT NULL`)
@@ -369,9 +371,13 @@ func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth si
 	// planted lag within a day. (A variant that sells a few units a day
 	// may not reach significance; none may name a wrong lag.)
 	found, keysSignificant, keysAtLag, keys := 0, 0, 0, 0
+	planted := map[string]bool{}
 	for _, e := range truth.Planted {
 		p := truth.Products[e.ProductKey]
 		pkeys := keysOf(p)
+		for _, k := range pkeys {
+			planted[k] = true
+		}
 		if len(pkeys) == 0 {
 			t.Errorf("planted %s: no product key links its ASINs %v", e.ProductKey, p.ASINs)
 			continue
@@ -425,6 +431,7 @@ func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth si
 	if float64(quiet) < 0.9*float64(controls) {
 		t.Errorf("controls quiet %d of %d, want at least 90%%", quiet, controls)
 	}
+	return planted
 }
 
 // query runs sql against the warehouse's HTTP interface and returns its

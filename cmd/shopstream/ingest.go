@@ -420,6 +420,16 @@ func (a *app) serveWebhooks(ctx context.Context, s config.Sources, set *sourceSe
 	if err != nil {
 		return err
 	}
+	// Events stored before a restart are known: TikTok's redelivery of one
+	// (its 200 lost in a crash) is answered without storing it again. A
+	// failure here costs only that, so it does not stop the receiver.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	recent, err := stage.RecentNotificationIDs(pctx, k, webhook.DefaultRecentIDs)
+	cancel()
+	if err != nil {
+		log.Warn().Err(err).Msg("webhook receiver starts without the events stored before")
+	}
+	h.Remember(recent...)
 	listen := s.Webhooks.Listen
 	if listen == "" {
 		listen = "127.0.0.1:8088"
@@ -428,9 +438,8 @@ func (a *app) serveWebhooks(ctx context.Context, s config.Sources, set *sourceSe
 	if err != nil {
 		return fmt.Errorf("webhooks: listen on %s: %w", listen, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(webhook.Path, h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := webhook.NewServer(h, webhook.ServerConfig{ReadHeaderTimeout: s.Webhooks.ReadHeaderTimeout, ReadTimeout: s.Webhooks.ReadTimeout,
+		WriteTimeout: s.Webhooks.WriteTimeout, IdleTimeout: s.Webhooks.IdleTimeout})
 	log.Info().Str("listen", ln.Addr().String()).Str("path", webhook.Path).Msg("webhook receiver listening")
 	go func() {
 		<-ctx.Done()

@@ -55,7 +55,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer stopWarehouse()
 
-	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, a.kafkaOpts()...)
+	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, cfg.Kafka.User, cfg.Kafka.Password.Reveal(), a.kafkaOpts()...)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/emit"
@@ -76,4 +78,72 @@ func (f Follower) FollowOrder(ev webhook.Event) {
 	if ev.Order != nil && ev.Order.OrderID != "" {
 		f.Queue.Add(ev.Order.OrderID)
 	}
+}
+
+// RecentNotificationIDs returns the keys (notification ids) of the last n
+// events of each partition of tiktok.webhook_events, oldest first within a
+// partition. The receiver primes its memory of stored events with them at
+// start (webhook.Handler.Remember): TikTok redelivers an event whose 200 it
+// did not get, and a receiver that crashed after the broker's ack but before
+// answering would otherwise store that event a second time.
+func RecentNotificationIDs(ctx context.Context, k Kafka, n int) ([]string, error) {
+	cl, err := kgo.NewClient(k.ClientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topic := k.Topic(webhook.Topic)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	from := map[int32]kgo.Offset{}
+	remaining := map[int32]int64{} // partition -> the offset still to reach
+	var ferr error
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Err != nil {
+			ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", e.Topic, e.Partition, e.Err))
+			return
+		}
+		s, _ := starts.Lookup(e.Topic, e.Partition)
+		first := max(s.Offset, e.Offset-int64(n))
+		if first < e.Offset {
+			from[e.Partition] = kgo.NewOffset().At(first)
+			remaining[e.Partition] = e.Offset
+		}
+	})
+	if ferr != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", ferr)
+	}
+	if len(from) == 0 {
+		return nil, nil
+	}
+	rd, err := kgo.NewClient(append(append([]kgo.Opt{}, k.ClientOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))...)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	defer rd.Close()
+	var ids []string
+	for len(remaining) > 0 {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("recent webhook events: %w", err)
+		}
+		if err := fs.Err(); err != nil {
+			return nil, fmt.Errorf("recent webhook events: %w", err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			ids = append(ids, string(r.Key))
+			if r.Offset+1 >= remaining[r.Partition] {
+				delete(remaining, r.Partition)
+			}
+		})
+	}
+	return ids, nil
 }

@@ -44,6 +44,9 @@ type engineConfig struct {
 	onCommit func(consumed int, outputs map[string]int)
 	// onAbort, if set, is called after a transaction aborted.
 	onAbort func()
+	// maxRecords bounds the records of one poll, and so of one
+	// transaction; 0 for no bound.
+	maxRecords int
 	// onRestore, if set, is called after stores were restored.
 	onRestore func(stats []state.RestoreStats, took time.Duration)
 	// onTasks, if set, is called with the tasks added (n > 0) or removed
@@ -246,7 +249,12 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if e.cfg.beforeTxn != nil {
 			pctx, cancel = context.WithTimeout(ctx, pollInterval)
 		}
-		fetches := e.sess.PollFetches(pctx)
+		var fetches kgo.Fetches
+		if e.cfg.maxRecords > 0 {
+			fetches = e.sess.PollRecords(pctx, e.cfg.maxRecords)
+		} else {
+			fetches = e.sess.PollFetches(pctx)
+		}
 		cancel()
 		if ctx.Err() != nil {
 			return nil

@@ -19,8 +19,17 @@ type Serde interface {
 	Decode(ctx context.Context, b []byte) (map[string]any, error)
 }
 
-// DefaultGroup is the default of Config.Group.
-const DefaultGroup = "shopstream-transform"
+// Defaults of Config.
+const (
+	DefaultGroup = "shopstream-transform"
+	// DefaultMaxTransactionRecords bounds the records one transaction
+	// consumes: a backlog (a backfill, a stage that was down) is worked
+	// off in many short transactions, each ending well within the
+	// transaction timeout even on a loaded machine. A transaction the
+	// broker timed out fails with INVALID_PRODUCER_EPOCH, and the same
+	// backlog would be tried again, forever.
+	DefaultMaxTransactionRecords = 2000
+)
 
 // Config configures an instance of the transform (New).
 type Config struct {
@@ -61,6 +70,10 @@ type Config struct {
 	Join join.Config
 	// Now is the clock that sets the version floor; nil is time.Now.
 	Now func() time.Time
+	// MaxTransactionRecords bounds the records a transaction consumes
+	// (inputs and the internal topics' records: a poll of at most that
+	// many); DefaultMaxTransactionRecords when 0.
+	MaxTransactionRecords int
 	// OnBatch, if set, is called after every committed transaction with
 	// the number of input records and outputs; for progress and tests.
 	OnBatch func(inputs, outputs int)

@@ -74,11 +74,15 @@ func New(cfg Config) (*Transform, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxTransactionRecords <= 0 {
+		cfg.MaxTransactionRecords = DefaultMaxTransactionRecords
+	}
 	t := &Transform{cfg: cfg, stats: newBatchStats(), steps: map[string]counting{}}
 	eng, err := newEngine(engineConfig{
 		brokers: cfg.Brokers, clientOpts: cfg.ClientOpts, group: cfg.Group, instanceID: cfg.InstanceID,
 		transactionalID: cfg.TransactionalID, stateDir: cfg.StateDir, cacheBytes: cfg.CacheBytes, log: cfg.Log,
-		beforeTxn: t.beforeTxn, onCommit: t.committed, onAbort: t.aborted,
+		maxRecords: cfg.MaxTransactionRecords,
+		beforeTxn:  t.beforeTxn, onCommit: t.committed, onAbort: t.aborted,
 		onRestore: cfg.Metrics.restoredStores, onTasks: cfg.Metrics.taskCount,
 	}, t.topology())
 	if err != nil {

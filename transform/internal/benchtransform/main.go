@@ -47,6 +47,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -71,11 +72,15 @@ func main() {
 		posted     = flag.Int("posted", 7, "videos are posted up to this many days before the world starts (create_time; 0: snapshots carry none), so first snapshots are spread over up to that many days more")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
+		memLimit   = flag.Int64("memory-limit", 384<<20, "soft limit of the Go heap in bytes, as `shopstream transform` sets it (transform.memory_limit's default; GOMEMLIMIT wins); 0: none")
 		restart    = flag.Bool("restart", false, "the restart benchmark: the history into Kafka, `shopstream transform` through it, then SIGKILL and restart")
 		brokers    = flag.String("brokers", "", "with -restart: the Kafka brokers (comma-separated)")
 		binary     = flag.String("binary", "bin/shopstream", "with -restart: the shopstream binary")
 	)
 	flag.Parse()
+	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" && !*restart {
+		debug.SetMemoryLimit(*memLimit)
+	}
 	if *restart {
 		if *brokers == "" {
 			fmt.Fprintln(os.Stderr, "benchtransform: -restart needs -brokers")
@@ -143,9 +148,9 @@ func run(out io.Writer, o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(out, "transform bench: %d products, %d videos, %d days, reporting zone %s, attribution %s, GOMAXPROCS %d, "+
-		"%d partitions, stores' cache %d MiB\n",
+		"%d partitions, stores' cache %d MiB, Go memory limit %d MiB\n",
 		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0),
-		o.partitions, o.cacheMB)
+		o.partitions, o.cacheMB, debug.SetMemoryLimit(-1)>>20)
 	b.out = out
 	w := newWorld(o.products, o.videos, o.posted, b)
 	if err := w.generate(o.days); err != nil {

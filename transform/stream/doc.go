@@ -170,11 +170,17 @@
 // committed in the transaction with the group's generation, so a zombie
 // (an instance that lost its tasks and does not know yet) cannot commit,
 // and a restarted instance fences its previous incarnation's open
-// transaction through the shared transactional id. The transaction
-// timeout is 10 seconds, as Kafka Streams sets it: an open transaction of
-// a crashed instance holds back the read_committed consumers of its
-// partitions (the next steps, restores) until it is fenced or times out.
-// A stopping instance still ends its transaction.
+// transaction through the shared transactional id (at its start, before
+// it restores anything). The transaction timeout is 20 seconds (Kafka
+// Streams sets 10): an open transaction of a crashed instance holds back
+// the read_committed consumers of its partitions (the next steps) until it
+// is fenced or times out, and a restore waits until no transaction is open
+// on its changelog partition, so that it cannot miss writes that commit
+// after it read (the task's consumer, fetching the group's offsets
+// stable, would start after their inputs). A transaction takes at most
+// Config.MaxTransactionRecords records, fewer while transactions are slow
+// (a loaded machine), so that it lasts a small part of the timeout. A
+// stopping instance still ends its transaction.
 //
 // # No standby replicas
 //

@@ -69,12 +69,20 @@ type flusher interface {
 // endTimeout bounds how long ending a transaction may take.
 const endTimeout = 30 * time.Second
 
-// transactionTimeout is the producer's transaction.timeout.ms, as Kafka
-// Streams sets it under exactly-once: a crashed instance's open
-// transaction holds back the read_committed consumers of its partitions
-// (the next steps' tasks, their restores) until the broker aborts it, or
-// until the instance restarts and fences it.
-const transactionTimeout = 10 * time.Second
+// transactionTimeout is the producer's transaction.timeout.ms: a
+// crashed instance's open transaction holds back the read_committed
+// consumers of its partitions (the next steps' tasks, their restores)
+// until the broker aborts it, or until the instance restarts and fences
+// it. Kafka Streams sets 10 s under exactly-once; twice that leaves room
+// for a machine that stalls (a transaction the broker timed out fails the
+// instance with INVALID_PRODUCER_EPOCH), and the poll's bound adapts so
+// that a transaction normally lasts a small part of it.
+const transactionTimeout = 20 * time.Second
+
+// txnTarget is how long a transaction should take at most: above it the
+// next polls take half as many records, below a quarter of it twice as
+// many, up to the configured bound.
+const txnTarget = transactionTimeout / 8
 
 // pollInterval is how long a poll waits for records before beforeTxn runs
 // anyway.
@@ -244,14 +252,15 @@ func (e *engine) run(ctx context.Context) (err error) {
 	}
 	e.cfg.log.Info().Str("instance", e.cfg.instanceID).Str("transactional_id", e.cfg.transactionalID).
 		Str("state_dir", e.cfg.stateDir).Msg("stream engine started")
+	limit := e.cfg.maxRecords
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if e.cfg.beforeTxn != nil {
 			pctx, cancel = context.WithTimeout(ctx, pollInterval)
 		}
 		var fetches kgo.Fetches
-		if e.cfg.maxRecords > 0 {
-			fetches = e.sess.PollRecords(pctx, e.cfg.maxRecords)
+		if limit > 0 {
+			fetches = e.sess.PollRecords(pctx, limit)
 		} else {
 			fetches = e.sess.PollFetches(pctx)
 		}
@@ -289,12 +298,33 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if err := e.prepare(ctx, fetches); err != nil {
 			return err
 		}
+		began := time.Now()
 		if err := e.transact(ctx, fetches); err != nil {
 			return err
 		}
+		limit = adaptLimit(limit, e.cfg.maxRecords, time.Since(began))
 		e.purge(ctx)
 	}
 }
+
+// adaptLimit returns the records the next poll may take after a
+// transaction of limit records took took: half when it took longer than
+// txnTarget (a loaded machine, a large flush), twice when it was quick,
+// within [minPollRecords, bound]. bound 0 means no bound.
+func adaptLimit(limit, bound int, took time.Duration) int {
+	switch {
+	case bound <= 0:
+		return 0
+	case took > txnTarget:
+		return max(limit/2, min(minPollRecords, bound))
+	case took < txnTarget/4:
+		return min(limit*2, bound)
+	}
+	return limit
+}
+
+// minPollRecords is the least a poll takes when transactions are slow.
+const minPollRecords = 50
 
 func (e *engine) ensureTopics(ctx context.Context) error {
 	if e.ensured {

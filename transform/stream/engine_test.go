@@ -259,3 +259,26 @@ func testEngineScaleOut(t *testing.T, instances int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAdaptLimit: slow transactions halve the next poll's records, quick
+// ones double them, within the configured bound (and never below a floor
+// unless the bound is lower); no bound stays none.
+func TestAdaptLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit, bound int
+		took         time.Duration
+		want         int
+	}{
+		{1000, 1000, txnTarget + time.Millisecond, 500},
+		{60, 1000, 2 * txnTarget, minPollRecords},
+		{10, 10, 2 * txnTarget, 10},
+		{500, 1000, time.Millisecond, 1000},
+		{1000, 1000, time.Millisecond, 1000},
+		{500, 1000, txnTarget / 2, 500},
+		{0, 0, time.Hour, 0},
+	} {
+		if got := adaptLimit(c.limit, c.bound, c.took); got != c.want {
+			t.Errorf("adaptLimit(%d, %d, %s) = %d, want %d", c.limit, c.bound, c.took, got, c.want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ const (
 	// transaction timeout even on a loaded machine. A transaction the
 	// broker timed out fails with INVALID_PRODUCER_EPOCH, and the same
 	// backlog would be tried again, forever.
-	DefaultMaxTransactionRecords = 2000
+	DefaultMaxTransactionRecords = 1000
 )
 
 // Config configures an instance of the transform (New).

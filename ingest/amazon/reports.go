@@ -214,36 +214,9 @@ type ReportResult struct {
 	Document []byte
 }
 
-// WaitReport polls a report with growing intervals until it is terminal.
-// DONE returns the report; CANCELLED returns ErrReportCancelled; FATAL
-// returns a *ReportFatalError carrying the reason document's content.
-func (c *Client) WaitReport(ctx context.Context, id string) (Report, error) {
-	deadline := c.clock.Now().Add(c.cfg.ReportTimeout)
-	interval := c.cfg.ReportPollInterval
-	for {
-		r, err := c.GetReport(ctx, id)
-		if err != nil {
-			return r, err
-		}
-		switch r.ProcessingStatus {
-		case StatusDone, StatusCancelled, StatusFatal:
-			return c.outcome(ctx, r)
-		case StatusInQueue, StatusInProgress:
-		default:
-			return r, fmt.Errorf("report %s: unknown processingStatus %q", id, clip(r.ProcessingStatus))
-		}
-		if c.clock.Now().After(deadline) {
-			return r, fmt.Errorf("report %s still %s after %s", id, r.ProcessingStatus, c.cfg.ReportTimeout)
-		}
-		if err := c.clock.Sleep(ctx, interval); err != nil {
-			return r, fmt.Errorf("wait for report %s: %w", id, err)
-		}
-		interval = min(interval*3/2, c.cfg.ReportPollMax)
-	}
-}
-
-// outcome turns a terminal report into WaitReport's answer, fetching a FATAL
-// report's reason document.
+// outcome turns a terminal report into the report queue's answer: DONE
+// returns the report, CANCELLED ErrReportCancelled, FATAL a
+// *ReportFatalError carrying the reason document's content (fetched here).
 func (c *Client) outcome(ctx context.Context, r Report) (Report, error) {
 	switch r.ProcessingStatus {
 	case StatusDone:
@@ -282,14 +255,6 @@ func (c *Client) RunReport(ctx context.Context, spec ReportSpec, parse func([]by
 // runJob waits for a claimed report and downloads its document.
 func (c *Client) runJob(ctx context.Context, j *reportJob, parse func([]byte) error) (ReportResult, error) {
 	r, err := c.reports.await(ctx, j)
-	if err != nil {
-		return ReportResult{Report: r}, err
-	}
-	return c.fetchResult(ctx, r, parse)
-}
-
-func (c *Client) finishReport(ctx context.Context, id string, parse func([]byte) error) (ReportResult, error) {
-	r, err := c.WaitReport(ctx, id)
 	if err != nil {
 		return ReportResult{Report: r}, err
 	}

@@ -105,6 +105,13 @@ const (
 	workRetry          = "retry"
 )
 
+// Report kinds a retry cursor names (retry/<marketplace>/<kind>/<period>);
+// Sales & Traffic days retry as workSalesTraffic.
+const (
+	retrySearchTerms            = "search_terms"
+	retrySearchQueryPerformance = "search_query_performance"
+)
+
 // stepKinds are the kinds in the order Step tries them. The catalog goes
 // first: it needs no report, and every other kind joins on the identifiers
 // it carries.
@@ -147,14 +154,14 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	a := &Amazon{cfg: cfg, s: s, mkt: cfg.Client.MarketplaceID(), zone: cfg.Client.ReportZone(), mapper: cfg.Client.Mapper(),
 		retries: map[string]cursor.Cursor{}, asins: map[string]bool{}}
 	a.since = amazon.DateOf(cfg.Since, a.zone)
-	a.orders = s.set.Cursor("orders/" + a.mkt)
-	a.st = s.set.Cursor("sales_traffic/" + a.mkt)
+	a.orders = s.set.Cursor(workOrders + "/" + a.mkt)
+	a.st = s.set.Cursor(workSalesTraffic + "/" + a.mkt)
 	a.ba = map[string]cursor.Cursor{}
 	for _, k := range cfg.BrandAnalyticsPeriods {
 		a.ba[k] = s.set.Cursor(baCursorName(a.mkt, k))
 	}
-	a.catalog = s.set.Cursor("catalog/" + a.mkt)
-	for _, c := range s.set.WithPrefix("retry/" + a.mkt + "/") {
+	a.catalog = s.set.Cursor(workCatalog + "/" + a.mkt)
+	for _, c := range s.set.WithPrefix(workRetry + "/" + a.mkt + "/") {
 		if c.Position != "" {
 			a.retries[c.Name] = c
 		}
@@ -448,9 +455,9 @@ const (
 // had before months and quarters were read.
 func baCursorName(mkt, kind string) string {
 	if kind == periodWeek {
-		return "brand_analytics/" + mkt
+		return workBrandAnalytics + "/" + mkt
 	}
-	return "brand_analytics/" + mkt + "/" + kind
+	return workBrandAnalytics + "/" + mkt + "/" + kind
 }
 
 // retryID names a period in a retry cursor: a week by its Sunday (as
@@ -534,13 +541,13 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 	case err == nil:
 		recs, err := a.mapper.SearchTerms(st)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchTerms, "", st.Report, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT", err)
+			b.deadLetter(amazon.TopicSearchTerms, "", st.Report, amazon.ReportSearchTerms, err)
 		}
 		for _, r := range recs {
-			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT")
+			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, amazon.ReportSearchTerms)
 		}
 	case isFatal(err):
-		extra = append(extra, a.recordFatal("search_terms", id, err))
+		extra = append(extra, a.recordFatal(retrySearchTerms, id, err))
 	default:
 		return nil, err
 	}
@@ -561,16 +568,16 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 		}
 		recs, err := a.mapper.SearchQueryPerformance(sb)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchQueryPerformance, "", sb.Report, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT", err)
+			b.deadLetter(amazon.TopicSearchQueryPerformance, "", sb.Report, amazon.ReportSearchQueryPerformance, err)
 		}
 		for _, r := range recs {
-			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT")
+			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, amazon.ReportSearchQueryPerformance)
 		}
 	}
 	if len(failed) > 0 {
 		// The retry asks every batch again; change capture drops what
 		// the batches that succeeded already gave.
-		extra = append(extra, a.recordFatal("search_query_performance", id, errors.Join(failed...)))
+		extra = append(extra, a.recordFatal(retrySearchQueryPerformance, id, errors.Join(failed...)))
 	}
 	return extra, nil
 }
@@ -627,7 +634,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 	}
 	sort.Strings(names)
 	c := a.retries[names[0]]
-	rest := strings.TrimPrefix(c.Name, "retry/"+a.mkt+"/")
+	rest := strings.TrimPrefix(c.Name, workRetry+"/"+a.mkt+"/")
 	kind, id, _ := strings.Cut(rest, "/")
 	work := "retry " + rest
 	b := a.s.newBatch()
@@ -648,7 +655,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 		default:
 			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
 		}
-	case "search_terms", "search_query_performance":
+	case retrySearchTerms, retrySearchQueryPerformance:
 		p, err := parseRetryID(id)
 		if err != nil {
 			return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
@@ -678,7 +685,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 // position, due after RetryAfter. It commits with the step, so the reason
 // is on record in shopstream.cursors (and the log) and a restart keeps it.
 func (a *Amazon) recordFatal(kind, id string, err error) cursor.Cursor {
-	name := "retry/" + a.mkt + "/" + kind + "/" + id
+	name := workRetry + "/" + a.mkt + "/" + kind + "/" + id
 	c, ok := a.retries[name]
 	if !ok {
 		c = a.s.set.Cursor(name)
@@ -696,7 +703,7 @@ func (a *Amazon) recordFatal(kind, id string, err error) cursor.Cursor {
 // resolved ones (empty position) forgotten.
 func (a *Amazon) settleRetries(cs []cursor.Cursor) {
 	for _, c := range cs {
-		if !strings.HasPrefix(c.Name, "retry/") {
+		if !strings.HasPrefix(c.Name, workRetry+"/") {
 			continue
 		}
 		if c.Position == "" {

@@ -226,44 +226,6 @@ func TestRecentSetEvicts(t *testing.T) {
 	}
 }
 
-func TestFetchQueueBatches(t *testing.T) {
-	var mu sync.Mutex
-	var batches [][]string
-	done := make(chan struct{})
-	var once sync.Once
-	q := NewFetchQueue(200, func(_ context.Context, ids []string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		batches = append(batches, ids)
-		n := 0
-		for _, b := range batches {
-			n += len(b)
-		}
-		if n >= 121 {
-			once.Do(func() { close(done) })
-		}
-		return nil
-	}, nil)
-	for i := 0; i < 130; i++ {
-		id := "576" + strings.Repeat("0", 12) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
-		if i >= 120 {
-			id = "577000000000000000" // repeats of one id, queued at once so batched together
-		}
-		q.FollowOrder(Event{Order: &OrderData{OrderID: id}})
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- q.Run(ctx) }()
-	<-done
-	cancel()
-	<-errc
-	for _, b := range batches {
-		if len(b) > 50 {
-			t.Fatalf("batch of %d ids", len(b))
-		}
-	}
-}
-
 // FuzzVerifyAndParse: arbitrary bodies and Authorization headers never get a
 // forged body accepted, never panic the verifier, parser or handler, and
 // every event that parses maps to a record that encodes. The seeds run as a

@@ -385,15 +385,6 @@ func (t *Table) Row(rec map[string]any, key []byte, partition int32, offset int6
 
 func (t *Table) hasField(name string) bool { return t.fields[name] }
 
-// ColumnNames returns the names of t.Columns in order.
-func (t *Table) ColumnNames() []string {
-	out := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		out[i] = c.Name
-	}
-	return out
-}
-
 // MappingError is a record value that does not fit its column (dead-letter
 // the record).
 type MappingError struct {

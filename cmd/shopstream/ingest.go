@@ -24,6 +24,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // ingestSources are the sources `ingest` and `backfill` know.
@@ -100,7 +101,7 @@ type sourceSet struct {
 	shopDead *stage.DeadLetters
 	bizDead  *stage.DeadLetters
 	appKey   string
-	secret   tiktokshop.Secret
+	secret   secret.Secret
 	reg      prometheus.Registerer // nil: no client metrics
 }
 
@@ -137,7 +138,7 @@ func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources
 		Msg("simulators started for the sources")
 	s.Amazon.Endpoint, s.Amazon.TokenURL, s.Amazon.MarketplaceID = d.Amazon.Endpoint, d.Amazon.TokenURL, d.MarketplaceID
 	s.Amazon.ClientID = d.Amazon.Credentials.ClientID
-	s.Amazon.ClientSecret, s.Amazon.RefreshToken = config.Secret(d.Amazon.Credentials.ClientSecret), config.Secret(d.Amazon.Credentials.RefreshToken)
+	s.Amazon.ClientSecret, s.Amazon.RefreshToken = secret.Secret(d.Amazon.Credentials.ClientSecret), secret.Secret(d.Amazon.Credentials.RefreshToken)
 	// Simulated reports finish in seconds (see sim.Demo): ask after one.
 	s.Amazon.ReportPollInterval = min(s.Amazon.ReportPollInterval, time.Second)
 	// A seller lists its own ASINs; the simulated seller's are its catalog.
@@ -146,10 +147,10 @@ func (a *app) resolveSources(ctx context.Context, webhooks bool) (config.Sources
 	}
 	s.TikTokShop.APIBaseURL, s.TikTokShop.AuthBaseURL = d.TikTokShop.APIBaseURL, d.TikTokShop.AuthBaseURL
 	s.TikTokShop.AppKey = d.TikTokShop.Credentials.AppKey
-	s.TikTokShop.AppSecret, s.TikTokShop.AuthCode = config.Secret(d.TikTokShop.Credentials.AppSecret), config.Secret(d.TikTokShop.Credentials.AuthCode)
+	s.TikTokShop.AppSecret, s.TikTokShop.AuthCode = secret.Secret(d.TikTokShop.Credentials.AppSecret), secret.Secret(d.TikTokShop.Credentials.AuthCode)
 	s.TikTokBiz.BaseURL, s.TikTokBiz.BusinessID = d.TikTokBusiness.BaseURL, d.TikTokBusiness.Credentials.BusinessID
-	s.TikTokBiz.AccessToken, s.TikTokBiz.RefreshToken = config.Secret(d.TikTokBusiness.Credentials.AccessToken), config.Secret(d.TikTokBusiness.Credentials.RefreshToken)
-	s.TikTokBiz.ClientID, s.TikTokBiz.ClientSecret = d.TikTokBusiness.Credentials.ClientID, config.Secret(d.TikTokBusiness.Credentials.ClientSecret)
+	s.TikTokBiz.AccessToken, s.TikTokBiz.RefreshToken = secret.Secret(d.TikTokBusiness.Credentials.AccessToken), secret.Secret(d.TikTokBusiness.Credentials.RefreshToken)
+	s.TikTokBiz.ClientID, s.TikTokBiz.ClientSecret = d.TikTokBusiness.Credentials.ClientID, secret.Secret(d.TikTokBusiness.Credentials.ClientSecret)
 	if s.Amazon.Since == "" {
 		// The simulated world starts at its epoch; ingest its history, from
 		// the epoch's day in each source's zone.
@@ -233,7 +234,7 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 		// The client names its source in its own log lines.
 		l := log
 		out.amazon, err = amazon.NewClient(amazon.Config{Endpoint: s.Amazon.Endpoint, TokenURL: s.Amazon.TokenURL,
-			Credentials:   amazon.Credentials{ClientID: s.Amazon.ClientID, ClientSecret: amazon.Secret(s.Amazon.ClientSecret.Reveal()), RefreshToken: amazon.Secret(s.Amazon.RefreshToken.Reveal())},
+			Credentials:   amazon.Credentials{ClientID: s.Amazon.ClientID, ClientSecret: s.Amazon.ClientSecret, RefreshToken: s.Amazon.RefreshToken},
 			MarketplaceID: s.Amazon.MarketplaceID, ReportZone: zone, ReportsInFlight: s.Amazon.ReportsInFlight,
 			ReportPollInterval: s.Amazon.ReportPollInterval, Logger: &l, Registerer: out.reg})
 		if err != nil {
@@ -242,10 +243,10 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 	}
 	if s.TikTokShop.APIBaseURL != "" {
 		var err error
-		out.appKey, out.secret = s.TikTokShop.AppKey, tiktokshop.Secret(s.TikTokShop.AppSecret.Reveal())
+		out.appKey, out.secret = s.TikTokShop.AppKey, s.TikTokShop.AppSecret
 		out.shop, err = tiktokshop.New(tiktokshop.Config{APIBaseURL: s.TikTokShop.APIBaseURL, AuthBaseURL: s.TikTokShop.AuthBaseURL,
 			AppKey: s.TikTokShop.AppKey, AppSecret: out.secret,
-			RefreshToken: tiktokshop.Secret(s.TikTokShop.RefreshToken.Reveal()), AuthCode: tiktokshop.Secret(s.TikTokShop.AuthCode.Reveal()),
+			RefreshToken: s.TikTokShop.RefreshToken, AuthCode: s.TikTokShop.AuthCode,
 			ShopID: s.TikTokShop.ShopID, Registerer: out.reg,
 			// Malformed entities go to the dead-letter topic with the
 			// stage's next transaction.
@@ -259,8 +260,8 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 		var err error
 		out.bizID = s.TikTokBiz.BusinessID
 		out.biz, err = tiktokbiz.New(tiktokbiz.Config{BaseURL: s.TikTokBiz.BaseURL, BusinessID: s.TikTokBiz.BusinessID,
-			AccessToken: tiktokbiz.Secret(s.TikTokBiz.AccessToken.Reveal()), RefreshToken: tiktokbiz.Secret(s.TikTokBiz.RefreshToken.Reveal()),
-			ClientID: s.TikTokBiz.ClientID, ClientSecret: tiktokbiz.Secret(s.TikTokBiz.ClientSecret.Reveal()), Registerer: out.reg,
+			AccessToken: s.TikTokBiz.AccessToken, RefreshToken: s.TikTokBiz.RefreshToken,
+			ClientID: s.TikTokBiz.ClientID, ClientSecret: s.TikTokBiz.ClientSecret, Registerer: out.reg,
 			OnMalformed: func(raw json.RawMessage, err error) { out.bizDead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 		})
 		if err != nil {

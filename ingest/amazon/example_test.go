@@ -8,6 +8,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // simSleep runs the client on the simulator's clock (see Clock).
@@ -30,7 +31,7 @@ func Example() {
 	c, err := amazon.NewClient(amazon.Config{
 		Endpoint: srv.Endpoint(), TokenURL: srv.TokenURL(), MarketplaceID: creds.MarketplaceID,
 		Credentials: amazon.Credentials{ClientID: creds.ClientID,
-			ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
+			ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		Clock: simSleep{clock},
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -183,7 +184,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	cfg := Config{
 		Endpoint:      srv.URL,
 		TokenURL:      srv.URL + "/auth/o2/token",
-		Credentials:   Credentials{ClientID: creds.ClientID, ClientSecret: Secret(creds.ClientSecret), RefreshToken: Secret(creds.RefreshToken)},
+		Credentials:   Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID,
 		ReportZone:    w.Config().AmazonZone,
 		HTTPClient:    srv.Client(),

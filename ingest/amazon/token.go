@@ -68,9 +68,9 @@ func (t *tokenSource) refresh(ctx context.Context) (string, time.Time, error) {
 	creds := c.cfg.Credentials
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
-		"refresh_token": {string(creds.RefreshToken)},
+		"refresh_token": {creds.RefreshToken.Reveal()},
 		"client_id":     {creds.ClientID},
-		"client_secret": {string(creds.ClientSecret)},
+		"client_secret": {creds.ClientSecret.Reveal()},
 	}.Encode()
 	bo := c.newBackoff()
 	var last error

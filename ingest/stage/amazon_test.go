@@ -15,6 +15,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // cutter cancels the stage's context after a number of requests, so a step
@@ -64,7 +65,7 @@ func runAmazon(t *testing.T, o amazonRun) amazonResult {
 	creds := sim.Credentials()
 	client, err := amazon.NewClient(amazon.Config{
 		Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
-		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
+		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone,
 		HTTPClient: &http.Client{Transport: cut}, Clock: simClock{clock},
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // killAfter cancels the backfill's context once n slices committed.
@@ -48,7 +49,7 @@ func TestBackfillResumes(t *testing.T) {
 	t.Cleanup(srv.Close)
 	creds := srv.Sim.Credentials()
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
 		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // pathCounter counts requests per URL path.
@@ -98,7 +99,7 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	b.Cleanup(srv.Close)
 	creds := sim.Credentials()
 	client, err := amazon.NewClient(amazon.Config{Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
-		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
+		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone, HTTPClient: srv.Client(), Clock: simClock{clock}})
 	if err != nil {
 		b.Fatal(err)
@@ -128,7 +129,7 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	creds := srv.Sim.Credentials()
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
 		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
 	if err != nil {
 		b.Fatal(err)
@@ -157,7 +158,7 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 	b.Cleanup(srv.Close)
 	c := srv.Sim.Credentials()
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
+	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
 	if err != nil {
 		b.Fatal(err)
@@ -201,8 +202,8 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 		b.Fatal(err)
 	}
 	defer kw.Close()
-	const key, secret = "bench-app", "bench-secret"
-	h, err := webhook.NewHandler(webhook.Config{AppKey: key, AppSecret: tiktokshop.Secret(secret), Writer: kw, DeadLetter: kw.DeadLetter})
+	const key, appSecret = "bench-app", "bench-secret"
+	h, err := webhook.NewHandler(webhook.Config{AppKey: key, AppSecret: secret.Secret(appSecret), Writer: kw, DeadLetter: kw.DeadLetter})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 					`"data":{"order_id":"577%015d","order_status":"AWAITING_SHIPMENT","is_on_hold_order":false,"update_time":%d}}`,
 					i, 1767225600+i, i, 1767225600+i)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+webhook.Path, bytes.NewReader(body))
-				req.Header.Set("Authorization", webhook.Signature(key, []byte(secret), body))
+				req.Header.Set("Authorization", webhook.Signature(key, []byte(appSecret), body))
 				t0 := time.Now()
 				resp, err := srv.Client().Do(req)
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // spoilOne rewrites the first video of every list page so that its likes
@@ -51,7 +52,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
+	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
 		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // refuseFirst is a serde that refuses the first engagement record it is
@@ -53,7 +54,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	c := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
 	client := func(rt http.RoundTripper) *tiktokbiz.Client {
-		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
+		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 			HTTPClient: &http.Client{Transport: rt}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
 			OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // runBusiness snapshots the video list every 6 simulated hours for days
@@ -28,8 +29,8 @@ func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
 	t.Cleanup(srv.Close)
 	c := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
-		RefreshToken: tiktokbiz.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: tiktokbiz.Secret(c.ClientSecret),
+	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
+		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
 		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
 		Sleep:       func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },

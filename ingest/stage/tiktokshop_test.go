@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 type shopRun struct {
@@ -64,7 +65,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	client, err := tiktokshop.New(tiktokshop.Config{
 		OnRetry:    func(string, int, error) { retries.Add(1) },
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
 		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep, AttemptTimeout: 10 * time.Second,
 		OnMalformed: func(m tiktokshop.Malformed) { dead.Add(tiktokshop.TopicOrders, m.Op, m.Raw, m.Err) },
 	})
@@ -89,7 +90,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 			t.Fatal(err)
 		}
 		t.Cleanup(kw.Close)
-		h, err := webhook.NewHandler(webhook.Config{AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret),
+		h, err := webhook.NewHandler(webhook.Config{AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret),
 			Writer: kw, Follower: stage.Follower{Queue: res.queue}, DeadLetter: kw.DeadLetter, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // DefaultBaseURL is the API base (reference section 3.1).
@@ -44,27 +46,15 @@ var Fields = []string{"item_id", "create_time", "media_type", "is_ad", "caption"
 	"video_views", "likes", "comments", "shares", "favorites", "reach", "total_time_watched",
 	"average_time_watched", "full_video_watched_rate", "new_followers", "profile_views", "website_clicks"}
 
-// Secret is a credential; it formats as [redacted].
-type Secret string
-
-// String returns "[redacted]".
-func (Secret) String() string { return "[redacted]" }
-
-// GoString returns "[redacted]".
-func (Secret) GoString() string { return "[redacted]" }
-
-// MarshalText returns "[redacted]".
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
 // Config configures a Client. BusinessID and AccessToken are required; the
 // refresh fields let the client renew the token (it lives about 24 h).
 type Config struct {
 	BaseURL      string
 	BusinessID   string
-	AccessToken  Secret
-	RefreshToken Secret
+	AccessToken  secret.Secret
+	RefreshToken secret.Secret
 	ClientID     string
-	ClientSecret Secret
+	ClientSecret secret.Secret
 	// AccessTokenExpiry, if known, lets the client refresh ahead of time.
 	AccessTokenExpiry time.Time
 	RefreshBefore     time.Duration // default 1 h
@@ -151,7 +141,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
 	}
-	c := &Client{cfg: cfg, token: string(cfg.AccessToken), expiry: cfg.AccessTokenExpiry, rt: string(cfg.RefreshToken),
+	c := &Client{cfg: cfg, token: cfg.AccessToken.Reveal(), expiry: cfg.AccessTokenExpiry, rt: cfg.RefreshToken.Reveal(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_tiktokbiz_api_requests_total",
 			Help: "TikTok API for Business requests by operation and outcome.",
@@ -283,7 +273,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 		}
 		return c.token, nil
 	}
-	body, err := json.Marshal(map[string]string{"client_id": c.cfg.ClientID, "client_secret": string(c.cfg.ClientSecret),
+	body, err := json.Marshal(map[string]string{"client_id": c.cfg.ClientID, "client_secret": c.cfg.ClientSecret.Reveal(),
 		"grant_type": "refresh_token", "refresh_token": c.rt})
 	if err != nil {
 		return "", fmt.Errorf("tiktokbiz: encode refresh: %w", err)

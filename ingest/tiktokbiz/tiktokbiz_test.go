@@ -19,6 +19,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -44,8 +45,8 @@ func newEnv(t *testing.T, opts tiktokbiztest.Options, advance bool, tweak func(*
 	t.Cleanup(srv.Close)
 	e := &env{world: w, clock: clock, srv: srv}
 	c := srv.Sim.Credentials()
-	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: Secret(c.AccessToken),
-		RefreshToken: Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: Secret(c.ClientSecret),
+	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
+		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
 		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if advance {

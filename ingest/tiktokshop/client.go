@@ -22,6 +22,8 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // Default hosts (reference section 2.1).
@@ -30,19 +32,6 @@ const (
 	DefaultAuthBaseURL = "https://auth.tiktok-shops.com"
 )
 
-// Secret is a credential. It formats as [redacted] so that printing a Config
-// or an error that holds one cannot leak it.
-type Secret string
-
-// String returns "[redacted]".
-func (Secret) String() string { return "[redacted]" }
-
-// GoString returns "[redacted]", for %#v.
-func (Secret) GoString() string { return "[redacted]" }
-
-// MarshalText returns "[redacted]", so JSON and YAML dumps stay clean.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
 // Config configures a Client. AppKey, AppSecret and one of RefreshToken or
 // AuthCode are required.
 type Config struct {
@@ -50,12 +39,12 @@ type Config struct {
 	APIBaseURL  string
 	AuthBaseURL string
 	AppKey      string
-	AppSecret   Secret
+	AppSecret   secret.Secret
 	// RefreshToken is a stored refresh token; when set it is used instead of
 	// AuthCode.
-	RefreshToken Secret
+	RefreshToken secret.Secret
 	// AuthCode is the seller's authorization code, exchanged on first use.
-	AuthCode Secret
+	AuthCode secret.Secret
 	// ShopID selects one of the authorized shops; empty takes the only one
 	// (an error if the token sees several).
 	ShopID string
@@ -91,7 +80,7 @@ type Config struct {
 	// it next time: auth codes are single-use, and TikTok may rotate the
 	// refresh token on refresh. It runs under the client's token lock, so it
 	// must not call the Client.
-	OnToken func(refreshToken Secret, expires time.Time)
+	OnToken func(refreshToken secret.Secret, expires time.Time)
 	// OnMalformed receives entities of a page that do not decode (see
 	// Malformed); they are skipped. When nil, such an entity fails the call.
 	OnMalformed func(Malformed)
@@ -195,7 +184,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, refreshToken: string(cfg.RefreshToken), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+	c := &Client{cfg: cfg, refreshToken: cfg.RefreshToken.Reveal(), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopstream_tiktokshop_api_requests_total",
 		Help: "TikTok Shop API requests by operation and outcome (ok, throttled, server_error, malformed, transport_error, api_error).",
 	}, []string{"op", "outcome"})}
@@ -360,14 +349,14 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 	if !force && c.accessToken != "" && now.Add(c.cfg.RefreshBefore).Before(c.accessExpiry) {
 		return c.accessToken, nil
 	}
-	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {string(c.cfg.AppSecret)}}
+	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {c.cfg.AppSecret.Reveal()}}
 	op, path := "token.refresh", "/api/v2/token/refresh"
 	if c.refreshToken != "" {
 		q.Set("refresh_token", c.refreshToken)
 		q.Set("grant_type", "refresh_token")
 	} else {
 		op, path = "token.get", "/api/v2/token/get"
-		q.Set("auth_code", string(c.cfg.AuthCode))
+		q.Set("auth_code", c.cfg.AuthCode.Reveal())
 		q.Set("grant_type", "authorized_code")
 	}
 	var td tokenData
@@ -400,7 +389,7 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 		c.refreshToken = td.RefreshToken
 		c.refreshExpiry = expiry(now, td.RefreshTokenExpireIn)
 		if c.cfg.OnToken != nil {
-			c.cfg.OnToken(Secret(c.refreshToken), c.refreshExpiry)
+			c.cfg.OnToken(secret.Secret(c.refreshToken), c.refreshExpiry)
 		}
 	}
 	return c.accessToken, nil
@@ -452,7 +441,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			q.Set("shop_cipher", cipher)
 		}
 		const contentType = "application/json"
-		q.Set("sign", Sign(string(c.cfg.AppSecret), path, q, raw, contentType))
+		q.Set("sign", Sign(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
 		var rd io.Reader
 		if raw != nil {
 			rd = bytes.NewReader(raw)

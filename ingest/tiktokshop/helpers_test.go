@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -34,7 +35,7 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	e := &env{world: w, clock: clock, srv: srv, creds: srv.Sim.Credentials()}
 	cfg := Config{
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: e.creds.AppKey, AppSecret: Secret(e.creds.AppSecret), AuthCode: Secret(e.creds.AuthCode),
+		AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode),
 		HTTPClient: srv.Client(), Now: clock.Now, Sleep: e.sleep,
 		AttemptTimeout: 10 * time.Second,
 		OnRetry: func(_ string, _ int, err error) {

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -46,7 +46,7 @@ func BenchmarkWebhookToKafka(b *testing.B) {
 		b.Fatal(err)
 	}
 	kw := &kafkaWriter{cl: cl, codec: codec, prefix: prefix, failFor: map[string]int{}, written: map[string]bool{}}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: kw})
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: kw})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // Writer writes one record durably to Kafka: it returns nil only once the
@@ -44,7 +44,7 @@ const (
 type Config struct {
 	// AppKey and AppSecret are the app's; the secret keys the signature.
 	AppKey    string
-	AppSecret tiktokshop.Secret
+	AppSecret secret.Secret
 	// Writer stores events. Required.
 	Writer Writer
 	// Follower, if set, is told about order events after they are stored.

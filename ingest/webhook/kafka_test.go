@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -134,7 +134,7 @@ func TestSimulatorDeliversToKafka(t *testing.T) {
 	world := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock})
 	creds := tiktokshoptest.DefaultCredentials(world)
 	follow := &afterAck{w: kw}
-	h, err := NewHandler(Config{AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), Writer: kw, Follower: follow,
+	h, err := NewHandler(Config{AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), Writer: kw, Follower: follow,
 		Now: clock.Now, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)

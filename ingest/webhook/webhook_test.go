@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -76,7 +76,7 @@ func newTestHandler(t *testing.T) (*Handler, *memWriter, *followRec) {
 	}
 	mw := &memWriter{codec: codec}
 	fr := &followRec{}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: mw, Follower: fr,
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: mw, Follower: fr,
 		MaxBodyBytes: 4096, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func FuzzVerifyAndParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	mw := &memWriter{codec: codec}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: mw, MaxBodyBytes: 1 << 16})
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: mw, MaxBodyBytes: 1 << 16})
 	if err != nil {
 		f.Fatal(err)
 	}

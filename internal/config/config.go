@@ -23,6 +23,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // EnvPrefix starts every environment variable that sets a config key: the key
@@ -100,10 +102,10 @@ type Warehouse struct {
 	// Addr is an external ClickHouse server (host:port). Empty runs the embedded warehouse.
 	Addr string `koanf:"addr"`
 	// Protocol is how to talk to Addr: native (port 9000, production default) or http.
-	Protocol string `koanf:"protocol"`
-	Database string `koanf:"database"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Protocol string        `koanf:"protocol"`
+	Database string        `koanf:"database"`
+	User     string        `koanf:"user"`
+	Password secret.Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
 	// MaxBodyBytes bounds one request body to the embedded warehouse.
@@ -122,9 +124,9 @@ type Kafka struct {
 	// broker persisted under DataDir.
 	Brokers []string `koanf:"brokers"`
 	// Listen is where the in-process broker listens.
-	Listen   string `koanf:"listen"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Listen   string        `koanf:"listen"`
+	User     string        `koanf:"user"`
+	Password secret.Secret `koanf:"password"`
 	// TLS reaches Brokers over TLS, verified against TLSCAFile (PEM) if
 	// set, else the system roots. SASL/PLAIN (User) sends the password as
 	// is: use it with TLS.
@@ -164,35 +166,15 @@ type SchemaRegistry struct {
 	// URL of a registry. Empty runs an in-process one.
 	URL string `koanf:"url"`
 	// Listen is where the in-process registry listens.
-	Listen   string `koanf:"listen"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Listen   string        `koanf:"listen"`
+	User     string        `koanf:"user"`
+	Password secret.Secret `koanf:"password"`
 }
 
 // Metrics configures the Prometheus and health endpoint.
 type Metrics struct {
 	Listen string `koanf:"listen"`
 }
-
-// Secret is a value that must never be printed: it formats as [redacted].
-type Secret string
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return s.String() }
-
-// MarshalText keeps encoders (JSON, YAML, zerolog) from printing the value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// Reveal returns the value, for the one place that sends it.
-func (s Secret) Reveal() string { return string(s) }
 
 // secretKeys may not be written in the config file; each has a <key>_file
 // variant naming a file that holds it.

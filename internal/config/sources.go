@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"reflect"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // Sources configures the ingest stages (shopstream ingest, backfill, and run
@@ -48,12 +50,12 @@ type Sim struct {
 
 // Amazon configures the SP-API source.
 type Amazon struct {
-	Endpoint      string `koanf:"endpoint"`
-	TokenURL      string `koanf:"token_url"`
-	ClientID      string `koanf:"client_id"`
-	ClientSecret  Secret `koanf:"client_secret"`
-	RefreshToken  Secret `koanf:"refresh_token"`
-	MarketplaceID string `koanf:"marketplace_id"`
+	Endpoint      string        `koanf:"endpoint"`
+	TokenURL      string        `koanf:"token_url"`
+	ClientID      string        `koanf:"client_id"`
+	ClientSecret  secret.Secret `koanf:"client_secret"`
+	RefreshToken  secret.Secret `koanf:"refresh_token"`
+	MarketplaceID string        `koanf:"marketplace_id"`
 	// ReportZone is the zone report days are cut in (IANA name).
 	ReportZone string `koanf:"report_zone"`
 	// Since is where history starts (YYYY-MM-DD) when no cursor is stored;
@@ -84,13 +86,13 @@ type Amazon struct {
 
 // TikTokShop configures the TikTok Shop source.
 type TikTokShop struct {
-	APIBaseURL   string `koanf:"api_base_url"`
-	AuthBaseURL  string `koanf:"auth_base_url"`
-	AppKey       string `koanf:"app_key"`
-	AppSecret    Secret `koanf:"app_secret"`
-	RefreshToken Secret `koanf:"refresh_token"`
-	AuthCode     Secret `koanf:"auth_code"`
-	ShopID       string `koanf:"shop_id"`
+	APIBaseURL   string        `koanf:"api_base_url"`
+	AuthBaseURL  string        `koanf:"auth_base_url"`
+	AppKey       string        `koanf:"app_key"`
+	AppSecret    secret.Secret `koanf:"app_secret"`
+	RefreshToken secret.Secret `koanf:"refresh_token"`
+	AuthCode     secret.Secret `koanf:"auth_code"`
+	ShopID       string        `koanf:"shop_id"`
 	// Zone is the shop's registered time zone (IANA name).
 	Zone         string        `koanf:"zone"`
 	Since        string        `koanf:"since"`
@@ -103,10 +105,10 @@ type TikTokShop struct {
 type TikTokBiz struct {
 	BaseURL      string        `koanf:"base_url"`
 	BusinessID   string        `koanf:"business_id"`
-	AccessToken  Secret        `koanf:"access_token"`
-	RefreshToken Secret        `koanf:"refresh_token"`
+	AccessToken  secret.Secret `koanf:"access_token"`
+	RefreshToken secret.Secret `koanf:"refresh_token"`
 	ClientID     string        `koanf:"client_id"`
-	ClientSecret Secret        `koanf:"client_secret"`
+	ClientSecret secret.Secret `koanf:"client_secret"`
 	PollInterval time.Duration `koanf:"poll_interval"`
 }
 

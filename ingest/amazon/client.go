@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
+
+	"github.com/shopstream/shopstream/internal/clock"
 )
 
 // DefaultTokenURL is Login with Amazon's token endpoint, used for every region.
@@ -81,8 +83,8 @@ type Config struct {
 	// HTTPClient sends requests. Default a client without an overall
 	// timeout; AttemptTimeout bounds each attempt.
 	HTTPClient *http.Client
-	// Clock is the time source for waiting. Default WallClock.
-	Clock Clock
+	// Clock is the time source for waiting. Default clock.Wall.
+	Clock clock.Clock
 	// Logger receives debug lines about retries and refreshes. Default none.
 	Logger *zerolog.Logger
 	// UserAgent overrides the user-agent header.
@@ -141,7 +143,7 @@ type Client struct {
 	cfg      Config
 	endpoint *url.URL
 	http     *http.Client
-	clock    Clock
+	clock    clock.Clock
 	log      zerolog.Logger
 	ua       string
 	tokens   *tokenSource
@@ -174,7 +176,7 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.HTTPClient = &http.Client{}
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -11,14 +11,6 @@ import (
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
-// simSleep runs the client on the simulator's clock (see Clock).
-type simSleep struct{ *simworld.ManualClock }
-
-func (c simSleep) Sleep(ctx context.Context, d time.Duration) error {
-	c.Set(c.Now().Add(d))
-	return ctx.Err()
-}
-
 // A stage's order step: read the next window of changed orders with their
 // lines, and map both to records.
 func Example() {
@@ -32,7 +24,7 @@ func Example() {
 		Endpoint: srv.Endpoint(), TokenURL: srv.TokenURL(), MarketplaceID: creds.MarketplaceID,
 		Credentials: amazon.Credentials{ClientID: creds.ClientID,
 			ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
-		Clock: simSleep{clock},
+		Clock: clock, // waits move the simulator's clock
 	})
 	if err != nil {
 		panic(err)

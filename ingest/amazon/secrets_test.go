@@ -65,7 +65,7 @@ func TestSecretsNeverAppearInErrorsOrLogs(t *testing.T) {
 		{ClientID: e.creds.ClientID, ClientSecret: "amzn1.oa2-cs.v1.wrong-secret-0123456789", RefreshToken: secret.Secret(e.creds.RefreshToken)},
 	} {
 		c, err := NewClient(Config{Endpoint: e.srv.URL, TokenURL: e.srv.URL + "/auth/o2/token", Credentials: bad,
-			MarketplaceID: e.creds.MarketplaceID, HTTPClient: e.srv.Client(), Clock: simClock{e.clock}, Logger: &logger, MaxAttempts: 6})
+			MarketplaceID: e.creds.MarketplaceID, HTTPClient: e.srv.Client(), Clock: e.clock, Logger: &logger, MaxAttempts: 6})
 		if err != nil {
 			t.Fatal(err)
 		}

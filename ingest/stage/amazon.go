@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/internal/clock"
 )
 
 // Amazon entities and their topics.
@@ -72,7 +73,7 @@ type AmazonConfig struct {
 	// Disable turns off kinds of work: "orders", "sales_traffic",
 	// "brand_analytics", "catalog".
 	Disable []string
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
 
@@ -121,7 +122,7 @@ var stepKinds = []string{workCatalog, workOrders, workSalesTraffic, workBrandAna
 // change-capture state.
 func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Lookback <= 0 {
 		cfg.Lookback = amazon.DefaultRestatementLookback

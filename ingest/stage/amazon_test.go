@@ -67,12 +67,12 @@ func runAmazon(t *testing.T, o amazonRun) amazonResult {
 		Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
 		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone,
-		HTTPClient: &http.Client{Transport: cut}, Clock: simClock{clock},
+		HTTPClient: &http.Client{Transport: cut}, Clock: clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: simClock{clock}, RetryAfter: 6 * time.Hour}
+	cfg := stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock, RetryAfter: 6 * time.Hour}
 	open := func(ctx context.Context) *stage.Amazon {
 		st, err := stage.OpenAmazon(ctx, cfg)
 		if err != nil {

@@ -50,12 +50,12 @@ func TestBackfillResumes(t *testing.T) {
 	creds := srv.Sim.Credentials()
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
 		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep})
+		HTTPClient: srv.Client(), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := clock.Now()
-	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Until: until, Zone: w.Config().ShopZone, Clock: simClock{clock}}
+	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Until: until, Zone: w.Config().ShopZone, Clock: clock}
 	var backlog stage.Backlog
 	backfill := func(kill int) (string, error) {
 		st, err := stage.OpenTikTokShop(ctx, cfg)

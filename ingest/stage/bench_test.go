@@ -100,11 +100,11 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	creds := sim.Credentials()
 	client, err := amazon.NewClient(amazon.Config{Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
 		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
-		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone, HTTPClient: srv.Client(), Clock: simClock{clock}})
+		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone, HTTPClient: srv.Client(), Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenAmazon(ingesttest.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: simClock{clock}})
+	st, err := stage.OpenAmazon(ingesttest.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -130,12 +130,12 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
 		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
+		HTTPClient: &http.Client{Transport: pc}, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
 	st, err := stage.OpenTikTokShop(ingesttest.Context(b), stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since,
-		Zone: w.Config().ShopZone, Clock: simClock{clock}})
+		Zone: w.Config().ShopZone, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,12 +159,12 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 	c := srv.Sim.Credentials()
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
 	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
-		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
+		HTTPClient: &http.Client{Transport: pc}, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
 	st, err := stage.OpenTikTokBusiness(ingesttest.Context(b), stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID,
-		Interval: time.Hour, Clock: simClock{clock}})
+		Interval: time.Hour, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -53,13 +53,13 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	c := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
 	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
-		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
+		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Clock: clock,
 		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, DeadLetters: dead, Clock: simClock{clock}})
+	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, DeadLetters: dead, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,32 +1,14 @@
 package stage_test
 
 import (
-	"context"
 	"fmt"
 	"math/big"
 	"testing"
-	"time"
 
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 )
-
-// simClock runs clients and stages on the simulator's ManualClock: Sleep
-// moves simulated time instead of waiting, so no test waits on wall time.
-type simClock struct{ c *simworld.ManualClock }
-
-func (s simClock) Now() time.Time { return s.c.Now() }
-
-func (s simClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Set, not Advance: concurrent sleepers waiting for the same instant
-	// move the clock once.
-	s.c.Set(s.c.Now().Add(d))
-	return nil
-}
 
 func kafkaOf(e *ingesttest.Env) stage.Kafka {
 	return stage.Kafka{ClientOpts: e.ClientOpts(), Serde: e.Serde, Prefix: e.Prefix}

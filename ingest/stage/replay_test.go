@@ -55,7 +55,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	dead := &stage.DeadLetters{}
 	client := func(rt http.RoundTripper) *tiktokbiz.Client {
 		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
-			HTTPClient: &http.Client{Transport: rt}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
+			HTTPClient: &http.Client{Transport: rt}, Clock: clock,
 			OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 		})
 		if err != nil {
@@ -69,7 +69,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	refusing := &refuseFirst{Serde: env.Serde}
 	buggy.Serde = refusing
 	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: buggy, Client: client(spoilOne{srv.Client().Transport}),
-		BusinessID: c.BusinessID, DeadLetters: dead, Clock: simClock{clock}})
+		BusinessID: c.BusinessID, DeadLetters: dead, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	replay := func(letters []deadletter.Letter) stage.ReplayStats {
 		t.Helper()
 		r, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client(srv.Client().Transport),
-			BusinessID: c.BusinessID, Instance: "dlq-replay", DeadLetters: dead, Clock: simClock{clock}})
+			BusinessID: c.BusinessID, Instance: "dlq-replay", DeadLetters: dead, Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,7 +61,7 @@ func TestRunRestartsFromCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Backoff: 10 * time.Second, Clock: simClock{clock},
+	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Backoff: 10 * time.Second, Clock: clock,
 		Source: "test", Metrics: metrics,
 		OnProgress: func(stage.Progress) { done++ }})
 	if err != nil {
@@ -149,7 +149,7 @@ func TestRunPublishesBacklog(t *testing.T) {
 	open := func(context.Context) (stage.Stepper, error) {
 		return backlogScript{script: script{steps: &steps, closed: &closed, end: cancel}, read: &read}, nil
 	}
-	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Clock: simClock{clock}, Source: "amazon", Metrics: metrics,
+	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Clock: clock, Source: "amazon", Metrics: metrics,
 		OnProgress: func(stage.Progress) {
 			g := gauges()
 			if g[stage.MetricBackfillDays] != 10 || g[stage.MetricBackfillDaysDone] != read {

@@ -32,6 +32,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
 )
@@ -65,31 +66,6 @@ type prefixed struct {
 
 func (p prefixed) Encode(topic string, v map[string]any) ([]byte, error) {
 	return p.serde.Encode(strings.TrimPrefix(topic, p.prefix), v)
-}
-
-// Clock is a stage's time source. Waiting goes through Sleep, so tests run
-// stages on a simulator's manual clock without sleeping on wall time.
-type Clock interface {
-	Now() time.Time
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// WallClock is the real clock.
-type WallClock struct{}
-
-// Now returns time.Now.
-func (WallClock) Now() time.Time { return time.Now() }
-
-// Sleep waits for d or until ctx is done.
-func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // DeadLetters collects payloads a client skipped as malformed (through its
@@ -144,7 +120,7 @@ type session struct {
 	w        *emit.Writer
 	set      *cursor.Set
 	trackers map[string]*changecapture.Tracker
-	clock    Clock
+	clock    clock.Clock
 	dead     *DeadLetters
 	log      zerolog.Logger
 }
@@ -159,7 +135,7 @@ type entity struct {
 
 // openSession creates the writer first (fencing the previous incarnation),
 // then loads what it committed.
-func openSession(ctx context.Context, k Kafka, source, instance string, clock Clock, dead *DeadLetters, log zerolog.Logger, entities ...entity) (*session, error) {
+func openSession(ctx context.Context, k Kafka, source, instance string, clk clock.Clock, dead *DeadLetters, log zerolog.Logger, entities ...entity) (*session, error) {
 	if instance == "" {
 		instance = "0"
 	}
@@ -176,7 +152,7 @@ func openSession(ctx context.Context, k Kafka, source, instance string, clock Cl
 		Stage:           deadletter.IngestStage(source),
 		Encoder:         prefixed{serde: k.Serde, prefix: k.Prefix},
 		CursorTopic:     k.Topic(cursor.Topic),
-		Now:             clock.Now,
+		Now:             clk.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s stage: writer: %w", source, err)
@@ -186,7 +162,7 @@ func openSession(ctx context.Context, k Kafka, source, instance string, clock Cl
 		w.Close()
 		return nil, fmt.Errorf("%s stage: load cursors: %w", source, err)
 	}
-	s := &session{k: k, source: source, w: w, set: set, trackers: map[string]*changecapture.Tracker{}, clock: clock, dead: dead,
+	s := &session{k: k, source: source, w: w, set: set, trackers: map[string]*changecapture.Tracker{}, clock: clk, dead: dead,
 		log: log.With().Str(logging.Stage, "ingest-"+source).Str(logging.Source, source).Logger()}
 	for _, e := range entities {
 		t, err := changecapture.NewTracker(changecapture.Config{Source: source, Entity: e.name, Exclude: e.exclude}, set)
@@ -305,7 +281,7 @@ type RunConfig struct {
 	// Backoff is the first wait after a failed incarnation; it doubles up
 	// to 32 times its value.
 	Backoff time.Duration
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  zerolog.Logger
 	// OnProgress, if set, observes every step that did work.
 	OnProgress func(Progress)
@@ -321,7 +297,7 @@ type RunConfig struct {
 // skipped or repeated. Run returns nil when ctx ends.
 func Run(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig) error {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/internal/clock"
 )
 
 var bizEngagement = entity{name: "video_engagement", topic: tiktokbiz.Topic}
@@ -31,7 +32,7 @@ type BusinessConfig struct {
 	Interval time.Duration
 	// DeadLetters holds what the client's OnMalformed hook skipped.
 	DeadLetters *DeadLetters
-	Clock       Clock
+	Clock       clock.Clock
 	Logger      zerolog.Logger
 }
 
@@ -45,7 +46,7 @@ type TikTokBusiness struct {
 // OpenTikTokBusiness starts an incarnation of the TikTok Business stage.
 func OpenTikTokBusiness(ctx context.Context, cfg BusinessConfig) (*TikTokBusiness, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Hour

@@ -31,15 +31,14 @@ func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
 	dead := &stage.DeadLetters{}
 	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
-		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
-		Sleep:       func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
 		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, Interval: 6 * time.Hour,
-		DeadLetters: dead, Clock: simClock{clock}}
+		DeadLetters: dead, Clock: clock}
 	open := func() *stage.TikTokBusiness {
 		st, err := stage.OpenTikTokBusiness(ctx, cfg)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/clock"
 )
 
 // TikTok Shop entities and their topics.
@@ -60,7 +61,7 @@ type ShopConfig struct {
 	// Disable turns off kinds of work: "orders", "products",
 	// "video_performance".
 	Disable []string
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
 
@@ -141,7 +142,7 @@ type TikTokShop struct {
 // OpenTikTokShop starts an incarnation of the TikTok Shop stage.
 func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Overlap <= 0 {
 		cfg.Overlap = 10 * time.Minute

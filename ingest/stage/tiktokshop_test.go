@@ -66,7 +66,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 		OnRetry:    func(string, int, error) { retries.Add(1) },
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
 		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep, AttemptTimeout: 10 * time.Second,
+		HTTPClient: srv.Client(), Clock: clock, AttemptTimeout: 10 * time.Second,
 		OnMalformed: func(m tiktokshop.Malformed) { dead.Add(tiktokshop.TopicOrders, m.Op, m.Raw, m.Err) },
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	}
 	res := shopResult{w: w, env: env, shopID: shop.ID, since: since, queue: &stage.OrderQueue{}}
 	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Zone: w.Config().ShopZone,
-		DeadLetters: dead, Clock: simClock{clock}}
+		DeadLetters: dead, Clock: clock}
 	if o.webhooks {
 		cfg.Follow = res.queue
 		k := kafkaOf(env)

@@ -21,6 +21,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -59,9 +60,9 @@ type Config struct {
 	AccessTokenExpiry time.Time
 	RefreshBefore     time.Duration // default 1 h
 	HTTPClient        *http.Client
-	// Now and Sleep are the clock; tests drive a manual one.
-	Now            func() time.Time
-	Sleep          func(ctx context.Context, d time.Duration) error
+	// Clock judges token expiry and waits between attempts. Default
+	// clock.Wall; tests pass the simulator's manual clock.
+	Clock          clock.Clock
 	AttemptTimeout time.Duration // default 30 s
 	MaxAttempts    int           // default 10
 	InitialBackoff time.Duration // default 1 s (the API allows about 10 QPS)
@@ -120,11 +121,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = time.Hour
@@ -154,17 +152,6 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 type errRetry struct{ err error }
 
 func (e errRetry) Error() string { return e.err.Error() }
@@ -188,7 +175,7 @@ func (c *Client) retry(ctx context.Context, op string, attempt func() error) err
 		if c.cfg.OnRetry != nil {
 			c.cfg.OnRetry(op, n, r.err)
 		}
-		if err := c.cfg.Sleep(ctx, b.NextBackOff()); err != nil {
+		if err := c.cfg.Clock.Sleep(ctx, b.NextBackOff()); err != nil {
 			return fmt.Errorf("tiktokbiz: %s: %w (last error: %v)", op, err, r.err)
 		}
 	}
@@ -263,7 +250,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	due := !c.expiry.IsZero() && !c.cfg.Now().Add(c.cfg.RefreshBefore).Before(c.expiry)
+	due := !c.expiry.IsZero() && !c.cfg.Clock.Now().Add(c.cfg.RefreshBefore).Before(c.expiry)
 	if !force && !due {
 		return c.token, nil
 	}
@@ -283,7 +270,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 		ExpiresIn    int64  `json:"expires_in"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	err = c.retry(ctx, "token.refresh", func() error {
 		req, err := http.NewRequest(http.MethodPost, c.cfg.BaseURL+"/tt_user/oauth2/refresh_token/", bytes.NewReader(body))
 		if err != nil {

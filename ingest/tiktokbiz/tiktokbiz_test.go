@@ -47,18 +47,15 @@ func newEnv(t *testing.T, opts tiktokbiztest.Options, advance bool, tweak func(*
 	c := srv.Sim.Credentials()
 	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
-		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			if advance {
-				clock.Advance(d)
-			}
-			return ctx.Err()
-		},
+		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
 		OnRetry: func(_ string, _ int, err error) {
 			e.mu.Lock()
 			e.retries = append(e.retries, err)
 			e.mu.Unlock()
 		}}
+	if advance {
+		cfg.Clock = clock
+	}
 	if tweak != nil {
 		tweak(&cfg)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -51,12 +52,10 @@ type Config struct {
 	// HTTPClient sends the requests. Default: a client without a timeout,
 	// since every attempt carries its own (AttemptTimeout).
 	HTTPClient *http.Client
-	// Now is the clock that stamps requests (timestamp) and judges token
-	// expiry. Default time.Now. Tests pass the simulator's clock.
-	Now func() time.Time
-	// Sleep waits between attempts. Default: a timer that honours ctx. Tests
-	// advance a manual clock instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock stamps requests (timestamp), judges token expiry and waits
+	// between attempts and for the rate limiter. Default clock.Wall; tests
+	// pass the simulator's manual clock.
+	Clock clock.Clock
 	// RefreshBefore is how long before the access token's expiry it is
 	// refreshed. Default one hour.
 	RefreshBefore time.Duration
@@ -70,7 +69,7 @@ type Config struct {
 	MaxBackoff     time.Duration
 	// QPS limits the client's own request rate (the reference summarises the
 	// default as 50 QPS per app per API); 0 means 40, negative disables it.
-	// The limiter runs on Now and Sleep, so it works with a manual clock.
+	// The limiter runs on Clock, so it works with a manual clock.
 	QPS float64
 	// OnRetry, if set, observes every retried failure (for debug logs).
 	// err never contains credentials.
@@ -115,11 +114,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
+	if c.Clock == nil {
+		c.Clock = clock.Wall{}
 	}
 	if c.RefreshBefore <= 0 {
 		c.RefreshBefore = time.Hour
@@ -140,17 +136,6 @@ func (c Config) withDefaults() (Config, error) {
 		c.QPS = 40
 	}
 	return c, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Shop is one authorized shop (GET /authorization/202309/shops).
@@ -243,7 +228,7 @@ func (c *Client) retry(ctx context.Context, op string, attempt func() error) err
 		if c.cfg.OnRetry != nil {
 			c.cfg.OnRetry(op, n, r.err)
 		}
-		if serr := c.cfg.Sleep(ctx, b.NextBackOff()); serr != nil {
+		if serr := c.cfg.Clock.Sleep(ctx, b.NextBackOff()); serr != nil {
 			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, serr, r.err)
 		}
 	}
@@ -345,7 +330,7 @@ func expiry(now time.Time, v int64) time.Time {
 func (c *Client) token(ctx context.Context, force bool) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	if !force && c.accessToken != "" && now.Add(c.cfg.RefreshBefore).Before(c.accessExpiry) {
 		return c.accessToken, nil
 	}
@@ -436,7 +421,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			q[k] = v
 		}
 		q.Set("app_key", c.cfg.AppKey)
-		q.Set("timestamp", strconv.FormatInt(c.cfg.Now().Unix(), 10))
+		q.Set("timestamp", strconv.FormatInt(c.cfg.Clock.Now().Unix(), 10))
 		if cipher != "" {
 			q.Set("shop_cipher", cipher)
 		}
@@ -478,18 +463,18 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 }
 
 // wait takes a token from the client's own rate limiter, sleeping through
-// Sleep so a manual clock drives it.
+// Clock so a manual clock drives it.
 func (c *Client) wait(ctx context.Context) error {
 	if c.limiter == nil {
 		return nil
 	}
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	r := c.limiter.ReserveN(now, 1)
 	if !r.OK() {
 		return errors.New("rate limiter burst too small")
 	}
 	if d := r.DelayFrom(now); d > 0 {
-		if err := c.cfg.Sleep(ctx, d); err != nil {
+		if err := c.cfg.Clock.Sleep(ctx, d); err != nil {
 			r.CancelAt(now)
 			return err
 		}

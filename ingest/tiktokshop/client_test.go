@@ -56,7 +56,7 @@ func TestTokenShopCipherAndProactiveRefresh(t *testing.T) {
 	}
 	// A client started from the stored refresh token needs no auth code.
 	c2, err := New(Config{APIBaseURL: e.srv.URL, AuthBaseURL: e.srv.URL, AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret),
-		RefreshToken: stored[len(stored)-1], HTTPClient: e.srv.Client(), Now: e.clock.Now, Sleep: e.sleep})
+		RefreshToken: stored[len(stored)-1], HTTPClient: e.srv.Client(), Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +74,7 @@ func TestReactiveRefreshOnExpiredToken(t *testing.T) {
 		AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode), HTTPClient: e.srv.Client(),
 		// The client's clock runs a minute behind the API's (inside the
 		// accepted timestamp window), so it believes the token is live.
-		Now:   func() time.Time { return e.clock.Now().Add(-time.Duration(skew.Load())) },
-		Sleep: e.sleep, RefreshBefore: time.Second})
+		Clock: skewed{e.clock, &skew}, RefreshBefore: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,3 +525,11 @@ func TestDecimalRounding(t *testing.T) {
 		}
 	}
 }
+
+// skewed is the simulator's clock read skew behind.
+type skewed struct {
+	*simworld.ManualClock
+	skew *atomic.Int64
+}
+
+func (s skewed) Now() time.Time { return s.ManualClock.Now().Add(-time.Duration(s.skew.Load())) }

@@ -1,7 +1,6 @@
 package tiktokshop
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -36,7 +35,7 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	cfg := Config{
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
 		AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: e.sleep,
+		HTTPClient: srv.Client(), Clock: clock,
 		AttemptTimeout: 10 * time.Second,
 		OnRetry: func(_ string, _ int, err error) {
 			e.mu.Lock()
@@ -53,12 +52,6 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	}
 	e.client = c
 	return e
-}
-
-// sleep is the client's Sleep: simulated time passes, wall time does not.
-func (e *env) sleep(ctx context.Context, d time.Duration) error {
-	e.clock.Advance(d)
-	return ctx.Err()
 }
 
 func (e *env) retryErrors() []error {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -16,12 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
 )
 
 // DefaultTokenURL is Login with Amazon's token endpoint, used for every region.
@@ -339,17 +338,6 @@ func (c *Client) rateInterval(op string) time.Duration {
 	return time.Duration(float64(time.Second) / r)
 }
 
-func (c *Client) newBackoff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.BackoffInitial,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.BackoffMax,
-	}
-	b.Reset()
-	return b
-}
-
 // request is one SP-API call.
 type request struct {
 	op     string
@@ -381,10 +369,8 @@ func callJSON[T any](ctx context.Context, c *Client, req request) (T, error) {
 // do sends req until accept takes a 2xx body, the error is permanent, or the
 // attempts run out. Each attempt first takes a rate-limiter token.
 func (c *Client) do(ctx context.Context, req request, accept func([]byte) error) error {
-	bo := c.newBackoff()
 	refreshed := false
-	var last error
-	for attempt := 1; ; attempt++ {
+	return retry.Do(ctx, c.retryPolicy("amazon "+req.op), func(attempt int) error {
 		if attempt > 1 {
 			c.count(req.op, func(s *OperationStats) { s.Retries++ })
 		}
@@ -397,14 +383,13 @@ func (c *Client) do(ctx context.Context, req request, accept func([]byte) error)
 		}
 		status, hdr, body, err := c.send(ctx, req, tok)
 		c.count(req.op, func(s *OperationStats) { s.Requests++ })
-		var minWait time.Duration
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
 				return fmt.Errorf("amazon %s: %w", req.op, ctx.Err())
 			}
 			c.count(req.op, func(s *OperationStats) { s.ServerErrors++ })
-			last = fmt.Errorf("amazon %s: %w", req.op, err)
+			return retry.Retryable(fmt.Errorf("amazon %s: %w", req.op, err))
 		case status/100 == 2:
 			c.observeRateLimit(req.op, hdr)
 			aerr := accept(body)
@@ -412,47 +397,42 @@ func (c *Client) do(ctx context.Context, req request, accept func([]byte) error)
 				return nil
 			}
 			c.count(req.op, func(s *OperationStats) { s.Malformed++ })
-			last = fmt.Errorf("amazon %s: %w", req.op, errMalformed{aerr})
+			return retry.Retryable(fmt.Errorf("amazon %s: %w", req.op, errMalformed{aerr}))
 		case status == http.StatusForbidden && !refreshed && tokenExpired(body):
 			// The token expired early (clock skew, revocation): refresh
 			// once and retry at once.
 			refreshed = true
 			c.tokens.invalidate(tok)
 			c.log.Debug().Str("op", req.op).Msg("access token expired; refreshing")
-			continue
+			return retry.Immediately(apiError(req.op, status, hdr, body))
 		case status == http.StatusTooManyRequests:
 			c.count(req.op, func(s *OperationStats) { s.Throttled++ })
-			last = apiError(req.op, status, hdr, body)
 			// Amazon: "repeated throttled requests require a back off
 			// strategy". A 429 means Amazon's bucket is empty now, whatever
 			// ours says (a smaller burst, another process on the same
 			// app and seller): empty ours too, and wait at least one refill
 			// interval before trying again.
 			c.drain(req.op)
-			minWait = c.rateInterval(req.op)
+			return retry.After(apiError(req.op, status, hdr, body), c.rateInterval(req.op))
 		case retryableStatus(status):
 			c.count(req.op, func(s *OperationStats) { s.ServerErrors++ })
-			last = apiError(req.op, status, hdr, body)
+			return retry.Retryable(apiError(req.op, status, hdr, body))
 		default:
 			if status == http.StatusBadRequest || status == http.StatusNotFound {
 				c.observeRateLimit(req.op, hdr)
 			}
 			return apiError(req.op, status, hdr, body)
 		}
-		if attempt >= c.cfg.MaxAttempts {
-			return fmt.Errorf("amazon %s: giving up after %d attempts: %w", req.op, attempt, last)
-		}
-		d := bo.NextBackOff()
-		if d < minWait {
-			// Jitter the refill wait too, so that workers throttled together
-			// do not come back together.
-			d = minWait + time.Duration(rand.Float64()*0.5*float64(minWait))
-		}
-		c.log.Debug().Str("op", req.op).Int("attempt", attempt).Dur("wait", d).Err(last).Msg("retrying")
-		if err := c.clock.Sleep(ctx, d); err != nil {
-			return fmt.Errorf("amazon %s: %w", req.op, err)
-		}
-	}
+	})
+}
+
+// retryPolicy is the client's retry policy for op: MaxAttempts and the
+// backoff on the client's clock, each retry logged at debug.
+func (c *Client) retryPolicy(op string) retry.Policy {
+	return retry.Policy{Op: op, MaxAttempts: c.cfg.MaxAttempts, Initial: c.cfg.BackoffInitial, Max: c.cfg.BackoffMax, Clock: c.clock,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			c.log.Debug().Str("op", op).Int("attempt", attempt).Dur("wait", wait).Err(err).Msg("retrying")
+		}}
 }
 
 // maxBody bounds an API response body; report documents have their own bound.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/retry"
 )
 
 // Report types the client requests.
@@ -126,42 +128,38 @@ var errURLExpired = errors.New("document url expired")
 func (c *Client) FetchDocument(ctx context.Context, docID string, accept func([]byte) error) ([]byte, error) {
 	var doc ReportDocument
 	var fetched time.Time
-	bo := c.newBackoff()
-	var last error
-	for attempt := 1; ; attempt++ {
+	var body []byte
+	err := retry.Do(ctx, c.retryPolicy("fetch report document "+docID), func(attempt int) error {
+		if attempt > 1 {
+			c.count(OpDownload, func(s *OperationStats) { s.Retries++ })
+		}
 		if doc.URL == "" || c.clock.Now().After(fetched.Add(documentURLTTL-documentURLMargin)) {
 			var err error
 			if doc, err = c.GetReportDocument(ctx, docID); err != nil {
-				return nil, err
+				return err
 			}
 			fetched = c.clock.Now()
 		}
-		body, err := c.download(ctx, doc)
+		b, err := c.download(ctx, doc)
 		if err == nil && accept != nil {
-			if aerr := accept(body); aerr != nil {
+			if aerr := accept(b); aerr != nil {
 				c.count(OpDownload, func(s *OperationStats) { s.Malformed++ })
 				err = errMalformed{aerr}
 			}
 		}
-		if err == nil {
-			return body, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch report document %s: %w", docID, ctx.Err())
-		}
-		last = err
-		if attempt >= c.cfg.MaxAttempts {
-			return nil, fmt.Errorf("fetch report document %s: giving up after %d attempts: %w", docID, attempt, last)
-		}
-		c.count(OpDownload, func(s *OperationStats) { s.Retries++ })
-		if errors.Is(err, errURLExpired) {
+		switch {
+		case err == nil:
+			body = b
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("fetch report document %s: %w", docID, ctx.Err())
+		case errors.Is(err, errURLExpired):
 			doc.URL = "" // ask for a new URL at once
-			continue
+			return retry.Immediately(err)
 		}
-		if err := c.clock.Sleep(ctx, bo.NextBackOff()); err != nil {
-			return nil, fmt.Errorf("fetch report document %s: %w", docID, err)
-		}
-	}
+		return retry.Retryable(err)
+	})
+	return body, err
 }
 
 // download makes one GET of a pre-signed URL. The URL carries its own

@@ -18,10 +18,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -152,33 +152,16 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-func (e errRetry) Unwrap() error { return e.err }
-
+// retry runs attempt until it succeeds or fails for good (see
+// retry.Do): the retryable failures are those send marks.
 func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	b := &backoff.ExponentialBackOff{InitialInterval: c.cfg.InitialBackoff, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: c.cfg.MaxBackoff}
-	b.Reset()
-	for n := 1; ; n++ {
-		err := attempt()
-		var r errRetry
-		if err == nil || !errors.As(err, &r) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("tiktokbiz: %s: %w (last error: %v)", op, ctx.Err(), r.err)
-		}
-		if n >= c.cfg.MaxAttempts {
-			return fmt.Errorf("tiktokbiz: %s: giving up after %d attempts: %w", op, n, r.err)
-		}
-		if c.cfg.OnRetry != nil {
-			c.cfg.OnRetry(op, n, r.err)
-		}
-		if err := c.cfg.Clock.Sleep(ctx, b.NextBackOff()); err != nil {
-			return fmt.Errorf("tiktokbiz: %s: %w (last error: %v)", op, err, r.err)
-		}
-	}
+	return retry.Do(ctx, retry.Policy{Op: "tiktokbiz: " + op, MaxAttempts: c.cfg.MaxAttempts,
+		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
+		OnRetry: func(n int, err error, _ time.Duration) {
+			if c.cfg.OnRetry != nil {
+				c.cfg.OnRetry(op, n, err)
+			}
+		}}, func(int) error { return attempt() })
 }
 
 type envelope struct {
@@ -221,24 +204,24 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return envelope{}, errRetry{fmt.Errorf("tiktokbiz: %s: read response: %w", op, err)}
+		return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: read response: %w", op, err))
 	}
 	var env envelope
 	if jerr := json.Unmarshal(body, &env); jerr != nil {
 		if resp.StatusCode == http.StatusOK || resp.StatusCode >= 500 || resp.StatusCode == 429 {
-			return envelope{}, errRetry{fmt.Errorf("tiktokbiz: %s: HTTP %d, malformed body: %w", op, resp.StatusCode, jerr)}
+			return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: HTTP %d, malformed body: %w", op, resp.StatusCode, jerr))
 		}
 		return envelope{}, &APIError{Op: op, HTTPStatus: resp.StatusCode}
 	}
 	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
 		e := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
 		if e.temporary() {
-			return env, errRetry{e}
+			return env, retry.Retryable(e)
 		}
 		return env, e
 	}
@@ -282,7 +265,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil || d.AccessToken == "" {
-			return errRetry{errors.New("tiktokbiz: token.refresh: malformed token data")}
+			return retry.Retryable(errors.New("tiktokbiz: token.refresh: malformed token data"))
 		}
 		return nil
 	})
@@ -321,13 +304,13 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 			if _, terr := c.accessToken(ctx, true); terr != nil {
 				return fmt.Errorf("%w (after %w)", terr, err)
 			}
-			return errRetry{err}
+			return retry.Retryable(err)
 		}
 		if err != nil {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, out); err != nil {
-			return errRetry{fmt.Errorf("tiktokbiz: %s: malformed data: %w", op, err)}
+			return retry.Retryable(fmt.Errorf("tiktokbiz: %s: malformed data: %w", op, err))
 		}
 		return nil
 	})

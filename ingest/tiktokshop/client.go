@@ -19,11 +19,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -192,50 +192,25 @@ type envelope struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// errRetry marks an attempt's failure as worth another attempt.
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-func (e errRetry) Unwrap() error { return e.err }
-
 // maxResponseBytes bounds a response body; the largest page (100 orders) is
 // far below it.
 const maxResponseBytes = 32 << 20
 
-// retry runs attempt until it succeeds, fails without errRetry, or runs out
-// of attempts, backing off exponentially with jitter in between.
+// retry runs attempt until it succeeds or fails for good (see
+// retry.Do): the retryable failures are those send marks.
 func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.InitialBackoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.MaxBackoff,
-	}
-	b.Reset()
-	var err error
-	for n := 1; ; n++ {
-		err = attempt()
-		var r errRetry
-		if err == nil || !errors.As(err, &r) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, ctx.Err(), r.err)
-		}
-		if n >= c.cfg.MaxAttempts {
-			return fmt.Errorf("tiktokshop: %s: giving up after %d attempts: %w", op, n, r.err)
-		}
-		if c.cfg.OnRetry != nil {
-			c.cfg.OnRetry(op, n, r.err)
-		}
-		if serr := c.cfg.Clock.Sleep(ctx, b.NextBackOff()); serr != nil {
-			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, serr, r.err)
-		}
-	}
+	return retry.Do(ctx, retry.Policy{Op: "tiktokshop: " + op, MaxAttempts: c.cfg.MaxAttempts,
+		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
+		OnRetry: func(n int, err error, _ time.Duration) {
+			if c.cfg.OnRetry != nil {
+				c.cfg.OnRetry(op, n, err)
+			}
+		}}, func(int) error { return attempt() })
 }
 
 // send performs one HTTP exchange and decodes the envelope. Transport
-// failures, timeouts, 5xx, 429 and unparseable bodies come back as errRetry.
+// failures, timeouts, 5xx, 429 and unparseable bodies come back marked
+// retry.Retryable.
 // The error never includes the URL, which carries app_key and sign (and, on
 // the auth host, the app secret and tokens).
 func (c *Client) send(ctx context.Context, op string, req *http.Request) (envelope, error) {
@@ -275,7 +250,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -284,13 +259,13 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	var env envelope
 	if jerr := json.Unmarshal(body, &env); jerr != nil {
 		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode}
 		if resp.StatusCode == http.StatusOK || apiErr.temporary() {
-			return envelope{}, errRetry{fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr)}
+			return envelope{}, retry.Retryable(fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr))
 		}
 		return envelope{}, apiErr
 	}
@@ -299,7 +274,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
 		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
 		if apiErr.temporary() {
-			return env, errRetry{apiErr}
+			return env, retry.Retryable(apiErr)
 		}
 		return env, apiErr
 	}
@@ -355,7 +330,7 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, &td); err != nil || td.AccessToken == "" {
-			return errRetry{fmt.Errorf("tiktokshop: %s: malformed token data", op)}
+			return retry.Retryable(fmt.Errorf("tiktokshop: %s: malformed token data", op))
 		}
 		return nil
 	})
@@ -446,7 +421,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			if _, terr := c.token(ctx, true); terr != nil {
 				return terr
 			}
-			return errRetry{err}
+			return retry.Retryable(err)
 		}
 		if err != nil {
 			return err
@@ -455,7 +430,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			if err := json.Unmarshal(env.Data, out); err != nil {
 				// A body that parses as an envelope but whose data does
 				// not fit is as broken as a cut-off one.
-				return errRetry{fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err)}
+				return retry.Retryable(fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err))
 			}
 		}
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/logging"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // ingestSources are the sources `ingest` and `backfill` know.
@@ -262,7 +263,9 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 		out.biz, err = tiktokbiz.New(tiktokbiz.Config{BaseURL: s.TikTokBiz.BaseURL, BusinessID: s.TikTokBiz.BusinessID,
 			AccessToken: s.TikTokBiz.AccessToken, RefreshToken: s.TikTokBiz.RefreshToken,
 			ClientID: s.TikTokBiz.ClientID, ClientSecret: s.TikTokBiz.ClientSecret, Registerer: out.reg,
-			OnMalformed: func(raw json.RawMessage, err error) { out.bizDead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+			OnMalformed: func(raw json.RawMessage, err error) {
+				out.bizDead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("tiktokbiz client: %w", err)
@@ -276,11 +279,11 @@ func (a *app) clients(s config.Sources, log zerolog.Logger, reg prometheus.Regis
 func topicOfShopOp(op string) string {
 	switch {
 	case len(op) >= 8 && op[:8] == "products":
-		return tiktokshop.TopicProducts
+		return schemas.TopicTikTokProducts
 	case len(op) >= 9 && op[:9] == "analytics", len(op) >= 11 && op[:11] == "shop_videos":
-		return tiktokshop.TopicVideoPerformance
+		return schemas.TopicTikTokVideoPerformance
 	}
-	return tiktokshop.TopicOrders
+	return schemas.TopicTikTokOrders
 }
 
 // parseSince parses a source's since (YYYY-MM-DD) as the start of that day
@@ -407,7 +410,7 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 // serveWebhooks serves POST /webhooks/tiktok until ctx ends.
 func (a *app) serveWebhooks(ctx context.Context, s config.Sources, set *sourceSet, k stage.Kafka, follow *stage.OrderQueue) error {
 	log := a.log.With().Str(logging.Stage, "ingest-webhooks").Str(logging.Source, webhook.Source).Logger()
-	if err := stage.EnsureTopics(ctx, k, webhook.Topic); err != nil {
+	if err := stage.EnsureTopics(ctx, k, schemas.TopicTikTokWebhookEvents); err != nil {
 		return err
 	}
 	kw, err := stage.NewKafkaWriter(k, nil)

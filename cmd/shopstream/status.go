@@ -137,11 +137,11 @@ func (a *app) printCursors(ctx context.Context, out io.Writer, kopts []kgo.Opt, 
 	if err != nil {
 		return err
 	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx, cursor.Topic)
+	serde, err := schemas.NewRegistry(client).Serde(ctx, schemas.TopicCursors)
 	if err != nil {
 		return err
 	}
-	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Sources.TopicPrefix + cursor.Topic, Decoder: serde}, statusSources...)
+	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Sources.TopicPrefix + schemas.TopicCursors, Decoder: serde}, statusSources...)
 	if err != nil {
 		return err
 	}

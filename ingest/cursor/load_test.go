@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // producer is a raw transactional producer of cursor records.
@@ -76,7 +77,7 @@ func load(t *testing.T, env *ingesttest.Env, topic, source string) *Set {
 
 func TestLoadMissingTopicIsEmpty(t *testing.T) {
 	env := ingesttest.New(t)
-	if set := load(t, env, env.Topic(Topic), "amazon"); set.Len() != 0 {
+	if set := load(t, env, env.Topic(schemas.TopicCursors), "amazon"); set.Len() != 0 {
 		t.Errorf("Load of a missing topic = %d cursors", set.Len())
 	}
 }
@@ -86,7 +87,7 @@ func TestLoadMissingTopicIsEmpty(t *testing.T) {
 // deleted names do not show.
 func TestLoadLatestCommitted(t *testing.T) {
 	env := ingesttest.New(t)
-	topic := env.Topic(Topic)
+	topic := env.Topic(schemas.TopicCursors)
 	if err := EnsureTopic(ingesttest.Context(t), env.Admin, topic, 3, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestLoadLatestCommitted(t *testing.T) {
 // window).
 func TestLoadWaitsForOpenTransactions(t *testing.T) {
 	env := ingesttest.New(t)
-	topic := env.Topic(Topic)
+	topic := env.Topic(schemas.TopicCursors)
 	if err := EnsureTopic(ingesttest.Context(t), env.Admin, topic, 1, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 const (
@@ -36,7 +37,7 @@ func topics(t *testing.T, env *ingesttest.Env) (orders, cursors string) {
 	t.Helper()
 	orders = env.CreateTopic(t, ordersTopic, 3, nil)
 	env.CreateTopic(t, ordersTopic+deadletter.Suffix, 1, nil)
-	cursors = env.Topic(cursor.Topic)
+	cursors = env.Topic(schemas.TopicCursors)
 	if err := cursor.EnsureTopic(ingesttest.Context(t), env.Admin, cursors, 3, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func newWriter(t testing.TB, env *ingesttest.Env, txnID string) *Writer {
 		TransactionalID: env.Prefix + txnID,
 		Stage:           "ingest-amazon",
 		Encoder:         env.Encoder,
-		CursorTopic:     env.Topic(cursor.Topic),
+		CursorTopic:     env.Topic(schemas.TopicCursors),
 		Now:             fixedNow,
 	})
 	if err != nil {
@@ -64,7 +65,7 @@ func loadCursors(t testing.TB, env *ingesttest.Env) *cursor.Set {
 	t.Helper()
 	set, err := cursor.Load(ingesttest.Context(t), cursor.LoadConfig{
 		ClientOpts: env.ClientOpts(),
-		Topic:      env.Topic(cursor.Topic),
+		Topic:      env.Topic(schemas.TopicCursors),
 		Decoder:    env.Serde,
 	}, testSource)
 	if err != nil {

@@ -15,16 +15,17 @@ import (
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Amazon entities and their topics.
 var (
-	amzOrder        = entity{name: "order", topic: amazon.TopicOrders}
-	amzOrderItem    = entity{name: "order_item", topic: amazon.TopicOrderItems}
-	amzSalesTraffic = entity{name: "sales_traffic", topic: amazon.TopicSalesTraffic}
-	amzSearchTerms  = entity{name: "search_terms", topic: amazon.TopicSearchTerms}
-	amzSQP          = entity{name: "search_query_performance", topic: amazon.TopicSearchQueryPerformance}
-	amzCatalog      = entity{name: "catalog", topic: amazon.TopicCatalog}
+	amzOrder        = entity{name: "order", topic: schemas.TopicAmazonOrders}
+	amzOrderItem    = entity{name: "order_item", topic: schemas.TopicAmazonOrderItems}
+	amzSalesTraffic = entity{name: "sales_traffic", topic: schemas.TopicAmazonSalesTraffic}
+	amzSearchTerms  = entity{name: "search_terms", topic: schemas.TopicAmazonSearchTerms}
+	amzSQP          = entity{name: "search_query_performance", topic: schemas.TopicAmazonSearchQueryPerformance}
+	amzCatalog      = entity{name: "catalog", topic: schemas.TopicAmazonCatalog}
 )
 
 // AmazonClient is what the Amazon stage needs of *amazon.Client.
@@ -306,7 +307,7 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 	for _, o := range w.Orders {
 		rec, err := a.mapper.Order(o)
 		if err != nil {
-			b.deadLetter(amazon.TopicOrders, a.mkt+":"+o.AmazonOrderID, o, amazon.OpGetOrders, err)
+			b.deadLetter(schemas.TopicAmazonOrders, a.mkt+":"+o.AmazonOrderID, o, amazon.OpGetOrders, err)
 			continue
 		}
 		b.observe(amzOrder, rec.Key, rec.Value, sourceTS(rec.Value), o, amazon.OpGetOrders)
@@ -314,7 +315,7 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 			a.learn(line.Item.ASIN)
 			lr, err := a.mapper.OrderItem(o, line)
 			if err != nil {
-				b.deadLetter(amazon.TopicOrderItems, rec.Key, line, amazon.OpGetOrderItems, err)
+				b.deadLetter(schemas.TopicAmazonOrderItems, rec.Key, line, amazon.OpGetOrderItems, err)
 				continue
 			}
 			b.observe(amzOrderItem, lr.Key, lr.Value, sourceTS(lr.Value), line, amazon.OpGetOrderItems)
@@ -404,7 +405,7 @@ func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
 	}
 	recs, err := a.mapper.SalesTraffic(d)
 	if err != nil {
-		b.deadLetter(amazon.TopicSalesTraffic, "", d.Report, amazon.ReportSalesAndTraffic, err)
+		b.deadLetter(schemas.TopicAmazonSalesTraffic, "", d.Report, amazon.ReportSalesAndTraffic, err)
 		return
 	}
 	for _, r := range recs {
@@ -542,7 +543,7 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 	case err == nil:
 		recs, err := a.mapper.SearchTerms(st)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchTerms, "", st.Report, amazon.ReportSearchTerms, err)
+			b.deadLetter(schemas.TopicAmazonSearchTerms, "", st.Report, amazon.ReportSearchTerms, err)
 		}
 		for _, r := range recs {
 			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, amazon.ReportSearchTerms)
@@ -569,7 +570,7 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 		}
 		recs, err := a.mapper.SearchQueryPerformance(sb)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchQueryPerformance, "", sb.Report, amazon.ReportSearchQueryPerformance, err)
+			b.deadLetter(schemas.TopicAmazonSearchQueryPerformance, "", sb.Report, amazon.ReportSearchQueryPerformance, err)
 		}
 		for _, r := range recs {
 			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, amazon.ReportSearchQueryPerformance)
@@ -607,7 +608,7 @@ func (a *Amazon) stepCatalog(ctx context.Context) (Progress, error) {
 	for _, it := range items {
 		rec, err := a.mapper.CatalogItem(it, now)
 		if err != nil {
-			b.deadLetter(amazon.TopicCatalog, a.mkt+":"+it.ASIN, it, amazon.OpGetCatalogItem, err)
+			b.deadLetter(schemas.TopicAmazonCatalog, a.mkt+":"+it.ASIN, it, amazon.OpGetCatalogItem, err)
 			continue
 		}
 		b.observe(amzCatalog, rec.Key, rec.Value, now, it, amazon.OpGetCatalogItem)

@@ -16,6 +16,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // cutter cancels the stage's context after a number of requests, so a step
@@ -142,10 +143,10 @@ func checkAmazon(t *testing.T, r amazonResult) {
 	mkt := r.w.Config().MarketplaceID
 	zone := r.w.Config().AmazonZone
 
-	orders := readTopic(t, r.env, amazon.TopicOrders)
-	checkNoDuplicates(t, amazon.TopicOrders, orders)
-	items := readTopic(t, r.env, amazon.TopicOrderItems)
-	checkNoDuplicates(t, amazon.TopicOrderItems, items)
+	orders := readTopic(t, r.env, schemas.TopicAmazonOrders)
+	checkNoDuplicates(t, schemas.TopicAmazonOrders, orders)
+	items := readTopic(t, r.env, schemas.TopicAmazonOrderItems)
+	checkNoDuplicates(t, schemas.TopicAmazonOrderItems, items)
 	lastOrders, lastItems := latest(orders), latest(items)
 	settled := r.end.Add(-15 * time.Minute)
 	n := 0
@@ -180,8 +181,8 @@ func checkAmazon(t *testing.T, r amazonResult) {
 
 	// Sales & Traffic: the latest version of every row of a settled day is
 	// the settled figure; days read more than once were restated.
-	st := readTopic(t, r.env, amazon.TopicSalesTraffic)
-	checkNoDuplicates(t, amazon.TopicSalesTraffic, st)
+	st := readTopic(t, r.env, schemas.TopicAmazonSalesTraffic)
+	checkNoDuplicates(t, schemas.TopicAmazonSalesTraffic, st)
 	lastST := latest(st)
 	versions := map[string]int{}
 	for _, x := range st {
@@ -216,8 +217,8 @@ func checkAmazon(t *testing.T, r amazonResult) {
 
 	// Brand Analytics: every published week's search terms, once per
 	// (department, term) and week.
-	terms := readTopic(t, r.env, amazon.TopicSearchTerms)
-	checkNoDuplicates(t, amazon.TopicSearchTerms, terms)
+	terms := readTopic(t, r.env, schemas.TopicAmazonSearchTerms)
+	checkNoDuplicates(t, schemas.TopicAmazonSearchTerms, terms)
 	lastTerms := latest(terms)
 	weeks := 0
 	for _, p := range amazon.CompleteWeeks(amazon.DateOf(r.since, zone), r.end.Add(-6*time.Hour), zone) {
@@ -256,13 +257,13 @@ func checkAmazon(t *testing.T, r amazonResult) {
 			t.Errorf("%s %s: no search terms in the truth", kind, p.Start)
 		}
 	}
-	sqp := readTopic(t, r.env, amazon.TopicSearchQueryPerformance)
-	checkNoDuplicates(t, amazon.TopicSearchQueryPerformance, sqp)
+	sqp := readTopic(t, r.env, schemas.TopicAmazonSearchQueryPerformance)
+	checkNoDuplicates(t, schemas.TopicAmazonSearchQueryPerformance, sqp)
 
 	// Catalog: every ASIN with sales or traffic has a snapshot, and the
 	// last snapshot's ASIN is the truth's.
-	cat := readTopic(t, r.env, amazon.TopicCatalog)
-	checkNoDuplicates(t, amazon.TopicCatalog, cat)
+	cat := readTopic(t, r.env, schemas.TopicAmazonCatalog)
+	checkNoDuplicates(t, schemas.TopicAmazonCatalog, cat)
 	lastCat := latest(cat)
 	for _, x := range lastST {
 		asin := x["child_asin"]

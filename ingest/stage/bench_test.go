@@ -25,6 +25,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // pathCounter counts requests per URL path.
@@ -194,7 +195,7 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, int) {
 	ctx := ingesttest.Context(b)
 	k := kafkaOf(env)
-	if err := stage.EnsureTopics(ctx, k, webhook.Topic); err != nil {
+	if err := stage.EnsureTopics(ctx, k, schemas.TopicTikTokWebhookEvents); err != nil {
 		b.Fatal(err)
 	}
 	kw, err := stage.NewKafkaWriter(k, nil)

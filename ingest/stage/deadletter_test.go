@@ -16,6 +16,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // spoilOne rewrites the first video of every list page so that its likes
@@ -54,7 +55,9 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	dead := &stage.DeadLetters{}
 	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Clock: clock,
-		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+		OnMalformed: func(raw json.RawMessage, err error) {
+			dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +74,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if p.DeadLetters == 0 {
 		t.Fatalf("no dead letter in the snapshot: %+v", p)
 	}
-	dl := env.ReadAll(t, env.Topic(tiktokbiz.Topic+deadletter.Suffix), ingesttest.Settled)
+	dl := env.ReadAll(t, env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix), ingesttest.Settled)
 	if len(dl) != p.DeadLetters {
 		t.Fatalf("%d dead letters in the topic, %d committed", len(dl), p.DeadLetters)
 	}
@@ -84,7 +87,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if reason == "" || !bytes.Contains(dl[0].Value, []byte(`"unexpected":true`)) {
 		t.Fatalf("dead letter %q without reason or raw payload (reason %q)", dl[0].Value, reason)
 	}
-	recs := readTopic(t, env, tiktokbiz.Topic)
+	recs := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
 	if len(recs) == 0 || len(recs) != p.Records {
 		t.Fatalf("%d records landed, %d committed", len(recs), p.Records)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // refuseFirst is a serde that refuses the first engagement record it is
@@ -28,7 +29,7 @@ type refuseFirst struct {
 func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if topic == tiktokbiz.Topic && r.refused == "" {
+	if topic == schemas.TopicTikTokVideoEngagement && r.refused == "" {
 		r.refused = v["item_id"].(string)
 		return nil, errors.New("a field the schema does not have")
 	}
@@ -56,7 +57,9 @@ func TestReplayDeadLetters(t *testing.T) {
 	client := func(rt http.RoundTripper) *tiktokbiz.Client {
 		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 			HTTPClient: &http.Client{Transport: rt}, Clock: clock,
-			OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+			OnMalformed: func(raw json.RawMessage, err error) {
+				dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+			},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -78,8 +81,8 @@ func TestReplayDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := readTopic(t, env, tiktokbiz.Topic)
-	g, err := deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	before := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	g, err := deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(schemas.TopicTikTokVideoEngagement)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +122,8 @@ func TestReplayDeadLetters(t *testing.T) {
 	if rs.Replayed != len(letters) || rs.StillFailing != 0 || len(rs.Marked) != len(letters) {
 		t.Fatalf("replay: %+v, want all %d replayed (failures %v)", rs, len(letters), rs.Failures)
 	}
-	after := readTopic(t, env, tiktokbiz.Topic)
-	checkNoDuplicates(t, tiktokbiz.Topic, after)
+	after := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	checkNoDuplicates(t, schemas.TopicTikTokVideoEngagement, after)
 	if len(after) != len(before)+len(letters) {
 		t.Fatalf("%d records after the replay, %d before: want one per dead letter, %d", len(after), len(before), len(letters))
 	}
@@ -130,7 +133,7 @@ func TestReplayDeadLetters(t *testing.T) {
 			t.Errorf("refused video written with version %v, its change had %d", r.v["version"], change.Version)
 		}
 	}
-	g, err = deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	g, err = deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(schemas.TopicTikTokVideoEngagement)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +154,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	if rs.Replayed != 0 || rs.Already != len(again) || rs.StillFailing != 0 {
 		t.Errorf("malformed videos replayed again: %+v, want nothing left to write", rs)
 	}
-	if n := len(readTopic(t, env, tiktokbiz.Topic)); n != len(after) {
+	if n := len(readTopic(t, env, schemas.TopicTikTokVideoEngagement)); n != len(after) {
 		t.Errorf("a second replay wrote %d records", n-len(after))
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Serde encodes records for a topic and decodes wire-format values;
@@ -151,13 +152,13 @@ func openSession(ctx context.Context, k Kafka, source, instance string, clk cloc
 		TransactionalID: k.Prefix + emit.TransactionalID(source, instance),
 		Stage:           deadletter.IngestStage(source),
 		Encoder:         prefixed{serde: k.Serde, prefix: k.Prefix},
-		CursorTopic:     k.Topic(cursor.Topic),
+		CursorTopic:     k.Topic(schemas.TopicCursors),
 		Now:             clk.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s stage: writer: %w", source, err)
 	}
-	set, err := cursor.Load(ctx, cursor.LoadConfig{ClientOpts: k.ClientOpts, Topic: k.Topic(cursor.Topic), Decoder: k.Serde}, source)
+	set, err := cursor.Load(ctx, cursor.LoadConfig{ClientOpts: k.ClientOpts, Topic: k.Topic(schemas.TopicCursors), Decoder: k.Serde}, source)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("%s stage: load cursors: %w", source, err)

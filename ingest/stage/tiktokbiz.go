@@ -10,9 +10,10 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
-var bizEngagement = entity{name: "video_engagement", topic: tiktokbiz.Topic}
+var bizEngagement = entity{name: "video_engagement", topic: schemas.TopicTikTokVideoEngagement}
 
 // BusinessClient is what the TikTok Business stage needs of
 // *tiktokbiz.Client.

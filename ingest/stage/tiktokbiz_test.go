@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // runBusiness snapshots the video list every 6 simulated hours for days
@@ -32,7 +33,9 @@ func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
 	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
 		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
-		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+		OnMalformed: func(raw json.RawMessage, err error) {
+			dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +85,8 @@ func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
 	}
 	st.Close()
 
-	recs := readTopic(t, env, tiktokbiz.Topic)
-	checkNoDuplicates(t, tiktokbiz.Topic, recs)
+	recs := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	checkNoDuplicates(t, schemas.TopicTikTokVideoEngagement, recs)
 	last := latest(recs)
 	truth := w.TruthAt(clock.Now())
 	want, vanished := 0, 0

@@ -12,13 +12,14 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TikTok Shop entities and their topics.
 var (
-	ttsOrder   = entity{name: "order", topic: tiktokshop.TopicOrders}
-	ttsProduct = entity{name: "product", topic: tiktokshop.TopicProducts}
-	ttsVideo   = entity{name: "video_performance", topic: tiktokshop.TopicVideoPerformance}
+	ttsOrder   = entity{name: "order", topic: schemas.TopicTikTokOrders}
+	ttsProduct = entity{name: "product", topic: schemas.TopicTikTokProducts}
+	ttsVideo   = entity{name: "video_performance", topic: schemas.TopicTikTokVideoPerformance}
 )
 
 // ShopClient is what the TikTok Shop stage needs of *tiktokshop.Client.
@@ -244,7 +245,7 @@ func (t *TikTokShop) addOrders(b *batch, orders []tiktokshop.Order, endpoint str
 		rec, err := tiktokshop.OrderRecord(t.shopID, o)
 		key := tiktokshop.OrderKey(t.shopID, o.ID)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicOrders, key, o, endpoint, err)
+			b.deadLetter(schemas.TopicTikTokOrders, key, o, endpoint, err)
 			continue
 		}
 		b.observe(ttsOrder, key, rec, sourceTS(rec), o, endpoint)
@@ -330,7 +331,7 @@ func (t *TikTokShop) stepProducts(ctx context.Context) (Progress, error) {
 		key := tiktokshop.ProductKey(t.shopID, p.ID)
 		rec, err := tiktokshop.ProductRecord(t.shopID, p, now)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicProducts, key, p, "products.detail", err)
+			b.deadLetter(schemas.TopicTikTokProducts, key, p, "products.detail", err)
 			continue
 		}
 		b.observe(ttsProduct, key, rec, sourceTS(rec), p, "products.detail")
@@ -373,7 +374,7 @@ func (t *TikTokShop) stepVideos(ctx context.Context) (Progress, error) {
 		key := tiktokshop.VideoPerformanceKey(t.shopID, v.ID, day)
 		rec, err := tiktokshop.VideoPerformanceRecord(t.shopID, t.cfg.Zone, t.cfg.Currency, day, v, now)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicVideoPerformance, key, v, "shop_videos.performance", err)
+			b.deadLetter(schemas.TopicTikTokVideoPerformance, key, v, "shop_videos.performance", err)
 			continue
 		}
 		b.observe(ttsVideo, key, rec, now, v, "shop_videos.performance")

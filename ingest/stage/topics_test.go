@@ -5,8 +5,8 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestEnsureTopicsKeepHistory: data and dead-letter topics are created with
@@ -15,10 +15,10 @@ import (
 func TestEnsureTopicsKeepHistory(t *testing.T) {
 	env := ingesttest.New(t)
 	ctx := ingesttest.Context(t)
-	if err := stage.EnsureTopics(ctx, kafkaOf(env), tiktokbiz.Topic); err != nil {
+	if err := stage.EnsureTopics(ctx, kafkaOf(env), schemas.TopicTikTokVideoEngagement); err != nil {
 		t.Fatal(err)
 	}
-	data, dead := env.Topic(tiktokbiz.Topic), env.Topic(tiktokbiz.Topic+deadletter.Suffix)
+	data, dead := env.Topic(schemas.TopicTikTokVideoEngagement), env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix)
 	rcs, err := env.Admin.DescribeTopicConfigs(ctx, data, dead)
 	if err != nil {
 		t.Fatal(err)

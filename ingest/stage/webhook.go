@@ -10,6 +10,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // KafkaWriter is the webhook receiver's production Writer: it encodes a
@@ -55,7 +56,7 @@ func (w *KafkaWriter) WriteRecord(ctx context.Context, topic, key string, record
 // tiktok.webhook_events.dlq, a dead letter like emit's; it is
 // webhook.Config.DeadLetter.
 func (w *KafkaWriter) DeadLetter(ctx context.Context, body []byte, reason string) error {
-	l := deadletter.FromPayload(w.stage, w.k.Topic(webhook.Topic), "", body, webhook.Path, deadletter.ClassMalformed, reason, w.now())
+	l := deadletter.FromPayload(w.stage, w.k.Topic(schemas.TopicTikTokWebhookEvents), "", body, webhook.Path, deadletter.ClassMalformed, reason, w.now())
 	if err := w.cl.ProduceSync(ctx, l.Record(emit.DefaultMaxDeadLetterBytes)).FirstErr(); err != nil {
 		return fmt.Errorf("produce webhook dead letter: %w", err)
 	}

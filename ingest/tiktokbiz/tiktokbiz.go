@@ -502,9 +502,6 @@ func (c *Client) Videos(ctx context.Context) ([]Video, error) {
 	}
 }
 
-// Topic is the topic of engagement records.
-const Topic = "tiktok.video_engagement"
-
 // Source is the source field of the records.
 const Source = "tiktokbiz"
 

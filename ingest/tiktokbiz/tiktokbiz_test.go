@@ -83,7 +83,7 @@ func checkTruth(t *testing.T, e *env, videos []Video) {
 	if len(videos) != len(want) {
 		t.Fatalf("%d videos listed, the account has %d", len(videos), len(want))
 	}
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokVideoEngagement)
 	if err != nil {
 		t.Fatal(err)
 	}

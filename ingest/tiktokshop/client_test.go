@@ -17,6 +17,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 func TestTokenShopCipherAndProactiveRefresh(t *testing.T) {
@@ -293,7 +294,7 @@ func pollOrders(t *testing.T, e *env, span, step time.Duration, restartEvery int
 				t.Fatal(err)
 			}
 			if len(emitted) < 50 {
-				encode(t, TopicOrders, rec)
+				encode(t, schemas.TopicTikTokOrders, rec)
 			}
 		}
 	}
@@ -394,7 +395,7 @@ func TestProductsEqualTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		encode(t, TopicProducts, rec)
+		encode(t, schemas.TopicTikTokProducts, rec)
 	}
 	gtinChecked := false
 	for _, wp := range want {
@@ -421,7 +422,7 @@ func TestProductsEqualTruth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				encode(t, TopicProducts, rec)
+				encode(t, schemas.TopicTikTokProducts, rec)
 				found := false
 				for _, sk := range rec["skus"].([]any) {
 					for _, id := range sk.(map[string]any)["identifiers"].([]any) {
@@ -486,7 +487,7 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 			if got := rec["video_post_time"].(map[string]any)["long.timestamp-millis"].(time.Time); !got.Equal(vp.Video.PostTime.Truncate(time.Second)) {
 				t.Fatalf("video %s post time %v, truth %v", v.ID, got, vp.Video.PostTime)
 			}
-			encode(t, TopicVideoPerformance, rec)
+			encode(t, schemas.TopicTikTokVideoPerformance, rec)
 			rows++
 		}
 	}

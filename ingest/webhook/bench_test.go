@@ -37,11 +37,11 @@ func BenchmarkWebhookToKafka(b *testing.B) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, prefix+Topic); err != nil {
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, prefix+schemas.TopicTikTokWebhookEvents); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _, _ = adm.DeleteTopics(context.Background(), prefix+Topic) }()
-	codec, err := schemas.NewCodec(Topic)
+	defer func() { _, _ = adm.DeleteTopics(context.Background(), prefix+schemas.TopicTikTokWebhookEvents) }()
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Writer writes one record durably to Kafka: it returns nil only once the
@@ -55,7 +56,7 @@ type Config struct {
 	// send the same bytes again. Without it such a body is answered 400 and
 	// logged.
 	DeadLetter func(ctx context.Context, body []byte, reason string) error
-	// Topic defaults to Topic.
+	// Topic defaults to schemas.TopicTikTokWebhookEvents.
 	Topic string
 	// MaxBodyBytes bounds a request body. Default 64 KiB; TikTok's
 	// notifications are a few hundred bytes.
@@ -88,7 +89,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, errors.New("webhook: AppKey, AppSecret and Writer are required")
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = Topic
+		cfg.Topic = schemas.TopicTikTokWebhookEvents
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10

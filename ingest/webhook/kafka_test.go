@@ -120,11 +120,11 @@ func TestSimulatorDeliversToKafka(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, prefix+Topic); err != nil {
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, prefix+schemas.TopicTikTokWebhookEvents); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), prefix+Topic) })
-	codec, err := schemas.NewCodec(Topic)
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), prefix+schemas.TopicTikTokWebhookEvents) })
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestSimulatorDeliversToKafka(t *testing.T) {
 	}
 
 	// What is in Kafka: every delivered event once, as sent; nothing else.
-	got := consumeAll(ctx, t, cl, adm, prefix+Topic)
+	got := consumeAll(ctx, t, cl, adm, prefix+schemas.TopicTikTokWebhookEvents)
 	if len(got) != len(delivered) {
 		t.Fatalf("%d records in Kafka, %d events delivered", len(got), len(delivered))
 	}
@@ -283,7 +283,7 @@ func consumeAll(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Cli
 	}
 	var want int64
 	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func (f *followRec) FollowOrder(ev Event) {
 
 func newTestHandler(t *testing.T) (*Handler, *memWriter, *followRec) {
 	t.Helper()
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func FuzzVerifyAndParse(f *testing.F) {
 	f.Add([]byte(`[]`), "00")
 	f.Add([]byte(``), "")
 	f.Add([]byte("{\"type\":1,\"tts_notification_id\":\"\xff\"}"), "")
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		f.Fatal(err)
 	}

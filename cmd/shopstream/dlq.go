@@ -72,7 +72,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 	}
 
 	st, err := load.ReplayDLQ(ctx, load.ReplayOptions{
-		Brokers: brokers, KafkaOpts: a.kafkaOpts(), Topic: topic, TopicPrefix: a.cfg.Load.TopicPrefix,
+		Brokers: brokers, KafkaOpts: a.kafkaOpts(), Topic: topic, TopicPrefix: a.cfg.Kafka.TopicPrefix,
 		HTTP: w.Protocol == "http", BatchRows: a.cfg.Load.BatchRows, Log: log,
 	}, serde, conn)
 	fmt.Fprintf(out, "load: read %d, loaded %d, already loaded %d, still failing %d\n",
@@ -81,7 +81,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 		return err
 	}
 
-	g, err := deadletter.Read(ctx, kopts, deadletter.Topic(a.cfg.Load.TopicPrefix+topic))
+	g, err := deadletter.Read(ctx, kopts, deadletter.Topic(a.cfg.Kafka.TopicPrefix+topic))
 	if err != nil {
 		return fmt.Errorf("dlq replay: %w", err)
 	}
@@ -164,7 +164,7 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 		return total, err
 	}
 	brokers, _ := a.pipelineEndpoints()
-	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: s.TopicPrefix}
+	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: a.cfg.Kafka.TopicPrefix}
 	openers, _, err := a.openers(s, set, k, time.Time{}, nil)
 	if err != nil {
 		return total, err

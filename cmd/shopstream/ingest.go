@@ -364,7 +364,7 @@ func (a *app) ingestWith(ctx context.Context, deps ingestDeps, sources ...string
 	if err != nil {
 		return err
 	}
-	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(deps.brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: s.TopicPrefix}
+	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(deps.brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: a.cfg.Kafka.TopicPrefix}
 	var follow *stage.OrderQueue
 	if want["webhooks"] {
 		follow = &stage.OrderQueue{}
@@ -506,7 +506,7 @@ func (a *app) backfill(ctx context.Context, out io.Writer, deps ingestDeps, sour
 	if err != nil {
 		return err
 	}
-	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(deps.brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: s.TopicPrefix}
+	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(deps.brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: a.cfg.Kafka.TopicPrefix}
 	open, _, err := a.openers(s, set, k, until, nil)
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func TestBackfillCLI(t *testing.T) {
 			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
 			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
 			"SHOPSTREAM_SOURCES_SIMULATE=true",
-			"SHOPSTREAM_SOURCES_TOPIC_PREFIX="+prefix,
+			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+prefix,
 			"SHOPSTREAM_LOG_LEVEL=warn")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

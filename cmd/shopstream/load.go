@@ -103,7 +103,7 @@ func (a *app) loadWith(ctx context.Context, deps loaderDeps, migrate bool) error
 		KafkaOpts:   kopts,
 		Group:       cfg.Load.Group,
 		Topics:      cfg.Load.Topics,
-		TopicPrefix: cfg.Load.TopicPrefix,
+		TopicPrefix: cfg.Kafka.TopicPrefix,
 		HTTP:        w.Protocol == "http",
 		BatchRows:   cfg.Load.BatchRows,
 		BatchBytes:  cfg.Load.BatchBytes,

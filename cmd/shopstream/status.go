@@ -141,7 +141,7 @@ func (a *app) printCursors(ctx context.Context, out io.Writer, kopts []kgo.Opt, 
 	if err != nil {
 		return err
 	}
-	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Sources.TopicPrefix + schemas.TopicCursors, Decoder: serde}, statusSources...)
+	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Kafka.TopicPrefix + schemas.TopicCursors, Decoder: serde}, statusSources...)
 	if err != nil {
 		return err
 	}

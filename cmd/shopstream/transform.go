@@ -97,7 +97,7 @@ func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
 		ClientOpts:      a.kafkaOpts(),
 		Group:           cfg.Group,
 		TransactionalID: cfg.TransactionalID,
-		TopicPrefix:     cfg.TopicPrefix,
+		TopicPrefix:     a.cfg.Kafka.TopicPrefix,
 		Serde:           serde,
 		Mapping:         mapping,
 		Join:            jcfg,

@@ -26,6 +26,15 @@ import (
 // DefaultTokenURL is Login with Amazon's token endpoint, used for every region.
 const DefaultTokenURL = "https://api.amazon.com/auth/o2/token"
 
+// Defaults of Config that the shopstream config exposes as keys.
+const (
+	// DefaultReportZone is the US marketplace's zone, where its report days
+	// are cut.
+	DefaultReportZone = "America/Los_Angeles"
+	// DefaultReportPollInterval is the first wait between getReport polls.
+	DefaultReportPollInterval = 15 * time.Second
+)
+
 // UsagePlan is an operation's token bucket: Rate requests per second refill
 // it, Burst is its size.
 type UsagePlan struct {
@@ -102,7 +111,8 @@ type Config struct {
 	// replaced. Default 5 min.
 	TokenRefreshMargin time.Duration
 	// ReportPollInterval is the first wait between getReport polls; it grows
-	// by half each poll up to ReportPollMax. Defaults 15 s and 2 min.
+	// by half each poll up to ReportPollMax. Defaults
+	// DefaultReportPollInterval and 2 min.
 	ReportPollInterval time.Duration
 	ReportPollMax      time.Duration
 	// ReportTimeout bounds how long RunReport waits for a report to finish,
@@ -167,7 +177,7 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.TokenURL = DefaultTokenURL
 	}
 	if cfg.ReportZone == nil {
-		if cfg.ReportZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if cfg.ReportZone, err = time.LoadLocation(DefaultReportZone); err != nil {
 			return nil, fmt.Errorf("amazon: load report zone: %w", err)
 		}
 	}
@@ -192,7 +202,7 @@ func NewClient(cfg Config) (*Client, error) {
 	def(&cfg.BackoffInitial, 2*time.Second)
 	def(&cfg.BackoffMax, 2*time.Minute)
 	def(&cfg.TokenRefreshMargin, 5*time.Minute)
-	def(&cfg.ReportPollInterval, 15*time.Second)
+	def(&cfg.ReportPollInterval, DefaultReportPollInterval)
 	def(&cfg.ReportPollMax, 2*time.Minute)
 	def(&cfg.ReportTimeout, 2*time.Hour)
 	c := &Client{

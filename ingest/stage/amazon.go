@@ -57,16 +57,17 @@ type AmazonConfig struct {
 	// them. Default amazon.DefaultRestatementLookback.
 	Lookback time.Duration
 	// ReportInterval is how often the Sales & Traffic days are requested
-	// again. Default 1 h.
+	// again. Default DefaultReportInterval.
 	ReportInterval time.Duration
-	// CatalogInterval is how often the catalog is snapshotted. Default 1 h.
+	// CatalogInterval is how often the catalog is snapshotted. Default
+	// DefaultCatalogInterval.
 	CatalogInterval time.Duration
 	// RetryAfter is how long a FATAL report waits before it is asked again.
 	// Default 1 h.
 	RetryAfter time.Duration
 	// BrandAnalyticsPeriods are the Brand Analytics periods read, each
 	// complete one once Amazon publishes it: WEEK (Sunday to Saturday),
-	// MONTH, QUARTER. Default all three.
+	// MONTH, QUARTER. Default DefaultBrandAnalyticsPeriods (all three).
 	BrandAnalyticsPeriods []string
 	// ASINs are known ASINs to snapshot and ask search performance for;
 	// more are learnt from Sales & Traffic rows and order lines.
@@ -129,16 +130,16 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 		cfg.Lookback = amazon.DefaultRestatementLookback
 	}
 	if cfg.ReportInterval <= 0 {
-		cfg.ReportInterval = time.Hour
+		cfg.ReportInterval = DefaultReportInterval
 	}
 	if cfg.CatalogInterval <= 0 {
-		cfg.CatalogInterval = time.Hour
+		cfg.CatalogInterval = DefaultCatalogInterval
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Hour
 	}
 	if len(cfg.BrandAnalyticsPeriods) == 0 {
-		cfg.BrandAnalyticsPeriods = []string{periodWeek, periodMonth, periodQuarter}
+		cfg.BrandAnalyticsPeriods = DefaultBrandAnalyticsPeriods()
 	}
 	for _, k := range cfg.BrandAnalyticsPeriods {
 		if !slices.Contains([]string{periodWeek, periodMonth, periodQuarter}, k) {
@@ -452,6 +453,15 @@ const (
 	periodMonth   = "MONTH"
 	periodQuarter = "QUARTER"
 )
+
+// Defaults of AmazonConfig that the shopstream config exposes as keys.
+const (
+	DefaultReportInterval  = time.Hour
+	DefaultCatalogInterval = time.Hour
+)
+
+// DefaultBrandAnalyticsPeriods are every period kind the stage reads.
+func DefaultBrandAnalyticsPeriods() []string { return []string{periodWeek, periodMonth, periodQuarter} }
 
 // baCursorName names the cursor of a period kind; weeks keep the name they
 // had before months and quarters were read.

@@ -28,7 +28,7 @@ type BusinessConfig struct {
 	BusinessID string
 	Instance   string
 	// Interval is the time between snapshots of the video list. Default
-	// 1 h: the figures are lifetime totals, so daily deltas need only a
+	// DefaultBusinessInterval: the figures are lifetime totals, so daily deltas need only a
 	// snapshot near each day's end, and more only sharpen them.
 	Interval time.Duration
 	// DeadLetters holds what the client's OnMalformed hook skipped.
@@ -36,6 +36,9 @@ type BusinessConfig struct {
 	Clock       clock.Clock
 	Logger      zerolog.Logger
 }
+
+// DefaultBusinessInterval is BusinessConfig's default Interval.
+const DefaultBusinessInterval = time.Hour
 
 // TikTokBusiness is one incarnation of the TikTok Business stage.
 type TikTokBusiness struct {
@@ -50,7 +53,7 @@ func OpenTikTokBusiness(ctx context.Context, cfg BusinessConfig) (*TikTokBusines
 		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = time.Hour
+		cfg.Interval = DefaultBusinessInterval
 	}
 	s, err := openSession(ctx, cfg.Kafka, tiktokbiz.Source, cfg.Instance, cfg.Clock, cfg.DeadLetters, cfg.Logger, bizEngagement)
 	if err != nil {

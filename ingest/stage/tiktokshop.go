@@ -42,7 +42,7 @@ type ShopConfig struct {
 	// Until, if set, stops the windows there (a backfill).
 	Until time.Time
 	// Overlap is how far each update_time window reaches back (the search
-	// index places some orders late). Default 10 min.
+	// index places some orders late). Default DefaultShopOverlap.
 	Overlap time.Duration
 	// Lag keeps windows this far behind now. Default 2 min.
 	Lag time.Duration
@@ -50,7 +50,7 @@ type ShopConfig struct {
 	// Default 6 h.
 	MaxWindow time.Duration
 	// Zone is the shop's registered time zone (analytics days). Default
-	// America/Los_Angeles.
+	// DefaultShopZone.
 	Zone *time.Location
 	// Currency resolves currency=LOCAL in analytics rows. Default USD.
 	Currency string
@@ -65,6 +65,13 @@ type ShopConfig struct {
 	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
+
+// Defaults of ShopConfig that the shopstream config exposes as keys.
+const (
+	DefaultShopOverlap = 10 * time.Minute
+	// DefaultShopZone is where US shops are registered.
+	DefaultShopZone = "America/Los_Angeles"
+)
 
 // OrderQueue collects order ids (from webhooks) for the TikTok Shop stage to
 // fetch through its own transactional path, so that one writer and one
@@ -146,7 +153,7 @@ func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Overlap <= 0 {
-		cfg.Overlap = 10 * time.Minute
+		cfg.Overlap = DefaultShopOverlap
 	}
 	if cfg.Lag <= 0 {
 		cfg.Lag = 2 * time.Minute
@@ -155,7 +162,7 @@ func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 		cfg.MaxWindow = 6 * time.Hour
 	}
 	if cfg.Zone == nil {
-		z, err := time.LoadLocation("America/Los_Angeles")
+		z, err := time.LoadLocation(DefaultShopZone)
 		if err != nil {
 			return nil, fmt.Errorf("tiktokshop stage: %w", err)
 		}

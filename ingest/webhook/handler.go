@@ -41,6 +41,9 @@ const (
 	OutcomeWriteFailed  = "write_failed"
 )
 
+// DefaultMaxBodyBytes is Config's default MaxBodyBytes (64 KiB).
+const DefaultMaxBodyBytes = 64 << 10
+
 // Config configures a Handler.
 type Config struct {
 	// AppKey and AppSecret are the app's; the secret keys the signature.
@@ -58,8 +61,8 @@ type Config struct {
 	DeadLetter func(ctx context.Context, body []byte, reason string) error
 	// Topic defaults to schemas.TopicTikTokWebhookEvents.
 	Topic string
-	// MaxBodyBytes bounds a request body. Default 64 KiB; TikTok's
-	// notifications are a few hundred bytes.
+	// MaxBodyBytes bounds a request body. Default DefaultMaxBodyBytes;
+	// TikTok's notifications are a few hundred bytes.
 	MaxBodyBytes int64
 	// WriteTimeout bounds the wait for Kafka. TikTok waits three seconds
 	// for the answer; default 2.5 s leaves room for the network.
@@ -92,7 +95,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.Topic = schemas.TopicTikTokWebhookEvents
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 64 << 10
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 2500 * time.Millisecond

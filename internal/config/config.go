@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/transform/stream"
 )
 
 // EnvPrefix starts every environment variable that sets a config key: the key
@@ -43,6 +44,10 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+
+	// Warnings are what Load accepted but the operator should change
+	// (deprecated keys); the commands log them.
+	Warnings []string `json:"-" koanf:"-"`
 }
 
 // Transform configures the transform stage (shopstream transform): identity
@@ -62,8 +67,6 @@ type Transform struct {
 	// TransactionalID must stay the same across restarts, so a restarted
 	// instance fences the transactions of the one it replaces.
 	TransactionalID string `koanf:"transactional_id"`
-	// TopicPrefix is prepended to every Kafka topic name, input and output.
-	TopicPrefix string `koanf:"topic_prefix"`
 }
 
 // Loader configures the load stage (shopstream load): how it batches and how
@@ -77,9 +80,6 @@ type Loader struct {
 	InstanceID string `koanf:"instance_id"`
 	// Topics to load; empty loads every topic that has a table.
 	Topics []string `koanf:"topics"`
-	// TopicPrefix is prepended to every Kafka topic name (environments or
-	// tenants sharing a cluster); table names stay the same.
-	TopicPrefix string `koanf:"topic_prefix"`
 	// BatchRows and BatchBytes cut a partition's batch. Changing them while
 	// a batch is uncommitted makes its replay form different batches.
 	BatchRows  int `koanf:"batch_rows"`
@@ -124,9 +124,14 @@ type Kafka struct {
 	// broker persisted under DataDir.
 	Brokers []string `koanf:"brokers"`
 	// Listen is where the in-process broker listens.
-	Listen   string        `koanf:"listen"`
-	User     string        `koanf:"user"`
-	Password secret.Secret `koanf:"password"`
+	Listen string `koanf:"listen"`
+	// TopicPrefix is prepended to every Kafka topic name the pipeline
+	// reads and writes, the cursor and dead-letter topics included
+	// (environments or tenants sharing a cluster); table names stay the
+	// same. Default none.
+	TopicPrefix string        `koanf:"topic_prefix"`
+	User        string        `koanf:"user"`
+	Password    secret.Secret `koanf:"password"`
 	// TLS reaches Brokers over TLS, verified against TLSCAFile (PEM) if
 	// set, else the system roots. SASL/PLAIN (User) sends the password as
 	// is: use it with TLS.
@@ -196,6 +201,7 @@ func defaults() map[string]any {
 		"warehouse.max_memory_usage":    4 << 30,
 		"kafka.brokers":                 []string{},
 		"kafka.listen":                  "127.0.0.1:9092",
+		"kafka.topic_prefix":            "",
 		"kafka.user":                    "",
 		"kafka.password":                "",
 		"kafka.password_file":           "",
@@ -220,8 +226,8 @@ func defaults() map[string]any {
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
-		"transform.group":               "shopstream-transform",
-		"transform.transactional_id":    "shopstream-transform-0",
+		"transform.group":               stream.DefaultGroup,
+		"transform.transactional_id":    stream.DefaultTransactionalID,
 		"transform.topic_prefix":        "",
 	}
 }
@@ -284,6 +290,7 @@ func load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		problems = append(problems, fmt.Errorf("decode config: %w", err))
 	}
+	problems = append(problems, c.mergeTopicPrefixes(k)...)
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)

@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"time"
 
+	"github.com/shopstream/shopstream/ingest/amazon"
+	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -22,14 +27,12 @@ type Sources struct {
 	Seed uint64 `koanf:"seed"`
 	// Instance names this instance of each stage in its transactional id;
 	// it must survive restarts (a StatefulSet ordinal).
-	Instance string `koanf:"instance"`
-	// TopicPrefix is prepended to every topic the stages write.
-	TopicPrefix string     `koanf:"topic_prefix"`
-	Amazon      Amazon     `koanf:"amazon"`
-	TikTokShop  TikTokShop `koanf:"tiktokshop"`
-	TikTokBiz   TikTokBiz  `koanf:"tiktokbiz"`
-	Webhooks    Webhooks   `koanf:"webhooks"`
-	Sim         Sim        `koanf:"sim"`
+	Instance   string     `koanf:"instance"`
+	Amazon     Amazon     `koanf:"amazon"`
+	TikTokShop TikTokShop `koanf:"tiktokshop"`
+	TikTokBiz  TikTokBiz  `koanf:"tiktokbiz"`
+	Webhooks   Webhooks   `koanf:"webhooks"`
+	Sim        Sim        `koanf:"sim"`
 }
 
 // Sim shapes the simulated world of Simulate (make run's demo).
@@ -134,37 +137,37 @@ func sourceDefaults() map[string]any {
 		"sources.instance":                       "0",
 		"sources.topic_prefix":                   "",
 		"sources.amazon.endpoint":                "",
-		"sources.amazon.token_url":               "https://api.amazon.com/auth/o2/token",
+		"sources.amazon.token_url":               amazon.DefaultTokenURL,
 		"sources.amazon.client_id":               "",
 		"sources.amazon.marketplace_id":          "ATVPDKIKX0DER",
-		"sources.amazon.report_zone":             "America/Los_Angeles",
+		"sources.amazon.report_zone":             amazon.DefaultReportZone,
 		"sources.amazon.since":                   "",
 		"sources.amazon.poll_interval":           "5m",
-		"sources.amazon.lookback":                "72h",
-		"sources.amazon.report_interval":         "1h",
-		"sources.amazon.catalog_interval":        "1h",
-		"sources.amazon.reports_in_flight":       4,
-		"sources.amazon.report_poll_interval":    "15s",
-		"sources.amazon.brand_analytics_periods": []string{"WEEK", "MONTH", "QUARTER"},
+		"sources.amazon.lookback":                amazon.DefaultRestatementLookback,
+		"sources.amazon.report_interval":         stage.DefaultReportInterval,
+		"sources.amazon.catalog_interval":        stage.DefaultCatalogInterval,
+		"sources.amazon.reports_in_flight":       amazon.DefaultReportsInFlight,
+		"sources.amazon.report_poll_interval":    amazon.DefaultReportPollInterval,
+		"sources.amazon.brand_analytics_periods": stage.DefaultBrandAnalyticsPeriods(),
 		"sources.sim.history_weeks":              9,
 		"sources.sim.halo_planted":               6,
 		"sources.sim.halo_spike_controls":        4,
 		"sources.sim.rate_scale":                 120,
 		"sources.amazon.asins":                   []string{},
 		"sources.tiktokshop.api_base_url":        "",
-		"sources.tiktokshop.auth_base_url":       "https://auth.tiktok-shops.com",
+		"sources.tiktokshop.auth_base_url":       tiktokshop.DefaultAuthBaseURL,
 		"sources.tiktokshop.app_key":             "",
 		"sources.tiktokshop.shop_id":             "",
-		"sources.tiktokshop.zone":                "America/Los_Angeles",
+		"sources.tiktokshop.zone":                stage.DefaultShopZone,
 		"sources.tiktokshop.since":               "",
 		"sources.tiktokshop.poll_interval":       "1m",
-		"sources.tiktokshop.overlap":             "10m",
+		"sources.tiktokshop.overlap":             stage.DefaultShopOverlap,
 		"sources.tiktokbiz.base_url":             "",
 		"sources.tiktokbiz.business_id":          "",
 		"sources.tiktokbiz.client_id":            "",
-		"sources.tiktokbiz.poll_interval":        "1h",
+		"sources.tiktokbiz.poll_interval":        stage.DefaultBusinessInterval,
 		"sources.webhooks.listen":                "",
-		"sources.webhooks.max_body_bytes":        64 << 10,
+		"sources.webhooks.max_body_bytes":        webhook.DefaultMaxBodyBytes,
 	}
 	for _, k := range sourceSecretKeys {
 		d[k], d[k+"_file"] = "", ""
@@ -236,7 +239,7 @@ func (s Sources) validate() []error {
 	}
 	positive("sources.amazon.report_poll_interval", s.Amazon.ReportPollInterval)
 	for _, k := range s.Amazon.BrandAnalyticsPeriods {
-		if k != "WEEK" && k != "MONTH" && k != "QUARTER" {
+		if !slices.Contains(stage.DefaultBrandAnalyticsPeriods(), k) {
 			bad("sources.amazon.brand_analytics_periods", "%q is not WEEK, MONTH or QUARTER", k)
 		}
 	}

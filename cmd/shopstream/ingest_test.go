@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,12 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/ingest/sim"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestBackfillCLI: `shopstream backfill tiktokbiz --since DATE` against the
@@ -27,22 +24,17 @@ import (
 // cursor it committed says the work is done.
 func TestBackfillCLI(t *testing.T) {
 	bin := testenv.Binary(t)
-	brokers := testenv.KafkaBrokers(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "t" + hex.EncodeToString(b[:]) + "."
+	k := testenv.NewKafka(t)
 	since := time.Now().UTC().Add(-72 * time.Hour).Format(time.DateOnly)
 	backfill := func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "backfill", "tiktokbiz", "--since", since)
 		cmd.Env = append(os.Environ(),
-			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
-			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
+			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(k.Brokers, ","),
+			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+k.RegistryURL,
 			"SHOPSTREAM_SOURCES_SIMULATE=true",
-			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+prefix,
+			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+k.Prefix,
 			"SHOPSTREAM_LOG_LEVEL=warn")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -57,14 +49,7 @@ func TestBackfillCLI(t *testing.T) {
 	if second := backfill(); !strings.Contains(second, "backfill done: 0 slices") {
 		t.Fatalf("second backfill repeated work:\n%s", second)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, prefix+"tiktok.video_engagement")
+	ends, err := k.Admin.ListEndOffsets(testenv.Context(t), k.Topic(schemas.TopicTikTokVideoEngagement))
 	if err != nil {
 		t.Fatal(err)
 	}

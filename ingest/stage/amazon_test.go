@@ -11,11 +11,11 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -45,7 +45,7 @@ type amazonRun struct {
 
 type amazonResult struct {
 	w       *simworld.World
-	env     *ingesttest.Env
+	env     *testenv.Kafka
 	since   time.Time
 	end     time.Time
 	steps   int
@@ -54,8 +54,8 @@ type amazonResult struct {
 }
 
 func runAmazon(t *testing.T, o amazonRun) amazonResult {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since)
 	w := simworld.MustNew(simworld.Config{Seed: 5, Clock: clock, Scale: simworld.Scale{Products: 5, AmazonOrdersPerMinute: 0.03}})

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
 // killAfter cancels the backfill's context once n slices committed.
@@ -40,8 +40,8 @@ func (k *killAfter) Step(ctx context.Context) (stage.Progress, error) {
 // slice with records, % done and ETA, and the topics hold the ground truth
 // once. The stage's Backlog says how many of the eight days it has read.
 func TestBackfillResumes(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(8 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})

@@ -16,7 +16,6 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
@@ -25,6 +24,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -75,7 +75,7 @@ type benchLine struct {
 // backfillFor runs st over the world's history with Backfill and returns
 // the records and the simulated time it took.
 func backfillFor(b *testing.B, st stage.Stepper, clock *simworld.ManualClock, since time.Time) (int, time.Duration) {
-	ctx := ingesttest.Context(b)
+	ctx := testenv.Context(b)
 	start := clock.Now()
 	var out bytes.Buffer
 	if err := stage.Backfill(ctx, st, stage.BackfillConfig{Since: since, Until: start, Out: &out, Now: clock.Now}); err != nil {
@@ -91,7 +91,7 @@ func backfillFor(b *testing.B, st stage.Stepper, clock *simworld.ManualClock, si
 	return records, clock.Now().Sub(start)
 }
 
-func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
+func benchAmazon(b *testing.B, env *testenv.Kafka) benchLine {
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(10 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, AmazonOrdersPerMinute: 0.2}})
@@ -105,7 +105,7 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenAmazon(ingesttest.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock})
+	st, err := stage.OpenAmazon(testenv.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	return line
 }
 
-func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
+func benchShop(b *testing.B, env *testenv.Kafka) benchLine {
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(10 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, TikTokOrdersPerMinute: 0.2, VideosPerDay: 6}})
@@ -135,7 +135,7 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenTikTokShop(ingesttest.Context(b), stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since,
+	st, err := stage.OpenTikTokShop(testenv.Context(b), stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since,
 		Zone: w.Config().ShopZone, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
@@ -152,7 +152,7 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	return line
 }
 
-func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
+func benchBusiness(b *testing.B, env *testenv.Kafka) benchLine {
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(30 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, VideosPerDay: 20}})
 	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
@@ -164,7 +164,7 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenTikTokBusiness(ingesttest.Context(b), stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID,
+	st, err := stage.OpenTikTokBusiness(testenv.Context(b), stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID,
 		Interval: time.Hour, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
@@ -192,8 +192,8 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 // wired with the production KafkaWriter (acks=all, waiting for the ack) and
 // returns the accepted events per second and the p99 latency from request
 // to answer, which includes the Kafka acknowledgement. Real wall time.
-func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, int) {
-	ctx := ingesttest.Context(b)
+func benchWebhooks(b *testing.B, env *testenv.Kafka) (float64, time.Duration, int) {
+	ctx := testenv.Context(b)
 	k := kafkaOf(env)
 	if err := stage.EnsureTopics(ctx, k, schemas.TopicTikTokWebhookEvents); err != nil {
 		b.Fatal(err)
@@ -264,7 +264,7 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 // to the Kafka acknowledgement. Run once (make bench-ingest); the last line
 // is "ingest floor-ratio X", the worst source's ratio.
 func BenchmarkIngest(b *testing.B) {
-	env := ingesttest.New(b)
+	env := testenv.NewKafka(b)
 	lines := []benchLine{benchAmazon(b, env), benchShop(b, env), benchBusiness(b, env)}
 	w := os.Stdout
 	fmt.Fprintln(w, "ingest benchmark: backfill of a seeded world; simulators on a ManualClock, so \"wall\" is SIMULATED time")

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -45,8 +45,8 @@ func (s spoilOne) RoundTrip(r *http.Request) (*http.Response, error) {
 // tiktok.video_engagement.dlq with its reason, in the same transaction as
 // the snapshot; the other videos land and the stage goes on.
 func TestMalformedPayloadIsDeadLettered(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
 	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
@@ -74,7 +74,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if p.DeadLetters == 0 {
 		t.Fatalf("no dead letter in the snapshot: %+v", p)
 	}
-	dl := env.ReadAll(t, env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix), ingesttest.Settled)
+	dl := env.ReadAll(t, env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix), testenv.Settled)
 	if len(dl) != p.DeadLetters {
 		t.Fatalf("%d dead letters in the topic, %d committed", len(dl), p.DeadLetters)
 	}

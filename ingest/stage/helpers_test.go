@@ -5,12 +5,12 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
-func kafkaOf(e *ingesttest.Env) stage.Kafka {
+func kafkaOf(e *testenv.Kafka) stage.Kafka {
 	return stage.Kafka{ClientOpts: e.ClientOpts(), Serde: e.Serde, Prefix: e.Prefix}
 }
 
@@ -20,11 +20,11 @@ type rec struct {
 	v   map[string]any
 }
 
-func readTopic(t *testing.T, e *ingesttest.Env, logical string) []rec {
+func readTopic(t *testing.T, e *testenv.Kafka, logical string) []rec {
 	t.Helper()
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	var out []rec
-	for _, r := range e.ReadAll(t, e.Topic(logical), ingesttest.Settled) {
+	for _, r := range e.ReadAll(t, e.Topic(logical), testenv.Settled) {
 		v, err := e.Serde.Decode(ctx, r.Value)
 		if err != nil {
 			t.Fatalf("decode %s: %v", logical, err)

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -46,8 +46,8 @@ func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
 // malformed ones replayed again anyway find nothing left to write (change
 // capture holds their content).
 func TestReplayDeadLetters(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
 	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
@@ -21,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -33,7 +33,7 @@ type shopRun struct {
 
 type shopResult struct {
 	w       *simworld.World
-	env     *ingesttest.Env
+	env     *testenv.Kafka
 	shopID  string
 	since   time.Time
 	end     time.Time
@@ -53,8 +53,8 @@ type webhookRig struct {
 }
 
 func runShop(t *testing.T, o shopRun) shopResult {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since)
 	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})
@@ -307,7 +307,7 @@ func TestWebhooksLandAndFollowOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	dl := r.env.ReadAll(t, r.env.Topic(schemas.TopicTikTokWebhookEvents+deadletter.Suffix), ingesttest.Settled)
+	dl := r.env.ReadAll(t, r.env.Topic(schemas.TopicTikTokWebhookEvents+deadletter.Suffix), testenv.Settled)
 	if resp.StatusCode != http.StatusOK || len(dl) != 1 || !bytes.Equal(dl[0].Value, body) {
 		t.Fatalf("malformed webhook: HTTP %d, %d dead letters", resp.StatusCode, len(dl))
 	}

@@ -3,9 +3,9 @@ package stage_test
 import (
 	"testing"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -13,8 +13,8 @@ import (
 // unlimited retention (the transform rebuilds from their whole history), the
 // cursor topic compacted.
 func TestEnsureTopicsKeepHistory(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	if err := stage.EnsureTopics(ctx, kafkaOf(env), schemas.TopicTikTokVideoEngagement); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env bench-load bench-ingest bench-transform deps go-deps chdb kafka-jars venv compat-clients lint clean
+.PHONY: all build run test test-env bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients lint clean
 
 all: build
 
@@ -32,7 +32,7 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv compat-clients
+test: build kafka-jars venv compat-clients export-venv
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
@@ -44,7 +44,7 @@ test: build kafka-jars venv compat-clients
 TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
-	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) \
+	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
@@ -91,7 +91,22 @@ bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
 
-deps: go-deps chdb kafka-jars venv compat-clients
+## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
+## product_daily (default 1,000,000) from the embedded warehouse to CSV and
+## XLSX with the production binary (bin/shopstream-plain: no engine linked,
+## so its memory is the exporter's), each against the ceiling (the
+## warehouse's own CSV of the same query over HTTP); prints rows/s, CPU time
+## and peak RSS. The last line is `export xlsx-peak-rss-mib X`.
+BENCH_EXPORT_ROWS ?= 1000000
+bench-export: build export-venv
+	go build -o bin/shopstream-plain ./cmd/shopstream
+	SHOPSTREAM_TEST_BENCH_EXPORT_ROWS=$(BENCH_EXPORT_ROWS) SHOPSTREAM_TEST_EXPORT_BINARY=$(CURDIR)/bin/shopstream-plain \
+	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 60m -run '^TestBenchExport$$' -v ./export/ > $(CACHE)/bench-export.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-export.out; exit 1; }; \
+	grep '^export ' $(CACHE)/bench-export.out
+
+deps: go-deps chdb kafka-jars venv compat-clients export-venv
 
 go-deps:
 	go mod download
@@ -135,6 +150,18 @@ $(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
 	rm -rf $(COMPAT_JDBC_LIB)
 	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
 		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
+	touch $@
+
+## export-venv: openpyxl (export/testdata/requirements.txt, pinned) in
+## .cache/export-venv, the reader the export tests check XLSX files with
+EXPORT_VENV         := $(CACHE)/export-venv
+EXPORT_PYTHON       := $(EXPORT_VENV)/bin/python
+EXPORT_REQUIREMENTS := $(CURDIR)/export/testdata/requirements.txt
+export-venv: $(EXPORT_VENV)/.installed
+$(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
+	rm -rf $(EXPORT_VENV)
+	python3 -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
 	touch $@
 
 STATICCHECK := $(CACHE)/bin/staticcheck

@@ -93,6 +93,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(),
 		newIngestCmd(a),
 		newBackfillCmd(a),
+		newExportCmd(a),
 	)
 	return root
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/shopstream/shopstream/ingest/sim"
@@ -59,32 +58,6 @@ func TestBackfillCLI(t *testing.T) {
 		t.Fatal("no engagement record landed")
 	}
 	t.Logf("first run:\n%s", first)
-}
-
-// TestReplacingRegisterer: a restarted stage registers its clients'
-// metrics again; the new collector takes the old one's place instead of
-// failing the restart.
-func TestReplacingRegisterer(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	counter := func(v float64) prometheus.Counter {
-		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "shopstream_test_total", Help: "test"})
-		c.Add(v)
-		return c
-	}
-	r := replacing{reg}
-	if err := r.Register(counter(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Register(counter(2)); err != nil {
-		t.Fatalf("second incarnation: %v", err)
-	}
-	if err := reg.Register(counter(1)); err == nil {
-		t.Fatal("plain registry accepted a duplicate: the test shows nothing")
-	}
-	fams, err := reg.Gather()
-	if err != nil || len(fams) != 1 || fams[0].GetMetric()[0].GetCounter().GetValue() != 2 {
-		t.Fatalf("registry serves %v (%v), want the new collector's 2", fams, err)
-	}
 }
 
 // TestSimBanner: run says where the simulated APIs are, how far back their

@@ -16,11 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/logging"
-	"github.com/shopstream/shopstream/load"
-	"github.com/shopstream/shopstream/transform/stream"
+	"github.com/shopstream/shopstream/internal/supervise"
 )
 
 func newRunCmd(a *app) *cobra.Command {
@@ -89,14 +90,14 @@ func (a *app) run(ctx context.Context) error {
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
-	// Simulated sources start once, for run's whole life (see ingest.go).
-	var sources *config.Sources
-	if cfg.Sources.Simulate {
-		s, sm, err := a.resolveSources(ctx, true)
+	// Simulated sources start once, for run's whole life.
+	srcs := cfg.Sources
+	if srcs.Simulate {
+		s, sm, err := sources.Simulate(ctx, srcs, true)
 		if err != nil {
 			return err
 		}
-		sources = &s
+		srcs = s
 		for _, l := range simBanner(sm.Description(), s.Amazon.ReportZone) {
 			fmt.Fprintln(out, l)
 		}
@@ -108,53 +109,66 @@ func (a *app) run(ctx context.Context) error {
 	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
-	loaderMetrics := load.NewMetrics(metricsReg)
-	loaded := a.supervise(ctx, "load", func(ctx context.Context) error {
-		return a.loadWith(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: loaderMetrics}, true)
-	})
-	transformMetrics := stream.NewMetrics(metricsReg)
-	transformed := a.supervise(ctx, "transform", func(ctx context.Context) error {
-		return a.transformWith(ctx, transformDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: transformMetrics})
-	})
-	// Ingest stages, when sources are configured (sources.simulate for
-	// make run): see ingest.go.
-	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL, sources: sources}, metricsReg)
+	p := pipeline{brokers: broker.Seeds, registryURL: registry.URL, reg: metricsReg}
+	parts, err := a.pipelineParts(ctx, p, srcs)
 	if err != nil {
 		return err
 	}
+	sup, err := a.supervisor(metricsReg)
+	if err != nil {
+		return err
+	}
+	sup.Start(ctx, parts...)
 	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
-	<-loaded
-	<-transformed
-	<-ingested
+	sup.Wait()
 	return nil
 }
 
-// supervise runs stage until ctx ends, restarting it with capped backoff
-// whenever it stops with an error, as run does for the warehouse. The
-// returned channel closes when it has stopped for good.
-func (a *app) supervise(ctx context.Context, stage string, run func(context.Context) error) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		log := a.log.With().Str(logging.Stage, stage).Logger()
-		wait := time.Second
-		for {
-			err := run(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			log.Error().Err(err).Dur("restart_in", wait).Msg("stage stopped; restarting")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, time.Minute)
-		}
-	}()
-	return done
+// pipelineParts are run's supervised parts: the loader, the transform and
+// the ingest stages of the configured (or simulated) sources, with the
+// webhook receiver when TikTok Shop is simulated or sources.webhooks.listen
+// is set.
+func (a *app) pipelineParts(ctx context.Context, p pipeline, srcs config.Sources) ([]supervise.Part, error) {
+	loader, err := a.loadPart(p, true)
+	if err != nil {
+		return nil, err
+	}
+	transform, err := a.transformPart(p)
+	if err != nil {
+		return nil, err
+	}
+	parts := []supervise.Part{loader, transform}
+	names := sources.Configured(srcs)
+	if len(names) == 0 {
+		return parts, nil
+	}
+	a.log.Info().Str(logging.Stage, "run").Strs("sources", names).Bool("simulated", srcs.Simulate).Msg("starting ingest stages")
+	ingest, err := a.ingestParts(ctx, p, srcs, names...)
+	if err != nil {
+		return nil, err
+	}
+	return append(parts, ingest...), nil
+}
+
+// simBanner returns run's lines about simulated sources: where they are,
+// how much history the backfill replays, the planted halo, and the rate
+// limits (scaled for the demo, or Amazon's).
+func simBanner(d sim.Description, zone string) []string {
+	lines := []string{fmt.Sprintf("simulated APIs   %s (seed %d): a world from %s (%s), %d weeks ago, backfilled first",
+		d.BaseURL, d.Seed, sources.InZone(d.WorldStart, zone), zone, int(time.Since(d.WorldStart).Hours()/24/7))}
+	if d.Halo.Planted > 0 || d.Halo.SpikeControls > 0 {
+		lines = append(lines, fmt.Sprintf("planted halo     %d products whose TikTok video takes off lift Amazon days later, %d take off with no effect: curl %s%s",
+			d.Halo.Planted, d.Halo.SpikeControls, d.BaseURL, sim.HaloPath))
+	}
+	if d.RateScale > 1 {
+		lines = append(lines, fmt.Sprintf("rate limits      DEMO: the simulated SP-API grants %g× Amazon's published rates (createReport %.2g/s, not 1/min), so the history backfills in minutes; sources.sim.rate_scale: 1 keeps the real limits",
+			d.RateScale, 0.0167*d.RateScale))
+	} else {
+		lines = append(lines, "rate limits      Amazon's published usage plans (createReport 1/min after a burst of 15): weeks of history take hours to backfill")
+	}
+	return lines
 }
 
 // startWarehouse connects to the configured ClickHouse or supervises the

@@ -6,8 +6,9 @@
 // change-capture state, then repeat one step at a time: fetch the next
 // window, run change capture, and commit records, dead letters, cursor and
 // tracker state in one transaction before advancing. A step that finds
-// nothing to do reports so, and Run waits for the poll interval on the
-// stage's clock.
+// nothing to do reports so, and the Runner waits for the poll interval on
+// the stage's clock. A Runner is a supervised part (internal/supervise): a
+// failed step ends the incarnation, and the supervisor opens a new one.
 //
 // Sources: Amazon (orders with lines, Sales & Traffic days with the
 // restatement lookback, weekly Brand Analytics, catalog on a schedule),
@@ -275,62 +276,65 @@ type Stepper interface {
 	Close()
 }
 
-// RunConfig shapes Run.
+// RunConfig shapes a Runner.
 type RunConfig struct {
 	// Interval is how long to wait when a step found nothing to do.
+	// Default 1 min.
 	Interval time.Duration
-	// Backoff is the first wait after a failed incarnation; it doubles up
-	// to 32 times its value.
-	Backoff time.Duration
-	Clock   clock.Clock
-	Logger  zerolog.Logger
+	Clock    clock.Clock
+	Logger   zerolog.Logger
 	// OnProgress, if set, observes every step that did work.
 	OnProgress func(Progress)
-	// Source labels the metrics; Metrics, if set, counts steps and
-	// restarts.
+	// Source labels the metrics; Metrics, if set, counts the steps.
 	Source  string
 	Metrics *Metrics
 }
 
-// Run opens the stage and steps it until ctx ends. Any error closes the
-// incarnation and opens a new one after a back-off: the new writer fences
-// the old one, and the cursors say exactly what was committed, so nothing is
-// skipped or repeated. Run returns nil when ctx ends.
-func Run(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig) error {
+// Runner runs a source's stage as a supervised part (package
+// internal/supervise): each Run is one incarnation.
+type Runner struct {
+	open func(context.Context) (Stepper, error)
+	cfg  RunConfig
+}
+
+// NewRunner returns the Runner of the stage open opens.
+func NewRunner(open func(context.Context) (Stepper, error), cfg RunConfig) (*Runner, error) {
+	if open == nil || cfg.Source == "" {
+		return nil, errors.New("stage runner: open and Source are required")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
 	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = time.Second
-	}
-	backoff := cfg.Backoff
-	for {
-		err := runOnce(ctx, open, cfg, func() { backoff = cfg.Backoff })
-		if ctx.Err() != nil {
-			return nil
-		}
-		cfg.Metrics.restarted(cfg.Source)
-		if errors.Is(err, emit.ErrFenced) {
-			cfg.Logger.Error().Err(err).Msg("stage fenced by another instance with the same transactional id; restarting")
-		} else {
-			cfg.Logger.Warn().Err(err).Dur("backoff", backoff).Msg("stage restarts from its cursors")
-		}
-		if err := cfg.Clock.Sleep(ctx, backoff); err != nil {
-			return nil
-		}
-		backoff = min(2*backoff, 32*cfg.Backoff)
-	}
+	return &Runner{open: open, cfg: cfg}, nil
 }
 
-func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig, healthy func()) error {
-	st, err := open(ctx)
+// Run opens an incarnation of the stage and steps it until ctx ends (then
+// it returns nil) or a step fails (then it returns the error: restart me).
+// The incarnation is closed before Run returns. A new incarnation's writer
+// fences the old one, and the cursors say exactly what was committed, so a
+// restart skips and repeats nothing.
+func (r *Runner) Run(ctx context.Context) error {
+	err := r.runOnce(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(err, emit.ErrFenced) {
+		return fmt.Errorf("%s stage fenced by another instance with the same transactional id: %w", r.cfg.Source, err)
+	}
+	return err
+}
+
+func (r *Runner) runOnce(ctx context.Context) error {
+	cfg := r.cfg
+	st, err := r.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	cfg.Logger.Info().Msg("stage started")
 	bl, _ := st.(Backlogger)
 	for {
 		p, err := st.Step(ctx)
@@ -340,18 +344,15 @@ func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), c
 		if bl != nil {
 			cfg.Metrics.backlog(cfg.Source, bl.Backlog(cfg.Clock.Now()))
 		}
-		if !p.Done {
-			// Nothing left to read: whatever history there was is in.
-			cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
-		}
 		if p.Done {
-			healthy()
 			cfg.Metrics.observe(cfg.Source, p)
 			if cfg.OnProgress != nil {
 				cfg.OnProgress(p)
 			}
 			continue
 		}
+		// Nothing left to read: whatever history there was is in.
+		cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
 		if err := cfg.Clock.Sleep(ctx, cfg.Interval); err != nil {
 			return err
 		}

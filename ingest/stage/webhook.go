@@ -2,14 +2,19 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -66,6 +71,71 @@ func (w *KafkaWriter) DeadLetter(ctx context.Context, body []byte, reason string
 // Close flushes nothing (every write waited for its ack) and closes the
 // client.
 func (w *KafkaWriter) Close() { w.cl.Close() }
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	Kafka Kafka
+	// AppKey and AppSecret are the TikTok Shop app's; the secret verifies
+	// the signatures.
+	AppKey    string
+	AppSecret secret.Secret
+	// Follow is the TikTok Shop stage's queue (ShopConfig.Follow): order
+	// events name the orders it fetches.
+	Follow *OrderQueue
+	// Listen and MaxBodyBytes: see webhook.ServerConfig and webhook.Config.
+	Listen       string
+	MaxBodyBytes int64
+	// Registerer, if set, registers the receiver's metrics.
+	Registerer prometheus.Registerer
+	Logger     zerolog.Logger
+}
+
+// Receiver is the webhook receiver as a supervised part: webhook.Server
+// over a handler that writes through a KafkaWriter and hands order events
+// to the TikTok Shop stage.
+type Receiver struct {
+	k     Kafka
+	kw    *KafkaWriter
+	srv   *webhook.Server
+	close sync.Once
+}
+
+// NewReceiver validates cfg and builds the receiver; Run serves.
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Follow == nil {
+		return nil, errors.New("webhook receiver: a Follow queue is required (the TikTok Shop stage's)")
+	}
+	kw, err := NewKafkaWriter(cfg.Kafka, nil)
+	if err != nil {
+		return nil, err
+	}
+	h, err := webhook.NewHandler(webhook.Config{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, Writer: kw,
+		Follower: Follower{Queue: cfg.Follow}, DeadLetter: kw.DeadLetter, MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger: &cfg.Logger, Registerer: cfg.Registerer})
+	if err == nil {
+		var srv *webhook.Server
+		if srv, err = webhook.NewServer(webhook.ServerConfig{Listen: cfg.Listen, Handler: h, Logger: cfg.Logger}); err == nil {
+			return &Receiver{k: cfg.Kafka, kw: kw, srv: srv}, nil
+		}
+	}
+	kw.Close()
+	return nil, fmt.Errorf("webhook receiver: %w", err)
+}
+
+// Run ensures the events topic exists and serves until ctx ends (nil) or
+// the server fails (the error: restart me).
+func (r *Receiver) Run(ctx context.Context) error {
+	if err := EnsureTopics(ctx, r.k, schemas.TopicTikTokWebhookEvents); err != nil {
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+	return r.srv.Run(ctx)
+}
+
+// Close closes the Kafka writer; it is idempotent.
+func (r *Receiver) Close() error {
+	r.close.Do(r.kw.Close)
+	return nil
+}
 
 // Follower is the webhook.OrderFollower that hands order events to the
 // TikTok Shop stage's queue, so the order is fetched and emitted through the

@@ -10,14 +10,19 @@ CHDB_LIB     := $(CACHE)/chdb/$(CHDB_VERSION)/libchdb.so
 VENV         := $(CACHE)/venv
 DBT          := $(VENV)/bin/dbt
 DBT_REQUIREMENTS := $(CURDIR)/dbt/requirements.txt
+SUPERSET_VENV := $(CACHE)/superset-6.1.0
+SUPERSET_REQUIREMENTS := $(CURDIR)/deploy/superset/requirements.txt
 VERSION      := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_BUILD     := CGO_ENABLED=1 go build -tags chdb -ldflags '-r $$ORIGIN -X main.version=$(VERSION)'
 TEST_KAFKA   := $(CACHE)/test-kafka
+NATIVE_VENV  := $(CACHE)/native-venv
+NATIVE_PYTHON := $(NATIVE_VENV)/bin/python
+NATIVE_REQUIREMENTS := $(CURDIR)/internal/warehouse/compat/requirements-native.txt
 GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients lint clean
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -32,7 +37,7 @@ run: build
 
 ## test: unit tests (race detector) and integration tests against real Kafka,
 ## the embedded ClickHouse engine and real dbt
-test: build kafka-jars venv compat-clients export-venv
+test: build kafka-jars venv compat-clients export-venv native-venv superset-venv chromium ui-vendor
 	@deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(TEST_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(TEST_KAFKA) >/dev/null' EXIT; \
@@ -45,22 +50,27 @@ TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream SHOPSTREAM_TEST_DBT=$(DBT) \
 	SHOPSTREAM_TEST_PYTHON=$(VENV)/bin/python SHOPSTREAM_TEST_NODE_MODULES=$(COMPAT_NODE)/node_modules \
 	SHOPSTREAM_TEST_JDBC_LIB=$(COMPAT_JDBC_LIB) SHOPSTREAM_TEST_EXPORT_PYTHON=$(EXPORT_PYTHON) \
+	SHOPSTREAM_TEST_SUPERSET=$(SUPERSET_VENV) SHOPSTREAM_TEST_NATIVE_PYTHON=$(NATIVE_PYTHON) \
+	SHOPSTREAM_TEST_CHROMIUM=$$(command -v chromium) \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
-## against the ceiling (the same rows inserted straight as Native batches);
-## the last line is `load ceiling-ratio X`. BENCH_ROWS and BENCH_BATCH_ROWS
-## change the size.
+## against the ceiling (the same rows inserted straight as Native batches),
+## over the native protocol and over HTTP; each protocol ends with a line
+## `load <protocol> ceiling-ratio X`. The loader runs as production builds it
+## (plain go build, no engine). BENCH_ROWS and BENCH_BATCH_ROWS change the size.
 BENCH_KAFKA      := $(CACHE)/bench-kafka
 BENCH_ROWS       ?= 200000
 BENCH_BATCH_ROWS ?= 10000
 bench-load: build kafka-jars
+	go build -o $(CACHE)/bin/shopstream-noengine ./cmd/shopstream
 	@deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null 2>&1 || true
 	@brokers=$$(deploy/local/kafka.sh start $(BENCH_KAFKA)); \
 	trap 'deploy/local/kafka.sh stop $(BENCH_KAFKA) >/dev/null' EXIT; \
 	SHOPSTREAM_TEST_BENCH_LOAD=1 SHOPSTREAM_TEST_BENCH_ROWS=$(BENCH_ROWS) SHOPSTREAM_TEST_BENCH_BATCH_ROWS=$(BENCH_BATCH_ROWS) \
+	SHOPSTREAM_TEST_BENCH_LOADER=$(CACHE)/bin/shopstream-noengine \
 	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
 	go test -count=1 -timeout 30m -run '^TestBenchLoad$$' -v ./load/ > $(CACHE)/bench-load.out 2>&1 \
 		|| { tail -50 $(CACHE)/bench-load.out; exit 1; }; \
@@ -106,7 +116,7 @@ bench-export: build export-venv
 		|| { tail -50 $(CACHE)/bench-export.out; exit 1; }; \
 	grep '^export ' $(CACHE)/bench-export.out
 
-deps: go-deps chdb kafka-jars venv compat-clients export-venv
+deps: go-deps chdb kafka-jars venv compat-clients export-venv native-venv
 
 go-deps:
 	go mod download
@@ -126,12 +136,40 @@ kafka-jars:
 
 ## venv: dbt-core 1.10 and dbt-clickhouse 1.10.3, every package pinned
 ## (dbt/requirements.txt), in .cache/venv
-venv: $(DBT)
-$(DBT): $(DBT_REQUIREMENTS)
-	rm -rf $(VENV)
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(DBT_REQUIREMENTS)
-	touch $@
+venv:
+	@deploy/local/once.sh $(VENV) $(DBT_REQUIREMENTS) -- $(PY_VENV) $(VENV) $(DBT_REQUIREMENTS)
+
+# PY_VENV DIR REQUIREMENTS: a fresh virtual environment with the pinned packages.
+PY_VENV := deploy/local/pyvenv.sh
+
+## chromium: headless Chromium (Debian's) for the analytics page's browser
+## tests, with a font for its text
+chromium:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi dejavu || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+	@chromium --version 2>/dev/null | head -1
+
+## ui-vendor: checks the charting library vendored into the page
+## (ui/assets/vendor/uplot) against the pinned npm release: npm verifies the
+## tarball against the registry's integrity, which must be the one pinned
+## here, and every vendored file must equal the release's.
+## UI_VENDOR_UPDATE=1 copies the release in instead (after changing the pins).
+UPLOT_VERSION   := 1.6.32
+UPLOT_INTEGRITY := sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==
+UPLOT_DIR       := $(CURDIR)/ui/assets/vendor/uplot
+UPLOT_FILES     := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
+ui-vendor:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	got=$$(npm pack --json --silent uplot@$(UPLOT_VERSION) | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["integrity"])'); \
+	test "$$got" = "$(UPLOT_INTEGRITY)" || { echo "uplot@$(UPLOT_VERSION): integrity $$got, pinned $(UPLOT_INTEGRITY)"; exit 1; }; \
+	tar -xzf uplot-$(UPLOT_VERSION).tgz; \
+	for f in $(UPLOT_FILES); do \
+		if [ -n "$${UI_VENDOR_UPDATE:-}" ]; then mkdir -p $(UPLOT_DIR) && cp package/$$f $(UPLOT_DIR)/; \
+		else cmp -s package/$$f $(UPLOT_DIR)/$$(basename $$f) || { echo "$(UPLOT_DIR)/$$(basename $$f) differs from uplot@$(UPLOT_VERSION)'s $$f (UI_VENDOR_UPDATE=1 make ui-vendor)"; exit 1; }; fi; \
+	done; \
+	if [ -n "$${UI_VENDOR_UPDATE:-}" ]; then echo "$(UPLOT_VERSION)" > $(UPLOT_DIR)/VERSION; fi; \
+	test "$$(cat $(UPLOT_DIR)/VERSION)" = "$(UPLOT_VERSION)" || { echo "$(UPLOT_DIR)/VERSION is not $(UPLOT_VERSION)"; exit 1; }; \
+	echo "ui/assets/vendor/uplot: uplot@$(UPLOT_VERSION), verified"
 
 ## compat-clients: the ClickHouse clients of the compatibility matrix
 ## (internal/warehouse/compat), pinned: @clickhouse/client from npm (its
@@ -140,29 +178,45 @@ $(DBT): $(DBT_REQUIREMENTS)
 COMPAT_SRC      := $(CURDIR)/internal/warehouse/compat
 COMPAT_NODE     := $(CACHE)/compat/node
 COMPAT_JDBC_LIB := $(CACHE)/compat/jdbc/lib
-compat-clients: $(COMPAT_NODE)/node_modules/.installed $(COMPAT_JDBC_LIB)/.installed
-$(COMPAT_NODE)/node_modules/.installed: $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
-	rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE)
-	cp $^ $(COMPAT_NODE)/
-	cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent
-	touch $@
-$(COMPAT_JDBC_LIB)/.installed: $(COMPAT_SRC)/jdbc/pom.xml
-	rm -rf $(COMPAT_JDBC_LIB)
-	mvn -B -q -f $< -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)
-	touch $@
+COMPAT_NODE_INPUTS := $(COMPAT_SRC)/node/package.json $(COMPAT_SRC)/node/package-lock.json
+compat-clients:
+	@deploy/local/once.sh $(COMPAT_NODE) $(COMPAT_NODE_INPUTS) -- bash -c '\
+		rm -rf $(COMPAT_NODE) && mkdir -p $(COMPAT_NODE) && cp $(COMPAT_NODE_INPUTS) $(COMPAT_NODE)/ && \
+		cd $(COMPAT_NODE) && npm ci --no-audit --no-fund --silent'
+	@deploy/local/once.sh $(COMPAT_JDBC_LIB) $(COMPAT_SRC)/jdbc/pom.xml -- bash -c '\
+		rm -rf $(COMPAT_JDBC_LIB) && mvn -B -q -f $(COMPAT_SRC)/jdbc/pom.xml -Dmaven.repo.local=$(CACHE)/m2 -Dstyle.color=never \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(COMPAT_JDBC_LIB)'
+
+## superset-venv: Apache Superset 6.1.0 with clickhouse-connect, every package
+## pinned (deploy/superset/requirements.txt), in .cache/superset-6.1.0
+superset-venv:
+	@deploy/local/once.sh $(SUPERSET_VENV) $(SUPERSET_REQUIREMENTS) -- bash -c '\
+		rm -rf $(SUPERSET_VENV) && deploy/superset/superset.sh install $(SUPERSET_VENV)'
+
+## superset: Superset with its metadata in data/superset and the shopstream
+## dashboard imported, served on http://127.0.0.1:8088 (admin/admin; the
+## warehouse of make run, or SHOPSTREAM_SUPERSET_CLICKHOUSE_URI)
+superset: superset-venv
+	deploy/superset/superset.sh setup $(SUPERSET_VENV) $(CURDIR)/data/superset
+	deploy/superset/superset.sh run $(SUPERSET_VENV) $(CURDIR)/data/superset 8088
+
+## test-bi: only the BI tests (halo mart, scheduled dbt, Superset, Grafana)
+test-bi: build venv superset-venv
+	$(TEST_ENV) go test -count=1 -timeout 30m -run 'Halo|DbtRuns|Superset|BusinessDashboard|ParseSchedule|NoOverlap|RunOnce|RunResults' \
+		./internal/warehouse/ ./internal/dbtrun/ ./deploy/ ./deploy/superset/
 
 ## export-venv: openpyxl (export/testdata/requirements.txt, pinned) in
 ## .cache/export-venv, the reader the export tests check XLSX files with
 EXPORT_VENV         := $(CACHE)/export-venv
 EXPORT_PYTHON       := $(EXPORT_VENV)/bin/python
 EXPORT_REQUIREMENTS := $(CURDIR)/export/testdata/requirements.txt
-export-venv: $(EXPORT_VENV)/.installed
-$(EXPORT_VENV)/.installed: $(EXPORT_REQUIREMENTS)
-	rm -rf $(EXPORT_VENV)
-	python3 -m venv $(EXPORT_VENV)
-	$(EXPORT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(EXPORT_REQUIREMENTS)
-	touch $@
+export-venv:
+	@deploy/local/once.sh $(EXPORT_VENV) $(EXPORT_REQUIREMENTS) -- $(PY_VENV) $(EXPORT_VENV) $(EXPORT_REQUIREMENTS)
+
+## native-venv: clickhouse-driver (the Python native-protocol client) for the
+## compatibility matrix, every package pinned, in .cache/native-venv
+native-venv:
+	@deploy/local/once.sh $(NATIVE_VENV) $(NATIVE_REQUIREMENTS) -- $(PY_VENV) $(NATIVE_VENV) $(NATIVE_REQUIREMENTS)
 
 STATICCHECK := $(CACHE)/bin/staticcheck
 $(STATICCHECK):

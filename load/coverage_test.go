@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/load/tables"
 	"github.com/shopstream/shopstream/schemas"
@@ -215,66 +216,68 @@ func samplePrimitive(t *testing.T, typ, logical string, i int) any {
 // the loader does: each raw change table and each current-state table gets
 // the row, with its lists intact.
 func TestEveryTopicLoads(t *testing.T) {
-	conn, _ := openWarehouse(t)
-	ctx := context.Background()
-	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, topic := range schemas.Topics() {
-		if _, ok := tables.KafkaOnly[topic]; ok {
-			continue
-		}
-		text, _ := schemas.Source(topic)
-		rec := sampleValue(t, json.RawMessage(text), "", 1).(map[string]any)
-		codec, err := schemas.NewCodec(topic)
-		if err != nil {
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		conn := connectWith(t, testenv.StartWarehouse(t), protocol)
+		ctx := context.Background()
+		if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		b, err := codec.Encode(rec)
-		if err != nil {
-			t.Fatalf("%s: encode sample: %v", topic, err)
-		}
-		decoded, err := codec.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, _ := tables.ForTopic(topic)
-		row, err := tb.Row(decoded, []byte("key"), 0, 0)
-		if err != nil {
-			t.Fatalf("%s: map: %v", topic, err)
-		}
-		if err := load.InsertRowsForTest(ctx, conn, tb, topic+"-0-0-0", [][]any{row}); err != nil {
-			t.Fatalf("%s: insert: %v", topic, err)
-		}
-		if n := queryUint(t, conn, "SELECT count() FROM "+tb.Raw); n != 1 {
-			t.Errorf("%s: %d rows", tb.Raw, n)
-		}
-		if tb.Current != "" {
-			if n := queryUint(t, conn, "SELECT count() FROM "+tb.Current+" FINAL"); n != 1 {
-				t.Errorf("%s: %d rows", tb.Current, n)
+		for _, topic := range schemas.Topics() {
+			if _, ok := tables.KafkaOnly[topic]; ok {
+				continue
 			}
-			// The view copies every column: one it does not select (a
-			// column added later without its view) would hold the default.
+			text, _ := schemas.Source(topic)
+			rec := sampleValue(t, json.RawMessage(text), "", 1).(map[string]any)
+			codec, err := schemas.NewCodec(topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := codec.Encode(rec)
+			if err != nil {
+				t.Fatalf("%s: encode sample: %v", topic, err)
+			}
+			decoded, err := codec.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb, _ := tables.ForTopic(topic)
+			row, err := tb.Row(decoded, []byte("key"), 0, 0)
+			if err != nil {
+				t.Fatalf("%s: map: %v", topic, err)
+			}
+			if err := load.InsertRowsForTest(ctx, conn, protocol == "http", tb, topic+"-0-0-0", [][]any{row}); err != nil {
+				t.Fatalf("%s: insert: %v", topic, err)
+			}
+			if n := queryUint(t, conn, "SELECT count() FROM "+tb.Raw); n != 1 {
+				t.Errorf("%s: %d rows", tb.Raw, n)
+			}
+			if tb.Current != "" {
+				if n := queryUint(t, conn, "SELECT count() FROM "+tb.Current+" FINAL"); n != 1 {
+					t.Errorf("%s: %d rows", tb.Current, n)
+				}
+				// The view copies every column: one it does not select (a
+				// column added later without its view) would hold the default.
+				for _, c := range tb.Columns {
+					q := "SELECT ifNull(toString(`" + c.Name + "`), 'NULL') FROM "
+					raw, cur := queryStrings(t, conn, q+tb.Raw), queryStrings(t, conn, q+tb.Current+" FINAL")
+					if fmt.Sprint(raw) != fmt.Sprint(cur) {
+						t.Errorf("%s.%s = %v, but %s has %v", tb.Current, c.Name, cur, tb.Raw, raw)
+					}
+				}
+			}
 			for _, c := range tb.Columns {
-				q := "SELECT ifNull(toString(`" + c.Name + "`), 'NULL') FROM "
-				raw, cur := queryStrings(t, conn, q+tb.Raw), queryStrings(t, conn, q+tb.Current+" FINAL")
-				if fmt.Sprint(raw) != fmt.Sprint(cur) {
-					t.Errorf("%s.%s = %v, but %s has %v", tb.Current, c.Name, cur, tb.Raw, raw)
+				if c.Child == "" {
+					continue
+				}
+				if n := queryUint(t, conn, fmt.Sprintf("SELECT length(`%s`) FROM %s", c.Name, tb.Raw)); n != 2 {
+					t.Errorf("%s.%s: %d entries, want 2", tb.Raw, c.Name, n)
 				}
 			}
 		}
-		for _, c := range tb.Columns {
-			if c.Child == "" {
-				continue
-			}
-			if n := queryUint(t, conn, fmt.Sprintf("SELECT length(`%s`) FROM %s", c.Name, tb.Raw)); n != 2 {
-				t.Errorf("%s.%s: %d entries, want 2", tb.Raw, c.Name, n)
-			}
+		// A list inside a list is JSON text per entry, with exact decimals.
+		js := queryStrings(t, conn, "SELECT `line_items.item_tax`[1] FROM tiktok_orders_changes")
+		if len(js) != 1 || !strings.HasPrefix(js[0], "[{") || !strings.Contains(js[0], `"tax_amount":`) {
+			t.Errorf("line_items.item_tax[1] = %v", js)
 		}
-	}
-	// A list inside a list is JSON text per entry, with exact decimals.
-	js := queryStrings(t, conn, "SELECT `line_items.item_tax`[1] FROM tiktok_orders_changes")
-	if len(js) != 1 || !strings.HasPrefix(js[0], "[{") || !strings.Contains(js[0], `"tax_amount":`) {
-		t.Errorf("line_items.item_tax[1] = %v", js)
-	}
+	})
 }

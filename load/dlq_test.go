@@ -23,7 +23,7 @@ import (
 // loader's dead letters counts only those: the other stages' are not
 // "still failing" on every replay.
 func TestDeadLettersOfEveryStage(t *testing.T) {
-	h := newHarness(t, 1)
+	h := newHarness(t, 1, "http")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := h.prefix + ordersTopic

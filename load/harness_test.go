@@ -30,29 +30,45 @@ import (
 
 const ordersTopic = "amazon.orders"
 
+// protocols are the ways the loader reaches ClickHouse: native, the
+// production default, and HTTP. The loader's integration tests run over
+// each.
+var protocols = []string{"native", "http"}
+
+// eachProtocol runs test once per protocol, as subtests named after it.
+func eachProtocol(t *testing.T, test func(t *testing.T, protocol string)) {
+	for _, p := range protocols {
+		t.Run(p, func(t *testing.T) { test(t, p) })
+	}
+}
+
 // harness is one test's world: the shared real Kafka broker with topics
 // under a prefix of its own, a schema registry (srfake over HTTP), and a fresh
 // embedded warehouse with the migrations applied.
 type harness struct {
-	t       *testing.T
-	brokers []string
-	prefix  string
-	group   string
-	regURL  string
-	sr      *sr.Client
-	serde   *schemas.Serde
-	wh      *testenv.Warehouse
-	conn    driver.Conn
-	cl      *kgo.Client
-	adm     *kadm.Client
+	t *testing.T
+	// protocol is how the loader and the test reach the warehouse.
+	protocol string
+	// loaderBin runs `shopstream load` if set, else the test binary.
+	loaderBin string
+	brokers   []string
+	prefix    string
+	group     string
+	regURL    string
+	sr        *sr.Client
+	serde     *schemas.Serde
+	wh        *testenv.Warehouse
+	conn      driver.Conn
+	cl        *kgo.Client
+	adm       *kadm.Client
 }
 
-func newHarness(t *testing.T, partitions int32) *harness {
+func newHarness(t *testing.T, partitions int32, protocol string) *harness {
 	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	h := &harness{t: t, brokers: brokers}
+	h := &harness{t: t, brokers: brokers, protocol: protocol}
 	h.prefix = fmt.Sprintf("t%d-%s.", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))
 	h.group = h.prefix + "load"
 
@@ -83,7 +99,7 @@ func newHarness(t *testing.T, partitions int32) *harness {
 	}
 
 	h.wh = testenv.StartWarehouse(t)
-	h.conn = connect(t, h.wh)
+	h.conn = connectWith(t, h.wh, protocol)
 	if _, err := load.Migrate(ctx, h.conn, load.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +160,7 @@ func orders(n int, partitions int32) []order {
 // and a short wait so that tests are quick and cut many batches.
 func (h *harness) options(reg prometheus.Registerer) load.Options {
 	return load.Options{
-		Brokers: h.brokers, Group: h.group, Topics: []string{ordersTopic}, TopicPrefix: h.prefix, HTTP: true,
+		Brokers: h.brokers, Group: h.group, Topics: []string{ordersTopic}, TopicPrefix: h.prefix, HTTP: h.protocol == "http",
 		BatchRows: 200, BatchBytes: 1 << 20, MaxWait: 100 * time.Millisecond, MaxInFlight: 4,
 		Log: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel), Metrics: load.NewMetrics(reg),
 	}
@@ -184,12 +200,16 @@ func (h *harness) loaderProcess(env ...string) *exec.Cmd {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.Binary(h.t), "load")
+	bin := testenv.Binary(h.t)
+	if h.loaderBin != "" {
+		bin = h.loaderBin
+	}
+	cmd := exec.Command(bin, "load")
 	cmd.Env = append(os.Environ(),
 		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(h.brokers, ","),
 		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+h.regURL,
-		"SHOPSTREAM_WAREHOUSE_ADDR="+h.wh.Addr,
-		"SHOPSTREAM_WAREHOUSE_PROTOCOL=http",
+		"SHOPSTREAM_WAREHOUSE_ADDR="+h.wh.AddrFor(h.protocol),
+		"SHOPSTREAM_WAREHOUSE_PROTOCOL="+h.protocol,
 		"SHOPSTREAM_METRICS_LISTEN=127.0.0.1:0",
 		"SHOPSTREAM_LOG_LEVEL=info",
 		"SHOPSTREAM_LOAD_GROUP="+h.group,

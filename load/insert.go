@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/load/tables"
@@ -32,23 +33,11 @@ func (l *Loader) decodeBatch(ctx context.Context, tbl *tables.Table, b *batch) (
 	rows = make([][]any, 0, len(b.recs))
 	sourceTS = make([]time.Time, 0, len(b.recs))
 	for i, r := range b.recs {
-		var rec map[string]any
-		err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
-			var err error
-			rec, err = l.dec.Decode(ctx, r.Value)
-			if err != nil && deadletter.DecodeClass(err) != "" {
-				return backoff.Permanent(err)
-			}
-			return err
-		})
-		if err != nil {
-			if c := deadletter.DecodeClass(err); c != "" {
-				dead = append(dead, deadRecord{idx: i, class: c, reason: err.Error()})
-				continue
-			}
-			return nil, nil, nil, err
+		row, ts, err := l.decodeRecord(ctx, tbl, r)
+		if c := deadletter.DecodeClass(err); c != "" {
+			dead = append(dead, deadRecord{idx: i, class: c, reason: err.Error()})
+			continue
 		}
-		row, err := tbl.Row(rec, r.Key, r.Partition, r.Offset)
 		var unmapped *tables.UnmappedFieldError
 		var mapping *tables.MappingError
 		switch {
@@ -60,12 +49,89 @@ func (l *Loader) decodeBatch(ctx context.Context, tbl *tables.Table, b *batch) (
 		case err != nil:
 			return nil, nil, nil, fmt.Errorf("load: record %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
-		if ts, ok := rec["source_ts"].(time.Time); ok {
+		if !ts.IsZero() {
 			sourceTS = append(sourceTS, ts)
 		}
 		rows = append(rows, row)
 	}
 	return rows, dead, sourceTS, nil
+}
+
+// writerSchemas is what the row decoder needs from the Decoder
+// (schemas.Serde has it): the writer's schema of a value.
+type writerSchemas interface {
+	WriterSchema(ctx context.Context, b []byte) (id int, schema string, payload []byte, err error)
+}
+
+// rowDecoderKey is a table and the id of a writer schema.
+type rowDecoderKey struct {
+	table string
+	id    int
+}
+
+// decodeRecord decodes one record into its row and source_ts, straight
+// from the Avro bytes where a row decoder compiles for its schema, else
+// through goavro's map. Decode errors that are not poison are retried.
+func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Record) ([]any, time.Time, error) {
+	if ws, ok := l.dec.(writerSchemas); ok {
+		var rd *tables.RowDecoder
+		var payload []byte
+		lookup := func() error {
+			id, schema, p, err := ws.WriterSchema(ctx, r.Value)
+			if err != nil {
+				if deadletter.DecodeClass(err) != "" {
+					return backoff.Permanent(err)
+				}
+				return err
+			}
+			rd, payload = l.rowDecoder(tbl, id, schema), p
+			return nil
+		}
+		// Known schemas answer at once; only a registry that does not
+		// answer needs the retry loop (and its allocations).
+		if err := lookup(); err != nil {
+			if deadletter.DecodeClass(err) != "" {
+				return nil, time.Time{}, err
+			}
+			if err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", lookup); err != nil {
+				return nil, time.Time{}, err
+			}
+		}
+		if rd != nil {
+			return rd.Decode(payload, r.Key, r.Partition, r.Offset)
+		}
+	}
+	var rec map[string]any
+	err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
+		var err error
+		rec, err = l.dec.Decode(ctx, r.Value)
+		if err != nil && deadletter.DecodeClass(err) != "" {
+			return backoff.Permanent(err)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	row, err := tbl.Row(rec, r.Key, r.Partition, r.Offset)
+	ts, _ := rec["source_ts"].(time.Time)
+	return row, ts, err
+}
+
+// rowDecoder returns the compiled decoder of tbl for writer schema id, nil
+// when the schema needs the goavro path.
+func (l *Loader) rowDecoder(tbl *tables.Table, id int, schema string) *tables.RowDecoder {
+	key := rowDecoderKey{tbl.Raw, id}
+	if v, ok := l.rowDecoders.Load(key); ok {
+		return v.(*tables.RowDecoder)
+	}
+	rd, err := tbl.NewRowDecoder(schema)
+	if err != nil {
+		l.log.Debug().Err(err).Str("table", tbl.Raw).Int("schema_id", id).Msg("records of this schema are decoded through goavro")
+		rd = nil
+	}
+	l.rowDecoders.Store(key, rd)
+	return rd
 }
 
 // insertSettings make a replayed batch a no-op in the raw table and in the

@@ -41,7 +41,7 @@ func TestLoaderCloseWithoutRun(t *testing.T) {
 // panic on close(clientSet)); the second incarnation resumes from the
 // committed offsets, so every record lands exactly once.
 func TestLoaderRunsAgain(t *testing.T) {
-	h := newHarness(t, 2)
+	h := newHarness(t, 2, "native")
 	l, err := load.New(h.options(nil), h.serde, h.conn)
 	if err != nil {
 		t.Fatal(err)

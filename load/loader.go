@@ -82,6 +82,10 @@ type Loader struct {
 	m         *Metrics
 	log       zerolog.Logger
 
+	// rowDecoders caches a *tables.RowDecoder (nil: the goavro path) per
+	// rowDecoderKey.
+	rowDecoders sync.Map
+
 	inflight atomic.Int64
 	slot     chan struct{} // signalled when a batch is committed or dropped
 

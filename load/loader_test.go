@@ -26,26 +26,28 @@ import (
 // current-state table has every key, and the group's offsets reach the end.
 // 3,001 records in batches of 200 leave a tail that only a time cut loads.
 func TestLoadExactlyOnce(t *testing.T) {
-	h := newHarness(t, 4)
-	const n = 3001
-	var recs []*kgo.Record
-	for _, o := range orders(n, 4) {
-		recs = append(recs, h.record(o))
-	}
-	h.produce(recs...)
-	stop := h.runLoader(h.options(nil))
-	h.waitRows(n, 2*time.Minute)
-	h.eventually("offsets committed to the end", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == n, fmt.Sprint(c)
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		h := newHarness(t, 4, protocol)
+		const n = 3001
+		var recs []*kgo.Record
+		for _, o := range orders(n, 4) {
+			recs = append(recs, h.record(o))
+		}
+		h.produce(recs...)
+		stop := h.runLoader(h.options(nil))
+		h.waitRows(n, 2*time.Minute)
+		h.eventually("offsets committed to the end", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == n, fmt.Sprint(c)
+		})
+		if err := stop(); err != nil {
+			t.Fatalf("loader: %v", err)
+		}
+		h.assertExactlyOnce(n)
+		if got := h.count("SELECT count() FROM amazon_orders FINAL"); got != n {
+			t.Errorf("current state: %d orders, want %d", got, n)
+		}
 	})
-	if err := stop(); err != nil {
-		t.Fatalf("loader: %v", err)
-	}
-	h.assertExactlyOnce(n)
-	if got := h.count("SELECT count() FROM amazon_orders FINAL"); got != n {
-		t.Errorf("current state: %d orders, want %d", got, n)
-	}
 }
 
 // TestLoadUpdatesAndDeletes: every key gets several versions, some keys end
@@ -53,78 +55,80 @@ func TestLoadExactlyOnce(t *testing.T) {
 // with FINAL holds exactly the last version of every key not deleted, and
 // the raw change table holds every change.
 func TestLoadUpdatesAndDeletes(t *testing.T) {
-	h := newHarness(t, 3)
-	const keys = 300
-	rng := rand.New(rand.NewPCG(1, 2))
-	var recs []*kgo.Record
-	want := map[string]int{} // order id -> last version; absent: deleted
-	total := 0
-	for k := 0; k < keys; k++ {
-		versions := 1 + rng.IntN(4)
-		o := order{n: k, partition: int32(k % 3)}
-		for v := 1; v <= versions; v++ {
-			o.version, o.op = v, "update"
-			if v == 1 {
-				o.op = "create"
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		h := newHarness(t, 3, protocol)
+		const keys = 300
+		rng := rand.New(rand.NewPCG(1, 2))
+		var recs []*kgo.Record
+		want := map[string]int{} // order id -> last version; absent: deleted
+		total := 0
+		for k := 0; k < keys; k++ {
+			versions := 1 + rng.IntN(4)
+			o := order{n: k, partition: int32(k % 3)}
+			for v := 1; v <= versions; v++ {
+				o.version, o.op = v, "update"
+				if v == 1 {
+					o.op = "create"
+				}
+				if v == versions && k%5 == 0 {
+					o.op = "delete"
+				}
+				recs = append(recs, h.record(o))
+				total++
 			}
-			if v == versions && k%5 == 0 {
-				o.op = "delete"
+			if k%7 == 0 && versions > 1 {
+				// A lower version arriving late must not win.
+				late := o
+				late.version, late.op = 1, "update"
+				rec := h.record(late)
+				recs = append(recs, rec)
+				total++
 			}
-			recs = append(recs, h.record(o))
-			total++
+			if k%5 != 0 {
+				want[o.id()] = versions
+			}
 		}
-		if k%7 == 0 && versions > 1 {
-			// A lower version arriving late must not win.
-			late := o
-			late.version, late.op = 1, "update"
-			rec := h.record(late)
-			recs = append(recs, rec)
-			total++
-		}
-		if k%5 != 0 {
-			want[o.id()] = versions
-		}
-	}
-	h.produce(recs...)
-	h.runLoader(h.options(nil))
-	h.waitRows(total, 2*time.Minute)
-	// The raw table's rows are visible before the same insert has written
-	// the view's; the commit comes after both.
-	h.eventually("offsets committed to the end", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == int64(total), fmt.Sprint(c)
-	})
+		h.produce(recs...)
+		h.runLoader(h.options(nil))
+		h.waitRows(total, 2*time.Minute)
+		// The raw table's rows are visible before the same insert has written
+		// the view's; the commit comes after both.
+		h.eventually("offsets committed to the end", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == int64(total), fmt.Sprint(c)
+		})
 
-	rows, err := h.conn.Query(context.Background(), "SELECT amazon_order_id, version FROM amazon_orders FINAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int{}
-	for rows.Next() {
-		var id string
-		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		rows, err := h.conn.Query(context.Background(), "SELECT amazon_order_id, version FROM amazon_orders FINAL")
+		if err != nil {
 			t.Fatal(err)
 		}
-		got[id] = int(v)
-	}
-	rows.Close()
-	if len(got) != len(want) {
-		t.Errorf("current state has %d orders, want %d", len(got), len(want))
-	}
-	for id, v := range want {
-		if got[id] != v {
-			t.Errorf("order %s: version %d in current state, want %d", id, got[id], v)
+		got := map[string]int{}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = int(v)
 		}
-	}
-	for id := range got {
-		if _, ok := want[id]; !ok {
-			t.Errorf("deleted order %s is in the current state", id)
+		rows.Close()
+		if len(got) != len(want) {
+			t.Errorf("current state has %d orders, want %d", len(got), len(want))
 		}
-	}
-	if c := h.count("SELECT count() FROM (SELECT _partition, _offset FROM amazon_orders_changes GROUP BY ALL HAVING count() > 1)"); c != 0 {
-		t.Errorf("%d duplicate changes", c)
-	}
+		for id, v := range want {
+			if got[id] != v {
+				t.Errorf("order %s: version %d in current state, want %d", id, got[id], v)
+			}
+		}
+		for id := range got {
+			if _, ok := want[id]; !ok {
+				t.Errorf("deleted order %s is in the current state", id)
+			}
+		}
+		if c := h.count("SELECT count() FROM (SELECT _partition, _offset FROM amazon_orders_changes GROUP BY ALL HAVING count() > 1)"); c != 0 {
+			t.Errorf("%d duplicate changes", c)
+		}
+	})
 }
 
 // poison returns values that cannot be loaded, one of each kind.
@@ -144,59 +148,61 @@ func poison(h *harness, unknownID int) map[string][]byte {
 // coordinates and to dead_letters; every other record lands and the
 // partitions keep flowing to their end.
 func TestLoadPoisonRecords(t *testing.T) {
-	h := newHarness(t, 2)
-	const n = 1000
-	bad := poison(h, 99999)
-	var recs []*kgo.Record
-	nPoison := 0
-	for i, o := range orders(n, 2) {
-		recs = append(recs, h.record(o))
-		if i%97 == 0 {
-			for class, v := range bad {
-				recs = append(recs, &kgo.Record{Topic: h.prefix + ordersTopic, Partition: o.partition,
-					Key: []byte("poison-" + class), Value: v})
-				nPoison++
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		h := newHarness(t, 2, protocol)
+		const n = 1000
+		bad := poison(h, 99999)
+		var recs []*kgo.Record
+		nPoison := 0
+		for i, o := range orders(n, 2) {
+			recs = append(recs, h.record(o))
+			if i%97 == 0 {
+				for class, v := range bad {
+					recs = append(recs, &kgo.Record{Topic: h.prefix + ordersTopic, Partition: o.partition,
+						Key: []byte("poison-" + class), Value: v})
+					nPoison++
+				}
 			}
 		}
-	}
-	h.produce(recs...)
-	reg := prometheus.NewRegistry()
-	opts := h.options(reg)
-	h.runLoader(opts)
-	h.waitRows(n, 2*time.Minute)
-	h.eventually("offsets committed past the poison", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == int64(len(recs)), fmt.Sprint(c)
-	})
-	h.assertExactlyOnce(n)
-	if got := h.count("SELECT count() FROM dead_letters"); got != int64(nPoison) {
-		t.Errorf("dead_letters has %d rows, want %d", got, nPoison)
-	}
-	for class := range bad {
-		q := fmt.Sprintf("SELECT count() FROM dead_letters WHERE error_class = '%s' AND source_topic = '%s' AND stage = 'load'", class, h.prefix+ordersTopic)
-		if got := h.count(q); got != int64(nPoison/3) {
-			t.Errorf("%s: %d, want %d", q, got, nPoison/3)
+		h.produce(recs...)
+		reg := prometheus.NewRegistry()
+		opts := h.options(reg)
+		h.runLoader(opts)
+		h.waitRows(n, 2*time.Minute)
+		h.eventually("offsets committed past the poison", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == int64(len(recs)), fmt.Sprint(c)
+		})
+		h.assertExactlyOnce(n)
+		if got := h.count("SELECT count() FROM dead_letters"); got != int64(nPoison) {
+			t.Errorf("dead_letters has %d rows, want %d", got, nPoison)
 		}
-	}
+		for class := range bad {
+			q := fmt.Sprintf("SELECT count() FROM dead_letters WHERE error_class = '%s' AND source_topic = '%s' AND stage = 'load'", class, h.prefix+ordersTopic)
+			if got := h.count(q); got != int64(nPoison/3) {
+				t.Errorf("%s: %d, want %d", q, got, nPoison/3)
+			}
+		}
 
-	// The dead-letter topic has each poison record with its coordinates.
-	dl := readAll(t, h, deadletter.Topic(h.prefix+ordersTopic), nPoison)
-	for _, r := range dl {
-		hdr := map[string]string{}
-		for _, x := range r.Headers {
-			hdr[x.Key] = string(x.Value)
+		// The dead-letter topic has each poison record with its coordinates.
+		dl := readAll(t, h, deadletter.Topic(h.prefix+ordersTopic), nPoison)
+		for _, r := range dl {
+			hdr := map[string]string{}
+			for _, x := range r.Headers {
+				hdr[x.Key] = string(x.Value)
+			}
+			if hdr[deadletter.HeaderTopic] != h.prefix+ordersTopic || hdr[deadletter.HeaderStage] != "load" ||
+				hdr[deadletter.HeaderReason] == "" || hdr[deadletter.HeaderOffset] == "" || hdr[deadletter.HeaderPartition] == "" {
+				t.Errorf("dead letter headers %v", hdr)
+			}
+			if !strings.HasPrefix(string(r.Key), "poison-"+hdr[deadletter.HeaderErrorClass]) {
+				t.Errorf("dead letter %s has class %s", r.Key, hdr[deadletter.HeaderErrorClass])
+			}
 		}
-		if hdr[deadletter.HeaderTopic] != h.prefix+ordersTopic || hdr[deadletter.HeaderStage] != "load" ||
-			hdr[deadletter.HeaderReason] == "" || hdr[deadletter.HeaderOffset] == "" || hdr[deadletter.HeaderPartition] == "" {
-			t.Errorf("dead letter headers %v", hdr)
+		if got := metricSum(t, reg, "shopstream_load_dead_letters_total"); got != float64(nPoison) {
+			t.Errorf("dead letters metric %v, want %d", got, nPoison)
 		}
-		if !strings.HasPrefix(string(r.Key), "poison-"+hdr[deadletter.HeaderErrorClass]) {
-			t.Errorf("dead letter %s has class %s", r.Key, hdr[deadletter.HeaderErrorClass])
-		}
-	}
-	if got := metricSum(t, reg, "shopstream_load_dead_letters_total"); got != float64(nPoison) {
-		t.Errorf("dead letters metric %v, want %d", got, nPoison)
-	}
+	})
 }
 
 // readAll reads at least n records of topic from the start.
@@ -245,7 +251,7 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // the lag gauge reads 0 even though every transaction left a marker at the
 // end of its partitions.
 func TestLoadTransactionalInput(t *testing.T) {
-	h := newHarness(t, 2)
+	h := newHarness(t, 2, "http")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	txn, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.TransactionalID(h.prefix+"txn"),
@@ -294,7 +300,7 @@ func TestLoadTransactionalInput(t *testing.T) {
 // dead-lettered; once the registry has it, `dlq replay` loads them with
 // their original coordinates, and a second replay adds nothing.
 func TestDLQReplay(t *testing.T) {
-	h := newHarness(t, 2)
+	h := newHarness(t, 2, "http")
 	ctx := context.Background()
 	subjects, err := h.sr.Subjects(ctx)
 	if err != nil {
@@ -369,55 +375,57 @@ func TestDLQReplay(t *testing.T) {
 // nothing it has not inserted, and once the warehouse is back everything
 // lands exactly once.
 func TestLoadSurvivesWarehouseOutage(t *testing.T) {
-	h := newHarness(t, 4)
-	const n = 4000
-	all := orders(n, 4)
-	var first, second []*kgo.Record
-	for i, o := range all {
-		if i < n/4 {
-			first = append(first, h.record(o))
-		} else {
-			second = append(second, h.record(o))
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		h := newHarness(t, 4, protocol)
+		const n = 4000
+		all := orders(n, 4)
+		var first, second []*kgo.Record
+		for i, o := range all {
+			if i < n/4 {
+				first = append(first, h.record(o))
+			} else {
+				second = append(second, h.record(o))
+			}
 		}
-	}
-	h.produce(first...)
-	reg := prometheus.NewRegistry()
-	opts := h.options(reg)
-	opts.MaxInFlight = 2
-	stop := h.runLoader(opts)
-	h.waitRows(n/4, 2*time.Minute)
-	h.eventually("first quarter committed", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == n/4, fmt.Sprint(c)
-	})
+		h.produce(first...)
+		reg := prometheus.NewRegistry()
+		opts := h.options(reg)
+		opts.MaxInFlight = 2
+		stop := h.runLoader(opts)
+		h.waitRows(n/4, 2*time.Minute)
+		h.eventually("first quarter committed", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == n/4, fmt.Sprint(c)
+		})
 
-	h.wh.Kill()
-	h.produce(second...)
-	h.eventually("inserts retried while the warehouse is down", time.Minute, func() (bool, string) {
-		r := metricSum(t, reg, "shopstream_load_retries_total")
-		return r >= 3, fmt.Sprint(r)
-	})
-	h.eventually("fetching paused", time.Minute, func() (bool, string) {
-		p := metricSum(t, reg, "shopstream_load_fetch_paused")
-		return p == 1, fmt.Sprint(p)
-	})
-	if c := h.committed(); c != n/4 {
-		t.Fatalf("committed %d while the warehouse was down, only %d were inserted", c, n/4)
-	}
-	if inflight := metricSum(t, reg, "shopstream_load_batches_in_flight"); inflight > float64(opts.MaxInFlight)+4 {
-		t.Errorf("%v batches in flight, bound %d", inflight, opts.MaxInFlight)
-	}
+		h.wh.Kill()
+		h.produce(second...)
+		h.eventually("inserts retried while the warehouse is down", time.Minute, func() (bool, string) {
+			r := metricSum(t, reg, "shopstream_load_retries_total")
+			return r >= 3, fmt.Sprint(r)
+		})
+		h.eventually("fetching paused", time.Minute, func() (bool, string) {
+			p := metricSum(t, reg, "shopstream_load_fetch_paused")
+			return p == 1, fmt.Sprint(p)
+		})
+		if c := h.committed(); c != n/4 {
+			t.Fatalf("committed %d while the warehouse was down, only %d were inserted", c, n/4)
+		}
+		if inflight := metricSum(t, reg, "shopstream_load_batches_in_flight"); inflight > float64(opts.MaxInFlight)+4 {
+			t.Errorf("%v batches in flight, bound %d", inflight, opts.MaxInFlight)
+		}
 
-	h.wh.Restart(t)
-	h.waitRows(n, 3*time.Minute)
-	h.eventually("all committed", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == n, fmt.Sprint(c)
+		h.wh.Restart(t)
+		h.waitRows(n, 3*time.Minute)
+		h.eventually("all committed", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == n, fmt.Sprint(c)
+		})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		h.assertExactlyOnce(n)
 	})
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	h.assertExactlyOnce(n)
 }
 
 // TestLoadSIGKILL kills the loader process (SIGKILL) several times at
@@ -425,67 +433,69 @@ func TestLoadSurvivesWarehouseOutage(t *testing.T) {
 // exactly once, because replays re-form the same batches and ClickHouse
 // drops the repeats.
 func TestLoadSIGKILL(t *testing.T) {
-	h := newHarness(t, 4)
-	const n = 20000
-	var recs []*kgo.Record
-	for _, o := range orders(n, 4) {
-		recs = append(recs, h.record(o))
-	}
-	h.produce(recs...)
-	// A static member id lets each restart take the partitions back at once
-	// instead of waiting out the killed member's session.
-	env := []string{"SHOPSTREAM_LOAD_BATCH_ROWS=250", "SHOPSTREAM_LOAD_MAX_WAIT=50ms", "SHOPSTREAM_LOAD_MAX_IN_FLIGHT=4",
-		"SHOPSTREAM_LOAD_INSTANCE_ID=loader-1"}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	var kills []int64
-	replays := 0
-	// At least five kills, and more (up to twelve) until one has left an
-	// inserted batch uncommitted, the case the insert token is for.
-	for i := 0; i < 12 && (i < 5 || replays == 0); i++ {
-		cmd := h.loaderProcess(env...)
-		// Kill at a random row count past the last kill point: while
-		// batches are being inserted and committed.
-		base := h.count("SELECT count() FROM amazon_orders_changes")
-		target := base + 250 + rng.Int64N(1500)
-		if target >= n {
-			break
+	eachProtocol(t, func(t *testing.T, protocol string) {
+		h := newHarness(t, 4, protocol)
+		const n = 20000
+		var recs []*kgo.Record
+		for _, o := range orders(n, 4) {
+			recs = append(recs, h.record(o))
 		}
-		h.eventually(fmt.Sprintf("kill %d at %d rows", i+1, target), 2*time.Minute, func() (bool, string) {
-			c := h.count("SELECT count() FROM amazon_orders_changes")
-			return c >= target, fmt.Sprint(c)
+		h.produce(recs...)
+		// A static member id lets each restart take the partitions back at once
+		// instead of waiting out the killed member's session.
+		env := []string{"SHOPSTREAM_LOAD_BATCH_ROWS=250", "SHOPSTREAM_LOAD_MAX_WAIT=50ms", "SHOPSTREAM_LOAD_MAX_IN_FLIGHT=4",
+			"SHOPSTREAM_LOAD_INSTANCE_ID=loader-1"}
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+		var kills []int64
+		replays := 0
+		// At least five kills, and more (up to twelve) until one has left an
+		// inserted batch uncommitted, the case the insert token is for.
+		for i := 0; i < 12 && (i < 5 || replays == 0); i++ {
+			cmd := h.loaderProcess(env...)
+			// Kill at a random row count past the last kill point: while
+			// batches are being inserted and committed.
+			base := h.count("SELECT count() FROM amazon_orders_changes")
+			target := base + 250 + rng.Int64N(1500)
+			if target >= n {
+				break
+			}
+			h.eventually(fmt.Sprintf("kill %d at %d rows", i+1, target), 2*time.Minute, func() (bool, string) {
+				c := h.count("SELECT count() FROM amazon_orders_changes")
+				return c >= target, fmt.Sprint(c)
+			})
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			rows, committed := h.count("SELECT count() FROM amazon_orders_changes"), h.committed()
+			kills = append(kills, rows)
+			if committed < rows {
+				replays++
+			}
+			t.Logf("kill %d: %d rows inserted, %d offsets committed", i+1, rows, committed)
+		}
+		t.Logf("%d of %d kills left inserted batches uncommitted, so their replay was deduplicated", replays, len(kills))
+		if replays == 0 {
+			t.Log("no kill landed between an insert and its commit; the replay path went unexercised this run")
+		}
+		h.loaderProcess(env...)
+		h.waitRows(n, 3*time.Minute)
+		h.eventually("all committed", time.Minute, func() (bool, string) {
+			c := h.committed()
+			return c == n, fmt.Sprint(c)
 		})
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+		h.assertExactlyOnce(n)
+		if !slices.IsSorted(kills) {
+			t.Errorf("row counts went down between kills: %v", kills)
 		}
-		_ = cmd.Wait()
-		rows, committed := h.count("SELECT count() FROM amazon_orders_changes"), h.committed()
-		kills = append(kills, rows)
-		if committed < rows {
-			replays++
-		}
-		t.Logf("kill %d: %d rows inserted, %d offsets committed", i+1, rows, committed)
-	}
-	t.Logf("%d of %d kills left inserted batches uncommitted, so their replay was deduplicated", replays, len(kills))
-	if replays == 0 {
-		t.Log("no kill landed between an insert and its commit; the replay path went unexercised this run")
-	}
-	h.loaderProcess(env...)
-	h.waitRows(n, 3*time.Minute)
-	h.eventually("all committed", time.Minute, func() (bool, string) {
-		c := h.committed()
-		return c == n, fmt.Sprint(c)
 	})
-	h.assertExactlyOnce(n)
-	if !slices.IsSorted(kills) {
-		t.Errorf("row counts went down between kills: %v", kills)
-	}
 }
 
 // TestLoadStopsOnUnmappedField: a record written with a newer schema that
 // has a field no column holds stops the loader with an error naming the
 // table, the field and the record, and nothing past it is committed.
 func TestLoadStopsOnUnmappedField(t *testing.T) {
-	h := newHarness(t, 1)
+	h := newHarness(t, 1, "http")
 	ctx := context.Background()
 	text, _ := schemas.Source(ordersTopic)
 	newer := strings.Replace(text, `"fields": [`, `"fields": [
@@ -524,7 +534,7 @@ func TestLoadStopsOnUnmappedField(t *testing.T) {
 // writes (a migration not applied) stops the loader before it consumes,
 // naming the table and column.
 func TestLoadRefusesMissingColumn(t *testing.T) {
-	h := newHarness(t, 1)
+	h := newHarness(t, 1, "http")
 	for _, q := range []string{"DROP VIEW amazon_orders_mv", "ALTER TABLE amazon_orders_changes DROP COLUMN seller_display_name"} {
 		if err := h.conn.Exec(context.Background(), q); err != nil {
 			t.Fatal(err)
@@ -548,7 +558,7 @@ func TestLoadRefusesMissingColumn(t *testing.T) {
 // batch 0-39 exactly (ClickHouse drops it) instead of cutting a bigger one
 // that would load offsets 0-39 twice.
 func TestPendingTimeCutSurvivesCrash(t *testing.T) {
-	h := newHarness(t, 1)
+	h := newHarness(t, 1, "http")
 	ctx := context.Background()
 	const n, cut = 100, 39
 	var recs []*kgo.Record
@@ -574,7 +584,7 @@ func TestPendingTimeCutSurvivesCrash(t *testing.T) {
 		}
 		rows = append(rows, row)
 	}
-	if err := load.InsertRowsForTest(ctx, h.conn, tbl, fmt.Sprintf("%s-0-0-%d", topic, cut), rows); err != nil {
+	if err := load.InsertRowsForTest(ctx, h.conn, true, tbl, fmt.Sprintf("%s-0-0-%d", topic, cut), rows); err != nil {
 		t.Fatal(err)
 	}
 	offs := kadm.Offsets{}

@@ -24,9 +24,15 @@ func openWarehouse(t *testing.T) (driver.Conn, *testenv.Warehouse) {
 
 func connect(t *testing.T, w *testenv.Warehouse) driver.Conn {
 	t.Helper()
+	return connectWith(t, w, "http")
+}
+
+// connectWith connects to w over protocol (native or http).
+func connectWith(t *testing.T, w *testenv.Warehouse, protocol string) driver.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := load.Open(ctx, load.Warehouse{Addr: w.Addr, Protocol: "http", Database: "default", User: "default", MaxOpenConns: 4})
+	conn, err := load.Open(ctx, load.Warehouse{Addr: w.AddrFor(protocol), Protocol: protocol, Database: "default", User: "default", MaxOpenConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

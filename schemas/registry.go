@@ -205,17 +205,7 @@ func (s *Serde) Encode(topic string, v map[string]any) ([]byte, error) {
 // which is what ctx bounds. Values that can never decode fail with an error
 // matching ErrBadHeader, ErrUnknownSchemaID or ErrUndecodable.
 func (s *Serde) Decode(ctx context.Context, b []byte) (map[string]any, error) {
-	if len(b) < headerLen {
-		return nil, fmt.Errorf("%w: value has %d bytes, the header alone needs %d", ErrBadHeader, len(b), headerLen)
-	}
-	if b[0] != 0 {
-		return nil, fmt.Errorf("%w: magic byte is 0x%02x, want 0x00", ErrBadHeader, b[0])
-	}
-	id, payload, err := wireHeader.DecodeID(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadHeader, err)
-	}
-	c, err := s.codec(ctx, id)
+	id, c, payload, err := s.split(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +214,36 @@ func (s *Serde) Decode(ctx context.Context, b []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: schema id %d: %w", ErrUndecodable, id, err)
 	}
 	return v, nil
+}
+
+// WriterSchema returns the id and text of the schema the wire-format value
+// b was written with, and its Avro payload, for decoders of their own. It
+// fails like Decode on a bad header or an unknown id.
+func (s *Serde) WriterSchema(ctx context.Context, b []byte) (id int, schema string, payload []byte, err error) {
+	id, c, payload, err := s.split(ctx, b)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	return id, c.Schema(), payload, nil
+}
+
+// split reads the wire-format header of b and finds its schema's codec.
+func (s *Serde) split(ctx context.Context, b []byte) (int, *goavro.Codec, []byte, error) {
+	if len(b) < headerLen {
+		return 0, nil, nil, fmt.Errorf("%w: value has %d bytes, the header alone needs %d", ErrBadHeader, len(b), headerLen)
+	}
+	if b[0] != 0 {
+		return 0, nil, nil, fmt.Errorf("%w: magic byte is 0x%02x, want 0x00", ErrBadHeader, b[0])
+	}
+	id, payload, err := wireHeader.DecodeID(b)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	c, err := s.codec(ctx, id)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return id, c, payload, nil
 }
 
 // codec returns the codec of schema id, fetching and caching it on first use.

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,11 +33,17 @@ replayed markers into dead_letters_replayed (see shopstream dlq replay).
 
 Applies the migrations first (see shopstream migrate) unless --no-migrate.
 ClickHouse is warehouse.addr over warehouse.protocol, or the embedded
-warehouse on warehouse.listen (HTTP) when warehouse.addr is empty.`,
+warehouse when warehouse.addr is empty: on warehouse.native_listen over the
+native protocol, or on warehouse.listen with protocol http.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
 				return err
+			}
+			if lim := a.cfg.Load.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				// The process runs only the loader, so its limit is the
+				// process's.
+				debug.SetMemoryLimit(lim)
 			}
 			return a.runStage(cmd.Context(), "load", true, func(p pipeline) ([]supervise.Part, error) {
 				part, err := a.loadPart(p, !noMigrate)
@@ -105,13 +113,17 @@ func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 }
 
 // warehouse is how the stages reach ClickHouse: the configured server, or
-// the embedded warehouse over HTTP.
+// the embedded warehouse over warehouse.protocol (HTTP when it serves no
+// native port).
 func (a *app) warehouse(conns int) load.Warehouse {
 	cfg := a.cfg.Warehouse
 	w := load.Warehouse{Addr: cfg.Addr, Protocol: cfg.Protocol, Database: cfg.Database,
 		User: cfg.User, Password: cfg.Password.Reveal(), MaxOpenConns: conns, TLS: a.warehouseTLS}
 	if w.Addr == "" {
-		w.Addr, w.Protocol, w.TLS = cfg.Listen, "http", nil
+		w.Addr, w.TLS = cfg.NativeListen, nil
+		if cfg.Protocol == "http" || cfg.NativeListen == "" {
+			w.Addr, w.Protocol = cfg.Listen, "http"
+		}
 	}
 	return w
 }

@@ -89,10 +89,12 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(a),
 		newDLQCmd(a),
 		newStatusCmd(a),
+		newDbtCmd(a),
 		newTransformCmd(a),
 		newSimCmd(),
 		newIngestCmd(a),
 		newBackfillCmd(a),
+		newUICmd(a),
 		newExportCmd(a),
 	)
 	return root

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -74,7 +75,13 @@ func (a *app) run(ctx context.Context) error {
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
 	metricsReg := prometheus.NewRegistry()
-	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, metricsReg)
+	// The analytics page: on the metrics listener unless ui.listen.
+	page := &lateHandler{}
+	var onMetrics []route
+	if cfg.UI.Enabled && cfg.UI.Listen == "" {
+		onMetrics = append(onMetrics, route{"/", page})
+	}
+	metricsAddr, stopMetrics, err := serveOps(cfg.Metrics.Listen, checks, metricsReg, onMetrics...)
 	if err != nil {
 		return err
 	}
@@ -87,6 +94,9 @@ func (a *app) run(ctx context.Context) error {
 		return "configured"
 	}
 	fmt.Fprintf(out, "warehouse        %s (%s)\n", warehouseURL, where(cfg.Warehouse.Addr == ""))
+	if cfg.Warehouse.Addr == "" && cfg.Warehouse.NativeListen != "" {
+		fmt.Fprintf(out, "native protocol  clickhouse://%s (embedded)\n", cfg.Warehouse.NativeListen)
+	}
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
@@ -107,6 +117,15 @@ func (a *app) run(ctx context.Context) error {
 	if err := readiness(ctx, checks); err != nil {
 		return err
 	}
+	var pageParts []supervise.Part
+	if cfg.UI.Enabled {
+		pageURL, part, err := a.startPage(ctx, page, metricsAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "analytics page   %s\n", pageURL)
+		pageParts = part
+	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
 	p := pipeline{brokers: broker.Seeds, registryURL: registry.URL, reg: metricsReg}
@@ -114,11 +133,15 @@ func (a *app) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dbt, err := a.dbtParts(ctx, out, broker.Seeds, metricsReg)
+	if err != nil {
+		return err
+	}
 	sup, err := a.supervisor(metricsReg)
 	if err != nil {
 		return err
 	}
-	sup.Start(ctx, parts...)
+	sup.Start(ctx, append(append(parts, dbt...), pageParts...)...)
 	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
@@ -192,7 +215,7 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if a.configPath != "" {
 		extra = []string{"--config", a.configPath}
 	}
-	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, filepath.Join(cfg.DataDir, "warehouse"),
+	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
 		a.log.With().Str("stage", "warehouse").Logger(), extra...)
 	if err != nil {
 		return "", nil, nil, err
@@ -224,15 +247,7 @@ func (h httpWarehouse) Ping(ctx context.Context) error {
 // connect).
 type nativePort string
 
-func (a nativePort) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", string(a))
-	if err != nil {
-		return fmt.Errorf("warehouse %s does not accept connections: %w", a, err)
-	}
-	return c.Close()
-}
+func (a nativePort) Ping(ctx context.Context) error { return infra.DialPort(ctx, string(a)) }
 
 // stageChecks are the readiness checks of a stage run on its own: its
 // Kafka brokers and schema registry, with the configured credentials, and
@@ -270,13 +285,24 @@ func readiness(ctx context.Context, checks map[string]checker) error {
 // readyTimeout bounds a /readyz request's checks.
 const readyTimeout = 3 * time.Second
 
+// route is a handler served next to the ops endpoints.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
 // serveOps serves /metrics (reg, plus Go and process metrics), /healthz (the
-// process is up) and /readyz (every component answers).
-func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry) (string, func(), error) {
+// process is up), /readyz (every component answers), /debug/pprof and extra.
+func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry, extra ...route) (string, func(), error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	// Profiles of the running process (go tool pprof
+	// http://<metrics.listen>/debug/pprof/heap), on the same loopback
+	// listener as the metrics.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		// A dependency that accepts connections but never answers must not
 		// hang the probe: every check gets the same few seconds, at once.
@@ -301,6 +327,9 @@ func serveOps(listen string, checks map[string]checker, reg *prometheus.Registry
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	for _, r := range extra {
+		mux.Handle(r.pattern, r.handler)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return "", nil, fmt.Errorf("metrics listen: %w", err)

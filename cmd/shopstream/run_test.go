@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -125,10 +126,10 @@ func (r *runProcess) stop(t *testing.T) {
 
 // embedded is where a `shopstream run` on embedded defaults started by a
 // test keeps its data and listens.
-type embedded struct{ dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr string }
+type embedded struct{ dataDir, warehouseAddr, kafkaAddr, registryAddr, metricsAddr, nativeAddr string }
 
 func newEmbedded(t *testing.T) embedded {
-	return embedded{t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)}
+	return embedded{t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)}
 }
 
 // env is the environment that configures run (and commands reading it).
@@ -136,6 +137,7 @@ func (e embedded) env(extra ...string) []string {
 	return append([]string{
 		"SHOPSTREAM_DATA_DIR=" + e.dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + e.warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + e.nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + e.kafkaAddr,
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + e.registryAddr,
 		"SHOPSTREAM_METRICS_LISTEN=" + e.metricsAddr,
@@ -275,6 +277,7 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + testenv.FreeAddr(t),
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + testenv.FreeAddr(t),
@@ -303,10 +306,11 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 // figures. The deadline only bounds a hang; the test does not time anything.
 func TestRunSimulatedEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	warehouseAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	warehouseAddr, metricsAddr, nativeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := []string{
 		"SHOPSTREAM_DATA_DIR=" + dataDir,
 		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
+		"SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + nativeAddr,
 		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
 		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
@@ -336,6 +340,37 @@ func TestRunSimulatedEndToEnd(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
+	}
+
+	// The analytics page is served on the metrics listener, and reads the
+	// joined rows of products linked across channels.
+	if !strings.Contains(run.printed, "analytics page   http://"+metricsAddr+"/") {
+		t.Errorf("run does not print the page's address:\n%s", run.printed)
+	}
+	if code, page := httpGet(t, "http://"+metricsAddr+"/"); code != 200 || !strings.Contains(page, "shopstream · analytics") {
+		t.Errorf("GET / on the metrics listener: %d %.200s", code, page)
+	}
+	code, body := httpGet(t, "http://"+metricsAddr+"/api/data/products?from=2020-01-01&to=2029-12-31")
+	var products struct {
+		Columns []struct{ Name string }
+		Rows    [][]any
+	}
+	if err := json.Unmarshal([]byte(body), &products); code != 200 || err != nil {
+		t.Fatalf("the page's products: %d %v %.300s", code, err, body)
+	}
+	col := map[string]int{}
+	for i, c := range products.Columns {
+		col[c.Name] = i
+	}
+	linked := 0
+	for _, r := range products.Rows {
+		key, _ := r[col["product_key"]].(string)
+		if (strings.HasPrefix(key, "gtin:") || strings.HasPrefix(key, "sku:")) && r[col["tiktok_views"]] != nil && r[col["amazon_bsr_best"]] != nil {
+			linked++
+		}
+	}
+	if linked == 0 {
+		t.Errorf("the page lists no product with figures from both channels among %d", len(products.Rows))
 	}
 
 	// status reads the running pipeline: the cursors of every source (not

@@ -70,9 +70,18 @@ func TestRunLoads(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, body := httpGet(t, "http://"+metricsAddr+"/metrics")
-	if !strings.Contains(body, fmt.Sprintf("shopstream_load_rows_inserted_total{table=%q} 1", "amazon_orders_changes")) {
-		t.Errorf("metrics do not count the row:\n%s", body)
+	// The loader counts the row once ClickHouse acknowledged it, which can
+	// be a moment after the row is visible.
+	want := fmt.Sprintf("shopstream_load_rows_inserted_total{table=%q} 1", "amazon_orders_changes")
+	for {
+		_, body := httpGet(t, "http://"+metricsAddr+"/metrics")
+		if strings.Contains(body, want) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("metrics do not count the row:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	r.stop(t)
 }

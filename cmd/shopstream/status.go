@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,15 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
 )
-
-// statusSources are the sources whose cursors status prints (the webhook
-// receiver shares tiktokshop's).
-var statusSources = []string{"amazon", "tiktokshop", "tiktokbiz"}
 
 func newStatusCmd(a *app) *cobra.Command {
 	var timeout time.Duration
@@ -37,6 +34,8 @@ func newStatusCmd(a *app) *cobra.Command {
                table, and how old that change is
   dead letters what dead_letters_open still lists (every stage's dead
                letters no replay has handled), per topic and stage
+  dbt runs     the newest scheduled dbt runs (dbt_runs): status, duration,
+               what failed
 
 Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
@@ -77,26 +76,36 @@ func (a *app) pipelineEndpoints() (brokers []string, registryURL string) {
 }
 
 func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
-	cfg := a.cfg
-	brokers, registryURL := a.pipelineEndpoints()
-	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
+	cfg, err := a.statusConfig()
+	if err != nil {
+		return err
+	}
+	r := status.Read(ctx, cfg)
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
-	var unavailable []string
 
 	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
-	if err := a.printCursors(ctx, tw, kopts, registryURL, now); err != nil {
-		unavailable = append(unavailable, "cursors")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.CursorsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.CursorsErr)
+	} else if len(r.Cursors) == 0 {
+		fmt.Fprintln(tw, "(no cursor stored yet)\t\t\t")
+	}
+	for _, c := range r.Cursors {
+		end, pos := "-", c.Position
+		if !c.WindowEnd.IsZero() {
+			end = c.WindowEnd.UTC().Format(time.RFC3339)
+		}
+		if pos == "" {
+			pos = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
 	}
 
 	fmt.Fprintln(tw, "\nGROUP\tTOPIC\tLAG\t")
-	lags, err := status.Lags(ctx, kopts, cfg.Load.Group, cfg.Transform.Group)
-	if err != nil {
-		unavailable = append(unavailable, "lag")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.LagsErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.LagsErr)
 	}
-	for _, l := range lags {
+	for _, l := range r.Lags {
 		note := ""
 		if l.Uncommitted > 0 {
 			note = fmt.Sprintf("(%d partitions not started)", l.Uncommitted)
@@ -105,26 +114,30 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	}
 
 	fmt.Fprintln(tw, "\nTABLE\tROWS\tNEWEST CHANGE\tAGE")
-	w, err := a.readWarehouse(ctx)
-	if err != nil {
-		unavailable = append(unavailable, "tables")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	if r.WarehouseErr != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\n", r.WarehouseErr)
 	}
-	for _, t := range w.Tables {
+	for _, t := range r.Warehouse.Tables {
 		if t.Latest.IsZero() {
 			fmt.Fprintf(tw, "%s\t%d\t-\t-\n", t.Name, t.Rows)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", t.Name, t.Rows, t.Latest.UTC().Format(time.RFC3339), age(now, t.Latest))
 	}
-	if err == nil {
+	if r.WarehouseErr == nil {
 		fmt.Fprintln(tw, "\nDEAD LETTERS OPEN\tCOUNT\tSTAGE\t")
-		if len(w.OpenDeadLetters) == 0 {
+		if len(r.Warehouse.OpenDeadLetters) == 0 {
 			fmt.Fprintln(tw, "(none)\t0\t\t")
 		}
-		for _, o := range w.OpenDeadLetters {
+		for _, o := range r.Warehouse.OpenDeadLetters {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
+	}
+	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
+	unavailable := r.Unavailable()
+	if err := a.printDbtRuns(ctx, tw); err != nil {
+		unavailable = append(unavailable, "dbt runs")
+		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
 	}
 	if len(unavailable) > 0 {
 		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
@@ -132,42 +145,55 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	return nil
 }
 
-func (a *app) printCursors(ctx context.Context, out io.Writer, kopts []kgo.Opt, registryURL string, now time.Time) error {
-	client, err := a.registryClient(registryURL)
+// statusConfig says where status (and the page's pipeline view) reads:
+// the pipeline's broker and registry (pipelineEndpoints), the warehouse as
+// for load.
+func (a *app) statusConfig() (status.Config, error) {
+	cfg := a.cfg
+	brokers, registryURL := a.pipelineEndpoints()
+	registry, err := a.registryClient(registryURL)
 	if err != nil {
-		return err
+		return status.Config{}, err
 	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx, schemas.TopicCursors)
-	if err != nil {
-		return err
-	}
-	cs, err := status.Cursors(ctx, cursor.LoadConfig{ClientOpts: kopts, Topic: a.cfg.Kafka.TopicPrefix + schemas.TopicCursors, Decoder: serde}, statusSources...)
-	if err != nil {
-		return err
-	}
-	if len(cs) == 0 {
-		fmt.Fprintln(out, "(no cursor stored yet)\t\t\t")
-	}
-	for _, c := range cs {
-		end, pos := "-", c.Position
-		if !c.WindowEnd.IsZero() {
-			end = c.WindowEnd.UTC().Format(time.RFC3339)
-		}
-		if pos == "" {
-			pos = "-"
-		}
-		fmt.Fprintf(out, "%s\t%s\t%s\t%s\n", c.Key(), end, clipText(pos, 32), age(now, c.IngestTS)+" ago")
-	}
-	return nil
+	return status.Config{
+		KafkaOpts:   append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...),
+		Registry:    registry,
+		CursorTopic: cfg.Kafka.TopicPrefix + schemas.TopicCursors,
+		Sources:     sources.Names(),
+		Groups:      []string{cfg.Load.Group, cfg.Transform.Group},
+		Warehouse: func(ctx context.Context) (status.Querier, func(), error) {
+			conn, err := load.Open(ctx, a.warehouse(2))
+			if err != nil {
+				return nil, nil, err
+			}
+			return conn, func() { _ = conn.Close() }, nil
+		},
+	}, nil
 }
 
-func (a *app) readWarehouse(ctx context.Context) (status.Warehouse, error) {
-	conn, err := load.Open(ctx, a.warehouse(2))
+// printDbtRuns prints the newest scheduled dbt runs (dbt_runs).
+func (a *app) printDbtRuns(ctx context.Context, out io.Writer) error {
+	conn, err := load.Open(ctx, a.warehouse(1))
 	if err != nil {
-		return status.Warehouse{}, err
+		return err
 	}
 	defer conn.Close()
-	return status.ReadWarehouse(ctx, conn)
+	runs, err := status.DbtRuns(ctx, conn, 5)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(out, "(none recorded: set dbt.schedule)\t\t\t\t\t\t")
+	}
+	for _, r := range runs {
+		failed := strings.Join(append(slices.Clone(r.FailedModels), r.FailedTests...), ", ")
+		if failed == "" && r.Status != "success" {
+			failed = r.Error
+		}
+		fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", r.RunID[:min(8, len(r.RunID))], r.StartedAt.UTC().Format(time.RFC3339),
+			r.Status, r.Duration.Round(time.Second), r.ModelsOK, r.ModelsFailed, r.TestsOK, r.TestsFailed, clipText(failed, 60))
+	}
+	return nil
 }
 
 // age is how long before now t was, to the second.

@@ -31,10 +31,10 @@ func TestStatusGivesUp(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("status hangs on dependencies that do not answer")
 	}
-	if err == nil || !strings.Contains(err.Error(), "status incomplete: cursors, lag, tables unavailable") {
+	if err == nil || !strings.Contains(err.Error(), "status incomplete: cursors, lag, tables, dbt runs unavailable") {
 		t.Fatalf("status = %v\n%s", err, out)
 	}
-	if strings.Count(out, "(unavailable: ") != 3 {
+	if strings.Count(out, "(unavailable: ") != 4 {
 		t.Errorf("status does not say why each part is missing:\n%s", out)
 	}
 	// --timeout ended the waits, not the clients' own (much longer) ones.

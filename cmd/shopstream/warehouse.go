@@ -6,18 +6,20 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/warehouse"
 )
 
 func newWarehouseCmd(a *app) *cobra.Command {
-	var listen, dataDir string
+	var listen, nativeListen, dataDir string
 	cmd := &cobra.Command{
 		Use:   "warehouse",
-		Short: "Serve the ClickHouse HTTP interface over the embedded ClickHouse engine (chDB)",
-		Long: `Serve the ClickHouse HTTP interface (port 8123) over the embedded ClickHouse
-engine, with a persistent data directory, so clickhouse-go, dbt-clickhouse,
-curl and BI tools can use it as a ClickHouse server.`,
+		Short: "Serve the ClickHouse HTTP interface and native protocol over the embedded ClickHouse engine (chDB)",
+		Long: `Serve the ClickHouse HTTP interface (port 8123) and the native TCP protocol
+(port 9000) over the embedded ClickHouse engine, with a persistent data
+directory, so clickhouse-go, clickhouse-driver, dbt-clickhouse, curl and BI
+tools can use it as a ClickHouse server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
@@ -25,6 +27,9 @@ curl and BI tools can use it as a ClickHouse server.`,
 			}
 			if listen == "" {
 				listen = a.cfg.Warehouse.Listen
+			}
+			if !cmd.Flags().Changed("native-listen") {
+				nativeListen = a.cfg.Warehouse.NativeListen
 			}
 			if dataDir == "" {
 				dataDir = filepath.Join(a.cfg.DataDir, "warehouse")
@@ -48,12 +53,26 @@ curl and BI tools can use it as a ClickHouse server.`,
 			if err != nil {
 				return fmt.Errorf("warehouse listen: %w", err)
 			}
-			a.log.Info().Str("stage", "warehouse").Str("listen", ln.Addr().String()).Str("data", dataDir).
-				Str("clickhouse", srv.Version()).Msg("warehouse serving")
-			return srv.Serve(cmd.Context(), ln)
+			g, ctx := errgroup.WithContext(cmd.Context())
+			ev := a.log.Info().Str("stage", "warehouse").Str("listen", ln.Addr().String())
+			if nativeListen != "" {
+				nln, err := net.Listen("tcp", nativeListen)
+				if err != nil {
+					_ = ln.Close()
+					return fmt.Errorf("warehouse native listen: %w", err)
+				}
+				ev = ev.Str("native_listen", nln.Addr().String())
+				g.Go(func() error { return srv.ServeNative(ctx, nln) })
+			}
+			ev.Str("data", dataDir).Str("clickhouse", srv.Version()).Msg("warehouse serving")
+			// Serve closes the server's sessions when it returns, so it
+			// returns last.
+			g.Go(func() error { return srv.Serve(ctx, ln) })
+			return g.Wait()
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (default warehouse.listen, 127.0.0.1:8123)")
+	cmd.Flags().StringVar(&listen, "listen", "", "address to serve HTTP on (default warehouse.listen, 127.0.0.1:8123)")
+	cmd.Flags().StringVar(&nativeListen, "native-listen", "", "address to serve the native protocol on; empty: none (default warehouse.native_listen, 127.0.0.1:9000)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (default <data_dir>/warehouse)")
 	return cmd
 }

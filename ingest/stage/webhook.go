@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/httpserve"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -96,7 +97,7 @@ type ReceiverConfig struct {
 type Receiver struct {
 	k     Kafka
 	kw    *KafkaWriter
-	srv   *webhook.Server
+	srv   *httpserve.Server
 	close sync.Once
 }
 
@@ -113,7 +114,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		Follower: Follower{Queue: cfg.Follow}, DeadLetter: kw.DeadLetter, MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger: &cfg.Logger, Registerer: cfg.Registerer})
 	if err == nil {
-		var srv *webhook.Server
+		var srv *httpserve.Server
 		if srv, err = webhook.NewServer(webhook.ServerConfig{Listen: cfg.Listen, Handler: h, Logger: cfg.Logger}); err == nil {
 			return &Receiver{k: cfg.Kafka, kw: kw, srv: srv}, nil
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/shopstream/shopstream/internal/dbtrun"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/transform/stream"
 )
@@ -44,10 +45,33 @@ type Config struct {
 	Load           Loader         `koanf:"load"`
 	Transform      Transform      `koanf:"transform"`
 	Sources        Sources        `koanf:"sources"`
+	UI             UI             `koanf:"ui"`
+	Dbt            Dbt            `koanf:"dbt"`
 
 	// Warnings are what Load accepted but the operator should change
 	// (deprecated keys); the commands log them.
 	Warnings []string `json:"-" koanf:"-"`
+}
+
+// Dbt configures scheduled dbt runs inside `run` (package internal/dbtrun).
+type Dbt struct {
+	// Schedule is an interval ("15m") or a cron expression ("0 */6 * * *",
+	// UTC unless it starts with CRON_TZ=zone); empty: dbt is not scheduled.
+	Schedule string `koanf:"schedule"`
+	// Bin is the dbt executable (a bare name is looked up on PATH).
+	Bin string `koanf:"bin"`
+	// ProjectDir holds dbt_project.yml; ProfilesDir profiles.yml (empty: ProjectDir).
+	ProjectDir  string `koanf:"project_dir"`
+	ProfilesDir string `koanf:"profiles_dir"`
+	// Args are dbt's arguments (default: build).
+	Args []string `koanf:"args"`
+	// Schema is the database the models are built in (DBT_CLICKHOUSE_SCHEMA).
+	Schema string `koanf:"schema"`
+	// CatchUpTimeout bounds the wait for the loader's lag to reach 0
+	// before a run; a run that waited longer is recorded as skipped.
+	CatchUpTimeout time.Duration `koanf:"catch_up_timeout"`
+	// Timeout bounds one dbt run.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Transform configures the transform stage (shopstream transform): identity
@@ -89,6 +113,10 @@ type Loader struct {
 	// MaxInFlight bounds the batches cut and not yet committed; fetching
 	// pauses at the bound, which bounds memory.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// MemoryLimit is the soft limit of the Go heap of `shopstream load`
+	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
+	// works harder near it instead of letting garbage double the heap.
+	MemoryLimit int64 `koanf:"memory_limit"`
 }
 
 // Log configures zerolog.
@@ -108,6 +136,9 @@ type Warehouse struct {
 	Password secret.Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
+	// NativeListen is where the embedded warehouse serves the native TCP
+	// protocol (default 127.0.0.1:9000); empty serves HTTP only.
+	NativeListen string `koanf:"native_listen"`
 	// MaxBodyBytes bounds one request body to the embedded warehouse.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
@@ -197,6 +228,7 @@ func defaults() map[string]any {
 		"warehouse.password":            "",
 		"warehouse.password_file":       "",
 		"warehouse.listen":              "127.0.0.1:8123",
+		"warehouse.native_listen":       "127.0.0.1:9000",
 		"warehouse.max_body_bytes":      256 << 20,
 		"warehouse.max_memory_usage":    4 << 30,
 		"kafka.brokers":                 []string{},
@@ -223,12 +255,21 @@ func defaults() map[string]any {
 		"load.batch_bytes":              16 << 20,
 		"load.max_wait":                 "1s",
 		"load.max_in_flight":            8,
+		"load.memory_limit":             192 << 20,
 		"transform.time_zone":           "UTC",
 		"transform.attribution":         "full",
 		"transform.mapping_file":        "",
 		"transform.group":               stream.DefaultGroup,
 		"transform.transactional_id":    stream.DefaultTransactionalID,
 		"transform.topic_prefix":        "",
+		"dbt.schedule":                  "",
+		"dbt.bin":                       "dbt",
+		"dbt.project_dir":               "dbt",
+		"dbt.profiles_dir":              "",
+		"dbt.args":                      []string{"build"},
+		"dbt.schema":                    "analytics",
+		"dbt.catch_up_timeout":          "10m",
+		"dbt.timeout":                   "1h",
 	}
 }
 
@@ -242,6 +283,7 @@ func load(path string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	def := defaults()
 	maps.Copy(def, sourceDefaults())
+	maps.Copy(def, uiDefaults())
 	if err := k.Load(confmap.Provider(def, "."), nil); err != nil {
 		return nil, fmt.Errorf("load defaults: %w", err)
 	}
@@ -393,6 +435,7 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
 	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
+	checkHostPort("warehouse.native_listen", c.Warehouse.NativeListen, true)
 	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
 		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
 	}
@@ -444,6 +487,9 @@ func (c *Config) validate() []error {
 	if c.Load.MaxInFlight <= 0 {
 		bad("load.max_in_flight", "must be positive")
 	}
+	if c.Load.MemoryLimit < 0 {
+		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
+	}
 	if c.Transform.TimeZone == "" {
 		bad("transform.time_zone", "must not be empty (UTC, or an IANA zone such as America/New_York)")
 	} else if _, err := time.LoadLocation(c.Transform.TimeZone); err != nil || c.Transform.TimeZone == "Local" {
@@ -466,5 +512,23 @@ func (c *Config) validate() []error {
 		bad("transform.transactional_id", "must not be empty")
 	}
 	problems = append(problems, c.Sources.validate()...)
+	problems = append(problems, c.UI.validate()...)
+	if c.Dbt.Schedule != "" {
+		if _, err := dbtrun.ParseSchedule(c.Dbt.Schedule); err != nil {
+			bad("dbt.schedule", "%v", err)
+		}
+		if c.Dbt.Bin == "" {
+			bad("dbt.bin", "must not be empty when dbt.schedule is set")
+		}
+		if c.Dbt.Schema == "" {
+			bad("dbt.schema", "must not be empty")
+		}
+		if c.Dbt.CatchUpTimeout <= 0 {
+			bad("dbt.catch_up_timeout", "must be a positive duration such as 10m")
+		}
+		if c.Dbt.Timeout <= 0 {
+			bad("dbt.timeout", "must be a positive duration such as 1h")
+		}
+	}
 	return problems
 }

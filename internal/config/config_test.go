@@ -91,7 +91,7 @@ func TestLoaderSettings(t *testing.T) {
 	}
 	l := c.Load
 	if l.MaxWait.Milliseconds() != 250 || l.BatchRows != 500 || l.InstanceID != "loader-0" ||
-		strings.Join(l.Topics, ",") != "amazon.orders" || l.Group != "shopstream-load" || l.MaxInFlight != 8 {
+		strings.Join(l.Topics, ",") != "amazon.orders" || l.Group != "shopstream-load" || l.MaxInFlight != 8 || l.MemoryLimit != 192<<20 {
 		t.Fatalf("loader settings: %+v", l)
 	}
 	_, err = load("", []string{"SHOPSTREAM_LOAD_MAX_WAIT=0s", "SHOPSTREAM_LOAD_BATCH_BYTES=-1"})

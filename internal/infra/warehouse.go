@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,10 +20,12 @@ import (
 // (`shopstream warehouse`) because a bad query can crash the engine's host
 // process: the child is restarted, the pipeline keeps running.
 type Warehouse struct {
-	URL  string
-	args []string
-	bin  string
-	log  zerolog.Logger
+	URL string
+	// NativeAddr is host:port of the native protocol, "" if not served.
+	NativeAddr string
+	args       []string
+	bin        string
+	log        zerolog.Logger
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -31,15 +34,20 @@ type Warehouse struct {
 	done     chan struct{}
 }
 
-// StartWarehouse starts `bin warehouse --listen listen --data dataDir`, waits
-// until it answers /ping, and keeps it running until Stop.
-func StartWarehouse(ctx context.Context, bin, listen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
+// StartWarehouse starts `bin warehouse --listen listen --native-listen
+// nativeListen --data dataDir [extraArgs...]`, waits until it answers /ping
+// (and accepts native connections), and keeps it running until Stop. Both
+// protocols are served by the one child: when a query crashes it, every
+// client of either protocol loses its connection (an error, never a hang)
+// and the child is restarted.
+func StartWarehouse(ctx context.Context, bin, listen, nativeListen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
 	w := &Warehouse{
-		URL:  "http://" + listen,
-		bin:  bin,
-		args: append([]string{"warehouse", "--listen", listen, "--data", dataDir}, extraArgs...),
-		log:  log,
-		done: make(chan struct{}),
+		URL:        "http://" + listen,
+		NativeAddr: nativeListen,
+		bin:        bin,
+		args:       append([]string{"warehouse", "--listen", listen, "--native-listen", nativeListen, "--data", dataDir}, extraArgs...),
+		log:        log,
+		done:       make(chan struct{}),
 	}
 	exited, err := w.spawn()
 	if err != nil {
@@ -153,9 +161,27 @@ func (w *Warehouse) kill() {
 	}
 }
 
-// Ping checks that the warehouse answers /ping.
+// Ping checks that the warehouse answers /ping and, if it serves the
+// native protocol, accepts connections on its port.
 func (w *Warehouse) Ping(ctx context.Context) error {
-	return PingClickHouseHTTP(ctx, nil, w.URL)
+	if err := PingClickHouseHTTP(ctx, nil, w.URL); err != nil {
+		return err
+	}
+	if w.NativeAddr == "" {
+		return nil
+	}
+	return DialPort(ctx, w.NativeAddr)
+}
+
+// DialPort checks that addr accepts TCP connections within 2 s.
+func DialPort(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("warehouse %s does not accept connections: %w", addr, err)
+	}
+	return c.Close()
 }
 
 // Stop terminates the child and its supervision.

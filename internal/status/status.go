@@ -9,14 +9,86 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/schemas"
 )
+
+// Config says where Read finds the pipeline.
+type Config struct {
+	// KafkaOpts reach the brokers: seed brokers and authentication.
+	KafkaOpts []kgo.Opt
+	// Registry decodes the cursors topic.
+	Registry *sr.Client
+	// CursorTopic is the cursors topic (with its prefix, if any).
+	CursorTopic string
+	// Sources whose cursors are read; Groups whose lag is read.
+	Sources, Groups []string
+	// Warehouse opens a connection to the warehouse and returns the
+	// function that closes it.
+	Warehouse func(ctx context.Context) (Querier, func(), error)
+}
+
+// Report is what Read found. A part that could not be read has its error
+// set and its value empty.
+type Report struct {
+	Cursors      []cursor.Cursor
+	CursorsErr   error
+	Lags         []TopicLag
+	LagsErr      error
+	Warehouse    Warehouse
+	WarehouseErr error
+}
+
+// Unavailable names the parts that could not be read: cursors, lag,
+// tables.
+func (r Report) Unavailable() []string {
+	var out []string
+	for _, p := range []struct {
+		name string
+		err  error
+	}{{"cursors", r.CursorsErr}, {"lag", r.LagsErr}, {"tables", r.WarehouseErr}} {
+		if p.err != nil {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// Read reads the cursors, the lags and the warehouse at once; each part
+// that fails carries its error in the report. Bound it with ctx: a
+// dependency that accepts connections and never answers is waited for
+// until ctx ends.
+func Read(ctx context.Context, cfg Config) Report {
+	var r Report
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		serde, err := schemas.NewRegistry(cfg.Registry).Serde(ctx, schemas.TopicCursors)
+		if err == nil {
+			r.Cursors, err = Cursors(ctx, cursor.LoadConfig{ClientOpts: cfg.KafkaOpts, Topic: cfg.CursorTopic, Decoder: serde}, cfg.Sources...)
+		}
+		r.CursorsErr = err
+	})
+	wg.Go(func() { r.Lags, r.LagsErr = Lags(ctx, cfg.KafkaOpts, cfg.Groups...) })
+	wg.Go(func() {
+		conn, closeConn, err := cfg.Warehouse(ctx)
+		if err != nil {
+			r.WarehouseErr = err
+			return
+		}
+		defer closeConn()
+		r.Warehouse, r.WarehouseErr = ReadWarehouse(ctx, conn)
+	})
+	wg.Wait()
+	return r
+}
 
 // Cursors returns the plain cursors (not the change-capture state kept in
 // the same topic) of every source, sorted by source and name.
@@ -280,4 +352,35 @@ func queryAll[T any](ctx context.Context, conn Querier, q string, scan func(driv
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// DbtRun is one scheduled dbt run as recorded in dbt_runs (package
+// internal/dbtrun writes them).
+type DbtRun struct {
+	RunID                     string
+	StartedAt                 time.Time
+	Status                    string
+	Duration                  time.Duration
+	ModelsOK, ModelsFailed    uint32
+	TestsOK, TestsFailed      uint32
+	FailedModels, FailedTests []string
+	Error                     string
+}
+
+// DbtRuns reads the newest limit runs of dbt_runs, newest first.
+func DbtRuns(ctx context.Context, conn Querier, limit int) ([]DbtRun, error) {
+	runs, err := queryAll(ctx, conn, fmt.Sprintf(`SELECT run_id, started_at, status, duration_seconds, models_ok,
+		models_failed, tests_ok, tests_failed, failed_models, failed_tests, error
+		FROM dbt_runs ORDER BY started_at DESC, run_id LIMIT %d`, limit), func(rows driver.Rows) (DbtRun, error) {
+		var r DbtRun
+		var secs float64
+		err := rows.Scan(&r.RunID, &r.StartedAt, &r.Status, &secs, &r.ModelsOK, &r.ModelsFailed, &r.TestsOK,
+			&r.TestsFailed, &r.FailedModels, &r.FailedTests, &r.Error)
+		r.Duration = time.Duration(secs * float64(time.Second))
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status: dbt runs: %w", err)
+	}
+	return runs, nil
 }

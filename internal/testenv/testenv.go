@@ -23,6 +23,8 @@ const (
 	BinaryVar = "SHOPSTREAM_TEST_BINARY"
 	// DbtVar holds the path of the dbt executable inside the Makefile's virtual environment.
 	DbtVar = "SHOPSTREAM_TEST_DBT"
+	// SupersetVar holds the virtual environment of Apache Superset (make superset-venv).
+	SupersetVar = "SHOPSTREAM_TEST_SUPERSET"
 )
 
 // Require returns the value of the environment variable name, or skips the test

@@ -17,8 +17,10 @@ import (
 // Warehouse is a `shopstream warehouse` process started for one test.
 type Warehouse struct {
 	URL  string // http://host:port
-	Addr string // host:port
-	Data string // data directory
+	Addr string // host:port of the HTTP interface
+	// NativeAddr is host:port of the native protocol.
+	NativeAddr string
+	Data       string // data directory
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -32,6 +34,7 @@ type Warehouse struct {
 func StartWarehouse(t testing.TB, env ...string) *Warehouse {
 	t.Helper()
 	w := &Warehouse{Data: filepath.Join(t.TempDir(), "warehouse"), env: env}
+	w.NativeAddr = FreeAddr(t)
 	w.start(t, FreeAddr(t))
 	t.Cleanup(w.Kill)
 	return w
@@ -68,7 +71,7 @@ func (w *Warehouse) start(t testing.TB, addr string) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	w.cmd = exec.Command(Binary(t), "warehouse", "--listen", addr, "--data", w.Data)
+	w.cmd = exec.Command(Binary(t), "warehouse", "--listen", addr, "--native-listen", w.NativeAddr, "--data", w.Data)
 	w.cmd.Env = append(append(os.Environ(), "SHOPSTREAM_LOG_LEVEL=debug"), w.env...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	if err := w.cmd.Start(); err != nil {
@@ -148,4 +151,12 @@ func SilentAddr(t testing.TB) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// AddrFor returns the address of protocol: "native" or "http".
+func (w *Warehouse) AddrFor(protocol string) string {
+	if protocol == "native" {
+		return w.NativeAddr
+	}
+	return w.Addr
 }

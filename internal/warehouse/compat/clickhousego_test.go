@@ -92,7 +92,7 @@ func equalRows(a, b row) bool {
 const columns = "id, name, channel, region, units, price, discount, score, active, day, changed_at, tags, ratings, `items.sku`, `items.qty`"
 
 func openGo(tg target, password string, compress *clickhouse.Compression, settings clickhouse.Settings) (driver.Conn, error) {
-	return clickhouse.Open(&clickhouse.Options{
+	opts := &clickhouse.Options{
 		Addr:        []string{net.JoinHostPort(tg.host, tg.port)},
 		Protocol:    clickhouse.HTTP,
 		Auth:        clickhouse.Auth{Username: tg.user, Password: password},
@@ -100,11 +100,18 @@ func openGo(tg target, password string, compress *clickhouse.Compression, settin
 		Settings:    settings,
 		DialTimeout: 10 * time.Second,
 		ReadTimeout: 5 * time.Minute,
-	})
+	}
+	if tg.native {
+		// One connection: over the native protocol the connection is the
+		// session.
+		opts.Protocol, opts.MaxOpenConns = clickhouse.Native, 1
+	}
+	return clickhouse.Open(opts)
 }
 
-// runClickHouseGo is the matrix row of clickhouse-go over HTTP: LZ4 block
-// compression (compress=1/decompress=1) on one connection, none on the other.
+// runClickHouseGo is the matrix row of clickhouse-go over HTTP or the native
+// protocol (tg.native): LZ4 block compression (over HTTP compress=1 and
+// decompress=1) on one connection, none on the other.
 func runClickHouseGo(t *testing.T, tg target) string {
 	ctx := context.Background()
 	var out strings.Builder
@@ -186,8 +193,13 @@ func runClickHouseGo(t *testing.T, tg target) string {
 	}
 	report("params", err)
 
-	// clickhouse-go sends its settings as URL parameters, session_id too.
-	sess, err := openGo(tg, tg.password, nil, clickhouse.Settings{"session_id": fmt.Sprintf("compat-go-%d", time.Now().UnixNano())})
+	// clickhouse-go sends its settings as URL parameters, session_id too;
+	// over the native protocol its one connection is the session.
+	var sessSettings clickhouse.Settings
+	if !tg.native {
+		sessSettings = clickhouse.Settings{"session_id": fmt.Sprintf("compat-go-%d", time.Now().UnixNano())}
+	}
+	sess, err := openGo(tg, tg.password, nil, sessSettings)
 	if err == nil {
 		defer sess.Close()
 		err = sess.Exec(ctx, "SET max_threads = 3")

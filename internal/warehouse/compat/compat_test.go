@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -76,6 +77,8 @@ type target struct {
 	// wrongPassword asks the client to show that a wrong password is refused
 	// with code 516.
 	wrongPassword bool
+	// native says host:port is the native protocol's, not HTTP's.
+	native bool
 }
 
 func (tg target) env() []string {
@@ -126,6 +129,12 @@ func python(t *testing.T) (string, []string) {
 	return testenv.Require(t, "SHOPSTREAM_TEST_PYTHON", "the venv's Python with clickhouse-connect (make venv)"), nil
 }
 
+// nativePython is the Python of the venv with clickhouse-driver, the
+// native-protocol client (make native-venv).
+func nativePython(t *testing.T) (string, []string) {
+	return testenv.Require(t, "SHOPSTREAM_TEST_NATIVE_PYTHON", "the Python with clickhouse-driver (make native-venv)"), nil
+}
+
 // java is the system's Java, which runs JdbcCheck.java from source.
 func java(t *testing.T) (string, []string) {
 	tool, err := exec.LookPath("java")
@@ -158,6 +167,8 @@ var clients = []client{
 	{"clickhouse-connect", "1.12.0", "HTTP", script(python, "clickhouse_connect_check.py")},
 	{"@clickhouse/client", "1.23.1", "HTTP", script(node, "node/clickhouse_js_check.js")},
 	{"clickhouse-jdbc", "0.10.0", "HTTP", script(java, "-cp", "{jdbc}", "jdbc/JdbcCheck.java")},
+	{"clickhouse-go", "v2.51.0", "native", runClickHouseGo},
+	{"clickhouse-driver", "0.2.11", "native", script(nativePython, "clickhouse_driver_check.py")},
 }
 
 // TestClientMatrix runs every client against a fresh warehouse, once with no
@@ -168,13 +179,14 @@ func TestClientMatrix(t *testing.T) {
 	testenv.Binary(t)
 	for _, c := range clients {
 		for _, auth := range []bool{false, true} {
-			name := c.name + "/no-password"
+			name := c.name + "/" + c.protocol + "/no-password"
 			if auth {
-				name = c.name + "/password"
+				name = c.name + "/" + c.protocol + "/password"
 			}
 			t.Run(name, func(t *testing.T) {
 				env := []string{}
-				tg := target{user: "default", table: "compat_" + strings.Trim(nonIdentifier.ReplaceAllString(c.name, "_"), "_"), rows: 100000}
+				tg := target{user: "default", table: "compat_" + strings.Trim(nonIdentifier.ReplaceAllString(c.name, "_"), "_"), rows: 100000,
+					native: c.protocol == "native"}
 				if auth {
 					tg.user, tg.password, tg.rows, tg.wrongPassword = "shop_analyst", "pa55:w0rd é", 1000, true
 					env = append(env, "SHOPSTREAM_WAREHOUSE_USER="+tg.user, "SHOPSTREAM_WAREHOUSE_PASSWORD="+tg.password)
@@ -185,6 +197,11 @@ func TestClientMatrix(t *testing.T) {
 					t.Fatal(err)
 				}
 				tg.host, tg.port = u.Hostname(), u.Port()
+				if tg.native {
+					if tg.host, tg.port, err = net.SplitHostPort(w.NativeAddr); err != nil {
+						t.Fatal(err)
+					}
+				}
 				out := c.run(t, tg)
 				results := parseChecks(out)
 				want := append([]string{}, baseChecks...)

@@ -1,0 +1,203 @@
+{{ config(
+    materialized='table',
+    engine='MergeTree()',
+    order_by='(product_key, date)',
+) }}
+
+-- The daily series the halo models compare, per product and day on a
+-- complete calendar (no gaps, so "the day before" and "lag days later" are
+-- row arithmetic on dates). See dbt/README.md, "The halo". A table, not a
+-- CTE: the three halo models read it many times over.
+--
+-- Filling: a product's TikTok attention is 0 on a day without a row between
+-- its first and last TikTok day (TikTok reports nothing for a day without
+-- views), and unknown (NULL) outside; the same for Amazon sessions and units
+-- between the first and last Sales and Traffic day. The Best Sellers Rank is
+-- never filled: there is no rank history before the first catalog snapshot.
+--
+-- For the daily comparison each series becomes r = the day-over-day change of
+-- log(1 + x) (for the rank: of -log(rank), so up is better), less the
+-- product's mean change on that weekday. Changes remove levels and trends
+-- that would correlate any two growing series; logs keep one viral day from
+-- dominating; removing the weekday pattern keeps the weekly rhythm both
+-- channels share from looking like a halo at lags 0, 7 and 14.
+
+{#- tiktok_attention_provenance (schema version 2 of product_daily): from the
+    staging view once it carries it, else from the loader's table (read as
+    the view reads it: FINAL, deleted days removed), else unknown (NULL). -#}
+{%- set provenance_from = 'none' -%}
+{%- if execute -%}
+    {%- set stg_cols = adapter.get_columns_in_relation(ref('stg_product_daily')) | map(attribute='name') | list -%}
+    {%- set raw_cols = adapter.get_columns_in_relation(source('shopstream_raw', 'product_daily')) | map(attribute='name') | list -%}
+    {%- if 'tiktok_attention_provenance' in stg_cols -%}
+        {%- set provenance_from = 'staging' -%}
+    {%- elif 'tiktok_attention_provenance' in raw_cols -%}
+        {%- set provenance_from = 'raw' -%}
+    {%- endif -%}
+{%- endif %}
+
+with
+{%- if provenance_from == 'raw' %}
+provenance as (
+    select product_key, toDate(date) as date, toString(tiktok_attention_provenance) as provenance
+    from {{ source('shopstream_raw', 'product_daily') }} final
+    where is_deleted = 0
+),
+{%- endif %}
+
+src as (
+    select
+        d.product_key as product_key,
+        d.date as date,
+        tiktok_views,
+        tiktok_watch_time_seconds,
+        tiktok_saves,
+        tiktok_shares,
+        -- 1 when the day's TikTok attention is estimated (lifetime totals
+        -- spread over days) or mixed, 0 when measured, NULL when not known.
+        {%- if provenance_from == 'staging' %}
+        toString(d.tiktok_attention_provenance) as provenance,
+        {%- elif provenance_from == 'raw' %}
+        p.provenance as provenance,
+        {%- else %}
+        cast(null as Nullable(String)) as provenance,
+        {%- endif %}
+        multiIf(provenance in ('estimated', 'mixed'), 1, provenance = 'measured', 0, null) as attention_estimated,
+        amazon_sessions,
+        amazon_units,
+        amazon_best_sellers_rank_best,
+        -- Brand Analytics totals of a Sunday-to-Saturday week, carried on each of its days.
+        if(dateDiff('day', amazon_search_period_start, amazon_search_period_end) = 6, amazon_search_period_start, null) as search_week_start,
+        if(search_week_start is null, null, amazon_search_impressions) as search_impressions,
+        if(search_week_start is null, null, amazon_search_clicks) as search_clicks,
+        if(search_week_start is null, null, amazon_search_purchases) as search_purchases,
+        coalesce(tiktok_views, tiktok_saves, tiktok_shares) is not null
+            or tiktok_watch_time_seconds is not null as has_tiktok,
+        coalesce(amazon_sessions, amazon_units) is not null as has_sales
+    from {{ ref('stg_product_daily') }} as d
+    {%- if provenance_from == 'raw' %}
+    left join provenance as p on p.product_key = d.product_key and p.date = d.date
+    {%- endif %}
+),
+
+spans as (
+    select
+        product_key,
+        min(date) as first_date,
+        max(date) as last_date,
+        minIf(date, has_tiktok) as tiktok_first,
+        maxIf(date, has_tiktok) as tiktok_last,
+        minIf(date, has_sales) as sales_first,
+        maxIf(date, has_sales) as sales_last,
+        countIf(has_sales) > 0 as any_sales
+    from src
+    group by product_key
+    -- Only products with attention: without it there is nothing to relate.
+    having countIf(has_tiktok) > 0
+),
+
+calendar as (
+    select
+        product_key,
+        arrayJoin(arrayMap(i -> first_date + i, range(toUInt32(dateDiff('day', first_date, last_date) + 1)))) as date,
+        tiktok_first, tiktok_last, sales_first, sales_last, any_sales
+    from spans
+),
+
+filled as (
+    select
+        c.product_key as product_key,
+        c.date as date,
+        c.date between c.tiktok_first and c.tiktok_last as in_tiktok,
+        c.any_sales and c.date between c.sales_first and c.sales_last as in_sales,
+        if(in_tiktok, toFloat64(coalesce(s.tiktok_views, 0)), null) as views,
+        if(in_tiktok, toFloat64(coalesce(s.tiktok_watch_time_seconds, 0)), null) as watch_time_seconds,
+        if(in_tiktok, toFloat64(coalesce(s.tiktok_saves, 0)), null) as saves,
+        if(in_tiktok, toFloat64(coalesce(s.tiktok_shares, 0)), null) as shares,
+        s.attention_estimated as attention_estimated,
+        if(in_sales, toFloat64(coalesce(s.amazon_sessions, 0)), null) as sessions,
+        if(in_sales, toFloat64(coalesce(s.amazon_units, 0)), null) as units,
+        if(s.amazon_best_sellers_rank_best > 0, toFloat64(s.amazon_best_sellers_rank_best), null) as best_sellers_rank,
+        s.search_week_start as search_week_start,
+        toFloat64(s.search_impressions) as search_impressions,
+        toFloat64(s.search_clicks) as search_clicks,
+        toFloat64(s.search_purchases) as search_purchases
+    from calendar as c
+    left join src as s on s.product_key = c.product_key and s.date = c.date
+),
+
+logs as (
+    select
+        *,
+        log1p(views) as l_views,
+        log1p(watch_time_seconds) as l_watch,
+        log1p(saves) as l_saves,
+        log1p(shares) as l_shares,
+        log1p(sessions) as l_sessions,
+        log1p(units) as l_units,
+        -ln(best_sellers_rank) as l_rank
+    from filled
+),
+
+changes as (
+    select
+        *,
+        -- The calendar has every day, so the previous row is the day before
+        -- (lagInFrame gives NULL for the first, as the columns are Nullable).
+        l_views - lagInFrame(l_views) over w as d_views,
+        l_watch - lagInFrame(l_watch) over w as d_watch,
+        l_saves - lagInFrame(l_saves) over w as d_saves,
+        l_shares - lagInFrame(l_shares) over w as d_shares,
+        l_sessions - lagInFrame(l_sessions) over w as d_sessions,
+        l_units - lagInFrame(l_units) over w as d_units,
+        l_rank - lagInFrame(l_rank) over w as d_rank
+    from logs
+    window w as (partition by product_key order by date rows between 1 preceding and current row)
+),
+
+residuals as (
+    select
+        *,
+        d_views - avg(d_views) over wd as r_views,
+        d_watch - avg(d_watch) over wd as r_watch,
+        d_saves - avg(d_saves) over wd as r_saves,
+        d_shares - avg(d_shares) over wd as r_shares,
+        d_sessions - avg(d_sessions) over wd as r_sessions,
+        d_units - avg(d_units) over wd as r_units,
+        d_rank - avg(d_rank) over wd as r_rank
+    from changes
+    window wd as (partition by product_key, toDayOfWeek(date))
+)
+
+select
+    product_key,
+    date,
+    views,
+    watch_time_seconds,
+    saves,
+    shares,
+    attention_estimated,
+    sessions,
+    units,
+    best_sellers_rank,
+    search_week_start,
+    search_impressions,
+    search_clicks,
+    search_purchases,
+    r_views,
+    r_watch,
+    r_saves,
+    r_shares,
+    r_sessions,
+    r_units,
+    r_rank,
+    -- Yesterday's residuals, for the lag-1 autocorrelations (Bartlett).
+    lagInFrame(r_views) over w as r_views_prev,
+    lagInFrame(r_watch) over w as r_watch_prev,
+    lagInFrame(r_saves) over w as r_saves_prev,
+    lagInFrame(r_shares) over w as r_shares_prev,
+    lagInFrame(r_sessions) over w as r_sessions_prev,
+    lagInFrame(r_units) over w as r_units_prev,
+    lagInFrame(r_rank) over w as r_rank_prev
+from residuals
+window w as (partition by product_key order by date rows between 1 preceding and current row)

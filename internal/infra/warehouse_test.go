@@ -1,0 +1,95 @@
+package infra_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/rs/zerolog"
+
+	"github.com/shopstream/shopstream/internal/infra"
+	"github.com/shopstream/shopstream/internal/testenv"
+)
+
+// TestWarehouseCrashAcrossProtocols: a query that crashes the engine (SYSTEM
+// KILL ends the engine's process) sent over one protocol fails the query in
+// flight on the other protocol with an error instead of leaving it hanging;
+// the supervisor restarts the child, and clients of both protocols work
+// again with the connection pools they had.
+func TestWarehouseCrashAcrossProtocols(t *testing.T) {
+	bin := testenv.Binary(t)
+	ctx := context.Background()
+	httpAddr, nativeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	w, err := infra.StartWarehouse(ctx, bin, httpAddr, nativeAddr, filepath.Join(t.TempDir(), "warehouse"),
+		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	open := func(protocol clickhouse.Protocol, addr string) driver.Conn {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: protocol,
+			DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	clients := map[string]driver.Conn{"native": open(clickhouse.Native, nativeAddr), "http": open(clickhouse.HTTP, httpAddr)}
+	answer := func(name string) error {
+		var one uint8
+		return clients[name].QueryRow(ctx, "SELECT 1").Scan(&one)
+	}
+	for name := range clients {
+		if err := answer(name); err != nil {
+			t.Fatalf("%s before any crash: %v", name, err)
+		}
+	}
+
+	// The victim's query, checked to work when nothing crashes.
+	slow := func(conn driver.Conn, rows int) error {
+		var n uint64
+		return conn.QueryRow(ctx, fmt.Sprintf("SELECT sum(sleepEachRow(0.5)) FROM numbers(%d) SETTINGS max_block_size = 1", rows)).Scan(&n)
+	}
+	for name, conn := range clients {
+		if err := slow(conn, 1); err != nil {
+			t.Fatalf("%s: the slow query fails without a crash: %v", name, err)
+		}
+	}
+
+	for i, tc := range []struct{ killer, victim string }{{"http", "native"}, {"native", "http"}} {
+		// The victim's query takes seconds in the engine; whether the
+		// crash comes while it runs or before it starts, it must end in
+		// an error.
+		victim := make(chan error, 1)
+		go func() { victim <- slow(clients[tc.victim], 12) }()
+		_ = clients[tc.killer].Exec(ctx, "SYSTEM KILL")
+		select {
+		case err := <-victim:
+			var ex *clickhouse.Exception
+			if err == nil || errors.As(err, &ex) {
+				t.Fatalf("crash %d: the %s query in flight got %v from a killed engine, want a connection error", i, tc.victim, err)
+			}
+			t.Logf("crash %d: %s client got: %v", i, tc.victim, err)
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("crash %d: the %s query in flight hangs after the engine died", i, tc.victim)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for name := range clients {
+			for answer(name) != nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("crash %d: %s clients get no answer after the restart", i, name)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if restarts := w.Restarts(); restarts != i+1 {
+			t.Fatalf("after crash %d the supervisor counted %d restarts, want %d", i, restarts, i+1)
+		}
+	}
+}

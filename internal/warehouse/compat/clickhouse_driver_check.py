@@ -1,0 +1,164 @@
+"""clickhouse-driver's row of the compatibility matrix (see doc.go): the
+Python client of the native protocol."""
+import datetime
+import os
+import sys
+from decimal import Decimal
+
+from clickhouse_driver import Client, errors
+
+HOST, PORT = os.environ["CH_HOST"], int(os.environ["CH_PORT"])
+USER, PASSWORD = os.environ["CH_USER"], os.environ["CH_PASSWORD"]
+TABLE, ROWS = os.environ["CH_TABLE"], int(os.environ["CH_ROWS"])
+COLUMNS = ["id", "name", "channel", "region", "units", "price", "discount", "score", "active",
+           "day", "changed_at", "tags", "ratings", "items.sku", "items.qty"]
+EPOCH = datetime.date(1970, 1, 1)
+UTC = datetime.timezone.utc
+
+
+def gen_row(i):
+    return [
+        i,
+        f"p{i}" + ("-é" if i % 7 == 0 else ""),
+        ["amazon", "tiktok_shop", "tiktok_ads"][i % 3],
+        None if i % 4 == 0 else ["eu", "us", "jp"][i % 3],
+        None if i % 5 == 0 else i * 3 - 150000,
+        Decimal(i * 7919 % 100000000 - 50000000).scaleb(-4),
+        None if i % 6 == 0 else Decimal(i % 10000).scaleb(-4),
+        None if i % 9 == 0 else i * 0.125,
+        None if i % 3 == 0 else i % 2 == 0,
+        EPOCH + datetime.timedelta(days=i % 146000 - 25567),
+        datetime.datetime.fromtimestamp((1700000000000 + i * 1001) / 1000, tz=UTC),
+        [f"t{i + j}" for j in range(i % 4)],
+        [None if j == 1 else j * 0.5 for j in range(i % 3)],
+        [f"s{i}-{j}" for j in range(i % 3)],
+        [(i + j) % 1000 for j in range(i % 3)],
+    ]
+
+
+def normalize(row):
+    row = list(row)
+    # DateTime64 comes back naive in the server's zone (UTC); compare instants.
+    if isinstance(row[10], datetime.datetime) and row[10].tzinfo is None:
+        row[10] = row[10].replace(tzinfo=UTC)
+    return row
+
+
+def report(check, fn):
+    try:
+        fn()
+        print(f"CHECK {check} ok", flush=True)
+        return True
+    except Exception as e:  # pylint: disable=broad-except
+        print(f"CHECK {check} fail {type(e).__name__}: {str(e)[:500]}".replace("\n", " "), flush=True)
+        return False
+
+
+def client(compression, password=PASSWORD, **kw):
+    kw = dict(host=HOST, port=PORT, user=USER, password=password, connect_timeout=10,
+              send_receive_timeout=300, **kw)
+    if compression:
+        kw["compression"] = compression
+    return Client(**kw)
+
+
+def main():
+    state = {}
+
+    def connect():
+        state["on"] = client("lz4")  # native block compression both ways
+        state["off"] = client(False)
+        for c in state.values():
+            (one,), = c.execute("SELECT 1")
+            if one != 1:
+                raise AssertionError(f"SELECT 1 returned {one!r}")
+    if not report("connect", connect):
+        return
+    on, off = state["on"], state["off"]
+    report("ddl", lambda: on.execute(os.environ["CH_DDL"]))
+
+    half = ROWS // 2
+    failed = {}
+    quoted = ", ".join("`" + c + "`" for c in COLUMNS)
+
+    def insert():
+        for name, c, rng in (("on", on, range(0, half)), ("off", off, range(half, ROWS))):
+            try:
+                n = c.execute(f"INSERT INTO {TABLE} ({quoted}) VALUES", [gen_row(i) for i in rng])
+                if n != len(rng):
+                    raise AssertionError(f"the driver reports {n} rows inserted, want {len(rng)}")
+            except Exception as e:  # pylint: disable=broad-except
+                failed[name] = e
+        if failed:
+            raise AssertionError(f"inserts failed: {failed}")
+
+    def read_back(c, name):
+        if name in failed:
+            raise failed[name]
+        rows = c.execute(f"SELECT {quoted} FROM {TABLE} ORDER BY id")
+        if len(rows) != ROWS:
+            raise AssertionError(f"read {len(rows)} rows, want {ROWS}")
+        for i, got in enumerate(rows):
+            want = gen_row(i)
+            if normalize(got) != want:
+                raise AssertionError(f"row {i} = {got!r}, want {want!r}")
+
+    report("insert", insert)
+    report("readback", lambda: read_back(on, "on"))
+    report("compression_on", lambda: read_back(on, "on"))
+    report("compression_off", lambda: read_back(off, "off"))
+
+    def params():
+        # Substituted by the driver, and sent to the server as parameters.
+        got = on.execute(f"SELECT name FROM {TABLE} WHERE id = %(id)s", {"id": 7})
+        if got != [("p7-é",)]:
+            raise AssertionError(f"client-side parameters returned {got!r}")
+        server = client(False, settings={"server_side_params": True})
+        got = server.execute(f"SELECT name, {{s:String}} FROM {TABLE} WHERE id = {{id:UInt64}}",
+                             {"id": 7, "s": "O'Brien"})
+        server.disconnect()
+        if got != [("p7-é", "O'Brien")]:
+            raise AssertionError(f"server-side parameters returned {got!r}")
+    report("params", params)
+
+    def session():
+        # A native connection is a session: SET lasts until it closes, while
+        # a query's own settings last for that query.
+        s = client(False)
+        s.execute("SET max_threads = 3")
+        (got,), = s.execute("SELECT toString(getSetting('max_threads'))")
+        (one_query,), = s.execute("SELECT toString(getSetting('max_threads'))", settings={"max_threads": 1})
+        (after,), = s.execute("SELECT toString(getSetting('max_threads'))")
+        s.disconnect()
+        if (got, one_query, after) != ("3", "1", "3"):
+            raise AssertionError(f"max_threads: session {got!r}, query setting {one_query!r}, after {after!r}")
+    report("session", session)
+
+    def error():
+        try:
+            on.execute("SELECT * FROM no_such_table")
+        except errors.ServerException as e:
+            if e.code != 60:
+                raise AssertionError(f"error with code {e.code}, want 60: {e}") from e
+            (one,), = on.execute("SELECT 1")  # the connection stays usable
+            return
+        raise AssertionError("a query of a missing table succeeded")
+    report("error", error)
+
+    if os.environ.get("CH_WRONG_PASSWORD_CHECK") == "1":
+        def wrong_password():
+            try:
+                client(False, password=PASSWORD + "x").execute("SELECT 1")
+            except errors.ServerException as e:
+                if e.code != 516:
+                    raise AssertionError(f"wrong password refused with code {e.code}, want 516: {e}") from e
+                return
+            raise AssertionError("a wrong password was accepted")
+        report("auth_rejected", wrong_password)
+    on.disconnect()
+    off.disconnect()
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -50,11 +50,23 @@ func (a *app) run(ctx context.Context) error {
 	log := a.log.With().Str("stage", "run").Logger()
 	out := os.Stdout
 
-	warehouseURL, warehouseCheck, stopWarehouse, err := a.startWarehouse(ctx)
+	metricsReg := prometheus.NewRegistry()
+	supMetrics, err := supervise.NewMetrics(metricsReg)
 	if err != nil {
 		return err
 	}
-	defer stopWarehouse()
+	// The warehouse child outlives the pipeline's parts: it stops after
+	// them, when run returns.
+	infraCtx, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
+	infraSup := supervise.New(a.log, supMetrics, supervise.Policy{})
+	defer func() {
+		stopInfra()
+		infraSup.Wait()
+	}()
+	warehouseURL, warehouseCheck, err := a.startWarehouse(ctx, infraCtx, infraSup)
+	if err != nil {
+		return err
+	}
 
 	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, a.kafkaOpts()...)
 	if err != nil {
@@ -74,7 +86,6 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
-	metricsReg := prometheus.NewRegistry()
 	// The analytics page: on the metrics listener unless ui.listen.
 	page := &lateHandler{}
 	var onMetrics []route
@@ -114,7 +125,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
 	fmt.Fprintf(out, "joined rows, once both channels have data:\n  curl '%s/' --data-binary \"%s\"\n", warehouseURL, joinedQuery)
-	if err := readiness(ctx, checks); err != nil {
+	if err := readiness(ctx, checks, time.Minute); err != nil {
 		return err
 	}
 	var pageParts []supervise.Part
@@ -137,10 +148,7 @@ func (a *app) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sup, err := a.supervisor(metricsReg)
-	if err != nil {
-		return err
-	}
+	sup := supervise.New(a.log, supMetrics, supervise.Policy{})
 	sup.Start(ctx, append(append(parts, dbt...), pageParts...)...)
 	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
@@ -194,20 +202,21 @@ func simBanner(d sim.Description, zone string) []string {
 	return lines
 }
 
-// startWarehouse connects to the configured ClickHouse or supervises the
-// embedded warehouse as a child process.
-func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), error) {
+// startWarehouse connects to the configured ClickHouse, or runs the
+// embedded warehouse as a child process, a part of sup until partCtx ends,
+// and waits (until ctx ends) for it to answer.
+func (a *app) startWarehouse(ctx, partCtx context.Context, sup *supervise.Supervisor) (string, checker, error) {
 	cfg := a.cfg
 	if cfg.Warehouse.Addr != "" {
 		url := a.warehouse(1).URL()
 		if cfg.Warehouse.Protocol == "native" {
 			url = "clickhouse://" + cfg.Warehouse.Addr
 		}
-		return url, a.warehouseCheck(), func() {}, nil
+		return url, a.warehouseCheck(), nil
 	}
 	bin, err := os.Executable()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
+		return "", nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
 	}
 	// The child reads the same configuration (warehouse.user and its
 	// password, which it enforces); the environment it inherits as is.
@@ -215,12 +224,16 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if a.configPath != "" {
 		extra = []string{"--config", a.configPath}
 	}
-	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
-		a.log.With().Str("stage", "warehouse").Logger(), extra...)
+	w, err := infra.NewWarehouse(bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
+		a.log.With().Str(logging.Stage, "warehouse").Logger(), extra...)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	return w.URL, w, w.Stop, nil
+	sup.Go(partCtx, "warehouse", w)
+	if err := readiness(ctx, map[string]checker{"warehouse": w}, 2*time.Minute); err != nil {
+		return "", nil, err
+	}
+	return w.URL, w, nil
 }
 
 // warehouseCheck is the health of the configured warehouse: /ping over
@@ -262,9 +275,9 @@ func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) 
 	return checks
 }
 
-// readiness waits until every component answers.
-func readiness(ctx context.Context, checks map[string]checker) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+// readiness waits until every component answers, at most timeout.
+func readiness(ctx context.Context, checks map[string]checker, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for name, c := range checks {
 		for {

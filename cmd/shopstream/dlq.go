@@ -12,7 +12,6 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
 	"github.com/shopstream/shopstream/load"
@@ -146,10 +145,7 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 	bySource := map[string][]deadletter.Letter{}
 	for _, l := range letters {
 		src, _ := deadletter.IngestSource(l.Stage)
-		if src == sources.Webhooks {
-			src = tiktokshop.Source
-		}
-		bySource[src] = append(bySource[src], l)
+		bySource[sources.Owner(src)] = append(bySource[sources.Owner(src)], l)
 	}
 	s, err := a.resolveSources(ctx, false)
 	if err != nil {

@@ -135,13 +135,11 @@ func (a *app) backfill(ctx context.Context, out io.Writer, p pipeline, source st
 	if err != nil {
 		return err
 	}
-	s.Amazon.Since = since.Format(time.DateOnly)
-	s.TikTokShop.Since = since.Format(time.DateOnly)
 	k, err := a.stageKafka(ctx, p)
 	if err != nil {
 		return err
 	}
-	st, err := src.Stage(s, sources.Env{Kafka: k, Log: a.log, Until: until})
+	st, err := src.Stage(s, sources.Env{Kafka: k, Log: a.log, Since: since.Format(time.DateOnly), Until: until})
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}

@@ -39,7 +39,7 @@ var amazonSource = Source{
 		if err != nil {
 			return Stage{}, err
 		}
-		since, err := parseSince(c.Since, c.ReportZone)
+		since, err := env.since(c.Since, c.ReportZone)
 		if err != nil {
 			return Stage{}, err
 		}

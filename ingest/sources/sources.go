@@ -84,6 +84,10 @@ type Env struct {
 	// Registerer, if set, takes the API clients' and the webhook
 	// receiver's metrics.
 	Registerer prometheus.Registerer
+	// Since, if set, is the day (YYYY-MM-DD, in the source's zone) where
+	// history starts instead of the configured since (a backfill's
+	// --since).
+	Since string
 	// Until, if set, ends the stage's windows there (a backfill).
 	Until time.Time
 	// Follow, if set, is the queue of orders named by webhooks that the
@@ -193,6 +197,25 @@ func Configured(cfg config.Sources) []string {
 		names = append(names, Webhooks)
 	}
 	return names
+}
+
+// Owner names the source whose stage owns the cursors and replays the dead
+// letters of name: the TikTok Shop stage for the webhook receiver, which
+// hands the orders its events name to that stage; name itself otherwise.
+func Owner(name string) string {
+	if name == Webhooks {
+		return tiktokShopSource.name
+	}
+	return name
+}
+
+// since returns the start, in zone, of env.Since if set, else of the
+// configured day.
+func (e Env) since(configured, zone string) (time.Time, error) {
+	if e.Since != "" {
+		configured = e.Since
+	}
+	return parseSince(configured, zone)
 }
 
 // Demo is the simulated world cfg.Sim describes.

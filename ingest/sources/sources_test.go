@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -71,5 +72,30 @@ func TestRegistry(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"ingest-tiktokshop", "ingest-tiktokbiz", "ingest-webhooks"}) {
 		t.Errorf("parts %v", names)
+	}
+}
+
+// TestSinceAndOwner: a backfill's --since replaces the configured since and,
+// like it, starts at midnight in the source's zone; the webhook receiver's
+// dead letters and cursors belong to the TikTok Shop stage.
+func TestSinceAndOwner(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		env  Env
+		want time.Time
+	}{
+		{Env{}, time.Date(2026, 1, 1, 0, 0, 0, 0, la)},
+		{Env{Since: "2026-03-01"}, time.Date(2026, 3, 1, 0, 0, 0, 0, la)},
+	} {
+		got, err := tc.env.since("2026-01-01", "America/Los_Angeles")
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("since with %+v = %s, %v; want %s", tc.env, got, err, tc.want)
+		}
+	}
+	if Owner(Webhooks) != "tiktokshop" || Owner("amazon") != "amazon" {
+		t.Errorf("Owner(webhooks) = %s, Owner(amazon) = %s", Owner(Webhooks), Owner("amazon"))
 	}
 }

@@ -29,7 +29,7 @@ var tiktokShopSource = Source{
 	},
 	stage: func(cfg config.Sources, env Env) (Stage, error) {
 		c := cfg.TikTokShop
-		since, err := parseSince(c.Since, c.Zone)
+		since, err := env.since(c.Since, c.Zone)
 		if err != nil {
 			return Stage{}, err
 		}

@@ -3,18 +3,11 @@ package stage_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/shopstream/shopstream/ingest/simworld"
-	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
-	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -45,27 +38,9 @@ func (s spoilOne) RoundTrip(r *http.Request) (*http.Response, error) {
 // tiktok.video_engagement.dlq with its reason, in the same transaction as
 // the snapshot; the other videos land and the stage goes on.
 func TestMalformedPayloadIsDeadLettered(t *testing.T) {
-	env := testenv.NewKafka(t)
-	ctx := testenv.Context(t)
-	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
-	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
-	t.Cleanup(srv.Close)
-	c := srv.Sim.Credentials()
-	dead := &stage.DeadLetters{}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
-		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Clock: clock,
-		OnMalformed: func(raw json.RawMessage, err error) {
-			dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, DeadLetters: dead, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newBizRig(t)
+	env, ctx := r.env, testenv.Context(t)
+	st := r.open(ctx, t, kafkaOf(env), r.client(t, spoilOne{r.srv.Client().Transport}), "")
 	defer st.Close()
 	p, err := st.Step(context.WithoutCancel(ctx))
 	if err != nil {

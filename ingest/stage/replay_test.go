@@ -1,19 +1,13 @@
 package stage_test
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
-	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -46,36 +40,14 @@ func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
 // malformed ones replayed again anyway find nothing left to write (change
 // capture holds their content).
 func TestReplayDeadLetters(t *testing.T) {
-	env := testenv.NewKafka(t)
-	ctx := testenv.Context(t)
-	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
-	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
-	t.Cleanup(srv.Close)
-	c := srv.Sim.Credentials()
-	dead := &stage.DeadLetters{}
-	client := func(rt http.RoundTripper) *tiktokbiz.Client {
-		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
-			HTTPClient: &http.Client{Transport: rt}, Clock: clock,
-			OnMalformed: func(raw json.RawMessage, err error) {
-				dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cl
-	}
+	r := newBizRig(t)
+	env, ctx, srv := r.env, testenv.Context(t), r.srv
 
 	// The build and the API that dead-letter.
 	buggy := kafkaOf(env)
 	refusing := &refuseFirst{Serde: env.Serde}
 	buggy.Serde = refusing
-	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: buggy, Client: client(spoilOne{srv.Client().Transport}),
-		BusinessID: c.BusinessID, DeadLetters: dead, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := r.open(ctx, t, buggy, r.client(t, spoilOne{srv.Client().Transport}), "")
 	p, err := st.Step(ctx)
 	st.Close()
 	if err != nil {
@@ -106,13 +78,9 @@ func TestReplayDeadLetters(t *testing.T) {
 	// own transactional id, sharing the stage's change-capture state.
 	replay := func(letters []deadletter.Letter) stage.ReplayStats {
 		t.Helper()
-		r, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client(srv.Client().Transport),
-			BusinessID: c.BusinessID, Instance: "dlq-replay", DeadLetters: dead, Clock: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		rs, err := r.Replay(ctx, letters)
+		st := r.open(ctx, t, kafkaOf(env), r.client(t, srv.Client().Transport), "dlq-replay")
+		defer st.Close()
+		rs, err := st.Replay(ctx, letters)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +95,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	if len(after) != len(before)+len(letters) {
 		t.Fatalf("%d records after the replay, %d before: want one per dead letter, %d", len(after), len(before), len(letters))
 	}
-	refusedKey := tiktokbiz.Key(c.BusinessID, refusing.refused)
+	refusedKey := tiktokbiz.Key(r.creds.BusinessID, refusing.refused)
 	for _, r := range after[len(before):] {
 		if r.key == refusedKey && r.v["version"] != change.Version {
 			t.Errorf("refused video written with version %v, its change had %d", r.v["version"], change.Version)

@@ -95,7 +95,8 @@ bench-ingest: kafka-jars
 ## Kafka) over a synthetic world of 10,000 products and 100,000 videos; prints
 ## the stage's peak memory, and the last line is
 ## `transform records-per-second X`. BENCH_TRANSFORM_FLAGS changes the world
-## (-products, -videos, -days, -zone, -even, -cpuprofile).
+## (-products, -videos, -days, -posted, -zone, -even, -cpuprofile); -posted N (default 7) posts
+## the videos up to N days before the world starts, so first snapshots are spread.
 BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
 bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform

@@ -71,7 +71,7 @@ type exportRun struct {
 func runExportBinary(t testing.TB, bin, addr string, args ...string) exportRun {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"export", "--progress", "none"}, args...)...)
-	cmd.Env = append(os.Environ(), "SHOPSTREAM_WAREHOUSE_LISTEN="+addr, "SHOPSTREAM_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "SHOPSTREAM_WAREHOUSE_LISTEN="+addr, "SHOPSTREAM_WAREHOUSE_PROTOCOL=http", "SHOPSTREAM_LOG_LEVEL=warn")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

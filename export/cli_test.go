@@ -15,7 +15,7 @@ func (w *world) runCLI(t *testing.T, dir string, args ...string) (string, error)
 	t.Helper()
 	cmd := exec.Command(testenv.Binary(t), append([]string{"export"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SHOPSTREAM_WAREHOUSE_LISTEN="+w.wh.Addr, "SHOPSTREAM_LOG_FORMAT=console")
+	cmd.Env = append(append(os.Environ(), w.wh.Env()...), "SHOPSTREAM_LOG_FORMAT=console")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

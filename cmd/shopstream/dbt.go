@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
@@ -105,15 +104,18 @@ func (a *app) dbtScheduler(ctx context.Context, schedule string, brokers []strin
 		// dbt keeps DBT_ENV_SECRET_* values out of its logs.
 		env = append(env, "DBT_ENV_SECRET_CLICKHOUSE_PASSWORD="+w.Password)
 	}
-	if w.Protocol == "http" {
-		u, err := url.Parse(w.URL())
-		if err != nil {
-			return nil, nil, fmt.Errorf("dbt: warehouse URL: %w", err)
-		}
-		env = append(env, "DBT_CLICKHOUSE_HOST="+u.Hostname(), "DBT_CLICKHOUSE_PORT="+u.Port())
-	} else if host, _, err := net.SplitHostPort(w.Addr); err == nil {
-		// dbt-clickhouse talks HTTP: the port is DBT_CLICKHOUSE_PORT's (8123 by default).
+	// dbt-clickhouse talks HTTP: the embedded warehouse serves it on
+	// warehouse.listen; a server reached over the native protocol serves it
+	// on DBT_CLICKHOUSE_PORT's port (8123 by default) of the same host.
+	httpAddr := w.Addr
+	if a.cfg.Warehouse.Addr == "" {
+		httpAddr = a.cfg.Warehouse.Listen
+	}
+	if host, port, err := net.SplitHostPort(httpAddr); err == nil {
 		env = append(env, "DBT_CLICKHOUSE_HOST="+host)
+		if w.Protocol == "http" || a.cfg.Warehouse.Addr == "" {
+			env = append(env, "DBT_CLICKHOUSE_PORT="+port)
+		}
 	}
 	conn, err := load.Open(ctx, w)
 	if err != nil {

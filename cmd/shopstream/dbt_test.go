@@ -22,19 +22,14 @@ func TestRunScheduledDbt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataDir := t.TempDir()
-	warehouseAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	env := []string{
-		"SHOPSTREAM_DATA_DIR=" + dataDir,
-		"SHOPSTREAM_WAREHOUSE_LISTEN=" + warehouseAddr,
-		"SHOPSTREAM_KAFKA_LISTEN=" + testenv.FreeAddr(t),
-		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN=" + testenv.FreeAddr(t),
-		"SHOPSTREAM_METRICS_LISTEN=" + metricsAddr,
+	e := newEmbedded(t)
+	dataDir, warehouseAddr, metricsAddr := e.dataDir, e.warehouseAddr, e.metricsAddr
+	env := e.env(
 		"SHOPSTREAM_DBT_SCHEDULE=@every 2s",
-		"SHOPSTREAM_DBT_BIN=" + dbt,
-		"SHOPSTREAM_DBT_PROJECT_DIR=" + project,
+		"SHOPSTREAM_DBT_BIN="+dbt,
+		"SHOPSTREAM_DBT_PROJECT_DIR="+project,
 		"SHOPSTREAM_DBT_ARGS=build,--select,stg_product_daily,--indirect-selection,cautious",
-	}
+	)
 	run := startRun(t, env, filepath.Join(dataDir, "run.log"))
 	deadline := time.After(time.Minute)
 	for banner := false; !banner; {

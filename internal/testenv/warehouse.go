@@ -153,6 +153,12 @@ func SilentAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// Env configures a shopstream command to use this warehouse as its
+// embedded one (both protocols' addresses).
+func (w *Warehouse) Env() []string {
+	return []string{"SHOPSTREAM_WAREHOUSE_LISTEN=" + w.Addr, "SHOPSTREAM_WAREHOUSE_NATIVE_LISTEN=" + w.NativeAddr}
+}
+
 // AddrFor returns the address of protocol: "native" or "http".
 func (w *Warehouse) AddrFor(protocol string) string {
 	if protocol == "native" {

@@ -111,7 +111,10 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		return j.ApplyTikTokOrder(o), nil
 	case TopicTikTokVideoPerf:
 		v := VideoPerformance{Meta: m, ShopID: r.String("shop_id"), VideoID: r.String("video_id"),
-			Date: ZonedDay{DayFromDate(r.Time("date")), r.String("date_time_zone")}, Currency: r.String("currency")}
+			Date: ZonedDay{DayFromDate(r.Time("date")), r.String("date_time_zone")}, Currency: r.String("currency"),
+			Views: optLong(r, "views"), Likes: optLong(r, "likes"), Comments: optLong(r, "comments"), Shares: optLong(r, "shares"),
+			ProductImpressions: optLong(r, "product_impressions"), ProductClicks: optLong(r, "product_clicks")}
+		v.PostTime, _ = r.OptTime("video_post_time")
 		for _, p := range r.Array("products") {
 			v.Products = append(v.Products, VideoProduct{ProductID: p.String("product_id"), GMV: p.OptDecimal("gmv")})
 			r.Sub("products", p)
@@ -124,6 +127,7 @@ func (j *Join) ApplyRecord(topic string, rec map[string]any) ([]Row, error) {
 		e := VideoEngagement{Meta: m, BusinessID: r.String("business_id"), ItemID: r.String("item_id"),
 			Views: optLong(r, "video_views"), Likes: optLong(r, "likes"), Comments: optLong(r, "comments"),
 			Shares: optLong(r, "shares"), Saves: optLong(r, "favorites")}
+		e.CreateTime, _ = r.OptTime("create_time")
 		if w, ok := r.OptDouble("total_time_watched"); ok {
 			e.WatchTimeSeconds = &w
 		}

@@ -77,9 +77,13 @@ func TestApplyRecordEveryTopic(t *testing.T) {
 			"line_items": []any{map[string]any{"id": "l1", "product_id": "P1", "sku_id": "P1-1",
 				"sale_price": map[string]any{"bytes.decimal": big.NewRat(5, 1)}}}})},
 		{TopicTikTokVideoPerf, base(1, map[string]any{"_id": "vp", "shop_id": shop, "video_id": "V1", "date": d,
-			"date_time_zone": la, "currency": "USD",
-			"products": []any{map[string]any{"product_id": "P1", "gmv": map[string]any{"bytes.decimal": big.NewRat(3, 1)}}}})},
+			"date_time_zone": la, "currency": "USD", "views": map[string]any{"long": int64(800)},
+			"likes": map[string]any{"long": int64(40)}, "comments": map[string]any{"long": int64(4)},
+			"shares": map[string]any{"long": int64(2)}, "product_impressions": map[string]any{"long": int64(500)},
+			"product_clicks": map[string]any{"long": int64(25)},
+			"products":       []any{map[string]any{"product_id": "P1", "gmv": map[string]any{"bytes.decimal": big.NewRat(3, 1)}}}})},
 		{TopicTikTokEngagement, base(1, map[string]any{"_id": "ve", "business_id": "biz", "item_id": "V1",
+			"create_time": map[string]any{"long.timestamp-millis": at("2026-01-04T20:00:00Z")},
 			"video_views": map[string]any{"long": int64(1000)}, "favorites": map[string]any{"long": int64(12)},
 			"total_time_watched": map[string]any{"double": 321.5}})},
 	}
@@ -98,10 +102,18 @@ func TestApplyRecordEveryTopic(t *testing.T) {
 		"tt orders":   {str(r.TikTokOrders), "1"},
 		"tt gmv":      {strR(r.TikTokGMV), "5.0000"},
 		"video gmv":   {strR(r.TikTokVideoGMV), "3.0000"},
-		"views":       {str(r.TikTokViews), "1000"},
-		"saves":       {str(r.TikTokSaves), "12"},
-		"watch":       {strF(r.TikTokWatchTimeSeconds), "321.5"},
-		"likes":       {str(r.TikTokLikes), "nil"},
+		// Views, likes, comments and shares measured by the shop (the
+		// snapshot's 1000 views not counted again); saves and watch time
+		// spread from the post day by measured views: all on 01-05.
+		"views":          {str(r.TikTokViews), "800"},
+		"likes":          {str(r.TikTokLikes), "40"},
+		"comments":       {str(r.TikTokComments), "4"},
+		"shares":         {str(r.TikTokShares), "2"},
+		"tt impressions": {str(r.TikTokProductImpressions), "500"},
+		"tt clicks":      {str(r.TikTokProductClicks), "25"},
+		"saves":          {str(r.TikTokSaves), "12"},
+		"watch":          {strF(r.TikTokWatchTimeSeconds), "321.5"},
+		"provenance":     {r.TikTokAttentionProvenance, "mixed"},
 	}
 	for name, c := range checks {
 		if c[0] != c[1] {
@@ -110,6 +122,10 @@ func TestApplyRecordEveryTopic(t *testing.T) {
 	}
 	if len(r.SearchTermRanks) != 1 || r.SearchTermRanks[0].Term != "serum" {
 		t.Errorf("terms %+v", r.SearchTermRanks)
+	}
+	// The post day (create_time) opens the window: 01-04, no views, gets 0.
+	if r := current(t, j, "K1", day("2026-01-04")); str(r.TikTokSaves) != "0" || r.TikTokAttentionProvenance != "estimated" {
+		t.Errorf("post day: saves %s provenance %q", str(r.TikTokSaves), r.TikTokAttentionProvenance)
 	}
 
 	// Records that cannot be read are errors, and change nothing.

@@ -130,14 +130,19 @@ type VideoProduct struct {
 	GMV       *big.Rat
 }
 
-// VideoPerformance is a tiktok.video_performance record. Key:
-// shop_id:video_id:date.
+// VideoPerformance is a tiktok.video_performance record; a nil metric was
+// not reported. Key: shop_id:video_id:date.
 type VideoPerformance struct {
 	Meta
-	ShopID, VideoID string
-	Date            ZonedDay
-	Currency        string
-	Products        []VideoProduct
+	ShopID, VideoID    string
+	Date               ZonedDay
+	Currency           string
+	PostTime           time.Time // video_post_time, zero when not reported
+	Views, Likes       *int64
+	Comments, Shares   *int64
+	ProductImpressions *int64
+	ProductClicks      *int64
+	Products           []VideoProduct
 }
 
 // VideoEngagement is a tiktok.video_engagement lifetime snapshot; a nil
@@ -145,6 +150,7 @@ type VideoPerformance struct {
 type VideoEngagement struct {
 	Meta
 	BusinessID, ItemID string
+	CreateTime         time.Time // when the video was posted, zero when not reported
 	Views, Likes       *int64
 	Comments, Shares   *int64
 	Saves              *int64 // favorites

@@ -95,6 +95,11 @@ type Join struct {
 	productVideos map[productRef]map[*video]struct{}
 	productKeys   map[productRef][]string // cached keys of a product with videos
 	productsByKey map[string]map[productRef]struct{}
+	unlinkedAgg   map[RowKey]*attAgg // figures of videos that show no product, by key and day
+	unlinkedKeys  map[string]string  // tiktok:<account>:unlinked by account
+	// spreads caches the spread first values of the videos whose rows one
+	// emit computes; emptied by every emit (see spreadOf).
+	spreads map[*video]*videoSpread
 
 	rows  map[RowKey]*emitted
 	floor int64
@@ -178,6 +183,10 @@ func New(cfg Config) *Join {
 		productKeys:   map[productRef][]string{},
 		productsByKey: map[string]map[productRef]struct{}{},
 		rows:          map[RowKey]*emitted{},
+
+		unlinkedAgg:  map[RowKey]*attAgg{},
+		unlinkedKeys: map[string]string{},
+		spreads:      map[*video]*videoSpread{},
 	}
 }
 
@@ -192,6 +201,8 @@ func (j *Join) SetVersionFloor(v int64) { j.floor = max(j.floor, v) }
 // Rows returns the current content of every row that has contributions,
 // sorted by key and day: what a current-state table should hold.
 func (j *Join) Rows() []Row {
+	clear(j.spreads)
+	defer clear(j.spreads)
 	var out []Row
 	for rk, e := range j.rows {
 		if !e.deleted {
@@ -336,8 +347,15 @@ func (j *Join) refreshProduct(p productRef) {
 	}
 }
 
-// keysOfVideo returns the sorted distinct keys of the products a video shows.
+// keysOfVideo returns the sorted distinct keys of the products a video
+// shows, or its unlinked key when it shows none.
 func (j *Join) keysOfVideo(v *video) []string {
+	if len(v.products) == 0 {
+		if k := j.unlinkedKey(v); k != "" {
+			return []string{k}
+		}
+		return nil
+	}
 	var keys []string
 	for _, p := range v.products {
 		for _, k := range j.productKeys[p.product] {

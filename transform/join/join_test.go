@@ -216,10 +216,14 @@ func TestVideoPerformanceRestatementAndProducts(t *testing.T) {
 	if got := keysOf(rows); !slices.Equal(got, []string{"K2:2026-01-05", "tiktok:" + shop + ":product:P2:2026-01-05(deleted)"}) {
 		t.Fatalf("link re-keys %v", got)
 	}
-	// Deleting the day's record unlinks the video from its products.
+	// Deleting the day's record unlinks the video from its products: its
+	// engagement goes to the key of the account that posted it.
 	must(j.ApplyVideoPerformance(VideoPerformance{Meta: del(3, t0), ShopID: shop, VideoID: "V1", Date: ZonedDay{day("2026-01-05"), la}}))
-	if len(j.Rows()) != 0 {
-		t.Errorf("rows after delete: %v", keysOf(j.Rows()))
+	if got := keysOf(j.Rows()); !slices.Equal(got, []string{"tiktok:biz:unlinked:2026-01-05"}) {
+		t.Errorf("rows after delete: %v", got)
+	}
+	if r := current(t, j, "tiktok:biz:unlinked", day("2026-01-05")); str(r.TikTokViews) != "100" {
+		t.Errorf("unlinked views %s", str(r.TikTokViews))
 	}
 }
 

@@ -76,6 +76,16 @@ func randomEvents(rng *rand.Rand) []event {
 				}
 			}
 			rec := vperfRec(vid, d, v, ps...)
+			// Measured figures sometimes, a post time now and then.
+			if rng.IntN(3) > 0 {
+				rec.Views = i64(int64(rng.IntN(500)))
+			}
+			if rng.IntN(3) == 0 {
+				rec.Likes, rec.ProductClicks = i64(int64(rng.IntN(50))), i64(int64(rng.IntN(9)))
+			}
+			if rng.IntN(4) == 0 {
+				rec.PostTime = day(pick(days)).Time().Add(-time.Duration(rng.IntN(72)) * time.Hour)
+			}
 			evs = append(evs, event{s, func(j *Join) []Row { return must(j.ApplyVideoPerformance(rec)) }})
 		case 3:
 			vid := fmt.Sprintf("V%d", rng.IntN(3))
@@ -88,6 +98,11 @@ func randomEvents(rng *rand.Rand) []event {
 				watch = f64(float64(v * 7))
 			}
 			rec := ve(vid, v, fmt.Sprintf("2026-01-%02dT%02d:00:00Z", 5+v/4, v%4*5), &views, watch)
+			rec.Saves = i64(v * 3)
+			if rng.IntN(2) == 0 {
+				// Posted up to four days before the first days.
+				rec.CreateTime = day(days[0]).Time().Add(-time.Duration(rng.IntN(96)) * time.Hour)
+			}
 			evs = append(evs, event{s, func(j *Join) []Row { return j.ApplyVideoEngagement(rec) }})
 		case 4:
 			a := pick(asins)

@@ -41,10 +41,15 @@ type Row struct {
 	TikTokViews, TikTokSaves, TikTokShares *int64
 	TikTokLikes, TikTokComments            *int64
 	TikTokWatchTimeSeconds                 *float64
-	TikTokCurrency                         string
-	TikTokVideoGMV                         *big.Rat
-	TikTokOrders, TikTokUnits              *int64
-	TikTokGMV                              *big.Rat
+	TikTokProductImpressions               *int64
+	TikTokProductClicks                    *int64
+	// TikTokAttentionProvenance is measured, estimated or mixed: how the
+	// attention figures above were obtained; "" when there are none.
+	TikTokAttentionProvenance string
+	TikTokCurrency            string
+	TikTokVideoGMV            *big.Rat
+	TikTokOrders, TikTokUnits *int64
+	TikTokGMV                 *big.Rat
 
 	SearchPeriod                    *Period
 	SearchImpressions, SearchClicks *int64
@@ -107,6 +112,9 @@ func (r *Row) appendContent(buf []byte) (_ []byte, comparable bool) {
 	i(r.TikTokLikes)
 	i(r.TikTokComments)
 	fp(r.TikTokWatchTimeSeconds)
+	i(r.TikTokProductImpressions)
+	i(r.TikTokProductClicks)
+	str(r.TikTokAttentionProvenance)
 	str(r.TikTokCurrency)
 	rat(r.TikTokVideoGMV)
 	i(r.TikTokOrders)
@@ -373,28 +381,43 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 	slices.SortFunc(vids, func(a, b *video) int { return strings.Compare(a.id, b.id) })
 	vids = slices.Compact(vids)
 	defer func() { j.scratchVideos = vids[:0] }()
-	var eng [nMetrics]float64
-	var engHas [nMetrics]bool
-	var engInt [nMetrics]int64
+	var att [nMetrics]int64
+	var attHas uint8
+	var watch float64 // seconds
+	var measured, estimated bool
+	if a := j.unlinkedAgg[RowKey{k, d}]; a != nil {
+		// Videos that show no product, summed as they change.
+		has = true
+		measured, estimated = a.measured > 0, a.estimated > 0
+		for m := range nMetrics {
+			switch {
+			case a.has[m] == 0:
+			case m == mWatch:
+				attHas |= 1 << m
+				watch += float64(a.n[m]) / 1000
+			default:
+				attHas |= 1 << m
+				att[m] += a.n[m]
+			}
+		}
+	}
 	for _, v := range vids {
 		var keys []string
 		if j.attr == EvenSplit {
 			// Only an even split needs the other keys of the video.
 			keys = j.keysOfVideo(v)
 		}
-		if e := v.eng; e != nil {
-			if ed := e.on(d, false); ed != nil {
-				has = true
-				for m := range nMetrics {
-					if !ed.reported(m) {
-						continue
-					}
-					engHas[m] = true
-					if m == mWatch {
-						eng[m] += j.shareFloat(ed.delta[m], keys)
-					} else {
-						engInt[m] += j.shareInt(int64(ed.delta[m]), keys, k)
-					}
+		if vd := j.dayOf(v, d); vd.has != 0 {
+			has = true
+			attHas |= vd.has
+			measured, estimated = measured || vd.measured, estimated || vd.estimated
+			for m := range nMetrics {
+				switch {
+				case vd.has&(1<<m) == 0:
+				case m == mWatch:
+					watch += j.shareFloat(float64(vd.n[m])/1000, keys)
+				default:
+					att[m] += j.shareInt(vd.n[m], keys, k)
 				}
 			}
 		}
@@ -412,8 +435,8 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 		}
 	}
 	set := func(m int, dst **int64) {
-		if engHas[m] {
-			v := engInt[m]
+		if attHas&(1<<m) != 0 {
+			v := att[m]
 			*dst = &v
 		}
 	}
@@ -422,10 +445,12 @@ func (j *Join) compute(k string, d Day) (Row, bool) {
 	set(mShares, &r.TikTokShares)
 	set(mLikes, &r.TikTokLikes)
 	set(mComments, &r.TikTokComments)
-	if engHas[mWatch] {
-		w := eng[mWatch]
-		r.TikTokWatchTimeSeconds = &w
+	set(mImpressions, &r.TikTokProductImpressions)
+	set(mClicks, &r.TikTokProductClicks)
+	if attHas&(1<<mWatch) != 0 {
+		r.TikTokWatchTimeSeconds = &watch
 	}
+	r.TikTokAttentionProvenance = provenance(measured, estimated)
 
 	r.AmazonCurrency, r.AmazonSales = amzMoney.currency, amzMoney.sum()
 	// TikTok order GMV and video GMV share one currency field.
@@ -484,6 +509,8 @@ func (j *Join) shareMoney(x amount, keys []string, k string) amount {
 // emit recomputes the touched rows and returns those whose content changed,
 // sorted by key and day, each with a version above the row's last one.
 func (j *Join) emit(t touched, trigger Meta) []Row {
+	clear(j.spreads)
+	defer clear(j.spreads)
 	keys := make([]RowKey, 0, len(t))
 	for rk := range t {
 		keys = append(keys, rk)

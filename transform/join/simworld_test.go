@@ -14,9 +14,12 @@ import (
 // API shows them, one lifetime snapshot a day (watch time vanishes when the
 // world says the video has been inactive for a week), with the video to
 // product link from shop analytics and the identity links of the world's
-// catalog. Each product key's daily views and saves must equal the growth,
-// between consecutive snapshots, of the videos showing one of its products
-// (full credit), and watch time must never go missing on a day it grew.
+// catalog. The snapshots carry no create_time and shop analytics no post
+// time, so a first snapshot's totals stay on its day (no window to spread
+// them over), and shop analytics report no views (the snapshots' count).
+// Each product key's daily views and saves must equal the growth, between
+// consecutive snapshots, of the videos showing one of its products (full
+// credit), and watch time must never go missing on a day it grew.
 func TestSimworldEngagement(t *testing.T) {
 	w := simworld.MustNew(simworld.Config{Seed: 3, Scale: simworld.Scale{Products: 30, VideosPerDay: 4}})
 	const shop = "7494000000000000001"

@@ -13,4 +13,15 @@
 // credit, no mapping file), an even split of video figures with a mapping
 // file, in a world that also mixes currencies; the mapping file is loaded
 // into the warehouse for identity.sql.
+//
+// The SQL covers TikTok attention too: measured daily shop analytics, one
+// source per video and metric, first snapshots spread over the video's life
+// by largest remainder (in proportion to measured views, or evenly), the
+// provenance of each row, and the unlinked keys of videos that show no
+// product. The world generator plants every case the coverage check
+// demands by construction (anchors no chaos removes), and
+// TestWorldCoverage proves it for many seeds without Kafka, the transform
+// process or the loader: the transform's Processor runs in the test, its
+// inputs and outputs go straight into the raw change tables, and the
+// outputs must equal the oracle there as well.
 package oracle

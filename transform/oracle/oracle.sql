@@ -135,7 +135,8 @@ tiktok_lines AS (
 ),
 -- Shop video analytics: the latest version per video and shop day.
 video_perf AS (
-    SELECT shop_id, video_id, ZDAY(date, date_time_zone) AS day, currency, `products.product_id` AS pids, `products.gmv` AS gmvs
+    SELECT shop_id, video_id, ZDAY(date, date_time_zone) AS day, currency, `products.product_id` AS pids, `products.gmv` AS gmvs,
+           views, likes, comments, shares, product_impressions, product_clicks, video_post_time
     FROM (SELECT * FROM tiktok_video_performance_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
     WHERE op != 'delete'
 ),
@@ -145,16 +146,147 @@ video_products AS (
     FROM (SELECT shop_id, video_id, arrayJoin(pids) AS pid FROM video_perf) AS v
     LEFT JOIN product_keys AS k ON k.shop_id = v.shop_id AND k.product_id = v.pid
 ),
--- Attribution: a figure x of a video (engagement: among the sorted keys
+-- Per video: which of views, likes, comments and shares its shop
+-- analytics report (they then come from there only), the day of its
+-- earliest video_post_time, and its shop (the least id).
+video_shop AS (
+    SELECT video_id, min(shop_id) AS shop, toDate32(min(video_post_time)) AS shop_post,
+           countIf(views IS NOT NULL) > 0 AS by_shop_views, countIf(likes IS NOT NULL) > 0 AS by_shop_likes,
+           countIf(comments IS NOT NULL) > 0 AS by_shop_comments, countIf(shares IS NOT NULL) > 0 AS by_shop_shares
+    FROM video_perf GROUP BY video_id
+),
+-- Measured views per video and day: the weights of a spread.
+shop_views AS (
+    SELECT video_id, day, sum(greatest(0, views)) AS w FROM video_perf WHERE views IS NOT NULL GROUP BY video_id, day
+),
+-- Business API snapshots: one counts only if its version is above every
+-- earlier one of its key (in log order), and only after the video's last
+-- accepted delete.
+engagement_accepted AS (
+    SELECT * FROM (
+        SELECT *, max(version) OVER (PARTITION BY _key ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+        FROM tiktok_video_engagement_changes
+    ) WHERE version > before
+),
+engagement_live AS (
+    SELECT a.* FROM engagement_accepted AS a
+    LEFT JOIN (SELECT item_id, max(version) AS deleted_at FROM engagement_accepted WHERE op = 'delete' GROUP BY item_id) AS d
+        ON d.item_id = a.item_id
+    WHERE a.op != 'delete' AND a.version > ifNull(d.deleted_at, 0)
+),
+-- Per video: the business of the latest snapshot, and the day of the
+-- create_time of the latest snapshot that has one.
+video_eng AS (
+    SELECT item_id AS video_id, argMax(business_id, version) AS business,
+           if(countIf(create_time IS NOT NULL) > 0, toDate32(argMaxIf(create_time, version, create_time IS NOT NULL)), NULL) AS eng_post
+    FROM engagement_live GROUP BY item_id
+),
+-- Every reported metric of every snapshot, in version order per video
+-- (watch time in whole milliseconds, rounded half to even): the first
+-- report of a metric is a lifetime total, each later one grows it by its
+-- rise above the highest value before (never below 0), on its UTC day. A
+-- metric the video's shop analytics report is not taken from here.
+engagement_reports AS (
+    SELECT e.video_id AS video_id, e.version AS version, e.day AS day, e.metric AS metric, e.value AS value
+    FROM (
+        SELECT item_id AS video_id, version, toDate32(source_ts) AS day, m.1 AS metric, m.2 AS value
+        FROM engagement_live
+        ARRAY JOIN [('views', video_views), ('watch', toInt64(round(total_time_watched * 1000))), ('saves', favorites),
+                    ('shares', shares), ('likes', likes), ('comments', comments)] AS m
+    ) AS e
+    LEFT JOIN video_shop AS s ON s.video_id = e.video_id
+    WHERE e.value IS NOT NULL
+      AND NOT ifNull(multiIf(e.metric = 'views', s.by_shop_views, e.metric = 'likes', s.by_shop_likes,
+                             e.metric = 'comments', s.by_shop_comments, e.metric = 'shares', s.by_shop_shares, false), false)
+),
+engagement_steps AS (
+    SELECT video_id, day, metric, value,
+           count() OVER w AS reports_before,
+           greatest(0, ifNull(max(value) OVER w, 0)) AS high
+    FROM engagement_reports
+    WINDOW w AS (PARTITION BY video_id, metric ORDER BY version ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+-- A first report is spread over the days from the post day (create_time,
+-- else the shop's video_post_time; clamped to 1096 days; not after the
+-- report) to the report's day; the weight of a day is the video's
+-- measured views on it when its views come from shop analytics and add
+-- up to more than 0 over the window, else 1. By largest remainder:
+-- floor(total x w / W), then one unit each to the largest remainders,
+-- earlier day first.
+spread_days AS (
+    SELECT f.video_id AS video_id, f.metric AS metric, f.total AS total, f.first_day AS first_day,
+           if(isNull(coalesce(e.eng_post, s.shop_post)), first_day,
+              greatest(least(coalesce(e.eng_post, s.shop_post), first_day), subtractDays(first_day, 1095))) AS start,
+           ifNull(s.by_shop_views, false) AS by_views,
+           addDays(start, arrayJoin(range(toUInt32(dateDiff('day', start, first_day)) + 1))) AS day
+    FROM (SELECT video_id, metric, greatest(0, value) AS total, day AS first_day FROM engagement_steps WHERE reports_before = 0) AS f
+    LEFT JOIN video_eng AS e ON e.video_id = f.video_id
+    LEFT JOIN video_shop AS s ON s.video_id = f.video_id
+),
+spread_weights AS (
+    SELECT d.video_id AS video_id, d.metric AS metric, d.day AS day,
+           toInt64(d.total) AS units,
+           toInt64(ifNull(v.w, 0)) AS views_w,
+           toInt64(sum(views_w) OVER p) AS views_sum, toInt64(count() OVER p) AS n,
+           d.by_views AND views_sum > 0 AS proportional,
+           toInt128(if(proportional, views_w, toInt64(1))) AS weight, toInt128(if(proportional, views_sum, n)) AS wsum,
+           intDiv(toInt128(units) * weight, wsum) AS q, (toInt128(units) * weight) % wsum AS r
+    FROM spread_days AS d
+    LEFT JOIN shop_views AS v ON v.video_id = d.video_id AND v.day = d.day
+    WINDOW p AS (PARTITION BY d.video_id, d.metric)
+),
+spread_shares AS (
+    SELECT video_id, metric, day, proportional,
+           toInt64(q) + (row_number() OVER (PARTITION BY video_id, metric ORDER BY r DESC, day ASC) <= units - sum(q) OVER (PARTITION BY video_id, metric)) AS share,
+           units - sum(q) OVER (PARTITION BY video_id, metric) > 0 AS leftover
+    FROM spread_weights
+),
+-- A video's figures per day and metric: measured (shop analytics, growth
+-- between snapshots) and estimated (spread shares). The rule_* flags say
+-- which rule made a figure, for the coverage check.
+video_attention AS (
+    SELECT video_id, day, metric, sum(ival) AS ival, max(measured) AS measured, max(estimated) AS estimated,
+           max(by_shop) AS rule_by_shop, max(spread_proportional) AS rule_spread_proportional,
+           max(spread_even) AS rule_spread_even, max(spread_leftover) AS rule_spread_leftover
+    FROM (
+        SELECT video_id, day, m.1 AS metric, toInt64(assumeNotNull(m.2)) AS ival, toUInt8(1) AS measured, toUInt8(0) AS estimated,
+               toUInt8(1) AS by_shop, toUInt8(0) AS spread_proportional, toUInt8(0) AS spread_even, toUInt8(0) AS spread_leftover
+        FROM video_perf
+        ARRAY JOIN [('views', views), ('shares', shares), ('likes', likes), ('comments', comments),
+                    ('impressions', product_impressions), ('clicks', product_clicks)] AS m
+        WHERE m.2 IS NOT NULL
+        UNION ALL
+        SELECT video_id, day, metric, toInt64(greatest(0, value - high)), 1, 0, 0, 0, 0, 0
+        FROM engagement_steps WHERE reports_before > 0
+        UNION ALL
+        SELECT video_id, day, metric, share, 0, 1,
+               0, proportional, NOT proportional, leftover
+        FROM spread_shares
+    )
+    GROUP BY video_id, day, metric
+),
+-- A video's keys: those of the products it shows, or, showing none, its
+-- shop's (from shop analytics) or its business's unlinked key.
+videos AS (SELECT video_id FROM video_perf UNION DISTINCT SELECT item_id FROM engagement_live),
+-- Attribution: a figure x of a video (attention: among the sorted keys
 -- of all the products it shows; GMV: among those of the product) goes to
 -- the key at 1-based position idx of n as intDiv(x, n) plus one unit if
 -- idx <= x % n, i.e. the remainder one unit each to the first keys. Money
--- is split in units of 0.0001. Full credit is n = idx = 1: all of x.
--- split marks a split share (1), and one that took a remainder unit (2).
+-- is split in units of 0.0001, watch time (in seconds) divided. Full credit is n = idx
+-- = 1: all of x. split marks a split share (1), and one that took a
+-- remainder unit (2).
 video_keys AS (
     SELECT video_id, arrayJoin(keys) AS product_key, toInt64(if(EVEN_SPLIT, length(keys), 1)) AS n,
            toInt64(if(EVEN_SPLIT, indexOf(keys, product_key), 1)) AS idx
-    FROM (SELECT video_id, arraySort(groupUniqArrayArray(keys)) AS keys FROM video_products GROUP BY video_id)
+    FROM (
+        SELECT v.video_id AS video_id,
+               if(empty(p.keys), [concat('tiktok:', ifNull(s.shop, e.business), ':unlinked')], p.keys) AS keys
+        FROM videos AS v
+        LEFT JOIN (SELECT video_id, arraySort(groupUniqArrayArray(keys)) AS keys FROM video_products GROUP BY video_id) AS p
+            ON p.video_id = v.video_id
+        LEFT JOIN video_shop AS s ON s.video_id = v.video_id
+        LEFT JOIN video_eng AS e ON e.video_id = v.video_id
+    )
 ),
 video_gmv AS (
     SELECT vp.keys[i] AS product_key, v.day AS day, v.currency AS currency, toInt64(if(EVEN_SPLIT, length(vp.keys), 1)) AS n,
@@ -165,43 +297,24 @@ video_gmv AS (
     JOIN video_products AS vp ON vp.shop_id = v.shop_id AND vp.video_id = v.video_id AND vp.product_id = v.pid
     ARRAY JOIN arrayEnumerate(vp.keys) AS i
 ),
--- Engagement: a snapshot counts only if its version is above every earlier
--- one of its key (in log order); a video whose last accepted change is a
--- delete has none. Daily deltas: growth above the highest value seen
--- before, never negative, on the snapshot's UTC day; a null keeps the
--- high-water mark and does not report the metric.
-engagement_accepted AS (
-    SELECT * FROM (
-        SELECT *, max(version) OVER (PARTITION BY _key ORDER BY _offset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
-        FROM tiktok_video_engagement_changes
-    ) WHERE version > before
-),
-engagement_live AS (
-    SELECT * FROM engagement_accepted
-    WHERE item_id NOT IN (
-        SELECT item_id FROM (SELECT item_id, op FROM engagement_accepted ORDER BY version DESC LIMIT 1 BY item_id) WHERE op = 'delete')
-),
-engagement_deltas AS (
-    SELECT item_id AS video_id, toDate32(source_ts) AS day,
-        if(video_views IS NULL, NULL, greatest(0, video_views - ifNull(max(video_views) OVER w, 0))) AS d_views,
-        if(total_time_watched IS NULL, NULL, greatest(0, total_time_watched - ifNull(max(total_time_watched) OVER w, 0))) AS d_watch,
-        if(favorites IS NULL, NULL, greatest(0, favorites - ifNull(max(favorites) OVER w, 0))) AS d_saves,
-        if(shares IS NULL, NULL, greatest(0, shares - ifNull(max(shares) OVER w, 0))) AS d_shares,
-        if(likes IS NULL, NULL, greatest(0, likes - ifNull(max(likes) OVER w, 0))) AS d_likes,
-        if(comments IS NULL, NULL, greatest(0, comments - ifNull(max(comments) OVER w, 0))) AS d_comments
-    FROM engagement_live
-    WINDOW w AS (PARTITION BY item_id ORDER BY version ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-),
-engagement_days AS (
-    SELECT video_id, day, sum(d_views) AS views, sum(d_watch) AS watch, sum(d_saves) AS saves,
-           sum(d_shares) AS shares, sum(d_likes) AS likes, sum(d_comments) AS comments
-    FROM engagement_deltas GROUP BY video_id, day
-),
-engagement_shares AS (
-    SELECT k.product_key AS product_key, e.day AS day, e.watch / k.n AS watch,
-           arrayMap(x -> intDiv(x, k.n) + (x % k.n >= k.idx), [e.views, e.saves, e.shares, e.likes, e.comments]) AS counts,
-           if(k.n > 1, 1 + arrayExists(x -> ifNull(x % k.n >= k.idx, 0), [e.views, e.saves, e.shares, e.likes, e.comments]), 0) AS split
-    FROM engagement_days AS e JOIN video_keys AS k ON k.video_id = e.video_id
+-- Attention per key and day: each metric null unless some video has a
+-- figure of it; provenance measured, estimated or mixed over them all.
+attention AS (
+    SELECT k.product_key AS product_key, a.day AS day,
+           if(countIf(a.metric = 'views') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'views')), NULL) AS views,
+           if(countIf(a.metric = 'watch') > 0, toNullable(sumIf(a.ival / 1000 / k.n, a.metric = 'watch')), NULL) AS watch,
+           if(countIf(a.metric = 'saves') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'saves')), NULL) AS saves,
+           if(countIf(a.metric = 'shares') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'shares')), NULL) AS shares,
+           if(countIf(a.metric = 'likes') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'likes')), NULL) AS likes,
+           if(countIf(a.metric = 'comments') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'comments')), NULL) AS comments,
+           if(countIf(a.metric = 'impressions') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'impressions')), NULL) AS impressions,
+           if(countIf(a.metric = 'clicks') > 0, toNullable(sumIf(intDiv(a.ival, k.n) + (a.ival % k.n >= k.idx), a.metric = 'clicks')), NULL) AS clicks,
+           max(a.measured) AS measured, max(a.estimated) AS estimated,
+           maxIf(a.rule_by_shop, a.metric = 'likes') AS rule_shop_likes, max(a.rule_spread_proportional) AS rule_spread_proportional,
+           max(a.rule_spread_even) AS rule_spread_even, max(a.rule_spread_leftover) AS rule_spread_leftover,
+           max(if(k.n > 1, 1 + (a.metric != 'watch' AND a.ival % k.n >= k.idx), 0)) AS split
+    FROM video_attention AS a JOIN video_keys AS k ON k.video_id = a.video_id
+    GROUP BY k.product_key, a.day
 ),
 
 -- Every contribution, keyed by product key and day; money with its
@@ -215,33 +328,37 @@ contributions AS (
            CAST(NULL AS Nullable(Int64)) AS views, CAST(NULL AS Nullable(Float64)) AS watch,
            CAST(NULL AS Nullable(Int64)) AS saves, CAST(NULL AS Nullable(Int64)) AS shares,
            CAST(NULL AS Nullable(Int64)) AS likes, CAST(NULL AS Nullable(Int64)) AS comments,
-           CAST(s.currency_code AS Nullable(String)) AS currency, toUInt8(0) AS split
+           CAST(s.currency_code AS Nullable(String)) AS currency, toUInt8(0) AS split,
+           CAST(NULL AS Nullable(Int64)) AS impressions, CAST(NULL AS Nullable(Int64)) AS clicks,
+           toUInt8(0) AS measured, toUInt8(0) AS estimated, toUInt8(0) AS rule_shop_likes,
+           toUInt8(0) AS rule_spread_proportional, toUInt8(0) AS rule_spread_even, toUInt8(0) AS rule_spread_leftover
     FROM sales AS s LEFT JOIN amazon_links AS l ON l.account = s.marketplace_id AND l.id = s.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('amazon:', b.marketplace_id, ':', b.asin)), b.day, 'bsr', NULL, NULL, NULL, NULL,
-           b.rank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+           b.rank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM bsr AS b LEFT JOIN amazon_links AS l ON l.account = b.marketplace_id AND l.id = b.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('amazon:', o.marketplace_id, ':', o.asin)), o.day, 'amazon_order', NULL, NULL, NULL, NULL,
-           NULL, o.order_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+           NULL, o.order_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM amazon_orders AS o LEFT JOIN amazon_links AS l ON l.account = o.marketplace_id AND l.id = o.asin
     UNION ALL
     SELECT ifNull(l.product_key, concat('tiktok:', o.shop_id, ':', o.sku_id)), o.day, 'tiktok_order', NULL, NULL, NULL, NULL,
-           NULL, o.order_key, toDecimal128(o.sale_price, 4), NULL, NULL, NULL, NULL, NULL, NULL, o.currency, 0
+           NULL, o.order_key, toDecimal128(o.sale_price, 4), NULL, NULL, NULL, NULL, NULL, NULL, o.currency, 0, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM tiktok_lines AS o LEFT JOIN tiktok_links AS l ON l.account = o.shop_id AND l.id = o.sku_id
     UNION ALL
     SELECT product_key, day, 'video_gmv', NULL, NULL, NULL, NULL, NULL, NULL, toDecimal128(gmv, 4),
-           NULL, NULL, NULL, NULL, NULL, NULL, currency, split
+           NULL, NULL, NULL, NULL, NULL, NULL, currency, split, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM video_gmv
     UNION ALL
     SELECT product_key, day, 'engagement', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           counts[1], watch, counts[2], counts[3], counts[4], counts[5], NULL, split
-    FROM engagement_shares
+           views, watch, saves, shares, likes, comments, NULL, split, impressions, clicks, measured, estimated,
+           rule_shop_likes, rule_spread_proportional, rule_spread_even, rule_spread_leftover
+    FROM attention
     UNION ALL
-    SELECT product_key, day, 'search', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+    SELECT product_key, day, 'search', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM sqp
     UNION ALL
-    SELECT term_key, term_day, 'terms', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+    SELECT term_key, term_day, 'terms', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0, 0, 0
     FROM terms
 ),
 -- Amounts in more than one currency are not added up: the row has no
@@ -273,7 +390,12 @@ joined AS (
         countIf(kind = 'engagement' AND split > 0) AS split_engagement,
         countIf(kind = 'video_gmv' AND split > 0) AS split_video_gmv,
         countIf(kind = 'engagement' AND split = 2) AS split_engagement_remainder,
-        countIf(kind = 'video_gmv' AND split = 2) AS split_video_gmv_remainder
+        countIf(kind = 'video_gmv' AND split = 2) AS split_video_gmv_remainder,
+        sumIf(impressions, kind = 'engagement') AS tiktok_product_impressions,
+        sumIf(clicks, kind = 'engagement') AS tiktok_product_clicks,
+        multiIf(max(measured) = 1 AND max(estimated) = 1, 'mixed', max(measured) = 1, 'measured', max(estimated) = 1, 'estimated', NULL) AS tiktok_attention_provenance,
+        max(rule_shop_likes) AS rule_shop_likes, max(rule_spread_proportional) AS rule_spread_proportional,
+        max(rule_spread_even) AS rule_spread_even, max(rule_spread_leftover) AS rule_spread_leftover
     FROM contributions
     GROUP BY product_key, day
 )

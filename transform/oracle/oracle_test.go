@@ -80,8 +80,11 @@ func (e *env) configure(v variant, rows [][]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e.evenSplit = v.evenSplit
-	if err := e.conn.Exec(ctx, "CREATE TABLE oracle_mapping (product_key String, channel String, channel_id String) ENGINE = Memory"); err != nil {
-		e.t.Fatal(err)
+	for _, q := range []string{"DROP TABLE IF EXISTS oracle_mapping",
+		"CREATE TABLE oracle_mapping (product_key String, channel String, channel_id String) ENGINE = Memory"} {
+		if err := e.conn.Exec(ctx, q); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	if rows == nil {
 		return
@@ -393,6 +396,7 @@ func expandZDAY(sql string) string {
 var columns = []struct{ name, kind string }{
 	{"tiktok_views", "int"}, {"tiktok_watch_time_seconds", "float"}, {"tiktok_saves", "int"},
 	{"tiktok_shares", "int"}, {"tiktok_likes", "int"}, {"tiktok_comments", "int"},
+	{"tiktok_product_impressions", "int"}, {"tiktok_product_clicks", "int"}, {"tiktok_attention_provenance", "string"},
 	{"tiktok_currency", "string"}, {"tiktok_video_gmv", "money"}, {"tiktok_orders", "int"},
 	{"tiktok_units", "int"}, {"tiktok_gmv", "money"},
 	{"amazon_search_period_start", "date"}, {"amazon_search_period_end", "date"},
@@ -501,7 +505,9 @@ func (e *env) lag(ctx context.Context) int64 {
 // it fails with a diff.
 func (e *env) converge(what string) {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	// Generous: on a loaded machine one run of the oracle query takes a
+	// minute (a clean one, a few seconds).
+	deadline := time.Now().Add(8 * time.Minute)
 	oracleQ := lineQuery(e.oracleRelation())
 	actualQ := lineQuery(actualRelation)
 	wantLinksQ, gotLinksQ := fmt.Sprintf(linkLine, identitySQL), fmt.Sprintf(linkLine, actualLinks)
@@ -521,7 +527,7 @@ func (e *env) converge(what string) {
 			differSince = time.Time{}
 		case differSince.IsZero():
 			differSince = time.Now()
-		case time.Since(differSince) > 30*time.Second:
+		case time.Since(differSince) > 2*time.Minute:
 			// Every input is committed and loaded: only the outputs'
 			// loading may still be behind, and not for this long.
 			deadline = time.Now()
@@ -536,7 +542,7 @@ func (e *env) converge(what string) {
 // compare runs both oracles once all inputs are loaded and the transform
 // has committed them all; state says what differs or what is missing.
 func (e *env) compare(oracleQ, actualQ, wantLinksQ, gotLinksQ string) (ok, caughtUp bool, state string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if ok, state := e.loaded(ctx); !ok {
 		return false, false, state
@@ -610,6 +616,23 @@ var variants = []variant{
 	{name: "even_mapped", seeds: []uint64{3}, kills: 2, evenSplit: true, mapping: true, mixCurrencies: true},
 }
 
+// The size of the worlds.
+const worldProducts, worldVideos = 28, 24
+
+// worldOf returns the world generator of a variant and seed.
+func worldOf(t testing.TB, v variant, seed uint64) *world {
+	w := newWorld(t, seed)
+	// Off in the committed runs: the world it generates leaves no row for
+	// the several-GTINs conflict, which the coverage check demands (see
+	// world.staleIdentity).
+	w.staleIdentity = os.Getenv("ORACLE_STALE_IDENTITY") == "1"
+	if v.evenSplit {
+		w.maxShown = 3
+	}
+	w.mixCurrencies, w.mapped = v.mixCurrencies, v.mapping
+	return w
+}
+
 // TestOracle: a seeded world of input changes goes through the transform
 // and the loader; product_daily must equal the join computed in SQL over
 // the raw change tables. Then the rest of the world arrives while the
@@ -631,16 +654,8 @@ func TestOracle(t *testing.T) {
 
 func testOracle(t *testing.T, v variant, seed uint64) {
 	e := newEnv(t)
-	w := newWorld(t, seed)
-	// Off in the committed runs: the world it generates leaves no row for
-	// the several-GTINs conflict, which the coverage check demands (see
-	// world.staleIdentity).
-	w.staleIdentity = os.Getenv("ORACLE_STALE_IDENTITY") == "1"
-	if v.evenSplit {
-		w.maxShown = 3
-	}
-	w.mixCurrencies, w.mapped = v.mixCurrencies, v.mapping
-	ins := w.build(28, 24)
+	w := worldOf(t, v, seed)
+	ins := w.build(worldProducts, worldVideos)
 	e.configure(v, w.mapping)
 	t.Logf("world of seed %d: %d input changes", seed, len(ins))
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -684,7 +699,7 @@ func testOracle(t *testing.T, v variant, seed uint64) {
 	}
 	e.converge("after the kills")
 	tr.kill()
-	e.checkCoverage(v)
+	e.checkCoverage(v, e.oracleRelation())
 	t.Logf("seed %d took %s", seed, time.Since(start).Round(time.Millisecond))
 }
 
@@ -693,12 +708,12 @@ type check struct{ name, cond string }
 
 // checkCoverage fails the test when the world left a column, a kind of
 // product key, a conflict or a rule of the variant out: an oracle that
-// compares nulls proves nothing. The variant's rules are counted in the
-// join oracle's relation (its split_* and *_currencies columns), which
-// product_daily equals by now.
-func (e *env) checkCoverage(v variant) {
+// compares nulls proves nothing. The rules are counted in oracleRel, the
+// join oracle's relation (its rule_*, split_* and *_currencies columns),
+// which product_daily equals by now.
+func (e *env) checkCoverage(v variant, oracleRel string) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var daily []check
 	for _, c := range columns {
@@ -708,15 +723,26 @@ func (e *env) checkCoverage(v variant) {
 		check{"key gtin", "startsWith(product_key, 'gtin:')"},
 		check{"key seller_sku", "startsWith(product_key, 'sku:')"},
 		check{"key unmatched_amazon", "startsWith(product_key, 'amazon:')"},
-		check{"key unmatched_tiktok", "startsWith(product_key, 'tiktok:') AND NOT match(product_key, ':product:')"},
+		check{"key unmatched_tiktok", "startsWith(product_key, 'tiktok:') AND NOT match(product_key, ':(product:|unlinked$)')"},
 		check{"key tiktok_product_fallback", "match(product_key, ':product:')"},
+		check{"key unlinked shop", fmt.Sprintf("product_key = 'tiktok:%s:unlinked' AND tiktok_views IS NOT NULL", shop)},
+		check{"key unlinked business", fmt.Sprintf("product_key = 'tiktok:%s:unlinked' AND tiktok_views IS NOT NULL", business)},
+		check{"attention measured", "tiktok_attention_provenance = 'measured'"},
+		check{"attention estimated", "tiktok_attention_provenance = 'estimated'"},
+		check{"attention mixed", "tiktok_attention_provenance = 'mixed'"},
 	)
 	links := []check{
 		{"conflict several_gtins", "conflict_reason LIKE '%several GTINs%'"},
 		{"conflict gtin_same_account", "conflict_reason LIKE 'GTIN % is on several products%'"},
 		{"conflict several_seller_skus", "conflict_reason LIKE '%several seller SKUs%'"},
 	}
-	var oracle []check
+	// The rules of TikTok attention, counted where the oracle applies them.
+	oracle := []check{
+		{"likes measured by the shop", "rule_shop_likes > 0"},
+		{"spread in proportion to measured views", "rule_spread_proportional > 0"},
+		{"spread evenly", "rule_spread_even > 0"},
+		{"spread with units left to the largest remainders", "rule_spread_leftover > 0"},
+	}
 	if v.mapping {
 		daily = append(daily,
 			check{"key mapping_file", "NOT match(product_key, '^(gtin|sku|amazon|tiktok):')"},
@@ -750,7 +776,7 @@ func (e *env) checkCoverage(v variant) {
 	}{
 		{actualRelation, daily},
 		{"SELECT * FROM product_links FINAL WHERE is_deleted = 0", links},
-		{e.oracleRelation(), oracle},
+		{oracleRel, oracle},
 	} {
 		if len(g.checks) == 0 {
 			continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,7 +93,12 @@ func newWorld(t testing.TB, seed uint64) *world {
 	return &world{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), maxShown: 2}
 }
 
-// build returns the world's inputs in arrival order.
+// build returns the world's inputs in arrival order. Whatever the seed,
+// the world has every case checkCoverage demands: the random draws add
+// variety and chaos (skipped days, restatements, duplicates, deletes), but
+// each case is also planted by construction where no chaos removes it
+// (anchors: the first product of each kind, the first video of each kind,
+// day 0 of every ASIN, the first order of every product).
 func (w *world) build(nProducts, nVideos int) []input {
 	var ps []*product
 	for i := range nProducts {
@@ -106,7 +112,9 @@ func (w *world) build(nProducts, nVideos int) []input {
 		if p.kind != kindAmazonOnly {
 			p.productID = fmt.Sprintf("17%08d", i)
 			p.skus = []string{fmt.Sprintf("18%08d", i)}
-			if w.rng.IntN(3) == 0 {
+			// Product 0 always has two: the mapping file's product rows
+			// and an even split of its GMV need one.
+			if w.rng.IntN(3) == 0 || i == 0 {
 				p.skus = append(p.skus, fmt.Sprintf("19%08d", i))
 			}
 		}
@@ -292,7 +300,7 @@ func (w *world) catalog(p *product) {
 		for range versions {
 			v += int64(1 + w.rng.IntN(2))
 			ranks := []any{}
-			if w.rng.IntN(5) != 0 {
+			if w.rng.IntN(5) != 0 || v <= 2 { // the first version always has a rank
 				ranks = append(ranks, map[string]any{"website_display_group": "beauty", "title": "Beauty", "rank": int64(1 + w.rng.IntN(5000))})
 				if w.rng.IntN(3) == 0 {
 					ranks = append(ranks, map[string]any{"website_display_group": "home", "title": "Home", "rank": int64(1 + w.rng.IntN(5000))})
@@ -367,7 +375,9 @@ func (w *world) products(p *product) {
 func (w *world) salesTraffic(p *product) {
 	for n, asin := range p.asins {
 		for d := range days {
-			if w.rng.IntN(4) == 0 {
+			// Day 0 is an anchor: never skipped or deleted, never zero,
+			// the first ASIN in USD (a second ASIN sells in EUR).
+			if w.rng.IntN(4) == 0 && d > 0 {
 				continue
 			}
 			var sku any
@@ -385,15 +395,18 @@ func (w *world) salesTraffic(p *product) {
 					// days mix two.
 					cur = "EUR"
 				}
-				sessions := int64(w.rng.IntN(200))
+				if d == 0 && n == 0 {
+					cur = "USD"
+				}
+				sessions := int64(1 + w.rng.IntN(200))
 				op := "snapshot"
-				if v == versions && v > 1 && w.rng.IntN(6) == 0 {
+				if v == versions && v > 1 && w.rng.IntN(6) == 0 && d > 0 {
 					op = "delete"
 				}
 				s.add(int64(v), op, w.ts(d+v-1), map[string]any{"marketplace_id": mkt, "date": dayDate(d),
 					"date_time_zone": mktZone, "asin_granularity": "SKU", "parent_asin": "P" + asin, "child_asin": some(asin),
-					"sku": sku, "currency_code": cur, "ordered_product_sales": big.NewRat(int64(w.rng.IntN(100000)), 100),
-					"units_ordered": int64(w.rng.IntN(20)), "sessions": sessions, "page_views": sessions + int64(w.rng.IntN(50))})
+					"sku": sku, "currency_code": cur, "ordered_product_sales": big.NewRat(int64(1+w.rng.IntN(100000)), 100),
+					"units_ordered": int64(1 + w.rng.IntN(20)), "sessions": sessions, "page_views": sessions + int64(w.rng.IntN(50))})
 			}
 			s.done(true)
 		}
@@ -411,8 +424,8 @@ func (w *world) searchQuery(p *product) {
 				for v := 1; v <= 1+w.rng.IntN(2); v++ {
 					s.add(int64(v), "snapshot", w.ts(days-1), map[string]any{"marketplace_id": mkt, "report_period": "WEEK",
 						"start_date": start, "end_date": start.AddDate(0, 0, 6), "date_time_zone": mktZone, "asin": asin,
-						"search_query": query, "asin_impression_count": int64(w.rng.IntN(10000)),
-						"asin_click_count": int64(w.rng.IntN(500)), "asin_purchase_count": int64(w.rng.IntN(50))})
+						"search_query": query, "asin_impression_count": int64(1 + w.rng.IntN(10000)),
+						"asin_click_count": int64(1 + w.rng.IntN(500)), "asin_purchase_count": int64(1 + w.rng.IntN(50))})
 				}
 				s.done(true)
 			}
@@ -445,12 +458,18 @@ func (w *world) searchTerms(ps []*product) {
 			versions := 1 + w.rng.IntN(2)
 			for v := 1; v <= versions; v++ {
 				var clicked []any
-				for r, i := range w.rng.Perm(len(asins))[:3] {
+				perm := w.rng.Perm(len(asins))[:3]
+				if n == 0 && !slices.Contains(perm, 0) {
+					// An anchor: product 0's ASIN (never deleted) is among
+					// the clicked of every period's first term.
+					perm[0] = 0
+				}
+				for r, i := range perm {
 					clicked = append(clicked, map[string]any{"clicked_asin": asins[i], "click_share_rank": int64(r + 1),
 						"click_share": float64(w.rng.IntN(1000)) / 1000, "conversion_share": float64(w.rng.IntN(1000)) / 1000})
 				}
 				op := "snapshot"
-				if v == versions && v > 1 && w.rng.IntN(5) == 0 {
+				if v == versions && v > 1 && w.rng.IntN(5) == 0 && n > 0 {
 					op = "delete"
 				}
 				s.add(int64(v), op, w.ts(days-1), map[string]any{"marketplace_id": mkt, "report_period": pd.kind,
@@ -467,10 +486,12 @@ func (w *world) searchTerms(ps []*product) {
 // arrive after them.
 func (w *world) amazonOrders(p *product) {
 	for _, asin := range p.asins {
-		for o := range w.rng.IntN(5) {
+		// Order 0 is an anchor: dated, never canceled (and, for a
+		// product whose ASIN has two seller SKUs, sold under the second).
+		for o := range 1 + w.rng.IntN(4) {
 			order := fmt.Sprintf("111-%s-%d", asin, o)
 			when := w.ts(w.rng.IntN(days))
-			headerOnly := w.rng.IntN(3) == 0
+			headerOnly := w.rng.IntN(3) == 0 && o > 0
 			if headerOnly {
 				w.seq("amazon.orders", mkt+":"+order).add(1, "create", when, map[string]any{"marketplace_id": mkt,
 					"amazon_order_id": order, "purchase_date": when, "last_update_date": when, "order_status": "Unshipped",
@@ -495,7 +516,7 @@ func (w *world) amazonOrders(p *product) {
 						"purchase_date": date, "order_status": some(status)}
 				}
 				s.add(1, "create", when, fields("Unshipped"))
-				if w.rng.IntN(4) == 0 {
+				if w.rng.IntN(4) == 0 && o > 0 {
 					s.add(2, "update", when.Add(time.Hour), fields("Canceled"))
 				}
 				s.done(true)
@@ -506,36 +527,90 @@ func (w *world) amazonOrders(p *product) {
 
 // tiktokOrders writes orders of the product's SKUs, one line per unit;
 // some are cancelled, some deleted.
+//
+// Anchors: order 0 of every product is never cancelled or deleted and
+// sells its first SKU (the one the mapping file joins); where the world
+// mixes currencies, the first TikTok-only product also sells one in EUR
+// on that day, next to its USD order 0.
 func (w *world) tiktokOrders(p *product) {
-	for o := range len(p.skus) * w.rng.IntN(4) {
+	if p.productID == "" {
+		return
+	}
+	n := 1 + len(p.skus)*w.rng.IntN(4)
+	mixed := w.mixCurrencies && p.i == kindTikTokOnly
+	if mixed {
+		n = max(n, 2)
+	}
+	first := dayDate(w.rng.IntN(days)).Add(time.Duration(w.rng.IntN(23*60)) * time.Minute) // minutes later stay on its day
+	for o := range n {
+		anchor := o == 0 || mixed && o == 1
 		order := fmt.Sprintf("58%06d%02d", p.i, o)
 		when := w.ts(w.rng.IntN(days))
 		var lines []any
 		for l := range 1 + w.rng.IntN(3) {
+			sku := p.skus[w.rng.IntN(len(p.skus))]
+			if anchor && l == 0 {
+				sku = p.skus[0]
+			}
 			lines = append(lines, map[string]any{"id": fmt.Sprintf("%s-%d", order, l), "product_id": p.productID,
-				"sku_id": p.skus[w.rng.IntN(len(p.skus))], "sale_price": dec(big.NewRat(int64(100+w.rng.IntN(5000)), 100))})
+				"sku_id": sku, "sale_price": dec(big.NewRat(int64(100+w.rng.IntN(5000)), 100))})
 		}
 		s := w.seq("tiktok.orders", shop+":"+order)
 		cur := w.currency()
+		if anchor {
+			when, cur = first.Add(time.Duration(o)*time.Minute), "USD"
+			if o == 1 {
+				cur = "EUR"
+			}
+		}
 		fields := func(status string) map[string]any {
 			return map[string]any{"shop_id": shop, "order_id": order, "status": status, "create_time": when,
 				"update_time": when, "payment_currency": some(cur), "line_items": lines}
 		}
 		s.add(1, "create", when, fields("AWAITING_SHIPMENT"))
-		switch w.rng.IntN(6) {
-		case 0:
+		switch chaos := w.rng.IntN(6); {
+		case anchor:
+		case chaos == 0:
 			s.add(2, "update", when.Add(time.Hour), fields("CANCELLED"))
-		case 1:
+		case chaos == 1:
 			s.add(2, "delete", when.Add(time.Hour), fields("AWAITING_SHIPMENT"))
 		}
 		s.done(true)
 	}
 }
 
+// Video kinds of a world (video v is of kind v % nVideoKinds). The first
+// video of each kind is an anchor: no chaos removes what it plants (no
+// delete of it, its snapshots or its first shop days), so every case
+// below exists in every world, whatever the seed.
+const (
+	// Shop analytics report every metric on most days; snapshots too (posted
+	// before the first day): views, likes, comments and shares measured by
+	// the shop, watch time and saves spread in proportion to its views.
+	vkShopAll = iota
+	// Shop analytics report views only: likes, comments and shares come from
+	// the snapshots, spread in proportion to the measured views over a
+	// window that starts before the first shop day (days weighing 0).
+	vkShopViews
+	// No shop analytics: an organic video under the business's unlinked
+	// key, its first snapshot spread evenly.
+	vkOrganic
+	// Shop analytics that list no product: the shop's unlinked key.
+	vkShopNoProducts
+	// Shop analytics only, no snapshot: measured figures alone.
+	vkShopOnly
+	// Snapshots without create_time: the post day comes from the shop's
+	// video_post_time.
+	vkShopPostTime
+	nVideoKinds
+)
+
 // video writes a video's shop analytics (which products it shows, their
-// GMV per shop day, restated) and its lifetime engagement snapshots.
+// GMV and measured figures per shop day, restated) and its lifetime
+// engagement snapshots.
 func (w *world) video(v int, ps []*product) {
 	id := fmt.Sprintf("73%08d", v)
+	kind, anchor := v%nVideoKinds, v < nVideoKinds
 	var shown []string
 	for range 1 + w.rng.IntN(w.maxShown) {
 		p := ps[w.rng.IntN(len(ps))]
@@ -549,57 +624,119 @@ func (w *world) video(v int, ps []*product) {
 			shown = append(shown, pid)
 		}
 	}
-	for d := range days {
-		if w.rng.IntN(3) == 0 {
-			continue
-		}
-		s := w.seq("tiktok.video_performance", fmt.Sprintf("%s:%s:%s", shop, id, dayDate(d).Format(time.DateOnly)))
-		versions := 1 + w.rng.IntN(2)
-		for ver := 1; ver <= versions; ver++ {
-			cur := w.currency()
-			var prods []any
-			for _, pid := range shown {
-				// In units of 0.0001, the schema's scale: an even split
-				// then has remainders to hand out.
-				prods = append(prods, map[string]any{"product_id": pid, "gmv": dec(big.NewRat(int64(w.rng.IntN(2000000)), 10000))})
+	switch {
+	case kind == vkShopNoProducts:
+		shown = nil
+	case anchor && kind == vkShopAll:
+		// Two products, one with two SKUs (product 0, see build): several
+		// keys, for the even split of attention and of a product's GMV.
+		shown = []string{ps[0].productID, ps[nKinds].productID}
+	case anchor && kind == vkShopViews:
+		// A product the shop API never listed: the fallback key.
+		shown = append(shown, fmt.Sprintf("16%08d", ps[kindAmazonOnly].i))
+	}
+	// Posted up to three days before the first day.
+	posted := day0.AddDate(0, 0, -w.rng.IntN(4)).Add(-time.Duration(1+w.rng.IntN(20*60)) * time.Minute)
+	if kind != vkOrganic {
+		for d := range days {
+			// Anchors keep their first two days: weights of a spread.
+			firstDays := anchor && d < 2
+			if w.rng.IntN(3) == 0 && !firstDays {
+				continue
 			}
-			op := "snapshot"
-			if ver == versions && ver > 1 && w.rng.IntN(8) == 0 {
-				op = "delete"
+			s := w.seq("tiktok.video_performance", fmt.Sprintf("%s:%s:%s", shop, id, dayDate(d).Format(time.DateOnly)))
+			versions := 1 + w.rng.IntN(2)
+			for ver := 1; ver <= versions; ver++ {
+				cur := w.currency()
+				prods := []any{}
+				for n, pid := range shown {
+					// In units of 0.0001, the schema's scale: an even split
+					// then has remainders to hand out (an odd number of units
+					// for the anchor's first product).
+					units := int64(w.rng.IntN(2000000))
+					if firstDays && n == 0 {
+						units = 2*units + 1
+					}
+					prods = append(prods, map[string]any{"product_id": pid, "gmv": dec(big.NewRat(units, 10000))})
+				}
+				op := "snapshot"
+				if ver == versions && ver > 1 && w.rng.IntN(8) == 0 && !firstDays {
+					op = "delete"
+				}
+				views := int64(w.rng.IntN(5000))
+				switch {
+				case firstDays && d == 0:
+					// 1 more than a multiple of 12: a remainder to hand out
+					// under an even split among 2, 3 or 4 keys.
+					views = 12*views + 1
+				case firstDays:
+					views++ // a weight
+				}
+				f := map[string]any{"shop_id": shop, "video_id": id, "date": dayDate(d),
+					"date_time_zone": shopZone, "currency": cur, "products": prods, "views": map[string]any{"long": views}}
+				if kind == vkShopAll {
+					f["likes"] = map[string]any{"long": int64(1 + w.rng.IntN(300))}
+					f["comments"] = map[string]any{"long": int64(1 + w.rng.IntN(30))}
+					f["shares"] = map[string]any{"long": int64(1 + w.rng.IntN(30))}
+					f["product_impressions"] = map[string]any{"long": int64(1 + w.rng.IntN(2000))}
+					f["product_clicks"] = map[string]any{"long": int64(1 + w.rng.IntN(90))}
+				}
+				if kind == vkShopPostTime || w.rng.IntN(2) == 0 {
+					f["video_post_time"] = map[string]any{"long.timestamp-millis": posted}
+				}
+				s.add(int64(ver), op, w.ts(d+ver-1), f)
 			}
-			s.add(int64(ver), op, w.ts(d+ver-1), map[string]any{"shop_id": shop, "video_id": id, "date": dayDate(d),
-				"date_time_zone": shopZone, "currency": cur, "products": prods})
+			s.done(true)
 		}
-		s.done(true)
+	}
+	if kind == vkShopOnly {
+		return
 	}
 	// Lifetime snapshots, a few a day, growing with an occasional dip (an
-	// unlike) and a vanished watch time.
+	// unlike) and a vanished watch time. The first one reports every
+	// metric, saves 1: spread over at least two days, that unit is a
+	// remainder. Anchors take two snapshots on their first day (a spread
+	// and a delta on one day) from the second day of the world on, when
+	// the shop has measured views on two days.
 	s := w.seq("tiktok.video_engagement", business+":"+id)
 	var views, likes, saves, shares, comments int64
 	var watch float64
 	ver := int64(0)
 	for d := range days {
-		for range w.rng.IntN(3) {
-			views += int64(w.rng.IntN(1000))
+		n := w.rng.IntN(3)
+		if anchor && ver == 0 {
+			n = 0
+			if d >= 1 {
+				n = 2
+			}
+		}
+		for range n {
+			views += int64(1 + w.rng.IntN(1000))
 			likes += int64(w.rng.IntN(100)) - 5
 			saves += int64(w.rng.IntN(10))
 			shares += int64(w.rng.IntN(10))
 			comments += int64(w.rng.IntN(10))
-			watch += float64(w.rng.IntN(100000)) / 8
+			watch += float64(1+w.rng.IntN(100000)) / 8
+			if ver == 0 {
+				saves, likes = 1, max(likes, 1)
+			}
 			ver++
 			f := map[string]any{"business_id": business, "item_id": id,
 				"video_views": map[string]any{"long": views}, "likes": map[string]any{"long": max(likes, 0)},
 				"favorites": map[string]any{"long": saves}, "shares": map[string]any{"long": shares}}
-			if w.rng.IntN(4) != 0 {
+			if kind != vkShopPostTime {
+				f["create_time"] = map[string]any{"long.timestamp-millis": posted}
+			}
+			if w.rng.IntN(4) != 0 || ver == 1 {
 				f["total_time_watched"] = map[string]any{"double": watch}
 			}
-			if w.rng.IntN(3) != 0 {
+			if w.rng.IntN(3) != 0 || ver == 1 {
 				f["comments"] = map[string]any{"long": comments}
 			}
 			s.add(ver, "snapshot", w.ts(d), f)
 		}
 	}
-	if ver > 0 && w.rng.IntN(10) == 0 {
+	if ver > 0 && w.rng.IntN(10) == 0 && !anchor {
 		s.add(ver+1, "delete", w.ts(days-1), map[string]any{"business_id": business, "item_id": id})
 		s.done(false)
 		return

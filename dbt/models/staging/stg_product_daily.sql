@@ -19,12 +19,18 @@ select
     toDate(date) as date,
     toString(date_time_zone) as date_time_zone,
 
+    -- TikTok attention: measured per day (shop analytics, growth between
+    -- Business API snapshots) or estimated (a first snapshot's lifetime totals
+    -- spread over the video's life); tiktok_attention_provenance says which.
     tiktok_views,
     tiktok_watch_time_seconds,
     tiktok_saves,
     tiktok_shares,
     tiktok_likes,
     tiktok_comments,
+    tiktok_product_impressions,
+    tiktok_product_clicks,
+    CAST(tiktok_attention_provenance AS Nullable(String)) as tiktok_attention_provenance,
     -- One currency for both TikTok amounts; NULL with NULL amounts when the
     -- day's amounts came in several currencies (they are never converted).
     CAST(tiktok_currency AS Nullable(String)) as tiktok_currency,

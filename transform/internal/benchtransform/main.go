@@ -52,11 +52,12 @@ func main() {
 		days       = flag.Int("days", 7, "days of activity after the catalog")
 		zone       = flag.String("zone", "UTC", "reporting time zone (IANA)")
 		even       = flag.Bool("even", false, "split video figures evenly among products (default: full credit)")
+		posted     = flag.Int("posted", 7, "videos are posted up to this many days before the world starts (create_time; 0: snapshots carry none), so first snapshots are spread over up to that many days more")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
 	)
 	flag.Parse()
-	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, zone: *zone, even: *even,
+	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, posted: *posted, zone: *zone, even: *even,
 		cpuProfile: *cpuProfile, memProfile: *memProfile}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtransform:", err)
 		os.Exit(1)
@@ -65,6 +66,7 @@ func main() {
 
 type options struct {
 	products, videos, days int
+	posted                 int
 	zone                   string
 	even                   bool
 	cpuProfile, memProfile string
@@ -100,7 +102,7 @@ func run(out io.Writer, o options) error {
 	}
 	fmt.Fprintf(out, "transform bench: %d products, %d videos, %d days, reporting zone %s, attribution %s, GOMAXPROCS %d\n",
 		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0))
-	w := newWorld(o.products, o.videos, b)
+	w := newWorld(o.products, o.videos, o.posted, b)
 	if err := w.generate(o.days); err != nil {
 		return err
 	}

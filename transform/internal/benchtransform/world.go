@@ -41,13 +41,14 @@ const (
 // three clicked ASINs, one a competitor's).
 type world struct {
 	products, videos int
+	posted           int // videos are posted up to this many days before d0 (0: no create_time)
 	b                *bench
 	rnd              *rand.Rand
 	d0               time.Time
 }
 
-func newWorld(products, videos int, b *bench) *world {
-	return &world{products: products, videos: videos, b: b, rnd: rand.New(rand.NewPCG(1, 2)),
+func newWorld(products, videos, posted int, b *bench) *world {
+	return &world{products: products, videos: videos, posted: posted, b: b, rnd: rand.New(rand.NewPCG(1, 2)),
 		d0: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)} // a Monday
 }
 
@@ -186,6 +187,10 @@ func (w *world) hour(d, h int) error {
 			"caption":     some("New drop #tiktokmademebuyit"),
 			"video_views": some(base * 50 * n * (n + 1) / 2), "likes": some(base * 3 * n), "comments": some(base / 3 * n),
 			"shares": some(base / 5 * n), "favorites": some(base / 2 * n), "reach": some(base * 40 * n)}
+		if w.posted > 0 {
+			// The post time: the first snapshot is spread from there.
+			fields["create_time"] = map[string]any{"long.timestamp-millis": w.d0.Add(-time.Duration(v%(24*w.posted)+1) * time.Hour)}
+		}
 		if (v+d)%13 != 0 { // sometimes missing: keeps its last value
 			fields["total_time_watched"] = some(float64(base*n) * 7.5)
 		}

@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run test test-env test-bi bench-load bench-ingest bench-transform bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -101,6 +101,41 @@ BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7
 bench-transform:
 	go build -o $(CACHE)/benchtransform ./transform/internal/benchtransform
 	GOMAXPROCS=1 taskset -c 0 $(CACHE)/benchtransform $(BENCH_TRANSFORM_FLAGS)
+
+## bench-latency: signed TikTok Shop webhooks at a steady rate (BENCH_LATENCY_RATE,
+## default 50/s, for BENCH_LATENCY_SECONDS, default 120) into `shopstream run`
+## (real Kafka, embedded warehouse, the simulated shop's API): p50/p95/p99 per
+## order from the webhook's arrival to its row in tiktok_orders and to its
+## product's row in product_daily (by _inserted_at), and where the time goes.
+## BENCH_LATENCY_ENV adds run settings (e.g. SHOPSTREAM_LOAD_MAX_WAIT=250ms).
+LATENCY_BENCH_KAFKA := $(CACHE)/bench-latency-kafka
+bench-latency: build kafka-jars
+	@deploy/local/kafka.sh stop $(LATENCY_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(LATENCY_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(LATENCY_BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	go test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkLatency$$' -benchtime 1x ./test/e2e/ > $(CACHE)/bench-latency.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-latency.out; exit 1; }; \
+	grep '^latency ' $(CACHE)/bench-latency.out
+
+## bench-peer: shopstream load (production build, bin/shopstream-plain) against
+## ClickHouse's Kafka table engine (AvroConfluent through the same registry,
+## inside the same embedded warehouse) on the same topic: BENCH_PEER_ROWS
+## (default 200,000) tiktok.webhook_events records, rows/s and peak RSS of
+## each, then each SIGKILLed three times mid-load and restarted, counting
+## duplicates and losses. The last line is `peer rows-per-second ratio X`.
+PEER_BENCH_KAFKA := $(CACHE)/bench-peer-kafka
+BENCH_PEER_ROWS  ?= 200000
+bench-peer: build kafka-jars
+	go build -o bin/shopstream-plain ./cmd/shopstream
+	@deploy/local/kafka.sh stop $(PEER_BENCH_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(PEER_BENCH_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(PEER_BENCH_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	SHOPSTREAM_TEST_PEER_LOADER=$(CURDIR)/bin/shopstream-plain BENCH_PEER_ROWS=$(BENCH_PEER_ROWS) \
+	go test -count=1 -timeout 45m -run '^$$' -bench '^BenchmarkPeer$$' -benchtime 1x ./test/e2e/ > $(CACHE)/bench-peer.out 2>&1 \
+		|| { tail -50 $(CACHE)/bench-peer.out; exit 1; }; \
+	grep '^peer ' $(CACHE)/bench-peer.out
 
 ## bench-export: `shopstream export` of BENCH_EXPORT_ROWS rows of
 ## product_daily (default 1,000,000) from the embedded warehouse to CSV and

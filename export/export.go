@@ -176,9 +176,10 @@ const (
 )
 
 // read runs s's query and returns a reader of its rows. A result without
-// rows may come without its columns too (the embedded warehouse then sends
-// no header block; a ClickHouse server does): DESCRIBE names them, so that
-// an empty result still has its header row.
+// rows comes without its columns over HTTP (ClickHouse's Native format
+// writes nothing for no rows, a server's as the embedded warehouse's; the
+// native protocol sends a header block): DESCRIBE names them, so that an
+// empty result still has its header row.
 func read(ctx context.Context, q Querier, s Sheet) (*rowReader, error) {
 	rows, err := open(ctx, q, s)
 	if err != nil {

@@ -25,6 +25,9 @@ type Warehouse struct {
 	MaxOpenConns int
 	// TLS, if set, reaches Addr over TLS (https, or the native secure port).
 	TLS *tls.Config
+	// Settings are sent with every query of the connection (e.g. readonly);
+	// nil sends none beyond the client's own.
+	Settings clickhouse.Settings
 }
 
 // URL is the warehouse's HTTP base URL (https with TLS).
@@ -45,12 +48,13 @@ func Open(ctx context.Context, w Warehouse) (driver.Conn, error) {
 		MaxOpenConns: max(w.MaxOpenConns, 2),
 		MaxIdleConns: max(w.MaxOpenConns, 2),
 		TLS:          w.TLS,
+		Settings:     w.Settings,
 	}
 	switch w.Protocol {
 	case "native", "":
 		opts.Protocol = clickhouse.Native
 		// LZ4 block compression halves the bytes on the wire for the cost of
-		// little CPU; the embedded warehouse (HTTP) does not speak it.
+		// little CPU.
 		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
 	case "http":
 		opts.Protocol = clickhouse.HTTP

@@ -64,7 +64,8 @@ func avroPaths(t *testing.T, topic string) []string {
 // with the topic's Avro schema: each field (and each field of a list of
 // records) has a column of the type the loader writes, and each column is fed
 // by a field, the Kafka record (_key, _partition, _offset) or, in
-// current-state tables, op (is_deleted). A schema change without a migration
+// current-state tables, op (is_deleted), or the warehouse itself
+// (_inserted_at). A schema change without a migration
 // fails here instead of silently dropping data.
 func TestEveryFieldHasAColumnAndEveryColumnASource(t *testing.T) {
 	conn, _ := openWarehouse(t)
@@ -129,9 +130,9 @@ func TestEveryFieldHasAColumnAndEveryColumnASource(t *testing.T) {
 				}
 			}
 		}
-		check(tb.Raw, nil)
+		check(tb.Raw, map[string]string{tables.InsertedAtColumn: tables.InsertedAtType})
 		if tb.Current != "" {
-			check(tb.Current, map[string]string{tables.DeletedColumn: "UInt8"})
+			check(tb.Current, map[string]string{tables.DeletedColumn: "UInt8", tables.InsertedAtColumn: tables.InsertedAtType})
 		}
 	}
 }

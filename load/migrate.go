@@ -160,6 +160,9 @@ var (
 	dedupSetting = "non_replicated_deduplication_window"
 )
 
+// materializeRE matches an ALTER that is a mutation of stored parts only.
+var materializeRE = regexp.MustCompile(`(?m)^\s*MATERIALIZE COLUMN `)
+
 // clusterize rewrites one statement for a cluster; see MigrateOptions.
 func clusterize(stmt, cluster string) ([]string, error) {
 	if m := mvRE.FindStringSubmatch(stmt); m != nil {
@@ -178,6 +181,11 @@ func clusterize(stmt, cluster string) ([]string, error) {
 				return nil, fmt.Errorf("view %s: no FROM line to point at the local table", m[1])
 			}
 			return []string{fromRE.ReplaceAllString(s, "FROM ${1}_local")}, nil
+		}
+		if materializeRE.MatchString(stmt) {
+			// A mutation rewrites stored parts: only the local tables
+			// have any.
+			return []string{alterRE.ReplaceAllString(stmt, fmt.Sprintf("ALTER TABLE ${1}_local ON CLUSTER %s", cluster))}, nil
 		}
 		// A column change applies to the replicated local tables and to
 		// the Distributed table in front of them, which has columns too.

@@ -209,6 +209,24 @@ func TestClusterStatements(t *testing.T) {
 	if !strings.Contains(joined, "replicated_deduplication_window = 10000") {
 		t.Error("dedup window lost")
 	}
+	// A mutation of stored parts (MATERIALIZE COLUMN) runs on the local
+	// tables only: a Distributed table has no parts and refuses it.
+	for _, tb := range all {
+		for _, name := range []string{tb.Raw, tb.Current} {
+			if name == "" {
+				continue
+			}
+			if want := "ALTER TABLE " + name + "_local ON CLUSTER shop\n    MATERIALIZE COLUMN `_inserted_at`"; !strings.Contains(joined, want) {
+				t.Errorf("missing %q", want)
+			}
+			if bad := "ALTER TABLE " + name + " ON CLUSTER shop\n    MATERIALIZE COLUMN"; strings.Contains(joined, bad) {
+				t.Errorf("mutation of the Distributed table %s", name)
+			}
+			if want := "ALTER TABLE " + name + " ON CLUSTER shop\n    ADD COLUMN IF NOT EXISTS `_inserted_at`"; !strings.Contains(joined, want) {
+				t.Errorf("missing %q", want)
+			}
+		}
+	}
 	if _, err := migs[0].Statements(load.MigrateOptions{Cluster: "x; DROP"}); err == nil {
 		t.Error("cluster name with SQL accepted")
 	}

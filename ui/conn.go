@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -63,34 +62,12 @@ func Open(ctx context.Context, w load.Warehouse) (*Conn, error) {
 	return &Conn{Conn: conn, ReadOnly: fmt.Sprintf("the user's profile (readonly=%d)", level)}, nil
 }
 
-// open is load.Open with settings sent on every query.
+// open connects as load.Open does, with settings sent on every query.
 func open(ctx context.Context, w load.Warehouse, settings clickhouse.Settings) (driver.Conn, error) {
-	opts := &clickhouse.Options{
-		Addr:         []string{w.Addr},
-		Auth:         clickhouse.Auth{Database: w.Database, Username: w.User, Password: w.Password},
-		DialTimeout:  10 * time.Second,
-		ReadTimeout:  5 * time.Minute,
-		MaxOpenConns: max(w.MaxOpenConns, 2),
-		MaxIdleConns: max(w.MaxOpenConns, 2),
-		TLS:          w.TLS,
-		Settings:     settings,
-	}
-	switch w.Protocol {
-	case "native", "":
-		opts.Protocol = clickhouse.Native
-		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
-	case "http":
-		opts.Protocol = clickhouse.HTTP
-	default:
-		return nil, fmt.Errorf("ui: warehouse protocol %q is not native or http", w.Protocol)
-	}
-	conn, err := clickhouse.Open(opts)
+	w.Settings = settings
+	conn, err := load.Open(ctx, w)
 	if err != nil {
-		return nil, fmt.Errorf("ui: open warehouse %s (%s): %w", w.Addr, w.Protocol, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("ui: warehouse %s (%s) does not answer: %w", w.Addr, w.Protocol, err)
+		return nil, fmt.Errorf("ui: %w", err)
 	}
 	return conn, nil
 }

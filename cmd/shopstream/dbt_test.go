@@ -45,7 +45,7 @@ func TestRunScheduledDbt(t *testing.T) {
 		}
 	}()
 	// The first run, once the loader has caught up (nothing to load here).
-	waitNonZero(t, warehouseAddr, "SELECT countIf(status = 'success' AND models_ok = 1 AND tests_ok = 3 AND command LIKE 'build --select stg_product_daily%') FROM dbt_runs", "successful dbt run")
+	waitNonZero(t, warehouseAddr, "SELECT countIf(status = 'success' AND models_ok = 1 AND tests_ok > 0 AND tests_failed = 0 AND command LIKE 'build --select stg_product_daily%') FROM dbt_runs", "successful dbt run")
 	_, metrics := httpGet(t, "http://"+metricsAddr+"/metrics")
 	if !strings.Contains(metrics, dbtrun.MetricRuns+`{status="success"}`) || !strings.Contains(metrics, dbtrun.MetricLastSuccess+" 1") {
 		t.Errorf("/metrics does not count the dbt run:\n%s", grepLines(metrics, "shopstream_dbt_"))

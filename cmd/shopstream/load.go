@@ -128,9 +128,10 @@ func (a *app) warehouse(conns int) load.Warehouse {
 	return w
 }
 
-// kafkaOpts are the client options every stage shares (authentication).
+// kafkaOpts are the client options every stage shares (authentication,
+// fetch wait).
 func (a *app) kafkaOpts() []kgo.Opt {
-	var opts []kgo.Opt
+	opts := []kgo.Opt{kgo.FetchMaxWait(a.cfg.Kafka.FetchMaxWait)}
 	if a.kafkaTLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(a.kafkaTLS.Clone()))
 	}

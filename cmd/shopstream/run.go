@@ -68,7 +68,7 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 
-	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, a.kafkaOpts()...)
+	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, cfg.Kafka.User, cfg.Kafka.Password.Reveal(), a.kafkaOpts()...)
 	if err != nil {
 		return err
 	}

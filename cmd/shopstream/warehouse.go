@@ -40,11 +40,12 @@ tools can use it as a ClickHouse server.`,
 			}
 			defer engine.Close()
 			srv, err := warehouse.NewServer(engine, warehouse.Options{
-				MaxBodyBytes:   a.cfg.Warehouse.MaxBodyBytes,
-				MaxMemoryUsage: a.cfg.Warehouse.MaxMemoryUsage,
-				TempDir:        dataDir,
-				Logger:         a.log.With().Str("stage", "warehouse").Logger(),
-				Credentials:    warehouse.Credentials{User: a.cfg.Warehouse.User, Password: a.cfg.Warehouse.Password.Reveal()},
+				MaxBodyBytes:          a.cfg.Warehouse.MaxBodyBytes,
+				MaxMemoryUsage:        a.cfg.Warehouse.MaxMemoryUsage,
+				TempDir:               dataDir,
+				Logger:                a.log.With().Str("stage", "warehouse").Logger(),
+				Credentials:           warehouse.Credentials{User: a.cfg.Warehouse.User, Password: a.cfg.Warehouse.Password.Reveal()},
+				IdleConnectionTimeout: a.cfg.Warehouse.IdleConnectionTimeout,
 			})
 			if err != nil {
 				return fmt.Errorf("start warehouse: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/sim"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/secret"
 )
@@ -64,6 +65,7 @@ func receiver(cfg config.Sources, env Env) (*stage.Receiver, error) {
 		return nil, errors.New("ingest webhooks: sources.tiktokshop is not configured (the app key and secret verify signatures)")
 	}
 	return stage.NewReceiver(stage.ReceiverConfig{Kafka: env.Kafka, AppKey: cfg.TikTokShop.AppKey, AppSecret: cfg.TikTokShop.AppSecret,
-		Follow: env.Follow, Listen: cfg.Webhooks.Listen, MaxBodyBytes: cfg.Webhooks.MaxBodyBytes, Registerer: env.Registerer,
-		Logger: env.stageLog(Webhooks)})
+		Follow: env.Follow, MaxBodyBytes: cfg.Webhooks.MaxBodyBytes, Registerer: env.Registerer, Logger: env.stageLog(Webhooks),
+		Server: webhook.ServerConfig{Listen: cfg.Webhooks.Listen, ReadHeaderTimeout: cfg.Webhooks.ReadHeaderTimeout,
+			ReadTimeout: cfg.Webhooks.ReadTimeout, WriteTimeout: cfg.Webhooks.WriteTimeout, IdleTimeout: cfg.Webhooks.IdleTimeout}})
 }

@@ -184,3 +184,62 @@ func TestRunPublishesBacklog(t *testing.T) {
 		t.Errorf("backfill done at %s (then %v), want %s", idleAt, g[stage.MetricBackfillDone], want)
 	}
 }
+
+// idleQueue is a Stepper that has nothing to do until its queue has ids,
+// and wakes Run through the queue, as the TikTok Shop stage does with the
+// orders webhooks name.
+type idleQueue struct {
+	q     *stage.OrderQueue
+	steps chan int // receives the number of ids each step found
+}
+
+func (s idleQueue) Step(context.Context) (stage.Progress, error) {
+	n := s.q.Len()
+	s.steps <- n
+	return stage.Progress{}, nil // idle either way: Run sleeps again
+}
+
+func (s idleQueue) Close()                {}
+func (s idleQueue) Wake() <-chan struct{} { return s.q.Wake() }
+
+// stoppedClock never lets time pass: Sleep returns only when ctx ends.
+type stoppedClock struct{}
+
+func (stoppedClock) Now() time.Time { return simworld.DefaultStart }
+func (stoppedClock) Sleep(ctx context.Context, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestWebhookWakesIdleStage: an idle stage waiting for its poll interval
+// steps again as soon as a webhook queues an order, on a clock where the
+// interval never passes (before, the order waited up to
+// sources.tiktokshop.poll_interval, a minute by default).
+func TestWebhookWakesIdleStage(t *testing.T) {
+	q := &stage.OrderQueue{}
+	st := idleQueue{q: q, steps: make(chan int)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	r, err := stage.NewRunner(func(context.Context) (stage.Stepper, error) { return st, nil },
+		stage.RunConfig{Interval: time.Hour, Clock: stoppedClock{}, Source: "tiktokshop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- r.Run(ctx) }()
+	if n := <-st.steps; n != 0 {
+		t.Fatalf("first step found %d ids", n)
+	}
+	stage.Follower{Queue: q}.FollowOrder(webhookEvent("576000000000000001"))
+	select {
+	case n := <-st.steps:
+		if n != 1 {
+			t.Fatalf("woken step found %d ids", n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the queued order did not wake the idle stage")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

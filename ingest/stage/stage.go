@@ -276,6 +276,14 @@ type Stepper interface {
 	Close()
 }
 
+// Waker is a Stepper that can get work before its poll interval is over
+// (the TikTok Shop stage when a webhook names an order): Run ends its wait
+// as soon as the channel receives, instead of leaving the work for the
+// next poll.
+type Waker interface {
+	Wake() <-chan struct{}
+}
+
 // RunConfig shapes a Runner.
 type RunConfig struct {
 	// Interval is how long to wait when a step found nothing to do.
@@ -336,6 +344,10 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	defer st.Close()
 	cfg.Logger.Info().Msg("stage started")
 	bl, _ := st.(Backlogger)
+	var wake <-chan struct{}
+	if w, ok := st.(Waker); ok {
+		wake = w.Wake()
+	}
 	for {
 		p, err := st.Step(ctx)
 		if err != nil {
@@ -353,10 +365,32 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		}
 		// Nothing left to read: whatever history there was is in.
 		cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
-		if err := cfg.Clock.Sleep(ctx, cfg.Interval); err != nil {
+		if err := sleepOrWake(ctx, cfg.Clock, cfg.Interval, wake); err != nil {
 			return err
 		}
 	}
+}
+
+// sleepOrWake waits for d on c, or until wake receives; it returns an error
+// only when ctx ended.
+func sleepOrWake(ctx context.Context, c clock.Clock, d time.Duration, wake <-chan struct{}) error {
+	if wake == nil {
+		return c.Sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-wake:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err := c.Sleep(sctx, d)
+	if ctx.Err() != nil {
+		return err
+	}
+	return nil
 }
 
 // sourceTS returns the source_ts a mapper set on a record, or zero.

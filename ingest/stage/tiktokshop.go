@@ -83,6 +83,18 @@ type OrderQueue struct {
 	// reconciles every order anyway). Zero means 10000.
 	Max     int
 	dropped int
+	wake    chan struct{}
+}
+
+// Wake returns a channel that receives after ids were added (one value
+// for any number of Adds until it is received).
+func (q *OrderQueue) Wake() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+	return q.wake
 }
 
 // Add queues ids; it never blocks.
@@ -102,6 +114,13 @@ func (q *OrderQueue) Add(ids ...string) {
 			continue
 		}
 		q.ids[id] = true
+	}
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
 
@@ -191,6 +210,16 @@ func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 
 // Close ends the incarnation.
 func (t *TikTokShop) Close() { t.s.close() }
+
+// Wake implements Waker: a webhook that names an order ends the stage's
+// wait, so the order is fetched now rather than at the next poll (up to
+// sources.tiktokshop.poll_interval later).
+func (t *TikTokShop) Wake() <-chan struct{} {
+	if t.cfg.Follow == nil {
+		return nil
+	}
+	return t.cfg.Follow.Wake()
+}
 
 func (t *TikTokShop) now() time.Time { return t.cfg.Clock.Now() }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/emit"
@@ -83,8 +84,9 @@ type ReceiverConfig struct {
 	// Follow is the TikTok Shop stage's queue (ShopConfig.Follow): order
 	// events name the orders it fetches.
 	Follow *OrderQueue
-	// Listen and MaxBodyBytes: see webhook.ServerConfig and webhook.Config.
-	Listen       string
+	// Server is the receiver's address and timeouts (its Handler is set
+	// here); MaxBodyBytes: see webhook.Config.
+	Server       webhook.ServerConfig
 	MaxBodyBytes int64
 	// Registerer, if set, registers the receiver's metrics.
 	Registerer prometheus.Registerer
@@ -97,7 +99,9 @@ type ReceiverConfig struct {
 type Receiver struct {
 	k     Kafka
 	kw    *KafkaWriter
+	h     *webhook.Handler
 	srv   *httpserve.Server
+	log   zerolog.Logger
 	close sync.Once
 }
 
@@ -115,20 +119,33 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		Logger: &cfg.Logger, Registerer: cfg.Registerer})
 	if err == nil {
 		var srv *httpserve.Server
-		if srv, err = webhook.NewServer(webhook.ServerConfig{Listen: cfg.Listen, Handler: h, Logger: cfg.Logger}); err == nil {
-			return &Receiver{k: cfg.Kafka, kw: kw, srv: srv}, nil
+		sc := cfg.Server
+		sc.Handler, sc.Logger = h, cfg.Logger
+		if srv, err = webhook.NewServer(sc); err == nil {
+			return &Receiver{k: cfg.Kafka, kw: kw, h: h, srv: srv, log: cfg.Logger}, nil
 		}
 	}
 	kw.Close()
 	return nil, fmt.Errorf("webhook receiver: %w", err)
 }
 
-// Run ensures the events topic exists and serves until ctx ends (nil) or
-// the server fails (the error: restart me).
+// Run ensures the events topic exists, primes the handler with the
+// events already stored, and serves until ctx ends (nil) or the server
+// fails (the error: restart me).
 func (r *Receiver) Run(ctx context.Context) error {
 	if err := EnsureTopics(ctx, r.k, schemas.TopicTikTokWebhookEvents); err != nil {
 		return fmt.Errorf("webhook receiver: %w", err)
 	}
+	// Events stored before a restart are known: TikTok's redelivery of one
+	// (its 200 lost in a crash) is answered without storing it again. A
+	// failure here costs only that, so it does not stop the receiver.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	recent, err := RecentNotificationIDs(pctx, r.k, webhook.DefaultRecentIDs)
+	cancel()
+	if err != nil {
+		r.log.Warn().Err(err).Msg("webhook receiver starts without the events stored before")
+	}
+	r.h.Remember(recent...)
 	return r.srv.Run(ctx)
 }
 
@@ -148,4 +165,72 @@ func (f Follower) FollowOrder(ev webhook.Event) {
 	if ev.Order != nil && ev.Order.OrderID != "" {
 		f.Queue.Add(ev.Order.OrderID)
 	}
+}
+
+// RecentNotificationIDs returns the keys (notification ids) of the last n
+// events of each partition of tiktok.webhook_events, oldest first within a
+// partition. The receiver primes its memory of stored events with them at
+// start (webhook.Handler.Remember): TikTok redelivers an event whose 200 it
+// did not get, and a receiver that crashed after the broker's ack but before
+// answering would otherwise store that event a second time.
+func RecentNotificationIDs(ctx context.Context, k Kafka, n int) ([]string, error) {
+	cl, err := kgo.NewClient(k.ClientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topic := k.Topic(schemas.TopicTikTokWebhookEvents)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	from := map[int32]kgo.Offset{}
+	remaining := map[int32]int64{} // partition -> the offset still to reach
+	var ferr error
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Err != nil {
+			ferr = errors.Join(ferr, fmt.Errorf("%s[%d]: %w", e.Topic, e.Partition, e.Err))
+			return
+		}
+		s, _ := starts.Lookup(e.Topic, e.Partition)
+		first := max(s.Offset, e.Offset-int64(n))
+		if first < e.Offset {
+			from[e.Partition] = kgo.NewOffset().At(first)
+			remaining[e.Partition] = e.Offset
+		}
+	})
+	if ferr != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", ferr)
+	}
+	if len(from) == 0 {
+		return nil, nil
+	}
+	rd, err := kgo.NewClient(append(append([]kgo.Opt{}, k.ClientOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))...)
+	if err != nil {
+		return nil, fmt.Errorf("recent webhook events: %w", err)
+	}
+	defer rd.Close()
+	var ids []string
+	for len(remaining) > 0 {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("recent webhook events: %w", err)
+		}
+		if err := fs.Err(); err != nil {
+			return nil, fmt.Errorf("recent webhook events: %w", err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			ids = append(ids, string(r.Key))
+			if r.Offset+1 >= remaining[r.Partition] {
+				delete(remaining, r.Partition)
+			}
+		})
+	}
+	return ids, nil
 }

@@ -68,8 +68,9 @@ type Config struct {
 	// for the answer; default 2.5 s leaves room for the network.
 	WriteTimeout time.Duration
 	// RecentIDs is how many acknowledged notification ids are remembered to
-	// answer redeliveries without writing again. Default 10000; negative
-	// disables it (the deterministic event_id still dedupes downstream).
+	// answer redeliveries without writing again. Default DefaultRecentIDs;
+	// negative disables it (the deterministic event_id still dedupes
+	// downstream). Remember primes it, for example after a restart.
 	RecentIDs int
 	// Now stamps ingest_ts. Default time.Now.
 	Now func() time.Time
@@ -78,6 +79,10 @@ type Config struct {
 	// Logger logs failures; never bodies or signatures. Default: no logs.
 	Logger *zerolog.Logger
 }
+
+// DefaultRecentIDs is how many notification ids a Handler remembers by
+// default.
+const DefaultRecentIDs = 10000
 
 // Handler is the http.Handler of POST /webhooks/tiktok.
 type Handler struct {
@@ -101,7 +106,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.WriteTimeout = 2500 * time.Millisecond
 	}
 	if cfg.RecentIDs == 0 {
-		cfg.RecentIDs = 10000
+		cfg.RecentIDs = DefaultRecentIDs
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -129,6 +134,20 @@ func NewHandler(cfg Config) (*Handler, error) {
 }
 
 func (h *Handler) count(outcome string) { h.requests.WithLabelValues(Source, outcome).Inc() }
+
+// Remember marks notification ids as stored, oldest first, as if they had
+// just been accepted: a restarted receiver primes itself with the events it
+// stored before (see stage.RecentNotificationIDs), so that TikTok's
+// redelivery of one of them (its 200 lost in the crash) is answered without
+// storing the event twice. It does nothing when RecentIDs is negative.
+func (h *Handler) Remember(ids ...string) {
+	if h.recent == nil {
+		return
+	}
+	for _, id := range ids {
+		h.recent.add(id)
+	}
+}
 
 // ServeHTTP handles one delivery.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -143,6 +143,10 @@ type Warehouse struct {
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// MaxMemoryUsage bounds the memory of one statement in the embedded warehouse.
 	MaxMemoryUsage int64 `koanf:"max_memory_usage"`
+	// IdleConnectionTimeout closes a native-protocol connection of the
+	// embedded warehouse that sends nothing this long (ClickHouse's
+	// idle_connection_timeout, default 1h).
+	IdleConnectionTimeout time.Duration `koanf:"idle_connection_timeout"`
 	// TLS reaches Addr over TLS (native port 9440, https 8443), verified
 	// against TLSCAFile (PEM) if set, else the system roots.
 	TLS       bool   `koanf:"tls"`
@@ -168,6 +172,12 @@ type Kafka struct {
 	// is: use it with TLS.
 	TLS       bool   `koanf:"tls"`
 	TLSCAFile string `koanf:"tls_ca_file"`
+	// FetchMaxWait bounds how long a broker holds a fetch that has
+	// nothing to return yet (default 500ms, the Java consumer's). A
+	// read-committed consumer (the transform, the loader) can wait this long
+	// after a transaction committed before it sees the records: franz-go's
+	// own default of 5s added seconds to a change's way to the warehouse.
+	FetchMaxWait time.Duration `koanf:"fetch_max_wait"`
 }
 
 // TLSConfig returns the TLS client configuration of the brokers, nil
@@ -218,58 +228,60 @@ var secretKeys = append([]string{"warehouse.password", "kafka.password", "schema
 
 func defaults() map[string]any {
 	return map[string]any{
-		"data_dir":                      "./data",
-		"log.level":                     "info",
-		"log.format":                    "json",
-		"warehouse.addr":                "",
-		"warehouse.protocol":            "native",
-		"warehouse.database":            "default",
-		"warehouse.user":                "default",
-		"warehouse.password":            "",
-		"warehouse.password_file":       "",
-		"warehouse.listen":              "127.0.0.1:8123",
-		"warehouse.native_listen":       "127.0.0.1:9000",
-		"warehouse.max_body_bytes":      256 << 20,
-		"warehouse.max_memory_usage":    4 << 30,
-		"kafka.brokers":                 []string{},
-		"kafka.listen":                  "127.0.0.1:9092",
-		"kafka.topic_prefix":            "",
-		"kafka.user":                    "",
-		"kafka.password":                "",
-		"kafka.password_file":           "",
-		"kafka.tls":                     false,
-		"kafka.tls_ca_file":             "",
-		"warehouse.tls":                 false,
-		"warehouse.tls_ca_file":         "",
-		"schema_registry.url":           "",
-		"schema_registry.listen":        "127.0.0.1:8081",
-		"schema_registry.user":          "",
-		"schema_registry.password":      "",
-		"schema_registry.password_file": "",
-		"metrics.listen":                "127.0.0.1:9464",
-		"load.group":                    "shopstream-load",
-		"load.instance_id":              "",
-		"load.topics":                   []string{},
-		"load.topic_prefix":             "",
-		"load.batch_rows":               10000,
-		"load.batch_bytes":              16 << 20,
-		"load.max_wait":                 "1s",
-		"load.max_in_flight":            8,
-		"load.memory_limit":             192 << 20,
-		"transform.time_zone":           "UTC",
-		"transform.attribution":         "full",
-		"transform.mapping_file":        "",
-		"transform.group":               stream.DefaultGroup,
-		"transform.transactional_id":    stream.DefaultTransactionalID,
-		"transform.topic_prefix":        "",
-		"dbt.schedule":                  "",
-		"dbt.bin":                       "dbt",
-		"dbt.project_dir":               "dbt",
-		"dbt.profiles_dir":              "",
-		"dbt.args":                      []string{"build"},
-		"dbt.schema":                    "analytics",
-		"dbt.catch_up_timeout":          "10m",
-		"dbt.timeout":                   "1h",
+		"data_dir":                          "./data",
+		"log.level":                         "info",
+		"log.format":                        "json",
+		"warehouse.addr":                    "",
+		"warehouse.protocol":                "native",
+		"warehouse.database":                "default",
+		"warehouse.user":                    "default",
+		"warehouse.password":                "",
+		"warehouse.password_file":           "",
+		"warehouse.listen":                  "127.0.0.1:8123",
+		"warehouse.native_listen":           "127.0.0.1:9000",
+		"warehouse.max_body_bytes":          256 << 20,
+		"warehouse.max_memory_usage":        4 << 30,
+		"warehouse.idle_connection_timeout": "1h",
+		"kafka.brokers":                     []string{},
+		"kafka.listen":                      "127.0.0.1:9092",
+		"kafka.topic_prefix":                "",
+		"kafka.user":                        "",
+		"kafka.password":                    "",
+		"kafka.password_file":               "",
+		"kafka.tls":                         false,
+		"kafka.tls_ca_file":                 "",
+		"kafka.fetch_max_wait":              "500ms",
+		"warehouse.tls":                     false,
+		"warehouse.tls_ca_file":             "",
+		"schema_registry.url":               "",
+		"schema_registry.listen":            "127.0.0.1:8081",
+		"schema_registry.user":              "",
+		"schema_registry.password":          "",
+		"schema_registry.password_file":     "",
+		"metrics.listen":                    "127.0.0.1:9464",
+		"load.group":                        "shopstream-load",
+		"load.instance_id":                  "",
+		"load.topics":                       []string{},
+		"load.topic_prefix":                 "",
+		"load.batch_rows":                   10000,
+		"load.batch_bytes":                  16 << 20,
+		"load.max_wait":                     "1s",
+		"load.max_in_flight":                8,
+		"load.memory_limit":                 192 << 20,
+		"transform.time_zone":               "UTC",
+		"transform.attribution":             "full",
+		"transform.mapping_file":            "",
+		"transform.group":                   stream.DefaultGroup,
+		"transform.transactional_id":        stream.DefaultTransactionalID,
+		"transform.topic_prefix":            "",
+		"dbt.schedule":                      "",
+		"dbt.bin":                           "dbt",
+		"dbt.project_dir":                   "dbt",
+		"dbt.profiles_dir":                  "",
+		"dbt.args":                          []string{"build"},
+		"dbt.schema":                        "analytics",
+		"dbt.catch_up_timeout":              "10m",
+		"dbt.timeout":                       "1h",
 	}
 }
 
@@ -448,10 +460,16 @@ func (c *Config) validate() []error {
 	if c.Warehouse.MaxMemoryUsage <= 0 {
 		bad("warehouse.max_memory_usage", "must be positive")
 	}
+	if c.Warehouse.IdleConnectionTimeout <= 0 {
+		bad("warehouse.idle_connection_timeout", "must be positive")
+	}
 	for i, b := range c.Kafka.Brokers {
 		checkHostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
+	if c.Kafka.FetchMaxWait <= 0 {
+		bad("kafka.fetch_max_wait", "must be a positive duration such as 500ms")
+	}
 	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
 		if _, err := t.TLSConfig(); err != nil {
 			bad(key, "%v", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConfig(t *testing.T, yaml string) string {
@@ -97,5 +98,24 @@ func TestLoaderSettings(t *testing.T) {
 	_, err = load("", []string{"SHOPSTREAM_LOAD_MAX_WAIT=0s", "SHOPSTREAM_LOAD_BATCH_BYTES=-1"})
 	if err == nil || !strings.Contains(err.Error(), "load.max_wait") || !strings.Contains(err.Error(), "load.batch_bytes") {
 		t.Fatalf("bad loader settings accepted or not all reported: %v", err)
+	}
+}
+
+// TestKafkaFetchMaxWait: the fetch wait defaults to the Java consumer's
+// 500ms (franz-go's 5s delayed read-committed consumers by seconds), can be
+// set, and must be positive.
+func TestKafkaFetchMaxWait(t *testing.T) {
+	c, err := load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.FetchMaxWait != 500*time.Millisecond {
+		t.Fatalf("default kafka.fetch_max_wait %s", c.Kafka.FetchMaxWait)
+	}
+	if c, err = load("", []string{"SHOPSTREAM_KAFKA_FETCH_MAX_WAIT=100ms"}); err != nil || c.Kafka.FetchMaxWait != 100*time.Millisecond {
+		t.Fatalf("kafka.fetch_max_wait from the environment: %v %v", c, err)
+	}
+	if _, err := load("", []string{"SHOPSTREAM_KAFKA_FETCH_MAX_WAIT=0s"}); err == nil || !strings.Contains(err.Error(), "kafka.fetch_max_wait") {
+		t.Fatalf("zero fetch wait accepted: %v", err)
 	}
 }

@@ -121,6 +121,15 @@ type Webhooks struct {
 	Listen string `koanf:"listen"`
 	// MaxBodyBytes bounds a delivery.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// ReadHeaderTimeout, ReadTimeout (headers and body), WriteTimeout (to
+	// the end of the answer) and IdleTimeout (a kept-alive connection)
+	// bound how long a client may hold a connection: a stalled or
+	// trickling client (slow-loris) is cut off instead of holding it
+	// forever.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 }
 
 // sourceSecretKeys are the sources' secrets: environment or *_file only.
@@ -168,6 +177,10 @@ func sourceDefaults() map[string]any {
 		"sources.tiktokbiz.poll_interval":        stage.DefaultBusinessInterval,
 		"sources.webhooks.listen":                "",
 		"sources.webhooks.max_body_bytes":        webhook.DefaultMaxBodyBytes,
+		"sources.webhooks.read_header_timeout":   webhook.DefaultReadHeaderTimeout,
+		"sources.webhooks.read_timeout":          webhook.DefaultReadTimeout,
+		"sources.webhooks.write_timeout":         webhook.DefaultWriteTimeout,
+		"sources.webhooks.idle_timeout":          webhook.DefaultIdleTimeout,
 	}
 	for _, k := range sourceSecretKeys {
 		d[k], d[k+"_file"] = "", ""
@@ -255,6 +268,10 @@ func (s Sources) validate() []error {
 	if s.Webhooks.MaxBodyBytes <= 0 {
 		bad("sources.webhooks.max_body_bytes", "must be positive")
 	}
+	positive("sources.webhooks.read_header_timeout", s.Webhooks.ReadHeaderTimeout)
+	positive("sources.webhooks.read_timeout", s.Webhooks.ReadTimeout)
+	positive("sources.webhooks.write_timeout", s.Webhooks.WriteTimeout)
+	positive("sources.webhooks.idle_timeout", s.Webhooks.IdleTimeout)
 	return problems
 }
 

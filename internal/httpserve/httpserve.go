@@ -26,6 +26,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers; default 10 s.
 	ReadHeaderTimeout time.Duration
+	// ReadTimeout, WriteTimeout, IdleTimeout and MaxHeaderBytes are
+	// http.Server's; zero leaves net/http's default.
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+	MaxHeaderBytes int
 	// OnListen, if set, is told the address each incarnation listens on.
 	OnListen func(addr string)
 	Logger   zerolog.Logger
@@ -51,6 +57,9 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg}, nil
 }
 
+// Config returns the server's configuration, defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
 // Run listens and serves until ctx ends, then lets requests in progress
 // finish (up to ShutdownTimeout) and returns nil. It returns an error when
 // it cannot listen or the server fails: restart me.
@@ -59,7 +68,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: listen on %s: %w", s.cfg.Name, s.cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: s.cfg.Handler, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout}
+	srv := &http.Server{Handler: s.cfg.Handler, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, MaxHeaderBytes: s.cfg.MaxHeaderBytes}
 	s.cfg.Logger.Info().Str("listen", ln.Addr().String()).Msg(s.cfg.Name + " listening")
 	if s.cfg.OnListen != nil {
 		s.cfg.OnListen(ln.Addr().String())

@@ -32,8 +32,11 @@ func (b *Broker) InProcess() bool { return b.cluster != nil }
 
 // StartBroker returns the configured brokers after checking that they answer
 // (reached with opts), or, with none configured, starts an in-process broker
-// on listen that keeps its log in dataDir/kafka.
-func StartBroker(ctx context.Context, seeds []string, listen, dataDir string, opts ...kgo.Opt) (*Broker, error) {
+// on listen that keeps its log in dataDir/kafka. With a user, the in-process
+// broker takes only SASL/PLAIN clients that authenticate as user with
+// password (opts must carry the same credentials), as a configured cluster
+// would; without one it takes any client.
+func StartBroker(ctx context.Context, seeds []string, listen, dataDir, user, password string, opts ...kgo.Opt) (*Broker, error) {
 	if len(seeds) > 0 {
 		b := ExternalBroker(seeds, opts...)
 		if err := b.Ping(ctx); err != nil {
@@ -49,7 +52,7 @@ func StartBroker(ctx context.Context, seeds []string, listen, dataDir string, op
 	if err != nil {
 		return nil, fmt.Errorf("kafka listen port %q: %w", portText, err)
 	}
-	cluster, err := kfake.NewCluster(
+	kopts := []kfake.Opt{
 		kfake.Ports(port),
 		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
 			_, p, _ := net.SplitHostPort(addr)
@@ -58,11 +61,15 @@ func StartBroker(ctx context.Context, seeds []string, listen, dataDir string, op
 		kfake.DataDir(filepath.Join(dataDir, "kafka")),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(4),
-	)
+	}
+	if user != "" {
+		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser("PLAIN", user, password))
+	}
+	cluster, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("start in-process kafka on %s: %w", listen, err)
 	}
-	return &Broker{Seeds: cluster.ListenAddrs(), cluster: cluster}, nil
+	return &Broker{Seeds: cluster.ListenAddrs(), opts: opts, cluster: cluster}, nil
 }
 
 // Ping checks that the cluster answers a metadata request.

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -30,7 +31,8 @@ func (r *Registry) InProcess() bool { return r.srv != nil }
 
 // StartRegistry returns the configured registry after checking that it
 // answers (with basic auth when user is set), or, with none configured,
-// serves an in-process one on listen.
+// serves an in-process one on listen, which with a user answers only
+// requests that carry user and password as basic auth.
 // The in-process registry keeps schemas in memory; stages register theirs at
 // start, in a fixed order, so ids are stable across restarts.
 func StartRegistry(ctx context.Context, url, listen, user, password string) (*Registry, error) {
@@ -45,9 +47,13 @@ func StartRegistry(ctx context.Context, url, listen, user, password string) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("listen for in-process schema registry: %w", err)
 	}
-	srv := &http.Server{Handler: srfake.NewRegistry().Handler(), ReadHeaderTimeout: 10 * time.Second}
+	h := srfake.NewRegistry().Handler()
+	if user != "" {
+		h = basicAuth(h, user, password)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &Registry{URL: "http://" + ln.Addr().String(), srv: srv}, nil
+	return &Registry{URL: "http://" + ln.Addr().String(), user: user, password: password, srv: srv}, nil
 }
 
 // Ping checks that the registry answers.
@@ -77,4 +83,23 @@ func (r *Registry) Close() {
 			return
 		}
 	}
+}
+
+// basicAuth answers 401, as Confluent's registry does, to a request without
+// user and password as basic auth; the comparison takes the same time
+// whatever the credentials sent.
+func basicAuth(next http.Handler, user, password string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		okUser := subtle.ConstantTimeCompare([]byte(u), []byte(user))
+		okPass := subtle.ConstantTimeCompare([]byte(p), []byte(password))
+		if !ok || okUser&okPass != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="schema registry"`)
+			w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error_code":40101,"message":"Unauthorized"}`))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -127,7 +127,7 @@ func splitType(t string) (base string, args []string) {
 	for i := 0; i < len(inner); i++ {
 		switch inner[i] {
 		case '\'', '`', '"':
-			i = skipQuoted(inner, i, inner[i])
+			i = quotedEnd(inner, i, inner[i]) - 1 // at the closing quote
 		case '(':
 			depth++
 		case ')':
@@ -148,7 +148,7 @@ func elementType(e string) string {
 	for i := 0; i < len(e); i++ {
 		switch e[i] {
 		case '\'', '`', '"':
-			i = skipQuoted(e, i, e[i])
+			i = quotedEnd(e, i, e[i]) - 1 // at the closing quote
 		case '(':
 			depth++
 		case ')':
@@ -362,6 +362,12 @@ type blockHeader struct {
 // laid out for revision to, to out. A block of zero columns and rows ends a
 // stream of blocks; it is converted too.
 func convertBlock(r *proto.Reader, from, to int, out []byte, limit int) ([]byte, blockHeader, error) {
+	return convertZoned(r, from, to, out, limit, nil)
+}
+
+// convertZoned is convertBlock that also names column i's type zones[i]
+// where the block says DateTime (see withZones).
+func convertZoned(r *proto.Reader, from, to int, out []byte, limit int, zones map[int]string) ([]byte, blockHeader, error) {
 	var h blockHeader
 	if proto.FeatureBlockInfo.In(from) {
 		var info proto.BlockInfo
@@ -406,7 +412,11 @@ func convertBlock(r *proto.Reader, from, to int, out []byte, limit int) ([]byte,
 				return c.out, h, fmt.Errorf("column %s: custom serialization (sparse columns) is not supported", name)
 			}
 		}
-		c.out = appendStr(appendStr(c.out, name), typ)
+		named := typ
+		if z, ok := zones[i]; ok && typ == "DateTime" {
+			named = z
+		}
+		c.out = appendStr(appendStr(c.out, name), named)
 		if proto.FeatureCustomSerialization.In(to) {
 			c.out = append(c.out, 0)
 		}

@@ -37,7 +37,7 @@ import (
 // ClickHouse error codes of the native protocol.
 const (
 	codeUnexpectedPacket    = 101 // UNEXPECTED_PACKET_FROM_CLIENT
-	codeUnknownPacket       = 100 // UNKNOWN_PACKET_FROM_CLIENT
+	codeUnknownPacket       = 99  // UNKNOWN_PACKET_FROM_CLIENT
 	codeNoSuchColumnInTable = 16
 	codeIncorrectData       = 117
 )
@@ -106,7 +106,8 @@ type nativeConn struct {
 
 	rev    int // negotiated protocol revision
 	hello  proto.ClientHello
-	engine Conn // the connection's session handle
+	engine Conn        // the connection's session handle
+	state  handleState // what the connection's own statements set on it
 
 	compressors map[compress.Method]*compress.Writer
 }
@@ -144,7 +145,15 @@ func (c *nativeConn) serve() error {
 		return err
 	}
 	for {
+		// A connection that sends nothing for idle_connection_timeout is
+		// closed, as ClickHouse does.
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleConnectionTimeout))
 		p, err := c.packet()
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.log.Debug().Dur("idle_connection_timeout", c.s.opts.IdleConnectionTimeout).Msg("idle native connection closed")
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -216,7 +225,7 @@ func (c *nativeConn) handshake() error {
 		return c.fatal(err)
 	}
 	c.engine = conn
-	if err := applySettings(conn, [][2]string{{"max_memory_usage", strconv.FormatInt(c.s.opts.MaxMemoryUsage, 10)}}); err != nil {
+	if _, err := conn.Query("SET max_memory_usage = "+strconv.FormatInt(c.s.opts.MaxMemoryUsage, 10), "TabSeparated"); err != nil {
 		return c.fatal(err)
 	}
 	if db := c.hello.Database; db != "" {
@@ -319,23 +328,35 @@ func (c *nativeConn) query() error {
 		c.exception(&Exception{Code: 202, Message: "Too many simultaneous queries. (TOO_MANY_SIMULTANEOUS_QUERIES)"})
 		return nil
 	}
-	restore, err := c.applyQuerySettings(settings, optional)
+	keep, err := c.querySettings(settings, optional)
 	if err != nil {
 		c.exception(err)
 		return nil
 	}
-	defer restore()
-	unlock, err := c.bindParams(st.q.Body, params)
+	text := newStatementText(st.q.Body)
+	ins, pushed := pushedInsert(st.q.Body)
+	b, err := c.s.bind(c.engine, &c.state, text, keep, params, ins)
 	if err != nil {
 		c.exception(err)
 		return nil
 	}
-	defer unlock()
-
-	if ins, ok := pushedInsert(st.q.Body); ok {
-		return c.insert(st, ins)
+	var ran bool
+	if pushed {
+		err = c.insert(st, ins)
+	} else {
+		ran, err = c.sel(st, text)
 	}
-	return c.sel(st)
+	if ran && text.keyword() == "SET" {
+		c.state.noteSet(text)
+	}
+	if uerr := b.undo(); uerr != nil {
+		// The connection's session no longer holds what it set: end it.
+		if err == nil {
+			_ = c.flush()
+		}
+		return uerr
+	}
+	return err
 }
 
 // skipClientBlock reads a Data packet whose data the server does not use
@@ -378,10 +399,10 @@ func (c *nativeConn) readClientBlock(st *queryState, out []byte) (string, []byte
 // errCancelled is a query the client cancelled.
 var errCancelled = errors.New("query cancelled by the client")
 
-// applyQuerySettings applies a query's settings on the session handle and
-// returns what puts the session's values back. Unknown settings that the
-// client did not mark important are ignored, as ClickHouse does.
-func (c *nativeConn) applyQuerySettings(settings [][2]string, optional map[string]bool) (func(), error) {
+// querySettings returns the query's settings the engine applies: not the
+// transport's, and not unknown ones the client did not mark important
+// (ClickHouse ignores those).
+func (c *nativeConn) querySettings(settings [][2]string, optional map[string]bool) ([][2]string, error) {
 	var keep [][2]string
 	for _, kv := range settings {
 		if kv[0] == "network_compression_method" || kv[0] == "network_zstd_compression_level" {
@@ -389,62 +410,20 @@ func (c *nativeConn) applyQuerySettings(settings [][2]string, optional map[strin
 		}
 		keep = append(keep, kv)
 	}
-	if len(optional) > 0 {
-		known, err := c.knownSettings(keep)
-		if err != nil {
-			return nil, err
-		}
-		filtered := keep[:0]
-		for _, kv := range keep {
-			if known[kv[0]] || !optional[kv[0]] {
-				filtered = append(filtered, kv)
-			}
-		}
-		keep = filtered
+	if len(optional) == 0 {
+		return keep, nil
 	}
-	return applySettingsRestorable(c.engine, keep)
-}
-
-// knownSettings returns which of the settings' names the engine knows.
-func (c *nativeConn) knownSettings(settings [][2]string) (map[string]bool, error) {
-	if len(settings) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(settings))
-	for i, kv := range settings {
-		names[i] = quoteString(kv[0])
-	}
-	res, err := c.engine.Query("SELECT name FROM system.settings WHERE name IN ("+strings.Join(names, ",")+")", "TabSeparated")
+	known, err := c.s.settingNames()
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]bool{}
-	for _, n := range strings.Split(strings.TrimSpace(string(res.Data)), "\n") {
-		known[n] = true
-	}
-	return known, nil
-}
-
-// bindParams sets the query's parameters on the handle. The engine crashes
-// on an unbound one, so a missing one is an error here.
-func (c *nativeConn) bindParams(sql string, params map[string]string) (func(), error) {
-	names := queryParameters(sql)
-	if len(names) == 0 {
-		return func() {}, nil
-	}
-	for _, n := range names {
-		if _, ok := params[n]; !ok {
-			return nil, &Exception{Code: codeUnknownQueryParameter, Message: fmt.Sprintf("Substitution `%s` is not set. (UNKNOWN_QUERY_PARAMETER)", n)}
+	filtered := keep[:0]
+	for _, kv := range keep {
+		if known[kv[0]] || !optional[kv[0]] {
+			filtered = append(filtered, kv)
 		}
 	}
-	c.s.paramMu.Lock()
-	for _, n := range names {
-		if _, err := c.engine.Query("SET param_"+n+" = "+quoteString(params[n]), "TabSeparated"); err != nil {
-			c.s.paramMu.Unlock()
-			return nil, err
-		}
-	}
-	return c.s.paramMu.Unlock, nil
+	return filtered, nil
 }
 
 // unquoteFieldDump turns a quoted Field dump ('text' with backslash
@@ -546,18 +525,23 @@ func (c *nativeConn) kill(tag string) {
 }
 
 // sel runs a statement that is not a pushed insert and sends its result.
-func (c *nativeConn) sel(st *queryState) error {
+// It reports whether the statement ran to its end.
+func (c *nativeConn) sel(st *queryState, text statementText) (bool, error) {
 	sql := stripFormat(st.q.Body)
 	res, cancelled, err := c.run(sql, "Native")
 	switch {
 	case errors.Is(err, errClientGone):
-		return err
+		return false, err
 	case cancelled:
 		proto.ServerCodeEndOfStream.Encode(&c.buf)
-		return nil
+		return false, nil
 	case err != nil:
 		c.exception(err)
-		return nil
+		return false, nil
+	}
+	var zones map[int]string
+	if c.rev >= zonesRevision {
+		zones = zonedColumns(c.engine, text, res.Data)
 	}
 	r := proto.NewReader(bytes.NewReader(res.Data))
 	var rows, blocks uint64
@@ -565,32 +549,33 @@ func (c *nativeConn) sel(st *queryState) error {
 	first := true
 	for {
 		var h blockHeader
-		block, h, err = convertBlock(r, 0, c.rev, block[:0], len(res.Data)+1<<20)
+		block, h, err = convertZoned(r, 0, c.rev, block[:0], len(res.Data)+1<<20, zones)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			c.exception(fmt.Errorf("convert result block: %w", err))
-			return nil
+			return false, nil
 		}
 		if first {
 			first = false
 			names, types := blockColumns(block, c.rev)
 			if err := c.sendData(st, headerBlock(c.rev, names, types)); err != nil {
-				return err
+				return false, err
 			}
 		}
 		rows += uint64(h.rows)
 		blocks++
 		if err := c.sendData(st, block); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if first && returnsRows(sql) {
-		// An empty result still tells its columns.
-		if names, types, err := c.describe("DESCRIBE (" + sql + ")"); err == nil {
+	if first {
+		// An empty result still tells its columns, as a server's header
+		// block does.
+		if names, types, ok := c.emptyResultColumns(text); ok {
 			if err := c.sendData(st, headerBlock(c.rev, names, types)); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
@@ -598,7 +583,47 @@ func (c *nativeConn) sel(st *queryState) error {
 	proto.ServerCodeProgress.Encode(&c.buf)
 	proto.Progress{Rows: res.RowsRead, Bytes: res.BytesRead, ElapsedNs: uint64(res.Elapsed.Nanoseconds())}.EncodeAware(&c.buf, c.rev)
 	proto.ServerCodeEndOfStream.Encode(&c.buf)
-	return nil
+	return true, nil
+}
+
+// emptyResultColumns returns the columns of a statement whose result had no
+// block: a query's from DESCRIBE, without running it again; a SHOW,
+// EXISTS, DESCRIBE or EXPLAIN's by running it again in
+// RowBinaryWithNamesAndTypes, whose header the engine writes also for no
+// rows. Statements without a result have none.
+func (c *nativeConn) emptyResultColumns(text statementText) (names, types []string, ok bool) {
+	switch text.keyword() {
+	case "SELECT", "WITH":
+		names, types, err := describeQuery(c.engine, text.sql)
+		return names, types, err == nil && len(names) > 0
+	case "SHOW", "EXISTS", "DESCRIBE", "DESC", "EXPLAIN":
+		res, err := c.engine.Query(stripFormat(text.sql), "RowBinaryWithNamesAndTypes")
+		if err != nil {
+			return nil, nil, false
+		}
+		names, types, err := rowBinaryHeader(res.Data)
+		return names, types, err == nil && len(names) > 0
+	}
+	return nil, nil, false
+}
+
+// rowBinaryHeader reads the column names and types that start a
+// RowBinaryWithNamesAndTypes answer.
+func rowBinaryHeader(data []byte) (names, types []string, err error) {
+	r := proto.NewReader(bytes.NewReader(data))
+	n, err := r.UVarInt()
+	if err != nil || n > 1<<16 {
+		return nil, nil, fmt.Errorf("RowBinaryWithNamesAndTypes header: %d columns: %w", n, err)
+	}
+	names, types = make([]string, n), make([]string, n)
+	for _, dst := range []([]string){names, types} {
+		for i := range dst {
+			if dst[i], err = r.Str(); err != nil {
+				return nil, nil, fmt.Errorf("RowBinaryWithNamesAndTypes header: %w", err)
+			}
+		}
+	}
+	return names, types, nil
 }
 
 // blockColumns reads the names and types of a block converted for rev.
@@ -658,22 +683,6 @@ func (c *nativeConn) compressor(m compress.Method) *compress.Writer {
 		c.compressors[m] = w
 	}
 	return w
-}
-
-// describe runs a DESCRIBE statement and returns the names and types.
-func (c *nativeConn) describe(sql string) (names, types []string, err error) {
-	res, err := c.engine.Query(sql, "TabSeparated")
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, line := range strings.Split(strings.TrimRight(string(res.Data), "\n"), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 2 {
-			continue
-		}
-		names, types = append(names, unescapeTSV(f[0])), append(types, unescapeTSV(f[1]))
-	}
-	return names, types, nil
 }
 
 // describeTable returns the insertable columns of table: name, type and
@@ -853,7 +862,7 @@ func splitTarget(target string) (table string, cols []string) {
 	for i := 0; i < len(target); i++ {
 		switch target[i] {
 		case '`', '"', '\'':
-			i = skipQuoted(target, i, target[i])
+			i = quotedEnd(target, i, target[i]) - 1 // at the closing quote
 		case '(':
 			open = i
 		}
@@ -889,17 +898,4 @@ func stripFormat(sql string) string {
 		return sql[:loc[0]]
 	}
 	return sql
-}
-
-// returnsRows guesses whether a statement yields a result table.
-func returnsRows(sql string) bool {
-	f := strings.Fields(strings.TrimLeft(sql, "( \t\r\n"))
-	if len(f) == 0 {
-		return false
-	}
-	switch strings.ToUpper(f[0]) {
-	case "SELECT", "WITH":
-		return true
-	}
-	return false
 }

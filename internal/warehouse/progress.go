@@ -97,7 +97,7 @@ func (s *Server) run(w http.ResponseWriter, hr *http.Request, req *httpRequest, 
 			var a answer
 			if o.err != nil {
 				a = s.errorAnswer(req, o.err, 0)
-			} else if a, o.err = s.resultAnswer(req, format, o.res, st.insert == nil && returnsResult(st.sql)); o.err != nil {
+			} else if a, o.err = s.resultAnswer(req, format, o.res, st.insert == nil && newStatementText(st.sql).returnsResult()); o.err != nil {
 				a = s.errorAnswer(nil, o.err, 0)
 			}
 			head.finish(a)

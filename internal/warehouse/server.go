@@ -4,7 +4,6 @@
 package warehouse
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,6 +38,10 @@ type Options struct {
 	// Credentials are the user and password clients must present (default:
 	// "default" with no password).
 	Credentials Credentials
+	// IdleConnectionTimeout closes a native-protocol connection that sends
+	// nothing for this long between queries (default 1h, ClickHouse's
+	// idle_connection_timeout).
+	IdleConnectionTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -54,6 +57,9 @@ func (o *Options) setDefaults() {
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
+	if o.IdleConnectionTimeout <= 0 {
+		o.IdleConnectionTimeout = time.Hour
+	}
 }
 
 // Server is an http.Handler speaking the ClickHouse HTTP protocol.
@@ -63,11 +69,13 @@ type Server struct {
 	version  string
 	timezone string
 	slots    chan struct{}
-	// paramMu serialises statements with query parameters: chDB has been seen to
-	// mix parameter state across handles.
-	paramMu  sync.Mutex
 	sessions *sessions
 	running  runningQueries
+	// external are the table functions that reach outside the warehouse
+	// (lower case), refused to read-only statements.
+	external map[string]bool
+	// settingNames are the engine's settings (see knownSettings).
+	settingNames func() (map[string]bool, error)
 }
 
 // NewServer wraps engine. It asks the engine for its version once.
@@ -89,6 +97,25 @@ func NewServer(engine Engine, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("unexpected engine version answer %q", res.Data)
 	}
 	s.version, s.timezone = fields[0], fields[1]
+	if s.external, err = externalTableFunctions(c); err != nil {
+		return nil, err
+	}
+	s.settingNames = sync.OnceValues(func() (map[string]bool, error) {
+		c, err := engine.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		res, err := c.Query("SELECT name FROM system.settings", "TabSeparated")
+		if err != nil {
+			return nil, fmt.Errorf("list settings: %w", err)
+		}
+		names := map[string]bool{}
+		for _, n := range strings.Fields(string(res.Data)) {
+			names[n] = true
+		}
+		return names, nil
+	})
 	return s, nil
 }
 
@@ -131,6 +158,10 @@ type request struct {
 	params         map[string]string
 	// readonly refuses statements that change data (HTTP GET).
 	readonly bool
+	// zones gives top-level DateTime columns of a Native result their time
+	// zone (see withZones), as a server does for a client of a revision
+	// that knows them.
+	zones bool
 	// marker, when set, tags the statement (its log_comment) so that its
 	// progress can be read and the statement killed from another handle.
 	marker string
@@ -254,6 +285,12 @@ func parseRequest(hr *http.Request) (*httpRequest, error) {
 			r.settings = append(r.settings, [2]string{name, vals[len(vals)-1]})
 		}
 	}
+	if _, ok := r.setting("readonly"); ok && r.readonly {
+		// GET is readonly=2, which may not change readonly (as ClickHouse's
+		// settings constraints have it).
+		return nil, &Exception{Code: codeReadonly, Message: "Cannot modify 'readonly' setting in readonly mode. (READONLY)"}
+	}
+	r.zones = r.clientRevision >= zonesRevision
 	r.compressMethod = compress.LZ4
 	if v, ok := r.setting("network_compression_method"); ok {
 		m, err := compressionMethod(v)
@@ -368,6 +405,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	format := outputFormat(st.sql, req.format)
+	req.zones = req.zones && format == "Native"
 	done, err := s.running.start(req.queryID)
 	if err != nil {
 		s.writeError(w, req, err, 0)
@@ -380,7 +418,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			return
 		}
 		s.opts.Logger.Debug().Err(err).Str("query_id", req.queryID).Msg("statement failed")
-		if req.readonly && asException(err).Code == codeReadonly {
+		if ex := asException(err); req.readonly && ex.Code == codeReadonly && strings.Contains(ex.Message, "Cannot execute query in readonly mode") {
 			err = &Exception{Code: codeReadonly, Message: readonlyGETMessage}
 		}
 		s.writeError(w, req, err, 0)
@@ -390,7 +428,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		// The engine counts the rows it read from the insert data: the rows written.
 		res.RowsWritten, res.BytesWritten = res.RowsRead, res.BytesRead
 	}
-	s.writeResult(w, req, format, res, st.insert == nil && returnsResult(st.sql))
+	s.writeResult(w, req, format, res, st.insert == nil && newStatementText(st.sql).returnsResult())
 }
 
 // displayName is what the server calls itself in X-ClickHouse-Server-Display-Name
@@ -429,8 +467,8 @@ func (s *Server) readBody(w http.ResponseWriter, hr *http.Request, decompress bo
 	return body, nil
 }
 
-// execute runs one statement on a handle prepared with the request's settings,
-// database and query parameters.
+// execute runs one statement with the request's settings, database and
+// query parameters: on the request's session, or on a handle of its own.
 func (s *Server) execute(ctx context.Context, req *request, st statement) (Result, error) {
 	select {
 	case s.slots <- struct{}{}:
@@ -438,42 +476,83 @@ func (s *Server) execute(ctx context.Context, req *request, st statement) (Resul
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
-	if req.readonly && req.sessionID != "" && !isReadOnlyStatement(st.sql) {
-		// A session's settings outlive the request, so readonly is not SET
-		// on its handle: the statement's kind decides.
-		return Result{}, &Exception{Code: codeReadonly, Message: "default: Cannot execute query in readonly mode. (READONLY)"}
+	text := newStatementText(st.sql)
+	settings := req.settings
+	if req.marker != "" {
+		settings = append(settings[:len(settings):len(settings)], [2]string{"log_comment", req.marker})
 	}
-	conn, release, err := s.handle(req)
+	if req.readonly {
+		// GET: read-only, last, so that the request's own settings took
+		// (parseRequest refused one that changes readonly).
+		settings = append(settings[:len(settings):len(settings)], [2]string{"readonly", "2"})
+	}
+	if req.sessionID == "" {
+		conn, err := s.engine.Open()
+		if err != nil {
+			return Result{}, err
+		}
+		defer conn.Close()
+		settings = append([][2]string{{"max_memory_usage", strconv.FormatInt(s.opts.MaxMemoryUsage, 10)}}, settings...)
+		return s.runStatement(conn, nil, req, text, st, settings)
+	}
+	sess, err := s.sessions.acquire(req.sessionID, req.sessionCheck, req.sessionTimeout)
 	if err != nil {
 		return Result{}, err
 	}
-	defer release()
-
-	names := queryParameters(st.sql)
-	for _, n := range names {
-		if _, ok := req.params[n]; !ok {
-			// The engine crashes on an unbound parameter, so it never sees one.
-			return Result{}, &Exception{Code: codeUnknownQueryParameter, Message: fmt.Sprintf("Substitution `%s` is not set. (UNKNOWN_QUERY_PARAMETER)", n)}
-		}
+	defer sess.release()
+	res, err := s.runStatement(sess.conn, &sess.state, req, text, st, settings)
+	var lost *stateLostError
+	if errors.As(err, &lost) {
+		// The session's handle no longer holds what the session set.
+		s.opts.Logger.Warn().Err(lost.err).Str("session_id", req.sessionID).Msg("session closed")
+		sess.drop = true
+		return res, nil
 	}
-	if len(names) > 0 {
-		s.paramMu.Lock()
-		defer s.paramMu.Unlock()
-		for _, n := range names {
-			if _, err := conn.Query("SET param_"+n+" = "+quoteString(req.params[n]), "TabSeparated"); err != nil {
+	return res, err
+}
+
+// stateLostError is a statement that ran, after which its handle's session
+// state could not be put back.
+type stateLostError struct{ err error }
+
+func (e *stateLostError) Error() string { return e.err.Error() }
+
+// runStatement binds the statement's settings and parameters on conn (state
+// is its session, nil for a handle of this statement alone), runs it and
+// puts the session's values back.
+func (s *Server) runStatement(conn Conn, state *handleState, req *request, text statementText, st statement, settings [][2]string) (Result, error) {
+	b, err := s.bind(conn, state, text, settings, req.params, st.insert)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := func() (Result, error) {
+		if req.database != "" {
+			if _, err := conn.Query("USE "+quoteIdentifier(req.database), "TabSeparated"); err != nil {
 				return Result{}, err
 			}
 		}
-	}
-	if req.database != "" {
-		if _, err := conn.Query("USE "+quoteIdentifier(req.database), "TabSeparated"); err != nil {
-			return Result{}, err
+		if st.insert != nil {
+			return s.insertData(conn, st.insert)
 		}
+		res, err := conn.Query(st.sql, req.format)
+		if err == nil && req.zones {
+			res.Data = s.withZones(conn, text, res.Data)
+		}
+		return res, err
+	}()
+	if err == nil && state != nil && text.keyword() == "SET" {
+		state.noteSet(text)
 	}
-	if st.insert == nil {
-		return conn.Query(st.sql, req.format)
+	if state == nil {
+		return res, err
 	}
-	return s.insertData(conn, st.insert)
+	if uerr := b.undo(); uerr != nil {
+		if err != nil {
+			return res, err
+		}
+		return res, &stateLostError{uerr}
+	}
+	return res, err
 }
 
 // insertData hands the body to the engine through a temporary file: chDB reads
@@ -492,93 +571,6 @@ func (s *Server) insertData(conn Conn, ins *dataInsert) (Result, error) {
 		return Result{}, fmt.Errorf("stage insert data: %w", werr)
 	}
 	return conn.Query(ins.fromInfile(f.Name()), "TabSeparated")
-}
-
-// handle returns an engine handle with the request's settings applied, and the
-// function that gives it back.
-func (s *Server) handle(req *request) (Conn, func(), error) {
-	settings := req.settings
-	if req.marker != "" {
-		settings = append(settings[:len(settings):len(settings)], [2]string{"log_comment", req.marker})
-	}
-	if req.sessionID != "" {
-		sess, err := s.sessions.acquire(req.sessionID, req.sessionCheck, req.sessionTimeout)
-		if err != nil {
-			return nil, nil, err
-		}
-		restore, err := applySettingsRestorable(sess.conn, settings)
-		if err != nil {
-			sess.release()
-			return nil, nil, err
-		}
-		return sess.conn, func() { restore(); sess.release() }, nil
-	}
-	conn, err := s.engine.Open()
-	if err != nil {
-		return nil, nil, err
-	}
-	settings = append([][2]string{{"max_memory_usage", strconv.FormatInt(s.opts.MaxMemoryUsage, 10)}}, settings...)
-	if _, set := req.setting("readonly"); req.readonly && !set {
-		// Last: readonly=2 still lets the request's own settings change.
-		settings = append(settings, [2]string{"readonly", "2"})
-	}
-	if err := applySettings(conn, settings); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return conn, conn.Close, nil
-}
-
-func applySettings(conn Conn, settings [][2]string) error {
-	for _, kv := range settings {
-		if _, err := conn.Query("SET "+kv[0]+" = "+quoteString(kv[1]), "TabSeparated"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// applySettingsRestorable applies per-request settings on a session handle and
-// returns a function that puts the session's own values back, since settings
-// from the URL belong to one request, not to the session.
-func applySettingsRestorable(conn Conn, settings [][2]string) (func(), error) {
-	if len(settings) == 0 {
-		return func() {}, nil
-	}
-	names := make([]string, len(settings))
-	for i, kv := range settings {
-		names[i] = quoteString(kv[0])
-	}
-	res, err := conn.Query("SELECT name, value, changed FROM system.settings WHERE name IN ("+strings.Join(names, ",")+")", "JSONCompactEachRow")
-	if err != nil {
-		return nil, err
-	}
-	var restore []string
-	for _, line := range bytes.Split(bytes.TrimSpace(res.Data), []byte("\n")) {
-		var name, value string
-		var changed int
-		if len(line) == 0 {
-			continue
-		}
-		if _, err := fmt.Sscanf(string(line), "[%q,%q,%d]", &name, &value, &changed); err != nil {
-			return nil, fmt.Errorf("read session settings: %w", err)
-		}
-		if changed == 1 {
-			restore = append(restore, "SET "+name+" = "+quoteString(value))
-		} else {
-			restore = append(restore, "SET "+name+" = DEFAULT")
-		}
-	}
-	undo := func() {
-		for _, stmt := range restore {
-			_, _ = conn.Query(stmt, "TabSeparated")
-		}
-	}
-	if err := applySettings(conn, settings); err != nil {
-		undo()
-		return nil, err
-	}
-	return undo, nil
 }
 
 func quoteIdentifier(s string) string {

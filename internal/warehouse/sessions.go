@@ -9,15 +9,25 @@ import (
 // session is a handle kept between requests with the same session_id, so USE,
 // SET and temporary tables persist as in ClickHouse HTTP sessions.
 type session struct {
+	id       string
+	owner    *sessions
 	mu       sync.Mutex // held by the request using the session
 	conn     Conn
 	timeout  time.Duration // guarded by mu
 	lastUsed time.Time     // guarded by mu
+	state    handleState   // guarded by mu
+	// drop ends the session when the request using it is done: its handle
+	// no longer holds what the session set.
+	drop bool // guarded by mu
 }
 
 func (s *session) release() {
 	s.lastUsed = time.Now()
+	drop := s.drop
 	s.mu.Unlock()
+	if drop {
+		s.owner.close(s.id)
+	}
 }
 
 type sessions struct {
@@ -44,7 +54,7 @@ func (ss *sessions) acquire(id string, check bool, timeout time.Duration) (*sess
 		if err != nil {
 			return nil, err
 		}
-		s = &session{conn: conn}
+		s = &session{id: id, owner: ss, conn: conn}
 		ss.byID[id] = s
 	}
 	if !s.mu.TryLock() {

@@ -116,57 +116,6 @@ func quoteString(s string) string {
 	return "'" + r.Replace(s) + "'"
 }
 
-// queryParameters returns the names of the {name:Type} substitutions in sql,
-// skipping string literals, quoted identifiers and comments.
-func queryParameters(sql string) []string {
-	var names []string
-	seen := map[string]bool{}
-	for i := 0; i < len(sql); i++ {
-		switch c := sql[i]; {
-		case c == '\'' || c == '"' || c == '`':
-			i = skipQuoted(sql, i, c)
-		case c == '-' && strings.HasPrefix(sql[i:], "--"), c == '#':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			end := strings.Index(sql[i+2:], "*/")
-			if end < 0 {
-				return names
-			}
-			i += end + 3
-		case c == '{':
-			end := strings.IndexByte(sql[i:], '}')
-			if end < 0 {
-				continue
-			}
-			name, _, ok := strings.Cut(sql[i+1:i+end], ":")
-			name = strings.TrimSpace(name)
-			if ok && isIdentifier(name) && !seen[name] {
-				seen[name] = true
-				names = append(names, name)
-			}
-		}
-	}
-	return names
-}
-
-func skipQuoted(s string, start int, quote byte) int {
-	for i := start + 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case quote:
-			if i+1 < len(s) && s[i+1] == quote {
-				i++
-				continue
-			}
-			return i
-		}
-	}
-	return len(s)
-}
-
 func isIdentifier(s string) bool {
 	if s == "" {
 		return false
@@ -181,52 +130,12 @@ func isIdentifier(s string) bool {
 	return true
 }
 
-// firstKeyword is the statement's first word in upper case, after comments
-// and opening parentheses.
-func firstKeyword(sql string) string {
-	for {
-		sql = strings.TrimLeft(sql, " \t\r\n(")
-		switch {
-		case strings.HasPrefix(sql, "--") || strings.HasPrefix(sql, "#"):
-			_, rest, ok := strings.Cut(sql, "\n")
-			if !ok {
-				return ""
-			}
-			sql = rest
-		case strings.HasPrefix(sql, "/*"):
-			_, rest, ok := strings.Cut(sql, "*/")
-			if !ok {
-				return ""
-			}
-			sql = rest
-		default:
-			end := strings.IndexFunc(sql, func(r rune) bool {
-				return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-			})
-			if end < 0 {
-				end = len(sql)
-			}
-			return strings.ToUpper(sql[:end])
-		}
-	}
-}
-
 // returnsResult says whether a statement produces a result set, which is
 // when ClickHouse sends X-ClickHouse-Format: clients tell a query's empty
 // result from a command's summary by it.
-func returnsResult(sql string) bool {
-	switch firstKeyword(sql) {
+func (s statementText) returnsResult() bool {
+	switch s.keyword() {
 	case "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "CHECK", "KILL", "VALUES", "FROM", "TABLE":
-		return true
-	}
-	return false
-}
-
-// isReadOnlyStatement says whether a statement only reads (what readonly=2
-// admits: it may change settings but not data or schema).
-func isReadOnlyStatement(sql string) bool {
-	switch firstKeyword(sql) {
-	case "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "SET", "USE", "VALUES", "FROM", "TABLE":
 		return true
 	}
 	return false

@@ -53,7 +53,7 @@ func TestQueryParameters(t *testing.T) {
 		"SELECT '\\' {i:T}', {j:T}":                  {"j"},
 	}
 	for sql, want := range cases {
-		if got := queryParameters(sql); !reflect.DeepEqual(got, want) {
+		if got := newStatementText(sql).parameters(); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: got %v, want %v", sql, got, want)
 		}
 	}
@@ -81,3 +81,90 @@ func TestAsException(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestStatementText: the lexer sees the token boundaries the engine sees,
+// so neither a comment nor a string hides a statement, a call or a
+// semicolon from the server, and neither makes it see one that is not
+// there.
+func TestStatementText(t *testing.T) {
+	multi := map[string]bool{
+		"SELECT 1;":                               false,
+		"SELECT 1; ;  -- done\n":                  false,
+		"SELECT ';'; ":                            false,
+		"SELECT 1 /* ; /* nested ; */ ; */":       false,
+		"SELECT $tag$ ; $tag$":                    false,
+		"SELECT 1 # ; DROP TABLE t":               false,
+		"SELECT 1 // ; DROP TABLE t":              false,
+		"SELECT 1; DROP TABLE t":                  true,
+		"SELECT 1 /* */; DROP TABLE t":            true,
+		"SELECT 1 #; DROP TABLE t":                true, // # starts a comment only before a space or !
+		"SELECT 'it''s'; DROP TABLE t":            true,
+		"SELECT 'a\\'; DROP TABLE t --'":          false,
+		"SELECT `x;y`, \"a;b\"; SELECT 2":         true,
+		"SELECT x'3B'; SELECT 2":                  true,
+		"SELECT 1 /* unclosed ; DROP TABLE t":     false,
+		"SELECT 1 /* a /* b */ ; DROP TABLE t":    false, // still inside the outer comment
+		"SELECT 1 /* a /* b */ */ ; DROP TABLE t": true,
+	}
+	for sql, want := range multi {
+		if got := newStatementText(sql).multiStatement(); got != want {
+			t.Errorf("%q: multi-statement %v, want %v", sql, got, want)
+		}
+	}
+	calls := map[string][]string{
+		"SELECT * FROM `file`/* x */ ('a')":           {"file"},
+		"SELECT * FROM url ('x', CSV) WHERE f(1)":     {"url", "f"},
+		"SELECT 'file(' , \"url\"(1)":                 {"url"},
+		"CREATE TABLE t (a UInt8) ENGINE = File(CSV)": {"t", "File"},
+	}
+	for sql, want := range calls {
+		if got := newStatementText(sql).calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: calls %v, want %v", sql, got, want)
+		}
+	}
+	set := newStatementText("SET param_q = 'a,b', max_threads = 3, param_arr = [1, 2], readonly = DEFAULT")
+	wantSet := []assignment{{"param_q", "'a,b'"}, {"max_threads", "3"}, {"param_arr", "[1, 2]"}, {"readonly", "DEFAULT"}}
+	if got := set.setAssignments(); !reflect.DeepEqual(got, wantSet) {
+		t.Errorf("SET assignments %v, want %v", got, wantSet)
+	}
+	if !newStatementText("SELECT 1 SETTINGS `readonly` = 0").assigns("readonly") {
+		t.Error("a quoted setting name is not seen")
+	}
+}
+
+// TestCheckStatement: what the server refuses before the engine runs it.
+func TestCheckStatement(t *testing.T) {
+	external := map[string]bool{"url": true, "s3": true, "remote": true}
+	cases := []struct {
+		sql      string
+		readonly bool
+		code     int
+	}{
+		{"SELECT 1", true, 0},
+		{"SELECT * FROM url('http://x/', CSV)", false, 0},
+		{"SELECT * FROM URL('http://x/', CSV)", true, codeReadonly},
+		{"SELECT * FROM s3('http://x/')", true, codeReadonly},
+		{"SET readonly = DEFAULT", true, codeReadonly},
+		{"SET readonly = 0", false, 0},
+		{"SET profile = 'default'", true, codeReadonly},
+		{"SELECT 1 SETTINGS readonly = 0", true, codeReadonly},
+		{"SET max_threads = 2", true, 0},
+		{"SELECT 1; SELECT 2", false, codeSyntaxError},
+		{"SELECT 1 INTO OUTFILE 'x'", false, codeIntoOutfileNotAllowed},
+		{"INSERT INTO t FROM INFILE 'x' FORMAT CSV", false, codeUnknownTypeOfQuery},
+		{"SELECT file('/etc/passwd')", false, codeDatabaseAccessDenied},
+		{"SELECT 'file(' AS f", true, 0},
+		{"SELECT * FROM fileCluster('c', 'x')", false, codeDatabaseAccessDenied},
+		{"SELECT format('{} {}', 1, 2)", true, 0},
+	}
+	for _, c := range cases {
+		err := checkStatement(newStatementText(c.sql), c.readonly, external)
+		code := 0
+		if err != nil {
+			code = asException(err).Code
+		}
+		if code != c.code {
+			t.Errorf("%q (readonly %v): %v, want code %d", c.sql, c.readonly, err, c.code)
+		}
+	}
+}

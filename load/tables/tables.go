@@ -44,6 +44,14 @@ const (
 	DeletedColumn = "is_deleted"
 )
 
+// InsertedAtColumn is the instant the warehouse stored a row, filled by
+// ClickHouse (DEFAULT now64(3)) in every raw change and current-state table
+// (migration 0008); the loader never writes it.
+const (
+	InsertedAtColumn = "_inserted_at"
+	InsertedAtType   = "DateTime64(3, 'UTC')"
+)
+
 // Column is one column of a raw change table.
 type Column struct {
 	// Name is the ClickHouse column name; a Nested field is parent.child.

@@ -134,6 +134,14 @@ def main():
             raise AssertionError(f"max_threads: session {got!r}, query setting {one_query!r}, after {after!r}")
     report("session", session)
 
+    def empty_result():
+        rows, columns = on.execute(f"SELECT id, price, changed_at FROM {TABLE} WHERE id > 1000000000000",
+                                   with_column_types=True)
+        want = [("id", "UInt64"), ("price", "Decimal(18, 4)"), ("changed_at", "DateTime64(3, 'UTC')")]
+        if rows or columns != want:
+            raise AssertionError(f"empty result: {rows!r}, columns {columns!r}, want {want!r}")
+    report("empty_result", empty_result)
+
     def error():
         try:
             on.execute("SELECT * FROM no_such_table")

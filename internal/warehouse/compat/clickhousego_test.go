@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +213,12 @@ func runClickHouseGo(t *testing.T, tg target) string {
 	}
 	report("session", err)
 
+	if tg.native {
+		// Over HTTP a server sends no header block for an empty result;
+		// over the native protocol it does.
+		report("empty_result", emptyResultColumns(ctx, on, tg.table))
+	}
+
 	err = on.Exec(ctx, "SELECT * FROM no_such_table")
 	var ex *clickhouse.Exception
 	if !errors.As(err, &ex) || ex.Code != 60 {
@@ -233,4 +240,24 @@ func runClickHouseGo(t *testing.T, tg target) string {
 		}
 	}
 	return out.String()
+}
+
+// emptyResultColumns checks that a query without rows reports its columns.
+func emptyResultColumns(ctx context.Context, conn driver.Conn, table string) error {
+	rows, err := conn.Query(ctx, "SELECT id, price, changed_at FROM "+table+" WHERE id > 1000000000000")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var got []string
+	for _, c := range rows.ColumnTypes() {
+		got = append(got, c.Name()+" "+c.DatabaseTypeName())
+	}
+	if rows.Next() {
+		return errors.New("the empty query returned a row")
+	}
+	if want := []string{"id UInt64", "price Decimal(18, 4)", "changed_at DateTime64(3, 'UTC')"}; !slices.Equal(got, want) {
+		return fmt.Errorf("columns of an empty result: %v, want %v", got, want)
+	}
+	return rows.Err()
 }

@@ -193,6 +193,20 @@ public class JdbcCheck {
                 }
             }
         });
+        report("empty_result", () -> {
+            // What DBeaver shows for a query without rows: its columns.
+            try (Statement st = on.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT id, price, changed_at FROM " + TABLE + " WHERE id > 1000000000000")) {
+                java.sql.ResultSetMetaData md = rs.getMetaData();
+                StringBuilder got = new StringBuilder();
+                for (int i = 1; i <= md.getColumnCount(); i++) {
+                    got.append(md.getColumnName(i)).append(' ').append(md.getColumnTypeName(i)).append(';');
+                }
+                if (rs.next()) throw new AssertionError("the empty query returned a row");
+                String want = "id UInt64;price Decimal(18, 4);changed_at DateTime64(3, 'UTC');";
+                if (!want.equals(got.toString())) throw new AssertionError("columns of an empty result: " + got + ", want " + want);
+            }
+        });
         report("error", () -> {
             try (Statement st = on.createStatement()) {
                 st.executeQuery("SELECT * FROM no_such_table");

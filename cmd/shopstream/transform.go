@@ -9,12 +9,11 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -47,78 +46,59 @@ input history is never replayed.`,
 			if instanceID != "" {
 				a.cfg.Transform.InstanceID = instanceID
 			}
-			return a.runTransform(cmd.Context())
+			if lim := a.cfg.Transform.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				// The process runs only the transform, so its limit is
+				// the process's.
+				debug.SetMemoryLimit(lim)
+			}
+			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
 		},
 	}
 	cmd.Flags().StringVar(&instanceID, "instance-id", "", "this instance's id in the group (default transform.instance_id, else the host name)")
 	return cmd
 }
 
-func (a *app) runTransform(ctx context.Context) error {
-	cfg := a.cfg
-	if len(cfg.Kafka.Brokers) == 0 {
-		return fmt.Errorf("transform needs kafka.brokers (set %s; run starts an in-process broker)", config.EnvName("kafka.brokers"))
-	}
-	if cfg.SchemaRegistry.URL == "" {
-		return fmt.Errorf("transform needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
-	}
-	if cfg.Transform.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The process runs only the transform, so its limit is the process's.
-		debug.SetMemoryLimit(cfg.Transform.MemoryLimit)
-	}
-	reg := prometheus.NewRegistry()
-	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
-	addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	a.log.Info().Str(logging.Stage, "transform").Str("metrics", addr).Msg("serving metrics")
-	return a.transformWith(ctx, transformDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: stream.NewMetrics(reg)})
-}
-
-// transformDeps are what the transform takes from its surroundings:
-// `transform` reads them from the config, `run` from the infrastructure it
-// started.
-type transformDeps struct {
-	brokers     []string
-	registryURL string
-	metrics     *stream.Metrics
-}
-
-// transformWith runs the transform's threads (instances of the group, one
-// stream.Transform each) until ctx ends or one of them stops with an error
-// it cannot recover from by itself; then it stops the others and returns
-// the error, and the caller restarts it.
-func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
+// transformParts are the transform's threads as supervised parts, one
+// instance of the group each (transform.threads, ids <instance_id>-<n>
+// when more than one). The configuration (time zone, mapping file,
+// instance id) is checked here, at start; each incarnation of a part
+// registers the schemas, builds its stream.Transform (which validates the
+// rest) and runs it: nil when ctx ends, an error it cannot recover from by
+// itself otherwise (the supervisor starts it again; it restores its tasks
+// from its local stores).
+func (a *app) transformParts(p pipeline) ([]supervise.Part, error) {
 	cfg := a.cfg.Transform
 	log := a.log.With().Str(logging.Stage, "transform").Logger()
 	jcfg, err := joinConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var mapping *identity.Mapping
 	if cfg.MappingFile != "" {
 		if mapping, err = identity.LoadMapping(cfg.MappingFile); err != nil {
-			return fmt.Errorf("transform.mapping_file: %w", err)
+			return nil, fmt.Errorf("transform.mapping_file: %w", err)
 		}
 	}
 	instanceID := cfg.InstanceID
 	if instanceID == "" {
 		if instanceID, err = os.Hostname(); err != nil {
-			return fmt.Errorf("transform.instance_id is empty and the host name unknown: %w", err)
+			return nil, fmt.Errorf("transform.instance_id is empty and the host name unknown: %w", err)
 		}
 	}
 	stateDir := cfg.StateDir
 	if stateDir == "" {
 		stateDir = filepath.Join(a.cfg.DataDir, "transform")
 	}
-	serde, err := a.serde(ctx, deps.registryURL)
-	if err != nil {
-		return err
+	metrics := stream.NewMetrics(p.reg)
+	ev := log.Info().Str("group", cfg.Group).Str("instance_id", instanceID).Int("threads", cfg.Threads).
+		Int("partitions", cfg.Partitions).Str("state_dir", stateDir).Int("cache_mb", cfg.CacheMB).
+		Str("time_zone", jcfg.Zone.String()).Str("attribution", cfg.Attribution)
+	if mapping != nil {
+		ev = ev.Str("mapping_file", cfg.MappingFile).Int("mapping_rows", mapping.Len())
 	}
-	threads := make([]*stream.Transform, cfg.Threads)
-	for i := range threads {
+	ev.Msg("transform starting")
+	var parts []supervise.Part
+	for i := range cfg.Threads {
 		id, txn := instanceID, cfg.TransactionalID
 		if cfg.Threads > 1 {
 			id = fmt.Sprintf("%s-%d", instanceID, i)
@@ -127,42 +107,43 @@ func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
 			}
 		}
 		tlog := log.With().Str("instance", id).Logger()
-		threads[i], err = stream.New(stream.Config{
-			Brokers:         deps.brokers,
-			ClientOpts:      a.kafkaOpts(),
-			Group:           cfg.Group,
-			InstanceID:      id,
-			TransactionalID: txn,
-			StateDir:        filepath.Join(stateDir, id),
-			CacheBytes:      int64(cfg.CacheMB) << 20,
-			Partitions:      cfg.Partitions,
-			TopicPrefix:     cfg.TopicPrefix,
-			Serde:           serde,
-			Mapping:         mapping,
-			Join:            jcfg,
-			Metrics:         deps.metrics,
-			Log:             tlog,
-		})
-		if err != nil {
-			return fmt.Errorf("transform: %w", err)
+		run := func(ctx context.Context) error {
+			serde, err := a.serde(ctx, p.registryURL)
+			if err != nil {
+				return err
+			}
+			tr, err := stream.New(stream.Config{
+				Brokers:         p.brokers,
+				ClientOpts:      a.kafkaOpts(),
+				Group:           cfg.Group,
+				InstanceID:      id,
+				TransactionalID: txn,
+				StateDir:        filepath.Join(stateDir, id),
+				CacheBytes:      int64(cfg.CacheMB) << 20,
+				Partitions:      cfg.Partitions,
+				TopicPrefix:     a.cfg.Kafka.TopicPrefix,
+				Serde:           serde,
+				Mapping:         mapping,
+				Join:            jcfg,
+				Metrics:         metrics,
+				Log:             tlog,
+			})
+			if err != nil {
+				return fmt.Errorf("transform: %w", err)
+			}
+			if err := errors.Join(tr.Run(ctx), tr.Close()); err != nil {
+				return fmt.Errorf("transform: %w", err)
+			}
+			tlog.Info().Msg("transform stopped")
+			return nil
 		}
+		name := "transform"
+		if cfg.Threads > 1 {
+			name = fmt.Sprintf("transform-%d", i)
+		}
+		parts = append(parts, supervise.Part{Name: name, Runner: supervise.RunnerFunc(run)})
 	}
-	ev := log.Info().Str("group", cfg.Group).Str("instance_id", instanceID).Int("threads", cfg.Threads).
-		Int("partitions", cfg.Partitions).Str("state_dir", stateDir).Int("cache_mb", cfg.CacheMB).
-		Str("time_zone", jcfg.Zone.String()).Str("attribution", cfg.Attribution)
-	if mapping != nil {
-		ev = ev.Str("mapping_file", cfg.MappingFile).Int("mapping_rows", mapping.Len())
-	}
-	ev.Msg("transform starting")
-	g, gctx := errgroup.WithContext(ctx)
-	for _, tr := range threads {
-		g.Go(func() error { return errors.Join(tr.Run(gctx), tr.Close()) })
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("transform: %w", err)
-	}
-	log.Info().Msg("transform stopped")
-	return nil
+	return parts, nil
 }
 
 // joinConfig turns the validated config into the join's.

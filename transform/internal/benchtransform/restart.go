@@ -127,7 +127,7 @@ func runRestart(out io.Writer, o options, ro restartOptions) error {
 			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
 			"SHOPSTREAM_METRICS_LISTEN=127.0.0.1:0",
 			"SHOPSTREAM_LOG_LEVEL=info",
-			"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix,
+			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+prefix,
 			"SHOPSTREAM_TRANSFORM_GROUP="+group,
 			"SHOPSTREAM_TRANSFORM_STATE_DIR="+filepath.Join(dir, "state"),
 			fmt.Sprintf("SHOPSTREAM_TRANSFORM_CACHE_MB=%d", ro.cacheMB),

@@ -27,7 +27,7 @@ import (
 // (ORACLE_COVERAGE_SEEDS overrides it); the seeds of the variants and
 // 9505, a seed that once left a case out, are always among them.
 func coverageSeeds(t *testing.T, v variant) []uint64 {
-	n := 8
+	n := 6
 	if s := os.Getenv("ORACLE_COVERAGE_SEEDS"); s != "" {
 		var err error
 		if n, err = strconv.Atoi(s); err != nil {

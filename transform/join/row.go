@@ -149,13 +149,6 @@ func (r *Row) appendContent(buf []byte) (_ []byte, comparable bool) {
 	return buf, comparable
 }
 
-func addI(p **int64, v int64) {
-	if *p == nil {
-		*p = new(int64)
-	}
-	**p += v
-}
-
 // amount is a decimal(18,4) amount of the schemas, held as int64 units
 // of 0.0001 while it is a whole number of them within ±maxUnits, and as
 // an exact big.Rat otherwise: most of the state's amounts then cost no

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/schemas/schematest"
-	"github.com/shopstream/shopstream/transform/join"
 )
 
 // input is one input record: topic, Kafka key and value in native form.
@@ -114,25 +113,4 @@ func history(t testing.TB) []input {
 		"order_item_id": "1", "asin": "B1", "seller_sku": some("AMZ-1"), "quantity_ordered": int64(1),
 		"purchase_date": map[string]any{"long.timestamp-millis": d0}, "order_status": some("Unshipped")})
 	return in
-}
-
-func pstr(p *int64) string {
-	if p == nil {
-		return "nil"
-	}
-	return fmt.Sprint(*p)
-}
-
-func pfl(p *float64) string {
-	if p == nil {
-		return "nil"
-	}
-	return fmt.Sprint(*p)
-}
-
-func prat(r join.Row) string {
-	if r.TikTokVideoGMV == nil {
-		return "nil"
-	}
-	return r.TikTokVideoGMV.FloatString(4)
 }

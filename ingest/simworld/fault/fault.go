@@ -1,5 +1,7 @@
 // Package fault injects configured failures into a simulator's responses:
-// server errors, hangs (timeouts), throttles and malformed bodies.
+// server errors, hangs (timeouts), throttles, malformed bodies and slow
+// answers. The configuration can change while the simulator serves (Set),
+// as `shopstream sim` does on POST /_sim/faults.
 //
 // Decisions are deterministic: the n-th occurrence of the same request (method,
 // path and query) always gets the same decision for a given seed, whatever
@@ -10,6 +12,7 @@ package fault
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -36,6 +39,9 @@ const (
 	// Malformed lets the request take effect, then cuts the response body
 	// short, so it no longer parses.
 	Malformed
+	// Slow waits Config.SlowDelay, then answers normally: a slow API, not a
+	// failed one.
+	Slow
 )
 
 func (k Kind) String() string {
@@ -48,12 +54,17 @@ func (k Kind) String() string {
 		return "throttle"
 	case Malformed:
 		return "malformed"
+	case Slow:
+		return "slow"
 	}
 	return "none"
 }
 
 // DefaultMaxHang bounds how long a Timeout fault can hold a request.
 const DefaultMaxHang = 30 * time.Second
+
+// DefaultSlowDelay is how long a Slow fault delays its answer.
+const DefaultSlowDelay = 2 * time.Second
 
 // Config sets the fault rates. Rates are probabilities per request in [0,1];
 // their sum must not exceed 1. The zero value injects nothing.
@@ -70,6 +81,11 @@ type Config struct {
 	ThrottleRate float64 `json:"throttle_rate,omitempty"`
 	// MalformedRate is the share of responses whose body is cut short.
 	MalformedRate float64 `json:"malformed_rate,omitempty"`
+	// SlowRate is the share of requests answered normally after SlowDelay.
+	SlowRate float64 `json:"slow_rate,omitempty"`
+	// SlowDelay is how long a slow answer takes (bounded by MaxHang).
+	// Default DefaultSlowDelay.
+	SlowDelay time.Duration `json:"slow_delay,omitempty"`
 	// TimeoutDelay is how long a hang lasts before a 504; zero hangs until
 	// the client gives up. Either way MaxHang bounds it.
 	TimeoutDelay time.Duration `json:"timeout_delay,omitempty"`
@@ -85,7 +101,7 @@ type Config struct {
 
 // Enabled reports whether any fault rate is set.
 func (c Config) Enabled() bool {
-	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0
+	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0 || c.SlowRate > 0
 }
 
 // Dialect writes faults the way one API does.
@@ -99,18 +115,66 @@ type Dialect interface {
 
 // Injector decides and applies faults. It is safe for concurrent use.
 type Injector struct {
-	cfg    Config
 	mu     sync.Mutex
+	cfg    Config
 	seen   map[string]uint64
 	counts map[Kind]int
 }
 
 // New returns an Injector for cfg.
 func New(cfg Config) *Injector {
+	in := &Injector{seen: map[string]uint64{}, counts: map[Kind]int{}}
+	in.cfg = withDefaults(cfg, cfg)
+	return in
+}
+
+// withDefaults fills cfg's unset bounds, and its seed and hook from prev
+// (a configuration sent over the wire has neither).
+func withDefaults(cfg, prev Config) Config {
 	if cfg.MaxHang <= 0 {
 		cfg.MaxHang = DefaultMaxHang
 	}
-	return &Injector{cfg: cfg, seen: map[string]uint64{}, counts: map[Kind]int{}}
+	if cfg.SlowDelay <= 0 {
+		cfg.SlowDelay = DefaultSlowDelay
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = prev.Seed
+	}
+	if cfg.OnFault == nil {
+		cfg.OnFault = prev.OnFault
+	}
+	return cfg
+}
+
+// Set replaces the configuration from the next request on; requests in
+// flight keep the decision they got. A zero Seed or nil OnFault keeps the
+// current one. The counts go on.
+func (in *Injector) Set(cfg Config) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.cfg = withDefaults(cfg, in.cfg)
+}
+
+// Config returns the configuration in force.
+func (in *Injector) Config() Config {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cfg
+}
+
+// Validate reports a rate outside [0,1] or rates that sum above 1.
+func (c Config) Validate() error {
+	sum := 0.0
+	for _, r := range []float64{c.ServerErrorRate, c.TimeoutRate, c.ThrottleRate, c.MalformedRate, c.SlowRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("fault rate %g outside [0,1]", r)
+		}
+		sum += r
+	}
+	if sum > 1 {
+		return fmt.Errorf("fault rates sum to %g, more than 1", sum)
+	}
+	return nil
 }
 
 // Counts returns how many faults of each kind were injected so far.
@@ -127,8 +191,20 @@ func (in *Injector) Counts() map[Kind]int {
 // Decide returns the fault for r, counting r as one more occurrence of its
 // fingerprint.
 func (in *Injector) Decide(r *http.Request) Kind {
-	if in == nil || !in.cfg.Enabled() || !in.applies(r.URL.Path) {
-		return None
+	k, _ := in.decide(r)
+	return k
+}
+
+// decide returns the fault for r and the configuration it was decided by.
+func (in *Injector) decide(r *http.Request) (Kind, Config) {
+	if in == nil {
+		return None, Config{}
+	}
+	in.mu.Lock()
+	c := in.cfg
+	in.mu.Unlock()
+	if !c.Enabled() || !applies(c, r.URL.Path) {
+		return None, c
 	}
 	fp := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
 	in.mu.Lock()
@@ -138,9 +214,8 @@ func (in *Injector) Decide(r *http.Request) Kind {
 
 	h := fnv.New64a()
 	h.Write([]byte(fp))
-	u := rand.New(rand.NewPCG(in.cfg.Seed, h.Sum64()^(n*0x9e3779b97f4a7c15))).Float64()
+	u := rand.New(rand.NewPCG(c.Seed, h.Sum64()^(n*0x9e3779b97f4a7c15))).Float64()
 	k := None
-	c := in.cfg
 	switch {
 	case u < c.ServerErrorRate:
 		k = ServerError
@@ -150,20 +225,22 @@ func (in *Injector) Decide(r *http.Request) Kind {
 		k = Throttle
 	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate:
 		k = Malformed
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate+c.SlowRate:
+		k = Slow
 	}
 	if k != None {
 		in.mu.Lock()
 		in.counts[k]++
 		in.mu.Unlock()
 	}
-	return k
+	return k, c
 }
 
-func (in *Injector) applies(path string) bool {
-	if len(in.cfg.PathPrefixes) == 0 {
+func applies(c Config, path string) bool {
+	if len(c.PathPrefixes) == 0 {
 		return true
 	}
-	for _, p := range in.cfg.PathPrefixes {
+	for _, p := range c.PathPrefixes {
 		if strings.HasPrefix(path, p) {
 			return true
 		}
@@ -174,9 +251,9 @@ func (in *Injector) applies(path string) bool {
 // Wrap returns next with faults injected in the given dialect.
 func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := in.Decide(r)
-		if k != None && in.cfg.OnFault != nil {
-			in.cfg.OnFault(k, r)
+		k, c := in.decide(r)
+		if k != None && c.OnFault != nil {
+			c.OnFault(k, r)
 		}
 		switch k {
 		case ServerError:
@@ -191,8 +268,12 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 			// Read the body first: net/http notices a client that gave up
 			// only once the request body is consumed.
 			_, _ = io.Copy(io.Discard, r.Body)
-			if in.hang(r.Context()) {
+			if hang(r.Context(), c.TimeoutDelay, c.MaxHang) {
 				d.WriteServerError(w, r, http.StatusGatewayTimeout)
+			}
+		case Slow:
+			if hang(r.Context(), c.SlowDelay, c.MaxHang) {
+				next.ServeHTTP(w, r)
 			}
 		case Malformed:
 			rec := &recorder{header: http.Header{}, status: http.StatusOK}
@@ -209,12 +290,12 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 	})
 }
 
-// hang blocks until the client gives up (false) or the configured delay
-// passes (true), never longer than MaxHang.
-func (in *Injector) hang(ctx context.Context) bool {
-	d := in.cfg.MaxHang
-	if in.cfg.TimeoutDelay > 0 && in.cfg.TimeoutDelay < d {
-		d = in.cfg.TimeoutDelay
+// hang blocks until the client gives up (false) or delay passes (true),
+// never longer than maxHang (zero delay: maxHang).
+func hang(ctx context.Context, delay, maxHang time.Duration) bool {
+	d := maxHang
+	if delay > 0 && delay < d {
+		d = delay
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -34,6 +34,11 @@ const HaloPath = "/_sim/halo"
 // off) and returns the new state.
 const FaultsPath = "/_sim/faults"
 
+// WebhooksPath serves, as JSON, every webhook delivery attempt so far
+// (tiktokshoptest.Attempt), or an empty list when no webhook URL is set: the
+// ground truth of what a receiver acknowledged.
+const WebhooksPath = "/_sim/webhooks"
+
 // FaultState is what FaultsPath answers: the configuration in force and how
 // many faults of each kind (fault.Kind's names) every API injected so far.
 type FaultState struct {
@@ -193,6 +198,13 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	mux.HandleFunc("GET "+HaloPath, func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(rw).Encode(w.Truth().Halo())
+	})
+	mux.HandleFunc("GET "+WebhooksPath, func(rw http.ResponseWriter, _ *http.Request) {
+		attempts := []tiktokshoptest.Attempt{}
+		if s.webhooks != nil {
+			attempts = append(attempts, s.webhooks.Attempts()...)
+		}
+		writeJSON(rw, http.StatusOK, attempts)
 	})
 	mux.HandleFunc("GET "+FaultsPath, func(rw http.ResponseWriter, _ *http.Request) {
 		writeJSON(rw, http.StatusOK, s.faultState())

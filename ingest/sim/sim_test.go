@@ -112,6 +112,23 @@ func TestStartServesEveryAPIOnOneListener(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook delivered")
 	}
+	// The attempts, delivered ones marked, are served as ground truth (the
+	// delivery is recorded once the receiver has answered).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var attempts []tiktokshoptest.Attempt
+		_, b := get(t, d.BaseURL+WebhooksPath, nil)
+		if err := json.Unmarshal(b, &attempts); err != nil {
+			t.Fatalf("webhooks endpoint: %v: %s", err, b)
+		}
+		if len(attempts) > 0 && attempts[0].Delivered && attempts[0].NotificationID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks endpoint lists no delivered attempt: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)

@@ -1,0 +1,290 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/pipelinetest"
+	"github.com/shopstream/shopstream/internal/testenv"
+)
+
+// Settings of a soak, from the environment (make chaos sets them from its
+// CHAOS_* variables).
+const (
+	seedVar       = "SHOPSTREAM_CHAOS_SEED"       // the schedule's and the world's seed (default: drawn, printed)
+	durationVar   = "SHOPSTREAM_CHAOS_DURATION"   // how long the chaos lasts (default 150s; make chaos 10m)
+	transformsVar = "SHOPSTREAM_CHAOS_TRANSFORMS" // transform instances (default 1)
+	outageVar     = "SHOPSTREAM_CHAOS_OUTAGE"     // the warehouse outage (default 60s)
+	settleVar     = "SHOPSTREAM_CHAOS_SETTLE"     // the longest wait for the pipeline to settle (default 10m)
+)
+
+type settings struct {
+	seed                uint64
+	duration, outage    time.Duration
+	settle              time.Duration
+	transforms          int
+	killEvery, faultsEv time.Duration
+}
+
+func settingsFromEnv(t *testing.T) settings {
+	t.Helper()
+	s := settings{seed: uint64(time.Now().UnixNano() % 1e6), duration: 150 * time.Second, outage: time.Minute,
+		settle: 10 * time.Minute, transforms: 1, killEvery: 25 * time.Second, faultsEv: 2 * time.Minute}
+	if v := os.Getenv(seedVar); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", seedVar, v, err)
+		}
+		s.seed = n
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{durationVar, &s.duration}, {outageVar, &s.outage}, {settleVar, &s.settle}} {
+		if v := os.Getenv(d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < 0 {
+				t.Fatalf("%s=%q: want a duration such as 10m", d.name, v)
+			}
+			*d.to = x
+		}
+	}
+	if v := os.Getenv(transformsVar); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a number of instances, at least 1", transformsVar, v)
+		}
+		s.transforms = n
+	}
+	return s
+}
+
+// descInfo is what the checks need of the simulators' description.
+type descInfo struct{ marketplace, shopID string }
+
+// say prints a line of the soak's report on standard output (make chaos
+// shows it) and in the test log.
+func say(t *testing.T, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	fmt.Println(line)
+	t.Log(line)
+}
+
+// TestChaos is the chaos soak (see the package doc). Under make test it
+// runs the short variant: 150 s of chaos on a small world, every process
+// killed at least once, one fault window and a 60 s warehouse outage;
+// make chaos runs it for CHAOS_DURATION (10 minutes by default).
+// SHOPSTREAM_CHAOS_SEED replays a printed schedule.
+func TestChaos(t *testing.T) {
+	testenv.Binary(t)
+	set := settingsFromEnv(t)
+	dir := t.TempDir()
+	if keep := os.Getenv(pipelinetest.KeepDirVar); keep != "" {
+		var err error
+		if dir, err = os.MkdirTemp(keep, "chaos-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	began := time.Now()
+
+	w := world{seed: set.seed, historyWeeks: 1, products: 8, amazonPerMinute: 0.3, tiktokPerMinute: 0.2, videosPerDay: 3}
+	p := start(t, ctx, dir, w, set.transforms)
+	truth, err := groundTruth(p.desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := append([]string{brokerName}, p.order...)
+	plan := plan{seed: set.seed, duration: set.duration, targets: targets, outage: set.outage, killEvery: set.killEvery, faultWindow: set.faultsEv}
+	evs := schedule(plan)
+	say(t, "chaos: seed %d (replay: %s=%d), %s of chaos on %d processes, %d transform instance(s), data in %s; schedule:\n%s",
+		set.seed, seedVar, set.seed, set.duration, len(targets), set.transforms, dir, scheduleText(evs))
+
+	superCtx, stopSupervising := context.WithCancel(ctx)
+	supervisors := p.supervise(superCtx)
+	// Before the processes' own cleanups kill them: no restarts after.
+	t.Cleanup(func() { stopSupervising(); supervisors.Wait() })
+
+	kills := runChaos(t, ctx, p, evs, time.Now())
+	say(t, "chaos: over after %s: %d kills; settling", time.Since(began).Round(time.Second), kills)
+	if err := p.setFaults(ctx, fault.Config{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Settle: the stages catch up with the world, then stop; the loader
+	// and the transform drain what is left.
+	settleBy := time.Now().Add(set.settle)
+	sctx, scancel := context.WithDeadline(ctx, settleBy)
+	defer scancel()
+	info := descInfo{marketplace: p.desc.MarketplaceID, shopID: p.desc.TikTokShop.Credentials.ShopID}
+	var truthRes []check
+	for {
+		var attempts []tiktokshoptest.Attempt
+		if err := p.getJSON(sctx, sim.WebhooksPath, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		truthRes, err = truthChecks(sctx, p.wh, truth, info, delivered(attempts), time.Now())
+		if err == nil && allOK(truthRes) {
+			break
+		}
+		if sctx.Err() != nil {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	for _, name := range []string{"ingest-amazon", "ingest-tiktokbiz", "ingest-webhooks"} {
+		if err := p.members[name].stop(30 * time.Second); err != nil {
+			t.Log(err)
+		}
+	}
+	// What the receiver acknowledged up to its stop must all be stored.
+	var attempts []tiktokshoptest.Attempt
+	if err := p.getJSON(ctx, sim.WebhooksPath, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	checkCtx, ccancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer ccancel()
+	if truthRes, err = truthChecks(checkCtx, p.wh, truth, info, delivered(attempts), time.Now()); err != nil {
+		t.Fatalf("truth checks: %v", err)
+	}
+	var lag check
+	for {
+		var total int64
+		lag, total = lagCheck(sctx, p.brokers)
+		if total == 0 && lag.ok || sctx.Err() != nil {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	// The loader commits after its insert: with no lag, every output is
+	// in; a last comparison that still differs differs for good.
+	var orc check
+	var equal, want int
+	for {
+		orc, equal, want, err = oracleCheck(checkCtx, p.wh)
+		if err == nil && orc.ok || checkCtx.Err() != nil || time.Now().After(settleBy) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	dups, err := duplicateChecks(checkCtx, p.wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := p.faultCounts(checkCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := deadLetterCheck(checkCtx, p.wh, counts["malformed"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := 0
+	var kinds []string
+	for k, n := range counts {
+		faults += n
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+
+	all := append(append(append(truthRes, dups...), lag, dead), orc)
+	lost, duplicated := 0, 0
+	for _, c := range all {
+		say(t, "%s", c)
+		lost += c.lost
+		duplicated += c.duplicated
+		if !c.ok {
+			t.Errorf("%s failed", c.name)
+		}
+	}
+	for _, name := range p.order {
+		if ex := p.members[name].exits(); len(ex) > 0 {
+			say(t, "note %s exited on its own %d times (restarted): %s", name, len(ex), strings.Join(ex, "; "))
+		}
+	}
+	say(t, "chaos: API faults by kind: %s; warehouse outage %s; took %s", strings.Join(kinds, ", "), set.outage, time.Since(began).Round(time.Second))
+	say(t, "chaos: kills %d, faults %d, lost %d, duplicated %d, oracle rows equal %d/%d", kills, faults, lost, duplicated, equal, want)
+	if kills < len(targets) {
+		t.Errorf("%d kills, fewer than the %d processes", kills, len(targets))
+	}
+	if faults == 0 {
+		t.Error("no API fault was injected")
+	}
+}
+
+// runChaos plays the schedule from began and returns the kills made.
+func runChaos(t *testing.T, ctx context.Context, p *pipeline, evs []event, began time.Time) int {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	n := 0
+	for _, e := range evs {
+		select {
+		case <-ctx.Done():
+			return n
+		case <-time.After(time.Until(began.Add(e.At))):
+		}
+		switch e.Kind {
+		case kindFaults:
+			if err := p.setFaults(ctx, e.Faults); err != nil {
+				t.Errorf("%s: %v", e, err)
+			}
+		case kindKill, kindOutage:
+			n++
+			if e.Target == brokerName {
+				if err := p.broker.kill(); err != nil {
+					t.Errorf("%s: %v", e, err)
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(e.Down):
+					}
+					rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+					defer cancel()
+					if err := p.broker.resume(rctx); err != nil {
+						t.Errorf("%s: restart the broker: %v", e, err)
+					}
+				}()
+				break
+			}
+			p.members[e.Target].kill(e.Down)
+		}
+		fmt.Printf("chaos %s\n", e)
+	}
+	return n
+}
+
+func delivered(as []tiktokshoptest.Attempt) []tiktokshoptest.Attempt {
+	var out []tiktokshoptest.Attempt
+	for _, a := range as {
+		if a.Delivered {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func allOK(cs []check) bool {
+	for _, c := range cs {
+		if !c.ok {
+			return false
+		}
+	}
+	return len(cs) > 0
+}

@@ -71,8 +71,7 @@ CHAOS_TRANSFORMS ?= 1
 CHAOS_OUTAGE     ?= 60s
 chaos: build kafka-jars
 	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
-	SHOPSTREAM_CHAOS_DURATION=$(CHAOS_DURATION) SHOPSTREAM_CHAOS_SEED=$(CHAOS_SEED) \
-	SHOPSTREAM_CHAOS_TRANSFORMS=$(CHAOS_TRANSFORMS) SHOPSTREAM_CHAOS_OUTAGE=$(CHAOS_OUTAGE) \
+	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) CHAOS_TRANSFORMS=$(CHAOS_TRANSFORMS) CHAOS_OUTAGE=$(CHAOS_OUTAGE) \
 	go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./test/chaos/ > $(CACHE)/chaos.out 2>&1 \
 		|| { grep -E '^(chaos|check|note|  \+)|FAIL|panic' $(CACHE)/chaos.out | tail -80; echo "full output: $(CACHE)/chaos.out"; exit 1; }; \
 	grep -E '^(chaos|check|note|  \+)' $(CACHE)/chaos.out

@@ -198,7 +198,7 @@ func keyed(ctx context.Context, wh *pipelinetest.Warehouse, q string) (map[strin
 // current-state table, keys with more than one row after FINAL.
 func duplicateChecks(ctx context.Context, wh *pipelinetest.Warehouse) ([]check, error) {
 	tables, err := wh.Rows(ctx, "SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' "+
-		"AND (endsWith(name, '_changes') OR engine = 'ReplacingMergeTree') AND name NOT LIKE 'dead_letters%' ORDER BY name")
+		"AND (endsWith(name, '_changes') OR engine = 'ReplacingMergeTree') AND name NOT LIKE 'dead_letters%' ORDER BY name FORMAT TSVRaw")
 	if err != nil {
 		return nil, err
 	}

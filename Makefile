@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run test test-env test-bi chaos bench-load bench-ingest bench-transform bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run test test-env test-bi test-halo chaos bench-load bench-ingest bench-transform bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -260,6 +260,16 @@ superset: superset-venv
 test-bi: build venv superset-venv
 	$(TEST_ENV) go test -count=1 -timeout 30m -run 'Halo|DbtRuns|Superset|BusinessDashboard|ParseSchedule|NoOverlap|RunOnce|RunResults' \
 		./internal/warehouse/ ./internal/dbtrun/ ./deploy/ ./deploy/superset/
+
+## test-halo: TestHaloEndToEnd on the whole demo world (both channels'
+## orders too, some five minutes on two cores; make test runs its short
+## variant), against a broker of its own
+HALO_TEST_KAFKA := $(CACHE)/test-halo-kafka
+test-halo: build kafka-jars venv
+	@deploy/local/kafka.sh stop $(HALO_TEST_KAFKA) >/dev/null 2>&1 || true
+	@brokers=$$(deploy/local/kafka.sh start $(HALO_TEST_KAFKA)); \
+	trap 'deploy/local/kafka.sh stop $(HALO_TEST_KAFKA) >/dev/null' EXIT; \
+	SHOPSTREAM_TEST_KAFKA=$$brokers SHOPSTREAM_TEST_HALO=1 $(TEST_ENV) go test -count=1 -timeout 30m -v -run '^TestHaloEndToEnd$$' ./test/e2e/
 
 ## export-venv: openpyxl (export/testdata/requirements.txt, pinned) in
 ## .cache/export-venv, the reader the export tests check XLSX files with

@@ -37,8 +37,8 @@ func TestDbtHalo(t *testing.T) {
 	d.run(t, "build", "--select", "+halo_ranking", "--indirect-selection", "cautious")
 
 	// The method, recomputed in Go for every planted product and three
-	// controls: daily correlations of views with sessions, weekly ones with
-	// search impressions, at every lag.
+	// controls: daily correlations of views with sessions, weekly ones (by
+	// rank) with search impressions, at every lag.
 	for i, p := range world.products {
 		if i >= 13 { // the ten planted products come first
 			break
@@ -334,42 +334,47 @@ func (w *haloWorld) changes() []dailyChange {
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // dailyCorrelation is halo_by_lag's daily method for views against
-// sessions, written from dbt/README.md: day-over-day changes of log(1 + x),
-// less the product's mean change per weekday, paired lag days apart.
+// sessions, written from dbt/README.md: the views of day d less the mean
+// views of that weekday, against log(1 + sessions) lag days later less its
+// mean over the seven days before d, that difference less its mean per
+// weekday.
 func (p *haloProduct) dailyCorrelation(start time.Time, lag int) corrResult {
-	x, y := weekdayResiduals(start, p.views), weekdayResiduals(start, p.sessions)
+	weekday := func(d int) int { return (int(start.Weekday()) + d) % 7 }
+	var sum, count [7]float64
+	for d, v := range p.views {
+		sum[weekday(d)] += v
+		count[weekday(d)]++
+	}
+	l := make([]float64, len(p.sessions))
+	for d, v := range p.sessions {
+		l[d] = math.Log1p(v)
+	}
 	var xs, ys []float64
-	for d := lag; d < len(y); d++ {
-		if !math.IsNaN(x[d-lag]) && !math.IsNaN(y[d]) {
-			xs, ys = append(xs, x[d-lag]), append(ys, y[d])
+	var days []int
+	for d := 7; d+lag < len(l); d++ {
+		base := 0.0
+		for _, v := range l[d-7 : d] {
+			base += v / 7
 		}
+		xs = append(xs, p.views[d]-sum[weekday(d)]/count[weekday(d)])
+		ys = append(ys, l[d+lag]-base)
+		days = append(days, d)
+	}
+	var ysum, ycount [7]float64
+	for i, d := range days {
+		ysum[weekday(d)] += ys[i]
+		ycount[weekday(d)]++
+	}
+	for i, d := range days {
+		ys[i] -= ysum[weekday(d)] / ycount[weekday(d)]
 	}
 	return corrResult{r: pearson(xs, ys), n: len(xs)}
-}
-
-func weekdayResiduals(start time.Time, v []float64) []float64 {
-	d := make([]float64, len(v))
-	var sum, count [7]float64
-	for i := range v {
-		d[i] = math.NaN()
-		if i > 0 {
-			d[i] = math.Log1p(v[i]) - math.Log1p(v[i-1])
-			wd := (int(start.Weekday()) + i) % 7
-			sum[wd] += d[i]
-			count[wd]++
-		}
-	}
-	for i := 1; i < len(d); i++ {
-		wd := (int(start.Weekday()) + i) % 7
-		d[i] -= sum[wd] / count[wd]
-	}
-	return d
 }
 
 // weeklyCorrelation is halo_by_lag's weekly method for views against search
 // impressions: each week's total against the views of the seven days lag
 // days earlier (only windows inside the history), as week-over-week changes
-// of log(1 + x) between consecutive weeks.
+// of log(1 + x) between consecutive weeks, by Kendall's tau-a.
 func (p *haloProduct) weeklyCorrelation(start time.Time, lag int) corrResult {
 	window := make([]float64, len(p.weekImpressions))
 	for wk := range window {
@@ -391,7 +396,29 @@ func (p *haloProduct) weeklyCorrelation(start time.Time, lag int) corrResult {
 		xs = append(xs, x)
 		ys = append(ys, math.Log1p(p.weekImpressions[wk])-math.Log1p(p.weekImpressions[wk-1]))
 	}
-	return corrResult{r: pearson(xs, ys), n: len(xs)}
+	return corrResult{r: kendall(xs, ys), n: len(xs)}
+}
+
+// kendall is Kendall's tau-a: concordant less discordant pairs over all
+// pairs (ties count neither way).
+func kendall(x, y []float64) float64 {
+	n := len(x)
+	sign := func(v float64) float64 {
+		switch {
+		case v > 0:
+			return 1
+		case v < 0:
+			return -1
+		}
+		return 0
+	}
+	var c float64
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			c += sign(x[i]-x[j]) * sign(y[i]-y[j])
+		}
+	}
+	return c / float64(n*(n-1)/2)
 }
 
 func pearson(x, y []float64) float64 {

@@ -71,6 +71,14 @@ type Serde interface {
 const (
 	DefaultGroup           = "shopstream-transform"
 	DefaultTransactionalID = "shopstream-transform-0"
+	// DefaultMaxTransactionRecords bounds the input records of one
+	// transaction: a backlog (a backfill, the records that arrived during
+	// a rebuild) is worked off in many short transactions, each ending
+	// well within the producer's transaction timeout (franz-go's default
+	// 40 s) even on a loaded machine. A transaction the broker timed out
+	// fails with INVALID_PRODUCER_EPOCH and the run restarts with the same
+	// backlog, so an unbounded one never got through.
+	DefaultMaxTransactionRecords = 1000
 )
 
 // Config configures Run.
@@ -96,6 +104,9 @@ type Config struct {
 	Join join.Config
 	// Now is the clock that sets the version floor; nil is time.Now.
 	Now func() time.Time
+	// MaxTransactionRecords bounds the input records a transaction
+	// processes; DefaultMaxTransactionRecords when 0.
+	MaxTransactionRecords int
 	// OnBatch, if set, is called after every committed transaction with
 	// the number of input records and outputs; for progress and tests.
 	OnBatch func(inputs, outputs int)
@@ -134,6 +145,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxTransactionRecords <= 0 {
+		cfg.MaxTransactionRecords = DefaultMaxTransactionRecords
 	}
 	if err := ensureTopics(ctx, cfg); err != nil {
 		return err
@@ -345,8 +359,12 @@ func runOnce(ctx context.Context, cfg Config) error {
 	}
 
 	// Live records read while other partitions are still being rebuilt
-	// wait here: their outputs need the whole state.
+	// wait here: their outputs need the whole state. Once they fill a
+	// transaction, their partitions are paused until the rebuild is done
+	// (what was buffered of them is read again after), so that the first
+	// transaction stays bounded too.
 	var held []*kgo.Record
+	var paused map[string][]int32
 	rebuilt := false
 	adm := kadm.NewClient(sess.Client())
 	cfg.Metrics.rebuildStarted()
@@ -359,7 +377,9 @@ func runOnce(ctx context.Context, cfg Config) error {
 			// can never deliver the record the rebuild waits for.
 			pollCtx, cancelPoll = context.WithTimeout(ctx, rebuildCheckInterval)
 		}
-		fetches := sess.PollFetches(pollCtx)
+		// At most one transaction's worth per poll: everything polled is
+		// committed by the next transaction.
+		fetches := sess.PollRecords(pollCtx, cfg.MaxTransactionRecords)
 		cancelPoll()
 		if ctx.Err() != nil {
 			return nil
@@ -410,6 +430,10 @@ func runOnce(ctx context.Context, cfg Config) error {
 		}
 		if !rebuilt {
 			held = append(held, live...)
+			if len(held) >= cfg.MaxTransactionRecords {
+				paused = partitionsOf(held)
+				sess.Client().PauseFetchPartitions(paused)
+			}
 			if topics := rp.pending(); len(topics) > 0 {
 				starts, err1 := adm.ListStartOffsets(ctx, topics...)
 				ends, err2 := adm.ListEndOffsets(ctx, topics...)
@@ -430,6 +454,9 @@ func runOnce(ctx context.Context, cfg Config) error {
 			}
 			rebuilt = true
 			live, held = held, nil
+			if paused != nil {
+				sess.Client().ResumeFetchPartitions(paused)
+			}
 			conflicts := len(proc.Conflicts())
 			cfg.Metrics.rebuildDone(conflicts)
 			cfg.Log.Info().Int("records", replayedTotal).Int("conflicts", conflicts).
@@ -444,6 +471,17 @@ func runOnce(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+}
+
+// partitionsOf returns the partitions of records.
+func partitionsOf(records []*kgo.Record) map[string][]int32 {
+	out := map[string][]int32{}
+	for _, r := range records {
+		if !slices.Contains(out[r.Topic], r.Partition) {
+			out[r.Topic] = append(out[r.Topic], r.Partition)
+		}
+	}
+	return out
 }
 
 // transact processes live records in one transaction that also commits

@@ -15,70 +15,93 @@ with days as (
     select * from {{ ref('int_halo_days') }}
 ),
 
--- Daily grain: sessions, units and rank, day by day.
+-- Daily grain: sessions, units and rank, day by day. For lag L the
+-- attention of day d (x, its weekday mean removed) is paired with the
+-- outcome of day d + L less the outcome's level in the week before d; that
+-- difference, less its mean per weekday, is y.
 
-attention as (
-    select
-        product_key,
-        date,
-        attention_estimated,
-        a.1 as attention_metric,
-        a.2 as x,
-        a.3 as x_prev
-    from days
-    array join [
-        ('tiktok_views', r_views, r_views_prev),
-        ('tiktok_watch_time_seconds', r_watch, r_watch_prev),
-        ('tiktok_saves', r_saves, r_saves_prev),
-        ('tiktok_shares', r_shares, r_shares_prev)
-    ] as a
-),
-
-outcomes as (
-    select
-        product_key,
-        date,
-        o.1 as outcome,
-        o.2 as y,
-        o.3 as y_prev
-    from days
-    array join [
-        ('amazon_sessions', r_sessions, r_sessions_prev),
-        ('amazon_units', r_units, r_units_prev),
-        ('amazon_best_sellers_rank', r_rank, r_rank_prev)
-    ] as o
-),
-
--- Lag-1 autocorrelation of each residual series (0 when it cannot be told).
 attention_ac as (
-    select product_key, attention_metric, corr(x, x_prev) as ac_raw, if(isFinite(ac_raw), ac_raw, 0) as ac
-    from attention
+    -- Lag-1 autocorrelation of each attention series (0 when it cannot be told).
+    select product_key, a.1 as attention_metric, corr(a.2, a.3) as ac_raw, if(isFinite(ac_raw), ac_raw, 0) as ac
+    from days
+    array join [
+        ('tiktok_views', x_views, x_views_prev),
+        ('tiktok_watch_time_seconds', x_watch, x_watch_prev),
+        ('tiktok_saves', x_saves, x_saves_prev),
+        ('tiktok_shares', x_shares, x_shares_prev)
+    ] as a
     group by product_key, attention_metric
 ),
 
-outcomes_ac as (
-    select product_key, outcome, corr(y, y_prev) as ac_raw, if(isFinite(ac_raw), ac_raw, 0) as ac
-    from outcomes
-    group by product_key, outcome
+attention_days as (
+    select
+        product_key,
+        date,
+        att.3 as estimated,
+        att.1 as attention_metric,
+        att.2 as x,
+        oc.1 as outcome,
+        oc.2 as baseline,
+        lag_days,
+        date + lag_days as outcome_date
+    from days
+    array join [
+        ('tiktok_views', x_views, views_estimated),
+        ('tiktok_watch_time_seconds', x_watch, attention_estimated),
+        ('tiktok_saves', x_saves, attention_estimated),
+        ('tiktok_shares', x_shares, attention_estimated)
+    ] as att
+    array join [
+        ('amazon_sessions', b_sessions),
+        ('amazon_units', b_units),
+        ('amazon_best_sellers_rank', b_rank)
+    ] as oc
+    array join range(toUInt8({{ max_lag }} + 1)) as lag_days
+    where att.2 is not null and oc.2 is not null
+),
+
+outcome_days as (
+    select product_key, date, o.1 as outcome, o.2 as level
+    from days
+    array join [
+        ('amazon_sessions', l_sessions),
+        ('amazon_units', l_units),
+        ('amazon_best_sellers_rank', l_rank)
+    ] as o
+    where o.2 is not null
 ),
 
 daily_pairs as (
     select
         a.product_key as product_key,
         a.attention_metric as attention_metric,
-        o.outcome as outcome,
+        a.outcome as outcome,
         a.lag_days as lag_days,
-        o.date as date,
+        a.date as date,
+        o.date as outcome_date,
         a.x as x,
-        o.y as y,
-        a.attention_estimated as attention_estimated
-    from (
-        select *, arrayJoin(range(toUInt8({{ max_lag }} + 1))) as lag_days, date + lag_days as outcome_date
-        from attention
-        where x is not null
-    ) as a
-    inner join (select * from outcomes where y is not null) as o
-        on o.product_key = a.product_key and o.date = a.outcome_date
+        o.level - a.baseline as y_raw,
+        a.estimated as attention_estimated
+    from attention_days as a
+    inner join outcome_days as o
+        on o.product_key = a.product_key and o.outcome = a.outcome and o.date = a.outcome_date
+),
+
+daily_residuals as (
+    select
+        *,
+        y_raw - avg(y_raw) over (partition by product_key, attention_metric, outcome, lag_days, toDayOfWeek(date)) as y
+    from daily_pairs
+),
+
+daily_series as (
+    select
+        *,
+        -- The pair of the day before, if it was compared too.
+        if(lagInFrame(date) over w = date - 1, lagInFrame(y) over w, null) as y_prev
+    from daily_residuals
+    window w as (partition by product_key, attention_metric, outcome, lag_days order by date
+                 rows between 1 preceding and current row)
 ),
 
 daily as (
@@ -90,15 +113,15 @@ daily as (
         p.lag_days as lag_days,
         count() as n,
         corr(p.x, p.y) as r,
+        corr(p.y, p.y_prev) as ac_y_raw,
         -- Bartlett: n / (1 + 2 ac_x ac_y), never above n, less the six weekday
         -- means removed beyond the one mean any correlation removes.
-        greatest(least(n / (1 + 2 * any(aa.ac) * any(oa.ac)), toFloat64(n)) - 6, 0) as n_effective,
+        greatest(least(n / (1 + 2 * any(aa.ac) * if(isFinite(ac_y_raw), ac_y_raw, 0)), toFloat64(n)) - 6, 0) as n_effective,
         avg(p.attention_estimated) as attention_estimated_share,
-        min(p.date) as first_date,
-        max(p.date) as last_date
-    from daily_pairs as p
+        min(p.outcome_date) as first_date,
+        max(p.outcome_date) as last_date
+    from daily_series as p
     inner join attention_ac as aa on aa.product_key = p.product_key and aa.attention_metric = p.attention_metric
-    inner join outcomes_ac as oa on oa.product_key = p.product_key and oa.outcome = p.outcome
     group by p.product_key, p.attention_metric, p.outcome, p.lag_days
 ),
 
@@ -138,7 +161,8 @@ week_attention as (
         if(count(d.watch_time_seconds) = 7, sum(d.watch_time_seconds), null) as watch_time_seconds,
         if(count(d.saves) = 7, sum(d.saves), null) as saves,
         if(count(d.shares) = 7, sum(d.shares), null) as shares,
-        avg(d.attention_estimated) as attention_estimated
+        avg(d.attention_estimated) as attention_estimated,
+        avg(d.views_estimated) as views_estimated
     from week_days as wd
     left join days as d on d.product_key = wd.product_key and d.date = wd.day
     group by wd.product_key, wd.week_start, wd.lag_days
@@ -153,12 +177,13 @@ week_series as (
         o.1 as outcome,
         log1p(a.2) as la,
         log1p(o.2) as lo,
-        wa.attention_estimated as attention_estimated
+        a.3 as attention_estimated
     from weeks as w
     inner join week_attention as wa on wa.product_key = w.product_key and wa.week_start = w.week_start
     array join
-        [('tiktok_views', wa.views), ('tiktok_watch_time_seconds', wa.watch_time_seconds),
-         ('tiktok_saves', wa.saves), ('tiktok_shares', wa.shares)] as a
+        [('tiktok_views', wa.views, wa.views_estimated),
+         ('tiktok_watch_time_seconds', wa.watch_time_seconds, wa.attention_estimated),
+         ('tiktok_saves', wa.saves, wa.attention_estimated), ('tiktok_shares', wa.shares, wa.attention_estimated)] as a
     array join
         [('amazon_search_impressions', w.impressions), ('amazon_search_clicks', w.clicks),
          ('amazon_search_purchases', w.purchases)] as o
@@ -186,24 +211,50 @@ week_changes_prev as (
                  rows between 1 preceding and current row)
 ),
 
+-- Kendall's tau at weekly grain: a handful of weekly changes, heavy-tailed
+-- (one viral week), would let Pearson's r reach 0.99 by one extreme pair;
+-- a rank correlation cannot, and its significance is bounded by how few
+-- weeks there are.
+week_known as (
+    select * from week_changes_prev where x is not null and y is not null
+),
+
+week_concordance as (
+    select
+        a.product_key as product_key,
+        a.attention_metric as attention_metric,
+        a.outcome as outcome,
+        a.lag_days as lag_days,
+        sum(sign(a.x - b.x) * sign(a.y - b.y)) as concordance
+    from week_known as a
+    inner join week_known as b
+        on b.product_key = a.product_key and b.attention_metric = a.attention_metric
+        and b.outcome = a.outcome and b.lag_days = a.lag_days
+    where b.week_start > a.week_start
+    group by a.product_key, a.attention_metric, a.outcome, a.lag_days
+),
+
 weekly as (
     select
-        product_key,
-        attention_metric,
-        outcome,
+        k.product_key as product_key,
+        k.attention_metric as attention_metric,
+        k.outcome as outcome,
         'weekly' as grain,
-        lag_days,
-        countIf(x is not null and y is not null) as n,
-        corr(x, y) as r,
-        corr(x, x_prev) as ac_x_raw,
-        corr(y, y_prev) as ac_y_raw,
+        k.lag_days as lag_days,
+        count() as n,
+        -- tau-a: ties count neither way.
+        if(n >= 2, any(c.concordance) / (n * (n - 1) / 2), null) as r,
+        corr(k.x, k.x_prev) as ac_x_raw,
+        corr(k.y, k.y_prev) as ac_y_raw,
         least(n / (1 + 2 * if(isFinite(ac_x_raw), ac_x_raw, 0) * if(isFinite(ac_y_raw), ac_y_raw, 0)), toFloat64(n)) as n_effective,
-        avgIf(attention_estimated, x is not null and y is not null) as attention_estimated_share,
-        minIf(week_start, x is not null and y is not null) as first_date,
-        maxIf(week_start, x is not null and y is not null) + 6 as last_date
-    from week_changes_prev
-    group by product_key, attention_metric, outcome, lag_days
-    having n > 0
+        avg(k.attention_estimated) as attention_estimated_share,
+        min(k.week_start) as first_date,
+        max(k.week_start) + 6 as last_date
+    from week_known as k
+    left join week_concordance as c
+        on c.product_key = k.product_key and c.attention_metric = k.attention_metric
+        and c.outcome = k.outcome and c.lag_days = k.lag_days
+    group by k.product_key, k.attention_metric, k.outcome, k.lag_days
 ),
 
 all_lags as (
@@ -225,10 +276,14 @@ select
     toUInt32(n) as n,
     toFloat64(n_effective) as n_effective,
     if(n >= 3 and isFinite(r), toFloat64(r), null) as correlation,
-    -- Fisher's z: atanh(r) is about normal with variance 1 / (n - 3).
-    if(correlation is not null and n_effective > 3,
-       atanh(least(greatest(correlation, -0.999999), 0.999999)) * sqrt(n_effective - 3), null) as fisher_z,
-    if(fisher_z is null, null, erfc(abs(fisher_z) / sqrt(2))) as p_value,
+    multiIf(
+        correlation is null or n_effective <= 3, null,
+        -- Daily: Fisher's z, atanh(r) is about normal with variance 1 / (n - 3).
+        grain = 'daily', atanh(least(greatest(correlation, -0.999999), 0.999999)) * sqrt(n_effective - 3),
+        -- Weekly: Kendall's tau is about normal with variance 2 (2n + 5) / (9 n (n - 1)).
+        3 * correlation * sqrt(n_effective * (n_effective - 1)) / sqrt(2 * (2 * n_effective + 5))
+    ) as z,
+    if(z is null, null, erfc(abs(z) / sqrt(2))) as p_value,
     toNullable(toFloat64(attention_estimated_share)) as attention_estimated_share,
     first_date,
     last_date

@@ -15,12 +15,18 @@
 -- between the first and last Sales and Traffic day. The Best Sellers Rank is
 -- never filled: there is no rank history before the first catalog snapshot.
 --
--- For the daily comparison each series becomes r = the day-over-day change of
--- log(1 + x) (for the rank: of -log(rank), so up is better), less the
--- product's mean change on that weekday. Changes remove levels and trends
--- that would correlate any two growing series; logs keep one viral day from
--- dominating; removing the weekday pattern keeps the weekly rhythm both
--- channels share from looking like a halo at lags 0, 7 and 14.
+-- For the daily comparison (halo_by_lag) the attention is taken as it is,
+-- in its own units, less the product's mean on that weekday (the x_*
+-- columns): the Amazon response to a video grows with its audience, so a
+-- video with a million views must weigh as a million, not as log(1e6)
+-- against an ordinary video's log(2e4); and a spike left whole meets the
+-- outcome's rise and its decay with one sign. The outcomes are taken as
+-- log(1 + x) (-log(rank) for the rank, so up is better), the l_* columns,
+-- next to their level in the week before the day, the b_* columns (the mean
+-- of the seven days before, NULL unless all seven are known): halo_by_lag
+-- compares the outcome L days after an attention day with its level in the
+-- week before that day, which removes levels and trends without letting the
+-- response into its own baseline.
 
 {#- tiktok_attention_provenance (schema version 2 of product_daily): from the
     staging view once it carries it, else from the loader's table (read as
@@ -63,6 +69,12 @@ src as (
         cast(null as Nullable(String)) as provenance,
         {%- endif %}
         multiIf(provenance in ('estimated', 'mixed'), 1, provenance = 'measured', 0, null) as attention_estimated,
+        -- Views are measured in a mixed row: the join takes a video's views
+        -- from TikTok Shop analytics (measured per day) whenever it reports
+        -- them, and watch time and saves only from the Business API, whose
+        -- first lifetime totals are spread; so what mixes in a row is
+        -- measured views with estimated watch time and saves.
+        multiIf(provenance = 'estimated', 1, provenance in ('measured', 'mixed'), 0, null) as views_estimated,
         amazon_sessions,
         amazon_units,
         amazon_best_sellers_rank_best,
@@ -115,6 +127,7 @@ filled as (
         if(in_tiktok, toFloat64(coalesce(s.tiktok_saves, 0)), null) as saves,
         if(in_tiktok, toFloat64(coalesce(s.tiktok_shares, 0)), null) as shares,
         s.attention_estimated as attention_estimated,
+        s.views_estimated as views_estimated,
         if(in_sales, toFloat64(coalesce(s.amazon_sessions, 0)), null) as sessions,
         if(in_sales, toFloat64(coalesce(s.amazon_units, 0)), null) as units,
         if(s.amazon_best_sellers_rank_best > 0, toFloat64(s.amazon_best_sellers_rank_best), null) as best_sellers_rank,
@@ -129,43 +142,31 @@ filled as (
 logs as (
     select
         *,
-        log1p(views) as l_views,
-        log1p(watch_time_seconds) as l_watch,
-        log1p(saves) as l_saves,
-        log1p(shares) as l_shares,
         log1p(sessions) as l_sessions,
         log1p(units) as l_units,
         -ln(best_sellers_rank) as l_rank
     from filled
 ),
 
-changes as (
+baselines as (
     select
         *,
-        -- The calendar has every day, so the previous row is the day before
-        -- (lagInFrame gives NULL for the first, as the columns are Nullable).
-        l_views - lagInFrame(l_views) over w as d_views,
-        l_watch - lagInFrame(l_watch) over w as d_watch,
-        l_saves - lagInFrame(l_saves) over w as d_saves,
-        l_shares - lagInFrame(l_shares) over w as d_shares,
-        l_sessions - lagInFrame(l_sessions) over w as d_sessions,
-        l_units - lagInFrame(l_units) over w as d_units,
-        l_rank - lagInFrame(l_rank) over w as d_rank
+        if(count(l_sessions) over before = 7, avg(l_sessions) over before, null) as b_sessions,
+        if(count(l_units) over before = 7, avg(l_units) over before, null) as b_units,
+        if(count(l_rank) over before = 7, avg(l_rank) over before, null) as b_rank
     from logs
-    window w as (partition by product_key order by date rows between 1 preceding and current row)
+    -- The calendar has every day, so the seven rows before are the week before.
+    window before as (partition by product_key order by date rows between 7 preceding and 1 preceding)
 ),
 
 residuals as (
     select
         *,
-        d_views - avg(d_views) over wd as r_views,
-        d_watch - avg(d_watch) over wd as r_watch,
-        d_saves - avg(d_saves) over wd as r_saves,
-        d_shares - avg(d_shares) over wd as r_shares,
-        d_sessions - avg(d_sessions) over wd as r_sessions,
-        d_units - avg(d_units) over wd as r_units,
-        d_rank - avg(d_rank) over wd as r_rank
-    from changes
+        views - avg(views) over wd as x_views,
+        watch_time_seconds - avg(watch_time_seconds) over wd as x_watch,
+        saves - avg(saves) over wd as x_saves,
+        shares - avg(shares) over wd as x_shares
+    from baselines
     window wd as (partition by product_key, toDayOfWeek(date))
 )
 
@@ -177,6 +178,7 @@ select
     saves,
     shares,
     attention_estimated,
+    views_estimated,
     sessions,
     units,
     best_sellers_rank,
@@ -184,20 +186,20 @@ select
     search_impressions,
     search_clicks,
     search_purchases,
-    r_views,
-    r_watch,
-    r_saves,
-    r_shares,
-    r_sessions,
-    r_units,
-    r_rank,
-    -- Yesterday's residuals, for the lag-1 autocorrelations (Bartlett).
-    lagInFrame(r_views) over w as r_views_prev,
-    lagInFrame(r_watch) over w as r_watch_prev,
-    lagInFrame(r_saves) over w as r_saves_prev,
-    lagInFrame(r_shares) over w as r_shares_prev,
-    lagInFrame(r_sessions) over w as r_sessions_prev,
-    lagInFrame(r_units) over w as r_units_prev,
-    lagInFrame(r_rank) over w as r_rank_prev
+    x_views,
+    x_watch,
+    x_saves,
+    x_shares,
+    -- Yesterday's attention residuals, for their lag-1 autocorrelation (Bartlett).
+    lagInFrame(x_views) over w as x_views_prev,
+    lagInFrame(x_watch) over w as x_watch_prev,
+    lagInFrame(x_saves) over w as x_saves_prev,
+    lagInFrame(x_shares) over w as x_shares_prev,
+    l_sessions,
+    l_units,
+    l_rank,
+    b_sessions,
+    b_units,
+    b_rank
 from residuals
 window w as (partition by product_key order by date rows between 1 preceding and current row)

@@ -9,8 +9,14 @@
 -- (Bonferroni), and the lift of the outcome after attention spikes at that
 -- lag. See dbt/README.md, "The halo".
 
-with lags as (
-    select *
+with tested as (
+    select
+        *,
+        coalesce(attention_estimated_share, 0) <= 0.5 as measured,
+        -- Measured attention first: when the product has mostly measured
+        -- series for this outcome, only they may date the halo, because an
+        -- estimate spread over days has no timing of its own.
+        max(measured) over (partition by product_key, outcome) as has_measured
     from {{ ref('halo_by_lag') }}
     where p_value is not null
 ),
@@ -20,16 +26,16 @@ best as (
         product_key,
         outcome,
         any(grain) as grain,
-        -- The strongest positive relationship (largest z); a series that is
-        -- mostly measured wins over one that is mostly estimated, because an
-        -- estimate spread over days has no timing of its own.
+        -- The strongest positive relationship (largest z) among the
+        -- candidates, which are also what the correction counts: the
+        -- estimated series are set aside before looking at any outcome.
         argMax(
-            (attention_metric, lag_days, correlation, n, n_effective, p_value, first_date, last_date,
-             coalesce(attention_estimated_share, 0) > 0.5),
-            (coalesce(attention_estimated_share, 0) <= 0.5, fisher_z)
+            (attention_metric, lag_days, correlation, n, n_effective, p_value, first_date, last_date, not measured),
+            z
         ) as b,
         count() as tests
-    from lags
+    from tested
+    where measured = has_measured
     group by product_key, outcome
 ),
 
@@ -59,26 +65,33 @@ days as (
 
 -- Attention spikes in tiktok_views: at least halo_spike_ratio times the
 -- median of the 14 days before (of which at least 7 known), and at least
--- halo_spike_min_views; the first day of a run of such days.
+-- halo_spike_min_views; the peak of each run of such days.
 spike_candidates as (
     select
         product_key,
         date,
+        views,
         views >= {{ var('halo_spike_min_views') }}
             and count(views) over before >= 7
-            and views >= {{ var('halo_spike_ratio') }} * quantileExact(0.5)(views) over before as is_spike
+            and views >= {{ var('halo_spike_ratio') }} * quantileExact(0.5)(views) over before as is_spike,
+        -- The spike's views above its usual: its weight in the lift.
+        views - quantileExact(0.5)(views) over before as excess_views
     from days
     window before as (partition by product_key order by date rows between 14 preceding and 1 preceding)
 ),
 
 spikes as (
-    select product_key, date as spike_date
+    select product_key, date as spike_date, excess_views
     from (
-        select *, lagInFrame(is_spike) over (partition by product_key order by date
-                                             rows between 1 preceding and current row) as was_spike
+        select
+            *,
+            lagInFrame(views) over (partition by product_key order by date rows between 1 preceding and current row) as views_before,
+            leadInFrame(views) over (partition by product_key order by date rows between current row and 1 following) as views_after
         from spike_candidates
     )
-    where is_spike and not was_spike
+    -- The peak of each run of spike days (a viral video on the heels of an
+    -- ordinary one is its own spike).
+    where is_spike and views > coalesce(views_before, 0) and views >= coalesce(views_after, 0)
 ),
 
 -- The outcome's own values per day: at weekly grain the period total carried
@@ -95,13 +108,15 @@ outcome_values as (
 ),
 
 spike_outcomes as (
-    select h.product_key as product_key, h.outcome as outcome, s.spike_date as spike_date, h.best_lag_days as lag_days
+    select h.product_key as product_key, h.outcome as outcome, s.spike_date as spike_date, h.best_lag_days as lag_days,
+        s.excess_views as weight
     from halo as h
     inner join spikes as s on s.product_key = h.product_key
 ),
 
 after_spike as (
-    select so.product_key as product_key, so.outcome as outcome, so.spike_date as spike_date, v.value as value
+    select so.product_key as product_key, so.outcome as outcome, so.spike_date as spike_date, v.value as value,
+        so.weight as weight
     from spike_outcomes as so
     inner join outcome_values as v
         on v.product_key = so.product_key and v.outcome = so.outcome and v.date = so.spike_date + so.lag_days
@@ -122,8 +137,10 @@ lifts as (
         a.product_key as product_key,
         a.outcome as outcome,
         toNullable(toUInt32(count())) as spikes,
-        toNullable(avg(b.value)) as outcome_baseline,
-        toNullable(avg(a.value)) as outcome_after
+        -- Weighted by the spikes' excess views, as the halo grows with the
+        -- audience: a viral day counts for more than an ordinary video's.
+        toNullable(avgWeighted(b.value, a.weight)) as outcome_baseline,
+        toNullable(avgWeighted(a.value, a.weight)) as outcome_after
     from after_spike as a
     inner join before_spike as b
         on b.product_key = a.product_key and b.outcome = a.outcome and b.spike_date = a.spike_date

@@ -42,10 +42,12 @@ const truthMargin = 5 * time.Minute
 
 // truthChecks compares the raw change tables with the simulators' ground
 // truth at now: every order (purchased and last changed before now less
-// truthMargin) in its final state, its lines, every catalog item and TikTok
-// product, every official video, and every webhook the receiver
-// acknowledged (delivered, by the simulator's record).
-func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.World, desc descInfo, delivered []tiktokshoptest.Attempt, now time.Time) ([]check, error) {
+// truthMargin) in its final state, its lines, Sales & Traffic of every day
+// that had settled before the pipeline started (settled figures; each row
+// with units or sessions there), every catalog item and TikTok product,
+// every official video, and every webhook the receiver acknowledged
+// (delivered, by the simulator's record).
+func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.World, desc descInfo, delivered []tiktokshoptest.Attempt, started, now time.Time) ([]check, error) {
 	cutoff := now.Add(-truthMargin)
 	truth := w.TruthAt(now)
 	var out []check
@@ -92,6 +94,42 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 	c.detail = fmt.Sprintf("%d orders settled in the truth, %d keys in the table, lost %d, not in their final state %d%s", n, len(got), c.lost, wrong, example(firstMiss))
 	ci.detail = fmt.Sprintf("%d lines of those orders, lost %d, wrong quantity %d", ni, ci.lost, wrongItems)
 	out = append(out, c, ci)
+
+	// Sales & Traffic of the days settled before the stages first read
+	// them: the latest version of every row is the settled figure.
+	st, err := keyed(ctx, wh, "SELECT _key, toString(argMax(units_ordered, version)), toString(argMax(browser_sessions + mobile_app_sessions, version)), "+
+		"toString(argMax(toInt64(round(ordered_product_sales * 100)), version)) FROM amazon_sales_traffic_changes GROUP BY _key")
+	if err != nil {
+		return nil, err
+	}
+	c = check{name: "raw amazon_sales_traffic_changes"}
+	zone := w.Config().AmazonZone
+	days, rows := 0, 0
+	wrong, firstMiss = 0, ""
+	for d := simworld.DateOf(w.Config().Start, zone); w.SettledAt(d).Before(started); d = d.AddDays(1) {
+		days++
+		settled, _ := truth.SalesTrafficSettled(d)
+		for _, r := range settled {
+			if r.UnitsOrdered == 0 && r.Sessions() == 0 {
+				continue
+			}
+			rows++
+			key := desc.marketplace + ":" + d.String() + ":" + r.ParentASIN + ":" + r.ASIN + ":" + r.SKU
+			g, ok := st[key]
+			switch {
+			case !ok:
+				c.lost++
+				firstMiss = cmpOr(firstMiss, key)
+			case g[0] != strconv.Itoa(r.UnitsOrdered) || g[1] != strconv.Itoa(r.Sessions()) || g[2] != strconv.FormatInt(int64(r.OrderedProductSales), 10):
+				wrong++
+				firstMiss = cmpOr(firstMiss, fmt.Sprintf("%s is %v, settled %d units %d sessions %d cents", key, g, r.UnitsOrdered, r.Sessions(), r.OrderedProductSales))
+			}
+		}
+	}
+	c.ok = rows > 0 && c.lost == 0 && wrong == 0
+	c.detail = fmt.Sprintf("%d rows of %d days settled before the start, %d keys in the table, lost %d, not the settled figure %d%s",
+		rows, days, len(st), c.lost, wrong, example(firstMiss))
+	out = append(out, c)
 
 	// TikTok Shop orders.
 	tt, err := keyed(ctx, wh, "SELECT _key, argMax(status, version), toString(toUnixTimestamp(argMax(update_time, version))) FROM tiktok_orders_changes GROUP BY _key")

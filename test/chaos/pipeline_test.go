@@ -232,12 +232,17 @@ type member struct {
 }
 
 // kill SIGKILLs the running incarnation; the supervisor starts the next
-// one after down.
-func (m *member) kill(down time.Duration) {
+// one after down. It reports false when none was running (it had exited
+// on its own and waits for its restart).
+func (m *member) kill(down time.Duration) bool {
+	if !m.running() {
+		return false
+	}
 	m.mu.Lock()
 	m.killed, m.down = true, down
 	m.mu.Unlock()
 	m.proc.Kill()
+	return true
 }
 
 // stop ends the process with SIGTERM (SIGKILL after timeout) and keeps it

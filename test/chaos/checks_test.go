@@ -61,24 +61,14 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 	if err != nil {
 		return nil, err
 	}
-	var c, ci check
-	c.name, ci.name = "raw amazon_orders_changes", "raw amazon_order_items_changes"
-	var n, wrong, ni, wrongItems int
-	var firstMiss string
+	var orders []finalState
+	ci := check{name: "raw amazon_order_items_changes"}
+	var ni, wrongItems int
 	for _, s := range truth.AmazonOrders(w.Config().Start, cutoff) {
 		if !s.LastUpdateDate.Before(cutoff) {
 			continue
 		}
-		n++
-		g, ok := got[desc.marketplace+":"+s.AmazonOrderID]
-		switch {
-		case !ok:
-			c.lost++
-			firstMiss = cmpOr(firstMiss, s.AmazonOrderID)
-		case g[0] != s.Status || g[1] != strconv.FormatInt(s.LastUpdateDate.Unix(), 10):
-			wrong++
-			firstMiss = cmpOr(firstMiss, fmt.Sprintf("%s is %v, truth %s at %d", s.AmazonOrderID, g, s.Status, s.LastUpdateDate.Unix()))
-		}
+		orders = append(orders, finalState{key: desc.marketplace + ":" + s.AmazonOrderID, status: s.Status, updated: s.LastUpdateDate})
 		for _, it := range s.Items {
 			ni++
 			q, ok := items[s.AmazonOrderID+"/"+it.SellerSKU]
@@ -90,10 +80,9 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 			}
 		}
 	}
-	c.ok, ci.ok = n > 0 && c.lost == 0 && wrong == 0, ni > 0 && ci.lost == 0 && wrongItems == 0
-	c.detail = fmt.Sprintf("%d orders settled in the truth, %d keys in the table, lost %d, not in their final state %d%s", n, len(got), c.lost, wrong, example(firstMiss))
+	ci.ok = ni > 0 && ci.lost == 0 && wrongItems == 0
 	ci.detail = fmt.Sprintf("%d lines of those orders, lost %d, wrong quantity %d", ni, ci.lost, wrongItems)
-	out = append(out, c, ci)
+	out = append(out, stateCheck("raw amazon_orders_changes", got, orders), ci)
 
 	// Sales & Traffic of the days settled before the stages first read
 	// them: the latest version of every row is the settled figure.
@@ -102,10 +91,10 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 	if err != nil {
 		return nil, err
 	}
-	c = check{name: "raw amazon_sales_traffic_changes"}
+	c := check{name: "raw amazon_sales_traffic_changes"}
 	zone := w.Config().AmazonZone
-	days, rows := 0, 0
-	wrong, firstMiss = 0, ""
+	days, rows, wrong := 0, 0, 0
+	var firstMiss string
 	for d := simworld.DateOf(w.Config().Start, zone); w.SettledAt(d).Before(started); d = d.AddDays(1) {
 		days++
 		settled, _ := truth.SalesTrafficSettled(d)
@@ -136,26 +125,13 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 	if err != nil {
 		return nil, err
 	}
-	c = check{name: "raw tiktok_orders_changes"}
-	n, wrong, firstMiss = 0, 0, ""
+	orders = nil
 	for _, s := range truth.TikTokOrders(w.Config().Start, cutoff) {
-		if !s.UpdateTime.Before(cutoff) {
-			continue
-		}
-		n++
-		g, ok := tt[tiktokshop.OrderKey(desc.shopID, s.ID)]
-		switch {
-		case !ok:
-			c.lost++
-			firstMiss = cmpOr(firstMiss, s.ID)
-		case g[0] != s.Status || g[1] != strconv.FormatInt(s.UpdateTime.Unix(), 10):
-			wrong++
-			firstMiss = cmpOr(firstMiss, fmt.Sprintf("%s is %v, truth %s at %d", s.ID, g, s.Status, s.UpdateTime.Unix()))
+		if s.UpdateTime.Before(cutoff) {
+			orders = append(orders, finalState{key: tiktokshop.OrderKey(desc.shopID, s.ID), status: s.Status, updated: s.UpdateTime})
 		}
 	}
-	c.ok = n > 0 && c.lost == 0 && wrong == 0
-	c.detail = fmt.Sprintf("%d orders settled in the truth, %d keys in the table, lost %d, not in their final state %d%s", n, len(tt), c.lost, wrong, example(firstMiss))
-	out = append(out, c)
+	out = append(out, stateCheck("raw tiktok_orders_changes", tt, orders))
 
 	// Catalog items, TikTok products, official videos: every one there.
 	var asins, products, videos []string
@@ -190,17 +166,48 @@ func truthChecks(ctx context.Context, wh *pipelinetest.Warehouse, w *simworld.Wo
 			return nil, err
 		}
 		c := check{name: p.name}
-		for _, k := range slices.Compact(slices.Sorted(slices.Values(p.want))) {
+		want := slices.Compact(slices.Sorted(slices.Values(p.want)))
+		var first string
+		for _, k := range want {
 			if _, ok := have[k]; !ok {
 				c.lost++
-				firstMiss = cmpOr(firstMiss, k)
+				first = cmpOr(first, k)
 			}
 		}
-		c.ok = len(p.want) > 0 && c.lost == 0
-		c.detail = fmt.Sprintf("%d in the truth, %d in the table, lost %d", len(slices.Compact(slices.Sorted(slices.Values(p.want)))), len(have), c.lost)
+		c.ok = len(want) > 0 && c.lost == 0
+		c.detail = fmt.Sprintf("%d in the truth, %d in the table, lost %d%s", len(want), len(have), c.lost, example(first))
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// finalState is an order as the truth has it once it stopped changing.
+type finalState struct {
+	key, status string
+	updated     time.Time
+}
+
+// stateCheck compares the latest version of every order in got (status,
+// update time in Unix seconds, by key) with the truth's final states.
+func stateCheck(name string, got map[string][]string, want []finalState) check {
+	c := check{name: name}
+	wrong := 0
+	var first string
+	for _, s := range want {
+		g, ok := got[s.key]
+		switch {
+		case !ok:
+			c.lost++
+			first = cmpOr(first, s.key)
+		case g[0] != s.status || g[1] != strconv.FormatInt(s.updated.Unix(), 10):
+			wrong++
+			first = cmpOr(first, fmt.Sprintf("%s is %v, truth %s at %d", s.key, g, s.status, s.updated.Unix()))
+		}
+	}
+	c.ok = len(want) > 0 && c.lost == 0 && wrong == 0
+	c.detail = fmt.Sprintf("%d orders settled in the truth, %d keys in the table, lost %d, not in their final state %d%s",
+		len(want), len(got), c.lost, wrong, example(first))
+	return c
 }
 
 func example(s string) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/pipelinetest"
@@ -150,11 +151,6 @@ func TestChaos(t *testing.T) {
 	if err := p.getJSON(ctx, sim.WebhooksPath, &attempts); err != nil {
 		t.Fatal(err)
 	}
-	checkCtx, ccancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer ccancel()
-	if truthRes, err = truthChecks(checkCtx, p.wh, truth, info, delivered(attempts), began, time.Now()); err != nil {
-		t.Fatalf("truth checks: %v", err)
-	}
 	var lag check
 	for {
 		var total int64
@@ -163,6 +159,11 @@ func TestChaos(t *testing.T) {
 			break
 		}
 		time.Sleep(2 * time.Second)
+	}
+	checkCtx, ccancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer ccancel()
+	if truthRes, err = truthChecks(checkCtx, p.wh, truth, info, delivered(attempts), began, time.Now()); err != nil {
+		t.Fatalf("truth checks: %v", err)
 	}
 	// The loader commits after its insert: with no lag, every output is
 	// in; a last comparison that still differs differs for good.
@@ -220,6 +221,50 @@ func TestChaos(t *testing.T) {
 	if faults == 0 {
 		t.Error("no API fault was injected")
 	}
+	if !t.Failed() {
+		checkTheChecks(t, checkCtx, p.wh, truth, info, delivered(attempts), began)
+	}
+}
+
+// checkTheChecks proves, on the soak's own data, that the checks catch
+// what they look for: it stores one change twice, deletes the changes of a
+// settled order and a row of product_daily, and every check concerned
+// must fail.
+func checkTheChecks(t *testing.T, ctx context.Context, wh *pipelinetest.Warehouse, truth *simworld.World, info descInfo, delivered []tiktokshoptest.Attempt, began time.Time) {
+	for _, q := range []string{
+		"INSERT INTO tiktok_orders_changes SELECT * FROM tiktok_orders_changes ORDER BY _key LIMIT 1 SETTINGS insert_deduplicate = 0",
+		"DELETE FROM amazon_orders_changes WHERE _key = (SELECT min(_key) FROM amazon_orders_changes WHERE last_update_date < now() - INTERVAL 1 DAY)",
+		"DELETE FROM product_daily WHERE (product_key, date) = (SELECT product_key, date FROM product_daily FINAL WHERE is_deleted = 0 ORDER BY product_key, date LIMIT 1)",
+	} {
+		if _, err := wh.Query(ctx, q); err != nil {
+			t.Fatalf("plant a fault: %v", err)
+		}
+	}
+	dups, err := duplicateChecks(ctx, wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := truthChecks(ctx, wh, truth, info, delivered, began, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	orc, _, _, err := oracleCheck(ctx, wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caught := map[string]bool{}
+	for _, c := range append(append(dups, res...), orc) {
+		if !c.ok {
+			caught[c.name] = true
+		}
+	}
+	for _, name := range []string{"unique tiktok_orders_changes", "raw amazon_orders_changes", "oracle product_daily, product_links"} {
+		if !caught[name] {
+			t.Errorf("check %q did not catch the fault planted for it", name)
+		}
+	}
+	say("check %-44s %-4s a change stored twice, an order's changes and a product_daily row deleted: %d checks failed, as they must",
+		"the checks", map[bool]string{true: "ok", false: "FAIL"}[len(caught) >= 3], len(caught))
 }
 
 // runChaos plays the schedule from began and returns the kills made.

@@ -39,11 +39,13 @@ const FaultsPath = "/_sim/faults"
 // ground truth of what a receiver acknowledged.
 const WebhooksPath = "/_sim/webhooks"
 
-// FaultState is what FaultsPath answers: the configuration in force and how
-// many faults of each kind (fault.Kind's names) every API injected so far.
+// FaultState is what FaultsPath answers: the configuration in force, how
+// many faults of each kind (fault.Kind's names) every API injected so far,
+// and the ids of the entities each API broke (entity faults).
 type FaultState struct {
 	Config fault.Config              `json:"config"`
 	Counts map[string]map[string]int `json:"counts"`
+	Broken map[string][]string       `json:"broken"`
 }
 
 // Options configure Start.
@@ -279,9 +281,12 @@ func (s *Sim) injectors() map[string]*fault.Injector {
 }
 
 func (s *Sim) faultState() FaultState {
-	st := FaultState{Counts: map[string]map[string]int{}}
+	st := FaultState{Counts: map[string]map[string]int{}, Broken: map[string][]string{}}
 	for api, in := range s.injectors() {
 		st.Config = in.Config()
+		if b := in.Broken(); len(b) > 0 {
+			st.Broken[api] = b
+		}
 		counts := map[string]int{}
 		for k, n := range in.Counts() {
 			counts[k.String()] = n

@@ -183,11 +183,11 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := p.faultCounts(checkCtx)
+	counts, broken, err := p.faultCounts(checkCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead, err := deadLetterCheck(checkCtx, p.wh, counts["malformed"])
+	dead, err := deadLetterCheck(checkCtx, p.wh, broken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,19 +222,22 @@ func TestChaos(t *testing.T) {
 		t.Error("no API fault was injected")
 	}
 	if !t.Failed() {
-		checkTheChecks(t, checkCtx, p.wh, truth, info, delivered(attempts), began)
+		checkTheChecks(t, checkCtx, p.wh, truth, info, delivered(attempts), broken, began)
 	}
 }
 
 // checkTheChecks proves, on the soak's own data, that the checks catch
 // what they look for: it stores one change twice, deletes the changes of a
-// settled order and a row of product_daily, and every check concerned
-// must fail.
-func checkTheChecks(t *testing.T, ctx context.Context, wh *pipelinetest.Warehouse, truth *simworld.World, info descInfo, delivered []tiktokshoptest.Attempt, began time.Time) {
+// settled order and a row of product_daily, adds a dead letter no fault
+// planted, and every check concerned must fail.
+func checkTheChecks(t *testing.T, ctx context.Context, wh *pipelinetest.Warehouse, truth *simworld.World, info descInfo,
+	delivered []tiktokshoptest.Attempt, broken []string, began time.Time) {
 	for _, q := range []string{
 		"INSERT INTO tiktok_orders_changes SELECT * FROM tiktok_orders_changes ORDER BY _key LIMIT 1 SETTINGS insert_deduplicate = 0",
 		"DELETE FROM amazon_orders_changes WHERE _key = (SELECT min(_key) FROM amazon_orders_changes WHERE last_update_date < now() - INTERVAL 1 DAY)",
 		"DELETE FROM product_daily WHERE (product_key, date) = (SELECT product_key, date FROM product_daily FINAL WHERE is_deleted = 0 ORDER BY product_key, date LIMIT 1)",
+		"INSERT INTO dead_letters (source_topic, source_partition, source_offset, key, value, error_class, reason, stage, dead_at) " +
+			"VALUES ('chaos.selfcheck', 0, 0, '', '{}', 'mapping', 'planted by the chaos self-check', 'load', now64(3))",
 	} {
 		if _, err := wh.Query(ctx, q); err != nil {
 			t.Fatalf("plant a fault: %v", err)
@@ -252,19 +255,23 @@ func checkTheChecks(t *testing.T, ctx context.Context, wh *pipelinetest.Warehous
 	if err != nil {
 		t.Fatal(err)
 	}
+	dead, err := deadLetterCheck(ctx, wh, broken)
+	if err != nil {
+		t.Fatal(err)
+	}
 	caught := map[string]bool{}
-	for _, c := range append(append(dups, res...), orc) {
+	for _, c := range append(append(dups, res...), orc, dead) {
 		if !c.ok {
 			caught[c.name] = true
 		}
 	}
-	for _, name := range []string{"unique tiktok_orders_changes", "raw amazon_orders_changes", "oracle product_daily, product_links"} {
+	for _, name := range []string{"unique tiktok_orders_changes", "raw amazon_orders_changes", "oracle product_daily, product_links", "open dead letters"} {
 		if !caught[name] {
 			t.Errorf("check %q did not catch the fault planted for it", name)
 		}
 	}
-	say("check %-44s %-4s a change stored twice, an order's changes and a product_daily row deleted: %d checks failed, as they must",
-		"the checks", map[bool]string{true: "ok", false: "FAIL"}[len(caught) >= 3], len(caught))
+	say("check %-44s %-4s a change stored twice, an order's changes and a product_daily row deleted, a dead letter no fault planted: %d checks failed, as they must",
+		"the checks", map[bool]string{true: "ok", false: "FAIL"}[len(caught) >= 4], len(caught))
 }
 
 // runChaos plays the schedule from began and returns the kills made.

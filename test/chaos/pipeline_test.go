@@ -403,11 +403,12 @@ func (p *pipeline) setFaults(ctx context.Context, c fault.Config) error {
 	return nil
 }
 
-// faultCounts returns what the simulators injected, per kind over every API.
-func (p *pipeline) faultCounts(ctx context.Context) (map[string]int, error) {
+// faultCounts returns what the simulators injected, per kind over every
+// API, and the ids of the entities they broke.
+func (p *pipeline) faultCounts(ctx context.Context) (map[string]int, []string, error) {
 	var st sim.FaultState
 	if err := p.getJSON(ctx, sim.FaultsPath, &st); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]int{}
 	for _, counts := range st.Counts {
@@ -415,7 +416,11 @@ func (p *pipeline) faultCounts(ctx context.Context) (map[string]int, error) {
 			out[k] += n
 		}
 	}
-	return out, nil
+	var broken []string
+	for _, ids := range st.Broken {
+		broken = append(broken, ids...)
+	}
+	return out, broken, nil
 }
 
 func (p *pipeline) getJSON(ctx context.Context, path string, v any) error {

@@ -38,8 +38,8 @@ func (e event) String() string {
 		if !c.Enabled() {
 			return at + " faults off"
 		}
-		return fmt.Sprintf("%s faults on: 5xx %.2f, 429 %.2f, malformed %.2f, slow %.2f (%s)", at,
-			c.ServerErrorRate, c.ThrottleRate, c.MalformedRate, c.SlowRate, c.SlowDelay)
+		return fmt.Sprintf("%s faults on: 5xx %.2f, 429 %.2f, malformed %.2f, slow %.2f (%s), broken entity %.2f", at,
+			c.ServerErrorRate, c.ThrottleRate, c.MalformedRate, c.SlowRate, c.SlowDelay, c.EntityRate)
 	case kindOutage:
 		return fmt.Sprintf("%s outage %s for %s", at, e.Target, e.Down)
 	}
@@ -131,7 +131,8 @@ func schedule(p plan) []event {
 		on := between(slot0, slot1-length)
 		rate := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
 		c := fault.Config{ServerErrorRate: rate(0.05, 0.15), ThrottleRate: rate(0.05, 0.15), MalformedRate: rate(0.02, 0.08),
-			SlowRate: rate(0.05, 0.15), SlowDelay: between(time.Second, 4*time.Second).Round(100 * time.Millisecond)}
+			SlowRate: rate(0.05, 0.15), SlowDelay: between(time.Second, 4*time.Second).Round(100 * time.Millisecond),
+			EntityRate: rate(0.1, 0.25)}
 		evs = append(evs, event{At: on, Kind: kindFaults, Faults: c}, event{At: on + length, Kind: kindFaults})
 	}
 	slices.SortStableFunc(evs, func(a, b event) int { return int(a.At - b.At) })

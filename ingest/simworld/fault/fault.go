@@ -1,6 +1,7 @@
 // Package fault injects configured failures into a simulator's responses:
 // server errors, hangs (timeouts), throttles, malformed bodies and slow
-// answers. The configuration can change while the simulator serves (Set),
+// answers, and entities broken inside a good answer (a field of the wrong
+// type, for the dialects that implement EntityBreaker). The configuration can change while the simulator serves (Set),
 // as `shopstream sim` does on POST /_sim/faults.
 //
 // Decisions are deterministic: the n-th occurrence of the same request (method,
@@ -42,6 +43,12 @@ const (
 	// Slow waits Config.SlowDelay, then answers normally: a slow API, not a
 	// failed one.
 	Slow
+	// Entity lets the request take effect, then breaks one entity of the
+	// answer (EntityBreaker): the rest of the page is good, so a client
+	// parks that entity as a dead letter and goes on. Retrying would not
+	// help a real client, whose API sends the same bytes again; here the
+	// next request decides afresh.
+	Entity
 )
 
 func (k Kind) String() string {
@@ -56,6 +63,8 @@ func (k Kind) String() string {
 		return "malformed"
 	case Slow:
 		return "slow"
+	case Entity:
+		return "entity"
 	}
 	return "none"
 }
@@ -86,6 +95,8 @@ type Config struct {
 	// SlowDelay is how long a slow answer takes (bounded by MaxHang).
 	// Default DefaultSlowDelay.
 	SlowDelay time.Duration `json:"slow_delay,omitempty"`
+	// EntityRate is the share of answers with one entity broken.
+	EntityRate float64 `json:"entity_rate,omitempty"`
 	// TimeoutDelay is how long a hang lasts before a 504; zero hangs until
 	// the client gives up. Either way MaxHang bounds it.
 	TimeoutDelay time.Duration `json:"timeout_delay,omitempty"`
@@ -101,7 +112,7 @@ type Config struct {
 
 // Enabled reports whether any fault rate is set.
 func (c Config) Enabled() bool {
-	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0 || c.SlowRate > 0
+	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0 || c.SlowRate > 0 || c.EntityRate > 0
 }
 
 // Dialect writes faults the way one API does.
@@ -113,12 +124,20 @@ type Dialect interface {
 	WriteServerError(w http.ResponseWriter, r *http.Request, status int)
 }
 
+// EntityBreaker is a Dialect that can break one entity of a good answer.
+type EntityBreaker interface {
+	// BreakEntity returns body with one entity's field of the wrong type,
+	// and that entity's id; ok is false when body holds no entity.
+	BreakEntity(body []byte) (broken []byte, id string, ok bool)
+}
+
 // Injector decides and applies faults. It is safe for concurrent use.
 type Injector struct {
 	mu     sync.Mutex
 	cfg    Config
 	seen   map[string]uint64
 	counts map[Kind]int
+	broken []string
 }
 
 // New returns an Injector for cfg.
@@ -165,7 +184,7 @@ func (in *Injector) Config() Config {
 // Validate reports a rate outside [0,1] or rates that sum above 1.
 func (c Config) Validate() error {
 	sum := 0.0
-	for _, r := range []float64{c.ServerErrorRate, c.TimeoutRate, c.ThrottleRate, c.MalformedRate, c.SlowRate} {
+	for _, r := range []float64{c.ServerErrorRate, c.TimeoutRate, c.ThrottleRate, c.MalformedRate, c.SlowRate, c.EntityRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("fault rate %g outside [0,1]", r)
 		}
@@ -177,7 +196,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Counts returns how many faults of each kind were injected so far.
+// Counts returns how many faults of each kind were injected so far (an
+// entity fault only when the answer held an entity to break).
 func (in *Injector) Counts() map[Kind]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -186,6 +206,14 @@ func (in *Injector) Counts() map[Kind]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Broken returns the ids of the entities broken so far (Entity faults
+// whose answer held one), in order.
+func (in *Injector) Broken() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]string(nil), in.broken...)
 }
 
 // Decide returns the fault for r, counting r as one more occurrence of its
@@ -227,8 +255,11 @@ func (in *Injector) decide(r *http.Request) (Kind, Config) {
 		k = Malformed
 	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate+c.SlowRate:
 		k = Slow
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate+c.SlowRate+c.EntityRate:
+		k = Entity
 	}
-	if k != None {
+	// An entity fault counts once an entity was broken (Wrap).
+	if k != None && k != Entity {
 		in.mu.Lock()
 		in.counts[k]++
 		in.mu.Unlock()
@@ -275,6 +306,25 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 			if hang(r.Context(), c.SlowDelay, c.MaxHang) {
 				next.ServeHTTP(w, r)
 			}
+		case Entity:
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			body := rec.body.Bytes()
+			if b, ok := d.(EntityBreaker); ok && rec.status == http.StatusOK {
+				if broken, id, ok := b.BreakEntity(body); ok {
+					body = broken
+					in.mu.Lock()
+					in.broken = append(in.broken, id)
+					in.counts[Entity]++
+					in.mu.Unlock()
+				}
+			}
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(body)
 		case Malformed:
 			rec := &recorder{header: http.Header{}, status: http.StatusOK}
 			next.ServeHTTP(rec, r)

@@ -212,3 +212,30 @@ func TestValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+type breakerDialect struct{ testDialect }
+
+func (breakerDialect) BreakEntity(body []byte) ([]byte, string, bool) {
+	return []byte(`{"ok":"broken"}`), "id-1", true
+}
+
+// TestEntityFault: an entity fault serves the answer with the dialect's
+// broken entity and records its id; a dialect that cannot break entities
+// serves the answer unchanged and records nothing.
+func TestEntityFault(t *testing.T) {
+	in := New(Config{Seed: 1, EntityRate: 1})
+	rec := httptest.NewRecorder()
+	in.Wrap(ok, breakerDialect{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"ok":"broken"}` {
+		t.Fatalf("entity fault: %d %q", rec.Code, rec.Body.String())
+	}
+	if b := in.Broken(); len(b) != 1 || b[0] != "id-1" || in.Counts()[Entity] != 1 {
+		t.Fatalf("broken %v, counts %v", b, in.Counts())
+	}
+	plain := New(Config{Seed: 1, EntityRate: 1})
+	rec = httptest.NewRecorder()
+	plain.Wrap(ok, testDialect{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) || len(plain.Broken()) != 0 || plain.Counts()[Entity] != 0 {
+		t.Fatalf("no breaker: %d %q, broken %v", rec.Code, rec.Body.String(), plain.Broken())
+	}
+}

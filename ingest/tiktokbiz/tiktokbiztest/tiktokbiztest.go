@@ -166,6 +166,43 @@ func (d dialect) WriteServerError(w http.ResponseWriter, _ *http.Request, status
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": CodeInternal, "message": "Internal service error", "request_id": d.s.requestID()})
 }
 
+// BreakEntity gives the first video of a video list answer a lifetime
+// metric of the wrong type (an object for video_views): the rest of the page
+// stays good. It returns the video's item_id.
+func (d dialect) BreakEntity(body []byte) ([]byte, string, bool) {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return nil, "", false
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(env["data"], &data) != nil {
+		return nil, "", false
+	}
+	var videos []map[string]json.RawMessage
+	if json.Unmarshal(data["videos"], &videos) != nil || len(videos) == 0 {
+		return nil, "", false
+	}
+	var id string
+	if json.Unmarshal(videos[0]["item_id"], &id) != nil || id == "" {
+		return nil, "", false
+	}
+	videos[0]["video_views"] = json.RawMessage(`{"value":"unexpected"}`)
+	var err error
+	if data["videos"], err = json.Marshal(videos); err != nil {
+		return nil, "", false
+	}
+	if env["data"], err = json.Marshal(data); err != nil {
+		return nil, "", false
+	}
+	out, err := json.Marshal(env)
+	if err != nil {
+		return nil, "", false
+	}
+	return out, id, true
+}
+
+var _ fault.EntityBreaker = dialect{}
+
 func (s *Simulator) requestID() string {
 	s.mu.Lock()
 	s.requestN++

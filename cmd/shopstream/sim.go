@@ -81,6 +81,7 @@ reports what each API injected.`,
 	f.Float64Var(&opts.Faults.MalformedRate, "fault-malformed-rate", 0, "share of responses with a malformed body")
 	f.Float64Var(&opts.Faults.SlowRate, "fault-slow-rate", 0, "share of requests answered normally after --fault-slow-delay")
 	f.DurationVar(&opts.Faults.SlowDelay, "fault-slow-delay", 0, "how long a slow answer takes (default 2s)")
+	f.Float64Var(&opts.Faults.EntityRate, "fault-entity-rate", 0, "share of answers with one entity broken (TikTok Business video list)")
 	return cmd
 }
 

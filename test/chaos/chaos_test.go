@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,6 +214,7 @@ func TestChaos(t *testing.T) {
 			say("note %s exited on its own %d times (restarted): %s", name, len(ex), strings.Join(ex, "; "))
 		}
 	}
+	slices.Sort(kinds)
 	say("chaos: API faults by kind: %s; warehouse outage %s; took %s", strings.Join(kinds, ", "), set.outage, time.Since(began).Round(time.Second))
 	say("chaos: kills %d, faults %d, lost %d, duplicated %d, oracle rows equal %d/%d", kills, faults, lost, duplicated, equal, want)
 	if kills < len(targets) {

@@ -285,7 +285,7 @@ var haloMartsDDL = []string{
 		outcome_baseline Nullable(Float64), outcome_after Nullable(Float64), lift Nullable(Float64), first_date Date, last_date Date)
 		ENGINE = MergeTree ORDER BY (product_key, outcome)`,
 	`CREATE TABLE halo_by_lag (product_key String, attention_metric String, outcome String, grain String, lag_days Int64,
-		n UInt64, n_effective Nullable(Float64), correlation Nullable(Float64), fisher_z Nullable(Float64), p_value Nullable(Float64),
+		n UInt64, n_effective Nullable(Float64), correlation Nullable(Float64), z Nullable(Float64), p_value Nullable(Float64),
 		attention_estimated_share Nullable(Float64), first_date Date, last_date Date)
 		ENGINE = MergeTree ORDER BY (product_key, attention_metric, outcome, lag_days)`,
 }

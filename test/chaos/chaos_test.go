@@ -83,7 +83,7 @@ func say(format string, args ...any) {
 // runs the short variant: 150 s of chaos on a small world, every process
 // killed at least once, one fault window and a 60 s warehouse outage;
 // make chaos runs it for CHAOS_DURATION (10 minutes by default).
-// SHOPSTREAM_CHAOS_SEED replays a printed schedule.
+// CHAOS_SEED replays a printed schedule.
 func TestChaos(t *testing.T) {
 	testenv.Binary(t)
 	set := settingsFromEnv(t)
@@ -166,8 +166,9 @@ func TestChaos(t *testing.T) {
 	if truthRes, err = truthChecks(checkCtx, p.wh, truth, info, delivered(attempts), began, time.Now()); err != nil {
 		t.Fatalf("truth checks: %v", err)
 	}
-	// The loader commits after its insert: with no lag, every output is
-	// in; a last comparison that still differs differs for good.
+	// With no lag the outputs are loaded; the comparison is still retried
+	// until the settle deadline, so that a failure is a difference that
+	// stayed, not a moment's.
 	var orc check
 	var equal, want int
 	for {

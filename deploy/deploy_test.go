@@ -35,6 +35,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/config"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -691,6 +692,7 @@ func registeredMetrics(t *testing.T) metricSet {
 			t.Fatal(err)
 		}
 	}
+	must(supervise.NewMetrics(d))
 	must(amazon.NewClient(amazon.Config{Endpoint: "http://127.0.0.1:1", MarketplaceID: "ATVPDKIKX0DER",
 		Credentials: amazon.Credentials{ClientID: "id", ClientSecret: "secret", RefreshToken: "token"}, Registerer: d}))
 	must(tiktokshop.New(tiktokshop.Config{APIBaseURL: "http://127.0.0.1:1", AppKey: "key", AppSecret: "secret", AuthCode: "code", Registerer: d}))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
@@ -65,35 +63,16 @@ type harness struct {
 
 func newHarness(t *testing.T, partitions int32, protocol string) *harness {
 	t.Helper()
-	brokers := testenv.KafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	h := &harness{t: t, brokers: brokers, protocol: protocol}
-	h.prefix = fmt.Sprintf("t%d-%s.", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))
+	k := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
+	h := &harness{t: t, brokers: k.Brokers, protocol: protocol, prefix: k.Prefix, regURL: k.RegistryURL, sr: k.Registry, serde: k.Serde, adm: k.Admin}
 	h.group = h.prefix + "load"
-
-	regSrv := httptest.NewServer(srfake.NewRegistry().Handler())
-	t.Cleanup(regSrv.Close)
-	h.regURL = regSrv.URL
 	var err error
-	h.sr, err = sr.NewClient(sr.URLs(regSrv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := schemas.NewRegistry(h.sr)
-	if _, err := reg.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if h.serde, err = reg.Serde(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	h.cl, err = kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	h.cl, err = kgo.NewClient(append(k.ClientOpts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.cl.Close)
-	h.adm = kadm.NewClient(h.cl)
 	if _, err := h.adm.CreateTopic(ctx, partitions, 1, nil, h.prefix+ordersTopic); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +193,7 @@ func (h *harness) loaderProcess(env ...string) *exec.Cmd {
 		"SHOPSTREAM_LOG_LEVEL=info",
 		"SHOPSTREAM_LOAD_GROUP="+h.group,
 		"SHOPSTREAM_LOAD_TOPICS="+ordersTopic,
-		"SHOPSTREAM_LOAD_TOPIC_PREFIX="+h.prefix,
+		"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+h.prefix,
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -95,6 +95,9 @@ type Loader struct {
 	fatalOnce sync.Once
 	fatalErr  error
 	fatalCh   chan struct{}
+
+	// running guards against concurrent Runs; closed is set by Close.
+	running, closed atomic.Bool
 }
 
 type tp struct {
@@ -117,24 +120,36 @@ type partState struct {
 	queued atomic.Int64 // batches queued or being inserted
 }
 
-// New validates the options and prepares a loader; Run starts it.
-func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
+// Validate reports every problem of the options at once.
+func (opts Options) Validate() error {
+	var errs []error
 	if opts.Group == "" || len(opts.Brokers) == 0 {
-		return nil, errors.New("load: a consumer group and brokers are required")
+		errs = append(errs, errors.New("load: a consumer group and brokers are required"))
 	}
 	if opts.BatchRows <= 0 || opts.BatchBytes <= 0 || opts.MaxWait <= 0 || opts.MaxInFlight <= 0 {
-		return nil, errors.New("load: batch rows, batch bytes, max wait and max in-flight must be positive")
+		errs = append(errs, errors.New("load: batch rows, batch bytes, max wait and max in-flight must be positive"))
+	}
+	for _, topic := range opts.Topics {
+		if _, err := tables.ForTopic(topic); err != nil {
+			errs = append(errs, fmt.Errorf("load: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// New validates the options and prepares a loader. Run starts an
+// incarnation (and may be called again after it returned); Close releases
+// the loader whether or not it ran.
+func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
 	l := &Loader{
 		opts: opts, dec: dec, conn: conn, m: opts.Metrics, log: opts.Log,
-		tables:    map[string]*tables.Table{},
-		slot:      make(chan struct{}, 1),
-		parts:     map[tp]*partState{},
-		fatalCh:   make(chan struct{}),
-		clientSet: make(chan struct{}),
+		tables: map[string]*tables.Table{},
 	}
 	topics := opts.Topics
 	if len(topics) == 0 {
@@ -159,8 +174,19 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 }
 
 // Run consumes until ctx ends (then it returns nil) or an error that no
-// retry can fix stops it. It checks the tables first.
+// retry can fix stops it (then it returns the error: restart me). It checks
+// the tables first. Run may be called again after it returned, each call an
+// incarnation of its own (a new group member; the committed offsets say
+// where to resume), but not concurrently, and not after Close.
 func (l *Loader) Run(ctx context.Context) error {
+	if !l.running.CompareAndSwap(false, true) {
+		return errors.New("load: Run called while the loader runs")
+	}
+	defer l.running.Store(false)
+	if l.closed.Load() {
+		return errors.New("load: Run called after Close")
+	}
+	l.reset()
 	if err := l.checkTables(ctx); err != nil {
 		return err
 	}
@@ -207,6 +233,26 @@ func (l *Loader) Run(ctx context.Context) error {
 		return ferr
 	}
 	return err
+}
+
+// reset gives an incarnation fresh per-run state.
+func (l *Loader) reset() {
+	l.cl, l.adm = nil, nil
+	l.clientSet = make(chan struct{})
+	l.slot = make(chan struct{}, 1)
+	l.parts = map[tp]*partState{}
+	l.inflight.Store(0)
+	l.fatalOnce = sync.Once{}
+	l.fatalErr = nil
+	l.fatalCh = make(chan struct{})
+}
+
+// Close releases the loader. Each Run closes its own Kafka client before it
+// returns, so there is nothing left to release; Close only makes later Run
+// calls fail. It is idempotent and safe whether or not Run ran.
+func (l *Loader) Close() error {
+	l.closed.Store(true)
+	return nil
 }
 
 func (l *Loader) poll(ctx context.Context) error {

@@ -284,14 +284,14 @@ func TestLoadTransactionalInput(t *testing.T) {
 	h.runLoader(h.options(reg))
 	h.waitRows(n, 2*time.Minute)
 	h.eventually("lag gauge at 0", time.Minute, func() (bool, string) {
-		lag := metricSum(t, reg, "shopstream_load_consumer_lag")
+		lag := metricSum(t, reg, load.MetricConsumerLag)
 		return lag == 0, fmt.Sprint(lag)
 	})
 	h.assertExactlyOnce(n)
 	// The newest change loaded is the last committed order's (see
 	// harness.record), not an aborted one's, which come later in time.
 	newest := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Add((n-1)*time.Minute + time.Second)
-	if got := metricSum(t, reg, "shopstream_load_newest_change_seconds"); got != float64(newest.Unix()) {
+	if got := metricSum(t, reg, load.MetricNewestChange); got != float64(newest.Unix()) {
 		t.Errorf("newest change gauge %v, want %v (%s)", got, newest.Unix(), newest)
 	}
 }

@@ -7,6 +7,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Names of the metrics other parts read (run's progress line, dashboards).
+const (
+	// MetricRowsInserted counts the rows ClickHouse acknowledged, by table.
+	MetricRowsInserted = "shopstream_load_rows_inserted_total"
+	// MetricConsumerLag is the records behind each partition's high
+	// watermark, by topic and partition.
+	MetricConsumerLag = "shopstream_load_consumer_lag"
+	// MetricFreshness is the histogram of source_ts to ClickHouse, by table.
+	MetricFreshness = "shopstream_load_freshness_seconds"
+	// MetricNewestChange is the newest source_ts loaded (Unix seconds), by
+	// table.
+	MetricNewestChange = "shopstream_load_newest_change_seconds"
+)
+
 // Metrics are the loader's Prometheus metrics, labelled by table or topic.
 type Metrics struct {
 	rows        *prometheus.CounterVec
@@ -30,7 +44,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{newestAt: map[string]time.Time{},
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shopstream_load_rows_inserted_total", Help: "Rows inserted (acknowledged by ClickHouse), per table.",
+			Name: MetricRowsInserted, Help: "Rows inserted (acknowledged by ClickHouse), per table.",
 		}, []string{"table"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_load_bytes_inserted_total", Help: "Kafka value bytes of the rows inserted, per table.",
@@ -50,14 +64,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopstream_load_dead_letters_total", Help: "Records sent to <topic>.dlq and dead_letters.",
 		}, []string{"topic", "error_class"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "shopstream_load_consumer_lag", Help: "Records between the partition's high watermark and the last record fetched (the batches in flight are on top).",
+			Name: MetricConsumerLag, Help: "Records between the partition's high watermark and the last record fetched (the batches in flight are on top).",
 		}, []string{"topic", "partition"}),
 		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "shopstream_load_freshness_seconds", Help: "From a change's source_ts to ClickHouse acknowledging its insert.",
+			Name: MetricFreshness, Help: "From a change's source_ts to ClickHouse acknowledging its insert.",
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 18),
 		}, []string{"table"}),
 		newest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "shopstream_load_newest_change_seconds", Help: "The newest source_ts loaded into the table (Unix seconds); now minus this is how stale the table is.",
+			Name: MetricNewestChange, Help: "The newest source_ts loaded into the table (Unix seconds); now minus this is how stale the table is.",
 		}, []string{"table"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shopstream_load_batches_in_flight", Help: "Batches cut and not yet committed.",

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/dbtrun"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/load"
 )
 
@@ -60,27 +62,34 @@ unless the run succeeded.`,
 	return cmd
 }
 
-// startDbt runs dbt on dbt.schedule (when set) next to the loader, until ctx
-// ends; the returned channel closes then. See package internal/dbtrun.
-func (a *app) startDbt(ctx context.Context, out io.Writer, brokers []string, reg prometheus.Registerer) (<-chan struct{}, error) {
+// dbtParts are the dbt scheduler (package internal/dbtrun) as a supervised
+// part when dbt.schedule is set: it runs dbt on the schedule next to the
+// loader, until ctx ends.
+func (a *app) dbtParts(ctx context.Context, out io.Writer, brokers []string, reg prometheus.Registerer) ([]supervise.Part, error) {
 	cfg := a.cfg.Dbt
-	done := make(chan struct{})
 	if cfg.Schedule == "" {
-		close(done)
-		return done, nil
+		return nil, nil
 	}
 	s, closeConn, err := a.dbtScheduler(ctx, cfg.Schedule, brokers, reg)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(out, "dbt              %s on schedule %q once the loader has caught up; runs in table %s\n", cfg.Bin, cfg.Schedule, dbtrun.Table)
-	stopped := a.supervise(ctx, "dbt", s.Run)
-	go func() {
-		<-stopped
-		closeConn()
-		close(done)
-	}()
-	return done, nil
+	return []supervise.Part{{Name: "dbt", Runner: &dbtScheduler{Scheduler: s, closeConn: closeConn}}}, nil
+}
+
+// dbtScheduler is the scheduler as a supervised part: Close closes its
+// warehouse connection, once.
+type dbtScheduler struct {
+	*dbtrun.Scheduler
+	closeConn func()
+	once      sync.Once
+}
+
+// Close closes the scheduler's warehouse connection; it is idempotent.
+func (d *dbtScheduler) Close() error {
+	d.once.Do(d.closeConn)
+	return nil
 }
 
 // dbtScheduler builds the scheduler of the dbt.* settings against the

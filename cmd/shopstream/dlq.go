@@ -6,13 +6,12 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
 	"github.com/shopstream/shopstream/load"
@@ -72,7 +71,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 	}
 
 	st, err := load.ReplayDLQ(ctx, load.ReplayOptions{
-		Brokers: brokers, KafkaOpts: a.kafkaOpts(), Topic: topic, TopicPrefix: a.cfg.Load.TopicPrefix,
+		Brokers: brokers, KafkaOpts: a.kafkaOpts(), Topic: topic, TopicPrefix: a.cfg.Kafka.TopicPrefix,
 		HTTP: w.Protocol == "http", BatchRows: a.cfg.Load.BatchRows, Log: log,
 	}, serde, conn)
 	fmt.Fprintf(out, "load: read %d, loaded %d, already loaded %d, still failing %d\n",
@@ -81,7 +80,7 @@ func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error 
 		return err
 	}
 
-	g, err := deadletter.Read(ctx, kopts, deadletter.Topic(a.cfg.Load.TopicPrefix+topic))
+	g, err := deadletter.Read(ctx, kopts, deadletter.Topic(a.cfg.Kafka.TopicPrefix+topic))
 	if err != nil {
 		return fmt.Errorf("dlq replay: %w", err)
 	}
@@ -146,12 +145,9 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 	bySource := map[string][]deadletter.Letter{}
 	for _, l := range letters {
 		src, _ := deadletter.IngestSource(l.Stage)
-		if src == "webhooks" {
-			src = tiktokshop.Source
-		}
-		bySource[src] = append(bySource[src], l)
+		bySource[sources.Owner(src)] = append(bySource[sources.Owner(src)], l)
 	}
-	s, _, err := a.resolveSources(ctx, false)
+	s, err := a.resolveSources(ctx, false)
 	if err != nil {
 		return total, err
 	}
@@ -159,45 +155,40 @@ func (a *app) replayIngest(ctx context.Context, serde stage.Serde, letters []dea
 		s.Instance = "0"
 	}
 	s.Instance += "-dlq-replay"
-	set, err := a.clients(s, a.log, nil)
-	if err != nil {
-		return total, err
-	}
 	brokers, _ := a.pipelineEndpoints()
-	k := stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Serde: serde, Prefix: s.TopicPrefix}
-	openers, _, err := a.openers(s, set, k, time.Time{}, nil)
-	if err != nil {
-		return total, err
-	}
-	for _, src := range slices.Sorted(maps.Keys(bySource)) {
-		ls := bySource[src]
-		o, ok := openers[src]
-		if !ok {
+	k := a.kafkaWith(brokers, serde)
+	for _, name := range slices.Sorted(maps.Keys(bySource)) {
+		ls := bySource[name]
+		src, ok := sources.Lookup(name)
+		if !ok || !src.Configured(s) {
 			total.StillFailing += len(ls)
-			a.log.Warn().Str(logging.Source, src).Int("dead_letters", len(ls)).
-				Msg("dead letters of a source that is not configured (sources." + src + "); they stay open")
+			a.log.Warn().Str(logging.Source, name).Int("dead_letters", len(ls)).
+				Msg("dead letters of a source that is not configured (sources." + name + "); they stay open")
 			continue
 		}
-		st, err := openReplayer(ctx, o)
-		if err != nil {
-			return total, fmt.Errorf("dlq replay: %s stage: %w", src, err)
-		}
-		r, err := st.Replay(ctx, ls)
-		st.Close()
+		st, err := src.Stage(s, sources.Env{Kafka: k, Log: a.log})
 		if err != nil {
 			return total, fmt.Errorf("dlq replay: %w", err)
 		}
-		for id, err := range r.Failures {
+		r, err := openReplayer(ctx, st.Open)
+		if err != nil {
+			return total, fmt.Errorf("dlq replay: %s stage: %w", name, err)
+		}
+		res, err := r.Replay(ctx, ls)
+		r.Close()
+		if err != nil {
+			return total, fmt.Errorf("dlq replay: %w", err)
+		}
+		for id, err := range res.Failures {
 			a.log.Warn().Str(logging.Stage, "dlq").Str("dead_letter", id.String()).Err(err).Msg("dead letter still fails; it stays open")
 		}
-		total.Replayed += r.Replayed
-		total.Already += r.Already
-		total.StillFailing += r.StillFailing
-		total.Marked = append(total.Marked, r.Marked...)
+		total.Replayed += res.Replayed
+		total.Already += res.Already
+		total.StillFailing += res.StillFailing
+		total.Marked = append(total.Marked, res.Marked...)
 	}
 	return total, nil
 }
-
 func openReplayer(ctx context.Context, open func(context.Context) (stage.Stepper, error)) (ingestReplayer, error) {
 	st, err := open(ctx)
 	if err != nil {

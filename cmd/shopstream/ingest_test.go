@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/ingest/sim"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestBackfillCLI: `shopstream backfill tiktokbiz --since DATE` against the
@@ -27,22 +23,17 @@ import (
 // cursor it committed says the work is done.
 func TestBackfillCLI(t *testing.T) {
 	bin := testenv.Binary(t)
-	brokers := testenv.KafkaBrokers(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "t" + hex.EncodeToString(b[:]) + "."
+	k := testenv.NewKafka(t)
 	since := time.Now().UTC().Add(-72 * time.Hour).Format(time.DateOnly)
 	backfill := func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "backfill", "tiktokbiz", "--since", since)
 		cmd.Env = append(os.Environ(),
-			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
-			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
+			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(k.Brokers, ","),
+			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+k.RegistryURL,
 			"SHOPSTREAM_SOURCES_SIMULATE=true",
-			"SHOPSTREAM_SOURCES_TOPIC_PREFIX="+prefix,
+			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+k.Prefix,
 			"SHOPSTREAM_LOG_LEVEL=warn")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -57,14 +48,7 @@ func TestBackfillCLI(t *testing.T) {
 	if second := backfill(); !strings.Contains(second, "backfill done: 0 slices") {
 		t.Fatalf("second backfill repeated work:\n%s", second)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, prefix+"tiktok.video_engagement")
+	ends, err := k.Admin.ListEndOffsets(testenv.Context(t), k.Topic(schemas.TopicTikTokVideoEngagement))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,32 +58,6 @@ func TestBackfillCLI(t *testing.T) {
 		t.Fatal("no engagement record landed")
 	}
 	t.Logf("first run:\n%s", first)
-}
-
-// TestReplacingRegisterer: a restarted stage registers its clients'
-// metrics again; the new collector takes the old one's place instead of
-// failing the restart.
-func TestReplacingRegisterer(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	counter := func(v float64) prometheus.Counter {
-		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "shopstream_test_total", Help: "test"})
-		c.Add(v)
-		return c
-	}
-	r := replacing{reg}
-	if err := r.Register(counter(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Register(counter(2)); err != nil {
-		t.Fatalf("second incarnation: %v", err)
-	}
-	if err := reg.Register(counter(1)); err == nil {
-		t.Fatal("plain registry accepted a duplicate: the test shows nothing")
-	}
-	fams, err := reg.Gather()
-	if err != nil || len(fams) != 1 || fams[0].GetMetric()[0].GetCounter().GetValue() != 2 {
-		t.Fatalf("registry serves %v (%v), want the new collector's 2", fams, err)
-	}
 }
 
 // TestSimBanner: run says where the simulated APIs are, how far back their

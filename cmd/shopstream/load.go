@@ -6,13 +6,13 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/shopstream/shopstream/internal/config"
+	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -40,89 +40,76 @@ native protocol, or on warehouse.listen with protocol http.`,
 			if err := a.load(); err != nil {
 				return err
 			}
-			return a.runLoader(cmd.Context(), !noMigrate)
+			if lim := a.cfg.Load.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				// The process runs only the loader, so its limit is the
+				// process's.
+				debug.SetMemoryLimit(lim)
+			}
+			return a.runStage(cmd.Context(), "load", true, func(p pipeline) ([]supervise.Part, error) {
+				part, err := a.loadPart(p, !noMigrate)
+				return []supervise.Part{part}, err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations at start")
 	return cmd
 }
 
-func (a *app) runLoader(ctx context.Context, migrate bool) error {
+// loadPart is the loader as a supervised part. The options are checked
+// here, at start; each incarnation connects to the warehouse, applies the
+// migrations (with migrate), registers the schemas and runs a load.Loader.
+func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 	cfg := a.cfg
-	if len(cfg.Kafka.Brokers) == 0 {
-		return fmt.Errorf("load needs kafka.brokers (set %s; run starts an in-process broker)", config.EnvName("kafka.brokers"))
-	}
-	if cfg.SchemaRegistry.URL == "" {
-		return fmt.Errorf("load needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
-	}
-	if cfg.Load.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The process runs only the loader, so its limit is the process's.
-		debug.SetMemoryLimit(cfg.Load.MemoryLimit)
-	}
-	reg := prometheus.NewRegistry()
-	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, true)
-	addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	a.log.Info().Str("stage", "load").Str("metrics", addr).Msg("serving metrics")
-	return a.loadWith(ctx, loaderDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: load.NewMetrics(reg)}, migrate)
-}
-
-// loaderDeps are what the loader takes from its surroundings: `load` reads
-// them from the config, `run` from the infrastructure it started.
-type loaderDeps struct {
-	brokers     []string
-	registryURL string
-	metrics     *load.Metrics
-}
-
-// loadWith runs the loader until ctx ends or an error no retry can fix.
-func (a *app) loadWith(ctx context.Context, deps loaderDeps, migrate bool) error {
-	cfg := a.cfg
-	log := a.log.With().Str("stage", "load").Logger()
+	log := a.log.With().Str(logging.Stage, "load").Logger()
 	w := a.warehouse(cfg.Load.MaxInFlight + 2)
-	conn, err := load.Open(ctx, w)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if migrate {
-		applied, err := load.Migrate(ctx, conn, load.MigrateOptions{})
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if len(applied) > 0 {
-			log.Info().Strs("migrations", applied).Msg("migrations applied")
-		}
-	}
-	serde, err := a.serde(ctx, deps.registryURL)
-	if err != nil {
-		return err
-	}
 	kopts := a.kafkaOpts()
 	if cfg.Load.InstanceID != "" {
 		kopts = append(kopts, kgo.InstanceID(cfg.Load.InstanceID))
 	}
-	l, err := load.New(load.Options{
-		Brokers:     deps.brokers,
+	opts := load.Options{
+		Brokers:     p.brokers,
 		KafkaOpts:   kopts,
 		Group:       cfg.Load.Group,
 		Topics:      cfg.Load.Topics,
-		TopicPrefix: cfg.Load.TopicPrefix,
+		TopicPrefix: cfg.Kafka.TopicPrefix,
 		HTTP:        w.Protocol == "http",
 		BatchRows:   cfg.Load.BatchRows,
 		BatchBytes:  cfg.Load.BatchBytes,
 		MaxWait:     cfg.Load.MaxWait,
 		MaxInFlight: cfg.Load.MaxInFlight,
 		Log:         log,
-		Metrics:     deps.metrics,
-	}, serde, conn)
-	if err != nil {
-		return err
+		Metrics:     load.NewMetrics(p.reg),
 	}
-	return l.Run(ctx)
+	if err := opts.Validate(); err != nil {
+		return supervise.Part{}, err
+	}
+	run := func(ctx context.Context) error {
+		conn, err := load.Open(ctx, w)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if migrate {
+			applied, err := load.Migrate(ctx, conn, load.MigrateOptions{})
+			if err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if len(applied) > 0 {
+				log.Info().Strs("migrations", applied).Msg("migrations applied")
+			}
+		}
+		serde, err := a.serde(ctx, p.registryURL)
+		if err != nil {
+			return err
+		}
+		l, err := load.New(opts, serde, conn)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		return l.Run(ctx)
+	}
+	return supervise.Part{Name: "load", Runner: supervise.RunnerFunc(run)}, nil
 }
 
 // warehouse is how the stages reach ClickHouse: the configured server, or

@@ -48,6 +48,9 @@ func (a *app) load() error {
 	}
 	a.cfg = cfg
 	a.log = logging.New(cfg.Log.Level, cfg.Log.Format)
+	for _, w := range cfg.Warnings {
+		a.log.Warn().Msg(w)
+	}
 	// Validation read the CA files already; a failure here is one that
 	// appeared since, and is reported the same way.
 	if a.kafkaTLS, err = cfg.Kafka.TLSConfig(); err != nil {

@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/load"
 )
 
 // joinedQuery is what `run` suggests to look at the joined table: the latest
@@ -22,20 +23,15 @@ const joinedQuery = "SELECT product_key, date, tiktok_views, tiktok_saves, tikto
 	"FROM product_daily FINAL WHERE NOT (startsWith(product_key, 'amazon:') OR startsWith(product_key, 'tiktok:')) " +
 	"ORDER BY date DESC, product_key LIMIT 20 FORMAT PrettyCompact"
 
-// Metric names the progress line reads. The ingest stages declare theirs
-// (stage.Metric*); the transform's and the loader's are named here, and
-// TestProgressReadsRegisteredMetrics fails when a registered name changes.
-const (
-	metricTransformRows = "shopstream_transform_rows_emitted_total"
-	metricLoadRows      = "shopstream_load_rows_inserted_total"
-	metricLoadLag       = "shopstream_load_consumer_lag"
-	metricLoadFreshness = "shopstream_load_freshness_seconds"
-	metricLoadNewest    = "shopstream_load_newest_change_seconds"
-)
+// metricTransformRows is the transform's metric the progress line reads;
+// the ingest stages and the loader declare theirs (stage.Metric*,
+// load.Metric*). TestProgressReadsRegisteredMetrics fails when a registered
+// name changes.
+const metricTransformRows = "shopstream_transform_rows_emitted_total"
 
 // progressMetrics are every name readProgress reads.
 var progressMetrics = []string{stage.MetricRecords, stage.MetricBackfillDays, stage.MetricBackfillDaysDone, stage.MetricBackfillDone,
-	metricTransformRows, metricLoadRows, metricLoadLag, metricLoadFreshness, metricLoadNewest}
+	metricTransformRows, load.MetricRowsInserted, load.MetricConsumerLag, load.MetricFreshness, load.MetricNewestChange}
 
 // progress is a reading of the pipeline's counters.
 type progress struct {
@@ -84,14 +80,14 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 				source(m).doneAt = m.GetGauge().GetValue()
 			case metricTransformRows:
 				p.transformed += m.GetCounter().GetValue()
-			case metricLoadRows:
+			case load.MetricRowsInserted:
 				p.loaded += m.GetCounter().GetValue()
-			case metricLoadLag:
+			case load.MetricConsumerLag:
 				p.lag += m.GetGauge().GetValue()
-			case metricLoadFreshness:
+			case load.MetricFreshness:
 				p.freshSum += m.GetHistogram().GetSampleSum()
 				p.freshCount += float64(m.GetHistogram().GetSampleCount())
-			case metricLoadNewest:
+			case load.MetricNewestChange:
 				p.newest = max(p.newest, m.GetGauge().GetValue())
 			}
 		}

@@ -17,11 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/logging"
-	"github.com/shopstream/shopstream/load"
-	"github.com/shopstream/shopstream/transform/stream"
+	"github.com/shopstream/shopstream/internal/supervise"
 )
 
 func newRunCmd(a *app) *cobra.Command {
@@ -49,11 +50,23 @@ func (a *app) run(ctx context.Context) error {
 	log := a.log.With().Str("stage", "run").Logger()
 	out := os.Stdout
 
-	warehouseURL, warehouseCheck, stopWarehouse, err := a.startWarehouse(ctx)
+	metricsReg := prometheus.NewRegistry()
+	supMetrics, err := supervise.NewMetrics(metricsReg)
 	if err != nil {
 		return err
 	}
-	defer stopWarehouse()
+	// The warehouse child outlives the pipeline's parts: it stops after
+	// them, when run returns.
+	infraCtx, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
+	infraSup := supervise.New(a.log, supMetrics, supervise.Policy{})
+	defer func() {
+		stopInfra()
+		infraSup.Wait()
+	}()
+	warehouseURL, warehouseCheck, err := a.startWarehouse(ctx, infraCtx, infraSup)
+	if err != nil {
+		return err
+	}
 
 	broker, err := infra.StartBroker(ctx, cfg.Kafka.Brokers, cfg.Kafka.Listen, cfg.DataDir, cfg.Kafka.User, cfg.Kafka.Password.Reveal(), a.kafkaOpts()...)
 	if err != nil {
@@ -73,7 +86,6 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	checks := map[string]checker{"warehouse": warehouseCheck, "kafka": broker, "schema_registry": registry}
-	metricsReg := prometheus.NewRegistry()
 	// The analytics page: on the metrics listener unless ui.listen.
 	page := &lateHandler{}
 	var onMetrics []route
@@ -99,100 +111,112 @@ func (a *app) run(ctx context.Context) error {
 	fmt.Fprintf(out, "kafka            %v (%s)\n", broker.Seeds, where(broker.InProcess()))
 	fmt.Fprintf(out, "schema registry  %s (%s), %d subjects registered\n", registry.URL, where(registry.InProcess()), len(subjects))
 	fmt.Fprintf(out, "metrics          http://%s/metrics  health: /healthz /readyz\n", metricsAddr)
-	// Simulated sources start once, for run's whole life (see ingest.go).
-	var sources *config.Sources
-	if cfg.Sources.Simulate {
-		s, sm, err := a.resolveSources(ctx, true)
+	// Simulated sources start once, for run's whole life.
+	srcs := cfg.Sources
+	if srcs.Simulate {
+		s, sm, err := sources.Simulate(ctx, srcs, true)
 		if err != nil {
 			return err
 		}
-		sources = &s
+		srcs = s
 		for _, l := range simBanner(sm.Description(), s.Amazon.ReportZone) {
 			fmt.Fprintln(out, l)
 		}
 	}
 	fmt.Fprintf(out, "try: curl '%s/?query=SELECT+version()'\n", warehouseURL)
 	fmt.Fprintf(out, "joined rows, once both channels have data:\n  curl '%s/' --data-binary \"%s\"\n", warehouseURL, joinedQuery)
-	if err := readiness(ctx, checks); err != nil {
+	if err := readiness(ctx, checks, time.Minute); err != nil {
 		return err
 	}
+	var pageParts []supervise.Part
 	if cfg.UI.Enabled {
-		pageURL, err := a.startPage(ctx, page, metricsAddr)
+		pageURL, part, err := a.startPage(ctx, page, metricsAddr)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "analytics page   %s\n", pageURL)
+		pageParts = part
 	}
 	fmt.Fprintln(out, "all components healthy; Ctrl-C stops")
 	log.Info().Msg("running")
-	loaderMetrics := load.NewMetrics(metricsReg)
-	loaded := a.supervise(ctx, "load", func(ctx context.Context) error {
-		return a.loadWith(ctx, loaderDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: loaderMetrics}, true)
-	})
-	transformMetrics := stream.NewMetrics(metricsReg)
-	transformed := a.supervise(ctx, "transform", func(ctx context.Context) error {
-		return a.transformWith(ctx, transformDeps{brokers: broker.Seeds, registryURL: registry.URL, metrics: transformMetrics})
-	})
-	// Ingest stages, when sources are configured (sources.simulate for
-	// make run): see ingest.go.
-	ingested, err := a.startIngest(ctx, ingestDeps{brokers: broker.Seeds, registryURL: registry.URL, sources: sources}, metricsReg)
+	p := pipeline{brokers: broker.Seeds, registryURL: registry.URL, reg: metricsReg}
+	parts, err := a.pipelineParts(ctx, p, srcs)
 	if err != nil {
 		return err
 	}
-	dbtDone, err := a.startDbt(ctx, out, broker.Seeds, metricsReg)
+	dbt, err := a.dbtParts(ctx, out, broker.Seeds, metricsReg)
 	if err != nil {
 		return err
 	}
+	sup := supervise.New(a.log, supMetrics, supervise.Policy{})
+	sup.Start(ctx, append(append(parts, dbt...), pageParts...)...)
 	go reportProgress(ctx, out, metricsReg, 10*time.Second, started)
 	<-ctx.Done()
 	log.Info().Msg("stopping")
-	<-dbtDone
-	<-loaded
-	<-transformed
-	<-ingested
+	sup.Wait()
 	return nil
 }
 
-// supervise runs stage until ctx ends, restarting it with capped backoff
-// whenever it stops with an error, as run does for the warehouse. The
-// returned channel closes when it has stopped for good.
-func (a *app) supervise(ctx context.Context, stage string, run func(context.Context) error) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		log := a.log.With().Str(logging.Stage, stage).Logger()
-		wait := time.Second
-		for {
-			err := run(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			log.Error().Err(err).Dur("restart_in", wait).Msg("stage stopped; restarting")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, time.Minute)
-		}
-	}()
-	return done
+// pipelineParts are run's supervised parts: the loader, the transform and
+// the ingest stages of the configured (or simulated) sources, with the
+// webhook receiver when TikTok Shop is simulated or sources.webhooks.listen
+// is set.
+func (a *app) pipelineParts(ctx context.Context, p pipeline, srcs config.Sources) ([]supervise.Part, error) {
+	loader, err := a.loadPart(p, true)
+	if err != nil {
+		return nil, err
+	}
+	transform, err := a.transformPart(p)
+	if err != nil {
+		return nil, err
+	}
+	parts := []supervise.Part{loader, transform}
+	names := sources.Configured(srcs)
+	if len(names) == 0 {
+		return parts, nil
+	}
+	a.log.Info().Str(logging.Stage, "run").Strs("sources", names).Bool("simulated", srcs.Simulate).Msg("starting ingest stages")
+	ingest, err := a.ingestParts(ctx, p, srcs, names...)
+	if err != nil {
+		return nil, err
+	}
+	return append(parts, ingest...), nil
 }
 
-// startWarehouse connects to the configured ClickHouse or supervises the
-// embedded warehouse as a child process.
-func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), error) {
+// simBanner returns run's lines about simulated sources: where they are,
+// how much history the backfill replays, the planted halo, and the rate
+// limits (scaled for the demo, or Amazon's).
+func simBanner(d sim.Description, zone string) []string {
+	lines := []string{fmt.Sprintf("simulated APIs   %s (seed %d): a world from %s (%s), %d weeks ago, backfilled first",
+		d.BaseURL, d.Seed, sources.InZone(d.WorldStart, zone), zone, int(time.Since(d.WorldStart).Hours()/24/7))}
+	if d.Halo.Planted > 0 || d.Halo.SpikeControls > 0 {
+		lines = append(lines, fmt.Sprintf("planted halo     %d products whose TikTok video takes off lift Amazon days later, %d take off with no effect: curl %s%s",
+			d.Halo.Planted, d.Halo.SpikeControls, d.BaseURL, sim.HaloPath))
+	}
+	if d.RateScale > 1 {
+		lines = append(lines, fmt.Sprintf("rate limits      DEMO: the simulated SP-API grants %g× Amazon's published rates (createReport %.2g/s, not 1/min), so the history backfills in minutes; sources.sim.rate_scale: 1 keeps the real limits",
+			d.RateScale, 0.0167*d.RateScale))
+	} else {
+		lines = append(lines, "rate limits      Amazon's published usage plans (createReport 1/min after a burst of 15): weeks of history take hours to backfill")
+	}
+	return lines
+}
+
+// startWarehouse connects to the configured ClickHouse, or runs the
+// embedded warehouse as a child process, a part of sup until partCtx ends,
+// and waits (until ctx ends) for it to answer.
+func (a *app) startWarehouse(ctx, partCtx context.Context, sup *supervise.Supervisor) (string, checker, error) {
 	cfg := a.cfg
 	if cfg.Warehouse.Addr != "" {
 		url := a.warehouse(1).URL()
 		if cfg.Warehouse.Protocol == "native" {
 			url = "clickhouse://" + cfg.Warehouse.Addr
 		}
-		return url, a.warehouseCheck(), func() {}, nil
+		return url, a.warehouseCheck(), nil
 	}
 	bin, err := os.Executable()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
+		return "", nil, fmt.Errorf("find own executable to start the warehouse: %w", err)
 	}
 	// The child reads the same configuration (warehouse.user and its
 	// password, which it enforces); the environment it inherits as is.
@@ -200,12 +224,16 @@ func (a *app) startWarehouse(ctx context.Context) (string, checker, func(), erro
 	if a.configPath != "" {
 		extra = []string{"--config", a.configPath}
 	}
-	w, err := infra.StartWarehouse(ctx, bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
-		a.log.With().Str("stage", "warehouse").Logger(), extra...)
+	w, err := infra.NewWarehouse(bin, cfg.Warehouse.Listen, cfg.Warehouse.NativeListen, filepath.Join(cfg.DataDir, "warehouse"),
+		a.log.With().Str(logging.Stage, "warehouse").Logger(), extra...)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	return w.URL, w, w.Stop, nil
+	sup.Go(partCtx, "warehouse", w)
+	if err := readiness(ctx, map[string]checker{"warehouse": w}, 2*time.Minute); err != nil {
+		return "", nil, err
+	}
+	return w.URL, w, nil
 }
 
 // warehouseCheck is the health of the configured warehouse: /ping over
@@ -247,9 +275,9 @@ func (a *app) stageChecks(brokers []string, registryURL string, warehouse bool) 
 	return checks
 }
 
-// readiness waits until every component answers.
-func readiness(ctx context.Context, checks map[string]checker) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+// readiness waits until every component answers, at most timeout.
+func readiness(ctx context.Context, checks map[string]checker, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for name, c := range checks {
 		for {

@@ -13,14 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/load"
+	"github.com/shopstream/shopstream/schemas"
 )
-
-// statusSources are the sources whose cursors status prints (the webhook
-// receiver shares tiktokshop's).
-var statusSources = []string{"amazon", "tiktokshop", "tiktokbiz"}
 
 func newStatusCmd(a *app) *cobra.Command {
 	var timeout time.Duration
@@ -161,8 +158,8 @@ func (a *app) statusConfig() (status.Config, error) {
 	return status.Config{
 		KafkaOpts:   append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...),
 		Registry:    registry,
-		CursorTopic: cfg.Sources.TopicPrefix + cursor.Topic,
-		Sources:     statusSources,
+		CursorTopic: cfg.Kafka.TopicPrefix + schemas.TopicCursors,
+		Sources:     sources.Names(),
 		Groups:      []string{cfg.Load.Group, cfg.Transform.Group},
 		Warehouse: func(ctx context.Context) (status.Querier, func(), error) {
 			conn, err := load.Open(ctx, a.warehouse(2))

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/shopstream/shopstream/internal/config"
 	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -34,81 +34,63 @@ instance per consumer group.`,
 			if err := a.load(); err != nil {
 				return err
 			}
-			return a.runTransform(cmd.Context())
+			return a.runStage(cmd.Context(), "transform", false, func(p pipeline) ([]supervise.Part, error) {
+				part, err := a.transformPart(p)
+				return []supervise.Part{part}, err
+			})
 		},
 	}
 }
 
-func (a *app) runTransform(ctx context.Context) error {
-	cfg := a.cfg
-	if len(cfg.Kafka.Brokers) == 0 {
-		return fmt.Errorf("transform needs kafka.brokers (set %s; run starts an in-process broker)", config.EnvName("kafka.brokers"))
-	}
-	if cfg.SchemaRegistry.URL == "" {
-		return fmt.Errorf("transform needs schema_registry.url (set %s; run starts an in-process registry)", config.EnvName("schema_registry.url"))
-	}
-	reg := prometheus.NewRegistry()
-	checks := a.stageChecks(cfg.Kafka.Brokers, cfg.SchemaRegistry.URL, false)
-	addr, stop, err := serveOps(cfg.Metrics.Listen, checks, reg)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	a.log.Info().Str(logging.Stage, "transform").Str("metrics", addr).Msg("serving metrics")
-	return a.transformWith(ctx, transformDeps{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, metrics: stream.NewMetrics(reg)})
-}
-
-// transformDeps are what the transform takes from its surroundings:
-// `transform` reads them from the config, `run` from the infrastructure it
-// started.
-type transformDeps struct {
-	brokers     []string
-	registryURL string
-	metrics     *stream.Metrics
-}
-
-// transformWith runs the transform until ctx ends or an error it cannot
-// recover from by itself; the caller restarts it.
-func (a *app) transformWith(ctx context.Context, deps transformDeps) error {
+// transformPart is the transform as a supervised part. The configuration
+// (time zone, mapping file) is checked here, at start; each incarnation
+// registers the schemas and runs stream.Run, which rebuilds its state
+// (stream.Run is the transform's Run: nil when ctx ends, an error it cannot
+// recover from by itself otherwise).
+func (a *app) transformPart(p pipeline) (supervise.Part, error) {
 	cfg := a.cfg.Transform
 	log := a.log.With().Str(logging.Stage, "transform").Logger()
 	jcfg, err := joinConfig(cfg)
 	if err != nil {
-		return err
+		return supervise.Part{}, err
 	}
 	var mapping *identity.Mapping
 	if cfg.MappingFile != "" {
 		if mapping, err = identity.LoadMapping(cfg.MappingFile); err != nil {
-			return fmt.Errorf("transform.mapping_file: %w", err)
+			return supervise.Part{}, fmt.Errorf("transform.mapping_file: %w", err)
 		}
 	}
-	serde, err := a.serde(ctx, deps.registryURL)
-	if err != nil {
-		return err
+	metrics := stream.NewMetrics(p.reg)
+	run := func(ctx context.Context) error {
+		serde, err := a.serde(ctx, p.registryURL)
+		if err != nil {
+			return err
+		}
+		ev := log.Info().Str("group", cfg.Group).Str("transactional_id", cfg.TransactionalID).
+			Str("time_zone", jcfg.Zone.String()).Str("attribution", cfg.Attribution)
+		if mapping != nil {
+			ev = ev.Str("mapping_file", cfg.MappingFile).Int("mapping_rows", mapping.Len())
+		}
+		ev.Msg("transform starting")
+		err = stream.Run(ctx, stream.Config{
+			Brokers:         p.brokers,
+			ClientOpts:      a.kafkaOpts(),
+			Group:           cfg.Group,
+			TransactionalID: cfg.TransactionalID,
+			TopicPrefix:     a.cfg.Kafka.TopicPrefix,
+			Serde:           serde,
+			Mapping:         mapping,
+			Join:            jcfg,
+			Metrics:         metrics,
+			Log:             log,
+		})
+		if err != nil {
+			return fmt.Errorf("transform: %w", err)
+		}
+		log.Info().Msg("transform stopped")
+		return nil
 	}
-	ev := log.Info().Str("group", cfg.Group).Str("transactional_id", cfg.TransactionalID).
-		Str("time_zone", jcfg.Zone.String()).Str("attribution", cfg.Attribution)
-	if mapping != nil {
-		ev = ev.Str("mapping_file", cfg.MappingFile).Int("mapping_rows", mapping.Len())
-	}
-	ev.Msg("transform starting")
-	err = stream.Run(ctx, stream.Config{
-		Brokers:         deps.brokers,
-		ClientOpts:      a.kafkaOpts(),
-		Group:           cfg.Group,
-		TransactionalID: cfg.TransactionalID,
-		TopicPrefix:     cfg.TopicPrefix,
-		Serde:           serde,
-		Mapping:         mapping,
-		Join:            jcfg,
-		Metrics:         deps.metrics,
-		Log:             log,
-	})
-	if err != nil {
-		return fmt.Errorf("transform: %w", err)
-	}
-	log.Info().Msg("transform stopped")
-	return nil
+	return supervise.Part{Name: "transform", Runner: supervise.RunnerFunc(run)}, nil
 }
 
 // joinConfig turns the validated config into the join's.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,12 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -28,46 +23,10 @@ import (
 // SIGTERM.
 func TestTransformCommand(t *testing.T) {
 	bin := testenv.Binary(t)
-	brokers := testenv.KafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	client, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	registry := schemas.NewRegistry(client)
-	if _, err := registry.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := registry.Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	prefix := fmt.Sprintf("cmdxf%d.", time.Now().UnixNano())
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	var topics []string
-	for _, tp := range append(stream.Topics(), "xchannel.product_links", "xchannel.product_daily") {
-		topics = append(topics, prefix+tp, deadletter.Topic(prefix+tp))
-	}
-	// Unlimited retention, as ingest creates them: the transform checks.
-	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-	if res, err := adm.CreateTopics(ctx, 1, 1, keep, topics...); err != nil || res.Error() != nil {
-		t.Fatalf("create topics: %v %v", err, res.Error())
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = adm.DeleteTopics(ctx, topics...)
-	})
+	k := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
+	k.CreateTopics(t, 1, append(stream.Topics(), schemas.TopicProductLinks, schemas.TopicProductDaily)...)
+	brokers, serde, prefix, cl := k.Brokers, k.Serde, k.Prefix, k.Client
 
 	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	meta := func(key string) map[string]any {
@@ -104,10 +63,10 @@ func TestTransformCommand(t *testing.T) {
 	cmd := exec.Command(bin, "transform")
 	cmd.Env = append(os.Environ(),
 		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
-		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+reg.URL(),
+		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+k.RegistryURL,
 		"SHOPSTREAM_METRICS_LISTEN="+metricsAddr,
 		"SHOPSTREAM_LOG_LEVEL=debug",
-		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix,
+		"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+prefix,
 		"SHOPSTREAM_TRANSFORM_GROUP="+prefix+"group",
 		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+prefix+"txn",
 		"SHOPSTREAM_TRANSFORM_TIME_ZONE=America/New_York",

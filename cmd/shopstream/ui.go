@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shopstream/shopstream/internal/httpserve"
+	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/ui"
 )
 
@@ -51,45 +51,34 @@ The page is served on --listen, else ui.listen, else ` + defaultUIListen + `.`,
 	return cmd
 }
 
-// serveUI serves the page on listen until ctx ends.
+// serveUI serves the page on listen, supervised, until ctx ends.
 func (a *app) serveUI(ctx context.Context, listen string, out io.Writer) error {
 	srv, closeUI, err := a.newUI(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeUI()
-	addr, done, err := servePage(ctx, srv, listen)
+	part, err := a.pagePart(srv, listen, func(addr string) { fmt.Fprintf(out, "analytics page   http://%s/\n", addr) })
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "analytics page   http://%s/\n", addr)
-	return <-done
+	sup, err := a.supervisor(nil)
+	if err != nil {
+		return err
+	}
+	sup.Start(ctx, part)
+	sup.Wait()
+	return nil
 }
 
-// servePage serves h on listen until ctx ends. It returns the address
-// and a channel that gets the server's result once it stopped.
-func servePage(ctx context.Context, h http.Handler, listen string) (string, <-chan error, error) {
-	ln, err := net.Listen("tcp", listen)
+// pagePart serves the page on a listener of its own as a supervised part.
+func (a *app) pagePart(h http.Handler, listen string, onListen func(addr string)) (supervise.Part, error) {
+	srv, err := httpserve.New(httpserve.Config{Name: "ui", Listen: listen, Handler: h, OnListen: onListen,
+		Logger: a.log.With().Str(logging.Stage, "ui").Logger()})
 	if err != nil {
-		return "", nil, fmt.Errorf("ui listen: %w", err)
+		return supervise.Part{}, err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	context.AfterFunc(ctx, func() {
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shutdown)
-	})
-	done := make(chan error, 1)
-	go func() {
-		err := hs.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		} else {
-			err = fmt.Errorf("ui: %w", err)
-		}
-		done <- err
-	}()
-	return ln.Addr().String(), done, nil
+	return supervise.Part{Name: "ui", Runner: srv}, nil
 }
 
 // newUI connects the page to the warehouse (read-only) and to what status
@@ -130,21 +119,21 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // startPage connects run's analytics page and returns its URL: page (on
-// the metrics listener at metricsAddr) serves it, or its own listener on
-// ui.listen, closed when ctx ends.
-func (a *app) startPage(ctx context.Context, page *lateHandler, metricsAddr string) (string, error) {
+// the metrics listener at metricsAddr) serves it, or, on ui.listen, the
+// supervised part returned. The page's connection closes when ctx ends.
+func (a *app) startPage(ctx context.Context, page *lateHandler, metricsAddr string) (string, []supervise.Part, error) {
 	srv, closeUI, err := a.newUI(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	context.AfterFunc(ctx, closeUI)
 	if a.cfg.UI.Listen == "" {
 		page.set(srv)
-		return "http://" + metricsAddr + "/", nil
+		return "http://" + metricsAddr + "/", nil, nil
 	}
-	addr, _, err := servePage(ctx, srv, a.cfg.UI.Listen)
+	part, err := a.pagePart(srv, a.cfg.UI.Listen, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return "http://" + addr + "/", nil
+	return "http://" + a.cfg.UI.Listen + "/", []supervise.Part{part}, nil
 }

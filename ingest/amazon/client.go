@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -16,14 +15,25 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
+
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
 )
 
 // DefaultTokenURL is Login with Amazon's token endpoint, used for every region.
 const DefaultTokenURL = "https://api.amazon.com/auth/o2/token"
+
+// Defaults of Config that the shopstream config exposes as keys.
+const (
+	// DefaultReportZone is the US marketplace's zone, where its report days
+	// are cut.
+	DefaultReportZone = "America/Los_Angeles"
+	// DefaultReportPollInterval is the first wait between getReport polls.
+	DefaultReportPollInterval = 15 * time.Second
+)
 
 // UsagePlan is an operation's token bucket: Rate requests per second refill
 // it, Burst is its size.
@@ -81,8 +91,8 @@ type Config struct {
 	// HTTPClient sends requests. Default a client without an overall
 	// timeout; AttemptTimeout bounds each attempt.
 	HTTPClient *http.Client
-	// Clock is the time source for waiting. Default WallClock.
-	Clock Clock
+	// Clock is the time source for waiting. Default clock.Wall.
+	Clock clock.Clock
 	// Logger receives debug lines about retries and refreshes. Default none.
 	Logger *zerolog.Logger
 	// UserAgent overrides the user-agent header.
@@ -101,7 +111,8 @@ type Config struct {
 	// replaced. Default 5 min.
 	TokenRefreshMargin time.Duration
 	// ReportPollInterval is the first wait between getReport polls; it grows
-	// by half each poll up to ReportPollMax. Defaults 15 s and 2 min.
+	// by half each poll up to ReportPollMax. Defaults
+	// DefaultReportPollInterval and 2 min.
 	ReportPollInterval time.Duration
 	ReportPollMax      time.Duration
 	// ReportTimeout bounds how long RunReport waits for a report to finish,
@@ -141,7 +152,7 @@ type Client struct {
 	cfg      Config
 	endpoint *url.URL
 	http     *http.Client
-	clock    Clock
+	clock    clock.Clock
 	log      zerolog.Logger
 	ua       string
 	tokens   *tokenSource
@@ -166,7 +177,7 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.TokenURL = DefaultTokenURL
 	}
 	if cfg.ReportZone == nil {
-		if cfg.ReportZone, err = time.LoadLocation("America/Los_Angeles"); err != nil {
+		if cfg.ReportZone, err = time.LoadLocation(DefaultReportZone); err != nil {
 			return nil, fmt.Errorf("amazon: load report zone: %w", err)
 		}
 	}
@@ -174,7 +185,7 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.HTTPClient = &http.Client{}
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -191,7 +202,7 @@ func NewClient(cfg Config) (*Client, error) {
 	def(&cfg.BackoffInitial, 2*time.Second)
 	def(&cfg.BackoffMax, 2*time.Minute)
 	def(&cfg.TokenRefreshMargin, 5*time.Minute)
-	def(&cfg.ReportPollInterval, 15*time.Second)
+	def(&cfg.ReportPollInterval, DefaultReportPollInterval)
 	def(&cfg.ReportPollMax, 2*time.Minute)
 	def(&cfg.ReportTimeout, 2*time.Hour)
 	c := &Client{
@@ -337,17 +348,6 @@ func (c *Client) rateInterval(op string) time.Duration {
 	return time.Duration(float64(time.Second) / r)
 }
 
-func (c *Client) newBackoff() *backoff.ExponentialBackOff {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.BackoffInitial,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.BackoffMax,
-	}
-	b.Reset()
-	return b
-}
-
 // request is one SP-API call.
 type request struct {
 	op     string
@@ -379,10 +379,8 @@ func callJSON[T any](ctx context.Context, c *Client, req request) (T, error) {
 // do sends req until accept takes a 2xx body, the error is permanent, or the
 // attempts run out. Each attempt first takes a rate-limiter token.
 func (c *Client) do(ctx context.Context, req request, accept func([]byte) error) error {
-	bo := c.newBackoff()
 	refreshed := false
-	var last error
-	for attempt := 1; ; attempt++ {
+	return retry.Do(ctx, c.retryPolicy("amazon "+req.op), func(attempt int) error {
 		if attempt > 1 {
 			c.count(req.op, func(s *OperationStats) { s.Retries++ })
 		}
@@ -395,14 +393,13 @@ func (c *Client) do(ctx context.Context, req request, accept func([]byte) error)
 		}
 		status, hdr, body, err := c.send(ctx, req, tok)
 		c.count(req.op, func(s *OperationStats) { s.Requests++ })
-		var minWait time.Duration
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
 				return fmt.Errorf("amazon %s: %w", req.op, ctx.Err())
 			}
 			c.count(req.op, func(s *OperationStats) { s.ServerErrors++ })
-			last = fmt.Errorf("amazon %s: %w", req.op, err)
+			return retry.Retryable(fmt.Errorf("amazon %s: %w", req.op, err))
 		case status/100 == 2:
 			c.observeRateLimit(req.op, hdr)
 			aerr := accept(body)
@@ -410,47 +407,42 @@ func (c *Client) do(ctx context.Context, req request, accept func([]byte) error)
 				return nil
 			}
 			c.count(req.op, func(s *OperationStats) { s.Malformed++ })
-			last = fmt.Errorf("amazon %s: %w", req.op, errMalformed{aerr})
+			return retry.Retryable(fmt.Errorf("amazon %s: %w", req.op, errMalformed{aerr}))
 		case status == http.StatusForbidden && !refreshed && tokenExpired(body):
 			// The token expired early (clock skew, revocation): refresh
 			// once and retry at once.
 			refreshed = true
 			c.tokens.invalidate(tok)
 			c.log.Debug().Str("op", req.op).Msg("access token expired; refreshing")
-			continue
+			return retry.Immediately(apiError(req.op, status, hdr, body))
 		case status == http.StatusTooManyRequests:
 			c.count(req.op, func(s *OperationStats) { s.Throttled++ })
-			last = apiError(req.op, status, hdr, body)
 			// Amazon: "repeated throttled requests require a back off
 			// strategy". A 429 means Amazon's bucket is empty now, whatever
 			// ours says (a smaller burst, another process on the same
 			// app and seller): empty ours too, and wait at least one refill
 			// interval before trying again.
 			c.drain(req.op)
-			minWait = c.rateInterval(req.op)
+			return retry.After(apiError(req.op, status, hdr, body), c.rateInterval(req.op))
 		case retryableStatus(status):
 			c.count(req.op, func(s *OperationStats) { s.ServerErrors++ })
-			last = apiError(req.op, status, hdr, body)
+			return retry.Retryable(apiError(req.op, status, hdr, body))
 		default:
 			if status == http.StatusBadRequest || status == http.StatusNotFound {
 				c.observeRateLimit(req.op, hdr)
 			}
 			return apiError(req.op, status, hdr, body)
 		}
-		if attempt >= c.cfg.MaxAttempts {
-			return fmt.Errorf("amazon %s: giving up after %d attempts: %w", req.op, attempt, last)
-		}
-		d := bo.NextBackOff()
-		if d < minWait {
-			// Jitter the refill wait too, so that workers throttled together
-			// do not come back together.
-			d = minWait + time.Duration(rand.Float64()*0.5*float64(minWait))
-		}
-		c.log.Debug().Str("op", req.op).Int("attempt", attempt).Dur("wait", d).Err(last).Msg("retrying")
-		if err := c.clock.Sleep(ctx, d); err != nil {
-			return fmt.Errorf("amazon %s: %w", req.op, err)
-		}
-	}
+	})
+}
+
+// retryPolicy is the client's retry policy for op: MaxAttempts and the
+// backoff on the client's clock, each retry logged at debug.
+func (c *Client) retryPolicy(op string) retry.Policy {
+	return retry.Policy{Op: op, MaxAttempts: c.cfg.MaxAttempts, Initial: c.cfg.BackoffInitial, Max: c.cfg.BackoffMax, Clock: c.clock,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			c.log.Debug().Str("op", op).Int("attempt", attempt).Dur("wait", wait).Err(err).Msg("retrying")
+		}}
 }
 
 // maxBody bounds an API response body; report documents have their own bound.

@@ -6,8 +6,8 @@
 // 403 says it expired), one token bucket per operation with the published rate
 // and burst shared by every goroutine using the client, and bounded retries
 // with exponential backoff and jitter on 429 QuotaExceeded, 5xx, timeouts and
-// bodies that do not parse. Waiting goes through a [Clock], so tests drive the
-// simulator's clock instead of sleeping.
+// bodies that do not parse. Waiting goes through a [clock.Clock], so tests
+// drive the simulator's clock instead of sleeping.
 //
 // On top of it:
 //

@@ -8,15 +8,8 @@ import (
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/internal/secret"
 )
-
-// simSleep runs the client on the simulator's clock (see Clock).
-type simSleep struct{ *simworld.ManualClock }
-
-func (c simSleep) Sleep(ctx context.Context, d time.Duration) error {
-	c.Set(c.Now().Add(d))
-	return ctx.Err()
-}
 
 // A stage's order step: read the next window of changed orders with their
 // lines, and map both to records.
@@ -30,8 +23,8 @@ func Example() {
 	c, err := amazon.NewClient(amazon.Config{
 		Endpoint: srv.Endpoint(), TokenURL: srv.TokenURL(), MarketplaceID: creds.MarketplaceID,
 		Credentials: amazon.Credentials{ClientID: creds.ClientID,
-			ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
-		Clock: simSleep{clock},
+			ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
+		Clock: clock, // waits move the simulator's clock
 	})
 	if err != nil {
 		panic(err)

@@ -2,7 +2,6 @@ package amazon
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,25 +12,9 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
-
-// simClock runs the client on the simulator's ManualClock: Sleep moves the
-// simulated time forward instead of waiting, so tests take no wall time and
-// everything the client waits for is measured on the simulator's clock.
-type simClock struct{ c *simworld.ManualClock }
-
-func (s simClock) Now() time.Time { return s.c.Now() }
-
-func (s simClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Set rather than Advance: concurrent sleepers that wait for the same
-	// instant move the clock once, not once each.
-	s.c.Set(s.c.Now().Add(d))
-	return nil
-}
 
 // hit is one request the simulator answered, on the simulator's clock.
 type hit struct {
@@ -183,11 +166,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	cfg := Config{
 		Endpoint:      srv.URL,
 		TokenURL:      srv.URL + "/auth/o2/token",
-		Credentials:   Credentials{ClientID: creds.ClientID, ClientSecret: Secret(creds.ClientSecret), RefreshToken: Secret(creds.RefreshToken)},
+		Credentials:   Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID,
 		ReportZone:    w.Config().AmazonZone,
 		HTTPClient:    srv.Client(),
-		Clock:         simClock{clock},
+		Clock:         clock,
 	}
 	if o.client != nil {
 		o.client(&cfg)

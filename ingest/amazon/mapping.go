@@ -7,16 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
-)
 
-// Topics of the records the mapping produces.
-const (
-	TopicOrders                 = "amazon.orders"
-	TopicOrderItems             = "amazon.order_items"
-	TopicSalesTraffic           = "amazon.sales_traffic"
-	TopicSearchQueryPerformance = "amazon.search_query_performance"
-	TopicSearchTerms            = "amazon.search_terms"
-	TopicCatalog                = "amazon.catalog"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Source is the source field of every record this package maps.
@@ -240,7 +232,7 @@ func (m Mapper) Order(o Order) (Record, error) {
 	if money.err != nil {
 		return fail(money.err)
 	}
-	return Record{Topic: TopicOrders, Key: mp + ":" + o.AmazonOrderID, Value: v}, nil
+	return Record{Topic: schemas.TopicAmazonOrders, Key: mp + ":" + o.AmazonOrderID, Value: v}, nil
 }
 
 // OrderItem maps one line of order o to an amazon.order_items record. Its
@@ -339,7 +331,7 @@ func (m Mapper) OrderItem(o Order, line OrderLine) (Record, error) {
 	if money.err != nil {
 		return fail(money.err)
 	}
-	return Record{Topic: TopicOrderItems, Key: mp + ":" + o.AmazonOrderID + ":" + line.LineID, Value: v}, nil
+	return Record{Topic: schemas.TopicAmazonOrderItems, Key: mp + ":" + o.AmazonOrderID + ":" + line.LineID, Value: v}, nil
 }
 
 func (m Mapper) zoneName() string {
@@ -412,7 +404,7 @@ func (m Mapper) SalesTraffic(d SalesTrafficDay) ([]Record, error) {
 		v["buy_box_percentage"], v["buy_box_percentage_b2b"] = t.BuyBoxPercentage, optDouble(t.BuyBoxPercentageB2B)
 		v["unit_session_percentage"], v["unit_session_percentage_b2b"] = t.UnitSessionPercentage, optDouble(t.UnitSessionPercentageB2B)
 		key := strings.Join([]string{m.MarketplaceID, d.Day.String(), row.ParentAsin, row.ChildAsin, row.SKU}, ":")
-		out = append(out, Record{Topic: TopicSalesTraffic, Key: key, Value: v})
+		out = append(out, Record{Topic: schemas.TopicAmazonSalesTraffic, Key: key, Value: v})
 	}
 	return out, nil
 }
@@ -462,7 +454,7 @@ func (m Mapper) SearchTerms(p SearchTermsPeriod) ([]Record, error) {
 		v["search_frequency_rank"] = g.rank
 		v["clicked_asins"] = clicked
 		key := strings.Join([]string{m.MarketplaceID, p.Period.Kind, p.Period.Start.String(), g.dept, g.term}, ":")
-		out = append(out, Record{Topic: TopicSearchTerms, Key: key, Value: v})
+		out = append(out, Record{Topic: schemas.TopicAmazonSearchTerms, Key: key, Value: v})
 	}
 	return out, nil
 }
@@ -520,7 +512,7 @@ func (m Mapper) SearchQueryPerformance(b SQPBatch) ([]Record, error) {
 			return fail(money.err)
 		}
 		key := strings.Join([]string{m.MarketplaceID, b.Period.Kind, start.String(), r.ASIN, q.SearchQuery}, ":")
-		out = append(out, Record{Topic: TopicSearchQueryPerformance, Key: key, Value: v})
+		out = append(out, Record{Topic: schemas.TopicAmazonSearchQueryPerformance, Key: key, Value: v})
 	}
 	return out, nil
 }
@@ -584,5 +576,5 @@ func (m Mapper) CatalogItem(it CatalogItem, capturedAt time.Time) (Record, error
 		}
 		break
 	}
-	return Record{Topic: TopicCatalog, Key: m.MarketplaceID + ":" + it.ASIN, Value: v}, nil
+	return Record{Topic: schemas.TopicAmazonCatalog, Key: m.MarketplaceID + ":" + it.ASIN, Value: v}, nil
 }

@@ -14,26 +14,14 @@ type OrderLinesIndex struct {
 	ByOrder  map[string][]FlatFileOrderLine
 }
 
-// StartOrderLinesReport requests GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL
-// for orders last updated in [after, before]. Start it before reading the
-// same window with getOrders, so the report is generated meanwhile.
-func (c *Client) StartOrderLinesReport(ctx context.Context, after, before time.Time) (string, error) {
-	return c.CreateReport(ctx, orderLinesSpec(after, before))
-}
-
+// orderLinesSpec requests GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL
+// for orders last updated in [after, before].
 func orderLinesSpec(after, before time.Time) ReportSpec {
 	return ReportSpec{ReportType: ReportAllOrdersByLastUpdate, DataStartTime: isoMillis(after), DataEndTime: isoMillis(before)}
 }
 
-// FinishOrderLinesReport waits for the report and parses it. A report
-// cancelled for lack of data gives an empty index.
-func (c *Client) FinishOrderLinesReport(ctx context.Context, reportID string) (*OrderLinesIndex, error) {
-	return c.orderLinesIndex(func(parse func([]byte) error) (ReportResult, error) {
-		return c.finishReport(ctx, reportID, parse)
-	})
-}
-
-// orderLinesIndex runs a flat-file report through run and indexes it.
+// orderLinesIndex runs a flat-file report through run and indexes it. A
+// report cancelled for lack of data gives an empty index.
 func (c *Client) orderLinesIndex(run func(parse func([]byte) error) (ReportResult, error)) (*OrderLinesIndex, error) {
 	var lines []FlatFileOrderLine
 	res, err := run(func(b []byte) error {

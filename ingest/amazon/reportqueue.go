@@ -194,8 +194,8 @@ func (q *reportQueue) start(ctx context.Context, j *reportJob) error {
 	return nil
 }
 
-// await drives the queue until j is terminal and returns its outcome as
-// WaitReport does: DONE returns the report, CANCELLED ErrReportCancelled,
+// await drives the queue until j is terminal and returns its outcome (see
+// Client.outcome): DONE returns the report, CANCELLED ErrReportCancelled,
 // FATAL a *ReportFatalError with the reason document's content. The job
 // leaves the queue, unless ctx ends first: then it stays as a prefetch.
 func (q *reportQueue) await(ctx context.Context, j *reportJob) (Report, error) {

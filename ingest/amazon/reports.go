@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/retry"
 )
 
 // Report types the client requests.
@@ -126,42 +128,38 @@ var errURLExpired = errors.New("document url expired")
 func (c *Client) FetchDocument(ctx context.Context, docID string, accept func([]byte) error) ([]byte, error) {
 	var doc ReportDocument
 	var fetched time.Time
-	bo := c.newBackoff()
-	var last error
-	for attempt := 1; ; attempt++ {
+	var body []byte
+	err := retry.Do(ctx, c.retryPolicy("fetch report document "+docID), func(attempt int) error {
+		if attempt > 1 {
+			c.count(OpDownload, func(s *OperationStats) { s.Retries++ })
+		}
 		if doc.URL == "" || c.clock.Now().After(fetched.Add(documentURLTTL-documentURLMargin)) {
 			var err error
 			if doc, err = c.GetReportDocument(ctx, docID); err != nil {
-				return nil, err
+				return err
 			}
 			fetched = c.clock.Now()
 		}
-		body, err := c.download(ctx, doc)
+		b, err := c.download(ctx, doc)
 		if err == nil && accept != nil {
-			if aerr := accept(body); aerr != nil {
+			if aerr := accept(b); aerr != nil {
 				c.count(OpDownload, func(s *OperationStats) { s.Malformed++ })
 				err = errMalformed{aerr}
 			}
 		}
-		if err == nil {
-			return body, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch report document %s: %w", docID, ctx.Err())
-		}
-		last = err
-		if attempt >= c.cfg.MaxAttempts {
-			return nil, fmt.Errorf("fetch report document %s: giving up after %d attempts: %w", docID, attempt, last)
-		}
-		c.count(OpDownload, func(s *OperationStats) { s.Retries++ })
-		if errors.Is(err, errURLExpired) {
+		switch {
+		case err == nil:
+			body = b
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("fetch report document %s: %w", docID, ctx.Err())
+		case errors.Is(err, errURLExpired):
 			doc.URL = "" // ask for a new URL at once
-			continue
+			return retry.Immediately(err)
 		}
-		if err := c.clock.Sleep(ctx, bo.NextBackOff()); err != nil {
-			return nil, fmt.Errorf("fetch report document %s: %w", docID, err)
-		}
-	}
+		return retry.Retryable(err)
+	})
+	return body, err
 }
 
 // download makes one GET of a pre-signed URL. The URL carries its own
@@ -214,36 +212,9 @@ type ReportResult struct {
 	Document []byte
 }
 
-// WaitReport polls a report with growing intervals until it is terminal.
-// DONE returns the report; CANCELLED returns ErrReportCancelled; FATAL
-// returns a *ReportFatalError carrying the reason document's content.
-func (c *Client) WaitReport(ctx context.Context, id string) (Report, error) {
-	deadline := c.clock.Now().Add(c.cfg.ReportTimeout)
-	interval := c.cfg.ReportPollInterval
-	for {
-		r, err := c.GetReport(ctx, id)
-		if err != nil {
-			return r, err
-		}
-		switch r.ProcessingStatus {
-		case StatusDone, StatusCancelled, StatusFatal:
-			return c.outcome(ctx, r)
-		case StatusInQueue, StatusInProgress:
-		default:
-			return r, fmt.Errorf("report %s: unknown processingStatus %q", id, clip(r.ProcessingStatus))
-		}
-		if c.clock.Now().After(deadline) {
-			return r, fmt.Errorf("report %s still %s after %s", id, r.ProcessingStatus, c.cfg.ReportTimeout)
-		}
-		if err := c.clock.Sleep(ctx, interval); err != nil {
-			return r, fmt.Errorf("wait for report %s: %w", id, err)
-		}
-		interval = min(interval*3/2, c.cfg.ReportPollMax)
-	}
-}
-
-// outcome turns a terminal report into WaitReport's answer, fetching a FATAL
-// report's reason document.
+// outcome turns a terminal report into the report queue's answer: DONE
+// returns the report, CANCELLED ErrReportCancelled, FATAL a
+// *ReportFatalError carrying the reason document's content (fetched here).
 func (c *Client) outcome(ctx context.Context, r Report) (Report, error) {
 	switch r.ProcessingStatus {
 	case StatusDone:
@@ -282,14 +253,6 @@ func (c *Client) RunReport(ctx context.Context, spec ReportSpec, parse func([]by
 // runJob waits for a claimed report and downloads its document.
 func (c *Client) runJob(ctx context.Context, j *reportJob, parse func([]byte) error) (ReportResult, error) {
 	r, err := c.reports.await(ctx, j)
-	if err != nil {
-		return ReportResult{Report: r}, err
-	}
-	return c.fetchResult(ctx, r, parse)
-}
-
-func (c *Client) finishReport(ctx context.Context, id string, parse func([]byte) error) (ReportResult, error) {
-	r, err := c.WaitReport(ctx, id)
 	if err != nil {
 		return ReportResult{Report: r}, err
 	}

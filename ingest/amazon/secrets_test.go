@@ -17,6 +17,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // leaks reports which secret s contains.
@@ -60,11 +61,11 @@ func TestSecretsNeverAppearInErrorsOrLogs(t *testing.T) {
 	}
 	// Wrong credentials: LWA refuses them.
 	for _, bad := range []Credentials{
-		{ClientID: e.creds.ClientID, ClientSecret: Secret(e.creds.ClientSecret), RefreshToken: "Atzr|revoked-refresh-token-0123456789"},
-		{ClientID: e.creds.ClientID, ClientSecret: "amzn1.oa2-cs.v1.wrong-secret-0123456789", RefreshToken: Secret(e.creds.RefreshToken)},
+		{ClientID: e.creds.ClientID, ClientSecret: secret.Secret(e.creds.ClientSecret), RefreshToken: "Atzr|revoked-refresh-token-0123456789"},
+		{ClientID: e.creds.ClientID, ClientSecret: "amzn1.oa2-cs.v1.wrong-secret-0123456789", RefreshToken: secret.Secret(e.creds.RefreshToken)},
 	} {
 		c, err := NewClient(Config{Endpoint: e.srv.URL, TokenURL: e.srv.URL + "/auth/o2/token", Credentials: bad,
-			MarketplaceID: e.creds.MarketplaceID, HTTPClient: e.srv.Client(), Clock: simClock{e.clock}, Logger: &logger, MaxAttempts: 6})
+			MarketplaceID: e.creds.MarketplaceID, HTTPClient: e.srv.Client(), Clock: e.clock, Logger: &logger, MaxAttempts: 6})
 		if err != nil {
 			t.Fatal(err)
 		}

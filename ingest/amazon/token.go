@@ -3,11 +3,14 @@ package amazon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/retry"
 )
 
 // tokenSource caches the LWA access token. One refresh runs at a time; the
@@ -68,54 +71,51 @@ func (t *tokenSource) refresh(ctx context.Context) (string, time.Time, error) {
 	creds := c.cfg.Credentials
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
-		"refresh_token": {string(creds.RefreshToken)},
+		"refresh_token": {creds.RefreshToken.Reveal()},
 		"client_id":     {creds.ClientID},
-		"client_secret": {string(creds.ClientSecret)},
+		"client_secret": {creds.ClientSecret.Reveal()},
 	}.Encode()
-	bo := c.newBackoff()
-	var last error
-	for attempt := 1; ; attempt++ {
+	var tok string
+	var expires time.Time
+	err := retry.Do(ctx, c.retryPolicy("amazon lwa token"), func(int) error {
 		issued := c.clock.Now()
 		actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+		defer cancel()
 		hr, err := http.NewRequestWithContext(actx, http.MethodPost, c.cfg.TokenURL, strings.NewReader(form))
 		if err != nil {
-			cancel()
-			return "", time.Time{}, fmt.Errorf("amazon lwa token: build request: %w", redactURLError(err))
+			return fmt.Errorf("amazon lwa token: build request: %w", redactURLError(err))
 		}
 		hr.Header.Set("content-type", "application/x-www-form-urlencoded;charset=UTF-8")
 		hr.Header.Set("user-agent", c.ua)
 		status, _, body, err := c.roundTrip(hr)
-		cancel()
 		c.count(OpToken, func(s *OperationStats) { s.Requests++ })
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return "", time.Time{}, fmt.Errorf("amazon lwa token: %w", ctx.Err())
+				return fmt.Errorf("amazon lwa token: %w", ctx.Err())
 			}
-			last = fmt.Errorf("amazon lwa token: %w", err)
+			return retry.Retryable(fmt.Errorf("amazon lwa token: %w", err))
 		case status == http.StatusOK:
 			var tr tokenResponse
 			if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" || tr.ExpiresIn <= 0 {
 				// Do not wrap the decoder's error: it may quote the body,
 				// which holds the token.
-				last = fmt.Errorf("amazon lwa token: malformed token response")
 				c.count(OpToken, func(s *OperationStats) { s.Malformed++ })
-				break
+				return retry.Retryable(errors.New("amazon lwa token: malformed token response"))
 			}
 			c.log.Debug().Int("expires_in", tr.ExpiresIn).Msg("access token refreshed")
-			return tr.AccessToken, issued.Add(time.Duration(tr.ExpiresIn) * time.Second), nil
+			tok, expires = tr.AccessToken, issued.Add(time.Duration(tr.ExpiresIn)*time.Second)
+			return nil
 		case retryableStatus(status):
-			last = &TokenError{Status: status, Code: "server_error", Description: http.StatusText(status)}
+			return retry.Retryable(&TokenError{Status: status, Code: "server_error", Description: http.StatusText(status)})
 		default:
 			var eb tokenErrorBody
 			_ = json.Unmarshal(body, &eb)
-			return "", time.Time{}, &TokenError{Status: status, Code: eb.Error, Description: eb.ErrorDescription}
+			return &TokenError{Status: status, Code: eb.Error, Description: eb.ErrorDescription}
 		}
-		if attempt >= c.cfg.MaxAttempts {
-			return "", time.Time{}, fmt.Errorf("amazon lwa token: giving up after %d attempts: %w", attempt, last)
-		}
-		if err := c.clock.Sleep(ctx, bo.NextBackOff()); err != nil {
-			return "", time.Time{}, fmt.Errorf("amazon lwa token: %w", err)
-		}
+	})
+	if err != nil {
+		return "", time.Time{}, err
 	}
+	return tok, expires, nil
 }

@@ -24,9 +24,6 @@ import (
 	"github.com/linkedin/goavro/v2"
 )
 
-// Topic is the compacted topic that holds the cursors of every source.
-const Topic = "shopstream.cursors"
-
 // Entity is the entity field of a plain cursor record. Other packages store
 // per-key state as cursors with their own entity name (see
 // ingest/changecapture).

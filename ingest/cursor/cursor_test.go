@@ -34,7 +34,7 @@ func TestAdvance(t *testing.T) {
 // TestRecordRoundTrip: a cursor survives the shopstream.cursors schema, with
 // and without the optional fields.
 func TestRecordRoundTrip(t *testing.T) {
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicCursors)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/kafkatopic"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Decoder decodes a Confluent wire-format value; *schemas.Serde is one.
@@ -25,7 +26,7 @@ type LoadConfig struct {
 	// ClientOpts connect to the cluster: seed brokers, SASL, TLS, logger.
 	// Load adds its own consume options.
 	ClientOpts []kgo.Opt
-	// Topic is the cursor topic; empty means [Topic].
+	// Topic is the cursor topic; empty means [schemas.TopicCursors].
 	Topic string
 	// Decoder decodes the cursor records.
 	Decoder Decoder
@@ -99,7 +100,7 @@ func Load(ctx context.Context, cfg LoadConfig, source string) (*Set, error) {
 	}
 	topic := cfg.Topic
 	if topic == "" {
-		topic = Topic
+		topic = schemas.TopicCursors
 	}
 	targets, starts, err := bounds(ctx, cfg.ClientOpts, topic)
 	if err != nil {
@@ -238,7 +239,7 @@ func bounds(ctx context.Context, clientOpts []kgo.Opt, topic string) (targets, s
 // whole topic, and the uncompacted tail is what makes that slow.
 func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, replicationFactor int16) error {
 	if topic == "" {
-		topic = Topic
+		topic = schemas.TopicCursors
 	}
 	configs := map[string]*string{
 		"cleanup.policy": kadm.StringPtr("compact"),

@@ -7,18 +7,19 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // producer is a raw transactional producer of cursor records.
 type producer struct {
 	t     *testing.T
-	env   *ingesttest.Env
+	env   *testenv.Kafka
 	topic string
 	cl    *kgo.Client
 }
 
-func newProducer(t *testing.T, env *ingesttest.Env, topic, txnID string) *producer {
+func newProducer(t *testing.T, env *testenv.Kafka, topic, txnID string) *producer {
 	t.Helper()
 	cl, err := kgo.NewClient(append(env.ClientOpts(), kgo.TransactionalID(env.Prefix+txnID))...)
 	if err != nil {
@@ -47,14 +48,14 @@ func (p *producer) begin(cs ...Cursor) {
 		}
 		recs = append(recs, r)
 	}
-	if err := p.cl.ProduceSync(ingesttest.Context(p.t), recs...).FirstErr(); err != nil {
+	if err := p.cl.ProduceSync(testenv.Context(p.t), recs...).FirstErr(); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
 func (p *producer) end(commit kgo.TransactionEndTry) {
 	p.t.Helper()
-	if err := p.cl.EndTransaction(ingesttest.Context(p.t), commit); err != nil {
+	if err := p.cl.EndTransaction(testenv.Context(p.t), commit); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -65,9 +66,9 @@ func (p *producer) write(cs ...Cursor) {
 	p.end(kgo.TryCommit)
 }
 
-func load(t *testing.T, env *ingesttest.Env, topic, source string) *Set {
+func load(t *testing.T, env *testenv.Kafka, topic, source string) *Set {
 	t.Helper()
-	set, err := Load(ingesttest.Context(t), LoadConfig{ClientOpts: env.ClientOpts(), Topic: topic, Decoder: env.Serde}, source)
+	set, err := Load(testenv.Context(t), LoadConfig{ClientOpts: env.ClientOpts(), Topic: topic, Decoder: env.Serde}, source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +76,8 @@ func load(t *testing.T, env *ingesttest.Env, topic, source string) *Set {
 }
 
 func TestLoadMissingTopicIsEmpty(t *testing.T) {
-	env := ingesttest.New(t)
-	if set := load(t, env, env.Topic(Topic), "amazon"); set.Len() != 0 {
+	env := testenv.NewKafka(t)
+	if set := load(t, env, env.Topic(schemas.TopicCursors), "amazon"); set.Len() != 0 {
 		t.Errorf("Load of a missing topic = %d cursors", set.Len())
 	}
 }
@@ -85,12 +86,12 @@ func TestLoadMissingTopicIsEmpty(t *testing.T) {
 // committed cursor of every name; other sources, aborted transactions and
 // deleted names do not show.
 func TestLoadLatestCommitted(t *testing.T) {
-	env := ingesttest.New(t)
-	topic := env.Topic(Topic)
-	if err := EnsureTopic(ingesttest.Context(t), env.Admin, topic, 3, 1); err != nil {
+	env := testenv.NewKafka(t)
+	topic := env.Topic(schemas.TopicCursors)
+	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 3, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureTopic(ingesttest.Context(t), env.Admin, topic, 3, 1); err != nil {
+	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 3, 1); err != nil {
 		t.Fatalf("EnsureTopic on an existing topic: %v", err)
 	}
 	p := newProducer(t, env, topic, "loader")
@@ -136,9 +137,9 @@ func TestLoadLatestCommitted(t *testing.T) {
 // stable offset would return the one before, and the stage would repeat a
 // window).
 func TestLoadWaitsForOpenTransactions(t *testing.T) {
-	env := ingesttest.New(t)
-	topic := env.Topic(Topic)
-	if err := EnsureTopic(ingesttest.Context(t), env.Admin, topic, 1, 1); err != nil {
+	env := testenv.NewKafka(t)
+	topic := env.Topic(schemas.TopicCursors)
+	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	ours := newProducer(t, env, topic, "ours")
@@ -166,7 +167,7 @@ func TestLoadWaitsForOpenTransactions(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		set, err := Load(context.WithoutCancel(ingesttest.Context(t)), LoadConfig{ClientOpts: env.ClientOpts(), Topic: topic, Decoder: env.Serde}, "amazon")
+		set, err := Load(context.WithoutCancel(testenv.Context(t)), LoadConfig{ClientOpts: env.ClientOpts(), Topic: topic, Decoder: env.Serde}, "amazon")
 		done <- result{set, err}
 	}()
 	<-polled

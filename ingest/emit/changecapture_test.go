@@ -9,7 +9,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
 const snapshotCursor = "orders-snapshot/" + marketplace
@@ -17,7 +17,7 @@ const snapshotCursor = "orders-snapshot/" + marketplace
 // snapshotStage polls whole snapshots of orders and emits only real changes:
 // the loop of doc.go, with the API replaced by the snapshot argument.
 type snapshotStage struct {
-	env     *ingesttest.Env
+	env     *testenv.Kafka
 	w       *Writer
 	tracker *changecapture.Tracker
 	cur     cursor.Cursor
@@ -25,7 +25,7 @@ type snapshotStage struct {
 
 // start is a (re)start of the stage: writer first (fencing the previous
 // incarnation), then cursors and change-capture state.
-func start(t *testing.T, env *ingesttest.Env) *snapshotStage {
+func start(t *testing.T, env *testenv.Kafka) *snapshotStage {
 	t.Helper()
 	w := newWriter(t, env, "snapshots")
 	set := loadCursors(t, env)
@@ -92,9 +92,9 @@ func snapshot(statuses ...string) map[string]map[string]any {
 // between produce and commit, whose change is re-emitted with the same id
 // and committed once.
 func TestChangeCaptureAcrossRestarts(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, _ := topics(t, env)
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	at := func(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
 	mustRound := func(s *snapshotStage, snap map[string]map[string]any, captured time.Time, want int) []changecapture.Change {
 		t.Helper()
@@ -128,7 +128,7 @@ func TestChangeCaptureAcrossRestarts(t *testing.T) {
 	if !errors.Is(err, errCrash) {
 		t.Fatalf("round = %v, want the crash", err)
 	}
-	lost := eventIDs(t, env, env.ReadAll(t, orders, ingesttest.Uncommitted))
+	lost := eventIDs(t, env, env.ReadAll(t, orders, testenv.Uncommitted))
 
 	// Restart and re-read the same window.
 	s = start(t, env)
@@ -142,7 +142,7 @@ func TestChangeCaptureAcrossRestarts(t *testing.T) {
 	mustRound(s, snapshot("Pending", "Shipped", "Canceled", "Pending"), at(6), 0)
 
 	// Downstream: six changes, each once, with versions growing per key.
-	committed := env.ReadAll(t, orders, ingesttest.Settled)
+	committed := env.ReadAll(t, orders, testenv.Settled)
 	ids := eventIDs(t, env, committed)
 	want := append(append(append([]changecapture.Change{}, created...), shipped...), canceled...)
 	if len(committed) != len(want) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Errors of [Writer.Commit] that tell the caller what became of the batch.
@@ -62,7 +63,7 @@ type Config struct {
 	Stage string
 	// Encoder encodes records and cursors.
 	Encoder Encoder
-	// CursorTopic is where cursors go; empty means cursor.Topic.
+	// CursorTopic is where cursors go; empty means schemas.TopicCursors.
 	CursorTopic string
 	// MaxDeadLetterBytes bounds dead-letter payloads; 0 means
 	// DefaultMaxDeadLetterBytes.
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 		now:         cfg.Now,
 	}
 	if w.cursorTopic == "" {
-		w.cursorTopic = cursor.Topic
+		w.cursorTopic = schemas.TopicCursors
 	}
 	if w.maxDLQ <= 0 {
 		w.maxDLQ = DefaultMaxDeadLetterBytes

@@ -17,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -26,20 +26,20 @@ import (
 // see neither the records nor the cursor although both are in the log; after
 // the commit they see both.
 func TestCommitIsAtomic(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, cursors := topics(t, env)
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	w := newWriter(t, env, "atomic")
 
 	src := sourceOrders(20)
 	var duringTxn func(context.Context) error = func(context.Context) error {
-		if n := len(env.ReadAll(t, orders, ingesttest.Uncommitted)); n != len(src) {
+		if n := len(env.ReadAll(t, orders, testenv.Uncommitted)); n != len(src) {
 			t.Errorf("read_uncommitted sees %d orders while the transaction is open, want %d", n, len(src))
 		}
-		if n := len(env.ReadAll(t, orders, ingesttest.StableNow)); n != 0 {
+		if n := len(env.ReadAll(t, orders, testenv.StableNow)); n != 0 {
 			t.Errorf("read_committed sees %d orders before the commit, want 0", n)
 		}
-		if n := len(env.ReadAll(t, cursors, ingesttest.StableNow)); n != 0 {
+		if n := len(env.ReadAll(t, cursors, testenv.StableNow)); n != 0 {
 			t.Errorf("read_committed sees %d cursors before the commit, want 0", n)
 		}
 		return nil
@@ -58,12 +58,12 @@ func TestCommitIsAtomic(t *testing.T) {
 // whole transaction; the records acknowledged before it and the cursor stay
 // invisible, and the writer goes on with the next batch.
 func TestAbortedBatchLeavesNothing(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, cursors := topics(t, env)
 	small := "2048"
 	// The dead-letter topic of amazon.order_items takes no record over 2 KiB.
 	tiny := env.CreateTopic(t, "amazon.order_items"+deadletter.Suffix, 1, map[string]*string{"max.message.bytes": &small})
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	w := newWriter(t, env, "abort")
 
 	src := sourceOrders(10)
@@ -84,13 +84,13 @@ func TestAbortedBatchLeavesNothing(t *testing.T) {
 	if !errors.Is(err, ErrAborted) {
 		t.Fatalf("Commit = %v, want ErrAborted", err)
 	}
-	if n := len(env.ReadAll(t, orders, ingesttest.Uncommitted)); n == 0 {
+	if n := len(env.ReadAll(t, orders, testenv.Uncommitted)); n == 0 {
 		t.Errorf("read_uncommitted sees no orders: the abort must come after they were written, or this test proves nothing")
 	}
-	if n := len(env.ReadAll(t, orders, ingesttest.Settled)); n != 0 {
+	if n := len(env.ReadAll(t, orders, testenv.Settled)); n != 0 {
 		t.Errorf("read_committed sees %d orders of the aborted transaction", n)
 	}
-	if n := len(env.ReadAll(t, cursors, ingesttest.Settled)); n != 0 {
+	if n := len(env.ReadAll(t, cursors, testenv.Settled)); n != 0 {
 		t.Errorf("read_committed sees %d cursors of the aborted transaction", n)
 	}
 	if c := loadCursors(t, env).Cursor(cursorName); c.Stored() {
@@ -108,9 +108,9 @@ func TestAbortedBatchLeavesNothing(t *testing.T) {
 // <topic>.dlq with their reason, stage, endpoint and time, in the same
 // transaction as the good records, and the stage goes on.
 func TestDeadLetters(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, _ := topics(t, env)
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	w := newWriter(t, env, "dlq")
 	w.maxDLQ = 100
 
@@ -138,10 +138,10 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if n := len(env.ReadAll(t, orders, ingesttest.Settled)); n != 1 {
+	if n := len(env.ReadAll(t, orders, testenv.Settled)); n != 1 {
 		t.Errorf("orders topic holds %d records, want 1", n)
 	}
-	dlq := env.ReadAll(t, orders+deadletter.Suffix, ingesttest.Settled)
+	dlq := env.ReadAll(t, orders+deadletter.Suffix, testenv.Settled)
 	if len(dlq) != 2 {
 		t.Fatalf("dead-letter topic holds %d records, want 2", len(dlq))
 	}
@@ -182,9 +182,9 @@ func TestDeadLetters(t *testing.T) {
 // uncommitted window and the rest. When the zombie wakes up and commits, it
 // is refused with ErrFenced. Downstream sees every order exactly once.
 func TestFencedZombieAndReplay(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, _ := topics(t, env)
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	src := sourceOrders(50)
 
 	stalled, wake := make(chan struct{}), make(chan struct{})
@@ -202,7 +202,7 @@ func TestFencedZombieAndReplay(t *testing.T) {
 
 	successor := newWriter(t, env, "stage-0") // fences the zombie
 	// Windows 0 and 1 are committed; window 2 was in the log, and is aborted.
-	if n := len(env.ReadAll(t, orders, ingesttest.Settled)); n != 20 {
+	if n := len(env.ReadAll(t, orders, testenv.Settled)); n != 20 {
 		t.Fatalf("committed orders after the restart = %d, want 20", n)
 	}
 	set := loadCursors(t, env)
@@ -221,7 +221,7 @@ func TestFencedZombieAndReplay(t *testing.T) {
 	assertExactlyOnce(t, env, src)
 	// The stalled window was really written, and aborted: the log holds it
 	// twice.
-	if n := len(env.ReadAll(t, orders, ingesttest.Uncommitted)); n != 60 {
+	if n := len(env.ReadAll(t, orders, testenv.Uncommitted)); n != 60 {
 		t.Errorf("orders in the log (read_uncommitted) = %d, want 60 (50 + the aborted window of 10)", n)
 	}
 }
@@ -239,9 +239,9 @@ const crashPoint = "CRASHPOINT"
 // commit, restarts the stage here from the stored cursor and checks that
 // downstream sees every order exactly once.
 func TestKilledStageReplaysExactlyOnce(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	orders, _ := topics(t, env)
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	src := sourceOrders(60)
 
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStageChildProcess$", "-test.v")
@@ -278,14 +278,14 @@ func TestKilledStageReplaysExactlyOnce(t *testing.T) {
 
 	// The restarted stage fences the dead one's open transaction.
 	w := newWriter(t, env, "stage-0")
-	if n := len(env.ReadAll(t, orders, ingesttest.Settled)); n != 30 {
+	if n := len(env.ReadAll(t, orders, testenv.Settled)); n != 30 {
 		t.Fatalf("committed orders after the kill = %d, want 30 (windows 0-2)", n)
 	}
 	if err := runStage(ctx, env, w, loadCursors(t, env), src, 10, -1, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertExactlyOnce(t, env, src)
-	if n := len(env.ReadAll(t, orders, ingesttest.Uncommitted)); n != 70 {
+	if n := len(env.ReadAll(t, orders, testenv.Uncommitted)); n != 70 {
 		t.Errorf("orders in the log (read_uncommitted) = %d, want 70 (60 + the killed window of 10)", n)
 	}
 }
@@ -296,7 +296,7 @@ func TestStageChildProcess(t *testing.T) {
 	if os.Getenv(childEnv) != "1" {
 		t.Skip("runs only as the child of TestKilledStageReplaysExactlyOnce")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ingesttest.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Timeout)
 	defer cancel()
 	client, err := sr.NewClient(sr.URLs(os.Getenv("CHILD_REGISTRY")))
 	if err != nil {
@@ -307,11 +307,11 @@ func TestStageChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := os.Getenv("CHILD_PREFIX")
-	env := &ingesttest.Env{
+	env := &testenv.Kafka{
 		Brokers: strings.Split(os.Getenv("CHILD_BROKERS"), ","),
 		Prefix:  prefix,
 		Serde:   serde,
-		Encoder: ingesttest.Encoder{Serde: serde, Prefix: prefix},
+		Encoder: testenv.Encoder{Serde: serde, Prefix: prefix},
 	}
 	w := newWriter(t, env, "stage-0")
 	err = runStage(ctx, env, w, loadCursors(t, env), sourceOrders(60), 10, 3, func(ctx context.Context) error {
@@ -325,13 +325,13 @@ func TestStageChildProcess(t *testing.T) {
 // TestEmptyBatchWritesNothing: a batch without records, cursors or pending
 // state commits without a transaction.
 func TestEmptyBatchWritesNothing(t *testing.T) {
-	env := ingesttest.New(t)
+	env := testenv.NewKafka(t)
 	_, cursors := topics(t, env)
 	w := newWriter(t, env, "empty")
-	if err := w.Commit(ingesttest.Context(t), w.NewBatch()); err != nil {
+	if err := w.Commit(testenv.Context(t), w.NewBatch()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(env.ReadAll(t, cursors, ingesttest.Uncommitted)); n != 0 {
+	if n := len(env.ReadAll(t, cursors, testenv.Uncommitted)); n != 0 {
 		t.Errorf("an empty batch wrote %d records", n)
 	}
 }

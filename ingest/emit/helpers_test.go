@@ -12,8 +12,9 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 const (
@@ -32,25 +33,25 @@ func fixedNow() time.Time { return base.Add(24 * time.Hour) }
 
 // topics creates the test's orders topic (3 partitions), its dead-letter
 // topic and the compacted cursor topic.
-func topics(t *testing.T, env *ingesttest.Env) (orders, cursors string) {
+func topics(t *testing.T, env *testenv.Kafka) (orders, cursors string) {
 	t.Helper()
 	orders = env.CreateTopic(t, ordersTopic, 3, nil)
 	env.CreateTopic(t, ordersTopic+deadletter.Suffix, 1, nil)
-	cursors = env.Topic(cursor.Topic)
-	if err := cursor.EnsureTopic(ingesttest.Context(t), env.Admin, cursors, 3, 1); err != nil {
+	cursors = env.Topic(schemas.TopicCursors)
+	if err := cursor.EnsureTopic(testenv.Context(t), env.Admin, cursors, 3, 1); err != nil {
 		t.Fatal(err)
 	}
 	return orders, cursors
 }
 
-func newWriter(t testing.TB, env *ingesttest.Env, txnID string) *Writer {
+func newWriter(t testing.TB, env *testenv.Kafka, txnID string) *Writer {
 	t.Helper()
-	w, err := New(ingesttest.Context(t), Config{
+	w, err := New(testenv.Context(t), Config{
 		ClientOpts:      env.ClientOpts(),
 		TransactionalID: env.Prefix + txnID,
 		Stage:           "ingest-amazon",
 		Encoder:         env.Encoder,
-		CursorTopic:     env.Topic(cursor.Topic),
+		CursorTopic:     env.Topic(schemas.TopicCursors),
 		Now:             fixedNow,
 	})
 	if err != nil {
@@ -60,11 +61,11 @@ func newWriter(t testing.TB, env *ingesttest.Env, txnID string) *Writer {
 	return w
 }
 
-func loadCursors(t testing.TB, env *ingesttest.Env) *cursor.Set {
+func loadCursors(t testing.TB, env *testenv.Kafka) *cursor.Set {
 	t.Helper()
-	set, err := cursor.Load(ingesttest.Context(t), cursor.LoadConfig{
+	set, err := cursor.Load(testenv.Context(t), cursor.LoadConfig{
 		ClientOpts: env.ClientOpts(),
-		Topic:      env.Topic(cursor.Topic),
+		Topic:      env.Topic(schemas.TopicCursors),
 		Decoder:    env.Serde,
 	}, testSource)
 	if err != nil {
@@ -125,7 +126,7 @@ var errCrash = errors.New("simulated crash between produce and commit")
 // committing window crashAt (counted from 0 over the whole source) it calls
 // crash and returns what crash returns, leaving the transaction open as a
 // dead process would.
-func runStage(ctx context.Context, env *ingesttest.Env, w *Writer, set *cursor.Set, src []map[string]any, size, crashAt int, crash func(context.Context) error) error {
+func runStage(ctx context.Context, env *testenv.Kafka, w *Writer, set *cursor.Set, src []map[string]any, size, crashAt int, crash func(context.Context) error) error {
 	topic := env.Topic(ordersTopic)
 	cur := set.Cursor(cursorName)
 	start := 0
@@ -160,11 +161,11 @@ func runStage(ctx context.Context, env *ingesttest.Env, w *Writer, set *cursor.S
 }
 
 // eventIDs decodes records and counts them per event id.
-func eventIDs(t *testing.T, env *ingesttest.Env, recs []*kgo.Record) map[string]int {
+func eventIDs(t *testing.T, env *testenv.Kafka, recs []*kgo.Record) map[string]int {
 	t.Helper()
 	ids := map[string]int{}
 	for _, r := range recs {
-		v, err := env.Serde.Decode(ingesttest.Context(t), r.Value)
+		v, err := env.Serde.Decode(testenv.Context(t), r.Value)
 		if err != nil {
 			t.Fatalf("decode %s at %d/%d: %v", r.Topic, r.Partition, r.Offset, err)
 		}
@@ -175,9 +176,9 @@ func eventIDs(t *testing.T, env *ingesttest.Env, recs []*kgo.Record) map[string]
 
 // assertExactlyOnce checks that the committed orders are exactly src, each
 // once, and that the stored cursor covers all of it.
-func assertExactlyOnce(t *testing.T, env *ingesttest.Env, src []map[string]any) {
+func assertExactlyOnce(t *testing.T, env *testenv.Kafka, src []map[string]any) {
 	t.Helper()
-	got := eventIDs(t, env, env.ReadAll(t, env.Topic(ordersTopic), ingesttest.Settled))
+	got := eventIDs(t, env, env.ReadAll(t, env.Topic(ordersTopic), testenv.Settled))
 	for i, rec := range src {
 		id := rec["event_id"].(string)
 		if got[id] != 1 {

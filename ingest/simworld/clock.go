@@ -1,15 +1,18 @@
 package simworld
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/clock"
 )
 
-// Clock is the time source of a world and of every simulator built on it.
-// Tests drive a ManualClock; `shopstream sim` runs on a WallClock.
+// Clock is the time source of a world and of every simulator built on it,
+// and a clock.Clock for the clients and stages that talk to them. Tests
+// drive a ManualClock; `shopstream sim` runs on a WallClock.
 type Clock interface {
-	// Now returns the current simulated time.
-	Now() time.Time
+	clock.Clock
 	// Advance moves the clock forward by d (negative d is ignored: simulated
 	// time never runs backwards, because token buckets, report state machines
 	// and engagement counters all assume it does not).
@@ -45,6 +48,33 @@ func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Sleep implements clock.Clock on simulated time: it moves the clock to d
+// after the current reading and returns at once, or returns ctx.Err() if ctx
+// is done. Concurrent sleepers waiting for the same instant move the clock
+// once, not once each.
+func (c *ManualClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if t := c.now.Add(d); t.After(c.now) {
+		c.now = t
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// Still returns a view of c whose Sleep returns at once without moving
+// time: a client's backoff then leaves the world as it is, so what it read
+// can be compared with one instant's truth.
+func (c *ManualClock) Still() clock.Clock { return stillClock{c} }
+
+type stillClock struct{ c *ManualClock }
+
+func (s stillClock) Now() time.Time { return s.c.Now() }
+
+func (s stillClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
 // Set moves the clock to t if t is later than the current reading.
 func (c *ManualClock) Set(t time.Time) {
 	c.mu.Lock()
@@ -70,6 +100,11 @@ func (c *WallClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now().Add(c.offset).UTC()
+}
+
+// Sleep waits for d of wall time, or until ctx is done.
+func (c *WallClock) Sleep(ctx context.Context, d time.Duration) error {
+	return clock.Wall{}.Sleep(ctx, d)
 }
 
 // Advance adds d to the clock's offset.

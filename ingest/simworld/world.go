@@ -19,7 +19,6 @@ type World struct {
 	byASIN       map[string]*Variant
 	byParentASIN map[string]*Product
 	byTikTokID   map[string]*Product
-	bySKUID      map[string]*Variant
 	amazonPick   picker
 	tiktokPick   picker
 	searchTerms  []SearchTerm
@@ -50,7 +49,6 @@ func New(cfg Config) (*World, error) {
 		byASIN:       map[string]*Variant{},
 		byParentASIN: map[string]*Product{},
 		byTikTokID:   map[string]*Product{},
-		bySKUID:      map[string]*Variant{},
 		amzCache:     map[int64][]*AmazonOrder{},
 		ttCache:      map[int64][]*TikTokOrder{},
 		vidCache:     map[int64][]*Video{},
@@ -74,7 +72,6 @@ func New(cfg Config) (*World, error) {
 				w.amazonPick.add(v)
 			}
 			if v.TikTok != nil {
-				w.bySKUID[v.TikTok.SKUID] = v
 				w.tiktokPick.add(v)
 			}
 		}
@@ -137,12 +134,6 @@ func (w *World) ProductByParentASIN(asin string) (*Product, bool) {
 func (w *World) ProductByTikTokID(id string) (*Product, bool) {
 	p, ok := w.byTikTokID[id]
 	return p, ok
-}
-
-// VariantBySKUID returns the variant with a TikTok SKU id.
-func (w *World) VariantBySKUID(id string) (*Variant, bool) {
-	v, ok := w.bySKUID[id]
-	return v, ok
 }
 
 // AmazonVariants returns the variants listed on Amazon, in product order.

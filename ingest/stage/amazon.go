@@ -14,16 +14,18 @@ import (
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Amazon entities and their topics.
 var (
-	amzOrder        = entity{name: "order", topic: amazon.TopicOrders}
-	amzOrderItem    = entity{name: "order_item", topic: amazon.TopicOrderItems}
-	amzSalesTraffic = entity{name: "sales_traffic", topic: amazon.TopicSalesTraffic}
-	amzSearchTerms  = entity{name: "search_terms", topic: amazon.TopicSearchTerms}
-	amzSQP          = entity{name: "search_query_performance", topic: amazon.TopicSearchQueryPerformance}
-	amzCatalog      = entity{name: "catalog", topic: amazon.TopicCatalog}
+	amzOrder        = entity{name: "order", topic: schemas.TopicAmazonOrders}
+	amzOrderItem    = entity{name: "order_item", topic: schemas.TopicAmazonOrderItems}
+	amzSalesTraffic = entity{name: "sales_traffic", topic: schemas.TopicAmazonSalesTraffic}
+	amzSearchTerms  = entity{name: "search_terms", topic: schemas.TopicAmazonSearchTerms}
+	amzSQP          = entity{name: "search_query_performance", topic: schemas.TopicAmazonSearchQueryPerformance}
+	amzCatalog      = entity{name: "catalog", topic: schemas.TopicAmazonCatalog}
 )
 
 // AmazonClient is what the Amazon stage needs of *amazon.Client.
@@ -55,16 +57,17 @@ type AmazonConfig struct {
 	// them. Default amazon.DefaultRestatementLookback.
 	Lookback time.Duration
 	// ReportInterval is how often the Sales & Traffic days are requested
-	// again. Default 1 h.
+	// again. Default DefaultReportInterval.
 	ReportInterval time.Duration
-	// CatalogInterval is how often the catalog is snapshotted. Default 1 h.
+	// CatalogInterval is how often the catalog is snapshotted. Default
+	// DefaultCatalogInterval.
 	CatalogInterval time.Duration
 	// RetryAfter is how long a FATAL report waits before it is asked again.
 	// Default 1 h.
 	RetryAfter time.Duration
 	// BrandAnalyticsPeriods are the Brand Analytics periods read, each
 	// complete one once Amazon publishes it: WEEK (Sunday to Saturday),
-	// MONTH, QUARTER. Default all three.
+	// MONTH, QUARTER. Default DefaultBrandAnalyticsPeriods (all three).
 	BrandAnalyticsPeriods []string
 	// ASINs are known ASINs to snapshot and ask search performance for;
 	// more are learnt from Sales & Traffic rows and order lines.
@@ -72,7 +75,7 @@ type AmazonConfig struct {
 	// Disable turns off kinds of work: "orders", "sales_traffic",
 	// "brand_analytics", "catalog".
 	Disable []string
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
 
@@ -105,6 +108,13 @@ const (
 	workRetry          = "retry"
 )
 
+// Report kinds a retry cursor names (retry/<marketplace>/<kind>/<period>);
+// Sales & Traffic days retry as workSalesTraffic.
+const (
+	retrySearchTerms            = "search_terms"
+	retrySearchQueryPerformance = "search_query_performance"
+)
+
 // stepKinds are the kinds in the order Step tries them. The catalog goes
 // first: it needs no report, and every other kind joins on the identifiers
 // it carries.
@@ -114,22 +124,22 @@ var stepKinds = []string{workCatalog, workOrders, workSalesTraffic, workBrandAna
 // change-capture state.
 func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Lookback <= 0 {
 		cfg.Lookback = amazon.DefaultRestatementLookback
 	}
 	if cfg.ReportInterval <= 0 {
-		cfg.ReportInterval = time.Hour
+		cfg.ReportInterval = DefaultReportInterval
 	}
 	if cfg.CatalogInterval <= 0 {
-		cfg.CatalogInterval = time.Hour
+		cfg.CatalogInterval = DefaultCatalogInterval
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Hour
 	}
 	if len(cfg.BrandAnalyticsPeriods) == 0 {
-		cfg.BrandAnalyticsPeriods = []string{periodWeek, periodMonth, periodQuarter}
+		cfg.BrandAnalyticsPeriods = DefaultBrandAnalyticsPeriods()
 	}
 	for _, k := range cfg.BrandAnalyticsPeriods {
 		if !slices.Contains([]string{periodWeek, periodMonth, periodQuarter}, k) {
@@ -147,14 +157,14 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	a := &Amazon{cfg: cfg, s: s, mkt: cfg.Client.MarketplaceID(), zone: cfg.Client.ReportZone(), mapper: cfg.Client.Mapper(),
 		retries: map[string]cursor.Cursor{}, asins: map[string]bool{}}
 	a.since = amazon.DateOf(cfg.Since, a.zone)
-	a.orders = s.set.Cursor("orders/" + a.mkt)
-	a.st = s.set.Cursor("sales_traffic/" + a.mkt)
+	a.orders = s.set.Cursor(workOrders + "/" + a.mkt)
+	a.st = s.set.Cursor(workSalesTraffic + "/" + a.mkt)
 	a.ba = map[string]cursor.Cursor{}
 	for _, k := range cfg.BrandAnalyticsPeriods {
 		a.ba[k] = s.set.Cursor(baCursorName(a.mkt, k))
 	}
-	a.catalog = s.set.Cursor("catalog/" + a.mkt)
-	for _, c := range s.set.WithPrefix("retry/" + a.mkt + "/") {
+	a.catalog = s.set.Cursor(workCatalog + "/" + a.mkt)
+	for _, c := range s.set.WithPrefix(workRetry + "/" + a.mkt + "/") {
 		if c.Position != "" {
 			a.retries[c.Name] = c
 		}
@@ -298,7 +308,7 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 	for _, o := range w.Orders {
 		rec, err := a.mapper.Order(o)
 		if err != nil {
-			b.deadLetter(amazon.TopicOrders, a.mkt+":"+o.AmazonOrderID, o, amazon.OpGetOrders, err)
+			b.deadLetter(schemas.TopicAmazonOrders, a.mkt+":"+o.AmazonOrderID, o, amazon.OpGetOrders, err)
 			continue
 		}
 		b.observe(amzOrder, rec.Key, rec.Value, sourceTS(rec.Value), o, amazon.OpGetOrders)
@@ -306,7 +316,7 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 			a.learn(line.Item.ASIN)
 			lr, err := a.mapper.OrderItem(o, line)
 			if err != nil {
-				b.deadLetter(amazon.TopicOrderItems, rec.Key, line, amazon.OpGetOrderItems, err)
+				b.deadLetter(schemas.TopicAmazonOrderItems, rec.Key, line, amazon.OpGetOrderItems, err)
 				continue
 			}
 			b.observe(amzOrderItem, lr.Key, lr.Value, sourceTS(lr.Value), line, amazon.OpGetOrderItems)
@@ -396,7 +406,7 @@ func (a *Amazon) addSalesTraffic(b *batch, d amazon.SalesTrafficDay) {
 	}
 	recs, err := a.mapper.SalesTraffic(d)
 	if err != nil {
-		b.deadLetter(amazon.TopicSalesTraffic, "", d.Report, amazon.ReportSalesAndTraffic, err)
+		b.deadLetter(schemas.TopicAmazonSalesTraffic, "", d.Report, amazon.ReportSalesAndTraffic, err)
 		return
 	}
 	for _, r := range recs {
@@ -444,13 +454,22 @@ const (
 	periodQuarter = "QUARTER"
 )
 
+// Defaults of AmazonConfig that the shopstream config exposes as keys.
+const (
+	DefaultReportInterval  = time.Hour
+	DefaultCatalogInterval = time.Hour
+)
+
+// DefaultBrandAnalyticsPeriods are every period kind the stage reads.
+func DefaultBrandAnalyticsPeriods() []string { return []string{periodWeek, periodMonth, periodQuarter} }
+
 // baCursorName names the cursor of a period kind; weeks keep the name they
 // had before months and quarters were read.
 func baCursorName(mkt, kind string) string {
 	if kind == periodWeek {
-		return "brand_analytics/" + mkt
+		return workBrandAnalytics + "/" + mkt
 	}
-	return "brand_analytics/" + mkt + "/" + kind
+	return workBrandAnalytics + "/" + mkt + "/" + kind
 }
 
 // retryID names a period in a retry cursor: a week by its Sunday (as
@@ -534,13 +553,13 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 	case err == nil:
 		recs, err := a.mapper.SearchTerms(st)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchTerms, "", st.Report, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT", err)
+			b.deadLetter(schemas.TopicAmazonSearchTerms, "", st.Report, amazon.ReportSearchTerms, err)
 		}
 		for _, r := range recs {
-			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT")
+			b.observe(amzSearchTerms, r.Key, r.Value, st.Generated, r.Value, amazon.ReportSearchTerms)
 		}
 	case isFatal(err):
-		extra = append(extra, a.recordFatal("search_terms", id, err))
+		extra = append(extra, a.recordFatal(retrySearchTerms, id, err))
 	default:
 		return nil, err
 	}
@@ -561,16 +580,16 @@ func (a *Amazon) brandAnalytics(ctx context.Context, b *batch, p amazon.Period, 
 		}
 		recs, err := a.mapper.SearchQueryPerformance(sb)
 		if err != nil {
-			b.deadLetter(amazon.TopicSearchQueryPerformance, "", sb.Report, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT", err)
+			b.deadLetter(schemas.TopicAmazonSearchQueryPerformance, "", sb.Report, amazon.ReportSearchQueryPerformance, err)
 		}
 		for _, r := range recs {
-			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, "GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT")
+			b.observe(amzSQP, r.Key, r.Value, sb.Generated, r.Value, amazon.ReportSearchQueryPerformance)
 		}
 	}
 	if len(failed) > 0 {
 		// The retry asks every batch again; change capture drops what
 		// the batches that succeeded already gave.
-		extra = append(extra, a.recordFatal("search_query_performance", id, errors.Join(failed...)))
+		extra = append(extra, a.recordFatal(retrySearchQueryPerformance, id, errors.Join(failed...)))
 	}
 	return extra, nil
 }
@@ -599,7 +618,7 @@ func (a *Amazon) stepCatalog(ctx context.Context) (Progress, error) {
 	for _, it := range items {
 		rec, err := a.mapper.CatalogItem(it, now)
 		if err != nil {
-			b.deadLetter(amazon.TopicCatalog, a.mkt+":"+it.ASIN, it, amazon.OpGetCatalogItem, err)
+			b.deadLetter(schemas.TopicAmazonCatalog, a.mkt+":"+it.ASIN, it, amazon.OpGetCatalogItem, err)
 			continue
 		}
 		b.observe(amzCatalog, rec.Key, rec.Value, now, it, amazon.OpGetCatalogItem)
@@ -627,7 +646,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 	}
 	sort.Strings(names)
 	c := a.retries[names[0]]
-	rest := strings.TrimPrefix(c.Name, "retry/"+a.mkt+"/")
+	rest := strings.TrimPrefix(c.Name, workRetry+"/"+a.mkt+"/")
 	kind, id, _ := strings.Cut(rest, "/")
 	work := "retry " + rest
 	b := a.s.newBatch()
@@ -648,7 +667,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 		default:
 			return Progress{}, fmt.Errorf("amazon %s: %w", work, err)
 		}
-	case "search_terms", "search_query_performance":
+	case retrySearchTerms, retrySearchQueryPerformance:
 		p, err := parseRetryID(id)
 		if err != nil {
 			return Progress{}, fmt.Errorf("amazon retry %s: %w", c.Name, err)
@@ -678,7 +697,7 @@ func (a *Amazon) stepRetry(ctx context.Context) (Progress, error) {
 // position, due after RetryAfter. It commits with the step, so the reason
 // is on record in shopstream.cursors (and the log) and a restart keeps it.
 func (a *Amazon) recordFatal(kind, id string, err error) cursor.Cursor {
-	name := "retry/" + a.mkt + "/" + kind + "/" + id
+	name := workRetry + "/" + a.mkt + "/" + kind + "/" + id
 	c, ok := a.retries[name]
 	if !ok {
 		c = a.s.set.Cursor(name)
@@ -696,7 +715,7 @@ func (a *Amazon) recordFatal(kind, id string, err error) cursor.Cursor {
 // resolved ones (empty position) forgotten.
 func (a *Amazon) settleRetries(cs []cursor.Cursor) {
 	for _, c := range cs {
-		if !strings.HasPrefix(c.Name, "retry/") {
+		if !strings.HasPrefix(c.Name, workRetry+"/") {
 			continue
 		}
 		if c.Position == "" {

@@ -11,10 +11,12 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // cutter cancels the stage's context after a number of requests, so a step
@@ -43,7 +45,7 @@ type amazonRun struct {
 
 type amazonResult struct {
 	w       *simworld.World
-	env     *ingesttest.Env
+	env     *testenv.Kafka
 	since   time.Time
 	end     time.Time
 	steps   int
@@ -52,8 +54,8 @@ type amazonResult struct {
 }
 
 func runAmazon(t *testing.T, o amazonRun) amazonResult {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since)
 	w := simworld.MustNew(simworld.Config{Seed: 5, Clock: clock, Scale: simworld.Scale{Products: 5, AmazonOrdersPerMinute: 0.03}})
@@ -64,14 +66,14 @@ func runAmazon(t *testing.T, o amazonRun) amazonResult {
 	creds := sim.Credentials()
 	client, err := amazon.NewClient(amazon.Config{
 		Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
-		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
+		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
 		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone,
-		HTTPClient: &http.Client{Transport: cut}, Clock: simClock{clock},
+		HTTPClient: &http.Client{Transport: cut}, Clock: clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: simClock{clock}, RetryAfter: 6 * time.Hour}
+	cfg := stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock, RetryAfter: 6 * time.Hour}
 	open := func(ctx context.Context) *stage.Amazon {
 		st, err := stage.OpenAmazon(ctx, cfg)
 		if err != nil {
@@ -141,10 +143,10 @@ func checkAmazon(t *testing.T, r amazonResult) {
 	mkt := r.w.Config().MarketplaceID
 	zone := r.w.Config().AmazonZone
 
-	orders := readTopic(t, r.env, amazon.TopicOrders)
-	checkNoDuplicates(t, amazon.TopicOrders, orders)
-	items := readTopic(t, r.env, amazon.TopicOrderItems)
-	checkNoDuplicates(t, amazon.TopicOrderItems, items)
+	orders := readTopic(t, r.env, schemas.TopicAmazonOrders)
+	checkNoDuplicates(t, schemas.TopicAmazonOrders, orders)
+	items := readTopic(t, r.env, schemas.TopicAmazonOrderItems)
+	checkNoDuplicates(t, schemas.TopicAmazonOrderItems, items)
 	lastOrders, lastItems := latest(orders), latest(items)
 	settled := r.end.Add(-15 * time.Minute)
 	n := 0
@@ -179,8 +181,8 @@ func checkAmazon(t *testing.T, r amazonResult) {
 
 	// Sales & Traffic: the latest version of every row of a settled day is
 	// the settled figure; days read more than once were restated.
-	st := readTopic(t, r.env, amazon.TopicSalesTraffic)
-	checkNoDuplicates(t, amazon.TopicSalesTraffic, st)
+	st := readTopic(t, r.env, schemas.TopicAmazonSalesTraffic)
+	checkNoDuplicates(t, schemas.TopicAmazonSalesTraffic, st)
 	lastST := latest(st)
 	versions := map[string]int{}
 	for _, x := range st {
@@ -215,8 +217,8 @@ func checkAmazon(t *testing.T, r amazonResult) {
 
 	// Brand Analytics: every published week's search terms, once per
 	// (department, term) and week.
-	terms := readTopic(t, r.env, amazon.TopicSearchTerms)
-	checkNoDuplicates(t, amazon.TopicSearchTerms, terms)
+	terms := readTopic(t, r.env, schemas.TopicAmazonSearchTerms)
+	checkNoDuplicates(t, schemas.TopicAmazonSearchTerms, terms)
 	lastTerms := latest(terms)
 	weeks := 0
 	for _, p := range amazon.CompleteWeeks(amazon.DateOf(r.since, zone), r.end.Add(-6*time.Hour), zone) {
@@ -255,13 +257,13 @@ func checkAmazon(t *testing.T, r amazonResult) {
 			t.Errorf("%s %s: no search terms in the truth", kind, p.Start)
 		}
 	}
-	sqp := readTopic(t, r.env, amazon.TopicSearchQueryPerformance)
-	checkNoDuplicates(t, amazon.TopicSearchQueryPerformance, sqp)
+	sqp := readTopic(t, r.env, schemas.TopicAmazonSearchQueryPerformance)
+	checkNoDuplicates(t, schemas.TopicAmazonSearchQueryPerformance, sqp)
 
 	// Catalog: every ASIN with sales or traffic has a snapshot, and the
 	// last snapshot's ASIN is the truth's.
-	cat := readTopic(t, r.env, amazon.TopicCatalog)
-	checkNoDuplicates(t, amazon.TopicCatalog, cat)
+	cat := readTopic(t, r.env, schemas.TopicAmazonCatalog)
+	checkNoDuplicates(t, schemas.TopicAmazonCatalog, cat)
 	lastCat := latest(cat)
 	for _, x := range lastST {
 		asin := x["child_asin"]

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
 // killAfter cancels the backfill's context once n slices committed.
@@ -39,8 +40,8 @@ func (k *killAfter) Step(ctx context.Context) (stage.Progress, error) {
 // slice with records, % done and ETA, and the topics hold the ground truth
 // once. The stage's Backlog says how many of the eight days it has read.
 func TestBackfillResumes(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(8 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})
@@ -48,13 +49,13 @@ func TestBackfillResumes(t *testing.T) {
 	t.Cleanup(srv.Close)
 	creds := srv.Sim.Credentials()
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep})
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
+		HTTPClient: srv.Client(), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := clock.Now()
-	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Until: until, Zone: w.Config().ShopZone, Clock: simClock{clock}}
+	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Until: until, Zone: w.Config().ShopZone, Clock: clock}
 	var backlog stage.Backlog
 	backfill := func(kill int) (string, error) {
 		st, err := stage.OpenTikTokShop(ctx, cfg)

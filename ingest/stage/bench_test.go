@@ -16,7 +16,6 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/amazon/amazontest"
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
@@ -24,6 +23,9 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // pathCounter counts requests per URL path.
@@ -73,7 +75,7 @@ type benchLine struct {
 // backfillFor runs st over the world's history with Backfill and returns
 // the records and the simulated time it took.
 func backfillFor(b *testing.B, st stage.Stepper, clock *simworld.ManualClock, since time.Time) (int, time.Duration) {
-	ctx := ingesttest.Context(b)
+	ctx := testenv.Context(b)
 	start := clock.Now()
 	var out bytes.Buffer
 	if err := stage.Backfill(ctx, st, stage.BackfillConfig{Since: since, Until: start, Out: &out, Now: clock.Now}); err != nil {
@@ -89,7 +91,7 @@ func backfillFor(b *testing.B, st stage.Stepper, clock *simworld.ManualClock, si
 	return records, clock.Now().Sub(start)
 }
 
-func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
+func benchAmazon(b *testing.B, env *testenv.Kafka) benchLine {
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(10 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, AmazonOrdersPerMinute: 0.2}})
@@ -98,12 +100,12 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	b.Cleanup(srv.Close)
 	creds := sim.Credentials()
 	client, err := amazon.NewClient(amazon.Config{Endpoint: srv.URL, TokenURL: srv.URL + "/auth/o2/token",
-		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: amazon.Secret(creds.ClientSecret), RefreshToken: amazon.Secret(creds.RefreshToken)},
-		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone, HTTPClient: srv.Client(), Clock: simClock{clock}})
+		Credentials:   amazon.Credentials{ClientID: creds.ClientID, ClientSecret: secret.Secret(creds.ClientSecret), RefreshToken: secret.Secret(creds.RefreshToken)},
+		MarketplaceID: creds.MarketplaceID, ReportZone: w.Config().AmazonZone, HTTPClient: srv.Client(), Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenAmazon(ingesttest.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: simClock{clock}})
+	st, err := stage.OpenAmazon(testenv.Context(b), stage.AmazonConfig{Kafka: kafkaOf(env), Client: client, Since: since, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func benchAmazon(b *testing.B, env *ingesttest.Env) benchLine {
 	return line
 }
 
-func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
+func benchShop(b *testing.B, env *testenv.Kafka) benchLine {
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since.Add(10 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, TikTokOrdersPerMinute: 0.2, VideosPerDay: 6}})
@@ -128,13 +130,13 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	creds := srv.Sim.Credentials()
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
 	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
-		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
+		HTTPClient: &http.Client{Transport: pc}, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenTikTokShop(ingesttest.Context(b), stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since,
-		Zone: w.Config().ShopZone, Clock: simClock{clock}})
+	st, err := stage.OpenTikTokShop(testenv.Context(b), stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since,
+		Zone: w.Config().ShopZone, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,20 +152,20 @@ func benchShop(b *testing.B, env *ingesttest.Env) benchLine {
 	return line
 }
 
-func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
+func benchBusiness(b *testing.B, env *testenv.Kafka) benchLine {
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(30 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, VideosPerDay: 20}})
 	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
 	b.Cleanup(srv.Close)
 	c := srv.Sim.Credentials()
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
-		HTTPClient: &http.Client{Transport: pc}, Now: clock.Now, Sleep: simClock{clock}.Sleep})
+	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
+		HTTPClient: &http.Client{Transport: pc}, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := stage.OpenTikTokBusiness(ingesttest.Context(b), stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID,
-		Interval: time.Hour, Clock: simClock{clock}})
+	st, err := stage.OpenTikTokBusiness(testenv.Context(b), stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID,
+		Interval: time.Hour, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -190,10 +192,10 @@ func benchBusiness(b *testing.B, env *ingesttest.Env) benchLine {
 // wired with the production KafkaWriter (acks=all, waiting for the ack) and
 // returns the accepted events per second and the p99 latency from request
 // to answer, which includes the Kafka acknowledgement. Real wall time.
-func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, int) {
-	ctx := ingesttest.Context(b)
+func benchWebhooks(b *testing.B, env *testenv.Kafka) (float64, time.Duration, int) {
+	ctx := testenv.Context(b)
 	k := kafkaOf(env)
-	if err := stage.EnsureTopics(ctx, k, webhook.Topic); err != nil {
+	if err := stage.EnsureTopics(ctx, k, schemas.TopicTikTokWebhookEvents); err != nil {
 		b.Fatal(err)
 	}
 	kw, err := stage.NewKafkaWriter(k, nil)
@@ -201,8 +203,8 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 		b.Fatal(err)
 	}
 	defer kw.Close()
-	const key, secret = "bench-app", "bench-secret"
-	h, err := webhook.NewHandler(webhook.Config{AppKey: key, AppSecret: tiktokshop.Secret(secret), Writer: kw, DeadLetter: kw.DeadLetter})
+	const key, appSecret = "bench-app", "bench-secret"
+	h, err := webhook.NewHandler(webhook.Config{AppKey: key, AppSecret: secret.Secret(appSecret), Writer: kw, DeadLetter: kw.DeadLetter})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,7 +229,7 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 					`"data":{"order_id":"577%015d","order_status":"AWAITING_SHIPMENT","is_on_hold_order":false,"update_time":%d}}`,
 					i, 1767225600+i, i, 1767225600+i)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+webhook.Path, bytes.NewReader(body))
-				req.Header.Set("Authorization", webhook.Signature(key, []byte(secret), body))
+				req.Header.Set("Authorization", webhook.Signature(key, []byte(appSecret), body))
 				t0 := time.Now()
 				resp, err := srv.Client().Do(req)
 				if err != nil {
@@ -262,7 +264,7 @@ func benchWebhooks(b *testing.B, env *ingesttest.Env) (float64, time.Duration, i
 // to the Kafka acknowledgement. Run once (make bench-ingest); the last line
 // is "ingest floor-ratio X", the worst source's ratio.
 func BenchmarkIngest(b *testing.B) {
-	env := ingesttest.New(b)
+	env := testenv.NewKafka(b)
 	lines := []benchLine{benchAmazon(b, env), benchShop(b, env), benchBusiness(b, env)}
 	w := os.Stdout
 	fmt.Fprintln(w, "ingest benchmark: backfill of a seeded world; simulators on a ManualClock, so \"wall\" is SIMULATED time")

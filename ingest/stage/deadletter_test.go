@@ -3,18 +3,13 @@ package stage_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
-	"github.com/shopstream/shopstream/ingest/simworld"
-	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // spoilOne rewrites the first video of every list page so that its likes
@@ -43,25 +38,9 @@ func (s spoilOne) RoundTrip(r *http.Request) (*http.Response, error) {
 // tiktok.video_engagement.dlq with its reason, in the same transaction as
 // the snapshot; the other videos land and the stage goes on.
 func TestMalformedPayloadIsDeadLettered(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
-	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
-	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
-	t.Cleanup(srv.Close)
-	c := srv.Sim.Credentials()
-	dead := &stage.DeadLetters{}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
-		HTTPClient: &http.Client{Transport: spoilOne{srv.Client().Transport}}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
-		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, DeadLetters: dead, Clock: simClock{clock}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newBizRig(t)
+	env, ctx := r.env, testenv.Context(t)
+	st := r.open(ctx, t, kafkaOf(env), r.client(t, spoilOne{r.srv.Client().Transport}), "")
 	defer st.Close()
 	p, err := st.Step(context.WithoutCancel(ctx))
 	if err != nil {
@@ -70,7 +49,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if p.DeadLetters == 0 {
 		t.Fatalf("no dead letter in the snapshot: %+v", p)
 	}
-	dl := env.ReadAll(t, env.Topic(tiktokbiz.Topic+deadletter.Suffix), ingesttest.Settled)
+	dl := env.ReadAll(t, env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix), testenv.Settled)
 	if len(dl) != p.DeadLetters {
 		t.Fatalf("%d dead letters in the topic, %d committed", len(dl), p.DeadLetters)
 	}
@@ -83,7 +62,7 @@ func TestMalformedPayloadIsDeadLettered(t *testing.T) {
 	if reason == "" || !bytes.Contains(dl[0].Value, []byte(`"unexpected":true`)) {
 		t.Fatalf("dead letter %q without reason or raw payload (reason %q)", dl[0].Value, reason)
 	}
-	recs := readTopic(t, env, tiktokbiz.Topic)
+	recs := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
 	if len(recs) == 0 || len(recs) != p.Records {
 		t.Fatalf("%d records landed, %d committed", len(recs), p.Records)
 	}

@@ -2,33 +2,23 @@ package stage_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
+	"net/http"
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
-// simClock runs clients and stages on the simulator's ManualClock: Sleep
-// moves simulated time instead of waiting, so no test waits on wall time.
-type simClock struct{ c *simworld.ManualClock }
-
-func (s simClock) Now() time.Time { return s.c.Now() }
-
-func (s simClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Set, not Advance: concurrent sleepers waiting for the same instant
-	// move the clock once.
-	s.c.Set(s.c.Now().Add(d))
-	return nil
-}
-
-func kafkaOf(e *ingesttest.Env) stage.Kafka {
+func kafkaOf(e *testenv.Kafka) stage.Kafka {
 	return stage.Kafka{ClientOpts: e.ClientOpts(), Serde: e.Serde, Prefix: e.Prefix}
 }
 
@@ -38,11 +28,11 @@ type rec struct {
 	v   map[string]any
 }
 
-func readTopic(t *testing.T, e *ingesttest.Env, logical string) []rec {
+func readTopic(t *testing.T, e *testenv.Kafka, logical string) []rec {
 	t.Helper()
-	ctx := ingesttest.Context(t)
+	ctx := testenv.Context(t)
 	var out []rec
-	for _, r := range e.ReadAll(t, e.Topic(logical), ingesttest.Settled) {
+	for _, r := range e.ReadAll(t, e.Topic(logical), testenv.Settled) {
 		v, err := e.Serde.Decode(ctx, r.Value)
 		if err != nil {
 			t.Fatalf("decode %s: %v", logical, err)
@@ -119,4 +109,50 @@ func cents(v any) simworld.Money {
 	}
 	c := new(big.Rat).Mul(r, big.NewRat(100, 1))
 	return simworld.Money(c.Num().Int64() / c.Denom().Int64())
+}
+
+// bizRig is the TikTok Business simulator on a manual clock, a test's share
+// of Kafka, and the dead letters its clients' OnMalformed hooks collect.
+type bizRig struct {
+	env   *testenv.Kafka
+	clock *simworld.ManualClock
+	srv   *tiktokbiztest.Server
+	creds tiktokbiztest.Credentials
+	dead  *stage.DeadLetters
+}
+
+func newBizRig(t *testing.T) *bizRig {
+	t.Helper()
+	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
+	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
+	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
+	t.Cleanup(srv.Close)
+	return &bizRig{env: testenv.NewKafka(t), clock: clock, srv: srv, creds: srv.Sim.Credentials(), dead: &stage.DeadLetters{}}
+}
+
+// client is a client of the simulator over rt whose malformed videos go to
+// the rig's dead letters.
+func (r *bizRig) client(t *testing.T, rt http.RoundTripper) *tiktokbiz.Client {
+	t.Helper()
+	cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: r.srv.BaseURL(), BusinessID: r.creds.BusinessID, AccessToken: secret.Secret(r.creds.AccessToken),
+		HTTPClient: &http.Client{Transport: rt}, Clock: r.clock,
+		OnMalformed: func(raw json.RawMessage, err error) {
+			r.dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// open opens the stage on k with client as instance.
+func (r *bizRig) open(ctx context.Context, t *testing.T, k stage.Kafka, client *tiktokbiz.Client, instance string) *stage.TikTokBusiness {
+	t.Helper()
+	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: k, Client: client, BusinessID: r.creds.BusinessID,
+		Instance: instance, DeadLetters: r.dead, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -26,7 +26,6 @@ const (
 type Metrics struct {
 	records  *prometheus.CounterVec
 	dead     *prometheus.CounterVec
-	restarts *prometheus.CounterVec
 	through  *prometheus.GaugeVec
 	days     *prometheus.GaugeVec
 	daysDone *prometheus.GaugeVec
@@ -43,8 +42,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Change records committed by ingest stages."}, []string{"source", "kind"}),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_ingest_dead_letters_total",
 			Help: "Payloads committed to dead-letter topics by ingest stages."}, []string{"source"}),
-		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_ingest_restarts_total",
-			Help: "Incarnations of an ingest stage that ended in an error and were restarted from the cursors."}, []string{"source"}),
 		through: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_ingest_source_time_seconds",
 			Help: "How far in source time each kind of work has been committed (Unix seconds); now minus this is the lag."}, []string{"source", "kind"}),
 		days: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricBackfillDays,
@@ -56,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		caught: map[string]bool{},
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.records, m.dead, m.restarts, m.through, m.days, m.daysDone, m.done} {
+	for _, c := range []prometheus.Collector{m.records, m.dead, m.through, m.days, m.daysDone, m.done} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
@@ -96,15 +93,4 @@ func (m *Metrics) caughtUp(source string, at time.Time) {
 	}
 	m.caught[source] = true
 	m.done.WithLabelValues(source).Set(float64(at.UnixMilli()) / 1000)
-}
-
-func (m *Metrics) restarted(source string) {
-	if m != nil {
-		m.restarts.WithLabelValues(source).Inc()
-	}
-}
-
-// Restarts returns the restart counter of source, for tests and status.
-func (m *Metrics) Restarts(source string) prometheus.Counter {
-	return m.restarts.WithLabelValues(source)
 }

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestRecentNotificationIDs: a restarted receiver learns the notification
@@ -16,10 +17,10 @@ import (
 // events it stored before it crashed), and nothing of a topic without
 // events.
 func TestRecentNotificationIDs(t *testing.T) {
-	e := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	e := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	k := kafkaOf(e)
-	e.CreateTopic(t, webhook.Topic, 3, nil)
+	e.CreateTopic(t, schemas.TopicTikTokWebhookEvents, 3, nil)
 	ids, err := stage.RecentNotificationIDs(ctx, k, 5)
 	if err != nil || len(ids) != 0 {
 		t.Fatalf("empty topic: %v %v", ids, err)
@@ -33,7 +34,7 @@ func TestRecentNotificationIDs(t *testing.T) {
 	for i := range 30 {
 		id := fmt.Sprintf("73271123930573%05d", i)
 		ev := webhook.Event{Type: 1, NotificationID: id, Timestamp: time.Now().Unix(), Data: []byte(`{}`)}
-		if err := w.WriteRecord(ctx, webhook.Topic, id, webhook.Record(ev, time.Now())); err != nil {
+		if err := w.WriteRecord(ctx, schemas.TopicTikTokWebhookEvents, id, webhook.Record(ev, time.Now())); err != nil {
 			t.Fatal(err)
 		}
 		sent = append(sent, id)

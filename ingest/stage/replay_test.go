@@ -1,19 +1,15 @@
 package stage_test
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
-	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // refuseFirst is a serde that refuses the first engagement record it is
@@ -27,7 +23,7 @@ type refuseFirst struct {
 func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if topic == tiktokbiz.Topic && r.refused == "" {
+	if topic == schemas.TopicTikTokVideoEngagement && r.refused == "" {
 		r.refused = v["item_id"].(string)
 		return nil, errors.New("a field the schema does not have")
 	}
@@ -44,41 +40,21 @@ func (r *refuseFirst) Encode(topic string, v map[string]any) ([]byte, error) {
 // malformed ones replayed again anyway find nothing left to write (change
 // capture holds their content).
 func TestReplayDeadLetters(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
-	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
-	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{})
-	t.Cleanup(srv.Close)
-	c := srv.Sim.Credentials()
-	dead := &stage.DeadLetters{}
-	client := func(rt http.RoundTripper) *tiktokbiz.Client {
-		cl, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
-			HTTPClient: &http.Client{Transport: rt}, Now: clock.Now, Sleep: simClock{clock}.Sleep,
-			OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cl
-	}
+	r := newBizRig(t)
+	env, ctx, srv := r.env, testenv.Context(t), r.srv
 
 	// The build and the API that dead-letter.
 	buggy := kafkaOf(env)
 	refusing := &refuseFirst{Serde: env.Serde}
 	buggy.Serde = refusing
-	st, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: buggy, Client: client(spoilOne{srv.Client().Transport}),
-		BusinessID: c.BusinessID, DeadLetters: dead, Clock: simClock{clock}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := r.open(ctx, t, buggy, r.client(t, spoilOne{srv.Client().Transport}), "")
 	p, err := st.Step(ctx)
 	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := readTopic(t, env, tiktokbiz.Topic)
-	g, err := deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	before := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	g, err := deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(schemas.TopicTikTokVideoEngagement)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +78,9 @@ func TestReplayDeadLetters(t *testing.T) {
 	// own transactional id, sharing the stage's change-capture state.
 	replay := func(letters []deadletter.Letter) stage.ReplayStats {
 		t.Helper()
-		r, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: kafkaOf(env), Client: client(srv.Client().Transport),
-			BusinessID: c.BusinessID, Instance: "dlq-replay", DeadLetters: dead, Clock: simClock{clock}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		rs, err := r.Replay(ctx, letters)
+		st := r.open(ctx, t, kafkaOf(env), r.client(t, srv.Client().Transport), "dlq-replay")
+		defer st.Close()
+		rs, err := st.Replay(ctx, letters)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,18 +90,18 @@ func TestReplayDeadLetters(t *testing.T) {
 	if rs.Replayed != len(letters) || rs.StillFailing != 0 || len(rs.Marked) != len(letters) {
 		t.Fatalf("replay: %+v, want all %d replayed (failures %v)", rs, len(letters), rs.Failures)
 	}
-	after := readTopic(t, env, tiktokbiz.Topic)
-	checkNoDuplicates(t, tiktokbiz.Topic, after)
+	after := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	checkNoDuplicates(t, schemas.TopicTikTokVideoEngagement, after)
 	if len(after) != len(before)+len(letters) {
 		t.Fatalf("%d records after the replay, %d before: want one per dead letter, %d", len(after), len(before), len(letters))
 	}
-	refusedKey := tiktokbiz.Key(c.BusinessID, refusing.refused)
+	refusedKey := tiktokbiz.Key(r.creds.BusinessID, refusing.refused)
 	for _, r := range after[len(before):] {
 		if r.key == refusedKey && r.v["version"] != change.Version {
 			t.Errorf("refused video written with version %v, its change had %d", r.v["version"], change.Version)
 		}
 	}
-	g, err = deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(tiktokbiz.Topic)))
+	g, err = deadletter.Read(ctx, env.ClientOpts(), deadletter.Topic(env.Topic(schemas.TopicTikTokVideoEngagement)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +122,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	if rs.Replayed != 0 || rs.Already != len(again) || rs.StillFailing != 0 {
 		t.Errorf("malformed videos replayed again: %+v, want nothing left to write", rs)
 	}
-	if n := len(readTopic(t, env, tiktokbiz.Topic)); n != len(after) {
+	if n := len(readTopic(t, env, schemas.TopicTikTokVideoEngagement)); n != len(after) {
 		t.Errorf("a second replay wrote %d records", n-len(after))
 	}
 }

@@ -8,10 +8,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/supervise"
 )
 
 // script is a Stepper that plays a list of outcomes.
@@ -42,10 +44,11 @@ func (s script) Step(ctx context.Context) (stage.Progress, error) {
 
 func (s script) Close() { *s.closed++ }
 
-// TestRunRestartsFromCursors: an incarnation that fails is closed and a new
-// one opened after a back-off on the stage's clock; idle steps wait the poll
-// interval on the same clock; Run returns nil when its context ends. No
-// wall-clock time passes.
+// TestRunRestartsFromCursors: under the supervisor, an incarnation that
+// fails is closed and a new one opened after the back-off, on the stage's
+// clock, and the restart is counted; idle steps wait the poll interval on
+// the same clock; Run returns nil when its context ends. No wall-clock time
+// passes.
 func TestRunRestartsFromCursors(t *testing.T) {
 	clock := simworld.NewManualClock(simworld.DefaultStart)
 	steps := []error{nil, errIdle, nil, errors.New("commit: broker gone"), nil, errIdle}
@@ -61,17 +64,23 @@ func TestRunRestartsFromCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Backoff: 10 * time.Second, Clock: simClock{clock},
-		Source: "test", Metrics: metrics,
+	r, err := stage.NewRunner(open, stage.RunConfig{Interval: time.Minute, Clock: clock, Source: "test", Metrics: metrics,
 		OnProgress: func(stage.Progress) { done++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sm, err := supervise.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := supervise.New(zerolog.Nop(), sm, supervise.Policy{Initial: 10 * time.Second, Clock: clock})
+	s.Go(ctx, "ingest-test", r)
+	s.Wait()
 	if opened != 2 || closed != 2 || done != 3 {
 		t.Fatalf("opened %d, closed %d, progress %d", opened, closed, done)
 	}
 	var m dto.Metric
-	if err := metrics.Restarts("test").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+	if err := sm.Restarts("ingest-test").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
 		t.Fatalf("restarts metric %v (%v)", m.GetCounter().GetValue(), err)
 	}
 	// One idle wait (1 min) and one back-off (10 s) before the last idle step.
@@ -113,7 +122,7 @@ func (b backlogScript) Backlog(time.Time) stage.Backlog {
 	return stage.Backlog{Days: 10, Done: *b.read}
 }
 
-// TestRunPublishesBacklog: after every step Run publishes the stage's
+// TestRunPublishesBacklog: after every step the Runner publishes the stage's
 // backlog (days of history, days read) under the declared metric names, and
 // the time of the first step that found nothing left to read, once: a
 // later idle step does not move it.
@@ -149,7 +158,7 @@ func TestRunPublishesBacklog(t *testing.T) {
 	open := func(context.Context) (stage.Stepper, error) {
 		return backlogScript{script: script{steps: &steps, closed: &closed, end: cancel}, read: &read}, nil
 	}
-	err = stage.Run(ctx, open, stage.RunConfig{Interval: time.Minute, Clock: simClock{clock}, Source: "amazon", Metrics: metrics,
+	r, err := stage.NewRunner(open, stage.RunConfig{Interval: time.Minute, Clock: clock, Source: "amazon", Metrics: metrics,
 		OnProgress: func(stage.Progress) {
 			g := gauges()
 			if g[stage.MetricBackfillDays] != 10 || g[stage.MetricBackfillDaysDone] != read {
@@ -160,6 +169,9 @@ func TestRunPublishesBacklog(t *testing.T) {
 			}
 		}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	g := gauges()
@@ -208,10 +220,12 @@ func TestWebhookWakesIdleStage(t *testing.T) {
 	st := idleQueue{q: q, steps: make(chan int)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- stage.Run(ctx, func(context.Context) (stage.Stepper, error) { return st, nil },
-			stage.RunConfig{Interval: time.Hour, Clock: stoppedClock{}})
-	}()
+	r, err := stage.NewRunner(func(context.Context) (stage.Stepper, error) { return st, nil },
+		stage.RunConfig{Interval: time.Hour, Clock: stoppedClock{}, Source: "tiktokshop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- r.Run(ctx) }()
 	if n := <-st.steps; n != 0 {
 		t.Fatalf("first step found %d ids", n)
 	}

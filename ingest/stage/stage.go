@@ -6,8 +6,9 @@
 // change-capture state, then repeat one step at a time: fetch the next
 // window, run change capture, and commit records, dead letters, cursor and
 // tracker state in one transaction before advancing. A step that finds
-// nothing to do reports so, and Run waits for the poll interval on the
-// stage's clock.
+// nothing to do reports so, and the Runner waits for the poll interval on
+// the stage's clock. A Runner is a supervised part (internal/supervise): a
+// failed step ends the incarnation, and the supervisor opens a new one.
 //
 // Sources: Amazon (orders with lines, Sales & Traffic days with the
 // restatement lookback, weekly Brand Analytics, catalog on a schedule),
@@ -32,8 +33,10 @@ import (
 	"github.com/shopstream/shopstream/ingest/changecapture"
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/emit"
+	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/logging"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Serde encodes records for a topic and decodes wire-format values;
@@ -65,31 +68,6 @@ type prefixed struct {
 
 func (p prefixed) Encode(topic string, v map[string]any) ([]byte, error) {
 	return p.serde.Encode(strings.TrimPrefix(topic, p.prefix), v)
-}
-
-// Clock is a stage's time source. Waiting goes through Sleep, so tests run
-// stages on a simulator's manual clock without sleeping on wall time.
-type Clock interface {
-	Now() time.Time
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// WallClock is the real clock.
-type WallClock struct{}
-
-// Now returns time.Now.
-func (WallClock) Now() time.Time { return time.Now() }
-
-// Sleep waits for d or until ctx is done.
-func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // DeadLetters collects payloads a client skipped as malformed (through its
@@ -144,7 +122,7 @@ type session struct {
 	w        *emit.Writer
 	set      *cursor.Set
 	trackers map[string]*changecapture.Tracker
-	clock    Clock
+	clock    clock.Clock
 	dead     *DeadLetters
 	log      zerolog.Logger
 }
@@ -159,7 +137,7 @@ type entity struct {
 
 // openSession creates the writer first (fencing the previous incarnation),
 // then loads what it committed.
-func openSession(ctx context.Context, k Kafka, source, instance string, clock Clock, dead *DeadLetters, log zerolog.Logger, entities ...entity) (*session, error) {
+func openSession(ctx context.Context, k Kafka, source, instance string, clk clock.Clock, dead *DeadLetters, log zerolog.Logger, entities ...entity) (*session, error) {
 	if instance == "" {
 		instance = "0"
 	}
@@ -175,18 +153,18 @@ func openSession(ctx context.Context, k Kafka, source, instance string, clock Cl
 		TransactionalID: k.Prefix + emit.TransactionalID(source, instance),
 		Stage:           deadletter.IngestStage(source),
 		Encoder:         prefixed{serde: k.Serde, prefix: k.Prefix},
-		CursorTopic:     k.Topic(cursor.Topic),
-		Now:             clock.Now,
+		CursorTopic:     k.Topic(schemas.TopicCursors),
+		Now:             clk.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s stage: writer: %w", source, err)
 	}
-	set, err := cursor.Load(ctx, cursor.LoadConfig{ClientOpts: k.ClientOpts, Topic: k.Topic(cursor.Topic), Decoder: k.Serde}, source)
+	set, err := cursor.Load(ctx, cursor.LoadConfig{ClientOpts: k.ClientOpts, Topic: k.Topic(schemas.TopicCursors), Decoder: k.Serde}, source)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("%s stage: load cursors: %w", source, err)
 	}
-	s := &session{k: k, source: source, w: w, set: set, trackers: map[string]*changecapture.Tracker{}, clock: clock, dead: dead,
+	s := &session{k: k, source: source, w: w, set: set, trackers: map[string]*changecapture.Tracker{}, clock: clk, dead: dead,
 		log: log.With().Str(logging.Stage, "ingest-"+source).Str(logging.Source, source).Logger()}
 	for _, e := range entities {
 		t, err := changecapture.NewTracker(changecapture.Config{Source: source, Entity: e.name, Exclude: e.exclude}, set)
@@ -306,62 +284,65 @@ type Waker interface {
 	Wake() <-chan struct{}
 }
 
-// RunConfig shapes Run.
+// RunConfig shapes a Runner.
 type RunConfig struct {
 	// Interval is how long to wait when a step found nothing to do.
+	// Default 1 min.
 	Interval time.Duration
-	// Backoff is the first wait after a failed incarnation; it doubles up
-	// to 32 times its value.
-	Backoff time.Duration
-	Clock   Clock
-	Logger  zerolog.Logger
+	Clock    clock.Clock
+	Logger   zerolog.Logger
 	// OnProgress, if set, observes every step that did work.
 	OnProgress func(Progress)
-	// Source labels the metrics; Metrics, if set, counts steps and
-	// restarts.
+	// Source labels the metrics; Metrics, if set, counts the steps.
 	Source  string
 	Metrics *Metrics
 }
 
-// Run opens the stage and steps it until ctx ends. Any error closes the
-// incarnation and opens a new one after a back-off: the new writer fences
-// the old one, and the cursors say exactly what was committed, so nothing is
-// skipped or repeated. Run returns nil when ctx ends.
-func Run(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig) error {
+// Runner runs a source's stage as a supervised part (package
+// internal/supervise): each Run is one incarnation.
+type Runner struct {
+	open func(context.Context) (Stepper, error)
+	cfg  RunConfig
+}
+
+// NewRunner returns the Runner of the stage open opens.
+func NewRunner(open func(context.Context) (Stepper, error), cfg RunConfig) (*Runner, error) {
+	if open == nil || cfg.Source == "" {
+		return nil, errors.New("stage runner: open and Source are required")
+	}
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
 	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = time.Second
-	}
-	backoff := cfg.Backoff
-	for {
-		err := runOnce(ctx, open, cfg, func() { backoff = cfg.Backoff })
-		if ctx.Err() != nil {
-			return nil
-		}
-		cfg.Metrics.restarted(cfg.Source)
-		if errors.Is(err, emit.ErrFenced) {
-			cfg.Logger.Error().Err(err).Msg("stage fenced by another instance with the same transactional id; restarting")
-		} else {
-			cfg.Logger.Warn().Err(err).Dur("backoff", backoff).Msg("stage restarts from its cursors")
-		}
-		if err := cfg.Clock.Sleep(ctx, backoff); err != nil {
-			return nil
-		}
-		backoff = min(2*backoff, 32*cfg.Backoff)
-	}
+	return &Runner{open: open, cfg: cfg}, nil
 }
 
-func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), cfg RunConfig, healthy func()) error {
-	st, err := open(ctx)
+// Run opens an incarnation of the stage and steps it until ctx ends (then
+// it returns nil) or a step fails (then it returns the error: restart me).
+// The incarnation is closed before Run returns. A new incarnation's writer
+// fences the old one, and the cursors say exactly what was committed, so a
+// restart skips and repeats nothing.
+func (r *Runner) Run(ctx context.Context) error {
+	err := r.runOnce(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(err, emit.ErrFenced) {
+		return fmt.Errorf("%s stage fenced by another instance with the same transactional id: %w", r.cfg.Source, err)
+	}
+	return err
+}
+
+func (r *Runner) runOnce(ctx context.Context) error {
+	cfg := r.cfg
+	st, err := r.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	cfg.Logger.Info().Msg("stage started")
 	bl, _ := st.(Backlogger)
 	var wake <-chan struct{}
 	if w, ok := st.(Waker); ok {
@@ -375,18 +356,15 @@ func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), c
 		if bl != nil {
 			cfg.Metrics.backlog(cfg.Source, bl.Backlog(cfg.Clock.Now()))
 		}
-		if !p.Done {
-			// Nothing left to read: whatever history there was is in.
-			cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
-		}
 		if p.Done {
-			healthy()
 			cfg.Metrics.observe(cfg.Source, p)
 			if cfg.OnProgress != nil {
 				cfg.OnProgress(p)
 			}
 			continue
 		}
+		// Nothing left to read: whatever history there was is in.
+		cfg.Metrics.caughtUp(cfg.Source, cfg.Clock.Now())
 		if err := sleepOrWake(ctx, cfg.Clock, cfg.Interval, wake); err != nil {
 			return err
 		}
@@ -395,7 +373,7 @@ func runOnce(ctx context.Context, open func(context.Context) (Stepper, error), c
 
 // sleepOrWake waits for d on c, or until wake receives; it returns an error
 // only when ctx ended.
-func sleepOrWake(ctx context.Context, c Clock, d time.Duration, wake <-chan struct{}) error {
+func sleepOrWake(ctx context.Context, c clock.Clock, d time.Duration, wake <-chan struct{}) error {
 	if wake == nil {
 		return c.Sleep(ctx, d)
 	}

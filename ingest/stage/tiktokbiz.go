@@ -9,9 +9,11 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
-var bizEngagement = entity{name: "video_engagement", topic: tiktokbiz.Topic}
+var bizEngagement = entity{name: "video_engagement", topic: schemas.TopicTikTokVideoEngagement}
 
 // BusinessClient is what the TikTok Business stage needs of
 // *tiktokbiz.Client.
@@ -26,14 +28,17 @@ type BusinessConfig struct {
 	BusinessID string
 	Instance   string
 	// Interval is the time between snapshots of the video list. Default
-	// 1 h: the figures are lifetime totals, so daily deltas need only a
+	// DefaultBusinessInterval: the figures are lifetime totals, so daily deltas need only a
 	// snapshot near each day's end, and more only sharpen them.
 	Interval time.Duration
 	// DeadLetters holds what the client's OnMalformed hook skipped.
 	DeadLetters *DeadLetters
-	Clock       Clock
+	Clock       clock.Clock
 	Logger      zerolog.Logger
 }
+
+// DefaultBusinessInterval is BusinessConfig's default Interval.
+const DefaultBusinessInterval = time.Hour
 
 // TikTokBusiness is one incarnation of the TikTok Business stage.
 type TikTokBusiness struct {
@@ -45,10 +50,10 @@ type TikTokBusiness struct {
 // OpenTikTokBusiness starts an incarnation of the TikTok Business stage.
 func OpenTikTokBusiness(ctx context.Context, cfg BusinessConfig) (*TikTokBusiness, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = time.Hour
+		cfg.Interval = DefaultBusinessInterval
 	}
 	s, err := openSession(ctx, cfg.Kafka, tiktokbiz.Source, cfg.Instance, cfg.Clock, cfg.DeadLetters, cfg.Logger, bizEngagement)
 	if err != nil {

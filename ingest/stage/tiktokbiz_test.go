@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // runBusiness snapshots the video list every 6 simulated hours for days
@@ -20,25 +22,26 @@ import (
 // the world stands still during each read and the last snapshot can be
 // compared with one instant's truth.
 func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(20 * 24 * time.Hour))
 	w := simworld.MustNew(simworld.Config{Seed: 21, Clock: clock, Scale: simworld.Scale{Products: 6, VideosPerDay: 4}})
 	srv := tiktokbiztest.NewServer(w, tiktokbiztest.Options{Faults: faults})
 	t.Cleanup(srv.Close)
 	c := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
-	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: tiktokbiz.Secret(c.AccessToken),
-		RefreshToken: tiktokbiz.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: tiktokbiz.Secret(c.ClientSecret),
-		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
-		Sleep:       func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-		OnMalformed: func(raw json.RawMessage, err error) { dead.Add(tiktokbiz.Topic, "video/list", raw, err) },
+	client, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
+		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
+		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
+		OnMalformed: func(raw json.RawMessage, err error) {
+			dead.Add(schemas.TopicTikTokVideoEngagement, "video/list", raw, err)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := stage.BusinessConfig{Kafka: kafkaOf(env), Client: client, BusinessID: c.BusinessID, Interval: 6 * time.Hour,
-		DeadLetters: dead, Clock: simClock{clock}}
+		DeadLetters: dead, Clock: clock}
 	open := func() *stage.TikTokBusiness {
 		st, err := stage.OpenTikTokBusiness(ctx, cfg)
 		if err != nil {
@@ -82,8 +85,8 @@ func runBusiness(t *testing.T, faults fault.Config, restarts bool, days int) {
 	}
 	st.Close()
 
-	recs := readTopic(t, env, tiktokbiz.Topic)
-	checkNoDuplicates(t, tiktokbiz.Topic, recs)
+	recs := readTopic(t, env, schemas.TopicTikTokVideoEngagement)
+	checkNoDuplicates(t, schemas.TopicTikTokVideoEngagement, recs)
 	last := latest(recs)
 	truth := w.TruthAt(clock.Now())
 	want, vanished := 0, 0

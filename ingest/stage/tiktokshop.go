@@ -11,13 +11,15 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TikTok Shop entities and their topics.
 var (
-	ttsOrder   = entity{name: "order", topic: tiktokshop.TopicOrders}
-	ttsProduct = entity{name: "product", topic: tiktokshop.TopicProducts}
-	ttsVideo   = entity{name: "video_performance", topic: tiktokshop.TopicVideoPerformance}
+	ttsOrder   = entity{name: "order", topic: schemas.TopicTikTokOrders}
+	ttsProduct = entity{name: "product", topic: schemas.TopicTikTokProducts}
+	ttsVideo   = entity{name: "video_performance", topic: schemas.TopicTikTokVideoPerformance}
 )
 
 // ShopClient is what the TikTok Shop stage needs of *tiktokshop.Client.
@@ -40,7 +42,7 @@ type ShopConfig struct {
 	// Until, if set, stops the windows there (a backfill).
 	Until time.Time
 	// Overlap is how far each update_time window reaches back (the search
-	// index places some orders late). Default 10 min.
+	// index places some orders late). Default DefaultShopOverlap.
 	Overlap time.Duration
 	// Lag keeps windows this far behind now. Default 2 min.
 	Lag time.Duration
@@ -48,7 +50,7 @@ type ShopConfig struct {
 	// Default 6 h.
 	MaxWindow time.Duration
 	// Zone is the shop's registered time zone (analytics days). Default
-	// America/Los_Angeles.
+	// DefaultShopZone.
 	Zone *time.Location
 	// Currency resolves currency=LOCAL in analytics rows. Default USD.
 	Currency string
@@ -60,9 +62,16 @@ type ShopConfig struct {
 	// Disable turns off kinds of work: "orders", "products",
 	// "video_performance".
 	Disable []string
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
+
+// Defaults of ShopConfig that the shopstream config exposes as keys.
+const (
+	DefaultShopOverlap = 10 * time.Minute
+	// DefaultShopZone is where US shops are registered.
+	DefaultShopZone = "America/Los_Angeles"
+)
 
 // OrderQueue collects order ids (from webhooks) for the TikTok Shop stage to
 // fetch through its own transactional path, so that one writer and one
@@ -160,10 +169,10 @@ type TikTokShop struct {
 // OpenTikTokShop starts an incarnation of the TikTok Shop stage.
 func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = WallClock{}
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Overlap <= 0 {
-		cfg.Overlap = 10 * time.Minute
+		cfg.Overlap = DefaultShopOverlap
 	}
 	if cfg.Lag <= 0 {
 		cfg.Lag = 2 * time.Minute
@@ -172,7 +181,7 @@ func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 		cfg.MaxWindow = 6 * time.Hour
 	}
 	if cfg.Zone == nil {
-		z, err := time.LoadLocation("America/Los_Angeles")
+		z, err := time.LoadLocation(DefaultShopZone)
 		if err != nil {
 			return nil, fmt.Errorf("tiktokshop stage: %w", err)
 		}
@@ -272,7 +281,7 @@ func (t *TikTokShop) addOrders(b *batch, orders []tiktokshop.Order, endpoint str
 		rec, err := tiktokshop.OrderRecord(t.shopID, o)
 		key := tiktokshop.OrderKey(t.shopID, o.ID)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicOrders, key, o, endpoint, err)
+			b.deadLetter(schemas.TopicTikTokOrders, key, o, endpoint, err)
 			continue
 		}
 		b.observe(ttsOrder, key, rec, sourceTS(rec), o, endpoint)
@@ -358,7 +367,7 @@ func (t *TikTokShop) stepProducts(ctx context.Context) (Progress, error) {
 		key := tiktokshop.ProductKey(t.shopID, p.ID)
 		rec, err := tiktokshop.ProductRecord(t.shopID, p, now)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicProducts, key, p, "products.detail", err)
+			b.deadLetter(schemas.TopicTikTokProducts, key, p, "products.detail", err)
 			continue
 		}
 		b.observe(ttsProduct, key, rec, sourceTS(rec), p, "products.detail")
@@ -401,7 +410,7 @@ func (t *TikTokShop) stepVideos(ctx context.Context) (Progress, error) {
 		key := tiktokshop.VideoPerformanceKey(t.shopID, v.ID, day)
 		rec, err := tiktokshop.VideoPerformanceRecord(t.shopID, t.cfg.Zone, t.cfg.Currency, day, v, now)
 		if err != nil {
-			b.deadLetter(tiktokshop.TopicVideoPerformance, key, v, "shop_videos.performance", err)
+			b.deadLetter(schemas.TopicTikTokVideoPerformance, key, v, "shop_videos.performance", err)
 			continue
 		}
 		b.observe(ttsVideo, key, rec, now, v, "shop_videos.performance")

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/stage"
@@ -20,6 +19,9 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 type shopRun struct {
@@ -31,7 +33,7 @@ type shopRun struct {
 
 type shopResult struct {
 	w       *simworld.World
-	env     *ingesttest.Env
+	env     *testenv.Kafka
 	shopID  string
 	since   time.Time
 	end     time.Time
@@ -51,8 +53,8 @@ type webhookRig struct {
 }
 
 func runShop(t *testing.T, o shopRun) shopResult {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
 	clock := simworld.NewManualClock(since)
 	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})
@@ -64,9 +66,9 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	client, err := tiktokshop.New(tiktokshop.Config{
 		OnRetry:    func(string, int, error) { retries.Add(1) },
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), AuthCode: tiktokshop.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: simClock{clock}.Sleep, AttemptTimeout: 10 * time.Second,
-		OnMalformed: func(m tiktokshop.Malformed) { dead.Add(tiktokshop.TopicOrders, m.Op, m.Raw, m.Err) },
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
+		HTTPClient: srv.Client(), Clock: clock, AttemptTimeout: 10 * time.Second,
+		OnMalformed: func(m tiktokshop.Malformed) { dead.Add(schemas.TopicTikTokOrders, m.Op, m.Raw, m.Err) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,11 +79,11 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	}
 	res := shopResult{w: w, env: env, shopID: shop.ID, since: since, queue: &stage.OrderQueue{}}
 	cfg := stage.ShopConfig{Kafka: kafkaOf(env), Client: client, Since: since, Zone: w.Config().ShopZone,
-		DeadLetters: dead, Clock: simClock{clock}}
+		DeadLetters: dead, Clock: clock}
 	if o.webhooks {
 		cfg.Follow = res.queue
 		k := kafkaOf(env)
-		if err := stage.EnsureTopics(ctx, k, webhook.Topic); err != nil {
+		if err := stage.EnsureTopics(ctx, k, schemas.TopicTikTokWebhookEvents); err != nil {
 			t.Fatal(err)
 		}
 		kw, err := stage.NewKafkaWriter(k, clock.Now)
@@ -89,7 +91,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 			t.Fatal(err)
 		}
 		t.Cleanup(kw.Close)
-		h, err := webhook.NewHandler(webhook.Config{AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret),
+		h, err := webhook.NewHandler(webhook.Config{AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret),
 			Writer: kw, Follower: stage.Follower{Queue: res.queue}, DeadLetter: kw.DeadLetter, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -154,8 +156,8 @@ func runShop(t *testing.T, o shopRun) shopResult {
 func checkShop(t *testing.T, r shopResult) {
 	t.Helper()
 	truth := r.w.TruthAt(r.end)
-	orders := readTopic(t, r.env, tiktokshop.TopicOrders)
-	checkNoDuplicates(t, tiktokshop.TopicOrders, orders)
+	orders := readTopic(t, r.env, schemas.TopicTikTokOrders)
+	checkNoDuplicates(t, schemas.TopicTikTokOrders, orders)
 	last := latest(orders)
 	settled := r.end.Add(-15 * time.Minute)
 	n := 0
@@ -177,8 +179,8 @@ func checkShop(t *testing.T, r shopResult) {
 		t.Fatal("no settled orders to compare")
 	}
 
-	products := readTopic(t, r.env, tiktokshop.TopicProducts)
-	checkNoDuplicates(t, tiktokshop.TopicProducts, products)
+	products := readTopic(t, r.env, schemas.TopicTikTokProducts)
+	checkNoDuplicates(t, schemas.TopicTikTokProducts, products)
 	lastP := latest(products)
 	np := 0
 	for _, p := range truth.Products() {
@@ -207,8 +209,8 @@ func checkShop(t *testing.T, r shopResult) {
 
 	// Video performance: every day up to the last one read, every video's
 	// views and the products linked to it.
-	vids := readTopic(t, r.env, tiktokshop.TopicVideoPerformance)
-	checkNoDuplicates(t, tiktokshop.TopicVideoPerformance, vids)
+	vids := readTopic(t, r.env, schemas.TopicTikTokVideoPerformance)
+	checkNoDuplicates(t, schemas.TopicTikTokVideoPerformance, vids)
 	lastV := latest(vids)
 	zone := r.w.Config().ShopZone
 	days, links := 0, 0
@@ -274,7 +276,7 @@ func TestTikTokShopStageUnderFaultsAndRestarts(t *testing.T) {
 func TestWebhooksLandAndFollowOrders(t *testing.T) {
 	r := runShop(t, shopRun{days: 3, webhooks: true})
 	checkShop(t, r)
-	events := readTopic(t, r.env, webhook.Topic)
+	events := readTopic(t, r.env, schemas.TopicTikTokWebhookEvents)
 	ids := map[string]bool{}
 	for _, e := range events {
 		id := e.v["tts_notification_id"].(string)
@@ -305,7 +307,7 @@ func TestWebhooksLandAndFollowOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	dl := r.env.ReadAll(t, r.env.Topic(webhook.Topic+deadletter.Suffix), ingesttest.Settled)
+	dl := r.env.ReadAll(t, r.env.Topic(schemas.TopicTikTokWebhookEvents+deadletter.Suffix), testenv.Settled)
 	if resp.StatusCode != http.StatusOK || len(dl) != 1 || !bytes.Equal(dl[0].Value, body) {
 		t.Fatalf("malformed webhook: HTTP %d, %d dead letters", resp.StatusCode, len(dl))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // EnsureTopics creates the cursor topic (compacted) and the given logical
@@ -26,7 +27,7 @@ func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if err := cursor.EnsureTopic(ctx, adm, k.Topic(cursor.Topic), -1, -1); err != nil {
+	if err := cursor.EnsureTopic(ctx, adm, k.Topic(schemas.TopicCursors), -1, -1); err != nil {
 		return err
 	}
 	var names []string

@@ -3,22 +3,22 @@ package stage_test
 import (
 	"testing"
 
-	"github.com/shopstream/shopstream/ingest/internal/ingesttest"
 	"github.com/shopstream/shopstream/ingest/stage"
-	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestEnsureTopicsKeepHistory: data and dead-letter topics are created with
 // unlimited retention (the transform rebuilds from their whole history), the
 // cursor topic compacted.
 func TestEnsureTopicsKeepHistory(t *testing.T) {
-	env := ingesttest.New(t)
-	ctx := ingesttest.Context(t)
-	if err := stage.EnsureTopics(ctx, kafkaOf(env), tiktokbiz.Topic); err != nil {
+	env := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
+	if err := stage.EnsureTopics(ctx, kafkaOf(env), schemas.TopicTikTokVideoEngagement); err != nil {
 		t.Fatal(err)
 	}
-	data, dead := env.Topic(tiktokbiz.Topic), env.Topic(tiktokbiz.Topic+deadletter.Suffix)
+	data, dead := env.Topic(schemas.TopicTikTokVideoEngagement), env.Topic(schemas.TopicTikTokVideoEngagement+deadletter.Suffix)
 	rcs, err := env.Admin.DescribeTopicConfigs(ctx, data, dead)
 	if err != nil {
 		t.Fatal(err)

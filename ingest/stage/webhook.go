@@ -4,14 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/httpserve"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // KafkaWriter is the webhook receiver's production Writer: it encodes a
@@ -57,7 +63,7 @@ func (w *KafkaWriter) WriteRecord(ctx context.Context, topic, key string, record
 // tiktok.webhook_events.dlq, a dead letter like emit's; it is
 // webhook.Config.DeadLetter.
 func (w *KafkaWriter) DeadLetter(ctx context.Context, body []byte, reason string) error {
-	l := deadletter.FromPayload(w.stage, w.k.Topic(webhook.Topic), "", body, webhook.Path, deadletter.ClassMalformed, reason, w.now())
+	l := deadletter.FromPayload(w.stage, w.k.Topic(schemas.TopicTikTokWebhookEvents), "", body, webhook.Path, deadletter.ClassMalformed, reason, w.now())
 	if err := w.cl.ProduceSync(ctx, l.Record(emit.DefaultMaxDeadLetterBytes)).FirstErr(); err != nil {
 		return fmt.Errorf("produce webhook dead letter: %w", err)
 	}
@@ -67,6 +73,87 @@ func (w *KafkaWriter) DeadLetter(ctx context.Context, body []byte, reason string
 // Close flushes nothing (every write waited for its ack) and closes the
 // client.
 func (w *KafkaWriter) Close() { w.cl.Close() }
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	Kafka Kafka
+	// AppKey and AppSecret are the TikTok Shop app's; the secret verifies
+	// the signatures.
+	AppKey    string
+	AppSecret secret.Secret
+	// Follow is the TikTok Shop stage's queue (ShopConfig.Follow): order
+	// events name the orders it fetches.
+	Follow *OrderQueue
+	// Server is the receiver's address and timeouts (its Handler is set
+	// here); MaxBodyBytes: see webhook.Config.
+	Server       webhook.ServerConfig
+	MaxBodyBytes int64
+	// Registerer, if set, registers the receiver's metrics.
+	Registerer prometheus.Registerer
+	Logger     zerolog.Logger
+}
+
+// Receiver is the webhook receiver as a supervised part: webhook.Server
+// over a handler that writes through a KafkaWriter and hands order events
+// to the TikTok Shop stage.
+type Receiver struct {
+	k     Kafka
+	kw    *KafkaWriter
+	h     *webhook.Handler
+	srv   *httpserve.Server
+	log   zerolog.Logger
+	close sync.Once
+}
+
+// NewReceiver validates cfg and builds the receiver; Run serves.
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Follow == nil {
+		return nil, errors.New("webhook receiver: a Follow queue is required (the TikTok Shop stage's)")
+	}
+	kw, err := NewKafkaWriter(cfg.Kafka, nil)
+	if err != nil {
+		return nil, err
+	}
+	h, err := webhook.NewHandler(webhook.Config{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, Writer: kw,
+		Follower: Follower{Queue: cfg.Follow}, DeadLetter: kw.DeadLetter, MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger: &cfg.Logger, Registerer: cfg.Registerer})
+	if err == nil {
+		var srv *httpserve.Server
+		sc := cfg.Server
+		sc.Handler, sc.Logger = h, cfg.Logger
+		if srv, err = webhook.NewServer(sc); err == nil {
+			return &Receiver{k: cfg.Kafka, kw: kw, h: h, srv: srv, log: cfg.Logger}, nil
+		}
+	}
+	kw.Close()
+	return nil, fmt.Errorf("webhook receiver: %w", err)
+}
+
+// Run ensures the events topic exists, primes the handler with the
+// events already stored, and serves until ctx ends (nil) or the server
+// fails (the error: restart me).
+func (r *Receiver) Run(ctx context.Context) error {
+	if err := EnsureTopics(ctx, r.k, schemas.TopicTikTokWebhookEvents); err != nil {
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+	// Events stored before a restart are known: TikTok's redelivery of one
+	// (its 200 lost in a crash) is answered without storing it again. A
+	// failure here costs only that, so it does not stop the receiver.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	recent, err := RecentNotificationIDs(pctx, r.k, webhook.DefaultRecentIDs)
+	cancel()
+	if err != nil {
+		r.log.Warn().Err(err).Msg("webhook receiver starts without the events stored before")
+	}
+	r.h.Remember(recent...)
+	return r.srv.Run(ctx)
+}
+
+// Close closes the Kafka writer; it is idempotent.
+func (r *Receiver) Close() error {
+	r.close.Do(r.kw.Close)
+	return nil
+}
 
 // Follower is the webhook.OrderFollower that hands order events to the
 // TikTok Shop stage's queue, so the order is fetched and emitted through the
@@ -93,7 +180,7 @@ func RecentNotificationIDs(ctx context.Context, k Kafka, n int) ([]string, error
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topic := k.Topic(webhook.Topic)
+	topic := k.Topic(schemas.TopicTikTokWebhookEvents)
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("recent webhook events: %w", err)

@@ -16,7 +16,7 @@ func FuzzVideo(f *testing.F) {
 	f.Add([]byte(`{"videos":[{"item_id":"7300000000000000002","video_views":"5"}],"cursor":0,"has_more":false}`))
 	f.Add([]byte(`{"videos":[{"item_id":"","likes":1}]}`))
 	f.Add([]byte(`{"videos":[{"item_id":"1","create_time":99999999999999999}]}`))
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokVideoEngagement)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -18,8 +18,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // DefaultBaseURL is the API base (reference section 3.1).
@@ -44,34 +47,22 @@ var Fields = []string{"item_id", "create_time", "media_type", "is_ad", "caption"
 	"video_views", "likes", "comments", "shares", "favorites", "reach", "total_time_watched",
 	"average_time_watched", "full_video_watched_rate", "new_followers", "profile_views", "website_clicks"}
 
-// Secret is a credential; it formats as [redacted].
-type Secret string
-
-// String returns "[redacted]".
-func (Secret) String() string { return "[redacted]" }
-
-// GoString returns "[redacted]".
-func (Secret) GoString() string { return "[redacted]" }
-
-// MarshalText returns "[redacted]".
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
 // Config configures a Client. BusinessID and AccessToken are required; the
 // refresh fields let the client renew the token (it lives about 24 h).
 type Config struct {
 	BaseURL      string
 	BusinessID   string
-	AccessToken  Secret
-	RefreshToken Secret
+	AccessToken  secret.Secret
+	RefreshToken secret.Secret
 	ClientID     string
-	ClientSecret Secret
+	ClientSecret secret.Secret
 	// AccessTokenExpiry, if known, lets the client refresh ahead of time.
 	AccessTokenExpiry time.Time
 	RefreshBefore     time.Duration // default 1 h
 	HTTPClient        *http.Client
-	// Now and Sleep are the clock; tests drive a manual one.
-	Now            func() time.Time
-	Sleep          func(ctx context.Context, d time.Duration) error
+	// Clock judges token expiry and waits between attempts. Default
+	// clock.Wall; tests pass the simulator's manual clock.
+	Clock          clock.Clock
 	AttemptTimeout time.Duration // default 30 s
 	MaxAttempts    int           // default 10
 	InitialBackoff time.Duration // default 1 s (the API allows about 10 QPS)
@@ -130,11 +121,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = time.Hour
@@ -151,7 +139,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = time.Minute
 	}
-	c := &Client{cfg: cfg, token: string(cfg.AccessToken), expiry: cfg.AccessTokenExpiry, rt: string(cfg.RefreshToken),
+	c := &Client{cfg: cfg, token: cfg.AccessToken.Reveal(), expiry: cfg.AccessTokenExpiry, rt: cfg.RefreshToken.Reveal(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_tiktokbiz_api_requests_total",
 			Help: "TikTok API for Business requests by operation and outcome.",
@@ -164,44 +152,16 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-func (e errRetry) Unwrap() error { return e.err }
-
+// retry runs attempt until it succeeds or fails for good (see
+// retry.Do): the retryable failures are those send marks.
 func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	b := &backoff.ExponentialBackOff{InitialInterval: c.cfg.InitialBackoff, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: c.cfg.MaxBackoff}
-	b.Reset()
-	for n := 1; ; n++ {
-		err := attempt()
-		var r errRetry
-		if err == nil || !errors.As(err, &r) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("tiktokbiz: %s: %w (last error: %v)", op, ctx.Err(), r.err)
-		}
-		if n >= c.cfg.MaxAttempts {
-			return fmt.Errorf("tiktokbiz: %s: giving up after %d attempts: %w", op, n, r.err)
-		}
-		if c.cfg.OnRetry != nil {
-			c.cfg.OnRetry(op, n, r.err)
-		}
-		if err := c.cfg.Sleep(ctx, b.NextBackOff()); err != nil {
-			return fmt.Errorf("tiktokbiz: %s: %w (last error: %v)", op, err, r.err)
-		}
-	}
+	return retry.Do(ctx, retry.Policy{Op: "tiktokbiz: " + op, MaxAttempts: c.cfg.MaxAttempts,
+		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
+		OnRetry: func(n int, err error, _ time.Duration) {
+			if c.cfg.OnRetry != nil {
+				c.cfg.OnRetry(op, n, err)
+			}
+		}}, func(int) error { return attempt() })
 }
 
 type envelope struct {
@@ -244,24 +204,24 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return envelope{}, errRetry{fmt.Errorf("tiktokbiz: %s: read response: %w", op, err)}
+		return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: read response: %w", op, err))
 	}
 	var env envelope
 	if jerr := json.Unmarshal(body, &env); jerr != nil {
 		if resp.StatusCode == http.StatusOK || resp.StatusCode >= 500 || resp.StatusCode == 429 {
-			return envelope{}, errRetry{fmt.Errorf("tiktokbiz: %s: HTTP %d, malformed body: %w", op, resp.StatusCode, jerr)}
+			return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: HTTP %d, malformed body: %w", op, resp.StatusCode, jerr))
 		}
 		return envelope{}, &APIError{Op: op, HTTPStatus: resp.StatusCode}
 	}
 	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
 		e := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
 		if e.temporary() {
-			return env, errRetry{e}
+			return env, retry.Retryable(e)
 		}
 		return env, e
 	}
@@ -273,7 +233,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	due := !c.expiry.IsZero() && !c.cfg.Now().Add(c.cfg.RefreshBefore).Before(c.expiry)
+	due := !c.expiry.IsZero() && !c.cfg.Clock.Now().Add(c.cfg.RefreshBefore).Before(c.expiry)
 	if !force && !due {
 		return c.token, nil
 	}
@@ -283,7 +243,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 		}
 		return c.token, nil
 	}
-	body, err := json.Marshal(map[string]string{"client_id": c.cfg.ClientID, "client_secret": string(c.cfg.ClientSecret),
+	body, err := json.Marshal(map[string]string{"client_id": c.cfg.ClientID, "client_secret": c.cfg.ClientSecret.Reveal(),
 		"grant_type": "refresh_token", "refresh_token": c.rt})
 	if err != nil {
 		return "", fmt.Errorf("tiktokbiz: encode refresh: %w", err)
@@ -293,7 +253,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 		ExpiresIn    int64  `json:"expires_in"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	err = c.retry(ctx, "token.refresh", func() error {
 		req, err := http.NewRequest(http.MethodPost, c.cfg.BaseURL+"/tt_user/oauth2/refresh_token/", bytes.NewReader(body))
 		if err != nil {
@@ -305,7 +265,7 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil || d.AccessToken == "" {
-			return errRetry{errors.New("tiktokbiz: token.refresh: malformed token data")}
+			return retry.Retryable(errors.New("tiktokbiz: token.refresh: malformed token data"))
 		}
 		return nil
 	})
@@ -344,13 +304,13 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 			if _, terr := c.accessToken(ctx, true); terr != nil {
 				return fmt.Errorf("%w (after %w)", terr, err)
 			}
-			return errRetry{err}
+			return retry.Retryable(err)
 		}
 		if err != nil {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, out); err != nil {
-			return errRetry{fmt.Errorf("tiktokbiz: %s: malformed data: %w", op, err)}
+			return retry.Retryable(fmt.Errorf("tiktokbiz: %s: malformed data: %w", op, err))
 		}
 		return nil
 	})
@@ -541,9 +501,6 @@ func (c *Client) Videos(ctx context.Context) ([]Video, error) {
 		cursor = d.Cursor.String()
 	}
 }
-
-// Topic is the topic of engagement records.
-const Topic = "tiktok.video_engagement"
 
 // Source is the source field of the records.
 const Source = "tiktokbiz"

@@ -20,6 +20,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -45,20 +46,17 @@ func newEnv(t *testing.T, opts tiktokbiztest.Options, advance bool, tweak func(*
 	t.Cleanup(srv.Close)
 	e := &env{world: w, clock: clock, srv: srv}
 	c := srv.Sim.Credentials()
-	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: Secret(c.AccessToken),
-		RefreshToken: Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: Secret(c.ClientSecret),
-		HTTPClient: srv.Client(), Now: clock.Now, MaxAttempts: 40,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			if advance {
-				clock.Advance(d)
-			}
-			return ctx.Err()
-		},
+	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
+		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
+		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
 		OnRetry: func(_ string, _ int, err error) {
 			e.mu.Lock()
 			e.retries = append(e.retries, err)
 			e.mu.Unlock()
 		}}
+	if advance {
+		cfg.Clock = clock
+	}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -86,7 +84,7 @@ func checkTruth(t *testing.T, e *env, videos []Video) {
 	if len(videos) != len(want) {
 		t.Fatalf("%d videos listed, the account has %d", len(videos), len(want))
 	}
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokVideoEngagement)
 	if err != nil {
 		t.Fatal(err)
 	}

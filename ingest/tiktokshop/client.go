@@ -19,9 +19,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/shopstream/shopstream/internal/clock"
+	"github.com/shopstream/shopstream/internal/retry"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // Default hosts (reference section 2.1).
@@ -30,19 +33,6 @@ const (
 	DefaultAuthBaseURL = "https://auth.tiktok-shops.com"
 )
 
-// Secret is a credential. It formats as [redacted] so that printing a Config
-// or an error that holds one cannot leak it.
-type Secret string
-
-// String returns "[redacted]".
-func (Secret) String() string { return "[redacted]" }
-
-// GoString returns "[redacted]", for %#v.
-func (Secret) GoString() string { return "[redacted]" }
-
-// MarshalText returns "[redacted]", so JSON and YAML dumps stay clean.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
 // Config configures a Client. AppKey, AppSecret and one of RefreshToken or
 // AuthCode are required.
 type Config struct {
@@ -50,24 +40,22 @@ type Config struct {
 	APIBaseURL  string
 	AuthBaseURL string
 	AppKey      string
-	AppSecret   Secret
+	AppSecret   secret.Secret
 	// RefreshToken is a stored refresh token; when set it is used instead of
 	// AuthCode.
-	RefreshToken Secret
+	RefreshToken secret.Secret
 	// AuthCode is the seller's authorization code, exchanged on first use.
-	AuthCode Secret
+	AuthCode secret.Secret
 	// ShopID selects one of the authorized shops; empty takes the only one
 	// (an error if the token sees several).
 	ShopID string
 	// HTTPClient sends the requests. Default: a client without a timeout,
 	// since every attempt carries its own (AttemptTimeout).
 	HTTPClient *http.Client
-	// Now is the clock that stamps requests (timestamp) and judges token
-	// expiry. Default time.Now. Tests pass the simulator's clock.
-	Now func() time.Time
-	// Sleep waits between attempts. Default: a timer that honours ctx. Tests
-	// advance a manual clock instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock stamps requests (timestamp), judges token expiry and waits
+	// between attempts and for the rate limiter. Default clock.Wall; tests
+	// pass the simulator's manual clock.
+	Clock clock.Clock
 	// RefreshBefore is how long before the access token's expiry it is
 	// refreshed. Default one hour.
 	RefreshBefore time.Duration
@@ -81,7 +69,7 @@ type Config struct {
 	MaxBackoff     time.Duration
 	// QPS limits the client's own request rate (the reference summarises the
 	// default as 50 QPS per app per API); 0 means 40, negative disables it.
-	// The limiter runs on Now and Sleep, so it works with a manual clock.
+	// The limiter runs on Clock, so it works with a manual clock.
 	QPS float64
 	// OnRetry, if set, observes every retried failure (for debug logs).
 	// err never contains credentials.
@@ -91,7 +79,7 @@ type Config struct {
 	// it next time: auth codes are single-use, and TikTok may rotate the
 	// refresh token on refresh. It runs under the client's token lock, so it
 	// must not call the Client.
-	OnToken func(refreshToken Secret, expires time.Time)
+	OnToken func(refreshToken secret.Secret, expires time.Time)
 	// OnMalformed receives entities of a page that do not decode (see
 	// Malformed); they are skipped. When nil, such an entity fails the call.
 	OnMalformed func(Malformed)
@@ -126,11 +114,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
+	if c.Clock == nil {
+		c.Clock = clock.Wall{}
 	}
 	if c.RefreshBefore <= 0 {
 		c.RefreshBefore = time.Hour
@@ -151,17 +136,6 @@ func (c Config) withDefaults() (Config, error) {
 		c.QPS = 40
 	}
 	return c, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Shop is one authorized shop (GET /authorization/202309/shops).
@@ -195,7 +169,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, refreshToken: string(cfg.RefreshToken), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+	c := &Client{cfg: cfg, refreshToken: cfg.RefreshToken.Reveal(), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopstream_tiktokshop_api_requests_total",
 		Help: "TikTok Shop API requests by operation and outcome (ok, throttled, server_error, malformed, transport_error, api_error).",
 	}, []string{"op", "outcome"})}
@@ -218,50 +192,25 @@ type envelope struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// errRetry marks an attempt's failure as worth another attempt.
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-func (e errRetry) Unwrap() error { return e.err }
-
 // maxResponseBytes bounds a response body; the largest page (100 orders) is
 // far below it.
 const maxResponseBytes = 32 << 20
 
-// retry runs attempt until it succeeds, fails without errRetry, or runs out
-// of attempts, backing off exponentially with jitter in between.
+// retry runs attempt until it succeeds or fails for good (see
+// retry.Do): the retryable failures are those send marks.
 func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.InitialBackoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.MaxBackoff,
-	}
-	b.Reset()
-	var err error
-	for n := 1; ; n++ {
-		err = attempt()
-		var r errRetry
-		if err == nil || !errors.As(err, &r) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, ctx.Err(), r.err)
-		}
-		if n >= c.cfg.MaxAttempts {
-			return fmt.Errorf("tiktokshop: %s: giving up after %d attempts: %w", op, n, r.err)
-		}
-		if c.cfg.OnRetry != nil {
-			c.cfg.OnRetry(op, n, r.err)
-		}
-		if serr := c.cfg.Sleep(ctx, b.NextBackOff()); serr != nil {
-			return fmt.Errorf("tiktokshop: %s: %w (last error: %v)", op, serr, r.err)
-		}
-	}
+	return retry.Do(ctx, retry.Policy{Op: "tiktokshop: " + op, MaxAttempts: c.cfg.MaxAttempts,
+		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
+		OnRetry: func(n int, err error, _ time.Duration) {
+			if c.cfg.OnRetry != nil {
+				c.cfg.OnRetry(op, n, err)
+			}
+		}}, func(int) error { return attempt() })
 }
 
 // send performs one HTTP exchange and decodes the envelope. Transport
-// failures, timeouts, 5xx, 429 and unparseable bodies come back as errRetry.
+// failures, timeouts, 5xx, 429 and unparseable bodies come back marked
+// retry.Retryable.
 // The error never includes the URL, which carries app_key and sign (and, on
 // the auth host, the app secret and tokens).
 func (c *Client) send(ctx context.Context, op string, req *http.Request) (envelope, error) {
@@ -301,7 +250,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
@@ -310,13 +259,13 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 		if ctx.Err() != nil {
 			return envelope{}, err
 		}
-		return envelope{}, errRetry{err}
+		return envelope{}, retry.Retryable(err)
 	}
 	var env envelope
 	if jerr := json.Unmarshal(body, &env); jerr != nil {
 		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode}
 		if resp.StatusCode == http.StatusOK || apiErr.temporary() {
-			return envelope{}, errRetry{fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr)}
+			return envelope{}, retry.Retryable(fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr))
 		}
 		return envelope{}, apiErr
 	}
@@ -325,7 +274,7 @@ func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (en
 	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
 		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
 		if apiErr.temporary() {
-			return env, errRetry{apiErr}
+			return env, retry.Retryable(apiErr)
 		}
 		return env, apiErr
 	}
@@ -356,18 +305,18 @@ func expiry(now time.Time, v int64) time.Time {
 func (c *Client) token(ctx context.Context, force bool) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	if !force && c.accessToken != "" && now.Add(c.cfg.RefreshBefore).Before(c.accessExpiry) {
 		return c.accessToken, nil
 	}
-	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {string(c.cfg.AppSecret)}}
+	q := url.Values{"app_key": {c.cfg.AppKey}, "app_secret": {c.cfg.AppSecret.Reveal()}}
 	op, path := "token.refresh", "/api/v2/token/refresh"
 	if c.refreshToken != "" {
 		q.Set("refresh_token", c.refreshToken)
 		q.Set("grant_type", "refresh_token")
 	} else {
 		op, path = "token.get", "/api/v2/token/get"
-		q.Set("auth_code", string(c.cfg.AuthCode))
+		q.Set("auth_code", c.cfg.AuthCode.Reveal())
 		q.Set("grant_type", "authorized_code")
 	}
 	var td tokenData
@@ -381,7 +330,7 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 			return err
 		}
 		if err := json.Unmarshal(env.Data, &td); err != nil || td.AccessToken == "" {
-			return errRetry{fmt.Errorf("tiktokshop: %s: malformed token data", op)}
+			return retry.Retryable(fmt.Errorf("tiktokshop: %s: malformed token data", op))
 		}
 		return nil
 	})
@@ -400,7 +349,7 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 		c.refreshToken = td.RefreshToken
 		c.refreshExpiry = expiry(now, td.RefreshTokenExpireIn)
 		if c.cfg.OnToken != nil {
-			c.cfg.OnToken(Secret(c.refreshToken), c.refreshExpiry)
+			c.cfg.OnToken(secret.Secret(c.refreshToken), c.refreshExpiry)
 		}
 	}
 	return c.accessToken, nil
@@ -447,12 +396,12 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			q[k] = v
 		}
 		q.Set("app_key", c.cfg.AppKey)
-		q.Set("timestamp", strconv.FormatInt(c.cfg.Now().Unix(), 10))
+		q.Set("timestamp", strconv.FormatInt(c.cfg.Clock.Now().Unix(), 10))
 		if cipher != "" {
 			q.Set("shop_cipher", cipher)
 		}
 		const contentType = "application/json"
-		q.Set("sign", Sign(string(c.cfg.AppSecret), path, q, raw, contentType))
+		q.Set("sign", Sign(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
 		var rd io.Reader
 		if raw != nil {
 			rd = bytes.NewReader(raw)
@@ -472,7 +421,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			if _, terr := c.token(ctx, true); terr != nil {
 				return terr
 			}
-			return errRetry{err}
+			return retry.Retryable(err)
 		}
 		if err != nil {
 			return err
@@ -481,7 +430,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			if err := json.Unmarshal(env.Data, out); err != nil {
 				// A body that parses as an envelope but whose data does
 				// not fit is as broken as a cut-off one.
-				return errRetry{fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err)}
+				return retry.Retryable(fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err))
 			}
 		}
 		return nil
@@ -489,18 +438,18 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 }
 
 // wait takes a token from the client's own rate limiter, sleeping through
-// Sleep so a manual clock drives it.
+// Clock so a manual clock drives it.
 func (c *Client) wait(ctx context.Context) error {
 	if c.limiter == nil {
 		return nil
 	}
-	now := c.cfg.Now()
+	now := c.cfg.Clock.Now()
 	r := c.limiter.ReserveN(now, 1)
 	if !r.OK() {
 		return errors.New("rate limiter burst too small")
 	}
 	if d := r.DelayFrom(now); d > 0 {
-		if err := c.cfg.Sleep(ctx, d); err != nil {
+		if err := c.cfg.Clock.Sleep(ctx, d); err != nil {
 			r.CancelAt(now)
 			return err
 		}

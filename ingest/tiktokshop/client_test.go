@@ -16,13 +16,15 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 func TestTokenShopCipherAndProactiveRefresh(t *testing.T) {
-	var stored []Secret
+	var stored []secret.Secret
 	e := newEnv(t, tiktokshoptest.Options{AccessTokenTTL: 4 * time.Hour}, func(c *Config) {
 		c.RefreshBefore = 30 * time.Minute
-		c.OnToken = func(rt Secret, _ time.Time) { stored = append(stored, rt) }
+		c.OnToken = func(rt secret.Secret, _ time.Time) { stored = append(stored, rt) }
 	})
 	ctx := context.Background()
 	shop, err := e.client.Shop(ctx)
@@ -54,8 +56,8 @@ func TestTokenShopCipherAndProactiveRefresh(t *testing.T) {
 		t.Fatalf("refresh tokens handed over: %d", len(stored))
 	}
 	// A client started from the stored refresh token needs no auth code.
-	c2, err := New(Config{APIBaseURL: e.srv.URL, AuthBaseURL: e.srv.URL, AppKey: e.creds.AppKey, AppSecret: Secret(e.creds.AppSecret),
-		RefreshToken: stored[len(stored)-1], HTTPClient: e.srv.Client(), Now: e.clock.Now, Sleep: e.sleep})
+	c2, err := New(Config{APIBaseURL: e.srv.URL, AuthBaseURL: e.srv.URL, AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret),
+		RefreshToken: stored[len(stored)-1], HTTPClient: e.srv.Client(), Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +72,10 @@ func TestReactiveRefreshOnExpiredToken(t *testing.T) {
 	var skew atomic.Int64
 	e := newEnv(t, tiktokshoptest.Options{AccessTokenTTL: time.Hour}, nil)
 	c, err := New(Config{APIBaseURL: e.srv.URL, AuthBaseURL: e.srv.URL, AppKey: e.creds.AppKey,
-		AppSecret: Secret(e.creds.AppSecret), AuthCode: Secret(e.creds.AuthCode), HTTPClient: e.srv.Client(),
+		AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode), HTTPClient: e.srv.Client(),
 		// The client's clock runs a minute behind the API's (inside the
 		// accepted timestamp window), so it believes the token is live.
-		Now:   func() time.Time { return e.clock.Now().Add(-time.Duration(skew.Load())) },
-		Sleep: e.sleep, RefreshBefore: time.Second})
+		Clock: skewed{e.clock, &skew}, RefreshBefore: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 
 	var errs []error
 	// Wrong auth code: the auth host answers with an error.
-	bad := newEnv(t, tiktokshoptest.Options{}, func(c *Config) { c.AuthCode = Secret("ROW_wrong" + e.creds.AuthCode) })
+	bad := newEnv(t, tiktokshoptest.Options{}, func(c *Config) { c.AuthCode = secret.Secret("ROW_wrong" + e.creds.AuthCode) })
 	_, err := bad.client.Shops(ctx)
 	if !errors.Is(err, ErrReauthorize) {
 		t.Errorf("wrong auth code: %v, want ErrReauthorize", err)
@@ -202,7 +203,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	// A bad signature from the API, and a token that only works on the auth
 	// host.
 	e.client.mu.Lock()
-	e.client.cfg.AppSecret = Secret(e.creds.AppSecret + "wrong")
+	e.client.cfg.AppSecret = secret.Secret(e.creds.AppSecret + "wrong")
 	e.client.mu.Unlock()
 	_, err = e.client.OrderDetail(ctx, "576000000000000000")
 	errs = append(errs, err)
@@ -293,7 +294,7 @@ func pollOrders(t *testing.T, e *env, span, step time.Duration, restartEvery int
 				t.Fatal(err)
 			}
 			if len(emitted) < 50 {
-				encode(t, TopicOrders, rec)
+				encode(t, schemas.TopicTikTokOrders, rec)
 			}
 		}
 	}
@@ -394,7 +395,7 @@ func TestProductsEqualTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		encode(t, TopicProducts, rec)
+		encode(t, schemas.TopicTikTokProducts, rec)
 	}
 	gtinChecked := false
 	for _, wp := range want {
@@ -421,7 +422,7 @@ func TestProductsEqualTruth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				encode(t, TopicProducts, rec)
+				encode(t, schemas.TopicTikTokProducts, rec)
 				found := false
 				for _, sk := range rec["skus"].([]any) {
 					for _, id := range sk.(map[string]any)["identifiers"].([]any) {
@@ -486,7 +487,7 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 			if got := rec["video_post_time"].(map[string]any)["long.timestamp-millis"].(time.Time); !got.Equal(vp.Video.PostTime.Truncate(time.Second)) {
 				t.Fatalf("video %s post time %v, truth %v", v.ID, got, vp.Video.PostTime)
 			}
-			encode(t, TopicVideoPerformance, rec)
+			encode(t, schemas.TopicTikTokVideoPerformance, rec)
 			rows++
 		}
 	}
@@ -525,3 +526,11 @@ func TestDecimalRounding(t *testing.T) {
 		}
 	}
 }
+
+// skewed is the simulator's clock read skew behind.
+type skewed struct {
+	*simworld.ManualClock
+	skew *atomic.Int64
+}
+
+func (s skewed) Now() time.Time { return s.ManualClock.Now().Add(-time.Duration(s.skew.Load())) }

@@ -20,7 +20,7 @@ func FuzzOrderRecord(f *testing.F) {
 	f.Add([]byte(`{"id":"1","status":"X","create_time":-5,"update_time":2}`))
 	f.Add([]byte(`{"line_items":[{}]}`))
 	f.Add([]byte(`null`))
-	codec, err := schemas.NewCodec(TopicOrders)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokOrders)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func FuzzVideoPerformanceRecord(f *testing.F) {
  "items_sold":3,"views":400,"click_through_rate":"12.5%","products":[{"id":"17","name":"p"}]}`), "2026-01-02")
 	f.Add([]byte(`{"id":"1","video_post_time":"1767225600","click_through_rate":0.5}`), "2026-13-01")
 	f.Add([]byte(`{"id":"1","gmv":{"amount":"x"}}`), "2026-01-01")
-	codec, err := schemas.NewCodec(TopicVideoPerformance)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokVideoPerformance)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package tiktokshop
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -34,8 +34,8 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	e := &env{world: w, clock: clock, srv: srv, creds: srv.Sim.Credentials()}
 	cfg := Config{
 		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: e.creds.AppKey, AppSecret: Secret(e.creds.AppSecret), AuthCode: Secret(e.creds.AuthCode),
-		HTTPClient: srv.Client(), Now: clock.Now, Sleep: e.sleep,
+		AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode),
+		HTTPClient: srv.Client(), Clock: clock,
 		AttemptTimeout: 10 * time.Second,
 		OnRetry: func(_ string, _ int, err error) {
 			e.mu.Lock()
@@ -52,12 +52,6 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	}
 	e.client = c
 	return e
-}
-
-// sleep is the client's Sleep: simulated time passes, wall time does not.
-func (e *env) sleep(ctx context.Context, d time.Duration) error {
-	e.clock.Advance(d)
-	return ctx.Err()
 }
 
 func (e *env) retryErrors() []error {

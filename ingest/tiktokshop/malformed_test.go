@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // An order of an unexpected shape inside a good page goes to OnMalformed
@@ -67,5 +68,18 @@ func TestMalformedEntityIsHandedOver(t *testing.T) {
 	e2 := newEnv(t, tiktokshoptest.Options{}, func(c *Config) { c.HTTPClient = &http.Client{Transport: breakFirst} })
 	if _, err := e2.client.OrdersUpdated(context.Background(), now.Add(-time.Hour), now.Add(-2*time.Minute)); err == nil {
 		t.Fatal("malformed order dropped silently")
+	}
+}
+
+// TestMalformedTopic: a malformed entity names the topic its operation
+// feeds, for its dead letter.
+func TestMalformedTopic(t *testing.T) {
+	for op, want := range map[string]string{
+		"orders.search": schemas.TopicTikTokOrders, "orders.detail": schemas.TopicTikTokOrders,
+		"products.search": schemas.TopicTikTokProducts, "analytics.shop_videos": schemas.TopicTikTokVideoPerformance,
+	} {
+		if got := (Malformed{Op: op}).Topic(); got != want {
+			t.Errorf("Malformed{Op: %q}.Topic() = %s, want %s", op, got, want)
+		}
 	}
 }

@@ -7,13 +7,6 @@ import (
 	"time"
 )
 
-// Topics the mapped records belong to.
-const (
-	TopicOrders           = "tiktok.orders"
-	TopicProducts         = "tiktok.products"
-	TopicVideoPerformance = "tiktok.video_performance"
-)
-
 // Source is the source field of every record this package maps.
 const Source = "tiktokshop"
 

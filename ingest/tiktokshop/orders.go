@@ -200,7 +200,7 @@ func (p *OrderPoller) Cursor() time.Time { return p.cursor }
 // before, oldest update first. The cursor advances window by window, so an
 // error keeps what was read before it.
 func (p *OrderPoller) Poll(ctx context.Context) ([]Order, error) {
-	end := p.c.cfg.Now().Add(-p.cfg.Lag).Truncate(time.Second)
+	end := p.c.cfg.Clock.Now().Add(-p.cfg.Lag).Truncate(time.Second)
 	var out []Order
 	for p.cursor.Before(end) {
 		from := p.cursor.Add(-p.cfg.Overlap)

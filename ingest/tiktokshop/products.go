@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Product is a product of product search (reference section 2.9).
@@ -258,6 +260,17 @@ type Malformed struct {
 	Op  string
 	Raw json.RawMessage
 	Err error
+}
+
+// Topic names the topic the entity was meant for, by its operation.
+func (m Malformed) Topic() string {
+	switch {
+	case strings.HasPrefix(m.Op, "products"):
+		return schemas.TopicTikTokProducts
+	case strings.HasPrefix(m.Op, "analytics"), strings.HasPrefix(m.Op, "shop_videos"):
+		return schemas.TopicTikTokVideoPerformance
+	}
+	return schemas.TopicTikTokOrders
 }
 
 // decodeEach decodes the entities of a page one by one, so one unexpected

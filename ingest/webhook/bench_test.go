@@ -2,9 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,39 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
-	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // BenchmarkWebhookToKafka posts signed order events to the handler over HTTP
 // from parallel senders and reports accepted events per second and the p99
 // latency from request to answer, which includes the Kafka acknowledgement.
 func BenchmarkWebhookToKafka(b *testing.B) {
-	brokers := testenv.KafkaBrokers(b)
-	ctx := context.Background()
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	prefix := "b" + hex.EncodeToString(rb[:]) + "."
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, prefix+Topic); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _, _ = adm.DeleteTopics(context.Background(), prefix+Topic) }()
-	codec, err := schemas.NewCodec(Topic)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kw := &kafkaWriter{cl: cl, codec: codec, prefix: prefix, failFor: map[string]int{}, written: map[string]bool{}}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: kw})
+	_, kw := newKafkaRig(b, 3)
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: kw})
 	if err != nil {
 		b.Fatal(err)
 	}

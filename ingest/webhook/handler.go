@@ -12,7 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Writer writes one record durably to Kafka: it returns nil only once the
@@ -25,7 +26,7 @@ type Writer interface {
 // OrderFollower is told about an event that concerns an order once the event
 // is durably in Kafka and the 200 is on its way, so the order can be fetched
 // (order detail) and emitted in full. FollowOrder must not block for long:
-// queue the fetch (see FetchQueue).
+// queue the fetch (stage.Follower hands it to the TikTok Shop stage).
 type OrderFollower interface {
 	FollowOrder(ev Event)
 }
@@ -40,11 +41,14 @@ const (
 	OutcomeWriteFailed  = "write_failed"
 )
 
+// DefaultMaxBodyBytes is Config's default MaxBodyBytes (64 KiB).
+const DefaultMaxBodyBytes = 64 << 10
+
 // Config configures a Handler.
 type Config struct {
 	// AppKey and AppSecret are the app's; the secret keys the signature.
 	AppKey    string
-	AppSecret tiktokshop.Secret
+	AppSecret secret.Secret
 	// Writer stores events. Required.
 	Writer Writer
 	// Follower, if set, is told about order events after they are stored.
@@ -55,10 +59,10 @@ type Config struct {
 	// send the same bytes again. Without it such a body is answered 400 and
 	// logged.
 	DeadLetter func(ctx context.Context, body []byte, reason string) error
-	// Topic defaults to Topic.
+	// Topic defaults to schemas.TopicTikTokWebhookEvents.
 	Topic string
-	// MaxBodyBytes bounds a request body. Default 64 KiB; TikTok's
-	// notifications are a few hundred bytes.
+	// MaxBodyBytes bounds a request body. Default DefaultMaxBodyBytes;
+	// TikTok's notifications are a few hundred bytes.
 	MaxBodyBytes int64
 	// WriteTimeout bounds the wait for Kafka. TikTok waits three seconds
 	// for the answer; default 2.5 s leaves room for the network.
@@ -93,10 +97,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, errors.New("webhook: AppKey, AppSecret and Writer are required")
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = Topic
+		cfg.Topic = schemas.TopicTikTokWebhookEvents
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 64 << 10
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 2500 * time.Millisecond
@@ -250,75 +254,4 @@ func (s *recentSet) add(id string) {
 	s.ring[s.next] = id
 	s.ids[id] = struct{}{}
 	s.next = (s.next + 1) % len(s.ring)
-}
-
-// FetchQueue is an OrderFollower that collects the order ids of events and
-// hands them to fetch in batches of at most 50 (the order-detail limit). A
-// full queue drops ids and counts them: the update-time poll reconciles
-// every order anyway.
-type FetchQueue struct {
-	ids     chan string
-	fetch   func(ctx context.Context, orderIDs []string) error
-	dropped prometheus.Counter
-	log     *zerolog.Logger
-}
-
-// NewFetchQueue returns a queue of size ids feeding fetch (for example
-// tiktokshop.Client.OrderDetail followed by emitting the orders).
-func NewFetchQueue(size int, fetch func(ctx context.Context, orderIDs []string) error, log *zerolog.Logger) *FetchQueue {
-	if log == nil {
-		nop := zerolog.Nop()
-		log = &nop
-	}
-	return &FetchQueue{ids: make(chan string, size), fetch: fetch, log: log,
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "shopstream_webhook_fetch_dropped_total",
-			Help: "Order ids from webhooks not fetched because the fetch queue was full."})}
-}
-
-// Dropped is the counter of dropped ids, for registration.
-func (q *FetchQueue) Dropped() prometheus.Counter { return q.dropped }
-
-// FollowOrder queues the event's order id without blocking.
-func (q *FetchQueue) FollowOrder(ev Event) {
-	if ev.Order == nil {
-		return
-	}
-	select {
-	case q.ids <- ev.Order.OrderID:
-	default:
-		q.dropped.Inc()
-	}
-}
-
-// Run fetches queued ids until ctx is done, batching what is queued at the
-// moment (up to 50 distinct ids per call). A failed batch is logged and left
-// to the poll.
-func (q *FetchQueue) Run(ctx context.Context) error {
-	for {
-		var batch []string
-		seen := map[string]bool{}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case id := <-q.ids:
-			batch, seen[id] = append(batch, id), true
-		}
-	more:
-		for len(batch) < 50 {
-			select {
-			case id := <-q.ids:
-				if !seen[id] {
-					batch, seen[id] = append(batch, id), true
-				}
-			default:
-				break more
-			}
-		}
-		if err := q.fetch(ctx, batch); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			q.log.Error().Err(err).Int("orders", len(batch)).Msg("fetching orders named by webhooks failed; the poll will catch up")
-		}
-	}
 }

@@ -3,8 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -28,6 +26,25 @@ import (
 // kafkaWriter is the Writer a stage wires in, reduced to the test's needs:
 // encode, produce with acks=all (franz-go's default, idempotent), return
 // when the broker acknowledged. Topics get a per-test prefix.
+// newKafkaRig returns tb's share of the real broker with the events topic
+// (partitions of it) and a writer into it that produces at once (no
+// linger), closed with tb.
+func newKafkaRig(tb testing.TB, partitions int32) (*testenv.Kafka, *kafkaWriter) {
+	tb.Helper()
+	k := testenv.NewKafka(tb)
+	k.CreateTopics(tb, partitions, schemas.TopicTikTokWebhookEvents)
+	cl, err := kgo.NewClient(append(k.ClientOpts(), kgo.ProducerLinger(0))...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k, &kafkaWriter{cl: cl, codec: codec, prefix: k.Prefix, failFor: map[string]int{}, written: map[string]bool{}}
+}
+
 type kafkaWriter struct {
 	cl     *kgo.Client
 	codec  *schemas.Codec
@@ -107,34 +124,14 @@ func (f *afterAck) FollowOrder(ev Event) {
 // once, duplicates are absorbed, and a forged one is answered 401 and not
 // stored.
 func TestSimulatorDeliversToKafka(t *testing.T) {
-	brokers := testenv.KafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	prefix := "t" + hex.EncodeToString(rb[:]) + "."
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, prefix+Topic); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), prefix+Topic) })
-	codec, err := schemas.NewCodec(Topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kw := &kafkaWriter{cl: cl, codec: codec, prefix: prefix, failFor: map[string]int{}, written: map[string]bool{}}
+	ctx := testenv.Context(t)
+	k, kw := newKafkaRig(t, 1)
 
 	clock := simworld.NewManualClock(simworld.DefaultStart.Add(6 * 24 * time.Hour))
 	world := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock})
 	creds := tiktokshoptest.DefaultCredentials(world)
 	follow := &afterAck{w: kw}
-	h, err := NewHandler(Config{AppKey: creds.AppKey, AppSecret: tiktokshop.Secret(creds.AppSecret), Writer: kw, Follower: follow,
+	h, err := NewHandler(Config{AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), Writer: kw, Follower: follow,
 		Now: clock.Now, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +206,7 @@ func TestSimulatorDeliversToKafka(t *testing.T) {
 	}
 
 	// What is in Kafka: every delivered event once, as sent; nothing else.
-	got := consumeAll(ctx, t, cl, adm, prefix+Topic)
+	got := consumeAll(ctx, t, kw.cl, k.Admin, k.Topic(schemas.TopicTikTokWebhookEvents))
 	if len(got) != len(delivered) {
 		t.Fatalf("%d records in Kafka, %d events delivered", len(got), len(delivered))
 	}
@@ -283,7 +280,7 @@ func consumeAll(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Cli
 	}
 	var want int64
 	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,19 +11,90 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
-// serve runs NewServer(h, cfg) on a loopback port until the test ends.
-func serve(t *testing.T, h http.Handler, cfg ServerConfig) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// TestServerLifecycle: Run serves Path on its address until its context
+// ends and then returns nil; Run again serves again (a restarted
+// incarnation); a Run that cannot listen returns an error (restart me);
+// NewServer rejects a config without a handler.
+func TestServerLifecycle(t *testing.T) {
+	if _, err := NewServer(ServerConfig{}); err == nil {
+		t.Fatal("a server without a handler was accepted")
+	}
+	h, err := NewHandler(Config{AppKey: "key", AppSecret: secret.Secret("app-secret"), Writer: &memWriter{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(h, cfg)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
+	addr := testenv.FreeAddr(t)
+	s, err := NewServer(ServerConfig{Listen: addr, Handler: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for incarnation := 1; incarnation <= 2; incarnation++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		// An unsigned delivery reaches the handler, which refuses it.
+		var resp *http.Response
+		for {
+			resp, err = http.Post("http://"+addr+Path, "application/json", strings.NewReader(`{}`))
+			if err == nil {
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("incarnation %d stopped: %v", incarnation, err)
+			case <-time.After(10 * time.Millisecond): // the listener is not up yet
+			}
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("incarnation %d: unsigned delivery answered %d", incarnation, resp.StatusCode)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("incarnation %d: Run after cancel = %v, want nil", incarnation, err)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("Run on a taken address = %v, want a listen error", err)
+	}
+}
+
+// serve runs NewServer with h and cfg on a loopback port until the test
+// ends, and returns the address once it listens.
+func serve(t *testing.T, h http.Handler, cfg ServerConfig) string {
+	t.Helper()
+	listening := make(chan string, 1)
+	cfg.Listen, cfg.Handler, cfg.OnListen = "127.0.0.1:0", h, func(addr string) { listening <- addr }
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case addr := <-listening:
+		return addr
+	case err := <-done:
+		t.Fatalf("server stopped before it listened: %v", err)
+		return ""
+	}
 }
 
 // closedByServer waits until the server closes conn, reading whatever it
@@ -105,9 +177,13 @@ func TestSlowLorisIsCutOff(t *testing.T) {
 // TestServerDefaults: every timeout is set when the config leaves it
 // zero, so that no receiver runs with Go's unlimited defaults.
 func TestServerDefaults(t *testing.T) {
-	s := NewServer(http.NotFoundHandler(), ServerConfig{})
-	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes != MaxHeaderBytes {
-		t.Fatalf("server without a bound: %+v", s)
+	s, err := NewServer(ServerConfig{Handler: http.NotFoundHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Config()
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 || c.MaxHeaderBytes != MaxHeaderBytes {
+		t.Fatalf("server without a bound: %+v", c)
 	}
 }
 

@@ -21,9 +21,6 @@ const (
 	Pattern = "POST " + Path
 )
 
-// Topic is the topic events are written to.
-const Topic = "tiktok.webhook_events"
-
 // Source is the source field of the records.
 const Source = "tiktokshop-webhook"
 

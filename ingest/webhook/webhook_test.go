@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -70,13 +70,13 @@ func (f *followRec) FollowOrder(ev Event) {
 
 func newTestHandler(t *testing.T) (*Handler, *memWriter, *followRec) {
 	t.Helper()
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mw := &memWriter{codec: codec}
 	fr := &followRec{}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: mw, Follower: fr,
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: mw, Follower: fr,
 		MaxBodyBytes: 4096, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -226,44 +226,6 @@ func TestRecentSetEvicts(t *testing.T) {
 	}
 }
 
-func TestFetchQueueBatches(t *testing.T) {
-	var mu sync.Mutex
-	var batches [][]string
-	done := make(chan struct{})
-	var once sync.Once
-	q := NewFetchQueue(200, func(_ context.Context, ids []string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		batches = append(batches, ids)
-		n := 0
-		for _, b := range batches {
-			n += len(b)
-		}
-		if n >= 121 {
-			once.Do(func() { close(done) })
-		}
-		return nil
-	}, nil)
-	for i := 0; i < 130; i++ {
-		id := "576" + strings.Repeat("0", 12) + string(rune('0'+i/100)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
-		if i >= 120 {
-			id = "577000000000000000" // repeats of one id, queued at once so batched together
-		}
-		q.FollowOrder(Event{Order: &OrderData{OrderID: id}})
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- q.Run(ctx) }()
-	<-done
-	cancel()
-	<-errc
-	for _, b := range batches {
-		if len(b) > 50 {
-			t.Fatalf("batch of %d ids", len(b))
-		}
-	}
-}
-
 // FuzzVerifyAndParse: arbitrary bodies and Authorization headers never get a
 // forged body accepted, never panic the verifier, parser or handler, and
 // every event that parses maps to a record that encodes. The seeds run as a
@@ -278,12 +240,12 @@ func FuzzVerifyAndParse(f *testing.F) {
 	f.Add([]byte(`[]`), "00")
 	f.Add([]byte(``), "")
 	f.Add([]byte("{\"type\":1,\"tts_notification_id\":\"\xff\"}"), "")
-	codec, err := schemas.NewCodec(Topic)
+	codec, err := schemas.NewCodec(schemas.TopicTikTokWebhookEvents)
 	if err != nil {
 		f.Fatal(err)
 	}
 	mw := &memWriter{codec: codec}
-	h, err := NewHandler(Config{AppKey: testKey, AppSecret: tiktokshop.Secret(testSecret), Writer: mw, MaxBodyBytes: 1 << 16})
+	h, err := NewHandler(Config{AppKey: testKey, AppSecret: secret.Secret(testSecret), Writer: mw, MaxBodyBytes: 1 << 16})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/internal/dbtrun"
+	"github.com/shopstream/shopstream/internal/secret"
+	"github.com/shopstream/shopstream/transform/stream"
 )
 
 // EnvPrefix starts every environment variable that sets a config key: the key
@@ -45,6 +47,10 @@ type Config struct {
 	Sources        Sources        `koanf:"sources"`
 	UI             UI             `koanf:"ui"`
 	Dbt            Dbt            `koanf:"dbt"`
+
+	// Warnings are what Load accepted but the operator should change
+	// (deprecated keys); the commands log them.
+	Warnings []string `json:"-" koanf:"-"`
 }
 
 // Dbt configures scheduled dbt runs inside `run` (package internal/dbtrun).
@@ -85,8 +91,6 @@ type Transform struct {
 	// TransactionalID must stay the same across restarts, so a restarted
 	// instance fences the transactions of the one it replaces.
 	TransactionalID string `koanf:"transactional_id"`
-	// TopicPrefix is prepended to every Kafka topic name, input and output.
-	TopicPrefix string `koanf:"topic_prefix"`
 }
 
 // Loader configures the load stage (shopstream load): how it batches and how
@@ -100,9 +104,6 @@ type Loader struct {
 	InstanceID string `koanf:"instance_id"`
 	// Topics to load; empty loads every topic that has a table.
 	Topics []string `koanf:"topics"`
-	// TopicPrefix is prepended to every Kafka topic name (environments or
-	// tenants sharing a cluster); table names stay the same.
-	TopicPrefix string `koanf:"topic_prefix"`
 	// BatchRows and BatchBytes cut a partition's batch. Changing them while
 	// a batch is uncommitted makes its replay form different batches.
 	BatchRows  int `koanf:"batch_rows"`
@@ -129,10 +130,10 @@ type Warehouse struct {
 	// Addr is an external ClickHouse server (host:port). Empty runs the embedded warehouse.
 	Addr string `koanf:"addr"`
 	// Protocol is how to talk to Addr: native (port 9000, production default) or http.
-	Protocol string `koanf:"protocol"`
-	Database string `koanf:"database"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Protocol string        `koanf:"protocol"`
+	Database string        `koanf:"database"`
+	User     string        `koanf:"user"`
+	Password secret.Secret `koanf:"password"`
 	// Listen is where the embedded warehouse serves the ClickHouse HTTP interface.
 	Listen string `koanf:"listen"`
 	// NativeListen is where the embedded warehouse serves the native TCP
@@ -158,9 +159,14 @@ type Kafka struct {
 	// broker persisted under DataDir.
 	Brokers []string `koanf:"brokers"`
 	// Listen is where the in-process broker listens.
-	Listen   string `koanf:"listen"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Listen string `koanf:"listen"`
+	// TopicPrefix is prepended to every Kafka topic name the pipeline
+	// reads and writes, the cursor and dead-letter topics included
+	// (environments or tenants sharing a cluster); table names stay the
+	// same. Default none.
+	TopicPrefix string        `koanf:"topic_prefix"`
+	User        string        `koanf:"user"`
+	Password    secret.Secret `koanf:"password"`
 	// TLS reaches Brokers over TLS, verified against TLSCAFile (PEM) if
 	// set, else the system roots. SASL/PLAIN (User) sends the password as
 	// is: use it with TLS.
@@ -206,35 +212,15 @@ type SchemaRegistry struct {
 	// URL of a registry. Empty runs an in-process one.
 	URL string `koanf:"url"`
 	// Listen is where the in-process registry listens.
-	Listen   string `koanf:"listen"`
-	User     string `koanf:"user"`
-	Password Secret `koanf:"password"`
+	Listen   string        `koanf:"listen"`
+	User     string        `koanf:"user"`
+	Password secret.Secret `koanf:"password"`
 }
 
 // Metrics configures the Prometheus and health endpoint.
 type Metrics struct {
 	Listen string `koanf:"listen"`
 }
-
-// Secret is a value that must never be printed: it formats as [redacted].
-type Secret string
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return s.String() }
-
-// MarshalText keeps encoders (JSON, YAML, zerolog) from printing the value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// Reveal returns the value, for the one place that sends it.
-func (s Secret) Reveal() string { return string(s) }
 
 // secretKeys may not be written in the config file; each has a <key>_file
 // variant naming a file that holds it.
@@ -258,6 +244,7 @@ func defaults() map[string]any {
 		"warehouse.idle_connection_timeout": "1h",
 		"kafka.brokers":                     []string{},
 		"kafka.listen":                      "127.0.0.1:9092",
+		"kafka.topic_prefix":                "",
 		"kafka.user":                        "",
 		"kafka.password":                    "",
 		"kafka.password_file":               "",
@@ -284,8 +271,8 @@ func defaults() map[string]any {
 		"transform.time_zone":               "UTC",
 		"transform.attribution":             "full",
 		"transform.mapping_file":            "",
-		"transform.group":                   "shopstream-transform",
-		"transform.transactional_id":        "shopstream-transform-0",
+		"transform.group":                   stream.DefaultGroup,
+		"transform.transactional_id":        stream.DefaultTransactionalID,
 		"transform.topic_prefix":            "",
 		"dbt.schedule":                      "",
 		"dbt.bin":                           "dbt",
@@ -357,6 +344,7 @@ func load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		problems = append(problems, fmt.Errorf("decode config: %w", err))
 	}
+	problems = append(problems, c.mergeTopicPrefixes(k)...)
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)

@@ -4,7 +4,14 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"time"
+
+	"github.com/shopstream/shopstream/ingest/amazon"
+	"github.com/shopstream/shopstream/ingest/stage"
+	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/ingest/webhook"
+	"github.com/shopstream/shopstream/internal/secret"
 )
 
 // Sources configures the ingest stages (shopstream ingest, backfill, and run
@@ -20,14 +27,12 @@ type Sources struct {
 	Seed uint64 `koanf:"seed"`
 	// Instance names this instance of each stage in its transactional id;
 	// it must survive restarts (a StatefulSet ordinal).
-	Instance string `koanf:"instance"`
-	// TopicPrefix is prepended to every topic the stages write.
-	TopicPrefix string     `koanf:"topic_prefix"`
-	Amazon      Amazon     `koanf:"amazon"`
-	TikTokShop  TikTokShop `koanf:"tiktokshop"`
-	TikTokBiz   TikTokBiz  `koanf:"tiktokbiz"`
-	Webhooks    Webhooks   `koanf:"webhooks"`
-	Sim         Sim        `koanf:"sim"`
+	Instance   string     `koanf:"instance"`
+	Amazon     Amazon     `koanf:"amazon"`
+	TikTokShop TikTokShop `koanf:"tiktokshop"`
+	TikTokBiz  TikTokBiz  `koanf:"tiktokbiz"`
+	Webhooks   Webhooks   `koanf:"webhooks"`
+	Sim        Sim        `koanf:"sim"`
 }
 
 // Sim shapes the simulated world of Simulate (make run's demo).
@@ -48,12 +53,12 @@ type Sim struct {
 
 // Amazon configures the SP-API source.
 type Amazon struct {
-	Endpoint      string `koanf:"endpoint"`
-	TokenURL      string `koanf:"token_url"`
-	ClientID      string `koanf:"client_id"`
-	ClientSecret  Secret `koanf:"client_secret"`
-	RefreshToken  Secret `koanf:"refresh_token"`
-	MarketplaceID string `koanf:"marketplace_id"`
+	Endpoint      string        `koanf:"endpoint"`
+	TokenURL      string        `koanf:"token_url"`
+	ClientID      string        `koanf:"client_id"`
+	ClientSecret  secret.Secret `koanf:"client_secret"`
+	RefreshToken  secret.Secret `koanf:"refresh_token"`
+	MarketplaceID string        `koanf:"marketplace_id"`
 	// ReportZone is the zone report days are cut in (IANA name).
 	ReportZone string `koanf:"report_zone"`
 	// Since is where history starts (YYYY-MM-DD) when no cursor is stored;
@@ -84,13 +89,13 @@ type Amazon struct {
 
 // TikTokShop configures the TikTok Shop source.
 type TikTokShop struct {
-	APIBaseURL   string `koanf:"api_base_url"`
-	AuthBaseURL  string `koanf:"auth_base_url"`
-	AppKey       string `koanf:"app_key"`
-	AppSecret    Secret `koanf:"app_secret"`
-	RefreshToken Secret `koanf:"refresh_token"`
-	AuthCode     Secret `koanf:"auth_code"`
-	ShopID       string `koanf:"shop_id"`
+	APIBaseURL   string        `koanf:"api_base_url"`
+	AuthBaseURL  string        `koanf:"auth_base_url"`
+	AppKey       string        `koanf:"app_key"`
+	AppSecret    secret.Secret `koanf:"app_secret"`
+	RefreshToken secret.Secret `koanf:"refresh_token"`
+	AuthCode     secret.Secret `koanf:"auth_code"`
+	ShopID       string        `koanf:"shop_id"`
 	// Zone is the shop's registered time zone (IANA name).
 	Zone         string        `koanf:"zone"`
 	Since        string        `koanf:"since"`
@@ -103,10 +108,10 @@ type TikTokShop struct {
 type TikTokBiz struct {
 	BaseURL      string        `koanf:"base_url"`
 	BusinessID   string        `koanf:"business_id"`
-	AccessToken  Secret        `koanf:"access_token"`
-	RefreshToken Secret        `koanf:"refresh_token"`
+	AccessToken  secret.Secret `koanf:"access_token"`
+	RefreshToken secret.Secret `koanf:"refresh_token"`
 	ClientID     string        `koanf:"client_id"`
-	ClientSecret Secret        `koanf:"client_secret"`
+	ClientSecret secret.Secret `koanf:"client_secret"`
 	PollInterval time.Duration `koanf:"poll_interval"`
 }
 
@@ -141,41 +146,41 @@ func sourceDefaults() map[string]any {
 		"sources.instance":                       "0",
 		"sources.topic_prefix":                   "",
 		"sources.amazon.endpoint":                "",
-		"sources.amazon.token_url":               "https://api.amazon.com/auth/o2/token",
+		"sources.amazon.token_url":               amazon.DefaultTokenURL,
 		"sources.amazon.client_id":               "",
 		"sources.amazon.marketplace_id":          "ATVPDKIKX0DER",
-		"sources.amazon.report_zone":             "America/Los_Angeles",
+		"sources.amazon.report_zone":             amazon.DefaultReportZone,
 		"sources.amazon.since":                   "",
 		"sources.amazon.poll_interval":           "5m",
-		"sources.amazon.lookback":                "72h",
-		"sources.amazon.report_interval":         "1h",
-		"sources.amazon.catalog_interval":        "1h",
-		"sources.amazon.reports_in_flight":       4,
-		"sources.amazon.report_poll_interval":    "15s",
-		"sources.amazon.brand_analytics_periods": []string{"WEEK", "MONTH", "QUARTER"},
+		"sources.amazon.lookback":                amazon.DefaultRestatementLookback,
+		"sources.amazon.report_interval":         stage.DefaultReportInterval,
+		"sources.amazon.catalog_interval":        stage.DefaultCatalogInterval,
+		"sources.amazon.reports_in_flight":       amazon.DefaultReportsInFlight,
+		"sources.amazon.report_poll_interval":    amazon.DefaultReportPollInterval,
+		"sources.amazon.brand_analytics_periods": stage.DefaultBrandAnalyticsPeriods(),
 		"sources.sim.history_weeks":              9,
 		"sources.sim.halo_planted":               6,
 		"sources.sim.halo_spike_controls":        4,
 		"sources.sim.rate_scale":                 120,
 		"sources.amazon.asins":                   []string{},
 		"sources.tiktokshop.api_base_url":        "",
-		"sources.tiktokshop.auth_base_url":       "https://auth.tiktok-shops.com",
+		"sources.tiktokshop.auth_base_url":       tiktokshop.DefaultAuthBaseURL,
 		"sources.tiktokshop.app_key":             "",
 		"sources.tiktokshop.shop_id":             "",
-		"sources.tiktokshop.zone":                "America/Los_Angeles",
+		"sources.tiktokshop.zone":                stage.DefaultShopZone,
 		"sources.tiktokshop.since":               "",
 		"sources.tiktokshop.poll_interval":       "1m",
-		"sources.tiktokshop.overlap":             "10m",
+		"sources.tiktokshop.overlap":             stage.DefaultShopOverlap,
 		"sources.tiktokbiz.base_url":             "",
 		"sources.tiktokbiz.business_id":          "",
 		"sources.tiktokbiz.client_id":            "",
-		"sources.tiktokbiz.poll_interval":        "1h",
+		"sources.tiktokbiz.poll_interval":        stage.DefaultBusinessInterval,
 		"sources.webhooks.listen":                "",
-		"sources.webhooks.max_body_bytes":        64 << 10,
-		"sources.webhooks.read_header_timeout":   "5s",
-		"sources.webhooks.read_timeout":          "10s",
-		"sources.webhooks.write_timeout":         "15s",
-		"sources.webhooks.idle_timeout":          "60s",
+		"sources.webhooks.max_body_bytes":        webhook.DefaultMaxBodyBytes,
+		"sources.webhooks.read_header_timeout":   webhook.DefaultReadHeaderTimeout,
+		"sources.webhooks.read_timeout":          webhook.DefaultReadTimeout,
+		"sources.webhooks.write_timeout":         webhook.DefaultWriteTimeout,
+		"sources.webhooks.idle_timeout":          webhook.DefaultIdleTimeout,
 	}
 	for _, k := range sourceSecretKeys {
 		d[k], d[k+"_file"] = "", ""
@@ -247,7 +252,7 @@ func (s Sources) validate() []error {
 	}
 	positive("sources.amazon.report_poll_interval", s.Amazon.ReportPollInterval)
 	for _, k := range s.Amazon.BrandAnalyticsPeriods {
-		if k != "WEEK" && k != "MONTH" && k != "QUARTER" {
+		if !slices.Contains(stage.DefaultBrandAnalyticsPeriods(), k) {
 			bad("sources.amazon.brand_analytics_periods", "%q is not WEEK, MONTH or QUARTER", k)
 		}
 	}

@@ -9,16 +9,20 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 )
 
-// Warehouse supervises the embedded warehouse, which runs as a child process
+// Warehouse is the embedded warehouse, which runs as a child process
 // (`shopstream warehouse`) because a bad query can crash the engine's host
-// process: the child is restarted, the pipeline keeps running.
+// process, as a supervised part (internal/supervise): each Run starts the
+// child and waits until it answers, then returns when the child exits (an
+// error: restart me) or, once ctx ends, stops it and returns nil. Both
+// protocols are served by the one child: when a query crashes it, every
+// client of either protocol loses its connection (an error, never a hang),
+// and the supervisor restarts it; the pipeline keeps running.
 type Warehouse struct {
 	URL string
 	// NativeAddr is host:port of the native protocol, "" if not served.
@@ -26,44 +30,60 @@ type Warehouse struct {
 	args       []string
 	bin        string
 	log        zerolog.Logger
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	restarts int
-	cancel   context.CancelFunc
-	done     chan struct{}
 }
 
-// StartWarehouse starts `bin warehouse --listen listen --native-listen
-// nativeListen --data dataDir [extraArgs...]`, waits until it answers /ping
-// (and accepts native connections), and keeps it running until Stop. Both
-// protocols are served by the one child: when a query crashes it, every
-// client of either protocol loses its connection (an error, never a hang)
-// and the child is restarted.
-func StartWarehouse(ctx context.Context, bin, listen, nativeListen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
-	w := &Warehouse{
+// healthyTimeout bounds the wait for a started child to answer.
+const healthyTimeout = 2 * time.Minute
+
+// NewWarehouse validates the settings of `bin warehouse --listen listen
+// --native-listen nativeListen --data dataDir [extraArgs...]`; Run starts
+// it.
+func NewWarehouse(bin, listen, nativeListen, dataDir string, log zerolog.Logger, extraArgs ...string) (*Warehouse, error) {
+	if bin == "" || dataDir == "" {
+		return nil, errors.New("warehouse: a binary and a data directory are required")
+	}
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		return nil, fmt.Errorf("warehouse: listen address %q: %w", listen, err)
+	}
+	if _, _, err := net.SplitHostPort(nativeListen); err != nil && nativeListen != "" {
+		return nil, fmt.Errorf("warehouse: native listen address %q: %w", nativeListen, err)
+	}
+	return &Warehouse{
 		URL:        "http://" + listen,
 		NativeAddr: nativeListen,
 		bin:        bin,
 		args:       append([]string{"warehouse", "--listen", listen, "--native-listen", nativeListen, "--data", dataDir}, extraArgs...),
 		log:        log,
-		done:       make(chan struct{}),
-	}
-	exited, err := w.spawn()
-	if err != nil {
-		return nil, err
-	}
-	if err := w.waitHealthy(ctx, exited, 2*time.Minute); err != nil {
-		w.kill()
-		return nil, err
-	}
-	superviseCtx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	go w.supervise(superviseCtx, exited)
-	return w, nil
+	}, nil
 }
 
-func (w *Warehouse) spawn() (<-chan error, error) {
+// Run starts the child, waits until it answers, and keeps it until it
+// exits (the error says how) or ctx ends (then it stops the child: SIGTERM,
+// SIGKILL after 15 s, and returns nil).
+func (w *Warehouse) Run(ctx context.Context) error {
+	cmd, exited, err := w.spawn()
+	if err != nil {
+		return err
+	}
+	if err := w.waitHealthy(ctx, exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	w.log.Info().Str("url", w.URL).Int("pid", cmd.Process.Pid).Msg("warehouse healthy")
+	select {
+	case err := <-exited:
+		return fmt.Errorf("warehouse process exited: %v", err)
+	case <-ctx.Done():
+		stopChild(cmd, exited)
+		return nil
+	}
+}
+
+func (w *Warehouse) spawn() (*exec.Cmd, <-chan error, error) {
 	cmd := exec.Command(w.bin, w.args...)
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
@@ -71,18 +91,15 @@ func (w *Warehouse) spawn() (<-chan error, error) {
 	// supervisor stops it in order); Pdeathsig ends it if the supervisor dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start warehouse process: %w", err)
+		return nil, nil, fmt.Errorf("start warehouse process: %w", err)
 	}
-	w.mu.Lock()
-	w.cmd = cmd
-	w.mu.Unlock()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	return exited, nil
+	return cmd, exited, nil
 }
 
-func (w *Warehouse) waitHealthy(ctx context.Context, exited <-chan error, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
+func (w *Warehouse) waitHealthy(ctx context.Context, exited <-chan error) error {
+	deadline := time.NewTimer(healthyTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -96,68 +113,19 @@ func (w *Warehouse) waitHealthy(ctx context.Context, exited <-chan error, timeou
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return fmt.Errorf("warehouse at %s not healthy after %s", w.URL, timeout)
+			return fmt.Errorf("warehouse at %s not healthy after %s", w.URL, healthyTimeout)
 		case <-tick.C:
 		}
 	}
 }
 
-// supervise restarts the child whenever it exits, with capped backoff.
-func (w *Warehouse) supervise(ctx context.Context, exited <-chan error) {
-	defer close(w.done)
-	backoff := time.Second
-	for {
-		select {
-		case <-ctx.Done():
-			w.stopChild(exited)
-			return
-		case err := <-exited:
-			w.mu.Lock()
-			w.restarts++
-			n := w.restarts
-			w.mu.Unlock()
-			w.log.Warn().Err(err).Int("restarts", n).Dur("backoff", backoff).Msg("warehouse process exited; restarting")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			next, err := w.spawn()
-			if err != nil {
-				w.log.Error().Err(err).Msg("warehouse restart failed")
-				ch := make(chan error, 1)
-				ch <- err
-				exited = ch
-				continue
-			}
-			if err := w.waitHealthy(ctx, next, 2*time.Minute); err == nil {
-				backoff = time.Second
-				w.log.Info().Str("url", w.URL).Msg("warehouse healthy again")
-			}
-			exited = next
-		}
-	}
-}
-
-func (w *Warehouse) stopChild(exited <-chan error) {
-	w.mu.Lock()
-	cmd := w.cmd
-	w.mu.Unlock()
+func stopChild(cmd *exec.Cmd, exited <-chan error) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
 		<-exited
-	}
-}
-
-func (w *Warehouse) kill() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cmd != nil && w.cmd.Process != nil {
-		_ = w.cmd.Process.Kill()
 	}
 }
 
@@ -182,14 +150,6 @@ func DialPort(ctx context.Context, addr string) error {
 		return fmt.Errorf("warehouse %s does not accept connections: %w", addr, err)
 	}
 	return c.Close()
-}
-
-// Stop terminates the child and its supervision.
-func (w *Warehouse) Stop() {
-	if w.cancel != nil {
-		w.cancel()
-		<-w.done
-	}
 }
 
 // PingClickHouseHTTP checks that a ClickHouse HTTP interface at baseURL answers /ping,

@@ -10,9 +10,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/internal/infra"
+	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -25,12 +27,25 @@ func TestWarehouseCrashAcrossProtocols(t *testing.T) {
 	bin := testenv.Binary(t)
 	ctx := context.Background()
 	httpAddr, nativeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	w, err := infra.StartWarehouse(ctx, bin, httpAddr, nativeAddr, filepath.Join(t.TempDir(), "warehouse"),
-		zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	w, err := infra.NewWarehouse(bin, httpAddr, nativeAddr, filepath.Join(t.TempDir(), "warehouse"), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
+	// The warehouse runs as run runs it: a part of the supervisor.
+	metrics, err := supervise.NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := supervise.New(log, metrics, supervise.Policy{})
+	runCtx, stop := context.WithCancel(ctx)
+	sup.Go(runCtx, "warehouse", w)
+	t.Cleanup(func() { stop(); sup.Wait() })
+	for deadline := time.Now().Add(2 * time.Minute); w.Ping(ctx) != nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the warehouse is not healthy after 2 minutes")
+		}
+	}
 	open := func(protocol clickhouse.Protocol, addr string) driver.Conn {
 		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: protocol,
 			DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
@@ -88,7 +103,11 @@ func TestWarehouseCrashAcrossProtocols(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		}
-		if restarts := w.Restarts(); restarts != i+1 {
+		var m dto.Metric
+		if err := metrics.Restarts("warehouse").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if restarts := int(m.GetCounter().GetValue()); restarts != i+1 {
 			t.Fatalf("after crash %d the supervisor counted %d restarts, want %d", i, restarts, i+1)
 		}
 	}

@@ -70,7 +70,7 @@ func Read(ctx context.Context, cfg Config) Report {
 	var r Report
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		serde, err := schemas.NewRegistry(cfg.Registry).Serde(ctx, cursor.Topic)
+		serde, err := schemas.NewRegistry(cfg.Registry).Serde(ctx, schemas.TopicCursors)
 		if err == nil {
 			r.Cursors, err = Cursors(ctx, cursor.LoadConfig{ClientOpts: cfg.KafkaOpts, Topic: cfg.CursorTopic, Decoder: serde}, cfg.Sources...)
 		}

@@ -115,39 +115,39 @@ type spec struct {
 }
 
 var specs = map[string]spec{
-	"amazon.catalog": {key: []string{"marketplace_id", "asin"},
+	schemas.TopicAmazonCatalog: {key: []string{"marketplace_id", "asin"},
 		rawPart: "toYYYYMM(source_ts)", reason: "snapshots are read by capture month; the current state is one row per ASIN, too small to partition"},
-	"amazon.order_items": {key: []string{"marketplace_id", "amazon_order_id", "order_item_id"},
+	schemas.TopicAmazonOrderItems: {key: []string{"marketplace_id", "amazon_order_id", "order_item_id"},
 		rawPart: "toYYYYMM(source_ts)", reason: "changes are read by change month; the current state has no date that is fixed per line, so it is not partitioned"},
-	"amazon.orders": {key: []string{"marketplace_id", "amazon_order_id"},
+	schemas.TopicAmazonOrders: {key: []string{"marketplace_id", "amazon_order_id"},
 		rawPart: "toYYYYMM(purchase_date)", curPart: "toYYYYMM(purchase_date)", reason: "orders are read by purchase month, which never changes for an order, so all its versions share a partition"},
-	"amazon.sales_traffic": {key: []string{"marketplace_id", "date", "parent_asin", "ifNull(child_asin, '')", "ifNull(sku, '')"},
+	schemas.TopicAmazonSalesTraffic: {key: []string{"marketplace_id", "date", "parent_asin", "ifNull(child_asin, '')", "ifNull(sku, '')"},
 		rawPart: "toYYYYMM(date)", curPart: "toYYYYMM(date)", reason: "daily figures are read by month of the day, which is part of the key"},
-	"amazon.search_query_performance": {key: []string{"marketplace_id", "report_period", "start_date", "asin", "search_query"},
+	schemas.TopicAmazonSearchQueryPerformance: {key: []string{"marketplace_id", "report_period", "start_date", "asin", "search_query"},
 		rawPart: "toYYYYMM(start_date)", curPart: "toYYYYMM(start_date)", reason: "report periods are read by month of their start, which is part of the key"},
-	"amazon.search_terms": {key: []string{"marketplace_id", "report_period", "start_date", "department_name", "search_term"},
+	schemas.TopicAmazonSearchTerms: {key: []string{"marketplace_id", "report_period", "start_date", "department_name", "search_term"},
 		rawPart: "toYYYYMM(start_date)", curPart: "toYYYYMM(start_date)", reason: "report periods are read by month of their start, which is part of the key"},
-	"tiktok.orders": {key: []string{"shop_id", "order_id"},
+	schemas.TopicTikTokOrders: {key: []string{"shop_id", "order_id"},
 		rawPart: "toYYYYMM(create_time)", curPart: "toYYYYMM(create_time)", reason: "orders are read by creation month, which never changes for an order"},
-	"tiktok.products": {key: []string{"shop_id", "product_id"},
+	schemas.TopicTikTokProducts: {key: []string{"shop_id", "product_id"},
 		rawPart: "toYYYYMM(source_ts)", reason: "changes are read by change month; the current state is one row per product"},
-	"tiktok.video_engagement": {key: []string{"business_id", "item_id"},
+	schemas.TopicTikTokVideoEngagement: {key: []string{"business_id", "item_id"},
 		rawPart: "toYYYYMM(source_ts)", reason: "lifetime snapshots are read by capture month; the current state is one row per video",
 		ttl: "toDateTime(source_ts) + INTERVAL 400 DAY", ttlReason: "snapshots are lifetime totals already turned into daily deltas by transform; a year of history covers restatements and year-over-year checks"},
-	"tiktok.video_performance": {key: []string{"shop_id", "video_id", "date"},
+	schemas.TopicTikTokVideoPerformance: {key: []string{"shop_id", "video_id", "date"},
 		rawPart: "toYYYYMM(date)", curPart: "toYYYYMM(date)", reason: "daily figures are read by month of the day, which is part of the key"},
-	"tiktok.webhook_events": {key: []string{"tts_notification_id"}, events: true,
+	schemas.TopicTikTokWebhookEvents: {key: []string{"tts_notification_id"}, events: true,
 		rawPart: "toYYYYMM(timestamp)", reason: "notifications are read by month they were sent",
 		ttl: "toDateTime(timestamp) + INTERVAL 180 DAY", ttlReason: "notifications only trigger re-reads of orders, which land in tiktok_orders; half a year is enough to audit them"},
-	"xchannel.product_daily": {key: []string{"product_key", "date"},
+	schemas.TopicProductDaily: {key: []string{"product_key", "date"},
 		rawPart: "toYYYYMM(date)", curPart: "toYYYYMM(date)", reason: "daily rows are read by month of the day, which is part of the key"},
-	"xchannel.product_links": {key: []string{"channel", KeyColumn},
+	schemas.TopicProductLinks: {key: []string{"channel", KeyColumn},
 		rawPart: "toYYYYMM(source_ts)", reason: "changes are read by change month; the identity map is small and not partitioned"},
 }
 
 // KafkaOnly lists topics that have no table, with the reason.
 var KafkaOnly = map[string]string{
-	"shopstream.cursors": "the ingest stage's source positions, written in the same Kafka transaction as the records they cover; state, not data",
+	schemas.TopicCursors: "the ingest stage's source positions, written in the same Kafka transaction as the records they cover; state, not data",
 }
 
 // lowCardinality are string fields with few distinct values (statuses, codes,
@@ -392,15 +392,6 @@ func (t *Table) Row(rec map[string]any, key []byte, partition int32, offset int6
 }
 
 func (t *Table) hasField(name string) bool { return t.fields[name] }
-
-// ColumnNames returns the names of t.Columns in order.
-func (t *Table) ColumnNames() []string {
-	out := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		out[i] = c.Name
-	}
-	return out
-}
 
 // MappingError is a record value that does not fit its column (dead-letter
 // the record).

@@ -23,6 +23,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
@@ -183,7 +184,6 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 	t.Helper()
 	d := sm.Description()
 	cfg := sm.World().Config()
-	clk := manualClock{clock}
 	since := d.WorldStart
 	var log bytes.Buffer
 	defer func() {
@@ -209,12 +209,12 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 	// The Business API first: its one snapshot is taken at now exactly.
 	bc := d.TikTokBusiness.Credentials
 	biz, err := tiktokbiz.New(tiktokbiz.Config{BaseURL: d.TikTokBusiness.BaseURL, BusinessID: bc.BusinessID,
-		AccessToken: tiktokbiz.Secret(bc.AccessToken), RefreshToken: tiktokbiz.Secret(bc.RefreshToken),
-		ClientID: bc.ClientID, ClientSecret: tiktokbiz.Secret(bc.ClientSecret), Now: clock.Now, Sleep: clk.Sleep})
+		AccessToken: secret.Secret(bc.AccessToken), RefreshToken: secret.Secret(bc.RefreshToken),
+		ClientID: bc.ClientID, ClientSecret: secret.Secret(bc.ClientSecret), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bst, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: k, Client: biz, BusinessID: bc.BusinessID, Clock: clk})
+	bst, err := stage.OpenTikTokBusiness(ctx, stage.BusinessConfig{Kafka: k, Client: biz, BusinessID: bc.BusinessID, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,12 +222,11 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 
 	sc := d.TikTokShop.Credentials
 	shop, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: d.TikTokShop.APIBaseURL, AuthBaseURL: d.TikTokShop.AuthBaseURL,
-		AppKey: sc.AppKey, AppSecret: tiktokshop.Secret(sc.AppSecret), AuthCode: tiktokshop.Secret(sc.AuthCode),
-		Now: clock.Now, Sleep: clk.Sleep})
+		AppKey: sc.AppKey, AppSecret: secret.Secret(sc.AppSecret), AuthCode: secret.Secret(sc.AuthCode), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sst, err := stage.OpenTikTokShop(ctx, stage.ShopConfig{Kafka: k, Client: shop, Since: since, Until: now, Zone: cfg.ShopZone, Disable: disable, Clock: clk})
+	sst, err := stage.OpenTikTokShop(ctx, stage.ShopConfig{Kafka: k, Client: shop, Since: since, Until: now, Zone: cfg.ShopZone, Disable: disable, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +234,8 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 
 	ac := d.Amazon.Credentials
 	amz, err := amazon.NewClient(amazon.Config{Endpoint: d.Amazon.Endpoint, TokenURL: d.Amazon.TokenURL,
-		Credentials:   amazon.Credentials{ClientID: ac.ClientID, ClientSecret: amazon.Secret(ac.ClientSecret), RefreshToken: amazon.Secret(ac.RefreshToken)},
-		MarketplaceID: d.MarketplaceID, ReportZone: cfg.AmazonZone, Clock: clk})
+		Credentials:   amazon.Credentials{ClientID: ac.ClientID, ClientSecret: secret.Secret(ac.ClientSecret), RefreshToken: secret.Secret(ac.RefreshToken)},
+		MarketplaceID: d.MarketplaceID, ReportZone: cfg.AmazonZone, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,28 +243,12 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 	for _, e := range sm.World().Truth().Catalog() {
 		asins = append(asins, e.ASIN)
 	}
-	ast, err := stage.OpenAmazon(ctx, stage.AmazonConfig{Kafka: k, Client: amz, Since: since, Until: now, ASINs: asins, Disable: disable, Clock: clk})
+	ast, err := stage.OpenAmazon(ctx, stage.AmazonConfig{Kafka: k, Client: amz, Since: since, Until: now, ASINs: asins, Disable: disable, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backfill("amazon", ast)
 	t.Logf("backfill (wall %s): %s", strings.Join(took, ", "), lastLines(log.String(), "backfill done"))
-}
-
-// manualClock runs clients and stages on the simulator's clock: Sleep
-// moves simulated time instead of waiting.
-type manualClock struct{ c *simworld.ManualClock }
-
-func (m manualClock) Now() time.Time { return m.c.Now() }
-
-func (m manualClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Set, not Advance: concurrent sleepers waiting for the same instant
-	// move the clock once.
-	m.c.Set(m.c.Now().Add(d))
-	return nil
 }
 
 // waitTransformed waits until the transform's group has committed every

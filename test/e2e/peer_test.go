@@ -35,7 +35,7 @@ import (
 
 // peerTopic is the topic both loaders read: TikTok Shop webhook events, flat
 // records that both map to the same columns.
-const peerTopic = webhook.Topic
+const peerTopic = schemas.TopicTikTokWebhookEvents
 
 // peerKafkaColumns are the Kafka engine table's columns: the Avro fields.
 const peerKafkaColumns = `event_id String, source String, entity String, op String,

@@ -7,14 +7,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/internal/native"
 )
 
 // Topics this package reads and writes.
 const (
-	TopicAmazonCatalog  = "amazon.catalog"
-	TopicTikTokProducts = "tiktok.products"
-	TopicProductLinks   = "xchannel.product_links"
+	TopicAmazonCatalog  = schemas.TopicAmazonCatalog
+	TopicTikTokProducts = schemas.TopicTikTokProducts
+	TopicProductLinks   = schemas.TopicProductLinks
 )
 
 // AmazonCatalogItems reads an amazon.catalog record (goavro native form)

@@ -4,20 +4,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/internal/native"
 )
 
 // Input topics of the join.
 const (
-	TopicAmazonCatalog      = "amazon.catalog"
-	TopicAmazonSalesTraffic = "amazon.sales_traffic"
-	TopicAmazonSearchQuery  = "amazon.search_query_performance"
-	TopicAmazonSearchTerms  = "amazon.search_terms"
-	TopicAmazonOrders       = "amazon.orders"
-	TopicAmazonOrderItems   = "amazon.order_items"
-	TopicTikTokOrders       = "tiktok.orders"
-	TopicTikTokVideoPerf    = "tiktok.video_performance"
-	TopicTikTokEngagement   = "tiktok.video_engagement"
+	TopicAmazonCatalog      = schemas.TopicAmazonCatalog
+	TopicAmazonSalesTraffic = schemas.TopicAmazonSalesTraffic
+	TopicAmazonSearchQuery  = schemas.TopicAmazonSearchQueryPerformance
+	TopicAmazonSearchTerms  = schemas.TopicAmazonSearchTerms
+	TopicAmazonOrders       = schemas.TopicAmazonOrders
+	TopicAmazonOrderItems   = schemas.TopicAmazonOrderItems
+	TopicTikTokOrders       = schemas.TopicTikTokOrders
+	TopicTikTokVideoPerf    = schemas.TopicTikTokVideoPerformance
+	TopicTikTokEngagement   = schemas.TopicTikTokVideoEngagement
 )
 
 // InputTopics lists the topics ApplyRecord understands.

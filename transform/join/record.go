@@ -5,11 +5,12 @@ import (
 	"encoding/hex"
 	"strconv"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/internal/native"
 )
 
 // TopicProductDaily is the topic of joined rows.
-const TopicProductDaily = "xchannel.product_daily"
+const TopicProductDaily = schemas.TopicProductDaily
 
 // Key returns the row's Kafka key, product_key:date.
 func (r Row) Key() string { return r.ProductKey + ":" + r.Day.String() }

@@ -25,9 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
@@ -110,51 +108,14 @@ func loadedTopics() []string {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	brokers := testenv.KafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	e := &env{t: t, brokers: brokers, prefix: fmt.Sprintf("oracle%d.", time.Now().UnixNano()), counts: map[string]int{}}
+	k := testenv.NewKafka(t)
+	ctx := testenv.Context(t)
+	brokers := k.Brokers
+	e := &env{t: t, brokers: brokers, prefix: k.Prefix, regURL: k.RegistryURL, serde: k.Serde, adm: k.Admin, counts: map[string]int{}}
 	e.group = strings.TrimSuffix(e.prefix, ".") + "-transform"
+	k.CreateTopics(t, 3, loadedTopics()...)
 
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	e.regURL = reg.URL()
-	src, err := sr.NewClient(sr.URLs(e.regURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.NewRegistry(src)
-	if _, err := r.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if e.serde, err = r.Serde(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	e.adm = kadm.NewClient(cl)
-	var topics []string
-	for _, tp := range loadedTopics() {
-		topics = append(topics, e.prefix+tp, deadletter.Topic(e.prefix+tp))
-	}
-	// Unlimited retention, as ingest creates them: the transform checks.
-	res, err := e.adm.CreateTopics(ctx, 3, 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Error(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = e.adm.DeleteTopics(ctx, topics...)
-	})
-
+	var err error
 	wh := testenv.StartWarehouse(t)
 	e.conn, err = load.Open(ctx, load.Warehouse{Addr: wh.Addr, Protocol: "http", MaxOpenConns: 8})
 	if err != nil {

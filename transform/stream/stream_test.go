@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
@@ -35,53 +34,10 @@ type kafkaEnv struct {
 
 func newKafkaEnv(t *testing.T) *kafkaEnv {
 	t.Helper()
-	brokers := testenv.KafkaBrokers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	src, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.NewRegistry(src)
-	if _, err := r.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := r.Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	e := &kafkaEnv{brokers: brokers, prefix: fmt.Sprintf("xf%d.", time.Now().UnixNano()), serde: serde, sr: src, adm: kadm.NewClient(cl), cl: cl}
-	topics := prefixed(e.prefix, append(Topics(), identity.TopicProductLinks, join.TopicProductDaily))
-	for _, tp := range slices.Clone(topics) {
-		topics = append(topics, deadletter.Topic(tp))
-	}
-	res, err := e.adm.CreateTopics(ctx, 2, 1, keepHistory, topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Error(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = e.adm.DeleteTopics(ctx, topics...)
-	})
-	return e
+	k := testenv.NewKafka(t)
+	k.CreateTopics(t, 2, append(Topics(), identity.TopicProductLinks, join.TopicProductDaily)...)
+	return &kafkaEnv{brokers: k.Brokers, prefix: k.Prefix, serde: k.Serde, sr: k.Registry, adm: k.Admin, cl: k.Client}
 }
-
-// keepHistory is how ingest creates the input topics: the transform
-// refuses inputs whose records expire.
-var keepHistory = map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 
 func (e *kafkaEnv) produce(t *testing.T, ins []input) {
 	t.Helper()

@@ -1,8 +1,4 @@
-// Package ingesttest gives the ingest packages' integration tests an
-// isolated corner of the real Kafka broker: topics under a prefix unique to
-// the test, an in-process schema registry with every schema registered, and
-// helpers to read topics to their end.
-package ingesttest
+package testenv
 
 import (
 	"context"
@@ -18,36 +14,38 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
-	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
 
-// Timeout bounds every test's Kafka work, so that a bug hangs no test for
-// longer; tests never wait on it to pass.
-const Timeout = 2 * time.Minute
-
-// Env is one test's share of the broker.
-type Env struct {
+// Kafka is one test's share of the real broker (KafkaBrokers): topics
+// under a prefix unique to the test, deleted when it ends, and an
+// in-process schema registry (srfake, over HTTP, so that child processes
+// reach it too) with every schema registered.
+type Kafka struct {
 	Brokers []string
-	// Prefix starts every topic of the test.
+	// Prefix starts every topic of the test; pass it to the stages as their
+	// topic prefix (kafka.topic_prefix to a child process).
 	Prefix string
 	// Serde encodes and decodes with the registered schemas; it knows
 	// topics by their logical names (without Prefix).
 	Serde *schemas.Serde
 	// Encoder encodes for prefixed topics through Serde.
 	Encoder Encoder
-	Admin   *kadm.Client
-	// RegistryURL is the in-process schema registry, reachable from child
-	// processes.
+	// Registry is a client of the schema registry at RegistryURL.
+	Registry    *sr.Client
 	RegistryURL string
+	// Client is a plain client of the broker, and Admin its admin client.
+	Client *kgo.Client
+	Admin  *kadm.Client
 }
 
-// New returns the Env of t, or skips t when no broker is configured (fails
-// it under make test).
-func New(t testing.TB) *Env {
+// NewKafka returns t's share of the broker, or skips t when no broker is
+// configured (fails it under make test).
+func NewKafka(t testing.TB) *Kafka {
 	t.Helper()
-	brokers := testenv.KafkaBrokers(t)
+	brokers := KafkaBrokers(t)
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -74,15 +72,42 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &Env{
+	k := &Kafka{
 		Brokers:     brokers,
 		Prefix:      prefix,
 		Serde:       serde,
 		Encoder:     Encoder{Serde: serde, Prefix: prefix},
-		Admin:       kadm.NewClient(cl),
+		Registry:    client,
 		RegistryURL: reg.URL(),
+		Client:      cl,
+		Admin:       kadm.NewClient(cl),
+	}
+	t.Cleanup(k.deleteTopics)
+	return k
+}
+
+// deleteTopics deletes every topic under the test's prefix.
+func (e *Kafka) deleteTopics() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics, err := e.Admin.ListTopics(ctx)
+	if err != nil {
+		return // the broker is gone; nothing to tidy
+	}
+	var names []string
+	for _, name := range topics.Names() {
+		if strings.HasPrefix(name, e.Prefix) {
+			names = append(names, name)
+		}
+	}
+	if len(names) > 0 {
+		_, _ = e.Admin.DeleteTopics(ctx, names...)
 	}
 }
+
+// Timeout bounds every test's Kafka work (Context), so that a bug hangs no
+// test for longer; tests never wait on it to pass.
+const Timeout = 2 * time.Minute
 
 // Context returns a context that ends with the test or after Timeout.
 func Context(t testing.TB) context.Context {
@@ -92,14 +117,14 @@ func Context(t testing.TB) context.Context {
 }
 
 // Topic returns the test's name of a logical topic.
-func (e *Env) Topic(logical string) string { return e.Prefix + logical }
+func (e *Kafka) Topic(logical string) string { return e.Prefix + logical }
 
 // ClientOpts connect a client to the broker.
-func (e *Env) ClientOpts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(e.Brokers...)} }
+func (e *Kafka) ClientOpts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(e.Brokers...)} }
 
 // CreateTopic creates the test's topic for logical with the given partitions
 // and configs, and returns its name.
-func (e *Env) CreateTopic(t testing.TB, logical string, partitions int32, configs map[string]*string) string {
+func (e *Kafka) CreateTopic(t testing.TB, logical string, partitions int32, configs map[string]*string) string {
 	t.Helper()
 	name := e.Topic(logical)
 	if _, err := e.Admin.CreateTopic(Context(t), partitions, 1, configs, name); err != nil {
@@ -109,6 +134,30 @@ func (e *Env) CreateTopic(t testing.TB, logical string, partitions int32, config
 		t.Fatal(err)
 	}
 	return name
+}
+
+// CreateTopics creates the test's topic of each logical name with its
+// dead-letter topic, partitions each, with unlimited retention as the
+// stages create them (the transform checks), and returns the topics'
+// names, dead-letter topics included.
+func (e *Kafka) CreateTopics(t testing.TB, partitions int32, logical ...string) []string {
+	t.Helper()
+	var names []string
+	for _, l := range logical {
+		names = append(names, e.Topic(l), deadletter.Topic(e.Topic(l)))
+	}
+	ctx := Context(t)
+	res, err := e.Admin.CreateTopics(ctx, partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, names...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("create topics: %v", err)
+	}
+	if err := kafkatopic.Ready(ctx, e.Admin, names...); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 // Encoder encodes records of prefixed topics with the schema of their
@@ -142,7 +191,7 @@ const (
 
 // ReadAll returns the records (not control records) of topic, read as iso
 // says.
-func (e *Env) ReadAll(t testing.TB, topic string, iso Isolation) []*kgo.Record {
+func (e *Kafka) ReadAll(t testing.TB, topic string, iso Isolation) []*kgo.Record {
 	t.Helper()
 	ctx := Context(t)
 	var (

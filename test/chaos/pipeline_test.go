@@ -124,13 +124,27 @@ func start(t *testing.T, ctx context.Context, dir string, w world, transforms in
 		p.add("ingest-"+stage, []string{"ingest", stage}, src)
 	}
 	p.add("load", []string{"load"}, nil)
+	instanceFlag := p.transformTakesInstanceID()
 	for i := range transforms {
-		// Until the transform takes an instance id of its own, each
-		// instance needs a transactional id of its own.
-		p.add(fmt.Sprintf("transform-%d", i), []string{"transform"},
-			pipelinetest.Env("SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID", fmt.Sprintf("shopstream-transform-%d", i)))
+		name := fmt.Sprintf("transform-%d", i)
+		if instanceFlag {
+			// The partitioned transform: a static member per instance,
+			// its transactional ids derived from the instance id.
+			p.add(name, []string{"transform", "--instance-id", name}, nil)
+			continue
+		}
+		// The single-instance transform needs a transactional id per
+		// process.
+		p.add(name, []string{"transform"}, pipelinetest.Env("SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID", "shopstream-"+name))
 	}
 	return p
+}
+
+// transformTakesInstanceID reports whether `shopstream transform` names its
+// instance (--instance-id), as the partitioned transform does.
+func (p *pipeline) transformTakesInstanceID() bool {
+	out, _ := exec.Command(p.bin, "transform", "--help").CombinedOutput()
+	return strings.Contains(string(out), "--instance-id")
 }
 
 // commonEnv is what every process of the pipeline is configured with.

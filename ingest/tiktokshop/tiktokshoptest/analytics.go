@@ -19,8 +19,7 @@ type videoPage struct {
 	SortField   string `json:"f"`
 	Asc         bool   `json:"a"`
 	AccountType string `json:"t"`
-	Size        int    `json:"n"`
-	Offset      int    `json:"o"`
+	page
 }
 
 // analyticsWindow parses start_date_ge / end_date_lt (shop-zone dates) and
@@ -49,13 +48,12 @@ var videoSortFields = []string{"gmv", "gpm", "avg_customers", "sku_orders", "ite
 func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var pg videoPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
-		pg = videoPage{Start: q.Get("start_date_ge"), End: q.Get("end_date_lt"), SortField: "gmv", AccountType: "ALL", Size: 10}
+	resumed, ok := resumePage(s, w, q, &pg)
+	if !ok {
+		return
+	}
+	if !resumed {
+		pg = videoPage{Start: q.Get("start_date_ge"), End: q.Get("end_date_lt"), SortField: "gmv", AccountType: "ALL", page: page{Size: 10}}
 		if v := q.Get("page_size"); v != "" {
 			n, ok := pageSize(w, s, v)
 			if !ok {
@@ -119,8 +117,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 		}
 		return rows[i].Video.ID < rows[j].Video.ID
 	})
-	end := min(pg.Offset+pg.Size, len(rows))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(rows))
 	zone := s.world.Config().ShopZone
 	videos := []map[string]any{}
 	for _, vp := range rows[start:end] {
@@ -143,12 +140,6 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 			"click_through_rate": strconv.FormatFloat(ctr(vp), 'f', 4, 64),
 			"products":           products,
 		})
-	}
-	next := ""
-	if end < len(rows) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"videos": videos, "total_count": len(rows), "next_page_token": next, "latest_available_date": latest.String()})
 }

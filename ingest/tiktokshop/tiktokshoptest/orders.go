@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"time"
@@ -43,9 +44,50 @@ type orderPage struct {
 	Req       OrderSearchRequest `json:"r"`
 	SortField string             `json:"f"`
 	Asc       bool               `json:"a"`
-	Size      int                `json:"n"`
 	Snapshot  time.Time          `json:"t"`
-	Offset    int                `json:"o"`
+	page
+}
+
+// page is where a search's page_token stands: the page size and the offset
+// of the page's first match. Every search's token embeds it.
+type page struct {
+	Size   int `json:"n"`
+	Offset int `json:"o"`
+}
+
+func (p *page) cursor() *page { return p }
+
+// paged is a search's token type (a pointer to it).
+type paged[P any] interface {
+	*P
+	cursor() *page
+}
+
+// resumePage decodes the request's page_token into pg and reports whether
+// there was one; ok is false once it has failed the request with a bad token.
+func resumePage[P any, PP paged[P]](s *Simulator, w http.ResponseWriter, q url.Values, pg PP) (resumed, ok bool) {
+	tok := q.Get("page_token")
+	if tok == "" {
+		return false, true
+	}
+	if err := decodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
+		s.fail(w, CodeInvalidParam, "Invalid page_token.")
+		return true, false
+	}
+	return true, true
+}
+
+// pageWindow returns the bounds of pg's page among n matches and the token
+// of the next page ("" on the last).
+func pageWindow[P any, PP paged[P]](pg P, n int) (start, end int, next string) {
+	c := PP(&pg).cursor()
+	end = min(c.Offset+c.Size, n)
+	start = min(c.Offset, end)
+	if end < n {
+		c.Offset = end
+		next = encodeToken(pg)
+	}
+	return start, end, next
 }
 
 func pageSize(w http.ResponseWriter, s *Simulator, v string) (int, bool) {
@@ -65,17 +107,16 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.clock.Now()
 	var pg orderPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
+	resumed, ok := resumePage(s, w, q, &pg)
+	if !ok {
+		return
+	}
+	if !resumed {
 		n, ok := pageSize(w, s, q.Get("page_size"))
 		if !ok {
 			return
 		}
-		pg = orderPage{Size: n, SortField: "create_time", Snapshot: now.Add(-s.opts.IndexLag)}
+		pg = orderPage{page: page{Size: n}, SortField: "create_time", Snapshot: now.Add(-s.opts.IndexLag)}
 		if f := q.Get("sort_field"); f != "" {
 			if f != "create_time" && f != "update_time" {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")
@@ -97,20 +138,13 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	matches := s.cachedMatches(pg)
-	end := min(pg.Offset+pg.Size, len(matches))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(matches))
 	orders := make([]map[string]any, 0, end-start)
 	for _, o := range matches[start:end] {
 		// Render as the order is now, not as the index saw it.
 		if st, ok := o.At(now); ok {
 			orders = append(orders, s.renderOrder(st))
 		}
-	}
-	next := ""
-	if end < len(matches) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"next_page_token": next, "total_count": len(matches), "orders": orders})
 }

@@ -19,8 +19,7 @@ type ProductSearchRequest struct {
 
 type productPage struct {
 	Req    ProductSearchRequest `json:"r"`
-	Size   int                  `json:"n"`
-	Offset int                  `json:"o"`
+	page
 }
 
 var productVersions = []string{"202309", "202312", "202502"}
@@ -72,12 +71,11 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	var pg productPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
+	resumed, ok := resumePage(s, w, q, &pg)
+	if !ok {
+		return
+	}
+	if !resumed {
 		n, ok := pageSize(w, s, q.Get("page_size"))
 		if !ok {
 			return
@@ -108,17 +106,10 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 		}
 		hits = append(hits, p)
 	}
-	end := min(pg.Offset+pg.Size, len(hits))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(hits))
 	products := []map[string]any{}
 	for _, p := range hits[start:end] {
 		products = append(products, s.renderProduct(p, false))
-	}
-	next := ""
-	if end < len(hits) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"products": products, "next_page_token": next, "total_count": len(hits)})
 }

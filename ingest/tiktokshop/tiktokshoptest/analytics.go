@@ -48,19 +48,12 @@ var videoSortFields = []string{"gmv", "gpm", "avg_customers", "sku_orders", "ite
 func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var pg videoPage
-	resumed, ok := resumePage(s, w, q, &pg)
+	fresh, ok := openPage(s, w, q, &pg, 10)
 	if !ok {
 		return
 	}
-	if !resumed {
-		pg = videoPage{Start: q.Get("start_date_ge"), End: q.Get("end_date_lt"), SortField: "gmv", AccountType: "ALL", page: page{Size: 10}}
-		if v := q.Get("page_size"); v != "" {
-			n, ok := pageSize(w, s, v)
-			if !ok {
-				return
-			}
-			pg.Size = n
-		}
+	if fresh {
+		pg.Start, pg.End, pg.SortField, pg.AccountType = q.Get("start_date_ge"), q.Get("end_date_lt"), "gmv", "ALL"
 		if f := q.Get("sort_field"); f != "" {
 			if !contains(videoSortFields, f) {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")

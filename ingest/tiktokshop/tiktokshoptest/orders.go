@@ -63,16 +63,24 @@ type paged[P any] interface {
 	cursor() *page
 }
 
-// resumePage decodes the request's page_token into pg and reports whether
-// there was one; ok is false once it has failed the request with a bad token.
-func resumePage[P any, PP paged[P]](s *Simulator, w http.ResponseWriter, q url.Values, pg PP) (resumed, ok bool) {
-	tok := q.Get("page_token")
-	if tok == "" {
+// openPage reads a search's paging: the page_token decoded into pg, or,
+// for a first page (fresh), page_size (defaultSize when absent, required if
+// 0). ok is false once it has failed the request.
+func openPage[P any, PP paged[P]](s *Simulator, w http.ResponseWriter, q url.Values, pg PP, defaultSize int) (fresh, ok bool) {
+	if tok := q.Get("page_token"); tok != "" {
+		if err := decodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
+			s.fail(w, CodeInvalidParam, "Invalid page_token.")
+			return false, false
+		}
 		return false, true
 	}
-	if err := decodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
-		s.fail(w, CodeInvalidParam, "Invalid page_token.")
-		return true, false
+	pg.cursor().Size = defaultSize
+	if v := q.Get("page_size"); v != "" || defaultSize == 0 {
+		n, ok := pageSize(w, s, v)
+		if !ok {
+			return true, false
+		}
+		pg.cursor().Size = n
 	}
 	return true, true
 }
@@ -107,16 +115,12 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.clock.Now()
 	var pg orderPage
-	resumed, ok := resumePage(s, w, q, &pg)
+	fresh, ok := openPage(s, w, q, &pg, 0)
 	if !ok {
 		return
 	}
-	if !resumed {
-		n, ok := pageSize(w, s, q.Get("page_size"))
-		if !ok {
-			return
-		}
-		pg = orderPage{page: page{Size: n}, SortField: "create_time", Snapshot: now.Add(-s.opts.IndexLag)}
+	if fresh {
+		pg.SortField, pg.Snapshot = "create_time", now.Add(-s.opts.IndexLag)
 		if f := q.Get("sort_field"); f != "" {
 			if f != "create_time" && f != "update_time" {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")

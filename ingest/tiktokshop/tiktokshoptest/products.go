@@ -18,7 +18,7 @@ type ProductSearchRequest struct {
 }
 
 type productPage struct {
-	Req    ProductSearchRequest `json:"r"`
+	Req ProductSearchRequest `json:"r"`
 	page
 }
 
@@ -71,16 +71,11 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	var pg productPage
-	resumed, ok := resumePage(s, w, q, &pg)
+	fresh, ok := openPage(s, w, q, &pg, 0)
 	if !ok {
 		return
 	}
-	if !resumed {
-		n, ok := pageSize(w, s, q.Get("page_size"))
-		if !ok {
-			return
-		}
-		pg.Size = n
+	if fresh {
 		if err := decodeBody(r, &pg.Req); err != nil {
 			s.fail(w, CodeInvalidParam, "Invalid request body.")
 			return

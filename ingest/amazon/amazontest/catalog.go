@@ -13,30 +13,32 @@ import (
 var catalogDatasets = []string{"attributes", "classifications", "dimensions", "identifiers", "images",
 	"productTypes", "relationships", "salesRanks", "summaries", "vendorDetails"}
 
-func (s *Simulator) includedData(w http.ResponseWriter, r *http.Request) ([]string, bool) {
-	inc := listParam(r.URL.Query(), "includedData")
+// catalogRequest reads what both catalog operations take: the
+// marketplaceIds asked for, whether the seller's marketplace (the only one
+// the world lists items in) is among them, and the includedData datasets
+// (summaries by default). No marketplace, more than max, or an unknown
+// dataset is a 400, and ok is false.
+func (s *Simulator) catalogRequest(w http.ResponseWriter, r *http.Request, max int) (asked []string, listed bool, inc []string, ok bool) {
+	bad := func(details string) {
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", details)
+	}
+	q := r.URL.Query()
+	asked = listParam(q, "marketplaceIds")
+	if len(asked) == 0 || len(asked) > max {
+		bad("marketplaceIds is required.")
+		return nil, false, nil, false
+	}
+	inc = listParam(q, "includedData")
 	if len(inc) == 0 {
 		inc = []string{"summaries"}
 	}
 	for _, d := range inc {
 		if !contains(catalogDatasets, d) {
-			writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", "Invalid includedData value "+d+".")
-			return nil, false
+			bad("Invalid includedData value " + d + ".")
+			return nil, false, nil, false
 		}
 	}
-	return inc, true
-}
-
-// catalogMarketplaces returns the marketplaceIds asked for, and whether the
-// seller's marketplace (the only one the world lists items in) is among
-// them. A request without any, or with more than max, is a 400.
-func (s *Simulator) catalogMarketplaces(w http.ResponseWriter, r *http.Request, max int) (asked []string, listed, ok bool) {
-	m := listParam(r.URL.Query(), "marketplaceIds")
-	if len(m) == 0 || len(m) > max {
-		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", "marketplaceIds is required.")
-		return nil, false, false
-	}
-	return m, contains(m, s.world.Config().MarketplaceID), true
+	return asked, contains(asked, s.world.Config().MarketplaceID), inc, true
 }
 
 // item renders a catalog entry with the requested datasets. Datasets the
@@ -114,11 +116,7 @@ func (s *Simulator) item(e simworld.CatalogEntry, inc []string) map[string]any {
 // getCatalogItem is GET /catalog/2022-04-01/items/{asin}.
 func (s *Simulator) getCatalogItem(w http.ResponseWriter, r *http.Request) {
 	asin := r.PathValue("asin")
-	asked, listed, ok := s.catalogMarketplaces(w, r, 50)
-	if !ok {
-		return
-	}
-	inc, ok := s.includedData(w, r)
+	asked, listed, inc, ok := s.catalogRequest(w, r, 50)
 	if !ok {
 		return
 	}
@@ -146,11 +144,7 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	bad := func(details string) {
 		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", details)
 	}
-	_, listed, ok := s.catalogMarketplaces(w, r, 1)
-	if !ok {
-		return
-	}
-	inc, ok := s.includedData(w, r)
+	_, listed, inc, ok := s.catalogRequest(w, r, 1)
 	if !ok {
 		return
 	}

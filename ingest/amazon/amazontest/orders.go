@@ -345,26 +345,24 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 	return out
 }
 
-// visibleOrder returns an order as getOrder/getOrderItems see it: as it was
-// VisibilityDelay ago, or not at all if it did not exist then.
-func (s *Simulator) visibleOrder(id string) (simworld.AmazonOrderState, bool) {
-	o, ok := s.world.AmazonOrder(id)
-	if !ok {
-		return simworld.AmazonOrderState{}, false
+// visibleOrder returns the order of the request's orderId as
+// getOrder/getOrderItems see it: as it was VisibilityDelay ago. An order that
+// did not exist then is not found: it answers 404 and ok is false.
+func (s *Simulator) visibleOrder(w http.ResponseWriter, r *http.Request) (st simworld.AmazonOrderState, ok bool) {
+	id := r.PathValue("orderId")
+	if o, found := s.world.AmazonOrder(id); found {
+		st, ok = o.At(s.clock.Now().Add(-s.opts.VisibilityDelay))
 	}
-	return o.At(s.clock.Now().Add(-s.opts.VisibilityDelay))
-}
-
-func writeOrderNotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, CodeNotFound, "Order not found.", "Order "+id+" was not found.")
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "Order not found.", "Order "+id+" was not found.")
+	}
+	return st, ok
 }
 
 // getOrder is GET /orders/v0/orders/{orderId}.
 func (s *Simulator) getOrder(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("orderId")
-	st, ok := s.visibleOrder(id)
+	st, ok := s.visibleOrder(w, r)
 	if !ok {
-		writeOrderNotFound(w, id)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"payload": renderOrder(st)})
@@ -376,10 +374,8 @@ const orderItemsPageSize = 30
 
 // getOrderItems is GET /orders/v0/orders/{orderId}/orderItems.
 func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("orderId")
-	st, ok := s.visibleOrder(id)
+	st, ok := s.visibleOrder(w, r)
 	if !ok {
-		writeOrderNotFound(w, id)
 		return
 	}
 	offset := 0
@@ -391,7 +387,7 @@ func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
 	}
 	asOf := s.clock.Now().Add(-s.opts.VisibilityDelay)
 	end := min(offset+orderItemsPageSize, len(st.Items))
-	p := &OrderItemsList{AmazonOrderID: id, OrderItems: []OrderItem{}}
+	p := &OrderItemsList{AmazonOrderID: r.PathValue("orderId"), OrderItems: []OrderItem{}}
 	for _, it := range st.Items[offset:end] {
 		oi := OrderItem{
 			ASIN: it.ASIN, SellerSKU: it.SellerSKU, OrderItemID: it.OrderItemID, Title: it.Title,

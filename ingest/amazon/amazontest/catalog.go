@@ -2,11 +2,13 @@ package amazontest
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // catalogDatasets are the includedData values of Catalog Items 2022-04-01.
@@ -33,12 +35,12 @@ func (s *Simulator) catalogRequest(w http.ResponseWriter, r *http.Request, max i
 		inc = []string{"summaries"}
 	}
 	for _, d := range inc {
-		if !contains(catalogDatasets, d) {
+		if !slices.Contains(catalogDatasets, d) {
 			bad("Invalid includedData value " + d + ".")
 			return nil, false, nil, false
 		}
 	}
-	return asked, contains(asked, s.world.Config().MarketplaceID), inc, true
+	return asked, slices.Contains(asked, s.world.Config().MarketplaceID), inc, true
 }
 
 // item renders a catalog entry with the requested datasets. Datasets the
@@ -187,14 +189,14 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, e := range catalog {
 		if len(ids) > 0 && matchesIdentifier(s, e, idType, ids, q.Get("sellerId")) ||
-			len(kws) > 0 && matchesKeywords(e, kws) && (len(brands) == 0 || contains(brands, e.Brand)) &&
-				(len(classes) == 0 || contains(classes, e.SalesRank.ClassificationID)) {
+			len(kws) > 0 && matchesKeywords(e, kws) && (len(brands) == 0 || slices.Contains(brands, e.Brand)) &&
+				(len(classes) == 0 || slices.Contains(classes, e.SalesRank.ClassificationID)) {
 			hits = append(hits, e)
 		}
 	}
 	offset := 0
 	if tok := q.Get("pageToken"); tok != "" {
-		if err := decodeToken(tok, &offset); err != nil || offset < 0 || offset > len(hits) {
+		if err := simapi.DecodeToken(tok, &offset); err != nil || offset < 0 || offset > len(hits) {
 			bad("Invalid pageToken.")
 			return
 		}
@@ -207,10 +209,10 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"numberOfResults": len(hits), "items": items, "refinements": refinements(s, hits)}
 	pag := map[string]string{}
 	if end < len(hits) {
-		pag["nextToken"] = encodeToken(end)
+		pag["nextToken"] = simapi.EncodeToken(end)
 	}
 	if offset > 0 {
-		pag["previousToken"] = encodeToken(max(0, offset-pageSize))
+		pag["previousToken"] = simapi.EncodeToken(max(0, offset-pageSize))
 	}
 	if len(pag) > 0 {
 		resp["pagination"] = pag
@@ -221,10 +223,10 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 func matchesIdentifier(s *Simulator, e simworld.CatalogEntry, typ string, ids []string, sellerID string) bool {
 	switch typ {
 	case "ASIN":
-		return contains(ids, e.ASIN)
+		return slices.Contains(ids, e.ASIN)
 	case "SKU":
 		v, ok := s.world.VariantByASIN(e.ASIN)
-		return ok && sellerID == s.creds.SellerID && contains(ids, v.Amazon.SellerSKU)
+		return ok && sellerID == s.creds.SellerID && slices.Contains(ids, v.Amazon.SellerSKU)
 	case "UPC", "EAN", "GTIN":
 		for _, id := range e.Identifiers {
 			for _, want := range ids {

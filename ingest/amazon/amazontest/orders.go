@@ -2,11 +2,13 @@ package amazontest
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // Money is SP-API's money type: the amount is a decimal string.
@@ -183,7 +185,7 @@ func (s *Simulator) getOrders(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	var qq ordersQuery
 	if tok := q.Get("NextToken"); tok != "" {
-		if err := decodeToken(tok, &qq); err != nil || qq.PageSize == 0 {
+		if err := simapi.DecodeToken(tok, &qq); err != nil || qq.PageSize == 0 {
 			badInput(w, "Invalid NextToken.")
 			return
 		}
@@ -202,7 +204,7 @@ func (s *Simulator) getOrders(w http.ResponseWriter, r *http.Request) {
 	if end < len(matches) {
 		next := qq
 		next.Offset = end
-		payload.NextToken = encodeToken(next)
+		payload.NextToken = simapi.EncodeToken(next)
 	}
 	if qq.ByUpdate {
 		payload.LastUpdatedBefore = isoTime(qq.Before)
@@ -305,7 +307,7 @@ func (s *Simulator) parseOrdersQuery(w http.ResponseWriter, q map[string][]strin
 
 // matchOrders evaluates a query against the world as of the query's snapshot.
 func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
-	if !contains(qq.Marketplaces, s.world.Config().MarketplaceID) {
+	if !slices.Contains(qq.Marketplaces, s.world.Config().MarketplaceID) {
 		return nil
 	}
 	from := qq.After
@@ -325,10 +327,10 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 		if t.Before(qq.After) || t.After(qq.Before) {
 			continue
 		}
-		if len(qq.Statuses) > 0 && !contains(qq.Statuses, st.Status) ||
-			len(qq.Channels) > 0 && !contains(qq.Channels, st.FulfillmentChannel) ||
-			len(qq.Payments) > 0 && !contains(qq.Payments, st.PaymentMethod) ||
-			len(qq.OrderIDs) > 0 && !contains(qq.OrderIDs, st.AmazonOrderID) ||
+		if len(qq.Statuses) > 0 && !slices.Contains(qq.Statuses, st.Status) ||
+			len(qq.Channels) > 0 && !slices.Contains(qq.Channels, st.FulfillmentChannel) ||
+			len(qq.Payments) > 0 && !slices.Contains(qq.Payments, st.PaymentMethod) ||
+			len(qq.OrderIDs) > 0 && !slices.Contains(qq.OrderIDs, st.AmazonOrderID) ||
 			qq.SellerOrder != "" && qq.SellerOrder != st.SellerOrderID {
 			continue
 		}
@@ -380,7 +382,7 @@ func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
 	}
 	offset := 0
 	if tok := r.URL.Query().Get("NextToken"); tok != "" {
-		if err := decodeToken(tok, &offset); err != nil || offset < 0 || offset > len(st.Items) {
+		if err := simapi.DecodeToken(tok, &offset); err != nil || offset < 0 || offset > len(st.Items) {
 			badInput(w, "Invalid NextToken.")
 			return
 		}
@@ -409,7 +411,7 @@ func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
 		p.OrderItems = append(p.OrderItems, oi)
 	}
 	if end < len(st.Items) {
-		p.NextToken = encodeToken(end)
+		p.NextToken = simapi.EncodeToken(end)
 	}
 	writeJSON(w, http.StatusOK, GetOrderItemsResponse{Payload: p})
 }

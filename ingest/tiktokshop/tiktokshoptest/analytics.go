@@ -3,6 +3,7 @@ package tiktokshoptest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -55,7 +56,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 	if fresh {
 		pg.Start, pg.End, pg.SortField, pg.AccountType = q.Get("start_date_ge"), q.Get("end_date_lt"), "gmv", "ALL"
 		if f := q.Get("sort_field"); f != "" {
-			if !contains(videoSortFields, f) {
+			if !slices.Contains(videoSortFields, f) {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")
 				return
 			}
@@ -63,7 +64,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 		}
 		pg.Asc = q.Get("sort_order") == "ASC"
 		if a := q.Get("account_type"); a != "" {
-			if !contains([]string{"ALL", simworld.AccountOfficial, "MARKETING_ACCOUNTS", simworld.AccountAffiliate}, a) {
+			if !slices.Contains([]string{"ALL", simworld.AccountOfficial, "MARKETING_ACCOUNTS", simworld.AccountAffiliate}, a) {
 				s.fail(w, CodeInvalidParam, "Invalid account_type.")
 				return
 			}

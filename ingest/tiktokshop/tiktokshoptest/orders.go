@@ -1,9 +1,6 @@
 package tiktokshoptest
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -11,23 +8,8 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
-
-func encodeToken(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return fmt.Errorf("decode page_token: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode page_token: %w", err)
-	}
-	return nil
-}
 
 // OrderSearchRequest is the body of POST /order/202309/orders/search.
 type OrderSearchRequest struct {
@@ -68,7 +50,7 @@ type paged[P any] interface {
 // 0). ok is false once it has failed the request.
 func openPage[P any, PP paged[P]](s *Simulator, w http.ResponseWriter, q url.Values, pg PP, defaultSize int) (fresh, ok bool) {
 	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
+		if err := simapi.DecodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
 			s.fail(w, CodeInvalidParam, "Invalid page_token.")
 			return false, false
 		}
@@ -93,7 +75,7 @@ func pageWindow[P any, PP paged[P]](pg P, n int) (start, end int, next string) {
 	start = min(c.Offset, end)
 	if end < n {
 		c.Offset = end
-		next = encodeToken(pg)
+		next = simapi.EncodeToken(pg)
 	}
 	return start, end, next
 }
@@ -158,7 +140,7 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) cachedMatches(pg orderPage) []simworld.TikTokOrderState {
 	key := pg
 	key.Offset = 0
-	k := encodeToken(key)
+	k := simapi.EncodeToken(key)
 	s.mu.Lock()
 	m, ok := s.searchCache[k]
 	s.mu.Unlock()

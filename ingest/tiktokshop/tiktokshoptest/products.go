@@ -2,6 +2,7 @@ package tiktokshoptest
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
@@ -65,7 +66,7 @@ func (s *Simulator) renderProduct(p *simworld.Product, detail bool) map[string]a
 
 // searchProducts is POST /product/{version}/products/search.
 func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
-	if !contains(productVersions, r.PathValue("version")) {
+	if !slices.Contains(productVersions, r.PathValue("version")) {
 		s.fail(w, CodeInvalidPath, "Invalid path or version.")
 		return
 	}
@@ -93,7 +94,7 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 		if len(rq.SellerSKUs) > 0 {
 			found := false
 			for _, v := range p.Variants {
-				found = found || v.TikTok != nil && contains(rq.SellerSKUs, v.TikTok.SellerSKU)
+				found = found || v.TikTok != nil && slices.Contains(rq.SellerSKUs, v.TikTok.SellerSKU)
 			}
 			if !found {
 				continue
@@ -111,7 +112,7 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 
 // productDetail is GET /product/{version}/products/{product_id}.
 func (s *Simulator) productDetail(w http.ResponseWriter, r *http.Request) {
-	if !contains(productVersions, r.PathValue("version")) {
+	if !slices.Contains(productVersions, r.PathValue("version")) {
 		s.fail(w, CodeInvalidPath, "Invalid path or version.")
 		return
 	}
@@ -121,13 +122,4 @@ func (s *Simulator) productDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.ok(w, s.renderProduct(p, true))
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,57 +1,12 @@
 """clickhouse-connect's row of the compatibility matrix (see doc.go)."""
-import datetime
 import os
 import sys
 import uuid
-from decimal import Decimal
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-HOST, PORT = os.environ["CH_HOST"], int(os.environ["CH_PORT"])
-USER, PASSWORD = os.environ["CH_USER"], os.environ["CH_PASSWORD"]
-TABLE, ROWS = os.environ["CH_TABLE"], int(os.environ["CH_ROWS"])
-COLUMNS = ["id", "name", "channel", "region", "units", "price", "discount", "score", "active",
-           "day", "changed_at", "tags", "ratings", "items.sku", "items.qty"]
-EPOCH = datetime.date(1970, 1, 1)
-
-
-def gen_row(i):
-    return [
-        i,
-        f"p{i}" + ("-é" if i % 7 == 0 else ""),
-        ["amazon", "tiktok_shop", "tiktok_ads"][i % 3],
-        None if i % 4 == 0 else ["eu", "us", "jp"][i % 3],
-        None if i % 5 == 0 else i * 3 - 150000,
-        Decimal(i * 7919 % 100000000 - 50000000).scaleb(-4),
-        None if i % 6 == 0 else Decimal(i % 10000).scaleb(-4),
-        None if i % 9 == 0 else i * 0.125,
-        None if i % 3 == 0 else i % 2 == 0,
-        EPOCH + datetime.timedelta(days=i % 146000 - 25567),
-        datetime.datetime.fromtimestamp((1700000000000 + i * 1001) / 1000, tz=datetime.timezone.utc),
-        [f"t{i + j}" for j in range(i % 4)],
-        [None if j == 1 else j * 0.5 for j in range(i % 3)],
-        [f"s{i}-{j}" for j in range(i % 3)],
-        [(i + j) % 1000 for j in range(i % 3)],
-    ]
-
-
-def normalize(row):
-    row = list(row)
-    # DateTime64 comes back timezone-aware (UTC); compare instants.
-    if isinstance(row[10], datetime.datetime) and row[10].tzinfo is None:
-        row[10] = row[10].replace(tzinfo=datetime.timezone.utc)
-    return row
-
-
-def report(check, fn):
-    try:
-        fn()
-        print(f"CHECK {check} ok", flush=True)
-        return True
-    except Exception as e:  # pylint: disable=broad-except
-        print(f"CHECK {check} fail {type(e).__name__}: {str(e)[:500]}".replace("\n", " "), flush=True)
-        return False
+from compat_rows import HOST, PASSWORD, PORT, ROWS, TABLE, USER, COLUMNS, gen_row, normalize, report
 
 
 def client(compress, password=PASSWORD, **kw):

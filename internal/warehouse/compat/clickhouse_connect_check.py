@@ -6,7 +6,7 @@ import uuid
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from compat_rows import HOST, PASSWORD, PORT, ROWS, TABLE, USER, COLUMNS, gen_row, normalize, report
+from compat_rows import HOST, PASSWORD, PORT, QUOTED, TABLE, USER, COLUMNS, check_rows, report
 
 
 def client(compress, password=PASSWORD, **kw):
@@ -27,35 +27,11 @@ def main():
     on, off = state["on"], state["off"]
     report("ddl", lambda: on.command(os.environ["CH_DDL"]))
 
-    half = ROWS // 2
-    errors = {}
-
-    def insert():
-        for name, c, rng in (("on", on, range(0, half)), ("off", off, range(half, ROWS))):
-            try:
-                summary = c.insert(TABLE, [gen_row(i) for i in rng], column_names=COLUMNS)
-                if summary.written_rows != len(rng):
-                    raise AssertionError(f"summary says {summary.written_rows} rows written, want {len(rng)}")
-            except Exception as e:  # pylint: disable=broad-except
-                errors[name] = e
-        if errors:
-            raise AssertionError(f"inserts failed: {errors}")
-
-    def read_back(c, name):
-        if name in errors:
-            raise errors[name]
-        result = c.query(f"SELECT {', '.join('`' + col + '`' for col in COLUMNS)} FROM {TABLE} ORDER BY id")
-        if len(result.result_rows) != ROWS:
-            raise AssertionError(f"read {len(result.result_rows)} rows, want {ROWS}")
-        for i, got in enumerate(result.result_rows):
-            want = gen_row(i)
-            if normalize(got) != want:
-                raise AssertionError(f"row {i} = {got!r}, want {want!r}")
-
-    report("insert", insert)
-    report("readback", lambda: read_back(on, "on"))
-    report("compression_on", lambda: read_back(on, "on"))
-    report("compression_off", lambda: read_back(off, "off"))
+    def insert_rows(c, rows):
+        summary = c.insert(TABLE, rows, column_names=COLUMNS)
+        if summary.written_rows != len(rows):
+            raise AssertionError(f"summary says {summary.written_rows} rows written, want {len(rows)}")
+    check_rows(on, off, insert_rows, lambda c: c.query(f"SELECT {QUOTED} FROM {TABLE} ORDER BY id").result_rows)
 
     def params():
         got = on.query(f"SELECT name FROM {TABLE} WHERE id = {{id:UInt64}}", parameters={"id": 7}).result_rows

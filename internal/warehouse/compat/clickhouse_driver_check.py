@@ -5,7 +5,7 @@ import sys
 
 from clickhouse_driver import Client, errors
 
-from compat_rows import HOST, PASSWORD, PORT, ROWS, TABLE, USER, COLUMNS, gen_row, normalize, report
+from compat_rows import HOST, PASSWORD, PORT, QUOTED, TABLE, USER, check_rows, report
 
 
 def client(compression, password=PASSWORD, **kw):
@@ -31,36 +31,11 @@ def main():
     on, off = state["on"], state["off"]
     report("ddl", lambda: on.execute(os.environ["CH_DDL"]))
 
-    half = ROWS // 2
-    failed = {}
-    quoted = ", ".join("`" + c + "`" for c in COLUMNS)
-
-    def insert():
-        for name, c, rng in (("on", on, range(0, half)), ("off", off, range(half, ROWS))):
-            try:
-                n = c.execute(f"INSERT INTO {TABLE} ({quoted}) VALUES", [gen_row(i) for i in rng])
-                if n != len(rng):
-                    raise AssertionError(f"the driver reports {n} rows inserted, want {len(rng)}")
-            except Exception as e:  # pylint: disable=broad-except
-                failed[name] = e
-        if failed:
-            raise AssertionError(f"inserts failed: {failed}")
-
-    def read_back(c, name):
-        if name in failed:
-            raise failed[name]
-        rows = c.execute(f"SELECT {quoted} FROM {TABLE} ORDER BY id")
-        if len(rows) != ROWS:
-            raise AssertionError(f"read {len(rows)} rows, want {ROWS}")
-        for i, got in enumerate(rows):
-            want = gen_row(i)
-            if normalize(got) != want:
-                raise AssertionError(f"row {i} = {got!r}, want {want!r}")
-
-    report("insert", insert)
-    report("readback", lambda: read_back(on, "on"))
-    report("compression_on", lambda: read_back(on, "on"))
-    report("compression_off", lambda: read_back(off, "off"))
+    def insert_rows(c, rows):
+        n = c.execute(f"INSERT INTO {TABLE} ({QUOTED}) VALUES", rows)
+        if n != len(rows):
+            raise AssertionError(f"the driver reports {n} rows inserted, want {len(rows)}")
+    check_rows(on, off, insert_rows, lambda c: c.execute(f"SELECT {QUOTED} FROM {TABLE} ORDER BY id"))
 
     def params():
         # Substituted by the driver, and sent to the server as parameters.

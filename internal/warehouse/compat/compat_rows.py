@@ -13,6 +13,7 @@ USER, PASSWORD = os.environ["CH_USER"], os.environ["CH_PASSWORD"]
 TABLE, ROWS = os.environ["CH_TABLE"], int(os.environ["CH_ROWS"])
 COLUMNS = ["id", "name", "channel", "region", "units", "price", "discount", "score", "active",
            "day", "changed_at", "tags", "ratings", "items.sku", "items.qty"]
+QUOTED = ", ".join("`" + c + "`" for c in COLUMNS)
 EPOCH = datetime.date(1970, 1, 1)
 
 
@@ -53,3 +54,38 @@ def report(check, fn):
     except Exception as e:  # pylint: disable=broad-except
         print(f"CHECK {check} fail {type(e).__name__}: {str(e)[:500]}".replace("\n", " "), flush=True)
         return False
+
+
+def check_rows(on, off, insert_rows, select_all):
+    """The insert, readback and compression checks every client runs: half
+    the rows inserted through each connection (on: compressed, off: not) by
+    insert_rows(conn, rows), which raises if the client reports another
+    count; then all of them read back through each by select_all(conn), the
+    rows of SELECT QUOTED FROM TABLE ORDER BY id."""
+    half = ROWS // 2
+    failed = {}
+
+    def insert():
+        for name, c, rng in (("on", on, range(0, half)), ("off", off, range(half, ROWS))):
+            try:
+                insert_rows(c, [gen_row(i) for i in rng])
+            except Exception as e:  # pylint: disable=broad-except
+                failed[name] = e
+        if failed:
+            raise AssertionError(f"inserts failed: {failed}")
+
+    def read_back(c, name):
+        if name in failed:
+            raise failed[name]
+        rows = select_all(c)
+        if len(rows) != ROWS:
+            raise AssertionError(f"read {len(rows)} rows, want {ROWS}")
+        for i, got in enumerate(rows):
+            want = gen_row(i)
+            if normalize(got) != want:
+                raise AssertionError(f"row {i} = {got!r}, want {want!r}")
+
+    report("insert", insert)
+    report("readback", lambda: read_back(on, "on"))
+    report("compression_on", lambda: read_back(on, "on"))
+    report("compression_off", lambda: read_back(off, "off"))

@@ -30,15 +30,12 @@ At every start the state is rebuilt by replaying the input topics from the
 beginning; outputs resume from the group's committed offsets. Run one
 instance per consumer group.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			return a.runStage(cmd.Context(), "transform", false, func(p pipeline) ([]supervise.Part, error) {
 				part, err := a.transformPart(p)
 				return []supervise.Part{part}, err
 			})
-		},
+		}),
 	}
 }
 

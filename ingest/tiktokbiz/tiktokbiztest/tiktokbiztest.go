@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // BasePath is the API's path prefix (business-api.tiktok.com/open_api/v1.3).
@@ -133,14 +135,7 @@ func New(w *simworld.World, opts Options) *Simulator {
 // DefaultCredentials returns the credentials derived from the world's seed.
 func DefaultCredentials(w *simworld.World) Credentials {
 	r := rand.New(rand.NewPCG(w.Seed(), 0xb12))
-	hex := func(n int) string {
-		const h = "0123456789abcdef"
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = h[r.IntN(16)]
-		}
-		return string(b)
-	}
+	hex := func(n int) string { return simapi.RandomString(r, simapi.Hex, n) }
 	return Credentials{ClientID: "7" + strconv.FormatUint(r.Uint64()%1e18, 10), ClientSecret: hex(40),
 		BusinessID: "-000" + hex(28), AccessToken: "act." + hex(64), RefreshToken: "rft." + hex(64)}
 }
@@ -287,12 +282,12 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, f := range fields {
-		if !contains(Fields, f) {
+		if !slices.Contains(Fields, f) {
 			s.reply(w, CodeInvalidParam, "Invalid field: "+f, nil)
 			return
 		}
 	}
-	if len(fields) > 1 && !contains(fields, "item_id") {
+	if len(fields) > 1 && !slices.Contains(fields, "item_id") {
 		s.reply(w, CodeInvalidParam, "item_id must be included when requesting multiple fields.", nil)
 		return
 	}
@@ -340,7 +335,7 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 func render(v *simworld.Video, e simworld.Engagement, fields []string) map[string]any {
 	out := map[string]any{}
 	for _, f := range fields {
-		if !e.InsightsAvailable && contains(InsightFields, f) {
+		if !e.InsightsAvailable && slices.Contains(InsightFields, f) {
 			continue // unavailable after seven inactive days
 		}
 		switch f {
@@ -396,15 +391,6 @@ func render(v *simworld.Video, e simworld.Engagement, fields []string) map[strin
 		}
 	}
 	return out
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Server is a Simulator listening on a loopback address, like httptest.Server.

@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run run-transform test test-env test-bi test-halo test-oracle-long bench-load bench-ingest bench-transform bench-transform-restart bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run run-transform test test-env test-bi test-halo test-oracle-long chaos bench-load bench-ingest bench-transform bench-transform-restart bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -68,6 +68,26 @@ TEST_ENV = SHOPSTREAM_INTEGRATION=1 \
 	CHDB_LIB_PATH=$(CHDB_LIB)
 test-env:
 	@echo $(TEST_ENV)
+
+## chaos: the whole-pipeline chaos soak (test/chaos): every stage, the
+## warehouse and a Kafka broker of its own as separate processes on a seeded
+## simulated world; a seeded schedule SIGKILLs them at random (at least 20
+## kills in 10 minutes), switches API faults on and off and takes the
+## warehouse away for CHAOS_OUTAGE; then it settles and checks the raw tables
+## against the simulators' ground truth, duplicates, lag, dead letters and
+## the oracle. The last line is `chaos: kills N, faults M, lost 0, ...`.
+## CHAOS_DURATION (10m), CHAOS_SEED (replays a printed schedule),
+## CHAOS_TRANSFORMS (1), CHAOS_OUTAGE (60s). make test runs a 150 s variant.
+CHAOS_DURATION   ?= 10m
+CHAOS_SEED       ?=
+CHAOS_TRANSFORMS ?= 1
+CHAOS_OUTAGE     ?= 60s
+chaos: build kafka-jars
+	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \
+	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_SEED=$(CHAOS_SEED) CHAOS_TRANSFORMS=$(CHAOS_TRANSFORMS) CHAOS_OUTAGE=$(CHAOS_OUTAGE) \
+	go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./test/chaos/ > $(CACHE)/chaos.out 2>&1 \
+		|| { grep -E '^(chaos|check|note|  \+)|FAIL|panic' $(CACHE)/chaos.out | tail -80; echo "full output: $(CACHE)/chaos.out"; exit 1; }; \
+	grep -E '^(chaos|check|note|  \+)' $(CACHE)/chaos.out
 
 ## bench-load: the loader (shopstream load, real Kafka, embedded warehouse)
 ## against the ceiling (the same rows inserted straight as Native batches),

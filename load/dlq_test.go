@@ -45,10 +45,7 @@ func TestDeadLettersOfEveryStage(t *testing.T) {
 
 	// Data with one record of a schema the registry does not know.
 	const n = 10
-	var recs []*kgo.Record
-	for _, o := range orders(n, 1) {
-		recs = append(recs, h.record(o))
-	}
+	recs := h.records(orders(n, 1))
 	poison := h.record(order{n: n, version: 1, op: "create"})
 	binary.BigEndian.PutUint32(poison.Value[1:5], 99999)
 	h.produce(append(recs, poison)...)

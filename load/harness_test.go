@@ -96,6 +96,16 @@ func (o order) id() string { return fmt.Sprintf("111-%07d-%07d", o.n, o.n) }
 
 func (o order) eventID() string { return fmt.Sprintf("%s-v%d", o.id(), o.version) }
 
+// records encodes os, in order.
+func (h *harness) records(os []order) []*kgo.Record {
+	h.t.Helper()
+	recs := make([]*kgo.Record, 0, len(os))
+	for _, o := range os {
+		recs = append(recs, h.record(o))
+	}
+	return recs
+}
+
 // record encodes o as Kafka record of the orders topic.
 func (h *harness) record(o order) *kgo.Record {
 	h.t.Helper()

@@ -29,10 +29,7 @@ func TestLoadExactlyOnce(t *testing.T) {
 	eachProtocol(t, func(t *testing.T, protocol string) {
 		h := newHarness(t, 4, protocol)
 		const n = 3001
-		var recs []*kgo.Record
-		for _, o := range orders(n, 4) {
-			recs = append(recs, h.record(o))
-		}
+		recs := h.records(orders(n, 4))
 		h.produce(recs...)
 		stop := h.runLoader(h.options(nil))
 		h.waitRows(n, 2*time.Minute)
@@ -317,10 +314,7 @@ func TestDLQReplay(t *testing.T) {
 	next := maxID + 1
 
 	const n, late = 400, 20
-	var recs []*kgo.Record
-	for _, o := range orders(n, 2) {
-		recs = append(recs, h.record(o))
-	}
+	recs := h.records(orders(n, 2))
 	for i := 0; i < late; i++ {
 		r := h.record(order{n: n + i, version: 1, op: "create", partition: int32(i % 2)})
 		binary.BigEndian.PutUint32(r.Value[1:5], uint32(next))
@@ -436,10 +430,7 @@ func TestLoadSIGKILL(t *testing.T) {
 	eachProtocol(t, func(t *testing.T, protocol string) {
 		h := newHarness(t, 4, protocol)
 		const n = 20000
-		var recs []*kgo.Record
-		for _, o := range orders(n, 4) {
-			recs = append(recs, h.record(o))
-		}
+		recs := h.records(orders(n, 4))
 		h.produce(recs...)
 		// A static member id lets each restart take the partitions back at once
 		// instead of waiting out the killed member's session.
@@ -561,10 +552,7 @@ func TestPendingTimeCutSurvivesCrash(t *testing.T) {
 	h := newHarness(t, 1, "http")
 	ctx := context.Background()
 	const n, cut = 100, 39
-	var recs []*kgo.Record
-	for _, o := range orders(n, 1) {
-		recs = append(recs, h.record(o))
-	}
+	recs := h.records(orders(n, 1))
 	h.produce(recs...)
 
 	topic := h.prefix + ordersTopic

@@ -30,10 +30,7 @@ table dbt_runs (status, duration, failed models and tests). For external
 schedulers (cron, Airflow) that want the same record. Exits non-zero
 unless the run succeeded.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			brokers := a.cfg.Kafka.Brokers
 			if len(brokers) == 0 {
 				brokers = []string{a.cfg.Kafka.Listen}
@@ -56,7 +53,7 @@ unless the run succeeded.`,
 				return fmt.Errorf("dbt run %s: %s", r.Status, r.Error)
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the loader to catch up")
 	return cmd

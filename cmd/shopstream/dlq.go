@@ -42,12 +42,9 @@ dead_letters_open and status list only those still open. Replaying twice is
 harmless: what was replayed is not replayed again, and what still fails stays
 open and is counted.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, args []string) error {
 			return a.replayDLQ(cmd.Context(), cmd.OutOrStdout(), args[0])
-		},
+		}),
 	}
 	cmd.AddCommand(replay)
 	return cmd

@@ -36,10 +36,7 @@ letters and the cursor in one Kafka transaction.
 Needs kafka.brokers and schema_registry.url; sources.simulate starts the
 simulators in process and ingests from them.`,
 		Args: cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, args []string) error {
 			return a.runStage(cmd.Context(), "ingest-"+args[0], false, func(p pipeline) ([]supervise.Part, error) {
 				s, err := a.resolveSources(cmd.Context(), args[0] == sources.Webhooks)
 				if err != nil {
@@ -47,7 +44,7 @@ simulators in process and ingests from them.`,
 				}
 				return a.ingestParts(cmd.Context(), p, s, args[0])
 			})
-		},
+		}),
 	}
 }
 
@@ -97,10 +94,7 @@ again. --since applies when the source has no cursor yet; the live stage of
 the same source must not run meanwhile (they share a transactional id, and the
 newer one fences the other). A line per slice shows records, % done and ETA.`,
 		Args: cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, args []string) error {
 			from, err := time.Parse(time.DateOnly, since)
 			if err != nil {
 				return fmt.Errorf("--since %q: want YYYY-MM-DD", since)
@@ -116,7 +110,7 @@ newer one fences the other). A line per slice shows records, % done and ETA.`,
 				return fmt.Errorf("backfill needs kafka.brokers and schema_registry.url")
 			}
 			return a.backfill(cmd.Context(), cmd.OutOrStdout(), pipeline{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL}, args[0], from, to)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&since, "since", "", "first day of history, YYYY-MM-DD (required)")
 	cmd.Flags().StringVar(&until, "until", "", "stop at this day, YYYY-MM-DD (default: now)")

@@ -36,10 +36,7 @@ ClickHouse is warehouse.addr over warehouse.protocol, or the embedded
 warehouse when warehouse.addr is empty: on warehouse.native_listen over the
 native protocol, or on warehouse.listen with protocol http.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			if lim := a.cfg.Load.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
 				// The process runs only the loader, so its limit is the
 				// process's.
@@ -49,7 +46,7 @@ native protocol, or on warehouse.listen with protocol http.`,
 				part, err := a.loadPart(p, !noMigrate)
 				return []supervise.Part{part}, err
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply migrations at start")
 	return cmd

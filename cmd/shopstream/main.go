@@ -40,6 +40,17 @@ type app struct {
 	kafkaTLS, warehouseTLS *tls.Config
 }
 
+// configured is the RunE of a command that needs the configuration: it
+// loads it (failing on any problem) before run.
+func (a *app) configured(run func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := a.load(); err != nil {
+			return err
+		}
+		return run(cmd, args)
+	}
+}
+
 // load reads the config once, before a subcommand that needs it runs.
 func (a *app) load() error {
 	cfg, err := config.Load(a.configPath)

@@ -30,12 +30,9 @@ func newRunCmd(a *app) *cobra.Command {
 		Use:   "run",
 		Short: "Run the pipeline in one process on embedded defaults: warehouse, broker and registry",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			return a.run(cmd.Context())
-		},
+		}),
 	}
 }
 

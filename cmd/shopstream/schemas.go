@@ -27,10 +27,7 @@ readers of existing data.
 With no registry configured (schema_registry.url), the schemas are checked
 against a fresh in-process registry, which proves they parse and register.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			url := registryURL
 			if url == "" {
 				url = a.cfg.SchemaRegistry.URL
@@ -60,7 +57,7 @@ against a fresh in-process registry, which proves they parse and register.`,
 			}
 			fmt.Fprintf(out, "%d schemas registered and compatible with %s\n", len(ids), where)
 			return nil
-		},
+		}),
 	}
 	check.Flags().StringVar(&registryURL, "registry", "", "schema registry URL (default schema_registry.url)")
 	cmd.AddCommand(check)

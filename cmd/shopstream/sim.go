@@ -25,7 +25,11 @@ until interrupted. The same seed gives the same world.
 --history-weeks N serves make run's demo world instead: it begins on the
 Sunday N weeks before this week's, with the planted halo (--planted,
 --spike-controls; ground truth at GET /_sim/halo) and --rate-scale times
-Amazon's published rate limits.`,
+Amazon's published rate limits; the size flags change the demo's sizes.
+
+The --fault-* flags inject faults from the start; POST /_sim/faults with a
+JSON fault configuration changes them while the simulators serve, GET
+reports what each API injected.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if demo.HistoryWeeks > 0 {
@@ -35,6 +39,8 @@ Amazon's published rate limits.`,
 					return err
 				}
 				d.Listen, d.Faults, d.WebhookURL = opts.Listen, opts.Faults, opts.WebhookURL
+				// Sizes given on the command line change the demo's.
+				d.Scale = overrideScale(d.Scale, opts.Scale)
 				opts = d
 			} else {
 				opts.Halo = simworld.HaloConfig{Planted: demo.Planted, SpikeControls: demo.SpikeControls}
@@ -73,5 +79,28 @@ Amazon's published rate limits.`,
 	f.Float64Var(&opts.Faults.TimeoutRate, "fault-timeout-rate", 0, "share of requests that hang")
 	f.Float64Var(&opts.Faults.ThrottleRate, "fault-throttle-rate", 0, "share of requests throttled")
 	f.Float64Var(&opts.Faults.MalformedRate, "fault-malformed-rate", 0, "share of responses with a malformed body")
+	f.Float64Var(&opts.Faults.SlowRate, "fault-slow-rate", 0, "share of requests answered normally after --fault-slow-delay")
+	f.DurationVar(&opts.Faults.SlowDelay, "fault-slow-delay", 0, "how long a slow answer takes (default 2s)")
+	f.Float64Var(&opts.Faults.EntityRate, "fault-entity-rate", 0, "share of answers with one entity broken (TikTok Business video list)")
 	return cmd
+}
+
+// overrideScale returns demo with the non-zero sizes of flags.
+func overrideScale(demo, flags simworld.Scale) simworld.Scale {
+	if flags.Products > 0 {
+		demo.Products = flags.Products
+	}
+	if flags.Brands > 0 {
+		demo.Brands = flags.Brands
+	}
+	if flags.VideosPerDay > 0 {
+		demo.VideosPerDay = flags.VideosPerDay
+	}
+	if flags.AmazonOrdersPerMinute > 0 {
+		demo.AmazonOrdersPerMinute = flags.AmazonOrdersPerMinute
+	}
+	if flags.TikTokOrdersPerMinute > 0 {
+		demo.TikTokOrdersPerMinute = flags.TikTokOrdersPerMinute
+	}
+	return demo
 }

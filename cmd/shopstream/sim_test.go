@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shopstream/shopstream/ingest/sim"
+	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -52,5 +53,19 @@ func TestSimCommand(t *testing.T) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 || tok.AccessToken == "" || tok.ExpiresIn != 3600 {
 		t.Fatalf("LWA token with the printed credentials: status %d, %+v, %v", resp.StatusCode, tok, err)
+	}
+}
+
+// TestOverrideScale: sizes given on the command line replace the demo
+// world's; sizes not given keep them.
+func TestOverrideScale(t *testing.T) {
+	demo := simworld.Scale{AmazonOrdersPerMinute: 0.5, TikTokOrdersPerMinute: 0.25, VideosPerDay: 3}
+	got := overrideScale(demo, simworld.Scale{Products: 8, TikTokOrdersPerMinute: 1})
+	want := simworld.Scale{Products: 8, AmazonOrdersPerMinute: 0.5, TikTokOrdersPerMinute: 1, VideosPerDay: 3}
+	if got != want {
+		t.Fatalf("overrideScale = %+v, want %+v", got, want)
+	}
+	if got := overrideScale(demo, simworld.Scale{}); got != demo {
+		t.Fatalf("no flags changed the demo's sizes: %+v", got)
 	}
 }

@@ -41,10 +41,7 @@ Kafka is kafka.brokers, or run's embedded broker on kafka.listen; the registry
 is schema_registry.url, or run's on schema_registry.listen; the warehouse as
 for load. Exits non-zero when a part could not be read (within --timeout).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			// A dependency that accepts connections and never answers must
 			// not hang the command.
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -54,7 +51,7 @@ for load. Exits non-zero when a part could not be read (within --timeout).`,
 				return fmt.Errorf("%w; gave up after --timeout %s", err, timeout)
 			}
 			return err
-		},
+		}),
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up on what has not answered by then")
 	return cmd

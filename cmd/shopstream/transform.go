@@ -39,10 +39,7 @@ restarted instance gets its tasks back and restores their state from its
 local stores; a task that moves restores from its changelog topic. The
 input history is never replayed.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			if instanceID != "" {
 				a.cfg.Transform.InstanceID = instanceID
 			}
@@ -52,7 +49,7 @@ input history is never replayed.`,
 				debug.SetMemoryLimit(lim)
 			}
 			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&instanceID, "instance-id", "", "this instance's id in the group (default transform.instance_id, else the host name)")
 	return cmd

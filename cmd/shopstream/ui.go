@@ -34,10 +34,7 @@ status does.
 
 The page is served on --listen, else ui.listen, else ` + defaultUIListen + `.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
 				listen = a.cfg.UI.Listen
 			}
@@ -45,7 +42,7 @@ The page is served on --listen, else ui.listen, else ` + defaultUIListen + `.`,
 				listen = defaultUIListen
 			}
 			return a.serveUI(cmd.Context(), listen, cmd.OutOrStdout())
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to serve the page on (default ui.listen, else "+defaultUIListen+")")
 	return cmd

@@ -21,10 +21,7 @@ func newWarehouseCmd(a *app) *cobra.Command {
 directory, so clickhouse-go, clickhouse-driver, dbt-clickhouse, curl and BI
 tools can use it as a ClickHouse server.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
+		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
 				listen = a.cfg.Warehouse.Listen
 			}
@@ -70,7 +67,7 @@ tools can use it as a ClickHouse server.`,
 			// returns last.
 			g.Go(func() error { return srv.Serve(ctx, ln) })
 			return g.Wait()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve HTTP on (default warehouse.listen, 127.0.0.1:8123)")
 	cmd.Flags().StringVar(&nativeListen, "native-listen", "", "address to serve the native protocol on; empty: none (default warehouse.native_listen, 127.0.0.1:9000)")

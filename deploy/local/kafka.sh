@@ -8,6 +8,8 @@
 #                                               its bootstrap address (127.0.0.1:PORT) on stdout
 #   deploy/local/kafka.sh stop DIR              stop the broker started in DIR (idempotent)
 #   deploy/local/kafka.sh status DIR            exit 0 and print the bootstrap if it runs
+#   deploy/local/kafka.sh resume DIR            start the broker of DIR again on its data and
+#                                               port (after a crash); prints its bootstrap
 #   deploy/local/kafka.sh run-class CLASS ARGS  run a Kafka class (tools) on the same classpath,
 #                                               e.g. org.apache.kafka.tools.TopicCommand
 #
@@ -41,7 +43,7 @@ log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  sed -n '5,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '5,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -225,6 +227,20 @@ show_logs() {
   done
 }
 
+# launch DIR: starts the broker of DIR's config in the background; prints its pid.
+launch() {
+  local dir=$1
+  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of options
+  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
+    </dev/null >>"$dir/kafka.out" 2>&1 &
+  echo "$!" >"$dir/kafka.pid"
+  echo "$!"
+}
+
 # try_start DIR: one attempt. 0 = up, 1 = failed, 2 = port clash (worth retrying).
 try_start() {
   local dir=$1 port cport cid pid deadline
@@ -243,15 +259,7 @@ try_start() {
     return 1
   fi
 
-  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of options
-  nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
-    -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
-    </dev/null >"$dir/kafka.out" 2>&1 &
-  pid=$!
-  echo "$pid" >"$dir/kafka.pid"
+  pid=$(launch "$dir")
 
   deadline=$((SECONDS + start_timeout))
   while ((SECONDS < deadline)); do
@@ -300,6 +308,36 @@ cmd_start() {
   die "could not find free ports after $attempt attempts"
 }
 
+# cmd_resume DIR: the broker of DIR (killed, or stopped) starts again on the
+# same data, port and cluster id, as a restarted server would: no format, no
+# wipe. Waits until it has started once more.
+cmd_resume() {
+  [[ $# -eq 1 ]] || usage
+  need_java
+  local dir pid port started deadline
+  dir=$(abs_dir "$1")
+  [[ -f "$dir/server.properties" && -d "$dir/logs" ]] || die "no broker was started in $dir: use '$0 start $dir'"
+  if pid=$(running_pid "$dir"); then
+    die "a broker (pid $pid) already runs in $dir"
+  fi
+  port=$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$dir/server.properties")
+  started=$(grep -cs 'Kafka Server started' "$dir/server.log" || true)
+  pid=$(launch "$dir")
+  deadline=$((SECONDS + start_timeout))
+  while ((SECONDS < deadline)); do
+    alive "$pid" || { show_logs "$dir"; die "the broker exited during start-up"; }
+    if (($(grep -cs 'Kafka Server started' "$dir/server.log" || true) > started)) && port_in_use "$port"; then
+      echo "127.0.0.1:$port" >"$dir/bootstrap"
+      cat "$dir/bootstrap"
+      return 0
+    fi
+    sleep 0.2
+  done
+  show_logs "$dir"
+  cmd_stop "$dir"
+  die "the broker did not start again within ${start_timeout}s"
+}
+
 cmd_stop() {
   [[ $# -eq 1 ]] || usage
   local dir=$1 pid deadline
@@ -336,6 +374,7 @@ case $sub in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   status) cmd_status "$@" ;;
+  resume) cmd_resume "$@" ;;
   run-class) cmd_run_class "$@" ;;
   -h | --help | help) usage ;;
   *) usage ;;

@@ -17,6 +17,16 @@ func (c *Client) generated(r Report) time.Time {
 	return c.clock.Now().UTC()
 }
 
+// parseInto adapts a report parser to RunReport's parse: the document it
+// accepts is left in *dst.
+func parseInto[T any](parse func([]byte) (*T, error), dst **T) func([]byte) error {
+	return func(b []byte) error {
+		r, err := parse(b)
+		*dst = r
+		return err
+	}
+}
+
 // SalesTrafficDay is one day's Sales & Traffic report.
 type SalesTrafficDay struct {
 	Day      Date
@@ -33,11 +43,7 @@ type SalesTrafficDay struct {
 // without data (CANCELLED) is not an error: Report is nil.
 func (c *Client) SalesAndTrafficDay(ctx context.Context, day Date) (SalesTrafficDay, error) {
 	var rep *SalesAndTrafficReport
-	res, err := c.RunReport(ctx, c.salesTrafficSpec(day), func(b []byte) error {
-		r, err := ParseSalesAndTraffic(b)
-		rep = r
-		return err
-	})
+	res, err := c.RunReport(ctx, c.salesTrafficSpec(day), parseInto(ParseSalesAndTraffic, &rep))
 	out := SalesTrafficDay{Day: day, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
 	if errors.Is(err, ErrReportCancelled) {
 		return out, nil
@@ -113,11 +119,7 @@ type SearchTermsPeriod struct {
 // the period should be asked again later.
 func (c *Client) SearchTerms(ctx context.Context, p Period) (SearchTermsPeriod, error) {
 	var rep *SearchTermsReport
-	res, err := c.RunReport(ctx, c.baSpec(ReportSearchTerms, p, nil), func(b []byte) error {
-		r, err := ParseSearchTerms(b)
-		rep = r
-		return err
-	})
+	res, err := c.RunReport(ctx, c.baSpec(ReportSearchTerms, p, nil), parseInto(ParseSearchTerms, &rep))
 	out := SearchTermsPeriod{Period: p, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
 	if err != nil {
 		return out, fmt.Errorf("search terms %s %s: %w", p.Kind, p.Start, err)
@@ -191,11 +193,7 @@ func (c *Client) SearchQueryPerformance(ctx context.Context, p Period, asins []s
 			return out, err
 		}
 		var rep *SearchQueryPerformanceReport
-		res, err := c.runJob(ctx, jobs[i], func(b []byte) error {
-			r, err := ParseSearchQueryPerformance(b)
-			rep = r
-			return err
-		})
+		res, err := c.runJob(ctx, jobs[i], parseInto(ParseSearchQueryPerformance, &rep))
 		b := SQPBatch{Period: p, ASINs: batch, ReportID: res.Report.ReportID, Generated: c.generated(res.Report), Report: rep}
 		if err != nil {
 			b.Report, b.Err = nil, fmt.Errorf("search query performance %s %s: %w", p.Kind, p.Start, err)

@@ -22,37 +22,37 @@ func addExamples(f *testing.F, name string) {
 
 var fuzzMapper = Mapper{MarketplaceID: "ATVPDKIKX0DER", Zone: time.UTC}
 
-func FuzzParseSalesAndTraffic(f *testing.F) {
-	addExamples(f, "sellerSalesAndTrafficReport.json")
-	f.Add([]byte(`{"salesAndTrafficByAsin":[{"parentAsin":"B1","salesByAsin":{"orderedProductSales":{"amount":"1e40","currencyCode":"USD"}}}]}`))
+// fuzzReport fuzzes a report parser from the model's example document
+// (and extra seeds), mapping what it accepts.
+func fuzzReport[T any](f *testing.F, example string, parse func([]byte) (*T, error), mapReport func(*T), extra ...string) {
+	addExamples(f, example)
+	for _, b := range extra {
+		f.Add([]byte(b))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseSalesAndTraffic(b)
-		if err != nil {
-			return
+		if r, err := parse(b); err == nil {
+			mapReport(r)
 		}
-		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{2026, 1, 1}, Report: r})
 	})
 }
 
+func FuzzParseSalesAndTraffic(f *testing.F) {
+	fuzzReport(f, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) {
+		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{2026, 1, 1}, Report: r})
+	}, `{"salesAndTrafficByAsin":[{"parentAsin":"B1","salesByAsin":{"orderedProductSales":{"amount":"1e40","currencyCode":"USD"}}}]}`)
+}
+
+var fuzzWeek = Period{"WEEK", Date{2026, 1, 4}, Date{2026, 1, 10}}
+
 func FuzzParseSearchTerms(f *testing.F) {
-	addExamples(f, "sellingPartnerSearchTermsReport.json")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseSearchTerms(b)
-		if err != nil {
-			return
-		}
-		_, _ = fuzzMapper.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{2026, 1, 4}, Date{2026, 1, 10}}, Report: r})
+	fuzzReport(f, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) {
+		_, _ = fuzzMapper.SearchTerms(SearchTermsPeriod{Period: fuzzWeek, Report: r})
 	})
 }
 
 func FuzzParseSearchQueryPerformance(f *testing.F) {
-	addExamples(f, "sellingPartnerSearchQueryPerformanceReport.json")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseSearchQueryPerformance(b)
-		if err != nil {
-			return
-		}
-		_, _ = fuzzMapper.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{2026, 1, 4}, Date{2026, 1, 10}}, Report: r})
+	fuzzReport(f, "sellingPartnerSearchQueryPerformanceReport.json", ParseSearchQueryPerformance, func(r *SearchQueryPerformanceReport) {
+		_, _ = fuzzMapper.SearchQueryPerformance(SQPBatch{Period: fuzzWeek, Report: r})
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 // hit is one request the simulator answered, on the simulator's clock.
@@ -228,14 +229,7 @@ func encodeAll(t *testing.T, recs []Record) {
 			v[k] = x
 		}
 		v["event_id"], v["version"], v["ingest_ts"] = "e", int64(i), time.Unix(0, 0).UTC()
-		b, err := c.Encode(v)
-		if err != nil {
-			t.Fatalf("encode %s %s: %v", r.Topic, r.Key, err)
-		}
-		back, err := c.Decode(b)
-		if err != nil {
-			t.Fatalf("decode %s %s: %v", r.Topic, r.Key, err)
-		}
+		_, back := schematest.RoundTrip(t, c, v)
 		if back["source"] != Source {
 			t.Fatalf("%s: source %v", r.Key, back["source"])
 		}

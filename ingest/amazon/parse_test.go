@@ -55,46 +55,42 @@ func responseExample(t testing.TB, model, path string) []byte {
 	return b
 }
 
+// mapExamples parses every example of a report model and maps it, failing
+// t on an error of either.
+func mapExamples[T any](t *testing.T, model string, parse func([]byte) (*T, error), mapReport func(*T) ([]Record, error)) []Record {
+	t.Helper()
+	var recs []Record
+	for i, b := range examples(t, model) {
+		r, err := parse(b)
+		if err != nil {
+			t.Fatalf("%s example %d: %v", model, i, err)
+		}
+		out, err := mapReport(r)
+		if err != nil {
+			t.Fatalf("%s example %d: %v", model, i, err)
+		}
+		recs = append(recs, out...)
+	}
+	return recs
+}
+
 func TestParseModelExamples(t *testing.T) {
 	m := Mapper{MarketplaceID: "ATVPDKIKX0DER", Zone: time.UTC}
 	var recs []Record
 	gen := time.Date(2021, 6, 15, 0, 0, 0, 0, time.UTC)
-	for i, b := range examples(t, "sellerSalesAndTrafficReport.json") {
-		r, err := ParseSalesAndTraffic(b)
-		if err != nil {
-			t.Fatalf("example %d: %v", i, err)
-		}
-		out, err := m.SalesTraffic(SalesTrafficDay{Day: Date{2021, 6, 11}, ReportID: "ID323", Generated: gen, Report: r})
-		if err != nil {
-			t.Fatalf("example %d: %v", i, err)
-		}
-		recs = append(recs, out...)
+	recs = append(recs, mapExamples(t, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) ([]Record, error) {
+		return m.SalesTraffic(SalesTrafficDay{Day: Date{2021, 6, 11}, ReportID: "ID323", Generated: gen, Report: r})
+	})...)
+	terms := mapExamples(t, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) ([]Record, error) {
+		return m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{2021, 6, 6}, Date{2021, 6, 12}}, Generated: gen, Report: r})
+	})
+	if len(terms) == 0 || len(terms[0].Value["clicked_asins"].([]any)) < 2 {
+		t.Fatalf("search terms not grouped: %+v", terms)
 	}
-	for _, b := range examples(t, "sellingPartnerSearchTermsReport.json") {
-		r, err := ParseSearchTerms(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{2021, 6, 6}, Date{2021, 6, 12}}, Generated: gen, Report: r})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) == 0 || len(out[0].Value["clicked_asins"].([]any)) < 2 {
-			t.Fatalf("search terms not grouped: %+v", out)
-		}
-		recs = append(recs, out...)
-	}
-	for _, b := range examples(t, "sellingPartnerSearchQueryPerformanceReport.json") {
-		r, err := ParseSearchQueryPerformance(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{2025, 1, 5}, Date{2025, 1, 11}}, Generated: gen, Report: r})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, out...)
-	}
+	recs = append(recs, terms...)
+	recs = append(recs, mapExamples(t, "sellingPartnerSearchQueryPerformanceReport.json", ParseSearchQueryPerformance, func(r *SearchQueryPerformanceReport) ([]Record, error) {
+		return m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{2025, 1, 5}, Date{2025, 1, 11}}, Generated: gen, Report: r})
+	})...)
 	var orders getOrdersResponse
 	if err := json.Unmarshal(responseExample(t, "ordersV0.json", "/orders/v0/orders"), &orders); err != nil {
 		t.Fatal(err)

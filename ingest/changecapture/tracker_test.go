@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 func TestNextVersion(t *testing.T) {
@@ -183,14 +184,7 @@ func TestTrackerStateSurvivesRestart(t *testing.T) {
 	tr.Delete("A:3", t0.Add(time.Second))
 	var stored cursors
 	for _, c := range tr.Pending(t0.Add(time.Hour)) {
-		b, err := codec.Encode(c.Record())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := codec.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, rec := schematest.RoundTrip(t, codec, c.Record())
 		back, err := cursor.FromRecord(rec)
 		if err != nil {
 			t.Fatal(err)

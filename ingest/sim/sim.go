@@ -28,6 +28,26 @@ const DescriptionPath = "/_sim/description"
 // ground truth a halo analysis is judged against.
 const HaloPath = "/_sim/halo"
 
+// FaultsPath controls fault injection while the simulators serve: GET
+// returns a FaultState; POST with a fault.Config as JSON applies it to every
+// simulated API from the next request on (a zero config switches faults
+// off) and returns the new state.
+const FaultsPath = "/_sim/faults"
+
+// WebhooksPath serves, as JSON, every webhook delivery attempt so far
+// (tiktokshoptest.Attempt), or an empty list when no webhook URL is set: the
+// ground truth of what a receiver acknowledged.
+const WebhooksPath = "/_sim/webhooks"
+
+// FaultState is what FaultsPath answers: the configuration in force, how
+// many faults of each kind (fault.Kind's names) every API injected so far,
+// and the ids of the entities each API broke (entity faults).
+type FaultState struct {
+	Config fault.Config              `json:"config"`
+	Counts map[string]map[string]int `json:"counts"`
+	Broken map[string][]string       `json:"broken"`
+}
+
 // Options configure Start.
 type Options struct {
 	// Seed makes the world reproducible.
@@ -181,6 +201,33 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		rw.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(rw).Encode(w.Truth().Halo())
 	})
+	mux.HandleFunc("GET "+WebhooksPath, func(rw http.ResponseWriter, _ *http.Request) {
+		attempts := []tiktokshoptest.Attempt{}
+		if s.webhooks != nil {
+			attempts = append(attempts, s.webhooks.Attempts()...)
+		}
+		writeJSON(rw, http.StatusOK, attempts)
+	})
+	mux.HandleFunc("GET "+FaultsPath, func(rw http.ResponseWriter, _ *http.Request) {
+		writeJSON(rw, http.StatusOK, s.faultState())
+	})
+	mux.HandleFunc("POST "+FaultsPath, func(rw http.ResponseWriter, r *http.Request) {
+		var c fault.Config
+		dec := json.NewDecoder(http.MaxBytesReader(rw, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "fault config: " + err.Error()})
+			return
+		}
+		if err := c.Validate(); err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		for _, in := range s.injectors() {
+			in.Set(c)
+		}
+		writeJSON(rw, http.StatusOK, s.faultState())
+	})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.WriteHeader(http.StatusNotFound)
@@ -226,6 +273,34 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		cancel()
 	}()
 	return s, nil
+}
+
+// injectors returns every simulated API's fault injector, by API name.
+func (s *Sim) injectors() map[string]*fault.Injector {
+	return map[string]*fault.Injector{"amazon": s.Amazon.Faults(), "tiktok_shop": s.Shop.Faults(), "tiktok_business": s.Business.Faults()}
+}
+
+func (s *Sim) faultState() FaultState {
+	st := FaultState{Counts: map[string]map[string]int{}, Broken: map[string][]string{}}
+	for api, in := range s.injectors() {
+		st.Config = in.Config()
+		if b := in.Broken(); len(b) > 0 {
+			st.Broken[api] = b
+		}
+		counts := map[string]int{}
+		for k, n := range in.Counts() {
+			counts[k.String()] = n
+		}
+		st.Counts[api] = counts
+	}
+	st.Config.OnFault = nil
+	return st
+}
+
+func writeJSON(rw http.ResponseWriter, status int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(v)
 }
 
 // Description returns how to reach every simulated API.

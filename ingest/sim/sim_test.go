@@ -112,6 +112,23 @@ func TestStartServesEveryAPIOnOneListener(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook delivered")
 	}
+	// The attempts, delivered ones marked, are served as ground truth (the
+	// delivery is recorded once the receiver has answered).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var attempts []tiktokshoptest.Attempt
+		_, b := get(t, d.BaseURL+WebhooksPath, nil)
+		if err := json.Unmarshal(b, &attempts); err != nil {
+			t.Fatalf("webhooks endpoint: %v: %s", err, b)
+		}
+		if len(attempts) > 0 && attempts[0].Delivered && attempts[0].NotificationID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks endpoint lists no delivered attempt: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
@@ -155,5 +172,59 @@ func TestStopsWhenContextIsDone(t *testing.T) {
 	}
 	if _, err := http.Get(s.Description().BaseURL + DescriptionPath); err == nil {
 		t.Error("still serving after the context ended")
+	}
+}
+
+func post(t *testing.T, u, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestFaultsControl: POST /_sim/faults switches faults on for every API of
+// a running simulator and off again; GET reports the configuration and what
+// each API injected; a bad configuration is refused and changes nothing.
+func TestFaultsControl(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := Start(ctx, Options{Seed: 3, Clock: simworld.NewManualClock(simworld.DefaultStart.Add(48 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := s.Description().BaseURL
+	orders := base + "/orders/v0/orders?MarketplaceIds=" + s.Description().MarketplaceID
+	if st, _ := get(t, orders, nil); st != http.StatusForbidden {
+		t.Fatalf("no faults, no token: %d, want Amazon's 403", st)
+	}
+	if st, b := post(t, base+FaultsPath, `{"server_error_rate": 1}`); st != http.StatusOK {
+		t.Fatalf("POST faults: %d %s", st, b)
+	}
+	if st, _ := get(t, orders, nil); st != http.StatusInternalServerError && st != http.StatusServiceUnavailable {
+		t.Fatalf("server_error_rate 1: %d, want 500 or 503", st)
+	}
+	for _, bad := range []string{`{"server_error_rate": 2}`, `{"throttle_rate": 0.7, "slow_rate": 0.7}`, `{"nonsense": 1}`, `{`} {
+		if st, _ := post(t, base+FaultsPath, bad); st != http.StatusBadRequest {
+			t.Errorf("POST %s: %d, want 400", bad, st)
+		}
+	}
+	if st, b := post(t, base+FaultsPath, `{}`); st != http.StatusOK {
+		t.Fatalf("POST no faults: %d %s", st, b)
+	}
+	if st, _ := get(t, orders, nil); st != http.StatusForbidden {
+		t.Fatalf("faults off again: %d, want 403", st)
+	}
+	st, b := get(t, base+FaultsPath, nil)
+	var state FaultState
+	if err := json.Unmarshal(b, &state); st != http.StatusOK || err != nil {
+		t.Fatalf("GET faults: %d %s %v", st, b, err)
+	}
+	if state.Config.Enabled() || state.Counts["amazon"]["server_error"] != 1 || len(state.Counts) != 3 {
+		t.Errorf("state %+v: want faults off, one Amazon server error, counts of three APIs", state)
 	}
 }

@@ -2,6 +2,7 @@ package simworld
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -163,7 +164,7 @@ func planHalo(cfg Config, products []*Product) []*HaloEffect {
 	planted := top[:min(h.Planted, len(top))]
 	var rest []*Product
 	for _, p := range linked {
-		if !containsProduct(planted, p) {
+		if !slices.Contains(planted, p) {
 			rest = append(rest, p)
 		}
 	}
@@ -209,15 +210,6 @@ func amazonPopularity(p *Product) float64 {
 		}
 	}
 	return sum
-}
-
-func containsProduct(ps []*Product, p *Product) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 // lift returns the effect's relative lift of Amazon demand at t (0 before

@@ -399,15 +399,7 @@ func (w *World) planAmazonLifecycle(r *rand.Rand, o *AmazonOrder) {
 // AmazonOrdersPurchased returns the Amazon orders purchased in [from, to), in
 // purchase order.
 func (w *World) AmazonOrdersPurchased(from, to time.Time) []*AmazonOrder {
-	var out []*AmazonOrder
-	for d := dayIndex(from); d <= dayIndex(to); d++ {
-		for _, o := range w.amazonDay(d) {
-			if !o.PurchaseDate.Before(from) && o.PurchaseDate.Before(to) {
-				out = append(out, o)
-			}
-		}
-	}
-	return out
+	return ordersIn(from, to, w.amazonDay, func(o *AmazonOrder) time.Time { return o.PurchaseDate })
 }
 
 // amazonDay returns the Amazon orders purchased on UTC day d, in purchase
@@ -610,10 +602,16 @@ func (w *World) planTikTokLifecycle(r *rand.Rand, o *TikTokOrder) {
 // TikTokOrdersCreated returns the TikTok orders created in [from, to), in
 // creation order.
 func (w *World) TikTokOrdersCreated(from, to time.Time) []*TikTokOrder {
-	var out []*TikTokOrder
+	return ordersIn(from, to, w.tiktokDay, func(o *TikTokOrder) time.Time { return o.CreateTime })
+}
+
+// ordersIn returns the orders of the UTC days from's to to's (day gives
+// them, in order) whose time (when) is in [from, to).
+func ordersIn[O any](from, to time.Time, day func(int64) []O, when func(O) time.Time) []O {
+	var out []O
 	for d := dayIndex(from); d <= dayIndex(to); d++ {
-		for _, o := range w.tiktokDay(d) {
-			if !o.CreateTime.Before(from) && o.CreateTime.Before(to) {
+		for _, o := range day(d) {
+			if t := when(o); !t.Before(from) && t.Before(to) {
 				out = append(out, o)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 )
@@ -293,7 +294,7 @@ func (w *World) SearchQueryPerformance(asin string, p Period) []SQPRow {
 	lift := w.meanDemandLift(v.ProductKey, p.Start.Start(zone), p.End.End(zone))
 	var rows []SQPRow
 	for _, st := range w.searchTerms {
-		if !containsString(st.ProductKeys, v.ProductKey) {
+		if !slices.Contains(st.ProductKeys, v.ProductKey) {
 			continue
 		}
 		r := rngFor(w.seed, "sqp", hashString(st.Term), hashString(asin), p.key())
@@ -343,13 +344,4 @@ func (w *World) SearchQueryPerformance(asin string, p Period) []SQPRow {
 		rows[i].SearchQueryScore = i + 1
 	}
 	return rows
-}
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

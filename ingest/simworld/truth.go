@@ -29,54 +29,58 @@ func (t Truth) Products() []*Product { return t.w.products }
 // AmazonOrders returns every Amazon order purchased in [from, to) that exists
 // at the view's instant, in its state at that instant.
 func (t Truth) AmazonOrders(from, to time.Time) []AmazonOrderState {
-	to = minTime(to, t.at.Add(time.Nanosecond))
-	var out []AmazonOrderState
-	for _, o := range t.w.AmazonOrdersPurchased(from, to) {
-		if s, ok := o.At(t.at); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return statesAt(t.w.AmazonOrdersPurchased(from, t.until(to)), t.at, nil)
 }
 
 // AmazonOrdersUpdated returns the Amazon orders whose last update at the
 // view's instant falls in [from, to), ordered by last update.
 func (t Truth) AmazonOrdersUpdated(from, to time.Time) []AmazonOrderState {
-	to = minTime(to, t.at.Add(time.Nanosecond))
-	var out []AmazonOrderState
-	for _, o := range t.w.AmazonOrdersPurchased(from.Add(-MaxAmazonLifecycle), to) {
-		if s, ok := o.At(t.at); ok && !s.LastUpdateDate.Before(from) && s.LastUpdateDate.Before(to) {
-			out = append(out, s)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].LastUpdateDate.Before(out[j].LastUpdateDate) })
-	return out
+	to = t.until(to)
+	orders := t.w.AmazonOrdersPurchased(from.Add(-MaxAmazonLifecycle), to)
+	return updatedIn(orders, t.at, from, to, func(s AmazonOrderState) time.Time { return s.LastUpdateDate })
 }
 
 // TikTokOrders returns every TikTok order created in [from, to) that exists at
 // the view's instant, in its state at that instant.
 func (t Truth) TikTokOrders(from, to time.Time) []TikTokOrderState {
-	to = minTime(to, t.at.Add(time.Nanosecond))
-	var out []TikTokOrderState
-	for _, o := range t.w.TikTokOrdersCreated(from, to) {
-		if s, ok := o.At(t.at); ok {
+	return statesAt(t.w.TikTokOrdersCreated(from, t.until(to)), t.at, nil)
+}
+
+// TikTokOrdersUpdated returns the TikTok orders whose update time at the
+// view's instant falls in [from, to), ordered by update time.
+func (t Truth) TikTokOrdersUpdated(from, to time.Time) []TikTokOrderState {
+	to = t.until(to)
+	orders := t.w.TikTokOrdersCreated(from.Add(-MaxTikTokLifecycle), to)
+	return updatedIn(orders, t.at, from, to, func(s TikTokOrderState) time.Time { return s.UpdateTime })
+}
+
+// until bounds the end of a range to the view's instant: nothing after it
+// exists yet.
+func (t Truth) until(to time.Time) time.Time { return minTime(to, t.at.Add(time.Nanosecond)) }
+
+// stateful is an order of either marketplace: its state at an instant, if
+// it exists then.
+type stateful[S any] interface {
+	At(time.Time) (S, bool)
+}
+
+// statesAt returns the states at of the orders that exist at that instant
+// and that keep (nil keeps all) accepts, in the orders' order.
+func statesAt[O stateful[S], S any](orders []O, at time.Time, keep func(S) bool) []S {
+	var out []S
+	for _, o := range orders {
+		if s, ok := o.At(at); ok && (keep == nil || keep(s)) {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// TikTokOrdersUpdated returns the TikTok orders whose update time at the
-// view's instant falls in [from, to), ordered by update time.
-func (t Truth) TikTokOrdersUpdated(from, to time.Time) []TikTokOrderState {
-	to = minTime(to, t.at.Add(time.Nanosecond))
-	var out []TikTokOrderState
-	for _, o := range t.w.TikTokOrdersCreated(from.Add(-MaxTikTokLifecycle), to) {
-		if s, ok := o.At(t.at); ok && !s.UpdateTime.Before(from) && s.UpdateTime.Before(to) {
-			out = append(out, s)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].UpdateTime.Before(out[j].UpdateTime) })
+// updatedIn returns the states at of the orders whose update time (updated)
+// at that instant falls in [from, to), ordered by it.
+func updatedIn[O stateful[S], S any](orders []O, at, from, to time.Time, updated func(S) time.Time) []S {
+	out := statesAt(orders, at, func(s S) bool { return !updated(s).Before(from) && updated(s).Before(to) })
+	sort.SliceStable(out, func(i, j int) bool { return updated(out[i]).Before(updated(out[j])) })
 	return out
 }
 

@@ -3,6 +3,7 @@ package simworld
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -194,7 +195,7 @@ func TestOrdersLifecycleAndLookup(t *testing.T) {
 			}
 			shows := false
 			for _, li := range o.LineItems {
-				if containsString(v.ProductKeys, li.ProductKey) {
+				if slices.Contains(v.ProductKeys, li.ProductKey) {
 					shows = true
 				}
 			}

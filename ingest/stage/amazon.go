@@ -323,12 +323,7 @@ func (a *Amazon) stepOrders(ctx context.Context) (Progress, error) {
 		}
 	}
 	next := a.orders.Advance("", w.After, w.Before, now)
-	p, err := b.commit(ctx, work, next)
-	if err != nil {
-		return p, err
-	}
-	a.orders = next
-	return p, nil
+	return b.commitCursor(ctx, work, &a.orders, next)
 }
 
 // stepSalesTraffic reads one day of the current Sales & Traffic run. A run
@@ -624,12 +619,7 @@ func (a *Amazon) stepCatalog(ctx context.Context) (Progress, error) {
 		b.observe(amzCatalog, rec.Key, rec.Value, now, it, amazon.OpGetCatalogItem)
 	}
 	next := a.catalog.Advance("", a.catalog.WindowEnd, now, now)
-	p, err := b.commit(ctx, fmt.Sprintf("catalog %d asins", len(asins)), next)
-	if err != nil {
-		return p, err
-	}
-	a.catalog = next
-	return p, nil
+	return b.commitCursor(ctx, fmt.Sprintf("catalog %d asins", len(asins)), &a.catalog, next)
 }
 
 // stepRetry asks again for the first FATAL report whose wait is over.

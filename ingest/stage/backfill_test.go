@@ -12,7 +12,6 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
-	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -43,14 +42,8 @@ func TestBackfillResumes(t *testing.T) {
 	env := testenv.NewKafka(t)
 	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
-	clock := simworld.NewManualClock(since.Add(8 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})
-	srv := tiktokshoptest.NewServer(w, tiktokshoptest.Options{})
-	t.Cleanup(srv.Close)
-	creds := srv.Sim.Credentials()
-	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Clock: clock})
+	w, clock, _, clientCfg := shopSim(t, 9, since.Add(8*24*time.Hour), simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}, tiktokshoptest.Options{})
+	client, err := tiktokshop.New(clientCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

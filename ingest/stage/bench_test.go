@@ -123,15 +123,10 @@ func benchAmazon(b *testing.B, env *testenv.Kafka) benchLine {
 
 func benchShop(b *testing.B, env *testenv.Kafka) benchLine {
 	since := simworld.DefaultStart
-	clock := simworld.NewManualClock(since.Add(10 * 24 * time.Hour))
-	w := simworld.MustNew(simworld.Config{Seed: 3, Clock: clock, Scale: simworld.Scale{Products: 12, TikTokOrdersPerMinute: 0.2, VideosPerDay: 6}})
-	srv := tiktokshoptest.NewServer(w, tiktokshoptest.Options{})
-	b.Cleanup(srv.Close)
-	creds := srv.Sim.Credentials()
+	w, clock, srv, cfg := shopSim(b, 3, since.Add(10*24*time.Hour), simworld.Scale{Products: 12, TikTokOrdersPerMinute: 0.2, VideosPerDay: 6}, tiktokshoptest.Options{})
 	pc := &pathCounter{next: srv.Client().Transport, n: map[string]int{}}
-	client, err := tiktokshop.New(tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: &http.Client{Transport: pc}, Clock: clock})
+	cfg.HTTPClient = &http.Client{Transport: pc}
+	client, err := tiktokshop.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
+	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
@@ -20,6 +22,20 @@ import (
 
 func kafkaOf(e *testenv.Kafka) stage.Kafka {
 	return stage.Kafka{ClientOpts: e.ClientOpts(), Serde: e.Serde, Prefix: e.Prefix}
+}
+
+// shopSim starts the TikTok Shop simulator over a world of seed and scale
+// whose manual clock reads now, and returns the world, the clock, the server
+// and a client configuration for it (through the server's HTTP client).
+func shopSim(tb testing.TB, seed uint64, now time.Time, scale simworld.Scale, opts tiktokshoptest.Options) (*simworld.World, *simworld.ManualClock, *tiktokshoptest.Server, tiktokshop.Config) {
+	clock := simworld.NewManualClock(now)
+	w := simworld.MustNew(simworld.Config{Seed: seed, Clock: clock, Scale: scale})
+	srv := tiktokshoptest.NewServer(w, opts)
+	tb.Cleanup(srv.Close)
+	creds := srv.Sim.Credentials()
+	return w, clock, srv, tiktokshop.Config{APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
+		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
+		HTTPClient: srv.Client(), Clock: clock}
 }
 
 // rec is one decoded record of a topic.

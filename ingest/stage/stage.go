@@ -270,6 +270,18 @@ func (b *batch) commit(ctx context.Context, work string, cs ...cursor.Cursor) (P
 	return Progress{Work: work, Records: b.count, DeadLetters: len(b.dead), Done: true, Kind: b.kind, Through: b.through}, nil
 }
 
+// commitCursor commits the batch with next as the cursor of one stream and
+// then advances *cur to it: a failed commit leaves *cur where it was, so the
+// step is done again.
+func (b *batch) commitCursor(ctx context.Context, work string, cur *cursor.Cursor, next cursor.Cursor) (Progress, error) {
+	p, err := b.commit(ctx, work, next)
+	if err != nil {
+		return p, err
+	}
+	*cur = next
+	return p, nil
+}
+
 // Stepper is one incarnation of a stage: Step does the next unit of work.
 type Stepper interface {
 	Step(ctx context.Context) (Progress, error)

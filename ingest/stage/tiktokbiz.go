@@ -87,10 +87,5 @@ func (t *TikTokBusiness) Step(ctx context.Context) (Progress, error) {
 		b.observe(bizEngagement, tiktokbiz.Key(t.cfg.BusinessID, v.ItemID), rec, at, v, "video/list")
 	}
 	next := t.snap.Advance("", t.snap.WindowEnd, at, at)
-	p, err := b.commit(ctx, fmt.Sprintf("videos snapshot of %d", len(videos)), next)
-	if err != nil {
-		return p, err
-	}
-	t.snap = next
-	return p, nil
+	return b.commitCursor(ctx, fmt.Sprintf("videos snapshot of %d", len(videos)), &t.snap, next)
 }

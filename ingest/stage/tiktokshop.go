@@ -302,12 +302,7 @@ func (t *TikTokShop) stepOrders(ctx context.Context) (Progress, error) {
 	b.kind, b.through = "orders", to
 	t.addOrders(b, orders, "orders.search")
 	next := t.orders.Advance("", from, to, t.now())
-	p, err := b.commit(ctx, work, next)
-	if err != nil {
-		return p, err
-	}
-	t.orders = next
-	return p, nil
+	return b.commitCursor(ctx, work, &t.orders, next)
 }
 
 // stepFollow fetches orders named by webhooks (order detail) and emits them
@@ -373,12 +368,7 @@ func (t *TikTokShop) stepProducts(ctx context.Context) (Progress, error) {
 		b.observe(ttsProduct, key, rec, sourceTS(rec), p, "products.detail")
 	}
 	next := t.products.Advance("", from, to, now)
-	p, err := b.commit(ctx, fmt.Sprintf("products %s..%s", from.Format(time.RFC3339), to.Format(time.RFC3339)), next)
-	if err != nil {
-		return p, err
-	}
-	t.products = next
-	return p, nil
+	return b.commitCursor(ctx, fmt.Sprintf("products %s..%s", from.Format(time.RFC3339), to.Format(time.RFC3339)), &t.products, next)
 }
 
 // stepVideos reads the next shop-zone day of video performance, once TikTok
@@ -416,12 +406,7 @@ func (t *TikTokShop) stepVideos(ctx context.Context) (Progress, error) {
 		b.observe(ttsVideo, key, rec, now, v, "shop_videos.performance")
 	}
 	next := t.videos.Advance(end.Format(time.DateOnly), d, end, now)
-	p, err := b.commit(ctx, "video_performance "+day, next)
-	if err != nil {
-		return p, err
-	}
-	t.videos = next
-	return p, nil
+	return b.commitCursor(ctx, "video_performance "+day, &t.videos, next)
 }
 
 func minTime(a, b time.Time) time.Time {

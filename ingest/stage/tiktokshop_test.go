@@ -56,20 +56,14 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	env := testenv.NewKafka(t)
 	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
-	clock := simworld.NewManualClock(since)
-	w := simworld.MustNew(simworld.Config{Seed: 9, Clock: clock, Scale: simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}})
-	srv := tiktokshoptest.NewServer(w, tiktokshoptest.Options{Faults: o.faults})
-	t.Cleanup(srv.Close)
+	w, clock, srv, clientCfg := shopSim(t, 9, since, simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}, tiktokshoptest.Options{Faults: o.faults})
 	creds := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
 	var retries atomic.Int64
-	client, err := tiktokshop.New(tiktokshop.Config{
-		OnRetry:    func(string, int, error) { retries.Add(1) },
-		APIBaseURL: srv.APIBaseURL(), AuthBaseURL: srv.AuthBaseURL(),
-		AppKey: creds.AppKey, AppSecret: secret.Secret(creds.AppSecret), AuthCode: secret.Secret(creds.AuthCode),
-		HTTPClient: srv.Client(), Clock: clock, AttemptTimeout: 10 * time.Second,
-		OnMalformed: func(m tiktokshop.Malformed) { dead.Add(schemas.TopicTikTokOrders, m.Op, m.Raw, m.Err) },
-	})
+	clientCfg.OnRetry = func(string, int, error) { retries.Add(1) }
+	clientCfg.AttemptTimeout = 10 * time.Second
+	clientCfg.OnMalformed = func(m tiktokshop.Malformed) { dead.Add(schemas.TopicTikTokOrders, m.Op, m.Raw, m.Err) }
+	client, err := tiktokshop.New(clientCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 type env struct {
@@ -116,14 +118,7 @@ func checkTruth(t *testing.T, e *env, videos []Video) {
 			t.Fatalf("vanished field mapped as %v", rec["reach"])
 		}
 		rec["event_id"], rec["version"], rec["ingest_ts"] = "x", int64(1), now
-		b, err := codec.Encode(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := codec.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, back := schematest.RoundTrip(t, codec, rec)
 		if !e.InsightsAvailable && back["reach"] != nil {
 			t.Fatalf("vanished reach decodes as %v", back["reach"])
 		}
@@ -278,5 +273,39 @@ func TestMalformedVideoIsHandedOver(t *testing.T) {
 	e2 := newEnv(t, tiktokbiztest.Options{QPS: 1000}, false, func(c *Config) { c.HTTPClient = breakOne })
 	if _, err := e2.client.Videos(context.Background()); err == nil {
 		t.Fatal("malformed video dropped silently")
+	}
+}
+
+// TestEntityFaultIsHandedOver: the simulator's entity fault breaks one
+// video of a page; the client hands exactly that video (by the id the
+// simulator records) to OnMalformed and lists the others.
+func TestEntityFaultIsHandedOver(t *testing.T) {
+	var bad []json.RawMessage
+	e := newEnv(t, tiktokbiztest.Options{QPS: 1000, Faults: fault.Config{EntityRate: 1}}, false, func(c *Config) {
+		c.OnMalformed = func(raw json.RawMessage, _ error) { bad = append(bad, raw) }
+	})
+	videos, err := e.client.Videos(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := e.srv.Sim.Faults().Broken()
+	if len(broken) == 0 || len(bad) != len(broken) {
+		t.Fatalf("%d videos broken by the simulator, %d handed over", len(broken), len(bad))
+	}
+	for i, raw := range bad {
+		var v struct {
+			ItemID string `json:"item_id"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil || v.ItemID != broken[i] {
+			t.Errorf("handed over %s (%v), the simulator broke %s", raw, err, broken[i])
+		}
+	}
+	for _, v := range videos {
+		if slices.Contains(broken, v.ItemID) {
+			t.Errorf("broken video %s listed as good", v.ItemID)
+		}
+	}
+	if len(videos) == 0 {
+		t.Error("no good video listed")
 	}
 }

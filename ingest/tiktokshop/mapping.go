@@ -45,22 +45,13 @@ func OrderRecord(shopID string, o Order) (map[string]any, error) {
 	if o.UpdateTime == o.CreateTime {
 		op = OpCreate
 	}
-	var err error
-	dec := func(s string) any {
-		v, derr := decimalUnion(s)
-		if derr != nil && err == nil {
-			err = derr
-		}
-		return v
-	}
+	var d decimals
+	dec := d.union
 	lines := make([]any, 0, len(o.LineItems))
 	for _, li := range o.LineItems {
 		taxes := make([]any, 0, len(li.ItemTax))
 		for _, t := range li.ItemTax {
-			rate, rerr := decimalUnionScale(t.TaxRate, 6)
-			if rerr != nil && err == nil {
-				err = rerr
-			}
+			rate := d.keep(decimalUnionScale(t.TaxRate, 6))
 			taxes = append(taxes, map[string]any{"tax_type": t.TaxType, "tax_amount": dec(t.TaxAmount), "tax_rate": rate})
 		}
 		lines = append(lines, map[string]any{
@@ -98,10 +89,25 @@ func OrderRecord(shopID string, o Order) (map[string]any, error) {
 		"cancel_reason":                          str(o.CancelReason), "cancellation_initiator": str(o.CancellationInitiator),
 		"tracking_number": str(o.TrackingNumber), "package_ids": pkgs, "line_items": lines,
 	}
-	if err != nil {
-		return nil, fmt.Errorf("order %s: %w", o.ID, err)
+	if d.err != nil {
+		return nil, fmt.Errorf("order %s: %w", o.ID, d.err)
 	}
 	return rec, nil
+}
+
+// decimals converts a record's amounts and keeps the first error, so that a
+// mapping builds the whole record and reports one failure at the end.
+type decimals struct{ err error }
+
+// union is decimalUnion of s, its error kept.
+func (d *decimals) union(s string) any { return d.keep(decimalUnion(s)) }
+
+// keep returns v and keeps err if it is the first.
+func (d *decimals) keep(v any, err error) any {
+	if err != nil && d.err == nil {
+		d.err = err
+	}
+	return v
 }
 
 // ProductRecord maps a product (from search, or detail for identifier codes)
@@ -111,14 +117,8 @@ func ProductRecord(shopID string, p Product, capturedAt time.Time) (map[string]a
 	if p.ID == "" || p.Status == "" {
 		return nil, fmt.Errorf("product %q: id and status are required", p.ID)
 	}
-	var err error
-	dec := func(s string) any {
-		v, derr := decimalUnion(s)
-		if derr != nil && err == nil {
-			err = derr
-		}
-		return v
-	}
+	var d decimals
+	dec := d.union
 	skus := make([]any, 0, len(p.SKUs))
 	for _, s := range p.SKUs {
 		ids := []any{}
@@ -159,8 +159,8 @@ func ProductRecord(shopID string, p Product, capturedAt time.Time) (map[string]a
 		"audit_status": str(p.Audit.Status), "sales_regions": regions,
 		"create_time": timeUnion(p.CreateTime), "update_time": timeUnion(p.UpdateTime), "skus": skus,
 	}
-	if err != nil {
-		return nil, fmt.Errorf("product %s: %w", p.ID, err)
+	if d.err != nil {
+		return nil, fmt.Errorf("product %s: %w", p.ID, d.err)
 	}
 	return rec, nil
 }

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -454,52 +452,31 @@ func splitList(s string) []string {
 }
 
 func (c *Config) validate() []error {
-	var problems []error
-	bad := func(key, format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	if c.DataDir == "" {
-		bad("data_dir", "must not be empty")
-	}
+	var p problems
+	bad := p.add
+	p.nonEmpty("data_dir", c.DataDir)
 	if _, err := zerolog.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		bad("log.format", "%q is not json or console", c.Log.Format)
 	}
-	checkHostPort := func(key, v string, optional bool) {
-		if v == "" && optional {
-			return
-		}
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			bad(key, "%q is not host:port", v)
-		}
-	}
+	checkHostPort := p.hostPort
 	checkHostPort("warehouse.addr", c.Warehouse.Addr, true)
 	checkHostPort("warehouse.listen", c.Warehouse.Listen, false)
 	checkHostPort("warehouse.native_listen", c.Warehouse.NativeListen, true)
 	if c.Warehouse.Protocol != "native" && c.Warehouse.Protocol != "http" {
 		bad("warehouse.protocol", "%q is not native or http", c.Warehouse.Protocol)
 	}
-	if c.Warehouse.Database == "" {
-		bad("warehouse.database", "must not be empty")
-	}
-	if c.Warehouse.MaxBodyBytes <= 0 {
-		bad("warehouse.max_body_bytes", "must be positive")
-	}
-	if c.Warehouse.MaxMemoryUsage <= 0 {
-		bad("warehouse.max_memory_usage", "must be positive")
-	}
-	if c.Warehouse.IdleConnectionTimeout <= 0 {
-		bad("warehouse.idle_connection_timeout", "must be positive")
-	}
+	p.nonEmpty("warehouse.database", c.Warehouse.Database)
+	p.positive("warehouse.max_body_bytes", int64(c.Warehouse.MaxBodyBytes))
+	p.positive("warehouse.max_memory_usage", int64(c.Warehouse.MaxMemoryUsage))
+	p.positive("warehouse.idle_connection_timeout", int64(c.Warehouse.IdleConnectionTimeout))
 	for i, b := range c.Kafka.Brokers {
 		checkHostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
-	if c.Kafka.FetchMaxWait <= 0 {
-		bad("kafka.fetch_max_wait", "must be a positive duration such as 500ms")
-	}
+	p.positiveDuration("kafka.fetch_max_wait", c.Kafka.FetchMaxWait, "500ms")
 	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
 		if _, err := t.TLSConfig(); err != nil {
 			bad(key, "%v", err)
@@ -511,30 +488,14 @@ func (c *Config) validate() []error {
 	if c.Warehouse.TLSCAFile != "" && !c.Warehouse.TLS {
 		bad("warehouse.tls_ca_file", "is set but warehouse.tls is false")
 	}
-	if c.SchemaRegistry.URL != "" {
-		if u, err := url.Parse(c.SchemaRegistry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("schema_registry.url", "%q is not an http(s) URL", c.SchemaRegistry.URL)
-		} else if u.User != nil {
-			bad("schema_registry.url", "must not carry credentials; set schema_registry.user and %s", EnvName("schema_registry.password"))
-		}
-	}
+	p.httpURL("schema_registry.url", c.SchemaRegistry.URL, "; set schema_registry.user and "+EnvName("schema_registry.password"))
 	checkHostPort("schema_registry.listen", c.SchemaRegistry.Listen, false)
 	checkHostPort("metrics.listen", c.Metrics.Listen, false)
-	if c.Load.Group == "" {
-		bad("load.group", "must not be empty")
-	}
-	if c.Load.BatchRows <= 0 {
-		bad("load.batch_rows", "must be positive")
-	}
-	if c.Load.BatchBytes <= 0 {
-		bad("load.batch_bytes", "must be positive")
-	}
-	if c.Load.MaxWait <= 0 {
-		bad("load.max_wait", "must be a positive duration such as 1s")
-	}
-	if c.Load.MaxInFlight <= 0 {
-		bad("load.max_in_flight", "must be positive")
-	}
+	p.nonEmpty("load.group", c.Load.Group)
+	p.positive("load.batch_rows", int64(c.Load.BatchRows))
+	p.positive("load.batch_bytes", int64(c.Load.BatchBytes))
+	p.positiveDuration("load.max_wait", c.Load.MaxWait, "1s")
+	p.positive("load.max_in_flight", int64(c.Load.MaxInFlight))
 	if c.Load.MemoryLimit < 0 {
 		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
 	}
@@ -553,23 +514,15 @@ func (c *Config) validate() []error {
 			bad("transform.mapping_file", "%s is a directory", f)
 		}
 	}
-	if c.Transform.Group == "" {
-		bad("transform.group", "must not be empty")
-	}
-	if c.Transform.Threads < 1 {
-		bad("transform.threads", "must be at least 1")
-	}
-	if c.Transform.CacheMB < 1 {
-		bad("transform.cache_mb", "must be at least 1")
-	}
-	if c.Transform.Partitions < 1 {
-		bad("transform.partitions", "must be at least 1")
-	}
+	p.nonEmpty("transform.group", c.Transform.Group)
+	p.positive("transform.threads", int64(c.Transform.Threads))
+	p.positive("transform.cache_mb", int64(c.Transform.CacheMB))
+	p.positive("transform.partitions", int64(c.Transform.Partitions))
 	if c.Transform.MemoryLimit < 0 {
 		bad("transform.memory_limit", "must be 0 (none) or a number of bytes")
 	}
-	problems = append(problems, c.Sources.validate()...)
-	problems = append(problems, c.UI.validate()...)
+	c.Sources.validate(&p)
+	c.UI.validate(&p)
 	if c.Dbt.Schedule != "" {
 		if _, err := dbtrun.ParseSchedule(c.Dbt.Schedule); err != nil {
 			bad("dbt.schedule", "%v", err)
@@ -577,15 +530,9 @@ func (c *Config) validate() []error {
 		if c.Dbt.Bin == "" {
 			bad("dbt.bin", "must not be empty when dbt.schedule is set")
 		}
-		if c.Dbt.Schema == "" {
-			bad("dbt.schema", "must not be empty")
-		}
-		if c.Dbt.CatchUpTimeout <= 0 {
-			bad("dbt.catch_up_timeout", "must be a positive duration such as 10m")
-		}
-		if c.Dbt.Timeout <= 0 {
-			bad("dbt.timeout", "must be a positive duration such as 1h")
-		}
+		p.nonEmpty("dbt.schema", c.Dbt.Schema)
+		p.positiveDuration("dbt.catch_up_timeout", c.Dbt.CatchUpTimeout, "10m")
+		p.positiveDuration("dbt.timeout", c.Dbt.Timeout, "1h")
 	}
-	return problems
+	return p
 }

@@ -20,10 +20,7 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "")
 	if c.Warehouse.Listen != "127.0.0.1:8123" || c.DataDir != "./data" || len(c.Kafka.Brokers) != 0 || c.Warehouse.Protocol != "native" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -35,16 +32,11 @@ func TestFileThenEnvironment(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s3cr3t-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := load(p, []string{
-		"SHOPSTREAM_KAFKA_BROKERS=b:9092, c:9092",
+	c := mustLoad(t, p, "SHOPSTREAM_KAFKA_BROKERS=b:9092, c:9092",
 		"SHOPSTREAM_WAREHOUSE_MAX_BODY_BYTES=1024",
-		"SHOPSTREAM_SCHEMA_REGISTRY_PASSWORD_FILE=" + secret,
+		"SHOPSTREAM_SCHEMA_REGISTRY_PASSWORD_FILE="+secret,
 		"SHOPSTREAM_WAREHOUSE_PASSWORD=s3cr3t-from-env",
-		"SHOPSTREAM_TEST_KAFKA=ignored",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+		"SHOPSTREAM_TEST_KAFKA=ignored")
 	if c.DataDir != "/var/lib/shopstream" || c.Warehouse.Addr != "ch:9000" {
 		t.Fatalf("file values lost: %+v", c)
 	}
@@ -83,19 +75,14 @@ func TestEveryProblemReported(t *testing.T) {
 }
 
 func TestLoaderSettings(t *testing.T) {
-	c, err := load(writeConfig(t, "load:\n  max_wait: 250ms\n  topics: [amazon.orders]\n"), []string{
-		"SHOPSTREAM_LOAD_BATCH_ROWS=500",
-		"SHOPSTREAM_LOAD_INSTANCE_ID=loader-0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, writeConfig(t, "load:\n  max_wait: 250ms\n  topics: [amazon.orders]\n"), "SHOPSTREAM_LOAD_BATCH_ROWS=500",
+		"SHOPSTREAM_LOAD_INSTANCE_ID=loader-0")
 	l := c.Load
 	if l.MaxWait.Milliseconds() != 250 || l.BatchRows != 500 || l.InstanceID != "loader-0" ||
 		strings.Join(l.Topics, ",") != "amazon.orders" || l.Group != "shopstream-load" || l.MaxInFlight != 8 || l.MemoryLimit != 192<<20 {
 		t.Fatalf("loader settings: %+v", l)
 	}
-	_, err = load("", []string{"SHOPSTREAM_LOAD_MAX_WAIT=0s", "SHOPSTREAM_LOAD_BATCH_BYTES=-1"})
+	_, err := load("", []string{"SHOPSTREAM_LOAD_MAX_WAIT=0s", "SHOPSTREAM_LOAD_BATCH_BYTES=-1"})
 	if err == nil || !strings.Contains(err.Error(), "load.max_wait") || !strings.Contains(err.Error(), "load.batch_bytes") {
 		t.Fatalf("bad loader settings accepted or not all reported: %v", err)
 	}
@@ -105,17 +92,25 @@ func TestLoaderSettings(t *testing.T) {
 // 500ms (franz-go's 5s delayed read-committed consumers by seconds), can be
 // set, and must be positive.
 func TestKafkaFetchMaxWait(t *testing.T) {
-	c, err := load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "")
 	if c.Kafka.FetchMaxWait != 500*time.Millisecond {
 		t.Fatalf("default kafka.fetch_max_wait %s", c.Kafka.FetchMaxWait)
 	}
-	if c, err = load("", []string{"SHOPSTREAM_KAFKA_FETCH_MAX_WAIT=100ms"}); err != nil || c.Kafka.FetchMaxWait != 100*time.Millisecond {
+	if c, err := load("", []string{"SHOPSTREAM_KAFKA_FETCH_MAX_WAIT=100ms"}); err != nil || c.Kafka.FetchMaxWait != 100*time.Millisecond {
 		t.Fatalf("kafka.fetch_max_wait from the environment: %v %v", c, err)
 	}
 	if _, err := load("", []string{"SHOPSTREAM_KAFKA_FETCH_MAX_WAIT=0s"}); err == nil || !strings.Contains(err.Error(), "kafka.fetch_max_wait") {
 		t.Fatalf("zero fetch wait accepted: %v", err)
 	}
+}
+
+// mustLoad loads the configuration at path (empty: none) with env as the
+// environment, failing t on an error.
+func mustLoad(t *testing.T, path string, env ...string) *Config {
+	t.Helper()
+	c, err := load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

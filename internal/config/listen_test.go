@@ -16,10 +16,7 @@ import (
 // 127.0.0.1:8088, the page on metrics.listen), which test/e2e checks on a
 // running process.
 func TestListenDefaultsAreLoopback(t *testing.T) {
-	c, err := load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "")
 	found := 0
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {

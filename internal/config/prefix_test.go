@@ -9,10 +9,7 @@ import (
 // deprecated per-stage key still sets it, with a warning naming the new
 // key, and prefixes that disagree are an error naming every one.
 func TestTopicPrefix(t *testing.T) {
-	c, err := load("", []string{"SHOPSTREAM_KAFKA_TOPIC_PREFIX=dev."})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "", "SHOPSTREAM_KAFKA_TOPIC_PREFIX=dev.")
 	if c.Kafka.TopicPrefix != "dev." || len(c.Warnings) != 0 {
 		t.Fatalf("prefix %q, warnings %q", c.Kafka.TopicPrefix, c.Warnings)
 	}
@@ -29,7 +26,7 @@ func TestTopicPrefix(t *testing.T) {
 	if c, err := load(p, nil); err != nil || c.Kafka.TopicPrefix != "a." || len(c.Warnings) != 2 {
 		t.Fatalf("two deprecated keys that agree: %v, %+v", err, c)
 	}
-	_, err = load(p, []string{"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX=b."})
+	_, err := load(p, []string{"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX=b."})
 	if err == nil {
 		t.Fatal("disagreeing prefixes accepted")
 	}

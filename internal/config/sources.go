@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"net/url"
 	"reflect"
 	"slices"
 	"time"
@@ -188,21 +186,10 @@ func sourceDefaults() map[string]any {
 	return d
 }
 
-func (s Sources) validate() []error {
-	var problems []error
-	bad := func(key, format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	checkURL := func(key, v string) {
-		if v == "" {
-			return
-		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key, "%q is not an http(s) URL", v)
-		} else if u.User != nil {
-			bad(key, "must not carry credentials")
-		}
-	}
+// validate adds the sources' problems to p.
+func (s Sources) validate(p *problems) {
+	bad := p.add
+	checkURL := func(key, v string) { p.httpURL(key, v, "") }
 	checkDate := func(key, v string) {
 		if v == "" {
 			return
@@ -216,11 +203,7 @@ func (s Sources) validate() []error {
 			bad(key, "%q is not an IANA time zone", v)
 		}
 	}
-	positive := func(key string, d time.Duration) {
-		if d <= 0 {
-			bad(key, "must be a positive duration such as 1m")
-		}
-	}
+	positive := func(key string, d time.Duration) { p.positiveDuration(key, d, "1m") }
 	checkURL("sources.amazon.endpoint", s.Amazon.Endpoint)
 	checkURL("sources.amazon.token_url", s.Amazon.TokenURL)
 	checkZone("sources.amazon.report_zone", s.Amazon.ReportZone)
@@ -265,14 +248,11 @@ func (s Sources) validate() []error {
 	if s.Sim.RateScale < 1 {
 		bad("sources.sim.rate_scale", "must be at least 1 (1: Amazon's published rate limits)")
 	}
-	if s.Webhooks.MaxBodyBytes <= 0 {
-		bad("sources.webhooks.max_body_bytes", "must be positive")
-	}
+	p.positive("sources.webhooks.max_body_bytes", int64(s.Webhooks.MaxBodyBytes))
 	positive("sources.webhooks.read_header_timeout", s.Webhooks.ReadHeaderTimeout)
 	positive("sources.webhooks.read_timeout", s.Webhooks.ReadTimeout)
 	positive("sources.webhooks.write_timeout", s.Webhooks.WriteTimeout)
 	positive("sources.webhooks.idle_timeout", s.Webhooks.IdleTimeout)
-	return problems
 }
 
 // yamlDateToString turns a date the YAML parser read as a time (an unquoted

@@ -27,11 +27,8 @@ sources:
   tiktokbiz:
     poll_interval: 30m
 `)
-	c, err := load(p, []string{"SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET=s3cret", "SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN_FILE=" + secretFile,
-		"SHOPSTREAM_SOURCES_AMAZON_REPORTS_IN_FLIGHT=6"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, p, "SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET=s3cret", "SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN_FILE="+secretFile,
+		"SHOPSTREAM_SOURCES_AMAZON_REPORTS_IN_FLIGHT=6")
 	a := c.Sources.Amazon
 	if a.ClientSecret.Reveal() != "s3cret" || a.RefreshToken.Reveal() != "from-file" || a.Lookback != 96*time.Hour || a.Since != "2026-01-01" || a.ReportsInFlight != 6 ||
 		c.Sources.TikTokBiz.PollInterval != 30*time.Minute || c.Sources.Simulate {
@@ -53,7 +50,7 @@ sources:
     api_base_url: https://open-api.tiktokglobalshop.com
     zone: Mars/Olympus
 `)
-	_, err = load(bad, nil)
+	_, err := load(bad, nil)
 	if err == nil {
 		t.Fatal("bad sources accepted")
 	}
@@ -70,17 +67,14 @@ sources:
 // catalog snapshotted hourly), take the environment, and bad values are
 // reported.
 func TestSourcesSim(t *testing.T) {
-	c, err := load(writeConfig(t, "sources: {simulate: true}\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, writeConfig(t, "sources: {simulate: true}\n"))
 	if s := c.Sources.Sim; s.HistoryWeeks != 9 || s.HaloPlanted != 6 || s.HaloSpikeControls != 4 || s.RateScale != 120 {
 		t.Errorf("defaults: %+v", s)
 	}
 	if a := c.Sources.Amazon; a.CatalogInterval != time.Hour || a.ReportPollInterval != 15*time.Second {
 		t.Errorf("amazon defaults: catalog every %s, reports polled after %s", a.CatalogInterval, a.ReportPollInterval)
 	}
-	c, err = load(writeConfig(t, "sources: {simulate: true}\n"), []string{"SHOPSTREAM_SOURCES_SIM_RATE_SCALE=1", "SHOPSTREAM_SOURCES_SIM_HISTORY_WEEKS=2"})
+	c, err := load(writeConfig(t, "sources: {simulate: true}\n"), []string{"SHOPSTREAM_SOURCES_SIM_RATE_SCALE=1", "SHOPSTREAM_SOURCES_SIM_HISTORY_WEEKS=2"})
 	if err != nil || c.Sources.Sim.RateScale != 1 || c.Sources.Sim.HistoryWeeks != 2 {
 		t.Fatalf("environment: %+v, %v", c.Sources.Sim, err)
 	}

@@ -12,10 +12,7 @@ import (
 // TestTLSSettings: TLS is off by default; a CA file must hold a PEM
 // certificate and needs tls on; a good one becomes the client's roots.
 func TestTLSSettings(t *testing.T) {
-	c, err := load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "")
 	if k, err := c.Kafka.TLSConfig(); k != nil || err != nil {
 		t.Fatalf("kafka TLS by default: %v %v", k, err)
 	}
@@ -39,10 +36,7 @@ func TestTLSSettings(t *testing.T) {
 	}
 
 	_, ca := testenv.SelfSignedTLS(t)
-	c, err = load("", []string{"SHOPSTREAM_WAREHOUSE_TLS=true", "SHOPSTREAM_WAREHOUSE_TLS_CA_FILE=" + ca})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = mustLoad(t, "", "SHOPSTREAM_WAREHOUSE_TLS=true", "SHOPSTREAM_WAREHOUSE_TLS_CA_FILE="+ca)
 	w, err := c.Warehouse.TLSConfig()
 	if err != nil || w == nil || w.RootCAs == nil {
 		t.Fatalf("warehouse TLS: %+v %v", w, err)

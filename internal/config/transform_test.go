@@ -7,10 +7,7 @@ import (
 )
 
 func TestTransformSettings(t *testing.T) {
-	c, err := load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, "")
 	if tr := c.Transform; tr.TimeZone != "UTC" || tr.Attribution != "full" || tr.Group != "shopstream-transform" ||
 		tr.TransactionalID != "" || tr.MappingFile != "" || tr.InstanceID != "" || tr.Threads != 1 || tr.StateDir != "" ||
 		tr.CacheMB != 128 || tr.Partitions != 12 {
@@ -19,15 +16,12 @@ func TestTransformSettings(t *testing.T) {
 
 	mapping := writeConfig(t, "")
 	p := writeConfig(t, "transform:\n  time_zone: America/New_York\n  attribution: even\n  mapping_file: "+mapping+"\n")
-	c, err = load(p, []string{"SHOPSTREAM_TRANSFORM_GROUP=g2"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = mustLoad(t, p, "SHOPSTREAM_TRANSFORM_GROUP=g2")
 	if tr := c.Transform; tr.TimeZone != "America/New_York" || tr.Attribution != "even" || tr.MappingFile != mapping || tr.Group != "g2" {
 		t.Fatalf("transform settings not applied: %+v", tr)
 	}
 
-	_, err = load("", []string{
+	_, err := load("", []string{
 		"SHOPSTREAM_TRANSFORM_TIME_ZONE=Mars/Olympus_Mons",
 		"SHOPSTREAM_TRANSFORM_ATTRIBUTION=half",
 		"SHOPSTREAM_TRANSFORM_MAPPING_FILE=" + filepath.Join(t.TempDir(), "missing.csv"),

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"net"
 	"time"
 )
 
@@ -34,21 +32,10 @@ func uiDefaults() map[string]any {
 	}
 }
 
-func (u UI) validate() []error {
-	var problems []error
-	if u.Listen != "" {
-		if _, port, err := net.SplitHostPort(u.Listen); err != nil || port == "" {
-			problems = append(problems, fmt.Errorf("ui.listen: %q is not host:port", u.Listen))
-		}
-	}
-	if u.QueryTimeout <= 0 {
-		problems = append(problems, fmt.Errorf("ui.query_timeout: must be a positive duration such as 30s"))
-	}
-	if u.StatusTimeout <= 0 {
-		problems = append(problems, fmt.Errorf("ui.status_timeout: must be a positive duration such as 10s"))
-	}
-	if u.MaxRows <= 0 {
-		problems = append(problems, fmt.Errorf("ui.max_rows: must be positive"))
-	}
-	return problems
+// validate adds the page's problems to p.
+func (u UI) validate(p *problems) {
+	p.hostPort("ui.listen", u.Listen, true)
+	p.positiveDuration("ui.query_timeout", u.QueryTimeout, "30s")
+	p.positiveDuration("ui.status_timeout", u.StatusTimeout, "10s")
+	p.positive("ui.max_rows", int64(u.MaxRows))
 }

@@ -166,6 +166,18 @@ func (p *Process) Restart(t testing.TB) {
 	}
 }
 
+// Relaunch starts the process again after it exited, like Restart, but
+// returns what went wrong instead of failing the test: for supervisors that
+// run beside the test's goroutine.
+func (p *Process) Relaunch() error {
+	select {
+	case <-p.Exited():
+	default:
+		return fmt.Errorf("relaunch %s: it is still running", p.Name)
+	}
+	return p.start()
+}
+
 // PeakRSS returns the highest resident set size of the process so far, in
 // bytes: the kernel's high-water mark of the running incarnation, or of the
 // exited ones. Children (run's warehouse) are not included.

@@ -50,42 +50,27 @@ func converterFor(t *avroType) (converter, error) {
 	}
 	switch t.kind {
 	case "string":
-		return func(v any) (any, error) {
-			if _, ok := v.(string); !ok {
-				return nil, fmt.Errorf("want string, got %T", v)
-			}
-			return v, nil
-		}, nil
+		return checkType[string], nil
 	case "long":
-		return func(v any) (any, error) {
-			if _, ok := v.(int64); !ok {
-				return nil, fmt.Errorf("want int64, got %T", v)
-			}
-			return v, nil
-		}, nil
+		return checkType[int64], nil
 	case "int":
-		return func(v any) (any, error) {
-			if _, ok := v.(int32); !ok {
-				return nil, fmt.Errorf("want int32, got %T", v)
-			}
-			return v, nil
-		}, nil
+		return checkType[int32], nil
 	case "double":
-		return func(v any) (any, error) {
-			if _, ok := v.(float64); !ok {
-				return nil, fmt.Errorf("want float64, got %T", v)
-			}
-			return v, nil
-		}, nil
+		return checkType[float64], nil
 	case "boolean":
-		return func(v any) (any, error) {
-			if _, ok := v.(bool); !ok {
-				return nil, fmt.Errorf("want bool, got %T", v)
-			}
-			return v, nil
-		}, nil
+		return checkType[bool], nil
 	}
 	return nil, fmt.Errorf("no column type for Avro %s", t.kind)
+}
+
+// checkType passes v through if it is a T, the Go type goavro decodes the
+// Avro type to.
+func checkType[T any](v any) (any, error) {
+	if _, ok := v.(T); !ok {
+		var want T
+		return nil, fmt.Errorf("want %T, got %T", want, v)
+	}
+	return v, nil
 }
 
 // nullableConverter unwraps goavro's single-entry union map, whose key is

@@ -104,3 +104,34 @@ func TestRow(t *testing.T) {
 		t.Errorf("wrong type: %v", err)
 	}
 }
+
+// TestPrimitiveConvertersCheckTheGoType: each primitive Avro type passes the
+// Go type goavro decodes it to through and refuses any other, naming both.
+func TestPrimitiveConvertersCheckTheGoType(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		good any
+		want string
+	}{
+		{"string", "x", "want string, got int64"},
+		{"long", int64(1), "want int64, got string"},
+		{"int", int32(1), "want int32, got string"},
+		{"double", 1.5, "want float64, got string"},
+		{"boolean", true, "want bool, got string"},
+	} {
+		conv, err := converterFor(&avroType{kind: c.kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := conv(c.good); err != nil || v != c.good {
+			t.Errorf("%s: %v -> %v, %v", c.kind, c.good, v, err)
+		}
+		bad := any("x")
+		if c.kind == "string" {
+			bad = int64(1)
+		}
+		if _, err := conv(bad); err == nil || err.Error() != c.want {
+			t.Errorf("%s: %v accepted or wrong error %v, want %q", c.kind, bad, err, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/shopstream/shopstream/schemas"
@@ -64,4 +65,20 @@ func Fill(topic string, rec map[string]any) (map[string]any, error) {
 		}
 	}
 	return rec, nil
+}
+
+// RoundTrip encodes rec with c and decodes it again, failing t on either
+// error: the check that a record is one the topic's schema accepts, and the
+// record as a consumer reads it back.
+func RoundTrip(t testing.TB, c *schemas.Codec, rec map[string]any) (wire []byte, back map[string]any) {
+	t.Helper()
+	wire, err := c.Encode(rec)
+	if err != nil {
+		t.Fatalf("encode %s: %v", c.Topic(), err)
+	}
+	back, err = c.Decode(wire)
+	if err != nil {
+		t.Fatalf("decode %s: %v", c.Topic(), err)
+	}
+	return wire, back
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,18 +33,6 @@ import (
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
 )
-
-//go:embed oracle.sql
-var oracleSQL string
-
-//go:embed identity.sql
-var identitySQL string
-
-// linkLine prints a link as one line.
-const linkLine = "SELECT arrayStringConcat([channel, account, id, product_key, match_rule], ' | ') AS line FROM (%s) ORDER BY line SETTINGS join_use_nulls = 1"
-
-// actualLinks are the current links of product_links.
-const actualLinks = "SELECT channel, ifNull(marketplace_id, shop_id) AS account, ifNull(asin, sku_id) AS id, product_key, match_rule FROM product_links FINAL WHERE is_deleted = 0"
 
 // env is one test's world: the real broker with topics under a prefix of
 // their own, a schema registry over HTTP, a fresh embedded warehouse with
@@ -81,7 +67,7 @@ func (e *env) configure(v variant, rows [][]string) {
 	defer cancel()
 	e.evenSplit = v.evenSplit
 	for _, q := range []string{"DROP TABLE IF EXISTS oracle_mapping",
-		"CREATE TABLE oracle_mapping (product_key String, channel String, channel_id String) ENGINE = Memory"} {
+		MappingTable} {
 		if err := e.conn.Exec(ctx, q); err != nil {
 			e.t.Fatal(err)
 		}
@@ -111,7 +97,7 @@ func (e *env) configure(v variant, rows [][]string) {
 
 // oracleRelation is the join oracle for the env's attribution.
 func (e *env) oracleRelation() string {
-	return strings.ReplaceAll(expandZDAY(oracleSQL), "EVEN_SPLIT", strconv.FormatBool(e.evenSplit))
+	return relation(e.evenSplit, zones)
 }
 
 // loadedTopics are the topics the loader lands: the transform's inputs
@@ -386,72 +372,6 @@ func (tr *transform) kill() {
 	<-tr.done
 }
 
-// zones are the source time zones of the worlds; ZDAY expands over them.
-var zones = []string{mktZone, shopZone}
-
-var zdayCall = regexp.MustCompile(`ZDAY\(([^,()]+(?:\([^()]*\))?[^,()]*), ([a-z_]+)\)`)
-
-// expandZDAY replaces ZDAY(day, zone_column) by the UTC day that holds the
-// midpoint of the source zone's day, over the known zones.
-func expandZDAY(sql string) string {
-	return zdayCall.ReplaceAllStringFunc(sql, func(m string) string {
-		g := zdayCall.FindStringSubmatch(m)
-		d, z := g[1], g[2]
-		var arms []string
-		for _, zone := range zones {
-			arms = append(arms, fmt.Sprintf("%s = '%s', toDate32(toDateTime(intDiv(toUnixTimestamp(toDateTime(toDate32(%s), '%s')) + toUnixTimestamp(toDateTime(addDays(toDate32(%s), 1), '%s')), 2), 'UTC'))",
-				z, zone, d, zone, d, zone))
-		}
-		return fmt.Sprintf("multiIf(%s, %s IN ('', 'UTC'), toDate32(%s), NULL)", strings.Join(arms, ", "), z, d)
-	})
-}
-
-// columns are the compared columns of product_daily and how to print
-// them, so that both sides print a value the same way.
-var columns = []struct{ name, kind string }{
-	{"tiktok_views", "int"}, {"tiktok_watch_time_seconds", "float"}, {"tiktok_saves", "int"},
-	{"tiktok_shares", "int"}, {"tiktok_likes", "int"}, {"tiktok_comments", "int"},
-	{"tiktok_product_impressions", "int"}, {"tiktok_product_clicks", "int"}, {"tiktok_attention_provenance", "string"},
-	{"tiktok_currency", "string"}, {"tiktok_video_gmv", "money"}, {"tiktok_orders", "int"},
-	{"tiktok_units", "int"}, {"tiktok_gmv", "money"},
-	{"amazon_search_period_start", "date"}, {"amazon_search_period_end", "date"},
-	{"amazon_search_impressions", "int"}, {"amazon_search_clicks", "int"}, {"amazon_search_purchases", "int"},
-	{"search_terms", "string"},
-	{"amazon_best_sellers_rank_best", "int"}, {"amazon_best_sellers_rank_avg", "float"},
-	{"amazon_sessions", "int"}, {"amazon_page_views", "int"}, {"amazon_units", "int"},
-	{"amazon_currency", "string"}, {"amazon_sales", "money"}, {"amazon_orders", "int"},
-}
-
-// lineQuery prints each row of relation as one line: key, day and the
-// compared columns, NULL as ∅.
-func lineQuery(relation string) string {
-	parts := []string{"product_key", "toString(date)"}
-	for _, c := range columns {
-		var e string
-		switch c.kind {
-		case "int", "date":
-			e = "toString(" + c.name + ")"
-		case "float":
-			e = "toString(round(" + c.name + ", 6))"
-		case "money":
-			e = "toString(toDecimal128(" + c.name + ", 4))"
-		default:
-			e = c.name
-		}
-		parts = append(parts, "ifNull("+e+", '∅')")
-	}
-	return "SELECT arrayStringConcat([" + strings.Join(parts, ", ") + "], ' | ') AS line FROM (" + relation + ") ORDER BY line" +
-		" SETTINGS join_use_nulls = 1"
-}
-
-// actualRelation is product_daily as a user reads it.
-const actualRelation = `SELECT *,
-    arrayStringConcat(arrayMap((t, d, f, r, cs, cv) -> concat(t, '/', ifNull(d, ''), '/', toString(f), '/', toString(r), '/',
-                                                              toString(round(ifNull(cs, 0), 6)), '/', toString(round(ifNull(cv, 0), 6))),
-        ` + "`amazon_search_term_ranks.search_term`, `amazon_search_term_ranks.department_name`, `amazon_search_term_ranks.search_frequency_rank`," + `
-        ` + "`amazon_search_term_ranks.click_share_rank`, `amazon_search_term_ranks.click_share`, `amazon_search_term_ranks.conversion_share`" + `), '; ') AS search_terms
-FROM product_daily FINAL WHERE is_deleted = 0`
-
 func (e *env) lines(ctx context.Context, q string) ([]string, error) {
 	rows, err := e.conn.Query(ctx, q)
 	if err != nil {
@@ -593,31 +513,6 @@ func (e *env) compare(oracleQ, actualQ, wantLinksQ, gotLinksQ string) (ok, caugh
 	}
 	return false, true, fmt.Sprintf("%d rows, oracle %d; diff (- product_daily, + oracle):\n%s\n%d links, oracle %d; diff (- product_links, + identity oracle):\n%s",
 		len(got), len(want), diff(got, want), len(gotLinks), len(wantLinks), diff(gotLinks, wantLinks))
-}
-
-func columnNames() string {
-	var ns []string
-	for _, c := range columns {
-		ns = append(ns, c.name)
-	}
-	return strings.Join(ns, " | ")
-}
-
-// diff lists the lines only in got (-) and only in want (+).
-func diff(got, want []string) string {
-	var out []string
-	for _, g := range got {
-		if _, found := slices.BinarySearch(want, g); !found {
-			out = append(out, "- "+g)
-		}
-	}
-	for _, w := range want {
-		if _, found := slices.BinarySearch(got, w); !found {
-			out = append(out, "+ "+w)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(a[2:], b[2:]) })
-	return strings.Join(out, "\n")
 }
 
 // variant is a configuration of the transform under the oracle, with the

@@ -784,3 +784,6 @@ func fill(t testing.TB, topic string, rec map[string]any) map[string]any {
 	}
 	return rec
 }
+
+// zones are the source time zones of the worlds; ZDAY expands over them.
+var zones = []string{mktZone, shopZone}

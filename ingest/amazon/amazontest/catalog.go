@@ -2,41 +2,45 @@ package amazontest
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // catalogDatasets are the includedData values of Catalog Items 2022-04-01.
 var catalogDatasets = []string{"attributes", "classifications", "dimensions", "identifiers", "images",
 	"productTypes", "relationships", "salesRanks", "summaries", "vendorDetails"}
 
-func (s *Simulator) includedData(w http.ResponseWriter, r *http.Request) ([]string, bool) {
-	inc := listParam(r.URL.Query(), "includedData")
+// catalogRequest reads what both catalog operations take: the
+// marketplaceIds asked for, whether the seller's marketplace (the only one
+// the world lists items in) is among them, and the includedData datasets
+// (summaries by default). No marketplace, more than max, or an unknown
+// dataset is a 400, and ok is false.
+func (s *Simulator) catalogRequest(w http.ResponseWriter, r *http.Request, max int) (asked []string, listed bool, inc []string, ok bool) {
+	bad := func(details string) {
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", details)
+	}
+	q := r.URL.Query()
+	asked = listParam(q, "marketplaceIds")
+	if len(asked) == 0 || len(asked) > max {
+		bad("marketplaceIds is required.")
+		return nil, false, nil, false
+	}
+	inc = listParam(q, "includedData")
 	if len(inc) == 0 {
 		inc = []string{"summaries"}
 	}
 	for _, d := range inc {
-		if !contains(catalogDatasets, d) {
-			writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", "Invalid includedData value "+d+".")
-			return nil, false
+		if !slices.Contains(catalogDatasets, d) {
+			bad("Invalid includedData value " + d + ".")
+			return nil, false, nil, false
 		}
 	}
-	return inc, true
-}
-
-// catalogMarketplaces returns the marketplaceIds asked for, and whether the
-// seller's marketplace (the only one the world lists items in) is among
-// them. A request without any, or with more than max, is a 400.
-func (s *Simulator) catalogMarketplaces(w http.ResponseWriter, r *http.Request, max int) (asked []string, listed, ok bool) {
-	m := listParam(r.URL.Query(), "marketplaceIds")
-	if len(m) == 0 || len(m) > max {
-		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", "marketplaceIds is required.")
-		return nil, false, false
-	}
-	return m, contains(m, s.world.Config().MarketplaceID), true
+	return asked, slices.Contains(asked, s.world.Config().MarketplaceID), inc, true
 }
 
 // item renders a catalog entry with the requested datasets. Datasets the
@@ -114,11 +118,7 @@ func (s *Simulator) item(e simworld.CatalogEntry, inc []string) map[string]any {
 // getCatalogItem is GET /catalog/2022-04-01/items/{asin}.
 func (s *Simulator) getCatalogItem(w http.ResponseWriter, r *http.Request) {
 	asin := r.PathValue("asin")
-	asked, listed, ok := s.catalogMarketplaces(w, r, 50)
-	if !ok {
-		return
-	}
-	inc, ok := s.includedData(w, r)
+	asked, listed, inc, ok := s.catalogRequest(w, r, 50)
 	if !ok {
 		return
 	}
@@ -146,11 +146,7 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	bad := func(details string) {
 		writeError(w, http.StatusBadRequest, CodeInvalidInput, "Request has missing or invalid parameters and cannot be parsed.", details)
 	}
-	_, listed, ok := s.catalogMarketplaces(w, r, 1)
-	if !ok {
-		return
-	}
-	inc, ok := s.includedData(w, r)
+	_, listed, inc, ok := s.catalogRequest(w, r, 1)
 	if !ok {
 		return
 	}
@@ -193,14 +189,14 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, e := range catalog {
 		if len(ids) > 0 && matchesIdentifier(s, e, idType, ids, q.Get("sellerId")) ||
-			len(kws) > 0 && matchesKeywords(e, kws) && (len(brands) == 0 || contains(brands, e.Brand)) &&
-				(len(classes) == 0 || contains(classes, e.SalesRank.ClassificationID)) {
+			len(kws) > 0 && matchesKeywords(e, kws) && (len(brands) == 0 || slices.Contains(brands, e.Brand)) &&
+				(len(classes) == 0 || slices.Contains(classes, e.SalesRank.ClassificationID)) {
 			hits = append(hits, e)
 		}
 	}
 	offset := 0
 	if tok := q.Get("pageToken"); tok != "" {
-		if err := decodeToken(tok, &offset); err != nil || offset < 0 || offset > len(hits) {
+		if err := simapi.DecodeToken(tok, &offset); err != nil || offset < 0 || offset > len(hits) {
 			bad("Invalid pageToken.")
 			return
 		}
@@ -213,10 +209,10 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"numberOfResults": len(hits), "items": items, "refinements": refinements(s, hits)}
 	pag := map[string]string{}
 	if end < len(hits) {
-		pag["nextToken"] = encodeToken(end)
+		pag["nextToken"] = simapi.EncodeToken(end)
 	}
 	if offset > 0 {
-		pag["previousToken"] = encodeToken(max(0, offset-pageSize))
+		pag["previousToken"] = simapi.EncodeToken(max(0, offset-pageSize))
 	}
 	if len(pag) > 0 {
 		resp["pagination"] = pag
@@ -227,10 +223,10 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 func matchesIdentifier(s *Simulator, e simworld.CatalogEntry, typ string, ids []string, sellerID string) bool {
 	switch typ {
 	case "ASIN":
-		return contains(ids, e.ASIN)
+		return slices.Contains(ids, e.ASIN)
 	case "SKU":
 		v, ok := s.world.VariantByASIN(e.ASIN)
-		return ok && sellerID == s.creds.SellerID && contains(ids, v.Amazon.SellerSKU)
+		return ok && sellerID == s.creds.SellerID && slices.Contains(ids, v.Amazon.SellerSKU)
 	case "UPC", "EAN", "GTIN":
 		for _, id := range e.Identifiers {
 			for _, want := range ids {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -300,7 +301,7 @@ func brandAnalyticsPeriod(rep *report, allowed ...string) (simworld.Period, stri
 	if kind == "" {
 		return simworld.Period{}, "reportOptions.reportPeriod is required."
 	}
-	if !contains(allowed, kind) {
+	if !slices.Contains(allowed, kind) {
 		return simworld.Period{}, "Invalid reportPeriod " + kind + "; valid values are " + strings.Join(allowed, ", ") + "."
 	}
 	p, err := simworld.ExactPeriod(kind, dateOf(rep.dataStart), dateOf(rep.dataEnd))
@@ -438,7 +439,7 @@ func (s *Simulator) allOrdersByLastUpdate(rep *report) generated {
 	buf.WriteString(strings.Join(AllOrdersColumns, "\t") + "\n")
 	lines := 0
 	for _, st := range s.world.TruthAt(asOf).AmazonOrdersUpdated(from, to.Add(time.Nanosecond)) {
-		if !contains(rep.spec.MarketplaceIDs, st.MarketplaceID) {
+		if !slices.Contains(rep.spec.MarketplaceIDs, st.MarketplaceID) {
 			continue
 		}
 		ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }

@@ -2,11 +2,13 @@ package amazontest
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // Money is SP-API's money type: the amount is a decimal string.
@@ -183,7 +185,7 @@ func (s *Simulator) getOrders(w http.ResponseWriter, r *http.Request) {
 	now := s.clock.Now()
 	var qq ordersQuery
 	if tok := q.Get("NextToken"); tok != "" {
-		if err := decodeToken(tok, &qq); err != nil || qq.PageSize == 0 {
+		if err := simapi.DecodeToken(tok, &qq); err != nil || qq.PageSize == 0 {
 			badInput(w, "Invalid NextToken.")
 			return
 		}
@@ -202,7 +204,7 @@ func (s *Simulator) getOrders(w http.ResponseWriter, r *http.Request) {
 	if end < len(matches) {
 		next := qq
 		next.Offset = end
-		payload.NextToken = encodeToken(next)
+		payload.NextToken = simapi.EncodeToken(next)
 	}
 	if qq.ByUpdate {
 		payload.LastUpdatedBefore = isoTime(qq.Before)
@@ -305,7 +307,7 @@ func (s *Simulator) parseOrdersQuery(w http.ResponseWriter, q map[string][]strin
 
 // matchOrders evaluates a query against the world as of the query's snapshot.
 func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
-	if !contains(qq.Marketplaces, s.world.Config().MarketplaceID) {
+	if !slices.Contains(qq.Marketplaces, s.world.Config().MarketplaceID) {
 		return nil
 	}
 	from := qq.After
@@ -325,10 +327,10 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 		if t.Before(qq.After) || t.After(qq.Before) {
 			continue
 		}
-		if len(qq.Statuses) > 0 && !contains(qq.Statuses, st.Status) ||
-			len(qq.Channels) > 0 && !contains(qq.Channels, st.FulfillmentChannel) ||
-			len(qq.Payments) > 0 && !contains(qq.Payments, st.PaymentMethod) ||
-			len(qq.OrderIDs) > 0 && !contains(qq.OrderIDs, st.AmazonOrderID) ||
+		if len(qq.Statuses) > 0 && !slices.Contains(qq.Statuses, st.Status) ||
+			len(qq.Channels) > 0 && !slices.Contains(qq.Channels, st.FulfillmentChannel) ||
+			len(qq.Payments) > 0 && !slices.Contains(qq.Payments, st.PaymentMethod) ||
+			len(qq.OrderIDs) > 0 && !slices.Contains(qq.OrderIDs, st.AmazonOrderID) ||
 			qq.SellerOrder != "" && qq.SellerOrder != st.SellerOrderID {
 			continue
 		}
@@ -345,26 +347,24 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 	return out
 }
 
-// visibleOrder returns an order as getOrder/getOrderItems see it: as it was
-// VisibilityDelay ago, or not at all if it did not exist then.
-func (s *Simulator) visibleOrder(id string) (simworld.AmazonOrderState, bool) {
-	o, ok := s.world.AmazonOrder(id)
-	if !ok {
-		return simworld.AmazonOrderState{}, false
+// visibleOrder returns the order of the request's orderId as
+// getOrder/getOrderItems see it: as it was VisibilityDelay ago. An order that
+// did not exist then is not found: it answers 404 and ok is false.
+func (s *Simulator) visibleOrder(w http.ResponseWriter, r *http.Request) (st simworld.AmazonOrderState, ok bool) {
+	id := r.PathValue("orderId")
+	if o, found := s.world.AmazonOrder(id); found {
+		st, ok = o.At(s.clock.Now().Add(-s.opts.VisibilityDelay))
 	}
-	return o.At(s.clock.Now().Add(-s.opts.VisibilityDelay))
-}
-
-func writeOrderNotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, CodeNotFound, "Order not found.", "Order "+id+" was not found.")
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "Order not found.", "Order "+id+" was not found.")
+	}
+	return st, ok
 }
 
 // getOrder is GET /orders/v0/orders/{orderId}.
 func (s *Simulator) getOrder(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("orderId")
-	st, ok := s.visibleOrder(id)
+	st, ok := s.visibleOrder(w, r)
 	if !ok {
-		writeOrderNotFound(w, id)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"payload": renderOrder(st)})
@@ -376,22 +376,20 @@ const orderItemsPageSize = 30
 
 // getOrderItems is GET /orders/v0/orders/{orderId}/orderItems.
 func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("orderId")
-	st, ok := s.visibleOrder(id)
+	st, ok := s.visibleOrder(w, r)
 	if !ok {
-		writeOrderNotFound(w, id)
 		return
 	}
 	offset := 0
 	if tok := r.URL.Query().Get("NextToken"); tok != "" {
-		if err := decodeToken(tok, &offset); err != nil || offset < 0 || offset > len(st.Items) {
+		if err := simapi.DecodeToken(tok, &offset); err != nil || offset < 0 || offset > len(st.Items) {
 			badInput(w, "Invalid NextToken.")
 			return
 		}
 	}
 	asOf := s.clock.Now().Add(-s.opts.VisibilityDelay)
 	end := min(offset+orderItemsPageSize, len(st.Items))
-	p := &OrderItemsList{AmazonOrderID: id, OrderItems: []OrderItem{}}
+	p := &OrderItemsList{AmazonOrderID: r.PathValue("orderId"), OrderItems: []OrderItem{}}
 	for _, it := range st.Items[offset:end] {
 		oi := OrderItem{
 			ASIN: it.ASIN, SellerSKU: it.SellerSKU, OrderItemID: it.OrderItemID, Title: it.Title,
@@ -413,7 +411,7 @@ func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
 		p.OrderItems = append(p.OrderItems, oi)
 	}
 	if end < len(st.Items) {
-		p.NextToken = encodeToken(end)
+		p.NextToken = simapi.EncodeToken(end)
 	}
 	writeJSON(w, http.StatusOK, GetOrderItemsResponse{Payload: p})
 }

@@ -1,8 +1,6 @@
 package amazontest
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -44,32 +42,4 @@ func listParam(q url.Values, name string) []string {
 		}
 	}
 	return out
-}
-
-// encodeToken and decodeToken make opaque paging tokens. They are not signed:
-// the simulator only needs clients to treat them as opaque, and a tampered
-// token fails to decode or finds nothing.
-func encodeToken(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return fmt.Errorf("decode token: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode token: %w", err)
-	}
-	return nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

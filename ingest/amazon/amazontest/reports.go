@@ -10,12 +10,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // Report types the simulator generates.
@@ -315,7 +317,7 @@ func (s *Simulator) getReports(w http.ResponseWriter, r *http.Request) {
 			writeReportError(w, http.StatusBadRequest, CodeInvalidInput, "nextToken must be the only parameter.")
 			return
 		}
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
+		if err := simapi.DecodeToken(tok, &pg); err != nil || pg.Size == 0 {
 			writeReportError(w, http.StatusBadRequest, CodeInvalidInput, "Invalid nextToken.")
 			return
 		}
@@ -351,11 +353,11 @@ func (s *Simulator) getReports(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var all []Report
 	for _, rep := range s.reports {
-		if rep.created.Before(pg.Since) || rep.created.After(pg.Until) || now.Sub(rep.created) > reportRetention || !contains(pg.Types, rep.spec.ReportType) {
+		if rep.created.Before(pg.Since) || rep.created.After(pg.Until) || now.Sub(rep.created) > reportRetention || !slices.Contains(pg.Types, rep.spec.ReportType) {
 			continue
 		}
 		v := s.view(rep, now)
-		if len(pg.Statuses) > 0 && !contains(pg.Statuses, v.ProcessingStatus) {
+		if len(pg.Statuses) > 0 && !slices.Contains(pg.Statuses, v.ProcessingStatus) {
 			continue
 		}
 		if len(pg.Markets) > 0 && !anyIn(pg.Markets, rep.spec.MarketplaceIDs) {
@@ -379,14 +381,14 @@ func (s *Simulator) getReports(w http.ResponseWriter, r *http.Request) {
 	if end < len(all) {
 		next := pg
 		next.Offset = end
-		resp["nextToken"] = encodeToken(next)
+		resp["nextToken"] = simapi.EncodeToken(next)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 func anyIn(want, have []string) bool {
 	for _, h := range have {
-		if contains(want, h) {
+		if slices.Contains(want, h) {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // Credentials are the test credentials the simulator accepts: an LWA app
@@ -127,14 +128,7 @@ func New(w *simworld.World, opts Options) *Simulator {
 // Options.Credentials is nil; they are a function of the world's seed.
 func DefaultCredentials(w *simworld.World) Credentials {
 	r := rand.New(rand.NewPCG(w.Seed(), 0xa11ce))
-	hex := func(n int) string {
-		const h = "0123456789abcdef"
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = h[r.IntN(16)]
-		}
-		return string(b)
-	}
+	hex := func(n int) string { return simapi.RandomString(r, simapi.Hex, n) }
 	return Credentials{
 		ClientID:      "amzn1.application-oa2-client." + hex(32),
 		ClientSecret:  "amzn1.oa2-cs.v1." + hex(64),

@@ -1,5 +1,8 @@
 // Package fault injects configured failures into a simulator's responses:
-// server errors, hangs (timeouts), throttles and malformed bodies.
+// server errors, hangs (timeouts), throttles, malformed bodies and slow
+// answers, and entities broken inside a good answer (a field of the wrong
+// type, for the dialects that implement EntityBreaker). The configuration can change while the simulator serves (Set),
+// as `shopstream sim` does on POST /_sim/faults.
 //
 // Decisions are deterministic: the n-th occurrence of the same request (method,
 // path and query) always gets the same decision for a given seed, whatever
@@ -10,6 +13,7 @@ package fault
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -36,6 +40,15 @@ const (
 	// Malformed lets the request take effect, then cuts the response body
 	// short, so it no longer parses.
 	Malformed
+	// Slow waits Config.SlowDelay, then answers normally: a slow API, not a
+	// failed one.
+	Slow
+	// Entity lets the request take effect, then breaks one entity of the
+	// answer (EntityBreaker): the rest of the page is good, so a client
+	// parks that entity as a dead letter and goes on. Retrying would not
+	// help a real client, whose API sends the same bytes again; here the
+	// next request decides afresh.
+	Entity
 )
 
 func (k Kind) String() string {
@@ -48,12 +61,19 @@ func (k Kind) String() string {
 		return "throttle"
 	case Malformed:
 		return "malformed"
+	case Slow:
+		return "slow"
+	case Entity:
+		return "entity"
 	}
 	return "none"
 }
 
 // DefaultMaxHang bounds how long a Timeout fault can hold a request.
 const DefaultMaxHang = 30 * time.Second
+
+// DefaultSlowDelay is how long a Slow fault delays its answer.
+const DefaultSlowDelay = 2 * time.Second
 
 // Config sets the fault rates. Rates are probabilities per request in [0,1];
 // their sum must not exceed 1. The zero value injects nothing.
@@ -70,6 +90,13 @@ type Config struct {
 	ThrottleRate float64 `json:"throttle_rate,omitempty"`
 	// MalformedRate is the share of responses whose body is cut short.
 	MalformedRate float64 `json:"malformed_rate,omitempty"`
+	// SlowRate is the share of requests answered normally after SlowDelay.
+	SlowRate float64 `json:"slow_rate,omitempty"`
+	// SlowDelay is how long a slow answer takes (bounded by MaxHang).
+	// Default DefaultSlowDelay.
+	SlowDelay time.Duration `json:"slow_delay,omitempty"`
+	// EntityRate is the share of answers with one entity broken.
+	EntityRate float64 `json:"entity_rate,omitempty"`
 	// TimeoutDelay is how long a hang lasts before a 504; zero hangs until
 	// the client gives up. Either way MaxHang bounds it.
 	TimeoutDelay time.Duration `json:"timeout_delay,omitempty"`
@@ -85,7 +112,7 @@ type Config struct {
 
 // Enabled reports whether any fault rate is set.
 func (c Config) Enabled() bool {
-	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0
+	return c.ServerErrorRate > 0 || c.TimeoutRate > 0 || c.ThrottleRate > 0 || c.MalformedRate > 0 || c.SlowRate > 0 || c.EntityRate > 0
 }
 
 // Dialect writes faults the way one API does.
@@ -97,23 +124,80 @@ type Dialect interface {
 	WriteServerError(w http.ResponseWriter, r *http.Request, status int)
 }
 
+// EntityBreaker is a Dialect that can break one entity of a good answer.
+type EntityBreaker interface {
+	// BreakEntity returns body with one entity's field of the wrong type,
+	// and that entity's id; ok is false when body holds no entity.
+	BreakEntity(body []byte) (broken []byte, id string, ok bool)
+}
+
 // Injector decides and applies faults. It is safe for concurrent use.
 type Injector struct {
-	cfg    Config
 	mu     sync.Mutex
+	cfg    Config
 	seen   map[string]uint64
 	counts map[Kind]int
+	broken []string
 }
 
 // New returns an Injector for cfg.
 func New(cfg Config) *Injector {
+	in := &Injector{seen: map[string]uint64{}, counts: map[Kind]int{}}
+	in.cfg = withDefaults(cfg, cfg)
+	return in
+}
+
+// withDefaults fills cfg's unset bounds, and its seed and hook from prev
+// (a configuration sent over the wire has neither).
+func withDefaults(cfg, prev Config) Config {
 	if cfg.MaxHang <= 0 {
 		cfg.MaxHang = DefaultMaxHang
 	}
-	return &Injector{cfg: cfg, seen: map[string]uint64{}, counts: map[Kind]int{}}
+	if cfg.SlowDelay <= 0 {
+		cfg.SlowDelay = DefaultSlowDelay
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = prev.Seed
+	}
+	if cfg.OnFault == nil {
+		cfg.OnFault = prev.OnFault
+	}
+	return cfg
 }
 
-// Counts returns how many faults of each kind were injected so far.
+// Set replaces the configuration from the next request on; requests in
+// flight keep the decision they got. A zero Seed or nil OnFault keeps the
+// current one. The counts go on.
+func (in *Injector) Set(cfg Config) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.cfg = withDefaults(cfg, in.cfg)
+}
+
+// Config returns the configuration in force.
+func (in *Injector) Config() Config {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cfg
+}
+
+// Validate reports a rate outside [0,1] or rates that sum above 1.
+func (c Config) Validate() error {
+	sum := 0.0
+	for _, r := range []float64{c.ServerErrorRate, c.TimeoutRate, c.ThrottleRate, c.MalformedRate, c.SlowRate, c.EntityRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("fault rate %g outside [0,1]", r)
+		}
+		sum += r
+	}
+	if sum > 1 {
+		return fmt.Errorf("fault rates sum to %g, more than 1", sum)
+	}
+	return nil
+}
+
+// Counts returns how many faults of each kind were injected so far (an
+// entity fault only when the answer held an entity to break).
 func (in *Injector) Counts() map[Kind]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -124,11 +208,31 @@ func (in *Injector) Counts() map[Kind]int {
 	return out
 }
 
+// Broken returns the ids of the entities broken so far (Entity faults
+// whose answer held one), in order.
+func (in *Injector) Broken() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]string(nil), in.broken...)
+}
+
 // Decide returns the fault for r, counting r as one more occurrence of its
 // fingerprint.
 func (in *Injector) Decide(r *http.Request) Kind {
-	if in == nil || !in.cfg.Enabled() || !in.applies(r.URL.Path) {
-		return None
+	k, _ := in.decide(r)
+	return k
+}
+
+// decide returns the fault for r and the configuration it was decided by.
+func (in *Injector) decide(r *http.Request) (Kind, Config) {
+	if in == nil {
+		return None, Config{}
+	}
+	in.mu.Lock()
+	c := in.cfg
+	in.mu.Unlock()
+	if !c.Enabled() || !applies(c, r.URL.Path) {
+		return None, c
 	}
 	fp := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
 	in.mu.Lock()
@@ -138,9 +242,8 @@ func (in *Injector) Decide(r *http.Request) Kind {
 
 	h := fnv.New64a()
 	h.Write([]byte(fp))
-	u := rand.New(rand.NewPCG(in.cfg.Seed, h.Sum64()^(n*0x9e3779b97f4a7c15))).Float64()
+	u := rand.New(rand.NewPCG(c.Seed, h.Sum64()^(n*0x9e3779b97f4a7c15))).Float64()
 	k := None
-	c := in.cfg
 	switch {
 	case u < c.ServerErrorRate:
 		k = ServerError
@@ -150,20 +253,25 @@ func (in *Injector) Decide(r *http.Request) Kind {
 		k = Throttle
 	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate:
 		k = Malformed
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate+c.SlowRate:
+		k = Slow
+	case u < c.ServerErrorRate+c.TimeoutRate+c.ThrottleRate+c.MalformedRate+c.SlowRate+c.EntityRate:
+		k = Entity
 	}
-	if k != None {
+	// An entity fault counts once an entity was broken (Wrap).
+	if k != None && k != Entity {
 		in.mu.Lock()
 		in.counts[k]++
 		in.mu.Unlock()
 	}
-	return k
+	return k, c
 }
 
-func (in *Injector) applies(path string) bool {
-	if len(in.cfg.PathPrefixes) == 0 {
+func applies(c Config, path string) bool {
+	if len(c.PathPrefixes) == 0 {
 		return true
 	}
-	for _, p := range in.cfg.PathPrefixes {
+	for _, p := range c.PathPrefixes {
 		if strings.HasPrefix(path, p) {
 			return true
 		}
@@ -174,9 +282,9 @@ func (in *Injector) applies(path string) bool {
 // Wrap returns next with faults injected in the given dialect.
 func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := in.Decide(r)
-		if k != None && in.cfg.OnFault != nil {
-			in.cfg.OnFault(k, r)
+		k, c := in.decide(r)
+		if k != None && c.OnFault != nil {
+			c.OnFault(k, r)
 		}
 		switch k {
 		case ServerError:
@@ -191,9 +299,32 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 			// Read the body first: net/http notices a client that gave up
 			// only once the request body is consumed.
 			_, _ = io.Copy(io.Discard, r.Body)
-			if in.hang(r.Context()) {
+			if hang(r.Context(), c.TimeoutDelay, c.MaxHang) {
 				d.WriteServerError(w, r, http.StatusGatewayTimeout)
 			}
+		case Slow:
+			if hang(r.Context(), c.SlowDelay, c.MaxHang) {
+				next.ServeHTTP(w, r)
+			}
+		case Entity:
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			body := rec.body.Bytes()
+			if b, ok := d.(EntityBreaker); ok && rec.status == http.StatusOK {
+				if broken, id, ok := b.BreakEntity(body); ok {
+					body = broken
+					in.mu.Lock()
+					in.broken = append(in.broken, id)
+					in.counts[Entity]++
+					in.mu.Unlock()
+				}
+			}
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(body)
 		case Malformed:
 			rec := &recorder{header: http.Header{}, status: http.StatusOK}
 			next.ServeHTTP(rec, r)
@@ -209,12 +340,12 @@ func (in *Injector) Wrap(next http.Handler, d Dialect) http.Handler {
 	})
 }
 
-// hang blocks until the client gives up (false) or the configured delay
-// passes (true), never longer than MaxHang.
-func (in *Injector) hang(ctx context.Context) bool {
-	d := in.cfg.MaxHang
-	if in.cfg.TimeoutDelay > 0 && in.cfg.TimeoutDelay < d {
-		d = in.cfg.TimeoutDelay
+// hang blocks until the client gives up (false) or delay passes (true),
+// never longer than maxHang (zero delay: maxHang).
+func hang(ctx context.Context, delay, maxHang time.Duration) bool {
+	d := maxHang
+	if delay > 0 && delay < d {
+		d = delay
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -146,3 +146,96 @@ func TestPathPrefixes(t *testing.T) {
 		t.Errorf("no fault inside the prefixes")
 	}
 }
+
+// TestSlowAnswersNormallyAfterTheDelay: a slow fault holds the request,
+// then serves the real answer (a valid body, status 200), and counts.
+func TestSlowAnswersNormallyAfterTheDelay(t *testing.T) {
+	held := make(chan struct{}, 1)
+	in := New(Config{Seed: 1, SlowRate: 1, SlowDelay: 20 * time.Millisecond, OnFault: func(k Kind, _ *http.Request) {
+		if k == Slow {
+			held <- struct{}{}
+		}
+	}})
+	rec := httptest.NewRecorder()
+	in.Wrap(ok, testDialect{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	select {
+	case <-held:
+	default:
+		t.Fatal("no slow fault decided")
+	}
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("slow answer: %d %q, want the real 200 answer", rec.Code, rec.Body.String())
+	}
+	if in.Counts()[Slow] != 1 {
+		t.Errorf("counts = %v", in.Counts())
+	}
+}
+
+// TestSetChangesFaultsWhileServing: faults switch on and off on a running
+// injector; the seed and the hook of the first configuration stay, and the
+// counts go on across changes.
+func TestSetChangesFaultsWhileServing(t *testing.T) {
+	var hooked int
+	in := New(Config{Seed: 9, OnFault: func(Kind, *http.Request) { hooked++ }})
+	h := in.Wrap(ok, testDialect{})
+	serve := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	if code := serve("/a"); code != http.StatusOK {
+		t.Fatalf("no faults configured: %d", code)
+	}
+	in.Set(Config{ThrottleRate: 1})
+	if code := serve("/b"); code != http.StatusTooManyRequests {
+		t.Fatalf("after Set(throttle 1): %d, want 429", code)
+	}
+	if c := in.Config(); c.Seed != 9 || c.OnFault == nil {
+		t.Errorf("Set lost the seed or the hook: seed %d, hook %v", c.Seed, c.OnFault != nil)
+	}
+	in.Set(Config{})
+	if code := serve("/c"); code != http.StatusOK {
+		t.Fatalf("after Set(zero): %d, want 200", code)
+	}
+	if in.Counts()[Throttle] != 1 || hooked != 1 {
+		t.Errorf("counts %v, hook called %d times; want one throttle", in.Counts(), hooked)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []Config{{ServerErrorRate: -0.1}, {SlowRate: 1.5}, {ThrottleRate: 0.6, SlowRate: 0.6}} {
+		if c.Validate() == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	if err := (Config{ServerErrorRate: 0.1, TimeoutRate: 0.1, ThrottleRate: 0.1, MalformedRate: 0.1, SlowRate: 0.1}).Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+type breakerDialect struct{ testDialect }
+
+func (breakerDialect) BreakEntity(body []byte) ([]byte, string, bool) {
+	return []byte(`{"ok":"broken"}`), "id-1", true
+}
+
+// TestEntityFault: an entity fault serves the answer with the dialect's
+// broken entity and records its id; a dialect that cannot break entities
+// serves the answer unchanged and records nothing.
+func TestEntityFault(t *testing.T) {
+	in := New(Config{Seed: 1, EntityRate: 1})
+	rec := httptest.NewRecorder()
+	in.Wrap(ok, breakerDialect{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"ok":"broken"}` {
+		t.Fatalf("entity fault: %d %q", rec.Code, rec.Body.String())
+	}
+	if b := in.Broken(); len(b) != 1 || b[0] != "id-1" || in.Counts()[Entity] != 1 {
+		t.Fatalf("broken %v, counts %v", b, in.Counts())
+	}
+	plain := New(Config{Seed: 1, EntityRate: 1})
+	rec = httptest.NewRecorder()
+	plain.Wrap(ok, testDialect{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) || len(plain.Broken()) != 0 || plain.Counts()[Entity] != 0 {
+		t.Fatalf("no breaker: %d %q, broken %v", rec.Code, rec.Body.String(), plain.Broken())
+	}
+}

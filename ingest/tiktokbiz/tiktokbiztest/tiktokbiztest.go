@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // BasePath is the API's path prefix (business-api.tiktok.com/open_api/v1.3).
@@ -133,14 +135,7 @@ func New(w *simworld.World, opts Options) *Simulator {
 // DefaultCredentials returns the credentials derived from the world's seed.
 func DefaultCredentials(w *simworld.World) Credentials {
 	r := rand.New(rand.NewPCG(w.Seed(), 0xb12))
-	hex := func(n int) string {
-		const h = "0123456789abcdef"
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = h[r.IntN(16)]
-		}
-		return string(b)
-	}
+	hex := func(n int) string { return simapi.RandomString(r, simapi.Hex, n) }
 	return Credentials{ClientID: "7" + strconv.FormatUint(r.Uint64()%1e18, 10), ClientSecret: hex(40),
 		BusinessID: "-000" + hex(28), AccessToken: "act." + hex(64), RefreshToken: "rft." + hex(64)}
 }
@@ -165,6 +160,43 @@ func (d dialect) WriteServerError(w http.ResponseWriter, _ *http.Request, status
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": CodeInternal, "message": "Internal service error", "request_id": d.s.requestID()})
 }
+
+// BreakEntity gives the first video of a video list answer a lifetime
+// metric of the wrong type (an object for video_views): the rest of the page
+// stays good. It returns the video's item_id.
+func (d dialect) BreakEntity(body []byte) ([]byte, string, bool) {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return nil, "", false
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(env["data"], &data) != nil {
+		return nil, "", false
+	}
+	var videos []map[string]json.RawMessage
+	if json.Unmarshal(data["videos"], &videos) != nil || len(videos) == 0 {
+		return nil, "", false
+	}
+	var id string
+	if json.Unmarshal(videos[0]["item_id"], &id) != nil || id == "" {
+		return nil, "", false
+	}
+	videos[0]["video_views"] = json.RawMessage(`{"value":"unexpected"}`)
+	var err error
+	if data["videos"], err = json.Marshal(videos); err != nil {
+		return nil, "", false
+	}
+	if env["data"], err = json.Marshal(data); err != nil {
+		return nil, "", false
+	}
+	out, err := json.Marshal(env)
+	if err != nil {
+		return nil, "", false
+	}
+	return out, id, true
+}
+
+var _ fault.EntityBreaker = dialect{}
 
 func (s *Simulator) requestID() string {
 	s.mu.Lock()
@@ -250,12 +282,12 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, f := range fields {
-		if !contains(Fields, f) {
+		if !slices.Contains(Fields, f) {
 			s.reply(w, CodeInvalidParam, "Invalid field: "+f, nil)
 			return
 		}
 	}
-	if len(fields) > 1 && !contains(fields, "item_id") {
+	if len(fields) > 1 && !slices.Contains(fields, "item_id") {
 		s.reply(w, CodeInvalidParam, "item_id must be included when requesting multiple fields.", nil)
 		return
 	}
@@ -303,7 +335,7 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 func render(v *simworld.Video, e simworld.Engagement, fields []string) map[string]any {
 	out := map[string]any{}
 	for _, f := range fields {
-		if !e.InsightsAvailable && contains(InsightFields, f) {
+		if !e.InsightsAvailable && slices.Contains(InsightFields, f) {
 			continue // unavailable after seven inactive days
 		}
 		switch f {
@@ -359,15 +391,6 @@ func render(v *simworld.Video, e simworld.Engagement, fields []string) map[strin
 		}
 	}
 	return out
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Server is a Simulator listening on a loopback address, like httptest.Server.

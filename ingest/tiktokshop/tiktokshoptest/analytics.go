@@ -3,6 +3,7 @@ package tiktokshoptest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -19,8 +20,7 @@ type videoPage struct {
 	SortField   string `json:"f"`
 	Asc         bool   `json:"a"`
 	AccountType string `json:"t"`
-	Size        int    `json:"n"`
-	Offset      int    `json:"o"`
+	page
 }
 
 // analyticsWindow parses start_date_ge / end_date_lt (shop-zone dates) and
@@ -49,22 +49,14 @@ var videoSortFields = []string{"gmv", "gpm", "avg_customers", "sku_orders", "ite
 func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var pg videoPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
-		pg = videoPage{Start: q.Get("start_date_ge"), End: q.Get("end_date_lt"), SortField: "gmv", AccountType: "ALL", Size: 10}
-		if v := q.Get("page_size"); v != "" {
-			n, ok := pageSize(w, s, v)
-			if !ok {
-				return
-			}
-			pg.Size = n
-		}
+	fresh, ok := openPage(s, w, q, &pg, 10)
+	if !ok {
+		return
+	}
+	if fresh {
+		pg.Start, pg.End, pg.SortField, pg.AccountType = q.Get("start_date_ge"), q.Get("end_date_lt"), "gmv", "ALL"
 		if f := q.Get("sort_field"); f != "" {
-			if !contains(videoSortFields, f) {
+			if !slices.Contains(videoSortFields, f) {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")
 				return
 			}
@@ -72,7 +64,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 		}
 		pg.Asc = q.Get("sort_order") == "ASC"
 		if a := q.Get("account_type"); a != "" {
-			if !contains([]string{"ALL", simworld.AccountOfficial, "MARKETING_ACCOUNTS", simworld.AccountAffiliate}, a) {
+			if !slices.Contains([]string{"ALL", simworld.AccountOfficial, "MARKETING_ACCOUNTS", simworld.AccountAffiliate}, a) {
 				s.fail(w, CodeInvalidParam, "Invalid account_type.")
 				return
 			}
@@ -119,8 +111,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 		}
 		return rows[i].Video.ID < rows[j].Video.ID
 	})
-	end := min(pg.Offset+pg.Size, len(rows))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(rows))
 	zone := s.world.Config().ShopZone
 	videos := []map[string]any{}
 	for _, vp := range rows[start:end] {
@@ -143,12 +134,6 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 			"click_through_rate": strconv.FormatFloat(ctr(vp), 'f', 4, 64),
 			"products":           products,
 		})
-	}
-	next := ""
-	if end < len(rows) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"videos": videos, "total_count": len(rows), "next_page_token": next, "latest_available_date": latest.String()})
 }

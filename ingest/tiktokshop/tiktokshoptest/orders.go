@@ -1,32 +1,15 @@
 package tiktokshoptest
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
-
-func encodeToken(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return fmt.Errorf("decode page_token: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode page_token: %w", err)
-	}
-	return nil
-}
 
 // OrderSearchRequest is the body of POST /order/202309/orders/search.
 type OrderSearchRequest struct {
@@ -43,9 +26,58 @@ type orderPage struct {
 	Req       OrderSearchRequest `json:"r"`
 	SortField string             `json:"f"`
 	Asc       bool               `json:"a"`
-	Size      int                `json:"n"`
 	Snapshot  time.Time          `json:"t"`
-	Offset    int                `json:"o"`
+	page
+}
+
+// page is where a search's page_token stands: the page size and the offset
+// of the page's first match. Every search's token embeds it.
+type page struct {
+	Size   int `json:"n"`
+	Offset int `json:"o"`
+}
+
+func (p *page) cursor() *page { return p }
+
+// paged is a search's token type (a pointer to it).
+type paged[P any] interface {
+	*P
+	cursor() *page
+}
+
+// openPage reads a search's paging: the page_token decoded into pg, or,
+// for a first page (fresh), page_size (defaultSize when absent, required if
+// 0). ok is false once it has failed the request.
+func openPage[P any, PP paged[P]](s *Simulator, w http.ResponseWriter, q url.Values, pg PP, defaultSize int) (fresh, ok bool) {
+	if tok := q.Get("page_token"); tok != "" {
+		if err := simapi.DecodeToken(tok, pg); err != nil || pg.cursor().Size == 0 {
+			s.fail(w, CodeInvalidParam, "Invalid page_token.")
+			return false, false
+		}
+		return false, true
+	}
+	pg.cursor().Size = defaultSize
+	if v := q.Get("page_size"); v != "" || defaultSize == 0 {
+		n, ok := pageSize(w, s, v)
+		if !ok {
+			return true, false
+		}
+		pg.cursor().Size = n
+	}
+	return true, true
+}
+
+// pageWindow returns the bounds of pg's page among n matches and the token
+// of the next page ("" on the last).
+func pageWindow[P any, PP paged[P]](pg P, n int) (start, end int, next string) {
+	c := PP(&pg).cursor()
+	end = min(c.Offset+c.Size, n)
+	start = min(c.Offset, end)
+	if end < n {
+		c.Offset = end
+		next = simapi.EncodeToken(pg)
+	}
+	return start, end, next
 }
 
 func pageSize(w http.ResponseWriter, s *Simulator, v string) (int, bool) {
@@ -65,17 +97,12 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.clock.Now()
 	var pg orderPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
-		n, ok := pageSize(w, s, q.Get("page_size"))
-		if !ok {
-			return
-		}
-		pg = orderPage{Size: n, SortField: "create_time", Snapshot: now.Add(-s.opts.IndexLag)}
+	fresh, ok := openPage(s, w, q, &pg, 0)
+	if !ok {
+		return
+	}
+	if fresh {
+		pg.SortField, pg.Snapshot = "create_time", now.Add(-s.opts.IndexLag)
 		if f := q.Get("sort_field"); f != "" {
 			if f != "create_time" && f != "update_time" {
 				s.fail(w, CodeInvalidParam, "Invalid sort_field.")
@@ -97,20 +124,13 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	matches := s.cachedMatches(pg)
-	end := min(pg.Offset+pg.Size, len(matches))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(matches))
 	orders := make([]map[string]any, 0, end-start)
 	for _, o := range matches[start:end] {
 		// Render as the order is now, not as the index saw it.
 		if st, ok := o.At(now); ok {
 			orders = append(orders, s.renderOrder(st))
 		}
-	}
-	next := ""
-	if end < len(matches) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"next_page_token": next, "total_count": len(matches), "orders": orders})
 }
@@ -120,7 +140,7 @@ func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) cachedMatches(pg orderPage) []simworld.TikTokOrderState {
 	key := pg
 	key.Offset = 0
-	k := encodeToken(key)
+	k := simapi.EncodeToken(key)
 	s.mu.Lock()
 	m, ok := s.searchCache[k]
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package tiktokshoptest
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
@@ -18,9 +19,8 @@ type ProductSearchRequest struct {
 }
 
 type productPage struct {
-	Req    ProductSearchRequest `json:"r"`
-	Size   int                  `json:"n"`
-	Offset int                  `json:"o"`
+	Req ProductSearchRequest `json:"r"`
+	page
 }
 
 var productVersions = []string{"202309", "202312", "202502"}
@@ -66,23 +66,17 @@ func (s *Simulator) renderProduct(p *simworld.Product, detail bool) map[string]a
 
 // searchProducts is POST /product/{version}/products/search.
 func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
-	if !contains(productVersions, r.PathValue("version")) {
+	if !slices.Contains(productVersions, r.PathValue("version")) {
 		s.fail(w, CodeInvalidPath, "Invalid path or version.")
 		return
 	}
 	q := r.URL.Query()
 	var pg productPage
-	if tok := q.Get("page_token"); tok != "" {
-		if err := decodeToken(tok, &pg); err != nil || pg.Size == 0 {
-			s.fail(w, CodeInvalidParam, "Invalid page_token.")
-			return
-		}
-	} else {
-		n, ok := pageSize(w, s, q.Get("page_size"))
-		if !ok {
-			return
-		}
-		pg.Size = n
+	fresh, ok := openPage(s, w, q, &pg, 0)
+	if !ok {
+		return
+	}
+	if fresh {
 		if err := decodeBody(r, &pg.Req); err != nil {
 			s.fail(w, CodeInvalidParam, "Invalid request body.")
 			return
@@ -100,7 +94,7 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 		if len(rq.SellerSKUs) > 0 {
 			found := false
 			for _, v := range p.Variants {
-				found = found || v.TikTok != nil && contains(rq.SellerSKUs, v.TikTok.SellerSKU)
+				found = found || v.TikTok != nil && slices.Contains(rq.SellerSKUs, v.TikTok.SellerSKU)
 			}
 			if !found {
 				continue
@@ -108,24 +102,17 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 		}
 		hits = append(hits, p)
 	}
-	end := min(pg.Offset+pg.Size, len(hits))
-	start := min(pg.Offset, end)
+	start, end, next := pageWindow(pg, len(hits))
 	products := []map[string]any{}
 	for _, p := range hits[start:end] {
 		products = append(products, s.renderProduct(p, false))
-	}
-	next := ""
-	if end < len(hits) {
-		np := pg
-		np.Offset = end
-		next = encodeToken(np)
 	}
 	s.ok(w, map[string]any{"products": products, "next_page_token": next, "total_count": len(hits)})
 }
 
 // productDetail is GET /product/{version}/products/{product_id}.
 func (s *Simulator) productDetail(w http.ResponseWriter, r *http.Request) {
-	if !contains(productVersions, r.PathValue("version")) {
+	if !slices.Contains(productVersions, r.PathValue("version")) {
 		s.fail(w, CodeInvalidPath, "Invalid path or version.")
 		return
 	}
@@ -135,13 +122,4 @@ func (s *Simulator) productDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.ok(w, s.renderProduct(p, true))
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

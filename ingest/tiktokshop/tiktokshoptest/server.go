@@ -18,6 +18,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
+	"github.com/shopstream/shopstream/ingest/simworld/simapi"
 )
 
 // Error codes and messages, from the reference's error table.
@@ -129,14 +130,8 @@ func New(w *simworld.World, opts Options) *Simulator {
 // Options.Credentials is nil; they are a function of the world's seed.
 func DefaultCredentials(w *simworld.World) Credentials {
 	r := rand.New(rand.NewPCG(w.Seed(), 0x7777))
-	str := func(alphabet string, n int) string {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = alphabet[r.IntN(len(alphabet))]
-		}
-		return string(b)
-	}
-	const lower, digits = "abcdefghijklmnopqrstuvwxyz0123456789", "0123456789"
+	str := func(alphabet string, n int) string { return simapi.RandomString(r, alphabet, n) }
+	const lower, digits = simapi.LowerAlnum, simapi.Digits
 	return Credentials{
 		AppKey:     "6" + str(lower, 12),
 		AppSecret:  str(lower, 40),

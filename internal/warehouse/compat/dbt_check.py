@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from dbt.cli.main import dbtRunner
 
-from clickhouse_connect_check import COLUMNS, ROWS, TABLE, USER, PASSWORD, HOST, PORT, gen_row, report
+from compat_rows import COLUMNS, ROWS, TABLE, USER, PASSWORD, HOST, PORT, gen_row, report
 
 # The DDL's columns and types, Nested flattened as ClickHouse stores it.
 DDL = os.environ["CH_DDL"]

@@ -77,10 +77,10 @@ test-env:
 ## against the simulators' ground truth, duplicates, lag, dead letters and
 ## the oracle. The last line is `chaos: kills N, faults M, lost 0, ...`.
 ## CHAOS_DURATION (10m), CHAOS_SEED (replays a printed schedule),
-## CHAOS_TRANSFORMS (1), CHAOS_OUTAGE (60s). make test runs a 150 s variant.
+## CHAOS_TRANSFORMS (2), CHAOS_OUTAGE (60s). make test runs a 150 s variant.
 CHAOS_DURATION   ?= 10m
 CHAOS_SEED       ?=
-CHAOS_TRANSFORMS ?= 1
+CHAOS_TRANSFORMS ?= 2
 CHAOS_OUTAGE     ?= 60s
 chaos: build kafka-jars
 	SHOPSTREAM_INTEGRATION=1 SHOPSTREAM_TEST_BINARY=$(CURDIR)/bin/shopstream CHDB_LIB_PATH=$(CHDB_LIB) \

@@ -24,7 +24,7 @@ import (
 const (
 	seedVar       = "CHAOS_SEED"       // the schedule's and the world's seed (default: drawn, printed)
 	durationVar   = "CHAOS_DURATION"   // how long the chaos lasts (default 150s; make chaos 10m)
-	transformsVar = "CHAOS_TRANSFORMS" // transform instances (default 1)
+	transformsVar = "CHAOS_TRANSFORMS" // transform instances (default 2)
 	outageVar     = "CHAOS_OUTAGE"     // the warehouse outage (default 60s)
 	settleVar     = "CHAOS_SETTLE"     // the longest wait for the pipeline to settle (default 10m)
 )
@@ -40,7 +40,7 @@ type settings struct {
 func settingsFromEnv(t *testing.T) settings {
 	t.Helper()
 	s := settings{seed: uint64(time.Now().UnixNano() % 1e6), duration: 150 * time.Second, outage: time.Minute,
-		settle: 10 * time.Minute, transforms: 1, killEvery: 25 * time.Second, faultsEv: 2 * time.Minute}
+		settle: 10 * time.Minute, transforms: 2, killEvery: 25 * time.Second, faultsEv: 2 * time.Minute}
 	if v := os.Getenv(seedVar); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {

@@ -72,6 +72,8 @@ type Facts struct {
 	// keys caches the product keys of TikTok products during a flush.
 	keys map[productRef][]string
 	buf  []byte
+	out  []PartialChange // Flush's result, reused
+	ps   partialSet      // an entity's partials, reused
 }
 
 // pendingEntity is an entity a batch touched, held in memory until Flush.
@@ -162,9 +164,12 @@ func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
 }
 
 // Flush computes the partials the batch may have moved, writes the
-// entities and returns the partials that changed, in entity order.
+// entities and returns the partials that changed, in entity order. The
+// slice is reused by the next Flush.
 func (f *Facts) Flush() ([]PartialChange, error) {
-	var out []PartialChange
+	clear(f.out)
+	out := f.out[:0]
+	defer func() { f.out = out[:0] }()
 	f.keys = map[productRef][]string{}
 	defer func() { f.keys = nil }()
 	for _, id := range slices.Sorted(maps.Keys(f.pending)) {
@@ -215,34 +220,76 @@ type sentKey struct {
 
 // diff compares the partials now with those sent and appends the
 // changes to out; it returns what is sent after them.
-func (f *Facts) diff(out []PartialChange, old sent, now map[Day]map[string]*Partial, trigger Meta) ([]PartialChange, sent) {
+func (f *Facts) diff(out []PartialChange, old sent, now *partialSet, trigger Meta) ([]PartialChange, sent) {
 	next := make(sent, len(old))
-	for _, day := range slices.Sorted(maps.Keys(now)) {
-		for _, key := range slices.Sorted(maps.Keys(now[day])) {
-			sk := sentKey{day, key}
-			prev, had := old[sk]
-			b := AppendPartial(f.buf[:0], now[day][key])
-			f.buf = b
-			if had && string(prev) == string(b) {
-				next[sk] = prev
-				continue
+	kept := 0 // partials sent before and now
+	now.sort()
+	for i := range now.e {
+		e := &now.e[i]
+		sk := sentKey{e.day, e.key}
+		prev, had := old[sk]
+		if had {
+			kept++
+		}
+		b := AppendPartial(f.buf[:0], &e.p)
+		f.buf = b
+		if had && string(prev) == string(b) {
+			next[sk] = prev
+			continue
+		}
+		b = slices.Clone(b)
+		next[sk] = b
+		out = append(out, PartialChange{Key: e.key, Day: e.day, Old: prev, New: b, Trigger: trigger})
+	}
+	if kept < len(old) {
+		for _, sk := range slices.SortedFunc(maps.Keys(old), func(a, b sentKey) int {
+			return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
+		}) {
+			if _, ok := next[sk]; !ok {
+				out = append(out, PartialChange{Key: sk.key, Day: sk.day, Old: old[sk], Trigger: trigger})
 			}
-			b = slices.Clone(b)
-			next[sk] = b
-			out = append(out, PartialChange{Key: key, Day: day, Old: prev, New: b, Trigger: trigger})
 		}
 	}
-	for _, sk := range slices.SortedFunc(maps.Keys(old), func(a, b sentKey) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
-	}) {
-		if _, ok := now[sk.day][sk.key]; !ok {
-			out = append(out, PartialChange{Key: sk.key, Day: sk.day, Old: old[sk], Trigger: trigger})
-		}
-	}
+	now.reset()
 	return out, next
 }
 
-func (w *wire) sent(s sent) {
+// partialSet is an entity's partials by day and product key, built for
+// one diff. Entities reach few rows each, so it is a slice searched
+// linearly; Facts reuses one, so computing partials allocates nothing
+// once it has grown.
+type partialSet struct{ e []partialEntry }
+
+type partialEntry struct {
+	day Day
+	key string
+	p   Partial
+}
+
+// of returns the partial of (day, key), creating it. The pointer is valid
+// until the next call.
+func (s *partialSet) of(day Day, key string) *Partial {
+	for i := range s.e {
+		if s.e[i].day == day && s.e[i].key == key {
+			return &s.e[i].p
+		}
+	}
+	s.e = append(s.e, partialEntry{day: day, key: key, p: Partial{has: true}})
+	return &s.e[len(s.e)-1].p
+}
+
+func (s *partialSet) sort() {
+	slices.SortFunc(s.e, func(a, b partialEntry) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
+	})
+}
+
+func (s *partialSet) reset() {
+	clear(s.e)
+	s.e = s.e[:0]
+}
+
+func (w *writer) sent(s sent) {
 	w.u(uint64(len(s)))
 	for _, sk := range slices.SortedFunc(maps.Keys(s), func(a, b sentKey) int {
 		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
@@ -255,11 +302,11 @@ func (w *wire) sent(s sent) {
 }
 
 func (r *unwire) sent() sent {
-	n := r.count()
+	n := r.Count()
 	s := make(sent, n)
 	for range n {
-		sk := sentKey{Day(r.i()), r.s()}
-		s[sk] = append([]byte(nil), r.raw(r.u())...)
+		sk := sentKey{Day(r.Varint()), r.String()}
+		s[sk] = append([]byte(nil), r.Raw(r.Uvarint())...)
 	}
 	return s
 }
@@ -283,19 +330,6 @@ func (f *Facts) productKeys(p productRef) []string {
 	return ks
 }
 
-// partialOf returns the partial of (day, key) in m, creating it.
-func partialOf(m map[Day]map[string]*Partial, day Day, key string) *Partial {
-	if m[day] == nil {
-		m[day] = map[string]*Partial{}
-	}
-	p := m[day][key]
-	if p == nil {
-		p = &Partial{has: true}
-		m[day][key] = p
-	}
-	return p
-}
-
 // simpleEntity is an entity other than sales ranks and videos, held
 // whole in one key with what it sent: an Amazon order with its lines, a
 // TikTok order, a sales & traffic, search query or search term row.
@@ -310,8 +344,8 @@ type simpleEntity struct {
 
 // entity is the state of a simple entity.
 type entity interface {
-	// partials returns the entity's partials, by day and product key.
-	partials(f *Facts) map[Day]map[string]*Partial
+	// partials puts the entity's partials, by day and product key, in out.
+	partials(f *Facts, out *partialSet)
 	// refs returns the channel products the partials depend on.
 	refs() []identity.Ref
 }
@@ -352,7 +386,8 @@ func (s *simpleEntity) flush(f *Facts, out []PartialChange) ([]PartialChange, er
 	if !s.dirty {
 		return out, nil
 	}
-	out, s.sent = f.diff(out, s.sent, s.e.partials(f), s.trigger)
+	s.e.partials(f, &f.ps)
+	out, s.sent = f.diff(out, s.sent, &f.ps, s.trigger)
 	if err := f.save(s.id, s.e, s.sent); err != nil {
 		return nil, err
 	}
@@ -382,14 +417,14 @@ func (a *accepted) accept(m Meta) bool {
 	return true
 }
 
-func (w *wire) accepted(a accepted) { w.bool(a.seen); w.i(a.version); w.s(a.eventID) }
+func (w *writer) accepted(a accepted) { w.bool(a.seen); w.i(a.version); w.s(a.eventID) }
 func (r *unwire) accepted() accepted {
-	return accepted{seen: r.bool(), version: r.i(), eventID: r.s()}
+	return accepted{seen: r.Bool(), version: r.Varint(), eventID: r.String()}
 }
 
-func (w *wire) ref(r identity.Ref) { w.s(string(r.Channel)); w.s(r.Account); w.s(r.ID) }
+func (w *writer) ref(r identity.Ref) { w.s(string(r.Channel)); w.s(r.Account); w.s(r.ID) }
 func (r *unwire) ref() identity.Ref {
-	return identity.Ref{Channel: identity.Channel(r.s()), Account: r.s(), ID: r.s()}
+	return identity.Ref{Channel: identity.Channel(r.String()), Account: r.String(), ID: r.String()}
 }
 
 // Entity kinds in the store.
@@ -419,15 +454,13 @@ func (e *stEntity) refs() []identity.Ref {
 	return []identity.Ref{e.ref}
 }
 
-func (e *stEntity) partials(f *Facts) map[Day]map[string]*Partial {
-	out := map[Day]map[string]*Partial{}
+func (e *stEntity) partials(f *Facts, out *partialSet) {
 	if e.live {
 		k, _ := f.key(e.ref)
-		p := partialOf(out, e.day, k)
+		p := out.of(e.day, k)
 		p.st, p.sessions, p.pageViews, p.units = true, e.sessions, e.pageViews, e.units
 		p.amzMoney.add(e.currency, e.amount)
 	}
-	return out
 }
 
 // sqpEntity is a search query performance row: its figures on every day
@@ -447,17 +480,15 @@ func (e *sqpEntity) refs() []identity.Ref {
 	return []identity.Ref{e.ref}
 }
 
-func (e *sqpEntity) partials(f *Facts) map[Day]map[string]*Partial {
-	out := map[Day]map[string]*Partial{}
+func (e *sqpEntity) partials(f *Facts, out *partialSet) {
 	if !e.live {
-		return out
+		return
 	}
 	k, _ := f.key(e.ref)
 	for _, d := range e.days {
-		p := partialOf(out, d, k)
+		p := out.of(d, k)
 		p.sqp = append(p.sqp, e.c)
 	}
-	return out
 }
 
 // termEntity is a search term row: the term on every day of its period
@@ -485,8 +516,7 @@ func (e *termEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *termEntity) partials(f *Facts) map[Day]map[string]*Partial {
-	out := map[Day]map[string]*Partial{}
+func (e *termEntity) partials(f *Facts, out *partialSet) {
 	for _, c := range e.clicked {
 		k, linked := f.key(c.ref)
 		if !linked {
@@ -494,11 +524,10 @@ func (e *termEntity) partials(f *Facts) map[Day]map[string]*Partial {
 			continue
 		}
 		for _, d := range e.days {
-			p := partialOf(out, d, k)
+			p := out.of(d, k)
 			p.terms = append(p.terms, termContrib{period: e.period, term: c.term})
 		}
 	}
-	return out
 }
 
 // ttOrderEntity is a TikTok order: its lines per SKU on the create day.
@@ -525,18 +554,16 @@ func (e *ttOrderEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *ttOrderEntity) partials(f *Facts) map[Day]map[string]*Partial {
-	out := map[Day]map[string]*Partial{}
+func (e *ttOrderEntity) partials(f *Facts, out *partialSet) {
 	for _, s := range e.skus {
 		k, _ := f.key(s.ref)
-		p := partialOf(out, e.day, k)
+		p := out.of(e.day, k)
 		if !p.tt {
 			p.tt, p.ttOrders = true, 1
 		}
 		p.ttUnits += s.units
 		p.ttMoney = p.ttMoney.merge(s.money)
 	}
-	return out
 }
 
 // amzOrderEntity is an Amazon order: the header's purchase day and the
@@ -570,8 +597,7 @@ func (e *amzOrderEntity) refs() []identity.Ref {
 	return out
 }
 
-func (e *amzOrderEntity) partials(f *Facts) map[Day]map[string]*Partial {
-	out := map[Day]map[string]*Partial{}
+func (e *amzOrderEntity) partials(f *Facts, out *partialSet) {
 	for _, it := range e.items {
 		if !it.live || it.canceled {
 			continue
@@ -584,10 +610,9 @@ func (e *amzOrderEntity) partials(f *Facts) map[Day]map[string]*Partial {
 			continue // waits for the header
 		}
 		k, _ := f.key(it.ref)
-		p := partialOf(out, day, k)
+		p := out.of(day, k)
 		p.amzOrders = 1
 	}
-	return out
 }
 
 // applyTo applies fact x to entity e (nil: none yet) and returns the new
@@ -739,10 +764,10 @@ func (f *Facts) load(id string) (entity, sent, error) {
 	}
 	e, rest, err := decodeEntity(b)
 	if err == nil {
-		r := unwire{b: rest}
+		r := newUnwire(rest)
 		s := r.sent()
-		if err = r.err; err == nil && len(r.b) > 0 {
-			err = fmt.Errorf("%d bytes after an entity", len(r.b))
+		if err = r.Err; err == nil && len(r.B) > 0 {
+			err = fmt.Errorf("%d bytes after an entity", len(r.B))
 		}
 		if err == nil {
 			return e, s, nil
@@ -753,14 +778,14 @@ func (f *Facts) load(id string) (entity, sent, error) {
 
 func (f *Facts) save(id string, e entity, s sent) error {
 	b := appendEntity(f.buf[:0], e)
-	w := wire{b: b}
+	w := writer{b: b}
 	w.sent(s)
 	f.buf = w.b
 	return f.st.Set([]byte("e/"+id), f.buf)
 }
 
 func appendEntity(b []byte, e entity) []byte {
-	w := wire{b: append(b, wireVersion)}
+	w := writer{b: append(b, wireVersion)}
 	switch e := e.(type) {
 	case *stEntity:
 		w.byte1(entST)
@@ -829,51 +854,51 @@ func appendEntity(b []byte, e entity) []byte {
 
 // decodeEntity reads an entity and returns the bytes after it.
 func decodeEntity(b []byte) (entity, []byte, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return nil, nil, fmt.Errorf("entity of layout %d, want %d", v, wireVersion)
 	}
 	var e entity
-	switch kind := r.byte1(); kind {
+	switch kind := r.Byte(); kind {
 	case entST:
-		e = &stEntity{acc: r.accepted(), live: r.bool(), ref: r.ref(), day: Day(r.i()), sessions: r.i(), pageViews: r.i(),
-			units: r.i(), currency: r.s(), amount: r.amount()}
+		e = &stEntity{acc: r.accepted(), live: r.Bool(), ref: r.ref(), day: Day(r.Varint()), sessions: r.Varint(), pageViews: r.Varint(),
+			units: r.Varint(), currency: r.String(), amount: r.amount()}
 	case entSQP:
-		s := &sqpEntity{acc: r.accepted(), live: r.bool(), ref: r.ref(), days: r.days()}
-		s.c = sqpContrib{period: r.period(), impressions: r.i(), clicks: r.i(), purchases: r.i()}
+		s := &sqpEntity{acc: r.accepted(), live: r.Bool(), ref: r.ref(), days: r.days()}
+		s.c = sqpContrib{period: r.period(), impressions: r.Varint(), clicks: r.Varint(), purchases: r.Varint()}
 		e = s
 	case entTerm:
-		s := &termEntity{acc: r.accepted(), live: r.bool(), days: r.days(), period: r.period()}
-		for range r.count() {
+		s := &termEntity{acc: r.accepted(), live: r.Bool(), days: r.days(), period: r.period()}
+		for range r.Count() {
 			c := clickedRef{ref: r.ref()}
 			c.term = r.termRank()
 			s.clicked = append(s.clicked, c)
 		}
 		e = s
 	case entTikTokOrder:
-		s := &ttOrderEntity{acc: r.accepted(), order: r.s(), day: Day(r.i())}
-		for range r.count() {
+		s := &ttOrderEntity{acc: r.accepted(), order: r.String(), day: Day(r.Varint())}
+		for range r.Count() {
 			l := skuLines{ref: r.ref()}
-			l.units, l.money = r.i(), r.money()
+			l.units, l.money = r.Varint(), r.money()
 			s.skus = append(s.skus, l)
 		}
 		e = s
 	case entAmazonOrder:
-		s := &amzOrderEntity{order: r.s(), header: r.accepted(), dated: r.bool(), day: Day(r.i())}
-		for range r.count() {
-			s.items = append(s.items, amzItem{id: r.s(), acc: r.accepted(), live: r.bool(), ref: r.ref(), canceled: r.bool(),
-				dated: r.bool(), day: Day(r.i())})
+		s := &amzOrderEntity{order: r.String(), header: r.accepted(), dated: r.Bool(), day: Day(r.Varint())}
+		for range r.Count() {
+			s.items = append(s.items, amzItem{id: r.String(), acc: r.accepted(), live: r.Bool(), ref: r.ref(), canceled: r.Bool(),
+				dated: r.Bool(), day: Day(r.Varint())})
 		}
 		e = s
 	default:
-		if r.err == nil {
+		if r.Err == nil {
 			return nil, nil, fmt.Errorf("unknown entity kind %d", kind)
 		}
 	}
-	return e, r.b, r.err
+	return e, r.B, r.Err
 }
 
-func (w *wire) days(ds []Day) {
+func (w *writer) days(ds []Day) {
 	w.u(uint64(len(ds)))
 	for _, d := range ds {
 		w.i(int64(d))
@@ -881,10 +906,10 @@ func (w *wire) days(ds []Day) {
 }
 
 func (r *unwire) days() []Day {
-	n := r.count()
+	n := r.Count()
 	out := make([]Day, 0, n)
 	for range n {
-		out = append(out, Day(r.i()))
+		out = append(out, Day(r.Varint()))
 	}
 	return out
 }

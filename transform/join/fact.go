@@ -50,7 +50,7 @@ const (
 
 // AppendFact appends the wire form of f to b.
 func AppendFact(b []byte, f Fact) []byte {
-	w := wire{b: append(b, wireVersion)}
+	w := writer{b: append(b, wireVersion)}
 	zoned := func(d ZonedDay) { w.i(int64(d.Day)); w.s(d.Zone) }
 	switch f := f.(type) {
 	case BestSellersRank:
@@ -171,64 +171,64 @@ func AppendFact(b []byte, f Fact) []byte {
 
 // DecodeFact reads a fact that AppendFact wrote.
 func DecodeFact(b []byte) (Fact, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return nil, fmt.Errorf("join: internal record of layout %d, want %d", v, wireVersion)
 	}
-	zoned := func() ZonedDay { return ZonedDay{Day(r.i()), r.s()} }
+	zoned := func() ZonedDay { return ZonedDay{Day(r.Varint()), r.String()} }
 	var f Fact
-	switch kind := r.byte1(); kind {
+	switch kind := r.Byte(); kind {
 	case kindBSR:
-		s := BestSellersRank{Meta: r.meta(), MarketplaceID: r.s(), ASIN: r.s()}
-		for range r.count() {
-			s.DisplayGroupRanks = append(s.DisplayGroupRanks, r.i())
+		s := BestSellersRank{Meta: r.meta(), MarketplaceID: r.String(), ASIN: r.String()}
+		for range r.Count() {
+			s.DisplayGroupRanks = append(s.DisplayGroupRanks, r.Varint())
 		}
 		f = s
 	case kindST:
-		f = SalesTraffic{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Date: zoned(), ASIN: r.s(), SellerSKU: r.s(),
-			Sessions: r.i(), PageViews: r.i(), Units: r.i(), Currency: r.s(), Sales: r.rat()}
+		f = SalesTraffic{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Date: zoned(), ASIN: r.String(), SellerSKU: r.String(),
+			Sessions: r.Varint(), PageViews: r.Varint(), Units: r.Varint(), Currency: r.String(), Sales: r.rat()}
 	case kindSQP:
-		f = SearchQuery{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Period: r.period(), ASIN: r.s(),
-			Impressions: r.i(), Clicks: r.i(), Purchases: r.i()}
+		f = SearchQuery{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Period: r.period(), ASIN: r.String(),
+			Impressions: r.Varint(), Clicks: r.Varint(), Purchases: r.Varint()}
 	case kindTerm:
-		s := SearchTerm{Meta: r.meta(), Key: r.s(), MarketplaceID: r.s(), Period: r.period(), Department: r.s(), Term: r.s(),
-			FrequencyRank: r.i()}
-		for range r.count() {
-			s.Clicked = append(s.Clicked, ClickedASIN{ASIN: r.s(), ClickShareRank: r.i(), ClickShare: r.f(), ConversionShare: r.f()})
+		s := SearchTerm{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Period: r.period(), Department: r.String(), Term: r.String(),
+			FrequencyRank: r.Varint()}
+		for range r.Count() {
+			s.Clicked = append(s.Clicked, ClickedASIN{ASIN: r.String(), ClickShareRank: r.Varint(), ClickShare: r.Float64(), ConversionShare: r.Float64()})
 		}
 		f = s
 	case kindAmazonOrder:
-		f = AmazonOrder{Meta: r.meta(), MarketplaceID: r.s(), OrderID: r.s(), PurchaseDate: r.time()}
+		f = AmazonOrder{Meta: r.meta(), MarketplaceID: r.String(), OrderID: r.String(), PurchaseDate: r.time()}
 	case kindAmazonOrderItem:
-		f = AmazonOrderItem{Meta: r.meta(), MarketplaceID: r.s(), OrderID: r.s(), ItemID: r.s(), ASIN: r.s(), SellerSKU: r.s(),
-			PurchaseDate: r.time(), OrderStatus: r.s()}
+		f = AmazonOrderItem{Meta: r.meta(), MarketplaceID: r.String(), OrderID: r.String(), ItemID: r.String(), ASIN: r.String(), SellerSKU: r.String(),
+			PurchaseDate: r.time(), OrderStatus: r.String()}
 	case kindTikTokOrder:
-		o := TikTokOrder{Meta: r.meta(), ShopID: r.s(), OrderID: r.s(), Status: r.s(), CreateTime: r.time(), Currency: r.s()}
-		for range r.count() {
-			o.Lines = append(o.Lines, TikTokLine{ProductID: r.s(), SKUID: r.s(), Currency: r.s(), SalePrice: r.rat()})
+		o := TikTokOrder{Meta: r.meta(), ShopID: r.String(), OrderID: r.String(), Status: r.String(), CreateTime: r.time(), Currency: r.String()}
+		for range r.Count() {
+			o.Lines = append(o.Lines, TikTokLine{ProductID: r.String(), SKUID: r.String(), Currency: r.String(), SalePrice: r.rat()})
 		}
 		f = o
 	case kindVideoPerf:
-		v := VideoPerformance{Meta: r.meta(), ShopID: r.s(), VideoID: r.s(), Date: zoned(), Currency: r.s(), PostTime: r.time(),
+		v := VideoPerformance{Meta: r.meta(), ShopID: r.String(), VideoID: r.String(), Date: zoned(), Currency: r.String(), PostTime: r.time(),
 			Views: r.optI(), Likes: r.optI(), Comments: r.optI(), Shares: r.optI(), ProductImpressions: r.optI(),
 			ProductClicks: r.optI()}
-		for range r.count() {
-			v.Products = append(v.Products, VideoProduct{ProductID: r.s(), GMV: r.rat()})
+		for range r.Count() {
+			v.Products = append(v.Products, VideoProduct{ProductID: r.String(), GMV: r.rat()})
 		}
 		f = v
 	case kindVideoEng:
-		f = VideoEngagement{Meta: r.meta(), BusinessID: r.s(), ItemID: r.s(), CreateTime: r.time(), Views: r.optI(), Likes: r.optI(),
+		f = VideoEngagement{Meta: r.meta(), BusinessID: r.String(), ItemID: r.String(), CreateTime: r.time(), Views: r.optI(), Likes: r.optI(),
 			Comments: r.optI(), Shares: r.optI(), Saves: r.optI(), WatchTimeSeconds: r.optF()}
 	default:
-		if r.err == nil {
+		if r.Err == nil {
 			return nil, fmt.Errorf("join: internal record of unknown kind %d", kind)
 		}
 	}
-	if r.err == nil && len(r.b) > 0 {
-		return nil, fmt.Errorf("join: %d bytes after an internal record", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return nil, fmt.Errorf("join: %d bytes after an internal record", len(r.B))
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return f, nil
 }

@@ -59,7 +59,7 @@ type termContrib struct {
 
 // AppendPartial appends the wire form of p to b.
 func AppendPartial(b []byte, p *Partial) []byte {
-	w := wire{b: append(b, wireVersion)}
+	w := writer{b: append(b, wireVersion)}
 	var flags byte
 	for i, f := range []bool{p.has, p.st, p.tt, p.measured, p.estimated} {
 		if f {
@@ -111,68 +111,68 @@ func AppendPartial(b []byte, p *Partial) []byte {
 
 // DecodePartial reads what AppendPartial wrote.
 func DecodePartial(b []byte) (Partial, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return Partial{}, fmt.Errorf("join: partial of layout %d, want %d", v, wireVersion)
 	}
 	var p Partial
-	flags := r.byte1()
+	flags := r.Byte()
 	p.has, p.st, p.tt, p.measured, p.estimated = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0, flags&16 != 0
 	if p.st {
-		p.sessions, p.pageViews, p.units = r.i(), r.i(), r.i()
+		p.sessions, p.pageViews, p.units = r.Varint(), r.Varint(), r.Varint()
 		p.amzMoney = r.money()
 	}
-	for range r.count() {
-		p.sqp = append(p.sqp, sqpContrib{period: r.period(), impressions: r.i(), clicks: r.i(), purchases: r.i()})
+	for range r.Count() {
+		p.sqp = append(p.sqp, sqpContrib{period: r.period(), impressions: r.Varint(), clicks: r.Varint(), purchases: r.Varint()})
 	}
-	for range r.count() {
+	for range r.Count() {
 		c := termContrib{period: r.period()}
 		c.term = r.termRank()
 		p.terms = append(p.terms, c)
 	}
-	if p.rankN = r.i(); p.rankN > 0 {
-		p.rankBest, p.rankSum = r.i(), r.i()
+	if p.rankN = r.Varint(); p.rankN > 0 {
+		p.rankBest, p.rankSum = r.Varint(), r.Varint()
 	}
-	p.amzOrders = r.i()
+	p.amzOrders = r.Varint()
 	if p.tt {
-		p.ttUnits, p.ttOrders = r.i(), r.i()
+		p.ttUnits, p.ttOrders = r.Varint(), r.Varint()
 		p.ttMoney = r.money()
 	}
-	p.engHas = r.byte1()
+	p.engHas = r.Byte()
 	for m := range nMetrics {
 		if p.engHas&(1<<m) != 0 {
-			p.eng[m] = r.i()
+			p.eng[m] = r.Varint()
 		}
 	}
 	if p.engHas&(1<<mWatch) != 0 {
-		if p.watchDen = r.i(); p.watchDen < 1 && r.err == nil {
+		if p.watchDen = r.Varint(); p.watchDen < 1 && r.Err == nil {
 			return Partial{}, fmt.Errorf("join: partial with watch time divided by %d", p.watchDen)
 		}
 	}
 	p.videoMoney = r.money()
-	if r.err == nil && len(r.b) > 0 {
-		return Partial{}, fmt.Errorf("join: %d bytes after a partial", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return Partial{}, fmt.Errorf("join: %d bytes after a partial", len(r.B))
 	}
-	return p, r.err
+	return p, r.Err
 }
 
-func (w *wire) period(p Period) { w.s(p.Kind); w.i(int64(p.Start)); w.i(int64(p.End)); w.s(p.Zone) }
+func (w *writer) period(p Period) { w.s(p.Kind); w.i(int64(p.Start)); w.i(int64(p.End)); w.s(p.Zone) }
 
 func (r *unwire) period() Period {
-	return Period{Kind: r.s(), Start: Day(r.i()), End: Day(r.i()), Zone: r.s()}
+	return Period{Kind: r.String(), Start: Day(r.Varint()), End: Day(r.Varint()), Zone: r.String()}
 }
 
-func (w *wire) money(m money) {
+func (w *writer) money(m money) {
 	w.bool(m.mixed)
 	w.s(m.currency)
 	w.amount(m.total)
 }
 
 func (r *unwire) money() money {
-	return money{mixed: r.bool(), currency: r.s(), total: r.amount()}
+	return money{mixed: r.Bool(), currency: r.String(), total: r.amount()}
 }
 
-func (w *wire) termRank(t TermRank) {
+func (w *writer) termRank(t TermRank) {
 	w.s(t.Term)
 	w.s(t.Department)
 	w.i(t.FrequencyRank)
@@ -182,7 +182,7 @@ func (w *wire) termRank(t TermRank) {
 }
 
 func (r *unwire) termRank() TermRank {
-	return TermRank{Term: r.s(), Department: r.s(), FrequencyRank: r.i(), ClickShareRank: r.i(), ClickShare: r.f(), ConversionShare: r.f()}
+	return TermRank{Term: r.String(), Department: r.String(), FrequencyRank: r.Varint(), ClickShareRank: r.Varint(), ClickShare: r.Float64(), ConversionShare: r.Float64()}
 }
 
 // PartialChange is what an entity sends the row (Key, Day) when its
@@ -200,7 +200,7 @@ type PartialChange struct {
 // AppendPartialChange appends the wire form of c (what the facts step
 // sends the rows step) to b.
 func AppendPartialChange(b []byte, c *PartialChange) []byte {
-	w := wire{b: append(b, wireVersion)}
+	w := writer{b: append(b, wireVersion)}
 	w.s(c.Key)
 	w.i(int64(c.Day))
 	w.meta(c.Trigger)
@@ -212,18 +212,18 @@ func AppendPartialChange(b []byte, c *PartialChange) []byte {
 // DecodePartialChange reads what AppendPartialChange wrote. Old and New
 // alias b.
 func DecodePartialChange(b []byte) (PartialChange, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return PartialChange{}, fmt.Errorf("join: partial change of layout %d, want %d", v, wireVersion)
 	}
-	c := PartialChange{Key: r.s(), Day: Day(r.i()), Trigger: r.meta(), Old: r.optBytes(), New: r.optBytes()}
-	if r.err == nil && len(r.b) > 0 {
-		return PartialChange{}, fmt.Errorf("join: %d bytes after a partial change", len(r.b))
+	c := PartialChange{Key: r.String(), Day: Day(r.Varint()), Trigger: r.meta(), Old: r.optBytes(), New: r.optBytes()}
+	if r.Err == nil && len(r.B) > 0 {
+		return PartialChange{}, fmt.Errorf("join: %d bytes after a partial change", len(r.B))
 	}
-	return c, r.err
+	return c, r.Err
 }
 
-func (w *wire) optBytes(b []byte) {
+func (w *writer) optBytes(b []byte) {
 	if b == nil {
 		w.byte1(0)
 		return
@@ -234,10 +234,10 @@ func (w *wire) optBytes(b []byte) {
 }
 
 func (r *unwire) optBytes() []byte {
-	if r.byte1() == 0 {
+	if r.Byte() == 0 {
 		return nil
 	}
-	b := r.raw(r.u())
+	b := r.Raw(r.Uvarint())
 	if b == nil {
 		return []byte{}
 	}

@@ -46,11 +46,11 @@ func (f *Facts) ranks(id string) (*ranksEntity, error) {
 	if b, ok, err := f.st.Get([]byte("e/" + id)); err != nil {
 		return nil, err
 	} else if ok {
-		r := unwire{b: b}
-		r.byte1()
-		e.tomb = r.i()
-		if r.err != nil {
-			return nil, fmt.Errorf("join: entity %s: %w", id, r.err)
+		r := newUnwire(b)
+		r.Byte()
+		e.tomb = r.Varint()
+		if r.Err != nil {
+			return nil, fmt.Errorf("join: entity %s: %w", id, r.Err)
 		}
 	}
 	f.pending[id] = e
@@ -106,22 +106,22 @@ func (e *ranksEntity) loadAll(f *Facts) error {
 }
 
 func decodeRankDay(b []byte) (*rankDay, error) {
-	r := unwire{b: b}
-	r.byte1()
+	r := newUnwire(b)
+	r.Byte()
 	rd := &rankDay{ref: r.ref(), obs: map[int64]int64{}}
-	for range r.count() {
-		v := r.i()
-		rd.obs[v] = r.i()
+	for range r.Count() {
+		v := r.Varint()
+		rd.obs[v] = r.Varint()
 	}
 	rd.sent = r.sent()
-	if r.err == nil && len(r.b) > 0 {
-		return rd, fmt.Errorf("join: %d bytes after a rank day", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return rd, fmt.Errorf("join: %d bytes after a rank day", len(r.B))
 	}
-	return rd, r.err
+	return rd, r.Err
 }
 
 func (f *Facts) appendRankDay(rd *rankDay) []byte {
-	w := wire{b: append(f.buf[:0], wireVersion)}
+	w := writer{b: append(f.buf[:0], wireVersion)}
 	w.ref(rd.ref)
 	w.u(uint64(len(rd.obs)))
 	for _, v := range slices.Sorted(maps.Keys(rd.obs)) {
@@ -140,7 +140,7 @@ func (e *ranksEntity) apply(f *Facts, s BestSellersRank) error {
 			return nil
 		}
 		e.tomb = s.Version
-		w := wire{b: []byte{wireVersion}}
+		w := writer{b: []byte{wireVersion}}
 		w.i(s.Version)
 		if err := f.st.Set([]byte("e/"+e.id), w.b); err != nil {
 			return err
@@ -205,10 +205,9 @@ func (e *ranksEntity) flush(f *Facts, out []PartialChange) ([]PartialChange, err
 		if !rd.dirty {
 			continue
 		}
-		now := map[Day]map[string]*Partial{}
 		if len(rd.obs) > 0 {
 			key, _ := f.key(rd.ref)
-			p := partialOf(now, d, key)
+			p := f.ps.of(d, key)
 			for _, rank := range rd.obs {
 				if p.rankN == 0 || rank < p.rankBest {
 					p.rankBest = rank
@@ -217,7 +216,7 @@ func (e *ranksEntity) flush(f *Facts, out []PartialChange) ([]PartialChange, err
 				p.rankN++
 			}
 		}
-		out, rd.sent = f.diff(out, rd.sent, now, e.trigger)
+		out, rd.sent = f.diff(out, rd.sent, &f.ps, e.trigger)
 		var err error
 		if len(rd.obs) == 0 && len(rd.sent) == 0 {
 			err = f.st.Delete(e.dayKey(d))

@@ -347,7 +347,7 @@ func (s *RowState) Version() int64 {
 
 // AppendRowState appends the wire form of s to b.
 func AppendRowState(b []byte, s *RowState) []byte {
-	w := wire{b: append(b, wireVersion)}
+	w := writer{b: append(b, wireVersion)}
 	w.bool(s.emitted != nil)
 	if e := s.emitted; e != nil {
 		w.i(e.version)
@@ -418,64 +418,64 @@ func AppendRowState(b []byte, s *RowState) []byte {
 
 // DecodeRowState reads what AppendRowState wrote.
 func DecodeRowState(b []byte) (RowState, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return RowState{}, fmt.Errorf("join: row state of layout %d, want %d", v, wireVersion)
 	}
 	var s RowState
-	if r.bool() {
-		e := Emitted{version: r.i(), deleted: r.bool()}
-		e.content = append([]byte(nil), r.raw(r.u())...)
+	if r.Bool() {
+		e := Emitted{version: r.Varint(), deleted: r.Bool()}
+		e.content = append([]byte(nil), r.Raw(r.Uvarint())...)
 		s.emitted = &e
 	}
-	if s.n = r.i(); s.n != 0 {
-		if s.stN = r.i(); s.stN != 0 {
-			s.sessions, s.pageViews, s.units = r.i(), r.i(), r.i()
+	if s.n = r.Varint(); s.n != 0 {
+		if s.stN = r.Varint(); s.stN != 0 {
+			s.sessions, s.pageViews, s.units = r.Varint(), r.Varint(), r.Varint()
 		}
 		s.amzMoney = r.moneyAgg()
-		for range r.count() {
-			s.sqp = append(s.sqp, sqpAgg{period: r.period(), n: r.i(), impressions: r.i(), clicks: r.i(), purchases: r.i()})
+		for range r.Count() {
+			s.sqp = append(s.sqp, sqpAgg{period: r.period(), n: r.Varint(), impressions: r.Varint(), clicks: r.Varint(), purchases: r.Varint()})
 		}
-		for range r.count() {
+		for range r.Count() {
 			a := termAgg{period: r.period()}
 			a.term = r.termRank()
-			a.n = r.i()
+			a.n = r.Varint()
 			s.terms = append(s.terms, a)
 		}
-		if s.rankN = r.i(); s.rankN != 0 {
-			s.rankSum = r.i()
+		if s.rankN = r.Varint(); s.rankN != 0 {
+			s.rankSum = r.Varint()
 			s.rankBests = r.counts()
 		}
-		s.amzOrders = r.i()
-		if s.ttN = r.i(); s.ttN != 0 {
-			s.ttUnits, s.ttOrders = r.i(), r.i()
+		s.amzOrders = r.Varint()
+		if s.ttN = r.Varint(); s.ttN != 0 {
+			s.ttUnits, s.ttOrders = r.Varint(), r.Varint()
 		}
 		s.ttMoney = r.moneyAgg()
-		has := r.byte1()
+		has := r.Byte()
 		for m := range nMetrics {
 			if has&(1<<m) != 0 {
-				s.engN[m] = r.i()
+				s.engN[m] = r.Varint()
 				if m != mWatch {
-					s.eng[m] = r.i()
+					s.eng[m] = r.Varint()
 				}
 			}
 		}
 		if has&(1<<mWatch) != 0 {
 			s.watch = r.counts()
 		}
-		s.measured, s.estimated = r.i(), r.i()
+		s.measured, s.estimated = r.Varint(), r.Varint()
 		s.videoMoney = r.moneyAgg()
 	}
-	if r.err == nil && len(r.b) > 0 {
-		return RowState{}, fmt.Errorf("join: %d bytes after a row state", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return RowState{}, fmt.Errorf("join: %d bytes after a row state", len(r.B))
 	}
-	return s, r.err
+	return s, r.Err
 }
 
 // Empty reports whether no partial reaches the row.
 func (s *RowState) Empty() bool { return s.n == 0 }
 
-func (w *wire) counts(s []valueCount) {
+func (w *writer) counts(s []valueCount) {
 	w.u(uint64(len(s)))
 	for _, c := range s {
 		w.i(c.v)
@@ -484,15 +484,15 @@ func (w *wire) counts(s []valueCount) {
 }
 
 func (r *unwire) counts() []valueCount {
-	n := r.count()
+	n := r.Count()
 	out := make([]valueCount, 0, n)
 	for range n {
-		out = append(out, valueCount{r.i(), r.i()})
+		out = append(out, valueCount{r.Varint(), r.Varint()})
 	}
 	return out
 }
 
-func (w *wire) moneyAgg(a moneyAgg) {
+func (w *writer) moneyAgg(a moneyAgg) {
 	w.i(a.mixed)
 	w.u(uint64(len(a.cur)))
 	for _, c := range a.cur {
@@ -503,9 +503,9 @@ func (w *wire) moneyAgg(a moneyAgg) {
 }
 
 func (r *unwire) moneyAgg() moneyAgg {
-	a := moneyAgg{mixed: r.i()}
-	for range r.count() {
-		a.cur = append(a.cur, currencySum{currency: r.s(), n: r.i(), total: r.amount()})
+	a := moneyAgg{mixed: r.Varint()}
+	for range r.Count() {
+		a.cur = append(a.cur, currencySum{currency: r.String(), n: r.Varint(), total: r.amount()})
 	}
 	return a
 }

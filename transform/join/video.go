@@ -758,8 +758,7 @@ func (v *videoEntity) figuresOf(d Day, vd *videoDay, sp *videoSpread) figures {
 }
 
 // partials returns the video's partials of day d under its keys.
-func (v *videoEntity) partials(f *Facts, d Day, vd *videoDay, keys []string, sp *videoSpread) map[Day]map[string]*Partial {
-	now := map[Day]map[string]*Partial{}
+func (v *videoEntity) partials(f *Facts, d Day, vd *videoDay, keys []string, sp *videoSpread, now *partialSet) {
 	fg := v.figuresOf(d, vd, sp)
 	for _, k := range keys {
 		p := Partial{}
@@ -794,13 +793,9 @@ func (v *videoEntity) partials(f *Facts, d Day, vd *videoDay, keys []string, sp 
 			}
 		}
 		if p.has {
-			if now[d] == nil {
-				now[d] = map[string]*Partial{}
-			}
-			now[d][k] = &p
+			*now.of(d, k) = p
 		}
 	}
-	return now
 }
 
 // flush sends the partials of the days the batch moved (every day of the
@@ -836,7 +831,8 @@ func (v *videoEntity) flush(f *Facts, out []PartialChange) ([]PartialChange, err
 		if sp == nil {
 			keys, sp = v.keys(f), v.spread()
 		}
-		out, vd.sent = f.diff(out, vd.sent, v.partials(f, d, vd, keys, sp), v.trigger)
+		v.partials(f, d, vd, keys, sp, &f.ps)
+		out, vd.sent = f.diff(out, vd.sent, &f.ps, v.trigger)
 		vd.compute, vd.dirty = false, true
 	}
 	for _, d := range slices.Sorted(maps.Keys(v.days)) {
@@ -928,7 +924,7 @@ func provenance(measured, estimated bool) string {
 }
 
 func (f *Facts) appendVideoHead(h *videoHead) []byte {
-	w := wire{b: append(f.buf[:0], wireVersion)}
+	w := writer{b: append(f.buf[:0], wireVersion)}
 	w.u(uint64(len(h.engAcc)))
 	for _, a := range h.engAcc {
 		w.s(a.business)
@@ -982,54 +978,54 @@ func (f *Facts) appendVideoHead(h *videoHead) []byte {
 }
 
 func decodeVideoHead(b []byte) (videoHead, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return videoHead{}, fmt.Errorf("video of layout %d, want %d", v, wireVersion)
 	}
 	var h videoHead
-	for range r.count() {
-		h.engAcc = append(h.engAcc, businessAccepted{business: r.s(), acc: r.accepted()})
+	for range r.Count() {
+		h.engAcc = append(h.engAcc, businessAccepted{business: r.String(), acc: r.accepted()})
 	}
-	if h.eng.present = r.bool(); h.eng.present {
+	if h.eng.present = r.Bool(); h.eng.present {
 		e := &h.eng
-		e.business = r.s()
-		e.has = r.byte1()
+		e.business = r.String()
+		e.has = r.Byte()
 		for m := range nEng {
 			if e.has&(1<<m) != 0 {
-				e.hwm[m], e.first[m], e.firstDay[m] = r.i(), r.i(), Day(r.i())
+				e.hwm[m], e.first[m], e.firstDay[m] = r.Varint(), r.Varint(), Day(r.Varint())
 			}
 		}
-		e.hasPost, e.post = r.bool(), Day(r.i())
+		e.hasPost, e.post = r.Bool(), Day(r.Varint())
 	}
-	h.epoch = uint32(r.u())
+	h.epoch = uint32(r.Uvarint())
 	for m := range nMetrics {
-		h.perfN[m] = int32(r.i())
+		h.perfN[m] = int32(r.Varint())
 	}
-	for range r.count() {
-		h.shops = append(h.shops, stringCount{r.s(), int32(r.i())})
+	for range r.Count() {
+		h.shops = append(h.shops, stringCount{r.String(), int32(r.Varint())})
 	}
-	for range r.count() {
-		h.posts = append(h.posts, dayCount{Day(r.i()), int32(r.i())})
+	for range r.Count() {
+		h.posts = append(h.posts, dayCount{Day(r.Varint()), int32(r.Varint())})
 	}
-	for range r.count() {
-		h.products = append(h.products, productCount{productRef{r.s(), r.s()}, int32(r.i())})
+	for range r.Count() {
+		h.products = append(h.products, productCount{productRef{r.String(), r.String()}, int32(r.Varint())})
 	}
-	n := r.count()
+	n := r.Count()
 	h.days = make([]headDay, 0, n)
 	var prev Day
 	for range n {
-		d := prev + Day(r.i())
-		h.days = append(h.days, headDay{day: d, views: r.i()})
+		d := prev + Day(r.Varint())
+		h.days = append(h.days, headDay{day: d, views: r.Varint()})
 		prev = d
 	}
-	if r.err == nil && len(r.b) > 0 {
-		return videoHead{}, fmt.Errorf("%d bytes after a video", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return videoHead{}, fmt.Errorf("%d bytes after a video", len(r.B))
 	}
-	return h, r.err
+	return h, r.Err
 }
 
 func (f *Facts) appendVideoDay(vd *videoDay) []byte {
-	w := wire{b: append(f.buf[:0], wireVersion)}
+	w := writer{b: append(f.buf[:0], wireVersion)}
 	w.u(uint64(len(vd.perf)))
 	for i := range vd.perf {
 		p := &vd.perf[i]
@@ -1070,41 +1066,41 @@ func (f *Facts) appendVideoDay(vd *videoDay) []byte {
 }
 
 func decodeVideoDay(b []byte) (*videoDay, error) {
-	r := unwire{b: b}
-	if v := r.byte1(); v != wireVersion && r.err == nil {
+	r := newUnwire(b)
+	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return nil, fmt.Errorf("video day of layout %d, want %d", v, wireVersion)
 	}
 	vd := &videoDay{}
-	for range r.count() {
-		p := vperf{src: r.s(), acc: r.accepted()}
-		if p.live = r.bool(); p.live {
-			p.shop = r.s()
-			p.has = r.byte1()
+	for range r.Count() {
+		p := vperf{src: r.String(), acc: r.accepted()}
+		if p.live = r.Bool(); p.live {
+			p.shop = r.String()
+			p.has = r.Byte()
 			for m := range nMetrics {
 				if p.has&(1<<m) != 0 {
-					p.vals[m] = r.i()
+					p.vals[m] = r.Varint()
 				}
 			}
-			if p.hasPost = r.bool(); p.hasPost {
-				p.post = Day(r.i())
+			if p.hasPost = r.Bool(); p.hasPost {
+				p.post = Day(r.Varint())
 			}
-			p.currency = r.s()
-			for range r.count() {
-				p.products = append(p.products, vperfProduct{product: r.s(), gmv: r.amount()})
+			p.currency = r.String()
+			for range r.Count() {
+				p.products = append(p.products, vperfProduct{product: r.String(), gmv: r.amount()})
 			}
 		}
 		vd.perf = append(vd.perf, p)
 	}
-	vd.epoch = uint32(r.u())
-	vd.ghas = r.byte1()
+	vd.epoch = uint32(r.Uvarint())
+	vd.ghas = r.Byte()
 	for m := range nEng {
 		if vd.ghas&(1<<m) != 0 {
-			vd.delta[m] = r.i()
+			vd.delta[m] = r.Varint()
 		}
 	}
 	vd.sent = r.sent()
-	if r.err == nil && len(r.b) > 0 {
-		return nil, fmt.Errorf("%d bytes after a video day", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return nil, fmt.Errorf("%d bytes after a video day", len(r.B))
 	}
-	return vd, r.err
+	return vd, r.Err
 }

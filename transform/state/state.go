@@ -14,10 +14,15 @@
 // reflects); if it aborts, DB.Abort drops them. So the local store only
 // ever holds committed state, at a changelog offset it knows.
 //
-// Reads see the transaction's writes first, then a bounded LRU cache of
-// committed values (misses included), then pebble. Memory is bounded by
-// Options.CacheBytes: half for that cache, a quarter for pebble's block
-// cache, an eighth for its two memtables.
+// Reads see the transaction's writes first, then a bounded cache of
+// committed values (misses included; outside the Go heap, see
+// valueCache), then pebble. Memory is bounded by Options.CacheBytes:
+// three eighths for that cache, an eighth for pebble's block cache, a
+// quarter for its two memtables, the rest for pebble's indexes and
+// compactions. The database has no write-ahead log (the changelog is
+// the log, as with Kafka Streams' RocksDB stores): after a crash it
+// holds the last commit it flushed, with that commit's checkpoint, and
+// the restore reads the changelog from there.
 //
 // Store.Restore brings a task's range up to the end of its changelog
 // partition before the task processes anything: from the local checkpoint
@@ -31,7 +36,6 @@ package state
 
 import (
 	"bytes"
-	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -73,7 +78,7 @@ type DB struct {
 	cache  *pebble.Cache
 	opts   Options
 	stores map[string]*Store
-	values *lru
+	values *valueCache
 }
 
 // ErrLocked is returned by Open when another process uses the directory.
@@ -91,12 +96,26 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cache := pebble.NewCache(o.CacheBytes / 4)
+	cache := pebble.NewCache(o.CacheBytes / 8)
 	po := &pebble.Options{
-		Cache:        cache,
-		MemTableSize: uint64(max(o.CacheBytes/16, 1<<20)),
-		Logger:       quietLogger{},
+		Cache: cache,
+		// Large memtables: an entity or a row is rewritten by many
+		// transactions, and each write that a memtable absorbs is one
+		// compactions never copy.
+		MemTableSize: uint64(max(o.CacheBytes/8, 1<<20)),
+		// No write-ahead log, as Kafka Streams runs RocksDB: the
+		// changelog is the store's log. A batch (a transaction's writes
+		// with the task's checkpoint) lands in one memtable, and a
+		// memtable is flushed whole, so after a crash the store is the
+		// state of some earlier commit with that commit's checkpoint,
+		// and the restore reads the changelog from there. Close flushes.
+		DisableWAL: true,
+		Logger:     quietLogger{},
 	}
+	// No compression: the values are small varint records that compress
+	// little, and snappy cost a tenth of the stage's CPU in compactions
+	// and block reads; the disk is cheaper than the core.
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	// Most reads of a key not in the value cache are of new keys (a new
 	// entity, a new row): bloom filters answer those without reading the
 	// levels.
@@ -111,7 +130,7 @@ func Open(dir string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("state: open %s: %w", dir, err)
 	}
-	return &DB{db: db, cache: cache, opts: o, stores: map[string]*Store{}, values: newLRU(o.CacheBytes / 2)}, nil
+	return &DB{db: db, cache: cache, opts: o, stores: map[string]*Store{}, values: newValueCache(o.CacheBytes * 3 / 8)}, nil
 }
 
 // Close drops pending writes and closes the database. It is safe to call
@@ -120,7 +139,12 @@ func (d *DB) Close() error {
 	if d == nil || d.db == nil {
 		return nil
 	}
-	err := d.db.Close()
+	// Without a write-ahead log, what is only in the memtables would be
+	// restored from the changelogs at the next start: flush it.
+	err := d.db.Flush()
+	if cerr := d.db.Close(); err == nil {
+		err = cerr
+	}
 	d.cache.Unref()
 	d.db = nil
 	if err != nil {
@@ -152,7 +176,8 @@ func (d *DB) Drop(name string) { delete(d.stores, name) }
 // writes, one per key written, to produce in the transaction. Call it
 // once, after the transaction's last write.
 func (d *DB) TakeChangelog() []*kgo.Record {
-	var out []*kgo.Record
+	// The records in one allocation.
+	recs := make([]kgo.Record, 0, d.pendingKeys())
 	for _, s := range d.stores {
 		for k, w := range s.dirty {
 			if w.taken {
@@ -160,8 +185,12 @@ func (d *DB) TakeChangelog() []*kgo.Record {
 			}
 			w.taken = true
 			s.dirty[k] = w
-			out = append(out, &kgo.Record{Topic: s.changelog, Partition: s.partition, Key: []byte(k), Value: w.value})
+			recs = append(recs, kgo.Record{Topic: s.changelog, Partition: s.partition, Key: []byte(k), Value: w.value})
 		}
+	}
+	out := make([]*kgo.Record, len(recs))
+	for i := range recs {
+		out[i] = &recs[i]
 	}
 	return out
 }
@@ -171,7 +200,8 @@ func (d *DB) TakeChangelog() []*kgo.Record {
 // transaction produced.
 func (d *DB) Commit() error {
 	now := d.opts.Now().UnixMilli()
-	b := d.db.NewBatch()
+	// Sized for the writes at once, rather than grown by doubling.
+	b := d.db.NewBatchWithSize(d.PendingBytes() + 64*d.pendingKeys() + 1024)
 	defer b.Close()
 	for _, s := range d.stores {
 		s.mu.Lock()
@@ -204,7 +234,7 @@ func (d *DB) Commit() error {
 	}
 	for _, s := range d.stores {
 		for k, w := range s.dirty {
-			d.values.put(string(s.data)+k, w.value, w.value != nil)
+			d.values.put(s.key([]byte(k)), w.value, w.value != nil)
 		}
 		clear(s.dirty)
 	}
@@ -227,6 +257,14 @@ func (d *DB) PendingBytes() int {
 	n := 0
 	for _, s := range d.stores {
 		n += s.dirtyBytes
+	}
+	return n
+}
+
+func (d *DB) pendingKeys() int {
+	n := 0
+	for _, s := range d.stores {
+		n += len(s.dirty)
 	}
 	return n
 }
@@ -265,12 +303,12 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 		return w.value, w.value != nil, nil
 	}
 	full := s.key(key)
-	if v, found, ok := s.db.values.get(string(full)); ok {
+	if v, found, ok := s.db.values.get(full); ok {
 		return v, found, nil
 	}
 	v, closer, err := s.db.db.Get(full)
 	if errors.Is(err, pebble.ErrNotFound) {
-		s.db.values.put(string(full), nil, false)
+		s.db.values.put(full, nil, false)
 		return nil, false, nil
 	}
 	if err != nil {
@@ -278,7 +316,7 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 	}
 	out := bytes.Clone(v)
 	_ = closer.Close()
-	s.db.values.put(string(full), out, true)
+	s.db.values.put(full, out, true)
 	return out, true, nil
 }
 
@@ -374,7 +412,7 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 
 // forget drops the cached values of the store's range (restored or wiped
 // underneath the cache).
-func (s *Store) forget() { s.db.values.dropPrefix(string(s.data)) }
+func (s *Store) forget() { s.db.values.reset() }
 
 // Checkpoint returns the changelog offset the committed local store
 // reflects (the next offset to restore from) and when it was written; ok
@@ -434,61 +472,55 @@ func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-// lru is a cache of committed values (and of keys known to be absent),
-// bounded in bytes.
-type lru struct {
-	max, size int64
-	m         map[string]*list.Element
-	l         list.List
+// valueCache is the cache of committed values (and of keys known to be
+// absent): github.com/VictoriaMetrics/fastcache, which keeps entries in
+// 64 KiB chunks of memory outside the Go heap, indexed by hash, so the
+// cache costs the garbage collector nothing whatever its size (a map of
+// strings and a list of entries, as container/list gives, made the
+// collector scan every entry at every cycle). Eviction is by chunk, in
+// the order entries were written: close enough to LRU for the hot keys
+// (an entity or a row written in the last transactions). Each entry is
+// a byte (present or absent) and the value.
+type valueCache struct {
+	c   *fastcache.Cache
+	buf []byte
 }
 
-type lruEntry struct {
-	key   string
-	value []byte
-	found bool
+// maxCachedEntry is the largest entry (key, value and fastcache's 4
+// bytes) fastcache keeps; larger values are read from pebble.
+const maxCachedEntry = 64<<10 - 5
+
+func newValueCache(max int64) *valueCache {
+	return &valueCache{c: fastcache.New(int(max))}
 }
 
-// lruOverhead approximates the bytes an entry costs besides key and value.
-const lruOverhead = 96
-
-func newLRU(max int64) *lru { return &lru{max: max, m: map[string]*list.Element{}} }
-
-func (c *lru) get(k string) ([]byte, bool, bool) {
-	e, ok := c.m[k]
-	if !ok {
+// get returns a copy of the cached value of k (nil when absent), whether
+// the key exists, and whether the cache knew.
+func (c *valueCache) get(k []byte) ([]byte, bool, bool) {
+	var ok bool
+	c.buf, ok = c.c.HasGet(c.buf[:0], k)
+	if !ok || len(c.buf) == 0 {
 		return nil, false, false
 	}
-	c.l.MoveToFront(e)
-	en := e.Value.(*lruEntry)
-	return en.value, en.found, true
+	if c.buf[0] == 0 {
+		return nil, false, true
+	}
+	return bytes.Clone(c.buf[1:]), true, true
 }
 
-func (c *lru) put(k string, v []byte, found bool) {
-	if e, ok := c.m[k]; ok {
-		en := e.Value.(*lruEntry)
-		c.size += int64(len(v) - len(en.value))
-		en.value, en.found = v, found
-		c.l.MoveToFront(e)
-	} else {
-		c.m[k] = c.l.PushFront(&lruEntry{key: k, value: v, found: found})
-		c.size += int64(len(k)+len(v)) + lruOverhead
+func (c *valueCache) put(k, v []byte, found bool) {
+	if len(k)+len(v)+1 > maxCachedEntry {
+		c.c.Del(k)
+		return
 	}
-	for c.size > c.max && c.l.Len() > 0 {
-		e := c.l.Back()
-		en := e.Value.(*lruEntry)
-		c.l.Remove(e)
-		delete(c.m, en.key)
-		c.size -= int64(len(en.key)+len(en.value)) + lruOverhead
+	c.buf = append(c.buf[:0], 0)
+	if found {
+		c.buf[0] = 1
+		c.buf = append(c.buf, v...)
 	}
+	c.c.Set(k, c.buf)
 }
 
-func (c *lru) dropPrefix(p string) {
-	for k, e := range c.m {
-		if strings.HasPrefix(k, p) {
-			en := e.Value.(*lruEntry)
-			c.l.Remove(e)
-			delete(c.m, k)
-			c.size -= int64(len(en.key)+len(en.value)) + lruOverhead
-		}
-	}
-}
+// reset drops every entry (a store was restored or wiped underneath the
+// cache: rare, at a task's start).
+func (c *valueCache) reset() { c.c.Reset() }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/fastcache"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -512,23 +514,37 @@ func TestScanMergesWrites(t *testing.T) {
 }
 
 // TestValueCacheBounded: the cache of committed values stays within its
-// budget however many keys are read, and evicts the least recently used.
+// budget however many keys are written, evicts the oldest, tells a known
+// absent key from an unknown one, never serves a value it could not
+// replace (too large to cache), and forgets everything on reset.
 func TestValueCacheBounded(t *testing.T) {
-	c := newLRU(10 << 10)
-	for i := range 10000 {
-		c.put(fmt.Sprintf("key-%05d", i), make([]byte, 100), true)
-		if c.size > c.max {
-			t.Fatalf("cache holds %d bytes, budget %d", c.size, c.max)
-		}
+	const budget = 32 << 20 // fastcache's least
+	c := newValueCache(budget)
+	var st fastcache.Stats
+	for i := range 100000 { // 100 MiB of values
+		c.put([]byte(fmt.Sprintf("key-%06d", i)), bytes.Repeat([]byte{byte(i)}, 1000), true)
 	}
-	if _, _, ok := c.get("key-00000"); ok {
+	c.c.UpdateStats(&st)
+	if st.BytesSize > budget {
+		t.Fatalf("cache holds %d bytes, budget %d", st.BytesSize, budget)
+	}
+	if _, _, ok := c.get([]byte("key-000000")); ok {
 		t.Fatal("the oldest key is still cached")
 	}
-	if _, _, ok := c.get("key-09999"); !ok {
-		t.Fatal("the newest key is not cached")
+	v, found, ok := c.get([]byte("key-099999"))
+	if !ok || !found || !bytes.Equal(v, bytes.Repeat([]byte{99999 % 256}, 1000)) {
+		t.Fatalf("the newest key: %v %v %d bytes", ok, found, len(v))
 	}
-	c.dropPrefix("key-")
-	if c.size != 0 || c.l.Len() != 0 {
-		t.Fatalf("after dropping every key: %d bytes, %d entries", c.size, c.l.Len())
+	c.put([]byte("gone"), nil, false)
+	if v, found, ok := c.get([]byte("gone")); !ok || found || v != nil {
+		t.Fatalf("a known absent key: ok %v found %v value %q", ok, found, v)
+	}
+	c.put([]byte("key-099999"), make([]byte, maxCachedEntry), true)
+	if _, _, ok := c.get([]byte("key-099999")); ok {
+		t.Fatal("a value too large to cache left the old one cached")
+	}
+	c.reset()
+	if _, _, ok := c.get([]byte("key-099998")); ok {
+		t.Fatal("a key survived reset")
 	}
 }

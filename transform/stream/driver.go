@@ -29,7 +29,7 @@ type Driver struct {
 	db     *state.DB
 	tasks  map[taskID]*task
 	stores map[topicPartition]*state.Store // by changelog partition
-	queue  []*kgo.Record
+	queue  []kgo.Record
 	offset map[topicPartition]int64
 	ctx    context.Context
 	// Output receives every record the stage produces to an output topic
@@ -101,7 +101,7 @@ func (d *Driver) Input(topic string, key, value []byte) error {
 func (d *Driver) emit(topic string, internal bool, key, value []byte, headers ...kgo.RecordHeader) {
 	if internal {
 		full := d.top.repartitionTopic(topic)
-		d.queue = append(d.queue, &kgo.Record{Topic: full, Partition: partitionOf(key, d.t.eng.partitions[full]),
+		d.queue = append(d.queue, kgo.Record{Topic: full, Partition: partitionOf(key, d.t.eng.partitions[full]),
 			Key: key, Value: value, Headers: headers})
 		return
 	}
@@ -156,13 +156,16 @@ func (d *Driver) process(r *kgo.Record) error {
 
 // drain processes the internal records queued.
 func (d *Driver) drain() error {
-	for len(d.queue) > 0 {
-		next := d.queue[0]
-		d.queue = d.queue[1:]
-		if err := d.process(next); err != nil {
+	// Records queued while one is processed go after it; the queue's
+	// records are reused once all are processed.
+	for i := 0; i < len(d.queue); i++ {
+		// A pointer into the queue stays valid when an append moves it.
+		if err := d.process(&d.queue[i]); err != nil {
+			d.queue = d.queue[:0]
 			return err
 		}
 	}
+	clear(d.queue)
 	d.queue = d.queue[:0]
 	return d.err
 }

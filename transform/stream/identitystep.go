@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/internal/wire"
 	"github.com/shopstream/shopstream/transform/state"
 )
 
@@ -29,12 +30,8 @@ type identityMsg struct {
 	ingestTS time.Time
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
 func appendRef(b []byte, r identity.Ref) []byte {
-	return appendString(appendString(appendString(b, string(r.Channel)), r.Account), r.ID)
+	return wire.AppendString(wire.AppendString(wire.AppendString(b, string(r.Channel)), r.Account), r.ID)
 }
 
 func (m *identityMsg) append(b []byte) []byte {
@@ -48,114 +45,50 @@ func (m *identityMsg) append(b []byte) []byte {
 	b = binary.AppendVarint(b, m.sourceTS.UnixNano())
 	b = binary.AppendVarint(b, m.ingestTS.UnixNano())
 	if m.learn {
-		return appendString(appendRef(b, m.ref), m.sku)
+		return wire.AppendString(appendRef(b, m.ref), m.sku)
 	}
-	b = appendString(b, m.source)
+	b = wire.AppendString(b, m.source)
 	b = binary.AppendUvarint(b, uint64(len(m.items)))
 	for _, it := range m.items {
-		b = appendString(appendString(appendRef(b, it.Ref), it.ProductID), it.SellerSKU)
+		b = wire.AppendString(wire.AppendString(appendRef(b, it.Ref), it.ProductID), it.SellerSKU)
 		b = binary.AppendUvarint(b, uint64(len(it.Identifiers)))
 		for _, id := range it.Identifiers {
-			b = appendString(appendString(b, id.Type), id.Value)
+			b = wire.AppendString(wire.AppendString(b, id.Type), id.Value)
 		}
 	}
 	return b
 }
 
-// reader reads what the append functions wrote, with a sticky error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = errors.New("truncated internal record")
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte1() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail()
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-// count reads a length bounded by the bytes left.
-func (r *reader) count() int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
-
-func (r *reader) ref() identity.Ref {
-	return identity.Ref{Channel: identity.Channel(r.string()), Account: r.string(), ID: r.string()}
+func readRef(r *wire.Reader) identity.Ref {
+	return identity.Ref{Channel: identity.Channel(r.String()), Account: r.String(), ID: r.String()}
 }
 
 func decodeIdentityMsg(b []byte) (identityMsg, error) {
-	r := reader{b: b}
-	if v := r.byte1(); v != 1 && r.err == nil {
+	r := wire.Reader{B: b}
+	if v := r.Byte(); v != 1 && r.Err == nil {
 		return identityMsg{}, fmt.Errorf("identity message of layout %d", v)
 	}
 	var m identityMsg
-	m.learn = r.byte1() == 'l'
-	m.version = r.varint()
-	m.sourceTS = time.Unix(0, r.varint()).UTC()
-	m.ingestTS = time.Unix(0, r.varint()).UTC()
+	m.learn = r.Byte() == 'l'
+	m.version = r.Varint()
+	m.sourceTS = time.Unix(0, r.Varint()).UTC()
+	m.ingestTS = time.Unix(0, r.Varint()).UTC()
 	if m.learn {
-		m.ref, m.sku = r.ref(), r.string()
+		m.ref, m.sku = readRef(&r), r.String()
 	} else {
-		m.source = r.string()
-		for range r.count() {
-			it := identity.Item{Ref: r.ref(), ProductID: r.string(), SellerSKU: r.string()}
-			for range r.count() {
-				it.Identifiers = append(it.Identifiers, identity.Identifier{Type: r.string(), Value: r.string()})
+		m.source = r.String()
+		for range r.Count() {
+			it := identity.Item{Ref: readRef(&r), ProductID: r.String(), SellerSKU: r.String()}
+			for range r.Count() {
+				it.Identifiers = append(it.Identifiers, identity.Identifier{Type: r.String(), Value: r.String()})
 			}
 			m.items = append(m.items, it)
 		}
 	}
-	if r.err == nil && len(r.b) > 0 {
-		return identityMsg{}, fmt.Errorf("%d bytes after an identity message", len(r.b))
+	if r.Err == nil && len(r.B) > 0 {
+		return identityMsg{}, fmt.Errorf("%d bytes after an identity message", len(r.B))
 	}
-	return m, r.err
+	return m, r.Err
 }
 
 // identityStep is the identity task: identity.Resolver over the catalog
@@ -183,13 +116,13 @@ func (s *identityStep) rebuild() error {
 	res := identity.NewResolver(s.mapping)
 	var err error
 	scanErr := s.st.Scan([]byte("sku/"), func(k, v []byte) bool {
-		r := reader{b: k[len("sku/"):]}
-		ref := r.ref()
-		vr := reader{b: v}
-		for range vr.count() {
-			res.LearnSellerSKU(ref, vr.string())
+		r := wire.Reader{B: k[len("sku/"):]}
+		ref := readRef(&r)
+		vr := wire.Reader{B: v}
+		for range vr.Count() {
+			res.LearnSellerSKU(ref, vr.String())
 		}
-		err = errors.Join(r.err, vr.err)
+		err = errors.Join(r.Err, vr.Err)
 		return err == nil
 	})
 	if err = errors.Join(err, scanErr); err != nil {
@@ -226,17 +159,17 @@ func (s *identityStep) process(ctx context.Context, r *kgo.Record, emit emitFunc
 		if err != nil {
 			return err
 		}
-		or := reader{b: old}
+		or := wire.Reader{B: old}
 		var skus []string
-		for range or.count() {
-			skus = append(skus, or.string())
+		for range or.Count() {
+			skus = append(skus, or.String())
 		}
 		changes = s.res.LearnSellerSKU(m.ref, m.sku)
 		if !slices.Contains(skus, m.sku) {
 			skus = append(skus, m.sku)
 			b := binary.AppendUvarint(nil, uint64(len(skus)))
 			for _, sku := range skus {
-				b = appendString(b, sku)
+				b = wire.AppendString(b, sku)
 			}
 			if err := s.st.Set(key, b); err != nil {
 				return err

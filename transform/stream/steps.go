@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/internal/wire"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/state"
 )
@@ -78,13 +79,13 @@ func (s *factsStep) tick(context.Context, emitFunc) error {
 		if b, ok, err := s.st.Get(linksPosKey); err != nil {
 			return err
 		} else if ok {
-			r := reader{b: b}
-			for range r.count() {
-				p := int32(r.varint())
-				pos[p] = r.varint()
+			r := wire.Reader{B: b}
+			for range r.Count() {
+				p := int32(r.Varint())
+				pos[p] = r.Varint()
 			}
-			if r.err != nil {
-				return fmt.Errorf("facts: links position: %w", r.err)
+			if r.Err != nil {
+				return fmt.Errorf("facts: links position: %w", r.Err)
 			}
 		}
 		refs = s.links.changedSince(pos)
@@ -126,8 +127,10 @@ type rowsStep struct {
 	// rows are the rows the transaction touched, with the trigger of the
 	// last change of each.
 	rows  map[string]*pendingRow
-	count int // rows emitted by the transaction, for metrics
+	free  []*pendingRow // of earlier transactions, to reuse
+	count int           // rows emitted by the transaction, for metrics
 	buf   []byte
+	key   []byte
 }
 
 type pendingRow struct {
@@ -146,8 +149,14 @@ func (s *rowsStep) process(_ context.Context, r *kgo.Record, _ emitFunc) error {
 	}
 	p := s.rows[string(r.Key)]
 	if p == nil {
-		p = &pendingRow{key: c.Key, day: c.Day}
-		if b, ok, err := s.st.Get(append([]byte("r/"), r.Key...)); err != nil {
+		if n := len(s.free); n > 0 {
+			p, s.free = s.free[n-1], s.free[:n-1]
+			*p = pendingRow{key: c.Key, day: c.Day}
+		} else {
+			p = &pendingRow{key: c.Key, day: c.Day}
+		}
+		s.key = append(append(s.key[:0], "r/"...), r.Key...)
+		if b, ok, err := s.st.Get(s.key); err != nil {
 			return err
 		} else if ok {
 			if p.rs, err = join.DecodeRowState(b); err != nil {
@@ -197,6 +206,9 @@ func (s *rowsStep) flush(_ context.Context, emit emitFunc) error {
 		}
 		emit(join.TopicProductDaily, false, []byte(k), v)
 		s.count++
+	}
+	for _, p := range s.rows {
+		s.free = append(s.free, p)
 	}
 	clear(s.rows)
 	return nil

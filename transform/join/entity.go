@@ -348,6 +348,9 @@ type entity interface {
 	partials(f *Facts, out *partialSet)
 	// refs returns the channel products the partials depend on.
 	refs() []identity.Ref
+	// kind and fields are its layout in the store (codec.go).
+	kind() byte
+	fields(codec)
 }
 
 func (f *Facts) simple(id string) (*simpleEntity, error) {
@@ -785,70 +788,8 @@ func (f *Facts) save(id string, e entity, s sent) error {
 }
 
 func appendEntity(b []byte, e entity) []byte {
-	w := writer{b: append(b, wireVersion)}
-	switch e := e.(type) {
-	case *stEntity:
-		w.byte1(entST)
-		w.accepted(e.acc)
-		w.bool(e.live)
-		w.ref(e.ref)
-		w.i(int64(e.day))
-		w.i(e.sessions)
-		w.i(e.pageViews)
-		w.i(e.units)
-		w.s(e.currency)
-		w.amount(e.amount)
-	case *sqpEntity:
-		w.byte1(entSQP)
-		w.accepted(e.acc)
-		w.bool(e.live)
-		w.ref(e.ref)
-		w.days(e.days)
-		w.period(e.c.period)
-		w.i(e.c.impressions)
-		w.i(e.c.clicks)
-		w.i(e.c.purchases)
-	case *termEntity:
-		w.byte1(entTerm)
-		w.accepted(e.acc)
-		w.bool(e.live)
-		w.days(e.days)
-		w.period(e.period)
-		w.u(uint64(len(e.clicked)))
-		for _, c := range e.clicked {
-			w.ref(c.ref)
-			w.termRank(c.term)
-		}
-	case *ttOrderEntity:
-		w.byte1(entTikTokOrder)
-		w.accepted(e.acc)
-		w.s(e.order)
-		w.i(int64(e.day))
-		w.u(uint64(len(e.skus)))
-		for _, s := range e.skus {
-			w.ref(s.ref)
-			w.i(s.units)
-			w.money(s.money)
-		}
-	case *amzOrderEntity:
-		w.byte1(entAmazonOrder)
-		w.s(e.order)
-		w.accepted(e.header)
-		w.bool(e.dated)
-		w.i(int64(e.day))
-		w.u(uint64(len(e.items)))
-		for _, it := range e.items {
-			w.s(it.id)
-			w.accepted(it.acc)
-			w.bool(it.live)
-			w.ref(it.ref)
-			w.bool(it.canceled)
-			w.bool(it.dated)
-			w.i(int64(it.day))
-		}
-	default:
-		panic(fmt.Sprintf("join: appendEntity(%T)", e))
-	}
+	w := writer{b: append(b, wireVersion, e.kind())}
+	e.fields(encoder{&w})
 	return w.b
 }
 
@@ -858,43 +799,15 @@ func decodeEntity(b []byte) (entity, []byte, error) {
 	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return nil, nil, fmt.Errorf("entity of layout %d, want %d", v, wireVersion)
 	}
-	var e entity
-	switch kind := r.Byte(); kind {
-	case entST:
-		e = &stEntity{acc: r.accepted(), live: r.Bool(), ref: r.ref(), day: Day(r.Varint()), sessions: r.Varint(), pageViews: r.Varint(),
-			units: r.Varint(), currency: r.String(), amount: r.amount()}
-	case entSQP:
-		s := &sqpEntity{acc: r.accepted(), live: r.Bool(), ref: r.ref(), days: r.days()}
-		s.c = sqpContrib{period: r.period(), impressions: r.Varint(), clicks: r.Varint(), purchases: r.Varint()}
-		e = s
-	case entTerm:
-		s := &termEntity{acc: r.accepted(), live: r.Bool(), days: r.days(), period: r.period()}
-		for range r.Count() {
-			c := clickedRef{ref: r.ref()}
-			c.term = r.termRank()
-			s.clicked = append(s.clicked, c)
-		}
-		e = s
-	case entTikTokOrder:
-		s := &ttOrderEntity{acc: r.accepted(), order: r.String(), day: Day(r.Varint())}
-		for range r.Count() {
-			l := skuLines{ref: r.ref()}
-			l.units, l.money = r.Varint(), r.money()
-			s.skus = append(s.skus, l)
-		}
-		e = s
-	case entAmazonOrder:
-		s := &amzOrderEntity{order: r.String(), header: r.accepted(), dated: r.Bool(), day: Day(r.Varint())}
-		for range r.Count() {
-			s.items = append(s.items, amzItem{id: r.String(), acc: r.accepted(), live: r.Bool(), ref: r.ref(), canceled: r.Bool(),
-				dated: r.Bool(), day: Day(r.Varint())})
-		}
-		e = s
-	default:
-		if r.Err == nil {
-			return nil, nil, fmt.Errorf("unknown entity kind %d", kind)
-		}
+	kind := r.Byte()
+	if r.Err != nil {
+		return nil, nil, r.Err
 	}
+	if int(kind) >= len(entityKinds) || entityKinds[kind] == nil {
+		return nil, nil, fmt.Errorf("unknown entity kind %d", kind)
+	}
+	e := entityKinds[kind]()
+	e.fields(decoder{&r})
 	return e, r.B, r.Err
 }
 

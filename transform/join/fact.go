@@ -48,125 +48,67 @@ const (
 	kindVideoEng
 )
 
-// AppendFact appends the wire form of f to b.
+// AppendFact appends the wire form of f to b: the layout version, the
+// fact's kind, and its fields (the fields methods in codec.go).
 func AppendFact(b []byte, f Fact) []byte {
 	w := writer{b: append(b, wireVersion)}
-	zoned := func(d ZonedDay) { w.i(int64(d.Day)); w.s(d.Zone) }
+	var x interface{ fields(codec) }
 	switch f := f.(type) {
 	case BestSellersRank:
 		w.byte1(kindBSR)
-		w.meta(f.Meta)
-		w.s(f.MarketplaceID)
-		w.s(f.ASIN)
-		w.u(uint64(len(f.DisplayGroupRanks)))
-		for _, r := range f.DisplayGroupRanks {
-			w.i(r)
-		}
+		x = &f
 	case SalesTraffic:
 		w.byte1(kindST)
-		w.meta(f.Meta)
-		w.s(f.Key)
-		w.s(f.MarketplaceID)
-		zoned(f.Date)
-		w.s(f.ASIN)
-		w.s(f.SellerSKU)
-		w.i(f.Sessions)
-		w.i(f.PageViews)
-		w.i(f.Units)
-		w.s(f.Currency)
-		w.rat(f.Sales)
+		x = &f
 	case SearchQuery:
 		w.byte1(kindSQP)
-		w.meta(f.Meta)
-		w.s(f.Key)
-		w.s(f.MarketplaceID)
-		w.period(f.Period)
-		w.s(f.ASIN)
-		w.i(f.Impressions)
-		w.i(f.Clicks)
-		w.i(f.Purchases)
+		x = &f
 	case SearchTerm:
 		w.byte1(kindTerm)
-		w.meta(f.Meta)
-		w.s(f.Key)
-		w.s(f.MarketplaceID)
-		w.period(f.Period)
-		w.s(f.Department)
-		w.s(f.Term)
-		w.i(f.FrequencyRank)
-		w.u(uint64(len(f.Clicked)))
-		for _, c := range f.Clicked {
-			w.s(c.ASIN)
-			w.i(c.ClickShareRank)
-			w.f(c.ClickShare)
-			w.f(c.ConversionShare)
-		}
+		x = &f
 	case AmazonOrder:
 		w.byte1(kindAmazonOrder)
-		w.meta(f.Meta)
-		w.s(f.MarketplaceID)
-		w.s(f.OrderID)
-		w.time(f.PurchaseDate)
+		x = &f
 	case AmazonOrderItem:
 		w.byte1(kindAmazonOrderItem)
-		w.meta(f.Meta)
-		w.s(f.MarketplaceID)
-		w.s(f.OrderID)
-		w.s(f.ItemID)
-		w.s(f.ASIN)
-		w.s(f.SellerSKU)
-		w.time(f.PurchaseDate)
-		w.s(f.OrderStatus)
+		x = &f
 	case TikTokOrder:
 		w.byte1(kindTikTokOrder)
-		w.meta(f.Meta)
-		w.s(f.ShopID)
-		w.s(f.OrderID)
-		w.s(f.Status)
-		w.time(f.CreateTime)
-		w.s(f.Currency)
-		w.u(uint64(len(f.Lines)))
-		for _, l := range f.Lines {
-			w.s(l.ProductID)
-			w.s(l.SKUID)
-			w.s(l.Currency)
-			w.rat(l.SalePrice)
-		}
+		x = &f
 	case VideoPerformance:
 		w.byte1(kindVideoPerf)
-		w.meta(f.Meta)
-		w.s(f.ShopID)
-		w.s(f.VideoID)
-		zoned(f.Date)
-		w.s(f.Currency)
-		w.time(f.PostTime)
-		w.optI(f.Views)
-		w.optI(f.Likes)
-		w.optI(f.Comments)
-		w.optI(f.Shares)
-		w.optI(f.ProductImpressions)
-		w.optI(f.ProductClicks)
-		w.u(uint64(len(f.Products)))
-		for _, p := range f.Products {
-			w.s(p.ProductID)
-			w.rat(p.GMV)
-		}
+		x = &f
 	case VideoEngagement:
 		w.byte1(kindVideoEng)
-		w.meta(f.Meta)
-		w.s(f.BusinessID)
-		w.s(f.ItemID)
-		w.time(f.CreateTime)
-		w.optI(f.Views)
-		w.optI(f.Likes)
-		w.optI(f.Comments)
-		w.optI(f.Shares)
-		w.optI(f.Saves)
-		w.optF(f.WatchTimeSeconds)
+		x = &f
 	default:
 		panic(fmt.Sprintf("join: AppendFact(%T)", f))
 	}
+	x.fields(encoder{&w})
 	return w.b
+}
+
+// decodeAs reads the fields of a fact of type T.
+func decodeAs[T Fact, P interface {
+	*T
+	fields(codec)
+}](c codec) Fact {
+	var x T
+	P(&x).fields(c)
+	return x
+}
+
+// factKinds decodes each kind of fact.
+var factKinds = [...]func(codec) Fact{
+	kindBSR:             decodeAs[BestSellersRank],
+	kindST:              decodeAs[SalesTraffic],
+	kindSQP:             decodeAs[SearchQuery],
+	kindTerm:            decodeAs[SearchTerm],
+	kindAmazonOrder:     decodeAs[AmazonOrder],
+	kindAmazonOrderItem: decodeAs[AmazonOrderItem],
+	kindTikTokOrder:     decodeAs[TikTokOrder],
+	kindVideoPerf:       decodeAs[VideoPerformance],
+	kindVideoEng:        decodeAs[VideoEngagement],
 }
 
 // DecodeFact reads a fact that AppendFact wrote.
@@ -175,55 +117,14 @@ func DecodeFact(b []byte) (Fact, error) {
 	if v := r.Byte(); v != wireVersion && r.Err == nil {
 		return nil, fmt.Errorf("join: internal record of layout %d, want %d", v, wireVersion)
 	}
-	zoned := func() ZonedDay { return ZonedDay{Day(r.Varint()), r.String()} }
-	var f Fact
-	switch kind := r.Byte(); kind {
-	case kindBSR:
-		s := BestSellersRank{Meta: r.meta(), MarketplaceID: r.String(), ASIN: r.String()}
-		for range r.Count() {
-			s.DisplayGroupRanks = append(s.DisplayGroupRanks, r.Varint())
-		}
-		f = s
-	case kindST:
-		f = SalesTraffic{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Date: zoned(), ASIN: r.String(), SellerSKU: r.String(),
-			Sessions: r.Varint(), PageViews: r.Varint(), Units: r.Varint(), Currency: r.String(), Sales: r.rat()}
-	case kindSQP:
-		f = SearchQuery{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Period: r.period(), ASIN: r.String(),
-			Impressions: r.Varint(), Clicks: r.Varint(), Purchases: r.Varint()}
-	case kindTerm:
-		s := SearchTerm{Meta: r.meta(), Key: r.String(), MarketplaceID: r.String(), Period: r.period(), Department: r.String(), Term: r.String(),
-			FrequencyRank: r.Varint()}
-		for range r.Count() {
-			s.Clicked = append(s.Clicked, ClickedASIN{ASIN: r.String(), ClickShareRank: r.Varint(), ClickShare: r.Float64(), ConversionShare: r.Float64()})
-		}
-		f = s
-	case kindAmazonOrder:
-		f = AmazonOrder{Meta: r.meta(), MarketplaceID: r.String(), OrderID: r.String(), PurchaseDate: r.time()}
-	case kindAmazonOrderItem:
-		f = AmazonOrderItem{Meta: r.meta(), MarketplaceID: r.String(), OrderID: r.String(), ItemID: r.String(), ASIN: r.String(), SellerSKU: r.String(),
-			PurchaseDate: r.time(), OrderStatus: r.String()}
-	case kindTikTokOrder:
-		o := TikTokOrder{Meta: r.meta(), ShopID: r.String(), OrderID: r.String(), Status: r.String(), CreateTime: r.time(), Currency: r.String()}
-		for range r.Count() {
-			o.Lines = append(o.Lines, TikTokLine{ProductID: r.String(), SKUID: r.String(), Currency: r.String(), SalePrice: r.rat()})
-		}
-		f = o
-	case kindVideoPerf:
-		v := VideoPerformance{Meta: r.meta(), ShopID: r.String(), VideoID: r.String(), Date: zoned(), Currency: r.String(), PostTime: r.time(),
-			Views: r.optI(), Likes: r.optI(), Comments: r.optI(), Shares: r.optI(), ProductImpressions: r.optI(),
-			ProductClicks: r.optI()}
-		for range r.Count() {
-			v.Products = append(v.Products, VideoProduct{ProductID: r.String(), GMV: r.rat()})
-		}
-		f = v
-	case kindVideoEng:
-		f = VideoEngagement{Meta: r.meta(), BusinessID: r.String(), ItemID: r.String(), CreateTime: r.time(), Views: r.optI(), Likes: r.optI(),
-			Comments: r.optI(), Shares: r.optI(), Saves: r.optI(), WatchTimeSeconds: r.optF()}
-	default:
-		if r.Err == nil {
-			return nil, fmt.Errorf("join: internal record of unknown kind %d", kind)
-		}
+	kind := r.Byte()
+	if r.Err != nil {
+		return nil, r.Err
 	}
+	if int(kind) >= len(factKinds) || factKinds[kind] == nil {
+		return nil, fmt.Errorf("join: internal record of unknown kind %d", kind)
+	}
+	f := factKinds[kind](decoder{&r})
 	if r.Err == nil && len(r.B) > 0 {
 		return nil, fmt.Errorf("join: %d bytes after an internal record", len(r.B))
 	}

@@ -60,53 +60,58 @@ type termContrib struct {
 // AppendPartial appends the wire form of p to b.
 func AppendPartial(b []byte, p *Partial) []byte {
 	w := writer{b: append(b, wireVersion)}
+	p.fields(encoder{&w})
+	return w.b
+}
+
+// fields is the layout of a partial, for both directions (codec.go):
+// flags, then the figures the flags and counts say it has.
+func (p *Partial) fields(c codec) {
 	var flags byte
 	for i, f := range []bool{p.has, p.st, p.tt, p.measured, p.estimated} {
 		if f {
 			flags |= 1 << i
 		}
 	}
-	w.byte1(flags)
+	// Encoding writes the flags of p; decoding reads them and sets p's.
+	c.byteField(&flags)
+	p.has, p.st, p.tt, p.measured, p.estimated = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0, flags&16 != 0
 	if p.st {
-		w.i(p.sessions)
-		w.i(p.pageViews)
-		w.i(p.units)
-		w.money(p.amzMoney)
+		c.int(&p.sessions)
+		c.int(&p.pageViews)
+		c.int(&p.units)
+		c.moneyField(&p.amzMoney)
 	}
-	w.u(uint64(len(p.sqp)))
-	for _, c := range p.sqp {
-		w.period(c.period)
-		w.i(c.impressions)
-		w.i(c.clicks)
-		w.i(c.purchases)
+	list(c, &p.sqp, func(x *sqpContrib) {
+		c.periodField(&x.period)
+		c.int(&x.impressions)
+		c.int(&x.clicks)
+		c.int(&x.purchases)
+	})
+	list(c, &p.terms, func(x *termContrib) {
+		c.periodField(&x.period)
+		c.termRankField(&x.term)
+	})
+	if c.int(&p.rankN); p.rankN > 0 {
+		c.int(&p.rankBest)
+		c.int(&p.rankSum)
 	}
-	w.u(uint64(len(p.terms)))
-	for _, c := range p.terms {
-		w.period(c.period)
-		w.termRank(c.term)
-	}
-	w.i(p.rankN)
-	if p.rankN > 0 {
-		w.i(p.rankBest)
-		w.i(p.rankSum)
-	}
-	w.i(p.amzOrders)
+	c.int(&p.amzOrders)
 	if p.tt {
-		w.i(p.ttUnits)
-		w.i(p.ttOrders)
-		w.money(p.ttMoney)
+		c.int(&p.ttUnits)
+		c.int(&p.ttOrders)
+		c.moneyField(&p.ttMoney)
 	}
-	w.byte1(p.engHas)
+	c.byteField(&p.engHas)
 	for m := range nMetrics {
 		if p.engHas&(1<<m) != 0 {
-			w.i(p.eng[m])
+			c.int(&p.eng[m])
 		}
 	}
 	if p.engHas&(1<<mWatch) != 0 {
-		w.i(p.watchDen)
+		c.int(&p.watchDen)
 	}
-	w.money(p.videoMoney)
-	return w.b
+	c.moneyField(&p.videoMoney)
 }
 
 // DecodePartial reads what AppendPartial wrote.
@@ -116,40 +121,10 @@ func DecodePartial(b []byte) (Partial, error) {
 		return Partial{}, fmt.Errorf("join: partial of layout %d, want %d", v, wireVersion)
 	}
 	var p Partial
-	flags := r.Byte()
-	p.has, p.st, p.tt, p.measured, p.estimated = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0, flags&16 != 0
-	if p.st {
-		p.sessions, p.pageViews, p.units = r.Varint(), r.Varint(), r.Varint()
-		p.amzMoney = r.money()
+	p.fields(decoder{&r})
+	if r.Err == nil && p.engHas&(1<<mWatch) != 0 && p.watchDen < 1 {
+		return Partial{}, fmt.Errorf("join: partial with watch time divided by %d", p.watchDen)
 	}
-	for range r.Count() {
-		p.sqp = append(p.sqp, sqpContrib{period: r.period(), impressions: r.Varint(), clicks: r.Varint(), purchases: r.Varint()})
-	}
-	for range r.Count() {
-		c := termContrib{period: r.period()}
-		c.term = r.termRank()
-		p.terms = append(p.terms, c)
-	}
-	if p.rankN = r.Varint(); p.rankN > 0 {
-		p.rankBest, p.rankSum = r.Varint(), r.Varint()
-	}
-	p.amzOrders = r.Varint()
-	if p.tt {
-		p.ttUnits, p.ttOrders = r.Varint(), r.Varint()
-		p.ttMoney = r.money()
-	}
-	p.engHas = r.Byte()
-	for m := range nMetrics {
-		if p.engHas&(1<<m) != 0 {
-			p.eng[m] = r.Varint()
-		}
-	}
-	if p.engHas&(1<<mWatch) != 0 {
-		if p.watchDen = r.Varint(); p.watchDen < 1 && r.Err == nil {
-			return Partial{}, fmt.Errorf("join: partial with watch time divided by %d", p.watchDen)
-		}
-	}
-	p.videoMoney = r.money()
 	if r.Err == nil && len(r.B) > 0 {
 		return Partial{}, fmt.Errorf("join: %d bytes after a partial", len(r.B))
 	}

@@ -120,7 +120,8 @@
 // Config.StateDir, one pebble database per instance with a key range per
 // task (one memtable budget and one block cache for all tasks of an
 // instance). What is in memory: Config.CacheBytes, split between a
-// bounded LRU cache of committed values, pebble's block cache and its
+// bounded cache of committed values (kept outside the Go heap, so the
+// garbage collector never scans it), pebble's block cache and its
 // memtables (package state); the global links table and the identity
 // resolver (both bounded by the catalog); and one transaction's writes
 // (bounded by the records per poll). Nothing grows with the days of
@@ -158,7 +159,13 @@
 // transaction is aborted by the next producer with the same transactional
 // id (or times out) and neither the changelog nor the local store holds
 // its writes; after the commit and before the local batch was applied,
-// the restore reads those writes back from the changelog.
+// the restore reads those writes back from the changelog. The local store
+// has no write-ahead log (as Kafka Streams runs RocksDB: the changelog is
+// the log), so after a crash it is at the last commit pebble flushed to
+// disk, with that commit's checkpoint (a commit's writes and checkpoint
+// are one batch, flushed whole), and the restore reads the changelog from
+// there: at most the memtables' worth of commits more than a clean stop,
+// which flushes.
 //
 // Instances are static group members (group.instance.id =
 // Config.InstanceID) balanced cooperative-sticky, so a restarted

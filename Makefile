@@ -126,8 +126,10 @@ bench-ingest: kafka-jars
 ## bench-transform: the transform's work per input record on one core (Avro
 ## decode, identity resolution, the join, Avro encode of every output; no
 ## Kafka) over a synthetic world of 10,000 products and 100,000 videos; prints
-## the stage's peak memory, and the last line is
-## `transform records-per-second X`. BENCH_TRANSFORM_FLAGS changes the world
+## the wall-clock rate and the stage's peak memory (VmHWM), and the last line is
+## `transform records-per-second X`: input records per CPU-second of the process
+## (getrusage user+sys, GC and pebble's compactions included), the "per core"
+## figure, which other processes sharing the machine do not lower. BENCH_TRANSFORM_FLAGS changes the world
 ## (-products, -videos, -days, -posted, -zone, -even, -cpuprofile); -posted N (default 7) posts
 ## the videos up to N days before the world starts, so first snapshots are spread.
 BENCH_TRANSFORM_FLAGS ?= -products 10000 -videos 100000 -days 7

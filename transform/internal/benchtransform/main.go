@@ -267,8 +267,9 @@ func (b *bench) flush() error {
 // day reports memory after each day of the history, untimed.
 func (b *bench) day(d int) {
 	if d == 1 || d%7 == 0 {
-		fmt.Fprintf(b.out, "after day %-4d   VmRSS %s, heap in use %.1f MiB, %d input records so far\n",
-			d, procStatus("VmRSS:"), float64(b.ms.HeapInuse)/(1<<20), sumCounts(b.inputs))
+		n := sumCounts(b.inputs)
+		fmt.Fprintf(b.out, "after day %-4d   VmRSS %s, heap in use %.1f MiB, %d input records so far, %.0f per CPU-second\n",
+			d, procStatus("VmRSS:"), float64(b.ms.HeapInuse)/(1<<20), n, float64(n)/b.cpu.Seconds())
 	}
 }
 

@@ -431,7 +431,7 @@ func (e *stEntity) partials(f *Facts) map[Day]map[string]*Partial {
 }
 
 // sqpEntity is a search query performance row: its figures on every day
-// of its period.
+// of its period when the period is a week (rowPeriod).
 type sqpEntity struct {
 	acc  accepted
 	live bool
@@ -449,7 +449,7 @@ func (e *sqpEntity) refs() []identity.Ref {
 
 func (e *sqpEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
-	if !e.live {
+	if !e.live || !rowPeriod(e.c.period) {
 		return out
 	}
 	k, _ := f.key(e.ref)
@@ -461,7 +461,7 @@ func (e *sqpEntity) partials(f *Facts) map[Day]map[string]*Partial {
 }
 
 // termEntity is a search term row: the term on every day of its period
-// for each clicked ASIN that is the seller's.
+// (a week: rowPeriod) for each clicked ASIN that is the seller's.
 type termEntity struct {
 	acc     accepted
 	live    bool
@@ -487,6 +487,9 @@ func (e *termEntity) refs() []identity.Ref {
 
 func (e *termEntity) partials(f *Facts) map[Day]map[string]*Partial {
 	out := map[Day]map[string]*Partial{}
+	if !rowPeriod(e.period) {
+		return out
+	}
 	for _, c := range e.clicked {
 		k, linked := f.key(c.ref)
 		if !linked {

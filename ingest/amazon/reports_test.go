@@ -99,7 +99,7 @@ func TestFatalReportCarriesItsReason(t *testing.T) {
 	// A period that is not a Sunday–Saturday week is FATAL with the
 	// simulator's explanation; the other batches are not held up.
 	e2 := newEnv(t, envOptions{start: simworld.DefaultStart.Add(20 * 24 * time.Hour)})
-	bad := Period{Kind: "WEEK", Start: Date{2026, 1, 5}, End: Date{2026, 1, 11}}
+	bad := Period{Kind: "WEEK", Start: Date{Year: 2026, Month: 1, Day: 5}, End: Date{Year: 2026, Month: 1, Day: 11}}
 	batches, err := e2.cl.SearchQueryPerformance(ctx, bad, []string{"B000000001"})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/shopstream/shopstream/ingest/tiktokshop/internal/sign"
 	"github.com/shopstream/shopstream/internal/clock"
 	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/internal/secret"
@@ -401,7 +402,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			q.Set("shop_cipher", cipher)
 		}
 		const contentType = "application/json"
-		q.Set("sign", Sign(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
+		q.Set("sign", sign.Request(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
 		var rd io.Reader
 		if raw != nil {
 			rd = bytes.NewReader(raw)

@@ -97,6 +97,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: MetricBrokersUp, Help: "1 while a Kafka broker answers the loader, 0 while none does.",
 		}),
 	}
+	// Up until an outage says otherwise.
+	m.warehouseUp.Set(1)
+	m.brokersUp.Set(1)
 	if reg != nil {
 		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.newest, m.inFlight, m.paused, m.warehouseUp, m.brokersUp)
 	}

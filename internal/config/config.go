@@ -139,6 +139,10 @@ type Loader struct {
 	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
 	// works harder near it instead of letting garbage double the heap.
 	MemoryLimit int64 `koanf:"memory_limit"`
+	// BrokerOutageLimit is how long the loader waits in place for a Kafka
+	// broker to answer before it restarts (default 5m; 0 waits for ever).
+	// A warehouse outage is always waited out in place.
+	BrokerOutageLimit time.Duration `koanf:"broker_outage_limit"`
 }
 
 // Log configures zerolog.
@@ -200,6 +204,13 @@ type Kafka struct {
 	// after a transaction committed before it sees the records: franz-go's
 	// own default of 5s added seconds to a change's way to the warehouse.
 	FetchMaxWait time.Duration `koanf:"fetch_max_wait"`
+	// InputRetention is the retention.ms the ingest stages give the input
+	// topics they create (default 7 days: longer than an outage of the
+	// transform or the loader should last; the transform keeps its state in
+	// its own changelogs); 0 keeps records for ever. Topics that exist keep
+	// their settings; dead-letter, changelog and repartition topics have
+	// their own.
+	InputRetention time.Duration `koanf:"input_retention"`
 }
 
 // TLSConfig returns the TLS client configuration of the brokers, nil
@@ -273,6 +284,7 @@ func defaults() map[string]any {
 		"kafka.tls":                         false,
 		"kafka.tls_ca_file":                 "",
 		"kafka.fetch_max_wait":              "500ms",
+		"kafka.input_retention":             "168h",
 		"warehouse.tls":                     false,
 		"warehouse.tls_ca_file":             "",
 		"schema_registry.url":               "",
@@ -290,6 +302,7 @@ func defaults() map[string]any {
 		"load.max_wait":                     "1s",
 		"load.max_in_flight":                8,
 		"load.memory_limit":                 192 << 20,
+		"load.broker_outage_limit":          "5m",
 		"transform.time_zone":               "UTC",
 		"transform.attribution":             "full",
 		"transform.mapping_file":            "",
@@ -477,6 +490,9 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
 	p.positiveDuration("kafka.fetch_max_wait", c.Kafka.FetchMaxWait, "500ms")
+	if c.Kafka.InputRetention < 0 {
+		bad("kafka.input_retention", "must be 0 (keep for ever) or a positive duration, e.g. 168h")
+	}
 	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
 		if _, err := t.TLSConfig(); err != nil {
 			bad(key, "%v", err)
@@ -496,6 +512,9 @@ func (c *Config) validate() []error {
 	p.positive("load.batch_bytes", int64(c.Load.BatchBytes))
 	p.positiveDuration("load.max_wait", c.Load.MaxWait, "1s")
 	p.positive("load.max_in_flight", int64(c.Load.MaxInFlight))
+	if c.Load.BrokerOutageLimit < 0 {
+		bad("load.broker_outage_limit", "must be 0 (wait for ever) or a positive duration, e.g. 5m")
+	}
 	if c.Load.MemoryLimit < 0 {
 		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
 	}

@@ -78,7 +78,7 @@ func (l *Loader) consumed() []string { return append(slices.Clone(l.topics), l.d
 // ensureDLQTopics creates the dead-letter topics before the group consumes
 // them. Unlimited retention: `dlq replay` reads the topic, whenever the fix
 // comes.
-// While no broker answers it retries, up to Options.BrokerOutageLimit.
+// While no broker answers it retries.
 func (l *Loader) ensureDLQTopics(ctx context.Context) error {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.opts.Brokers...), kgo.WithHooks(brokerHook{l.brokers})}, l.opts.KafkaOpts...)...)
 	if err != nil {
@@ -95,9 +95,6 @@ func (l *Loader) ensureDLQTopics(ctx context.Context) error {
 		var ke *kerr.Error
 		if errors.As(err, &ke) && !ke.Retriable {
 			return err
-		}
-		if gone := l.brokersGone(); gone != nil {
-			return gone
 		}
 		return retry.Retryable(err)
 	})

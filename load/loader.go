@@ -66,14 +66,8 @@ type Options struct {
 	// Migrate applies the migrations (Migrate) when an incarnation starts,
 	// once the warehouse answers; the connection must be a DDLConn too.
 	Migrate bool
-	// BrokerOutageLimit is how long no Kafka broker may answer before Run
-	// gives up and returns an error (a restart builds a new client, which
-	// resolves the seed brokers again); zero waits for ever. Shorter
-	// outages are ridden out in place, like the warehouse's, which Run
-	// waits out however long they last.
-	BrokerOutageLimit time.Duration
-	Log               zerolog.Logger
-	Metrics           *Metrics
+	Log     zerolog.Logger
+	Metrics *Metrics
 }
 
 // Loader loads topics into ClickHouse; see the package documentation.
@@ -143,9 +137,6 @@ func (opts Options) Validate() error {
 	if opts.BatchRows <= 0 || opts.BatchBytes <= 0 || opts.MaxWait <= 0 || opts.MaxInFlight <= 0 {
 		errs = append(errs, errors.New("load: batch rows, batch bytes, max wait and max in-flight must be positive"))
 	}
-	if opts.BrokerOutageLimit < 0 {
-		errs = append(errs, errors.New("load: the broker outage limit must be 0 (none) or positive"))
-	}
 	for _, topic := range opts.Topics {
 		if _, err := tables.ForTopic(topic); err != nil {
 			errs = append(errs, fmt.Errorf("load: %w", err))
@@ -207,10 +198,10 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 // Outages are ridden out in place, not by returning: while the warehouse
 // is away (at start or later) Run keeps its group membership and its
 // batches and retries with backoff, committing nothing it has not
-// inserted; while no broker answers, the Kafka client retries, up to
-// Options.BrokerOutageLimit. What returns an error is what a restart
-// fixes: that limit passed, this member fenced by another with its
-// instance id, or what no retry fixes (a table that does not match the
+// inserted; while no broker answers, the Kafka client retries (a restart
+// would not bring a broker back; the client resolves the seed brokers
+// again by itself). What returns an error is what a restart fixes: this
+// member fenced by another with its instance id, or what no retry fixes (a table that does not match the
 // schemas, a record with a field no column holds).
 //
 // Run may be called again after it returned, each call an incarnation of
@@ -687,17 +678,6 @@ func (e *tablesMismatchError) Error() string {
 }
 func (e *tablesMismatchError) Unwrap() error { return e.err }
 
-// brokersGone returns an error once no broker has answered for longer
-// than Options.BrokerOutageLimit.
-func (l *Loader) brokersGone() error {
-	d, last := l.brokers.downFor()
-	if l.opts.BrokerOutageLimit <= 0 || d <= l.opts.BrokerOutageLimit {
-		return nil
-	}
-	return fmt.Errorf("load: no Kafka broker answered for %s (broker outage limit %s); restarting the client: %w",
-		d.Round(time.Second), l.opts.BrokerOutageLimit, last)
-}
-
 // fetchErrors sorts the errors a poll returned. The client retries
 // unreachable brokers and rejoins a lost group session by itself: a lost
 // session is logged (its partitions were revoked, their uncommitted
@@ -719,7 +699,7 @@ func (l *Loader) fetchErrors(fetches kgo.Fetches) error {
 			}
 		}
 	}
-	return l.brokersGone()
+	return nil
 }
 
 // checkTables compares every table the loader writes with the columns it

@@ -78,8 +78,6 @@ func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 		Migrate:     migrate,
 		Log:         log,
 		Metrics:     load.NewMetrics(p.reg),
-
-		BrokerOutageLimit: cfg.Load.BrokerOutageLimit,
 	}
 	if err := opts.Validate(); err != nil {
 		return supervise.Part{}, err

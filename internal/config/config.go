@@ -139,10 +139,6 @@ type Loader struct {
 	// (as GOMEMLIMIT, which wins when set), in bytes; 0 for none. The GC
 	// works harder near it instead of letting garbage double the heap.
 	MemoryLimit int64 `koanf:"memory_limit"`
-	// BrokerOutageLimit is how long the loader waits in place for a Kafka
-	// broker to answer before it restarts (default 5m; 0 waits for ever).
-	// A warehouse outage is always waited out in place.
-	BrokerOutageLimit time.Duration `koanf:"broker_outage_limit"`
 }
 
 // Log configures zerolog.
@@ -302,7 +298,6 @@ func defaults() map[string]any {
 		"load.max_wait":                     "1s",
 		"load.max_in_flight":                8,
 		"load.memory_limit":                 192 << 20,
-		"load.broker_outage_limit":          "5m",
 		"transform.time_zone":               "UTC",
 		"transform.attribution":             "full",
 		"transform.mapping_file":            "",
@@ -512,9 +507,6 @@ func (c *Config) validate() []error {
 	p.positive("load.batch_bytes", int64(c.Load.BatchBytes))
 	p.positiveDuration("load.max_wait", c.Load.MaxWait, "1s")
 	p.positive("load.max_in_flight", int64(c.Load.MaxInFlight))
-	if c.Load.BrokerOutageLimit < 0 {
-		bad("load.broker_outage_limit", "must be 0 (wait for ever) or a positive duration, e.g. 5m")
-	}
 	if c.Load.MemoryLimit < 0 {
 		bad("load.memory_limit", "must be 0 (none) or a number of bytes")
 	}

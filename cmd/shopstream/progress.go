@@ -31,13 +31,18 @@ const metricTransformRows = "shopstream_transform_rows_emitted_total"
 
 // progressMetrics are every name readProgress reads.
 var progressMetrics = []string{stage.MetricRecords, stage.MetricBackfillDays, stage.MetricBackfillDaysDone, stage.MetricBackfillDone,
-	metricTransformRows, load.MetricRowsInserted, load.MetricConsumerLag, load.MetricFreshness, load.MetricNewestChange}
+	metricTransformRows, load.MetricRowsInserted, load.MetricConsumerLag, load.MetricFreshness, load.MetricNewestChange,
+	load.MetricRetries, load.MetricWarehouseUp, load.MetricBrokersUp}
 
 // progress is a reading of the pipeline's counters.
 type progress struct {
 	ingested, transformed, loaded, lag float64
 	freshSum, freshCount               float64
 	newest                             float64 // newest source_ts loaded, Unix seconds
+	// loadRetries counts the loader's retried attempts; away lists what
+	// the loader waits for (warehouse, kafka) during an outage.
+	loadRetries float64
+	away        []string
 	// backfill is each source stage's backfill, by source.
 	backfill map[string]*sourceBackfill
 }
@@ -89,6 +94,12 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 				p.freshCount += float64(m.GetHistogram().GetSampleCount())
 			case load.MetricNewestChange:
 				p.newest = max(p.newest, m.GetGauge().GetValue())
+			case load.MetricRetries:
+				p.loadRetries += m.GetCounter().GetValue()
+			case load.MetricWarehouseUp, load.MetricBrokersUp:
+				if m.GetGauge().GetValue() == 0 {
+					p.away = append(p.away, map[string]string{load.MetricWarehouseUp: "warehouse", load.MetricBrokersUp: "kafka"}[f.GetName()])
+				}
 			}
 		}
 	}
@@ -139,6 +150,9 @@ func progressLine(p, last progress, now, started time.Time) string {
 		p.ingested, p.transformed, p.loaded, p.lag, fresh)
 	if b := backfillPart(p.backfill, now, started); b != "" {
 		line += " | " + b
+	}
+	if len(p.away) > 0 {
+		line += fmt.Sprintf(" | load waiting for %s (retries %.0f)", strings.Join(p.away, ", "), p.loadRetries)
 	}
 	return line
 }

@@ -138,3 +138,23 @@ func TestProgressReadsRegisteredMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressLineOutage: while the loader's warehouse (or brokers) gauge
+// reads 0, the line says what the loader waits for and its retries; when
+// both read 1 it says nothing of it.
+func TestProgressLineOutage(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	load.NewMetrics(reg) // the gauges start at 1
+	p, err := readProgress(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if got := progressLine(p, progress{}, now, now); strings.Contains(got, "waiting") {
+		t.Errorf("nothing is away, yet: %s", got)
+	}
+	p.away, p.loadRetries = []string{"warehouse"}, 57
+	if got := progressLine(p, progress{}, now, now); !strings.HasSuffix(got, "| load waiting for warehouse (retries 57)") {
+		t.Errorf("during an outage: %s", got)
+	}
+}

@@ -101,4 +101,3 @@ func TestLagsIgnoreTransactionMarkers(t *testing.T) {
 		t.Fatalf("Lags(%s, %s) = %+v, want the lag of %s and %s without commits", group, fresh, lags, group, fresh)
 	}
 }
-

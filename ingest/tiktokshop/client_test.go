@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi"
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi/tiktokapitest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
@@ -115,11 +116,12 @@ func TestWrongSignRejectedAndNotRetried(t *testing.T) {
 }
 
 func TestThrottleAndFaultsAreRetried(t *testing.T) {
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, tiktokshoptest.Options{QPS: 2, Burst: 2, Faults: fault.Config{ServerErrorRate: 0.15, ThrottleRate: 0.15,
 		MalformedRate: 0.15, TimeoutRate: 0.1, TimeoutDelay: time.Millisecond}}, func(c *Config) {
 		c.QPS = -1
 		c.MaxAttempts = 30
-		c.Registerer = prometheus.NewRegistry()
+		c.Registerer = reg
 	})
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
@@ -145,12 +147,9 @@ func TestThrottleAndFaultsAreRetried(t *testing.T) {
 	if throttled == 0 || malformed == 0 || server == 0 {
 		t.Errorf("retried %d throttles, %d malformed bodies, %d server errors; want all kinds", throttled, malformed, server)
 	}
-	for outcome, want := range map[string]int{outcomeThrottled: throttled, outcomeMalformed: malformed, outcomeServer: server, outcomeOK: 20} {
-		var m dto.Metric
-		if err := e.client.requests.WithLabelValues("authorization.shops", outcome).Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if got := int(m.GetCounter().GetValue()); got != want {
+	for outcome, want := range map[string]int{tiktokapi.OutcomeThrottled: throttled, tiktokapi.OutcomeMalformed: malformed,
+		tiktokapi.OutcomeServer: server, tiktokapi.OutcomeOK: 20} {
+		if got := tiktokapitest.Requests(t, reg, Source, "authorization.shops", outcome); got != want {
 			t.Errorf("metric %s = %d, want %d", outcome, got, want)
 		}
 	}

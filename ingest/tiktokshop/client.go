@@ -68,9 +68,11 @@ type Config struct {
 	// jitter) between attempts. Defaults 500 ms and 30 s.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
-	// QPS limits the client's own request rate (the reference summarises the
-	// default as 50 QPS per app per API); 0 means 40, negative disables it.
-	// The limiter runs on Clock, so it works with a manual clock.
+	// QPS limits the client's own request rate to each API (the reference
+	// summarises the limit as 50 QPS per app per API, so each API, e.g.
+	// every video's products/performance together, gets its own limiter);
+	// 0 means 40, negative disables it. The limiters run on Clock, so they
+	// work with a manual clock.
 	QPS float64
 	// OnRetry, if set, observes every retried failure (for debug logs).
 	// err never contains credentials.
@@ -133,9 +135,12 @@ type Shop struct {
 // Client calls the TikTok Shop Open API for one app and one shop. It is safe
 // for concurrent use.
 type Client struct {
-	cfg     Config
-	limiter *rate.Limiter
-	api     *tiktokapi.Transport
+	cfg Config
+	// limiters holds one rate limiter per API, keyed by op (each op is one
+	// API); nil when QPS is negative.
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+	api      *tiktokapi.Transport
 
 	mu            sync.Mutex
 	accessToken   string
@@ -159,7 +164,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, refreshToken: cfg.RefreshToken.Reveal(), api: api}
 	if cfg.QPS > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.QPS), max(1, int(cfg.QPS)))
+		c.limiters = map[string]*rate.Limiter{}
 	}
 	return c, nil
 }
@@ -262,7 +267,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 		if err != nil {
 			return nil, err
 		}
-		if err := c.wait(ctx); err != nil {
+		if err := c.wait(ctx, op); err != nil {
 			return nil, fmt.Errorf("tiktokshop: %s: %w", op, err)
 		}
 		q := url.Values{}
@@ -293,14 +298,21 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 	}, out)
 }
 
-// wait takes a token from the client's own rate limiter, sleeping through
-// Clock so a manual clock drives it.
-func (c *Client) wait(ctx context.Context) error {
-	if c.limiter == nil {
+// wait takes a token from the client's own rate limiter of the API op
+// calls, sleeping through Clock so a manual clock drives it.
+func (c *Client) wait(ctx context.Context, op string) error {
+	if c.limiters == nil {
 		return nil
 	}
+	c.limitMu.Lock()
+	l, ok := c.limiters[op]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(c.cfg.QPS), max(1, int(c.cfg.QPS)))
+		c.limiters[op] = l
+	}
+	c.limitMu.Unlock()
 	now := c.cfg.Clock.Now()
-	r := c.limiter.ReserveN(now, 1)
+	r := l.ReserveN(now, 1)
 	if !r.OK() {
 		return errors.New("rate limiter burst too small")
 	}

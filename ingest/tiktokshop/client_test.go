@@ -533,3 +533,34 @@ type skewed struct {
 }
 
 func (s skewed) Now() time.Time { return s.ManualClock.Now().Add(-time.Duration(s.skew.Load())) }
+
+// TestRateLimiterIsPerAPI: the client's own limiter spends QPS per API, as
+// TikTok counts it (per app per API): a burst at one API does not hold back
+// another, and an API over its burst waits (on the manual clock).
+func TestRateLimiterIsPerAPI(t *testing.T) {
+	e := newEnv(t, tiktokshoptest.Options{}, func(c *Config) { c.QPS = 5 })
+	ctx := context.Background()
+	if _, err := e.client.Shop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clock.Now()
+	for i := 0; i < 4; i++ {
+		if _, err := e.client.Shops(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := e.client.OrderDetail(ctx, "576000000000000000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waited := e.clock.Now().Sub(start); waited != 0 {
+		t.Fatalf("5 calls to each of two APIs at QPS 5 waited %v; each API has its own limiter", waited)
+	}
+	if _, err := e.client.OrderDetail(ctx, "576000000000000000"); err != nil {
+		t.Fatal(err)
+	}
+	if waited := e.clock.Now().Sub(start); waited < 150*time.Millisecond {
+		t.Fatalf("the 6th call to one API at QPS 5 waited %v, want about 200ms", waited)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -443,9 +444,36 @@ func TestProductsEqualTruth(t *testing.T) {
 	}
 }
 
+// TestVideoPerformanceWithProductsEqualsTruth reads video days with each
+// video's products, as the API pages them by default and, to make every
+// video with more than one product span pages, one product a page (the
+// request is re-signed after the change): no product is lost.
 func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
-	e := newEnv(t, tiktokshoptest.Options{}, nil)
+	for _, perPage := range []int{0, 1} {
+		t.Run(fmt.Sprintf("products_per_page=%d", perPage), func(t *testing.T) {
+			testVideoPerformanceWithProducts(t, perPage)
+		})
+	}
+}
+
+func testVideoPerformanceWithProducts(t *testing.T, perPage int) {
+	e := newEnv(t, tiktokshoptest.Options{}, func(c *Config) {
+		if perPage == 0 {
+			return
+		}
+		base := c.HTTPClient.Transport
+		c.HTTPClient = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/products/performance") {
+				q := r.URL.Query()
+				q.Set("page_size", strconv.Itoa(perPage))
+				q.Set("sign", tiktokshoptest.Sign(c.AppSecret.Reveal(), r.URL.Path, q, nil, r.Header.Get("Content-Type")))
+				r.URL.RawQuery = q.Encode()
+			}
+			return base.RoundTrip(r)
+		})}
+	})
 	ctx := context.Background()
+	multi := 0
 	zone := e.world.Config().ShopZone
 	shop, _ := e.client.Shop(ctx)
 	today := simworld.DateOf(e.clock.Now(), zone)
@@ -473,6 +501,9 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 				*v.SKUOrders != int64(vp.SKUOrders) || len(v.Products) != len(vp.Products) {
 				t.Fatalf("%s video %s: read %+v, truth %+v", d, v.ID, v, vp)
 			}
+			if len(v.Products) > 1 {
+				multi++
+			}
 			for i, p := range v.Products {
 				wp := vp.Products[i]
 				if p.ID != wp.ProductID || p.GMV.Amount != wp.GMV.String() || *p.UnitsSold != int64(wp.ItemsSold) {
@@ -490,8 +521,8 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 			rows++
 		}
 	}
-	if rows == 0 {
-		t.Fatal("no rows")
+	if rows == 0 || multi == 0 {
+		t.Fatalf("%d rows, %d videos with several products; the test proves nothing", rows, multi)
 	}
 }
 

@@ -2,6 +2,7 @@ package tiktokshop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -593,5 +594,39 @@ func TestRateLimiterIsPerAPI(t *testing.T) {
 	}
 	if waited := e.clock.Now().Sub(start); waited < 150*time.Millisecond {
 		t.Fatalf("the 6th call to one API at QPS 5 waited %v, want about 200ms", waited)
+	}
+}
+
+// TestVideoListEngagementKeptWhenPresent: a list row that carries likes,
+// comments and shares keeps them in the record; a row without them (the
+// reference's list fields) leaves them null rather than zero.
+func TestVideoListEngagementKeptWhenPresent(t *testing.T) {
+	zone := time.UTC
+	for _, tc := range []struct {
+		row  string
+		want map[string]any
+	}{
+		{`{"id":"7300000000000000001","views":120,"likes":9,"comments":2,"shares":0}`,
+			map[string]any{"likes": int64(9), "comments": int64(2), "shares": int64(0)}},
+		{`{"id":"7300000000000000002","views":120}`, map[string]any{"likes": nil, "comments": nil, "shares": nil}},
+	} {
+		var v VideoPerformance
+		if err := json.Unmarshal([]byte(tc.row), &v); err != nil {
+			t.Fatalf("%s: %v", tc.row, err)
+		}
+		rec, err := VideoPerformanceRecord("shop", zone, "USD", "2026-01-05", v, time.Unix(1767600000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for field, want := range tc.want {
+			var got any
+			if u, ok := rec[field].(map[string]any); ok {
+				got = u["long"]
+			}
+			if got != want {
+				t.Errorf("%s: %s = %v, want %v", tc.row, field, got, want)
+			}
+		}
+		encode(t, schemas.TopicTikTokVideoPerformance, rec)
 	}
 }

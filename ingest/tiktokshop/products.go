@@ -133,6 +133,13 @@ type VideoPerformance struct {
 	SKUOrders     *int64   `json:"sku_orders"`
 	ItemsSold     *int64   `json:"items_sold"`
 	Views         *int64   `json:"views"`
+	// Likes, Comments and Shares are not among the list's fields in the
+	// reference (the detail endpoint has them under traffic), but the spec
+	// copy is partial: when a row carries them they are kept, when it does
+	// not they stay nil (unknown, not zero).
+	Likes    *int64 `json:"likes"`
+	Comments *int64 `json:"comments"`
+	Shares   *int64 `json:"shares"`
 	// ClickThroughRate is a fraction; versions send "0.0528" or "12.5%".
 	ClickThroughRate *Rate          `json:"click_through_rate"`
 	Products         []VideoProduct `json:"products"`

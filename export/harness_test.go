@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,12 +13,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/load"
 )
 
 // pythonVar names the Python of .cache/export-venv (openpyxl), which `make
@@ -50,17 +48,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	python(t) // skip before starting anything when the readers are missing
-	wh := testenv.StartWarehouse(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := load.Open(ctx, load.Warehouse{Addr: wh.Addr, Protocol: "http"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	wh, conn := pipelinetest.MigratedWarehouse(t, "default")
 	return &world{wh: wh, conn: conn}
 }
 

@@ -40,6 +40,21 @@ func (w Warehouse) URL() string {
 
 // Open connects to the warehouse and checks that it answers.
 func Open(ctx context.Context, w Warehouse) (driver.Conn, error) {
+	conn, err := Dial(w)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("warehouse %s (%s) does not answer: %w", w.Addr, w.Protocol, err)
+	}
+	return conn, nil
+}
+
+// Dial returns a connection pool to the warehouse without reaching it: its
+// connections are made when used, so a warehouse that is away now is not
+// an error (the loader waits for it).
+func Dial(w Warehouse) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr:         []string{w.Addr},
 		Auth:         clickhouse.Auth{Database: w.Database, Username: w.User, Password: w.Password},
@@ -64,10 +79,6 @@ func Open(ctx context.Context, w Warehouse) (driver.Conn, error) {
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open warehouse %s (%s): %w", w.Addr, w.Protocol, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("warehouse %s (%s) does not answer: %w", w.Addr, w.Protocol, err)
 	}
 	return conn, nil
 }

@@ -13,10 +13,12 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
+	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/load/tables"
 )
 
@@ -76,16 +78,26 @@ func (l *Loader) consumed() []string { return append(slices.Clone(l.topics), l.d
 // ensureDLQTopics creates the dead-letter topics before the group consumes
 // them. Unlimited retention: `dlq replay` reads the topic, whenever the fix
 // comes.
+// While no broker answers it retries.
 func (l *Loader) ensureDLQTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.opts.Brokers...)}, l.opts.KafkaOpts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.opts.Brokers...), kgo.WithHooks(brokerHook{l.brokers})}, l.opts.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("load: dead-letter topics: %w", err)
 	}
 	defer cl.Close()
-	if err := kafkatopic.Ensure(ctx, kadm.NewClient(cl), kafkatopic.KeepAll(), l.dlqTopics...); err != nil {
-		return fmt.Errorf("load: dead-letter topics: %w", err)
-	}
-	return nil
+	adm := kadm.NewClient(cl)
+	return retryOp(ctx, l.m.retries.WithLabelValues(DeadLettersTable, "create topics"), nil, l.log, "create dead-letter topics", func() error {
+		err := kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), l.dlqTopics...)
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("load: dead-letter topics: %w", err)
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable {
+			return err
+		}
+		return retry.Retryable(err)
+	})
 }
 
 // checkDeadLetterTables compares the dead-letter tables with the columns
@@ -137,13 +149,13 @@ func (l *Loader) deadLetter(ctx context.Context, tbl *tables.Table, b *batch, de
 		l.m.deadLetters.WithLabelValues(r.Topic, d.class).Inc()
 	}
 	log := l.log.With().Str("table", tbl.Raw).Str("batch_id", b.token()).Logger()
-	if err := retry(ctx, l.m.retries.WithLabelValues(DeadLettersTable, "produce"), log, "produce dead letters", func() error {
-		return l.cl.ProduceSync(ctx, recs...).FirstErr()
+	if err := retryOp(ctx, l.m.retries.WithLabelValues(DeadLettersTable, "produce"), nil, log, "produce dead letters", func() error {
+		return retry.Retryable(l.cl.ProduceSync(ctx, recs...).FirstErr())
 	}); err != nil {
 		return err
 	}
-	return retry(ctx, l.m.retries.WithLabelValues(DeadLettersTable, "insert"), log, "insert dead letters", func() error {
-		return insertRows(ctx, l.conn, l.opts.HTTP, DeadLettersTable, deadLetterColumns, b.token(), rows)
+	return l.warehouseOp(ctx, DeadLettersTable, "insert", log, func() error {
+		return retry.Retryable(insertRows(ctx, l.conn, l.opts.HTTP, DeadLettersTable, deadLetterColumns, b.token(), rows))
 	})
 }
 
@@ -201,8 +213,8 @@ func (l *Loader) loadDLQBatch(ctx context.Context, d decoded) error {
 		if len(ins.rows) == 0 {
 			continue
 		}
-		if err := retry(ctx, l.m.retries.WithLabelValues(ins.table, "insert"), log, "insert "+ins.table, func() error {
-			return insertRows(ctx, l.conn, l.opts.HTTP, ins.table, ins.cols, b.token(), ins.rows)
+		if err := l.warehouseOp(ctx, ins.table, "insert", log, func() error {
+			return retry.Retryable(insertRows(ctx, l.conn, l.opts.HTTP, ins.table, ins.cols, b.token(), ins.rows))
 		}); err != nil {
 			return err
 		}

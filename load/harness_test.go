@@ -59,20 +59,34 @@ type harness struct {
 	conn      driver.Conn
 	cl        *kgo.Client
 	adm       *kadm.Client
+	// loaderLog is the log file of the last loaderProcess.
+	loaderLog string
 }
 
 func newHarness(t *testing.T, partitions int32, protocol string) *harness {
 	t.Helper()
+	return newHarnessOn(t, partitions, protocol, nil)
+}
+
+// newHarnessOn is newHarness on the given brokers (nil: the shared one).
+func newHarnessOn(t *testing.T, partitions int32, protocol string, brokers []string) *harness {
+	t.Helper()
 	k := testenv.NewKafka(t)
 	ctx := testenv.Context(t)
 	h := &harness{t: t, brokers: k.Brokers, protocol: protocol, prefix: k.Prefix, regURL: k.RegistryURL, sr: k.Registry, serde: k.Serde, adm: k.Admin}
+	if brokers != nil {
+		h.brokers = brokers
+	}
 	h.group = h.prefix + "load"
 	var err error
-	h.cl, err = kgo.NewClient(append(k.ClientOpts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	h.cl, err = kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.cl.Close)
+	if brokers != nil {
+		h.adm = kadm.NewClient(h.cl)
+	}
 	if _, err := h.adm.CreateTopic(ctx, partitions, 1, nil, h.prefix+ordersTopic); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +199,7 @@ func (h *harness) runLoader(opts load.Options) (stop func() error) {
 func (h *harness) loaderProcess(env ...string) *exec.Cmd {
 	h.t.Helper()
 	logPath := filepath.Join(h.t.TempDir(), fmt.Sprintf("load-%d.log", time.Now().UnixNano()))
+	h.loaderLog = logPath
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		h.t.Fatal(err)

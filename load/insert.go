@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/cenkalti/backoff/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/load/tables"
 )
 
@@ -80,9 +79,9 @@ func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Rec
 			id, schema, p, err := ws.WriterSchema(ctx, r.Value)
 			if err != nil {
 				if deadletter.DecodeClass(err) != "" {
-					return backoff.Permanent(err)
+					return err
 				}
-				return err
+				return retry.Retryable(err)
 			}
 			rd, payload = l.rowDecoder(tbl, id, schema), p
 			return nil
@@ -93,7 +92,7 @@ func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Rec
 			if deadletter.DecodeClass(err) != "" {
 				return nil, time.Time{}, err
 			}
-			if err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", lookup); err != nil {
+			if err := retryOp(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), nil, l.log, "decode", lookup); err != nil {
 				return nil, time.Time{}, err
 			}
 		}
@@ -102,13 +101,13 @@ func (l *Loader) decodeRecord(ctx context.Context, tbl *tables.Table, r *kgo.Rec
 		}
 	}
 	var rec map[string]any
-	err := retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), l.log, "decode", func() error {
+	err := retryOp(ctx, l.m.retries.WithLabelValues(tbl.Raw, "decode"), nil, l.log, "decode", func() error {
 		var err error
 		rec, err = l.dec.Decode(ctx, r.Value)
 		if err != nil && deadletter.DecodeClass(err) != "" {
-			return backoff.Permanent(err)
+			return err
 		}
-		return err
+		return retry.Retryable(err)
 	})
 	if err != nil {
 		return nil, time.Time{}, err
@@ -145,21 +144,29 @@ func insertSettings(token string) clickhouse.Settings {
 }
 
 // insertRetrying inserts rows with b's token until ClickHouse acknowledges,
-// retrying with backoff; errors that name a schema mismatch stop the loader.
+// retrying in place with backoff (a warehouse outage included: the same
+// rows with the same token, which ClickHouse drops if an earlier attempt
+// landed after all); errors that name a schema mismatch stop the loader.
 func (l *Loader) insertRetrying(ctx context.Context, tbl *tables.Table, b *batch, rows [][]any) error {
-	return retry(ctx, l.m.retries.WithLabelValues(tbl.Raw, "insert"), l.log.With().Str("table", tbl.Raw).Str("batch_id", b.token()).Logger(), "insert", func() error {
+	return l.warehouseOp(ctx, tbl.Raw, "insert", l.log.With().Str("table", tbl.Raw).Str("batch_id", b.token()).Logger(), func() error {
 		err := insertRows(ctx, l.conn, l.opts.HTTP, tbl.Raw, tbl.Columns, b.token(), rows)
 		var ae *appendError
 		if errors.As(err, &ae) {
 			r := b.recs[ae.row]
-			return backoff.Permanent(fmt.Errorf("load: table %s, record %s/%d/%d: %w", tbl.Raw, r.Topic, r.Partition, r.Offset, ae.err))
+			return fmt.Errorf("load: table %s, record %s/%d/%d: %w", tbl.Raw, r.Topic, r.Partition, r.Offset, ae.err)
 		}
 		if isSchemaMismatch(err) {
-			return backoff.Permanent(fmt.Errorf("load: table %s, batch %s (records %s/%d/%d-%d): schema mismatch: %w",
-				tbl.Raw, b.token(), b.topic, b.partition, b.first(), b.last(), err))
+			return fmt.Errorf("load: table %s, batch %s (records %s/%d/%d-%d): schema mismatch: %w",
+				tbl.Raw, b.token(), b.topic, b.partition, b.first(), b.last(), err)
 		}
-		return err
+		return retry.Retryable(err)
 	})
+}
+
+// warehouseOp runs op, an operation on the warehouse of table, under
+// retryOp with the warehouse's dependency, counting its retries as op.
+func (l *Loader) warehouseOp(ctx context.Context, table, what string, log zerolog.Logger, op func() error) error {
+	return retryOp(ctx, l.m.retries.WithLabelValues(table, what), l.warehouse, log, what+" "+table, op)
 }
 
 // appendError is a value clickhouse-go refused for its column: a bug in the
@@ -223,22 +230,6 @@ var schemaMismatchCodes = map[int32]bool{
 func isSchemaMismatch(err error) bool {
 	var ex *clickhouse.Exception
 	return errors.As(err, &ex) && schemaMismatchCodes[ex.Code]
-}
-
-// retry runs op until it succeeds, returns a backoff.Permanent error, or ctx
-// ends, backing off exponentially (capped at 30 s) and counting retries.
-func retry(ctx context.Context, retries prometheus.Counter, log zerolog.Logger, what string, op func() error) error {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = 100 * time.Millisecond
-	bo.MaxInterval = 30 * time.Second
-	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, op() },
-		backoff.WithBackOff(bo),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(func(err error, next time.Duration) {
-			retries.Inc()
-			log.Warn().Err(err).Dur("retry_in", next).Msg(what + " failed; retrying")
-		}))
-	return err
 }
 
 func kerrOf(code int16) error {

@@ -18,9 +18,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/load/tables"
 )
 
@@ -61,8 +63,11 @@ type Options struct {
 	// MaxInFlight bounds the batches cut and not yet committed, over all
 	// partitions; when reached, fetching pauses.
 	MaxInFlight int
-	Log         zerolog.Logger
-	Metrics     *Metrics
+	// Migrate applies the migrations (Migrate) when an incarnation starts,
+	// once the warehouse answers; the connection must be a DDLConn too.
+	Migrate bool
+	Log     zerolog.Logger
+	Metrics *Metrics
 }
 
 // Loader loads topics into ClickHouse; see the package documentation.
@@ -70,6 +75,7 @@ type Loader struct {
 	opts Options
 	dec  Decoder
 	conn BatchConn
+	ddl  DDLConn // conn, when Options.Migrate
 	cl   *kgo.Client
 	adm  *kadm.Client
 	// clientSet is closed once cl and adm are set. The group join starts
@@ -81,6 +87,8 @@ type Loader struct {
 	dlqTopics []string // their dead-letter topics
 	m         *Metrics
 	log       zerolog.Logger
+	// warehouse and brokers track outages across incarnations.
+	warehouse, brokers *dependency
 
 	// rowDecoders caches a *tables.RowDecoder (nil: the goavro path) per
 	// rowDecoderKey.
@@ -149,7 +157,16 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 	}
 	l := &Loader{
 		opts: opts, dec: dec, conn: conn, m: opts.Metrics, log: opts.Log,
-		tables: map[string]*tables.Table{},
+		tables:    map[string]*tables.Table{},
+		warehouse: newDependency("warehouse", opts.Log, opts.Metrics.warehouseUp),
+		brokers:   newDependency("kafka brokers", opts.Log, opts.Metrics.brokersUp),
+	}
+	if opts.Migrate {
+		ddl, ok := conn.(DDLConn)
+		if !ok {
+			return nil, errors.New("load: migrations need a connection that executes DDL")
+		}
+		l.ddl = ddl
 	}
 	topics := opts.Topics
 	if len(topics) == 0 {
@@ -174,10 +191,22 @@ func New(opts Options, dec Decoder, conn BatchConn) (*Loader, error) {
 }
 
 // Run consumes until ctx ends (then it returns nil) or an error that no
-// retry can fix stops it (then it returns the error: restart me). It checks
-// the tables first. Run may be called again after it returned, each call an
-// incarnation of its own (a new group member; the committed offsets say
-// where to resume), but not concurrently, and not after Close.
+// retry can fix stops it (then it returns the error: restart me). It waits
+// for the warehouse, applies the migrations (Options.Migrate) and checks
+// the tables first.
+//
+// Outages are ridden out in place, not by returning: while the warehouse
+// is away (at start or later) Run keeps its group membership and its
+// batches and retries with backoff, committing nothing it has not
+// inserted; while no broker answers, the Kafka client retries (a restart
+// would not bring a broker back; the client resolves the seed brokers
+// again by itself). What returns an error is what a restart fixes: this
+// member fenced by another with its instance id, or what no retry fixes (a table that does not match the
+// schemas, a record with a field no column holds).
+//
+// Run may be called again after it returned, each call an incarnation of
+// its own (a new group member; the committed offsets say where to resume),
+// but not concurrently, and not after Close.
 func (l *Loader) Run(ctx context.Context) error {
 	if !l.running.CompareAndSwap(false, true) {
 		return errors.New("load: Run called while the loader runs")
@@ -187,10 +216,16 @@ func (l *Loader) Run(ctx context.Context) error {
 		return errors.New("load: Run called after Close")
 	}
 	l.reset()
-	if err := l.checkTables(ctx); err != nil {
+	if err := l.prepareTables(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	if err := l.ensureDLQTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	kopts := append([]kgo.Opt{
@@ -215,6 +250,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		kgo.FetchMaxBytes(int32(min(4*l.opts.BatchBytes, 64<<20))),
 		kgo.FetchMaxPartitionBytes(int32(min(l.opts.BatchBytes, 16<<20))),
 		kgo.ProducerLinger(0),
+		kgo.WithHooks(brokerHook{l.brokers}),
 	}, l.opts.KafkaOpts...)
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
@@ -272,11 +308,8 @@ func (l *Loader) poll(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		for _, fe := range fetches.Errors() {
-			if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
-				continue
-			}
-			l.log.Warn().Err(fe.Err).Str("topic", fe.Topic).Int32("partition", fe.Partition).Msg("fetch error")
+		if err := l.fetchErrors(fetches); err != nil {
+			return err
 		}
 		now := time.Now()
 		l.mu.Lock()
@@ -580,7 +613,7 @@ func (l *Loader) commit(ctx context.Context, table string, b *batch, offset int6
 		}
 		return nil
 	})
-	return retry(ctx, l.m.retries.WithLabelValues(table, "commit"), l.log, "commit offset", func() error {
+	return retryOp(ctx, l.m.retries.WithLabelValues(table, "commit"), nil, l.log, "commit offset", func() error {
 		var cerr error
 		l.cl.CommitOffsetsSync(cctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err != nil {
@@ -596,10 +629,77 @@ func (l *Loader) commit(ctx context.Context, table string, b *batch, offset int6
 			}
 		})
 		if cerr != nil {
-			return fmt.Errorf("commit %s/%d at %d: %w", b.topic, b.partition, offset, cerr)
+			cerr = fmt.Errorf("commit %s/%d at %d: %w", b.topic, b.partition, offset, cerr)
+			if errors.Is(cerr, kerr.FencedInstanceID) {
+				// Another member took this one's instance id: committing
+				// again cannot succeed, and the batch is that member's now.
+				return cerr
+			}
+			return retry.Retryable(cerr)
 		}
 		return nil
 	})
+}
+
+// prepareTables waits until the warehouse answers, applies the migrations
+// (Options.Migrate) and checks the tables: an outage of the warehouse at
+// start is waited out like one later, in place. A table that does not
+// match is an error at once.
+func (l *Loader) prepareTables(ctx context.Context) error {
+	return l.warehouseOp(ctx, "all", "prepare", l.log, func() error {
+		if l.opts.Migrate {
+			applied, err := Migrate(ctx, l.ddl, MigrateOptions{})
+			if err != nil {
+				err = fmt.Errorf("load: migrate: %w", err)
+				if unreachable(err) {
+					return retry.Retryable(err)
+				}
+				return err
+			}
+			if len(applied) > 0 {
+				l.log.Info().Strs("migrations", applied).Msg("migrations applied")
+			}
+		}
+		err := l.checkTables(ctx)
+		var mismatch *tablesMismatchError
+		if unreachable(err) && !errors.As(err, &mismatch) {
+			return retry.Retryable(err)
+		}
+		return err
+	})
+}
+
+// tablesMismatchError lists the tables whose columns differ from what the
+// loader writes.
+type tablesMismatchError struct{ err error }
+
+func (e *tablesMismatchError) Error() string {
+	return fmt.Sprintf("load: tables do not match the schemas:\n%v", e.err)
+}
+func (e *tablesMismatchError) Unwrap() error { return e.err }
+
+// fetchErrors sorts the errors a poll returned. The client retries
+// unreachable brokers and rejoins a lost group session by itself: a lost
+// session is logged (its partitions were revoked, their uncommitted
+// batches will be re-read), being fenced by another member with this
+// one's instance id ends the incarnation, and other errors are logged
+// unless the brokers are known to be away (that outage is logged once).
+func (l *Loader) fetchErrors(fetches kgo.Fetches) error {
+	for _, fe := range fetches.Errors() {
+		var session *kgo.ErrGroupSession
+		switch {
+		case errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled):
+		case errors.Is(fe.Err, kerr.FencedInstanceID):
+			return fmt.Errorf("load: fenced by another member with this instance id: %w", fe.Err)
+		case errors.As(fe.Err, &session):
+			l.log.Warn().Err(fe.Err).Msg("consumer group session lost; rejoining")
+		default:
+			if down, _ := l.brokers.downFor(); down == 0 {
+				l.log.Warn().Err(fe.Err).Str("topic", fe.Topic).Int32("partition", fe.Partition).Msg("fetch error")
+			}
+		}
+	}
+	return nil
 }
 
 // checkTables compares every table the loader writes with the columns it
@@ -623,7 +723,7 @@ func (l *Loader) checkTables(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("load: tables do not match the schemas:\n%w", err)
+		return &tablesMismatchError{err}
 	}
 	return nil
 }

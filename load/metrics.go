@@ -19,6 +19,15 @@ const (
 	// MetricNewestChange is the newest source_ts loaded (Unix seconds), by
 	// table.
 	MetricNewestChange = "shopstream_load_newest_change_seconds"
+	// MetricRetries counts the failed attempts that were retried, by table
+	// and operation (insert, decode, dead-letter, commit).
+	MetricRetries = "shopstream_load_retries_total"
+	// MetricWarehouseUp is 1 while the warehouse answers the loader, 0
+	// during an outage (the loader waits it out in place).
+	MetricWarehouseUp = "shopstream_load_warehouse_up"
+	// MetricBrokersUp is 1 while a Kafka broker answers the loader, 0 while
+	// none does.
+	MetricBrokersUp = "shopstream_load_brokers_up"
 )
 
 // Metrics are the loader's Prometheus metrics, labelled by table or topic.
@@ -34,6 +43,8 @@ type Metrics struct {
 	newest      *prometheus.GaugeVec
 	inFlight    prometheus.Gauge
 	paused      prometheus.Gauge
+	warehouseUp prometheus.Gauge
+	brokersUp   prometheus.Gauge
 
 	newestMu sync.Mutex
 	newestAt map[string]time.Time // what newest shows, per table
@@ -58,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"table"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shopstream_load_retries_total", Help: "Failed attempts that were retried (insert, decode, dead-letter, commit).",
+			Name: MetricRetries, Help: "Failed attempts that were retried (insert, decode, dead-letter, commit).",
 		}, []string{"table", "op"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopstream_load_dead_letters_total", Help: "Records sent to <topic>.dlq and dead_letters.",
@@ -79,9 +90,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shopstream_load_fetch_paused", Help: "1 while fetching is paused because too many batches are in flight.",
 		}),
+		warehouseUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricWarehouseUp, Help: "1 while the warehouse answers the loader, 0 during an outage (inserts wait and retry in place).",
+		}),
+		brokersUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricBrokersUp, Help: "1 while a Kafka broker answers the loader, 0 while none does.",
+		}),
 	}
+	// Up until an outage says otherwise.
+	m.warehouseUp.Set(1)
+	m.brokersUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.newest, m.inFlight, m.paused)
+		reg.MustRegister(m.rows, m.bytes, m.batchRows, m.insertSecs, m.retries, m.deadLetters, m.lag, m.freshness, m.newest, m.inFlight, m.paused, m.warehouseUp, m.brokersUp)
 	}
 	return m
 }

@@ -131,7 +131,6 @@ weeks AS (
             any(amazon_search_impressions) AS impressions, any(amazon_search_clicks) AS clicks
         FROM product_daily FINAL
         WHERE amazon_search_period_start >= {from:Date32} AND amazon_search_period_end <= {to:Date32}
-            AND dateDiff('day', amazon_search_period_start, amazon_search_period_end) = 6
         GROUP BY product_key, amazon_search_period_start
     )
     GROUP BY product_key

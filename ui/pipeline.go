@@ -106,7 +106,11 @@ func pipelineTables(rep status.Report, now time.Time) pipelineView {
 			int64(now.Sub(c.IngestTS).Seconds())})
 	}
 	for _, l := range rep.Lags {
-		v.Lags.Rows = append(v.Lags.Rows, []any{l.Group, l.Topic, l.Lag, int64(l.Uncommitted)})
+		topic := l.Topic
+		if l.NoCommits {
+			topic = "(no commits yet)"
+		}
+		v.Lags.Rows = append(v.Lags.Rows, []any{l.Group, topic, l.Lag, int64(l.Uncommitted)})
 	}
 	for _, t := range rep.Warehouse.Tables {
 		var age any

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shopstream/shopstream/internal/dbtrun"
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -18,10 +19,7 @@ import (
 // it in /metrics, and status shows it.
 func TestRunScheduledDbt(t *testing.T) {
 	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
-	project, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	project := pipelinetest.DbtProject(t)
 	e := newEmbedded(t)
 	dataDir, warehouseAddr, metricsAddr := e.dataDir, e.warehouseAddr, e.metricsAddr
 	env := e.env(
@@ -72,10 +70,7 @@ func TestRunScheduledDbt(t *testing.T) {
 // run lock (as run's schedule does while it builds).
 func TestDbtCommand(t *testing.T) {
 	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
-	project, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	project := pipelinetest.DbtProject(t)
 	w := testenv.StartWarehouse(t)
 	dataDir := t.TempDir()
 	for k, v := range map[string]string{

@@ -53,8 +53,9 @@ native protocol, or on warehouse.listen with protocol http.`,
 }
 
 // loadPart is the loader as a supervised part. The options are checked
-// here, at start; each incarnation connects to the warehouse, applies the
-// migrations (with migrate), registers the schemas and runs a load.Loader.
+// here, at start; each incarnation registers the schemas and runs a
+// load.Loader, which waits for the warehouse (an outage is not a restart)
+// and applies the migrations (with migrate).
 func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 	cfg := a.cfg
 	log := a.log.With().Str(logging.Stage, "load").Logger()
@@ -74,6 +75,7 @@ func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 		BatchBytes:  cfg.Load.BatchBytes,
 		MaxWait:     cfg.Load.MaxWait,
 		MaxInFlight: cfg.Load.MaxInFlight,
+		Migrate:     migrate,
 		Log:         log,
 		Metrics:     load.NewMetrics(p.reg),
 	}
@@ -81,20 +83,11 @@ func (a *app) loadPart(p pipeline, migrate bool) (supervise.Part, error) {
 		return supervise.Part{}, err
 	}
 	run := func(ctx context.Context) error {
-		conn, err := load.Open(ctx, w)
+		conn, err := load.Dial(w)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		if migrate {
-			applied, err := load.Migrate(ctx, conn, load.MigrateOptions{})
-			if err != nil {
-				return fmt.Errorf("migrate: %w", err)
-			}
-			if len(applied) > 0 {
-				log.Info().Strs("migrations", applied).Msg("migrations applied")
-			}
-		}
 		serde, err := a.serde(ctx, p.registryURL)
 		if err != nil {
 			return err

@@ -31,13 +31,18 @@ const metricTransformRows = "shopstream_transform_rows_emitted_total"
 
 // progressMetrics are every name readProgress reads.
 var progressMetrics = []string{stage.MetricRecords, stage.MetricBackfillDays, stage.MetricBackfillDaysDone, stage.MetricBackfillDone,
-	metricTransformRows, load.MetricRowsInserted, load.MetricConsumerLag, load.MetricFreshness, load.MetricNewestChange}
+	metricTransformRows, load.MetricRowsInserted, load.MetricConsumerLag, load.MetricFreshness, load.MetricNewestChange,
+	load.MetricRetries, load.MetricWarehouseUp, load.MetricBrokersUp}
 
 // progress is a reading of the pipeline's counters.
 type progress struct {
 	ingested, transformed, loaded, lag float64
 	freshSum, freshCount               float64
 	newest                             float64 // newest source_ts loaded, Unix seconds
+	// loadRetries counts the loader's retried attempts; away lists what
+	// the loader waits for (warehouse, kafka) during an outage.
+	loadRetries float64
+	away        []string
 	// backfill is each source stage's backfill, by source.
 	backfill map[string]*sourceBackfill
 }
@@ -89,6 +94,12 @@ func readProgress(g prometheus.Gatherer) (progress, error) {
 				p.freshCount += float64(m.GetHistogram().GetSampleCount())
 			case load.MetricNewestChange:
 				p.newest = max(p.newest, m.GetGauge().GetValue())
+			case load.MetricRetries:
+				p.loadRetries += m.GetCounter().GetValue()
+			case load.MetricWarehouseUp, load.MetricBrokersUp:
+				if m.GetGauge().GetValue() == 0 {
+					p.away = append(p.away, map[string]string{load.MetricWarehouseUp: "warehouse", load.MetricBrokersUp: "kafka"}[f.GetName()])
+				}
 			}
 		}
 	}
@@ -119,9 +130,10 @@ func reportProgress(ctx context.Context, out io.Writer, g prometheus.Gatherer, e
 }
 
 // progressLine says what happened since last. Freshness is the mean, over
-// the interval's loaded changes, of source change to ClickHouse: while
-// history is backfilled that is hours, so the age of the newest change
-// loaded comes with it.
+// the interval's loaded changes, of source change to ClickHouse, with the
+// age of the newest change loaded. While a backfill runs both are the age
+// of history (hundreds of hours), which says nothing about the pipeline:
+// the line says "backfilling" and how far the history is read instead.
 func progressLine(p, last progress, now, started time.Time) string {
 	fresh := "-"
 	if n := p.freshCount - last.freshCount; n > 0 {
@@ -131,12 +143,33 @@ func progressLine(p, last progress, now, started time.Time) string {
 		age := max(now.Sub(time.UnixMilli(int64(p.newest*1000))), 0).Round(time.Second)
 		fresh += fmt.Sprintf(" (newest change %s ago)", age)
 	}
+	if done, days, ok := backfilling(p.backfill); ok {
+		fresh = fmt.Sprintf("backfilling, %.0f of %.0f days", done, days)
+	}
 	line := fmt.Sprintf("progress  ingested %.0f records | joined %.0f rows | loaded %.0f rows | load lag %.0f | freshness %s",
 		p.ingested, p.transformed, p.loaded, p.lag, fresh)
 	if b := backfillPart(p.backfill, now, started); b != "" {
 		line += " | " + b
 	}
+	if len(p.away) > 0 {
+		line += fmt.Sprintf(" | load waiting for %s (retries %.0f)", strings.Join(p.away, ", "), p.loadRetries)
+	}
 	return line
+}
+
+// backfilling reports whether a source's backfill still runs, and how far
+// the history is read: the days done of the source furthest behind (the
+// one freshness waits for), of its days.
+func backfilling(bs map[string]*sourceBackfill) (done, days float64, ok bool) {
+	for _, b := range bs {
+		if b.doneAt > 0 || b.days <= 0 {
+			continue
+		}
+		if !ok || b.done/b.days < done/days {
+			done, days, ok = b.done, b.days, true
+		}
+	}
+	return done, days, ok
 }
 
 // backfillPart describes the sources' backfills: while one runs, per source

@@ -58,6 +58,36 @@ func TestProgressLineBackfill(t *testing.T) {
 	}
 }
 
+// TestProgressLineBackfilling: while a backfill runs, freshness (the age of
+// history being loaded, hundreds of hours) is replaced by "backfilling, N
+// of M days" of the source furthest behind; once every backfill is done,
+// freshness comes back.
+func TestProgressLineBackfilling(t *testing.T) {
+	started := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	now := started.Add(4 * time.Minute)
+	p := progress{ingested: 9, transformed: 8, loaded: 7, freshSum: 300 * 3600 * 4, freshCount: 4,
+		newest: float64(now.Add(-400 * time.Hour).Unix()),
+		backfill: map[string]*sourceBackfill{
+			"amazon":     {days: 63, done: 21},
+			"tiktokshop": {days: 63, done: 40},
+			"tiktokbiz":  {doneAt: float64(started.Add(5 * time.Second).Unix())},
+		}}
+	got := progressLine(p, progress{}, now, started)
+	want := "progress  ingested 9 records | joined 8 rows | loaded 7 rows | load lag 0 | freshness backfilling, 21 of 63 days | backfill "
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("got  %q\nwant prefix %q", got, want)
+	}
+	if strings.Contains(got, "300h") || strings.Contains(got, "400h") || strings.Contains(got, "ago") {
+		t.Errorf("a backfill's age shown as freshness: %q", got)
+	}
+	p.backfill["amazon"].done, p.backfill["amazon"].doneAt = 63, float64(now.Unix())
+	p.backfill["tiktokshop"].done, p.backfill["tiktokshop"].doneAt = 63, float64(now.Unix())
+	got = progressLine(p, progress{}, now, started)
+	if !strings.Contains(got, "| freshness 300h0m0s (newest change 400h0m0s ago) | backfill done in") {
+		t.Errorf("after the backfill, freshness is back: %q", got)
+	}
+}
+
 // recording records what a NewMetrics registers.
 type recording struct {
 	prometheus.Registerer
@@ -106,5 +136,25 @@ func TestProgressReadsRegisteredMetrics(t *testing.T) {
 		if !registered[name] {
 			t.Errorf("the progress line reads %s, which nothing registers", name)
 		}
+	}
+}
+
+// TestProgressLineOutage: while the loader's warehouse (or brokers) gauge
+// reads 0, the line says what the loader waits for and its retries; when
+// both read 1 it says nothing of it.
+func TestProgressLineOutage(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	load.NewMetrics(reg) // the gauges start at 1
+	p, err := readProgress(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if got := progressLine(p, progress{}, now, now); strings.Contains(got, "waiting") {
+		t.Errorf("nothing is away, yet: %s", got)
+	}
+	p.away, p.loadRetries = []string{"warehouse"}, 57
+	if got := progressLine(p, progress{}, now, now); !strings.HasSuffix(got, "| load waiting for warehouse (retries 57)") {
+		t.Errorf("during an outage: %s", got)
 	}
 }

@@ -77,5 +77,5 @@ func (a *app) stageKafka(ctx context.Context, p pipeline) (stage.Kafka, error) {
 // kafkaWith is stageKafka with the serde at hand.
 func (a *app) kafkaWith(brokers []string, serde stage.Serde) stage.Kafka {
 	return stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Serde: serde,
-		Prefix: a.cfg.Kafka.TopicPrefix}
+		Prefix: a.cfg.Kafka.TopicPrefix, InputRetention: a.cfg.Kafka.InputRetention}
 }

@@ -29,7 +29,8 @@ func newStatusCmd(a *app) *cobra.Command {
   cursors      every ingest cursor in shopstream.cursors: the window it reached
                and when it moved
   lag          per consumer group (load.group, transform.group) and topic, the
-               records not yet processed (transaction markers do not count)
+               records not yet processed (transaction markers do not count);
+               "no commits yet" for a group that has not started (not an error)
   tables       rows and the newest change (source_ts) of every raw change
                table, and how old that change is
   dead letters what dead_letters_open still lists (every stage's dead
@@ -80,6 +81,22 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 	r := status.Read(ctx, cfg)
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	defer tw.Flush()
+	unavailable := printReport(tw, r, now)
+	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
+	if err := a.printDbtRuns(ctx, tw); err != nil {
+		unavailable = append(unavailable, "dbt runs")
+		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
+	}
+	if len(unavailable) > 0 {
+		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
+	}
+	return nil
+}
+
+// printReport prints the cursors, lags, tables and open dead letters of r
+// and returns the parts that could not be read. A group with no commits
+// yet (a fresh start) is said so, and is not a part that failed.
+func printReport(tw io.Writer, r status.Report, now time.Time) (unavailable []string) {
 
 	fmt.Fprintln(tw, "CURSOR\tWINDOW END\tPOSITION\tMOVED")
 	if r.CursorsErr != nil {
@@ -103,6 +120,10 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "(unavailable: %v)\n", r.LagsErr)
 	}
 	for _, l := range r.Lags {
+		if l.NoCommits {
+			fmt.Fprintf(tw, "%s\t-\t-\t(no commits yet)\n", l.Group)
+			continue
+		}
 		note := ""
 		if l.Uncommitted > 0 {
 			note = fmt.Sprintf("(%d partitions not started)", l.Uncommitted)
@@ -130,16 +151,7 @@ func (a *app) status(ctx context.Context, out io.Writer, now time.Time) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", o.Topic, o.Count, o.Stage)
 		}
 	}
-	fmt.Fprintln(tw, "\nDBT RUN\tSTARTED\tSTATUS\tDURATION\tMODELS OK/FAILED\tTESTS OK/FAILED\tFAILED")
-	unavailable := r.Unavailable()
-	if err := a.printDbtRuns(ctx, tw); err != nil {
-		unavailable = append(unavailable, "dbt runs")
-		fmt.Fprintf(tw, "(unavailable: %v)\n", err)
-	}
-	if len(unavailable) > 0 {
-		return fmt.Errorf("status incomplete: %s unavailable (see above)", strings.Join(unavailable, ", "))
-	}
-	return nil
+	return r.Unavailable()
 }
 
 // statusConfig says where status (and the page's pipeline view) reads:

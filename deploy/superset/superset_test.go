@@ -12,7 +12,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/load"
 )
 
 // The dashboard's charts and the SQL each must equal, columns in the
@@ -49,17 +48,9 @@ func TestSupersetDashboard(t *testing.T) {
 	venv := testenv.Require(t, testenv.SupersetVar, "Superset")
 	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
 	start := time.Now()
-	w := testenv.StartWarehouse(t)
+	w, conn := pipelinetest.MigratedWarehouse(t, "default")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	conn, err := load.Open(ctx, load.Warehouse{Addr: w.Addr, Protocol: "http", Database: "default", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	for _, q := range knownWorld() {
 		if err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%v\n%.300s", err, q)
@@ -223,25 +214,9 @@ func knownWorld() []string {
 // buildMarts runs the real dbt for the halo marts over the loader's tables.
 func buildMarts(ctx context.Context, t *testing.T, dbt, warehouseURL string) {
 	t.Helper()
-	u, err := url.Parse(warehouseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	project, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DBT_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "DBT_CLICKHOUSE_HOST="+u.Hostname(), "DBT_CLICKHOUSE_PORT="+u.Port(), "DBT_CLICKHOUSE_RAW_SCHEMA=default",
-		"DBT_CLICKHOUSE_SCHEMA=analytics", "DBT_TARGET_PATH="+filepath.Join(work, "target"), "DBT_LOG_PATH="+filepath.Join(work, "logs"))
+	project, work := pipelinetest.DbtProject(t), t.TempDir()
 	cmd := exec.CommandContext(ctx, dbt, "run", "--select", "+halo_ranking", "--project-dir", project, "--profiles-dir", project)
-	cmd.Dir, cmd.Env = work, env
+	cmd.Dir, cmd.Env = work, pipelinetest.DbtEnv(t, warehouseURL, "default", work)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("dbt run: %v\n%s", err, out)
 	}

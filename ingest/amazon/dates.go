@@ -1,57 +1,19 @@
 package amazon
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/calendar"
 )
 
 // Date is a calendar day in the report zone, without a time.
-type Date struct {
-	Year  int
-	Month time.Month
-	Day   int
-}
+type Date = calendar.Date
 
 // DateOf returns the day t falls on in loc.
-func DateOf(t time.Time, loc *time.Location) Date {
-	y, m, d := t.In(loc).Date()
-	return Date{y, m, d}
-}
+func DateOf(t time.Time, loc *time.Location) Date { return calendar.DateOf(t, loc) }
 
 // ParseDate parses YYYY-MM-DD.
-func ParseDate(s string) (Date, error) {
-	t, err := parseDate(s)
-	if err != nil {
-		return Date{}, err
-	}
-	return DateOf(t, time.UTC), nil
-}
-
-// String formats the day as YYYY-MM-DD.
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
-
-// midnightUTC is the day as goavro's date logical type wants it.
-func (d Date) midnightUTC() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
-
-// AddDays returns the day n days later.
-func (d Date) AddDays(n int) Date { return DateOf(d.midnightUTC().AddDate(0, 0, n), time.UTC) }
-
-// Weekday returns the day of the week.
-func (d Date) Weekday() time.Weekday { return d.midnightUTC().Weekday() }
-
-// Start returns the first instant of the day in loc.
-func (d Date) Start(loc *time.Location) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
-}
-
-// End returns the first instant of the next day in loc.
-func (d Date) End(loc *time.Location) time.Time { return d.AddDays(1).Start(loc) }
-
-// Before reports whether d is earlier than o.
-func (d Date) Before(o Date) bool { return d.midnightUTC().Before(o.midnightUTC()) }
-
-// After reports whether d is later than o.
-func (d Date) After(o Date) bool { return d.midnightUTC().After(o.midnightUTC()) }
+func ParseDate(s string) (Date, error) { return calendar.ParseDate(s) }
 
 // Period is a Brand Analytics reporting period, Start and End inclusive.
 type Period struct {

@@ -38,11 +38,11 @@ func fuzzReport[T any](f *testing.F, example string, parse func([]byte) (*T, err
 
 func FuzzParseSalesAndTraffic(f *testing.F) {
 	fuzzReport(f, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) {
-		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{2026, 1, 1}, Report: r})
+		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2026, Month: 1, Day: 1}, Report: r})
 	}, `{"salesAndTrafficByAsin":[{"parentAsin":"B1","salesByAsin":{"orderedProductSales":{"amount":"1e40","currencyCode":"USD"}}}]}`)
 }
 
-var fuzzWeek = Period{"WEEK", Date{2026, 1, 4}, Date{2026, 1, 10}}
+var fuzzWeek = Period{"WEEK", Date{Year: 2026, Month: 1, Day: 4}, Date{Year: 2026, Month: 1, Day: 10}}
 
 func FuzzParseSearchTerms(f *testing.F) {
 	fuzzReport(f, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) {

@@ -364,7 +364,7 @@ func (m Mapper) SalesTraffic(d SalesTrafficDay) ([]Record, error) {
 		var money moneyFields
 		v := meta("sales_traffic", "snapshot", d.Generated)
 		v["marketplace_id"] = m.MarketplaceID
-		v["date"] = d.Day.midnightUTC()
+		v["date"] = d.Day.Start(time.UTC)
 		v["date_time_zone"] = m.zoneName()
 		v["asin_granularity"] = gran
 		v["parent_asin"] = row.ParentAsin
@@ -445,8 +445,8 @@ func (m Mapper) SearchTerms(p SearchTermsPeriod) ([]Record, error) {
 		v := meta("search_term", "snapshot", p.Generated)
 		v["marketplace_id"] = m.MarketplaceID
 		v["report_period"] = p.Period.Kind
-		v["start_date"] = p.Period.Start.midnightUTC()
-		v["end_date"] = p.Period.End.midnightUTC()
+		v["start_date"] = p.Period.Start.Start(time.UTC)
+		v["end_date"] = p.Period.End.Start(time.UTC)
 		v["date_time_zone"] = m.zoneName()
 		v["report_id"] = optStr(p.ReportID)
 		v["department_name"] = g.dept
@@ -483,8 +483,8 @@ func (m Mapper) SearchQueryPerformance(b SQPBatch) ([]Record, error) {
 		v := meta("search_query_performance", "snapshot", b.Generated)
 		v["marketplace_id"] = m.MarketplaceID
 		v["report_period"] = b.Period.Kind
-		v["start_date"] = start.midnightUTC()
-		v["end_date"] = end.midnightUTC()
+		v["start_date"] = start.Start(time.UTC)
+		v["end_date"] = end.Start(time.UTC)
 		v["date_time_zone"] = m.zoneName()
 		v["asin"] = r.ASIN
 		v["report_id"] = optStr(b.ReportID)
@@ -572,7 +572,7 @@ func (m Mapper) CatalogItem(it CatalogItem, capturedAt time.Time) (Record, error
 			if err != nil {
 				return Record{}, fmt.Errorf("map catalog item %s: releaseDate: %w", clip(it.ASIN), err)
 			}
-			v["release_date"] = map[string]any{"int.date": d.midnightUTC()}
+			v["release_date"] = map[string]any{"int.date": d.Start(time.UTC)}
 		}
 		break
 	}

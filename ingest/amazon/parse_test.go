@@ -79,17 +79,17 @@ func TestParseModelExamples(t *testing.T) {
 	var recs []Record
 	gen := time.Date(2021, 6, 15, 0, 0, 0, 0, time.UTC)
 	recs = append(recs, mapExamples(t, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) ([]Record, error) {
-		return m.SalesTraffic(SalesTrafficDay{Day: Date{2021, 6, 11}, ReportID: "ID323", Generated: gen, Report: r})
+		return m.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2021, Month: 6, Day: 11}, ReportID: "ID323", Generated: gen, Report: r})
 	})...)
 	terms := mapExamples(t, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) ([]Record, error) {
-		return m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{2021, 6, 6}, Date{2021, 6, 12}}, Generated: gen, Report: r})
+		return m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{Year: 2021, Month: 6, Day: 6}, Date{Year: 2021, Month: 6, Day: 12}}, Generated: gen, Report: r})
 	})
 	if len(terms) == 0 || len(terms[0].Value["clicked_asins"].([]any)) < 2 {
 		t.Fatalf("search terms not grouped: %+v", terms)
 	}
 	recs = append(recs, terms...)
 	recs = append(recs, mapExamples(t, "sellingPartnerSearchQueryPerformanceReport.json", ParseSearchQueryPerformance, func(r *SearchQueryPerformanceReport) ([]Record, error) {
-		return m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{2025, 1, 5}, Date{2025, 1, 11}}, Generated: gen, Report: r})
+		return m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{Year: 2025, Month: 1, Day: 5}, Date{Year: 2025, Month: 1, Day: 11}}, Generated: gen, Report: r})
 	})...)
 	var orders getOrdersResponse
 	if err := json.Unmarshal(responseExample(t, "ordersV0.json", "/orders/v0/orders"), &orders); err != nil {
@@ -182,23 +182,23 @@ func TestRound4(t *testing.T) {
 func TestSchedules(t *testing.T) {
 	la, _ := time.LoadLocation("America/Los_Angeles")
 	// Saturday 2026-01-10 is the last day of the week of Sunday 01-04.
-	since := Date{2026, 1, 1}
-	weeks := CompleteWeeks(since, Date{2026, 1, 10}.End(la).Add(BrandAnalyticsLatency), la)
-	if len(weeks) != 2 || weeks[0].Start != (Date{2025, 12, 28}) || weeks[1] != (Period{"WEEK", Date{2026, 1, 4}, Date{2026, 1, 10}}) {
+	since := Date{Year: 2026, Month: 1, Day: 1}
+	weeks := CompleteWeeks(since, Date{Year: 2026, Month: 1, Day: 10}.End(la).Add(BrandAnalyticsLatency), la)
+	if len(weeks) != 2 || weeks[0].Start != (Date{Year: 2025, Month: 12, Day: 28}) || weeks[1] != (Period{"WEEK", Date{Year: 2026, Month: 1, Day: 4}, Date{Year: 2026, Month: 1, Day: 10}}) {
 		t.Fatalf("weeks %+v", weeks)
 	}
-	if w := CompleteWeeks(since, Date{2026, 1, 10}.End(la).Add(BrandAnalyticsLatency-time.Second), la); len(w) != 1 {
+	if w := CompleteWeeks(since, Date{Year: 2026, Month: 1, Day: 10}.End(la).Add(BrandAnalyticsLatency-time.Second), la); len(w) != 1 {
 		t.Fatalf("unpublished week included: %+v", w)
 	}
-	now := Date{2026, 1, 10}.Start(la).Add(6 * time.Hour)
+	now := Date{Year: 2026, Month: 1, Day: 10}.Start(la).Add(6 * time.Hour)
 	days := SalesTrafficDays(since, time.Time{}, now, la, 0)
-	if len(days) != 9 || days[8] != (Date{2026, 1, 9}) {
+	if len(days) != 9 || days[8] != (Date{Year: 2026, Month: 1, Day: 9}) {
 		t.Fatalf("first run: %v", days)
 	}
 	// Twelve hours later only days still within 72 h of their end at the
 	// previous run are read again.
 	days = SalesTrafficDays(since, now, now.Add(12*time.Hour), la, 0)
-	if len(days) != 3 || days[0] != (Date{2026, 1, 7}) {
+	if len(days) != 3 || days[0] != (Date{Year: 2026, Month: 1, Day: 7}) {
 		t.Fatalf("second run: %v", days)
 	}
 	batches := BatchASINs(strings.Fields(strings.Repeat("B0123456789 ", 40)))

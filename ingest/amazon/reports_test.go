@@ -50,7 +50,7 @@ func TestSalesTrafficRestatedDaysConvergeToSettled(t *testing.T) {
 	}
 	settledDays := 0
 	for d, n := range fetches {
-		settled := e.world.SettledAt(simworld.Date{Year: d.Year, Month: d.Month, Day: d.Day})
+		settled := e.world.SettledAt(d)
 		if settled.After(lastRun) {
 			continue // still within its restatement window
 		}
@@ -58,7 +58,7 @@ func TestSalesTrafficRestatedDaysConvergeToSettled(t *testing.T) {
 		if n < 3 {
 			t.Errorf("day %s read %d times; restated days must be read again", d, n)
 		}
-		rows, _ := e.world.TruthAt(lastRun).SalesTrafficSettled(simworld.Date{Year: d.Year, Month: d.Month, Day: d.Day})
+		rows, _ := e.world.TruthAt(lastRun).SalesTrafficSettled(d)
 		if len(rows) == 0 {
 			t.Fatalf("day %s has no truth rows", d)
 		}
@@ -99,7 +99,7 @@ func TestFatalReportCarriesItsReason(t *testing.T) {
 	// A period that is not a Sunday–Saturday week is FATAL with the
 	// simulator's explanation; the other batches are not held up.
 	e2 := newEnv(t, envOptions{start: simworld.DefaultStart.Add(20 * 24 * time.Hour)})
-	bad := Period{Kind: "WEEK", Start: Date{2026, 1, 5}, End: Date{2026, 1, 11}}
+	bad := Period{Kind: "WEEK", Start: Date{Year: 2026, Month: 1, Day: 5}, End: Date{Year: 2026, Month: 1, Day: 11}}
 	batches, err := e2.cl.SearchQueryPerformance(ctx, bad, []string{"B000000001"})
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +164,7 @@ func TestBrandAnalyticsWeeksMatchTruth(t *testing.T) {
 		}
 	}
 	w := weeks[len(weeks)-1]
-	sp := simworld.Period{Kind: "WEEK", Start: simworld.Date{Year: w.Start.Year, Month: w.Start.Month, Day: w.Start.Day},
-		End: simworld.Date{Year: w.End.Year, Month: w.End.Month, Day: w.End.Day}}
+	sp := simworld.Period{Kind: "WEEK", Start: w.Start, End: w.End}
 	truth := e.world.TruthAt(now)
 
 	st, err := e.cl.SearchTerms(ctx, w)
@@ -321,7 +320,7 @@ func TestReportsUnderFaultsEqualTruth(t *testing.T) {
 		if err != nil {
 			t.Fatalf("day %s: %v", d, err)
 		}
-		rows, _ := e.world.TruthAt(e.clock.Now()).SalesTrafficSettled(simworld.Date{Year: d.Year, Month: d.Month, Day: d.Day})
+		rows, _ := e.world.TruthAt(e.clock.Now()).SalesTrafficSettled(d)
 		if len(res.Report.SalesAndTrafficByAsin) != len(rows) {
 			t.Fatalf("day %s: %d rows, truth %d", d, len(res.Report.SalesAndTrafficByAsin), len(rows))
 		}

@@ -116,7 +116,7 @@ func (w *World) SalesTrafficDay(d Date, asOf time.Time) ([]SalesTraffic, DaySale
 	var bbWeighted float64
 	for _, v := range w.AmazonVariants() {
 		a := per[v.Amazon.ASIN]
-		r := rngFor(w.seed, "traffic", hashString(v.Amazon.ASIN), int64(d.ordinal()))
+		r := rngFor(w.seed, "traffic", hashString(v.Amazon.ASIN), dayNumber(d))
 		// Interest in the product (a halo lifts it) brings visits; orders
 		// bring some of their own.
 		interest := 1 + w.meanDemandLift(v.ProductKey, dayStart, dayEnd)
@@ -156,7 +156,7 @@ func (w *World) SalesTrafficDay(d Date, asOf time.Time) ([]SalesTraffic, DaySale
 		parents[v.ParentASIN()] = true
 	}
 	sum.ParentItems = len(parents)
-	fr := rngFor(w.seed, "feedback", int64(d.ordinal()))
+	fr := rngFor(w.seed, "feedback", dayNumber(d))
 	if frac > 0 {
 		sum.FeedbackReceived = fr.IntN(6)
 		sum.NegativeFeedback = min(sum.FeedbackReceived, fr.IntN(2))

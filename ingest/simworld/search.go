@@ -38,18 +38,18 @@ func PeriodOf(kind string, d Date) (Period, error) {
 		s := d.AddDays(-int(d.Weekday()))
 		return Period{kind, s, s.AddDays(6)}, nil
 	case PeriodMonth:
-		s := Date{d.Year, d.Month, 1}
-		e := Date{d.Year, d.Month + 1, 1}
+		s := Date{Year: d.Year, Month: d.Month, Day: 1}
+		e := Date{Year: d.Year, Month: d.Month + 1, Day: 1}
 		if d.Month == time.December {
-			e = Date{d.Year + 1, time.January, 1}
+			e = Date{Year: d.Year + 1, Month: time.January, Day: 1}
 		}
 		return Period{kind, s, e.AddDays(-1)}, nil
 	case PeriodQuarter:
 		qm := time.Month((int(d.Month)-1)/3*3 + 1)
-		s := Date{d.Year, qm, 1}
-		e := Date{d.Year, qm + 3, 1}
+		s := Date{Year: d.Year, Month: qm, Day: 1}
+		e := Date{Year: d.Year, Month: qm + 3, Day: 1}
 		if qm == time.October {
-			e = Date{d.Year + 1, time.January, 1}
+			e = Date{Year: d.Year + 1, Month: time.January, Day: 1}
 		}
 		return Period{kind, s, e.AddDays(-1)}, nil
 	}

@@ -310,7 +310,7 @@ func TestPeriods(t *testing.T) {
 	if _, err := ExactPeriod(PeriodWeek, d, d.AddDays(6)); err == nil {
 		t.Error("a Wednesday-start week was accepted")
 	}
-	q, _ := PeriodOf(PeriodQuarter, Date{2026, time.November, 3})
+	q, _ := PeriodOf(PeriodQuarter, Date{Year: 2026, Month: time.November, Day: 3})
 	if q.Start.String() != "2026-10-01" || q.End.String() != "2026-12-31" {
 		t.Errorf("Q4 = %+v", q)
 	}

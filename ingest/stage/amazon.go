@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -96,7 +97,7 @@ type Amazon struct {
 	catalog cursor.Cursor
 	retries map[string]cursor.Cursor
 	asins   map[string]bool
-	next    int
+	turns   turns
 }
 
 // Amazon work kinds.
@@ -154,7 +155,7 @@ func OpenAmazon(ctx context.Context, cfg AmazonConfig) (*Amazon, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Amazon{cfg: cfg, s: s, mkt: cfg.Client.MarketplaceID(), zone: cfg.Client.ReportZone(), mapper: cfg.Client.Mapper(),
+	a := &Amazon{cfg: cfg, s: s, turns: turns{off: cfg.Disable}, mkt: cfg.Client.MarketplaceID(), zone: cfg.Client.ReportZone(), mapper: cfg.Client.Mapper(),
 		retries: map[string]cursor.Cursor{}, asins: map[string]bool{}}
 	a.since = amazon.DateOf(cfg.Since, a.zone)
 	a.orders = s.set.Cursor(workOrders + "/" + a.mkt)
@@ -204,23 +205,7 @@ func (a *Amazon) learn(asins ...string) {
 	}
 }
 
-func (a *Amazon) knownASINs() []string {
-	out := make([]string, 0, len(a.asins))
-	for x := range a.asins {
-		out = append(out, x)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (a *Amazon) disabled(kind string) bool {
-	for _, d := range a.cfg.Disable {
-		if d == kind {
-			return true
-		}
-	}
-	return false
-}
+func (a *Amazon) knownASINs() []string { return slices.Sorted(maps.Keys(a.asins)) }
 
 // Step does the next unit of work, taking the kinds in turn so that no kind
 // (a long backfill of orders, say) starves the others.
@@ -237,19 +222,7 @@ func (a *Amazon) disabled(kind string) bool {
 // skipped or repeated.
 func (a *Amazon) Step(ctx context.Context) (Progress, error) {
 	a.prefetch()
-	kinds := []func(context.Context) (Progress, error){a.stepCatalog, a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepRetry}
-	for i := range kinds {
-		k := (a.next + i) % len(kinds)
-		if a.disabled(stepKinds[k]) {
-			continue
-		}
-		p, err := kinds[k](ctx)
-		if err != nil || p.Done {
-			a.next = (k + 1) % len(kinds)
-			return p, err
-		}
-	}
-	return Progress{}, nil
+	return a.turns.step(ctx, stepKinds, []func(context.Context) (Progress, error){a.stepCatalog, a.stepOrders, a.stepSalesTraffic, a.stepBrandAnalytics, a.stepRetry})
 }
 
 func (a *Amazon) now() time.Time { return a.cfg.Clock.Now() }
@@ -266,12 +239,8 @@ func (a *Amazon) until(t time.Time) time.Time {
 // the order the steps take them, so that the client generates them
 // concurrently (see Step).
 func (a *Amazon) prefetch() {
-	for i := range stepKinds {
-		k := stepKinds[(a.next+i)%len(stepKinds)]
-		if a.disabled(k) {
-			continue
-		}
-		switch k {
+	for k := range a.turns.enabled(stepKinds) {
+		switch stepKinds[k] {
 		case workOrders:
 			a.poller.PrefetchLines(a.until(a.now()))
 		case workSalesTraffic:

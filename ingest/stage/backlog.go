@@ -45,13 +45,13 @@ func (a *Amazon) Backlog(now time.Time) Backlog {
 	now = a.until(now)
 	since := a.since.Start(a.zone)
 	var gaps []time.Duration
-	if !a.disabled(workOrders) {
+	if !a.turns.disabled(workOrders) {
 		gaps = append(gaps, behind(a.poller.Cursor(), a.until(now.Add(-orderVisibility))))
 	}
-	if !a.disabled(workSalesTraffic) {
+	if !a.turns.disabled(workSalesTraffic) {
 		gaps = append(gaps, a.salesTrafficBehind(now))
 	}
-	if !a.disabled(workBrandAnalytics) {
+	if !a.turns.disabled(workBrandAnalytics) {
 		for _, k := range a.cfg.BrandAnalyticsPeriods {
 			if ps := completePeriods(k, a.since, now, a.zone); len(ps) > 0 {
 				gaps = append(gaps, behind(windowEnd(a.ba[k], since), ps[len(ps)-1].End.End(a.zone)))
@@ -101,10 +101,10 @@ func (t *TikTokShop) Backlog(now time.Time) Backlog {
 		now = t.cfg.Until
 	}
 	var gaps []time.Duration
-	if !t.disabled("orders") {
+	if !t.turns.disabled("orders") {
 		gaps = append(gaps, behind(windowEnd(t.orders, t.cfg.Since), now.Add(-t.cfg.Lag)))
 	}
-	if !t.disabled("video_performance") {
+	if !t.turns.disabled("video_performance") {
 		through := t.cfg.Since
 		if t.videos.Position != "" {
 			if d, err := time.ParseInLocation(time.DateOnly, t.videos.Position, t.cfg.Zone); err == nil {

@@ -55,6 +55,10 @@ type Kafka struct {
 	// Prefix is prepended to every topic, the cursor topic included
 	// (tenants or tests sharing a cluster).
 	Prefix string
+	// InputRetention is how long the data topics the stage creates keep
+	// their records (retention.ms; kafka.input_retention); 0 keeps them for
+	// ever. Dead-letter topics always keep theirs until replayed.
+	InputRetention time.Duration
 }
 
 // Topic returns the Kafka name of a logical topic.

@@ -163,7 +163,7 @@ type TikTokShop struct {
 	orders   cursor.Cursor
 	products cursor.Cursor
 	videos   cursor.Cursor
-	next     int
+	turns    turns
 }
 
 // OpenTikTokShop starts an incarnation of the TikTok Shop stage.
@@ -201,7 +201,7 @@ func OpenTikTokShop(ctx context.Context, cfg ShopConfig) (*TikTokShop, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &TikTokShop{cfg: cfg, s: s, shopID: shop.ID}
+	t := &TikTokShop{cfg: cfg, s: s, shopID: shop.ID, turns: turns{off: cfg.Disable}}
 	t.orders = s.set.Cursor("orders/" + shop.ID)
 	t.products = s.set.Cursor("products/" + shop.ID)
 	t.videos = s.set.Cursor("video_performance/" + shop.ID)
@@ -223,35 +223,14 @@ func (t *TikTokShop) Wake() <-chan struct{} {
 
 func (t *TikTokShop) now() time.Time { return t.cfg.Clock.Now() }
 
-func (t *TikTokShop) disabled(kind string) bool {
-	for _, d := range t.cfg.Disable {
-		if d == kind {
-			return true
-		}
-	}
-	return false
-}
-
 // Step does the next unit of work: followed orders first (a webhook waits
 // on them), then orders, products and video performance in turn.
 func (t *TikTokShop) Step(ctx context.Context) (Progress, error) {
 	if p, err := t.stepFollow(ctx); err != nil || p.Done {
 		return p, err
 	}
-	kinds := []func(context.Context) (Progress, error){t.stepOrders, t.stepProducts, t.stepVideos}
-	names := []string{"orders", "products", "video_performance"}
-	for i := range kinds {
-		k := (t.next + i) % len(kinds)
-		if t.disabled(names[k]) {
-			continue
-		}
-		p, err := kinds[k](ctx)
-		if err != nil || p.Done {
-			t.next = (k + 1) % len(kinds)
-			return p, err
-		}
-	}
-	return Progress{}, nil
+	return t.turns.step(ctx, []string{"orders", "products", "video_performance"},
+		[]func(context.Context) (Progress, error){t.stepOrders, t.stepProducts, t.stepVideos})
 }
 
 // window returns the next update_time window of cur: from the cursor less

@@ -3,6 +3,8 @@ package stage
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,11 +17,13 @@ import (
 
 // EnsureTopics creates the cursor topic (compacted) and the given logical
 // topics with their dead-letter topics, unless they exist, with the
-// broker's default partitions and replication and unlimited retention: the
-// transform rebuilds its state from the whole history of the data topics,
-// and a dead letter must stay until someone replays it. A stage must not
-// rely on auto-creation: brokers usually disable it, and a transaction
-// producing to a missing topic aborts.
+// broker's default partitions and replication. The data topics keep their
+// records for k.InputRetention (the transform keeps its state in its own
+// changelogs, so the inputs need only outlive an outage of their
+// consumers); a dead letter stays until someone replays it. A topic that
+// exists is left as it is. A stage must not rely on auto-creation: brokers
+// usually disable it, and a transaction producing to a missing topic
+// aborts.
 func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	cl, err := kgo.NewClient(k.ClientOpts...)
 	if err != nil {
@@ -30,12 +34,24 @@ func EnsureTopics(ctx context.Context, k Kafka, logical ...string) error {
 	if err := cursor.EnsureTopic(ctx, adm, k.Topic(schemas.TopicCursors), -1, -1); err != nil {
 		return err
 	}
-	var names []string
+	var data, dead []string
 	for _, t := range logical {
-		names = append(names, k.Topic(t), k.Topic(deadletter.Topic(t)))
+		data, dead = append(data, k.Topic(t)), append(dead, k.Topic(deadletter.Topic(t)))
 	}
-	if err := kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), names...); err != nil {
+	if err := kafkatopic.Ensure(ctx, adm, inputConfig(k.InputRetention), data...); err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
+	}
+	if err := kafkatopic.Ensure(ctx, adm, kafkatopic.KeepAll(), dead...); err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
 	}
 	return nil
+}
+
+// inputConfig is the configuration of data topics that keep their records
+// for retention (0: for ever), whatever their size.
+func inputConfig(retention time.Duration) map[string]*string {
+	if retention <= 0 {
+		return kafkatopic.KeepAll()
+	}
+	return map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(retention.Milliseconds(), 10)), "retention.bytes": kadm.StringPtr("-1")}
 }

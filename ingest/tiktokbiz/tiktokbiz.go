@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi"
 	"github.com/shopstream/shopstream/internal/clock"
-	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -66,7 +65,7 @@ type Config struct {
 	AttemptTimeout time.Duration // default 30 s
 	MaxAttempts    int           // default 10
 	InitialBackoff time.Duration // default 1 s (the API allows about 10 QPS)
-	MaxBackoff     time.Duration // default 60 s
+	MaxBackoff     time.Duration // default 1 min
 	// OnRetry observes retried failures; err carries no credentials.
 	OnRetry func(op string, attempt int, err error)
 	// OnMalformed receives a video of a good page that does not decode, to
@@ -74,34 +73,26 @@ type Config struct {
 	// call rather than being dropped silently.
 	OnMalformed func(raw json.RawMessage, err error)
 	// Registerer, if set, registers shopstream_tiktokbiz_api_requests_total
-	// (by op and outcome: ok, throttled, server_error, api_error, error).
+	// (by op and outcome: ok, throttled, server_error, api_error, malformed,
+	// transport_error).
 	Registerer prometheus.Registerer
 }
 
-// APIError is a non-zero code or an HTTP error status.
-type APIError struct {
-	Op         string
-	HTTPStatus int
-	Code       int
-	Message    string
-	RequestID  string
+// codes is the table the transport acts on.
+var codes = tiktokapi.Codes{
+	Throttled: []int{CodeRateLimited},
+	Internal:  []int{CodeInternal},
+	Auth:      func(code int) bool { return code == CodeBadToken },
 }
 
-func (e *APIError) Error() string {
-	if e.Code != 0 {
-		return fmt.Sprintf("tiktokbiz: %s: code %d %q (request_id %s)", e.Op, e.Code, e.Message, e.RequestID)
-	}
-	return fmt.Sprintf("tiktokbiz: %s: HTTP %d", e.Op, e.HTTPStatus)
-}
-
-func (e *APIError) temporary() bool {
-	return e.Code == CodeRateLimited || e.Code == CodeInternal || e.HTTPStatus == 429 || e.HTTPStatus >= 500
-}
+// APIError is a non-zero code or an HTTP error status; Throttled, AuthError
+// and Temporary classify it by the codes above.
+type APIError = tiktokapi.APIError
 
 // Client reads one business account's videos. It is safe for concurrent use.
 type Client struct {
-	cfg      Config
-	requests *prometheus.CounterVec
+	cfg Config
+	api *tiktokapi.Transport
 
 	mu     sync.Mutex
 	token  string
@@ -118,114 +109,19 @@ func New(cfg Config) (*Client, error) {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Wall{}
 	}
 	if cfg.RefreshBefore <= 0 {
 		cfg.RefreshBefore = time.Hour
 	}
-	if cfg.AttemptTimeout <= 0 {
-		cfg.AttemptTimeout = 30 * time.Second
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
-	}
-	if cfg.InitialBackoff <= 0 {
-		cfg.InitialBackoff = time.Second
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = time.Minute
-	}
-	c := &Client{cfg: cfg, token: cfg.AccessToken.Reveal(), expiry: cfg.AccessTokenExpiry, rt: cfg.RefreshToken.Reveal(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shopstream_tiktokbiz_api_requests_total",
-			Help: "TikTok API for Business requests by operation and outcome.",
-		}, []string{"op", "outcome"})}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c.requests); err != nil {
-			return nil, fmt.Errorf("tiktokbiz: register metrics: %w", err)
-		}
-	}
-	return c, nil
-}
-
-// retry runs attempt until it succeeds or fails for good (see
-// retry.Do): the retryable failures are those send marks.
-func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	return retry.Do(ctx, retry.Policy{Op: "tiktokbiz: " + op, MaxAttempts: c.cfg.MaxAttempts,
-		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
-		OnRetry: func(n int, err error, _ time.Duration) {
-			if c.cfg.OnRetry != nil {
-				c.cfg.OnRetry(op, n, err)
-			}
-		}}, func(int) error { return attempt() })
-}
-
-type envelope struct {
-	Code      int             `json:"code"`
-	Message   string          `json:"message"`
-	RequestID string          `json:"request_id"`
-	Data      json.RawMessage `json:"data"`
-}
-
-// send makes one attempt. The error never holds the URL or headers.
-func (c *Client) send(ctx context.Context, op string, req *http.Request) (envelope, error) {
-	env, err := c.sendOnce(ctx, op, req)
-	outcome := "ok"
-	var apiErr *APIError
-	switch {
-	case err == nil:
-	case errors.As(err, &apiErr) && (apiErr.Code == CodeRateLimited || apiErr.HTTPStatus == 429):
-		outcome = "throttled"
-	case errors.As(err, &apiErr) && apiErr.HTTPStatus >= 500:
-		outcome = "server_error"
-	case errors.As(err, &apiErr):
-		outcome = "api_error"
-	default:
-		outcome = "error" // transport failure or malformed body
-	}
-	c.requests.WithLabelValues(op, outcome).Inc()
-	return env, err
-}
-
-func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (envelope, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-	defer cancel()
-	resp, err := c.cfg.HTTPClient.Do(req.WithContext(actx))
+	api, err := tiktokapi.New(tiktokapi.Config{API: Source, Title: "TikTok API for Business", Codes: codes,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, AttemptTimeout: cfg.AttemptTimeout, MaxAttempts: cfg.MaxAttempts,
+		InitialBackoff: cfg.InitialBackoff, MaxBackoff: cfg.MaxBackoff, OnRetry: cfg.OnRetry, Registerer: cfg.Registerer})
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		err = fmt.Errorf("tiktokbiz: %s: %w", op, err)
-		if ctx.Err() != nil {
-			return envelope{}, err
-		}
-		return envelope{}, retry.Retryable(err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: read response: %w", op, err))
-	}
-	var env envelope
-	if jerr := json.Unmarshal(body, &env); jerr != nil {
-		if resp.StatusCode == http.StatusOK || resp.StatusCode >= 500 || resp.StatusCode == 429 {
-			return envelope{}, retry.Retryable(fmt.Errorf("tiktokbiz: %s: HTTP %d, malformed body: %w", op, resp.StatusCode, jerr))
-		}
-		return envelope{}, &APIError{Op: op, HTTPStatus: resp.StatusCode}
-	}
-	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
-		e := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
-		if e.temporary() {
-			return env, retry.Retryable(e)
-		}
-		return env, e
-	}
-	return env, nil
+	return &Client{cfg: cfg, api: api, token: cfg.AccessToken.Reveal(), expiry: cfg.AccessTokenExpiry, rt: cfg.RefreshToken.Reveal()}, nil
 }
 
 // accessToken returns the token to use, refreshing it ahead of a known
@@ -248,27 +144,16 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tiktokbiz: encode refresh: %w", err)
 	}
-	var d struct {
-		AccessToken  string `json:"access_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		RefreshToken string `json:"refresh_token"`
-	}
+	var d tokenData
 	now := c.cfg.Clock.Now()
-	err = c.retry(ctx, "token.refresh", func() error {
+	err = c.api.Call(ctx, "token.refresh", func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodPost, c.cfg.BaseURL+"/tt_user/oauth2/refresh_token/", bytes.NewReader(body))
 		if err != nil {
-			return fmt.Errorf("tiktokbiz: token.refresh: %w", errors.Unwrap(err))
+			return nil, fmt.Errorf("tiktokbiz: token.refresh: %w", errors.Unwrap(err))
 		}
 		req.Header.Set("Content-Type", "application/json")
-		env, err := c.send(ctx, "token.refresh", req)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(env.Data, &d); err != nil || d.AccessToken == "" {
-			return retry.Retryable(errors.New("tiktokbiz: token.refresh: malformed token data"))
-		}
-		return nil
-	})
+		return req, nil
+	}, nil, &d)
 	if err != nil {
 		return "", err
 	}
@@ -283,37 +168,30 @@ func (c *Client) accessToken(ctx context.Context, force bool) (string, error) {
 	return c.token, nil
 }
 
+// tokenData is the data of a token refresh.
+type tokenData struct {
+	tiktokapi.Token
+	ExpiresIn int64 `json:"expires_in"`
+}
+
 // get makes an authenticated GET, refreshing the token once when the API
 // rejects it.
 func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any) error {
-	refreshed := false
-	return c.retry(ctx, op, func() error {
+	return c.api.Call(ctx, op, func() (*http.Request, error) {
 		tok, err := c.accessToken(ctx, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req, err := http.NewRequest(http.MethodGet, c.cfg.BaseURL+path+"?"+q.Encode(), nil)
 		if err != nil {
-			return fmt.Errorf("tiktokbiz: %s: %w", op, errors.Unwrap(err))
+			return nil, fmt.Errorf("tiktokbiz: %s: %w", op, errors.Unwrap(err))
 		}
 		req.Header.Set("Access-Token", tok)
-		env, err := c.send(ctx, op, req)
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Code == CodeBadToken && !refreshed {
-			refreshed = true
-			if _, terr := c.accessToken(ctx, true); terr != nil {
-				return fmt.Errorf("%w (after %w)", terr, err)
-			}
-			return retry.Retryable(err)
-		}
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(env.Data, out); err != nil {
-			return retry.Retryable(fmt.Errorf("tiktokbiz: %s: malformed data: %w", op, err))
-		}
-		return nil
-	})
+		return req, nil
+	}, func() error {
+		_, err := c.accessToken(ctx, true)
+		return err
+	}, out)
 }
 
 // Video is one video of the list with its lifetime totals. A nil field was

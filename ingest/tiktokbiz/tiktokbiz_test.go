@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi"
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi/tiktokapitest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
@@ -138,9 +139,12 @@ func TestVideoListEqualsTruth(t *testing.T) {
 	checkTruth(t, e, videos)
 }
 
+// TestVideoListUnderFaultsEqualsTruth: every fault is retried, the list
+// still equals the truth, and each cut-off body is counted as malformed.
 func TestVideoListUnderFaultsEqualsTruth(t *testing.T) {
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, tiktokbiztest.Options{QPS: 1000, Faults: fault.Config{ServerErrorRate: 0.15, ThrottleRate: 0.15,
-		MalformedRate: 0.15, TimeoutRate: 0.1, TimeoutDelay: time.Millisecond}}, false, nil)
+		MalformedRate: 0.15, TimeoutRate: 0.1, TimeoutDelay: time.Millisecond}}, false, func(c *Config) { c.Registerer = reg })
 	videos, err := e.client.Videos(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +153,24 @@ func TestVideoListUnderFaultsEqualsTruth(t *testing.T) {
 	if len(e.retries) == 0 {
 		t.Error("no fault was retried")
 	}
+	malformed := 0
+	for _, err := range e.retries {
+		if errors.Is(err, tiktokapi.ErrMalformed) {
+			malformed++
+		}
+	}
+	if got := tiktokapitest.Requests(t, reg, Source, "video.list", tiktokapi.OutcomeMalformed); malformed == 0 || got != malformed {
+		t.Errorf("malformed metric %d, %d malformed bodies retried", got, malformed)
+	}
 }
 
 // With the simulator's own 10 QPS bucket, backing off (on the manual clock)
 // gets every page through.
 func TestRateLimitBackoff(t *testing.T) {
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, tiktokbiztest.Options{}, true, func(c *Config) {
 		c.InitialBackoff = 100 * time.Millisecond
-		c.Registerer = prometheus.NewRegistry()
+		c.Registerer = reg
 	})
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -178,9 +192,8 @@ func TestRateLimitBackoff(t *testing.T) {
 	if throttled == 0 {
 		t.Error("never throttled; the test proves nothing")
 	}
-	var m dto.Metric
-	if err := e.client.requests.WithLabelValues("video.list", "throttled").Write(&m); err != nil || int(m.GetCounter().GetValue()) != throttled {
-		t.Errorf("throttle metric %v, want %d (%v)", m.GetCounter().GetValue(), throttled, err)
+	if got := tiktokapitest.Requests(t, reg, Source, "video.list", tiktokapi.OutcomeThrottled); got != throttled {
+		t.Errorf("throttle metric %d, want %d", got, throttled)
 	}
 }
 

@@ -22,8 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi"
+	"github.com/shopstream/shopstream/ingest/tiktokshop/internal/sign"
 	"github.com/shopstream/shopstream/internal/clock"
-	"github.com/shopstream/shopstream/internal/retry"
 	"github.com/shopstream/shopstream/internal/secret"
 )
 
@@ -67,9 +68,11 @@ type Config struct {
 	// jitter) between attempts. Defaults 500 ms and 30 s.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
-	// QPS limits the client's own request rate (the reference summarises the
-	// default as 50 QPS per app per API); 0 means 40, negative disables it.
-	// The limiter runs on Clock, so it works with a manual clock.
+	// QPS limits the client's own request rate to each API (the reference
+	// summarises the limit as 50 QPS per app per API, so each API, e.g.
+	// every video's products/performance together, gets its own limiter);
+	// 0 means 40, negative disables it. The limiters run on Clock, so they
+	// work with a manual clock.
 	QPS float64
 	// OnRetry, if set, observes every retried failure (for debug logs).
 	// err never contains credentials.
@@ -88,16 +91,6 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Outcomes of API requests, as counted in the requests metric.
-const (
-	outcomeOK        = "ok"
-	outcomeThrottled = "throttled"
-	outcomeServer    = "server_error"
-	outcomeMalformed = "malformed"
-	outcomeTransport = "transport_error"
-	outcomeAPIError  = "api_error"
-)
-
 func (c Config) withDefaults() (Config, error) {
 	if c.AppKey == "" || c.AppSecret == "" {
 		return c, errors.New("tiktokshop: AppKey and AppSecret are required")
@@ -111,20 +104,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AuthBaseURL == "" {
 		c.AuthBaseURL = DefaultAuthBaseURL
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
-	}
 	if c.Clock == nil {
 		c.Clock = clock.Wall{}
 	}
 	if c.RefreshBefore <= 0 {
 		c.RefreshBefore = time.Hour
-	}
-	if c.AttemptTimeout <= 0 {
-		c.AttemptTimeout = 30 * time.Second
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 10
 	}
 	if c.InitialBackoff <= 0 {
 		c.InitialBackoff = 500 * time.Millisecond
@@ -151,9 +135,12 @@ type Shop struct {
 // Client calls the TikTok Shop Open API for one app and one shop. It is safe
 // for concurrent use.
 type Client struct {
-	cfg      Config
-	limiter  *rate.Limiter
-	requests *prometheus.CounterVec
+	cfg Config
+	// limiters holds one rate limiter per API, keyed by op (each op is one
+	// API); nil when QPS is negative.
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+	api      *tiktokapi.Transport
 
 	mu            sync.Mutex
 	accessToken   string
@@ -169,124 +156,24 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, refreshToken: cfg.RefreshToken.Reveal(), requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shopstream_tiktokshop_api_requests_total",
-		Help: "TikTok Shop API requests by operation and outcome (ok, throttled, server_error, malformed, transport_error, api_error).",
-	}, []string{"op", "outcome"})}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c.requests); err != nil {
-			return nil, fmt.Errorf("tiktokshop: register metrics: %w", err)
-		}
+	api, err := tiktokapi.New(tiktokapi.Config{API: Source, Title: "TikTok Shop API", Codes: codes,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, AttemptTimeout: cfg.AttemptTimeout, MaxAttempts: cfg.MaxAttempts,
+		InitialBackoff: cfg.InitialBackoff, MaxBackoff: cfg.MaxBackoff, OnRetry: cfg.OnRetry, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
 	}
+	c := &Client{cfg: cfg, refreshToken: cfg.RefreshToken.Reveal(), api: api}
 	if cfg.QPS > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.QPS), max(1, int(cfg.QPS)))
+		c.limiters = map[string]*rate.Limiter{}
 	}
 	return c, nil
 }
 
-// envelope is every response body (reference section 2.5).
-type envelope struct {
-	Code      int             `json:"code"`
-	Message   string          `json:"message"`
-	RequestID string          `json:"request_id"`
-	Data      json.RawMessage `json:"data"`
-}
-
-// maxResponseBytes bounds a response body; the largest page (100 orders) is
-// far below it.
-const maxResponseBytes = 32 << 20
-
-// retry runs attempt until it succeeds or fails for good (see
-// retry.Do): the retryable failures are those send marks.
-func (c *Client) retry(ctx context.Context, op string, attempt func() error) error {
-	return retry.Do(ctx, retry.Policy{Op: "tiktokshop: " + op, MaxAttempts: c.cfg.MaxAttempts,
-		Initial: c.cfg.InitialBackoff, Max: c.cfg.MaxBackoff, Clock: c.cfg.Clock,
-		OnRetry: func(n int, err error, _ time.Duration) {
-			if c.cfg.OnRetry != nil {
-				c.cfg.OnRetry(op, n, err)
-			}
-		}}, func(int) error { return attempt() })
-}
-
-// send performs one HTTP exchange and decodes the envelope. Transport
-// failures, timeouts, 5xx, 429 and unparseable bodies come back marked
-// retry.Retryable.
-// The error never includes the URL, which carries app_key and sign (and, on
-// the auth host, the app secret and tokens).
-func (c *Client) send(ctx context.Context, op string, req *http.Request) (envelope, error) {
-	env, err := c.sendOnce(ctx, op, req)
-	outcome := outcomeOK
-	var apiErr *APIError
-	switch {
-	case err == nil:
-	case errors.As(err, &apiErr) && apiErr.Throttled():
-		outcome = outcomeThrottled
-	case errors.As(err, &apiErr) && apiErr.HTTPStatus >= 500:
-		outcome = outcomeServer
-	case errors.As(err, &apiErr):
-		outcome = outcomeAPIError
-	case errors.Is(err, errMalformed):
-		outcome = outcomeMalformed
-	default:
-		outcome = outcomeTransport
-	}
-	c.requests.WithLabelValues(op, outcome).Inc()
-	return env, err
-}
-
-// errMalformed marks a body that did not parse.
-var errMalformed = errors.New("malformed body")
-
-func (c *Client) sendOnce(ctx context.Context, op string, req *http.Request) (envelope, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-	defer cancel()
-	resp, err := c.cfg.HTTPClient.Do(req.WithContext(actx))
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // drop the URL and its credentials
-		}
-		err = fmt.Errorf("tiktokshop: %s: %s %s: %w", op, req.Method, req.URL.Path, err)
-		if ctx.Err() != nil {
-			return envelope{}, err
-		}
-		return envelope{}, retry.Retryable(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		err = fmt.Errorf("tiktokshop: %s: read response: %w", op, err)
-		if ctx.Err() != nil {
-			return envelope{}, err
-		}
-		return envelope{}, retry.Retryable(err)
-	}
-	var env envelope
-	if jerr := json.Unmarshal(body, &env); jerr != nil {
-		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode}
-		if resp.StatusCode == http.StatusOK || apiErr.temporary() {
-			return envelope{}, retry.Retryable(fmt.Errorf("tiktokshop: %s: HTTP %d, %w: %w", op, resp.StatusCode, errMalformed, jerr))
-		}
-		return envelope{}, apiErr
-	}
-	// A non-zero code is an error whatever the HTTP status (mostly 200);
-	// an HTTP error is one even if its body says code 0.
-	if env.Code != CodeOK || resp.StatusCode != http.StatusOK {
-		apiErr := &APIError{Op: op, HTTPStatus: resp.StatusCode, Code: env.Code, Message: env.Message, RequestID: env.RequestID}
-		if apiErr.temporary() {
-			return env, retry.Retryable(apiErr)
-		}
-		return env, apiErr
-	}
-	return env, nil
-}
-
 // tokenData is the data of token get/refresh (reference section 2.2).
 type tokenData struct {
-	AccessToken          string `json:"access_token"`
-	AccessTokenExpireIn  int64  `json:"access_token_expire_in"`
-	RefreshToken         string `json:"refresh_token"`
-	RefreshTokenExpireIn int64  `json:"refresh_token_expire_in"`
+	tiktokapi.Token
+	AccessTokenExpireIn  int64 `json:"access_token_expire_in"`
+	RefreshTokenExpireIn int64 `json:"refresh_token_expire_in"`
 }
 
 // expiry reads an *_expire_in value. The reference leaves open whether it is
@@ -320,23 +207,16 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 		q.Set("grant_type", "authorized_code")
 	}
 	var td tokenData
-	err := c.retry(ctx, op, func() error {
+	err := c.api.Call(ctx, op, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodGet, c.cfg.AuthBaseURL+path+"?"+q.Encode(), nil)
 		if err != nil {
-			return fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
+			return nil, fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
 		}
-		env, err := c.send(ctx, op, req)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(env.Data, &td); err != nil || td.AccessToken == "" {
-			return retry.Retryable(fmt.Errorf("tiktokshop: %s: malformed token data", op))
-		}
-		return nil
-	})
+		return req, nil
+	}, nil, &td)
 	if err != nil {
 		var apiErr *APIError
-		if errors.As(err, &apiErr) && !apiErr.temporary() {
+		if errors.As(err, &apiErr) && !apiErr.Temporary() {
 			// A rejected refresh token or auth code, or wrong app
 			// credentials: nothing to retry.
 			return "", fmt.Errorf("%w: %w", ErrReauthorize, err)
@@ -382,14 +262,13 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 		}
 		cipher = shop.Cipher
 	}
-	refreshed := false
-	return c.retry(ctx, op, func() error {
+	return c.api.Call(ctx, op, func() (*http.Request, error) {
 		tok, err := c.token(ctx, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := c.wait(ctx); err != nil {
-			return fmt.Errorf("tiktokshop: %s: %w", op, err)
+		if err := c.wait(ctx, op); err != nil {
+			return nil, fmt.Errorf("tiktokshop: %s: %w", op, err)
 		}
 		q := url.Values{}
 		for k, v := range params {
@@ -401,50 +280,39 @@ func (c *Client) call(ctx context.Context, op, method, path string, params url.V
 			q.Set("shop_cipher", cipher)
 		}
 		const contentType = "application/json"
-		q.Set("sign", Sign(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
+		q.Set("sign", sign.Request(c.cfg.AppSecret.Reveal(), path, q, raw, contentType))
 		var rd io.Reader
 		if raw != nil {
 			rd = bytes.NewReader(raw)
 		}
 		req, err := http.NewRequest(method, c.cfg.APIBaseURL+path+"?"+q.Encode(), rd)
 		if err != nil {
-			return fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
+			return nil, fmt.Errorf("tiktokshop: %s: build request: %w", op, errors.Unwrap(err))
 		}
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("x-tts-access-token", tok)
-		env, err := c.send(ctx, op, req)
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.AuthError() && !refreshed {
-			// The token was revoked or expired early: refresh once and
-			// try again at once.
-			refreshed = true
-			if _, terr := c.token(ctx, true); terr != nil {
-				return terr
-			}
-			return retry.Retryable(err)
-		}
-		if err != nil {
-			return err
-		}
-		if out != nil {
-			if err := json.Unmarshal(env.Data, out); err != nil {
-				// A body that parses as an envelope but whose data does
-				// not fit is as broken as a cut-off one.
-				return retry.Retryable(fmt.Errorf("tiktokshop: %s: %w: data: %w", op, errMalformed, err))
-			}
-		}
-		return nil
-	})
+		return req, nil
+	}, func() error {
+		_, err := c.token(ctx, true)
+		return err
+	}, out)
 }
 
-// wait takes a token from the client's own rate limiter, sleeping through
-// Clock so a manual clock drives it.
-func (c *Client) wait(ctx context.Context) error {
-	if c.limiter == nil {
+// wait takes a token from the client's own rate limiter of the API op
+// calls, sleeping through Clock so a manual clock drives it.
+func (c *Client) wait(ctx context.Context, op string) error {
+	if c.limiters == nil {
 		return nil
 	}
+	c.limitMu.Lock()
+	l, ok := c.limiters[op]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(c.cfg.QPS), max(1, int(c.cfg.QPS)))
+		c.limiters[op] = l
+	}
+	c.limitMu.Unlock()
 	now := c.cfg.Clock.Now()
-	r := c.limiter.ReserveN(now, 1)
+	r := l.ReserveN(now, 1)
 	if !r.OK() {
 		return errors.New("rate limiter burst too small")
 	}

@@ -2,17 +2,20 @@ package tiktokshop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi"
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi/tiktokapitest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
@@ -115,11 +118,12 @@ func TestWrongSignRejectedAndNotRetried(t *testing.T) {
 }
 
 func TestThrottleAndFaultsAreRetried(t *testing.T) {
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, tiktokshoptest.Options{QPS: 2, Burst: 2, Faults: fault.Config{ServerErrorRate: 0.15, ThrottleRate: 0.15,
 		MalformedRate: 0.15, TimeoutRate: 0.1, TimeoutDelay: time.Millisecond}}, func(c *Config) {
 		c.QPS = -1
 		c.MaxAttempts = 30
-		c.Registerer = prometheus.NewRegistry()
+		c.Registerer = reg
 	})
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
@@ -145,12 +149,9 @@ func TestThrottleAndFaultsAreRetried(t *testing.T) {
 	if throttled == 0 || malformed == 0 || server == 0 {
 		t.Errorf("retried %d throttles, %d malformed bodies, %d server errors; want all kinds", throttled, malformed, server)
 	}
-	for outcome, want := range map[string]int{outcomeThrottled: throttled, outcomeMalformed: malformed, outcomeServer: server, outcomeOK: 20} {
-		var m dto.Metric
-		if err := e.client.requests.WithLabelValues("authorization.shops", outcome).Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if got := int(m.GetCounter().GetValue()); got != want {
+	for outcome, want := range map[string]int{tiktokapi.OutcomeThrottled: throttled, tiktokapi.OutcomeMalformed: malformed,
+		tiktokapi.OutcomeServer: server, tiktokapi.OutcomeOK: 20} {
+		if got := tiktokapitest.Requests(t, reg, Source, "authorization.shops", outcome); got != want {
 			t.Errorf("metric %s = %d, want %d", outcome, got, want)
 		}
 	}
@@ -444,9 +445,36 @@ func TestProductsEqualTruth(t *testing.T) {
 	}
 }
 
+// TestVideoPerformanceWithProductsEqualsTruth reads video days with each
+// video's products, as the API pages them by default and, to make every
+// video with more than one product span pages, one product a page (the
+// request is re-signed after the change): no product is lost.
 func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
-	e := newEnv(t, tiktokshoptest.Options{}, nil)
+	for _, perPage := range []int{0, 1} {
+		t.Run(fmt.Sprintf("products_per_page=%d", perPage), func(t *testing.T) {
+			testVideoPerformanceWithProducts(t, perPage)
+		})
+	}
+}
+
+func testVideoPerformanceWithProducts(t *testing.T, perPage int) {
+	e := newEnv(t, tiktokshoptest.Options{}, func(c *Config) {
+		if perPage == 0 {
+			return
+		}
+		base := c.HTTPClient.Transport
+		c.HTTPClient = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/products/performance") {
+				q := r.URL.Query()
+				q.Set("page_size", strconv.Itoa(perPage))
+				q.Set("sign", tiktokshoptest.Sign(c.AppSecret.Reveal(), r.URL.Path, q, nil, r.Header.Get("Content-Type")))
+				r.URL.RawQuery = q.Encode()
+			}
+			return base.RoundTrip(r)
+		})}
+	})
 	ctx := context.Background()
+	multi := 0
 	zone := e.world.Config().ShopZone
 	shop, _ := e.client.Shop(ctx)
 	today := simworld.DateOf(e.clock.Now(), zone)
@@ -474,6 +502,9 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 				*v.SKUOrders != int64(vp.SKUOrders) || len(v.Products) != len(vp.Products) {
 				t.Fatalf("%s video %s: read %+v, truth %+v", d, v.ID, v, vp)
 			}
+			if len(v.Products) > 1 {
+				multi++
+			}
 			for i, p := range v.Products {
 				wp := vp.Products[i]
 				if p.ID != wp.ProductID || p.GMV.Amount != wp.GMV.String() || *p.UnitsSold != int64(wp.ItemsSold) {
@@ -491,8 +522,8 @@ func TestVideoPerformanceWithProductsEqualsTruth(t *testing.T) {
 			rows++
 		}
 	}
-	if rows == 0 {
-		t.Fatal("no rows")
+	if rows == 0 || multi == 0 {
+		t.Fatalf("%d rows, %d videos with several products; the test proves nothing", rows, multi)
 	}
 }
 
@@ -534,3 +565,68 @@ type skewed struct {
 }
 
 func (s skewed) Now() time.Time { return s.ManualClock.Now().Add(-time.Duration(s.skew.Load())) }
+
+// TestRateLimiterIsPerAPI: the client's own limiter spends QPS per API, as
+// TikTok counts it (per app per API): a burst at one API does not hold back
+// another, and an API over its burst waits (on the manual clock).
+func TestRateLimiterIsPerAPI(t *testing.T) {
+	e := newEnv(t, tiktokshoptest.Options{}, func(c *Config) { c.QPS = 5 })
+	ctx := context.Background()
+	if _, err := e.client.Shop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clock.Now()
+	for i := 0; i < 4; i++ {
+		if _, err := e.client.Shops(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := e.client.OrderDetail(ctx, "576000000000000000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waited := e.clock.Now().Sub(start); waited != 0 {
+		t.Fatalf("5 calls to each of two APIs at QPS 5 waited %v; each API has its own limiter", waited)
+	}
+	if _, err := e.client.OrderDetail(ctx, "576000000000000000"); err != nil {
+		t.Fatal(err)
+	}
+	if waited := e.clock.Now().Sub(start); waited < 150*time.Millisecond {
+		t.Fatalf("the 6th call to one API at QPS 5 waited %v, want about 200ms", waited)
+	}
+}
+
+// TestVideoListEngagementKeptWhenPresent: a list row that carries likes,
+// comments and shares keeps them in the record; a row without them (the
+// reference's list fields) leaves them null rather than zero.
+func TestVideoListEngagementKeptWhenPresent(t *testing.T) {
+	zone := time.UTC
+	for _, tc := range []struct {
+		row  string
+		want map[string]any
+	}{
+		{`{"id":"7300000000000000001","views":120,"likes":9,"comments":2,"shares":0}`,
+			map[string]any{"likes": int64(9), "comments": int64(2), "shares": int64(0)}},
+		{`{"id":"7300000000000000002","views":120}`, map[string]any{"likes": nil, "comments": nil, "shares": nil}},
+	} {
+		var v VideoPerformance
+		if err := json.Unmarshal([]byte(tc.row), &v); err != nil {
+			t.Fatalf("%s: %v", tc.row, err)
+		}
+		rec, err := VideoPerformanceRecord("shop", zone, "USD", "2026-01-05", v, time.Unix(1767600000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for field, want := range tc.want {
+			var got any
+			if u, ok := rec[field].(map[string]any); ok {
+				got = u["long"]
+			}
+			if got != want {
+				t.Errorf("%s: %s = %v, want %v", tc.row, field, got, want)
+			}
+		}
+		encode(t, schemas.TopicTikTokVideoPerformance, rec)
+	}
+}

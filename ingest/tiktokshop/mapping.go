@@ -223,7 +223,7 @@ func VideoPerformanceRecord(shopID string, zone *time.Location, currency, day st
 		"source": Source, "entity": "video_performance", "op": OpSnapshot, "source_ts": capturedAt.UTC(),
 		"shop_id": shopID, "video_id": v.ID, "date": d, "date_time_zone": zone.String(), "currency": currency,
 		"title": str(v.Title), "username": str(v.Username), "video_post_time": postTime, "duration": dur,
-		"hash_tags": tags, "views": long(v.Views), "likes": nil, "comments": nil, "shares": nil, "new_followers": nil,
+		"hash_tags": tags, "views": long(v.Views), "likes": long(v.Likes), "comments": long(v.Comments), "shares": long(v.Shares), "new_followers": nil,
 		"gmv": amount(v.GMV), "gpm": amount(v.GPM), "sku_orders": long(v.SKUOrders), "items_sold": long(v.ItemsSold),
 		"customers": long(v.AvgCustomers), "product_impressions": nil, "product_clicks": nil,
 		"click_through_rate": ctr, "products": products,

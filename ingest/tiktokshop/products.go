@@ -133,6 +133,13 @@ type VideoPerformance struct {
 	SKUOrders     *int64   `json:"sku_orders"`
 	ItemsSold     *int64   `json:"items_sold"`
 	Views         *int64   `json:"views"`
+	// Likes, Comments and Shares are not among the list's fields in the
+	// reference (the detail endpoint has them under traffic), but the spec
+	// copy is partial: when a row carries them they are kept, when it does
+	// not they stay nil (unknown, not zero).
+	Likes    *int64 `json:"likes"`
+	Comments *int64 `json:"comments"`
+	Shares   *int64 `json:"shares"`
 	// ClickThroughRate is a fraction; versions send "0.0528" or "12.5%".
 	ClickThroughRate *Rate          `json:"click_through_rate"`
 	Products         []VideoProduct `json:"products"`
@@ -231,23 +238,41 @@ func (c *Client) VideoPerformanceDay(ctx context.Context, day string, productSal
 	return out, nil
 }
 
+// videoProductsPageSize is the page size of a video's products (the
+// maximum; the API's default is 10).
+const videoProductsPageSize = 100
+
 // VideoProducts returns the products of a video with their sales through it
 // on day (GET /analytics/202509/shop_videos/{video_id}/products/performance):
-// the video→product link.
+// the video→product link, following page_token. The API has no call for
+// several videos at once, so it is one call (or more) per video.
 func (c *Client) VideoProducts(ctx context.Context, videoID, day string) ([]VideoProduct, error) {
 	d0, err := time.Parse(time.DateOnly, day)
 	if err != nil {
 		return nil, fmt.Errorf("video products: day %q: %w", day, err)
 	}
-	params := url.Values{"start_date_ge": {day}, "end_date_lt": {d0.AddDate(0, 0, 1).Format(time.DateOnly)}, "currency": {"LOCAL"}}
-	var d struct {
-		Products []VideoProduct `json:"products"`
-	}
+	base := url.Values{"start_date_ge": {day}, "end_date_lt": {d0.AddDate(0, 0, 1).Format(time.DateOnly)}, "currency": {"LOCAL"},
+		"page_size": {strconv.Itoa(videoProductsPageSize)}}
+	params := base
 	path := "/analytics/202509/shop_videos/" + url.PathEscape(videoID) + "/products/performance"
-	if err := c.call(ctx, "analytics.video_products", http.MethodGet, path, params, nil, true, &d); err != nil {
-		return nil, fmt.Errorf("products of video %s on %s: %w", videoID, day, err)
+	var out []VideoProduct
+	for page := 0; ; page++ {
+		var d struct {
+			Products      []VideoProduct `json:"products"`
+			NextPageToken string         `json:"next_page_token"`
+		}
+		if err := c.call(ctx, "analytics.video_products", http.MethodGet, path, params, nil, true, &d); err != nil {
+			return nil, fmt.Errorf("products of video %s on %s page %d: %w", videoID, day, page, err)
+		}
+		out = append(out, d.Products...)
+		if d.NextPageToken == "" {
+			return out, nil
+		}
+		params = url.Values{"page_token": {d.NextPageToken}}
+		for k, v := range base {
+			params[k] = v
+		}
 	}
-	return d.Products, nil
 }
 
 var _ json.Unmarshaler = (*Rate)(nil)

@@ -200,6 +200,13 @@ type Kafka struct {
 	// after a transaction committed before it sees the records: franz-go's
 	// own default of 5s added seconds to a change's way to the warehouse.
 	FetchMaxWait time.Duration `koanf:"fetch_max_wait"`
+	// InputRetention is the retention.ms the ingest stages give the input
+	// topics they create (default 7 days: longer than an outage of the
+	// transform or the loader should last; the transform keeps its state in
+	// its own changelogs); 0 keeps records for ever. Topics that exist keep
+	// their settings; dead-letter, changelog and repartition topics have
+	// their own.
+	InputRetention time.Duration `koanf:"input_retention"`
 }
 
 // TLSConfig returns the TLS client configuration of the brokers, nil
@@ -273,6 +280,7 @@ func defaults() map[string]any {
 		"kafka.tls":                         false,
 		"kafka.tls_ca_file":                 "",
 		"kafka.fetch_max_wait":              "500ms",
+		"kafka.input_retention":             "168h",
 		"warehouse.tls":                     false,
 		"warehouse.tls_ca_file":             "",
 		"schema_registry.url":               "",
@@ -477,6 +485,9 @@ func (c *Config) validate() []error {
 	}
 	checkHostPort("kafka.listen", c.Kafka.Listen, false)
 	p.positiveDuration("kafka.fetch_max_wait", c.Kafka.FetchMaxWait, "500ms")
+	if c.Kafka.InputRetention < 0 {
+		bad("kafka.input_retention", "must be 0 (keep for ever) or a positive duration, e.g. 168h")
+	}
 	for key, t := range map[string]interface{ TLSConfig() (*tls.Config, error) }{"kafka.tls_ca_file": c.Kafka, "warehouse.tls_ca_file": c.Warehouse} {
 		if _, err := t.TLSConfig(); err != nil {
 			bad(key, "%v", err)

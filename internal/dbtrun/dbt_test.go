@@ -2,8 +2,6 @@ package dbtrun_test
 
 import (
 	"context"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +11,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shopstream/shopstream/internal/dbtrun"
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/load"
 )
 
 // TestRealDbtRunsRecorded runs the real dbt on the project in dbt/ through
@@ -24,31 +22,15 @@ import (
 // and checks what dbt_runs, the metrics and status.DbtRuns say about both.
 func TestRealDbtRunsRecorded(t *testing.T) {
 	bin := testenv.Require(t, testenv.DbtVar, "dbt")
-	w := testenv.StartWarehouse(t)
+	w, conn := pipelinetest.MigratedWarehouse(t, "default")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	conn, err := load.Open(ctx, load.Warehouse{Addr: w.Addr, Protocol: "http", Database: "default", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(w.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	project, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	project, profile := pipelinetest.DbtProject(t), pipelinetest.DbtProfile(t, w.URL, "default")
 	reg := prometheus.NewRegistry()
 	metrics := dbtrun.NewMetrics(reg)
 	scheduler := func(args ...string) *dbtrun.Scheduler {
 		s, err := dbtrun.New(dbtrun.Config{Schedule: "15m", Bin: bin, ProjectDir: project, Args: args,
-			WorkDir: t.TempDir(), Env: []string{"DBT_CLICKHOUSE_HOST=" + u.Hostname(), "DBT_CLICKHOUSE_PORT=" + u.Port(),
-				"DBT_CLICKHOUSE_RAW_SCHEMA=default", "DBT_CLICKHOUSE_SCHEMA=analytics"}},
+			WorkDir: t.TempDir(), Env: profile},
 			nil, dbtrun.TableRecorder{Conn: conn}, metrics, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)

@@ -69,6 +69,10 @@ func (k KafkaLag) Lag(ctx context.Context) (int64, error) {
 	}
 	var n int64
 	for _, l := range lags {
+		if l.NoCommits {
+			// Not caught up: the loader has not started.
+			return 0, fmt.Errorf("dbt: group %s has no commits yet", l.Group)
+		}
 		n += l.Lag
 	}
 	return n, nil

@@ -6,6 +6,7 @@ package status
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -120,6 +122,10 @@ type TopicLag struct {
 	// Partitions with records but no committed offset; their records
 	// all count.
 	Uncommitted int
+	// NoCommits marks a group the broker does not know yet (it never
+	// committed: a fresh start, or its consumers not yet joined); Topic is
+	// empty and Lag 0, as nothing can be said of its lag.
+	NoCommits bool
 }
 
 // maxSettle is the largest per-partition lag that Lags reads to tell
@@ -129,7 +135,8 @@ type TopicLag struct {
 const maxSettle = 8
 
 // Lags returns the lag of every topic the groups consume, sorted by group
-// and topic; a group that never committed has none. end - committed counts
+// and topic; a group the broker does not know (it never committed) has one
+// entry with NoCommits set, not an error. end - committed counts
 // the commit marker every transaction leaves at the end of a partition,
 // which no consumer ever gets; so small lags are read (read_committed,
 // markers kept) and only records count.
@@ -147,7 +154,10 @@ func Lags(ctx context.Context, clientOpts []kgo.Opt, groups ...string) ([]TopicL
 	var settle []*partLag
 	for _, g := range groups {
 		d := described[g]
-		if err := d.Error(); err != nil {
+		if err := d.Error(); errors.Is(err, kerr.GroupIDNotFound) {
+			lags = append(lags, &TopicLag{Group: g, NoCommits: true})
+			continue
+		} else if err != nil {
 			return nil, fmt.Errorf("status: lag of group %s: %w", g, err)
 		}
 		byTopic := map[string]*TopicLag{}

@@ -17,7 +17,8 @@ import (
 // transactionally written topic sits one commit marker before each
 // partition's end; Lags reports 0 there (kadm's end - committed says 1 per
 // partition), counts the records of a later transaction, and counts every
-// record of a group that never committed.
+// record of a group that never committed; a group the broker does not
+// know has no lag and no error.
 func TestLagsIgnoreTransactionMarkers(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -86,4 +87,17 @@ func TestLagsIgnoreTransactionMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(idle, 17, 1)
+
+	// A group the broker does not know (a fresh start: the transform has
+	// not committed yet) is no error: one entry marked NoCommits, next to
+	// the lags of a group that committed. Kafka answers GROUP_ID_NOT_FOUND
+	// for it, which failed the whole call (and `shopstream status`) before.
+	fresh := topic + "-never"
+	lags, err := status.Lags(ctx, opts, group, fresh)
+	if err != nil {
+		t.Fatalf("Lags with a group that never committed: %v", err)
+	}
+	if len(lags) != 2 || lags[0] != (status.TopicLag{Group: group, Topic: topic, Lag: 3}) || lags[1] != (status.TopicLag{Group: fresh, NoCommits: true}) {
+		t.Fatalf("Lags(%s, %s) = %+v, want the lag of %s and %s without commits", group, fresh, lags, group, fresh)
+	}
 }

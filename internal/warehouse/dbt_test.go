@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/load"
 )
 
 // TestDbtProject runs the real dbt (dbt-core + dbt-clickhouse over HTTP, from the
@@ -30,12 +29,7 @@ import (
 // build runs the incremental models incrementally. It checks the models'
 // contents in the warehouse after each build against values computed by hand.
 func TestDbtProject(t *testing.T) {
-	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
-	w := startWarehouse(t)
-	d := newDbtRunner(t, dbt, w.URL)
-
-	dbtExec(t, w.URL, "CREATE DATABASE raw")
-	migrateRaw(t, w.Addr)
+	w, d := newDbtWarehouse(t)
 	insertRawOrders(t, w.URL, firstBatch)
 	// No background merge may collapse the versions of a key: the models must
 	// get the current state from FINAL, not from a merge that happened to run.
@@ -150,23 +144,6 @@ func TestDbtProject(t *testing.T) {
 	dbtExpect(t, w.URL, "SELECT count() FROM system.tables WHERE database = 'raw' AND name = 'amazon_orders_changes'", "1")
 }
 
-// migrateRaw creates the loader's tables in the database raw with the
-// loader's own migrations, so the models are tested against the real tables
-// (amazon_orders_changes, product_daily, product_links and their views).
-func migrateRaw(t *testing.T, addr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := load.Open(ctx, load.Warehouse{Addr: addr, Protocol: "http", Database: "raw", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type rawOrderChange struct {
 	eventID, op                   string
 	ingestTS                      string
@@ -225,40 +202,23 @@ type dbtRunner struct {
 	env                                         []string
 }
 
-func newDbtRunner(t *testing.T, bin, baseURL string) *dbtRunner {
+// newDbtWarehouse starts a warehouse holding the loader's tables in the
+// database raw (made by the loader's own migrations, so the models are tested
+// against the real tables) and a dbt runner for it. It skips (fails under
+// make test) without dbt.
+func newDbtWarehouse(t *testing.T) (*testenv.Warehouse, *dbtRunner) {
 	t.Helper()
-	projectDir, err := filepath.Abs(filepath.Join("..", "..", "dbt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Require(t, testenv.DbtVar, "dbt")
+	w, _ := pipelinetest.MigratedWarehouse(t, "raw")
 	tmp := t.TempDir()
 	d := &dbtRunner{
 		bin:        bin,
-		projectDir: projectDir,
+		projectDir: pipelinetest.DbtProject(t),
 		targetDir:  filepath.Join(tmp, "target"),
 		logDir:     filepath.Join(tmp, "logs"),
 		workDir:    tmp,
+		env:        pipelinetest.DbtEnv(t, w.URL, "raw", tmp),
 	}
-	// The caller's DBT_* variables (a profile, a real server) must not leak in.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DBT_") {
-			d.env = append(d.env, kv)
-		}
-	}
-	d.env = append(d.env,
-		"DBT_CLICKHOUSE_HOST="+u.Hostname(),
-		"DBT_CLICKHOUSE_PORT="+u.Port(),
-		"DBT_CLICKHOUSE_SCHEMA=analytics",
-		"DBT_CLICKHOUSE_RAW_SCHEMA=raw",
-		"DBT_TARGET_PATH="+d.targetDir,
-		"DBT_LOG_PATH="+d.logDir,
-		"DBT_SEND_ANONYMOUS_USAGE_STATS=false",
-		"DBT_USE_COLORS=false",
-	)
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -273,7 +233,7 @@ func newDbtRunner(t *testing.T, bin, baseURL string) *dbtRunner {
 		}
 		t.Logf("tail of dbt.log:\n%s", strings.Join(lines, "\n"))
 	})
-	return d
+	return w, d
 }
 
 // run runs `dbt <command> [args]`, fails the test unless it exits 0, and

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/shopstream/shopstream/internal/testenv"
 )
 
 // TestDbtHalo runs the halo models (halo_by_lag, product_halo, halo_ranking,
@@ -23,11 +21,7 @@ import (
 // and call at least 90% of the controls insignificant; and its correlations
 // must equal the method of dbt/README.md computed here independently.
 func TestDbtHalo(t *testing.T) {
-	dbt := testenv.Require(t, testenv.DbtVar, "dbt")
-	w := startWarehouse(t)
-	d := newDbtRunner(t, dbt, w.URL)
-	dbtExec(t, w.URL, "CREATE DATABASE raw")
-	migrateRaw(t, w.Addr)
+	w, d := newDbtWarehouse(t)
 
 	world := newHaloWorld(20261206, []int{1, 2, 3, 4, 5, 6, 8, 10, 12, 14}, 30)
 	rows := world.changes()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -123,43 +124,42 @@ func splitType(t string) (base string, args []string) {
 		return t, nil
 	}
 	base, inner := t[:open], t[open+1:len(t)-1]
-	depth, start := 0, 0
-	for i := 0; i < len(inner); i++ {
-		switch inner[i] {
-		case '\'', '`', '"':
-			i = quotedEnd(inner, i, inner[i]) - 1 // at the closing quote
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				args = append(args, strings.TrimSpace(inner[start:i]))
-				start = i + 1
-			}
-		}
+	start := 0
+	for i := range topLevel(inner, ',') {
+		args = append(args, strings.TrimSpace(inner[start:i]))
+		start = i + 1
 	}
 	return base, append(args, strings.TrimSpace(inner[start:]))
 }
 
 // elementType drops the name of a named Tuple or Nested element ("a String").
 func elementType(e string) string {
-	depth := 0
-	for i := 0; i < len(e); i++ {
-		switch e[i] {
-		case '\'', '`', '"':
-			i = quotedEnd(e, i, e[i]) - 1 // at the closing quote
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ' ':
-			if depth == 0 {
-				return strings.TrimSpace(e[i+1:])
+	for i := range topLevel(e, ' ') {
+		return strings.TrimSpace(e[i+1:])
+	}
+	return e
+}
+
+// topLevel yields the positions of sep in the type t that are outside
+// parentheses and quotes, in order.
+func topLevel(t string, sep byte) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		depth := 0
+		for i := 0; i < len(t); i++ {
+			switch t[i] {
+			case '\'', '`', '"':
+				i = quotedEnd(t, i, t[i]) - 1 // at the closing quote
+			case '(':
+				depth++
+			case ')':
+				depth--
+			case sep:
+				if depth == 0 && !yield(i) {
+					return
+				}
 			}
 		}
 	}
-	return e
 }
 
 // layout normalises a type to the one its data is laid out as.

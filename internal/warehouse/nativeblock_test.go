@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -147,4 +148,36 @@ func FuzzConvertBlock(f *testing.F) {
 			t.Fatalf("round trip changed the block: %v", err)
 		}
 	})
+}
+
+// TestSplitType: arguments split at top-level commas only (not inside
+// parentheses or quotes), and a named element loses its name, not a space
+// inside an argument or a quoted name.
+func TestSplitType(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		base string
+		args []string
+	}{
+		{"String", "String", nil},
+		{" Decimal(18, 4) ", "Decimal", []string{"18", "4"}},
+		{"Map(String, Array(Tuple(UInt8, String)))", "Map", []string{"String", "Array(Tuple(UInt8, String))"}},
+		{"Enum8('a,b' = 1, 'c)' = 2)", "Enum8", []string{"'a,b' = 1", "'c)' = 2"}},
+		{"Tuple(`x, y` String, b Nullable(Int64))", "Tuple", []string{"`x, y` String", "b Nullable(Int64)"}},
+	} {
+		base, args := splitType(c.in)
+		if base != c.base || !slices.Equal(args, c.args) {
+			t.Errorf("splitType(%q) = %q %q, want %q %q", c.in, base, args, c.base, c.args)
+		}
+	}
+	for in, want := range map[string]string{
+		"a String":                  "String",
+		"String":                    "String",
+		"`a b` Map(String, UInt64)": "Map(String, UInt64)",
+		"Map(String, UInt64)":       "Map(String, UInt64)",
+	} {
+		if got := elementType(in); got != want {
+			t.Errorf("elementType(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -121,7 +121,7 @@ func runHalo(t *testing.T, hw haloWorld) {
 	// real broker (topics under a prefix of this test), its own registry
 	// and warehouse. The ingest stages run here, on the manual clock.
 	prefix := fmt.Sprintf("halo%d.", time.Now().UnixNano())
-	dir := t.TempDir()
+	dir := haloDir(t)
 	run := startHaloRun(t, bin, dir, strings.Join(brokers, ","), prefix)
 
 	client, err := sr.NewClient(sr.URLs("http://" + run.registry))
@@ -143,9 +143,29 @@ func runHalo(t *testing.T, hw haloWorld) {
 	out := runDbt(t, ctx, bin, run, dbt, project, strings.Join(brokers, ","), prefix)
 	phase("load and dbt: " + strings.TrimSpace(out))
 
+	checkSearchWeekly(t, ctx, run.warehouse)
+	checkNoEmptyRows(t, ctx, run.warehouse, sm.World().Start())
 	planted := checkHalo(t, ctx, run.warehouse, truth)
 	checkFirstLook(t, ctx, run.warehouse, planted)
 	phase("checks")
+}
+
+// haloKeepVar names a directory the halo tests keep their data directory
+// in (the warehouse under <dir>/data/warehouse), for looking at the demo
+// world's tables afterwards with `shopstream warehouse --data`; unset, the
+// test's own temporary directory is used and removed.
+const haloKeepVar = "SHOPSTREAM_TEST_HALO_KEEP"
+
+func haloDir(t *testing.T) string {
+	dir := os.Getenv(haloKeepVar)
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("halo: keeping the data directory in %s (%s)", dir, haloKeepVar)
+	return dir
 }
 
 // haloRun is the `shopstream run` process of the test.
@@ -415,6 +435,91 @@ func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth si
 		t.Errorf("controls quiet %d of %d, want at least 90%%", quiet, controls)
 	}
 	return planted
+}
+
+// searchWeeklySQL compares, per product key and Sunday-to-Saturday week,
+// product_daily's Brand Analytics figures summed over the week's days with
+// the weekly Search Query Performance totals of the key's ASINs: a week
+// must be on all seven days, alone (no month or quarter), with the week's
+// totals, so the sum over its days is 7 x the weekly total. One line per
+// week: the week, the keys, the two totals and the keys that disagree.
+const searchWeeklySQL = `WITH sqp AS (
+    SELECT coalesce(l.product_key, concat('amazon:', s.marketplace_id, ':', s.asin)) AS product_key, s.start_date AS week,
+           sum(s.asin_impression_count) AS impressions, sum(s.asin_click_count) AS clicks, sum(s.asin_purchase_count) AS purchases
+    FROM amazon_search_query_performance AS s FINAL
+    LEFT JOIN (SELECT marketplace_id, asin, product_key FROM product_links FINAL WHERE channel = 'amazon' AND is_deleted = 0) AS l
+        ON l.marketplace_id = s.marketplace_id AND l.asin = s.asin
+    WHERE s.report_period = 'WEEK'
+    GROUP BY product_key, week
+),
+daily AS (
+    SELECT product_key, toStartOfWeek(date) AS week, count() AS days,
+           sum(amazon_search_impressions) AS impressions, sum(amazon_search_clicks) AS clicks,
+           sum(amazon_search_purchases) AS purchases,
+           uniqExact(amazon_search_period_start, amazon_search_period_end) AS periods,
+           min(amazon_search_period_start) AS period_start, max(amazon_search_period_end) AS period_end
+    FROM product_daily FINAL
+    WHERE amazon_search_impressions IS NOT NULL
+    GROUP BY product_key, week
+)
+SELECT toString(coalesce(d.week, s.week)) AS week, count() AS keys,
+       sum(d.impressions) AS daily_impressions, sum(s.impressions) AS weekly_impressions,
+       countIf(d.product_key IS NULL OR s.product_key IS NULL OR d.days != 7 OR d.periods != 1
+               OR d.period_start != s.week OR d.period_end != s.week + 6 OR d.impressions != 7 * s.impressions
+               OR d.clicks != 7 * s.clicks OR d.purchases != 7 * s.purchases) AS bad
+FROM daily AS d FULL OUTER JOIN sqp AS s ON s.product_key = d.product_key AND s.week = d.week
+GROUP BY week ORDER BY week
+SETTINGS join_use_nulls = 1`
+
+// checkSearchWeekly: product_daily's amazon_search_* are the weekly Brand
+// Analytics figures only, so summing a week's days gives 7 x the weekly
+// Search Query Performance totals of the same ASINs, for every week and
+// key, and no day carries a month or a quarter (the demo world's backfill
+// reads all three). Before, the month and quarter that began before the
+// world's first week sat alone on the days before it (and on 2026-10-01
+// with October's 10.36M on `make run` a week later).
+func checkSearchWeekly(t *testing.T, ctx context.Context, warehouseAddr string) {
+	t.Helper()
+	rows := query(t, ctx, warehouseAddr, searchWeeklySQL)
+	if len(rows) < 8 {
+		t.Errorf("Brand Analytics weeks in product_daily: %d, want the demo world's 8 or more: %v", len(rows), rows)
+	}
+	for _, r := range rows {
+		t.Logf("search week %s: %s keys, product_daily sum over days %s = 7 x weekly SQP %s", r[0], r[1], r[2], r[3])
+		if r[4] != "0" {
+			t.Errorf("week %s: %s of %s product keys disagree with the weekly Search Query Performance (product_daily sum over days %s, weekly total %s)",
+				r[0], r[4], r[1], r[2], r[3])
+		}
+	}
+	months := query(t, ctx, warehouseAddr, `SELECT count() FROM amazon_search_query_performance FINAL WHERE report_period IN ('MONTH', 'QUARTER')`)
+	if months[0][0] == "0" {
+		t.Error("no monthly or quarterly Search Query Performance loaded: the check above proves nothing about them")
+	}
+}
+
+// checkNoEmptyRows: every product_daily row carries a figure, and the rows
+// before the world's first day (videos posted before it) carry estimated
+// attention above zero: the spread of a first Business API snapshot gives
+// the days shop analytics never read no row (before, 684 rows of estimated
+// zeros here, 632 on make run's world).
+func checkNoEmptyRows(t *testing.T, ctx context.Context, warehouseAddr string, start time.Time) {
+	t.Helper()
+	attention := `greatest(ifNull(tiktok_views, 0), ifNull(tiktok_saves, 0), ifNull(tiktok_shares, 0), ifNull(tiktok_likes, 0),
+		ifNull(tiktok_comments, 0), ifNull(tiktok_product_impressions, 0), ifNull(tiktok_product_clicks, 0),
+		ifNull(toInt64(tiktok_watch_time_seconds * 1000), 0)) > 0`
+	empty := `coalesce(tiktok_views, tiktok_saves, tiktok_shares, tiktok_likes, tiktok_comments, tiktok_product_impressions,
+		tiktok_product_clicks, tiktok_orders, amazon_search_impressions, amazon_best_sellers_rank_best, amazon_sessions,
+		amazon_units, amazon_orders) IS NULL AND tiktok_watch_time_seconds IS NULL AND tiktok_video_gmv IS NULL
+		AND tiktok_gmv IS NULL AND amazon_sales IS NULL AND empty(amazon_search_term_ranks.search_term)`
+	r := query(t, ctx, warehouseAddr, fmt.Sprintf(`SELECT countIf(%s), countIf(date < toDate32('%s')),
+		countIf(date < toDate32('%s') AND NOT (%s)) FROM product_daily FINAL`,
+		empty, start.Format(time.DateOnly), start.Format(time.DateOnly), attention))
+	t.Logf("product_daily: %s rows without a figure, %s before the world's first day %s, %s of them without attention above 0",
+		r[0][0], r[0][1], start.Format(time.DateOnly), r[0][2])
+	if r[0][0] != "0" || r[0][2] != "0" {
+		t.Errorf("product_daily has %s rows without a figure and %s rows before the world's first day (%s) without attention",
+			r[0][0], r[0][2], start.Format(time.DateOnly))
+	}
 }
 
 // query runs sql against the warehouse's HTTP interface and returns its

@@ -138,8 +138,9 @@ func sumOf(j *Join, key string, metric func(Row) *int64) int64 {
 // TestSpreadFollowsMeasuredViews: a video with shop analytics views gets
 // its first snapshot's watch time, saves and likes (which shop analytics
 // does not report here) spread in proportion to its measured views, by
-// largest remainder; days without shop analytics weigh nothing. Its views
-// are the measured ones only: the snapshot's views are not counted again.
+// largest remainder; days whose views shop analytics did not measure weigh
+// nothing and get no share (no row: the post day here). Its views are the
+// measured ones only: the snapshot's views are not counted again.
 // Shop analytics that arrive after the snapshot re-spread it, and the
 // order of arrival does not change the result.
 func TestSpreadFollowsMeasuredViews(t *testing.T) {
@@ -158,12 +159,13 @@ func TestSpreadFollowsMeasuredViews(t *testing.T) {
 		}{
 			// 7 x (0, 100, 0, 300) / 400 = 0, 1.75, 0, 5.25: floors 0, 1, 0, 5
 			// and the unit left to the largest remainder, 2026-01-06.
-			{"saves", saves, []string{"0", "2", "0", "5"}},
+			// The post day, unmeasured, has no row (its share is 0).
+			{"saves", saves, []string{"-", "2", "0", "5"}},
 			// 9 x ... = 0, 2.25, 0, 6.75: the unit left to 2026-01-08.
-			{"likes", likes, []string{"0", "2", "0", "7"}},
-			{"watch", watch, []string{"0", "0.5", "0", "1.5"}},
-			{"views", views, []string{"nil", "100", "0", "300"}},
-			{"provenance", prov, []string{"estimated", "mixed", "mixed", "mixed"}},
+			{"likes", likes, []string{"-", "2", "0", "7"}},
+			{"watch", watch, []string{"-", "0.5", "0", "1.5"}},
+			{"views", views, []string{"-", "100", "0", "300"}},
+			{"provenance", prov, []string{"-", "mixed", "mixed", "mixed"}},
 		} {
 			if got := series(j, "K1", "2026-01-05", 4, c.f); !slices.Equal(got, c.want) {
 				t.Errorf("%s: %s %v, want %v", what, c.name, got, c.want)
@@ -193,6 +195,45 @@ func TestSpreadFollowsMeasuredViews(t *testing.T) {
 	check(j, "shop analytics first")
 	if sum := sumOf(j, "K1", func(r Row) *int64 { return r.TikTokViews }); sum != 400 {
 		t.Errorf("views add up to %d, want the measured 400 (the snapshot's 450 not added)", sum)
+	}
+}
+
+// TestSpreadBeforeTheBackfill: a video posted before the backfill's first
+// day has no shop analytics for its first days (they were never read), and
+// a first snapshot on a later day. Those days are unmeasured, not days of
+// zero views: they get no share and make no row (the old rule put a row of
+// estimated zeros on every one of them: 632 rows before the demo world's
+// first day). The measured days still add up to the lifetime totals. A
+// video without shop analytics posted before the backfill is spread evenly
+// from its post day: real estimates before the first day, which stay.
+func TestSpreadBeforeTheBackfill(t *testing.T) {
+	j := New(Config{})
+	link(j, "K1", tref("P1-1"))
+	// Posted 2026-01-01; the backfill reads shop analytics from 01-10 to
+	// 01-12; the snapshot is of 01-14 (no shop analytics yet for 01-13..14).
+	for i, v := range []int64{600, 300, 100} {
+		must(j.ApplyVideoPerformance(shopDay("V1", fmt.Sprintf("2026-01-%d", 10+i), 1, i64(v), VideoProduct{ProductID: "P1"})))
+	}
+	j.ApplyVideoEngagement(snap("V1", 1, "2026-01-14T12:00:00Z", at("2026-01-01T09:00:00Z"), i64(5000), i64(50), i64(70), f64(100)))
+	want := []string{"-", "-", "-", "-", "-", "-", "-", "-", "-", "30", "15", "5", "-", "-"}
+	if got := series(j, "K1", "2026-01-01", 14, saves); !slices.Equal(got, want) {
+		t.Errorf("saves %v, want %v (no row where shop analytics measured nothing)", got, want)
+	}
+	if sum := sumOf(j, "K1", func(r Row) *int64 { return r.TikTokSaves }); sum != 50 {
+		t.Errorf("saves add up to %d, want the lifetime 50", sum)
+	}
+	// Without shop analytics (an organic video, under its business's
+	// unlinked key): 10 saves over the 10 days 01-05..01-14.
+	j.ApplyVideoEngagement(VideoEngagement{Meta: m(1, at("2026-01-14T12:00:00Z")), BusinessID: "biz", ItemID: "V2",
+		CreateTime: at("2026-01-05T09:00:00Z"), Saves: i64(10)})
+	const unlinked = "tiktok:biz:unlinked"
+	for _, r := range j.Rows() {
+		if r.ProductKey == unlinked && (str(r.TikTokSaves) != "1" || r.TikTokAttentionProvenance != "estimated") {
+			t.Errorf("%s %s: saves %s %s, want 1 estimated", unlinked, r.Day, str(r.TikTokSaves), r.TikTokAttentionProvenance)
+		}
+	}
+	if got := series(j, unlinked, "2026-01-05", 10, saves); slices.Contains(got, "-") {
+		t.Errorf("the even spread lost days: %v", got)
 	}
 }
 

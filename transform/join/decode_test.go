@@ -123,9 +123,10 @@ func TestApplyRecordEveryTopic(t *testing.T) {
 	if len(r.SearchTermRanks) != 1 || r.SearchTermRanks[0].Term != "serum" {
 		t.Errorf("terms %+v", r.SearchTermRanks)
 	}
-	// The post day (create_time) opens the window: 01-04, no views, gets 0.
-	if r := current(t, j, "K1", day("2026-01-04")); str(r.TikTokSaves) != "0" || r.TikTokAttentionProvenance != "estimated" {
-		t.Errorf("post day: saves %s provenance %q", str(r.TikTokSaves), r.TikTokAttentionProvenance)
+	// The post day (create_time) opens the window: 01-04, no views
+	// measured, gets no share (its row is the search week's alone).
+	if r := current(t, j, "K1", day("2026-01-04")); r.TikTokSaves != nil || r.TikTokAttentionProvenance != "" || str(r.SearchImpressions) != "100" {
+		t.Errorf("post day: saves %s provenance %q impressions %s", str(r.TikTokSaves), r.TikTokAttentionProvenance, str(r.SearchImpressions))
 	}
 
 	// Records that cannot be read are errors, and change nothing.

@@ -40,14 +40,18 @@
 //     CANCELLED orders count for nothing.
 //   - amazon.sales_traffic: sessions, page views, units and sales of the
 //     child ASIN (the parent at PARENT granularity), summed over rows.
-//   - amazon.search_query_performance: weekly (monthly, quarterly) totals,
-//     summed over the ASIN's queries and carried whole on every day of the
-//     period together with its bounds; never sum them over days. A day
-//     covered by periods of several kinds shows the shortest one.
+//   - amazon.search_query_performance: the weekly (Sunday to Saturday)
+//     totals of the week holding the day, summed over the ASIN's queries
+//     and carried whole on every day of the week together with its
+//     bounds; never sum them over days (take one day per week). Monthly
+//     and quarterly periods make no row and no figure here: next to the
+//     weeks they would be counted twice by any sum over days; they stay
+//     queryable in amazon_search_query_performance.
 //   - amazon.search_terms: the terms for which one of the key's ASINs is
-//     among the top three clicked, for the period covering the day (the
-//     shortest if several), sorted by search frequency rank. Clicked ASINs
-//     that are not the seller's (no identity link) make no row.
+//     among the top three clicked, for the week holding the day, sorted by
+//     search frequency rank (months and quarters as above: only in
+//     amazon_search_terms). Clicked ASINs that are not the seller's (no
+//     identity link) make no row.
 //   - amazon.catalog: each snapshot with a top-level (display group) rank
 //     is one observation on the day of its source_ts; the row has the best
 //     (lowest) and the mean of the day's observations over the key's ASINs.
@@ -84,7 +88,13 @@
 //     is the views shop analytics measured on it (sum over its records
 //     reporting views, a negative figure counting 0) when the video's views
 //     come from shop analytics and those weights add up to more than 0;
-//     else every day weighs 1. Counts are apportioned by largest remainder:
+//     else every day weighs 1. Weighted by views, a day whose views shop
+//     analytics did not measure (no current record of the day reporting
+//     views: a day before the backfill's first, or not yet published) gets
+//     no share at all, not a share of 0, so it makes no row of estimated
+//     zeros; the lifetime total lands on the measured days. Spread evenly,
+//     every day of the window gets its share, before a backfill's first
+//     day too (real estimates). Counts are apportioned by largest remainder:
 //     a day gets floor(total x weight / sum of weights), and the units
 //     this leaves go one each to the days with the largest remainders
 //     (total x weight mod sum), the earlier day first on a tie, so the days

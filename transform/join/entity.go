@@ -467,7 +467,7 @@ func (e *stEntity) partials(f *Facts, out *partialSet) {
 }
 
 // sqpEntity is a search query performance row: its figures on every day
-// of its period.
+// of its period when the period is a week (rowPeriod).
 type sqpEntity struct {
 	acc  accepted
 	live bool
@@ -484,7 +484,7 @@ func (e *sqpEntity) refs() []identity.Ref {
 }
 
 func (e *sqpEntity) partials(f *Facts, out *partialSet) {
-	if !e.live {
+	if !e.live || !rowPeriod(e.c.period) {
 		return
 	}
 	k, _ := f.key(e.ref)
@@ -495,7 +495,7 @@ func (e *sqpEntity) partials(f *Facts, out *partialSet) {
 }
 
 // termEntity is a search term row: the term on every day of its period
-// for each clicked ASIN that is the seller's.
+// (a week: rowPeriod) for each clicked ASIN that is the seller's.
 type termEntity struct {
 	acc     accepted
 	live    bool
@@ -520,6 +520,9 @@ func (e *termEntity) refs() []identity.Ref {
 }
 
 func (e *termEntity) partials(f *Facts, out *partialSet) {
+	if !rowPeriod(e.period) {
+		return
+	}
 	for _, c := range e.clicked {
 		k, linked := f.key(c.ref)
 		if !linked {

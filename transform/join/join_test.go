@@ -367,8 +367,6 @@ func TestSearchQueryPerformanceWeekly(t *testing.T) {
 	}
 	must(j.ApplySearchQuery(sqpRec("B1", "vitamin c", "WEEK", "2026-01-04", "2026-01-10", 1, 500)))
 	must(j.ApplySearchQuery(sqpRec("B2", "serum", "WEEK", "2026-01-04", "2026-01-10", 1, 200)))
-	// A monthly report covers the same days: the week wins.
-	must(j.ApplySearchQuery(sqpRec("B1", "serum", "MONTH", "2026-01-01", "2026-01-31", 1, 99999)))
 	for d := day("2026-01-04"); d <= day("2026-01-10"); d++ {
 		r := current(t, j, "K1", d)
 		if str(r.SearchImpressions) != "1700" || str(r.SearchClicks) != "170" || str(r.SearchPurchases) != "17" ||
@@ -376,13 +374,56 @@ func TestSearchQueryPerformanceWeekly(t *testing.T) {
 			t.Errorf("%s: impressions %s period %+v", d, str(r.SearchImpressions), r.SearchPeriod)
 		}
 	}
-	// Days outside the week carry the month.
-	if r := current(t, j, "K1", day("2026-01-20")); str(r.SearchImpressions) != "99999" || r.SearchPeriod.Kind != "MONTH" {
-		t.Errorf("month day: %s %+v", str(r.SearchImpressions), r.SearchPeriod)
-	}
 	rec := current(t, j, "K1", day("2026-01-05")).Record()
 	if rec["amazon_search_period_start"].(map[string]any)["int.date"].(time.Time).Format(time.DateOnly) != "2026-01-04" {
 		t.Errorf("record period start %v", rec["amazon_search_period_start"])
+	}
+}
+
+// TestSearchPeriodsWeeklyOnly: product_daily carries the Brand Analytics
+// week holding the day, never a month or a quarter. Days 2026-01-04..10
+// are covered by a week, January and Q1; their rows show the week alone,
+// so summing the days of a week's rows gives 7 x the week, not the month
+// or quarter on top. 2026-01-20 (no week read) gets no row from the month
+// and the quarter: they stay in amazon_search_query_performance and
+// amazon_search_terms. The old rule (the shortest period covering a day)
+// put January on 2026-01-20, and on rows before a backfill's first week.
+func TestSearchPeriodsWeeklyOnly(t *testing.T) {
+	j := New(Config{})
+	link(j, "K1", aref("B1"))
+	term := func(kind, start, end string, rank int64) SearchTerm {
+		return SearchTerm{Meta: m(1, t0), Key: kind + start + ":serum", MarketplaceID: mkt,
+			Period:     Period{Kind: kind, Start: day(start), End: day(end), Zone: la},
+			Department: "Beauty", Term: "serum", FrequencyRank: rank, Clicked: []ClickedASIN{{"B1", 1, 0.5, 0.4}}}
+	}
+	must(j.ApplySearchQuery(sqpRec("B1", "serum", "QUARTER", "2026-01-01", "2026-03-31", 1, 7_000_000)))
+	must(j.ApplySearchQuery(sqpRec("B1", "serum", "MONTH", "2026-01-01", "2026-01-31", 1, 2_000_000)))
+	must(j.ApplySearchTerm(term("QUARTER", "2026-01-01", "2026-03-31", 30)))
+	must(j.ApplySearchTerm(term("MONTH", "2026-01-01", "2026-01-31", 20)))
+	if rows := j.Rows(); len(rows) != 0 {
+		t.Fatalf("a month and a quarter made rows: %v", keysOf(rows))
+	}
+	must(j.ApplySearchQuery(sqpRec("B1", "serum", "WEEK", "2026-01-04", "2026-01-10", 1, 500_000)))
+	must(j.ApplySearchTerm(term("WEEK", "2026-01-04", "2026-01-10", 10)))
+	var sum int64
+	for d := day("2026-01-04"); d <= day("2026-01-10"); d++ {
+		r := current(t, j, "K1", d)
+		if r.SearchPeriod == nil || r.SearchPeriod.Kind != "WEEK" || str(r.SearchImpressions) != "500000" {
+			t.Errorf("%s: impressions %s period %+v, want the week's 500000", d, str(r.SearchImpressions), r.SearchPeriod)
+		} else {
+			sum += *r.SearchImpressions
+		}
+		if len(r.SearchTermRanks) != 1 || r.SearchTermRanks[0].FrequencyRank != 10 {
+			t.Errorf("%s: terms %+v, want the week's (rank 10)", d, r.SearchTermRanks)
+		}
+	}
+	if sum != 7*500_000 {
+		t.Errorf("the week's rows add up to %d impressions, want 7 x 500000", sum)
+	}
+	for _, r := range j.Rows() {
+		if r.Day < day("2026-01-04") || r.Day > day("2026-01-10") {
+			t.Errorf("row %s outside the week (a month or quarter day)", r.Key())
+		}
 	}
 }
 

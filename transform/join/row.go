@@ -258,21 +258,18 @@ func unitsOf(amt *big.Rat) (int64, bool) {
 	return n * mult, true
 }
 
-// periodRank orders Brand Analytics periods: the shortest wins a day.
-var periodRank = map[string]int{"DAY": 0, "WEEK": 1, "MONTH": 2, "QUARTER": 3}
+// rowPeriod reports whether a Brand Analytics period reaches product_daily:
+// only weeks do. A month's or a quarter's totals carried on its days next
+// to the weeks' would be summed over a date range on top of them (and on
+// the days before a backfill's first complete week, a month or quarter
+// that began earlier showed up alone); they stay in
+// amazon_search_query_performance and amazon_search_terms.
+func rowPeriod(p Period) bool { return p.Kind == "WEEK" }
 
+// betterPeriod orders two weeks covering one day (one marketplace's weeks
+// never overlap; weeks of marketplaces in different zones can): the later
+// start, then the earlier end, wins.
 func betterPeriod(a, b Period) bool {
-	ra, oka := periodRank[a.Kind]
-	rb, okb := periodRank[b.Kind]
-	if !oka {
-		ra = 9
-	}
-	if !okb {
-		rb = 9
-	}
-	if ra != rb {
-		return ra < rb
-	}
 	if a.Start != b.Start {
 		return a.Start > b.Start
 	}

@@ -214,24 +214,25 @@ func (s *RowState) Row(k string, d Day, zone string) (Row, bool) {
 	}
 	amz := s.amzMoney.money()
 	r.AmazonCurrency, r.AmazonSales = amz.currency, amz.sum()
-	if len(s.sqp) > 0 {
-		best := s.sqp[0]
-		for _, a := range s.sqp[1:] {
-			if betterPeriod(a.period, best.period) {
-				best = a
-			}
+	var week *sqpAgg
+	for i, a := range s.sqp {
+		if rowPeriod(a.period) && (week == nil || betterPeriod(a.period, week.period)) {
+			week = &s.sqp[i]
 		}
-		p := best.period
-		r.SearchPeriod = &p
-		r.SearchImpressions, r.SearchClicks, r.SearchPurchases = ptr(best.impressions), ptr(best.clicks), ptr(best.purchases)
 	}
-	if len(s.terms) > 0 {
-		best := s.terms[0].period
-		for _, a := range s.terms[1:] {
-			if betterPeriod(a.period, best) {
-				best = a.period
-			}
+	if week != nil {
+		p := week.period
+		r.SearchPeriod = &p
+		r.SearchImpressions, r.SearchClicks, r.SearchPurchases = ptr(week.impressions), ptr(week.clicks), ptr(week.purchases)
+	}
+	var termWeek *Period
+	for i, a := range s.terms {
+		if rowPeriod(a.period) && (termWeek == nil || betterPeriod(a.period, *termWeek)) {
+			termWeek = &s.terms[i].period
 		}
+	}
+	if termWeek != nil {
+		best := *termWeek
 		for _, a := range s.terms {
 			if a.period == best {
 				for range a.n {

@@ -632,10 +632,15 @@ func millis(seconds *float64) *int64 {
 
 // videoSpread is a video's first snapshot values apportioned over their
 // windows: vals[m][i] is the share of metric m on day start[m]+i (watch
-// time in milliseconds).
+// time in milliseconds). weighted[m] says the shares follow measured
+// views: a day whose views shop analytics did not measure then has no
+// share at all (its weight, and so its share, is 0 anyway), so a day shop
+// analytics never read (before a backfill's first day, or after its
+// latest) makes no row of estimated zeros.
 type videoSpread struct {
-	start [nEng]Day
-	vals  [nEng][]int64
+	start    [nEng]Day
+	vals     [nEng][]int64
+	weighted [nEng]bool
 }
 
 // spread apportions the video's first snapshot values over their windows.
@@ -657,6 +662,7 @@ func (v *videoEntity) spread() *videoSpread {
 			i, _ := h.dayIndex(start)
 			for ; i < len(h.days) && h.days[i].day <= end; i++ {
 				w[h.days[i].day-start] = h.days[i].views
+				s.weighted[m] = s.weighted[m] || h.days[i].views > 0
 			}
 		}
 		s.start[m], s.vals[m] = start, apportion(h.eng.first[m], w, int(end-start+1))
@@ -721,10 +727,12 @@ type figures struct {
 // share of a first value, the growth of the day) for the others.
 func (v *videoEntity) figuresOf(d Day, vd *videoDay, sp *videoSpread) figures {
 	var fg figures
+	viewsMeasured := false // shop analytics measured the day's views (0 too)
 	for _, p := range vd.perf {
 		if !p.live || p.has == 0 {
 			continue
 		}
+		viewsMeasured = viewsMeasured || p.has&(1<<mViews) != 0
 		fg.measured = true
 		fg.has |= p.has
 		for m := range nMetrics {
@@ -743,7 +751,8 @@ func (v *videoEntity) figuresOf(d Day, vd *videoDay, sp *videoSpread) figures {
 		if shop&(1<<m) != 0 {
 			continue
 		}
-		if vals := sp.vals[m]; vals != nil && d >= sp.start[m] && int(d-sp.start[m]) < len(vals) {
+		if vals := sp.vals[m]; vals != nil && d >= sp.start[m] && int(d-sp.start[m]) < len(vals) &&
+			(!sp.weighted[m] || viewsMeasured) {
 			fg.n[m] += vals[d-sp.start[m]]
 			fg.has |= 1 << m
 			fg.estimated = true

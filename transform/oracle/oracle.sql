@@ -31,16 +31,17 @@ sales AS (
     FROM (SELECT * FROM amazon_sales_traffic_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
     WHERE op != 'delete'
 ),
--- Search Query Performance: the latest version per key, carried whole on
--- every day of its period; a day shows the best period (the shortest, then
--- the latest start), summed over the key's ASINs and queries.
+-- Search Query Performance: the latest version per key of a WEEK period
+-- (months and quarters never reach product_daily), carried whole on every
+-- day of its week; a day covered by two weeks (zones) shows the latest
+-- start, then the earliest end, summed over the key's ASINs and queries.
 sqp_days AS (
     SELECT marketplace_id, asin, report_period, ZDAY(start_date, date_time_zone) AS p_start,
            ZDAY(end_date, date_time_zone) AS p_end,
            arrayJoin(arrayMap(i -> ZDAY(addDays(start_date, i), date_time_zone), range(toUInt32(dateDiff('day', start_date, end_date)) + 1))) AS day,
            asin_impression_count, asin_click_count, asin_purchase_count
     FROM (SELECT * FROM amazon_search_query_performance_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
-    WHERE op != 'delete'
+    WHERE op != 'delete' AND report_period = 'WEEK'
 ),
 sqp_periods AS (
     SELECT ifNull(l.product_key, concat('amazon:', s.marketplace_id, ':', s.asin)) AS product_key, s.day AS day,
@@ -53,14 +54,13 @@ sqp_periods AS (
 sqp AS (
     SELECT product_key, day, p_start, p_end, impressions, clicks, purchases
     FROM sqp_periods
-    ORDER BY product_key, day,
-             indexOf(['DAY', 'WEEK', 'MONTH', 'QUARTER'], report_period) = 0,
-             indexOf(['DAY', 'WEEK', 'MONTH', 'QUARTER'], report_period), p_start DESC, p_end
+    ORDER BY product_key, day, p_start DESC, p_end
     LIMIT 1 BY product_key, day
 ),
--- Search terms: the latest version per key, listed on every day of its
--- period for each clicked ASIN that has a link (a competitor's makes no
--- row); a day shows the terms of its best period, sorted by frequency
+-- Search terms: the latest version per key of a WEEK period, listed on
+-- every day of its week for each clicked ASIN that has a link (a
+-- competitor's makes no row); a day shows the terms of its week (the
+-- latest start, then the earliest end, if two cover it), sorted by frequency
 -- rank, term, department, click share rank, click share, conversion share.
 term_days AS (
     SELECT marketplace_id, report_period, ZDAY(start_date, date_time_zone) AS p_start, ZDAY(end_date, date_time_zone) AS p_end,
@@ -69,7 +69,7 @@ term_days AS (
     FROM (SELECT * FROM amazon_search_terms_changes ORDER BY _key, version DESC LIMIT 1 BY _key)
     ARRAY JOIN `clicked_asins.clicked_asin` AS asin, `clicked_asins.click_share_rank` AS click_share_rank,
                `clicked_asins.click_share` AS click_share, `clicked_asins.conversion_share` AS conversion_share
-    WHERE op != 'delete'
+    WHERE op != 'delete' AND report_period = 'WEEK'
 ),
 term_rows AS (
     SELECT l.product_key AS product_key, t.*
@@ -77,9 +77,7 @@ term_rows AS (
 ),
 term_best AS (
     SELECT product_key, day, report_period, p_start, p_end FROM term_rows
-    ORDER BY product_key, day,
-             indexOf(['DAY', 'WEEK', 'MONTH', 'QUARTER'], report_period) = 0,
-             indexOf(['DAY', 'WEEK', 'MONTH', 'QUARTER'], report_period), p_start DESC, p_end
+    ORDER BY product_key, day, p_start DESC, p_end
     LIMIT 1 BY product_key, day
 ),
 terms AS (
@@ -155,9 +153,10 @@ video_shop AS (
            countIf(comments IS NOT NULL) > 0 AS by_shop_comments, countIf(shares IS NOT NULL) > 0 AS by_shop_shares
     FROM video_perf GROUP BY video_id
 ),
--- Measured views per video and day: the weights of a spread.
+-- Measured views per video and day: the weights of a spread (a day listed
+-- here is measured, even with 0 views).
 shop_views AS (
-    SELECT video_id, day, sum(greatest(0, views)) AS w FROM video_perf WHERE views IS NOT NULL GROUP BY video_id, day
+    SELECT video_id, day, sum(greatest(0, views)) AS w, 1 AS measured FROM video_perf WHERE views IS NOT NULL GROUP BY video_id, day
 ),
 -- Business API snapshots: one counts only if its version is above every
 -- earlier one of its key (in log order), and only after the video's last
@@ -212,7 +211,9 @@ engagement_steps AS (
 -- measured views on it when its views come from shop analytics and add
 -- up to more than 0 over the window, else 1. By largest remainder:
 -- floor(total x w / W), then one unit each to the largest remainders,
--- earlier day first.
+-- earlier day first. A proportional spread gives a day whose views shop
+-- analytics did not measure no share at all (its share is 0): no row of
+-- estimated zeros on days never read.
 spread_days AS (
     SELECT f.video_id AS video_id, f.metric AS metric, f.total AS total, f.first_day AS first_day,
            if(isNull(coalesce(e.eng_post, s.shop_post)), first_day,
@@ -226,7 +227,7 @@ spread_days AS (
 spread_weights AS (
     SELECT d.video_id AS video_id, d.metric AS metric, d.day AS day,
            toInt64(d.total) AS units,
-           toInt64(ifNull(v.w, 0)) AS views_w,
+           toInt64(ifNull(v.w, 0)) AS views_w, ifNull(v.measured, 0) = 1 AS views_measured,
            toInt64(sum(views_w) OVER p) AS views_sum, toInt64(count() OVER p) AS n,
            d.by_views AND views_sum > 0 AS proportional,
            toInt128(if(proportional, views_w, toInt64(1))) AS weight, toInt128(if(proportional, views_sum, n)) AS wsum,
@@ -236,10 +237,12 @@ spread_weights AS (
     WINDOW p AS (PARTITION BY d.video_id, d.metric)
 ),
 spread_shares AS (
-    SELECT video_id, metric, day, proportional,
-           toInt64(q) + (row_number() OVER (PARTITION BY video_id, metric ORDER BY r DESC, day ASC) <= units - sum(q) OVER (PARTITION BY video_id, metric)) AS share,
-           units - sum(q) OVER (PARTITION BY video_id, metric) > 0 AS leftover
-    FROM spread_weights
+    SELECT video_id, metric, day, proportional, share, leftover FROM (
+        SELECT video_id, metric, day, proportional, views_measured,
+               toInt64(q) + (row_number() OVER (PARTITION BY video_id, metric ORDER BY r DESC, day ASC) <= units - sum(q) OVER (PARTITION BY video_id, metric)) AS share,
+               units - sum(q) OVER (PARTITION BY video_id, metric) > 0 AS leftover
+        FROM spread_weights
+    ) WHERE NOT proportional OR views_measured
 ),
 -- A video's figures per day and metric: measured (shop analytics, growth
 -- between snapshots) and estimated (spread shares). The rule_* flags say

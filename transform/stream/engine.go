@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/transform/state"
@@ -273,7 +274,15 @@ func (e *engine) run(ctx context.Context) (err error) {
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
+			var session *kgo.ErrGroupSession
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+			case errors.As(err, &session) && !errors.Is(err, kerr.FencedInstanceID):
+				// Informational (a broker outage outlived the session):
+				// the client rejoins by itself and the session aborted
+				// the open transaction; a restart would only rejoin too.
+				e.cfg.log.Warn().Err(err).Msg("consumer group session lost; rejoining")
+			default:
 				ferr = errors.Join(ferr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
 			}
 		})

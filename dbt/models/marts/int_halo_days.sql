@@ -78,11 +78,12 @@ src as (
         amazon_sessions,
         amazon_units,
         amazon_best_sellers_rank_best,
-        -- Brand Analytics totals of a Sunday-to-Saturday week, carried on each of its days.
-        if(dateDiff('day', amazon_search_period_start, amazon_search_period_end) = 6, amazon_search_period_start, null) as search_week_start,
-        if(search_week_start is null, null, amazon_search_impressions) as search_impressions,
-        if(search_week_start is null, null, amazon_search_clicks) as search_clicks,
-        if(search_week_start is null, null, amazon_search_purchases) as search_purchases,
+        -- Brand Analytics totals of the Sunday-to-Saturday week holding the
+        -- day, carried on each of its days (product_daily has weeks only).
+        amazon_search_period_start as search_week_start,
+        amazon_search_impressions as search_impressions,
+        amazon_search_clicks as search_clicks,
+        amazon_search_purchases as search_purchases,
         coalesce(tiktok_views, tiktok_saves, tiktok_shares) is not null
             or tiktok_watch_time_seconds is not null as has_tiktok,
         coalesce(amazon_sessions, amazon_units) is not null as has_sales

@@ -41,34 +41,22 @@ with days as (
     {% endif %}
 ),
 
--- Brand Analytics figures are totals of a period, repeated on every day of it:
--- each period counts once, in the ISO week it ends in (a Sunday-to-Saturday
--- week ends in the ISO week that holds six of its seven days).
-search_periods as (
-    select
-        product_key,
-        week_start,
-        amazon_search_period_start as period_start,
-        amazon_search_period_end as period_end,
-        max(amazon_search_impressions) as impressions,
-        max(amazon_search_clicks) as clicks,
-        max(amazon_search_purchases) as purchases
-    from days
-    where toMonday(amazon_search_period_end) = week_start
-    group by product_key, week_start, period_start, period_end
-),
-
+-- Brand Analytics figures in product_daily are the totals of the
+-- Sunday-to-Saturday week holding the day (never a month or a quarter),
+-- repeated on each of its days: each week counts once, in the ISO week it
+-- ends in (its Saturday; the ISO week that holds six of its seven days).
 search as (
     select
         product_key,
         week_start,
-        min(period_start) as search_period_start,
-        max(period_end) as search_period_end,
-        sum(impressions) as search_impressions,
-        sum(clicks) as search_clicks,
-        sum(purchases) as search_purchases
-    from search_periods
-    group by product_key, week_start
+        amazon_search_period_start as search_period_start,
+        amazon_search_period_end as search_period_end,
+        any(amazon_search_impressions) as search_impressions,
+        any(amazon_search_clicks) as search_clicks,
+        any(amazon_search_purchases) as search_purchases
+    from days
+    where toMonday(amazon_search_period_end) = week_start
+    group by product_key, week_start, search_period_start, search_period_end
 ),
 
 weekly as (
@@ -147,7 +135,7 @@ figures as (
 
         w.max_ingest_ts as last_ingest_ts
     from weekly as w
-    -- search's columns are Nullable: a week without a period ending in it gets NULLs.
+    -- search's columns are Nullable: a week without a Brand Analytics week ending in it gets NULLs.
     left join search as s on s.product_key = w.product_key and s.week_start = w.week_start
 )
 

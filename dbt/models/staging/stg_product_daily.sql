@@ -10,9 +10,10 @@
 -- PREWHERE before it), or an older version of a deleted day would come back.
 --
 -- NULL means no source reported the figure for the day, 0 that one reported
--- zero. amazon_search_* are totals of the Brand Analytics period
--- [amazon_search_period_start, amazon_search_period_end], repeated on every
--- day of it: never sum them over days.
+-- zero. amazon_search_* are totals of the Brand Analytics week (Sunday to
+-- Saturday) [amazon_search_period_start, amazon_search_period_end] holding
+-- the day, repeated on every day of it: never sum them over days. Months and
+-- quarters are only in amazon_search_query_performance.
 
 select
     product_key,

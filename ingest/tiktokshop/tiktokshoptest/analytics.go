@@ -153,8 +153,18 @@ func ctr(vp simworld.VideoPerformance) float64 {
 	return float64(int64(float64(vp.ProductClicks)/float64(vp.Views)*10000)) / 10000
 }
 
+// videoProductsPage is the page_token of a video's products.
+type videoProductsPage struct {
+	Video string `json:"v"`
+	Start string `json:"s"`
+	End   string `json:"e"`
+	page
+}
+
 // videoProducts is GET /analytics/202509/shop_videos/{video_id}/products/performance:
-// the video→product link with each product's sales through the video.
+// the video→product link with each product's sales through the video. It
+// pages like the spec says: page_size at most 100, default 10, and
+// next_page_token.
 func (s *Simulator) videoProducts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := r.PathValue("video_id")
@@ -163,7 +173,18 @@ func (s *Simulator) videoProducts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, CodeInvalidParam, "Video not found: "+id)
 		return
 	}
-	from, to, latest, ok := s.analyticsWindow(w, q.Get("start_date_ge"), q.Get("end_date_lt"))
+	var pg videoProductsPage
+	fresh, ok := openPage(s, w, q, &pg, 10)
+	if !ok {
+		return
+	}
+	if fresh {
+		pg.Video, pg.Start, pg.End = id, q.Get("start_date_ge"), q.Get("end_date_lt")
+	} else if pg.Video != id {
+		s.fail(w, CodeInvalidParam, "Invalid page_token.")
+		return
+	}
+	from, to, latest, ok := s.analyticsWindow(w, pg.Start, pg.End)
 	if !ok {
 		return
 	}
@@ -179,5 +200,7 @@ func (s *Simulator) videoProducts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.ok(w, map[string]any{"products": products, "latest_available_date": latest.String()})
+	start, end, next := pageWindow(pg, len(products))
+	s.ok(w, map[string]any{"products": products[start:end], "total_count": len(products), "next_page_token": next,
+		"latest_available_date": latest.String()})
 }

@@ -12,7 +12,8 @@
 //     page_token paging) and GET /order/202309/orders?ids=... (detail);
 //   - POST /product/202309/products/search and GET /product/202309/products/{id};
 //   - GET /analytics/202509/shop_videos/performance (with each video's
-//     products) and GET /analytics/202509/shop_videos/{id}/products/performance.
+//     products) and GET /analytics/202509/shop_videos/{id}/products/performance
+//     (paged: page_size ≤ 100, default 10).
 //
 // Every API request is checked exactly as the reference describes: app_key,
 // the timestamp window, the HMAC-SHA256 sign over path + sorted parameters +

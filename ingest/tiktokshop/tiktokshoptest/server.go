@@ -248,7 +248,7 @@ func (s *Simulator) signed(shopScoped bool, h http.HandlerFunc) http.Handler {
 			s.fail(w, CodeInvalidParam, "Invalid shop_cipher.")
 			return
 		}
-		if !s.allow(r.URL.Path, now) {
+		if !s.allow(r.Pattern, now) {
 			s.fail(w, CodeThrottled, MsgThrottled)
 			return
 		}
@@ -261,16 +261,19 @@ func hmacEqual(a, b string) bool {
 	return len(a) == len(b) && bytes.Equal([]byte(a), []byte(b))
 }
 
-// allow takes a token from the API's bucket; the bucket runs on the world's
-// clock. Versions share a bucket per resource (the path without its version).
-func (s *Simulator) allow(path string, now time.Time) bool {
+// allow takes a token from the bucket of the API the request's route
+// pattern names; the bucket runs on the world's clock. The limit is per app
+// per API (reference section 2.6), so every request to an API shares its
+// bucket whatever its path parameters ({video_id}, {product_id}, the
+// {version} of a route that accepts several) and query.
+func (s *Simulator) allow(api string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.buckets[path]
+	b, ok := s.buckets[api]
 	if !ok {
 		b = rate.NewLimiter(rate.Limit(s.opts.QPS), s.opts.Burst)
 		b.AllowN(now, 0)
-		s.buckets[path] = b
+		s.buckets[api] = b
 	}
 	return b.AllowN(now, 1)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -197,6 +198,37 @@ func TestThrottleIsCodeInsideHTTP200(t *testing.T) {
 	h.clock.Advance(time.Second)
 	if env := h.call(http.MethodGet, "/authorization/202309/shops", nil, nil, nil); env.Code != 0 {
 		t.Errorf("bucket did not refill: %+v", env)
+	}
+}
+
+// TestThrottleIsPerAPINotPerPath: requests to one API with different path
+// parameters and queries draw on one bucket (50 QPS per app per API), and
+// another API keeps its own.
+func TestThrottleIsPerAPINotPerPath(t *testing.T) {
+	h := newHarness(t, Options{})
+	day := simworld.DateOf(h.clock.Now(), h.world.Config().ShopZone).AddDays(-2)
+	params := url.Values{"start_date_ge": {day.String()}, "end_date_lt": {day.AddDays(1).String()}}
+	for i := 0; i < 50; i++ {
+		path := fmt.Sprintf("/analytics/202509/shop_videos/%d/products/performance", 7300000000000000000+i)
+		if env := h.call(http.MethodGet, path, params, nil, nil); env.Code == CodeThrottled {
+			t.Fatalf("video %d throttled within the burst: %+v", i, env)
+		}
+	}
+	env := h.call(http.MethodGet, "/analytics/202509/shop_videos/7400000000000000000/products/performance", params, nil, nil)
+	if env.Code != CodeThrottled {
+		t.Fatalf("51st request to the API (a new video id) not throttled: %+v", env)
+	}
+	for i, path := range []string{"/product/202309/products/1729000000000000001", "/product/202312/products/1729000000000000002"} {
+		env := h.call(http.MethodGet, path, nil, nil, nil)
+		if env.Code == CodeThrottled {
+			t.Fatalf("product detail %d throttled by another API's bucket: %+v", i, env)
+		}
+	}
+	for i := 2; i < 50; i++ {
+		h.call(http.MethodGet, fmt.Sprintf("/product/202309/products/%d", 1729000000000000000+i), nil, nil, nil)
+	}
+	if env := h.call(http.MethodGet, "/product/202312/products/1729000000000000099", nil, nil, nil); env.Code != CodeThrottled {
+		t.Fatalf("product detail versions 202309 and 202312 do not share the API's bucket: %+v", env)
 	}
 }
 

@@ -1,4 +1,8 @@
-package tiktokshop
+// Package sign computes the sign query parameter of TikTok Shop Open API
+// requests. The client signs with it and the simulator checks with it, so the
+// two cannot drift apart; known answers computed outside Go (sign_test.go)
+// keep the one implementation honest.
+package sign
 
 import (
 	"crypto/hmac"
@@ -10,7 +14,7 @@ import (
 	"strings"
 )
 
-// Sign returns the sign query parameter of a TikTok Shop Open API request,
+// Request returns the sign query parameter of a TikTok Shop Open API request,
 // following partner.tiktokshop.com's "sign your API request" as the reference
 // transcribes it (section 2.4):
 //
@@ -24,8 +28,10 @@ import (
 //
 // The reference leaves array parameters open; a parameter with several values
 // is signed as its values joined by commas, which is also how the client sends
-// them (ids=a,b), so what is signed is what is on the wire.
-func Sign(appSecret, path string, query url.Values, body []byte, contentType string) string {
+// them (ids=a,b), so what is signed is what is on the wire. Empty parameters
+// are signed like any other (the literal reading of step 1); the client stays
+// safe either way by not sending them.
+func Request(appSecret, path string, query url.Values, body []byte, contentType string) string {
 	keys := make([]string, 0, len(query))
 	for k := range query {
 		if k == "sign" || k == "access_token" {

@@ -814,22 +814,6 @@ func decodeEntity(b []byte) (entity, []byte, error) {
 	return e, r.B, r.Err
 }
 
-func (w *writer) days(ds []Day) {
-	w.u(uint64(len(ds)))
-	for _, d := range ds {
-		w.i(int64(d))
-	}
-}
-
-func (r *unwire) days() []Day {
-	n := r.Count()
-	out := make([]Day, 0, n)
-	for range n {
-		out = append(out, Day(r.Varint()))
-	}
-	return out
-}
-
 // reportDay converts a source day to the reporting zone.
 func reportDay(d ZonedDay, zone *time.Location) (Day, error) {
 	z, err := loadZone(d.Zone)

@@ -16,6 +16,7 @@ import (
 	"github.com/shopstream/shopstream/internal/supervise"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
+	"github.com/shopstream/shopstream/transform/state"
 	"github.com/shopstream/shopstream/transform/stream"
 )
 
@@ -45,8 +46,10 @@ input history is never replayed.`,
 			}
 			if lim := a.cfg.Transform.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
 				// The process runs only the transform, so its limit is
-				// the process's.
-				debug.SetMemoryLimit(lim)
+				// the process's. The stores' caches live outside the Go
+				// heap: the heap gets what they leave.
+				off := int64(max(a.cfg.Transform.Threads, 1)) * state.OffHeapBytes(int64(a.cfg.Transform.CacheMB)<<20)
+				debug.SetMemoryLimit(max(lim-off, lim/4))
 			}
 			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
 		}),

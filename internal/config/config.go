@@ -105,8 +105,10 @@ type Transform struct {
 	// Partitions of the internal topics: the most threads that share the
 	// join's work. Fixed when the group first runs.
 	Partitions int `koanf:"partitions"`
-	// MemoryLimit is the soft limit of the Go heap of `shopstream
-	// transform` (as GOMEMLIMIT, which wins when set), in bytes; 0 for none.
+	// MemoryLimit is the memory of `shopstream transform`, in bytes: the
+	// Go heap's soft limit (as GOMEMLIMIT, which wins when set) is this
+	// less what the stores keep outside the heap (three quarters of
+	// CacheMB per thread); 0 for none.
 	MemoryLimit int64 `koanf:"memory_limit"`
 	// TransactionalID, when set, is the thread's transactional id
 	// (<transactional_id>-<n> with several threads); empty:

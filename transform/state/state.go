@@ -68,6 +68,19 @@ type Options struct {
 // DefaultCacheBytes is the default of Options.CacheBytes.
 const DefaultCacheBytes = 128 << 20
 
+// OffHeapBytes is the most memory a DB of Options.CacheBytes c keeps
+// outside the Go heap (its value cache, pebble's block cache and
+// memtables): a process's Go memory limit should leave room for it.
+func OffHeapBytes(c int64) int64 {
+	if c <= 0 {
+		c = DefaultCacheBytes
+	}
+	return max(c*3/8, minValueCache) + c/8 + 2*max(c/8, 1<<20)
+}
+
+// minValueCache is the least memory fastcache takes.
+const minValueCache = 32 << 20
+
 // DefaultMaxCheckpointAge is the default of Options.MaxCheckpointAge.
 const DefaultMaxCheckpointAge = 24 * time.Hour
 

@@ -56,6 +56,7 @@ import (
 
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
+	"github.com/shopstream/shopstream/transform/state"
 	"github.com/shopstream/shopstream/transform/stream"
 )
 
@@ -72,14 +73,16 @@ func main() {
 		posted     = flag.Int("posted", 7, "videos are posted up to this many days before the world starts (create_time; 0: snapshots carry none), so first snapshots are spread over up to that many days more")
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
-		memLimit   = flag.Int64("memory-limit", 384<<20, "soft limit of the Go heap in bytes, as `shopstream transform` sets it (transform.memory_limit's default; GOMEMLIMIT wins); 0: none")
+		memLimit   = flag.Int64("memory-limit", 384<<20, "the process's memory in bytes, as transform.memory_limit (its default): the Go heap's soft limit is this less the stores' off-heap caches (GOMEMLIMIT wins); 0: none")
 		restart    = flag.Bool("restart", false, "the restart benchmark: the history into Kafka, `shopstream transform` through it, then SIGKILL and restart")
 		brokers    = flag.String("brokers", "", "with -restart: the Kafka brokers (comma-separated)")
 		binary     = flag.String("binary", "bin/shopstream", "with -restart: the shopstream binary")
 	)
 	flag.Parse()
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" && !*restart {
-		debug.SetMemoryLimit(*memLimit)
+		// As `shopstream transform` sets it: the stores' caches live
+		// outside the Go heap.
+		debug.SetMemoryLimit(max(*memLimit-state.OffHeapBytes(int64(*cacheMB)<<20), *memLimit/4))
 	}
 	if *restart {
 		if *brokers == "" {

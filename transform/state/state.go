@@ -250,6 +250,7 @@ func (d *DB) Commit() error {
 			d.values.put(s.key([]byte(k)), w.value, w.value != nil)
 		}
 		clear(s.dirty)
+		s.dirtyBytes = 0
 	}
 	return nil
 }
@@ -258,6 +259,7 @@ func (d *DB) Commit() error {
 func (d *DB) Abort() {
 	for _, s := range d.stores {
 		clear(s.dirty)
+		s.dirtyBytes = 0
 		s.mu.Lock()
 		s.produced = -1
 		s.mu.Unlock()

@@ -53,10 +53,16 @@ func TestPendingWrites(t *testing.T) {
 	if v, ok, err := a.Get([]byte("k1")); err != nil || !ok || string(v) != "v1" {
 		t.Fatalf("pending write not read back: %q %v %v", v, ok, err)
 	}
+	if n := db.PendingBytes(); n != len("k1v1k1other") {
+		t.Fatalf("PendingBytes %d with two writes of %d bytes", n, len("k1v1k1other"))
+	}
 	db.TakeChangelog()
 	db.Abort()
 	if _, ok, _ := a.Get([]byte("k1")); ok {
 		t.Fatal("aborted write still visible")
+	}
+	if n := db.PendingBytes(); n != 0 {
+		t.Fatalf("PendingBytes %d after an abort", n)
 	}
 	must(a.Set([]byte("k1"), []byte("v1")))
 	must(a.Set([]byte("k2"), []byte("v2")))
@@ -66,6 +72,10 @@ func TestPendingWrites(t *testing.T) {
 		t.Fatalf("%d changelog records, want 4", n)
 	}
 	must(db.Commit())
+	// The next transaction starts empty (the commit batch is sized by it).
+	if n := db.PendingBytes(); n != 0 {
+		t.Fatalf("PendingBytes %d after a commit", n)
+	}
 	must(a.Delete([]byte("k2")))
 	got := map[string]string{}
 	must(a.Scan([]byte("k"), func(k, v []byte) bool { got[string(k)] = string(v); return true }))

@@ -226,6 +226,14 @@ func (e *engine) run(ctx context.Context) (err error) {
 		kgo.TransactionalID(e.cfg.transactionalID),
 		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// An instance far behind (catching up, or after a restart)
+		// holds a fetch per broker until it is polled: at franz-go's
+		// default of 50 MiB a fetch, decompressed, the buffered records
+		// were most of the process's memory (a heap profile of the
+		// restart benchmark's catch-up: 280 of 550 MiB). A transaction
+		// takes at most MaxTransactionRecords records, so 8 MiB still
+		// keeps several ahead.
+		kgo.FetchMaxBytes(8<<20),
 		// Transaction markers are returned, so that the offsets committed
 		// step over them, as the Java consumer's position does: otherwise
 		// every partition written in transactions (the inputs, the

@@ -169,7 +169,15 @@ func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
 func (f *Facts) Flush() ([]PartialChange, error) {
 	clear(f.out)
 	out := f.out[:0]
-	defer func() { f.out = out[:0] }()
+	defer func() {
+		// Reused unless a large batch (a relink of many entities) grew
+		// it: that one is not kept between transactions.
+		if cap(out) <= maxKeptChanges {
+			f.out = out[:0]
+		} else {
+			f.out = nil
+		}
+	}()
 	f.keys = map[productRef][]string{}
 	defer func() { f.keys = nil }()
 	for _, id := range slices.Sorted(maps.Keys(f.pending)) {
@@ -181,6 +189,10 @@ func (f *Facts) Flush() ([]PartialChange, error) {
 	clear(f.pending)
 	return out, nil
 }
+
+// maxKeptChanges bounds the slice of partial changes Facts keeps for
+// the next Flush.
+const maxKeptChanges = 4096
 
 // Pending returns how many entities the batch holds.
 func (f *Facts) Pending() int { return len(f.pending) }

@@ -208,11 +208,16 @@ func (s *rowsStep) flush(_ context.Context, emit emitFunc) error {
 		s.count++
 	}
 	for _, p := range s.rows {
-		s.free = append(s.free, p)
+		if len(s.free) < maxFreeRows {
+			s.free = append(s.free, p)
+		}
 	}
 	clear(s.rows)
 	return nil
 }
+
+// maxFreeRows bounds the rows a rows task keeps for reuse.
+const maxFreeRows = 4096
 
 // headerAppender is a Serde that writes the wire-format header alone
 // (*schemas.Serde), so a step can write the Avro body itself.

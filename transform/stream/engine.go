@@ -233,7 +233,7 @@ func (e *engine) run(ctx context.Context) (err error) {
 		// restart benchmark's catch-up: 280 of 550 MiB). A transaction
 		// takes at most MaxTransactionRecords records, so 8 MiB still
 		// keeps several ahead.
-		kgo.FetchMaxBytes(8<<20),
+		kgo.FetchMaxBytes(8 << 20),
 		// Transaction markers are returned, so that the offsets committed
 		// step over them, as the Java consumer's position does: otherwise
 		// every partition written in transactions (the inputs, the

@@ -287,7 +287,14 @@ func TestLoadTransactionalInput(t *testing.T) {
 	h.assertExactlyOnce(n)
 	// The newest change loaded is the last committed order's (see
 	// harness.record), not an aborted one's, which come later in time.
+	// The gauge moves after the insert returns, which may be after the rows
+	// are visible and the lag gauge (set at fetch) reads 0: wait for it to
+	// reach the last committed order, then require it not to be past it.
 	newest := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Add((n-1)*time.Minute + time.Second)
+	h.eventually("newest change gauge", time.Minute, func() (bool, string) {
+		got := metricSum(t, reg, load.MetricNewestChange)
+		return got >= float64(newest.Unix()), fmt.Sprint(got)
+	})
 	if got := metricSum(t, reg, load.MetricNewestChange); got != float64(newest.Unix()) {
 		t.Errorf("newest change gauge %v, want %v (%s)", got, newest.Unix(), newest)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/fastcache"
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -393,7 +394,7 @@ func TestStaleCheckpoint(t *testing.T) {
 	}
 	// A local key the changelog never had stands for a delete the store
 	// missed: a full restore drops it.
-	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), nil); err != nil {
+	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(DefaultMaxCheckpointAge + time.Hour)

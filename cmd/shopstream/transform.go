@@ -48,8 +48,7 @@ input history is never replayed.`,
 				// The process runs only the transform, so its limit is
 				// the process's. The stores' caches live outside the Go
 				// heap: the heap gets what they leave.
-				off := int64(max(a.cfg.Transform.Threads, 1)) * state.OffHeapBytes(int64(a.cfg.Transform.CacheMB)<<20)
-				debug.SetMemoryLimit(max(lim-off, lim/4))
+				debug.SetMemoryLimit(state.HeapLimit(lim, a.cfg.Transform.Threads, int64(a.cfg.Transform.CacheMB)<<20))
 			}
 			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
 		}),

@@ -78,6 +78,13 @@ func OffHeapBytes(c int64) int64 {
 	return max(c*3/8, minValueCache) + c/8 + 2*max(c/8, 1<<20)
 }
 
+// HeapLimit is the Go heap's soft limit for a process of memory limit total
+// running dbs DBs of Options.CacheBytes c: what their off-heap memory
+// leaves, and never less than a quarter of total.
+func HeapLimit(total int64, dbs int, c int64) int64 {
+	return max(total-int64(max(dbs, 1))*OffHeapBytes(c), total/4)
+}
+
 // minValueCache is the least memory fastcache takes.
 const minValueCache = 32 << 20
 

@@ -82,7 +82,7 @@ func main() {
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" && !*restart {
 		// As `shopstream transform` sets it: the stores' caches live
 		// outside the Go heap.
-		debug.SetMemoryLimit(max(*memLimit-state.OffHeapBytes(int64(*cacheMB)<<20), *memLimit/4))
+		debug.SetMemoryLimit(state.HeapLimit(*memLimit, 1, int64(*cacheMB)<<20))
 	}
 	if *restart {
 		if *brokers == "" {

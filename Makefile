@@ -22,7 +22,7 @@ GOTEST_FLAGS ?= -race -timeout 30m
 
 export GOFLAGS := -mod=mod
 
-.PHONY: all build run run-transform test test-env test-bi test-halo test-oracle-long chaos bench-load bench-ingest bench-transform bench-transform-restart bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
+.PHONY: all build run dbt run-transform test test-env test-bi test-halo test-oracle-long chaos bench-load bench-ingest bench-transform bench-transform-restart bench-export bench-latency bench-peer deps go-deps chdb kafka-jars venv export-venv compat-clients native-venv superset-venv superset lint clean chromium ui-vendor
 
 all: build
 
@@ -37,6 +37,11 @@ TRANSFORM_THREADS ?= 1
 run: build
 	SHOPSTREAM_SOURCES_SIMULATE=$${SHOPSTREAM_SOURCES_SIMULATE:-true} \
 	SHOPSTREAM_TRANSFORM_THREADS=$${SHOPSTREAM_TRANSFORM_THREADS:-$(TRANSFORM_THREADS)} ./bin/shopstream run
+
+## dbt: one `shopstream dbt` run (dbt build after the loader caught up) with
+## the dbt of the project's virtual environment, against `make run`'s warehouse
+dbt: build venv
+	SHOPSTREAM_DBT_BIN=$${SHOPSTREAM_DBT_BIN:-$(DBT)} ./bin/shopstream dbt
 
 ## run-transform: one more transform instance (ID, default 2) of `make run`'s
 ## group, against its broker and registry; it shares the join's work with the

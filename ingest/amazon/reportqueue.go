@@ -95,6 +95,7 @@ func (q *reportQueue) prefetch(specs ...ReportSpec) {
 	now := q.c.clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.expireLocked(now)
 	unclaimed := 0
 	for _, j := range q.jobs {
 		if !j.claimed {
@@ -126,13 +127,18 @@ func (q *reportQueue) findLocked(key string, anyClaim bool) *reportJob {
 }
 
 // claim returns the job that will run spec for the caller: a prefetch of
-// the same report if one is queued, else a new job. The caller must await
-// or release it.
+// the same report if one is queued and fresh, else a new job. The caller
+// must await or release it.
 func (q *reportQueue) claim(spec ReportSpec) *reportJob {
 	spec, key := q.normalize(spec)
 	now := q.c.clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// A prefetch (or an abandoned claim) older than prefetchTTL holds data
+	// as of its creation: a Sales & Traffic day read again hours later, to
+	// pick up its restatement, must not be answered with the report of
+	// the earlier run.
+	q.expireLocked(now)
 	if j := q.findLocked(key, false); j != nil {
 		j.claimed = true
 		return j
@@ -255,6 +261,10 @@ func (q *reportQueue) driveUntil(ctx context.Context, j *reportJob) error {
 func (q *reportQueue) expire(now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.expireLocked(now)
+}
+
+func (q *reportQueue) expireLocked(now time.Time) {
 	kept := q.jobs[:0]
 	for _, j := range q.jobs {
 		since := j.queued

@@ -124,15 +124,7 @@ func TestFatalReportsDoNotHoldUpOthers(t *testing.T) {
 func TestAbandonedClaimIsTakenOver(t *testing.T) {
 	e := newEnv(t, envOptions{start: simworld.DefaultStart.Add(5 * 24 * time.Hour)})
 	day := DateOf(simworld.DefaultStart, e.cl.ReportZone()).AddDays(1)
-	ctx, cancel := context.WithCancel(context.Background())
-	j := e.cl.reports.claim(e.cl.salesTrafficSpec(day))
-	if err := e.cl.reports.start(ctx, j); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if _, err := e.cl.reports.await(ctx, j); !errors.Is(err, context.Canceled) {
-		t.Fatalf("await with a cancelled context: %v", err)
-	}
+	abandonClaim(t, e, day)
 	if _, err := e.cl.SalesAndTrafficDay(context.Background(), day); err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +133,42 @@ func TestAbandonedClaimIsTakenOver(t *testing.T) {
 	}
 	if len(e.cl.reports.jobs) != 0 {
 		t.Fatalf("%d jobs left in the queue", len(e.cl.reports.jobs))
+	}
+}
+
+// TestStaleAbandonedClaimIsNotTakenOver: a report abandoned by a killed
+// step is as old as its creation; a caller asking for the same report more
+// than prefetchTTL later (the next run, re-reading a day for its
+// restatement) gets a new report, generated now, never the old one.
+func TestStaleAbandonedClaimIsNotTakenOver(t *testing.T) {
+	e := newEnv(t, envOptions{start: simworld.DefaultStart.Add(5 * 24 * time.Hour)})
+	day := DateOf(simworld.DefaultStart, e.cl.ReportZone()).AddDays(1)
+	abandonClaim(t, e, day)
+	e.clock.Advance(prefetchTTL + time.Minute)
+	asked := e.clock.Now()
+	got, err := e.cl.SalesAndTrafficDay(context.Background(), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.rec.count(OpCreateReport, 0); n != 2 {
+		t.Fatalf("%d createReport calls, want 2 (the abandoned report is stale)", n)
+	}
+	if got.Generated.Before(asked) {
+		t.Fatalf("report generated %s, before it was asked for at %s", got.Generated, asked)
+	}
+}
+
+// abandonClaim claims day's report, has it created and stops waiting for
+// it, as a step killed mid-run does.
+func abandonClaim(t *testing.T, e *env, day Date) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	j := e.cl.reports.claim(e.cl.salesTrafficSpec(day))
+	if err := e.cl.reports.start(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := e.cl.reports.await(ctx, j); !errors.Is(err, context.Canceled) {
+		t.Fatalf("await with a cancelled context: %v", err)
 	}
 }

@@ -376,6 +376,20 @@ func callJSON[T any](ctx context.Context, c *Client, req request) (T, error) {
 	return out, err
 }
 
+// callKeyed is callJSON for an answer that is of no use without one field:
+// key returns that field's value, and an empty one is an error naming
+// field. what starts every error.
+func callKeyed[T any](ctx context.Context, c *Client, req request, what, field string, key func(T) string) (T, error) {
+	v, err := callJSON[T](ctx, c, req)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", what, err)
+	}
+	if key(v) == "" {
+		return v, fmt.Errorf("%s: response has no %s", what, field)
+	}
+	return v, nil
+}
+
 // do sends req until accept takes a 2xx body, the error is permanent, or the
 // attempts run out. Each attempt first takes a rate-limiter token.
 func (c *Client) do(ctx context.Context, req request, accept func([]byte) error) error {

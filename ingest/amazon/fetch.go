@@ -17,24 +17,38 @@ func (c *Client) generated(r Report) time.Time {
 	return c.clock.Now().UTC()
 }
 
-// parseInto adapts a report parser to RunReport's parse: the document it
-// accepts is left in *dst.
-func parseInto[T any](parse func([]byte) (*T, error), dst **T) func([]byte) error {
-	return func(b []byte) error {
-		r, err := parse(b)
-		*dst = r
-		return err
-	}
-}
-
-// SalesTrafficDay is one day's Sales & Traffic report.
-type SalesTrafficDay struct {
-	Day      Date
+// ReportDoc is a report's parsed document with the report it came from.
+type ReportDoc[T any] struct {
 	ReportID string
 	// Generated is when Amazon finished the report (processingEndTime).
 	Generated time.Time
-	// Report is nil when Amazon cancelled the report for lack of data.
-	Report *SalesAndTrafficReport
+	// Report is the parsed document; nil when the report failed or was
+	// cancelled.
+	Report *T
+}
+
+// runDoc waits for a claimed report and parses its document with parse.
+// ReportID and Generated are set whatever the error; Report only without
+// one.
+func runDoc[T any](ctx context.Context, c *Client, j *reportJob, parse func([]byte) (*T, error)) (ReportDoc[T], error) {
+	var rep *T
+	res, err := c.runJob(ctx, j, func(b []byte) error {
+		var err error
+		rep, err = parse(b)
+		return err
+	})
+	d := ReportDoc[T]{ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
+	if err == nil {
+		d.Report = rep
+	}
+	return d, err
+}
+
+// SalesTrafficDay is one day's Sales & Traffic report; Report is nil when
+// Amazon cancelled the report for lack of data.
+type SalesTrafficDay struct {
+	Day Date
+	ReportDoc[SalesAndTrafficReport]
 }
 
 // SalesAndTrafficDay requests GET_SALES_AND_TRAFFIC_REPORT for one day at
@@ -42,16 +56,14 @@ type SalesTrafficDay struct {
 // requested range, so per-ASIN per-day figures need one report per day. A day
 // without data (CANCELLED) is not an error: Report is nil.
 func (c *Client) SalesAndTrafficDay(ctx context.Context, day Date) (SalesTrafficDay, error) {
-	var rep *SalesAndTrafficReport
-	res, err := c.RunReport(ctx, c.salesTrafficSpec(day), parseInto(ParseSalesAndTraffic, &rep))
-	out := SalesTrafficDay{Day: day, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
+	doc, err := runDoc(ctx, c, c.reports.claim(c.salesTrafficSpec(day)), ParseSalesAndTraffic)
+	out := SalesTrafficDay{Day: day, ReportDoc: doc}
 	if errors.Is(err, ErrReportCancelled) {
 		return out, nil
 	}
 	if err != nil {
 		return out, fmt.Errorf("sales and traffic %s: %w", day, err)
 	}
-	out.Report = rep
 	return out, nil
 }
 
@@ -107,10 +119,8 @@ func (c *Client) baSpec(typ string, p Period, opts map[string]string) ReportSpec
 
 // SearchTermsPeriod is one period's search terms report.
 type SearchTermsPeriod struct {
-	Period    Period
-	ReportID  string
-	Generated time.Time
-	Report    *SearchTermsReport
+	Period Period
+	ReportDoc[SearchTermsReport]
 }
 
 // SearchTerms requests the Brand Analytics search terms report for period p
@@ -118,13 +128,11 @@ type SearchTermsPeriod struct {
 // published is cancelled by Amazon: the error wraps ErrReportCancelled and
 // the period should be asked again later.
 func (c *Client) SearchTerms(ctx context.Context, p Period) (SearchTermsPeriod, error) {
-	var rep *SearchTermsReport
-	res, err := c.RunReport(ctx, c.baSpec(ReportSearchTerms, p, nil), parseInto(ParseSearchTerms, &rep))
-	out := SearchTermsPeriod{Period: p, ReportID: res.Report.ReportID, Generated: c.generated(res.Report)}
+	doc, err := runDoc(ctx, c, c.reports.claim(c.baSpec(ReportSearchTerms, p, nil)), ParseSearchTerms)
+	out := SearchTermsPeriod{Period: p, ReportDoc: doc}
 	if err != nil {
 		return out, fmt.Errorf("search terms %s %s: %w", p.Kind, p.Start, err)
 	}
-	out.Report = rep
 	return out, nil
 }
 
@@ -132,12 +140,10 @@ func (c *Client) SearchTerms(ctx context.Context, p Period) (SearchTermsPeriod, 
 // is set when that report failed (a *ReportFatalError, ErrReportCancelled,
 // ...); other batches are unaffected.
 type SQPBatch struct {
-	Period    Period
-	ASINs     []string
-	ReportID  string
-	Generated time.Time
-	Report    *SearchQueryPerformanceReport
-	Err       error
+	Period Period
+	ASINs  []string
+	ReportDoc[SearchQueryPerformanceReport]
+	Err error
 }
 
 // maxSQPAsinOption is the limit of the SQP report's asin option:
@@ -192,11 +198,10 @@ func (c *Client) SearchQueryPerformance(ctx context.Context, p Period, asins []s
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		var rep *SearchQueryPerformanceReport
-		res, err := c.runJob(ctx, jobs[i], parseInto(ParseSearchQueryPerformance, &rep))
-		b := SQPBatch{Period: p, ASINs: batch, ReportID: res.Report.ReportID, Generated: c.generated(res.Report), Report: rep}
+		doc, err := runDoc(ctx, c, jobs[i], ParseSearchQueryPerformance)
+		b := SQPBatch{Period: p, ASINs: batch, ReportDoc: doc}
 		if err != nil {
-			b.Report, b.Err = nil, fmt.Errorf("search query performance %s %s: %w", p.Kind, p.Start, err)
+			b.Err = fmt.Errorf("search query performance %s %s: %w", p.Kind, p.Start, err)
 		}
 		out = append(out, b)
 	}
@@ -255,14 +260,8 @@ type CatalogItem struct {
 // client's marketplace.
 func (c *Client) GetCatalogItem(ctx context.Context, asin string) (CatalogItem, error) {
 	q := url.Values{"marketplaceIds": {c.cfg.MarketplaceID}, "includedData": {"identifiers,salesRanks,summaries"}}
-	it, err := callJSON[CatalogItem](ctx, c, request{op: OpGetCatalogItem, method: "GET", path: "/catalog/2022-04-01/items/" + url.PathEscape(asin), query: q})
-	if err != nil {
-		return it, fmt.Errorf("get catalog item %s: %w", asin, err)
-	}
-	if it.ASIN == "" {
-		return it, fmt.Errorf("get catalog item %s: response has no asin", asin)
-	}
-	return it, nil
+	return callKeyed(ctx, c, request{op: OpGetCatalogItem, method: "GET", path: "/catalog/2022-04-01/items/" + url.PathEscape(asin), query: q},
+		"get catalog item "+asin, "asin", func(it CatalogItem) string { return it.ASIN })
 }
 
 // CatalogSnapshot reads every ASIN of the list (the stage calls it on its

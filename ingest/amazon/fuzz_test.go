@@ -38,7 +38,7 @@ func fuzzReport[T any](f *testing.F, example string, parse func([]byte) (*T, err
 
 func FuzzParseSalesAndTraffic(f *testing.F) {
 	fuzzReport(f, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) {
-		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2026, Month: 1, Day: 1}, Report: r})
+		_, _ = fuzzMapper.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2026, Month: 1, Day: 1}, ReportDoc: ReportDoc[SalesAndTrafficReport]{Report: r}})
 	}, `{"salesAndTrafficByAsin":[{"parentAsin":"B1","salesByAsin":{"orderedProductSales":{"amount":"1e40","currencyCode":"USD"}}}]}`)
 }
 
@@ -46,13 +46,13 @@ var fuzzWeek = Period{"WEEK", Date{Year: 2026, Month: 1, Day: 4}, Date{Year: 202
 
 func FuzzParseSearchTerms(f *testing.F) {
 	fuzzReport(f, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) {
-		_, _ = fuzzMapper.SearchTerms(SearchTermsPeriod{Period: fuzzWeek, Report: r})
+		_, _ = fuzzMapper.SearchTerms(SearchTermsPeriod{Period: fuzzWeek, ReportDoc: ReportDoc[SearchTermsReport]{Report: r}})
 	})
 }
 
 func FuzzParseSearchQueryPerformance(f *testing.F) {
 	fuzzReport(f, "sellingPartnerSearchQueryPerformanceReport.json", ParseSearchQueryPerformance, func(r *SearchQueryPerformanceReport) {
-		_, _ = fuzzMapper.SearchQueryPerformance(SQPBatch{Period: fuzzWeek, Report: r})
+		_, _ = fuzzMapper.SearchQueryPerformance(SQPBatch{Period: fuzzWeek, ReportDoc: ReportDoc[SearchQueryPerformanceReport]{Report: r}})
 	})
 }
 

@@ -79,17 +79,17 @@ func TestParseModelExamples(t *testing.T) {
 	var recs []Record
 	gen := time.Date(2021, 6, 15, 0, 0, 0, 0, time.UTC)
 	recs = append(recs, mapExamples(t, "sellerSalesAndTrafficReport.json", ParseSalesAndTraffic, func(r *SalesAndTrafficReport) ([]Record, error) {
-		return m.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2021, Month: 6, Day: 11}, ReportID: "ID323", Generated: gen, Report: r})
+		return m.SalesTraffic(SalesTrafficDay{Day: Date{Year: 2021, Month: 6, Day: 11}, ReportDoc: ReportDoc[SalesAndTrafficReport]{ReportID: "ID323", Generated: gen, Report: r}})
 	})...)
 	terms := mapExamples(t, "sellingPartnerSearchTermsReport.json", ParseSearchTerms, func(r *SearchTermsReport) ([]Record, error) {
-		return m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{Year: 2021, Month: 6, Day: 6}, Date{Year: 2021, Month: 6, Day: 12}}, Generated: gen, Report: r})
+		return m.SearchTerms(SearchTermsPeriod{Period: Period{"WEEK", Date{Year: 2021, Month: 6, Day: 6}, Date{Year: 2021, Month: 6, Day: 12}}, ReportDoc: ReportDoc[SearchTermsReport]{Generated: gen, Report: r}})
 	})
 	if len(terms) == 0 || len(terms[0].Value["clicked_asins"].([]any)) < 2 {
 		t.Fatalf("search terms not grouped: %+v", terms)
 	}
 	recs = append(recs, terms...)
 	recs = append(recs, mapExamples(t, "sellingPartnerSearchQueryPerformanceReport.json", ParseSearchQueryPerformance, func(r *SearchQueryPerformanceReport) ([]Record, error) {
-		return m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{Year: 2025, Month: 1, Day: 5}, Date{Year: 2025, Month: 1, Day: 11}}, Generated: gen, Report: r})
+		return m.SearchQueryPerformance(SQPBatch{Period: Period{"WEEK", Date{Year: 2025, Month: 1, Day: 5}, Date{Year: 2025, Month: 1, Day: 11}}, ReportDoc: ReportDoc[SearchQueryPerformanceReport]{Generated: gen, Report: r}})
 	})...)
 	var orders getOrdersResponse
 	if err := json.Unmarshal(responseExample(t, "ordersV0.json", "/orders/v0/orders"), &orders); err != nil {

@@ -74,40 +74,27 @@ func (c *Client) CreateReport(ctx context.Context, spec ReportSpec) (string, err
 	if err != nil {
 		return "", fmt.Errorf("create report %s: %w", spec.ReportType, err)
 	}
-	resp, err := callJSON[struct {
+	type created struct {
 		ReportID string `json:"reportId"`
-	}](ctx, c, request{op: OpCreateReport, method: "POST", path: "/reports/2021-06-30/reports", body: body})
-	if err != nil {
-		return "", fmt.Errorf("create report %s: %w", spec.ReportType, err)
 	}
-	if resp.ReportID == "" {
-		return "", fmt.Errorf("create report %s: response has no reportId", spec.ReportType)
+	resp, err := callKeyed(ctx, c, request{op: OpCreateReport, method: "POST", path: "/reports/2021-06-30/reports", body: body},
+		"create report "+spec.ReportType, "reportId", func(r created) string { return r.ReportID })
+	if err != nil {
+		return "", err
 	}
 	return resp.ReportID, nil
 }
 
 // GetReport returns a report's status.
 func (c *Client) GetReport(ctx context.Context, id string) (Report, error) {
-	r, err := callJSON[Report](ctx, c, request{op: OpGetReport, method: "GET", path: "/reports/2021-06-30/reports/" + url.PathEscape(id)})
-	if err != nil {
-		return r, fmt.Errorf("get report %s: %w", id, err)
-	}
-	if r.ProcessingStatus == "" {
-		return r, fmt.Errorf("get report %s: response has no processingStatus", id)
-	}
-	return r, nil
+	return callKeyed(ctx, c, request{op: OpGetReport, method: "GET", path: "/reports/2021-06-30/reports/" + url.PathEscape(id)},
+		"get report "+id, "processingStatus", func(r Report) string { return r.ProcessingStatus })
 }
 
 // GetReportDocument returns a document's pre-signed URL.
 func (c *Client) GetReportDocument(ctx context.Context, docID string) (ReportDocument, error) {
-	d, err := callJSON[ReportDocument](ctx, c, request{op: OpGetReportDocument, method: "GET", path: "/reports/2021-06-30/documents/" + url.PathEscape(docID)})
-	if err != nil {
-		return d, fmt.Errorf("get report document %s: %w", docID, err)
-	}
-	if d.URL == "" {
-		return d, fmt.Errorf("get report document %s: response has no url", docID)
-	}
-	return d, nil
+	return callKeyed(ctx, c, request{op: OpGetReportDocument, method: "GET", path: "/reports/2021-06-30/documents/" + url.PathEscape(docID)},
+		"get report document "+docID, "url", func(d ReportDocument) string { return d.URL })
 }
 
 // documentURLTTL is how long Amazon's pre-signed document URLs work; the

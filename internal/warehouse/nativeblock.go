@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/ch-go/proto"
+	"github.com/shopstream/shopstream/internal/chsql"
 )
 
 // Blocks between the engine and native-protocol clients.
@@ -148,7 +149,7 @@ func topLevel(t string, sep byte) iter.Seq[int] {
 		for i := 0; i < len(t); i++ {
 			switch t[i] {
 			case '\'', '`', '"':
-				i = quotedEnd(t, i, t[i]) - 1 // at the closing quote
+				i = chsql.QuotedEnd(t, i, t[i]) - 1 // at the closing quote
 			case '(':
 				depth++
 			case ')':

@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/ch-go/compress"
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/rs/zerolog"
+	"github.com/shopstream/shopstream/internal/chsql"
 )
 
 // The native protocol.
@@ -862,7 +863,7 @@ func splitTarget(target string) (table string, cols []string) {
 	for i := 0; i < len(target); i++ {
 		switch target[i] {
 		case '`', '"', '\'':
-			i = quotedEnd(target, i, target[i]) - 1 // at the closing quote
+			i = chsql.QuotedEnd(target, i, target[i]) - 1 // at the closing quote
 		case '(':
 			open = i
 		}
@@ -876,20 +877,9 @@ func splitTarget(target string) (table string, cols []string) {
 	table = strings.TrimSpace(target[:open])
 	_, args := splitType("x" + strings.TrimSpace(target[open:]))
 	for _, a := range args {
-		cols = append(cols, unquoteIdentifier(a))
+		cols = append(cols, chsql.Unquote(a))
 	}
 	return table, cols
-}
-
-func unquoteIdentifier(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && (s[0] == '`' && s[len(s)-1] == '`' || s[0] == '"' && s[len(s)-1] == '"') {
-		q := s[0]
-		inner := s[1 : len(s)-1]
-		inner = strings.ReplaceAll(inner, string(q)+string(q), string(q))
-		return strings.NewReplacer(`\`+string(q), string(q), `\\`, `\`).Replace(inner)
-	}
-	return s
 }
 
 // stripFormat removes a trailing FORMAT clause: native clients get blocks.

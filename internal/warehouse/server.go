@@ -20,6 +20,7 @@ import (
 
 	"github.com/ClickHouse/ch-go/compress"
 	"github.com/rs/zerolog"
+	"github.com/shopstream/shopstream/internal/chsql"
 )
 
 // Options tune the server. Zero values take the defaults.
@@ -279,7 +280,7 @@ func parseRequest(hr *http.Request) (*httpRequest, error) {
 		case strings.HasPrefix(name, "param_"):
 			r.params[strings.TrimPrefix(name, "param_")] = vals[len(vals)-1]
 		case !transportParams[name]:
-			if !isIdentifier(name) {
+			if !chsql.IsIdentifier(name) {
 				return nil, &Exception{Code: codeUnknownSetting, Message: fmt.Sprintf("Unknown setting '%s'. (UNKNOWN_SETTING)", name)}
 			}
 			r.settings = append(r.settings, [2]string{name, vals[len(vals)-1]})

@@ -116,20 +116,6 @@ func quoteString(s string) string {
 	return "'" + r.Replace(s) + "'"
 }
 
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
 // returnsResult says whether a statement produces a result set, which is
 // when ClickHouse sends X-ClickHouse-Format: clients tell a query's empty
 // result from a command's summary by it.

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/gs1"
 )
 
 // Brand is a brand the seller owns (Brand Registry on Amazon).
@@ -314,20 +316,7 @@ func newGTIN(r *rand.Rand) string {
 	} else {
 		body = "040" + digits(r, 10) // an EAN-13 (GS1 Germany prefix) inside a GTIN-14
 	}
-	return body + string(byte('0'+gtinCheckDigit(body)))
-}
-
-// gtinCheckDigit computes the GS1 mod-10 check digit of the digits in body.
-func gtinCheckDigit(body string) int {
-	sum := 0
-	for i := 0; i < len(body); i++ {
-		d := int(body[len(body)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return (10 - sum%10) % 10
+	return body + string(byte('0'+gs1.CheckDigit(body)))
 }
 
 // ValidGTIN reports whether s is 8, 12, 13 or 14 digits with a correct check digit.
@@ -342,7 +331,7 @@ func ValidGTIN(s string) bool {
 			return false
 		}
 	}
-	return gtinCheckDigit(s[:len(s)-1]) == int(s[len(s)-1]-'0')
+	return gs1.CheckDigit(s[:len(s)-1]) == int(s[len(s)-1]-'0')
 }
 
 // amazonIdentifiers returns the identifiers Amazon's catalog publishes for a

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/shopstream/shopstream/internal/gs1"
 )
 
 // ErrInvalidGTIN is wrapped by NormalizeGTIN's errors.
@@ -55,22 +57,8 @@ func NormalizeGTIN(s string) (string, error) {
 	if allZero {
 		return "", fmt.Errorf("%w %q: all zeros", ErrInvalidGTIN, s)
 	}
-	if want := checkDigit(d[:len(d)-1]); int(d[len(d)-1]-'0') != want {
+	if want := gs1.CheckDigit(d[:len(d)-1]); int(d[len(d)-1]-'0') != want {
 		return "", fmt.Errorf("%w %q: check digit %c, want %d", ErrInvalidGTIN, s, d[len(d)-1], want)
 	}
 	return strings.Repeat("0", 14-len(d)) + d, nil
-}
-
-// checkDigit is the GS1 mod-10 check digit of body: from the right, digits
-// are weighted 3, 1, 3, 1, ...
-func checkDigit(body string) int {
-	sum := 0
-	for i := 0; i < len(body); i++ {
-		v := int(body[len(body)-1-i] - '0')
-		if i%2 == 0 {
-			v *= 3
-		}
-		sum += v
-	}
-	return (10 - sum%10) % 10
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/gs1"
 	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
@@ -211,19 +212,7 @@ func (w *world) currency() string {
 // upc returns a random valid GTIN-12.
 func (w *world) upc() string {
 	body := fmt.Sprintf("%d%010d", 1+w.rng.IntN(9), w.rng.Int64N(1e10))
-	return body + string(rune('0'+checkDigit(body)))
-}
-
-func checkDigit(body string) int {
-	sum := 0
-	for i := 0; i < len(body); i++ {
-		v := int(body[len(body)-1-i] - '0')
-		if i%2 == 0 {
-			v *= 3
-		}
-		sum += v
-	}
-	return (10 - sum%10) % 10
+	return body + string(rune('0'+gs1.CheckDigit(body)))
 }
 
 func (w *world) ts(day int) time.Time {

@@ -22,6 +22,19 @@ func get(t *testing.T, u string, hdr map[string]string) (int, []byte) {
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
+	return do(t, req)
+}
+
+func post(t *testing.T, u, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return do(t, req)
+}
+
+// do sends req and returns the answer's status and body.
+func do(t *testing.T, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -173,17 +186,6 @@ func TestStopsWhenContextIsDone(t *testing.T) {
 	if _, err := http.Get(s.Description().BaseURL + DescriptionPath); err == nil {
 		t.Error("still serving after the context ended")
 	}
-}
-
-func post(t *testing.T, u, body string) (int, []byte) {
-	t.Helper()
-	resp, err := http.Post(u, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }
 
 // TestFaultsControl: POST /_sim/faults switches faults on for every API of

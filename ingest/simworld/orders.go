@@ -252,23 +252,49 @@ func dur(r *rand.Rand, lo, hi time.Duration) time.Duration {
 // amazonBucket returns the Amazon orders purchased in minute m: the usual
 // demand, then the extra demand of planted halo effects.
 func (w *World) amazonBucket(m int64) []*AmazonOrder {
+	return bucket(w, &w.amzCache, m, w.newAmazonBucket)
+}
+
+// bucket returns the orders of minute m from cache, drawn by draw the first
+// time; there are none before the world's start.
+func bucket[O any](w *World, cache *map[int64][]O, m int64, draw func(int64) []O) []O {
 	if m < w.startMinute() {
 		return nil
 	}
-	return memo(w, &w.amzCache, m, func() []*AmazonOrder { return w.newAmazonBucket(m) })
+	return memo(w, cache, m, func() []O { return draw(m) })
+}
+
+// minute is what the usual orders of one marketplace in one minute are drawn
+// from.
+type minute struct {
+	r     *rand.Rand
+	start time.Time
+	// lambda is the minute's rate: perMinute in the hour-of-day shape of
+	// the marketplace's zone.
+	lambda float64
+	// n is how many usual orders the minute has (at most 99, which the
+	// order ids leave room for).
+	n int
+	// rel is the minute's number from the world's start.
+	rel int64
+}
+
+// usualMinute draws minute m of a marketplace from the random stream named
+// stream.
+func (w *World) usualMinute(stream string, m int64, perMinute float64, zone *time.Location) minute {
+	r := rngFor(w.seed, stream, m)
+	start := time.Unix(m*60, 0).UTC()
+	lambda := perMinute * diurnal[start.In(zone).Hour()]
+	return minute{r: r, start: start, lambda: lambda, n: min(poisson(r, lambda), 99), rel: m - w.startMinute()}
 }
 
 func (w *World) newAmazonBucket(m int64) []*AmazonOrder {
-	r := rngFor(w.seed, "amazon-orders", m)
-	minuteStart := time.Unix(m*60, 0).UTC()
-	lambda := w.cfg.Scale.AmazonOrdersPerMinute * diurnal[minuteStart.In(w.cfg.AmazonZone).Hour()]
-	n := min(poisson(r, lambda), 99)
-	rel := m - w.startMinute()
-	out := make([]*AmazonOrder, 0, n)
-	for i := 0; i < n; i++ {
-		out = append(out, w.newAmazonOrder(r, minuteStart, rel, i, w.amazonPick.pick))
+	u := w.usualMinute("amazon-orders", m, w.cfg.Scale.AmazonOrdersPerMinute, w.cfg.AmazonZone)
+	out := make([]*AmazonOrder, 0, u.n)
+	for i := 0; i < u.n; i++ {
+		out = append(out, w.newAmazonOrder(u.r, u.start, u.rel, i, w.amazonPick.pick))
 	}
-	return w.haloAmazonOrders(out, m, lambda)
+	return w.haloAmazonOrders(out, m, u.lambda)
 }
 
 // haloAmazonOrders appends to the orders of minute m (whose usual rate is
@@ -448,20 +474,14 @@ func (w *World) AmazonOrder(id string) (*AmazonOrder, bool) {
 // tiktokBucket returns the TikTok orders created in minute m: the usual
 // ones, then those that videos taking off sell.
 func (w *World) tiktokBucket(m int64) []*TikTokOrder {
-	if m < w.startMinute() {
-		return nil
-	}
-	return memo(w, &w.ttCache, m, func() []*TikTokOrder { return w.newTikTokBucket(m) })
+	return bucket(w, &w.ttCache, m, w.newTikTokBucket)
 }
 
 func (w *World) newTikTokBucket(m int64) []*TikTokOrder {
-	r := rngFor(w.seed, "tiktok-orders", m)
-	minuteStart := time.Unix(m*60, 0).UTC()
-	lambda := w.cfg.Scale.TikTokOrdersPerMinute * diurnal[minuteStart.In(w.cfg.ShopZone).Hour()]
-	n := min(poisson(r, lambda), 99)
-	rel := m - w.startMinute()
-	out := make([]*TikTokOrder, 0, n)
-	for i := 0; i < n; i++ {
+	u := w.usualMinute("tiktok-orders", m, w.cfg.Scale.TikTokOrdersPerMinute, w.cfg.ShopZone)
+	r, minuteStart, rel := u.r, u.start, u.rel
+	out := make([]*TikTokOrder, 0, u.n)
+	for i := 0; i < u.n; i++ {
 		o := w.newTikTokOrder(r, minuteStart, rel, i, func(at time.Time) (string, *Variant) {
 			// Attribute some sales to a recent video that shows the product.
 			if r.Float64() < 0.45 {

@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/kafkatopic"
@@ -52,21 +51,7 @@ func NewKafka(t testing.TB) *Kafka {
 	}
 	prefix := "t" + hex.EncodeToString(b[:]) + "."
 
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	client, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := Context(t)
-	registry := schemas.NewRegistry(client)
-	if _, err := registry.Register(ctx); err != nil {
-		t.Fatalf("register schemas: %v", err)
-	}
-	serde, err := registry.Serde(ctx)
-	if err != nil {
-		t.Fatalf("serde: %v", err)
-	}
+	reg := NewRegistry(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +60,10 @@ func NewKafka(t testing.TB) *Kafka {
 	k := &Kafka{
 		Brokers:     brokers,
 		Prefix:      prefix,
-		Serde:       serde,
-		Encoder:     Encoder{Serde: serde, Prefix: prefix},
-		Registry:    client,
-		RegistryURL: reg.URL(),
+		Serde:       reg.Serde,
+		Encoder:     Encoder{Serde: reg.Serde, Prefix: prefix},
+		Registry:    reg.Client,
+		RegistryURL: reg.URL,
 		Client:      cl,
 		Admin:       kadm.NewClient(cl),
 	}

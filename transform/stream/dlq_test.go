@@ -15,7 +15,6 @@ import (
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
-	"github.com/shopstream/shopstream/transform/join"
 )
 
 // TestReplayDeadLetter: a product whose schema the registry does not know
@@ -29,8 +28,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	e := newKafkaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rows := e.follow(t, ctx, join.TopicProductDaily)
-	links := e.follow(t, ctx, identity.TopicProductLinks)
+	rows, links := e.followOutputs(t, ctx)
 	outputs := e.count(t, ctx, identity.TopicProductLinks)
 	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dlq := deadletter.Topic(e.prefix + identity.TopicTikTokProducts)
@@ -68,11 +66,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	}
 	waitFor(t, "the dead letter", time.Minute, func() bool { return len(read().Letters(deadletter.KindTransform)) == 1 },
 		func() string { return fmt.Sprint(read().Entries) })
-	waitFor(t, "the other outputs", time.Minute, func() bool {
-		return slices.Equal(rows.current(), rowsBefore) && slices.Equal(links.current(), linksBefore)
-	}, func() string {
-		return "links:\n" + diff(links.current(), linksBefore) + "\nrows:\n" + diff(rows.current(), rowsBefore)
-	})
+	waitTables(t, "the other outputs", time.Minute, rows, links, rowsBefore, linksBefore)
 	dead := read().Letters(deadletter.KindTransform)[0]
 	if dead.Class != deadletter.ClassUnknownSchema || dead.Offset < 0 || dead.Topic != e.prefix+late.topic {
 		t.Fatalf("dead letter %+v", dead)
@@ -102,11 +96,7 @@ func TestReplayDeadLetter(t *testing.T) {
 		return r
 	}
 	request()
-	waitFor(t, "the replayed outputs", time.Minute, func() bool {
-		return slices.Equal(rows.current(), rowsAfter) && slices.Equal(links.current(), linksAfter)
-	}, func() string {
-		return "links:\n" + diff(links.current(), linksAfter) + "\nrows:\n" + diff(rows.current(), rowsAfter)
-	})
+	waitTables(t, "the replayed outputs", time.Minute, rows, links, rowsAfter, linksAfter)
 	if rep := read().Replayed(); len(rep) != 1 || !rep[dead.ID()] {
 		t.Fatalf("replayed markers %v, want the dead letter's", rep)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -71,7 +72,7 @@ func (p *serial) process(topic string, rec map[string]any) error {
 // every output key, per topic, decoded.
 func driverOutputs(t *testing.T, ins []input, partitions int) map[string]map[string]map[string]any {
 	t.Helper()
-	serde := newSerde(t)
+	serde := testenv.NewRegistry(t).Serde
 	d, err := NewDriver(Config{Serde: serde, Partitions: partitions, StateDir: t.TempDir(), CacheBytes: 8 << 20})
 	if err != nil {
 		t.Fatal(err)

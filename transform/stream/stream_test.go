@@ -78,12 +78,41 @@ type table struct {
 
 func (e *kafkaEnv) follow(t *testing.T, ctx context.Context, topic string) *table {
 	t.Helper()
+	tb := &table{rows: map[string]map[string]any{}}
+	e.consume(t, ctx, topic, func(r *kgo.Record) {
+		v, err := e.serde.Decode(ctx, r.Value)
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		if err != nil {
+			tb.errs = append(tb.errs, err.Error())
+			return
+		}
+		k := string(r.Key)
+		if prev, ok := tb.rows[k]; ok && prev["version"].(int64) >= v["version"].(int64) {
+			tb.errs = append(tb.errs, fmt.Sprintf("%s: version %d after %d", k, v["version"], prev["version"]))
+		}
+		tb.rows[k] = v
+	})
+	return tb
+}
+
+// followOutputs follows the transform's outputs: the joined rows
+// (xchannel.product_daily) and the identity links
+// (xchannel.product_links).
+func (e *kafkaEnv) followOutputs(t *testing.T, ctx context.Context) (rows, links *table) {
+	t.Helper()
+	return e.follow(t, ctx, join.TopicProductDaily), e.follow(t, ctx, identity.TopicProductLinks)
+}
+
+// consume hands every committed record of topic, from the start, to fn
+// (on a goroutine of its own) until ctx or the test ends.
+func (e *kafkaEnv) consume(t *testing.T, ctx context.Context, topic string, fn func(*kgo.Record)) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.prefix+topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := &table{rows: map[string]map[string]any{}}
 	done := make(chan struct{})
 	t.Cleanup(func() { cl.Close(); <-done })
 	go func() {
@@ -93,23 +122,33 @@ func (e *kafkaEnv) follow(t *testing.T, ctx context.Context, topic string) *tabl
 			if ctx.Err() != nil || fs.IsClientClosed() {
 				return
 			}
-			fs.EachRecord(func(r *kgo.Record) {
-				v, err := e.serde.Decode(ctx, r.Value)
-				tb.mu.Lock()
-				defer tb.mu.Unlock()
-				if err != nil {
-					tb.errs = append(tb.errs, err.Error())
-					return
-				}
-				k := string(r.Key)
-				if prev, ok := tb.rows[k]; ok && prev["version"].(int64) >= v["version"].(int64) {
-					tb.errs = append(tb.errs, fmt.Sprintf("%s: version %d after %d", k, v["version"], prev["version"]))
-				}
-				tb.rows[k] = v
-			})
+			fs.EachRecord(fn)
 		}
 	}()
-	return tb
+}
+
+// checkTables fails t for what the tables found wrong in their topics:
+// records that did not decode, versions that went back.
+func checkTables(t *testing.T, tables ...*table) {
+	t.Helper()
+	for _, tb := range tables {
+		tb.mu.Lock()
+		if len(tb.errs) > 0 {
+			t.Errorf("output problems: %v", tb.errs)
+		}
+		tb.mu.Unlock()
+	}
+}
+
+// waitTables waits until rows and links hold wantRows and wantLinks (as
+// current returns them).
+func waitTables(t *testing.T, what string, timeout time.Duration, rows, links *table, wantRows, wantLinks []string) {
+	t.Helper()
+	waitFor(t, what, timeout, func() bool {
+		return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
+	}, func() string {
+		return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
+	})
 }
 
 // current returns the table's live rows, without fields that differ
@@ -193,8 +232,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	e := newKafkaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rows := e.follow(t, ctx, join.TopicProductDaily)
-	links := e.follow(t, ctx, identity.TopicProductLinks)
+	rows, links := e.followOutputs(t, ctx)
 	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dir := t.TempDir()
 
@@ -247,51 +285,25 @@ func TestCrashBeforeCommit(t *testing.T) {
 	}
 	wantRows, wantLinks := expected(t, ins)
 	stop := e.startInstance(t, group, "0", dir)
-	waitFor(t, "all rows after the restart", time.Minute, func() bool {
-		return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
-	}, func() string {
-		return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
-	})
+	waitTables(t, "all rows after the restart", time.Minute, rows, links, wantRows, wantLinks)
 	dead := e.count(t, ctx, deadletter.Topic("tiktok.orders"))
 	waitFor(t, "the dead letter", time.Minute, func() bool { return dead() == 1 }, func() string { return fmt.Sprint(dead()) })
 	if err := stop(); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	for _, tb := range []*table{rows, links} {
-		tb.mu.Lock()
-		if len(tb.errs) > 0 {
-			t.Errorf("output problems: %v", tb.errs)
-		}
-		tb.mu.Unlock()
-	}
+	checkTables(t, rows, links)
 }
 
 // count returns a function reporting how many committed records topic has.
 func (e *kafkaEnv) count(t *testing.T, ctx context.Context, topic string) func() int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.prefix+topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	n := 0
-	done := make(chan struct{})
-	t.Cleanup(func() { cl.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil || fs.IsClientClosed() {
-				return
-			}
-			fs.EachRecord(func(r *kgo.Record) {
-				mu.Lock()
-				n++
-				mu.Unlock()
-			})
-		}
-	}()
+	e.consume(t, ctx, topic, func(*kgo.Record) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+	})
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
@@ -321,8 +333,7 @@ func TestInputsExpired(t *testing.T) {
 	e := newKafkaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rows := e.follow(t, ctx, join.TopicProductDaily)
-	links := e.follow(t, ctx, identity.TopicProductLinks)
+	rows, links := e.followOutputs(t, ctx)
 	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	ins := history(t)
 	half, _ := expected(t, ins[:len(ins)/2])
@@ -349,11 +360,7 @@ func TestInputsExpired(t *testing.T) {
 	e.produce(t, ins[len(ins)/2:])
 	wantRows, wantLinks := expected(t, ins)
 	stop = e.startInstance(t, group, "0", t.TempDir())
-	waitFor(t, "every row", time.Minute, func() bool {
-		return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
-	}, func() string {
-		return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
-	})
+	waitTables(t, "every row", time.Minute, rows, links, wantRows, wantLinks)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,10 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -29,11 +28,12 @@ func (e *kafkaEnv) config(group, id, dir string) Config {
 }
 
 // startInstance runs one instance of the partitioned transform until the
-// returned stop is called.
-func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string) (stop func() error) {
+// returned stop is called. Its warnings go to the test log, and to logs.
+func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string, logs ...io.Writer) (stop func() error) {
 	t.Helper()
 	cfg := e.config(group, id, dir)
-	cfg.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()
+	out := io.MultiWriter(append(logs, zerolog.NewTestWriter(t))...)
+	cfg.Log = zerolog.New(out).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()
 	tr, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +64,7 @@ func TestTransformInstances(t *testing.T) {
 			e := newKafkaEnv(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			rows := e.follow(t, ctx, join.TopicProductDaily)
-			links := e.follow(t, ctx, identity.TopicProductLinks)
+			rows, links := e.followOutputs(t, ctx)
 			group := strings.TrimSuffix(e.prefix, ".") + "-group"
 			ins := history(t)
 			base := t.TempDir()
@@ -90,48 +89,15 @@ func TestTransformInstances(t *testing.T) {
 			e.produce(t, ins[2*third:])
 
 			wantRows, wantLinks := expected(t, ins)
-			waitFor(t, "rows and links", 2*time.Minute, func() bool {
-				return slices.Equal(rows.current(), wantRows) && slices.Equal(links.current(), wantLinks)
-			}, func() string {
-				return "rows:\n" + diff(rows.current(), wantRows) + "\nlinks:\n" + diff(links.current(), wantLinks)
-			})
+			waitTables(t, "rows and links", 2*time.Minute, rows, links, wantRows, wantLinks)
 			for _, stop := range stops {
 				if err := stop(); err != nil {
 					t.Errorf("instance: %v", err)
 				}
 			}
-			for _, tb := range []*table{rows, links} {
-				tb.mu.Lock()
-				if len(tb.errs) > 0 {
-					t.Errorf("output problems: %v", tb.errs)
-				}
-				tb.mu.Unlock()
-			}
+			checkTables(t, rows, links)
 		})
 	}
-}
-
-// newSerde returns a Serde over an in-process schema registry holding
-// every schema.
-func newSerde(t *testing.T) *schemas.Serde {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	src, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.NewRegistry(src)
-	if _, err := r.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := r.Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serde
 }
 
 // TestDriver runs the topology in process (every step, task and store,
@@ -139,7 +105,7 @@ func newSerde(t *testing.T) *schemas.Serde {
 // sizes, restarting it on the same state directory halfway: the outputs,
 // last version per key, equal the serial reference's.
 func TestDriver(t *testing.T) {
-	serde := newSerde(t)
+	serde := testenv.NewRegistry(t).Serde
 	ins := history(t)
 	wantRows, wantLinks := expected(t, ins)
 	for _, parts := range []int{1, 4} {

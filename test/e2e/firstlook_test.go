@@ -49,7 +49,7 @@ func checkFirstLook(t *testing.T, ctx context.Context, warehouseAddr string, pla
 		t.Errorf("first look: %d days of the top product, want the days around its TikTok peak", len(days))
 	}
 	for _, q := range queries {
-		out, err := httpQuery(ctx, warehouseAddr, q+"\nFORMAT PrettyCompactMonoBlock")
+		out, err := warehouseAt(warehouseAddr).Query(ctx, q+"\nFORMAT PrettyCompactMonoBlock")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz"
 	"github.com/shopstream/shopstream/ingest/tiktokshop"
+	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/internal/testenv"
@@ -170,7 +172,7 @@ func haloDir(t *testing.T) string {
 
 // haloRun is the `shopstream run` process of the test.
 type haloRun struct {
-	proc                                 *process
+	proc                                 *pipelinetest.Process
 	dataDir                              string
 	warehouse, native, registry, metrics string
 }
@@ -182,8 +184,10 @@ func startHaloRun(t *testing.T, bin, dir, brokers, prefix string) haloRun {
 		"SHOPSTREAM_SCHEMA_REGISTRY_LISTEN="+r.registry, "SHOPSTREAM_METRICS_LISTEN="+r.metrics,
 		"SHOPSTREAM_TRANSFORM_TOPIC_PREFIX="+prefix, "SHOPSTREAM_TRANSFORM_GROUP="+prefix+"transform",
 		"SHOPSTREAM_TRANSFORM_TRANSACTIONAL_ID="+prefix+"transform-0")
-	r.proc = startProcess(t, "run", bin, dir, []string{"run"}, env)
-	if err := r.proc.waitOutput(3*time.Minute, "all components healthy"); err != nil {
+	r.proc = pipelinetest.StartProcess(t, "run", bin, dir, []string{"run"}, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := r.proc.WaitForOutput(ctx, "all components healthy"); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -318,16 +322,12 @@ func runDbt(t *testing.T, ctx context.Context, bin string, run haloRun, dbt, pro
 	t.Helper()
 	env := append(run.env(brokers, prefix), "SHOPSTREAM_DBT_BIN="+dbt, "SHOPSTREAM_DBT_PROJECT_DIR="+project,
 		"SHOPSTREAM_DBT_ARGS=build,--select,+halo_ranking,--indirect-selection,cautious")
-	p := startProcess(t, "dbt", bin, filepath.Dir(run.dataDir), []string{"dbt"}, env)
-	select {
-	case <-p.exited:
-	case <-ctx.Done():
-		t.Fatalf("shopstream dbt did not finish: %v", ctx.Err())
+	deadline, _ := ctx.Deadline() // the test's context has one
+	out, stderr, err := pipelinetest.Command(t, bin, filepath.Dir(run.dataDir), time.Until(deadline), env, "dbt")
+	if err != nil {
+		t.Fatalf("shopstream dbt: %v\n%s\n%s", err, out, tail(stderr, 8<<10))
 	}
-	if p.err != nil {
-		t.Fatalf("shopstream dbt: %v\n%s\n%s", p.err, p.stdout(), tail(p.stderr(), 8<<10))
-	}
-	return p.stdout()
+	return out
 }
 
 // haloResult is what halo_ranking says of one product key.
@@ -526,17 +526,11 @@ func checkNoEmptyRows(t *testing.T, ctx context.Context, warehouseAddr string, s
 // TabSeparated rows.
 func query(t *testing.T, ctx context.Context, addr, sql string) [][]string {
 	t.Helper()
-	body, err := httpQuery(ctx, addr, sql)
+	rows, err := warehouseAt(addr).Rows(ctx, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][]string
-	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
-		if l != "" {
-			out = append(out, strings.Split(l, "\t"))
-		}
-	}
-	return out
+	return rows
 }
 
 func atoi(t *testing.T, s string) int {
@@ -572,3 +566,16 @@ func lastLines(s, substr string) string {
 }
 
 func abs(v int) int { return max(v, -v) }
+
+// warehouseAt queries run's warehouse at addr; the test's context bounds
+// the queries.
+func warehouseAt(addr string) *pipelinetest.Warehouse {
+	return &pipelinetest.Warehouse{URL: "http://" + addr, Client: http.DefaultClient}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

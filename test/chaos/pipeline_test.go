@@ -174,32 +174,16 @@ func (p *pipeline) sourcesEnv(t *testing.T) []string {
 		}
 		return d.WorldStart.In(loc).Format(time.DateOnly)
 	}
-	return pipelinetest.Env(
-		"SHOPSTREAM_SOURCES_AMAZON_ENDPOINT", d.Amazon.Endpoint, "SHOPSTREAM_SOURCES_AMAZON_TOKEN_URL", d.Amazon.TokenURL,
-		"SHOPSTREAM_SOURCES_AMAZON_CLIENT_ID", d.Amazon.Credentials.ClientID,
-		"SHOPSTREAM_SOURCES_AMAZON_CLIENT_SECRET", d.Amazon.Credentials.ClientSecret,
-		"SHOPSTREAM_SOURCES_AMAZON_REFRESH_TOKEN", d.Amazon.Credentials.RefreshToken,
-		"SHOPSTREAM_SOURCES_AMAZON_MARKETPLACE_ID", d.MarketplaceID,
+	return append(pipelinetest.SimSourcesEnv(d), pipelinetest.Env(
 		"SHOPSTREAM_SOURCES_AMAZON_SINCE", day(simworld.DefaultAmazonZone),
 		"SHOPSTREAM_SOURCES_AMAZON_ASINS", strings.Join(asins, ","),
 		"SHOPSTREAM_SOURCES_AMAZON_POLL_INTERVAL", "10s", "SHOPSTREAM_SOURCES_AMAZON_REPORT_INTERVAL", "1m",
 		"SHOPSTREAM_SOURCES_AMAZON_CATALOG_INTERVAL", "1m", "SHOPSTREAM_SOURCES_AMAZON_REPORT_POLL_INTERVAL", "1s",
-		"SHOPSTREAM_SOURCES_TIKTOKSHOP_API_BASE_URL", d.TikTokShop.APIBaseURL,
-		"SHOPSTREAM_SOURCES_TIKTOKSHOP_AUTH_BASE_URL", d.TikTokShop.AuthBaseURL,
-		"SHOPSTREAM_SOURCES_TIKTOKSHOP_APP_KEY", d.TikTokShop.Credentials.AppKey,
-		"SHOPSTREAM_SOURCES_TIKTOKSHOP_APP_SECRET", d.TikTokShop.Credentials.AppSecret,
-		"SHOPSTREAM_SOURCES_TIKTOKSHOP_AUTH_CODE", d.TikTokShop.Credentials.AuthCode,
 		"SHOPSTREAM_SOURCES_TIKTOKSHOP_SINCE", day(simworld.DefaultShopZone),
 		"SHOPSTREAM_SOURCES_TIKTOKSHOP_POLL_INTERVAL", "5s",
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_BASE_URL", d.TikTokBusiness.BaseURL,
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_BUSINESS_ID", d.TikTokBusiness.Credentials.BusinessID,
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_ACCESS_TOKEN", d.TikTokBusiness.Credentials.AccessToken,
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_REFRESH_TOKEN", d.TikTokBusiness.Credentials.RefreshToken,
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_CLIENT_ID", d.TikTokBusiness.Credentials.ClientID,
-		"SHOPSTREAM_SOURCES_TIKTOKBIZ_CLIENT_SECRET", d.TikTokBusiness.Credentials.ClientSecret,
 		"SHOPSTREAM_SOURCES_TIKTOKBIZ_POLL_INTERVAL", "10s",
 		"SHOPSTREAM_SOURCES_WEBHOOKS_LISTEN", p.webhook,
-	)
+	)...)
 }
 
 // groundTruth rebuilds the simulators' world from their description: the

@@ -330,7 +330,7 @@ func (w *World) newAmazonOrder(r *rand.Rand, minuteStart time.Time, rel int64, i
 	o := &AmazonOrder{
 		// 3-7-7: the middle group is a bijection of the minute and the
 		// last group carries the index, so ids never collide.
-		AmazonOrderID:                fmt.Sprintf("%03d-%07d-%05d%02d", 111+r.IntN(4), (rel*7919+1234567)%10_000_000, r.IntN(100000), i),
+		AmazonOrderID:                fmt.Sprintf("%03d-%07d-%05d%02d", 111+r.IntN(4), amazonIDMinutes.digits(rel), r.IntN(100000), i),
 		MarketplaceID:                w.cfg.MarketplaceID,
 		PurchaseDate:                 at,
 		FulfillmentChannel:           "MFN",
@@ -459,16 +459,35 @@ func (w *World) AmazonOrder(id string) (*AmazonOrder, bool) {
 	if _, err := fmt.Sscanf(id, "%3d-%7d-%7s", &first, &mid, &last); err != nil || len(id) != 19 {
 		return nil, false
 	}
-	// Invert mid = (rel*7919 + 1234567) mod 1e7.
-	const mod = 10_000_000
-	const inv = 17_679 // 7919 * inv ≡ 1 (mod 1e7)
-	rel := ((mid - 1234567 + mod) % mod) * inv % mod
-	for _, o := range w.amazonBucket(w.startMinute() + rel) {
-		if o.AmazonOrderID == id {
+	return findOrder(w.amazonBucket(w.startMinute()+amazonIDMinutes.minute(mid)), func(o *AmazonOrder) bool { return o.AmazonOrderID == id })
+}
+
+// idMinutes is how an order id carries its minute (rel minutes after the
+// world's start): as digits = (rel*7919 + offset) mod mod, a bijection of
+// the minutes in range since 7919 is prime to mod. inv is 7919's inverse
+// modulo mod, which turns digits back into the minute.
+type idMinutes struct{ offset, mod, inv int64 }
+
+var (
+	amazonIDMinutes = idMinutes{offset: 1_234_567, mod: 10_000_000, inv: 17_679}
+	tiktokIDMinutes = idMinutes{offset: 3_141_592, mod: 100_000_000, inv: 40_017_679}
+)
+
+func (s idMinutes) digits(rel int64) int64 { return (rel*7919 + s.offset) % s.mod }
+
+func (s idMinutes) minute(digits int64) int64 {
+	return ((digits - s.offset + s.mod) % s.mod) * s.inv % s.mod
+}
+
+// findOrder returns the order of a minute's bucket that is the one.
+func findOrder[O any](bucket []O, is func(O) bool) (O, bool) {
+	for _, o := range bucket {
+		if is(o) {
 			return o, true
 		}
 	}
-	return nil, false
+	var none O
+	return none, false
 }
 
 // tiktokBucket returns the TikTok orders created in minute m: the usual
@@ -524,7 +543,7 @@ func (w *World) newTikTokBucket(m int64) []*TikTokOrder {
 func (w *World) newTikTokOrder(r *rand.Rand, minuteStart time.Time, rel int64, i int, attribute func(at time.Time) (string, *Variant)) *TikTokOrder {
 	at := minuteStart.Add(time.Duration(r.IntN(60)) * time.Second)
 	o := &TikTokOrder{
-		ID:              fmt.Sprintf("576%08d%02d%05d", (rel*7919+3141592)%100_000_000, i, r.IntN(100000)),
+		ID:              fmt.Sprintf("576%08d%02d%05d", tiktokIDMinutes.digits(rel), i, r.IntN(100000)),
 		CreateTime:      at,
 		UserID:          "70" + digits(r, 17),
 		Currency:        w.cfg.Currency,
@@ -666,13 +685,5 @@ func (w *World) TikTokOrder(id string) (*TikTokOrder, bool) {
 	if _, err := fmt.Sscanf(id[3:11], "%d", &mid); err != nil {
 		return nil, false
 	}
-	const mod = 100_000_000
-	const inv = 40_017_679 // 7919 * inv ≡ 1 (mod 1e8)
-	rel := ((mid - 3141592 + mod) % mod) * inv % mod
-	for _, o := range w.tiktokBucket(w.startMinute() + rel) {
-		if o.ID == id {
-			return o, true
-		}
-	}
-	return nil, false
+	return findOrder(w.tiktokBucket(w.startMinute()+tiktokIDMinutes.minute(mid)), func(o *TikTokOrder) bool { return o.ID == id })
 }

@@ -384,3 +384,18 @@ func TestVideoPerformanceAttributesOrders(t *testing.T) {
 		t.Fatalf("video GMV %s, attributed orders %s", gmv, want)
 	}
 }
+
+// TestIDMinutesInvert: an order id's digits turn back into its minute, for
+// minutes across the whole range the digits can tell apart.
+func TestIDMinutesInvert(t *testing.T) {
+	for name, s := range map[string]idMinutes{"amazon": amazonIDMinutes, "tiktok": tiktokIDMinutes} {
+		if 7919*s.inv%s.mod != 1 {
+			t.Errorf("%s: %d is not 7919's inverse modulo %d", name, s.inv, s.mod)
+		}
+		for _, rel := range []int64{0, 1, 59, 1440, 525_600, s.mod / 2, s.mod - 1} {
+			if got := s.minute(s.digits(rel)); got != rel {
+				t.Errorf("%s: minute(digits(%d)) = %d", name, rel, got)
+			}
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -207,17 +206,12 @@ func (s *Simulator) apiCall(op string, h http.HandlerFunc) http.Handler {
 }
 
 // Server is a Simulator listening on a loopback address, like httptest.Server.
-type Server struct {
-	*httptest.Server
-	// Sim is the simulator behind the server.
-	Sim *Simulator
-}
+type Server struct{ *simapi.Server[*Simulator] }
 
 // NewServer starts a simulator over w on a loopback listener. Close it when
 // done.
 func NewServer(w *simworld.World, opts Options) *Server {
-	sim := New(w, opts)
-	return &Server{Server: httptest.NewServer(sim), Sim: sim}
+	return &Server{simapi.NewServer(New(w, opts))}
 }
 
 // Endpoint returns the SP-API base URL (the sellingpartnerapi-na host's stand-in).

@@ -1,7 +1,7 @@
 // Package simapi holds what the marketplace simulators (amazontest,
 // tiktokshoptest, tiktokbiztest) share beyond the world and the fault layer:
-// opaque paging tokens and the seeded strings their default credentials are
-// made of.
+// opaque paging tokens, the seeded strings their default credentials are
+// made of, and the server that runs one on a loopback listener.
 package simapi
 
 import (
@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 )
 
 // EncodeToken and DecodeToken make opaque paging tokens: base64url JSON of
@@ -48,4 +50,18 @@ func RandomString(r *rand.Rand, alphabet string, n int) string {
 		b[i] = alphabet[r.IntN(len(alphabet))]
 	}
 	return string(b)
+}
+
+// Server is a simulator listening on a loopback address, like
+// httptest.Server. Each simulator's Server embeds it and adds the URLs of
+// the hosts it stands in for.
+type Server[S http.Handler] struct {
+	*httptest.Server
+	// Sim is the simulator behind the server.
+	Sim S
+}
+
+// NewServer starts sim on a loopback listener. Close it when done.
+func NewServer[S http.Handler](sim S) *Server[S] {
+	return &Server[S]{Server: httptest.NewServer(sim), Sim: sim}
 }

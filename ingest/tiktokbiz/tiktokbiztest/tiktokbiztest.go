@@ -18,7 +18,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
@@ -394,16 +393,11 @@ func render(v *simworld.Video, e simworld.Engagement, fields []string) map[strin
 }
 
 // Server is a Simulator listening on a loopback address, like httptest.Server.
-type Server struct {
-	*httptest.Server
-	// Sim is the simulator behind the server.
-	Sim *Simulator
-}
+type Server struct{ *simapi.Server[*Simulator] }
 
 // NewServer starts a simulator over w on a loopback listener.
 func NewServer(w *simworld.World, opts Options) *Server {
-	sim := New(w, opts)
-	return &Server{Server: httptest.NewServer(sim), Sim: sim}
+	return &Server{simapi.NewServer(New(w, opts))}
 }
 
 // BaseURL returns the API base URL, ending in /open_api/v1.3.

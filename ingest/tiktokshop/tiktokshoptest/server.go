@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,16 +295,11 @@ func (s *Simulator) routes() {
 }
 
 // Server is a Simulator listening on a loopback address, like httptest.Server.
-type Server struct {
-	*httptest.Server
-	// Sim is the simulator behind the server.
-	Sim *Simulator
-}
+type Server struct{ *simapi.Server[*Simulator] }
 
 // NewServer starts a simulator over w on a loopback listener.
 func NewServer(w *simworld.World, opts Options) *Server {
-	sim := New(w, opts)
-	return &Server{Server: httptest.NewServer(sim), Sim: sim}
+	return &Server{simapi.NewServer(New(w, opts))}
 }
 
 // APIBaseURL is the open-api host's stand-in.

@@ -89,3 +89,27 @@ def check_rows(on, off, insert_rows, select_all):
     report("readback", lambda: read_back(on, "on"))
     report("compression_on", lambda: read_back(on, "on"))
     report("compression_off", lambda: read_back(off, "off"))
+
+
+def check_refusals(error, code_error, missing_table, wrong_password):
+    """The refusal checks every client runs: missing_table() (a query of a
+    table that does not exist) must fail with code 60, UNKNOWN_TABLE, and,
+    when CH_WRONG_PASSWORD_CHECK is 1, wrong_password() (a query with a wrong
+    password) with code 516, AUTHENTICATION_FAILED. error is the client's
+    exception for a server's refusal; code_error(e, code, name) says what is
+    wrong with e when it is not that refusal, else None."""
+    def refused(call, code, name, accepted):
+        def check():
+            try:
+                call()
+            except error as e:
+                wrong = code_error(e, code, name)
+                if wrong:
+                    raise AssertionError(f"{wrong}: {e}") from e
+                return
+            raise AssertionError(accepted)
+        return check
+
+    report("error", refused(missing_table, 60, "UNKNOWN_TABLE", "a query of a missing table succeeded"))
+    if os.environ.get("CH_WRONG_PASSWORD_CHECK") == "1":
+        report("auth_rejected", refused(wrong_password, 516, "AUTHENTICATION_FAILED", "a wrong password was accepted"))

@@ -166,3 +166,25 @@ func (w *Warehouse) AddrFor(protocol string) string {
 	}
 	return w.Addr
 }
+
+// Atoi reads an integer field of a warehouse's TabSeparated answer, and
+// fails the test when the field is not one.
+func Atoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("not an integer: %q", s)
+	}
+	return n
+}
+
+// Atof reads a number field of a warehouse's TabSeparated answer, and fails
+// the test when the field is not one (NULL, \N, included).
+func Atof(t testing.TB, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return f
+}

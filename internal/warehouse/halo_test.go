@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/testenv"
 )
 
 // TestDbtHalo runs the halo models (halo_by_lag, product_halo, halo_ranking,
@@ -70,8 +72,8 @@ func TestDbtHalo(t *testing.T) {
 		best_outcome, best_lag_days, best_attention_metric, halo_score, strength, p_value_adjusted
 		FROM analytics.halo_ranking ORDER BY rank`)), "\n") {
 		f := strings.Split(line, "\t")
-		ranking[f[0]] = ranked{rank: atoi(t, f[1]), significant: f[2] == "true", bestOutcome: f[3], bestLag: atoi(t, f[4]),
-			metric: f[5], score: atof(t, f[6]), strength: atof(t, f[7]), pAdj: atof(t, f[8])}
+		ranking[f[0]] = ranked{rank: testenv.Atoi(t, f[1]), significant: f[2] == "true", bestOutcome: f[3], bestLag: testenv.Atoi(t, f[4]),
+			metric: f[5], score: testenv.Atof(t, f[6]), strength: testenv.Atof(t, f[7]), pAdj: testenv.Atof(t, f[8])}
 	}
 	type outcomeHalo struct {
 		lag         int
@@ -83,7 +85,7 @@ func TestDbtHalo(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(dbtExec(t, w.URL, `SELECT product_key, outcome, best_lag_days,
 		significant, strength, lift FROM analytics.product_halo`)), "\n") {
 		f := strings.Split(line, "\t")
-		perOutcome[f[0]+"/"+f[1]] = outcomeHalo{lag: atoi(t, f[2]), significant: f[3] == "true", strength: atof(t, f[4]), lift: f[5]}
+		perOutcome[f[0]+"/"+f[1]] = outcomeHalo{lag: testenv.Atoi(t, f[2]), significant: f[3] == "true", strength: testenv.Atof(t, f[4]), lift: f[5]}
 	}
 
 	var planted, controls, controlsSignificant, lagsFound, weeklyLagsFound int
@@ -154,8 +156,8 @@ func TestDbtHalo(t *testing.T) {
 			FROM raw.product_daily FINAL GROUP BY product_key) AS w ON w.product_key = h.product_key
 		WHERE h.outcome = 'amazon_search_impressions' AND h.spikes > 0`)), "\n") {
 		f := strings.Split(line, "\t")
-		lo, hi := atof(t, f[3]), atof(t, f[4])
-		for _, v := range []float64{atof(t, f[1]), atof(t, f[2])} {
+		lo, hi := testenv.Atof(t, f[3]), testenv.Atof(t, f[4])
+		for _, v := range []float64{testenv.Atof(t, f[1]), testenv.Atof(t, f[2])} {
 			if v < lo || v > hi {
 				t.Errorf("%s search impressions: lift compares %v, outside the weekly totals %v..%v", f[0], v, lo, hi)
 			}
@@ -184,7 +186,7 @@ func haloCorrelations(t *testing.T, baseURL, key string) map[string]corrResult {
 	for _, line := range strings.Split(strings.TrimSpace(dbtExec(t, baseURL, `SELECT outcome, lag_days, n, correlation
 		FROM analytics.halo_by_lag WHERE product_key = '`+key+`' AND attention_metric = 'tiktok_views'`)), "\n") {
 		f := strings.Split(line, "\t")
-		out[f[0]+"/"+f[1]] = corrResult{n: atoi(t, f[2]), r: atof(t, f[3])}
+		out[f[0]+"/"+f[1]] = corrResult{n: testenv.Atoi(t, f[2]), r: testenv.Atof(t, f[3])}
 	}
 	return out
 }
@@ -429,24 +431,6 @@ func pearson(x, y []float64) float64 {
 		syy += (y[i] - my) * (y[i] - my)
 	}
 	return sxy / math.Sqrt(sxx*syy)
-}
-
-func atoi(t *testing.T, s string) int {
-	t.Helper()
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatalf("not an integer: %q", s)
-	}
-	return v
-}
-
-func atof(t *testing.T, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("not a number: %q", s)
-	}
-	return v
 }
 
 func abs(v int) int { return max(v, -v) }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -355,7 +354,7 @@ func checkHalo(t *testing.T, ctx context.Context, warehouseAddr string, truth si
 	ranking := map[string]haloResult{}
 	for _, r := range query(t, ctx, warehouseAddr, `SELECT product_key, significant, best_outcome, best_grain, best_lag_days,
 		best_attention_metric, strength, p_value_adjusted FROM analytics.halo_ranking`) {
-		ranking[r[0]] = haloResult{significant: r[1] == "true", outcome: r[2], grain: r[3], lag: atoi(t, r[4]), metric: r[5],
+		ranking[r[0]] = haloResult{significant: r[1] == "true", outcome: r[2], grain: r[3], lag: testenv.Atoi(t, r[4]), metric: r[5],
 			strength: atof(t, r[6]), pAdjusted: atof(t, r[7])}
 	}
 	keysOf := func(p simworld.HaloProduct) []string {
@@ -533,25 +532,13 @@ func query(t *testing.T, ctx context.Context, addr, sql string) [][]string {
 	return rows
 }
 
-func atoi(t *testing.T, s string) int {
-	t.Helper()
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatalf("not an integer: %q", s)
-	}
-	return n
-}
-
+// atof is testenv.Atof with NULL (\N) read as NaN.
 func atof(t *testing.T, s string) float64 {
 	t.Helper()
 	if s == `\N` {
 		return math.NaN()
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("not a number: %q", s)
-	}
-	return f
+	return testenv.Atof(t, s)
 }
 
 // lastLines returns the lines of s that contain substr.

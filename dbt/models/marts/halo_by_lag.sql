@@ -10,6 +10,14 @@
 -- "The halo", for the method and why.
 
 {%- set max_lag = var('halo_max_lag_days') %}
+{#- The daily attention series: metric, x, x the day before, and the flag
+    that says the day's figure is estimated. #}
+{%- set attention = [
+    ('tiktok_views', 'x_views', 'x_views_prev', 'views_estimated'),
+    ('tiktok_watch_time_seconds', 'x_watch', 'x_watch_prev', 'attention_estimated'),
+    ('tiktok_saves', 'x_saves', 'x_saves_prev', 'attention_estimated'),
+    ('tiktok_shares', 'x_shares', 'x_shares_prev', 'attention_estimated'),
+] %}
 
 with days as (
     select * from {{ ref('int_halo_days') }}
@@ -25,10 +33,7 @@ attention_ac as (
     select product_key, a.1 as attention_metric, corr(a.2, a.3) as ac_raw, if(isFinite(ac_raw), ac_raw, 0) as ac
     from days
     array join [
-        ('tiktok_views', x_views, x_views_prev),
-        ('tiktok_watch_time_seconds', x_watch, x_watch_prev),
-        ('tiktok_saves', x_saves, x_saves_prev),
-        ('tiktok_shares', x_shares, x_shares_prev)
+        {%- for metric, x, x_prev, estimated in attention %}('{{ metric }}', {{ x }}, {{ x_prev }}){{ ', ' if not loop.last }}{% endfor -%}
     ] as a
     group by product_key, attention_metric
 ),
@@ -46,10 +51,7 @@ attention_days as (
         date + lag_days as outcome_date
     from days
     array join [
-        ('tiktok_views', x_views, views_estimated),
-        ('tiktok_watch_time_seconds', x_watch, attention_estimated),
-        ('tiktok_saves', x_saves, attention_estimated),
-        ('tiktok_shares', x_shares, attention_estimated)
+        {%- for metric, x, x_prev, estimated in attention %}('{{ metric }}', {{ x }}, {{ estimated }}){{ ', ' if not loop.last }}{% endfor -%}
     ] as att
     array join [
         ('amazon_sessions', b_sessions),

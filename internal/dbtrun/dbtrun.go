@@ -360,8 +360,9 @@ func (s *Scheduler) build(ctx context.Context, r *Run) {
 	}
 }
 
-// runResults is the part of dbt's run_results.json a run records.
-type runResults struct {
+// RunResults is the part of dbt's run_results.json a run records: the
+// invocation and how each node it ran ended.
+type RunResults struct {
 	Metadata struct {
 		InvocationID string `json:"invocation_id"`
 	} `json:"metadata"`
@@ -372,14 +373,24 @@ type runResults struct {
 	} `json:"results"`
 }
 
-func readResults(path string, r *Run) error {
+// ReadRunResults reads the run_results.json at path (dbt writes it to its
+// target directory).
+func ReadRunResults(path string) (*RunResults, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var res runResults
+	var res RunResults
 	if err := json.Unmarshal(b, &res); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &res, nil
+}
+
+func readResults(path string, r *Run) error {
+	res, err := ReadRunResults(path)
+	if err != nil {
+		return err
 	}
 	r.DbtInvocationID = res.Metadata.InvocationID
 	var messages []string

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/dbtrun"
 	"github.com/shopstream/shopstream/internal/pipelinetest"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
@@ -262,21 +262,9 @@ func (d *dbtRunner) run(t *testing.T, command string, args ...string) string {
 	if command != "build" {
 		return ""
 	}
-	b, err := os.ReadFile(filepath.Join(d.targetDir, "run_results.json"))
+	results, err := dbtrun.ReadRunResults(filepath.Join(d.targetDir, "run_results.json"))
 	if err != nil {
 		t.Fatalf("dbt %s wrote no run results: %v\n%s", command, err, out.String())
-	}
-	var results struct {
-		Metadata struct {
-			InvocationID string `json:"invocation_id"`
-		} `json:"metadata"`
-		Results []struct {
-			UniqueID string `json:"unique_id"`
-			Status   string `json:"status"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(b, &results); err != nil {
-		t.Fatalf("read run_results.json: %v", err)
 	}
 	ran := map[string]string{}
 	for _, r := range results.Results {

@@ -51,6 +51,19 @@ type StatusChange struct {
 	Status string    `json:"status"`
 }
 
+// lastChange returns the last step of history (ordered by time) at or
+// before t, the zero StatusChange when there is none.
+func lastChange(history []StatusChange, t time.Time) StatusChange {
+	var last StatusChange
+	for _, h := range history {
+		if h.At.After(t) {
+			break
+		}
+		last = h
+	}
+	return last
+}
+
 // Address is the coarse shipping address the world keeps.
 type Address struct {
 	City        string `json:"city"`
@@ -117,12 +130,8 @@ func (o *AmazonOrder) At(t time.Time) (s AmazonOrderState, ok bool) {
 		return s, false
 	}
 	s.AmazonOrder = o
-	for _, h := range o.History {
-		if h.At.After(t) {
-			break
-		}
-		s.Status, s.LastUpdateDate = h.Status, h.At
-	}
+	h := lastChange(o.History, t)
+	s.Status, s.LastUpdateDate = h.Status, h.At
 	for _, it := range o.Items {
 		if !it.ShippedAt.IsZero() && !it.ShippedAt.After(t) {
 			s.UnitsShipped += it.Quantity
@@ -196,12 +205,8 @@ func (o *TikTokOrder) At(t time.Time) (s TikTokOrderState, ok bool) {
 		return s, false
 	}
 	s.TikTokOrder = o
-	for _, h := range o.History {
-		if h.At.After(t) {
-			break
-		}
-		s.Status, s.UpdateTime = h.Status, h.At
-	}
+	h := lastChange(o.History, t)
+	s.Status, s.UpdateTime = h.Status, h.At
 	return s, true
 }
 

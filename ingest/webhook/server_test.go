@@ -113,6 +113,22 @@ func closedByServer(t *testing.T, conn net.Conn) string {
 	return string(b)
 }
 
+// stalledClient connects to addr, sends the start of a request (format,
+// with the path and the host) and stalls; the connection is closed when the
+// test ends.
+func stalledClient(t *testing.T, addr, format string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := fmt.Fprintf(c, format, Path, addr); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestSlowLorisIsCutOff: a client that sends part of its headers and
 // stalls, and one that sends its headers and then stalls in the body, are
 // both disconnected by the server within its configured timeouts (here a
@@ -123,24 +139,9 @@ func TestSlowLorisIsCutOff(t *testing.T) {
 	addr := serve(t, h, ServerConfig{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 400 * time.Millisecond})
 
 	// Headers never finished.
-	headers, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer headers.Close()
-	if _, err := fmt.Fprintf(headers, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n", Path, addr); err != nil {
-		t.Fatal(err)
-	}
-
+	headers := stalledClient(t, addr, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n")
 	// Headers complete, body stalled after a few bytes.
-	body, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer body.Close()
-	if _, err := fmt.Fprintf(body, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: 00\r\nContent-Length: 1000\r\n\r\n{\"type\":1,", Path, addr); err != nil {
-		t.Fatal(err)
-	}
+	body := stalledClient(t, addr, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: 00\r\nContent-Length: 1000\r\n\r\n{\"type\":1,")
 
 	// Meanwhile a real delivery is answered.
 	ok := []byte(`{"type":1,"tts_notification_id":"7327112393057371999","shop_id":"7494049642642441621","timestamp":1644412885,"data":{}}`)

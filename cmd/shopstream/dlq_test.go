@@ -27,6 +27,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/tiktokbiz/tiktokbiztest"
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/schemas/schematest"
 )
@@ -129,14 +130,7 @@ func TestDeadLetterReplayEveryStage(t *testing.T) {
 
 	// Transform and load: a catalog item, and a product sharing its GTIN
 	// whose schema id the registry does not know.
-	client, err := sr.NewClient(sr.URLs("http://" + registryAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, serde := testenv.SerdeAt(t, ctx, "http://"+registryAddr)
 	lateID := 0
 	subjects, err := client.Subjects(ctx)
 	if err != nil {

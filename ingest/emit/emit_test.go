@@ -14,12 +14,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/ingest/cursor"
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/schemas"
 )
 
 // TestCommitIsAtomic: while the transaction is open, read_committed readers
@@ -298,14 +296,7 @@ func TestStageChildProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Timeout)
 	defer cancel()
-	client, err := sr.NewClient(sr.URLs(os.Getenv("CHILD_REGISTRY")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, serde := testenv.SerdeAt(t, ctx, os.Getenv("CHILD_REGISTRY"))
 	prefix := os.Getenv("CHILD_PREFIX")
 	env := &testenv.Kafka{
 		Brokers: strings.Split(os.Getenv("CHILD_BROKERS"), ","),
@@ -314,7 +305,7 @@ func TestStageChildProcess(t *testing.T) {
 		Encoder: testenv.Encoder{Serde: serde, Prefix: prefix},
 	}
 	w := newWriter(t, env, "stage-0")
-	err = runStage(ctx, env, w, loadCursors(t, env), sourceOrders(60), 10, 3, func(ctx context.Context) error {
+	err := runStage(ctx, env, w, loadCursors(t, env), sourceOrders(60), 10, 3, func(ctx context.Context) error {
 		fmt.Println(crashPoint)
 		<-ctx.Done() // wait for SIGKILL
 		return ctx.Err()

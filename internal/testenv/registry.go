@@ -47,3 +47,19 @@ func RegisterAll(t testing.TB, ctx context.Context, client *sr.Client) *schemas.
 	}
 	return serde
 }
+
+// SerdeAt returns a client of the schema registry at url and a Serde over
+// the schemas registered there already: by the run a test started, or by
+// the parent of a test's child process.
+func SerdeAt(t testing.TB, ctx context.Context, url string) (*sr.Client, *schemas.Serde) {
+	t.Helper()
+	client, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serde, err := schemas.NewRegistry(client).Serde(ctx)
+	if err != nil {
+		t.Fatalf("serde: %v", err)
+	}
+	return client, serde
+}

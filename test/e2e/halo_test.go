@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/ingest/amazon"
 	"github.com/shopstream/shopstream/ingest/sim"
@@ -27,7 +26,6 @@ import (
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/internal/testenv"
-	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/stream"
 )
 
@@ -125,14 +123,7 @@ func runHalo(t *testing.T, hw haloWorld) {
 	dir := haloDir(t)
 	run := startHaloRun(t, bin, dir, strings.Join(brokers, ","), prefix)
 
-	client, err := sr.NewClient(sr.URLs("http://" + run.registry))
-	if err != nil {
-		t.Fatal(err)
-	}
-	serde, err := schemas.NewRegistry(client).Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, serde := testenv.SerdeAt(t, ctx, "http://"+run.registry)
 	k := stage.Kafka{ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Serde: serde, Prefix: prefix}
 	backfillDemo(t, ctx, sm, clock, k, hw.now, hw.withoutOrders)
 	phase(fmt.Sprintf("ingest (simulated clock moved %s)", clock.Now().Sub(hw.now).Round(time.Minute)))

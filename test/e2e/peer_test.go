@@ -97,14 +97,7 @@ func (e *peerEnv) produce(t testing.TB, ctx context.Context, prefix, mark string
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := schemas.NewRegistry(client)
-	if _, err := reg.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := reg.Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serde := testenv.RegisterAll(t, ctx, client)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.brokers, ",")...), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
 		t.Fatal(err)

@@ -11,13 +11,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/load/tables"
-	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -61,7 +58,7 @@ func TestWorldCoverage(t *testing.T) {
 	if _, err := load.Migrate(ctx, conn, load.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	serde := newSerde(t)
+	serde := testenv.NewRegistry(t).Serde
 	var tbls []*tables.Table
 	for _, topic := range loadedTopics() {
 		tb, err := tables.ForTopic(topic)
@@ -213,27 +210,4 @@ func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
 			e.t.Fatalf("%s: %v", tb.Raw, err)
 		}
 	}
-}
-
-// newSerde returns a serde over a schema registry of the test's own with
-// every schema registered.
-func newSerde(t *testing.T) *schemas.Serde {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	src, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := schemas.NewRegistry(src)
-	if _, err := r.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := r.Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serde
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
@@ -293,14 +292,7 @@ func TestTransformChild(t *testing.T) {
 		t.Skip("runs only as a child of TestOracle")
 	}
 	ctx := context.Background()
-	src, err := sr.NewClient(sr.URLs(os.Getenv("SHOPSTREAM_SCHEMA_REGISTRY_URL")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	serde, err := schemas.NewRegistry(src).Serde(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, serde := testenv.SerdeAt(t, ctx, os.Getenv("SHOPSTREAM_SCHEMA_REGISTRY_URL"))
 	mapping, err := identity.LoadMapping(os.Getenv("SHOPSTREAM_TRANSFORM_MAPPING_FILE"))
 	if err != nil {
 		t.Fatal(err)

@@ -243,11 +243,11 @@ func TestEveryTopicLoads(t *testing.T) {
 			if err := load.InsertRowsForTest(ctx, conn, protocol == "http", tb, topic+"-0-0-0", [][]any{row}); err != nil {
 				t.Fatalf("%s: insert: %v", topic, err)
 			}
-			if n := queryUint(t, conn, "SELECT count() FROM "+tb.Raw); n != 1 {
+			if n := load.QueryUint(t, conn, "SELECT count() FROM "+tb.Raw); n != 1 {
 				t.Errorf("%s: %d rows", tb.Raw, n)
 			}
 			if tb.Current != "" {
-				if n := queryUint(t, conn, "SELECT count() FROM "+tb.Current+" FINAL"); n != 1 {
+				if n := load.QueryUint(t, conn, "SELECT count() FROM "+tb.Current+" FINAL"); n != 1 {
 					t.Errorf("%s: %d rows", tb.Current, n)
 				}
 				// The view copies every column: one it does not select (a
@@ -264,7 +264,7 @@ func TestEveryTopicLoads(t *testing.T) {
 				if c.Child == "" {
 					continue
 				}
-				if n := queryUint(t, conn, fmt.Sprintf("SELECT length(`%s`) FROM %s", c.Name, tb.Raw)); n != 2 {
+				if n := load.QueryUint(t, conn, fmt.Sprintf("SELECT length(`%s`) FROM %s", c.Name, tb.Raw)); n != 2 {
 					t.Errorf("%s.%s: %d entries, want 2", tb.Raw, c.Name, n)
 				}
 			}

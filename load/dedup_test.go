@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/shopstream/shopstream/internal/testenv"
@@ -34,15 +33,6 @@ func orderRows(t *testing.T, tbl *tables.Table, from, n int) [][]any {
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-func count(t *testing.T, conn driver.Conn, q string) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
 }
 
 // TestReplayedBatchIsDroppedByTableAndView pins down how this engine treats
@@ -81,10 +71,10 @@ func TestReplayedBatchIsDroppedByTableAndView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := count(t, conn, "SELECT count() FROM amazon_orders_changes"); n != 50 {
+	if n := QueryUint(t, conn, "SELECT count() FROM amazon_orders_changes"); n != 50 {
 		t.Errorf("raw table: %d rows after a replay, want 50", n)
 	}
-	if n := count(t, conn, "SELECT count() FROM amazon_orders"); n != 50 {
+	if n := QueryUint(t, conn, "SELECT count() FROM amazon_orders"); n != 50 {
 		t.Errorf("current-state table: %d rows after a replay, want 50", n)
 	}
 
@@ -101,8 +91,8 @@ func TestReplayedBatchIsDroppedByTableAndView(t *testing.T) {
 	if err := insertRows(ctx, conn, true, tbl.Raw, tbl.Columns, "amazon.orders-0-50-79", more); err != nil {
 		t.Fatal(err)
 	}
-	raw := count(t, conn, "SELECT count() FROM amazon_orders_changes")
-	cur := count(t, conn, "SELECT count() FROM amazon_orders")
+	raw := QueryUint(t, conn, "SELECT count() FROM amazon_orders_changes")
+	cur := QueryUint(t, conn, "SELECT count() FROM amazon_orders")
 	t.Logf("after a first attempt that missed the view and its replay: raw %d rows, current state %d rows", raw, cur)
 	if raw != 80 {
 		t.Errorf("raw table: %d rows, want 80", raw)

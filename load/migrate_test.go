@@ -61,15 +61,6 @@ func queryStrings(t *testing.T, conn driver.Conn, q string) []string {
 	return out
 }
 
-func queryUint(t *testing.T, conn driver.Conn, q string) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
-}
-
 // TestMigrateTwiceAndConcurrently applies the migrations from four
 // connections at once, then again: every table exists, each migration is
 // recorded once (after FINAL), and the second run applies nothing.
@@ -100,7 +91,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatalf("second run applied %v", applied)
 	}
 	migs, _ := load.Migrations()
-	if n := queryUint(t, conn, "SELECT count() FROM shopstream_migrations FINAL"); n != uint64(len(migs)) {
+	if n := load.QueryUint(t, conn, "SELECT count() FROM shopstream_migrations FINAL"); n != uint64(len(migs)) {
 		t.Fatalf("%d migrations recorded, want %d", n, len(migs))
 	}
 	all, err := tables.All()

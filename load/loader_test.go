@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/load/tables"
 	"github.com/shopstream/shopstream/schemas"
@@ -196,7 +197,7 @@ func TestLoadPoisonRecords(t *testing.T) {
 				t.Errorf("dead letter %s has class %s", r.Key, hdr[deadletter.HeaderErrorClass])
 			}
 		}
-		if got := metricSum(t, reg, "shopstream_load_dead_letters_total"); got != float64(nPoison) {
+		if got := testenv.MetricSum(t, reg, "shopstream_load_dead_letters_total"); got != float64(nPoison) {
 			t.Errorf("dead letters metric %v, want %d", got, nPoison)
 		}
 	})
@@ -221,25 +222,6 @@ func readAll(t *testing.T, h *harness, topic string, n int) []*kgo.Record {
 		out = append(out, f.Records()...)
 	}
 	return out
-}
-
-// metricSum sums every series of the metric family name in reg.
-func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
 }
 
 // TestLoadTransactionalInput: the topics the loader reads are written in
@@ -281,7 +263,7 @@ func TestLoadTransactionalInput(t *testing.T) {
 	h.runLoader(h.options(reg))
 	h.waitRows(n, 2*time.Minute)
 	h.eventually("lag gauge at 0", time.Minute, func() (bool, string) {
-		lag := metricSum(t, reg, load.MetricConsumerLag)
+		lag := testenv.MetricSum(t, reg, load.MetricConsumerLag)
 		return lag == 0, fmt.Sprint(lag)
 	})
 	h.assertExactlyOnce(n)
@@ -292,10 +274,10 @@ func TestLoadTransactionalInput(t *testing.T) {
 	// reach the last committed order, then require it not to be past it.
 	newest := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Add((n-1)*time.Minute + time.Second)
 	h.eventually("newest change gauge", time.Minute, func() (bool, string) {
-		got := metricSum(t, reg, load.MetricNewestChange)
+		got := testenv.MetricSum(t, reg, load.MetricNewestChange)
 		return got >= float64(newest.Unix()), fmt.Sprint(got)
 	})
-	if got := metricSum(t, reg, load.MetricNewestChange); got != float64(newest.Unix()) {
+	if got := testenv.MetricSum(t, reg, load.MetricNewestChange); got != float64(newest.Unix()) {
 		t.Errorf("newest change gauge %v, want %v (%s)", got, newest.Unix(), newest)
 	}
 }
@@ -402,17 +384,17 @@ func TestLoadSurvivesWarehouseOutage(t *testing.T) {
 		h.wh.Kill()
 		h.produce(second...)
 		h.eventually("inserts retried while the warehouse is down", time.Minute, func() (bool, string) {
-			r := metricSum(t, reg, "shopstream_load_retries_total")
+			r := testenv.MetricSum(t, reg, "shopstream_load_retries_total")
 			return r >= 3, fmt.Sprint(r)
 		})
 		h.eventually("fetching paused", time.Minute, func() (bool, string) {
-			p := metricSum(t, reg, "shopstream_load_fetch_paused")
+			p := testenv.MetricSum(t, reg, "shopstream_load_fetch_paused")
 			return p == 1, fmt.Sprint(p)
 		})
 		if c := h.committed(); c != n/4 {
 			t.Fatalf("committed %d while the warehouse was down, only %d were inserted", c, n/4)
 		}
-		if inflight := metricSum(t, reg, "shopstream_load_batches_in_flight"); inflight > float64(opts.MaxInFlight)+4 {
+		if inflight := testenv.MetricSum(t, reg, "shopstream_load_batches_in_flight"); inflight > float64(opts.MaxInFlight)+4 {
 			t.Errorf("%v batches in flight, bound %d", inflight, opts.MaxInFlight)
 		}
 

@@ -104,23 +104,5 @@ func gathered(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	if err != nil || n == 0 {
 		t.Fatalf("metric %s not registered (%v)", name, err)
 	}
-	families, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			switch {
-			case m.Counter != nil:
-				sum += m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				sum += m.GetGauge().GetValue()
-			}
-		}
-	}
-	return sum
+	return testenv.MetricSum(t, g, name)
 }

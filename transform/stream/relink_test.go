@@ -19,10 +19,20 @@ import (
 // lateCatalog returns ASIN B1's catalog item, n TikTok orders of SKU S1
 // over n/4 days, and then the TikTok product of S1, with B1's GTIN: the
 // link that moves B1 and S1 to one GTIN key arrives when every order
-// (and B1's sales-rank entity) depends on it. The product goes to
-// identity only, so the transactions that react to it flush relinked
-// entities only.
+// depends on it.
 func lateCatalog(t *testing.T, n int) []input {
+	d0 := date("2026-03-01")
+	b1 := input{"amazon.catalog", mkt + ":B1", fill(t, "amazon.catalog", map[string]any{"event_id": "B1", "source": "test",
+		"entity": "x", "op": "snapshot", "source_ts": d0, "ingest_ts": d0, "version": int64(1), "marketplace_id": mkt, "asin": "B1",
+		"identifiers": []any{map[string]any{"identifier_type": "EAN", "identifier": gtin[1:]}}})}
+	return append([]input{b1}, ordersThenProduct(t, n, "P1", "S1", []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}})...)
+}
+
+// ordersThenProduct returns n TikTok orders of a SKU over n/4 days, then
+// its product, listing the SKU with identifiers ids. The product goes to
+// identity only, so the transactions that react to its link flush
+// relinked entities only.
+func ordersThenProduct(t *testing.T, n int, product, sku string, ids []any) []input {
 	d0 := date("2026-03-01")
 	rec := func(topic, key string, ts time.Time, fields map[string]any) input {
 		r := map[string]any{"event_id": topic + "/" + key, "source": "test", "entity": "x", "op": "snapshot",
@@ -32,19 +42,17 @@ func lateCatalog(t *testing.T, n int) []input {
 		}
 		return input{topic, key, fill(t, topic, r)}
 	}
-	ins := []input{rec("amazon.catalog", mkt+":B1", d0, map[string]any{"marketplace_id": mkt, "asin": "B1",
-		"identifiers": []any{map[string]any{"identifier_type": "EAN", "identifier": gtin[1:]}}})}
+	var ins []input
 	for i := range n {
-		id := fmt.Sprintf("O%d", i)
+		id := fmt.Sprintf("%s-O%d", sku, i)
 		created := d0.Add(time.Duration(i*6) * time.Hour)
 		ins = append(ins, rec("tiktok.orders", shop+":"+id, created, map[string]any{"shop_id": shop, "order_id": id,
 			"status": "AWAITING_SHIPMENT", "create_time": created, "update_time": created, "payment_currency": some("USD"),
-			"line_items": []any{map[string]any{"id": id + "-1", "product_id": "P1", "sku_id": "S1",
+			"line_items": []any{map[string]any{"id": id + "-1", "product_id": product, "sku_id": sku,
 				"sale_price": map[string]any{"bytes.decimal": big.NewRat(int64(1000+i), 100)}}}}))
 	}
-	return append(ins, rec("tiktok.products", shop+":P1", d0.AddDate(0, 1, 0), map[string]any{"shop_id": shop,
-		"product_id": "P1", "status": "ACTIVATE", "skus": []any{map[string]any{"sku_id": "S1", "seller_sku": some("TT-1"),
-			"identifiers": []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}}}}}))
+	return append(ins, rec("tiktok.products", shop+":"+product, d0.AddDate(0, 1, 0), map[string]any{"shop_id": shop,
+		"product_id": product, "status": "ACTIVATE", "skus": []any{map[string]any{"sku_id": sku, "identifiers": ids}}}))
 }
 
 // relinkCounter sums, per transaction, the entities the facts tasks
@@ -195,12 +203,13 @@ func TestRelinkSpread(t *testing.T) {
 }
 
 // TestRelinkSpreadKafka: the same through a broker, with four facts
-// tasks sharing the instance's budget: the engine runs the relink's
-// transactions back to back although no record arrives, each flushing at
-// most the budget; a crash before a relink transaction's commit (its
-// partials and rows already produced) leaves nothing of it visible; the
-// restarted instance resumes from the last committed cursor, and the
-// rows, read back read_committed, equal the serial reference's.
+// tasks sharing the instance's budget: each relink transaction flushes
+// at most the budget; a crash before one commits (its partials already
+// produced) aborts it; the restarted instance resumes from the last
+// committed cursor, and the rows, read back read_committed, equal the
+// serial reference's. Then a relink that sends nothing: no record
+// arrives after its first transaction, and the engine still runs the
+// others back to back instead of waiting for input.
 func TestRelinkSpreadKafka(t *testing.T) {
 	const n, budget, crashAt = 40, 3, 4
 	e := newKafkaEnv(t)
@@ -263,11 +272,6 @@ func TestRelinkSpreadKafka(t *testing.T) {
 
 	errc, stop := run()
 	waitTables(t, "the rows after the restart", time.Minute, rows, links, wantRows, wantLinks)
-	stop()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	checkTables(t, rows, links)
 	after := c.take()
 	t.Logf("relink transactions after the restart: %v", after)
 	if total(committed)+total(after) != n {
@@ -277,5 +281,40 @@ func TestRelinkSpreadKafka(t *testing.T) {
 		if k > budget {
 			t.Errorf("a transaction flushed %d entities, want at most %d", k, budget)
 		}
+	}
+
+	// A link that moves no row: SKU S9, seen in orders, gets its first
+	// link, unmatched, under the key it had. Its relink sends nothing,
+	// so no record follows it, and its transactions still run to the end.
+	c.mu.Lock()
+	c.counting = false
+	c.mu.Unlock()
+	quiet := ordersThenProduct(t, n, "P9", "S9", nil)
+	ins = append(ins, quiet[:n]...)
+	e.produce(t, quiet[:n])
+	wantRows, wantLinks = expected(t, ins)
+	waitTables(t, "the rows of S9's orders", time.Minute, rows, links, wantRows, wantLinks)
+	c.take()
+	c.mu.Lock()
+	c.counting = true
+	c.mu.Unlock()
+	e.produce(t, quiet[n:])
+	var relinked []int
+	waitFor(t, "S9's relink", time.Minute, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		relinked = slices.Clone(c.txns)
+		return total(relinked) >= n
+	}, func() string { return fmt.Sprintf("relink transactions %v, want %d entities", relinked, n) })
+	wantRows, wantLinks = expected(t, append(ins, quiet[n:]...))
+	waitTables(t, "the rows and links after S9's link", time.Minute, rows, links, wantRows, wantLinks)
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	checkTables(t, rows, links)
+	t.Logf("relink transactions of S9: %v", c.txns)
+	if total(c.txns) != n || slices.Max(c.txns) > budget {
+		t.Errorf("S9's relink transactions %v, want %d entities, at most %d a transaction", c.txns, n, budget)
 	}
 }

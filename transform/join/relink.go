@@ -17,15 +17,6 @@ import (
 // cursor in the same batch: the queue and the entities' state commit
 // together, so a crash resumes from the last commit and relinks nothing
 // twice into the outputs.
-//
-// Spreading a relink does not change where the rows end: an entity
-// relinked is recomputed under the links of its batch, one that a fact
-// touches first is recomputed then (and relinking it again sends
-// nothing), and a product whose links change again while it waits is
-// queued again from its first dependent, so every dependent is computed
-// under the last links after all. Until then, rows of entities not
-// relinked yet still show their old keys, as they did between a link
-// change and the transaction that reacted to it.
 
 // queuePrefix starts the keys of the relink queue: q/<ref>.
 const queuePrefix = "q/"
@@ -100,6 +91,15 @@ const queueRead = 64
 // writes how far it got into the queue in the same batch. It returns how
 // many it marked and whether the queue holds more: the caller then ends
 // its transaction and calls again in the next, without waiting for input.
+//
+// Spreading a relink does not change where the rows end: an entity
+// relinked is recomputed under the links of its batch, one that a fact
+// touches first is recomputed then (and relinking it again sends
+// nothing), and a product whose links change again while it waits is
+// queued again from its first dependent, so every dependent is computed
+// under the last links after all. Until then, rows of entities not
+// relinked yet still show their old keys, as they did between a link
+// change and the transaction that reacted to it.
 func (f *Facts) RelinkQueued(budget int) (relinked int, more bool, err error) {
 	for {
 		var qs []queued

@@ -127,32 +127,15 @@ func TestRelinkSpread(t *testing.T) {
 			c := &relinkCounter{crashAt: crashAt}
 			factsFlushed = c.flushed
 			t.Cleanup(func() { factsFlushed = nil })
-			tables := map[string]*table{join.TopicProductDaily: {rows: map[string]map[string]any{}},
-				identity.TopicProductLinks: {rows: map[string]map[string]any{}}}
+			tables, output := outputTables(t, serde)
 			d, err := NewDriver(Config{Serde: serde, Partitions: 1, StateDir: t.TempDir(), CacheBytes: 8 << 20,
 				MaxTransactionRelinks: budget, OnBatch: c.committed})
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.Output = func(topic string, key, value []byte) {
-				v, err := serde.Decode(context.Background(), value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tb := tables[topic]
-				if prev, ok := tb.rows[string(key)]; ok && prev["version"].(int64) >= v["version"].(int64) {
-					t.Errorf("%s %s: version %d after %d", topic, key, v["version"], prev["version"])
-				}
-				tb.rows[string(key)] = v
-			}
+			d.Output = output
 			for _, in := range ins {
-				b, err := serde.Encode(in.topic, in.rec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := d.Input(in.topic, []byte(in.key), b); err != nil {
-					t.Fatal(err)
-				}
+				feed(t, d, serde, in)
 				if in.topic == "tiktok.products" {
 					c.counting = true
 				}
@@ -255,15 +238,7 @@ func TestRelinkSpreadKafka(t *testing.T) {
 	c.counting = true
 	c.mu.Unlock()
 	e.produce(t, ins[n+1:])
-	select {
-	case err := <-errc:
-		if !errors.Is(err, errCrash) {
-			t.Fatalf("first run ended with %v, want the simulated crash", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("first run did not crash")
-	}
-	crashBeforeEnd = nil
+	waitCrash(t, errc, errCrash)
 	committed := c.take()
 	t.Logf("relink transactions before the crash: %v", committed)
 	if len(committed) != crashAt-1 {

@@ -124,7 +124,8 @@ func (s *factsStep) tick(context.Context, emitFunc) error {
 		}
 		s.queued = true
 	}
-	if now := s.links.pos; !maps.Equal(now, s.pos) {
+	if !maps.Equal(s.links.pos, s.pos) {
+		now := s.links.position()
 		b := binary.AppendUvarint(nil, uint64(len(now)))
 		for _, p := range slices.Sorted(maps.Keys(now)) {
 			b = binary.AppendVarint(binary.AppendVarint(b, int64(p)), now[p])
@@ -132,7 +133,7 @@ func (s *factsStep) tick(context.Context, emitFunc) error {
 		if err := s.st.Set(linksPosKey, b); err != nil {
 			return err
 		}
-		s.pos = maps.Clone(now)
+		s.pos = now
 	}
 	if s.queued && *s.relinks > 0 {
 		n, more, err := s.facts.RelinkQueued(*s.relinks)

@@ -68,14 +68,19 @@ func decodeQueued(b []byte) (queued, error) {
 // dependent, with the new trigger; one that nothing depends on is not
 // queued.
 func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
+	// The scans first: a scan goes through the batch's writes too, so
+	// writing while scanning would cost the square of a large change.
+	var queue []identity.Ref
 	for _, ref := range refs {
 		found := false
 		if err := f.st.Scan(dependents(ref), func(_, _ []byte) bool { found = true; return false }); err != nil {
 			return err
 		}
-		if !found {
-			continue
+		if found {
+			queue = append(queue, ref)
 		}
+	}
+	for _, ref := range queue {
 		if err := f.putQueued(queued{ref: ref, trigger: trigger}); err != nil {
 			return err
 		}

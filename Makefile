@@ -148,7 +148,9 @@ bench-transform:
 ## (records/s per core, peak RSS), then SIGKILL
 ## and restart: the time from the start of the process to its first
 ## product_daily row, on its state directory and with it wiped (restored from
-## the changelogs). The last line is `transform restart-seconds X`.
+## the changelogs). The last line is `transform restart-seconds X`. Add
+## -relink-day N for a catalog change on day N that relinks the entities of
+## one product in ten during the catch-up.
 BENCH_RESTART_FLAGS ?= -products 1000 -videos 10000 -days 90
 RESTART_BENCH_KAFKA := $(CACHE)/bench-restart-kafka
 bench-transform-restart: kafka-jars

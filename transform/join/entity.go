@@ -19,6 +19,8 @@ type Store interface {
 	Set(key, value []byte) error
 	Delete(key []byte) error
 	Scan(prefix []byte, fn func(key, value []byte) bool) error
+	// ScanFrom is Scan of the keys at or after from.
+	ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error
 }
 
 // Links is what the facts need of identity: the product key of a channel
@@ -49,8 +51,8 @@ func ProductRef(shop, product string) identity.Ref {
 // into the partials that changed.
 //
 // Work is batched, as Kafka Streams' record caches batch a task's writes:
-// Apply and Relink change the entities in memory and note which of their
-// days they may have moved; Flush computes those partials once, sends
+// Apply and RelinkQueued change the entities in memory and note which of
+// their days they may have moved; Flush computes those partials once, sends
 // the differences and writes the entities to the store. An entity that
 // many records of one batch touch (a video's snapshot and shop days, an
 // order and its lines) is read, computed and written once, and a day that
@@ -63,6 +65,7 @@ func ProductRef(shop, product string) identity.Ref {
 //	e/<entity>\x00<day>          a day of an entity kept per day (videos, sales ranks)
 //	e/<entity>\x01<version>      a sales-rank snapshot version seen
 //	x/<ref>\x00<entity>          the entity depends on channel product ref
+//	q/<ref>                      ref's links changed: its dependents wait to be relinked (relink.go)
 type Facts struct {
 	cfg     Config
 	zone    *time.Location
@@ -125,42 +128,6 @@ func (f *Facts) Apply(x Fact) error {
 		return err
 	}
 	return e.apply(f, x)
-}
-
-// Relink marks the entities that depend on channel products (or TikTok
-// products, ProductRef) whose links changed; the next Flush recomputes
-// them.
-func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
-	ids := map[string]bool{}
-	for _, ref := range refs {
-		prefix := append([]byte("x/"+ref.String()), 0)
-		err := f.st.Scan(prefix, func(k, _ []byte) bool {
-			ids[string(k[len(prefix):])] = true
-			return true
-		})
-		if err != nil {
-			return err
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(ids)) {
-		var e pendingEntity
-		var err error
-		switch {
-		case strings.HasPrefix(id, "bsr|"):
-			e, err = f.ranks(id)
-		case strings.HasPrefix(id, "v|"):
-			e, err = f.video(id)
-		default:
-			e, err = f.simple(id)
-		}
-		if err == nil {
-			err = e.relink(f, trigger)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Flush computes the partials the batch may have moved, writes the

@@ -138,6 +138,9 @@ func (j *Join) ApplyLinks(changes []identity.Change, trigger Meta) []Row {
 	if err := j.facts.Relink(j.links.Apply(changes), trigger); err != nil {
 		panic(err)
 	}
+	if _, _, err := j.facts.RelinkQueued(0); err != nil {
+		panic(err)
+	}
 	return j.must(j.flush())
 }
 
@@ -265,9 +268,12 @@ func (m memStore) Get(k []byte) ([]byte, bool, error) {
 }
 func (m memStore) Set(k, v []byte) error { m[string(k)] = slices.Clone(v); return nil }
 func (m memStore) Delete(k []byte) error { delete(m, string(k)); return nil }
-func (m memStore) Scan(p []byte, fn func(k, v []byte) bool) error {
+
+func (m memStore) Scan(p []byte, fn func(k, v []byte) bool) error { return m.ScanFrom(p, p, fn) }
+
+func (m memStore) ScanFrom(p, from []byte, fn func(k, v []byte) bool) error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if strings.HasPrefix(k, string(p)) && !fn([]byte(k), m[k]) {
+		if strings.HasPrefix(k, string(p)) && k >= string(from) && !fn([]byte(k), m[k]) {
 			break
 		}
 	}

@@ -23,7 +23,10 @@ type partitioned struct {
 	facts []*Facts
 	rows  map[RowKey][]byte // the rows step's RowState, in its wire form
 	out   map[string]Row    // last row emitted per Kafka key
-	t     *testing.T
+	// budget is the most entities a partition relinks per batch (0: no
+	// bound); spread counts the batches a relink was left unfinished.
+	budget, spread int
+	t              *testing.T
 }
 
 func newPartitioned(t *testing.T, cfg Config, n int) *partitioned {
@@ -54,11 +57,24 @@ func (p *partitioned) relink(cs []identity.Change) {
 	}
 }
 
-// commit flushes every partition and delivers the partial changes to the
-// rows step, which emits each changed row once.
-func (p *partitioned) commit() {
+// commit relinks the queued entities, within the budget, flushes every
+// partition and delivers the partial changes to the rows step, which
+// emits each changed row once. It reports whether relinks are left.
+func (p *partitioned) commit() (more bool) {
 	triggers := map[RowKey]Meta{}
 	for _, f := range p.facts {
+		before := f.Pending()
+		n, left, err := f.RelinkQueued(p.budget)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if p.budget > 0 && (n > p.budget || f.Pending()-before > p.budget) {
+			p.t.Fatalf("relinked %d entities (%d more pending) in a batch, budget %d", n, f.Pending()-before, p.budget)
+		}
+		if left {
+			p.spread++
+		}
+		more = more || left
 		cs, err := f.Flush()
 		if err != nil {
 			p.t.Fatal(err)
@@ -97,6 +113,7 @@ func (p *partitioned) commit() {
 		}
 		p.out[row.Key()] = row
 	}
+	return more
 }
 
 func (p *partitioned) current() []Row {
@@ -298,10 +315,13 @@ func randomFacts(rng *rand.Rand) []step {
 // TestPartitionedEqualsJoin: the join run as the transform runs it
 // (facts in partitions by entity, each with its own store, flushed in
 // batches of random size, partials summed per row, rows emitted once per
-// batch, links applied between batches) emits, per row, last version
-// wins, exactly the rows of the Join fed the same history one record at a
-// time, for one and for several partitions and both attributions.
+// batch, links applied between batches, the entities a link change
+// relinks spread over batches of at most 1 or 2, or all at once) emits,
+// per row, last version wins, exactly the rows of the Join fed the same
+// history one record at a time, for one and for several partitions and
+// both attributions.
 func TestPartitionedEqualsJoin(t *testing.T) {
+	spread := 0
 	for seed := uint64(0); seed < 80; seed++ {
 		for _, parts := range []int{1, 3} {
 			cfg := Config{Attribution: Attribution(seed % 2)}
@@ -309,6 +329,7 @@ func TestPartitionedEqualsJoin(t *testing.T) {
 			steps := randomFacts(rng)
 			j := New(cfg)
 			p := newPartitioned(t, cfg, parts)
+			p.budget = int(seed/2) % 3
 			for _, s := range steps {
 				if s.links != nil {
 					j.ApplyLinks(s.links, m(1, t0))
@@ -328,13 +349,18 @@ func TestPartitionedEqualsJoin(t *testing.T) {
 					p.commit()
 				}
 			}
-			p.commit()
+			for p.commit() {
+			}
+			spread += p.spread
 			want, got := content(j.Rows()), content(p.current())
 			if !slices.Equal(want, got) {
 				t.Fatalf("seed %d, %d partitions: partitioned rows differ from the join's (- join, + partitioned):\n%s",
 					seed, parts, diff(want, got))
 			}
 		}
+	}
+	if spread == 0 {
+		t.Error("no relink was spread over batches")
 	}
 }
 

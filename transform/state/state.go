@@ -379,15 +379,25 @@ func (s *Store) Produced(offset int64) {
 // writes, until fn returns false. Key and value are valid only during the
 // call. Scans read pebble: keep them off the hot path.
 func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	return s.ScanFrom(prefix, prefix, fn)
+}
+
+// ScanFrom is Scan of the keys at or after from: a scan resumed where an
+// earlier one stopped, without reading the keys before it again.
+func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error {
 	var pend []string
 	for k := range s.dirty {
-		if strings.HasPrefix(k, string(prefix)) {
+		if strings.HasPrefix(k, string(prefix)) && k >= string(from) {
 			pend = append(pend, k)
 		}
 	}
 	slices.Sort(pend)
 	lo := append(append([]byte(nil), s.data...), prefix...)
-	it, err := s.db.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: successor(lo)})
+	start := lo
+	if string(from) > string(prefix) {
+		start = append(append([]byte(nil), s.data...), from...)
+	}
+	it, err := s.db.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: successor(lo)})
 	if err != nil {
 		return fmt.Errorf("state: %s: scan: %w", s.name, err)
 	}

@@ -103,6 +103,29 @@
 // offsets. The rows converge to the join of the current facts under the
 // current links, whatever the interleaving, as the join's rules require.
 //
+// One link change can reach many entities: a catalog that changes after
+// months of history reaches every order, sales row and video of the
+// product, and a task that restarts after a backlog reacts to every link
+// that changed meanwhile. Recomputing all of them in one transaction
+// held every one in memory with all its partial changes (above 1 GiB in
+// the restart benchmark) and outlasted the transaction timeout, so the
+// restarted instance tried the same relink again, forever. So a facts
+// task queues the channel products whose links changed in its store
+// (q/<ref>, with the link change's metadata for the rows), and each
+// transaction relinks the queue's next entities, at most
+// Config.MaxTransactionRelinks for all the facts tasks of the instance
+// (default 1000), and stores how far it got (the last dependent entity
+// relinked, per channel product) in the same transaction, as Kafka
+// Streams bounds the work of a commit. The engine runs the next
+// transaction at once, without waiting for records, while a task has
+// relinks left; input records go on being processed in the same
+// transactions. A crash resumes from the cursor of the last commit; a
+// channel product whose links change again while queued starts again
+// from its first dependent. The rows end as the one-transaction relink
+// left them (join.Facts.RelinkQueued says why); until a relink is done,
+// the rows of the entities not relinked yet keep their old keys, as they
+// did until the transaction that reacted.
+//
 // # Why partials
 //
 // A row combines the facts of every channel product linked to its key and
@@ -124,7 +147,8 @@
 // garbage collector never scans it), pebble's block cache and its
 // memtables (package state); the global links table and the identity
 // resolver (both bounded by the catalog); and one transaction's writes
-// (bounded by the records per poll). Nothing grows with the days of
+// (bounded by the records per poll and the entities relinked per
+// transaction, Config.MaxTransactionRelinks). Nothing grows with the days of
 // history: old days' state is on disk and read back when late data
 // touches it. The per-record path reads and writes whole keys (an
 // entity, with the partials it sent; a row, with its partials): scans

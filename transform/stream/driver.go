@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -66,9 +65,10 @@ func NewDriver(cfg Config) (*Driver, error) {
 }
 
 // Reopen closes the stores and returns a driver restarted on the same
-// state directory, as a restarted instance: its tasks start from their
-// local stores, and its links table reads the product_links produced so
-// far. Pending writes are lost.
+// state directory, as a restarted instance: its tasks start again at
+// once (as the group gives them back) from their local stores, and its
+// links table reads the product_links produced so far. Pending writes
+// are lost.
 func (d *Driver) Reopen() (*Driver, error) {
 	if err := d.Close(); err != nil {
 		return nil, err
@@ -85,6 +85,16 @@ func (d *Driver) Reopen() (*Driver, error) {
 	}
 	if _, err := n.t.links.drain(); err != nil {
 		return nil, err
+	}
+	for _, id := range taskOrder(d.tasks) {
+		for _, s := range n.top.subs {
+			if s.name != id.sub {
+				continue
+			}
+			if _, err := n.task(s, id.partition); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return n, nil
 }
@@ -132,26 +142,35 @@ func (d *Driver) process(r *kgo.Record) error {
 	if s == nil {
 		return fmt.Errorf("stream: driver: %s is no source", r.Topic)
 	}
-	id := taskID{s.name, r.Partition}
-	tk := d.tasks[id]
-	if tk == nil {
-		tk = &task{id: id}
-		if s.store != "" {
-			changelog := d.top.changelogTopic(s.store)
-			tk.store = d.db.Store(id.String(), changelog, r.Partition)
-			d.stores[topicPartition{changelog, r.Partition}] = tk.store
-		}
-		tk.proc = s.newTask(r.Partition, tk.store)
-		d.tasks[id] = tk
-		// A task starts its first transaction as the engine starts it:
-		// reacting to the links it has not seen.
-		if tc, ok := tk.proc.(ticker); ok {
-			if err := tc.tick(d.ctx, d.emit); err != nil {
-				return err
-			}
-		}
+	tk, err := d.task(s, r.Partition)
+	if err != nil {
+		return err
 	}
 	return tk.proc.process(d.ctx, r, d.emit)
+}
+
+// task returns the task of s for partition, created on first use.
+func (d *Driver) task(s *subTopology, partition int32) (*task, error) {
+	id := taskID{s.name, partition}
+	if tk := d.tasks[id]; tk != nil {
+		return tk, nil
+	}
+	tk := &task{id: id}
+	if s.store != "" {
+		changelog := d.top.changelogTopic(s.store)
+		tk.store = d.db.Store(id.String(), changelog, partition)
+		d.stores[topicPartition{changelog, partition}] = tk.store
+	}
+	tk.proc = s.newTask(partition, tk.store)
+	d.tasks[id] = tk
+	// A task starts its first transaction as the engine starts it:
+	// reacting to the links it has not seen.
+	if tc, ok := tk.proc.(ticker); ok {
+		if err := tc.tick(d.ctx, d.emit); err != nil {
+			return nil, err
+		}
+	}
+	return tk, nil
 }
 
 // drain processes the internal records queued.
@@ -173,9 +192,9 @@ func (d *Driver) drain() error {
 // Commit ends a transaction: the tasks complete their batched work (the
 // facts send their partials, which the rows sum and emit), the stores
 // apply its writes (the changelog records are counted, not kept), and
-// the links table applies the links it produced. If links changed, the
-// facts tasks react to them in a transaction of their own, as the engine
-// does between polls.
+// the links table applies the links it produced. If links changed, or a
+// facts task has relinks left, the facts tasks react in a transaction of
+// their own, as the engine does between polls, until none is left.
 func (d *Driver) Commit() error {
 	for {
 		for _, sub := range d.top.subs {
@@ -204,12 +223,10 @@ func (d *Driver) Commit() error {
 		}
 		d.t.committed(0, nil)
 		work, err := d.t.beforeTxn()
-		if err != nil || !work {
+		if err != nil || !work && !busy(d.tasks) {
 			return err
 		}
-		for _, id := range slices.SortedFunc(maps.Keys(d.tasks), func(a, b taskID) int {
-			return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
-		}) {
+		for _, id := range taskOrder(d.tasks) {
 			if tc, ok := d.tasks[id].proc.(ticker); ok {
 				if err := tc.tick(d.ctx, d.emit); err != nil {
 					return err

@@ -59,7 +59,25 @@ type engineConfig struct {
 // transaction (a facts task reacting to link changes).
 type ticker interface {
 	tick(ctx context.Context, emit emitFunc) error
+	// busy reports whether the processor has work of its own left for
+	// the next transactions (a relink spread over them): they run at
+	// once, without waiting for records.
+	busy() bool
 }
+
+// busy reports whether a task is busy (ticker.busy).
+func busy(tasks map[taskID]*task) bool {
+	for _, t := range tasks {
+		if tk, ok := t.proc.(ticker); ok && tk.busy() {
+			return true
+		}
+	}
+	return false
+}
+
+// noWait is the nil context with which franz-go's PollRecords returns at
+// once with the records already buffered (documented).
+var noWait context.Context
 
 // flusher is a processor that batches its work and completes it at the end
 // of every transaction, before the stores' writes become changelog records.
@@ -264,7 +282,13 @@ func (e *engine) run(ctx context.Context) (err error) {
 	limit := e.cfg.maxRecords
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if e.cfg.beforeTxn != nil {
+		busy := busy(e.tasks)
+		switch {
+		case busy:
+			// A task has work left: the records buffered go with it,
+			// none are waited for.
+			pctx = noWait
+		case e.cfg.beforeTxn != nil:
 			pctx, cancel = context.WithTimeout(ctx, pollInterval)
 		}
 		var fetches kgo.Fetches
@@ -301,7 +325,7 @@ func (e *engine) run(ctx context.Context) (err error) {
 		// A task assigned is created and restored at once, not when its
 		// first record arrives: a facts task must react to link changes
 		// even when its partition is quiet.
-		work := fetches.NumRecords() > 0 || len(e.assigned) > 0
+		work := fetches.NumRecords() > 0 || len(e.assigned) > 0 || busy
 		if e.cfg.beforeTxn != nil {
 			w, err := e.cfg.beforeTxn()
 			if err != nil {
@@ -587,8 +611,10 @@ func (e *engine) flush(ctx context.Context, emit emitFunc) error {
 }
 
 // taskOrder returns the ids of the tasks by sub-topology, then partition.
-func (e *engine) taskOrder() []taskID {
-	return slices.SortedFunc(maps.Keys(e.tasks), func(a, b taskID) int {
+func (e *engine) taskOrder() []taskID { return taskOrder(e.tasks) }
+
+func taskOrder(tasks map[taskID]*task) []taskID {
+	return slices.SortedFunc(maps.Keys(tasks), func(a, b taskID) int {
 		return cmp.Or(strings.Compare(a.sub, b.sub), cmp.Compare(a.partition, b.partition))
 	})
 }

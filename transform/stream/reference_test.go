@@ -90,13 +90,7 @@ func driverOutputs(t *testing.T, ins []input, partitions int) map[string]map[str
 		out[topic][string(key)] = v
 	}
 	for _, in := range ins {
-		b, err := serde.Encode(in.topic, in.rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Input(in.topic, []byte(in.key), b); err != nil {
-			t.Fatal(err)
-		}
+		feed(t, d, serde, in)
 		if err := d.Commit(); err != nil {
 			t.Fatal(err)
 		}

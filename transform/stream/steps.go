@@ -33,7 +33,15 @@ type factsStep struct {
 	// until read from the store (at start and after an abort).
 	pos     map[int32]int64
 	changed *[]identity.Ref // the links drained for the current transaction
-	buf     []byte
+	// relinks is how many more entities the instance's facts tasks may
+	// relink in the current transaction (Config.MaxTransactionRelinks),
+	// shared by them.
+	relinks *int
+	// queued is set while the task's relink queue may hold work: after
+	// a start or an abort (the store may hold a queue) and until a tick
+	// finds it empty.
+	queued bool
+	buf    []byte
 }
 
 // linksPosKey holds a facts task's product_links position.
@@ -41,8 +49,17 @@ var linksPosKey = []byte("\x00links")
 
 func (s *factsStep) reset() {
 	s.pos = nil
+	s.queued = true
 	s.facts.Reset()
 }
+
+// busy reports whether the task has relinks left for later transactions.
+func (s *factsStep) busy() bool { return s.queued }
+
+// factsFlushed, set by tests, is called with the entities a facts task
+// flushes at the end of each transaction; an error fails the flush (a
+// crash before the commit).
+var factsFlushed func(task string, entities int) error
 
 func (s *factsStep) process(_ context.Context, r *kgo.Record, _ emitFunc) error {
 	f, err := join.DecodeFact(r.Value)
@@ -57,6 +74,11 @@ func (s *factsStep) process(_ context.Context, r *kgo.Record, _ emitFunc) error 
 
 // flush sends the partials the transaction's facts and link changes moved.
 func (s *factsStep) flush(_ context.Context, emit emitFunc) error {
+	if factsFlushed != nil {
+		if err := factsFlushed(s.st.Name(), s.facts.Pending()); err != nil {
+			return err
+		}
+	}
 	cs, err := s.facts.Flush()
 	if err != nil {
 		return fmt.Errorf("facts: %w", err)
@@ -71,7 +93,12 @@ func (s *factsStep) flush(_ context.Context, emit emitFunc) error {
 
 // tick reacts to the link changes this task has not seen: those drained
 // for this transaction, or, when the task starts or its last transaction
-// aborted, every link recorded after its stored position.
+// aborted, every link recorded after its stored position. It queues the
+// channel products whose links changed in the store, with the position,
+// and relinks the queue's next entities, as many as the transaction's
+// budget has left: a link change that many entities depend on is spread
+// over transactions, which the engine runs back to back while the queue
+// is not empty.
 func (s *factsStep) tick(context.Context, emitFunc) error {
 	refs := *s.changed
 	if s.pos == nil {
@@ -89,18 +116,16 @@ func (s *factsStep) tick(context.Context, emitFunc) error {
 			}
 		}
 		refs = s.links.changedSince(pos)
-		s.pos = pos
+		s.pos, s.queued = pos, true
 	}
-	if len(refs) == 0 && len(s.pos) == len(s.links.pos) && maps.Equal(s.pos, s.links.pos) {
-		return nil
-	}
-	now := s.links.position()
 	if len(refs) > 0 {
 		if err := s.facts.Relink(refs, s.links.trigger(refs)); err != nil {
 			return fmt.Errorf("facts: relink: %w", err)
 		}
+		s.queued = true
 	}
-	if !maps.Equal(now, s.pos) {
+	if !maps.Equal(s.links.pos, s.pos) {
+		now := s.links.position()
 		b := binary.AppendUvarint(nil, uint64(len(now)))
 		for _, p := range slices.Sorted(maps.Keys(now)) {
 			b = binary.AppendVarint(binary.AppendVarint(b, int64(p)), now[p])
@@ -109,6 +134,14 @@ func (s *factsStep) tick(context.Context, emitFunc) error {
 			return err
 		}
 		s.pos = now
+	}
+	if s.queued && *s.relinks > 0 {
+		n, more, err := s.facts.RelinkQueued(*s.relinks)
+		if err != nil {
+			return fmt.Errorf("facts: relink: %w", err)
+		}
+		*s.relinks -= n
+		s.queued = more
 	}
 	return nil
 }

@@ -29,6 +29,13 @@ const (
 	// broker timed out fails with INVALID_PRODUCER_EPOCH, and the same
 	// backlog would be tried again, forever.
 	DefaultMaxTransactionRecords = 1000
+	// DefaultMaxTransactionRelinks bounds the entities the facts tasks
+	// of an instance relink in one transaction when links change: a
+	// link change that many entities depend on (a catalog that changes
+	// after a long history) is spread over transactions of about the
+	// work of a full poll each, instead of holding every dependent
+	// entity and all their partial changes in one.
+	DefaultMaxTransactionRelinks = 1000
 )
 
 // Config configures an instance of the transform (New).
@@ -74,6 +81,11 @@ type Config struct {
 	// (inputs and the internal topics' records: a poll of at most that
 	// many); DefaultMaxTransactionRecords when 0.
 	MaxTransactionRecords int
+	// MaxTransactionRelinks bounds the entities this instance's facts
+	// tasks relink (recompute because links they depend on changed) in
+	// one transaction; the rest wait in the tasks' stores for the next
+	// transactions. DefaultMaxTransactionRelinks when 0.
+	MaxTransactionRelinks int
 	// OnBatch, if set, is called after every committed transaction with
 	// the number of input records and outputs; for progress and tests.
 	OnBatch func(inputs, outputs int)

@@ -265,15 +265,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	armed = true
 	mu.Unlock()
 	e.produce(t, ins[a:b])
-	select {
-	case err := <-errc:
-		if !errors.Is(err, crashed) {
-			t.Fatalf("first run ended with %v, want the simulated crash", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("first run did not crash")
-	}
-	crashBeforeEnd = nil
+	waitCrash(t, errc, crashed)
 	// Nothing of the crashed transaction is visible.
 	if got := rows.current(); !slices.Equal(got, wantRows1) {
 		t.Fatalf("rows of the crashed transaction are visible:\n%s", diff(got, wantRows1))
@@ -363,5 +355,55 @@ func TestInputsExpired(t *testing.T) {
 	waitTables(t, "every row", time.Minute, rows, links, wantRows, wantLinks)
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitCrash waits for a run to end with the simulated crash, and disarms
+// crashBeforeEnd.
+func waitCrash(t *testing.T, errc <-chan error, crashed error) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, crashed) {
+			t.Fatalf("first run ended with %v, want the simulated crash", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("first run did not crash")
+	}
+	crashBeforeEnd = nil
+}
+
+// feed gives a Driver one input, encoded as the ingest stage writes it.
+func feed(t *testing.T, d *Driver, serde Serde, in input) {
+	t.Helper()
+	b, err := serde.Encode(in.topic, in.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Input(in.topic, []byte(in.key), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outputTables returns empty product_daily and product_links tables and
+// a Driver.Output that keeps the last record per key in them, failing t
+// when a version does not grow.
+func outputTables(t *testing.T, serde Serde) (map[string]*table, func(topic string, key, value []byte)) {
+	tables := map[string]*table{join.TopicProductDaily: {rows: map[string]map[string]any{}},
+		identity.TopicProductLinks: {rows: map[string]map[string]any{}}}
+	return tables, func(topic string, key, value []byte) {
+		tb := tables[topic]
+		if tb == nil {
+			t.Errorf("output to %s", topic)
+			return
+		}
+		v, err := serde.Decode(context.Background(), value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := tb.rows[string(key)]; ok && prev["version"].(int64) >= v["version"].(int64) {
+			t.Errorf("%s %s: version %d after %d", topic, key, v["version"], prev["version"])
+		}
+		tb.rows[string(key)] = v
 	}
 }

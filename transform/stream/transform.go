@@ -28,6 +28,7 @@ type Transform struct {
 
 	links   *linksTable
 	changed []identity.Ref
+	relinks int // left in the transaction, of cfg.MaxTransactionRelinks
 	dl      *deadLetters
 
 	mu     sync.Mutex
@@ -77,7 +78,10 @@ func New(cfg Config) (*Transform, error) {
 	if cfg.MaxTransactionRecords <= 0 {
 		cfg.MaxTransactionRecords = DefaultMaxTransactionRecords
 	}
-	t := &Transform{cfg: cfg, stats: newBatchStats(), steps: map[string]counting{}}
+	if cfg.MaxTransactionRelinks <= 0 {
+		cfg.MaxTransactionRelinks = DefaultMaxTransactionRelinks
+	}
+	t := &Transform{cfg: cfg, relinks: cfg.MaxTransactionRelinks, stats: newBatchStats(), steps: map[string]counting{}}
 	eng, err := newEngine(engineConfig{
 		brokers: cfg.Brokers, clientOpts: cfg.ClientOpts, group: cfg.Group, instanceID: cfg.InstanceID,
 		transactionalID: cfg.TransactionalID, stateDir: cfg.StateDir, cacheBytes: cfg.CacheBytes, log: cfg.Log,
@@ -120,7 +124,8 @@ func (t *Transform) topology() *topology {
 			}},
 		{name: "facts", internal: internalFacts, partitions: cfg.Partitions, store: "facts",
 			newTask: func(_ int32, st *state.Store) processor {
-				return &factsStep{facts: join.NewFacts(cfg.Join, st, t.links), st: st, links: t.links, changed: &t.changed}
+				return &factsStep{facts: join.NewFacts(cfg.Join, st, t.links), st: st, links: t.links, changed: &t.changed,
+					relinks: &t.relinks}
 			}},
 		{name: "rows", internal: internalPartials, partitions: cfg.Partitions, store: "rows",
 			newTask: func(_ int32, st *state.Store) processor {
@@ -177,13 +182,14 @@ func (t *Transform) Close() error {
 	return nil
 }
 
-// beforeTxn applies what the links table read since the last transaction.
+// beforeTxn applies what the links table read since the last transaction,
+// and gives the next transaction its budget of relinks.
 func (t *Transform) beforeTxn() (bool, error) {
 	changed, err := t.links.drain()
 	if err != nil {
 		return false, err
 	}
-	t.changed = changed
+	t.changed, t.relinks = changed, t.cfg.MaxTransactionRelinks
 	return len(changed) > 0, nil
 }
 

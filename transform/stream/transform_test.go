@@ -111,36 +111,15 @@ func TestDriver(t *testing.T) {
 	for _, parts := range []int{1, 4} {
 		for _, every := range []int{1, 5, 1000} {
 			dir := t.TempDir()
-			tables := map[string]*table{join.TopicProductDaily: {rows: map[string]map[string]any{}},
-				identity.TopicProductLinks: {rows: map[string]map[string]any{}}}
+			tables, output := outputTables(t, serde)
 			d, err := NewDriver(Config{Serde: serde, Partitions: parts, StateDir: dir, CacheBytes: 8 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}
 			run := func(ins []input) {
-				d.Output = func(topic string, key, value []byte) {
-					tb := tables[topic]
-					if tb == nil {
-						t.Errorf("output to %s", topic)
-						return
-					}
-					v, err := serde.Decode(context.Background(), value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if prev, ok := tb.rows[string(key)]; ok && prev["version"].(int64) >= v["version"].(int64) {
-						t.Errorf("%s %s: version %d after %d", topic, key, v["version"], prev["version"])
-					}
-					tb.rows[string(key)] = v
-				}
+				d.Output = output
 				for i, in := range ins {
-					b, err := serde.Encode(in.topic, in.rec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := d.Input(in.topic, []byte(in.key), b); err != nil {
-						t.Fatal(err)
-					}
+					feed(t, d, serde, in)
 					if (i+1)%every == 0 {
 						if err := d.Commit(); err != nil {
 							t.Fatal(err)

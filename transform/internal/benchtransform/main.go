@@ -74,6 +74,7 @@ func main() {
 		cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		memProfile = flag.String("memprofile", "", "write a heap profile (live at the end, and allocations) to this file")
 		memLimit   = flag.Int64("memory-limit", 384<<20, "the process's memory in bytes, as transform.memory_limit (its default): the Go heap's soft limit is this less the stores' off-heap caches (GOMEMLIMIT wins); 0: none")
+		relinkDay  = flag.Int("relink-day", 0, "from this day of the history on, one ASIN in ten carries a GTIN of its own: its link to its TikTok SKU breaks late, and the facts tasks relink every entity of either (0: the catalog's identifiers never change)")
 		restart    = flag.Bool("restart", false, "the restart benchmark: the history into Kafka, `shopstream transform` through it, then SIGKILL and restart")
 		brokers    = flag.String("brokers", "", "with -restart: the Kafka brokers (comma-separated)")
 		binary     = flag.String("binary", "bin/shopstream", "with -restart: the shopstream binary")
@@ -89,14 +90,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "benchtransform: -restart needs -brokers")
 			os.Exit(2)
 		}
-		o := options{products: *products, videos: *videos, days: *days, posted: *posted, partitions: *partitions}
+		o := options{products: *products, videos: *videos, days: *days, posted: *posted, relinkDay: *relinkDay, partitions: *partitions}
 		if err := runRestart(os.Stdout, o, restartOptions{brokers: strings.Split(*brokers, ","), binary: *binary, cacheMB: *cacheMB}); err != nil {
 			fmt.Fprintln(os.Stderr, "benchtransform:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, posted: *posted, zone: *zone, even: *even,
+	if err := run(os.Stdout, options{products: *products, videos: *videos, days: *days, posted: *posted, relinkDay: *relinkDay, zone: *zone, even: *even,
 		cacheMB: *cacheMB, partitions: *partitions, stateDir: *stateDir,
 		cpuProfile: *cpuProfile, memProfile: *memProfile}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtransform:", err)
@@ -106,7 +107,7 @@ func main() {
 
 type options struct {
 	products, videos, days int
-	posted                 int
+	posted, relinkDay      int
 	zone                   string
 	even                   bool
 	cacheMB, partitions    int
@@ -155,7 +156,7 @@ func run(out io.Writer, o options) error {
 		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0),
 		o.partitions, o.cacheMB, debug.SetMemoryLimit(-1)>>20)
 	b.out = out
-	w := newWorld(o.products, o.videos, o.posted, b)
+	w := newWorld(o.products, o.videos, o.posted, o.relinkDay, b)
 	if err := w.generate(o.days); err != nil {
 		return err
 	}

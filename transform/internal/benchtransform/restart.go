@@ -97,7 +97,7 @@ func runRestart(out io.Writer, o options, ro restartOptions) error {
 	fmt.Fprintf(out, "transform restart bench: %d products, %d videos, %d days into Kafka (%v), then `%s transform`\n",
 		o.products, o.videos, o.days, ro.brokers, ro.binary)
 	p := &producer{cl: cl, serde: serde, prefix: prefix, fill: newFiller(), out: out, started: time.Now()}
-	w := newWorld(o.products, o.videos, o.posted, p)
+	w := newWorld(o.products, o.videos, o.posted, o.relinkDay, p)
 	if err := w.generate(o.days); err != nil {
 		return err
 	}

@@ -39,9 +39,16 @@ const (
 // and on the second day of each week the previous week's search query
 // performance (3 queries per ASIN) and search terms (one per product,
 // three clicked ASINs, one a competitor's).
+//
+// With relinkDay set, the catalog changes late: from that day of the
+// history on, one ASIN in ten (i%10 == 3) carries a GTIN of its own, so
+// its link to its TikTok SKU breaks and every entity of either (their
+// orders, sales & traffic and search rows, the videos of the product)
+// is relinked, long after the store has filled.
 type world struct {
 	products, videos int
 	posted           int // videos are posted up to this many days before d0 (0: no create_time)
+	relinkDay        int // 0: the catalog's identifiers never change
 	b                sink
 	rnd              *rand.Rand
 	d0               time.Time
@@ -56,8 +63,8 @@ type sink interface {
 	day(d int)
 }
 
-func newWorld(products, videos, posted int, b sink) *world {
-	return &world{products: products, videos: videos, posted: posted, b: b, rnd: rand.New(rand.NewPCG(1, 2)),
+func newWorld(products, videos, posted, relinkDay int, b sink) *world {
+	return &world{products: products, videos: videos, posted: posted, relinkDay: relinkDay, b: b, rnd: rand.New(rand.NewPCG(1, 2)),
 		d0: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)} // a Monday
 }
 
@@ -125,7 +132,12 @@ func (w *world) generate(days int) error {
 
 func (w *world) catalogRecord(i int, version int64, ts time.Time) map[string]any {
 	var ids []any
-	if i%20 != 0 {
+	switch {
+	case w.relinkDay > 0 && i%10 == 3 && !ts.Before(w.d0.Add(time.Duration(w.relinkDay)*24*time.Hour)):
+		// A GTIN no other product has (below TikTok-only products'
+		// 50000+ while products stay under 20,000).
+		ids = append(ids, map[string]any{"identifier_type": "EAN", "identifier": gtin(80000 + i%20000)})
+	case i%20 != 0:
 		ids = append(ids, map[string]any{"identifier_type": "EAN", "identifier": gtin(i)})
 	}
 	if i%200 == 1 {

@@ -23,6 +23,7 @@ type Metrics struct {
 	restored     prometheus.Counter
 	restoreTime  prometheus.Counter
 	dlqReplays   *prometheus.CounterVec
+	relinked     prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -69,10 +70,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shopstream_transform_dead_letter_replays_total",
 			Help: "Replay requests (shopstream dlq replay) handled in committed transactions, by result: replayed, failed (the dead letter stays open), already (replayed before).",
 		}, []string{"result"}),
+		relinked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopstream_transform_relinked_entities_total",
+			Help: "Entities recomputed in committed transactions because the links of a channel product they depend on changed (a relink runs over several transactions, at most MaxTransactionRelinks entities each).",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.rows, m.links, m.deadLetters, m.conflicts, m.transactions,
-			m.tasks, m.restores, m.restored, m.restoreTime, m.dlqReplays)
+			m.tasks, m.restores, m.restored, m.restoreTime, m.dlqReplays, m.relinked)
 	}
 	return m
 }
@@ -85,6 +90,7 @@ type batchStats struct {
 	outputs     map[string]int
 	replays     map[string]int // by result
 	rows, links int
+	relinked    int // entities relinked
 }
 
 func newBatchStats() batchStats {
@@ -143,6 +149,7 @@ func (m *Metrics) committed(s batchStats) {
 	}
 	m.rows.Add(float64(s.rows))
 	m.links.Add(float64(s.links))
+	m.relinked.Add(float64(s.relinked))
 }
 
 func (m *Metrics) aborted() {

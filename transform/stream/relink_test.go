@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
@@ -128,8 +130,9 @@ func TestRelinkSpread(t *testing.T) {
 			factsFlushed = c.flushed
 			t.Cleanup(func() { factsFlushed = nil })
 			tables, output := outputTables(t, serde)
+			metrics := NewMetrics(nil)
 			d, err := NewDriver(Config{Serde: serde, Partitions: 1, StateDir: t.TempDir(), CacheBytes: 8 << 20,
-				MaxTransactionRelinks: budget, OnBatch: c.committed})
+				MaxTransactionRelinks: budget, OnBatch: c.committed, Metrics: metrics})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,6 +177,10 @@ func TestRelinkSpread(t *testing.T) {
 				if k > budget {
 					t.Errorf("a transaction flushed %d entities, want at most %d", k, budget)
 				}
+			}
+			// The metric counts the committed relinks, the aborted one not.
+			if got := testutil.ToFloat64(metrics.relinked); got != n {
+				t.Errorf("shopstream_transform_relinked_entities_total %v, want %d", got, n)
 			}
 			if got := tables[join.TopicProductDaily].current(); !slices.Equal(got, wantRows) {
 				t.Errorf("rows differ:\n%s", diff(got, wantRows))

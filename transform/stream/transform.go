@@ -196,6 +196,7 @@ func (t *Transform) beforeTxn() (bool, error) {
 func (t *Transform) committed(consumed int, outputs map[string]int) {
 	s := t.stats
 	s.outputs = outputs
+	s.relinked = t.cfg.MaxTransactionRelinks - t.relinks
 	for _, st := range t.steps {
 		l, r, c := st.counted()
 		s.links += l
@@ -206,7 +207,7 @@ func (t *Transform) committed(consumed int, outputs map[string]int) {
 	}
 	t.cfg.Metrics.committed(s)
 	t.cfg.Log.Debug().Int("inputs", consumed).Int("rows", s.rows).Int("links", s.links).
-		Int("dead_letters", sum(s.dead)).Msg("transaction committed")
+		Int("relinked", s.relinked).Int("dead_letters", sum(s.dead)).Msg("transaction committed")
 	if t.cfg.OnBatch != nil {
 		n := 0
 		for _, v := range outputs {

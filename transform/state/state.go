@@ -17,9 +17,11 @@
 // Reads see the transaction's writes first, then a bounded cache of
 // committed values (misses included; outside the Go heap, see
 // valueCache), then pebble. Memory is bounded by Options.CacheBytes:
-// three eighths for that cache, an eighth for pebble's block cache, a
-// quarter for its two memtables, the rest for pebble's indexes and
-// compactions. The database has no write-ahead log (the changelog is
+// three eighths for that cache, an eighth for pebble's block cache (its
+// index, filter and data blocks), a quarter for its two memtables (which
+// pebble charges to the block cache, so that cache is sized for both),
+// the rest for pebble's compactions. DB.ReadStats counts where reads
+// were answered. The database has no write-ahead log (the changelog is
 // the log, as with Kafka Streams' RocksDB stores): after a crash it
 // holds the last commit it flushed, with that commit's checkpoint, and
 // the restore reads the changelog from there.
@@ -99,6 +101,37 @@ type DB struct {
 	opts   Options
 	stores map[string]*Store
 	values *valueCache
+	reads  ReadStats
+}
+
+// ReadStats counts the reads of a DB's stores by where they were
+// answered, and pebble's own block cache and bloom filter figures: what
+// to size Options.CacheBytes' split by.
+type ReadStats struct {
+	// Gets is the calls of Store.Get; each is answered by exactly one of
+	// the transaction's writes (Written), the value cache (Cached, of
+	// which CachedAbsent were keys known to be absent) or pebble (Pebble,
+	// of which PebbleAbsent found no key).
+	Gets, Written, Cached, CachedAbsent, Pebble, PebbleAbsent int64
+	// Scans is the calls of Store.Scan and Store.ScanFrom (each reads
+	// pebble).
+	Scans int64
+	// BlockCacheHits and BlockCacheMisses are pebble's block cache
+	// lookups (data, index and filter blocks; a miss reads the file).
+	BlockCacheHits, BlockCacheMisses int64
+	// FilterHits is the table lookups pebble's bloom filters answered
+	// without a data block; FilterMisses the lookups they let through.
+	FilterHits, FilterMisses int64
+}
+
+// ReadStats returns the reads counted since Open. Like the rest of the
+// DB, not safe concurrently with reads.
+func (d *DB) ReadStats() ReadStats {
+	r := d.reads
+	m := d.db.Metrics()
+	r.BlockCacheHits, r.BlockCacheMisses = m.BlockCache.Hits, m.BlockCache.Misses
+	r.FilterHits, r.FilterMisses = m.Filter.Hits, m.Filter.Misses
+	return r
 }
 
 // ErrLocked is returned by Open when another process uses the directory.
@@ -116,13 +149,19 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cache := pebble.NewCache(o.CacheBytes / 8)
+	memtable := max(o.CacheBytes/8, 1<<20)
+	// pebble charges its memtables (the mutable one and the one it keeps
+	// for reuse) to the block cache, shrinking what the cache may hold by
+	// their size: a cache of only the blocks' share held nothing at all
+	// (no hits; every index, filter and data block read the file), so it
+	// is sized for both.
+	cache := pebble.NewCache(o.CacheBytes/8 + 2*memtable)
 	po := &pebble.Options{
 		Cache: cache,
 		// Large memtables: an entity or a row is rewritten by many
 		// transactions, and each write that a memtable absorbs is one
 		// compactions never copy.
-		MemTableSize: uint64(max(o.CacheBytes/8, 1<<20)),
+		MemTableSize: uint64(memtable),
 		// No write-ahead log, as Kafka Streams runs RocksDB: the
 		// changelog is the store's log. A batch (a transaction's writes
 		// with the task's checkpoint) lands in one memtable, and a
@@ -321,15 +360,24 @@ func (s *Store) key(k []byte) []byte {
 // Get returns the value of key, seeing the transaction's writes. The
 // caller must not modify it.
 func (s *Store) Get(key []byte) ([]byte, bool, error) {
+	r := &s.db.reads
+	r.Gets++
 	if w, ok := s.dirty[string(key)]; ok {
+		r.Written++
 		return w.value, w.value != nil, nil
 	}
 	full := s.key(key)
 	if v, found, ok := s.db.values.get(full); ok {
+		r.Cached++
+		if !found {
+			r.CachedAbsent++
+		}
 		return v, found, nil
 	}
+	r.Pebble++
 	v, closer, err := s.db.db.Get(full)
 	if errors.Is(err, pebble.ErrNotFound) {
+		r.PebbleAbsent++
 		s.db.values.put(full, nil, false)
 		return nil, false, nil
 	}
@@ -385,6 +433,7 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 // ScanFrom is Scan of the keys at or after from: a scan resumed where an
 // earlier one stopped, without reading the keys before it again.
 func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error {
+	s.db.reads.Scans++
 	var pend []string
 	for k := range s.dirty {
 		if strings.HasPrefix(k, string(prefix)) && k >= string(from) {

@@ -559,3 +559,58 @@ func TestValueCacheBounded(t *testing.T) {
 		t.Fatal("a key survived reset")
 	}
 }
+
+// TestReadStats: every Get is counted where it was answered (the
+// transaction's writes, the value cache, pebble; absent keys apart), and
+// pebble's block cache serves repeated reads of flushed tables: pebble
+// charges its memtables to that cache, and a cache sized without them
+// held nothing (no hit at all).
+func TestReadStats(t *testing.T) {
+	db := open(t, t.TempDir(), Options{CacheBytes: 8 << 20})
+	s := db.Store("a-0", "cl", 0)
+	const n = 20000
+	key := func(i int) []byte { return fmt.Appendf(nil, "key-%06d", i) }
+	for i := range n {
+		if err := s.Set(key(i), bytes.Repeat([]byte{byte(i)}, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := s.Get(key(0)); err != nil || !ok {
+		t.Fatalf("pending write not read: %v %v", ok, err)
+	}
+	db.TakeChangelog()
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(key(1)); err != nil || !ok {
+		t.Fatalf("committed write not read: %v %v", ok, err)
+	}
+	if err := db.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.forget() // every read below goes to pebble's tables
+	for range 3 {
+		for i := range n {
+			if v, ok, err := s.Get(key(i)); err != nil || !ok || len(v) != 100 || v[0] != byte(i) {
+				t.Fatalf("key %d: %v %v %d bytes", i, ok, err, len(v))
+			}
+			s.forget()
+		}
+	}
+	if _, ok, err := s.Get([]byte("absent")); err != nil || ok {
+		t.Fatalf("absent key: %v %v", ok, err)
+	}
+	if _, ok, err := s.Get([]byte("absent")); err != nil || ok {
+		t.Fatalf("absent key, second read: %v %v", ok, err)
+	}
+	r := db.ReadStats()
+	want := ReadStats{Gets: 3*n + 4, Written: 1, Cached: 2, CachedAbsent: 1, Pebble: 3*n + 1, PebbleAbsent: 1}
+	got := r
+	got.BlockCacheHits, got.BlockCacheMisses, got.FilterHits, got.FilterMisses = 0, 0, 0, 0
+	if got != want {
+		t.Fatalf("read counters %+v, want %+v", got, want)
+	}
+	if r.BlockCacheHits < 2*r.BlockCacheMisses {
+		t.Fatalf("pebble's block cache: %d hits, %d misses over three reads of the same %d keys", r.BlockCacheHits, r.BlockCacheMisses, n)
+	}
+}

@@ -102,6 +102,9 @@ func (d *Driver) Reopen() (*Driver, error) {
 // Close closes the stores.
 func (d *Driver) Close() error { return d.db.Close() }
 
+// ReadStats returns the stores' read counters (state.DB.ReadStats).
+func (d *Driver) ReadStats() state.ReadStats { return d.db.ReadStats() }
+
 // Input processes one record of an input topic (name without the prefix)
 // through every step.
 func (d *Driver) Input(topic string, key, value []byte) error {

@@ -307,6 +307,16 @@ func (b *bench) report(out io.Writer) error {
 	fmt.Fprintf(out, "wall-clock rate  %.0f records/s (lower than the CPU rate when other processes share the core)\n",
 		float64(total)/b.elapsed.Seconds())
 	fmt.Fprintf(out, "outputs/input    %.2f\n", float64(b.rows+b.links)/float64(total))
+	r := b.driver.ReadStats()
+	pct := func(n, of int64) string {
+		return strconv.FormatFloat(100*float64(n)/float64(max(of, 1)), 'f', 1, 64) + " %"
+	}
+	fmt.Fprintf(out, "store reads      %d gets: %s the transaction's writes, %s the value cache (%s of them absent keys), "+
+		"%s pebble (%s of them absent keys); %d scans\n",
+		r.Gets, pct(r.Written, r.Gets), pct(r.Cached, r.Gets), pct(r.CachedAbsent, r.Cached),
+		pct(r.Pebble, r.Gets), pct(r.PebbleAbsent, r.Pebble), r.Scans)
+	fmt.Fprintf(out, "pebble           block cache %d hits, %d misses (%s hit); bloom filters %d lookups answered, %d let through\n",
+		r.BlockCacheHits, r.BlockCacheMisses, pct(r.BlockCacheHits, r.BlockCacheHits+r.BlockCacheMisses), r.FilterHits, r.FilterMisses)
 	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s\n",
 		mib(b.heapInuse), chunkSize, procStatus("VmHWM:"))
 	if b.deadLetters > 0 {

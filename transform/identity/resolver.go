@@ -146,6 +146,10 @@ type Resolver struct {
 	byGTIN  map[string]map[Ref]struct{}
 	bySKU   map[string]map[Ref]struct{}
 	links   map[Ref]Link
+	// gtinGroups holds the GTIN groups computed during Conflicts, which
+	// asks for each again for every product of a seller SKU group; nil
+	// otherwise (groups change with every Put).
+	gtinGroups map[string]group
 }
 
 type itemState struct {
@@ -504,6 +508,9 @@ func (r *Resolver) gtinGroup(st *itemState) group {
 // Products with several GTINs are a conflict of their own and take part in
 // no group.
 func (r *Resolver) gtinGroupOf(gtin string) group {
+	if g, ok := r.gtinGroups[gtin]; ok {
+		return g
+	}
 	var g group
 	for m := range r.byGTIN[gtin] {
 		if ms := r.items[m]; !ms.mapped && len(ms.gtins) == 1 {
@@ -513,6 +520,9 @@ func (r *Resolver) gtinGroupOf(gtin string) group {
 	slices.SortFunc(g.members, Ref.compare)
 	if dup := sameAccount(g.members); dup != "" {
 		g.conflict = fmt.Sprintf("GTIN %s is on several products of %s", gtin, dup)
+	}
+	if r.gtinGroups != nil {
+		r.gtinGroups[gtin] = g
 	}
 	return g
 }
@@ -567,6 +577,11 @@ func sameAccount(refs []Ref) string {
 
 // Conflicts returns every current conflict, sorted by rule and identifier.
 func (r *Resolver) Conflicts() []Conflict {
+	// The stage counts conflicts after every transaction that moved links:
+	// each GTIN group is computed once, not again for the seller SKU
+	// groups' members.
+	r.gtinGroups = make(map[string]group, len(r.byGTIN))
+	defer func() { r.gtinGroups = nil }()
 	var out []Conflict
 	for gtin := range r.byGTIN {
 		if g := r.gtinGroupOf(gtin); g.conflict != "" {

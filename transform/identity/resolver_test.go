@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shopstream/shopstream/internal/gs1"
 )
 
 const (
@@ -358,5 +361,33 @@ func TestResolverOrderIndependent(t *testing.T) {
 		if !slices.EqualFunc(r.Links(), fresh.Links(), Link.equal) {
 			t.Fatalf("seed %d: incremental links differ from a fresh build:\n%v\n%v", seed, r.Links(), fresh.Links())
 		}
+	}
+}
+
+// BenchmarkConflicts: the conflicts of a catalog of 10,000 products per
+// channel, mostly linked by GTIN, some by seller SKU, a few in conflict
+// (the stage counts them after every transaction that moved links).
+func BenchmarkConflicts(b *testing.B) {
+	r := NewResolver(nil)
+	var items []Item
+	for i := range 10000 {
+		body := fmt.Sprintf("0088727%06d", i)
+		gtin := body + strconv.Itoa(gs1.CheckDigit(body))
+		sku := fmt.Sprintf("SKU-%d", i)
+		switch i % 10 {
+		case 0: // no GTIN: linked by seller SKU, and in conflict where two ASINs share one
+			sku = fmt.Sprintf("SKU-%d", i/20)
+			items = append(items, amz(fmt.Sprintf("B%06d", i), sku), tt(fmt.Sprintf("S%06d", i), fmt.Sprintf("P%06d", i), sku))
+		default:
+			items = append(items, amz(fmt.Sprintf("B%06d", i), sku, gtin), tt(fmt.Sprintf("S%06d", i), fmt.Sprintf("P%06d", i), sku, gtin))
+		}
+	}
+	putAll(r, items...)
+	if len(r.Conflicts()) == 0 {
+		b.Fatal("no conflicts in the catalog")
+	}
+	b.ResetTimer()
+	for range b.N {
+		r.Conflicts()
 	}
 }

@@ -131,7 +131,8 @@ bench-ingest: kafka-jars
 ## bench-transform: the transform's work per input record on one core (Avro
 ## decode, identity resolution, the join, Avro encode of every output; no
 ## Kafka) over a synthetic world of 10,000 products and 100,000 videos; prints
-## the wall-clock rate and the stage's peak memory (VmHWM), and the last line is
+## the wall-clock rate, the stage's peak memory (VmHWM) and where the stores'
+## reads were answered (state.ReadStats), and the last line is
 ## `transform records-per-second X`: input records per CPU-second of the process
 ## (getrusage user+sys, GC and pebble's compactions included), the "per core"
 ## figure, which other processes sharing the machine do not lower. BENCH_TRANSFORM_FLAGS changes the world

@@ -112,20 +112,21 @@ func (a *app) transformParts(p pipeline) ([]supervise.Part, error) {
 				return err
 			}
 			tr, err := stream.New(stream.Config{
-				Brokers:         p.brokers,
-				ClientOpts:      a.kafkaOpts(),
-				Group:           cfg.Group,
-				InstanceID:      id,
-				TransactionalID: txn,
-				StateDir:        filepath.Join(stateDir, id),
-				CacheBytes:      int64(cfg.CacheMB) << 20,
-				Partitions:      cfg.Partitions,
-				TopicPrefix:     a.cfg.Kafka.TopicPrefix,
-				Serde:           serde,
-				Mapping:         mapping,
-				Join:            jcfg,
-				Metrics:         metrics,
-				Log:             tlog,
+				Brokers:               p.brokers,
+				ClientOpts:            a.kafkaOpts(),
+				Group:                 cfg.Group,
+				InstanceID:            id,
+				TransactionalID:       txn,
+				StateDir:              filepath.Join(stateDir, id),
+				CacheBytes:            int64(cfg.CacheMB) << 20,
+				Partitions:            cfg.Partitions,
+				MaxTransactionRelinks: cfg.MaxTransactionRelinks,
+				TopicPrefix:           a.cfg.Kafka.TopicPrefix,
+				Serde:                 serde,
+				Mapping:               mapping,
+				Join:                  jcfg,
+				Metrics:               metrics,
+				Log:                   tlog,
 			})
 			if err != nil {
 				return fmt.Errorf("transform: %w", err)

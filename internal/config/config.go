@@ -110,6 +110,10 @@ type Transform struct {
 	// less what the stores keep outside the heap (three quarters of
 	// CacheMB per thread); 0 for none.
 	MemoryLimit int64 `koanf:"memory_limit"`
+	// MaxTransactionRelinks is the most entities a thread recomputes in
+	// one transaction when links change (a relink of more is spread over
+	// several): it bounds a transaction's memory and duration.
+	MaxTransactionRelinks int `koanf:"max_transaction_relinks"`
 	// TransactionalID, when set, is the thread's transactional id
 	// (<transactional_id>-<n> with several threads); empty:
 	// <group>-<instance>. It must stay the same across restarts, so a
@@ -310,6 +314,7 @@ func defaults() map[string]any {
 		"transform.cache_mb":                int(state.DefaultCacheBytes >> 20),
 		"transform.partitions":              stream.DefaultPartitions,
 		"transform.memory_limit":            384 << 20,
+		"transform.max_transaction_relinks": stream.DefaultMaxTransactionRelinks,
 		"transform.transactional_id":        "",
 		"transform.topic_prefix":            "",
 		"dbt.schedule":                      "",
@@ -531,6 +536,7 @@ func (c *Config) validate() []error {
 	p.positive("transform.threads", int64(c.Transform.Threads))
 	p.positive("transform.cache_mb", int64(c.Transform.CacheMB))
 	p.positive("transform.partitions", int64(c.Transform.Partitions))
+	p.positive("transform.max_transaction_relinks", int64(c.Transform.MaxTransactionRelinks))
 	if c.Transform.MemoryLimit < 0 {
 		bad("transform.memory_limit", "must be 0 (none) or a number of bytes")
 	}

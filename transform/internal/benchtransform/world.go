@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/gs1"
 	"github.com/shopstream/shopstream/schemas"
 )
 
@@ -74,15 +75,7 @@ func pid(i int) string  { return fmt.Sprintf("P%d", i) }
 // gtin returns a valid GTIN-13 for i.
 func gtin(i int) string {
 	body := fmt.Sprintf("0080000%05d", i)
-	sum := 0
-	for k := 0; k < len(body); k++ {
-		v := int(body[len(body)-1-k] - '0')
-		if k%2 == 0 {
-			v *= 3
-		}
-		sum += v
-	}
-	return body + fmt.Sprint((10-sum%10)%10)
+	return body + fmt.Sprint(gs1.CheckDigit(body))
 }
 
 func some(v any) any {

@@ -287,26 +287,42 @@ func measureLatency(t testing.TB, cfg latencyConfig) latencyResult {
 // milliseconds the webhook's arrival (the receiver's ingest_ts), the
 // order's fetch (the ingest_ts of its first tiktok.orders record), that
 // record's insertion into tiktok_orders_changes (the same INSERT fills
-// tiktok_orders through its view), and the insertion of the product_daily
-// versions it triggered (the transform stamps each version with the
-// source_ts and ingest_ts of the change that caused it), the latest over
-// the order's products; 0 where there is none yet. Then the Kafka
+// tiktok_orders through its view), and the insertion of its products' rows
+// in product_daily that include it: per product the first version whose
+// trigger was fetched no earlier than the order, the latest over the
+// order's products; 0 while one of them has none yet. Then the Kafka
 // coordinates (partition, offset) of the order's record and of that
 // product_daily record.
+//
+// A version is matched by its trigger's fetch time, not by the order's
+// exact trigger: the transform writes one version of a row per transaction,
+// stamped with the last change in it, so an order whose change shared a
+// transaction with a later order of the same product is on no version as
+// the trigger, though the version includes it.
 func latencyQuery(marker string) string {
 	return `SELECT w.order_id, toUnixTimestamp64Milli(w.arrived), toUnixTimestamp64Milli(o.fetched),
-       toUnixTimestamp64Milli(o.stored), toUnixTimestamp64Milli(d.stored),
-       o.partition, o.offset, d.partition, d.offset
+       toUnixTimestamp64Milli(o.stored), d.stored, o.partition, o.offset, d.partition, d.offset
 FROM (SELECT assumeNotNull(order_id) AS order_id, min(ingest_ts) AS arrived
       FROM tiktok_webhook_events_changes WHERE startsWith(tts_notification_id, '` + marker + `') GROUP BY order_id) AS w
 LEFT JOIN (SELECT order_id, min(_inserted_at) AS stored, argMin(ingest_ts, _inserted_at) AS fetched,
-                  argMin(source_ts, _inserted_at) AS changed,
                   argMin(_partition, _inserted_at) AS partition, argMin(_offset, _inserted_at) AS offset
            FROM tiktok_orders_changes GROUP BY order_id) AS o ON o.order_id = w.order_id
-LEFT JOIN (SELECT ingest_ts, source_ts, max(_inserted_at) AS stored,
-                  argMax(_partition, _inserted_at) AS partition, argMax(_offset, _inserted_at) AS offset
-           FROM product_daily_changes GROUP BY ingest_ts, source_ts) AS d
-       ON d.ingest_ts = o.fetched AND d.source_ts = o.changed
+LEFT JOIN (SELECT order_id, if(min(first) = 0, 0, max(first)) AS stored,
+                  argMax(partition, first) AS partition, argMax(offset, first) AS offset
+           FROM (SELECT p.order_id AS order_id, l.product_key AS product_key,
+                        toUnixTimestamp64Milli(minIf(pd._inserted_at, pd.ingest_ts >= p.fetched)) AS first,
+                        argMinIf(pd._partition, pd._inserted_at, pd.ingest_ts >= p.fetched) AS partition,
+                        argMinIf(pd._offset, pd._inserted_at, pd.ingest_ts >= p.fetched) AS offset
+                 FROM (SELECT order_id, fetched, sku_id
+                       FROM (SELECT order_id, argMin(ingest_ts, _inserted_at) AS fetched,
+                                    argMin(line_items.sku_id, _inserted_at) AS skus
+                             FROM tiktok_orders_changes GROUP BY order_id)
+                       ARRAY JOIN skus AS sku_id) AS p
+                 INNER JOIN (SELECT assumeNotNull(sku_id) AS sku_id, product_key FROM product_links FINAL
+                             WHERE channel = 'tiktok' AND sku_id IS NOT NULL) AS l ON l.sku_id = p.sku_id
+                 LEFT JOIN product_daily_changes AS pd ON pd.product_key = l.product_key
+                 GROUP BY order_id, product_key)
+           GROUP BY order_id) AS d ON d.order_id = w.order_id
 ORDER BY w.arrived`
 }
 

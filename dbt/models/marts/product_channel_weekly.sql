@@ -15,6 +15,10 @@
 -- has nothing to replace its partition with: --full-refresh clears it, and
 -- the singular test assert_product_channel_weekly_matches_daily reports it.
 
+{#- The daily counts a week adds up, each channel's in its column order. #}
+{%- set tiktok_sums = ['views', 'watch_time_seconds', 'saves', 'shares', 'likes', 'comments', 'orders', 'units'] %}
+{%- set amazon_sums = ['sessions', 'page_views', 'units', 'orders'] %}
+
 with days as (
     select
         *,
@@ -69,14 +73,8 @@ weekly as (
 
         -- sum() of a Nullable column is NULL when every day is NULL: a channel
         -- without data stays NULL, it does not become 0.
-        sum(tiktok_views) as sum_tiktok_views,
-        sum(tiktok_watch_time_seconds) as sum_tiktok_watch_time_seconds,
-        sum(tiktok_saves) as sum_tiktok_saves,
-        sum(tiktok_shares) as sum_tiktok_shares,
-        sum(tiktok_likes) as sum_tiktok_likes,
-        sum(tiktok_comments) as sum_tiktok_comments,
-        sum(tiktok_orders) as sum_tiktok_orders,
-        sum(tiktok_units) as sum_tiktok_units,
+        {% for m in tiktok_sums %}sum(tiktok_{{ m }}) as sum_tiktok_{{ m }},
+        {% endfor %}
         uniqExact(tiktok_currency) as tiktok_currencies,
         any(tiktok_currency) as any_tiktok_currency,
         sum(tiktok_video_gmv) as sum_tiktok_video_gmv,
@@ -84,10 +82,8 @@ weekly as (
 
         -- Lower is better: the week's best rank.
         min(amazon_best_sellers_rank_best) as min_amazon_best_sellers_rank,
-        sum(amazon_sessions) as sum_amazon_sessions,
-        sum(amazon_page_views) as sum_amazon_page_views,
-        sum(amazon_units) as sum_amazon_units,
-        sum(amazon_orders) as sum_amazon_orders,
+        {% for m in amazon_sums %}sum(amazon_{{ m }}) as sum_amazon_{{ m }},
+        {% endfor %}
         uniqExact(amazon_currency) as amazon_currencies,
         any(amazon_currency) as any_amazon_currency,
         sum(amazon_sales) as sum_amazon_sales,
@@ -106,14 +102,8 @@ figures as (
         w.days_with_tiktok as days_with_tiktok,
         w.days_with_amazon as days_with_amazon,
 
-        w.sum_tiktok_views as tiktok_views,
-        w.sum_tiktok_watch_time_seconds as tiktok_watch_time_seconds,
-        w.sum_tiktok_saves as tiktok_saves,
-        w.sum_tiktok_shares as tiktok_shares,
-        w.sum_tiktok_likes as tiktok_likes,
-        w.sum_tiktok_comments as tiktok_comments,
-        w.sum_tiktok_orders as tiktok_orders,
-        w.sum_tiktok_units as tiktok_units,
+        {% for m in tiktok_sums %}w.sum_tiktok_{{ m }} as tiktok_{{ m }},
+        {% endfor %}
         -- Amounts are never added across currencies: a week whose days came
         -- in several has NULL amounts and a NULL currency.
         if(w.tiktok_currencies = 1, w.any_tiktok_currency, null) as tiktok_currency,
@@ -126,10 +116,8 @@ figures as (
         s.search_clicks as amazon_search_clicks,
         s.search_purchases as amazon_search_purchases,
         w.min_amazon_best_sellers_rank as amazon_best_sellers_rank_best,
-        w.sum_amazon_sessions as amazon_sessions,
-        w.sum_amazon_page_views as amazon_page_views,
-        w.sum_amazon_units as amazon_units,
-        w.sum_amazon_orders as amazon_orders,
+        {% for m in amazon_sums %}w.sum_amazon_{{ m }} as amazon_{{ m }},
+        {% endfor %}
         if(w.amazon_currencies = 1, w.any_amazon_currency, null) as amazon_currency,
         if(w.amazon_currencies = 1, w.sum_amazon_sales, null) as amazon_sales,
 

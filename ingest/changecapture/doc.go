@@ -25,6 +25,12 @@
 // source clock moves forward, which keeps it meaningful, and keeps it above
 // earlier versions even if the state of a key were lost.
 //
+// A snapshot whose source_ts is before that of the key's last change is
+// older than what was emitted (a lagging replica, two fetches of one key
+// that finished out of order): [Tracker.Observe] refuses it with [ErrStale]
+// rather than give older content a newer version. A source that repeats a
+// millisecond still gets previous + 1.
+//
 // # Event id
 //
 // event_id = UUIDv8(SHA-256(source, entity, key, version, content hash))

@@ -123,6 +123,10 @@ func (t *Tracker) setPending(key string, s state) {
 	t.pending[key] = s
 }
 
+// ErrStale is wrapped by Observe's error for a snapshot older than the
+// key's last change.
+var ErrStale = errors.New("snapshot older than the last change")
+
 // Change is the metadata of one real change of one key.
 type Change struct {
 	Source   string
@@ -158,6 +162,11 @@ func (c Change) Stamp(rec map[string]any, ingestTS time.Time) map[string]any {
 // sourceTS is when the source says the entity changed (an order's
 // LastUpdateDate), or, for a snapshot without a change time, the capture
 // time of the window. It must not be zero.
+//
+// A snapshot whose sourceTS is before that of the key's last change is
+// older than what was emitted (a lagging read, or two fetches of one key
+// that finished out of order): it returns an error that wraps ErrStale and
+// changes nothing, so older content never gets a newer version.
 func (t *Tracker) Observe(key string, rec map[string]any, sourceTS time.Time) (Change, bool, error) {
 	h, err := t.hash(key, rec, sourceTS)
 	if err != nil {
@@ -166,6 +175,10 @@ func (t *Tracker) Observe(key string, rec map[string]any, sourceTS time.Time) (C
 	prev, known := t.last(key)
 	if known && !prev.deleted && prev.hash == h {
 		return Change{}, false, nil
+	}
+	if known && !prev.deleted && sourceTS.Before(prev.sourceTS) {
+		return Change{}, false, fmt.Errorf("changecapture: %s %q changed at %s, the snapshot is from %s: %w",
+			t.cfg.Entity, key, prev.sourceTS.UTC().Format(time.RFC3339Nano), sourceTS.UTC().Format(time.RFC3339Nano), ErrStale)
 	}
 	op := cursor.OpUpdate
 	if !known || prev.deleted {

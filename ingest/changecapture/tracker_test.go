@@ -1,6 +1,7 @@
 package changecapture
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -138,6 +139,33 @@ func TestTrackerEmitsOnlyRealChanges(t *testing.T) {
 	r2, ok := observe(t, tr, "A:1", changed, t0)
 	if !ok || r2 != c2 {
 		t.Errorf("change after rollback = %+v, want %+v", r2, c2)
+	}
+}
+
+// TestTrackerSkipsStaleSnapshots: a snapshot whose source time is before
+// the key's last change (a lagging read) is refused with ErrStale, pending
+// or committed, and changes nothing; one at the same source time with other
+// content is a change (the source repeats its clock).
+func TestTrackerSkipsStaleSnapshots(t *testing.T) {
+	tr := newTracker(t, nil)
+	shipped := orderRecord()
+	shipped["order_status"] = "Shipped"
+	c1, _ := observe(t, tr, "A:1", shipped, t0.Add(time.Hour))
+	for _, commit := range []bool{false, true} {
+		if commit {
+			tr.Commit()
+		}
+		c, ok, err := tr.Observe("A:1", orderRecord(), t0)
+		if !errors.Is(err, ErrStale) || ok {
+			t.Fatalf("older snapshot (committed %v) = %+v, %v, %v; want ErrStale", commit, c, ok, err)
+		}
+		if got := tr.Pending(t0); !commit && (len(got) != 1 || got[0].Version != c1.Version) {
+			t.Fatalf("Pending after a stale snapshot = %+v, want only version %d", got, c1.Version)
+		}
+	}
+	c2, ok := observe(t, tr, "A:1", orderRecord(), t0.Add(time.Hour))
+	if !ok || c2.Version != c1.Version+1 {
+		t.Fatalf("other content at the same source time = %+v, %v; want an update at version %d", c2, ok, c1.Version+1)
 	}
 }
 

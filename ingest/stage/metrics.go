@@ -12,6 +12,9 @@ import (
 const (
 	// MetricRecords counts the change records committed, by source and kind.
 	MetricRecords = "shopstream_ingest_records_total"
+	// MetricStaleSnapshots counts the snapshots skipped as older than
+	// what was already emitted for their key, by source.
+	MetricStaleSnapshots = "shopstream_ingest_stale_snapshots_total"
 	// MetricBackfillDays is how many days of history lie between a source
 	// stage's start (its since) and now; MetricBackfillDaysDone how many
 	// of them it has read (see Backlog).
@@ -26,6 +29,7 @@ const (
 type Metrics struct {
 	records  *prometheus.CounterVec
 	dead     *prometheus.CounterVec
+	stale    *prometheus.CounterVec
 	through  *prometheus.GaugeVec
 	days     *prometheus.GaugeVec
 	daysDone *prometheus.GaugeVec
@@ -42,6 +46,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Change records committed by ingest stages."}, []string{"source", "kind"}),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shopstream_ingest_dead_letters_total",
 			Help: "Payloads committed to dead-letter topics by ingest stages."}, []string{"source"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricStaleSnapshots,
+			Help: "Snapshots skipped because the source's change time was before the key's last change (a lagging read)."}, []string{"source"}),
 		through: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shopstream_ingest_source_time_seconds",
 			Help: "How far in source time each kind of work has been committed (Unix seconds); now minus this is the lag."}, []string{"source", "kind"}),
 		days: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricBackfillDays,
@@ -53,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		caught: map[string]bool{},
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.records, m.dead, m.through, m.days, m.daysDone, m.done} {
+	for _, c := range []prometheus.Collector{m.records, m.dead, m.stale, m.through, m.days, m.daysDone, m.done} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
@@ -66,6 +72,7 @@ func (m *Metrics) observe(source string, p Progress) {
 	}
 	m.records.WithLabelValues(source, p.Kind).Add(float64(p.Records))
 	m.dead.WithLabelValues(source).Add(float64(p.DeadLetters))
+	m.stale.WithLabelValues(source).Add(float64(p.Stale))
 	if !p.Through.IsZero() {
 		m.through.WithLabelValues(source, p.Kind).Set(float64(p.Through.Unix()))
 	}

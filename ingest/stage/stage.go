@@ -108,8 +108,10 @@ func (d *DeadLetters) take() []emit.DeadLetter {
 type Progress struct {
 	// Work names the unit, e.g. "orders 2026-01-01T00:00Z..2026-01-01T06:00Z".
 	Work string
-	// Records and DeadLetters count what the step committed.
-	Records, DeadLetters int
+	// Records and DeadLetters count what the step committed; Stale the
+	// snapshots it skipped because they were older than the key's last
+	// change (see changecapture.ErrStale).
+	Records, DeadLetters, Stale int
 	// Done is false when the step found nothing to do.
 	Done bool
 	// Kind is the kind of work (orders, sales_traffic, ...), and Through
@@ -192,6 +194,7 @@ type batch struct {
 	b       *emit.Batch
 	dead    []emit.DeadLetter
 	count   int
+	stale   int
 }
 
 func (s *session) newBatch() *batch {
@@ -218,6 +221,12 @@ func (b *batch) observe(e entity, key string, rec map[string]any, sourceTS time.
 		sourceTS = b.s.clock.Now()
 	}
 	c, changed, err := b.s.trackers[e.name].Observe(key, rec, sourceTS)
+	if errors.Is(err, changecapture.ErrStale) {
+		// The key's newer state is already emitted: nothing to keep.
+		b.stale++
+		b.s.log.Debug().Err(err).Str("endpoint", endpoint).Msg("stale snapshot skipped")
+		return
+	}
 	var recorded *deadletter.Change
 	if err == nil && changed {
 		err = b.b.Add(b.s.k.Topic(e.topic), key, c.Stamp(rec, b.s.clock.Now()))
@@ -271,7 +280,7 @@ func (b *batch) commit(ctx context.Context, work string, cs ...cursor.Cursor) (P
 		// client reports the same bytes again.
 		return Progress{}, fmt.Errorf("%s: commit: %w", work, err)
 	}
-	return Progress{Work: work, Records: b.count, DeadLetters: len(b.dead), Done: true, Kind: b.kind, Through: b.through}, nil
+	return Progress{Work: work, Records: b.count, DeadLetters: len(b.dead), Stale: b.stale, Done: true, Kind: b.kind, Through: b.through}, nil
 }
 
 // commitCursor commits the batch with next as the cursor of one stream and

@@ -29,6 +29,9 @@ type shopRun struct {
 	restarts bool
 	days     int
 	webhooks bool
+	// detailLag makes the simulator answer order detail (the webhooks'
+	// follow-up fetch) from a replica that far behind.
+	detailLag time.Duration
 }
 
 type shopResult struct {
@@ -38,9 +41,12 @@ type shopResult struct {
 	since   time.Time
 	end     time.Time
 	dead    int
+	stale   int
 	retries int
 	queue   *stage.OrderQueue
 	hooks   *webhookRig
+	// open opens the stage again on the run's state.
+	open func(context.Context) *stage.TikTokShop
 }
 
 // webhookRig is the webhook receiver as `ingest webhooks` wires it: the
@@ -56,7 +62,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 	env := testenv.NewKafka(t)
 	ctx := testenv.Context(t)
 	since := simworld.DefaultStart
-	w, clock, srv, clientCfg := shopSim(t, 9, since, simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}, tiktokshoptest.Options{Faults: o.faults})
+	w, clock, srv, clientCfg := shopSim(t, 9, since, simworld.Scale{Products: 6, TikTokOrdersPerMinute: 0.03, VideosPerDay: 3}, tiktokshoptest.Options{Faults: o.faults, DetailLag: o.detailLag})
 	creds := srv.Sim.Credentials()
 	dead := &stage.DeadLetters{}
 	var retries atomic.Int64
@@ -102,6 +108,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 		}
 		return st
 	}
+	res.open = open
 	st := open(ctx)
 	end := since.Add(time.Duration(o.days) * 24 * time.Hour)
 	steps := 0
@@ -135,6 +142,7 @@ func runShop(t *testing.T, o shopRun) shopResult {
 				break
 			}
 			res.dead += p.DeadLetters
+			res.stale += p.Stale
 			if o.restarts && steps%4 == 0 {
 				st.Close()
 				st = open(ctx)
@@ -306,4 +314,47 @@ func TestWebhooksLandAndFollowOrders(t *testing.T) {
 		t.Fatalf("malformed webhook: HTTP %d, %d dead letters", resp.StatusCode, len(dl))
 	}
 	t.Logf("%d webhook events stored", len(ids))
+}
+
+// TestFollowUpFromLaggingReplica: order detail, the webhooks' follow-up,
+// answers from a replica six hours behind the search. After a run, every
+// order older than six hours whose last change is not is named by a webhook
+// again: its follow-up returns the order as it was before that change,
+// older than what a search poll already emitted. Each such snapshot is
+// skipped (counted as stale, neither emitted nor dead-lettered), so every
+// order's last record still equals the shop's truth; emitted with the next
+// version, the older state would win.
+func TestFollowUpFromLaggingReplica(t *testing.T) {
+	const lag = 6 * time.Hour
+	r := runShop(t, shopRun{days: 3, webhooks: true, detailLag: lag})
+	var ids []string
+	for _, o := range r.w.TruthAt(r.end).TikTokOrders(r.since, r.end) {
+		// Changed since, and already there when the replica stands.
+		if o.UpdateTime.After(r.end.Add(-lag)) && o.CreateTime.Before(r.end.Add(-lag)) {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("no order changed in the last six hours: the test proves nothing")
+	}
+	ctx := testenv.Context(t)
+	st := r.open(ctx)
+	defer st.Close()
+	r.queue.Add(ids...)
+	stale, records := 0, 0
+	for r.queue.Len() > 0 {
+		p, err := st.Step(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, records = stale+p.Stale, records+p.Records
+		if p.DeadLetters != 0 {
+			t.Errorf("%d dead letters, want 0: a stale snapshot is not bad input", p.DeadLetters)
+		}
+	}
+	if stale != len(ids) || records != 0 {
+		t.Errorf("follow-ups of %d orders from the lagging replica: %d skipped as stale, %d emitted; want all skipped",
+			len(ids), stale, records)
+	}
+	checkShop(t, r)
 }

@@ -216,11 +216,11 @@ func (s *Simulator) orderDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, CodeInvalidParam, "ids must contain between 1 and 50 order ids.")
 		return
 	}
-	now := s.clock.Now()
+	asOf := s.clock.Now().Add(-s.opts.DetailLag)
 	orders := []map[string]any{}
 	for _, id := range ids {
 		if o, ok := s.world.TikTokOrder(id); ok {
-			if st, ok := o.At(now); ok {
+			if st, ok := o.At(asOf); ok {
 				orders = append(orders, s.renderOrder(st))
 			}
 		}

@@ -67,6 +67,10 @@ type Options struct {
 	// on state that old but return orders as they are now, so update times
 	// can fall outside the searched window, as TikTok warns. Default 30 s.
 	IndexLag time.Duration
+	// DetailLag is how far behind the replica that answers order detail
+	// runs: a detail read returns the orders as they were that long ago,
+	// older than what a search already returned. Default 0 (current).
+	DetailLag time.Duration
 }
 
 // PathPrefixes are the URL path prefixes the simulator serves.

@@ -30,6 +30,39 @@ func (s SalesTraffic) Sessions() int { return s.BrowserSessions + s.MobileAppSes
 // PageViews returns browser plus mobile-app page views.
 func (s SalesTraffic) PageViews() int { return s.BrowserPageViews + s.MobileAppPageViews }
 
+// SalesTrafficSum adds up SalesTraffic rows: the catalog's day summary adds
+// up its ASINs, a report at parent or SKU granularity its child ASINs' days.
+type SalesTrafficSum struct {
+	UnitsOrdered        int
+	TotalOrderItems     int
+	OrderedProductSales Money
+	BrowserSessions     int
+	MobileAppSessions   int
+	BrowserPageViews    int
+	MobileAppPageViews  int
+	// BuyBoxWeight adds up the rows' BuyBoxPercentage weighted by their page
+	// views; divided by PageViews it is the sum's buy-box percentage.
+	BuyBoxWeight float64
+}
+
+// Add adds row r to the sum.
+func (s *SalesTrafficSum) Add(r SalesTraffic) {
+	s.UnitsOrdered += r.UnitsOrdered
+	s.TotalOrderItems += r.TotalOrderItems
+	s.OrderedProductSales += r.OrderedProductSales
+	s.BrowserSessions += r.BrowserSessions
+	s.MobileAppSessions += r.MobileAppSessions
+	s.BrowserPageViews += r.BrowserPageViews
+	s.MobileAppPageViews += r.MobileAppPageViews
+	s.BuyBoxWeight += r.BuyBoxPercentage * float64(r.PageViews())
+}
+
+// Sessions returns browser plus mobile-app sessions.
+func (s SalesTrafficSum) Sessions() int { return s.BrowserSessions + s.MobileAppSessions }
+
+// PageViews returns browser plus mobile-app page views.
+func (s SalesTrafficSum) PageViews() int { return s.BrowserPageViews + s.MobileAppPageViews }
+
 // DaySales is the whole catalog's sales and traffic for one day (the report's
 // salesAndTrafficByDate), as generated at some instant.
 type DaySales struct {
@@ -113,7 +146,7 @@ func (w *World) SalesTrafficDay(d Date, asOf time.Time) ([]SalesTraffic, DaySale
 	sum.OrdersShipped = len(shippedOrders)
 	frac := trafficSettled(asOf.Sub(dayEnd))
 	var rows []SalesTraffic
-	var bbWeighted float64
+	var tot SalesTrafficSum
 	for _, v := range w.AmazonVariants() {
 		a := per[v.Amazon.ASIN]
 		r := rngFor(w.seed, "traffic", hashString(v.Amazon.ASIN), dayNumber(d))
@@ -138,17 +171,13 @@ func (w *World) SalesTrafficDay(d Date, asOf time.Time) ([]SalesTraffic, DaySale
 			continue
 		}
 		rows = append(rows, st)
-		sum.OrderedProductSales += st.OrderedProductSales
-		sum.UnitsOrdered += st.UnitsOrdered
-		sum.TotalOrderItems += st.TotalOrderItems
-		sum.BrowserSessions += st.BrowserSessions
-		sum.MobileAppSessions += st.MobileAppSessions
-		sum.BrowserPageViews += st.BrowserPageViews
-		sum.MobileAppPageViews += st.MobileAppPageViews
-		bbWeighted += st.BuyBoxPercentage * float64(st.PageViews())
+		tot.Add(st)
 	}
-	if pv := sum.BrowserPageViews + sum.MobileAppPageViews; pv > 0 {
-		sum.BuyBoxPercentage = math.Round(bbWeighted/float64(pv)*100) / 100
+	sum.OrderedProductSales, sum.UnitsOrdered, sum.TotalOrderItems = tot.OrderedProductSales, tot.UnitsOrdered, tot.TotalOrderItems
+	sum.BrowserSessions, sum.MobileAppSessions = tot.BrowserSessions, tot.MobileAppSessions
+	sum.BrowserPageViews, sum.MobileAppPageViews = tot.BrowserPageViews, tot.MobileAppPageViews
+	if pv := tot.PageViews(); pv > 0 {
+		sum.BuyBoxPercentage = math.Round(tot.BuyBoxWeight/float64(pv)*100) / 100
 	}
 	sum.OfferCount = len(w.AmazonVariants())
 	parents := map[string]bool{}

@@ -131,10 +131,7 @@ func (s *Simulator) salesAndTraffic(rep *report) generated {
 	}
 	type asinAcc struct {
 		parent, child, sku string
-		units, items       int
-		sales              simworld.Money
-		bs, ms, bpv, mpv   int
-		bbWeighted         float64
+		simworld.SalesTrafficSum
 	}
 	var dates []byDate
 	var periodKey string
@@ -216,14 +213,7 @@ func (s *Simulator) salesAndTraffic(rep *report) generated {
 				accs[k] = a
 				keys = append(keys, k)
 			}
-			a.units += r.UnitsOrdered
-			a.items += r.TotalOrderItems
-			a.sales += r.OrderedProductSales
-			a.bs += r.BrowserSessions
-			a.ms += r.MobileAppSessions
-			a.bpv += r.BrowserPageViews
-			a.mpv += r.MobileAppPageViews
-			a.bbWeighted += r.BuyBoxPercentage * float64(r.PageViews())
+			a.Add(r)
 		}
 	}
 	flush()
@@ -233,24 +223,24 @@ func (s *Simulator) salesAndTraffic(rep *report) generated {
 	sort.Strings(keys)
 	var totS, totBS, totMS, totPV, totBPV, totMPV int
 	for _, a := range accs {
-		totBS += a.bs
-		totMS += a.ms
-		totBPV += a.bpv
-		totMPV += a.mpv
+		totBS += a.BrowserSessions
+		totMS += a.MobileAppSessions
+		totBPV += a.BrowserPageViews
+		totMPV += a.MobileAppPageViews
 	}
 	totS, totPV = totBS+totMS, totBPV+totMPV
 	byAsin := make([]map[string]any, 0, len(keys))
 	for _, k := range keys {
 		a := accs[k]
-		sessions, pv := a.bs+a.ms, a.bpv+a.mpv
+		sessions, pv := a.Sessions(), a.PageViews()
 		row := map[string]any{"parentAsin": a.parent,
-			"salesByAsin": map[string]any{"unitsOrdered": a.units, "orderedProductSales": s.amount(a.sales), "totalOrderItems": a.items},
+			"salesByAsin": map[string]any{"unitsOrdered": a.UnitsOrdered, "orderedProductSales": s.amount(a.OrderedProductSales), "totalOrderItems": a.TotalOrderItems},
 			"trafficByAsin": map[string]any{
-				"browserSessions": a.bs, "mobileAppSessions": a.ms, "sessions": sessions,
-				"browserSessionPercentage": pct(a.bs, totBS), "mobileAppSessionPercentage": pct(a.ms, totMS), "sessionPercentage": pct(sessions, totS),
-				"browserPageViews": a.bpv, "mobileAppPageViews": a.mpv, "pageViews": pv,
-				"browserPageViewsPercentage": pct(a.bpv, totBPV), "mobileAppPageViewsPercentage": pct(a.mpv, totMPV), "pageViewsPercentage": pct(pv, totPV),
-				"buyBoxPercentage": ratio(a.bbWeighted, float64(pv)), "unitSessionPercentage": pct(a.units, sessions),
+				"browserSessions": a.BrowserSessions, "mobileAppSessions": a.MobileAppSessions, "sessions": sessions,
+				"browserSessionPercentage": pct(a.BrowserSessions, totBS), "mobileAppSessionPercentage": pct(a.MobileAppSessions, totMS), "sessionPercentage": pct(sessions, totS),
+				"browserPageViews": a.BrowserPageViews, "mobileAppPageViews": a.MobileAppPageViews, "pageViews": pv,
+				"browserPageViewsPercentage": pct(a.BrowserPageViews, totBPV), "mobileAppPageViewsPercentage": pct(a.MobileAppPageViews, totMPV), "pageViewsPercentage": pct(pv, totPV),
+				"buyBoxPercentage": ratio(a.BuyBoxWeight, float64(pv)), "unitSessionPercentage": pct(a.UnitsOrdered, sessions),
 			}}
 		if a.child != "" {
 			row["childAsin"] = a.child

@@ -66,6 +66,18 @@ func (p *producer) write(cs ...Cursor) {
 	p.end(kgo.TryCommit)
 }
 
+// newCursorTopic starts Kafka and creates the cursor topic with the given
+// number of partitions.
+func newCursorTopic(t *testing.T, partitions int32) (*testenv.Kafka, string) {
+	t.Helper()
+	env := testenv.NewKafka(t)
+	topic := env.Topic(schemas.TopicCursors)
+	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, partitions, 1); err != nil {
+		t.Fatal(err)
+	}
+	return env, topic
+}
+
 func load(t *testing.T, env *testenv.Kafka, topic, source string) *Set {
 	t.Helper()
 	set, err := Load(testenv.Context(t), LoadConfig{ClientOpts: env.ClientOpts(), Topic: topic, Decoder: env.Serde}, source)
@@ -86,11 +98,7 @@ func TestLoadMissingTopicIsEmpty(t *testing.T) {
 // committed cursor of every name; other sources, aborted transactions and
 // deleted names do not show.
 func TestLoadLatestCommitted(t *testing.T) {
-	env := testenv.NewKafka(t)
-	topic := env.Topic(schemas.TopicCursors)
-	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 3, 1); err != nil {
-		t.Fatal(err)
-	}
+	env, topic := newCursorTopic(t, 3)
 	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 3, 1); err != nil {
 		t.Fatalf("EnsureTopic on an existing topic: %v", err)
 	}
@@ -137,11 +145,7 @@ func TestLoadLatestCommitted(t *testing.T) {
 // stable offset would return the one before, and the stage would repeat a
 // window).
 func TestLoadWaitsForOpenTransactions(t *testing.T) {
-	env := testenv.NewKafka(t)
-	topic := env.Topic(schemas.TopicCursors)
-	if err := EnsureTopic(testenv.Context(t), env.Admin, topic, 1, 1); err != nil {
-		t.Fatal(err)
-	}
+	env, topic := newCursorTopic(t, 1)
 	ours := newProducer(t, env, topic, "ours")
 	theirs := newProducer(t, env, topic, "theirs")
 

@@ -55,7 +55,7 @@ func (s *Simulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	if f.Get("client_id") != s.creds.ClientID || f.Get("client_secret") != s.creds.ClientSecret {
+	if f.Get("client_id") != s.Credentials().ClientID || f.Get("client_secret") != s.Credentials().ClientSecret {
 		writeTokenJSON(w, http.StatusUnauthorized, TokenError{"invalid_client", InvalidClientDescription})
 		return
 	}
@@ -66,7 +66,7 @@ func (s *Simulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	var scope string
 	switch f.Get("grant_type") {
 	case "refresh_token":
-		if f.Get("refresh_token") != s.creds.RefreshToken {
+		if f.Get("refresh_token") != s.Credentials().RefreshToken {
 			writeTokenJSON(w, http.StatusBadRequest, TokenError{"invalid_grant", InvalidGrantDescription})
 			return
 		}
@@ -89,14 +89,14 @@ func (s *Simulator) issueToken(scope string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenN++
-	r := rand.New(rand.NewPCG(s.world.Seed(), s.tokenN))
+	r := rand.New(rand.NewPCG(s.World().Seed(), s.tokenN))
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	b := make([]byte, 320)
 	for i := range b {
 		b[i] = alphabet[r.IntN(len(alphabet))]
 	}
 	tok := fmt.Sprintf("Atza|IwEBI%s", b)
-	s.tokens[tok] = accessToken{clientID: s.creds.ClientID, expires: s.clock.Now().Add(s.opts.AccessTokenTTL), scope: scope}
+	s.tokens[tok] = accessToken{clientID: s.Credentials().ClientID, expires: s.Clock().Now().Add(s.opts.AccessTokenTTL), scope: scope}
 	return tok
 }
 
@@ -116,7 +116,7 @@ func (s *Simulator) authorize(w http.ResponseWriter, r *http.Request) (accessTok
 		// Grantless tokens cannot call seller operations.
 		writeError(w, http.StatusForbidden, CodeUnauthorized, MsgAccessDenied, DetailTokenInvalid)
 		return tok, false
-	case !s.clock.Now().Before(tok.expires):
+	case !s.Clock().Now().Before(tok.expires):
 		writeError(w, http.StatusForbidden, CodeUnauthorized, MsgAccessDenied, DetailTokenExpired)
 		return tok, false
 	}

@@ -40,7 +40,7 @@ func (s *Simulator) catalogRequest(w http.ResponseWriter, r *http.Request, max i
 			return nil, false, nil, false
 		}
 	}
-	return asked, slices.Contains(asked, s.world.Config().MarketplaceID), inc, true
+	return asked, slices.Contains(asked, s.World().Config().MarketplaceID), inc, true
 }
 
 // item renders a catalog entry with the requested datasets. Datasets the
@@ -50,14 +50,14 @@ func (s *Simulator) catalogRequest(w http.ResponseWriter, r *http.Request, max i
 // request for other marketplaces as well gets their datasets only for this
 // one (and a request for none of it gets no item; see getCatalogItem).
 func (s *Simulator) item(e simworld.CatalogEntry, inc []string) map[string]any {
-	mp := s.world.Config().MarketplaceID
+	mp := s.World().Config().MarketplaceID
 	it := map[string]any{"asin": e.ASIN}
-	v, isChild := s.world.VariantByASIN(e.ASIN)
+	v, isChild := s.World().VariantByASIN(e.ASIN)
 	var p *simworld.Product
 	if isChild {
 		p = v.Product()
 	} else {
-		p, _ = s.world.ProductByParentASIN(e.ASIN)
+		p, _ = s.World().ProductByParentASIN(e.ASIN)
 	}
 	for _, d := range inc {
 		switch d {
@@ -122,7 +122,7 @@ func (s *Simulator) getCatalogItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, ok := s.world.TruthAt(s.clock.Now()).CatalogItem(asin)
+	e, ok := s.World().TruthAt(s.Clock().Now()).CatalogItem(asin)
 	if !ok || !listed {
 		// An item not listed in any marketplace asked for is not found
 		// there, whatever other marketplaces list it.
@@ -181,7 +181,7 @@ func (s *Simulator) searchCatalogItems(w http.ResponseWriter, r *http.Request) {
 		}
 		pageSize = n
 	}
-	truth := s.world.TruthAt(s.clock.Now())
+	truth := s.World().TruthAt(s.Clock().Now())
 	var hits []simworld.CatalogEntry
 	catalog := truth.Catalog()
 	if !listed {
@@ -225,8 +225,8 @@ func matchesIdentifier(s *Simulator, e simworld.CatalogEntry, typ string, ids []
 	case "ASIN":
 		return slices.Contains(ids, e.ASIN)
 	case "SKU":
-		v, ok := s.world.VariantByASIN(e.ASIN)
-		return ok && sellerID == s.creds.SellerID && slices.Contains(ids, v.Amazon.SellerSKU)
+		v, ok := s.World().VariantByASIN(e.ASIN)
+		return ok && sellerID == s.Credentials().SellerID && slices.Contains(ids, v.Amazon.SellerSKU)
 	case "UPC", "EAN", "GTIN":
 		for _, id := range e.Identifiers {
 			for _, want := range ids {

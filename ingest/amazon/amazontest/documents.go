@@ -59,7 +59,7 @@ type amount struct {
 }
 
 func (s *Simulator) amount(m simworld.Money) amount {
-	return amount{Amount: json.Number(m.String()), CurrencyCode: s.world.Config().Currency}
+	return amount{Amount: json.Number(m.String()), CurrencyCode: s.World().Config().Currency}
 }
 
 func pct(part, total int) float64 {
@@ -82,7 +82,7 @@ func (s *Simulator) singleMarketplace(rep *report) string {
 	if len(rep.spec.MarketplaceIDs) != 1 {
 		return "This report type supports only one marketplaceId per report."
 	}
-	if rep.spec.MarketplaceIDs[0] != s.world.Config().MarketplaceID {
+	if rep.spec.MarketplaceIDs[0] != s.World().Config().MarketplaceID {
 		return "The marketplaceId must match the marketplace of the seller's account."
 	}
 	return ""
@@ -108,7 +108,7 @@ func (s *Simulator) salesAndTraffic(rep *report) generated {
 		return generated{fatal: "Invalid asinGranularity " + ag + "; valid values are PARENT, CHILD, SKU."}
 	}
 	start, end := dateOf(rep.dataStart), dateOf(rep.dataEnd)
-	zone := s.world.Config().AmazonZone
+	zone := s.World().Config().AmazonZone
 	today := simworld.DateOf(rep.procEnd, zone)
 	if start.DaysUntil(today) > 2*365 {
 		return generated{empty: true} // "more than two years ago, the report will be cancelled"
@@ -176,7 +176,7 @@ func (s *Simulator) salesAndTraffic(rep *report) generated {
 	var keys []string
 	hasData := false
 	for d := start; !d.After(end); d = d.AddDays(1) {
-		rows, sum := s.world.SalesTrafficDay(d, rep.procEnd)
+		rows, sum := s.World().SalesTrafficDay(d, rep.procEnd)
 		key := d.String()
 		if dg != "DAY" {
 			kind := map[string]string{"WEEK": simworld.PeriodWeek, "MONTH": simworld.PeriodMonth}[dg]
@@ -315,7 +315,7 @@ func (s *Simulator) searchTerms(rep *report) generated {
 	if bad != "" {
 		return generated{fatal: bad}
 	}
-	rows := s.world.TruthAt(rep.procEnd).SearchTerms(p)
+	rows := s.World().TruthAt(rep.procEnd).SearchTerms(p)
 	if rows == nil {
 		return generated{empty: true} // the period's data is not published yet
 	}
@@ -345,8 +345,8 @@ func (s *Simulator) searchQueryPerformance(rep *report) generated {
 	if bad != "" {
 		return generated{fatal: bad}
 	}
-	truth := s.world.TruthAt(rep.procEnd)
-	if rep.procEnd.Before(p.AvailableAt(s.world.Config().AmazonZone)) {
+	truth := s.World().TruthAt(rep.procEnd)
+	if rep.procEnd.Before(p.AvailableAt(s.World().Config().AmazonZone)) {
 		return generated{empty: true}
 	}
 	type row struct {
@@ -428,7 +428,7 @@ func (s *Simulator) allOrdersByLastUpdate(rep *report) generated {
 	var buf bytes.Buffer
 	buf.WriteString(strings.Join(AllOrdersColumns, "\t") + "\n")
 	lines := 0
-	for _, st := range s.world.TruthAt(asOf).AmazonOrdersUpdated(from, to.Add(time.Nanosecond)) {
+	for _, st := range s.World().TruthAt(asOf).AmazonOrdersUpdated(from, to.Add(time.Nanosecond)) {
 		if !slices.Contains(rep.spec.MarketplaceIDs, st.MarketplaceID) {
 			continue
 		}

@@ -182,7 +182,7 @@ func badInput(w http.ResponseWriter, msg string) {
 // getOrders is GET /orders/v0/orders.
 func (s *Simulator) getOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	var qq ordersQuery
 	if tok := q.Get("NextToken"); tok != "" {
 		if err := simapi.DecodeToken(tok, &qq); err != nil || qq.PageSize == 0 {
@@ -307,7 +307,7 @@ func (s *Simulator) parseOrdersQuery(w http.ResponseWriter, q map[string][]strin
 
 // matchOrders evaluates a query against the world as of the query's snapshot.
 func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
-	if !slices.Contains(qq.Marketplaces, s.world.Config().MarketplaceID) {
+	if !slices.Contains(qq.Marketplaces, s.World().Config().MarketplaceID) {
 		return nil
 	}
 	from := qq.After
@@ -315,7 +315,7 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 		from = from.Add(-simworld.MaxAmazonLifecycle)
 	}
 	var out []simworld.AmazonOrderState
-	for _, o := range s.world.AmazonOrdersPurchased(from, qq.Before.Add(time.Nanosecond)) {
+	for _, o := range s.World().AmazonOrdersPurchased(from, qq.Before.Add(time.Nanosecond)) {
 		st, ok := o.At(qq.AsOf)
 		if !ok {
 			continue
@@ -352,8 +352,8 @@ func (s *Simulator) matchOrders(qq ordersQuery) []simworld.AmazonOrderState {
 // did not exist then is not found: it answers 404 and ok is false.
 func (s *Simulator) visibleOrder(w http.ResponseWriter, r *http.Request) (st simworld.AmazonOrderState, ok bool) {
 	id := r.PathValue("orderId")
-	if o, found := s.world.AmazonOrder(id); found {
-		st, ok = o.At(s.clock.Now().Add(-s.opts.VisibilityDelay))
+	if o, found := s.World().AmazonOrder(id); found {
+		st, ok = o.At(s.Clock().Now().Add(-s.opts.VisibilityDelay))
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, CodeNotFound, "Order not found.", "Order "+id+" was not found.")
@@ -387,7 +387,7 @@ func (s *Simulator) getOrderItems(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	asOf := s.clock.Now().Add(-s.opts.VisibilityDelay)
+	asOf := s.Clock().Now().Add(-s.opts.VisibilityDelay)
 	end := min(offset+orderItemsPageSize, len(st.Items))
 	p := &OrderItemsList{AmazonOrderID: r.PathValue("orderId"), OrderItems: []OrderItem{}}
 	for _, it := range st.Items[offset:end] {

@@ -126,7 +126,7 @@ func (s *Simulator) createReport(w http.ResponseWriter, r *http.Request) {
 		writeReportError(w, http.StatusBadRequest, CodeInvalidInput, "Invalid input: the request body is not valid JSON.")
 		return
 	}
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	switch {
 	case spec.ReportType == "":
 		writeReportError(w, http.StatusBadRequest, CodeInvalidInput, "reportType is required.")
@@ -181,13 +181,13 @@ func (s *Simulator) createReport(w http.ResponseWriter, r *http.Request) {
 // unit returns a deterministic number in [0,1) for a purpose and a key.
 func (s *Simulator) unit(purpose, key string) float64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%s|%s", s.world.Seed(), purpose, key)
+	fmt.Fprintf(h, "%d|%s|%s", s.World().Seed(), purpose, key)
 	return float64(h.Sum64()>>11) / (1 << 53)
 }
 
 func (s *Simulator) documentID(reportID string, kind string) string {
 	h := fnv.New128a()
-	fmt.Fprintf(h, "%d|%s|%s", s.world.Seed(), reportID, kind)
+	fmt.Fprintf(h, "%d|%s|%s", s.World().Seed(), reportID, kind)
 	b := h.Sum(nil)
 	return fmt.Sprintf("amzn1.spdoc.1.4.na.%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
@@ -259,7 +259,7 @@ func reasonDocument(id, reason string) *document {
 // getReport is GET /reports/2021-06-30/reports/{reportId}.
 func (s *Simulator) getReport(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("reportId")
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	s.mu.Lock()
 	rep, ok := s.reports[id]
 	if ok && now.Sub(rep.created) > reportRetention {
@@ -281,7 +281,7 @@ func (s *Simulator) getReport(w http.ResponseWriter, r *http.Request) {
 // IN_QUEUE reports can be cancelled.
 func (s *Simulator) cancelReport(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("reportId")
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rep, ok := s.reports[id]
@@ -310,7 +310,7 @@ type reportsPage struct {
 // getReports is GET /reports/2021-06-30/reports.
 func (s *Simulator) getReports(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	var pg reportsPage
 	if tok := q.Get("nextToken"); tok != "" {
 		if len(q) != 1 {
@@ -424,7 +424,7 @@ func (s *Simulator) presign(r *http.Request, docID string, contentEncoding bool)
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	date := s.clock.Now().UTC().Format("20060102T150405Z")
+	date := s.Clock().Now().UTC().Format("20060102T150405Z")
 	expires := strconv.Itoa(int(s.opts.DocumentURLTTL / time.Second))
 	ce := ""
 	if contentEncoding {
@@ -439,7 +439,7 @@ func (s *Simulator) presign(r *http.Request, docID string, contentEncoding bool)
 }
 
 func (s *Simulator) sign(parts ...string) string {
-	m := hmac.New(sha256.New, []byte(fmt.Sprintf("sim-s3-%d-%s", s.world.Seed(), s.creds.ClientSecret)))
+	m := hmac.New(sha256.New, []byte(fmt.Sprintf("sim-s3-%d-%s", s.World().Seed(), s.Credentials().ClientSecret)))
 	m.Write([]byte(strings.Join(parts, "\n")))
 	return hex.EncodeToString(m.Sum(nil))
 }
@@ -466,7 +466,7 @@ func (s *Simulator) downloadDocument(w http.ResponseWriter, r *http.Request) {
 		s3Error(w, "AccessDenied", "Invalid pre-signed URL.")
 		return
 	}
-	if s.clock.Now().After(issued.Add(time.Duration(secs) * time.Second)) {
+	if s.Clock().Now().After(issued.Add(time.Duration(secs) * time.Second)) {
 		s3Error(w, "AccessDenied", "Request has expired")
 		return
 	}

@@ -65,13 +65,9 @@ const DocumentPathPrefix = "/_sim/amazon/documents/"
 
 // Simulator is the SP-API simulator. It is an http.Handler.
 type Simulator struct {
-	world  *simworld.World
-	clock  simworld.Clock
+	simapi.Base[Credentials]
 	opts   Options
-	creds  Credentials
-	faults *fault.Injector
 	mux    *http.ServeMux
-	h      http.Handler
 	limits *limiter
 
 	mu       sync.Mutex
@@ -100,26 +96,16 @@ func New(w *simworld.World, opts Options) *Simulator {
 	if opts.DocumentURLTTL <= 0 {
 		opts.DocumentURLTTL = 5 * time.Minute
 	}
-	if opts.Faults.Seed == 0 {
-		opts.Faults.Seed = w.Seed()
-	}
 	s := &Simulator{
-		world:   w,
-		clock:   w.Clock(),
+		Base:    simapi.NewBase(w, opts.Credentials, DefaultCredentials, opts.Faults),
 		opts:    opts,
-		faults:  fault.New(opts.Faults),
 		tokens:  map[string]accessToken{},
 		reports: map[string]*report{},
 		docs:    map[string]*report{},
 	}
-	if opts.Credentials != nil {
-		s.creds = *opts.Credentials
-	} else {
-		s.creds = DefaultCredentials(w)
-	}
 	s.limits = newLimiter(opts.RateLimits, opts.RateScale, opts.DisableRateLimits)
 	s.routes()
-	s.h = s.withRequestID(s.faults.Wrap(s.mux, dialect{}))
+	s.SetHandler(s.withRequestID(s.Faults().Wrap(s.mux, dialect{})))
 	return s
 }
 
@@ -137,25 +123,13 @@ func DefaultCredentials(w *simworld.World) Credentials {
 	}
 }
 
-// Credentials returns the credentials the simulator accepts.
-func (s *Simulator) Credentials() Credentials { return s.creds }
-
-// Faults returns the fault injector, to read what it injected.
-func (s *Simulator) Faults() *fault.Injector { return s.faults }
-
-// World returns the simulated world.
-func (s *Simulator) World() *simworld.World { return s.world }
-
-// ServeHTTP serves the SP-API.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
-
 func (s *Simulator) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requestN++
 		n := s.requestN
 		s.mu.Unlock()
-		w.Header().Set("x-amzn-RequestId", fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(s.world.Seed()), n>>32&0xffff, n>>20&0xfff, n>>8&0xfff, n))
+		w.Header().Set("x-amzn-RequestId", fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(s.World().Seed()), n>>32&0xffff, n>>20&0xfff, n>>8&0xfff, n))
 		next.ServeHTTP(w, r)
 	})
 }
@@ -196,7 +170,7 @@ func (s *Simulator) apiCall(op string, h http.HandlerFunc) http.Handler {
 		if !ok {
 			return
 		}
-		plan, allowed := s.limits.allow(tok.clientID, op, s.clock.Now())
+		plan, allowed := s.limits.allow(tok.clientID, op, s.Clock().Now())
 		if !allowed {
 			writeQuotaExceeded(w)
 			return

@@ -1,7 +1,8 @@
 // Package simapi holds what the marketplace simulators (amazontest,
 // tiktokshoptest, tiktokbiztest) share beyond the world and the fault layer:
-// opaque paging tokens, the seeded strings their default credentials are
-// made of, and the server that runs one on a loopback listener.
+// the Base every simulator is built on, opaque paging tokens, the seeded
+// strings their default credentials are made of, and the server that runs
+// one on a loopback listener.
 package simapi
 
 import (
@@ -11,7 +12,56 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+
+	"github.com/shopstream/shopstream/ingest/simworld"
+	"github.com/shopstream/shopstream/ingest/simworld/fault"
 )
+
+// Base is what every simulator is built on: the world it serves and that
+// world's clock, the credentials it accepts (C), its fault injector, and the
+// handler ServeHTTP runs. A simulator embeds it.
+type Base[C any] struct {
+	world  *simworld.World
+	clock  simworld.Clock
+	creds  C
+	faults *fault.Injector
+	h      http.Handler
+}
+
+// NewBase returns the base of a simulator over w: it accepts creds, or
+// defaults(w) when creds is nil, and injects faults, whose Seed defaults to
+// the world's seed. Until SetHandler it serves nothing.
+func NewBase[C any](w *simworld.World, creds *C, defaults func(*simworld.World) C, faults fault.Config) Base[C] {
+	if faults.Seed == 0 {
+		faults.Seed = w.Seed()
+	}
+	b := Base[C]{world: w, clock: w.Clock(), faults: fault.New(faults), h: http.NotFoundHandler()}
+	if creds != nil {
+		b.creds = *creds
+	} else {
+		b.creds = defaults(w)
+	}
+	return b
+}
+
+// SetHandler sets the handler ServeHTTP runs: the simulator's routes,
+// wrapped by the fault injector and whatever else the API puts in front.
+func (b *Base[C]) SetHandler(h http.Handler) { b.h = h }
+
+// World returns the simulated world.
+func (b *Base[C]) World() *simworld.World { return b.world }
+
+// Clock returns the world's clock, which the simulator runs on.
+func (b *Base[C]) Clock() simworld.Clock { return b.clock }
+
+// Credentials returns the credentials the simulator accepts.
+func (b *Base[C]) Credentials() C { return b.creds }
+
+// Faults returns the fault injector, to read what it injected.
+func (b *Base[C]) Faults() *fault.Injector { return b.faults }
+
+// ServeHTTP serves the API.
+func (b *Base[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }
 
 // EncodeToken and DecodeToken make opaque paging tokens: base64url JSON of
 // the paging state. They are not signed: a simulator only needs clients to

@@ -88,12 +88,8 @@ type Options struct {
 
 // Simulator is the Business API simulator. It is an http.Handler.
 type Simulator struct {
-	world  *simworld.World
-	clock  simworld.Clock
+	simapi.Base[Credentials]
 	opts   Options
-	creds  Credentials
-	faults *fault.Injector
-	h      http.Handler
 	bucket *rate.Limiter
 
 	mu       sync.Mutex
@@ -111,23 +107,15 @@ func New(w *simworld.World, opts Options) *Simulator {
 	if opts.QPS <= 0 {
 		opts.QPS = 10
 	}
-	if opts.Faults.Seed == 0 {
-		opts.Faults.Seed = w.Seed()
-	}
-	s := &Simulator{world: w, clock: w.Clock(), opts: opts, faults: fault.New(opts.Faults), tokens: map[string]time.Time{},
+	s := &Simulator{Base: simapi.NewBase(w, opts.Credentials, DefaultCredentials, opts.Faults), opts: opts, tokens: map[string]time.Time{},
 		bucket: rate.NewLimiter(rate.Limit(opts.QPS), int(math.Max(1, opts.QPS)))}
-	if opts.Credentials != nil {
-		s.creds = *opts.Credentials
-	} else {
-		s.creds = DefaultCredentials(w)
-	}
-	s.tokens[s.creds.AccessToken] = s.clock.Now().Add(opts.AccessTokenTTL)
-	s.bucket.AllowN(s.clock.Now(), 0)
+	s.tokens[s.Credentials().AccessToken] = s.Clock().Now().Add(opts.AccessTokenTTL)
+	s.bucket.AllowN(s.Clock().Now(), 0)
 	m := http.NewServeMux()
 	m.HandleFunc("GET "+BasePath+"/business/video/list/", s.videoList)
 	m.HandleFunc("POST "+BasePath+"/tt_user/oauth2/refresh_token/", s.refresh)
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { s.reply(w, CodeNoSchema, "no schema found", nil) })
-	s.h = s.faults.Wrap(m, dialect{s})
+	s.SetHandler(s.Faults().Wrap(m, dialect{s}))
 	return s
 }
 
@@ -138,15 +126,6 @@ func DefaultCredentials(w *simworld.World) Credentials {
 	return Credentials{ClientID: "7" + strconv.FormatUint(r.Uint64()%1e18, 10), ClientSecret: hex(40),
 		BusinessID: "-000" + hex(28), AccessToken: "act." + hex(64), RefreshToken: "rft." + hex(64)}
 }
-
-// Credentials returns the credentials the simulator accepts.
-func (s *Simulator) Credentials() Credentials { return s.creds }
-
-// Faults returns the fault injector.
-func (s *Simulator) Faults() *fault.Injector { return s.faults }
-
-// ServeHTTP serves the API.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
 
 type dialect struct{ s *Simulator }
 
@@ -202,7 +181,7 @@ func (s *Simulator) requestID() string {
 	s.requestN++
 	n := s.requestN
 	s.mu.Unlock()
-	return fmt.Sprintf("%s%08d%06d", s.clock.Now().UTC().Format("20060102150405"), s.world.Seed()%1e8, n)
+	return fmt.Sprintf("%s%08d%06d", s.Clock().Now().UTC().Format("20060102150405"), s.World().Seed()%1e8, n)
 }
 
 // reply writes the envelope with HTTP 200, as every outcome of this API is.
@@ -221,11 +200,11 @@ func (s *Simulator) authorized(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	exp, ok := s.tokens[r.Header.Get("Access-Token")]
 	s.mu.Unlock()
-	if !ok || !s.clock.Now().Before(exp) {
+	if !ok || !s.Clock().Now().Before(exp) {
 		s.reply(w, CodeBadToken, "Access token is incorrect or has been revoked.", nil)
 		return false
 	}
-	if !s.bucket.AllowN(s.clock.Now(), 1) {
+	if !s.bucket.AllowN(s.Clock().Now(), 1) {
 		s.reply(w, CodeRateLimited, "Too many requests. Please retry in some time.", nil)
 		return false
 	}
@@ -242,22 +221,22 @@ func (s *Simulator) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err := json.Unmarshal(b, &req); err != nil || req.GrantType != "refresh_token" ||
-		req.ClientID != s.creds.ClientID || req.ClientSecret != s.creds.ClientSecret {
+		req.ClientID != s.Credentials().ClientID || req.ClientSecret != s.Credentials().ClientSecret {
 		s.reply(w, CodeInvalidParam, "Invalid client credentials or grant_type.", nil)
 		return
 	}
-	if req.RefreshToken != s.creds.RefreshToken {
+	if req.RefreshToken != s.Credentials().RefreshToken {
 		s.reply(w, CodeBadToken, "Refresh token is incorrect or has been revoked.", nil)
 		return
 	}
 	s.mu.Lock()
 	s.tokenN++
-	tok := fmt.Sprintf("act.%x%016x", s.world.Seed(), s.tokenN*0x9e3779b97f4a7c15)
-	s.tokens[tok] = s.clock.Now().Add(s.opts.AccessTokenTTL)
+	tok := fmt.Sprintf("act.%x%016x", s.World().Seed(), s.tokenN*0x9e3779b97f4a7c15)
+	s.tokens[tok] = s.Clock().Now().Add(s.opts.AccessTokenTTL)
 	s.mu.Unlock()
 	s.reply(w, CodeOK, "OK", map[string]any{"access_token": tok, "token_type": "Bearer",
-		"expires_in": int(s.opts.AccessTokenTTL / time.Second), "refresh_token": s.creds.RefreshToken,
-		"refresh_token_expires_in": 365 * 24 * 3600, "open_id": s.creds.BusinessID,
+		"expires_in": int(s.opts.AccessTokenTTL / time.Second), "refresh_token": s.Credentials().RefreshToken,
+		"refresh_token_expires_in": 365 * 24 * 3600, "open_id": s.Credentials().BusinessID,
 		"scope": "user.info.basic,video.list,video.insights"})
 }
 
@@ -269,7 +248,7 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if q.Get("business_id") != s.creds.BusinessID {
+	if q.Get("business_id") != s.Credentials().BusinessID {
 		s.reply(w, CodeInvalidParam, "Invalid business_id.", nil)
 		return
 	}
@@ -308,9 +287,9 @@ func (s *Simulator) videoList(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = n
 	}
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	var vids []*simworld.Video
-	for _, v := range s.world.VideosUntil(now) {
+	for _, v := range s.World().VideosUntil(now) {
 		if v.Account == simworld.AccountOfficial && (cursor == 0 || v.PostTime.UnixMilli() < cursor) {
 			vids = append(vids, v)
 		}

@@ -32,7 +32,7 @@ func (s *Simulator) analyticsWindow(w http.ResponseWriter, ge, lt string) (from,
 		s.fail(w, CodeAnalyticsPeriod, fmt.Sprintf("Invalid period: start_date_ge must be before end_date_lt and the range at most %d days.", maxAnalyticsDays))
 		return from, to, latest, false
 	}
-	latest = simworld.DateOf(s.clock.Now(), s.world.Config().ShopZone).AddDays(-1)
+	latest = simworld.DateOf(s.Clock().Now(), s.World().Config().ShopZone).AddDays(-1)
 	if to.After(latest.AddDays(1)) {
 		to = latest.AddDays(1)
 	}
@@ -40,7 +40,7 @@ func (s *Simulator) analyticsWindow(w http.ResponseWriter, ge, lt string) (from,
 }
 
 func (s *Simulator) money(m simworld.Money) map[string]string {
-	return map[string]string{"amount": m.String(), "currency": s.world.Config().Currency}
+	return map[string]string{"amount": m.String(), "currency": s.World().Config().Currency}
 }
 
 var videoSortFields = []string{"gmv", "gpm", "avg_customers", "sku_orders", "items_sold", "views", "click_through_rate"}
@@ -77,7 +77,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 	}
 	var rows []simworld.VideoPerformance
 	if from.Before(to) {
-		for _, vp := range s.world.VideoPerformances(from, to) {
+		for _, vp := range s.World().VideoPerformances(from, to) {
 			if pg.AccountType != "ALL" && pg.AccountType != vp.Video.Account {
 				continue
 			}
@@ -112,7 +112,7 @@ func (s *Simulator) videoPerformance(w http.ResponseWriter, r *http.Request) {
 		return rows[i].Video.ID < rows[j].Video.ID
 	})
 	start, end, next := pageWindow(pg, len(rows))
-	zone := s.world.Config().ShopZone
+	zone := s.World().Config().ShopZone
 	videos := []map[string]any{}
 	for _, vp := range rows[start:end] {
 		v := vp.Video
@@ -168,8 +168,8 @@ type videoProductsPage struct {
 func (s *Simulator) videoProducts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := r.PathValue("video_id")
-	v, ok := s.world.Video(id)
-	if !ok || v.PostTime.After(s.clock.Now()) {
+	v, ok := s.World().Video(id)
+	if !ok || v.PostTime.After(s.Clock().Now()) {
 		s.fail(w, CodeInvalidParam, "Video not found: "+id)
 		return
 	}
@@ -190,7 +190,7 @@ func (s *Simulator) videoProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	products := []map[string]any{}
 	if from.Before(to) {
-		for _, vp := range s.world.VideoPerformances(from, to) {
+		for _, vp := range s.World().VideoPerformances(from, to) {
 			if vp.Video.ID != id {
 				continue
 			}

@@ -95,7 +95,7 @@ func pageSize(w http.ResponseWriter, s *Simulator, v string) (int, bool) {
 // the first page's snapshot, so paging returns every match exactly once.
 func (s *Simulator) searchOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	var pg orderPage
 	fresh, ok := openPage(s, w, q, &pg, 0)
 	if !ok {
@@ -166,15 +166,15 @@ func (s *Simulator) matchOrders(pg orderPage) []simworld.TikTokOrderState {
 	case rq.UpdateTimeGE > 0:
 		from = time.Unix(rq.UpdateTimeGE, 0).Add(-simworld.MaxTikTokLifecycle)
 	}
-	if s.world.Start().After(from) {
-		from = s.world.Start()
+	if s.World().Start().After(from) {
+		from = s.World().Start()
 	}
 	to := at.Add(time.Second)
 	if rq.CreateTimeLT > 0 && time.Unix(rq.CreateTimeLT, 0).Before(to) {
 		to = time.Unix(rq.CreateTimeLT, 0)
 	}
 	var out []simworld.TikTokOrderState
-	for _, o := range s.world.TikTokOrdersCreated(from, to) {
+	for _, o := range s.World().TikTokOrdersCreated(from, to) {
 		st, ok := o.At(at)
 		if !ok {
 			continue
@@ -216,10 +216,10 @@ func (s *Simulator) orderDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, CodeInvalidParam, "ids must contain between 1 and 50 order ids.")
 		return
 	}
-	asOf := s.clock.Now().Add(-s.opts.DetailLag)
+	asOf := s.Clock().Now().Add(-s.opts.DetailLag)
 	orders := []map[string]any{}
 	for _, id := range ids {
-		if o, ok := s.world.TikTokOrder(id); ok {
+		if o, ok := s.World().TikTokOrder(id); ok {
 			if st, ok := o.At(asOf); ok {
 				orders = append(orders, s.renderOrder(st))
 			}

@@ -26,7 +26,7 @@ type productPage struct {
 var productVersions = []string{"202309", "202312", "202502"}
 
 func (s *Simulator) renderSKU(v *simworld.Variant, detail bool) map[string]any {
-	cur := s.world.Config().Currency
+	cur := s.World().Config().Currency
 	sku := map[string]any{
 		"id": v.TikTok.SKUID, "seller_sku": v.TikTok.SellerSKU,
 		"price":       map[string]string{"currency": cur, "sale_price": v.TikTok.Price.String(), "tax_exclusive_price": v.TikTok.Price.String()},
@@ -52,7 +52,7 @@ func (s *Simulator) renderProduct(p *simworld.Product, detail bool) map[string]a
 		}
 	}
 	out := map[string]any{
-		"id": p.TikTokID, "title": p.Title, "status": "ACTIVATE", "sales_regions": []string{s.creds.Region},
+		"id": p.TikTokID, "title": p.Title, "status": "ACTIVATE", "sales_regions": []string{s.Credentials().Region},
 		"create_time": p.CreateTime.Unix(), "update_time": p.UpdateTime.Unix(),
 		"audit": map[string]string{"status": "APPROVED"}, "skus": skus,
 	}
@@ -84,7 +84,7 @@ func (s *Simulator) searchProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	rq := pg.Req
 	var hits []*simworld.Product
-	for _, p := range s.world.TikTokProducts() {
+	for _, p := range s.World().TikTokProducts() {
 		c, u := p.CreateTime.Unix(), p.UpdateTime.Unix()
 		if rq.Status != "" && rq.Status != "ALL" && rq.Status != "ACTIVATE" ||
 			rq.CreateTimeGE > 0 && c < rq.CreateTimeGE || rq.CreateTimeLE > 0 && c > rq.CreateTimeLE ||
@@ -116,7 +116,7 @@ func (s *Simulator) productDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, CodeInvalidPath, "Invalid path or version.")
 		return
 	}
-	p, ok := s.world.ProductByTikTokID(r.PathValue("product_id"))
+	p, ok := s.World().ProductByTikTokID(r.PathValue("product_id"))
 	if !ok {
 		s.fail(w, CodeInvalidParam, "Product not found: "+strings.TrimSpace(r.PathValue("product_id")))
 		return

@@ -78,13 +78,9 @@ var PathPrefixes = []string{"/api/v2/token/", "/authorization/", "/order/", "/pr
 
 // Simulator is the TikTok Shop Open API simulator. It is an http.Handler.
 type Simulator struct {
-	world  *simworld.World
-	clock  simworld.Clock
-	opts   Options
-	creds  Credentials
-	faults *fault.Injector
-	mux    *http.ServeMux
-	h      http.Handler
+	simapi.Base[Credentials]
+	opts Options
+	mux  *http.ServeMux
 
 	mu      sync.Mutex
 	access  map[string]time.Time
@@ -113,19 +109,11 @@ func New(w *simworld.World, opts Options) *Simulator {
 	if opts.IndexLag <= 0 {
 		opts.IndexLag = 30 * time.Second
 	}
-	if opts.Faults.Seed == 0 {
-		opts.Faults.Seed = w.Seed()
-	}
-	s := &Simulator{world: w, clock: w.Clock(), opts: opts, faults: fault.New(opts.Faults),
+	s := &Simulator{Base: simapi.NewBase(w, opts.Credentials, DefaultCredentials, opts.Faults), opts: opts,
 		access: map[string]time.Time{}, refresh: map[string]time.Time{}, buckets: map[string]*rate.Limiter{},
 		searchCache: map[string][]simworld.TikTokOrderState{}}
-	if opts.Credentials != nil {
-		s.creds = *opts.Credentials
-	} else {
-		s.creds = DefaultCredentials(w)
-	}
 	s.routes()
-	s.h = s.faults.Wrap(s.mux, dialect{s})
+	s.SetHandler(s.Faults().Wrap(s.mux, dialect{s}))
 	return s
 }
 
@@ -148,15 +136,6 @@ func DefaultCredentials(w *simworld.World) Credentials {
 	}
 }
 
-// Credentials returns the credentials the simulator accepts.
-func (s *Simulator) Credentials() Credentials { return s.creds }
-
-// Faults returns the fault injector.
-func (s *Simulator) Faults() *fault.Injector { return s.faults }
-
-// ServeHTTP serves the API.
-func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
-
 // Envelope is every response's body.
 type Envelope struct {
 	Code      int    `json:"code"`
@@ -170,7 +149,7 @@ func (s *Simulator) requestID() string {
 	s.requestN++
 	n := s.requestN
 	s.mu.Unlock()
-	return s.clock.Now().UTC().Format("20060102150405") + fmt.Sprintf("%010d%08X", s.world.Seed()%1e10, n)
+	return s.Clock().Now().UTC().Format("20060102150405") + fmt.Sprintf("%010d%08X", s.World().Seed()%1e10, n)
 }
 
 func (s *Simulator) reply(w http.ResponseWriter, status, code int, msg string, data any) {
@@ -217,18 +196,18 @@ func (s *Simulator) signed(shopScoped bool, h http.HandlerFunc) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		if q.Get("app_key") != s.creds.AppKey {
+		if q.Get("app_key") != s.Credentials().AppKey {
 			s.fail(w, CodeInvalidParam, "Invalid app_key.")
 			return
 		}
 		ts, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
-		now := s.clock.Now()
+		now := s.Clock().Now()
 		// Accepted window [now-5min, now+30s] (third-party, unverified).
 		if err != nil || ts < now.Add(-5*time.Minute).Unix() || ts > now.Add(30*time.Second).Unix() {
 			s.fail(w, CodeInvalidParam, "Invalid timestamp.")
 			return
 		}
-		want := Sign(s.creds.AppSecret, r.URL.Path, q, body, r.Header.Get("Content-Type"))
+		want := Sign(s.Credentials().AppSecret, r.URL.Path, q, body, r.Header.Get("Content-Type"))
 		if got := q.Get("sign"); got == "" || !hmacEqual(got, want) {
 			// The reference quotes HTTP 401 with code 106001 for a bad sign;
 			// most other errors arrive with HTTP 200.
@@ -247,7 +226,7 @@ func (s *Simulator) signed(shopScoped bool, h http.HandlerFunc) http.Handler {
 			s.fail(w, CodeTokenExpired, "Access token is expired, please refresh it.")
 			return
 		}
-		if shopScoped && q.Get("shop_cipher") != s.creds.ShopCipher {
+		if shopScoped && q.Get("shop_cipher") != s.Credentials().ShopCipher {
 			s.fail(w, CodeInvalidParam, "Invalid shop_cipher.")
 			return
 		}
@@ -329,11 +308,11 @@ type TokenData struct {
 }
 
 func (s *Simulator) issue(refreshToken string) TokenData {
-	now := s.clock.Now()
+	now := s.Clock().Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenN++
-	r := rand.New(rand.NewPCG(s.world.Seed(), s.tokenN))
+	r := rand.New(rand.NewPCG(s.World().Seed(), s.tokenN))
 	tok := func() string {
 		const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 		b := make([]byte, 64)
@@ -350,7 +329,7 @@ func (s *Simulator) issue(refreshToken string) TokenData {
 	}
 	return TokenData{AccessToken: at, AccessTokenExpireIn: now.Add(s.opts.AccessTokenTTL).Unix(),
 		RefreshToken: refreshToken, RefreshTokenExpireIn: s.refresh[refreshToken].Unix(),
-		OpenID: s.creds.OpenID, SellerName: s.creds.SellerName, SellerBaseRegion: s.creds.Region,
+		OpenID: s.Credentials().OpenID, SellerName: s.Credentials().SellerName, SellerBaseRegion: s.Credentials().Region,
 		GrantedScopes: []string{"seller.order.info", "seller.product.basic", "data.shop_analytics.public.read"}}
 }
 
@@ -358,11 +337,11 @@ func (s *Simulator) issue(refreshToken string) TokenData {
 func (s *Simulator) tokenGet(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch {
-	case q.Get("app_key") != s.creds.AppKey || q.Get("app_secret") != s.creds.AppSecret:
+	case q.Get("app_key") != s.Credentials().AppKey || q.Get("app_secret") != s.Credentials().AppSecret:
 		s.fail(w, CodeInvalidParam, "Invalid app_key or app_secret.")
 	case q.Get("grant_type") != "authorized_code":
 		s.fail(w, CodeInvalidParam, "Invalid grant_type.")
-	case q.Get("auth_code") != s.creds.AuthCode:
+	case q.Get("auth_code") != s.Credentials().AuthCode:
 		// Auth codes are reusable here (a simplification), so several
 		// clients can start against one simulator.
 		s.fail(w, CodeInvalidParam, "Invalid auth_code.")
@@ -379,11 +358,11 @@ func (s *Simulator) tokenRefresh(w http.ResponseWriter, r *http.Request) {
 	exp, ok := s.refresh[rt]
 	s.mu.Unlock()
 	switch {
-	case q.Get("app_key") != s.creds.AppKey || q.Get("app_secret") != s.creds.AppSecret:
+	case q.Get("app_key") != s.Credentials().AppKey || q.Get("app_secret") != s.Credentials().AppSecret:
 		s.fail(w, CodeInvalidParam, "Invalid app_key or app_secret.")
 	case q.Get("grant_type") != "refresh_token":
 		s.fail(w, CodeInvalidParam, "Invalid grant_type.")
-	case !ok || !s.clock.Now().Before(exp):
+	case !ok || !s.Clock().Now().Before(exp):
 		s.fail(w, CodeTokenExpired, "Invalid or expired refresh_token.")
 	default:
 		s.ok(w, s.issue(rt))
@@ -393,8 +372,8 @@ func (s *Simulator) tokenRefresh(w http.ResponseWriter, r *http.Request) {
 // shops is GET /authorization/202309/shops.
 func (s *Simulator) shops(w http.ResponseWriter, _ *http.Request) {
 	s.ok(w, map[string]any{"shops": []map[string]string{{
-		"id": s.creds.ShopID, "name": s.creds.ShopName, "region": s.creds.Region,
-		"seller_type": "LOCAL", "cipher": s.creds.ShopCipher, "code": "USLCL" + s.creds.ShopID[len(s.creds.ShopID)-5:],
+		"id": s.Credentials().ShopID, "name": s.Credentials().ShopName, "region": s.Credentials().Region,
+		"seller_type": "LOCAL", "cipher": s.Credentials().ShopCipher, "code": "USLCL" + s.Credentials().ShopID[len(s.Credentials().ShopID)-5:],
 	}}})
 }
 

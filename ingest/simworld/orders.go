@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -464,7 +465,7 @@ func (w *World) AmazonOrder(id string) (*AmazonOrder, bool) {
 	if _, err := fmt.Sscanf(id, "%3d-%7d-%7s", &first, &mid, &last); err != nil || len(id) != 19 {
 		return nil, false
 	}
-	return findOrder(w.amazonBucket(w.startMinute()+amazonIDMinutes.minute(mid)), func(o *AmazonOrder) bool { return o.AmazonOrderID == id })
+	return findIn(w.amazonBucket(w.startMinute()+amazonIDMinutes.minute(mid)), func(o *AmazonOrder) bool { return o.AmazonOrderID == id })
 }
 
 // idMinutes is how an order id carries its minute (rel minutes after the
@@ -484,8 +485,9 @@ func (s idMinutes) minute(digits int64) int64 {
 	return ((digits - s.offset + s.mod) % s.mod) * s.inv % s.mod
 }
 
-// findOrder returns the order of a minute's bucket that is the one.
-func findOrder[O any](bucket []O, is func(O) bool) (O, bool) {
+// findIn returns the entity of a bucket (the orders of a minute, the videos
+// of a day) that is the one.
+func findIn[O any](bucket []O, is func(O) bool) (O, bool) {
 	for _, o := range bucket {
 		if is(o) {
 			return o, true
@@ -493,6 +495,20 @@ func findOrder[O any](bucket []O, is func(O) bool) (O, bool) {
 	}
 	var none O
 	return none, false
+}
+
+// idNumber reads the decimal number that an id of n characters starting
+// with prefix carries from the prefix's end up to byte end, and false if the
+// id is not of that form.
+func idNumber(id string, n int, prefix string, end int) (int64, bool) {
+	if len(id) != n || !strings.HasPrefix(id, prefix) {
+		return 0, false
+	}
+	var v int64
+	if _, err := fmt.Sscanf(id[len(prefix):end], "%d", &v); err != nil {
+		return 0, false
+	}
+	return v, true
 }
 
 // tiktokBucket returns the TikTok orders created in minute m: the usual
@@ -683,12 +699,9 @@ func (w *World) tiktokDay(d int64) []*TikTokOrder {
 
 // TikTokOrder finds a TikTok order by id.
 func (w *World) TikTokOrder(id string) (*TikTokOrder, bool) {
-	if len(id) != 18 || id[:3] != "576" {
+	mid, ok := idNumber(id, 18, "576", 11)
+	if !ok {
 		return nil, false
 	}
-	var mid int64
-	if _, err := fmt.Sscanf(id[3:11], "%d", &mid); err != nil {
-		return nil, false
-	}
-	return findOrder(w.tiktokBucket(w.startMinute()+tiktokIDMinutes.minute(mid)), func(o *TikTokOrder) bool { return o.ID == id })
+	return findIn(w.tiktokBucket(w.startMinute()+tiktokIDMinutes.minute(mid)), func(o *TikTokOrder) bool { return o.ID == id })
 }

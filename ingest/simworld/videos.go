@@ -213,19 +213,11 @@ func (w *World) VideosUntil(t time.Time) []*Video {
 
 // Video finds a video by id.
 func (w *World) Video(id string) (*Video, bool) {
-	if len(id) != 19 || id[:2] != "73" {
+	rel, ok := idNumber(id, 19, "73", 8)
+	if !ok {
 		return nil, false
 	}
-	var rel int64
-	if _, err := fmt.Sscanf(id[2:8], "%d", &rel); err != nil {
-		return nil, false
-	}
-	for _, v := range w.videoBucket(w.firstVideoDay() + rel) {
-		if v.ID == id {
-			return v, true
-		}
-	}
-	return nil, false
+	return findIn(w.videoBucket(w.firstVideoDay()+rel), func(v *Video) bool { return v.ID == id })
 }
 
 // pickVideoVariant picks a video posted in the 14 days before t that shows a

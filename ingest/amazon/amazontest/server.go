@@ -70,13 +70,12 @@ type Simulator struct {
 	mux    *http.ServeMux
 	limits *limiter
 
-	mu       sync.Mutex
-	tokens   map[string]accessToken
-	reports  map[string]*report
-	docs     map[string]*report // by document id
-	reportN  int64
-	requestN uint64
-	tokenN   uint64
+	mu      sync.Mutex
+	tokens  map[string]accessToken
+	reports map[string]*report
+	docs    map[string]*report // by document id
+	reportN int64
+	tokenN  uint64
 }
 
 // New returns a simulator over world w.
@@ -125,10 +124,7 @@ func DefaultCredentials(w *simworld.World) Credentials {
 
 func (s *Simulator) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.requestN++
-		n := s.requestN
-		s.mu.Unlock()
+		n := s.NextRequest()
 		w.Header().Set("x-amzn-RequestId", fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(s.World().Seed()), n>>32&0xffff, n>>20&0xfff, n>>8&0xfff, n))
 		next.ServeHTTP(w, r)
 	})

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
@@ -26,6 +27,8 @@ type Base[C any] struct {
 	creds  C
 	faults *fault.Injector
 	h      http.Handler
+	// requests counts the requests NextRequest numbered.
+	requests *atomic.Uint64
 }
 
 // NewBase returns the base of a simulator over w: it accepts creds, or
@@ -35,7 +38,8 @@ func NewBase[C any](w *simworld.World, creds *C, defaults func(*simworld.World) 
 	if faults.Seed == 0 {
 		faults.Seed = w.Seed()
 	}
-	b := Base[C]{world: w, clock: w.Clock(), faults: fault.New(faults), h: http.NotFoundHandler()}
+	b := Base[C]{world: w, clock: w.Clock(), faults: fault.New(faults), h: http.NotFoundHandler(),
+		requests: new(atomic.Uint64)}
 	if creds != nil {
 		b.creds = *creds
 	} else {
@@ -59,6 +63,10 @@ func (b *Base[C]) Credentials() C { return b.creds }
 
 // Faults returns the fault injector, to read what it injected.
 func (b *Base[C]) Faults() *fault.Injector { return b.faults }
+
+// NextRequest numbers a request: 1 for the first, then 2, 3, ..., for the
+// request ids every API puts on its answers.
+func (b *Base[C]) NextRequest() uint64 { return b.requests.Add(1) }
 
 // ServeHTTP serves the API.
 func (b *Base[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }

@@ -92,10 +92,9 @@ type Simulator struct {
 	opts   Options
 	bucket *rate.Limiter
 
-	mu       sync.Mutex
-	tokens   map[string]time.Time
-	tokenN   uint64
-	requestN uint64
+	mu     sync.Mutex
+	tokens map[string]time.Time
+	tokenN uint64
 }
 
 // New returns a simulator over world w. The credentials' access token is live
@@ -177,11 +176,7 @@ func (d dialect) BreakEntity(body []byte) ([]byte, string, bool) {
 var _ fault.EntityBreaker = dialect{}
 
 func (s *Simulator) requestID() string {
-	s.mu.Lock()
-	s.requestN++
-	n := s.requestN
-	s.mu.Unlock()
-	return fmt.Sprintf("%s%08d%06d", s.Clock().Now().UTC().Format("20060102150405"), s.World().Seed()%1e8, n)
+	return fmt.Sprintf("%s%08d%06d", s.Clock().Now().UTC().Format("20060102150405"), s.World().Seed()%1e8, s.NextRequest())
 }
 
 // reply writes the envelope with HTTP 200, as every outcome of this API is.

@@ -89,7 +89,6 @@ type Simulator struct {
 	tokenN  uint64
 	// searchCache holds order-search matches per snapshot (see cachedMatches).
 	searchCache map[string][]simworld.TikTokOrderState
-	requestN    uint64
 }
 
 // New returns a simulator over world w.
@@ -145,11 +144,7 @@ type Envelope struct {
 }
 
 func (s *Simulator) requestID() string {
-	s.mu.Lock()
-	s.requestN++
-	n := s.requestN
-	s.mu.Unlock()
-	return s.Clock().Now().UTC().Format("20060102150405") + fmt.Sprintf("%010d%08X", s.World().Seed()%1e10, n)
+	return s.Clock().Now().UTC().Format("20060102150405") + fmt.Sprintf("%010d%08X", s.World().Seed()%1e10, s.NextRequest())
 }
 
 func (s *Simulator) reply(w http.ResponseWriter, status, code int, msg string, data any) {

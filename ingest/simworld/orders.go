@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -499,9 +498,9 @@ func findIn[O any](bucket []O, is func(O) bool) (O, bool) {
 
 // idNumber reads the decimal number that an id of n characters starting
 // with prefix carries from the prefix's end up to byte end, and false if the
-// id is not of that form.
+// id is not of that form. n is at least end, and end at least len(prefix).
 func idNumber(id string, n int, prefix string, end int) (int64, bool) {
-	if len(id) != n || !strings.HasPrefix(id, prefix) {
+	if len(id) != n || id[:len(prefix)] != prefix {
 		return 0, false
 	}
 	var v int64

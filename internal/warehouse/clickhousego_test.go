@@ -14,19 +14,36 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+// openConn opens a clickhouse-go connection with opts, closed when the
+// test ends.
+func openConn(t *testing.T, opts *clickhouse.Options) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open clickhouse-go over %s: %v", opts.Protocol, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// queryString runs sql, which answers one String, and returns the answer.
+func queryString(ctx context.Context, t *testing.T, conn driver.Conn, sql string) string {
+	t.Helper()
+	var v string
+	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
 func openClickHouse(t *testing.T, addr string) driver.Conn {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{
+	return openConn(t, &clickhouse.Options{
 		Addr:        []string{addr},
 		Protocol:    clickhouse.HTTP,
 		DialTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second,
 	})
-	if err != nil {
-		t.Fatalf("open clickhouse-go: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 type allTypesRow struct {

@@ -205,9 +205,7 @@ func TestNativeClickHouseGo(t *testing.T) {
 				t.Fatalf("server version = %v revision %d, want ClickHouse 26.5 at revision 54460", sv.Version, sv.Revision)
 			}
 			table := "types_" + tc.name
-			if err := conn.Exec(ctx, fmt.Sprintf(nativeTypesDDL, table)); err != nil {
-				t.Fatalf("create table: %v", err)
-			}
+			mustExec(ctx, t, conn, fmt.Sprintf(nativeTypesDDL, table))
 			for start := 0; start < n; start += 12_000 {
 				batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+nativeTypesColumns+")")
 				if err != nil {

@@ -48,9 +48,7 @@ func TestParameterScope(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT toString({id:UInt64})").Scan(&v); exceptionCode(err) != 456 {
 			t.Fatalf("a later query without the parameter: %q, %v; want exception 456", v, err)
 		}
-		if err := conn.Exec(ctx, "SET param_q = 'session'"); err != nil {
-			t.Fatal(err)
-		}
+		mustExec(ctx, t, conn, "SET param_q = 'session'")
 		const read = "SELECT {q:String}"
 		if got := queryString(ctx, t, conn, read); got != "session" {
 			t.Fatalf("the session's parameter = %q, want session", got)
@@ -106,9 +104,7 @@ func TestSettingsScope(t *testing.T) {
 	with := func(s clickhouse.Settings) context.Context {
 		return clickhouse.Context(ctx, clickhouse.WithSettings(s))
 	}
-	if err := conn.Exec(ctx, "SET max_threads = 3"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(ctx, t, conn, "SET max_threads = 3")
 	if got := setting(with(clickhouse.Settings{"max_threads": 1, "readonly": 2}), "readonly"); got != "2" {
 		t.Fatalf("readonly in the query that sent it = %s", got)
 	}

@@ -232,6 +232,16 @@ func restore(t *testing.T, k *kafka, db *DB, s *Store) RestoreStats {
 	return st[0]
 }
 
+// restored opens the state in dir, restores task t-0's store from
+// partition 0 of the changelog and returns its contents.
+func restored(t *testing.T, k *kafka, dir string) map[string]string {
+	t.Helper()
+	db := open(t, dir, Options{})
+	s := db.Store("t-0", k.changelog, 0)
+	restore(t, k, db, s)
+	return contents(t, s)
+}
+
 var (
 	round1 = write{"k1": "v1", "k2": "v2", "k4": "v4"}
 	round2 = write{"k1": "v1b", "k2": "", "k3": "v3"}
@@ -325,17 +335,11 @@ func TestCrashBeforeCommit(t *testing.T) {
 	if err := restarted.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	db = open(t, dir, Options{})
-	s = db.Store("t-0", k.changelog, 0)
-	restore(t, k, db, s)
-	if got := contents(t, s); !maps.Equal(got, after1) {
+	if got := restored(t, k, dir); !maps.Equal(got, after1) {
 		t.Fatalf("store after a crash before commit = %v, want %v", got, after1)
 	}
 	// From an empty directory as well: the aborted records are invisible.
-	fresh := open(t, t.TempDir(), Options{})
-	fs := fresh.Store("t-0", k.changelog, 0)
-	restore(t, k, fresh, fs)
-	if got := contents(t, fs); !maps.Equal(got, after1) {
+	if got := restored(t, k, t.TempDir()); !maps.Equal(got, after1) {
 		t.Fatalf("store restored from the changelog = %v, want %v", got, after1)
 	}
 }
@@ -481,10 +485,7 @@ func TestZombieFenced(t *testing.T) {
 	if got := contents(t, sA); !maps.Equal(got, after1) {
 		t.Fatalf("zombie's local store = %v, want its last committed %v", got, after1)
 	}
-	fresh := open(t, t.TempDir(), Options{})
-	fs := fresh.Store("t-0", k.changelog, 0)
-	restore(t, k, fresh, fs)
-	if got := contents(t, fs); !maps.Equal(got, after2) {
+	if got := restored(t, k, t.TempDir()); !maps.Equal(got, after2) {
 		t.Fatalf("changelog holds %v, want B's %v and nothing of the zombie", got, after2)
 	}
 }

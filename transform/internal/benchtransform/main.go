@@ -54,6 +54,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/state"
@@ -181,7 +182,7 @@ type bench struct {
 	out    io.Writer
 
 	chunk   []encoded
-	fill    *filler
+	fill    *schematest.Filler
 	elapsed time.Duration // wall time of the timed sections
 	cpu     time.Duration // process CPU time of the timed sections
 
@@ -208,7 +209,7 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{serde: serde, inputs: map[string]int{}, fill: newFiller()}
+	b := &bench{serde: serde, inputs: map[string]int{}, fill: schematest.NewFiller()}
 	b.driver, err = stream.NewDriver(stream.Config{Serde: serde, Join: cfg, StateDir: dir,
 		CacheBytes: int64(o.cacheMB) << 20, Partitions: o.partitions})
 	if err != nil {
@@ -230,7 +231,7 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 
 // add encodes a record for the next chunk; untimed.
 func (b *bench) add(topic string, rec map[string]any) error {
-	if err := b.fill.fill(topic, rec); err != nil {
+	if err := b.fill.Fill(topic, rec); err != nil {
 		return err
 	}
 	v, err := b.serde.Encode(topic, rec)

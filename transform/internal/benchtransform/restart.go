@@ -23,6 +23,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
 )
@@ -96,7 +97,7 @@ func runRestart(out io.Writer, o options, ro restartOptions) error {
 
 	fmt.Fprintf(out, "transform restart bench: %d products, %d videos, %d days into Kafka (%v), then `%s transform`\n",
 		o.products, o.videos, o.days, ro.brokers, ro.binary)
-	p := &producer{cl: cl, serde: serde, prefix: prefix, fill: newFiller(), out: out, started: time.Now()}
+	p := &producer{cl: cl, serde: serde, prefix: prefix, fill: schematest.NewFiller(), out: out, started: time.Now()}
 	w := newWorld(o.products, o.videos, o.posted, o.relinkDay, p)
 	if err := w.generate(o.days); err != nil {
 		return err
@@ -230,7 +231,7 @@ type producer struct {
 	cl      *kgo.Client
 	serde   *schemas.Serde
 	prefix  string
-	fill    *filler
+	fill    *schematest.Filler
 	out     io.Writer
 	started time.Time
 	n       atomic.Int64
@@ -243,7 +244,7 @@ func (p *producer) add(topic string, rec map[string]any) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	if err := p.fill.fill(topic, rec); err != nil {
+	if err := p.fill.Fill(topic, rec); err != nil {
 		return err
 	}
 	v, err := p.serde.Encode(topic, rec)

@@ -218,6 +218,18 @@ func transact(t *testing.T, cl *kgo.Client, db *DB, s *Store, w write, commit kg
 	return cl.EndTransaction(ctx, commit)
 }
 
+// commitWrite writes w to s and its changelog in a committed transaction
+// of cl, and then to the local store (Commit).
+func commitWrite(t *testing.T, cl *kgo.Client, db *DB, s *Store, w write) {
+	t.Helper()
+	if err := transact(t, cl, db, s, w, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func restore(t *testing.T, k *kafka, db *DB, s *Store) RestoreStats {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -262,12 +274,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if st := restore(t, k, db, s); st.Records != 0 {
 		t.Fatalf("fresh store restored %+v", st)
 	}
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	ck, _, _, _ := s.Checkpoint()
 	if err := transact(t, cl, db, s, round2, kgo.TryCommit); err != nil {
 		t.Fatal(err)
@@ -305,12 +312,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	s := db.Store("t-0", k.changelog, 0)
 	txnID := k.changelog + "-txn"
 	cl := k.producer(t, txnID)
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	// Produce the second transaction's records, then die without ending it.
 	ctx := context.Background()
 	if err := cl.BeginTransaction(); err != nil {
@@ -353,19 +355,9 @@ func TestRestoreAfterWipe(t *testing.T) {
 	s0, s1 := db.Store("t-0", k.changelog, 0), db.Store("t-1", k.changelog, 1)
 	cl := k.producer(t, k.changelog+"-txn")
 	for _, w := range []write{round1, round2} {
-		if err := transact(t, cl, db, s1, w, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		commitWrite(t, cl, db, s1, w)
 	}
-	if err := transact(t, cl, db, s0, write{"other": "partition"}, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s0, write{"other": "partition"})
 
 	wiped := open(t, filepath.Join(t.TempDir(), "new"), Options{})
 	w1 := wiped.Store("t-1", k.changelog, 1)
@@ -390,12 +382,7 @@ func TestStaleCheckpoint(t *testing.T) {
 	db := open(t, dir, Options{Now: clock})
 	s := db.Store("t-0", k.changelog, 0)
 	cl := k.producer(t, k.changelog+"-txn")
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	// A local key the changelog never had stands for a delete the store
 	// missed: a full restore drops it.
 	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), pebble.NoSync); err != nil {
@@ -447,12 +434,7 @@ func TestZombieFenced(t *testing.T) {
 	dbA := open(t, t.TempDir(), Options{})
 	sA := dbA.Store("t-0", k.changelog, 0)
 	clA := k.producer(t, txnID)
-	if err := transact(t, clA, dbA, sA, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, clA, dbA, sA, round1)
 	ctx := context.Background()
 	if err := clA.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -467,12 +449,7 @@ func TestZombieFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore(t, k, dbB, sB)
-	if err := transact(t, clB, dbB, sB, round2, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbB.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, clB, dbB, sB, round2)
 
 	err := clA.ProduceSync(ctx, zombie...).FirstErr()
 	if err == nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/procfs"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -102,20 +103,11 @@ func runExportBinary(t testing.TB, bin, addr string, args ...string) exportRun {
 func watchPeakRSS(pid int) int64 {
 	var peak int64
 	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
+		kb, err := procfs.StatusKB(pid, "VmHWM")
+		if err != nil { // exited: a zombie has no memory left to report
 			return peak
 		}
-		found := false
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				peak, found = max(peak, kb*1024), true
-			}
-		}
-		if !found { // exited: a zombie has no memory left to report
-			return peak
-		}
+		peak = max(peak, kb*1024)
 		time.Sleep(20 * time.Millisecond)
 	}
 }

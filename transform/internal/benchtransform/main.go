@@ -274,7 +274,7 @@ func (b *bench) day(d int) {
 	if d == 1 || d%7 == 0 {
 		n := sumCounts(b.inputs)
 		fmt.Fprintf(b.out, "after day %-4d   VmRSS %s, heap in use %.1f MiB, %d input records so far, %.0f per CPU-second\n",
-			d, procStatus("VmRSS:"), float64(b.ms.HeapInuse)/(1<<20), n, float64(n)/b.cpu.Seconds())
+			d, procStatus("VmRSS"), float64(b.ms.HeapInuse)/(1<<20), n, float64(n)/b.cpu.Seconds())
 	}
 }
 
@@ -319,7 +319,7 @@ func (b *bench) report(out io.Writer) error {
 	fmt.Fprintf(out, "pebble           block cache %d hits, %d misses (%s hit); bloom filters %d lookups answered, %d let through\n",
 		r.BlockCacheHits, r.BlockCacheMisses, pct(r.BlockCacheHits, r.BlockCacheHits+r.BlockCacheMisses), r.FilterHits, r.FilterMisses)
 	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s\n",
-		mib(b.heapInuse), chunkSize, procStatus("VmHWM:"))
+		mib(b.heapInuse), chunkSize, procStatus("VmHWM"))
 	if b.deadLetters > 0 {
 		return fmt.Errorf("%d records of the synthetic world were rejected", b.deadLetters)
 	}
@@ -340,5 +340,5 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// procStatus returns a field of /proc/self/status (VmRSS:, VmHWM:).
-func procStatus(field string) string { return procField("self", field) }
+// procStatus returns a field of /proc/self/status (VmRSS, VmHWM).
+func procStatus(field string) string { return statusKB(os.Getpid(), field) }

@@ -2,7 +2,6 @@ package export
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/internal/procfs"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -103,20 +103,11 @@ func runExportBinary(t testing.TB, bin, addr string, args ...string) exportRun {
 func watchPeakRSS(pid int) int64 {
 	var peak int64
 	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
+		kb, err := procfs.StatusKB(pid, "VmHWM")
+		if err != nil { // exited: a zombie has no memory left to report
 			return peak
 		}
-		found := false
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				peak, found = max(peak, kb*1024), true
-			}
-		}
-		if !found { // exited: a zombie has no memory left to report
-			return peak
-		}
+		peak = max(peak, kb*1024)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -218,7 +209,6 @@ func countRowTags(t testing.TB, path string) int {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	tag := []byte("<row ")
 	n := 0
 	for _, f := range zr.File {
 		if !strings.HasPrefix(f.Name, "xl/worksheets/sheet") {
@@ -228,21 +218,7 @@ func countRowTags(t testing.TB, path string) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		buf := make([]byte, 1<<20)
-		carry := 0 // bytes kept from the last read, in case a tag spans two
-		for {
-			k, err := rc.Read(buf[carry:])
-			chunk := buf[:carry+k]
-			n += bytes.Count(chunk, tag)
-			carry = min(len(tag)-1, len(chunk))
-			copy(buf, chunk[len(chunk)-carry:])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		n += countIn(t, rc, []byte("<row "))
 		_ = rc.Close()
 	}
 	return n
@@ -256,19 +232,26 @@ func countLines(t testing.TB, path string) int {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	return countIn(t, f, []byte("\r\n"))
+}
+
+// countIn counts the occurrences of pat in r, streaming it.
+func countIn(t testing.TB, r io.Reader, pat []byte) int {
+	t.Helper()
+	buf := make([]byte, 1<<20)
 	n := 0
-	r := bufio.NewReaderSize(f, 1<<20)
+	carry := 0 // bytes kept from the last read, in case pat spans two
 	for {
-		line, err := r.ReadSlice('\n')
-		if bytes.HasSuffix(line, []byte("\r\n")) {
-			n++
-		}
+		k, err := r.Read(buf[carry:])
+		chunk := buf[:carry+k]
+		n += bytes.Count(chunk, pat)
+		carry = min(len(pat)-1, len(chunk))
+		copy(buf, chunk[len(chunk)-carry:])
 		if err == io.EOF {
-			break
+			return n
 		}
-		if err != nil && err != bufio.ErrBufferFull {
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	return n
 }

@@ -133,6 +133,20 @@ const productDailyOracle = `SELECT * EXCEPT (event_id, source, entity, op, sourc
 	FROM product_daily FINAL WHERE date >= {from:Date32} AND date <= {to:Date32} AND product_key IN {products:Array(String)}
 	ORDER BY product_key, date`
 
+// dailySheet is the product_daily sheet of products from 2026-10-01 to
+// 2026-10-10, and the oracle of its rows. productsSQL is the same products as
+// a ClickHouse array literal, written by hand so that the oracle does not
+// share the exporter's quoting.
+func (w *world) dailySheet(t *testing.T, productsSQL string, products ...string) (Sheet, result) {
+	t.Helper()
+	const from, to = "2026-10-01", "2026-10-10"
+	s, err := TableSheet(context.Background(), w.conn, Table{Name: "product_daily", From: from, To: to, Products: products})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w.sql(t, productDailyOracle, map[string]string{"from": from, "to": to, "products": productsSQL})
+}
+
 // TestXLSXReadBack exports a workbook of three sheets (every awkward value
 // type, the real product_daily table filtered by dates and products, a
 // parameterised query) and reads it back with openpyxl: every cell equals
@@ -143,11 +157,8 @@ func TestXLSXReadBack(t *testing.T) {
 	w.loadProductDaily(t)
 	ctx := context.Background()
 
-	daily, err := TableSheet(ctx, w.conn, Table{Name: "product_daily", From: "2026-10-01", To: "2026-10-10",
-		Products: []string{"gtin:00012345678912", "tiktok:7495001:1729384756", "it's \\ odd"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	daily, dailyOracle := w.dailySheet(t, `['gtin:00012345678912','tiktok:7495001:1729384756','it\'s \\ odd']`,
+		"gtin:00012345678912", "tiktok:7495001:1729384756", "it's \\ odd")
 	daily.Name = "Продажи 10月 / daily"
 	query := `SELECT product_key, count() AS days, sum(amazon_units) AS units, sum(amazon_sales) AS amazon_sales, any(amazon_currency) AS amazon_currency
 		FROM product_daily FINAL WHERE date BETWEEN {from:Date} AND {to:Date} AND product_key IN {keys:Array(String)}
@@ -180,8 +191,7 @@ func TestXLSXReadBack(t *testing.T) {
 	}
 	oracles := []result{
 		w.sql(t, "SELECT * FROM fixture ORDER BY id", nil),
-		w.sql(t, productDailyOracle, map[string]string{"from": "2026-10-01", "to": "2026-10-10",
-			"products": `['gtin:00012345678912','tiktok:7495001:1729384756','it\'s \\ odd']`}),
+		dailyOracle,
 		w.sql(t, query, params),
 	}
 	for i, sh := range book.Sheets {
@@ -208,19 +218,15 @@ func TestCSVReadBack(t *testing.T) {
 	w.loadFixture(t)
 	w.loadProductDaily(t)
 	ctx := context.Background()
-	daily, err := TableSheet(ctx, w.conn, Table{Name: "product_daily", From: "2026-10-01", To: "2026-10-10",
-		Products: []string{"gtin:00012345678912", "tiktok:7495001:1729384756"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	daily, dailyOracle := w.dailySheet(t, `['gtin:00012345678912','tiktok:7495001:1729384756']`,
+		"gtin:00012345678912", "tiktok:7495001:1729384756")
 	for _, tc := range []struct {
 		sheet  Sheet
 		oracle result
 		bom    bool
 	}{
 		{Sheet{Query: "SELECT * FROM fixture ORDER BY id"}, w.sql(t, "SELECT * FROM fixture ORDER BY id", nil), false},
-		{daily, w.sql(t, productDailyOracle, map[string]string{"from": "2026-10-01", "to": "2026-10-10",
-			"products": `['gtin:00012345678912','tiktok:7495001:1729384756']`}), true},
+		{daily, dailyOracle, true},
 	} {
 		path := filepath.Join(t.TempDir(), "out.csv")
 		f, err := os.Create(path)

@@ -40,18 +40,20 @@ const (
 	ReplayedTable = "dead_letters_replayed"
 )
 
-var replayedColumns = []tables.Column{
+// sourceColumns are the dead letter's original coordinates, which lead
+// both tables' columns.
+var sourceColumns = []tables.Column{
 	{Name: "source_topic", Type: "LowCardinality(String)"},
 	{Name: "source_partition", Type: "UInt32"},
 	{Name: "source_offset", Type: "UInt64"},
-	{Name: "replayed_at", Type: "DateTime64(3, 'UTC')"},
-	{Name: "stage", Type: "LowCardinality(String)"},
 }
 
-var deadLetterColumns = []tables.Column{
-	{Name: "source_topic", Type: "LowCardinality(String)"},
-	{Name: "source_partition", Type: "UInt32"},
-	{Name: "source_offset", Type: "UInt64"},
+var replayedColumns = slices.Concat(sourceColumns, []tables.Column{
+	{Name: "replayed_at", Type: "DateTime64(3, 'UTC')"},
+	{Name: "stage", Type: "LowCardinality(String)"},
+})
+
+var deadLetterColumns = slices.Concat(sourceColumns, []tables.Column{
 	{Name: "key", Type: "String"},
 	{Name: "value", Type: "String"},
 	{Name: "error_class", Type: "LowCardinality(String)"},
@@ -60,7 +62,7 @@ var deadLetterColumns = []tables.Column{
 	{Name: "dead_at", Type: "DateTime64(3, 'UTC')"},
 	{Name: "source_endpoint", Type: "LowCardinality(String)"},
 	{Name: "truncated_from_bytes", Type: "UInt64"},
-}
+})
 
 // dlqTopics returns the dead-letter topics of topics.
 func dlqTopics(topics []string) []string {

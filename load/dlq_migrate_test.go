@@ -12,18 +12,7 @@ import (
 // (which must show the same columns), without the storage clause those
 // cannot take; the open view is replaced on every node.
 func TestDeadLetterMigrationOnCluster(t *testing.T) {
-	migs, err := load.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stmts []string
-	for _, m := range migs {
-		if m.Version == 7 {
-			if stmts, err = m.Statements(load.MigrateOptions{Cluster: "shop"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	stmts := migrationStatements(t, load.MigrateOptions{Cluster: "shop"}, func(m load.Migration) bool { return m.Version == 7 })
 	if len(stmts) != 5 {
 		t.Fatalf("0007 on a cluster: %d statements, want 5:\n%s", len(stmts), strings.Join(stmts, "\n;\n"))
 	}

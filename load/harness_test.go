@@ -50,15 +50,17 @@ type harness struct {
 	// loaderBin runs `shopstream load` if set, else the test binary.
 	loaderBin string
 	brokers   []string
-	prefix    string
-	group     string
-	regURL    string
-	sr        *sr.Client
-	serde     *schemas.Serde
-	wh        *testenv.Warehouse
-	conn      driver.Conn
-	cl        *kgo.Client
-	adm       *kadm.Client
+	// partitions is how many partitions the orders topic has.
+	partitions int32
+	prefix     string
+	group      string
+	regURL     string
+	sr         *sr.Client
+	serde      *schemas.Serde
+	wh         *testenv.Warehouse
+	conn       driver.Conn
+	cl         *kgo.Client
+	adm        *kadm.Client
 	// loaderLog is the log file of the last loaderProcess.
 	loaderLog string
 }
@@ -73,7 +75,7 @@ func newHarnessOn(t *testing.T, partitions int32, protocol string, brokers []str
 	t.Helper()
 	k := testenv.NewKafka(t)
 	ctx := testenv.Context(t)
-	h := &harness{t: t, brokers: k.Brokers, protocol: protocol, prefix: k.Prefix, regURL: k.RegistryURL, sr: k.Registry, serde: k.Serde, adm: k.Admin}
+	h := &harness{t: t, brokers: k.Brokers, partitions: partitions, protocol: protocol, prefix: k.Prefix, regURL: k.RegistryURL, sr: k.Registry, serde: k.Serde, adm: k.Admin}
 	if brokers != nil {
 		h.brokers = brokers
 	}
@@ -148,6 +150,15 @@ func (h *harness) produce(recs ...*kgo.Record) {
 	if err := h.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// produceOrders produces n orders, one version each, spread over the
+// orders topic's partitions, and returns their records.
+func (h *harness) produceOrders(n int) []*kgo.Record {
+	h.t.Helper()
+	recs := h.records(orders(n, h.partitions))
+	h.produce(recs...)
+	return recs
 }
 
 // orders returns n orders, one version each, spread over the partitions.

@@ -20,23 +20,10 @@ func TestInsertedAtIsTheInsertTime(t *testing.T) {
 	conn, _ := openWarehouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	migs, err := load.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The schema as it was before 0008, by hand (Migrate would apply all).
-	for _, m := range migs {
-		if m.Version >= 8 {
-			continue
-		}
-		stmts, err := m.Statements(load.MigrateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range stmts {
-			if err := conn.Exec(ctx, s); err != nil {
-				t.Fatalf("%s: %v", m.Name, err)
-			}
+	for _, s := range migrationStatements(t, load.MigrateOptions{}, func(m load.Migration) bool { return m.Version < 8 }) {
+		if err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%.80s: %v", s, err)
 		}
 	}
 	insert := func(id string) {

@@ -30,8 +30,7 @@ func TestLoadExactlyOnce(t *testing.T) {
 	eachProtocol(t, func(t *testing.T, protocol string) {
 		h := newHarness(t, 4, protocol)
 		const n = 3001
-		recs := h.records(orders(n, 4))
-		h.produce(recs...)
+		h.produceOrders(n)
 		stop := h.runLoader(h.options(nil))
 		h.waitRows(n, 2*time.Minute)
 		h.eventually("offsets committed to the end", time.Minute, func() (bool, string) {
@@ -419,8 +418,7 @@ func TestLoadSIGKILL(t *testing.T) {
 	eachProtocol(t, func(t *testing.T, protocol string) {
 		h := newHarness(t, 4, protocol)
 		const n = 20000
-		recs := h.records(orders(n, 4))
-		h.produce(recs...)
+		h.produceOrders(n)
 		// A static member id lets each restart take the partitions back at once
 		// instead of waiting out the killed member's session.
 		env := []string{"SHOPSTREAM_LOAD_BATCH_ROWS=250", "SHOPSTREAM_LOAD_MAX_WAIT=50ms", "SHOPSTREAM_LOAD_MAX_IN_FLIGHT=4",
@@ -541,8 +539,7 @@ func TestPendingTimeCutSurvivesCrash(t *testing.T) {
 	h := newHarness(t, 1, "http")
 	ctx := context.Background()
 	const n, cut = 100, 39
-	recs := h.records(orders(n, 1))
-	h.produce(recs...)
+	recs := h.produceOrders(n)
 
 	topic := h.prefix + ordersTopic
 	tbl, err := tables.ForTopic(ordersTopic)

@@ -123,23 +123,34 @@ func sorted(s []string) []string {
 	return out
 }
 
-// TestClusterStatements checks the ON CLUSTER text (the embedded engine has
-// no cluster to run it on): every table becomes a Replicated*MergeTree
-// <name>_local plus a Distributed <name> sharded by the entity key, views
-// read and write the local tables, and the dedup window keeps its size.
-func TestClusterStatements(t *testing.T) {
+// migrationStatements returns the statements of the migrations keep
+// selects, in order, as Migrate would run them with opts.
+func migrationStatements(t *testing.T, opts load.MigrateOptions, keep func(load.Migration) bool) []string {
+	t.Helper()
 	migs, err := load.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stmts []string
 	for _, m := range migs {
-		s, err := m.Statements(load.MigrateOptions{Cluster: "shop"})
+		if !keep(m) {
+			continue
+		}
+		s, err := m.Statements(opts)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
 		stmts = append(stmts, s...)
 	}
+	return stmts
+}
+
+// TestClusterStatements checks the ON CLUSTER text (the embedded engine has
+// no cluster to run it on): every table becomes a Replicated*MergeTree
+// <name>_local plus a Distributed <name> sharded by the entity key, views
+// read and write the local tables, and the dedup window keeps its size.
+func TestClusterStatements(t *testing.T) {
+	stmts := migrationStatements(t, load.MigrateOptions{Cluster: "shop"}, func(load.Migration) bool { return true })
 	all, _ := tables.All()
 	joined := strings.Join(stmts, "\n;\n")
 	for _, s := range stmts {
@@ -217,6 +228,10 @@ func TestClusterStatements(t *testing.T) {
 				t.Errorf("missing %q", want)
 			}
 		}
+	}
+	migs, err := load.Migrations()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := migs[0].Statements(load.MigrateOptions{Cluster: "x; DROP"}); err == nil {
 		t.Error("cluster name with SQL accepted")

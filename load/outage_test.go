@@ -211,7 +211,7 @@ func TestLoadRidesOutBrokerPause(t *testing.T) {
 	b := startOwnBroker(t)
 	h := newHarnessOn(t, 4, "native", b.brokers)
 	const n = 20000
-	h.produce(h.records(orders(n, 4))...)
+	h.produceOrders(n)
 
 	m := testenv.FreeAddr(t)
 	h.loaderProcess(outageEnv(m)...)

@@ -124,6 +124,21 @@ func TestRowDecoderMatchesRow(t *testing.T) {
 	}
 }
 
+// decodePaths returns the two ways a record of topic becomes a row: the
+// table with a goavro codec of the topic's schema (text), and the row
+// decoder.
+func decodePaths(tb testing.TB, topic string) (tbl *tables.Table, text string, codec *goavro.Codec, rd *tables.RowDecoder) {
+	tb.Helper()
+	tbl, _ = tables.ForTopic(topic)
+	text, _ = schemas.Source(topic)
+	codec, _ = goavro.NewCodec(text)
+	rd, err := tbl.NewRowDecoder(text)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tbl, text, codec, rd
+}
+
 // TestRowDecoderErrors: what the goavro path dead-letters or stops on, the
 // row decoder does too: truncated and trailing bytes are undecodable, a
 // decimal beyond the column's precision is a mapping error, a field added
@@ -131,13 +146,7 @@ func TestRowDecoderMatchesRow(t *testing.T) {
 // lacks takes its default.
 func TestRowDecoderErrors(t *testing.T) {
 	const topic = "amazon.orders"
-	tbl, _ := tables.ForTopic(topic)
-	text, _ := schemas.Source(topic)
-	codec, _ := goavro.NewCodec(text)
-	rd, err := tbl.NewRowDecoder(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, text, codec, rd := decodePaths(t, topic)
 	rec := sampleValue(t, json.RawMessage(text), "", 1).(map[string]any)
 	payload, err := codec.BinaryFromNative(nil, rec)
 	if err != nil {
@@ -214,13 +223,7 @@ func FuzzRowDecoder(f *testing.F) {
 	}
 	var pairs []pair
 	for _, topic := range []string{"amazon.orders", "amazon.order_items", "xchannel.product_daily"} {
-		tbl, _ := tables.ForTopic(topic)
-		text, _ := schemas.Source(topic)
-		codec, _ := goavro.NewCodec(text)
-		rd, err := tbl.NewRowDecoder(text)
-		if err != nil {
-			f.Fatal(err)
-		}
+		tbl, text, codec, rd := decodePaths(f, topic)
 		pairs = append(pairs, pair{rd, tbl, codec})
 		for i := range 3 {
 			rec := sampleValue(&testing.T{}, json.RawMessage(text), "", i)
@@ -244,13 +247,7 @@ func FuzzRowDecoder(f *testing.F) {
 // BenchmarkDecode compares the two ways an amazon.orders record becomes a
 // row: goavro's map then Row, and the row decoder.
 func BenchmarkDecode(b *testing.B) {
-	tbl, _ := tables.ForTopic("amazon.orders")
-	text, _ := schemas.Source("amazon.orders")
-	codec, _ := goavro.NewCodec(text)
-	rd, err := tbl.NewRowDecoder(text)
-	if err != nil {
-		b.Fatal(err)
-	}
+	tbl, _, codec, rd := decodePaths(b, "amazon.orders")
 	ts := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	payload, err := codec.BinaryFromNative(nil, map[string]any{
 		"event_id": "111-0000001-0000001-v1", "source": "amazon", "entity": "order", "op": "create",

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/shopstream/shopstream/internal/procfs"
 )
 
 // Listener is a TCP socket in the LISTEN state.
@@ -22,7 +24,7 @@ type Listener struct {
 // it listen on, read from /proc: what the process exposes, whatever its
 // configuration says.
 func (p *Process) Listeners() ([]Listener, error) {
-	tree := p.tree()
+	tree := procfs.Tree(p.Pid())
 	inodes := map[string]int{} // socket inode -> pid
 	for pid := range tree {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))

@@ -12,20 +12,19 @@
 package pipelinetest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/procfs"
 )
 
 // Process is one shopstream child process. Its standard output and error
@@ -188,27 +187,11 @@ func (p *Process) PeakRSS() int64 {
 	select {
 	case <-exited:
 	default:
-		if kb, err := procStatusKB(cmd.Process.Pid, "VmHWM"); err == nil {
+		if kb, err := procfs.StatusKB(cmd.Process.Pid, "VmHWM"); err == nil {
 			peak = max(peak, kb)
 		}
 	}
 	return peak << 10
-}
-
-// procStatusKB reads a "Name: N kB" line of /proc/pid/status.
-func procStatusKB(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if ok && name == field {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
 
 // Stdout returns everything the process printed on standard output so far.
@@ -256,54 +239,11 @@ func tail(s string, n int) string {
 // process below it have used so far, read from /proc: what the pipeline
 // cost, run's warehouse child included.
 func (p *Process) CPUTime() time.Duration {
-	var ticks int64
-	for _, cpu := range p.tree() {
-		ticks += cpu
+	var cpu time.Duration
+	for _, c := range procfs.Tree(p.Pid()) {
+		cpu += c
 	}
-	// The kernel counts in clock ticks of 1/100 s (USER_HZ) on Linux.
-	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
-// tree returns the process and every process below it, each with the CPU
-// ticks it used (user and system), read from /proc.
-func (p *Process) tree() map[int]int64 {
-	root := p.Pid()
-	parent := map[int]int{}
-	cpu := map[int]int64{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which may hold spaces), from
-		// field 3 (state) on: ppid is field 4, utime 14, stime 15.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		parent[pid], cpu[pid] = ppid, ut+st
-	}
-	tree := map[int]int64{root: cpu[root]}
-	for changed := true; changed; {
-		changed = false
-		for pid, pp := range parent {
-			if _, in := tree[pid]; !in {
-				if _, up := tree[pp]; up {
-					tree[pid], changed = cpu[pid], true
-				}
-			}
-		}
-	}
-	return tree
+	return cpu
 }
 
 // Wait waits up to timeout for the process to exit on its own and returns

@@ -14,19 +14,44 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+// openConn opens a clickhouse-go connection with opts, closed when the
+// test ends.
+func openConn(t *testing.T, opts *clickhouse.Options) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("open clickhouse-go over %s: %v", opts.Protocol, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// queryString runs sql, which answers one String, and returns the answer.
+func queryString(ctx context.Context, t *testing.T, conn driver.Conn, sql string) string {
+	t.Helper()
+	var v string
+	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+// mustExec runs sql on conn and fails the test on an error.
+func mustExec(ctx context.Context, t *testing.T, conn driver.Conn, sql string) {
+	t.Helper()
+	if err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
 func openClickHouse(t *testing.T, addr string) driver.Conn {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{
+	return openConn(t, &clickhouse.Options{
 		Addr:        []string{addr},
 		Protocol:    clickhouse.HTTP,
 		DialTimeout: 10 * time.Second,
 		ReadTimeout: 60 * time.Second,
 	})
-	if err != nil {
-		t.Fatalf("open clickhouse-go: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 type allTypesRow struct {
@@ -61,13 +86,11 @@ func TestClickHouseGoContract(t *testing.T) {
 		t.Fatalf("server version = %v, want ClickHouse 26.5", sv.Version)
 	}
 
-	if err := conn.Exec(ctx, `CREATE TABLE all_types (
+	mustExec(ctx, t, conn, `CREATE TABLE all_types (
 		id UInt64, name String, channel LowCardinality(String), delta Int64, score Float64,
 		price Decimal(18,4), note Nullable(String), tags Array(String), day Date,
 		change_at DateTime64(3, 'UTC')
-	) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
+	) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`)
 
 	note := "restated"
 	want := []allTypesRow{
@@ -173,9 +196,7 @@ func TestConcurrentClients(t *testing.T) {
 	w := startWarehouse(t)
 	ctx := context.Background()
 	conn := openClickHouse(t, w.Addr)
-	if err := conn.Exec(ctx, "CREATE TABLE events (worker UInt8, seq UInt32) ENGINE = MergeTree ORDER BY (worker, seq)"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(ctx, t, conn, "CREATE TABLE events (worker UInt8, seq UInt32) ENGINE = MergeTree ORDER BY (worker, seq)")
 	const workers, inserts = 6, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)

@@ -21,6 +21,17 @@ type Conn interface {
 	Close()
 }
 
+// queryOnce runs sql on a handle of its own, closed after it, and returns
+// its output as TabSeparated.
+func queryOnce(engine Engine, sql string) (Result, error) {
+	c, err := engine.Open()
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	return c.Query(sql, "TabSeparated")
+}
+
 // Result is the output of one statement.
 type Result struct {
 	Data      []byte

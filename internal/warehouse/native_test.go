@@ -159,7 +159,7 @@ func (r typesRow) canonical() string {
 
 func openNative(t *testing.T, addr string, comp *clickhouse.Compression, auth clickhouse.Auth) driver.Conn {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{
+	return openConn(t, &clickhouse.Options{
 		Addr:        []string{addr},
 		Protocol:    clickhouse.Native,
 		Auth:        auth,
@@ -167,11 +167,6 @@ func openNative(t *testing.T, addr string, comp *clickhouse.Compression, auth cl
 		DialTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute,
 	})
-	if err != nil {
-		t.Fatalf("open clickhouse-go native: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // TestNativeClickHouseGo drives the native protocol with clickhouse-go v2
@@ -210,9 +205,7 @@ func TestNativeClickHouseGo(t *testing.T) {
 				t.Fatalf("server version = %v revision %d, want ClickHouse 26.5 at revision 54460", sv.Version, sv.Revision)
 			}
 			table := "types_" + tc.name
-			if err := conn.Exec(ctx, fmt.Sprintf(nativeTypesDDL, table)); err != nil {
-				t.Fatalf("create table: %v", err)
-			}
+			mustExec(ctx, t, conn, fmt.Sprintf(nativeTypesDDL, table))
 			for start := 0; start < n; start += 12_000 {
 				batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+nativeTypesColumns+")")
 				if err != nil {
@@ -265,18 +258,11 @@ func TestNativeClickHouseGo(t *testing.T) {
 			}
 
 			// A query's settings apply to it and not to the next query.
-			threads := func(ctx context.Context) string {
-				t.Helper()
-				var v string
-				if err := conn.QueryRow(ctx, "SELECT toString(getSetting('max_threads'))").Scan(&v); err != nil {
-					t.Fatalf("query with settings: %v", err)
-				}
-				return v
-			}
-			if v := threads(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 3}))); v != "3" {
+			const threads = "SELECT toString(getSetting('max_threads'))"
+			if v := queryString(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 3})), t, conn, threads); v != "3" {
 				t.Fatalf("max_threads in a query that set it = %q, want 3", v)
 			}
-			if v := threads(ctx); v == "3" {
+			if v := queryString(ctx, t, conn, threads); v == "3" {
 				t.Fatal("a query's setting outlived the query")
 			}
 

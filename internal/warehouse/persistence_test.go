@@ -14,9 +14,7 @@ func TestPersistenceAcrossCrash(t *testing.T) {
 	w := startWarehouse(t)
 	ctx := context.Background()
 	conn := openClickHouse(t, w.Addr)
-	if err := conn.Exec(ctx, "CREATE TABLE kept (k UInt32) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(ctx, t, conn, "CREATE TABLE kept (k UInt32) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100")
 	send := func(token string) {
 		t.Helper()
 		c := openClickHouse(t, w.Addr)

@@ -130,12 +130,7 @@ func (s *Server) run(w http.ResponseWriter, hr *http.Request, req *httpRequest, 
 
 // progressOf reads the counters of the statement tagged marker.
 func (s *Server) progressOf(marker string) (progress, bool) {
-	conn, err := s.engine.Open()
-	if err != nil {
-		return progress{}, false
-	}
-	defer conn.Close()
-	res, err := conn.Query("SELECT read_rows, read_bytes, written_rows, written_bytes, total_rows_approx, elapsed FROM system.processes WHERE Settings['log_comment'] = "+quoteString(marker)+" LIMIT 1", "TabSeparated")
+	res, err := queryOnce(s.engine, "SELECT read_rows, read_bytes, written_rows, written_bytes, total_rows_approx, elapsed FROM system.processes WHERE Settings['log_comment'] = "+quoteString(marker)+" LIMIT 1")
 	if err != nil {
 		return progress{}, false
 	}
@@ -154,12 +149,7 @@ func (s *Server) progressOf(marker string) (progress, bool) {
 
 // kill cancels the statement tagged marker.
 func (s *Server) kill(marker string) {
-	conn, err := s.engine.Open()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	if _, err := conn.Query("KILL QUERY WHERE Settings['log_comment'] = "+quoteString(marker)+" ASYNC", "TabSeparated"); err != nil {
+	if _, err := queryOnce(s.engine, "KILL QUERY WHERE Settings['log_comment'] = "+quoteString(marker)+" ASYNC"); err != nil {
 		s.opts.Logger.Debug().Err(err).Msg("kill a statement whose client went away")
 	}
 }

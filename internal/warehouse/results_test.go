@@ -110,9 +110,7 @@ func TestDateTimeZones(t *testing.T) {
 	w := startWarehouse(t)
 	ctx := context.Background()
 	native := openNative(t, w.NativeAddr, nil, clickhouse.Auth{})
-	if err := native.Exec(ctx, "CREATE TABLE zoned (t DateTime('Asia/Tokyo'), u DateTime, n Nullable(DateTime('America/New_York'))) ENGINE = MergeTree ORDER BY t"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(ctx, t, native, "CREATE TABLE zoned (t DateTime('Asia/Tokyo'), u DateTime, n Nullable(DateTime('America/New_York'))) ENGINE = MergeTree ORDER BY t")
 	at := time.Date(2026, 11, 1, 10, 30, 0, 0, time.UTC)
 	batch, err := native.PrepareBatch(ctx, "INSERT INTO zoned")
 	if err != nil {

@@ -17,13 +17,8 @@ import (
 // one), so that its statements share the connection's session.
 func openSession(t *testing.T, addr string, settings clickhouse.Settings) driver.Conn {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native,
+	return openConn(t, &clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native,
 		MaxOpenConns: 1, MaxIdleConns: 1, DialTimeout: 10 * time.Second, ReadTimeout: time.Minute, Settings: settings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 func exceptionCode(err error) int32 {
@@ -53,24 +48,15 @@ func TestParameterScope(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT toString({id:UInt64})").Scan(&v); exceptionCode(err) != 456 {
 			t.Fatalf("a later query without the parameter: %q, %v; want exception 456", v, err)
 		}
-		if err := conn.Exec(ctx, "SET param_q = 'session'"); err != nil {
-			t.Fatal(err)
-		}
-		read := func(ctx context.Context) string {
-			t.Helper()
-			var v string
-			if err := conn.QueryRow(ctx, "SELECT {q:String}").Scan(&v); err != nil {
-				t.Fatalf("SELECT {q:String}: %v", err)
-			}
-			return v
-		}
-		if got := read(ctx); got != "session" {
+		mustExec(ctx, t, conn, "SET param_q = 'session'")
+		const read = "SELECT {q:String}"
+		if got := queryString(ctx, t, conn, read); got != "session" {
 			t.Fatalf("the session's parameter = %q, want session", got)
 		}
-		if got := read(with(clickhouse.Parameters{"q": "query"})); got != "query" {
+		if got := queryString(with(clickhouse.Parameters{"q": "query"}), t, conn, read); got != "query" {
 			t.Fatalf("a query's own value = %q, want query", got)
 		}
-		if got := read(ctx); got != "session" {
+		if got := queryString(ctx, t, conn, read); got != "session" {
 			t.Fatalf("after a query with its own value the session's parameter = %q, want session", got)
 		}
 	})
@@ -113,18 +99,12 @@ func TestSettingsScope(t *testing.T) {
 	conn := openSession(t, w.NativeAddr, nil)
 	setting := func(ctx context.Context, name string) string {
 		t.Helper()
-		var v string
-		if err := conn.QueryRow(ctx, "SELECT toString(getSetting('"+name+"'))").Scan(&v); err != nil {
-			t.Fatalf("getSetting(%s): %v", name, err)
-		}
-		return v
+		return queryString(ctx, t, conn, "SELECT toString(getSetting('"+name+"'))")
 	}
 	with := func(s clickhouse.Settings) context.Context {
 		return clickhouse.Context(ctx, clickhouse.WithSettings(s))
 	}
-	if err := conn.Exec(ctx, "SET max_threads = 3"); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(ctx, t, conn, "SET max_threads = 3")
 	if got := setting(with(clickhouse.Settings{"max_threads": 1, "readonly": 2}), "readonly"); got != "2" {
 		t.Fatalf("readonly in the query that sent it = %s", got)
 	}

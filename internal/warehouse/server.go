@@ -102,12 +102,7 @@ func NewServer(engine Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.settingNames = sync.OnceValues(func() (map[string]bool, error) {
-		c, err := engine.Open()
-		if err != nil {
-			return nil, err
-		}
-		defer c.Close()
-		res, err := c.Query("SELECT name FROM system.settings", "TabSeparated")
+		res, err := queryOnce(engine, "SELECT name FROM system.settings")
 		if err != nil {
 			return nil, fmt.Errorf("list settings: %w", err)
 		}

@@ -12,17 +12,9 @@ import (
 	"github.com/shopstream/shopstream/schemas"
 )
 
-type fields struct {
-	Fields []struct {
-		Name    string          `json:"name"`
-		Type    json.RawMessage `json:"type"`
-		Default json.RawMessage `json:"default"`
-	} `json:"fields"`
-}
-
 var (
 	mu     sync.Mutex
-	parsed = map[string]fields{}
+	shared = NewFiller()
 )
 
 // Fill completes rec, in goavro's native form, with a zero value for every
@@ -30,41 +22,86 @@ var (
 // goavro accepts it. It returns rec.
 func Fill(topic string, rec map[string]any) (map[string]any, error) {
 	mu.Lock()
-	sch, ok := parsed[topic]
-	mu.Unlock()
-	if !ok {
-		text, err := schemas.Source(topic)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(text), &sch); err != nil {
-			return nil, fmt.Errorf("schematest: parse schema of %s: %w", topic, err)
-		}
-		mu.Lock()
-		parsed[topic] = sch
-		mu.Unlock()
+	defer mu.Unlock()
+	if err := shared.Fill(topic, rec); err != nil {
+		return nil, err
 	}
-	for _, f := range sch.Fields {
-		if _, ok := rec[f.Name]; ok || f.Default != nil {
+	return rec, nil
+}
+
+// Filler is Fill for one goroutine: it reads each topic's schema once and
+// keeps the fields to fill. It is not safe for concurrent use.
+type Filler struct {
+	fields map[string][]zeroField
+}
+
+// zeroField is a field without a default and the zero value it is given.
+type zeroField struct {
+	name string
+	zero func() any
+}
+
+// NewFiller returns an empty Filler.
+func NewFiller() *Filler { return &Filler{fields: map[string][]zeroField{}} }
+
+// Fill completes rec as the package's Fill does.
+func (f *Filler) Fill(topic string, rec map[string]any) error {
+	zs, ok := f.fields[topic]
+	if !ok {
+		var err error
+		if zs, err = zeroFields(topic); err != nil {
+			return err
+		}
+		f.fields[topic] = zs
+	}
+	for _, z := range zs {
+		if _, ok := rec[z.name]; !ok {
+			rec[z.name] = z.zero()
+		}
+	}
+	return nil
+}
+
+// zeroFields returns the fields of topic's schema that have no default,
+// each with its zero value in goavro's native form.
+func zeroFields(topic string) ([]zeroField, error) {
+	text, err := schemas.Source(topic)
+	if err != nil {
+		return nil, err
+	}
+	var sch struct {
+		Fields []struct {
+			Name    string          `json:"name"`
+			Type    json.RawMessage `json:"type"`
+			Default json.RawMessage `json:"default"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(text), &sch); err != nil {
+		return nil, fmt.Errorf("schematest: parse schema of %s: %w", topic, err)
+	}
+	var zs []zeroField
+	for _, fl := range sch.Fields {
+		if fl.Default != nil {
 			continue
 		}
 		var s string
 		var lt struct{ Type, LogicalType string }
 		switch {
-		case json.Unmarshal(f.Type, &s) == nil:
-			rec[f.Name] = map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
-		case json.Unmarshal(f.Type, &lt) == nil:
+		case json.Unmarshal(fl.Type, &s) == nil:
+			z := map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
+			zs = append(zs, zeroField{fl.Name, func() any { return z }})
+		case json.Unmarshal(fl.Type, &lt) == nil:
 			switch lt.LogicalType {
 			case "timestamp-millis", "date":
-				rec[f.Name] = time.Unix(0, 0).UTC()
+				zs = append(zs, zeroField{fl.Name, func() any { return time.Unix(0, 0).UTC() }})
 			case "decimal":
-				rec[f.Name] = new(big.Rat)
+				zs = append(zs, zeroField{fl.Name, func() any { return new(big.Rat) }})
 			default:
-				rec[f.Name] = []any{}
+				zs = append(zs, zeroField{fl.Name, func() any { return []any{} }})
 			}
 		}
 	}
-	return rec, nil
+	return zs, nil
 }
 
 // RoundTrip encodes rec with c and decodes it again, failing t on either

@@ -149,14 +149,7 @@ func randomFacts(rng *rand.Rand) []step {
 	days := []string{"2026-01-05", "2026-01-06", "2026-01-07"}
 	curs := []string{"USD", "USD", "USD", "EUR"}
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
-	version := map[string]int64{}
-	next := func(stream string) int64 {
-		if rng.IntN(6) == 0 && version[stream] > 1 {
-			return version[stream] - 1
-		}
-		version[stream]++
-		return version[stream]
-	}
+	next := versions(rng)
 	meta := func(s string, v int64, ts time.Time) Meta {
 		mm := m(v, ts)
 		mm.EventID = fmt.Sprintf("%s/%d", s, v)
@@ -292,21 +285,7 @@ func randomFacts(rng *rand.Rand) []step {
 			}
 			add(rec)
 		default:
-			var cs []identity.Change
-			for range 1 + rng.IntN(2) {
-				l := identity.Link{ProductKey: pick(keys)}
-				if rng.IntN(2) == 0 {
-					l.Ref = aref(pick(asins))
-				} else {
-					l.Ref = tref(pick(skus))
-					l.ProductID = productOfSKU(l.Ref.ID)
-					if rng.IntN(5) == 0 {
-						l.ProductID = "P3" // a SKU that moves to another product
-					}
-				}
-				cs = append(cs, identity.Change{Link: l, Deleted: rng.IntN(6) == 0})
-			}
-			steps = append(steps, step{links: cs})
+			steps = append(steps, step{links: randomLinks(rng, keys, asins, skus, true)})
 		}
 	}
 	return steps

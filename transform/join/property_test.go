@@ -20,6 +20,40 @@ type event struct {
 	apply  func(j *Join) []Row
 }
 
+// versions returns the version source of a random history: each call gives
+// the next version of stream, mostly growing, sometimes a stale one.
+func versions(rng *rand.Rand) func(stream string) int64 {
+	version := map[string]int64{}
+	return func(stream string) int64 {
+		if rng.IntN(6) == 0 && version[stream] > 1 {
+			return version[stream] - 1
+		}
+		version[stream]++
+		return version[stream]
+	}
+}
+
+// randomLinks returns one or two random link changes of keys to asins and
+// skus, some of them deletes; with moves, some SKUs move to another product.
+func randomLinks(rng *rand.Rand, keys, asins, skus []string, moves bool) []identity.Change {
+	pick := func(s []string) string { return s[rng.IntN(len(s))] }
+	var cs []identity.Change
+	for range 1 + rng.IntN(2) {
+		l := identity.Link{ProductKey: pick(keys)}
+		if rng.IntN(2) == 0 {
+			l.Ref = aref(pick(asins))
+		} else {
+			l.Ref = tref(pick(skus))
+			l.ProductID = productOfSKU(l.Ref.ID)
+			if moves && rng.IntN(5) == 0 {
+				l.ProductID = "P3" // a SKU that moves to another product
+			}
+		}
+		cs = append(cs, identity.Change{Link: l, Deleted: rng.IntN(6) == 0})
+	}
+	return cs
+}
+
 // randomEvents generates a random history of every input kind, with
 // restatements, duplicates, out-of-order versions, deletes and link
 // changes.
@@ -30,15 +64,8 @@ func randomEvents(rng *rand.Rand) []event {
 	keys := []string{"K1", "K2", "K3"}
 	days := []string{"2026-01-05", "2026-01-06", "2026-01-07"}
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
-	version := map[string]int64{}
-	next := func(stream string) int64 {
-		// Mostly growing versions, sometimes a stale one.
-		if rng.IntN(6) == 0 && version[stream] > 1 {
-			return version[stream] - 1
-		}
-		version[stream]++
-		return version[stream]
-	}
+	next := versions(rng)
+	snapshots := map[string]int64{}
 	for range 120 {
 		switch rng.IntN(8) {
 		case 0:
@@ -90,8 +117,8 @@ func randomEvents(rng *rand.Rand) []event {
 		case 3:
 			vid := fmt.Sprintf("V%d", rng.IntN(3))
 			s := "ve" + vid
-			version[s]++ // engagement snapshots come in order
-			v := version[s]
+			snapshots[s]++ // engagement snapshots come in order
+			v := snapshots[s]
 			views := int64(v*100 - int64(rng.IntN(150)))
 			var watch *float64
 			if rng.IntN(3) > 0 {
@@ -125,17 +152,7 @@ func randomEvents(rng *rand.Rand) []event {
 			evs = append(evs, event{s, func(j *Join) []Row { return j.ApplyAmazonOrderItem(it) }})
 		case 7:
 			// Link changes come from one resolver, in its order.
-			var cs []identity.Change
-			for range 1 + rng.IntN(2) {
-				l := identity.Link{ProductKey: pick(keys)}
-				if rng.IntN(2) == 0 {
-					l.Ref = aref(pick(asins))
-				} else {
-					l.Ref = tref(pick(skus))
-					l.ProductID = productOfSKU(l.Ref.ID)
-				}
-				cs = append(cs, identity.Change{Link: l, Deleted: rng.IntN(6) == 0})
-			}
+			cs := randomLinks(rng, keys, asins, skus, false)
 			evs = append(evs, event{"links", func(j *Join) []Row { return j.ApplyLinks(cs, m(1, t0)) }})
 		}
 	}

@@ -218,6 +218,18 @@ func transact(t *testing.T, cl *kgo.Client, db *DB, s *Store, w write, commit kg
 	return cl.EndTransaction(ctx, commit)
 }
 
+// commitWrite writes w to s and its changelog in a committed transaction
+// of cl, and then to the local store (Commit).
+func commitWrite(t *testing.T, cl *kgo.Client, db *DB, s *Store, w write) {
+	t.Helper()
+	if err := transact(t, cl, db, s, w, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func restore(t *testing.T, k *kafka, db *DB, s *Store) RestoreStats {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -230,6 +242,16 @@ func restore(t *testing.T, k *kafka, db *DB, s *Store) RestoreStats {
 		t.Fatalf("restore stats %v", st)
 	}
 	return st[0]
+}
+
+// restored opens the state in dir, restores task t-0's store from
+// partition 0 of the changelog and returns its contents.
+func restored(t *testing.T, k *kafka, dir string) map[string]string {
+	t.Helper()
+	db := open(t, dir, Options{})
+	s := db.Store("t-0", k.changelog, 0)
+	restore(t, k, db, s)
+	return contents(t, s)
 }
 
 var (
@@ -252,12 +274,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if st := restore(t, k, db, s); st.Records != 0 {
 		t.Fatalf("fresh store restored %+v", st)
 	}
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	ck, _, _, _ := s.Checkpoint()
 	if err := transact(t, cl, db, s, round2, kgo.TryCommit); err != nil {
 		t.Fatal(err)
@@ -295,12 +312,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	s := db.Store("t-0", k.changelog, 0)
 	txnID := k.changelog + "-txn"
 	cl := k.producer(t, txnID)
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	// Produce the second transaction's records, then die without ending it.
 	ctx := context.Background()
 	if err := cl.BeginTransaction(); err != nil {
@@ -325,17 +337,11 @@ func TestCrashBeforeCommit(t *testing.T) {
 	if err := restarted.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	db = open(t, dir, Options{})
-	s = db.Store("t-0", k.changelog, 0)
-	restore(t, k, db, s)
-	if got := contents(t, s); !maps.Equal(got, after1) {
+	if got := restored(t, k, dir); !maps.Equal(got, after1) {
 		t.Fatalf("store after a crash before commit = %v, want %v", got, after1)
 	}
 	// From an empty directory as well: the aborted records are invisible.
-	fresh := open(t, t.TempDir(), Options{})
-	fs := fresh.Store("t-0", k.changelog, 0)
-	restore(t, k, fresh, fs)
-	if got := contents(t, fs); !maps.Equal(got, after1) {
+	if got := restored(t, k, t.TempDir()); !maps.Equal(got, after1) {
 		t.Fatalf("store restored from the changelog = %v, want %v", got, after1)
 	}
 }
@@ -349,19 +355,9 @@ func TestRestoreAfterWipe(t *testing.T) {
 	s0, s1 := db.Store("t-0", k.changelog, 0), db.Store("t-1", k.changelog, 1)
 	cl := k.producer(t, k.changelog+"-txn")
 	for _, w := range []write{round1, round2} {
-		if err := transact(t, cl, db, s1, w, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		commitWrite(t, cl, db, s1, w)
 	}
-	if err := transact(t, cl, db, s0, write{"other": "partition"}, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s0, write{"other": "partition"})
 
 	wiped := open(t, filepath.Join(t.TempDir(), "new"), Options{})
 	w1 := wiped.Store("t-1", k.changelog, 1)
@@ -386,12 +382,7 @@ func TestStaleCheckpoint(t *testing.T) {
 	db := open(t, dir, Options{Now: clock})
 	s := db.Store("t-0", k.changelog, 0)
 	cl := k.producer(t, k.changelog+"-txn")
-	if err := transact(t, cl, db, s, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, cl, db, s, round1)
 	// A local key the changelog never had stands for a delete the store
 	// missed: a full restore drops it.
 	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), pebble.NoSync); err != nil {
@@ -443,12 +434,7 @@ func TestZombieFenced(t *testing.T) {
 	dbA := open(t, t.TempDir(), Options{})
 	sA := dbA.Store("t-0", k.changelog, 0)
 	clA := k.producer(t, txnID)
-	if err := transact(t, clA, dbA, sA, round1, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, clA, dbA, sA, round1)
 	ctx := context.Background()
 	if err := clA.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -463,12 +449,7 @@ func TestZombieFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore(t, k, dbB, sB)
-	if err := transact(t, clB, dbB, sB, round2, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbB.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitWrite(t, clB, dbB, sB, round2)
 
 	err := clA.ProduceSync(ctx, zombie...).FirstErr()
 	if err == nil {
@@ -481,10 +462,7 @@ func TestZombieFenced(t *testing.T) {
 	if got := contents(t, sA); !maps.Equal(got, after1) {
 		t.Fatalf("zombie's local store = %v, want its last committed %v", got, after1)
 	}
-	fresh := open(t, t.TempDir(), Options{})
-	fs := fresh.Store("t-0", k.changelog, 0)
-	restore(t, k, fresh, fs)
-	if got := contents(t, fs); !maps.Equal(got, after2) {
+	if got := restored(t, k, t.TempDir()); !maps.Equal(got, after2) {
 		t.Fatalf("changelog holds %v, want B's %v and nothing of the zombie", got, after2)
 	}
 }

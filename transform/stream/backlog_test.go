@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,14 +45,13 @@ func TestBoundedTransactions(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows := e.follow(t, ctx, join.TopicProductDaily)
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dir := t.TempDir()
 	const max = 10
 
 	var mu sync.Mutex
 	var batches []int
 	run := func() func() {
-		cfg := e.config(group, "0", dir)
+		cfg := e.config("0", dir)
 		cfg.MaxTransactionRecords = max
 		cfg.OnBatch = func(in, _ int) { mu.Lock(); batches = append(batches, in); mu.Unlock() }
 		tr, err := New(cfg)

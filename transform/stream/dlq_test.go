@@ -30,7 +30,6 @@ func TestReplayDeadLetter(t *testing.T) {
 	defer cancel()
 	rows, links := e.followOutputs(t, ctx)
 	outputs := e.count(t, ctx, identity.TopicProductLinks)
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dlq := deadletter.Topic(e.prefix + identity.TopicTikTokProducts)
 
 	ins := history(t)
@@ -56,7 +55,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	stop := e.startInstance(t, group, "0", dir)
+	stop := e.startInstance(t, "0", dir)
 	read := func() deadletter.Log {
 		g, err := deadletter.Read(ctx, []kgo.Opt{kgo.SeedBrokers(e.brokers...)}, dlq)
 		if err != nil {
@@ -81,7 +80,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	stop = e.startInstance(t, group, "0", dir)
+	stop = e.startInstance(t, "0", dir)
 	defer func() {
 		if err := stop(); err != nil {
 			t.Error(err)
@@ -105,7 +104,7 @@ func TestReplayDeadLetter(t *testing.T) {
 	n := outputs()
 	again := request()
 	waitFor(t, "the second request consumed", time.Minute, func() bool {
-		offs, err := e.adm.FetchOffsets(ctx, group)
+		offs, err := e.adm.FetchOffsets(ctx, e.group)
 		if err != nil {
 			return false
 		}

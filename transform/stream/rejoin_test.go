@@ -18,15 +18,14 @@ import (
 func TestRejoinAfterLostSession(t *testing.T) {
 	e := newKafkaEnv(t)
 	rows, links := e.followOutputs(t, t.Context())
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	ins := history(t)
 	var log lockedBuffer
-	stop := e.startInstance(t, group, "0", t.TempDir(), &log)
+	stop := e.startInstance(t, "0", t.TempDir(), &log)
 	half := len(ins) / 2
 	e.produce(t, ins[:half])
 	waitFor(t, "first outputs", 2*time.Minute, func() bool { return len(rows.current()) > 0 }, func() string { return "no row" })
 
-	resp, err := e.adm.LeaveGroup(t.Context(), kadm.LeaveGroup(group).InstanceIDs("0").Reason("test: session lost"))
+	resp, err := e.adm.LeaveGroup(t.Context(), kadm.LeaveGroup(e.group).InstanceIDs("0").Reason("test: session lost"))
 	if err != nil {
 		t.Fatalf("remove the member: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -206,7 +205,6 @@ func TestRelinkSpreadKafka(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows, links := e.followOutputs(t, ctx)
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dir := t.TempDir()
 	ins := lateCatalog(t, n)
 	before, _ := expected(t, ins[:n+1])
@@ -226,7 +224,7 @@ func TestRelinkSpreadKafka(t *testing.T) {
 	}
 	t.Cleanup(func() { factsFlushed, crashBeforeEnd = nil, nil })
 	run := func() (errc chan error, stop func()) {
-		cfg := e.config(group, "0", dir)
+		cfg := e.config("0", dir)
 		cfg.MaxTransactionRelinks, cfg.OnBatch = budget, c.committed
 		tr, err := New(cfg)
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 type kafkaEnv struct {
 	brokers []string
 	prefix  string
+	group   string // the transform's consumer group
 	serde   *schemas.Serde
 	sr      *sr.Client
 	adm     *kadm.Client
@@ -36,7 +37,7 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 	t.Helper()
 	k := testenv.NewKafka(t)
 	k.CreateTopics(t, 2, append(Topics(), identity.TopicProductLinks, join.TopicProductDaily)...)
-	return &kafkaEnv{brokers: k.Brokers, prefix: k.Prefix, serde: k.Serde, sr: k.Registry, adm: k.Admin, cl: k.Client}
+	return &kafkaEnv{brokers: k.Brokers, prefix: k.Prefix, group: strings.TrimSuffix(k.Prefix, ".") + "-group", serde: k.Serde, sr: k.Registry, adm: k.Admin, cl: k.Client}
 }
 
 func (e *kafkaEnv) produce(t *testing.T, ins []input) {
@@ -233,7 +234,6 @@ func TestCrashBeforeCommit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows, links := e.followOutputs(t, ctx)
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	dir := t.TempDir()
 
 	ins := history(t)
@@ -253,7 +253,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 		return nil
 	}
 	t.Cleanup(func() { crashBeforeEnd = nil })
-	tr, err := New(e.config(group, "0", dir))
+	tr, err := New(e.config("0", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows, wantLinks := expected(t, ins)
-	stop := e.startInstance(t, group, "0", dir)
+	stop := e.startInstance(t, "0", dir)
 	waitTables(t, "all rows after the restart", time.Minute, rows, links, wantRows, wantLinks)
 	dead := e.count(t, ctx, deadletter.Topic("tiktok.orders"))
 	waitFor(t, "the dead letter", time.Minute, func() bool { return dead() == 1 }, func() string { return fmt.Sprint(dead()) })
@@ -326,11 +326,10 @@ func TestInputsExpired(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows, links := e.followOutputs(t, ctx)
-	group := strings.TrimSuffix(e.prefix, ".") + "-group"
 	ins := history(t)
 	half, _ := expected(t, ins[:len(ins)/2])
 	e.produce(t, ins[:len(ins)/2])
-	stop := e.startInstance(t, group, "0", t.TempDir())
+	stop := e.startInstance(t, "0", t.TempDir())
 	waitFor(t, "the first half's rows", time.Minute, func() bool { return slices.Equal(rows.current(), half) },
 		func() string { return diff(rows.current(), half) })
 	if err := stop(); err != nil {
@@ -351,7 +350,7 @@ func TestInputsExpired(t *testing.T) {
 
 	e.produce(t, ins[len(ins)/2:])
 	wantRows, wantLinks := expected(t, ins)
-	stop = e.startInstance(t, group, "0", t.TempDir())
+	stop = e.startInstance(t, "0", t.TempDir())
 	waitTables(t, "every row", time.Minute, rows, links, wantRows, wantLinks)
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +18,9 @@ import (
 	"github.com/shopstream/shopstream/transform/join"
 )
 
-// config is the configuration of instance id of group, state in dir.
-func (e *kafkaEnv) config(group, id, dir string) Config {
-	return Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: group, InstanceID: id, StateDir: dir,
+// config is the configuration of instance id of the env's group, state in dir.
+func (e *kafkaEnv) config(id, dir string) Config {
+	return Config{Brokers: e.brokers, TopicPrefix: e.prefix, Group: e.group, InstanceID: id, StateDir: dir,
 		Serde: e.serde, Partitions: 4, CacheBytes: 16 << 20,
 		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)},
 		Log:        zerolog.Nop()}
@@ -29,9 +28,9 @@ func (e *kafkaEnv) config(group, id, dir string) Config {
 
 // startInstance runs one instance of the partitioned transform until the
 // returned stop is called. Its warnings go to the test log, and to logs.
-func (e *kafkaEnv) startInstance(t *testing.T, group, id, dir string, logs ...io.Writer) (stop func() error) {
+func (e *kafkaEnv) startInstance(t *testing.T, id, dir string, logs ...io.Writer) (stop func() error) {
 	t.Helper()
-	cfg := e.config(group, id, dir)
+	cfg := e.config(id, dir)
 	out := io.MultiWriter(append(logs, zerolog.NewTestWriter(t))...)
 	cfg.Log = zerolog.New(out).Level(zerolog.WarnLevel).With().Timestamp().Str("instance", id).Logger()
 	tr, err := New(cfg)
@@ -65,13 +64,12 @@ func TestTransformInstances(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			rows, links := e.followOutputs(t, ctx)
-			group := strings.TrimSuffix(e.prefix, ".") + "-group"
 			ins := history(t)
 			base := t.TempDir()
 			dir := func(i int) string { return filepath.Join(base, fmt.Sprint(i)) }
 			stops := make([]func() error, n)
 			for i := range n {
-				stops[i] = e.startInstance(t, group, fmt.Sprint(i), dir(i))
+				stops[i] = e.startInstance(t, fmt.Sprint(i), dir(i))
 			}
 			third := len(ins) / 3
 			e.produce(t, ins[:third])
@@ -80,12 +78,12 @@ func TestTransformInstances(t *testing.T) {
 			if err := stops[0](); err != nil {
 				t.Fatal(err)
 			}
-			stops[0] = e.startInstance(t, group, "0", dir(0))
+			stops[0] = e.startInstance(t, "0", dir(0))
 			e.produce(t, ins[third:2*third])
 			if err := stops[0](); err != nil {
 				t.Fatal(err)
 			}
-			stops[0] = e.startInstance(t, group, "0", filepath.Join(base, "wiped"))
+			stops[0] = e.startInstance(t, "0", filepath.Join(base, "wiped"))
 			e.produce(t, ins[2*third:])
 
 			wantRows, wantLinks := expected(t, ins)

@@ -54,6 +54,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/state"
@@ -181,7 +182,7 @@ type bench struct {
 	out    io.Writer
 
 	chunk   []encoded
-	fill    *filler
+	fill    *schematest.Filler
 	elapsed time.Duration // wall time of the timed sections
 	cpu     time.Duration // process CPU time of the timed sections
 
@@ -208,7 +209,7 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{serde: serde, inputs: map[string]int{}, fill: newFiller()}
+	b := &bench{serde: serde, inputs: map[string]int{}, fill: schematest.NewFiller()}
 	b.driver, err = stream.NewDriver(stream.Config{Serde: serde, Join: cfg, StateDir: dir,
 		CacheBytes: int64(o.cacheMB) << 20, Partitions: o.partitions})
 	if err != nil {
@@ -230,7 +231,7 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 
 // add encodes a record for the next chunk; untimed.
 func (b *bench) add(topic string, rec map[string]any) error {
-	if err := b.fill.fill(topic, rec); err != nil {
+	if err := b.fill.Fill(topic, rec); err != nil {
 		return err
 	}
 	v, err := b.serde.Encode(topic, rec)
@@ -273,7 +274,7 @@ func (b *bench) day(d int) {
 	if d == 1 || d%7 == 0 {
 		n := sumCounts(b.inputs)
 		fmt.Fprintf(b.out, "after day %-4d   VmRSS %s, heap in use %.1f MiB, %d input records so far, %.0f per CPU-second\n",
-			d, procStatus("VmRSS:"), float64(b.ms.HeapInuse)/(1<<20), n, float64(n)/b.cpu.Seconds())
+			d, procStatus("VmRSS"), float64(b.ms.HeapInuse)/(1<<20), n, float64(n)/b.cpu.Seconds())
 	}
 }
 
@@ -318,7 +319,7 @@ func (b *bench) report(out io.Writer) error {
 	fmt.Fprintf(out, "pebble           block cache %d hits, %d misses (%s hit); bloom filters %d lookups answered, %d let through\n",
 		r.BlockCacheHits, r.BlockCacheMisses, pct(r.BlockCacheHits, r.BlockCacheHits+r.BlockCacheMisses), r.FilterHits, r.FilterMisses)
 	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s\n",
-		mib(b.heapInuse), chunkSize, procStatus("VmHWM:"))
+		mib(b.heapInuse), chunkSize, procStatus("VmHWM"))
 	if b.deadLetters > 0 {
 		return fmt.Errorf("%d records of the synthetic world were rejected", b.deadLetters)
 	}
@@ -339,5 +340,5 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// procStatus returns a field of /proc/self/status (VmRSS:, VmHWM:).
-func procStatus(field string) string { return procField("self", field) }
+// procStatus returns a field of /proc/self/status (VmRSS, VmHWM).
+func procStatus(field string) string { return statusKB(os.Getpid(), field) }

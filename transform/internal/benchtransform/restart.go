@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/shopstream/shopstream/internal/deadletter"
+	"github.com/shopstream/shopstream/internal/procfs"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
 )
@@ -96,7 +97,7 @@ func runRestart(out io.Writer, o options, ro restartOptions) error {
 
 	fmt.Fprintf(out, "transform restart bench: %d products, %d videos, %d days into Kafka (%v), then `%s transform`\n",
 		o.products, o.videos, o.days, ro.brokers, ro.binary)
-	p := &producer{cl: cl, serde: serde, prefix: prefix, fill: newFiller(), out: out, started: time.Now()}
+	p := &producer{cl: cl, serde: serde, prefix: prefix, fill: schematest.NewFiller(), out: out, started: time.Now()}
 	w := newWorld(o.products, o.videos, o.posted, o.relinkDay, p)
 	if err := w.generate(o.days); err != nil {
 		return err
@@ -148,7 +149,8 @@ func runRestart(out io.Writer, o options, ro restartOptions) error {
 		return err
 	}
 	took := time.Since(start)
-	cpu, hwm := procCPU(cmd.Process.Pid), procField(strconv.Itoa(cmd.Process.Pid), "VmHWM:")
+	st, _ := procfs.ReadStat(cmd.Process.Pid)
+	cpu, hwm := st.CPU, statusKB(cmd.Process.Pid, "VmHWM")
 	fmt.Fprintf(out, "caught up        %d records in %s wall, %.1fs CPU of the process: %.0f records/s per core (Kafka client included); VmHWM %s\n",
 		p.n.Load(), took.Round(time.Second), cpu.Seconds(), float64(p.n.Load())/cpu.Seconds(), hwm)
 	if du, err := dirSize(filepath.Join(dir, "state")); err == nil {
@@ -230,7 +232,7 @@ type producer struct {
 	cl      *kgo.Client
 	serde   *schemas.Serde
 	prefix  string
-	fill    *filler
+	fill    *schematest.Filler
 	out     io.Writer
 	started time.Time
 	n       atomic.Int64
@@ -243,7 +245,7 @@ func (p *producer) add(topic string, rec map[string]any) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	if err := p.fill.fill(topic, rec); err != nil {
+	if err := p.fill.Fill(topic, rec); err != nil {
 		return err
 	}
 	v, err := p.serde.Encode(topic, rec)
@@ -312,34 +314,14 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, group string, inputs []
 	}
 }
 
-// procCPU is the CPU time a process has used (utime + stime).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
-}
-
-// procField returns a field of /proc/<pid>/status (pid "self" for this
-// process).
-func procField(pid, field string) string {
-	f, err := os.Open("/proc/" + pid + "/status")
+// statusKB returns a field of /proc/pid/status (VmRSS, VmHWM) as "N kB",
+// or "unknown".
+func statusKB(pid int, field string) string {
+	kb, err := procfs.StatusKB(pid, field)
 	if err != nil {
 		return "unknown"
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field); ok {
-			return strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%d kB", kb)
 }
 
 func dirSize(dir string) (int64, error) {

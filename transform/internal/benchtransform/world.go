@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"time"
 
 	"github.com/shopstream/shopstream/internal/gs1"
-	"github.com/shopstream/shopstream/schemas"
 )
 
 const (
@@ -384,64 +382,3 @@ func (w *world) hour(d, h int) error {
 }
 
 func itemID(i int) string { return fmt.Sprint(i + 1) }
-
-// filler completes records with a zero value for every required field the
-// generator leaves out, as fields the join does not read.
-type filler struct {
-	fields map[string][]zeroField
-}
-
-type zeroField struct {
-	name string
-	zero func() any
-}
-
-func newFiller() *filler { return &filler{fields: map[string][]zeroField{}} }
-
-func (f *filler) fill(topic string, rec map[string]any) error {
-	zs, ok := f.fields[topic]
-	if !ok {
-		text, err := schemas.Source(topic)
-		if err != nil {
-			return err
-		}
-		var sch struct {
-			Fields []struct {
-				Name    string          `json:"name"`
-				Type    json.RawMessage `json:"type"`
-				Default json.RawMessage `json:"default"`
-			} `json:"fields"`
-		}
-		if err := json.Unmarshal([]byte(text), &sch); err != nil {
-			return fmt.Errorf("schema of %s: %w", topic, err)
-		}
-		for _, fl := range sch.Fields {
-			if fl.Default != nil {
-				continue
-			}
-			var s string
-			var lt struct{ Type, LogicalType string }
-			switch {
-			case json.Unmarshal(fl.Type, &s) == nil:
-				z := map[string]any{"string": "", "long": int64(0), "double": 0.0, "boolean": false}[s]
-				zs = append(zs, zeroField{fl.Name, func() any { return z }})
-			case json.Unmarshal(fl.Type, &lt) == nil:
-				switch lt.LogicalType {
-				case "timestamp-millis", "date":
-					zs = append(zs, zeroField{fl.Name, func() any { return time.Unix(0, 0).UTC() }})
-				case "decimal":
-					zs = append(zs, zeroField{fl.Name, func() any { return new(big.Rat) }})
-				default:
-					zs = append(zs, zeroField{fl.Name, func() any { return []any{} }})
-				}
-			}
-		}
-		f.fields[topic] = zs
-	}
-	for _, z := range zs {
-		if _, ok := rec[z.name]; !ok {
-			rec[z.name] = z.zero()
-		}
-	}
-	return nil
-}

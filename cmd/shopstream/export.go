@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -144,10 +143,8 @@ warehouse.listen). A progress bar on a terminal, log lines otherwise.`,
 			opts := export.Options{BOM: bom, TmpDir: tmpDir}
 			// The export holds some 30 MiB live however many rows; a soft
 			// limit keeps the collector from letting garbage pile up past
-			// that on a busy machine (GOMEMLIMIT, if set, wins).
-			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(exportMemoryLimit)
-			}
+			// that on a busy machine.
+			softMemoryLimit(exportMemoryLimit)
 			return a.runExport(ctx, conn, f, out, sheets, opts, progress)
 		},
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,11 +35,9 @@ warehouse when warehouse.addr is empty: on warehouse.native_listen over the
 native protocol, or on warehouse.listen with protocol http.`,
 		Args: cobra.NoArgs,
 		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
-			if lim := a.cfg.Load.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
-				// The process runs only the loader, so its limit is the
-				// process's.
-				debug.SetMemoryLimit(lim)
-			}
+			// The process runs only the loader, so its limit is the
+			// process's.
+			softMemoryLimit(a.cfg.Load.MemoryLimit)
 			return a.runStage(cmd.Context(), "load", true, func(p pipeline) ([]supervise.Part, error) {
 				part, err := a.loadPart(p, !noMigrate)
 				return []supervise.Part{part}, err

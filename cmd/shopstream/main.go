@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -109,4 +110,13 @@ func newRootCmd() *cobra.Command {
 		newExportCmd(a),
 	)
 	return root
+}
+
+// softMemoryLimit sets the Go heap's soft limit (runtime/debug) of a
+// command that runs one stage: limit bytes, unless it is 0 (none) or the
+// environment sets GOMEMLIMIT, which wins.
+func softMemoryLimit(limit int64) {
+	if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 }

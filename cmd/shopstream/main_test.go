@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -45,5 +47,27 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	out, err := execute(t, "config", "validate")
 	if err != nil || !strings.Contains(out, "config OK") || !strings.Contains(out, "[redacted]") || strings.Contains(out, "hunter2") {
 		t.Fatalf("config validate of a good config: %v\n%s", err, out)
+	}
+}
+
+// TestSoftMemoryLimit: a stage command's limit becomes the heap's soft
+// limit, unless it is 0 or GOMEMLIMIT is set.
+func TestSoftMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	for _, c := range []struct {
+		env         string
+		limit, want int64
+	}{
+		{"", 0, math.MaxInt64},
+		{"1GiB", 64 << 20, math.MaxInt64},
+		{"", 64 << 20, 64 << 20},
+	} {
+		debug.SetMemoryLimit(math.MaxInt64)
+		t.Setenv("GOMEMLIMIT", c.env)
+		softMemoryLimit(c.limit)
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("GOMEMLIMIT=%q, limit %d: soft limit %d, want %d", c.env, c.limit, got, c.want)
+		}
 	}
 }

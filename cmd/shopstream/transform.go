@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,12 +43,10 @@ input history is never replayed.`,
 			if instanceID != "" {
 				a.cfg.Transform.InstanceID = instanceID
 			}
-			if lim := a.cfg.Transform.MemoryLimit; lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
-				// The process runs only the transform, so its limit is
-				// the process's. The stores' caches live outside the Go
-				// heap: the heap gets what they leave.
-				debug.SetMemoryLimit(state.HeapLimit(lim, a.cfg.Transform.Threads, int64(a.cfg.Transform.CacheMB)<<20))
-			}
+			// The process runs only the transform, so its limit is the
+			// process's. The stores' caches live outside the Go heap: the
+			// heap gets what they leave (0 without a limit).
+			softMemoryLimit(state.HeapLimit(a.cfg.Transform.MemoryLimit, a.cfg.Transform.Threads, int64(a.cfg.Transform.CacheMB)<<20))
 			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
 		}),
 	}

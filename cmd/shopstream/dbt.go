@@ -31,10 +31,7 @@ schedulers (cron, Airflow) that want the same record. Exits non-zero
 unless the run succeeded.`,
 		Args: cobra.NoArgs,
 		RunE: a.configured(func(cmd *cobra.Command, _ []string) error {
-			brokers := a.cfg.Kafka.Brokers
-			if len(brokers) == 0 {
-				brokers = []string{a.cfg.Kafka.Listen}
-			}
+			brokers, _ := a.pipelineEndpoints()
 			if noWait {
 				brokers = nil
 			}

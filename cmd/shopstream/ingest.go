@@ -105,11 +105,11 @@ newer one fences the other). A line per slice shows records, % done and ETA.`,
 					return fmt.Errorf("--until %q: want YYYY-MM-DD", until)
 				}
 			}
-			cfg := a.cfg
-			if len(cfg.Kafka.Brokers) == 0 || cfg.SchemaRegistry.URL == "" {
-				return fmt.Errorf("backfill needs kafka.brokers and schema_registry.url")
+			p, err := a.configuredPipeline("backfill")
+			if err != nil {
+				return err
 			}
-			return a.backfill(cmd.Context(), cmd.OutOrStdout(), pipeline{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL}, args[0], from, to)
+			return a.backfill(cmd.Context(), cmd.OutOrStdout(), p, args[0], from, to)
 		}),
 	}
 	cmd.Flags().StringVar(&since, "since", "", "first day of history, YYYY-MM-DD (required)")

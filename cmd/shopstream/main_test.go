@@ -71,3 +71,15 @@ func TestSoftMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestStageCommandsNeedPipeline: a command that runs without run's
+// embedded broker and registry names the settings it lacks.
+func TestStageCommandsNeedPipeline(t *testing.T) {
+	t.Setenv("SHOPSTREAM_DATA_DIR", t.TempDir())
+	for _, args := range [][]string{{"load"}, {"transform"}, {"ingest", "tiktokbiz"}, {"backfill", "tiktokbiz", "--since", "2026-01-01"}} {
+		_, err := execute(t, args...)
+		if err == nil || !strings.HasPrefix(err.Error(), args[0]) || !strings.Contains(err.Error(), " needs kafka.brokers and schema_registry.url (set SHOPSTREAM_KAFKA_BROKERS") {
+			t.Errorf("%v without brokers: %v", args, err)
+		}
+	}
+}

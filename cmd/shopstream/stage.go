@@ -28,13 +28,12 @@ type pipeline struct {
 // registry and, with warehouse, the warehouse answer), builds the command's
 // parts and runs them under the supervisor until ctx ends.
 func (a *app) runStage(ctx context.Context, name string, warehouse bool, build func(pipeline) ([]supervise.Part, error)) error {
-	cfg := a.cfg
-	if len(cfg.Kafka.Brokers) == 0 || cfg.SchemaRegistry.URL == "" {
-		return fmt.Errorf("%s needs kafka.brokers and schema_registry.url (set %s and %s; run starts both in process)",
-			name, config.EnvName("kafka.brokers"), config.EnvName("schema_registry.url"))
+	p, err := a.configuredPipeline(name)
+	if err != nil {
+		return err
 	}
-	p := pipeline{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL, reg: prometheus.NewRegistry()}
-	addr, stop, err := serveOps(cfg.Metrics.Listen, a.stageChecks(p.brokers, p.registryURL, warehouse), p.reg)
+	p.reg = prometheus.NewRegistry()
+	addr, stop, err := serveOps(a.cfg.Metrics.Listen, a.stageChecks(p.brokers, p.registryURL, warehouse), p.reg)
 	if err != nil {
 		return err
 	}
@@ -51,6 +50,18 @@ func (a *app) runStage(ctx context.Context, name string, warehouse bool, build f
 	sup.Start(ctx, parts...)
 	sup.Wait()
 	return nil
+}
+
+// configuredPipeline is the pipeline of the configured brokers and registry
+// for the command name, which runs without run's embedded ones: an error
+// when either is not configured.
+func (a *app) configuredPipeline(name string) (pipeline, error) {
+	cfg := a.cfg
+	if len(cfg.Kafka.Brokers) == 0 || cfg.SchemaRegistry.URL == "" {
+		return pipeline{}, fmt.Errorf("%s needs kafka.brokers and schema_registry.url (set %s and %s; run starts both in process)",
+			name, config.EnvName("kafka.brokers"), config.EnvName("schema_registry.url"))
+	}
+	return pipeline{brokers: cfg.Kafka.Brokers, registryURL: cfg.SchemaRegistry.URL}, nil
 }
 
 // supervisor returns the supervisor of this process's parts, its restarts

@@ -77,7 +77,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer registry.Close()
 
-	subjects, err := registerSchemas(ctx, registry.URL, cfg.SchemaRegistry.User, cfg.SchemaRegistry.Password.Reveal())
+	subjects, err := a.registerSchemas(ctx, registry.URL)
 	if err != nil {
 		return err
 	}

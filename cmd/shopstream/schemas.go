@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/schemas"
@@ -38,7 +37,7 @@ against a fresh in-process registry, which proves they parse and register.`,
 				return err
 			}
 			defer reg.Close()
-			ids, err := registerSchemas(cmd.Context(), reg.URL, a.cfg.SchemaRegistry.User, a.cfg.SchemaRegistry.Password.Reveal())
+			ids, err := a.registerSchemas(cmd.Context(), reg.URL)
 			subjects := make([]string, 0, len(ids))
 			for s := range ids {
 				subjects = append(subjects, s)
@@ -64,16 +63,13 @@ against a fresh in-process registry, which proves they parse and register.`,
 	return cmd
 }
 
-// registerSchemas registers every topic's schema with the registry at url,
-// checking backward compatibility first, and returns the id per subject.
-func registerSchemas(ctx context.Context, url, user, password string) (map[string]int, error) {
-	opts := []sr.ClientOpt{sr.URLs(url)}
-	if user != "" {
-		opts = append(opts, sr.BasicAuth(user, password))
-	}
-	client, err := sr.NewClient(opts...)
+// registerSchemas registers every topic's schema with the registry at url
+// (with the configured credentials), checking backward compatibility first,
+// and returns the id per subject.
+func (a *app) registerSchemas(ctx context.Context, url string) (map[string]int, error) {
+	client, err := a.registryClient(url)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry client: %w", err)
+		return nil, err
 	}
 	return schemas.NewRegistry(client).Register(ctx)
 }

@@ -178,6 +178,16 @@ type Serde struct {
 	byID map[int]*goavro.Codec
 }
 
+// WireFormat encodes records of a topic in the Confluent wire format and
+// decodes wire-format values: what the stages need of a Serde, which is one
+// (tests substitute their own).
+type WireFormat interface {
+	Encode(topic string, v map[string]any) ([]byte, error)
+	Decode(ctx context.Context, b []byte) (map[string]any, error)
+}
+
+var _ WireFormat = (*Serde)(nil)
+
 type encoder struct {
 	id    int
 	codec *Codec

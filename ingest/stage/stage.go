@@ -41,10 +41,7 @@ import (
 
 // Serde encodes records for a topic and decodes wire-format values;
 // *schemas.Serde is one.
-type Serde interface {
-	Encode(topic string, v map[string]any) ([]byte, error)
-	Decode(ctx context.Context, b []byte) (map[string]any, error)
-}
+type Serde = schemas.WireFormat
 
 // Kafka says where a stage writes.
 type Kafka struct {

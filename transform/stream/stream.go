@@ -1,12 +1,12 @@
 package stream
 
 import (
-	"context"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/internal/native"
 	"github.com/shopstream/shopstream/transform/join"
@@ -14,10 +14,7 @@ import (
 
 // Serde encodes and decodes Confluent wire-format values; *schemas.Serde
 // is one.
-type Serde interface {
-	Encode(topic string, v map[string]any) ([]byte, error)
-	Decode(ctx context.Context, b []byte) (map[string]any, error)
-}
+type Serde = schemas.WireFormat
 
 // Defaults of Config.
 const (

@@ -114,13 +114,20 @@ func (r *runProcess) stop(t *testing.T) {
 	}
 	for range r.lines {
 	}
+	waitExit(t, r.exited, "run", "after SIGTERM")
+}
+
+// waitExit waits (at most 30 seconds) for a command that a test told to
+// stop (how) to end, and fails the test unless it ended cleanly.
+func waitExit(t *testing.T, exited <-chan error, what, how string) {
+	t.Helper()
 	select {
-	case err := <-r.exited:
+	case err := <-exited:
 		if err != nil {
-			t.Fatalf("run exited with %v after SIGTERM", err)
+			t.Fatalf("%s exited with %v %s", what, err, how)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop after SIGTERM")
+		t.Fatalf("%s did not stop %s", what, how)
 	}
 }
 

@@ -143,14 +143,7 @@ func TestTransformCommand(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("transform exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("transform did not stop after SIGTERM")
-	}
+	waitExit(t, exited, "transform", "after SIGTERM")
 	b, _ := os.ReadFile(logPath)
 	for _, msg := range []string{"transform starting", "task restored", "transaction committed", "transform stopped"} {
 		if !strings.Contains(string(b), msg) {

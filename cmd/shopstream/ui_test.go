@@ -57,14 +57,7 @@ func TestUICommand(t *testing.T) {
 		t.Errorf("GET /: %d %.200s", code, page)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("ui after cancel: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("ui does not stop when cancelled")
-	}
+	waitExit(t, done, "ui", "when cancelled")
 
 	t.Setenv("SHOPSTREAM_WAREHOUSE_ADDR", testenv.FreeAddr(t))
 	if _, err := execute(t, "ui", "--listen", testenv.FreeAddr(t)); err == nil || !strings.Contains(err.Error(), "does not answer") {

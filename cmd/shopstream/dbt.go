@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/dbtrun"
 	"github.com/shopstream/shopstream/internal/supervise"
@@ -117,7 +116,7 @@ func (a *app) dbtScheduler(ctx context.Context, schedule string, brokers []strin
 	}
 	var lag dbtrun.Lagger
 	if len(brokers) > 0 {
-		lag = dbtrun.KafkaLag{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Group: a.cfg.Load.Group}
+		lag = dbtrun.KafkaLag{ClientOpts: a.clientOpts(brokers), Group: a.cfg.Load.Group}
 	}
 	s, err := dbtrun.New(dbtrun.Config{
 		Schedule: schedule, Bin: cfg.Bin, ProjectDir: cfg.ProjectDir, ProfilesDir: cfg.ProfilesDir, Args: cfg.Args,

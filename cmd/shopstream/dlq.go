@@ -54,7 +54,7 @@ open and is counted.`,
 // prints a line per kind.
 func (a *app) replayDLQ(ctx context.Context, out io.Writer, topic string) error {
 	brokers, registryURL := a.pipelineEndpoints()
-	kopts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
+	kopts := a.clientOpts(brokers)
 	log := a.log.With().Str(logging.Stage, "dlq").Str(logging.Topic, topic).Logger()
 	w := a.warehouse(2)
 	conn, err := load.Open(ctx, w)

@@ -127,6 +127,12 @@ func (a *app) kafkaOpts() []kgo.Opt {
 	return opts
 }
 
+// clientOpts are the options of a client of brokers: the seeds and
+// kafkaOpts.
+func (a *app) clientOpts(brokers []string) []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...)
+}
+
 // serde registers the embedded schemas (a no-op when they are) and returns a
 // serde over the configured registry.
 func (a *app) serde(ctx context.Context, url string) (*schemas.Serde, error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/stage"
 	"github.com/shopstream/shopstream/internal/config"
@@ -87,6 +86,6 @@ func (a *app) stageKafka(ctx context.Context, p pipeline) (stage.Kafka, error) {
 
 // kafkaWith is stageKafka with the serde at hand.
 func (a *app) kafkaWith(brokers []string, serde stage.Serde) stage.Kafka {
-	return stage.Kafka{ClientOpts: append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...), Serde: serde,
+	return stage.Kafka{ClientOpts: a.clientOpts(brokers), Serde: serde,
 		Prefix: a.cfg.Kafka.TopicPrefix, InputRetention: a.cfg.Kafka.InputRetention}
 }

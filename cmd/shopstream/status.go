@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/ingest/sources"
 	"github.com/shopstream/shopstream/internal/status"
@@ -165,7 +164,7 @@ func (a *app) statusConfig() (status.Config, error) {
 		return status.Config{}, err
 	}
 	return status.Config{
-		KafkaOpts:   append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, a.kafkaOpts()...),
+		KafkaOpts:   a.clientOpts(brokers),
 		Registry:    registry,
 		CursorTopic: cfg.Kafka.TopicPrefix + schemas.TopicCursors,
 		Sources:     sources.Names(),

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // transform.time_zone must validate on machines without a zoneinfo database
@@ -426,7 +426,7 @@ func fromEnv(environ []string, def map[string]any) (map[string]any, []error) {
 		}
 		key, ok := byEnv[name]
 		if !ok {
-			problems = append(problems, fmt.Errorf("%s: not a config setting (known: %s)", name, strings.Join(sortedEnvNames(byEnv), ", ")))
+			problems = append(problems, fmt.Errorf("%s: not a config setting (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(byEnv)), ", ")))
 			continue
 		}
 		if _, isList := def[key].([]string); isList {
@@ -445,15 +445,6 @@ func isReserved(name string) bool {
 		}
 	}
 	return false
-}
-
-func sortedEnvNames(byEnv map[string]string) []string {
-	names := make([]string, 0, len(byEnv))
-	for n := range byEnv {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func splitList(s string) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,12 @@ func TestEveryProblemReported(t *testing.T) {
 	}
 	if strings.Contains(msg, "inline") {
 		t.Errorf("error leaks the secret value:\n%s", msg)
+	}
+	// The unknown variable's problem lists the known ones, sorted.
+	_, known, _ := strings.Cut(msg, "SHOPSTREAM_NOPE: not a config setting (known: ")
+	known, _, _ = strings.Cut(known, ")")
+	if names := strings.Split(known, ", "); len(names) < 10 || !slices.IsSorted(names) || !slices.Contains(names, "SHOPSTREAM_KAFKA_BROKERS") {
+		t.Errorf("known settings not listed in order: %q", known)
 	}
 }
 

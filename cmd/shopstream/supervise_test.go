@@ -16,6 +16,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest/emit"
 	"github.com/shopstream/shopstream/internal/supervise"
+	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 )
 
@@ -33,20 +34,8 @@ import (
 //   - the warehouse child is killed (SIGKILL): it is restarted, and rows are
 //     loaded again, by the loader that kept running.
 func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Deliveries to the taken address fail at once, and are retried.
-	go func() {
-		for {
-			c, err := taken.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	taken := testenv.Listen(t, func(c net.Conn) { c.Close() })
 	e := newEmbedded(t)
 	logPath := filepath.Join(e.dataDir, "run.log")
 	run := startRun(t, e.env("SHOPSTREAM_SOURCES_SIMULATE=true", "SHOPSTREAM_SOURCES_SIM_HISTORY_WEEKS=1",

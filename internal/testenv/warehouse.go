@@ -125,23 +125,13 @@ func (w *Warehouse) Restart(t testing.TB) {
 // with the test.
 func SilentAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
+	ln := Listen(t, func(c net.Conn) {
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	})
 	t.Cleanup(func() {
 		_ = ln.Close()
 		mu.Lock()
@@ -151,6 +141,28 @@ func SilentAddr(t testing.TB) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// Listen returns a loopback listener on a free port that hands every
+// connection it accepts to handle, in its accepting goroutine, until it is
+// closed; it closes with the test at the latest.
+func Listen(t testing.TB, handle func(net.Conn)) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
 }
 
 // Env configures a shopstream command to use this warehouse as its

@@ -46,7 +46,7 @@ func TestRunScheduledDbt(t *testing.T) {
 	waitNonZero(t, warehouseAddr, "SELECT countIf(status = 'success' AND models_ok = 1 AND tests_ok > 0 AND tests_failed = 0 AND command LIKE 'build --select stg_product_daily%') FROM dbt_runs", "successful dbt run")
 	_, metrics := httpGet(t, "http://"+metricsAddr+"/metrics")
 	if !strings.Contains(metrics, dbtrun.MetricRuns+`{status="success"}`) || !strings.Contains(metrics, dbtrun.MetricLastSuccess+" 1") {
-		t.Errorf("/metrics does not count the dbt run:\n%s", grepLines(metrics, "shopstream_dbt_"))
+		t.Errorf("/metrics does not count the dbt run:\n%s", testenv.Grep(metrics, "shopstream_dbt_"))
 	}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -107,14 +107,4 @@ func TestDbtCommand(t *testing.T) {
 		t.Fatalf("shopstream dbt: %v\n%s", err, out)
 	}
 	waitNonZero(t, w.Addr, "SELECT countIf(status = 'success' AND schedule = '' AND models_ok = 1), count() = 1 FROM dbt_runs", "the one recorded run")
-}
-
-func grepLines(s, substr string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

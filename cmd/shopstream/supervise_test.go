@@ -49,13 +49,13 @@ func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no two receiver restarts with records ingested meanwhile:\n%s", grepLines(body, "shopstream_restarts_total")+"\n"+grepLines(body, "shopstream_ingest_records_total"))
+			t.Fatalf("no two receiver restarts with records ingested meanwhile:\n%s", testenv.Grep(body, "shopstream_restarts_total")+"\n"+testenv.Grep(body, "shopstream_ingest_records_total"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(logPath)
 	if !regexp.MustCompile(`"stage":"ingest-webhooks".*address already in use.*"message":"failed; restarting"`).Match(b) {
-		t.Errorf("the log does not give the receiver's restart with its cause:\n%s", grepLines(string(b), "restarting"))
+		t.Errorf("the log does not give the receiver's restart with its cause:\n%s", testenv.Grep(string(b), "restarting"))
 	}
 
 	taken.Close()
@@ -77,7 +77,7 @@ func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
 	waitMetrics(t, e.metricsAddr, "a restart of the fenced TikTok Shop stage", func(body string) bool { return restarts(body, "ingest-tiktokshop") >= 1 })
 	b, _ = os.ReadFile(logPath)
 	if !regexp.MustCompile(`"stage":"ingest-tiktokshop".*fenced.*"message":"failed; restarting"`).Match(b) {
-		t.Errorf("the log does not give the stage's restart with its cause:\n%s", grepLines(string(b), "restarting"))
+		t.Errorf("the log does not give the stage's restart with its cause:\n%s", testenv.Grep(string(b), "restarting"))
 	}
 	_, body = httpGet(t, "http://"+e.metricsAddr+"/metrics")
 	checkNoRestarts(t, body, "the TikTok Shop stage", "load", "transform", "ingest-amazon", "ingest-tiktokbiz", "warehouse")
@@ -122,7 +122,7 @@ func waitMetrics(t *testing.T, addr, what string, ok func(body string) bool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s:\n%s", what, grepLines(body, supervise.MetricRestarts))
+			t.Fatalf("no %s:\n%s", what, testenv.Grep(body, supervise.MetricRestarts))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -53,3 +53,15 @@ func Binary(t testing.TB) string {
 	t.Helper()
 	return Require(t, BinaryVar, "shopstream binary with chdb")
 }
+
+// Grep returns the lines of s that contain substr, one a line: what a
+// failed test shows of a long log or /metrics body.
+func Grep(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

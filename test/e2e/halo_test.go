@@ -262,7 +262,7 @@ func backfillDemo(t *testing.T, ctx context.Context, sm *sim.Sim, clock *simworl
 		t.Fatal(err)
 	}
 	backfill("amazon", ast)
-	t.Logf("backfill (wall %s): %s", strings.Join(took, ", "), lastLines(log.String(), "backfill done"))
+	t.Logf("backfill (wall %s): %s", strings.Join(took, ", "), testenv.Grep(log.String(), "backfill done"))
 }
 
 // waitTransformed waits until the transform's group has committed every
@@ -530,17 +530,6 @@ func atof(t *testing.T, s string) float64 {
 		return math.NaN()
 	}
 	return testenv.Atof(t, s)
-}
-
-// lastLines returns the lines of s that contain substr.
-func lastLines(s, substr string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 func abs(v int) int { return max(v, -v) }

@@ -28,6 +28,7 @@ import (
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -145,18 +146,18 @@ func newEnv(t *testing.T) *env {
 }
 
 // produce writes inputs in one transaction, as ingest does.
-func (e *env) produce(ins []input) {
+func (e *env) produce(ins []schematest.Input) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rs := make([]*kgo.Record, 0, len(ins))
 	for _, in := range ins {
-		b, err := e.serde.Encode(in.topic, in.rec)
+		b, err := e.serde.Encode(in.Topic, in.Value)
 		if err != nil {
-			e.t.Fatalf("encode %s %s: %v", in.topic, in.key, err)
+			e.t.Fatalf("encode %s %s: %v", in.Topic, in.Key, err)
 		}
-		rs = append(rs, &kgo.Record{Topic: e.prefix + in.topic, Key: []byte(in.key), Value: b})
-		e.counts[in.topic]++
+		rs = append(rs, &kgo.Record{Topic: e.prefix + in.Topic, Key: []byte(in.Key), Value: b})
+		e.counts[in.Topic]++
 	}
 	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.prefix+"ingest"))
 	if err != nil {

@@ -133,15 +133,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lctx, lcancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(lctx) }()
-	t.Cleanup(func() {
-		lcancel()
-		if err := <-done; err != nil {
-			t.Errorf("loader: %v", err)
-		}
-	})
+	testenv.RunUntilCleanup(t, "loader", l.Run)
 	return e
 }
 

@@ -151,20 +151,7 @@ func (e *env) produce(ins []schematest.Input) {
 		rs = append(rs, &kgo.Record{Topic: e.prefix + in.Topic, Key: []byte(in.Key), Value: b})
 		e.counts[in.Topic]++
 	}
-	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.prefix+"ingest"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		e.t.Fatal(err)
-	}
+	testenv.ProduceCommitted(e.t, ctx, e.brokers, e.prefix+"ingest", rs...)
 }
 
 // transform is a running transform process.

@@ -54,20 +54,7 @@ func (e *kafkaEnv) produce(t *testing.T, ins []schematest.Input) {
 		rs = append(rs, &kgo.Record{Topic: e.prefix + in.Topic, Key: []byte(in.Key), Value: b})
 	}
 	// Ingest writes in transactions, so inputs carry commit markers.
-	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.prefix+"ingest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ProduceCommitted(t, ctx, e.brokers, e.prefix+"ingest", rs...)
 }
 
 // table reads the committed output of topic as a current-state table

@@ -29,14 +29,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/shopstream/shopstream/internal/infra"
 	"github.com/shopstream/shopstream/internal/status"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
-	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/ui"
 )
@@ -603,49 +600,28 @@ func TestPageInBrowser(t *testing.T) {
 	}
 }
 
-// statusConfig points the pipeline view at the test's Kafka broker and an
-// in-process schema registry, with a cursors topic and a group of its own:
-// the group has committed the first of the three records of its topic.
+// statusConfig points the pipeline view at the test's share of the Kafka
+// broker and its schema registry (testenv.Kafka), with a cursors topic and a
+// group of its own: the group has committed the first of the three records
+// of its topic.
 func statusConfig(t *testing.T, ctx context.Context) (*status.Config, string) {
 	t.Helper()
-	reg, err := infra.StartRegistry(ctx, "", testenv.FreeAddr(t), "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	client, err := sr.NewClient(sr.URLs(reg.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := schemas.NewRegistry(client).Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
-	topic, group := "ui-test-orders-"+suffix, "ui-test-load-"+suffix
-	kopts := []kgo.Opt{kgo.SeedBrokers(testenv.KafkaBrokers(t)...)}
-	cl, err := kgo.NewClient(kopts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	k := testenv.NewKafka(t)
+	topic, group := k.CreateTopic(t, "ui-test-orders", 1, nil), k.Prefix+"ui-test-load"
 	for i := range 3 {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+		if err := k.Client.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte{byte(i)}}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	offsets := kadm.Offsets{}
 	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1})
-	if _, err := adm.CommitOffsets(ctx, group, offsets); err != nil {
+	if _, err := k.Admin.CommitOffsets(ctx, group, offsets); err != nil {
 		t.Fatal(err)
 	}
 	return &status.Config{
-		KafkaOpts:   kopts,
-		Registry:    client,
-		CursorTopic: "ui-test-cursors-" + suffix,
+		KafkaOpts:   k.ClientOpts(),
+		Registry:    k.Registry,
+		CursorTopic: k.Topic("ui-test-cursors"),
 		Sources:     []string{"amazon"},
 		Groups:      []string{group},
 	}, topic

@@ -79,20 +79,12 @@ func serve(t *testing.T, h http.Handler, cfg ServerConfig) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	stopped := testenv.RunUntilCleanup(t, "webhook server", srv.Run)
 	select {
 	case addr := <-listening:
 		return addr
-	case err := <-done:
-		t.Fatalf("server stopped before it listened: %v", err)
+	case <-stopped:
+		t.Fatal("server stopped before it listened")
 		return ""
 	}
 }

@@ -245,3 +245,24 @@ func (e *Kafka) ReadAll(t testing.TB, topic string, iso Isolation) []*kgo.Record
 		})
 	}
 }
+
+// ProduceCommitted writes rs to the broker at brokers in one committed
+// transaction of transactionalID, as the ingest stages write, so that the
+// records carry commit markers.
+func ProduceCommitted(t testing.TB, ctx context.Context, brokers []string, transactionalID string, rs ...*kgo.Record) {
+	t.Helper()
+	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(transactionalID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+}

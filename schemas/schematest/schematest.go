@@ -29,6 +29,24 @@ func Fill(topic string, rec map[string]any) (map[string]any, error) {
 	return rec, nil
 }
 
+// Input is one input change of a test: its topic, Kafka key and value in
+// goavro's native form.
+type Input struct {
+	Topic, Key string
+	Value      map[string]any
+}
+
+// NewInput returns rec as the change of topic under key, completed by
+// Fill, failing t when topic has no schema.
+func NewInput(t testing.TB, topic, key string, rec map[string]any) Input {
+	t.Helper()
+	rec, err := Fill(topic, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Topic: topic, Key: key, Value: rec}
+}
+
 // Filler is Fill for one goroutine: it reads each topic's schema once and
 // keeps the fields to fill. It is not safe for concurrent use.
 type Filler struct {

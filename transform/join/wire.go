@@ -25,43 +25,42 @@ func (w *writer) s(v string)   { w.b = wire.AppendString(w.b, v) }
 func (w *writer) f(v float64)  { w.b = wire.AppendFloat64(w.b, v) }
 func (w *writer) bool(v bool)  { w.b = wire.AppendBool(w.b, v) }
 
-func (w *writer) optI(p *int64) {
-	if p == nil {
+// present writes the marker of an optional field, 1 if it is set and 0 if
+// not, and returns set: the field's value follows only when it is set.
+func (w *writer) present(set bool) bool {
+	if set {
+		w.byte1(1)
+	} else {
 		w.byte1(0)
-		return
 	}
-	w.byte1(1)
-	w.i(*p)
+	return set
+}
+
+func (w *writer) optI(p *int64) {
+	if w.present(p != nil) {
+		w.i(*p)
+	}
 }
 
 func (w *writer) optF(p *float64) {
-	if p == nil {
-		w.byte1(0)
-		return
+	if w.present(p != nil) {
+		w.f(*p)
 	}
-	w.byte1(1)
-	w.f(*p)
 }
 
 // time writes an instant to the nanosecond, in UTC; the zero time is kept.
 func (w *writer) time(t time.Time) {
-	if t.IsZero() {
-		w.byte1(0)
-		return
+	if w.present(!t.IsZero()) {
+		w.i(t.Unix())
+		w.u(uint64(t.Nanosecond()))
 	}
-	w.byte1(1)
-	w.i(t.Unix())
-	w.u(uint64(t.Nanosecond()))
 }
 
 func (w *writer) rat(x *big.Rat) {
-	if x == nil {
-		w.byte1(0)
-		return
+	if w.present(x != nil) {
+		w.bigInt(x.Num())
+		w.bigInt(x.Denom())
 	}
-	w.byte1(1)
-	w.bigInt(x.Num())
-	w.bigInt(x.Denom())
 }
 
 func (w *writer) bigInt(x *big.Int) {

@@ -15,6 +15,7 @@ import (
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/load/tables"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -126,7 +127,7 @@ func TestWorldCoverage(t *testing.T) {
 // tables (the current-state tables follow through their views), each
 // record encoded and decoded with its topic's schema and mapped by package
 // tables, as the loader does.
-func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
+func (e *env) loadInProcess(v variant, ins []schematest.Input, tbls []*tables.Table) {
 	e.t.Helper()
 	mapping, err := identity.LoadMapping(e.mappingFile)
 	if err != nil {
@@ -166,17 +167,17 @@ func (e *env) loadInProcess(v variant, ins []input, tbls []*tables.Table) {
 		add(topic, key, rec)
 	}
 	for i, in := range ins {
-		b, err := e.serde.Encode(in.topic, in.rec)
+		b, err := e.serde.Encode(in.Topic, in.Value)
 		if err != nil {
-			e.t.Fatalf("encode %s %s: %v", in.topic, in.key, err)
+			e.t.Fatalf("encode %s %s: %v", in.Topic, in.Key, err)
 		}
 		back, err := e.serde.Decode(context.Background(), b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		add(in.topic, []byte(in.key), back)
-		if err := d.Input(in.topic, []byte(in.key), b); err != nil {
-			e.t.Fatalf("process %s %s: %v", in.topic, in.key, err)
+		add(in.Topic, []byte(in.Key), back)
+		if err := d.Input(in.Topic, []byte(in.Key), b); err != nil {
+			e.t.Fatalf("process %s %s: %v", in.Topic, in.Key, err)
 		}
 		if (i+1)%25 == 0 || i == len(ins)-1 {
 			if err := d.Commit(); err != nil {

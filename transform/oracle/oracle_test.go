@@ -28,6 +28,7 @@ import (
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/load"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/stream"
@@ -132,46 +133,25 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lctx, lcancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(lctx) }()
-	t.Cleanup(func() {
-		lcancel()
-		if err := <-done; err != nil {
-			t.Errorf("loader: %v", err)
-		}
-	})
+	testenv.RunUntilCleanup(t, "loader", l.Run)
 	return e
 }
 
 // produce writes inputs in one transaction, as ingest does.
-func (e *env) produce(ins []input) {
+func (e *env) produce(ins []schematest.Input) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rs := make([]*kgo.Record, 0, len(ins))
 	for _, in := range ins {
-		b, err := e.serde.Encode(in.topic, in.rec)
+		b, err := e.serde.Encode(in.Topic, in.Value)
 		if err != nil {
-			e.t.Fatalf("encode %s %s: %v", in.topic, in.key, err)
+			e.t.Fatalf("encode %s %s: %v", in.Topic, in.Key, err)
 		}
-		rs = append(rs, &kgo.Record{Topic: e.prefix + in.topic, Key: []byte(in.key), Value: b})
-		e.counts[in.topic]++
+		rs = append(rs, &kgo.Record{Topic: e.prefix + in.Topic, Key: []byte(in.Key), Value: b})
+		e.counts[in.Topic]++
 	}
-	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.prefix+"ingest"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		e.t.Fatal(err)
-	}
+	testenv.ProduceCommitted(e.t, ctx, e.brokers, e.prefix+"ingest", rs...)
 }
 
 // transform is a running transform process.

@@ -12,13 +12,6 @@ import (
 	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
-// input is one input change: topic, Kafka key and value in goavro's native
-// form.
-type input struct {
-	topic, key string
-	rec        map[string]any
-}
-
 const (
 	mkt      = "ATVPDKIKX0DER"
 	mktZone  = "America/Los_Angeles"
@@ -55,7 +48,7 @@ type world struct {
 	t   testing.TB
 	rng *rand.Rand
 	// seqs are the per-key sequences, in creation order.
-	seqs [][]input
+	seqs [][]schematest.Input
 	// staleIdentity ends the catalog and product sequences of GTIN
 	// products with a newer version followed by an older one without the
 	// GTIN. The older one is out of order and must not count (the
@@ -100,7 +93,7 @@ func newWorld(t testing.TB, seed uint64) *world {
 // each case is also planted by construction where no chaos removes it
 // (anchors: the first product of each kind, the first video of each kind,
 // day 0 of every ASIN, the first order of every product).
-func (w *world) build(nProducts, nVideos int) []input {
+func (w *world) build(nProducts, nVideos int) []schematest.Input {
 	var ps []*product
 	for i := range nProducts {
 		p := &product{i: i, kind: i % nKinds}
@@ -225,7 +218,7 @@ func dayDate(day int) time.Time { return day0.AddDate(0, 0, day) }
 type seq struct {
 	w          *world
 	topic, key string
-	recs       []input
+	recs       []schematest.Input
 }
 
 func (w *world) seq(topic, key string) *seq { return &seq{w: w, topic: topic, key: key} }
@@ -237,7 +230,7 @@ func (s *seq) add(v int64, op string, ts time.Time, fields map[string]any) *seq 
 	for k, x := range fields {
 		rec[k] = x
 	}
-	s.recs = append(s.recs, input{s.topic, s.key, fill(s.w.t, s.topic, rec)})
+	s.recs = append(s.recs, schematest.NewInput(s.w.t, s.topic, s.key, rec))
 	return s
 }
 
@@ -743,8 +736,8 @@ func contains(xs []string, x string) bool {
 }
 
 // interleave merges the sequences at random, keeping each one's order.
-func (w *world) interleave() []input {
-	var out []input
+func (w *world) interleave() []schematest.Input {
+	var out []schematest.Input
 	pos := make([]int, len(w.seqs))
 	var live []int
 	for i, s := range w.seqs {
@@ -762,16 +755,6 @@ func (w *world) interleave() []input {
 		}
 	}
 	return out
-}
-
-// fill completes rec so that goavro accepts it (see schematest.Fill).
-func fill(t testing.TB, topic string, rec map[string]any) map[string]any {
-	t.Helper()
-	rec, err := schematest.Fill(topic, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
 }
 
 // zones are the source time zones of the worlds; ZDAY expands over them.

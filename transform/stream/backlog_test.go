@@ -10,24 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
 // salesDays returns n Sales & Traffic records of one ASIN, a day each from
 // day first on.
-func salesDays(t *testing.T, first, n int) []input {
+func salesDays(t *testing.T, first, n int) []schematest.Input {
 	t.Helper()
-	var out []input
+	var out []schematest.Input
 	d0 := date("2026-01-01")
 	for i := first; i < first+n; i++ {
 		day := d0.AddDate(0, 0, i)
 		key := fmt.Sprintf("%s:%s:BP:B1:", mkt, day.Format(time.DateOnly))
-		out = append(out, input{"amazon.sales_traffic", key, fill(t, "amazon.sales_traffic", map[string]any{
+		out = append(out, schematest.NewInput(t, "amazon.sales_traffic", key, map[string]any{
 			"event_id": key, "source": "test", "entity": "sales_traffic", "op": "snapshot",
 			"source_ts": day.Add(30 * time.Hour), "ingest_ts": day.Add(30 * time.Hour), "version": int64(1),
 			"marketplace_id": mkt, "date": day, "date_time_zone": la, "asin_granularity": "CHILD",
 			"parent_asin": "BP", "child_asin": some("B1"), "currency_code": "USD",
-			"ordered_product_sales": big.NewRat(int64(100+i), 1), "units_ordered": int64(1 + i%5), "sessions": int64(10 + i)})})
+			"ordered_product_sales": big.NewRat(int64(100+i), 1), "units_ordered": int64(1 + i%5), "sessions": int64(10 + i)}))
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 )
 
@@ -33,10 +34,10 @@ func TestReplayDeadLetter(t *testing.T) {
 	dlq := deadletter.Topic(e.prefix + identity.TopicTikTokProducts)
 
 	ins := history(t)
-	late := input{identity.TopicTikTokProducts, shop + ":P9", fill(t, identity.TopicTikTokProducts, map[string]any{
+	late := schematest.NewInput(t, identity.TopicTikTokProducts, shop+":P9", map[string]any{
 		"event_id": "late", "source": "test", "entity": "x", "op": "snapshot", "version": int64(1),
 		"source_ts": date("2026-01-09"), "ingest_ts": date("2026-01-09"), "shop_id": shop, "product_id": "P9", "status": "ACTIVATE",
-		"skus": []any{map[string]any{"sku_id": "S9", "identifiers": []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}}}}})}
+		"skus": []any{map[string]any{"sku_id": "S9", "identifiers": []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}}}}})
 	rowsBefore, linksBefore := expected(t, ins)
 	rowsAfter, linksAfter := expected(t, append(slices.Clone(ins), late))
 	if slices.Equal(linksBefore, linksAfter) {
@@ -45,12 +46,12 @@ func TestReplayDeadLetter(t *testing.T) {
 	e.produce(t, ins)
 	// The late product carries a schema id the registry has not seen.
 	next := nextSchemaID(t, ctx, e.sr)
-	v, err := e.serde.Encode(late.topic, late.rec)
+	v, err := e.serde.Encode(late.Topic, late.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
 	binary.BigEndian.PutUint32(v[1:5], uint32(next))
-	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: e.prefix + late.topic, Key: []byte(late.key), Value: v}).FirstErr(); err != nil {
+	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: e.prefix + late.Topic, Key: []byte(late.Key), Value: v}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -67,12 +68,12 @@ func TestReplayDeadLetter(t *testing.T) {
 		func() string { return fmt.Sprint(read().Entries) })
 	waitTables(t, "the other outputs", time.Minute, rows, links, rowsBefore, linksBefore)
 	dead := read().Letters(deadletter.KindTransform)[0]
-	if dead.Class != deadletter.ClassUnknownSchema || dead.Offset < 0 || dead.Topic != e.prefix+late.topic {
+	if dead.Class != deadletter.ClassUnknownSchema || dead.Offset < 0 || dead.Topic != e.prefix+late.Topic {
 		t.Fatalf("dead letter %+v", dead)
 	}
 
 	// The fix: the registry learns the schema. Then a restart.
-	text, _ := schemas.Source(late.topic)
+	text, _ := schemas.Source(late.Topic)
 	ss, err := e.sr.CreateSchema(ctx, "replay-test-value", sr.Schema{Schema: strings.Replace(text, `"doc": "`, `"doc": "Late: `, 1), Type: sr.TypeAvro})
 	if err != nil || ss.ID != next {
 		t.Fatalf("registry gave id %d (%v), the late product carries %d", ss.ID, err, next)

@@ -9,28 +9,12 @@ import (
 	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
-// input is one input record: topic, Kafka key and value in native form.
-type input struct {
-	topic, key string
-	rec        map[string]any
-}
-
 const (
 	mkt  = "ATVPDKIKX0DER"
 	shop = "7495001"
 	la   = "America/Los_Angeles"
 	gtin = "00887276302195"
 )
-
-// fill completes rec so that goavro accepts it (see schematest.Fill).
-func fill(t testing.TB, topic string, rec map[string]any) map[string]any {
-	t.Helper()
-	rec, err := schematest.Fill(topic, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
-}
 
 func date(s string) time.Time {
 	t, err := time.Parse(time.DateOnly, s)
@@ -47,8 +31,8 @@ func some(s string) map[string]any { return map[string]any{"string": s} }
 // restated sales, duplicates, an out-of-order version, a cancelled order,
 // engagement snapshots with a vanished field, and a late catalog change
 // that links a second TikTok SKU.
-func history(t testing.TB) []input {
-	var in []input
+func history(t testing.TB) []schematest.Input {
+	var in []schematest.Input
 	n := 0
 	add := func(topic, key string, v int64, ts time.Time, op string, fields map[string]any) {
 		n++
@@ -57,7 +41,7 @@ func history(t testing.TB) []input {
 		for k, x := range fields {
 			rec[k] = x
 		}
-		in = append(in, input{topic, key, fill(t, topic, rec)})
+		in = append(in, schematest.NewInput(t, topic, key, rec))
 	}
 	d0 := time.Date(2026, 1, 5, 18, 0, 0, 0, time.UTC)
 	ids := func(typ, v string) []any {

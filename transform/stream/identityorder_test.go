@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 // TestStaleSnapshotDoesNotChangeIdentity: an older catalog snapshot that
@@ -11,14 +13,14 @@ import (
 // product, and neither may an older snapshot arriving after a delete.
 func TestStaleSnapshotDoesNotChangeIdentity(t *testing.T) {
 	ts := time.Date(2026, 1, 5, 18, 0, 0, 0, time.UTC)
-	var ins []input
+	var ins []schematest.Input
 	add := func(topic, key string, v int64, op string, fields map[string]any) {
 		rec := map[string]any{"event_id": fmt.Sprintf("%s/%s/%d/%s", topic, key, v, op), "source": "test", "entity": "x",
 			"op": op, "source_ts": ts, "ingest_ts": ts, "version": v}
 		for k, x := range fields {
 			rec[k] = x
 		}
-		ins = append(ins, input{topic, key, fill(t, topic, rec)})
+		ins = append(ins, schematest.NewInput(t, topic, key, rec))
 	}
 	ids := func(typ, v string) []any { return []any{map[string]any{"identifier_type": typ, "identifier": v}} }
 	linkOf := func(id string) string {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -70,7 +71,7 @@ func (p *serial) process(topic string, rec map[string]any) error {
 
 // driverOutputs runs ins through a Driver and returns the last record of
 // every output key, per topic, decoded.
-func driverOutputs(t *testing.T, ins []input, partitions int) map[string]map[string]map[string]any {
+func driverOutputs(t *testing.T, ins []schematest.Input, partitions int) map[string]map[string]map[string]any {
 	t.Helper()
 	serde := testenv.NewRegistry(t).Serde
 	d, err := NewDriver(Config{Serde: serde, Partitions: partitions, StateDir: t.TempDir(), CacheBytes: 8 << 20})

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -21,29 +22,29 @@ import (
 // over n/4 days, and then the TikTok product of S1, with B1's GTIN: the
 // link that moves B1 and S1 to one GTIN key arrives when every order
 // depends on it.
-func lateCatalog(t *testing.T, n int) []input {
+func lateCatalog(t *testing.T, n int) []schematest.Input {
 	d0 := date("2026-03-01")
-	b1 := input{"amazon.catalog", mkt + ":B1", fill(t, "amazon.catalog", map[string]any{"event_id": "B1", "source": "test",
+	b1 := schematest.NewInput(t, "amazon.catalog", mkt+":B1", map[string]any{"event_id": "B1", "source": "test",
 		"entity": "x", "op": "snapshot", "source_ts": d0, "ingest_ts": d0, "version": int64(1), "marketplace_id": mkt, "asin": "B1",
-		"identifiers": []any{map[string]any{"identifier_type": "EAN", "identifier": gtin[1:]}}})}
-	return append([]input{b1}, ordersThenProduct(t, n, "P1", "S1", []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}})...)
+		"identifiers": []any{map[string]any{"identifier_type": "EAN", "identifier": gtin[1:]}}})
+	return append([]schematest.Input{b1}, ordersThenProduct(t, n, "P1", "S1", []any{map[string]any{"identifier_type": "UPC", "identifier": gtin[2:]}})...)
 }
 
 // ordersThenProduct returns n TikTok orders of a SKU over n/4 days, then
 // its product, listing the SKU with identifiers ids. The product goes to
 // identity only, so the transactions that react to its link flush
 // relinked entities only.
-func ordersThenProduct(t *testing.T, n int, product, sku string, ids []any) []input {
+func ordersThenProduct(t *testing.T, n int, product, sku string, ids []any) []schematest.Input {
 	d0 := date("2026-03-01")
-	rec := func(topic, key string, ts time.Time, fields map[string]any) input {
+	rec := func(topic, key string, ts time.Time, fields map[string]any) schematest.Input {
 		r := map[string]any{"event_id": topic + "/" + key, "source": "test", "entity": "x", "op": "snapshot",
 			"source_ts": ts, "ingest_ts": ts, "version": int64(1)}
 		for k, v := range fields {
 			r[k] = v
 		}
-		return input{topic, key, fill(t, topic, r)}
+		return schematest.NewInput(t, topic, key, r)
 	}
-	var ins []input
+	var ins []schematest.Input
 	for i := range n {
 		id := fmt.Sprintf("%s-O%d", sku, i)
 		created := d0.Add(time.Duration(i*6) * time.Hour)
@@ -138,7 +139,7 @@ func TestRelinkSpread(t *testing.T) {
 			d.Output = output
 			for _, in := range ins {
 				feed(t, d, serde, in)
-				if in.topic == "tiktok.products" {
+				if in.Topic == "tiktok.products" {
 					c.counting = true
 				}
 				if err := d.Commit(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/shopstream/shopstream/internal/deadletter"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -40,33 +41,20 @@ func newKafkaEnv(t *testing.T) *kafkaEnv {
 	return &kafkaEnv{brokers: k.Brokers, prefix: k.Prefix, group: strings.TrimSuffix(k.Prefix, ".") + "-group", serde: k.Serde, sr: k.Registry, adm: k.Admin, cl: k.Client}
 }
 
-func (e *kafkaEnv) produce(t *testing.T, ins []input) {
+func (e *kafkaEnv) produce(t *testing.T, ins []schematest.Input) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var rs []*kgo.Record
 	for _, in := range ins {
-		b, err := e.serde.Encode(in.topic, in.rec)
+		b, err := e.serde.Encode(in.Topic, in.Value)
 		if err != nil {
-			t.Fatalf("encode %s %s: %v", in.topic, in.key, err)
+			t.Fatalf("encode %s %s: %v", in.Topic, in.Key, err)
 		}
-		rs = append(rs, &kgo.Record{Topic: e.prefix + in.topic, Key: []byte(in.key), Value: b})
+		rs = append(rs, &kgo.Record{Topic: e.prefix + in.Topic, Key: []byte(in.Key), Value: b})
 	}
 	// Ingest writes in transactions, so inputs carry commit markers.
-	txn, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.prefix+"ingest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ProduceCommitted(t, ctx, e.brokers, e.prefix+"ingest", rs...)
 }
 
 // table reads the committed output of topic as a current-state table
@@ -189,11 +177,11 @@ func contentOf(v map[string]any) string {
 
 // expected is what the tables must end up holding: the serial reference fed the same
 // inputs directly.
-func expected(t *testing.T, ins []input) (rows, links []string) {
+func expected(t *testing.T, ins []schematest.Input) (rows, links []string) {
 	t.Helper()
 	p := newSerial(nil, join.Config{})
 	for _, in := range ins {
-		if err := p.process(in.topic, in.rec); err != nil {
+		if err := p.process(in.Topic, in.Value); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -373,13 +361,13 @@ func waitCrash(t *testing.T, errc <-chan error, crashed error) {
 }
 
 // feed gives a Driver one input, encoded as the ingest stage writes it.
-func feed(t *testing.T, d *Driver, serde Serde, in input) {
+func feed(t *testing.T, d *Driver, serde Serde, in schematest.Input) {
 	t.Helper()
-	b, err := serde.Encode(in.topic, in.rec)
+	b, err := serde.Encode(in.Topic, in.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Input(in.topic, []byte(in.key), b); err != nil {
+	if err := d.Input(in.Topic, []byte(in.Key), b); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/internal/testenv"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 )
@@ -114,7 +115,7 @@ func TestDriver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run := func(ins []input) {
+			run := func(ins []schematest.Input) {
 				d.Output = output
 				for i, in := range ins {
 					feed(t, d, serde, in)

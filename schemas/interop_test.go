@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/kafkatopic"
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas"
 )
@@ -56,6 +57,11 @@ func TestInteropKafkaGo(t *testing.T) {
 	adm := kadm.NewClient(kcl)
 	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	// Created is not yet served: a produce or a kafka-go read before its
+	// leader is known fails with UNKNOWN_TOPIC_OR_PARTITION.
+	if err := kafkatopic.Ready(ctx, adm, topic); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		// The test context is done by now; deleting is best effort.

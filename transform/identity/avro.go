@@ -22,7 +22,12 @@ const (
 // into the source key for Resolver.Put and the one product it lists. A
 // delete op lists nothing, which retracts the ASIN.
 func AmazonCatalogItems(rec map[string]any) (source string, items []Item, err error) {
-	r := native.Wrap(rec)
+	return AmazonCatalogNative(native.Wrap(rec))
+}
+
+// AmazonCatalogNative is AmazonCatalogItems for a record read through
+// package native (a goavro map or a native.Plan's decoding).
+func AmazonCatalogNative(r *native.Record) (source string, items []Item, err error) {
 	op := r.String("op")
 	mkt, asin := r.String("marketplace_id"), r.String("asin")
 	it := Item{Ref: Ref{Channel: ChannelAmazon, Account: mkt, ID: asin}}
@@ -44,7 +49,12 @@ func AmazonCatalogItems(rec map[string]any) (source string, items []Item, err er
 // Resolver.Put and its SKUs. A delete op or product status DELETED lists
 // nothing, which retracts every SKU of the product.
 func TikTokProductItems(rec map[string]any) (source string, items []Item, err error) {
-	r := native.Wrap(rec)
+	return TikTokProductNative(native.Wrap(rec))
+}
+
+// TikTokProductNative is TikTokProductItems for a record read through
+// package native.
+func TikTokProductNative(r *native.Record) (source string, items []Item, err error) {
 	op, status := r.String("op"), r.String("status")
 	shop, pid := r.String("shop_id"), r.String("product_id")
 	for _, s := range r.Array("skus") {

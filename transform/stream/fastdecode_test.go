@@ -1,0 +1,367 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/internal/native"
+	"github.com/shopstream/shopstream/transform/join"
+)
+
+// writerVariants returns writer schemas of topic the transform may meet:
+// the embedded one; an older version without any of the fields that have
+// a default (what a version before they were added wrote); the fields in
+// reverse order (decoding must follow the writer's order); and one whose
+// first optional long is a string (the reads must fail alike).
+func writerVariants(t testing.TB, topic string) map[string]string {
+	t.Helper()
+	text, err := schemas.Source(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(edit func(fields []any) []any) string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(text), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["fields"] = edit(m["fields"].([]any))
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	out := map[string]string{
+		"current": text,
+		"older": variant(func(fs []any) []any {
+			return slices.DeleteFunc(fs, func(f any) bool { _, ok := f.(map[string]any)["default"]; return ok })
+		}),
+		"reordered": variant(func(fs []any) []any { slices.Reverse(fs); return fs }),
+	}
+	mismatch := variant(func(fs []any) []any {
+		for _, f := range fs {
+			fm := f.(map[string]any)
+			if reflect.DeepEqual(fm["type"], []any{"null", "long"}) {
+				fm["type"] = []any{"null", "string"}
+				break
+			}
+		}
+		return fs
+	})
+	if mismatch != variant(func(fs []any) []any { return fs }) {
+		out["mismatch"] = mismatch
+	}
+	return out
+}
+
+// sampleValue returns a value of Avro type typ in goavro's native form;
+// seed and the running count n vary the values and which optional
+// values are null.
+func sampleValue(typ any, named map[string]any, name string, seed int, n *int) any {
+	*n++
+	i := seed*1000 + *n
+	switch typ := typ.(type) {
+	case []any: // union
+		b := typ[(seed+*n)%len(typ)]
+		if b == "null" {
+			return nil
+		}
+		branch := b
+		if m, ok := b.(map[string]any); ok {
+			branch = m["type"]
+			if l, ok := m["logicalType"]; ok {
+				branch = fmt.Sprintf("%s.%s", m["type"], l)
+			}
+			if m["type"] == "record" || m["type"] == "enum" || m["type"] == "fixed" {
+				branch = m["name"]
+			}
+		}
+		return goavro.Union(fmt.Sprint(branch), sampleValue(b, named, name, seed, n))
+	case map[string]any:
+		switch typ["type"] {
+		case "record":
+			named[typ["name"].(string)] = typ
+			rec := map[string]any{}
+			for _, f := range typ["fields"].([]any) {
+				fm := f.(map[string]any)
+				rec[fm["name"].(string)] = sampleValue(fm["type"], named, fm["name"].(string), seed, n)
+			}
+			return rec
+		case "array":
+			out := []any{}
+			for range (seed + *n) % 3 {
+				out = append(out, sampleValue(typ["items"], named, name, seed, n))
+			}
+			return out
+		case "enum":
+			named[typ["name"].(string)] = typ
+			syms := typ["symbols"].([]any)
+			return syms[i%len(syms)]
+		}
+		switch typ["logicalType"] {
+		case "decimal":
+			u := big.NewInt(int64(i)*1234567 + 89)
+			if i%2 == 1 {
+				u.Neg(u)
+			}
+			scale := int64(typ["scale"].(float64))
+			return new(big.Rat).SetFrac(u, new(big.Int).Exp(big.NewInt(10), big.NewInt(scale), nil))
+		case "timestamp-millis":
+			return time.UnixMilli(1_717_000_000_000 + int64(i)*86_400_123).UTC()
+		case "date":
+			return time.Date(2024, time.June, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+		}
+		return sampleValue(typ["type"], named, name, seed, n)
+	case string:
+		switch typ {
+		case "boolean":
+			return i%2 == 0
+		case "int":
+			return int32(i)
+		case "long":
+			return int64(i) * 1_000_003
+		case "float":
+			return float32(i) + 0.5
+		case "double":
+			return float64(i) + 0.25
+		case "bytes":
+			return []byte(fmt.Sprintf("%s-%d", name, i))
+		case "string":
+			switch name {
+			case "op":
+				return []string{"create", "update", "delete", "snapshot"}[i%4]
+			case "date_time_zone":
+				return []string{"UTC", "America/Los_Angeles", "Nowhere/Else"}[i%3]
+			case "report_period":
+				return []string{"DAY", "WEEK", "MONTH", "YEAR"}[i%4]
+			}
+			return fmt.Sprintf("%s-%d", name, i)
+		}
+		if m, ok := named[typ]; ok {
+			return sampleValue(m, named, name, seed, n)
+		}
+	}
+	panic(fmt.Sprintf("sampleValue: type %v", typ))
+}
+
+// readOut is everything the route step reads of an input record.
+type readOut struct {
+	Meta     join.Meta
+	MetaErr  string
+	Fact     []byte // join.AppendFact: decimals and times by value
+	FactErr  string
+	Source   string
+	Items    []identity.Item
+	ItemsErr string
+	SKURef   identity.Ref
+	SKU      string
+	SKUOK    bool
+	Check    string
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// readAll reads r as the route step does; fresh returns r again before
+// each reader (each reads a new record in the route step only when the
+// earlier one succeeded, so this sees every reader's errors).
+func readAll(topic string, fresh func() *native.Record) readOut {
+	var o readOut
+	m, err := join.ReadNativeMeta(fresh())
+	o.Meta, o.MetaErr = m, errText(err)
+	switch topic {
+	case identity.TopicTikTokProducts:
+		var err error
+		o.Source, o.Items, err = identity.TikTokProductNative(fresh())
+		o.ItemsErr = errText(err)
+		return o
+	case identity.TopicAmazonCatalog:
+		var err error
+		o.Source, o.Items, err = identity.AmazonCatalogNative(fresh())
+		o.ItemsErr = errText(err)
+	}
+	f, err := join.ReadNative(topic, fresh())
+	o.FactErr = errText(err)
+	if err == nil {
+		o.Fact = join.AppendFact(nil, f)
+		o.Check = errText(join.Check(f))
+	}
+	o.SKURef, o.SKU, o.SKUOK = learntSKU(topic, fresh())
+	return o
+}
+
+// TestFastDecodeEqualsGoavro holds the route step's fast decoder
+// (native.Plan) to the goavro path on records of every input topic, as
+// written by the current schema and by older, reordered and mismatched
+// writer schemas: every read (metadata, fact, identity items, learnt SKU)
+// and every error must be the same; and a truncated record fails on both
+// paths as undecodable.
+func TestFastDecodeEqualsGoavro(t *testing.T) {
+	for _, topic := range Topics() {
+		for vname, schema := range writerVariants(t, topic) {
+			t.Run(topic+"/"+vname, func(t *testing.T) {
+				codec, err := goavro.NewCodec(schema)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan, err := native.Compile(schema)
+				if err != nil {
+					t.Fatalf("the fast decoder does not compile the schema: %v", err)
+				}
+				var schemaJSON any
+				if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
+					t.Fatal(err)
+				}
+				var into native.Record
+				for seed := range 12 {
+					n := 0
+					rec := sampleValue(schemaJSON, map[string]any{}, "", seed, &n)
+					payload, err := codec.BinaryFromNative(nil, rec)
+					if err != nil {
+						t.Fatalf("seed %d: encode: %v", seed, err)
+					}
+					back, _, err := codec.NativeFromBinary(payload)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := readAll(topic, func() *native.Record { return native.Wrap(back.(map[string]any)) })
+					got := readAll(topic, func() *native.Record {
+						if err := plan.Decode(payload, &into); err != nil {
+							t.Fatalf("seed %d: fast decode: %v", seed, err)
+						}
+						return &into
+					})
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("seed %d: the fast decoder reads\n%+v\ngoavro reads\n%+v", seed, got, want)
+					}
+					if vname == "current" && (want.MetaErr != "" || want.FactErr != "" || want.ItemsErr != "") {
+						t.Errorf("seed %d: a current record does not read: %+v", seed, want)
+					}
+					for cut := range len(payload) {
+						_, _, gerr := codec.NativeFromBinary(payload[:cut])
+						ferr := plan.Decode(payload[:cut], &into)
+						if gerr == nil || !errors.Is(ferr, schemas.ErrUndecodable) {
+							t.Fatalf("seed %d, %d of %d bytes: goavro: %v; fast: %v", seed, cut, len(payload), gerr, ferr)
+						}
+					}
+					if ferr := plan.Decode(append(bytes.Clone(payload), 0), &into); !errors.Is(ferr, schemas.ErrUndecodable) {
+						t.Fatalf("seed %d: a trailing byte: %v", seed, ferr)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestFastDecodeCatchesDisagreement makes sure the comparison above can
+// fail: a fast record that reads one field differently must differ.
+func TestFastDecodeCatchesDisagreement(t *testing.T) {
+	topic := join.TopicTikTokEngagement
+	schema := writerVariants(t, topic)["current"]
+	codec, err := goavro.NewCodec(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schemaJSON any
+	if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rec := sampleValue(schemaJSON, map[string]any{}, "", 2, &n).(map[string]any)
+	payload, err := codec.BinaryFromNative(nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec["item_id"] = rec["item_id"].(string) + "x"
+	other, err := codec.BinaryFromNative(nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := native.Compile(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(b []byte) readOut {
+		return readAll(topic, func() *native.Record {
+			var r native.Record
+			if err := plan.Decode(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			return &r
+		})
+	}
+	if a, b := read(payload), read(other); reflect.DeepEqual(a, b) {
+		t.Fatalf("records that differ in item_id read the same: %+v", a)
+	}
+}
+
+// BenchmarkDecode compares the fast decoder with goavro's map and the
+// native reads on a video engagement snapshot and a video performance
+// day, the transform's most frequent inputs.
+func BenchmarkDecode(b *testing.B) {
+	for _, topic := range []string{join.TopicTikTokEngagement, join.TopicTikTokVideoPerf, join.TopicTikTokOrders} {
+		schema, err := schemas.Source(topic)
+		if err != nil {
+			b.Fatal(err)
+		}
+		codec, err := goavro.NewCodec(schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var schemaJSON any
+		if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		payload, err := codec.BinaryFromNative(nil, sampleValue(schemaJSON, map[string]any{}, "", 4, &n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := native.Compile(schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(topic+"/goavro", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v, _, err := codec.NativeFromBinary(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := native.Wrap(v.(map[string]any))
+				if _, err := join.ReadNativeMeta(r); err != nil {
+					b.Fatal(err)
+				}
+				_, _ = join.ReadNative(topic, r)
+			}
+		})
+		b.Run(topic+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			var r native.Record
+			for b.Loop() {
+				if err := plan.Decode(payload, &r); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := join.ReadNativeMeta(&r); err != nil {
+					b.Fatal(err)
+				}
+				_, _ = join.ReadNative(topic, &r)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@
 package native
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/big"
@@ -331,4 +332,21 @@ func OptDate(t time.Time, ok bool) any {
 		return nil
 	}
 	return map[string]any{"int.date": t}
+}
+
+// Writers of Avro binary, for records written field by field without the
+// map (the Avro specification's encodings: strings length-prefixed, an
+// optional value as its union branch, 0 for null, before the value).
+
+// AppendString appends an Avro string.
+func AppendString(b []byte, s string) []byte {
+	return append(binary.AppendVarint(b, int64(len(s))), s...)
+}
+
+// AppendOptString appends a ["null", "string"] union: null for "".
+func AppendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return binary.AppendVarint(b, 0)
+	}
+	return AppendString(binary.AppendVarint(b, 1), s)
 }

@@ -201,7 +201,7 @@ type sentKey struct {
 // changes to out; it returns what is sent after them.
 func (f *Facts) diff(out []PartialChange, old sent, now *partialSet, trigger Meta) ([]PartialChange, sent) {
 	next := make(sent, len(now.e)) // what it holds at the end: no growth
-	kept := 0 // partials sent before and now
+	kept := 0                      // partials sent before and now
 	now.sort()
 	for i := range now.e {
 		e := &now.e[i]

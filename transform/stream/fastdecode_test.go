@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/internal/native"
 	"github.com/shopstream/shopstream/transform/join"
@@ -109,44 +108,23 @@ func sampleValue(typ any, named map[string]any, name string, seed int, n *int) a
 			syms := typ["symbols"].([]any)
 			return syms[i%len(syms)]
 		}
-		switch typ["logicalType"] {
-		case "decimal":
-			u := big.NewInt(int64(i)*1234567 + 89)
-			if i%2 == 1 {
-				u.Neg(u)
-			}
-			scale := int64(typ["scale"].(float64))
-			return new(big.Rat).SetFrac(u, new(big.Int).Exp(big.NewInt(10), big.NewInt(scale), nil))
-		case "timestamp-millis":
-			return time.UnixMilli(1_717_000_000_000 + int64(i)*86_400_123).UTC()
-		case "date":
-			return time.Date(2024, time.June, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+		logical, _ := typ["logicalType"].(string)
+		scale, _ := typ["scale"].(float64)
+		if v, ok := schematest.Value(fmt.Sprint(typ["type"]), logical, int(scale), name, i); ok && logical != "" {
+			return v
 		}
 		return sampleValue(typ["type"], named, name, seed, n)
 	case string:
-		switch typ {
-		case "boolean":
-			return i%2 == 0
-		case "int":
-			return int32(i)
-		case "long":
-			return int64(i) * 1_000_003
-		case "float":
-			return float32(i) + 0.5
-		case "double":
-			return float64(i) + 0.25
-		case "bytes":
-			return []byte(fmt.Sprintf("%s-%d", name, i))
-		case "string":
-			switch name {
-			case "op":
-				return []string{"create", "update", "delete", "snapshot"}[i%4]
-			case "date_time_zone":
-				return []string{"UTC", "America/Los_Angeles", "Nowhere/Else"}[i%3]
-			case "report_period":
-				return []string{"DAY", "WEEK", "MONTH", "YEAR"}[i%4]
-			}
-			return fmt.Sprintf("%s-%d", name, i)
+		switch name {
+		case "op":
+			return []string{"create", "update", "delete", "snapshot"}[i%4]
+		case "date_time_zone":
+			return []string{"UTC", "America/Los_Angeles", "Nowhere/Else"}[i%3]
+		case "report_period":
+			return []string{"DAY", "WEEK", "MONTH", "YEAR"}[i%4]
+		}
+		if v, ok := schematest.Value(typ, "", 0, name, i); ok {
+			return v
 		}
 		if m, ok := named[typ]; ok {
 			return sampleValue(m, named, name, seed, n)

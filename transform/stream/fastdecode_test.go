@@ -183,6 +183,41 @@ func readAll(topic string, fresh func() *native.Record) readOut {
 	return o
 }
 
+// writerSchema is a writer schema compiled both ways, and a sampler of records.
+type writerSchema struct {
+	codec *goavro.Codec
+	plan  *native.Plan
+	json  any
+}
+
+func newWriter(t testing.TB, schema string) writerSchema {
+	t.Helper()
+	w := writerSchema{}
+	var err error
+	if w.codec, err = goavro.NewCodec(schema); err != nil {
+		t.Fatal(err)
+	}
+	if w.plan, err = native.Compile(schema); err != nil {
+		t.Fatalf("the fast decoder does not compile the schema: %v", err)
+	}
+	if err := json.Unmarshal([]byte(schema), &w.json); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// sample returns a record (seed varies it) and its Avro binary.
+func (w writerSchema) sample(t testing.TB, seed int) (map[string]any, []byte) {
+	t.Helper()
+	n := 0
+	rec := sampleValue(w.json, map[string]any{}, "", seed, &n).(map[string]any)
+	payload, err := w.codec.BinaryFromNative(nil, rec)
+	if err != nil {
+		t.Fatalf("seed %d: encode: %v", seed, err)
+	}
+	return rec, payload
+}
+
 // TestFastDecodeEqualsGoavro holds the route step's fast decoder
 // (native.Plan) to the goavro path on records of every input topic, as
 // written by the current schema and by older, reordered and mismatched
@@ -193,26 +228,11 @@ func TestFastDecodeEqualsGoavro(t *testing.T) {
 	for _, topic := range Topics() {
 		for vname, schema := range writerVariants(t, topic) {
 			t.Run(topic+"/"+vname, func(t *testing.T) {
-				codec, err := goavro.NewCodec(schema)
-				if err != nil {
-					t.Fatal(err)
-				}
-				plan, err := native.Compile(schema)
-				if err != nil {
-					t.Fatalf("the fast decoder does not compile the schema: %v", err)
-				}
-				var schemaJSON any
-				if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
-					t.Fatal(err)
-				}
+				w := newWriter(t, schema)
+				codec, plan := w.codec, w.plan
 				var into native.Record
 				for seed := range 12 {
-					n := 0
-					rec := sampleValue(schemaJSON, map[string]any{}, "", seed, &n)
-					payload, err := codec.BinaryFromNative(nil, rec)
-					if err != nil {
-						t.Fatalf("seed %d: encode: %v", seed, err)
-					}
+					_, payload := w.sample(t, seed)
 					back, _, err := codec.NativeFromBinary(payload)
 					if err != nil {
 						t.Fatal(err)
@@ -250,30 +270,14 @@ func TestFastDecodeEqualsGoavro(t *testing.T) {
 // fail: a fast record that reads one field differently must differ.
 func TestFastDecodeCatchesDisagreement(t *testing.T) {
 	topic := join.TopicTikTokEngagement
-	schema := writerVariants(t, topic)["current"]
-	codec, err := goavro.NewCodec(schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schemaJSON any
-	if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	rec := sampleValue(schemaJSON, map[string]any{}, "", 2, &n).(map[string]any)
-	payload, err := codec.BinaryFromNative(nil, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWriter(t, writerVariants(t, topic)["current"])
+	rec, payload := w.sample(t, 2)
 	rec["item_id"] = rec["item_id"].(string) + "x"
-	other, err := codec.BinaryFromNative(nil, rec)
+	other, err := w.codec.BinaryFromNative(nil, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := native.Compile(schema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := w.plan
 	read := func(b []byte) readOut {
 		return readAll(topic, func() *native.Record {
 			var r native.Record
@@ -297,23 +301,9 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		codec, err := goavro.NewCodec(schema)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var schemaJSON any
-		if err := json.Unmarshal([]byte(schema), &schemaJSON); err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		payload, err := codec.BinaryFromNative(nil, sampleValue(schemaJSON, map[string]any{}, "", 4, &n))
-		if err != nil {
-			b.Fatal(err)
-		}
-		plan, err := native.Compile(schema)
-		if err != nil {
-			b.Fatal(err)
-		}
+		w := newWriter(b, schema)
+		codec, plan := w.codec, w.plan
+		_, payload := w.sample(b, 4)
 		b.Run(topic+"/goavro", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

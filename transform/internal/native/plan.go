@@ -16,11 +16,12 @@ import (
 // as in goavro's map, so records of older schema versions read the same
 // through either path.
 //
-// Compile accepts the types the input topics use: the primitives, enums,
+// Compile accepts the types the input topics use: the primitives,
 // fixed, the logical types date, timestamp-millis and decimal (bytes),
 // unions of those, and arrays (of records of those, or of those). Any
-// other schema (a map, a record field that is a record, a recursive type)
-// fails with ErrUnsupported: decode such records through goavro.
+// other schema (an enum, a map, a record field that is a record, a record
+// named before) fails with ErrUnsupported: decode such records through
+// goavro.
 type Plan struct {
 	root *recordPlan
 }
@@ -33,7 +34,7 @@ type kind uint8
 
 const (
 	kNull      kind = iota // null, or a field the writer does not have
-	kString                // string, enum
+	kString                // string
 	kBytes                 // bytes, fixed
 	kLong                  // long
 	kInt                   // int
@@ -83,7 +84,7 @@ func Compile(schema string) (*Plan, error) {
 }
 
 type compiler struct {
-	named map[string]*typ // enums and fixed by full and short name
+	named map[string]*typ // fixed types by full and short name
 	busy  map[string]bool // records being compiled (recursion)
 }
 
@@ -204,16 +205,13 @@ func (c *compiler) complex(m map[string]any, ns string) (*typ, error) {
 			return nil, fmt.Errorf("%w: an array of arrays or unions", ErrUnsupported)
 		}
 		return &typ{k: kArray, item: it}, nil
-	case "enum", "fixed":
+	case "fixed":
 		full, short, _ := fullName(m, ns)
-		t := &typ{k: kString}
-		if kindName == "fixed" {
-			size, ok := m["size"].(float64)
-			if !ok || size < 0 || logical != "" {
-				return nil, fmt.Errorf("%w: fixed %s", ErrUnsupported, full)
-			}
-			t = &typ{k: kBytes, fixed: int(size)}
+		size, ok := m["size"].(float64)
+		if !ok || size < 0 || logical != "" {
+			return nil, fmt.Errorf("%w: fixed %s", ErrUnsupported, full)
 		}
+		t := &typ{k: kBytes, fixed: int(size)}
 		c.named[full], c.named[short] = t, t
 		return t, nil
 	case "long":

@@ -11,6 +11,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 // sample returns a record of topic in goavro's native form in which every
@@ -68,38 +69,8 @@ func (g *sampler) value(n *node, name string) any {
 	case "enum":
 		return n.symbols[g.next()%len(n.symbols)]
 	}
-	i := g.next()
-	switch {
-	case n.logical == "decimal":
-		// Exactly representable at the schema's scale, with both signs, so a
-		// lost digit or a broken two's complement shows up.
-		unscaled := big.NewInt(int64(i)*1234567 + 89)
-		if i%2 == 1 {
-			unscaled.Neg(unscaled)
-		}
-		return new(big.Rat).SetFrac(unscaled, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n.scale)), nil))
-	case n.logical == "timestamp-millis":
-		return time.UnixMilli(1_717_000_000_000 + int64(i)*86_400_123).UTC()
-	case n.logical == "date":
-		return time.Date(2024, time.June, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
-	}
-	switch n.kind {
-	case "null":
-		return nil
-	case "boolean":
-		return i%2 == 0
-	case "int":
-		return int32(i)
-	case "long":
-		return int64(i) * 1_000_003
-	case "float":
-		return float32(i) + 0.5
-	case "double":
-		return float64(i) + 0.25
-	case "bytes", "fixed":
-		return []byte(fmt.Sprintf("%s-%d", name, i))
-	case "string":
-		return fmt.Sprintf("%s-%d", name, i)
+	if v, ok := schematest.Value(n.kind, n.logical, n.scale, name, g.next()); ok {
+		return v
 	}
 	panic("sampler: unhandled type " + n.String())
 }

@@ -137,3 +137,44 @@ func RoundTrip(t testing.TB, c *schemas.Codec, rec map[string]any) (wire []byte,
 	}
 	return wire, back
 }
+
+// Value returns the i-th sample value, in goavro's native form, of an Avro
+// primitive kind (null, boolean, int, long, float, double, bytes, fixed,
+// string) or of the logical types decimal (with scale), timestamp-millis
+// and date on theirs; name goes into strings and bytes. Values differ with
+// i, and decimals take both signs. ok is false for another type.
+func Value(kind, logical string, scale int, name string, i int) (v any, ok bool) {
+	switch logical {
+	case "decimal":
+		// Exactly representable at the schema's scale, with both signs, so
+		// a lost digit or a broken two's complement shows up.
+		unscaled := big.NewInt(int64(i)*1234567 + 89)
+		if i%2 == 1 {
+			unscaled.Neg(unscaled)
+		}
+		return new(big.Rat).SetFrac(unscaled, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)), true
+	case "timestamp-millis":
+		return time.UnixMilli(1_717_000_000_000 + int64(i)*86_400_123).UTC(), true
+	case "date":
+		return time.Date(2024, time.June, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i), true
+	}
+	switch kind {
+	case "null":
+		return nil, true
+	case "boolean":
+		return i%2 == 0, true
+	case "int":
+		return int32(i), true
+	case "long":
+		return int64(i) * 1_000_003, true
+	case "float":
+		return float32(i) + 0.5, true
+	case "double":
+		return float64(i) + 0.25, true
+	case "bytes", "fixed":
+		return []byte(fmt.Sprintf("%s-%d", name, i)), true
+	case "string":
+		return fmt.Sprintf("%s-%d", name, i), true
+	}
+	return nil, false
+}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -22,7 +23,12 @@ const (
 // into the source key for Resolver.Put and the one product it lists. A
 // delete op lists nothing, which retracts the ASIN.
 func AmazonCatalogItems(rec map[string]any) (source string, items []Item, err error) {
-	r := native.Wrap(rec)
+	return AmazonCatalogNative(native.Wrap(rec))
+}
+
+// AmazonCatalogNative is AmazonCatalogItems for a record read through
+// package native (a goavro map or a native.Plan's decoding).
+func AmazonCatalogNative(r *native.Record) (source string, items []Item, err error) {
 	op := r.String("op")
 	mkt, asin := r.String("marketplace_id"), r.String("asin")
 	it := Item{Ref: Ref{Channel: ChannelAmazon, Account: mkt, ID: asin}}
@@ -44,7 +50,12 @@ func AmazonCatalogItems(rec map[string]any) (source string, items []Item, err er
 // Resolver.Put and its SKUs. A delete op or product status DELETED lists
 // nothing, which retracts every SKU of the product.
 func TikTokProductItems(rec map[string]any) (source string, items []Item, err error) {
-	r := native.Wrap(rec)
+	return TikTokProductNative(native.Wrap(rec))
+}
+
+// TikTokProductNative is TikTokProductItems for a record read through
+// package native.
+func TikTokProductNative(r *native.Record) (source string, items []Item, err error) {
 	op, status := r.String("op"), r.String("status")
 	shop, pid := r.String("shop_id"), r.String("product_id")
 	for _, s := range r.Array("skus") {
@@ -75,22 +86,7 @@ func TikTokProductItems(rec map[string]any) (source string, items []Item, err er
 // per Ref (the caller owns versioning, see package join's version floor);
 // sourceTS and ingestTS are those of the input change that caused it.
 func LinkRecord(c Change, version int64, sourceTS, ingestTS time.Time) (key string, rec map[string]any) {
-	l := c.Link
-	op := "update"
-	switch {
-	case c.Deleted:
-		op = "delete"
-	case c.PreviousKey == "":
-		op = "create"
-	}
-	key = l.Ref.String()
-	sum := sha256.Sum256([]byte(key + "\x00" + strconv.FormatInt(version, 10) + "\x00" + op + "\x00" + l.ProductKey))
-	var mkt, shop, asin, sku string
-	if l.Ref.Channel == ChannelAmazon {
-		mkt, asin = l.Ref.Account, l.Ref.ID
-	} else {
-		shop, sku = l.Ref.Account, l.Ref.ID
-	}
+	l, f := c.Link, linkFieldsOf(c, version)
 	prev := any(nil)
 	if c.PreviousKey != "" {
 		prev = map[string]any{"string": c.PreviousKey}
@@ -100,27 +96,86 @@ func LinkRecord(c Change, version int64, sourceTS, ingestTS time.Time) (key stri
 		conflicting = append(conflicting, k)
 	}
 	rec = map[string]any{
-		"event_id":                 hex.EncodeToString(sum[:16]),
+		"event_id":                 f.eventID,
 		"source":                   "transform",
 		"entity":                   "product_link",
-		"op":                       op,
+		"op":                       f.op,
 		"source_ts":                sourceTS.UTC(),
 		"ingest_ts":                ingestTS.UTC(),
 		"version":                  version,
 		"product_key":              l.ProductKey,
 		"previous_product_key":     prev,
 		"channel":                  string(l.Ref.Channel),
-		"marketplace_id":           native.OptStr(mkt),
-		"shop_id":                  native.OptStr(shop),
-		"asin":                     native.OptStr(asin),
+		"marketplace_id":           native.OptStr(f.mkt),
+		"shop_id":                  native.OptStr(f.shop),
+		"asin":                     native.OptStr(f.asin),
 		"seller_sku":               native.OptStr(l.SellerSKU),
 		"product_id":               native.OptStr(l.ProductID),
-		"sku_id":                   native.OptStr(sku),
+		"sku_id":                   native.OptStr(f.sku),
 		"gtin14":                   native.OptStr(l.GTIN14),
 		"match_rule":               string(l.Rule),
 		"unmatched":                l.Unmatched,
 		"conflict_reason":          native.OptStr(l.ConflictReason),
 		"conflicting_product_keys": conflicting,
 	}
-	return key, rec
+	return f.key, rec
+}
+
+// linkFields are the fields of a link record computed from its change.
+type linkFields struct {
+	key, eventID, op     string
+	mkt, shop, asin, sku string
+}
+
+func linkFieldsOf(c Change, version int64) linkFields {
+	l := c.Link
+	f := linkFields{op: "update", key: l.Ref.String()}
+	switch {
+	case c.Deleted:
+		f.op = "delete"
+	case c.PreviousKey == "":
+		f.op = "create"
+	}
+	sum := sha256.Sum256([]byte(f.key + "\x00" + strconv.FormatInt(version, 10) + "\x00" + f.op + "\x00" + l.ProductKey))
+	f.eventID = hex.EncodeToString(sum[:16])
+	if l.Ref.Channel == ChannelAmazon {
+		f.mkt, f.asin = l.Ref.Account, l.Ref.ID
+	} else {
+		f.shop, f.sku = l.Ref.Account, l.Ref.ID
+	}
+	return f
+}
+
+// AppendLinkAvro appends the Avro binary (no wire-format header) of the
+// record LinkRecord returns to b, written field by field without the map,
+// and returns its key; TestAppendLinkAvro holds it to LinkRecord.
+func AppendLinkAvro(b []byte, c Change, version int64, sourceTS, ingestTS time.Time) (key string, out []byte) {
+	l, f := c.Link, linkFieldsOf(c, version)
+	b = native.AppendString(b, f.eventID)
+	b = native.AppendString(b, "transform")
+	b = native.AppendString(b, "product_link")
+	b = native.AppendString(b, f.op)
+	b = binary.AppendVarint(b, sourceTS.UnixMilli())
+	b = binary.AppendVarint(b, ingestTS.UnixMilli())
+	b = binary.AppendVarint(b, version)
+	b = native.AppendString(b, l.ProductKey)
+	b = native.AppendOptString(b, c.PreviousKey)
+	b = native.AppendString(b, string(l.Ref.Channel))
+	for _, s := range [...]string{f.mkt, f.shop, f.asin, l.SellerSKU, l.ProductID, f.sku, l.GTIN14} {
+		b = native.AppendOptString(b, s)
+	}
+	b = native.AppendString(b, string(l.Rule))
+	if l.Unmatched {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = native.AppendOptString(b, l.ConflictReason)
+	if n := len(l.ConflictingKeys); n > 0 {
+		b = binary.AppendVarint(b, int64(n))
+		for _, k := range l.ConflictingKeys {
+			b = native.AppendString(b, k)
+		}
+	}
+	return f.key, binary.AppendVarint(b, 0) // end of the array
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"math/big"
+
+	"github.com/shopstream/shopstream/transform/internal/native"
 )
 
 // AppendAvro appends the row's xchannel.product_daily record in Avro
@@ -72,16 +74,10 @@ func (r *Row) AppendAvro(b []byte) []byte {
 // varints, strings and bytes length-prefixed, unions the branch index
 // before the value.
 
-func avroString(b []byte, s string) []byte {
-	return append(binary.AppendVarint(b, int64(len(s))), s...)
-}
-
-func avroOptString(b []byte, s string) []byte {
-	if s == "" {
-		return binary.AppendVarint(b, 0)
-	}
-	return avroString(binary.AppendVarint(b, 1), s)
-}
+var (
+	avroString    = native.AppendString
+	avroOptString = native.AppendOptString
+)
 
 func avroOptLong(b []byte, p *int64) []byte {
 	if p == nil {

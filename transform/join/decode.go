@@ -37,7 +37,13 @@ func (m Meta) meta() Meta { return m }
 // ReadRecord reads a record of one of InputTopics (goavro native form)
 // into its Fact. An error means the record cannot be used.
 func ReadRecord(topic string, rec map[string]any) (Fact, error) {
-	r := native.Wrap(rec)
+	return ReadNative(topic, native.Wrap(rec))
+}
+
+// ReadNative is ReadRecord for a record read through package native: a
+// goavro map, or Avro binary decoded by a native.Plan. r must not have
+// failed a read yet.
+func ReadNative(topic string, r *native.Record) (Fact, error) {
 	m := meta(r)
 	fail := func() (Fact, error) { return nil, fmt.Errorf("join: %s record: %w", topic, r.Err()) }
 	switch topic {
@@ -177,7 +183,11 @@ func optLong(r *native.Record, field string) *int64 {
 
 // ReadMeta reads the change metadata every record starts with.
 func ReadMeta(rec map[string]any) (Meta, error) {
-	r := native.Wrap(rec)
+	return ReadNativeMeta(native.Wrap(rec))
+}
+
+// ReadNativeMeta is ReadMeta for a record read through package native.
+func ReadNativeMeta(r *native.Record) (Meta, error) {
 	m := meta(r)
 	if err := r.Err(); err != nil {
 		return Meta{}, fmt.Errorf("join: change metadata: %w", err)

@@ -200,8 +200,8 @@ type sentKey struct {
 // diff compares the partials now with those sent and appends the
 // changes to out; it returns what is sent after them.
 func (f *Facts) diff(out []PartialChange, old sent, now *partialSet, trigger Meta) ([]PartialChange, sent) {
-	next := make(sent, len(old))
-	kept := 0 // partials sent before and now
+	next := make(sent, len(now.e)) // what it holds at the end: no growth
+	kept := 0                      // partials sent before and now
 	now.sort()
 	for i := range now.e {
 		e := &now.e[i]

@@ -2,6 +2,7 @@ package join
 
 import (
 	"fmt"
+	"sync"
 )
 
 // Partial is one entity's share of one joined row (a product key and a
@@ -116,20 +117,33 @@ func (p *Partial) fields(c codec) {
 
 // DecodePartial reads what AppendPartial wrote.
 func DecodePartial(b []byte) (Partial, error) {
+	var p Partial
+	if err := decodePartial(b, &p); err != nil {
+		return Partial{}, err
+	}
+	return p, nil
+}
+
+// decodePartial is DecodePartial into *p, which must be zero.
+func decodePartial(b []byte, p *Partial) error {
 	r := newUnwire(b)
 	if v := r.Byte(); v != wireVersion && r.Err == nil {
-		return Partial{}, fmt.Errorf("join: partial of layout %d, want %d", v, wireVersion)
+		return fmt.Errorf("join: partial of layout %d, want %d", v, wireVersion)
 	}
-	var p Partial
 	p.fields(decoder{&r})
 	if r.Err == nil && p.engHas&(1<<mWatch) != 0 && p.watchDen < 1 {
-		return Partial{}, fmt.Errorf("join: partial with watch time divided by %d", p.watchDen)
+		return fmt.Errorf("join: partial with watch time divided by %d", p.watchDen)
 	}
 	if r.Err == nil && len(r.B) > 0 {
-		return Partial{}, fmt.Errorf("join: %d bytes after a partial", len(r.B))
+		return fmt.Errorf("join: %d bytes after a partial", len(r.B))
 	}
-	return p, r.Err
+	return r.Err
 }
+
+// partials are the scratch partials of RowState.Apply: a partial read
+// through the codec interface lives on the heap, and the rows step reads
+// two per change.
+var partials = sync.Pool{New: func() any { return new(Partial) }}
 
 func (w *writer) period(p Period) { w.s(p.Kind); w.i(int64(p.Start)); w.i(int64(p.End)); w.s(p.Zone) }
 

@@ -183,6 +183,8 @@ func (s *RowState) add(p *Partial, sign int64) {
 
 // Apply applies a partial change: the old partial out, the new one in.
 func (s *RowState) Apply(c *PartialChange) error {
+	p := partials.Get().(*Partial)
+	defer partials.Put(p)
 	for _, x := range []struct {
 		b    []byte
 		sign int64
@@ -190,11 +192,11 @@ func (s *RowState) Apply(c *PartialChange) error {
 		if x.b == nil {
 			continue
 		}
-		p, err := DecodePartial(x.b)
-		if err != nil {
+		*p = Partial{} // drops what s.add kept of the last one
+		if err := decodePartial(x.b, p); err != nil {
 			return err
 		}
-		s.add(&p, x.sign)
+		s.add(p, x.sign)
 	}
 	if s.n < 0 {
 		return fmt.Errorf("join: row %s:%s lost a partial it never had", c.Key, c.Day)

@@ -24,7 +24,10 @@
 //
 //	input topics (amazon.*, tiktok.*; their own partitions and keys)
 //	  │ 1 route (a task per input partition; stateless)
-//	  │   decode the Avro input (a record that cannot be decoded or read
+//	  │   decode the Avro input (straight from its bytes by a decoder
+//	  │   compiled per writer schema, native.Plan, or through goavro's
+//	  │   maps for a schema it does not compile; both read alike; a
+//	  │   record that cannot be decoded or read
 //	  │   goes to <topic>.dlq here, the only place that reads inputs;
 //	  │   replay requests on the dead-letter topics are routed here too),
 //	  │   and forward what each later step needs, re-keyed, in a compact

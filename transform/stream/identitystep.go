@@ -206,8 +206,18 @@ func (s *identityStep) process(ctx context.Context, r *kgo.Record, emit emitFunc
 		if err := s.st.Set(vk, binary.AppendVarint(nil, v)); err != nil {
 			return err
 		}
-		key, rec := identity.LinkRecord(c, v, m.sourceTS, m.ingestTS)
-		b, err := s.serde.Encode(identity.TopicProductLinks, rec)
+		var key string
+		var b []byte
+		if h, ok := s.serde.(headerAppender); ok {
+			// The link's Avro body written directly, behind the schema's header.
+			if b, err = h.AppendHeader(make([]byte, 0, 256), identity.TopicProductLinks); err == nil {
+				key, b = identity.AppendLinkAvro(b, c, v, m.sourceTS, m.ingestTS)
+			}
+		} else {
+			var rec map[string]any
+			key, rec = identity.LinkRecord(c, v, m.sourceTS, m.ingestTS)
+			b, err = s.serde.Encode(identity.TopicProductLinks, rec)
+		}
 		if err != nil {
 			return fmt.Errorf("identity: encode link %s: %w", key, err)
 		}

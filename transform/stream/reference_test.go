@@ -7,6 +7,7 @@ import (
 	"github.com/shopstream/shopstream/internal/testenv"
 	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
+	"github.com/shopstream/shopstream/transform/internal/native"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
@@ -59,7 +60,7 @@ func (p *serial) process(topic string, rec map[string]any) error {
 		if _, err := p.join.ApplyRecord(topic, rec); err != nil {
 			return err
 		}
-		if ref, sku, ok := learntSKU(topic, rec); ok && m.Op != "delete" {
+		if ref, sku, ok := learntSKU(topic, native.Wrap(rec)); ok && m.Op != "delete" {
 			links = p.res.LearnSellerSKU(ref, sku)
 		}
 	}

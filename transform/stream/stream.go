@@ -106,8 +106,7 @@ func Topics() []string {
 
 // learntSKU returns the seller SKU an Amazon sales or order record shows
 // for an ASIN: the catalog API does not list them.
-func learntSKU(topic string, rec map[string]any) (identity.Ref, string, bool) {
-	r := native.Wrap(rec)
+func learntSKU(topic string, r *native.Record) (identity.Ref, string, bool) {
 	var asin, sku string
 	switch topic {
 	case join.TopicAmazonSalesTraffic:

@@ -6,7 +6,9 @@
 package native
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/big"
 	"time"
 )
@@ -17,6 +19,11 @@ import (
 type Record struct {
 	m   map[string]any
 	err error
+	// A Record a Plan decoded reads its slots v, in the order of p's
+	// fields, and the payload b they point into; m is nil.
+	p *recordPlan
+	b []byte
+	v []slot
 }
 
 // Wrap returns a Record reading m.
@@ -48,6 +55,17 @@ func (r *Record) unwrap(field string) (any, bool) {
 
 // String returns a required string field.
 func (r *Record) String(field string) string {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+			r.fail(field, nil, "string")
+		case s.k == kString:
+			return r.str(s)
+		default:
+			r.mismatch(field, s, "string")
+		}
+		return ""
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		r.fail(field, nil, "string")
@@ -62,6 +80,16 @@ func (r *Record) String(field string) string {
 
 // OptString returns an optional string field, "" when null.
 func (r *Record) OptString(field string) string {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+		case s.k == kString:
+			return r.str(s)
+		default:
+			r.mismatch(field, s, "string")
+		}
+		return ""
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return ""
@@ -84,6 +112,16 @@ func (r *Record) Long(field string) int64 {
 
 // OptLong returns an optional long field and whether it is set.
 func (r *Record) OptLong(field string) (int64, bool) {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+		case s.k == kLong || s.k == kInt:
+			return s.n, true
+		default:
+			r.mismatch(field, s, "long")
+		}
+		return 0, false
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return 0, false
@@ -102,6 +140,18 @@ func (r *Record) OptLong(field string) (int64, bool) {
 
 // OptDouble returns an optional double field and whether it is set.
 func (r *Record) OptDouble(field string) (float64, bool) {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+		case s.k == kDouble:
+			return math.Float64frombits(uint64(s.n)), true
+		case s.k == kFloat:
+			return float64(math.Float32frombits(uint32(s.n))), true
+		default:
+			r.mismatch(field, s, "double")
+		}
+		return 0, false
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return 0, false
@@ -136,6 +186,16 @@ func (r *Record) Time(field string) time.Time {
 
 // OptTime returns an optional timestamp-millis or date field.
 func (r *Record) OptTime(field string) (time.Time, bool) {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+		case s.k == kTimestamp || s.k == kDate:
+			return slotTime(s), true
+		default:
+			r.mismatch(field, s, "time.Time")
+		}
+		return time.Time{}, false
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return time.Time{}, false
@@ -150,6 +210,16 @@ func (r *Record) OptTime(field string) (time.Time, bool) {
 
 // OptDecimal returns an optional decimal field, nil when null.
 func (r *Record) OptDecimal(field string) *big.Rat {
+	if r.p != nil {
+		switch s := r.lookup(field); {
+		case s == nil:
+		case s.k == kDecimal:
+			return r.decimal(s)
+		default:
+			r.mismatch(field, s, "*big.Rat")
+		}
+		return nil
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return nil
@@ -174,6 +244,26 @@ func (r *Record) Decimal(field string) *big.Rat {
 
 // Array returns an array field's records; non-record items are an error.
 func (r *Record) Array(field string) []*Record {
+	if r.p != nil {
+		s := r.lookup(field)
+		switch {
+		case s == nil:
+			return nil
+		case s.k != kArray:
+			r.mismatch(field, s, "array")
+			return nil
+		case s.n > 0 && s.items == nil:
+			// Items that are not records, as goavro's []any holds them.
+			i := r.p.index[field]
+			r.fail(fmt.Sprintf("%s[%d]", field, 0), goZero(arrayItem(r.p.fields[i]).k), "record")
+			return nil
+		}
+		out := make([]*Record, len(s.items))
+		for i := range s.items {
+			out[i] = &s.items[i]
+		}
+		return out
+	}
 	v, ok := r.unwrap(field)
 	if !ok {
 		return nil
@@ -242,4 +332,21 @@ func OptDate(t time.Time, ok bool) any {
 		return nil
 	}
 	return map[string]any{"int.date": t}
+}
+
+// Writers of Avro binary, for records written field by field without the
+// map (the Avro specification's encodings: strings length-prefixed, an
+// optional value as its union branch, 0 for null, before the value).
+
+// AppendString appends an Avro string.
+func AppendString(b []byte, s string) []byte {
+	return append(binary.AppendVarint(b, int64(len(s))), s...)
+}
+
+// AppendOptString appends a ["null", "string"] union: null for "".
+func AppendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return binary.AppendVarint(b, 0)
+	}
+	return AppendString(binary.AppendVarint(b, 1), s)
 }

@@ -118,6 +118,7 @@ func (a *app) transformParts(p pipeline) ([]supervise.Part, error) {
 				CacheBytes:            int64(cfg.CacheMB) << 20,
 				Partitions:            cfg.Partitions,
 				MaxTransactionRelinks: cfg.MaxTransactionRelinks,
+				MaxTransactionRecords: cfg.MaxTransactionRecords,
 				TopicPrefix:           a.cfg.Kafka.TopicPrefix,
 				Serde:                 serde,
 				Mapping:               mapping,

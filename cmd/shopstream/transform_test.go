@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,6 +73,9 @@ func TestTransformCommand(t *testing.T) {
 		"SHOPSTREAM_TRANSFORM_PARTITIONS=2",
 		"SHOPSTREAM_DATA_DIR="+t.TempDir(),
 		"SHOPSTREAM_TRANSFORM_TIME_ZONE=America/New_York",
+		// One record a transaction: the two inputs, read in one poll
+		// otherwise, commit apart (checked in the log below).
+		"SHOPSTREAM_TRANSFORM_MAX_TRANSACTION_RECORDS=1",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -149,5 +153,22 @@ func TestTransformCommand(t *testing.T) {
 		if !strings.Contains(string(b), msg) {
 			t.Errorf("log lacks %q:\n%s", msg, b)
 		}
+	}
+	commits := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var ev struct {
+			Message string `json:"message"`
+			Inputs  int    `json:"inputs"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Message != "transaction committed" || ev.Inputs == 0 {
+			continue
+		}
+		commits++
+		if ev.Inputs > 1 {
+			t.Errorf("a transaction consumed %d records, transform.max_transaction_records is 1: %s", ev.Inputs, line)
+		}
+	}
+	if commits < 2 {
+		t.Errorf("%d transactions consumed records, want one per input", commits)
 	}
 }

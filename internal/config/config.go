@@ -114,6 +114,11 @@ type Transform struct {
 	// one transaction when links change (a relink of more is spread over
 	// several): it bounds a transaction's memory and duration.
 	MaxTransactionRelinks int `koanf:"max_transaction_relinks"`
+	// MaxTransactionRecords is the most input records a thread consumes
+	// in one transaction (fewer while transactions are slow): a backlog is
+	// worked off in short transactions that end well within the
+	// transaction timeout.
+	MaxTransactionRecords int `koanf:"max_transaction_records"`
 	// TransactionalID, when set, is the thread's transactional id
 	// (<transactional_id>-<n> with several threads); empty:
 	// <group>-<instance>. It must stay the same across restarts, so a
@@ -315,6 +320,7 @@ func defaults() map[string]any {
 		"transform.partitions":              stream.DefaultPartitions,
 		"transform.memory_limit":            384 << 20,
 		"transform.max_transaction_relinks": stream.DefaultMaxTransactionRelinks,
+		"transform.max_transaction_records": stream.DefaultMaxTransactionRecords,
 		"transform.transactional_id":        "",
 		"transform.topic_prefix":            "",
 		"dbt.schedule":                      "",
@@ -528,6 +534,7 @@ func (c *Config) validate() []error {
 	p.positive("transform.cache_mb", int64(c.Transform.CacheMB))
 	p.positive("transform.partitions", int64(c.Transform.Partitions))
 	p.positive("transform.max_transaction_relinks", int64(c.Transform.MaxTransactionRelinks))
+	p.positive("transform.max_transaction_records", int64(c.Transform.MaxTransactionRecords))
 	if c.Transform.MemoryLimit < 0 {
 		bad("transform.memory_limit", "must be 0 (none) or a number of bytes")
 	}

@@ -10,7 +10,8 @@ func TestTransformSettings(t *testing.T) {
 	c := mustLoad(t, "")
 	if tr := c.Transform; tr.TimeZone != "UTC" || tr.Attribution != "full" || tr.Group != "shopstream-transform" ||
 		tr.TransactionalID != "" || tr.MappingFile != "" || tr.InstanceID != "" || tr.Threads != 1 || tr.StateDir != "" ||
-		tr.CacheMB != 128 || tr.Partitions != 12 || tr.MaxTransactionRelinks != 1000 {
+		tr.CacheMB != 128 || tr.Partitions != 12 || tr.MaxTransactionRelinks != 1000 ||
+		tr.MaxTransactionRecords != 1000 {
 		t.Fatalf("unexpected transform defaults: %+v", tr)
 	}
 
@@ -30,12 +31,14 @@ func TestTransformSettings(t *testing.T) {
 		"SHOPSTREAM_TRANSFORM_PARTITIONS=-1",
 		"SHOPSTREAM_TRANSFORM_MEMORY_LIMIT=-5",
 		"SHOPSTREAM_TRANSFORM_MAX_TRANSACTION_RELINKS=0",
+		"SHOPSTREAM_TRANSFORM_MAX_TRANSACTION_RECORDS=-1",
 	})
 	if err == nil {
 		t.Fatal("bad transform settings accepted")
 	}
 	for _, key := range []string{"transform.time_zone", "transform.attribution", "transform.mapping_file", "transform.threads",
-		"transform.cache_mb", "transform.partitions", "transform.memory_limit", "transform.max_transaction_relinks"} {
+		"transform.cache_mb", "transform.partitions", "transform.memory_limit", "transform.max_transaction_relinks",
+		"transform.max_transaction_records"} {
 		if !strings.Contains(err.Error(), key+":") {
 			t.Errorf("no problem reported for %s in:\n%v", key, err)
 		}

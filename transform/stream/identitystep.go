@@ -206,18 +206,16 @@ func (s *identityStep) process(ctx context.Context, r *kgo.Record, emit emitFunc
 		if err := s.st.Set(vk, binary.AppendVarint(nil, v)); err != nil {
 			return err
 		}
-		var key string
-		var b []byte
-		if h, ok := s.serde.(headerAppender); ok {
-			// The link's Avro body written directly, behind the schema's header.
-			if b, err = h.AppendHeader(make([]byte, 0, 256), identity.TopicProductLinks); err == nil {
-				key, b = identity.AppendLinkAvro(b, c, v, m.sourceTS, m.ingestTS)
-			}
-		} else {
-			var rec map[string]any
-			key, rec = identity.LinkRecord(c, v, m.sourceTS, m.ingestTS)
-			b, err = s.serde.Encode(identity.TopicProductLinks, rec)
-		}
+		key := c.Link.Ref.String()
+		b, err := encodeOutput(s.serde, identity.TopicProductLinks,
+			func(b []byte) []byte {
+				_, b = identity.AppendLinkAvro(b, c, v, m.sourceTS, m.ingestTS)
+				return b
+			},
+			func() map[string]any {
+				_, rec := identity.LinkRecord(c, v, m.sourceTS, m.ingestTS)
+				return rec
+			})
 		if err != nil {
 			return fmt.Errorf("identity: encode link %s: %w", key, err)
 		}

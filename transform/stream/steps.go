@@ -225,15 +225,7 @@ func (s *rowsStep) flush(_ context.Context, emit emitFunc) error {
 		if !ok {
 			continue
 		}
-		var v []byte
-		if h, ok := s.serde.(headerAppender); ok {
-			// The row's Avro body written directly, behind the schema's header.
-			if v, err = h.AppendHeader(make([]byte, 0, 256), join.TopicProductDaily); err == nil {
-				v = out.AppendAvro(v)
-			}
-		} else {
-			v, err = s.serde.Encode(join.TopicProductDaily, out.Record())
-		}
+		v, err := encodeOutput(s.serde, join.TopicProductDaily, out.AppendAvro, out.Record)
 		if err != nil {
 			return fmt.Errorf("rows: encode %s: %w", k, err)
 		}
@@ -256,4 +248,19 @@ const maxFreeRows = 4096
 // (*schemas.Serde), so a step can write the Avro body itself.
 type headerAppender interface {
 	AppendHeader(b []byte, topic string) ([]byte, error)
+}
+
+// encodeOutput encodes an output value of topic: its Avro body written
+// by appendBody straight behind the schema's header when the serde writes
+// headers, else the native record through the serde (goavro).
+func encodeOutput(serde Serde, topic string, appendBody func([]byte) []byte, record func() map[string]any) ([]byte, error) {
+	h, ok := serde.(headerAppender)
+	if !ok {
+		return serde.Encode(topic, record())
+	}
+	b, err := h.AppendHeader(make([]byte, 0, 256), topic)
+	if err != nil {
+		return nil, err
+	}
+	return appendBody(b), nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/internal/procfs"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -209,7 +210,7 @@ func testRun(t *testing.T, brokers string) {
 	child := warehouseChildPid(t, dataDir)
 	run.stop(t)
 	if syscall.Kill(child, 0) == nil {
-		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat"); !strings.Contains(string(b), ") Z ") {
+		if !procfs.Gone(child) {
 			t.Fatalf("warehouse child %d still running after run stopped", child)
 		}
 	}
@@ -267,7 +268,7 @@ func warehouseChildPid(t *testing.T, dataDir string) int {
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 		if len(args) > 1 && args[1] == "warehouse" && args[len(args)-1] == want {
-			if st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); strings.Contains(string(st), ") Z ") {
+			if procfs.Gone(pid) {
 				continue
 			}
 			return pid
@@ -296,8 +297,7 @@ func TestRunKilledTakesWarehouseAlong(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
-		if err != nil || strings.Contains(string(b), ") Z ") {
+		if procfs.Gone(child) {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -33,6 +33,8 @@ func StatusKB(pid int, field string) (int64, error) {
 
 // Stat is what /proc/pid/stat says of a process.
 type Stat struct {
+	// State is the process's state: R running, S sleeping, Z zombie, ...
+	State byte
 	// PPID is the parent's process id.
 	PPID int
 	// CPU is the CPU time the process has used, user and system.
@@ -56,7 +58,14 @@ func ReadStat(pid int) (Stat, error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	// The kernel counts in clock ticks of 1/100 s (USER_HZ) on Linux.
-	return Stat{PPID: ppid, CPU: time.Duration(ut+st) * 10 * time.Millisecond}, nil
+	return Stat{State: f[0][0], PPID: ppid, CPU: time.Duration(ut+st) * 10 * time.Millisecond}, nil
+}
+
+// Gone reports whether process pid has ended: it does not exist, or it is
+// a zombie its parent has not reaped yet.
+func Gone(pid int) bool {
+	st, err := ReadStat(pid)
+	return err != nil || st.State == 'Z'
 }
 
 // Tree returns the process root and every process below it, each with the

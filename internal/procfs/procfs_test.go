@@ -47,3 +47,27 @@ func TestSelf(t *testing.T) {
 		t.Errorf("tree CPU of the root %s, less than %s read before", tree[pid], st.CPU)
 	}
 }
+
+// TestGone: a running process is not gone; one that exited is, as a
+// zombie before it is reaped and after.
+func TestGone(t *testing.T) {
+	if Gone(os.Getpid()) {
+		t.Fatal("the test's own process is gone")
+	}
+	child := exec.Command("true")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := child.Process.Pid
+	for deadline := time.Now().Add(10 * time.Second); !Gone(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("an exited child (a zombie) is not gone")
+		}
+	}
+	if err := child.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !Gone(pid) {
+		t.Error("a reaped child is not gone")
+	}
+}

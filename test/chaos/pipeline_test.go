@@ -25,6 +25,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/simworld/fault"
 	"github.com/shopstream/shopstream/ingest/webhook"
 	"github.com/shopstream/shopstream/internal/pipelinetest"
+	"github.com/shopstream/shopstream/internal/procfs"
 	"github.com/shopstream/shopstream/internal/testenv"
 )
 
@@ -357,7 +358,7 @@ func (b *broker) kill() error {
 		return fmt.Errorf("kill broker %d: %w", pid, err)
 	}
 	for syscall.Kill(pid, 0) == nil {
-		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(st), ") Z ") {
+		if procfs.Gone(pid) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -93,8 +93,13 @@ func (w *Warehouse) spawn() (*exec.Cmd, <-chan error, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start warehouse process: %w", err)
 	}
+	// The channel yields the exit error once and is then closed: waitHealthy
+	// may have taken the error already when Run waits for the exit.
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		exited <- cmd.Wait()
+		close(exited)
+	}()
 	return cmd, exited, nil
 }
 

@@ -221,10 +221,7 @@ func (e *sqpEntity) fields(c codec) {
 	c.boolean(&e.live)
 	c.refField(&e.ref)
 	list(c, &e.days, c.day)
-	c.periodField(&e.c.period)
-	c.int(&e.c.impressions)
-	c.int(&e.c.clicks)
-	c.int(&e.c.purchases)
+	e.c.fields(c)
 }
 
 func (e *termEntity) kind() byte { return entTerm }
@@ -266,6 +263,15 @@ func (e *amzOrderEntity) fields(c codec) {
 		c.boolean(&x.dated)
 		c.day(&x.day)
 	})
+}
+
+// fields is the layout of a search query contribution, as an entity
+// keeps it and as a partial sends it.
+func (x *sqpContrib) fields(c codec) {
+	c.periodField(&x.period)
+	c.int(&x.impressions)
+	c.int(&x.clicks)
+	c.int(&x.purchases)
 }
 
 // entityKinds makes an empty entity of each kind, to decode into.

@@ -204,9 +204,7 @@ func (x *VideoEngagement) fields(c codec) {
 
 func (e *stEntity) kind() byte { return entST }
 func (e *stEntity) fields(c codec) {
-	c.acceptedField(&e.acc)
-	c.boolean(&e.live)
-	c.refField(&e.ref)
+	e.asinRow.fields(c)
 	c.day(&e.day)
 	c.int(&e.sessions)
 	c.int(&e.pageViews)
@@ -217,9 +215,7 @@ func (e *stEntity) fields(c codec) {
 
 func (e *sqpEntity) kind() byte { return entSQP }
 func (e *sqpEntity) fields(c codec) {
-	c.acceptedField(&e.acc)
-	c.boolean(&e.live)
-	c.refField(&e.ref)
+	e.asinRow.fields(c)
 	list(c, &e.days, c.day)
 	e.c.fields(c)
 }
@@ -263,6 +259,14 @@ func (e *amzOrderEntity) fields(c codec) {
 		c.boolean(&x.dated)
 		c.day(&x.day)
 	})
+}
+
+// fields is the layout of the row's part of the entities of an ASIN's
+// report rows (stEntity, sqpEntity), first in theirs.
+func (e *asinRow) fields(c codec) {
+	c.acceptedField(&e.acc)
+	c.boolean(&e.live)
+	c.refField(&e.ref)
 }
 
 // fields is the layout of a search query contribution, as an entity

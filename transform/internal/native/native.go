@@ -292,48 +292,6 @@ func (r *Record) Sub(field string, sub *Record) {
 	}
 }
 
-// Optional wrappers for encoding, in goavro's union form.
-
-// OptStr returns the union value of an optional string: nil for "".
-func OptStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return map[string]any{"string": s}
-}
-
-// OptLongPtr returns the union value of an optional long.
-func OptLongPtr(v *int64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"long": *v}
-}
-
-// OptDoublePtr returns the union value of an optional double.
-func OptDoublePtr(v *float64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"double": *v}
-}
-
-// OptDec returns the union value of an optional decimal.
-func OptDec(v *big.Rat) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"bytes.decimal": v}
-}
-
-// OptDate returns the union value of an optional date.
-func OptDate(t time.Time, ok bool) any {
-	if !ok {
-		return nil
-	}
-	return map[string]any{"int.date": t}
-}
-
 // Writers of Avro binary, for records written field by field without the
 // map (the Avro specification's encodings: strings length-prefixed, an
 // optional value as its union branch, 0 for null, before the value).

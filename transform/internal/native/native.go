@@ -55,50 +55,40 @@ func (r *Record) unwrap(field string) (any, bool) {
 
 // String returns a required string field.
 func (r *Record) String(field string) string {
-	if r.p != nil {
-		switch s := r.lookup(field); {
-		case s == nil:
-			r.fail(field, nil, "string")
-		case s.k == kString:
-			return r.str(s)
-		default:
-			r.mismatch(field, s, "string")
-		}
-		return ""
-	}
-	v, ok := r.unwrap(field)
+	s, ok := r.optString(field)
 	if !ok {
 		r.fail(field, nil, "string")
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		r.fail(field, v, "string")
 	}
 	return s
 }
 
 // OptString returns an optional string field, "" when null.
 func (r *Record) OptString(field string) string {
+	s, _ := r.optString(field)
+	return s
+}
+
+// optString returns a string field and whether it is set.
+func (r *Record) optString(field string) (string, bool) {
 	if r.p != nil {
 		switch s := r.lookup(field); {
 		case s == nil:
 		case s.k == kString:
-			return r.str(s)
+			return r.str(s), true
 		default:
 			r.mismatch(field, s, "string")
 		}
-		return ""
+		return "", false
 	}
 	v, ok := r.unwrap(field)
 	if !ok {
-		return ""
+		return "", false
 	}
 	s, ok := v.(string)
 	if !ok {
 		r.fail(field, v, "string")
 	}
-	return s
+	return s, ok
 }
 
 // Long returns a required long field.

@@ -261,8 +261,8 @@ func (e *amzOrderEntity) fields(c codec) {
 	})
 }
 
-// fields is the layout of the row's part of the entities of an ASIN's
-// report rows (stEntity, sqpEntity), first in theirs.
+// fields is the layout of what the entities of an ASIN's report rows
+// (stEntity, sqpEntity) keep of the row; their layouts start with it.
 func (e *asinRow) fields(c codec) {
 	c.acceptedField(&e.acc)
 	c.boolean(&e.live)

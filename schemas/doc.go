@@ -67,7 +67,8 @@
 // by the branch name, e.g. map[string]any{"string": "B07N4M94X4"},
 // map[string]any{"bytes.decimal": big.NewRat(23844, 100)},
 // map[string]any{"long.timestamp-millis": t} or map[string]any{"int.date": d};
-// goavro.Union builds it. A null is plain nil.
+// goavro.Union builds it, and [OptString], [OptLong] and their siblings build
+// the value of an optional field. A null is plain nil.
 //
 // goavro cuts a decimal to the schema's scale without an error, rounding
 // toward negative infinity (12.34567 is written as 12.3456, -12.34567 as

@@ -29,11 +29,8 @@ func TestBackfillCLI(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "backfill", "tiktokbiz", "--since", since)
-		cmd.Env = append(os.Environ(),
-			"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(k.Brokers, ","),
-			"SHOPSTREAM_SCHEMA_REGISTRY_URL="+k.RegistryURL,
+		cmd.Env = append(append(os.Environ(), k.Env()...),
 			"SHOPSTREAM_SOURCES_SIMULATE=true",
-			"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+k.Prefix,
 			"SHOPSTREAM_LOG_LEVEL=warn")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

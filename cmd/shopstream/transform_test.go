@@ -62,12 +62,9 @@ func TestTransformCommand(t *testing.T) {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin, "transform")
-	cmd.Env = append(os.Environ(),
-		"SHOPSTREAM_KAFKA_BROKERS="+strings.Join(brokers, ","),
-		"SHOPSTREAM_SCHEMA_REGISTRY_URL="+k.RegistryURL,
+	cmd.Env = append(append(os.Environ(), k.Env()...),
 		"SHOPSTREAM_METRICS_LISTEN="+metricsAddr,
 		"SHOPSTREAM_LOG_LEVEL=debug",
-		"SHOPSTREAM_KAFKA_TOPIC_PREFIX="+prefix,
 		"SHOPSTREAM_TRANSFORM_GROUP="+prefix+"group",
 		"SHOPSTREAM_TRANSFORM_INSTANCE_ID=a",
 		"SHOPSTREAM_TRANSFORM_PARTITIONS=2",

@@ -40,34 +40,6 @@ func meta(entity, op string, ts time.Time) map[string]any {
 	return map[string]any{"source": Source, "entity": entity, "op": op, "source_ts": ts.UTC()}
 }
 
-func optStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return map[string]any{"string": s}
-}
-
-func optLong(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return map[string]any{"long": *p}
-}
-
-func optDouble(p *float64) any {
-	if p == nil {
-		return nil
-	}
-	return map[string]any{"double": *p}
-}
-
-func optBool(p *bool) any {
-	if p == nil {
-		return nil
-	}
-	return map[string]any{"boolean": *p}
-}
-
 // optBoolString reads the Orders API's "true"/"false" strings.
 func optBoolString(s string) (any, error) {
 	switch strings.ToLower(s) {
@@ -184,21 +156,21 @@ func (m Mapper) Order(o Order) (Record, error) {
 	var money moneyFields
 	v["amazon_order_id"] = o.AmazonOrderID
 	v["marketplace_id"] = mp
-	v["seller_order_id"] = optStr(o.SellerOrderID)
+	v["seller_order_id"] = schemas.OptString(o.SellerOrderID)
 	v["purchase_date"] = purchased
 	v["last_update_date"] = updated
 	v["order_status"] = o.OrderStatus
-	v["fulfillment_channel"] = optStr(o.FulfillmentChannel)
-	v["sales_channel"] = optStr(o.SalesChannel)
-	v["order_channel"] = optStr(o.OrderChannel)
-	v["ship_service_level"] = optStr(o.ShipServiceLevel)
-	v["shipment_service_level_category"] = optStr(o.ShipmentServiceLevelCategory)
-	v["order_type"] = optStr(o.OrderType)
+	v["fulfillment_channel"] = schemas.OptString(o.FulfillmentChannel)
+	v["sales_channel"] = schemas.OptString(o.SalesChannel)
+	v["order_channel"] = schemas.OptString(o.OrderChannel)
+	v["ship_service_level"] = schemas.OptString(o.ShipServiceLevel)
+	v["shipment_service_level_category"] = schemas.OptString(o.ShipmentServiceLevelCategory)
+	v["order_type"] = schemas.OptString(o.OrderType)
 	v["order_total_amount"] = money.opt("OrderTotal", o.OrderTotal)
-	v["currency_code"] = optStr(money.currency)
-	v["number_of_items_shipped"] = optLong(o.NumberOfItemsShipped)
-	v["number_of_items_unshipped"] = optLong(o.NumberOfItemsUnshipped)
-	v["payment_method"] = optStr(o.PaymentMethod)
+	v["currency_code"] = schemas.OptString(money.currency)
+	v["number_of_items_shipped"] = schemas.OptLong(o.NumberOfItemsShipped)
+	v["number_of_items_unshipped"] = schemas.OptLong(o.NumberOfItemsUnshipped)
+	v["payment_method"] = schemas.OptString(o.PaymentMethod)
 	details := make([]any, 0, len(o.PaymentMethodDetails))
 	for _, d := range o.PaymentMethodDetails {
 		details = append(details, d)
@@ -213,22 +185,22 @@ func (m Mapper) Order(o Order) (Record, error) {
 			return fail(fmt.Errorf("%s: %w", field, err))
 		}
 	}
-	v["is_business_order"] = optBool(o.IsBusinessOrder)
-	v["is_prime"] = optBool(o.IsPrime)
-	v["is_premium_order"] = optBool(o.IsPremiumOrder)
-	v["is_global_express_enabled"] = optBool(o.IsGlobalExpressEnabled)
-	v["is_replacement_order"] = optBool(o.IsReplacementOrder)
-	v["replaced_order_id"] = optStr(o.ReplacedOrderID)
-	v["is_estimated_ship_date_set"] = optBool(o.IsEstimatedShipDateSet)
-	v["is_sold_by_ab"] = optBool(o.IsSoldByAB)
-	v["is_iba"] = optBool(o.IsIBA)
-	v["is_ispu"] = optBool(o.IsISPU)
-	v["is_access_point_order"] = optBool(o.IsAccessPointOrder)
-	v["has_regulated_items"] = optBool(o.HasRegulatedItems)
-	v["easy_ship_shipment_status"] = optStr(o.EasyShipShipmentStatus)
-	v["electronic_invoice_status"] = optStr(o.ElectronicInvoiceStatus)
-	v["buyer_invoice_preference"] = optStr(o.BuyerInvoicePreference)
-	v["seller_display_name"] = optStr(o.SellerDisplayName)
+	v["is_business_order"] = schemas.OptBool(o.IsBusinessOrder)
+	v["is_prime"] = schemas.OptBool(o.IsPrime)
+	v["is_premium_order"] = schemas.OptBool(o.IsPremiumOrder)
+	v["is_global_express_enabled"] = schemas.OptBool(o.IsGlobalExpressEnabled)
+	v["is_replacement_order"] = schemas.OptBool(o.IsReplacementOrder)
+	v["replaced_order_id"] = schemas.OptString(o.ReplacedOrderID)
+	v["is_estimated_ship_date_set"] = schemas.OptBool(o.IsEstimatedShipDateSet)
+	v["is_sold_by_ab"] = schemas.OptBool(o.IsSoldByAB)
+	v["is_iba"] = schemas.OptBool(o.IsIBA)
+	v["is_ispu"] = schemas.OptBool(o.IsISPU)
+	v["is_access_point_order"] = schemas.OptBool(o.IsAccessPointOrder)
+	v["has_regulated_items"] = schemas.OptBool(o.HasRegulatedItems)
+	v["easy_ship_shipment_status"] = schemas.OptString(o.EasyShipShipmentStatus)
+	v["electronic_invoice_status"] = schemas.OptString(o.ElectronicInvoiceStatus)
+	v["buyer_invoice_preference"] = schemas.OptString(o.BuyerInvoicePreference)
+	v["seller_display_name"] = schemas.OptString(o.SellerDisplayName)
 	if money.err != nil {
 		return fail(money.err)
 	}
@@ -268,10 +240,10 @@ func (m Mapper) OrderItem(o Order, line OrderLine) (Record, error) {
 	v["marketplace_id"] = mp
 	v["order_item_id"] = line.LineID
 	v["asin"] = it.ASIN
-	v["seller_sku"] = optStr(it.SellerSKU)
-	v["title"] = optStr(it.Title)
+	v["seller_sku"] = schemas.OptString(it.SellerSKU)
+	v["title"] = schemas.OptString(it.Title)
 	v["quantity_ordered"] = it.QuantityOrdered
-	v["quantity_shipped"] = optLong(it.QuantityShipped)
+	v["quantity_shipped"] = schemas.OptLong(it.QuantityShipped)
 	v["number_of_items"] = nil
 	if it.ProductInfo != nil && it.ProductInfo.NumberOfItems != "" {
 		var n int64
@@ -281,7 +253,7 @@ func (m Mapper) OrderItem(o Order, line OrderLine) (Record, error) {
 		v["number_of_items"] = map[string]any{"long": n}
 	}
 	v["purchase_date"] = purchase
-	v["order_status"] = optStr(status)
+	v["order_status"] = schemas.OptString(status)
 	v["item_price"] = money.opt("ItemPrice", it.ItemPrice)
 	v["shipping_price"] = money.opt("ShippingPrice", it.ShippingPrice)
 	v["item_tax"] = money.opt("ItemTax", it.ItemTax)
@@ -294,10 +266,10 @@ func (m Mapper) OrderItem(o Order, line OrderLine) (Record, error) {
 	v["cod_fee_discount"] = money.opt("CODFeeDiscount", it.CODFeeDiscount)
 	v["points_granted_number"], v["points_granted_value"] = nil, nil
 	if p := it.PointsGranted; p != nil {
-		v["points_granted_number"] = optLong(p.PointsNumber)
+		v["points_granted_number"] = schemas.OptLong(p.PointsNumber)
 		v["points_granted_value"] = money.opt("PointsGranted.PointsMonetaryValue", p.PointsMonetaryValue)
 	}
-	v["currency_code"] = optStr(money.currency)
+	v["currency_code"] = schemas.OptString(money.currency)
 	ids := make([]any, 0, len(it.PromotionIDs))
 	for _, id := range it.PromotionIDs {
 		ids = append(ids, id)
@@ -306,27 +278,27 @@ func (m Mapper) OrderItem(o Order, line OrderLine) (Record, error) {
 	if v["is_gift"], err = optBoolString(it.IsGift); err != nil {
 		return fail(fmt.Errorf("IsGift: %w", err))
 	}
-	v["condition_id"] = optStr(it.ConditionID)
-	v["condition_subtype_id"] = optStr(it.ConditionSubtypeID)
-	v["condition_note"] = optStr(it.ConditionNote)
+	v["condition_id"] = schemas.OptString(it.ConditionID)
+	v["condition_subtype_id"] = schemas.OptString(it.ConditionSubtypeID)
+	v["condition_note"] = schemas.OptString(it.ConditionNote)
 	if v["scheduled_delivery_start_date"], err = optTime(it.ScheduledDeliveryStartDate); err != nil {
 		return fail(fmt.Errorf("ScheduledDeliveryStartDate: %w", err))
 	}
 	if v["scheduled_delivery_end_date"], err = optTime(it.ScheduledDeliveryEndDate); err != nil {
 		return fail(fmt.Errorf("ScheduledDeliveryEndDate: %w", err))
 	}
-	v["price_designation"] = optStr(it.PriceDesignation)
-	v["serial_number_required"] = optBool(it.SerialNumberRequired)
-	v["is_transparency"] = optBool(it.IsTransparency)
-	v["ioss_number"] = optStr(it.IossNumber)
-	v["store_chain_store_id"] = optStr(it.StoreChainStoreID)
-	v["deemed_reseller_category"] = optStr(it.DeemedResellerCategory)
+	v["price_designation"] = schemas.OptString(it.PriceDesignation)
+	v["serial_number_required"] = schemas.OptBool(it.SerialNumberRequired)
+	v["is_transparency"] = schemas.OptBool(it.IsTransparency)
+	v["ioss_number"] = schemas.OptString(it.IossNumber)
+	v["store_chain_store_id"] = schemas.OptString(it.StoreChainStoreID)
+	v["deemed_reseller_category"] = schemas.OptString(it.DeemedResellerCategory)
 	v["is_buyer_requested_cancel"], v["buyer_cancel_reason"] = nil, nil
 	if b := it.BuyerRequestedCancel; b != nil {
 		if v["is_buyer_requested_cancel"], err = optBoolString(b.IsBuyerRequestedCancel); err != nil {
 			return fail(fmt.Errorf("BuyerRequestedCancel: %w", err))
 		}
-		v["buyer_cancel_reason"] = optStr(b.BuyerCancelReason)
+		v["buyer_cancel_reason"] = schemas.OptString(b.BuyerCancelReason)
 	}
 	if money.err != nil {
 		return fail(money.err)
@@ -368,9 +340,9 @@ func (m Mapper) SalesTraffic(d SalesTrafficDay) ([]Record, error) {
 		v["date_time_zone"] = m.zoneName()
 		v["asin_granularity"] = gran
 		v["parent_asin"] = row.ParentAsin
-		v["child_asin"] = optStr(row.ChildAsin)
-		v["sku"] = optStr(row.SKU)
-		v["report_id"] = optStr(d.ReportID)
+		v["child_asin"] = schemas.OptString(row.ChildAsin)
+		v["sku"] = schemas.OptString(row.SKU)
+		v["report_id"] = schemas.OptString(d.ReportID)
 		sales := money.amount("orderedProductSales", &s.OrderedProductSales)
 		if sales == nil {
 			if money.err != nil {
@@ -387,22 +359,22 @@ func (m Mapper) SalesTraffic(d SalesTrafficDay) ([]Record, error) {
 			return fail(errors.New("orderedProductSales has no currencyCode"))
 		}
 		v["currency_code"] = money.currency
-		v["units_ordered"], v["units_ordered_b2b"] = s.UnitsOrdered, optLong(s.UnitsOrderedB2B)
-		v["total_order_items"], v["total_order_items_b2b"] = s.TotalOrderItems, optLong(s.TotalOrderItemsB2B)
-		v["browser_sessions"], v["browser_sessions_b2b"] = t.BrowserSessions, optLong(t.BrowserSessionsB2B)
-		v["mobile_app_sessions"], v["mobile_app_sessions_b2b"] = t.MobileAppSessions, optLong(t.MobileAppSessionsB2B)
-		v["sessions"], v["sessions_b2b"] = t.Sessions, optLong(t.SessionsB2B)
-		v["browser_session_percentage"], v["browser_session_percentage_b2b"] = t.BrowserSessionPercentage, optDouble(t.BrowserSessionPercentageB2B)
-		v["mobile_app_session_percentage"], v["mobile_app_session_percentage_b2b"] = t.MobileAppSessionPercentage, optDouble(t.MobileAppSessionPercentageB2B)
-		v["session_percentage"], v["session_percentage_b2b"] = t.SessionPercentage, optDouble(t.SessionPercentageB2B)
-		v["browser_page_views"], v["browser_page_views_b2b"] = t.BrowserPageViews, optLong(t.BrowserPageViewsB2B)
-		v["mobile_app_page_views"], v["mobile_app_page_views_b2b"] = t.MobileAppPageViews, optLong(t.MobileAppPageViewsB2B)
-		v["page_views"], v["page_views_b2b"] = t.PageViews, optLong(t.PageViewsB2B)
-		v["browser_page_views_percentage"], v["browser_page_views_percentage_b2b"] = t.BrowserPageViewsPercentage, optDouble(t.BrowserPageViewsPercentageB2B)
-		v["mobile_app_page_views_percentage"], v["mobile_app_page_views_percentage_b2b"] = t.MobileAppPageViewsPercentage, optDouble(t.MobileAppPageViewsPercentageB2B)
-		v["page_views_percentage"], v["page_views_percentage_b2b"] = t.PageViewsPercentage, optDouble(t.PageViewsPercentageB2B)
-		v["buy_box_percentage"], v["buy_box_percentage_b2b"] = t.BuyBoxPercentage, optDouble(t.BuyBoxPercentageB2B)
-		v["unit_session_percentage"], v["unit_session_percentage_b2b"] = t.UnitSessionPercentage, optDouble(t.UnitSessionPercentageB2B)
+		v["units_ordered"], v["units_ordered_b2b"] = s.UnitsOrdered, schemas.OptLong(s.UnitsOrderedB2B)
+		v["total_order_items"], v["total_order_items_b2b"] = s.TotalOrderItems, schemas.OptLong(s.TotalOrderItemsB2B)
+		v["browser_sessions"], v["browser_sessions_b2b"] = t.BrowserSessions, schemas.OptLong(t.BrowserSessionsB2B)
+		v["mobile_app_sessions"], v["mobile_app_sessions_b2b"] = t.MobileAppSessions, schemas.OptLong(t.MobileAppSessionsB2B)
+		v["sessions"], v["sessions_b2b"] = t.Sessions, schemas.OptLong(t.SessionsB2B)
+		v["browser_session_percentage"], v["browser_session_percentage_b2b"] = t.BrowserSessionPercentage, schemas.OptDouble(t.BrowserSessionPercentageB2B)
+		v["mobile_app_session_percentage"], v["mobile_app_session_percentage_b2b"] = t.MobileAppSessionPercentage, schemas.OptDouble(t.MobileAppSessionPercentageB2B)
+		v["session_percentage"], v["session_percentage_b2b"] = t.SessionPercentage, schemas.OptDouble(t.SessionPercentageB2B)
+		v["browser_page_views"], v["browser_page_views_b2b"] = t.BrowserPageViews, schemas.OptLong(t.BrowserPageViewsB2B)
+		v["mobile_app_page_views"], v["mobile_app_page_views_b2b"] = t.MobileAppPageViews, schemas.OptLong(t.MobileAppPageViewsB2B)
+		v["page_views"], v["page_views_b2b"] = t.PageViews, schemas.OptLong(t.PageViewsB2B)
+		v["browser_page_views_percentage"], v["browser_page_views_percentage_b2b"] = t.BrowserPageViewsPercentage, schemas.OptDouble(t.BrowserPageViewsPercentageB2B)
+		v["mobile_app_page_views_percentage"], v["mobile_app_page_views_percentage_b2b"] = t.MobileAppPageViewsPercentage, schemas.OptDouble(t.MobileAppPageViewsPercentageB2B)
+		v["page_views_percentage"], v["page_views_percentage_b2b"] = t.PageViewsPercentage, schemas.OptDouble(t.PageViewsPercentageB2B)
+		v["buy_box_percentage"], v["buy_box_percentage_b2b"] = t.BuyBoxPercentage, schemas.OptDouble(t.BuyBoxPercentageB2B)
+		v["unit_session_percentage"], v["unit_session_percentage_b2b"] = t.UnitSessionPercentage, schemas.OptDouble(t.UnitSessionPercentageB2B)
 		key := strings.Join([]string{m.MarketplaceID, d.Day.String(), row.ParentAsin, row.ChildAsin, row.SKU}, ":")
 		out = append(out, Record{Topic: schemas.TopicAmazonSalesTraffic, Key: key, Value: v})
 	}
@@ -448,7 +420,7 @@ func (m Mapper) SearchTerms(p SearchTermsPeriod) ([]Record, error) {
 		v["start_date"] = p.Period.Start.Start(time.UTC)
 		v["end_date"] = p.Period.End.Start(time.UTC)
 		v["date_time_zone"] = m.zoneName()
-		v["report_id"] = optStr(p.ReportID)
+		v["report_id"] = schemas.OptString(p.ReportID)
 		v["department_name"] = g.dept
 		v["search_term"] = g.term
 		v["search_frequency_rank"] = g.rank
@@ -487,7 +459,7 @@ func (m Mapper) SearchQueryPerformance(b SQPBatch) ([]Record, error) {
 		v["end_date"] = end.Start(time.UTC)
 		v["date_time_zone"] = m.zoneName()
 		v["asin"] = r.ASIN
-		v["report_id"] = optStr(b.ReportID)
+		v["report_id"] = schemas.OptString(b.ReportID)
 		q := r.SearchQueryData
 		v["search_query"], v["search_query_score"], v["search_query_volume"] = q.SearchQuery, q.SearchQueryScore, q.SearchQueryVolume
 		im := r.ImpressionData
@@ -507,7 +479,7 @@ func (m Mapper) SearchQueryPerformance(b SQPBatch) ([]Record, error) {
 		v["total_median_purchase_price"] = money.amount("totalMedianPurchasePrice", p.TotalMedianPurchasePrice)
 		v["asin_median_purchase_price"] = money.amount("asinMedianPurchasePrice", p.AsinMedianPurchasePrice)
 		v["total_same_day_shipping_purchase_count"], v["total_one_day_shipping_purchase_count"], v["total_two_day_shipping_purchase_count"] = p.TotalSameDayShippingPurchaseCount, p.TotalOneDayShippingPurchaseCount, p.TotalTwoDayShippingPurchaseCount
-		v["currency_code"] = optStr(money.currency)
+		v["currency_code"] = schemas.OptString(money.currency)
 		if money.err != nil {
 			return fail(money.err)
 		}
@@ -542,10 +514,10 @@ func (m Mapper) CatalogItem(it CatalogItem, capturedAt time.Time) (Record, error
 			continue
 		}
 		for _, r := range sr.ClassificationRanks {
-			cls = append(cls, map[string]any{"classification_id": r.ClassificationID, "title": r.Title, "link": optStr(r.Link), "rank": r.Rank})
+			cls = append(cls, map[string]any{"classification_id": r.ClassificationID, "title": r.Title, "link": schemas.OptString(r.Link), "rank": r.Rank})
 		}
 		for _, r := range sr.DisplayGroupRanks {
-			dgs = append(dgs, map[string]any{"website_display_group": r.WebsiteDisplayGroup, "title": r.Title, "link": optStr(r.Link), "rank": r.Rank})
+			dgs = append(dgs, map[string]any{"website_display_group": r.WebsiteDisplayGroup, "title": r.Title, "link": schemas.OptString(r.Link), "rank": r.Rank})
 		}
 	}
 	v["classification_ranks"], v["display_group_ranks"] = cls, dgs
@@ -558,15 +530,15 @@ func (m Mapper) CatalogItem(it CatalogItem, capturedAt time.Time) (Record, error
 		if s.MarketplaceID != m.MarketplaceID {
 			continue
 		}
-		v["item_name"], v["brand"], v["manufacturer"] = optStr(s.ItemName), optStr(s.Brand), optStr(s.Manufacturer)
-		v["model_number"], v["part_number"] = optStr(s.ModelNumber), optStr(s.PartNumber)
-		v["color"], v["size"], v["style"] = optStr(s.Color), optStr(s.Size), optStr(s.Style)
-		v["item_classification"] = optStr(s.ItemClassification)
+		v["item_name"], v["brand"], v["manufacturer"] = schemas.OptString(s.ItemName), schemas.OptString(s.Brand), schemas.OptString(s.Manufacturer)
+		v["model_number"], v["part_number"] = schemas.OptString(s.ModelNumber), schemas.OptString(s.PartNumber)
+		v["color"], v["size"], v["style"] = schemas.OptString(s.Color), schemas.OptString(s.Size), schemas.OptString(s.Style)
+		v["item_classification"] = schemas.OptString(s.ItemClassification)
 		if bc := s.BrowseClassification; bc != nil {
-			v["browse_classification_id"], v["browse_classification_name"] = optStr(bc.ClassificationID), optStr(bc.DisplayName)
+			v["browse_classification_id"], v["browse_classification_name"] = schemas.OptString(bc.ClassificationID), schemas.OptString(bc.DisplayName)
 		}
-		v["website_display_group"], v["website_display_group_name"] = optStr(s.WebsiteDisplayGroup), optStr(s.WebsiteDisplayGroupName)
-		v["package_quantity"] = optLong(s.PackageQuantity)
+		v["website_display_group"], v["website_display_group_name"] = schemas.OptString(s.WebsiteDisplayGroup), schemas.OptString(s.WebsiteDisplayGroupName)
+		v["package_quantity"] = schemas.OptLong(s.PackageQuantity)
 		if s.ReleaseDate != "" {
 			d, err := ParseDate(s.ReleaseDate)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Source is the source field of every record this package maps.
@@ -256,26 +258,12 @@ func timeUnion(s int64) any {
 	return map[string]any{"long.timestamp-millis": unix(s)}
 }
 
-func str(s string) any {
-	if s == "" {
-		return nil
-	}
-	return map[string]any{"string": s}
-}
-
-func boolean(b *bool) any {
-	if b == nil {
-		return nil
-	}
-	return map[string]any{"boolean": *b}
-}
-
-func long(n *int64) any {
-	if n == nil {
-		return nil
-	}
-	return map[string]any{"long": *n}
-}
+// The optional values of the records' dense literals, by short names.
+var (
+	str     = schemas.OptString
+	boolean = schemas.OptBool
+	long    = schemas.OptLong
+)
 
 func decimalUnion(s string) (any, error) { return decimalUnionScale(s, 4) }
 

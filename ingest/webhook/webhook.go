@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/schemas"
 )
 
 // Path is where TikTok delivers; Pattern is its http.ServeMux pattern.
@@ -183,9 +185,5 @@ func Record(ev Event, receivedAt time.Time) map[string]any {
 	return rec
 }
 
-func str(s string) any {
-	if s == "" {
-		return nil
-	}
-	return map[string]any{"string": s}
-}
+// str is schemas.OptString by a short name, for the record's dense literal.
+var str = schemas.OptString

@@ -104,6 +104,13 @@ func Context(t testing.TB) context.Context {
 // Topic returns the test's name of a logical topic.
 func (e *Kafka) Topic(logical string) string { return e.Prefix + logical }
 
+// Env configures a shopstream command to use this share of the broker:
+// the brokers, the registry and the topic prefix.
+func (e *Kafka) Env() []string {
+	return []string{"SHOPSTREAM_KAFKA_BROKERS=" + strings.Join(e.Brokers, ","),
+		"SHOPSTREAM_SCHEMA_REGISTRY_URL=" + e.RegistryURL, "SHOPSTREAM_KAFKA_TOPIC_PREFIX=" + e.Prefix}
+}
+
 // ClientOpts connect a client to the broker.
 func (e *Kafka) ClientOpts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(e.Brokers...)} }
 

@@ -204,9 +204,7 @@ func (x *VideoEngagement) fields(c codec) {
 
 func (e *stEntity) kind() byte { return entST }
 func (e *stEntity) fields(c codec) {
-	c.acceptedField(&e.acc)
-	c.boolean(&e.live)
-	c.refField(&e.ref)
+	e.asinRow.fields(c)
 	c.day(&e.day)
 	c.int(&e.sessions)
 	c.int(&e.pageViews)
@@ -217,14 +215,9 @@ func (e *stEntity) fields(c codec) {
 
 func (e *sqpEntity) kind() byte { return entSQP }
 func (e *sqpEntity) fields(c codec) {
-	c.acceptedField(&e.acc)
-	c.boolean(&e.live)
-	c.refField(&e.ref)
+	e.asinRow.fields(c)
 	list(c, &e.days, c.day)
-	c.periodField(&e.c.period)
-	c.int(&e.c.impressions)
-	c.int(&e.c.clicks)
-	c.int(&e.c.purchases)
+	e.c.fields(c)
 }
 
 func (e *termEntity) kind() byte { return entTerm }
@@ -266,6 +259,23 @@ func (e *amzOrderEntity) fields(c codec) {
 		c.boolean(&x.dated)
 		c.day(&x.day)
 	})
+}
+
+// fields is the layout of what the entities of an ASIN's report rows
+// (stEntity, sqpEntity) keep of the row; their layouts start with it.
+func (e *asinRow) fields(c codec) {
+	c.acceptedField(&e.acc)
+	c.boolean(&e.live)
+	c.refField(&e.ref)
+}
+
+// fields is the layout of a search query contribution, as an entity
+// keeps it and as a partial sends it.
+func (x *sqpContrib) fields(c codec) {
+	c.periodField(&x.period)
+	c.int(&x.impressions)
+	c.int(&x.clicks)
+	c.int(&x.purchases)
 }
 
 // entityKinds makes an empty entity of each kind, to decode into.

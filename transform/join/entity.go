@@ -418,22 +418,29 @@ const (
 	entAmazonOrder
 )
 
-// stEntity is a sales & traffic row.
-type stEntity struct {
-	acc                        accepted
-	live                       bool
-	ref                        identity.Ref
-	day                        Day
-	sessions, pageViews, units int64
-	currency                   string
-	amount                     amount
+// asinRow is what an entity of one row of an ASIN's report keeps of the
+// row: the last change accepted, whether the row is live (not deleted),
+// and the ASIN, the one channel product it reaches.
+type asinRow struct {
+	acc  accepted
+	live bool
+	ref  identity.Ref
 }
 
-func (e *stEntity) refs() []identity.Ref {
+func (e *asinRow) refs() []identity.Ref {
 	if !e.live {
 		return nil
 	}
 	return []identity.Ref{e.ref}
+}
+
+// stEntity is a sales & traffic row.
+type stEntity struct {
+	asinRow
+	day                        Day
+	sessions, pageViews, units int64
+	currency                   string
+	amount                     amount
 }
 
 func (e *stEntity) partials(f *Facts, out *partialSet) {
@@ -448,18 +455,9 @@ func (e *stEntity) partials(f *Facts, out *partialSet) {
 // sqpEntity is a search query performance row: its figures on every day
 // of its period when the period is a week (rowPeriod).
 type sqpEntity struct {
-	acc  accepted
-	live bool
-	ref  identity.Ref
+	asinRow
 	days []Day
 	c    sqpContrib
-}
-
-func (e *sqpEntity) refs() []identity.Ref {
-	if !e.live {
-		return nil
-	}
-	return []identity.Ref{e.ref}
 }
 
 func (e *sqpEntity) partials(f *Facts, out *partialSet) {

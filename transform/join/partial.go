@@ -83,12 +83,7 @@ func (p *Partial) fields(c codec) {
 		c.int(&p.units)
 		c.moneyField(&p.amzMoney)
 	}
-	list(c, &p.sqp, func(x *sqpContrib) {
-		c.periodField(&x.period)
-		c.int(&x.impressions)
-		c.int(&x.clicks)
-		c.int(&x.purchases)
-	})
+	list(c, &p.sqp, func(x *sqpContrib) { x.fields(c) })
 	list(c, &p.terms, func(x *termContrib) {
 		c.periodField(&x.period)
 		c.termRankField(&x.term)

@@ -26,10 +26,10 @@ type partitioned struct {
 	// budget is the most entities a partition relinks per batch (0: no
 	// bound); spread counts the batches a relink was left unfinished.
 	budget, spread int
-	t              *testing.T
+	t              testing.TB
 }
 
-func newPartitioned(t *testing.T, cfg Config, n int) *partitioned {
+func newPartitioned(t testing.TB, cfg Config, n int) *partitioned {
 	p := &partitioned{links: NewMemLinks(), rows: map[RowKey][]byte{}, out: map[string]Row{}, t: t}
 	for range n {
 		p.facts = append(p.facts, NewFacts(cfg, memStore{}, p.links))

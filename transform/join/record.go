@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/shopstream/shopstream/schemas"
-	"github.com/shopstream/shopstream/transform/internal/native"
 )
 
 // TopicProductDaily is the topic of joined rows.
@@ -41,7 +40,7 @@ func (r Row) Record() map[string]any {
 	for _, t := range r.SearchTermRanks {
 		terms = append(terms, map[string]any{
 			"search_term":           t.Term,
-			"department_name":       native.OptStr(t.Department),
+			"department_name":       schemas.OptString(t.Department),
 			"search_frequency_rank": t.FrequencyRank,
 			"click_share_rank":      t.ClickShareRank,
 			"click_share":           map[string]any{"double": t.ClickShare},
@@ -50,7 +49,7 @@ func (r Row) Record() map[string]any {
 	}
 	var start, end any
 	if p := r.SearchPeriod; p != nil {
-		start, end = native.OptDate(p.Start.Time(), true), native.OptDate(p.End.Time(), true)
+		start, end = schemas.OptDate(p.Start.Time(), true), schemas.OptDate(p.End.Time(), true)
 	}
 	return map[string]any{
 		"event_id":                      r.eventID(),
@@ -63,33 +62,33 @@ func (r Row) Record() map[string]any {
 		"product_key":                   r.ProductKey,
 		"date":                          r.Day.Time(),
 		"date_time_zone":                r.Zone,
-		"tiktok_views":                  native.OptLongPtr(r.TikTokViews),
-		"tiktok_watch_time_seconds":     native.OptDoublePtr(r.TikTokWatchTimeSeconds),
-		"tiktok_saves":                  native.OptLongPtr(r.TikTokSaves),
-		"tiktok_shares":                 native.OptLongPtr(r.TikTokShares),
-		"tiktok_likes":                  native.OptLongPtr(r.TikTokLikes),
-		"tiktok_comments":               native.OptLongPtr(r.TikTokComments),
-		"tiktok_product_impressions":    native.OptLongPtr(r.TikTokProductImpressions),
-		"tiktok_product_clicks":         native.OptLongPtr(r.TikTokProductClicks),
-		"tiktok_attention_provenance":   native.OptStr(r.TikTokAttentionProvenance),
-		"tiktok_currency":               native.OptStr(r.TikTokCurrency),
-		"tiktok_video_gmv":              native.OptDec(r.TikTokVideoGMV),
-		"tiktok_orders":                 native.OptLongPtr(r.TikTokOrders),
-		"tiktok_units":                  native.OptLongPtr(r.TikTokUnits),
-		"tiktok_gmv":                    native.OptDec(r.TikTokGMV),
+		"tiktok_views":                  schemas.OptLong(r.TikTokViews),
+		"tiktok_watch_time_seconds":     schemas.OptDouble(r.TikTokWatchTimeSeconds),
+		"tiktok_saves":                  schemas.OptLong(r.TikTokSaves),
+		"tiktok_shares":                 schemas.OptLong(r.TikTokShares),
+		"tiktok_likes":                  schemas.OptLong(r.TikTokLikes),
+		"tiktok_comments":               schemas.OptLong(r.TikTokComments),
+		"tiktok_product_impressions":    schemas.OptLong(r.TikTokProductImpressions),
+		"tiktok_product_clicks":         schemas.OptLong(r.TikTokProductClicks),
+		"tiktok_attention_provenance":   schemas.OptString(r.TikTokAttentionProvenance),
+		"tiktok_currency":               schemas.OptString(r.TikTokCurrency),
+		"tiktok_video_gmv":              schemas.OptDecimal(r.TikTokVideoGMV),
+		"tiktok_orders":                 schemas.OptLong(r.TikTokOrders),
+		"tiktok_units":                  schemas.OptLong(r.TikTokUnits),
+		"tiktok_gmv":                    schemas.OptDecimal(r.TikTokGMV),
 		"amazon_search_period_start":    start,
 		"amazon_search_period_end":      end,
-		"amazon_search_impressions":     native.OptLongPtr(r.SearchImpressions),
-		"amazon_search_clicks":          native.OptLongPtr(r.SearchClicks),
-		"amazon_search_purchases":       native.OptLongPtr(r.SearchPurchases),
+		"amazon_search_impressions":     schemas.OptLong(r.SearchImpressions),
+		"amazon_search_clicks":          schemas.OptLong(r.SearchClicks),
+		"amazon_search_purchases":       schemas.OptLong(r.SearchPurchases),
 		"amazon_search_term_ranks":      terms,
-		"amazon_best_sellers_rank_best": native.OptLongPtr(r.BestSellersRankBest),
-		"amazon_best_sellers_rank_avg":  native.OptDoublePtr(r.BestSellersRankAvg),
-		"amazon_sessions":               native.OptLongPtr(r.AmazonSessions),
-		"amazon_page_views":             native.OptLongPtr(r.AmazonPageViews),
-		"amazon_units":                  native.OptLongPtr(r.AmazonUnits),
-		"amazon_currency":               native.OptStr(r.AmazonCurrency),
-		"amazon_sales":                  native.OptDec(r.AmazonSales),
-		"amazon_orders":                 native.OptLongPtr(r.AmazonOrders),
+		"amazon_best_sellers_rank_best": schemas.OptLong(r.BestSellersRankBest),
+		"amazon_best_sellers_rank_avg":  schemas.OptDouble(r.BestSellersRankAvg),
+		"amazon_sessions":               schemas.OptLong(r.AmazonSessions),
+		"amazon_page_views":             schemas.OptLong(r.AmazonPageViews),
+		"amazon_units":                  schemas.OptLong(r.AmazonUnits),
+		"amazon_currency":               schemas.OptString(r.AmazonCurrency),
+		"amazon_sales":                  schemas.OptDecimal(r.AmazonSales),
+		"amazon_orders":                 schemas.OptLong(r.AmazonOrders),
 	}
 }

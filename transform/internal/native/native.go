@@ -55,50 +55,40 @@ func (r *Record) unwrap(field string) (any, bool) {
 
 // String returns a required string field.
 func (r *Record) String(field string) string {
-	if r.p != nil {
-		switch s := r.lookup(field); {
-		case s == nil:
-			r.fail(field, nil, "string")
-		case s.k == kString:
-			return r.str(s)
-		default:
-			r.mismatch(field, s, "string")
-		}
-		return ""
-	}
-	v, ok := r.unwrap(field)
+	s, ok := r.optString(field)
 	if !ok {
 		r.fail(field, nil, "string")
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		r.fail(field, v, "string")
 	}
 	return s
 }
 
 // OptString returns an optional string field, "" when null.
 func (r *Record) OptString(field string) string {
+	s, _ := r.optString(field)
+	return s
+}
+
+// optString returns a string field and whether it is set.
+func (r *Record) optString(field string) (string, bool) {
 	if r.p != nil {
 		switch s := r.lookup(field); {
 		case s == nil:
 		case s.k == kString:
-			return r.str(s)
+			return r.str(s), true
 		default:
 			r.mismatch(field, s, "string")
 		}
-		return ""
+		return "", false
 	}
 	v, ok := r.unwrap(field)
 	if !ok {
-		return ""
+		return "", false
 	}
 	s, ok := v.(string)
 	if !ok {
 		r.fail(field, v, "string")
 	}
-	return s
+	return s, ok
 }
 
 // Long returns a required long field.
@@ -290,48 +280,6 @@ func (r *Record) Sub(field string, sub *Record) {
 	if r.err == nil && sub.err != nil {
 		r.err = fmt.Errorf("%s: %w", field, sub.err)
 	}
-}
-
-// Optional wrappers for encoding, in goavro's union form.
-
-// OptStr returns the union value of an optional string: nil for "".
-func OptStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return map[string]any{"string": s}
-}
-
-// OptLongPtr returns the union value of an optional long.
-func OptLongPtr(v *int64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"long": *v}
-}
-
-// OptDoublePtr returns the union value of an optional double.
-func OptDoublePtr(v *float64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"double": *v}
-}
-
-// OptDec returns the union value of an optional decimal.
-func OptDec(v *big.Rat) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"bytes.decimal": v}
-}
-
-// OptDate returns the union value of an optional date.
-func OptDate(t time.Time, ok bool) any {
-	if !ok {
-		return nil
-	}
-	return map[string]any{"int.date": t}
 }
 
 // Writers of Avro binary, for records written field by field without the

@@ -36,16 +36,3 @@ func TestRecordReads(t *testing.T) {
 		t.Errorf("sticky error %v", err)
 	}
 }
-
-func TestOptionalWrappers(t *testing.T) {
-	if OptStr("") != nil || OptStr("x").(map[string]any)["string"] != "x" {
-		t.Error("OptStr")
-	}
-	v := int64(2)
-	if OptLongPtr(nil) != nil || OptLongPtr(&v).(map[string]any)["long"] != int64(2) {
-		t.Error("OptLongPtr")
-	}
-	if OptDate(time.Time{}, false) != nil || OptDec(nil) != nil || OptDoublePtr(nil) != nil {
-		t.Error("nil wrappers")
-	}
-}

@@ -1,0 +1,58 @@
+package schemas
+
+import (
+	"math/big"
+	"time"
+)
+
+// The values of optional fields in the native form (see the package
+// documentation): nil for null, else the value wrapped in its union
+// branch, for the producers that build records as maps.
+
+// OptString returns the union value of an optional string: nil for "".
+func OptString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return map[string]any{"string": s}
+}
+
+// OptLong returns the union value of an optional long.
+func OptLong(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{"long": *v}
+}
+
+// OptDouble returns the union value of an optional double.
+func OptDouble(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{"double": *v}
+}
+
+// OptBool returns the union value of an optional boolean.
+func OptBool(v *bool) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{"boolean": *v}
+}
+
+// OptDecimal returns the union value of an optional decimal.
+func OptDecimal(v *big.Rat) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{"bytes.decimal": v}
+}
+
+// OptDate returns the union value of an optional date: nil unless ok.
+func OptDate(t time.Time, ok bool) any {
+	if !ok {
+		return nil
+	}
+	return map[string]any{"int.date": t}
+}

@@ -596,15 +596,16 @@ func newValueCache(max int64) *valueCache {
 // get returns a copy of the cached value of k (nil when absent), whether
 // the key exists, and whether the cache knew.
 func (c *valueCache) get(k []byte) ([]byte, bool, bool) {
-	var ok bool
-	c.buf, ok = c.c.HasGet(c.buf[:0], k)
-	if !ok || len(c.buf) == 0 {
+	// Straight into a slice of its own (the caller owns the value), not
+	// through c.buf and a second copy.
+	v, ok := c.c.HasGet(nil, k)
+	if !ok || len(v) == 0 {
 		return nil, false, false
 	}
-	if c.buf[0] == 0 {
+	if v[0] == 0 {
 		return nil, false, true
 	}
-	return bytes.Clone(c.buf[1:]), true, true
+	return v[1:], true, true
 }
 
 func (c *valueCache) put(k, v []byte, found bool) {

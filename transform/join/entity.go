@@ -27,7 +27,7 @@ type Store interface {
 // product and whether identity knows it (a clicked ASIN that is not the
 // seller's is not), and the product keys of a TikTok product: the sorted,
 // distinct keys of its SKUs that identity linked to it (none: the product
-// has no linked SKU yet).
+// has no linked SKU yet), which the caller must not modify.
 type Links interface {
 	Key(ref identity.Ref) (key string, linked bool)
 	ProductKeys(shop, product string) []string

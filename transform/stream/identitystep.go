@@ -107,6 +107,11 @@ type identityStep struct {
 	floor   int64
 	res     *identity.Resolver // nil until rebuilt
 	links   int                // link records of the transaction, for metrics
+	now     func() time.Time
+	// conflictsAt is when the conflicts were last counted; conflictsStale
+	// that links moved since (counted).
+	conflictsAt    time.Time
+	conflictsStale bool
 }
 
 func (s *identityStep) reset() { s.res = nil }

@@ -47,7 +47,6 @@ input history is never replayed.`,
 			// process's. The stores' caches live outside the Go heap: the
 			// heap gets what they leave (0 without a limit).
 			softMemoryLimit(state.HeapLimit(a.cfg.Transform.MemoryLimit, a.cfg.Transform.Threads, int64(a.cfg.Transform.CacheMB)<<20))
-			state.CollectByLimit()
 			return a.runStage(cmd.Context(), "transform", false, a.transformParts)
 		}),
 	}

@@ -41,9 +41,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -88,21 +85,6 @@ func OffHeapBytes(c int64) int64 {
 // leaves, and never less than a quarter of total.
 func HeapLimit(total int64, dbs int, c int64) int64 {
 	return max(total-int64(max(dbs, 1))*OffHeapBytes(c), total/4)
-}
-
-// CollectByLimit makes the garbage collector run by the Go heap's soft
-// memory limit alone (debug.SetGCPercent(-1)) when one is set (HeapLimit,
-// or GOMEMLIMIT) and the environment does not set GOGC. With the default
-// GOGC of 100 the transform collected whenever its heap doubled its live
-// size, well below the limit, which left the memory the limit grants
-// unused and cost about 40 % more collections (117 against 82 over a
-// 3-day bench-transform); by the limit, the heap may
-// grow to what the process's memory budget gives it, and no further. A
-// live heap near the limit collects as often either way.
-func CollectByLimit() {
-	if os.Getenv("GOGC") == "" && debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		debug.SetGCPercent(-1)
-	}
 }
 
 // minValueCache is the least memory fastcache takes.

@@ -318,8 +318,8 @@ func (b *bench) report(out io.Writer) error {
 		pct(r.Pebble, r.Gets), pct(r.PebbleAbsent, r.Pebble), r.Scans)
 	fmt.Fprintf(out, "pebble           block cache %d hits, %d misses (%s hit); bloom filters %d lookups answered, %d let through\n",
 		r.BlockCacheHits, r.BlockCacheMisses, pct(r.BlockCacheHits, r.BlockCacheHits+r.BlockCacheMisses), r.FilterHits, r.FilterMisses)
-	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s\n",
-		mib(b.heapInuse), chunkSize, procStatus("VmHWM"))
+	fmt.Fprintf(out, "peak memory      heap in use %s MiB (sampled every %d records), VmHWM %s; %d GC cycles in all\n",
+		mib(b.heapInuse), chunkSize, procStatus("VmHWM"), b.ms.NumGC)
 	if b.deadLetters > 0 {
 		return fmt.Errorf("%d records of the synthetic world were rejected", b.deadLetters)
 	}

@@ -107,8 +107,8 @@ type Transform struct {
 	Partitions int `koanf:"partitions"`
 	// MemoryLimit is the memory of `shopstream transform`, in bytes: the
 	// Go heap's soft limit (as GOMEMLIMIT, which wins when set) is this
-	// less what the stores keep outside the heap (three quarters of
-	// CacheMB per thread); 0 for none.
+	// less what the stores keep outside the heap (state.OffHeapBytes of
+	// CacheMB per thread: 112 MiB at the default 128); 0 for none.
 	MemoryLimit int64 `koanf:"memory_limit"`
 	// MaxTransactionRelinks is the most entities a thread recomputes in
 	// one transaction when links change (a relink of more is spread over

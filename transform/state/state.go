@@ -17,7 +17,8 @@
 // Reads see the transaction's writes first, then a bounded cache of
 // committed values (misses included; outside the Go heap, see
 // valueCache), then pebble. Memory is bounded by Options.CacheBytes:
-// three eighths for that cache, an eighth for pebble's block cache (its
+// three eighths for that cache (rounded up to a multiple of 32 MiB, its
+// unit), an eighth for pebble's block cache (its
 // index, filter and data blocks), a quarter for its two memtables (which
 // pebble charges to the block cache, so that cache is sized for both),
 // the rest for pebble's compactions. DB.ReadStats counts where reads
@@ -77,7 +78,7 @@ func OffHeapBytes(c int64) int64 {
 	if c <= 0 {
 		c = DefaultCacheBytes
 	}
-	return max(c*3/8, minValueCache) + c/8 + 2*max(c/8, 1<<20)
+	return valueCacheBytes(c) + c/8 + 2*max(c/8, 1<<20)
 }
 
 // HeapLimit is the Go heap's soft limit for a process of memory limit total
@@ -87,8 +88,14 @@ func HeapLimit(total int64, dbs int, c int64) int64 {
 	return max(total-int64(max(dbs, 1))*OffHeapBytes(c), total/4)
 }
 
-// minValueCache is the least memory fastcache takes.
-const minValueCache = 32 << 20
+// valueCacheBytes is the memory the value cache of a DB of
+// Options.CacheBytes c takes: asked for three eighths of c, fastcache
+// splits it into 512 buckets of whole 64 KiB chunks, so it takes that
+// rounded up to a multiple of 32 MiB (48 MiB asked takes 64).
+func valueCacheBytes(c int64) int64 {
+	const unit = 512 * 64 << 10
+	return max((c*3/8+unit-1)/unit, 1) * unit
+}
 
 // DefaultMaxCheckpointAge is the default of Options.MaxCheckpointAge.
 const DefaultMaxCheckpointAge = 24 * time.Hour

@@ -592,3 +592,15 @@ func TestReadStats(t *testing.T) {
 		t.Fatalf("pebble's block cache: %d hits, %d misses over three reads of the same %d keys", r.BlockCacheHits, r.BlockCacheMisses, n)
 	}
 }
+
+// TestValueCacheBytes: what OffHeapBytes counts for the value cache is
+// what fastcache reports it may take, for the default and other sizes.
+func TestValueCacheBytes(t *testing.T) {
+	for _, c := range []int64{1 << 20, 64 << 20, DefaultCacheBytes, 200 << 20, 1 << 30} {
+		var s fastcache.Stats
+		newValueCache(c * 3 / 8).c.UpdateStats(&s)
+		if got := valueCacheBytes(c); uint64(got) != s.MaxBytesSize {
+			t.Errorf("cache_mb %d: the value cache is counted as %d bytes, fastcache takes up to %d", c>>20, got, s.MaxBytesSize)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
 	taken.Close()
 	waitNonZero(t, e.warehouseAddr, "SELECT count() FROM tiktok_webhook_events_changes", "webhook events after the receiver's restart")
 	_, body := httpGet(t, "http://"+e.metricsAddr+"/metrics")
-	checkNoRestarts(t, body, "the receiver", others...)
+	checkNoRestarts(t, body, logPath, "the receiver", others...)
 
 	// A second producer with the TikTok Shop stage's transactional id.
 	zombie, err := kgo.NewClient(kgo.SeedBrokers(e.kafkaAddr), kgo.TransactionalID(emit.TransactionalID("tiktokshop", "0")))
@@ -80,7 +80,7 @@ func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
 		t.Errorf("the log does not give the stage's restart with its cause:\n%s", testenv.Grep(string(b), "restarting"))
 	}
 	_, body = httpGet(t, "http://"+e.metricsAddr+"/metrics")
-	checkNoRestarts(t, body, "the TikTok Shop stage", "load", "transform", "ingest-amazon", "ingest-tiktokbiz", "warehouse")
+	checkNoRestarts(t, body, logPath, "the TikTok Shop stage", "load", "transform", "ingest-amazon", "ingest-tiktokbiz", "warehouse")
 
 	// The warehouse child killed: it is restarted, and the loader, which
 	// kept running, loads again.
@@ -93,17 +93,20 @@ func TestRunRestartsOnlyTheFailedPart(t *testing.T) {
 		return restarts(body, "warehouse") >= 1 && metricSum(body, load.MetricRowsInserted) > loaded && warehousePID(t, logPath) != pid
 	})
 	_, body = httpGet(t, "http://"+e.metricsAddr+"/metrics")
-	checkNoRestarts(t, body, "the warehouse", "load", "transform", "ingest-amazon", "ingest-tiktokbiz")
+	checkNoRestarts(t, body, logPath, "the warehouse", "load", "transform", "ingest-amazon", "ingest-tiktokbiz")
 	run.stop(t)
 }
 
 // checkNoRestarts fails t if a part of parts restarted, or has no restart
-// counter, in the /metrics body; failed names what did fail.
-func checkNoRestarts(t *testing.T, body, failed string, parts ...string) {
+// counter, in the /metrics body; failed names what did fail. A restart is
+// reported with the causes run's log (at logPath) gives for it.
+func checkNoRestarts(t *testing.T, body, logPath, failed string, parts ...string) {
 	t.Helper()
 	for _, part := range parts {
 		if n := restarts(body, part); n != 0 {
-			t.Errorf("part %s restarted %v times; only %s failed", part, n, failed)
+			b, _ := os.ReadFile(logPath)
+			t.Errorf("part %s restarted %v times; only %s failed; its log:\n%s", part, n, failed,
+				testenv.Grep(testenv.Grep(string(b), `"stage":"`+part+`"`), "restarting"))
 		}
 		if !strings.Contains(body, supervise.MetricRestarts+`{part="`+part+`"}`) {
 			t.Errorf("no %s for part %s", supervise.MetricRestarts, part)

@@ -18,35 +18,29 @@ func OptString(s string) any {
 }
 
 // OptLong returns the union value of an optional long.
-func OptLong(v *int64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"long": *v}
-}
+func OptLong(v *int64) any { return optional("long", v) }
 
 // OptDouble returns the union value of an optional double.
-func OptDouble(v *float64) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"double": *v}
-}
+func OptDouble(v *float64) any { return optional("double", v) }
 
 // OptBool returns the union value of an optional boolean.
-func OptBool(v *bool) any {
-	if v == nil {
-		return nil
-	}
-	return map[string]any{"boolean": *v}
-}
+func OptBool(v *bool) any { return optional("boolean", v) }
 
-// OptDecimal returns the union value of an optional decimal.
+// OptDecimal returns the union value of an optional decimal (the
+// *big.Rat itself, as goavro takes it).
 func OptDecimal(v *big.Rat) any {
 	if v == nil {
 		return nil
 	}
 	return map[string]any{"bytes.decimal": v}
+}
+
+// optional is the union value of branch holding *v, nil for a nil v.
+func optional[T any](branch string, v *T) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any{branch: *v}
 }
 
 // OptDate returns the union value of an optional date: nil unless ok.

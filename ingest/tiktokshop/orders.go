@@ -107,11 +107,10 @@ func (c *Client) OrdersUpdated(ctx context.Context, from, to time.Time) ([]Order
 		if err := c.call(ctx, "orders.search", http.MethodPost, "/order/202309/orders/search", params, body, true, &d); err != nil {
 			return nil, fmt.Errorf("search orders updated in [%s, %s) page %d: %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), page, err)
 		}
-		orders, err := decodeEach[Order](c, "orders.search", d.Orders)
-		if err != nil {
+		var err error
+		if out, err = appendEach(c, "orders.search", out, d.Orders); err != nil {
 			return nil, err
 		}
-		out = append(out, orders...)
 		if d.NextPageToken == "" {
 			return out, nil
 		}
@@ -139,11 +138,10 @@ func (c *Client) OrderDetail(ctx context.Context, ids ...string) ([]Order, error
 		if err := c.call(ctx, "orders.detail", http.MethodGet, "/order/202309/orders", params, nil, true, &d); err != nil {
 			return nil, fmt.Errorf("order detail of %d ids: %w", n, err)
 		}
-		orders, err := decodeEach[Order](c, "orders.detail", d.Orders)
-		if err != nil {
+		var err error
+		if out, err = appendEach(c, "orders.detail", out, d.Orders); err != nil {
 			return nil, err
 		}
-		out = append(out, orders...)
 		ids = ids[n:]
 	}
 	return out, nil

@@ -95,11 +95,10 @@ func (c *Client) SearchProducts(ctx context.Context, s ProductSearch) ([]Product
 		if err := c.call(ctx, "products.search", http.MethodPost, "/product/202309/products/search", params, body, true, &d); err != nil {
 			return nil, fmt.Errorf("search products page %d: %w", page, err)
 		}
-		products, err := decodeEach[Product](c, "products.search", d.Products)
-		if err != nil {
+		var err error
+		if out, err = appendEach(c, "products.search", out, d.Products); err != nil {
 			return nil, err
 		}
-		out = append(out, products...)
 		if d.NextPageToken == "" {
 			return out, nil
 		}
@@ -209,11 +208,9 @@ func (c *Client) VideoPerformanceDay(ctx context.Context, day string, productSal
 		if err := c.call(ctx, "analytics.shop_videos", http.MethodGet, "/analytics/202509/shop_videos/performance", params, nil, true, &d); err != nil {
 			return VideoDay{}, fmt.Errorf("video performance of %s page %d: %w", day, page, err)
 		}
-		videos, err := decodeEach[VideoPerformance](c, "analytics.shop_videos", d.Videos)
-		if err != nil {
+		if out.Videos, err = appendEach(c, "analytics.shop_videos", out.Videos, d.Videos); err != nil {
 			return VideoDay{}, err
 		}
-		out.Videos = append(out.Videos, videos...)
 		out.LatestAvailableDate = d.LatestAvailableDate
 		if d.NextPageToken == "" {
 			break
@@ -298,11 +295,11 @@ func (m Malformed) Topic() string {
 	return schemas.TopicTikTokOrders
 }
 
-// decodeEach decodes the entities of a page one by one, so one unexpected
-// entity cannot stop the stage: it goes to OnMalformed, or fails the call
-// when nobody is there to dead-letter it (never dropped silently).
-func decodeEach[T any](c *Client, op string, raws []json.RawMessage) ([]T, error) {
-	out := make([]T, 0, len(raws))
+// appendEach decodes the entities of a page one by one and appends them to
+// out (what the pages before gave), so one unexpected entity cannot stop the
+// stage: it goes to OnMalformed, or fails the call when nobody is there to
+// dead-letter it (never dropped silently).
+func appendEach[T any](c *Client, op string, out []T, raws []json.RawMessage) ([]T, error) {
 	for _, raw := range raws {
 		var v T
 		if err := json.Unmarshal(raw, &v); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/secret"
 	"github.com/shopstream/shopstream/schemas"
+	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
 // env is a seeded world on a manual clock, the simulator over it and a client
@@ -71,13 +72,7 @@ func encode(t *testing.T, topic string, rec map[string]any) {
 	rec["event_id"] = "test"
 	rec["version"] = int64(1)
 	rec["ingest_ts"] = time.Unix(1767225600, 0).UTC()
-	b, err := codec.Encode(rec)
-	if err != nil {
-		t.Fatalf("encode %s: %v", topic, err)
-	}
-	if _, err := codec.Decode(b); err != nil {
-		t.Fatalf("decode %s: %v", topic, err)
-	}
+	schematest.RoundTrip(t, codec, rec)
 }
 
 // roundTripper rewrites requests before they leave.

@@ -25,14 +25,7 @@ func record(t *testing.T, topic string, set map[string]any) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := codec.Encode(rec)
-	if err != nil {
-		t.Fatalf("%s: encode %v: %v", topic, rec, err)
-	}
-	back, err := codec.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, back := schematest.RoundTrip(t, codec, rec)
 	return back
 }
 

@@ -47,6 +47,18 @@ const (
 	kArray                 // array
 )
 
+// logicalType is an Avro type name and its logical type ("" for none).
+type logicalType struct{ name, logical string }
+
+// plainKinds are the types that compile to their kind alone, whether named
+// ("long") or written as an object ({"type": "long"}, with a logical type
+// or not).
+var plainKinds = map[logicalType]kind{
+	{"null", ""}: kNull, {"string", ""}: kString, {"bytes", ""}: kBytes, {"long", ""}: kLong,
+	{"int", ""}: kInt, {"double", ""}: kDouble, {"float", ""}: kFloat, {"boolean", ""}: kBool,
+	{"long", "timestamp-millis"}: kTimestamp, {"int", "date"}: kDate,
+}
+
 // typ is a compiled writer type.
 type typ struct {
 	k        kind
@@ -138,23 +150,8 @@ func (c *compiler) record(m map[string]any, ns string) (*recordPlan, error) {
 func (c *compiler) typ(v any, ns string) (*typ, error) {
 	switch v := v.(type) {
 	case string:
-		switch v {
-		case "null":
-			return &typ{k: kNull}, nil
-		case "string":
-			return &typ{k: kString}, nil
-		case "bytes":
-			return &typ{k: kBytes}, nil
-		case "long":
-			return &typ{k: kLong}, nil
-		case "int":
-			return &typ{k: kInt}, nil
-		case "double":
-			return &typ{k: kDouble}, nil
-		case "float":
-			return &typ{k: kFloat}, nil
-		case "boolean":
-			return &typ{k: kBool}, nil
+		if k, ok := plainKinds[logicalType{v, ""}]; ok {
+			return &typ{k: k}, nil
 		}
 		if t, ok := c.named[v]; ok {
 			return t, nil
@@ -214,35 +211,17 @@ func (c *compiler) complex(m map[string]any, ns string) (*typ, error) {
 		t := &typ{k: kBytes, fixed: int(size)}
 		c.named[full], c.named[short] = t, t
 		return t, nil
-	case "long":
-		switch logical {
-		case "":
-			return &typ{k: kLong}, nil
-		case "timestamp-millis":
-			return &typ{k: kTimestamp}, nil
-		}
-	case "int":
-		switch logical {
-		case "":
-			return &typ{k: kInt}, nil
-		case "date":
-			return &typ{k: kDate}, nil
-		}
 	case "bytes":
-		switch logical {
-		case "":
-			return &typ{k: kBytes}, nil
-		case "decimal":
+		if logical == "decimal" {
 			scale, _ := m["scale"].(float64)
 			if scale < 0 || scale > 18 || scale != float64(int(scale)) {
 				return nil, fmt.Errorf("%w: decimal scale %v", ErrUnsupported, m["scale"])
 			}
 			return &typ{k: kDecimal, scale: int(scale)}, nil
 		}
-	case "string", "double", "float", "boolean", "null":
-		if logical == "" {
-			return c.typ(kindName, ns)
-		}
+	}
+	if k, ok := plainKinds[logicalType{kindName, logical}]; ok {
+		return &typ{k: k}, nil
 	}
 	return nil, fmt.Errorf("%w: type %q (logical type %q)", ErrUnsupported, kindName, logical)
 }

@@ -430,31 +430,18 @@ func (w *World) planAmazonLifecycle(r *rand.Rand, o *AmazonOrder) {
 // AmazonOrdersPurchased returns the Amazon orders purchased in [from, to), in
 // purchase order.
 func (w *World) AmazonOrdersPurchased(from, to time.Time) []*AmazonOrder {
-	return ordersIn(from, to, w.amazonDay, func(o *AmazonOrder) time.Time { return o.PurchaseDate })
+	return ordersIn(from, to, w.amazonDay)
 }
 
 // amazonDay returns the Amazon orders purchased on UTC day d, in purchase
 // order: range queries (a Sales & Traffic day reads four days of orders)
 // take whole days from here rather than sorting minute buckets each time.
 func (w *World) amazonDay(d int64) []*AmazonOrder {
-	return memo(w, &w.amzDayCache, d, func() []*AmazonOrder {
-		var out []*AmazonOrder
-		for m := d * 1440; m < (d+1)*1440; m++ {
-			out = append(out, w.amazonBucket(m)...)
-		}
-		sortAmazon(out)
-		return out
-	})
+	return dayOrders(w, &w.amzDayCache, d, w.amazonBucket)
 }
 
-func sortAmazon(out []*AmazonOrder) {
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].PurchaseDate.Equal(out[j].PurchaseDate) {
-			return out[i].PurchaseDate.Before(out[j].PurchaseDate)
-		}
-		return out[i].AmazonOrderID < out[j].AmazonOrderID
-	})
-}
+func (o *AmazonOrder) placed() time.Time { return o.PurchaseDate }
+func (o *AmazonOrder) orderID() string   { return o.AmazonOrderID }
 
 // AmazonOrder finds an order by id. Ids do not encode the purchase minute
 // reversibly for clients, but the world can invert its own scheme.
@@ -661,16 +648,23 @@ func (w *World) planTikTokLifecycle(r *rand.Rand, o *TikTokOrder) {
 // TikTokOrdersCreated returns the TikTok orders created in [from, to), in
 // creation order.
 func (w *World) TikTokOrdersCreated(from, to time.Time) []*TikTokOrder {
-	return ordersIn(from, to, w.tiktokDay, func(o *TikTokOrder) time.Time { return o.CreateTime })
+	return ordersIn(from, to, w.tiktokDay)
+}
+
+// placedOrder is an order of either marketplace: when it was placed (an
+// Amazon purchase, a TikTok creation) and its id.
+type placedOrder interface {
+	placed() time.Time
+	orderID() string
 }
 
 // ordersIn returns the orders of the UTC days from's to to's (day gives
-// them, in order) whose time (when) is in [from, to).
-func ordersIn[O any](from, to time.Time, day func(int64) []O, when func(O) time.Time) []O {
+// them, in order) placed in [from, to).
+func ordersIn[O placedOrder](from, to time.Time, day func(int64) []O) []O {
 	var out []O
 	for d := dayIndex(from); d <= dayIndex(to); d++ {
 		for _, o := range day(d) {
-			if t := when(o); !t.Before(from) && t.Before(to) {
+			if t := o.placed(); !t.Before(from) && t.Before(to) {
 				out = append(out, o)
 			}
 		}
@@ -681,16 +675,26 @@ func ordersIn[O any](from, to time.Time, day func(int64) []O, when func(O) time.
 // tiktokDay returns the TikTok orders created on UTC day d, in creation
 // order (see amazonDay).
 func (w *World) tiktokDay(d int64) []*TikTokOrder {
-	return memo(w, &w.ttDayCache, d, func() []*TikTokOrder {
-		var out []*TikTokOrder
+	return dayOrders(w, &w.ttDayCache, d, w.tiktokBucket)
+}
+
+func (o *TikTokOrder) placed() time.Time { return o.CreateTime }
+func (o *TikTokOrder) orderID() string   { return o.ID }
+
+// dayOrders returns the orders placed on UTC day d, memoised in cache: the
+// buckets of its minutes (bucket gives one), in the order they were placed,
+// ids breaking ties.
+func dayOrders[O placedOrder](w *World, cache *map[int64][]O, d int64, bucket func(int64) []O) []O {
+	return memo(w, cache, d, func() []O {
+		var out []O
 		for m := d * 1440; m < (d+1)*1440; m++ {
-			out = append(out, w.tiktokBucket(m)...)
+			out = append(out, bucket(m)...)
 		}
 		sort.SliceStable(out, func(i, j int) bool {
-			if !out[i].CreateTime.Equal(out[j].CreateTime) {
-				return out[i].CreateTime.Before(out[j].CreateTime)
+			if ti, tj := out[i].placed(), out[j].placed(); !ti.Equal(tj) {
+				return ti.Before(tj)
 			}
-			return out[i].ID < out[j].ID
+			return out[i].orderID() < out[j].orderID()
 		})
 		return out
 	})

@@ -15,9 +15,12 @@
 -- has nothing to replace its partition with: --full-refresh clears it, and
 -- the singular test assert_product_channel_weekly_matches_daily reports it.
 
-{#- The daily counts a week adds up, each channel's in its column order. #}
+{#- The daily counts a week adds up and the money columns, each channel's in
+    its column order (macros/channel_week.sql writes a channel's columns). #}
 {%- set tiktok_sums = ['views', 'watch_time_seconds', 'saves', 'shares', 'likes', 'comments', 'orders', 'units'] %}
+{%- set tiktok_amounts = ['video_gmv', 'gmv'] %}
 {%- set amazon_sums = ['sessions', 'page_views', 'units', 'orders'] %}
+{%- set amazon_amounts = ['sales'] %}
 
 with days as (
     select
@@ -71,22 +74,11 @@ weekly as (
         countIf(has_tiktok) as days_with_tiktok,
         countIf(has_amazon) as days_with_amazon,
 
-        -- sum() of a Nullable column is NULL when every day is NULL: a channel
-        -- without data stays NULL, it does not become 0.
-        {% for m in tiktok_sums %}sum(tiktok_{{ m }}) as sum_tiktok_{{ m }},
-        {% endfor %}
-        uniqExact(tiktok_currency) as tiktok_currencies,
-        any(tiktok_currency) as any_tiktok_currency,
-        sum(tiktok_video_gmv) as sum_tiktok_video_gmv,
-        sum(tiktok_gmv) as sum_tiktok_gmv,
+        {{ channel_week_sums('tiktok', tiktok_sums, tiktok_amounts) }}
 
         -- Lower is better: the week's best rank.
         min(amazon_best_sellers_rank_best) as min_amazon_best_sellers_rank,
-        {% for m in amazon_sums %}sum(amazon_{{ m }}) as sum_amazon_{{ m }},
-        {% endfor %}
-        uniqExact(amazon_currency) as amazon_currencies,
-        any(amazon_currency) as any_amazon_currency,
-        sum(amazon_sales) as sum_amazon_sales,
+        {{ channel_week_sums('amazon', amazon_sums, amazon_amounts) }}
 
         max(ingest_ts) as max_ingest_ts
     from days
@@ -102,13 +94,7 @@ figures as (
         w.days_with_tiktok as days_with_tiktok,
         w.days_with_amazon as days_with_amazon,
 
-        {% for m in tiktok_sums %}w.sum_tiktok_{{ m }} as tiktok_{{ m }},
-        {% endfor %}
-        -- Amounts are never added across currencies: a week whose days came
-        -- in several has NULL amounts and a NULL currency.
-        if(w.tiktok_currencies = 1, w.any_tiktok_currency, null) as tiktok_currency,
-        if(w.tiktok_currencies = 1, w.sum_tiktok_video_gmv, null) as tiktok_video_gmv,
-        if(w.tiktok_currencies = 1, w.sum_tiktok_gmv, null) as tiktok_gmv,
+        {{ channel_week_figures('tiktok', tiktok_sums, tiktok_amounts) }}
 
         s.search_period_start as amazon_search_period_start,
         s.search_period_end as amazon_search_period_end,
@@ -116,10 +102,7 @@ figures as (
         s.search_clicks as amazon_search_clicks,
         s.search_purchases as amazon_search_purchases,
         w.min_amazon_best_sellers_rank as amazon_best_sellers_rank_best,
-        {% for m in amazon_sums %}w.sum_amazon_{{ m }} as amazon_{{ m }},
-        {% endfor %}
-        if(w.amazon_currencies = 1, w.any_amazon_currency, null) as amazon_currency,
-        if(w.amazon_currencies = 1, w.sum_amazon_sales, null) as amazon_sales,
+        {{ channel_week_figures('amazon', amazon_sums, amazon_amounts) }}
 
         w.max_ingest_ts as last_ingest_ts
     from weekly as w

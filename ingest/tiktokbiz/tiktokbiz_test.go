@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +31,7 @@ type env struct {
 	srv    *tiktokbiztest.Server
 	client *Client
 
-	mu      sync.Mutex
-	retries []error
+	retries tiktokapitest.Retries
 }
 
 // newEnv builds a world, the simulator and a client. advance says whether
@@ -51,11 +49,7 @@ func newEnv(t *testing.T, opts tiktokbiztest.Options, advance bool, tweak func(*
 	cfg := Config{BaseURL: srv.BaseURL(), BusinessID: c.BusinessID, AccessToken: secret.Secret(c.AccessToken),
 		RefreshToken: secret.Secret(c.RefreshToken), ClientID: c.ClientID, ClientSecret: secret.Secret(c.ClientSecret),
 		HTTPClient: srv.Client(), Clock: clock.Still(), MaxAttempts: 40,
-		OnRetry: func(_ string, _ int, err error) {
-			e.mu.Lock()
-			e.retries = append(e.retries, err)
-			e.mu.Unlock()
-		}}
+		OnRetry: e.retries.OnRetry}
 	if advance {
 		cfg.Clock = clock
 	}
@@ -150,11 +144,11 @@ func TestVideoListUnderFaultsEqualsTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkTruth(t, e, videos)
-	if len(e.retries) == 0 {
+	if len(e.retries.Errors()) == 0 {
 		t.Error("no fault was retried")
 	}
 	malformed := 0
-	for _, err := range e.retries {
+	for _, err := range e.retries.Errors() {
 		if errors.Is(err, tiktokapi.ErrMalformed) {
 			malformed++
 		}
@@ -183,7 +177,7 @@ func TestRateLimitBackoff(t *testing.T) {
 		}
 	}
 	throttled := 0
-	for _, err := range e.retries {
+	for _, err := range e.retries.Errors() {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Code == CodeRateLimited {
 			throttled++
@@ -211,13 +205,13 @@ func TestTokenRefresh(t *testing.T) {
 	tok1 := e.client.token
 	// Now the expiry is known: the client refreshes ahead of it, without
 	// a rejected call.
-	e.retries = nil
+	e.retries.Reset()
 	e.clock.Advance(23*time.Hour + 30*time.Minute)
 	if _, err := e.client.Videos(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e.client.token == tok1 || len(e.retries) != 0 {
-		t.Errorf("no proactive refresh (retries %v)", e.retries)
+	if e.client.token == tok1 || len(e.retries.Errors()) != 0 {
+		t.Errorf("no proactive refresh (retries %v)", e.retries.Errors())
 	}
 	// Without refresh credentials a rejected token is a clear error that
 	// leaks nothing.

@@ -52,7 +52,7 @@ func TestTokenShopCipherAndProactiveRefresh(t *testing.T) {
 	if a2, _ := e.client.TokenExpiry(); !a2.After(access) {
 		t.Error("access token was never refreshed")
 	}
-	for _, err := range e.retryErrors() {
+	for _, err := range e.retries.Errors() {
 		t.Errorf("unexpected retry: %v", err)
 	}
 	if len(stored) < 2 || stored[0] == "" {
@@ -132,7 +132,7 @@ func TestThrottleAndFaultsAreRetried(t *testing.T) {
 		}
 	}
 	var throttled, malformed, server int
-	for _, err := range e.retryErrors() {
+	for _, err := range e.retries.Errors() {
 		if !strings.Contains(err.Error(), "authorization.shops") {
 			continue // the token call is faulted too
 		}
@@ -200,7 +200,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	gone.srv.Close()
 	_, err = gone.client.Shops(ctx)
 	errs = append(errs, err)
-	errs = append(errs, gone.retryErrors()...)
+	errs = append(errs, gone.retries.Errors()...)
 	// A bad signature from the API, and a token that only works on the auth
 	// host.
 	e.client.mu.Lock()
@@ -335,7 +335,7 @@ func pollOrders(t *testing.T, e *env, span, step time.Duration, restartEvery int
 	if restartEvery > 0 && reread == 0 {
 		t.Error("no restart re-read anything; the overlap proves nothing")
 	}
-	t.Logf("%d orders, %d versions, %d re-read after restarts, %d retried failures", len(latest), len(emitted), reread, len(e.retryErrors()))
+	t.Logf("%d orders, %d versions, %d re-read after restarts, %d retried failures", len(latest), len(emitted), reread, len(e.retries.Errors()))
 }
 
 func TestOrdersAcrossOverlappingWindowsEqualTruth(t *testing.T) {
@@ -352,7 +352,7 @@ func TestOrdersUnderFaultsAndThrottlingEqualTruth(t *testing.T) {
 	e := newEnv(t, tiktokshoptest.Options{QPS: 1, Burst: 2, Faults: fault.Config{ServerErrorRate: 0.1, ThrottleRate: 0.1,
 		MalformedRate: 0.1, TimeoutRate: 0.05, TimeoutDelay: time.Millisecond}}, func(c *Config) { c.MaxAttempts = 40; c.QPS = -1 })
 	pollOrders(t, e, 12*time.Hour, 41*time.Minute, 0)
-	if len(e.retryErrors()) == 0 {
+	if len(e.retries.Errors()) == 0 {
 		t.Error("no failure was retried; the faults did not bite")
 	}
 }

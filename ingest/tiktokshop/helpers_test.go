@@ -2,10 +2,10 @@ package tiktokshop
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shopstream/shopstream/ingest/internal/tiktokapi/tiktokapitest"
 	"github.com/shopstream/shopstream/ingest/simworld"
 	"github.com/shopstream/shopstream/ingest/tiktokshop/tiktokshoptest"
 	"github.com/shopstream/shopstream/internal/secret"
@@ -22,8 +22,7 @@ type env struct {
 	creds  tiktokshoptest.Credentials
 	client *Client
 
-	mu      sync.Mutex
-	retries []error
+	retries tiktokapitest.Retries
 }
 
 func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env {
@@ -38,11 +37,7 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 		AppKey: e.creds.AppKey, AppSecret: secret.Secret(e.creds.AppSecret), AuthCode: secret.Secret(e.creds.AuthCode),
 		HTTPClient: srv.Client(), Clock: clock,
 		AttemptTimeout: 10 * time.Second,
-		OnRetry: func(_ string, _ int, err error) {
-			e.mu.Lock()
-			e.retries = append(e.retries, err)
-			e.mu.Unlock()
-		},
+		OnRetry:        e.retries.OnRetry,
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -53,12 +48,6 @@ func newEnv(t *testing.T, opts tiktokshoptest.Options, tweak func(*Config)) *env
 	}
 	e.client = c
 	return e
-}
-
-func (e *env) retryErrors() []error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]error(nil), e.retries...)
 }
 
 // encode fills the caller-owned metadata and encodes rec with the topic's

@@ -337,7 +337,13 @@ func replayBatch(ctx context.Context, opts ReplayOptions, tbl *tables.Table, dec
 		}
 		loaded[[2]int64{int64(p), int64(o)}] = true
 	}
+	// A read that fails part way must not pass for "not loaded": those
+	// changes would be inserted again and counted as replayed.
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return fmt.Errorf("dlq replay: look up loaded changes: %w", err)
+	}
 	var out, replayed [][]any
 	now := time.Now().UTC()
 	for _, c := range changes {

@@ -21,6 +21,10 @@ type Store interface {
 	Scan(prefix []byte, fn func(key, value []byte) bool) error
 	// ScanFrom is Scan of the keys at or after from.
 	ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error
+	// HasPrefixes sets has[i] to whether some key starts with
+	// prefixes[i]: a Scan per prefix that stops at its first key, in
+	// one pass.
+	HasPrefixes(prefixes [][]byte, has []bool) error
 }
 
 // Links is what the facts need of identity: the product key of a channel

@@ -498,6 +498,71 @@ func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) e
 	return nil
 }
 
+// HasPrefixes sets has[i] to whether some key starts with prefixes[i],
+// seeing the transaction's writes. It is many Scans that stop at the
+// first key, in one pass: one pebble iterator seeking forward through the
+// prefixes in order, and the transaction's writes sorted once. A link
+// change of the whole catalog asks this of every channel product in every
+// facts task, where an iterator and a walk over the writes per product
+// cost a twentieth of the stage's CPU.
+func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
+	s.db.reads.Scans++
+	if len(prefixes) == 0 {
+		return nil
+	}
+	order := make([]int, len(prefixes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(prefixes[a], prefixes[b]) })
+	lo, hi := prefixes[order[0]], successor(prefixes[order[len(order)-1]])
+	var pend []string // the transaction's writes within [lo, hi)
+	for k := range s.dirty {
+		if k >= string(lo) && (hi == nil || k < string(hi)) {
+			pend = append(pend, k)
+		}
+	}
+	slices.Sort(pend)
+	o := &pebble.IterOptions{LowerBound: append(append([]byte(nil), s.data...), lo...), UpperBound: successor(s.data)}
+	if hi != nil {
+		o.UpperBound = append(append([]byte(nil), s.data...), hi...)
+	}
+	it, err := s.db.db.NewIter(o)
+	if err != nil {
+		return fmt.Errorf("state: %s: scan: %w", s.name, err)
+	}
+	defer it.Close()
+	for _, i := range order {
+		p := prefixes[i]
+		has[i] = false
+		j, _ := slices.BinarySearch(pend, string(p))
+		for ; j < len(pend) && strings.HasPrefix(pend[j], string(p)); j++ {
+			if s.dirty[pend[j]].value != nil {
+				has[i] = true
+				break
+			}
+		}
+		if has[i] {
+			continue
+		}
+		// A committed key counts unless the transaction deleted it.
+		for ok := it.SeekGE(s.key(p)); ok; ok = it.Next() {
+			k := it.Key()[len(s.data):]
+			if !bytes.HasPrefix(k, p) {
+				break
+			}
+			if w, ok := s.dirty[string(k)]; !ok || w.value != nil {
+				has[i] = true
+				break
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: %s: scan: %w", s.name, err)
+	}
+	return nil
+}
+
 // forget drops the cached values of the store's range (restored or wiped
 // underneath the cache).
 func (s *Store) forget() { s.db.values.reset() }

@@ -502,6 +502,47 @@ func TestScanMergesWrites(t *testing.T) {
 	}
 }
 
+// TestHasPrefixes: whether a prefix has a key, for many prefixes in one
+// pass, sees the committed keys merged with the transaction's writes: a
+// new key counts, a deleted one does not (even when committed keys of
+// the prefix are deleted before one that is not), whatever the order the
+// prefixes are asked in; and it agrees with Scan.
+func TestHasPrefixes(t *testing.T) {
+	db := open(t, t.TempDir(), Options{})
+	s := db.Store("a-0", "cl", 0)
+	other := db.Store("b-0", "cl", 1) // another task's range: never seen
+	apply(t, s, write{"p/b": "x", "p/d": "x", "s/1": "x", "s/2": "x", "t/1": "x", "u/1": "x"})
+	apply(t, other, write{"p/c": "x", "v/1": "x"})
+	db.TakeChangelog()
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, write{"p/a": "new", "p/d": "", "s/1": "", "t/1": "", "u/2": "new", "w/1": "new", "w/2": ""})
+	want := map[string]bool{"v/": false, "p/d": false, "p/a": true, "p/b": true, "p/c": false, "s/": true, "t/": false,
+		"u/": true, "w/": true, "w/2": false, "z": false, "p/": true, "": true}
+	prefixes := [][]byte{[]byte("v/"), []byte("p/d"), []byte("p/a"), []byte("p/b"), []byte("p/c"), []byte("s/"), []byte("t/"),
+		[]byte("u/"), []byte("w/"), []byte("w/2"), []byte("z"), []byte("p/"), []byte("")}
+	has := make([]bool, len(prefixes))
+	for i := range has {
+		has[i] = i%2 == 0 // overwritten
+	}
+	if err := s.HasPrefixes(prefixes, has); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range prefixes {
+		scanned := false
+		if err := s.Scan(p, func(_, _ []byte) bool { scanned = true; return false }); err != nil {
+			t.Fatal(err)
+		}
+		if has[i] != want[string(p)] || scanned != want[string(p)] {
+			t.Errorf("prefix %q: HasPrefixes %v, Scan %v, want %v", p, has[i], scanned, want[string(p)])
+		}
+	}
+	if err := s.HasPrefixes(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestValueCacheBounded: the cache of committed values stays within its
 // budget however many keys are written, evicts the oldest, tells a known
 // absent key from an unknown one, never serves a value it could not

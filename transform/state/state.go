@@ -442,8 +442,11 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error {
 	s.db.reads.Scans++
 	var pend []string
+	// Converted once: in the loop's condition each conversion allocated,
+	// for every write of the transaction at every scan.
+	p, f := string(prefix), string(from)
 	for k := range s.dirty {
-		if strings.HasPrefix(k, string(prefix)) && k >= string(from) {
+		if strings.HasPrefix(k, p) && k >= f {
 			pend = append(pend, k)
 		}
 	}

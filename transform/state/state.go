@@ -51,6 +51,7 @@ import (
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -177,6 +178,7 @@ func Open(dir string, o Options) (*DB, error) {
 		// and the restore reads the changelog from there. Close flushes.
 		DisableWAL: true,
 		Logger:     quietLogger{},
+		FS:         bufferedFS{vfs.Default},
 	}
 	// No compression: the values are small varint records that compress
 	// little, and snappy cost a tenth of the stage's CPU in compactions

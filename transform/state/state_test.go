@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -643,5 +645,53 @@ func TestValueCacheBytes(t *testing.T) {
 		if got := valueCacheBytes(c); uint64(got) != s.MaxBytesSize {
 			t.Errorf("cache_mb %d: the value cache is counted as %d bytes, fastcache takes up to %d", c>>20, got, s.MaxBytesSize)
 		}
+	}
+}
+
+// TestBufferedFS: a file written through bufferedFS holds every write, in
+// order, when it is read, measured, synced or closed mid-way, whatever the
+// sizes of the writes (small ones buffered, one larger than the buffer).
+func TestBufferedFS(t *testing.T) {
+	fs := bufferedFS{vfs.Default}
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	write := func(p []byte) {
+		t.Helper()
+		if n, err := f.Write(p); err != nil || n != len(p) {
+			t.Fatalf("write of %d bytes: %d, %v", len(p), n, err)
+		}
+		want = append(want, p...)
+	}
+	for i := range 1000 { // 1000 writes of 1 KiB: buffered, then flushed when full
+		write(bytes.Repeat([]byte{byte(i)}, 1<<10))
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != int64(len(want)) {
+		t.Fatalf("stat mid-way: %v, %v; want size %d", st, err, len(want))
+	}
+	write([]byte("after a stat"))
+	got := make([]byte, 12)
+	if _, err := f.ReadAt(got, int64(len(want)-12)); err != nil || string(got) != "after a stat" {
+		t.Fatalf("read mid-way: %q, %v", got, err)
+	}
+	write(bytes.Repeat([]byte{7}, writeBuffer+1)) // larger than the buffer
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	write([]byte("tail"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vfs.Default.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	all, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(all, want) {
+		t.Fatalf("file holds %d bytes (%v), want the %d written", len(all), err, len(want))
 	}
 }

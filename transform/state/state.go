@@ -521,9 +521,12 @@ func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
 	}
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(prefixes[a], prefixes[b]) })
 	lo, hi := prefixes[order[0]], successor(prefixes[order[len(order)-1]])
-	var pend []string // the transaction's writes within [lo, hi)
+	// The transaction's writes within [lo, hi); the bounds converted
+	// once, as in ScanFrom.
+	var pend []string
+	los, his := string(lo), string(hi)
 	for k := range s.dirty {
-		if k >= string(lo) && (hi == nil || k < string(hi)) {
+		if k >= los && (hi == nil || k < his) {
 			pend = append(pend, k)
 		}
 	}
@@ -538,10 +541,10 @@ func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
 	}
 	defer it.Close()
 	for _, i := range order {
-		p := prefixes[i]
+		p, ps := prefixes[i], string(prefixes[i])
 		has[i] = false
-		j, _ := slices.BinarySearch(pend, string(p))
-		for ; j < len(pend) && strings.HasPrefix(pend[j], string(p)); j++ {
+		j, _ := slices.BinarySearch(pend, ps)
+		for ; j < len(pend) && strings.HasPrefix(pend[j], ps); j++ {
 			if s.dirty[pend[j]].value != nil {
 				has[i] = true
 				break

@@ -21,6 +21,10 @@ type Store interface {
 	Scan(prefix []byte, fn func(key, value []byte) bool) error
 	// ScanFrom is Scan of the keys at or after from.
 	ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error
+	// HasPrefixes sets has[i] to whether some key starts with
+	// prefixes[i]: a Scan per prefix that stops at its first key, in
+	// one pass.
+	HasPrefixes(prefixes [][]byte, has []bool) error
 }
 
 // Links is what the facts need of identity: the product key of a channel
@@ -189,44 +193,63 @@ func (f *Facts) index(id string, old, now []identity.Ref) error {
 	return nil
 }
 
-// sent is what an entity last sent, per row: the partial's wire form.
-type sent map[sentKey][]byte
+// sent is what an entity last sent, per row: the partial's wire form,
+// sorted by day and product key (the order of the store's layout). A
+// sorted slice rather than a map: diff merges it with the partials now,
+// already sorted, and a map per entity and diff was a tenth of the facts
+// step's allocations.
+type sent []sentEntry
 
-type sentKey struct {
+type sentEntry struct {
 	day Day
 	key string
+	b   []byte
+}
+
+// compareRow orders rows by day, then product key.
+func compareRow(aDay Day, aKey string, bDay Day, bKey string) int {
+	return cmp.Or(cmp.Compare(aDay, bDay), strings.Compare(aKey, bKey))
 }
 
 // diff compares the partials now with those sent and appends the
-// changes to out; it returns what is sent after them.
+// changes to out (the partials that changed or are new, then those
+// retracted); it returns what is sent after them.
 func (f *Facts) diff(out []PartialChange, old sent, now *partialSet, trigger Meta) ([]PartialChange, sent) {
-	next := make(sent, len(now.e)) // what it holds at the end: no growth
-	kept := 0                      // partials sent before and now
+	next := make(sent, 0, len(now.e)) // what it holds at the end: no growth
+	kept := 0                         // partials sent before and now
 	now.sort()
-	for i := range now.e {
-		e := &now.e[i]
-		sk := sentKey{e.day, e.key}
-		prev, had := old[sk]
+	i := 0 // in old: both are sorted
+	for j := range now.e {
+		e := &now.e[j]
+		for i < len(old) && compareRow(old[i].day, old[i].key, e.day, e.key) < 0 {
+			i++
+		}
+		var prev []byte
+		had := i < len(old) && old[i].day == e.day && old[i].key == e.key
 		if had {
+			prev = old[i].b
 			kept++
 		}
 		b := AppendPartial(f.buf[:0], &e.p)
 		f.buf = b
 		if had && string(prev) == string(b) {
-			next[sk] = prev
+			next = append(next, sentEntry{e.day, e.key, prev})
 			continue
 		}
 		b = slices.Clone(b)
-		next[sk] = b
+		next = append(next, sentEntry{e.day, e.key, b})
 		out = append(out, PartialChange{Key: e.key, Day: e.day, Old: prev, New: b, Trigger: trigger})
 	}
 	if kept < len(old) {
-		for _, sk := range slices.SortedFunc(maps.Keys(old), func(a, b sentKey) int {
-			return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
-		}) {
-			if _, ok := next[sk]; !ok {
-				out = append(out, PartialChange{Key: sk.key, Day: sk.day, Old: old[sk], Trigger: trigger})
+		j := 0 // in next
+		for _, o := range old {
+			for j < len(next) && compareRow(next[j].day, next[j].key, o.day, o.key) < 0 {
+				j++
 			}
+			if j < len(next) && next[j].day == o.day && next[j].key == o.key {
+				continue
+			}
+			out = append(out, PartialChange{Key: o.key, Day: o.day, Old: o.b, Trigger: trigger})
 		}
 	}
 	now.reset()
@@ -270,22 +293,24 @@ func (s *partialSet) reset() {
 
 func (w *writer) sent(s sent) {
 	w.u(uint64(len(s)))
-	for _, sk := range slices.SortedFunc(maps.Keys(s), func(a, b sentKey) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
-	}) {
-		w.i(int64(sk.day))
-		w.s(sk.key)
-		w.u(uint64(len(s[sk])))
-		w.b = append(w.b, s[sk]...)
+	for _, e := range s {
+		w.i(int64(e.day))
+		w.s(e.key)
+		w.u(uint64(len(e.b)))
+		w.b = append(w.b, e.b...)
 	}
 }
 
+// sent reads what writer.sent wrote. The partials are slices of the
+// bytes read, not copies: a value read from the Store belongs to the
+// caller, and the copies were a partial's allocation each.
 func (r *unwire) sent() sent {
 	n := r.Count()
-	s := make(sent, n)
+	s := make(sent, 0, n)
 	for range n {
-		sk := sentKey{Day(r.Varint()), r.String()}
-		s[sk] = append([]byte(nil), r.Raw(r.Uvarint())...)
+		day, key := Day(r.Varint()), r.String()
+		b := r.Raw(r.Uvarint())
+		s = append(s, sentEntry{day, key, b[:len(b):len(b)]})
 	}
 	return s
 }

@@ -279,3 +279,16 @@ func (m memStore) ScanFrom(p, from []byte, fn func(k, v []byte) bool) error {
 	}
 	return nil
 }
+
+func (m memStore) HasPrefixes(prefixes [][]byte, has []bool) error {
+	for i, p := range prefixes {
+		has[i] = false
+		for k := range m {
+			if strings.HasPrefix(k, string(p)) {
+				has[i] = true
+				break
+			}
+		}
+	}
+	return nil
+}

@@ -68,15 +68,21 @@ func decodeQueued(b []byte) (queued, error) {
 // dependent, with the new trigger; one that nothing depends on is not
 // queued.
 func (f *Facts) Relink(refs []identity.Ref, trigger Meta) error {
-	// The scans first: a scan goes through the batch's writes too, so
-	// writing while scanning would cost the square of a large change.
+	// The reads first: they go through the batch's writes too, so
+	// writing while reading would cost the square of a large change. One
+	// pass for all refs: a whole catalog's change asks of every channel
+	// product, and most have no dependent in this task.
+	prefixes := make([][]byte, len(refs))
+	for i, ref := range refs {
+		prefixes[i] = dependents(ref)
+	}
+	has := make([]bool, len(refs))
+	if err := f.st.HasPrefixes(prefixes, has); err != nil {
+		return err
+	}
 	var queue []identity.Ref
-	for _, ref := range refs {
-		found := false
-		if err := f.st.Scan(dependents(ref), func(_, _ []byte) bool { found = true; return false }); err != nil {
-			return err
-		}
-		if found {
+	for i, ref := range refs {
+		if has[i] {
 			queue = append(queue, ref)
 		}
 	}

@@ -51,6 +51,7 @@ import (
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -177,6 +178,7 @@ func Open(dir string, o Options) (*DB, error) {
 		// and the restore reads the changelog from there. Close flushes.
 		DisableWAL: true,
 		Logger:     quietLogger{},
+		FS:         bufferedFS{vfs.Default},
 	}
 	// No compression: the values are small varint records that compress
 	// little, and snappy cost a tenth of the stage's CPU in compactions
@@ -442,8 +444,11 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error {
 	s.db.reads.Scans++
 	var pend []string
+	// Converted once: in the loop's condition each conversion allocated,
+	// for every write of the transaction at every scan.
+	p, f := string(prefix), string(from)
 	for k := range s.dirty {
-		if strings.HasPrefix(k, string(prefix)) && k >= string(from) {
+		if strings.HasPrefix(k, p) && k >= f {
 			pend = append(pend, k)
 		}
 	}
@@ -490,6 +495,74 @@ func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) e
 				return nil
 			}
 			pend = pend[1:]
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: %s: scan: %w", s.name, err)
+	}
+	return nil
+}
+
+// HasPrefixes sets has[i] to whether some key starts with prefixes[i],
+// seeing the transaction's writes. It is many Scans that stop at the
+// first key, in one pass: one pebble iterator seeking forward through the
+// prefixes in order, and the transaction's writes sorted once. A link
+// change of the whole catalog asks this of every channel product in every
+// facts task, where an iterator and a walk over the writes per product
+// cost a twentieth of the stage's CPU.
+func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
+	s.db.reads.Scans++
+	if len(prefixes) == 0 {
+		return nil
+	}
+	order := make([]int, len(prefixes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(prefixes[a], prefixes[b]) })
+	lo, hi := prefixes[order[0]], successor(prefixes[order[len(order)-1]])
+	// The transaction's writes within [lo, hi); the bounds converted
+	// once, as in ScanFrom.
+	var pend []string
+	los, his := string(lo), string(hi)
+	for k := range s.dirty {
+		if k >= los && (hi == nil || k < his) {
+			pend = append(pend, k)
+		}
+	}
+	slices.Sort(pend)
+	o := &pebble.IterOptions{LowerBound: append(append([]byte(nil), s.data...), lo...), UpperBound: successor(s.data)}
+	if hi != nil {
+		o.UpperBound = append(append([]byte(nil), s.data...), hi...)
+	}
+	it, err := s.db.db.NewIter(o)
+	if err != nil {
+		return fmt.Errorf("state: %s: scan: %w", s.name, err)
+	}
+	defer it.Close()
+	for _, i := range order {
+		p, ps := prefixes[i], string(prefixes[i])
+		has[i] = false
+		j, _ := slices.BinarySearch(pend, ps)
+		for ; j < len(pend) && strings.HasPrefix(pend[j], ps); j++ {
+			if s.dirty[pend[j]].value != nil {
+				has[i] = true
+				break
+			}
+		}
+		if has[i] {
+			continue
+		}
+		// A committed key counts unless the transaction deleted it.
+		for ok := it.SeekGE(s.key(p)); ok; ok = it.Next() {
+			k := it.Key()[len(s.data):]
+			if !bytes.HasPrefix(k, p) {
+				break
+			}
+			if w, ok := s.dirty[string(k)]; !ok || w.value != nil {
+				has[i] = true
+				break
+			}
 		}
 	}
 	if err := it.Error(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/VictoriaMetrics/fastcache"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -502,6 +504,47 @@ func TestScanMergesWrites(t *testing.T) {
 	}
 }
 
+// TestHasPrefixes: whether a prefix has a key, for many prefixes in one
+// pass, sees the committed keys merged with the transaction's writes: a
+// new key counts, a deleted one does not (even when committed keys of
+// the prefix are deleted before one that is not), whatever the order the
+// prefixes are asked in; and it agrees with Scan.
+func TestHasPrefixes(t *testing.T) {
+	db := open(t, t.TempDir(), Options{})
+	s := db.Store("a-0", "cl", 0)
+	other := db.Store("b-0", "cl", 1) // another task's range: never seen
+	apply(t, s, write{"p/b": "x", "p/d": "x", "s/1": "x", "s/2": "x", "t/1": "x", "u/1": "x"})
+	apply(t, other, write{"p/c": "x", "v/1": "x"})
+	db.TakeChangelog()
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, write{"p/a": "new", "p/d": "", "s/1": "", "t/1": "", "u/2": "new", "w/1": "new", "w/2": ""})
+	want := map[string]bool{"v/": false, "p/d": false, "p/a": true, "p/b": true, "p/c": false, "s/": true, "t/": false,
+		"u/": true, "w/": true, "w/2": false, "z": false, "p/": true, "": true}
+	prefixes := [][]byte{[]byte("v/"), []byte("p/d"), []byte("p/a"), []byte("p/b"), []byte("p/c"), []byte("s/"), []byte("t/"),
+		[]byte("u/"), []byte("w/"), []byte("w/2"), []byte("z"), []byte("p/"), []byte("")}
+	has := make([]bool, len(prefixes))
+	for i := range has {
+		has[i] = i%2 == 0 // overwritten
+	}
+	if err := s.HasPrefixes(prefixes, has); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range prefixes {
+		scanned := false
+		if err := s.Scan(p, func(_, _ []byte) bool { scanned = true; return false }); err != nil {
+			t.Fatal(err)
+		}
+		if has[i] != want[string(p)] || scanned != want[string(p)] {
+			t.Errorf("prefix %q: HasPrefixes %v, Scan %v, want %v", p, has[i], scanned, want[string(p)])
+		}
+	}
+	if err := s.HasPrefixes(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestValueCacheBounded: the cache of committed values stays within its
 // budget however many keys are written, evicts the oldest, tells a known
 // absent key from an unknown one, never serves a value it could not
@@ -602,5 +645,53 @@ func TestValueCacheBytes(t *testing.T) {
 		if got := valueCacheBytes(c); uint64(got) != s.MaxBytesSize {
 			t.Errorf("cache_mb %d: the value cache is counted as %d bytes, fastcache takes up to %d", c>>20, got, s.MaxBytesSize)
 		}
+	}
+}
+
+// TestBufferedFS: a file written through bufferedFS holds every write, in
+// order, when it is read, measured, synced or closed mid-way, whatever the
+// sizes of the writes (small ones buffered, one larger than the buffer).
+func TestBufferedFS(t *testing.T) {
+	fs := bufferedFS{vfs.Default}
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	write := func(p []byte) {
+		t.Helper()
+		if n, err := f.Write(p); err != nil || n != len(p) {
+			t.Fatalf("write of %d bytes: %d, %v", len(p), n, err)
+		}
+		want = append(want, p...)
+	}
+	for i := range 1000 { // 1000 writes of 1 KiB: buffered, then flushed when full
+		write(bytes.Repeat([]byte{byte(i)}, 1<<10))
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != int64(len(want)) {
+		t.Fatalf("stat mid-way: %v, %v; want size %d", st, err, len(want))
+	}
+	write([]byte("after a stat"))
+	got := make([]byte, 12)
+	if _, err := f.ReadAt(got, int64(len(want)-12)); err != nil || string(got) != "after a stat" {
+		t.Fatalf("read mid-way: %q, %v", got, err)
+	}
+	write(bytes.Repeat([]byte{7}, writeBuffer+1)) // larger than the buffer
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	write([]byte("tail"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vfs.Default.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	all, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(all, want) {
+		t.Fatalf("file holds %d bytes (%v), want the %d written", len(all), err, len(want))
 	}
 }

@@ -108,7 +108,11 @@ type Transform struct {
 	// MemoryLimit is the memory of `shopstream transform`, in bytes: the
 	// Go heap's soft limit (as GOMEMLIMIT, which wins when set) is this
 	// less what the stores keep outside the heap (state.OffHeapBytes of
-	// CacheMB per thread: 112 MiB at the default 128); 0 for none.
+	// CacheMB per thread: 112 MiB at the default 128); 0 for none. It is
+	// a plan, not a cap: pebble's flush and compaction buffers and the Go
+	// runtime's own memory come on top (the production binary's catch-up
+	// in the restart benchmark peaked at 423 MiB under the default), so a
+	// container's limit wants some 15 % more.
 	MemoryLimit int64 `koanf:"memory_limit"`
 	// MaxTransactionRelinks is the most entities a thread recomputes in
 	// one transaction when links change (a relink of more is spread over

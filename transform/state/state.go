@@ -443,22 +443,12 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 // earlier one stopped, without reading the keys before it again.
 func (s *Store) ScanFrom(prefix, from []byte, fn func(key, value []byte) bool) error {
 	s.db.reads.Scans++
-	var pend []string
-	// Converted once: in the loop's condition each conversion allocated,
-	// for every write of the transaction at every scan.
-	p, f := string(prefix), string(from)
-	for k := range s.dirty {
-		if strings.HasPrefix(k, p) && k >= f {
-			pend = append(pend, k)
-		}
-	}
-	slices.Sort(pend)
-	lo := append(append([]byte(nil), s.data...), prefix...)
-	start := lo
+	start := prefix
 	if string(from) > string(prefix) {
-		start = append(append([]byte(nil), s.data...), from...)
+		start = from
 	}
-	it, err := s.db.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: successor(lo)})
+	pend := s.pending(start, successor(prefix))
+	it, err := s.db.db.NewIter(&pebble.IterOptions{LowerBound: s.stored(start), UpperBound: successor(s.stored(prefix))})
 	if err != nil {
 		return fmt.Errorf("state: %s: scan: %w", s.name, err)
 	}
@@ -521,19 +511,10 @@ func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
 	}
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(prefixes[a], prefixes[b]) })
 	lo, hi := prefixes[order[0]], successor(prefixes[order[len(order)-1]])
-	// The transaction's writes within [lo, hi); the bounds converted
-	// once, as in ScanFrom.
-	var pend []string
-	los, his := string(lo), string(hi)
-	for k := range s.dirty {
-		if k >= los && (hi == nil || k < his) {
-			pend = append(pend, k)
-		}
-	}
-	slices.Sort(pend)
-	o := &pebble.IterOptions{LowerBound: append(append([]byte(nil), s.data...), lo...), UpperBound: successor(s.data)}
+	pend := s.pending(lo, hi)
+	o := &pebble.IterOptions{LowerBound: s.stored(lo), UpperBound: successor(s.data)}
 	if hi != nil {
-		o.UpperBound = append(append([]byte(nil), s.data...), hi...)
+		o.UpperBound = s.stored(hi)
 	}
 	it, err := s.db.db.NewIter(o)
 	if err != nil {
@@ -569,6 +550,28 @@ func (s *Store) HasPrefixes(prefixes [][]byte, has []bool) error {
 		return fmt.Errorf("state: %s: scan: %w", s.name, err)
 	}
 	return nil
+}
+
+// pending returns the keys the transaction wrote in [lo, hi) (hi nil: no
+// upper bound), sorted, to merge with a pebble iterator's. The bounds are
+// converted once: a conversion in the loop allocated for every write of
+// the transaction at every scan.
+func (s *Store) pending(lo, hi []byte) []string {
+	l, h := string(lo), string(hi)
+	var out []string
+	for k := range s.dirty {
+		if k >= l && (hi == nil || k < h) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// stored returns k as pebble stores it, in the store's range: a copy, for
+// an iterator's bounds (key reuses one buffer).
+func (s *Store) stored(k []byte) []byte {
+	return append(append([]byte(nil), s.data...), k...)
 }
 
 // forget drops the cached values of the store's range (restored or wiped

@@ -281,9 +281,8 @@ func (s *partialSet) of(day Day, key string) *Partial {
 }
 
 func (s *partialSet) sort() {
-	slices.SortFunc(s.e, func(a, b partialEntry) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.key, b.key))
-	})
+	// The order diff merges sent in: one comparison for both.
+	slices.SortFunc(s.e, func(a, b partialEntry) int { return compareRow(a.day, a.key, b.day, b.key) })
 }
 
 func (s *partialSet) reset() {

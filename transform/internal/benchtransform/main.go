@@ -17,11 +17,11 @@
 // days of engagement snapshots, video performance, sales & traffic with
 // restatements, catalog rank snapshots, orders of both channels, and the
 // weekly Brand Analytics reports, interleaved hour by hour as the ingest
-// stages would write them. Records are generated and encoded in chunks
-// outside the timed section, so generation neither counts as work nor
-// holds the whole history in memory. Its garbage still triggers some GC
-// cycles that run inside the timed section, as a consumer's fetch buffers
-// would in the real stage.
+// stages would write them. Records are generated and encoded by a child
+// process (generator.go) and read from a pipe into a fresh buffer per
+// chunk, as a consumer's fetches are; only their processing is timed, so
+// neither generation nor its garbage counts as work, and the history is
+// never held in memory.
 //
 // The rate is input records per CPU-second of the process (all threads,
 // GC and pebble's background compactions included) over the timed
@@ -42,6 +42,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +55,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shopstream/shopstream/schemas/schematest"
 	"github.com/shopstream/shopstream/transform/identity"
 	"github.com/shopstream/shopstream/transform/join"
 	"github.com/shopstream/shopstream/transform/state"
@@ -79,8 +79,16 @@ func main() {
 		restart    = flag.Bool("restart", false, "the restart benchmark: the history into Kafka, `shopstream transform` through it, then SIGKILL and restart")
 		brokers    = flag.String("brokers", "", "with -restart: the Kafka brokers (comma-separated)")
 		binary     = flag.String("binary", "bin/shopstream", "with -restart: the shopstream binary")
+		emitOnly   = flag.Bool("emit", false, "internal: be the generator process (the world's records, encoded and framed, on stdout)")
 	)
 	flag.Parse()
+	if *emitOnly {
+		if err := emit(options{products: *products, videos: *videos, days: *days, posted: *posted, relinkDay: *relinkDay}); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtransform -emit:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" && !*restart {
 		// As `shopstream transform` sets it: the stores' caches live
 		// outside the Go heap.
@@ -157,9 +165,17 @@ func run(out io.Writer, o options) error {
 		o.products, o.videos, o.days, loc, map[bool]string{false: "full", true: "even"}[o.even], runtime.GOMAXPROCS(0),
 		o.partitions, o.cacheMB, debug.SetMemoryLimit(-1)>>20)
 	b.out = out
-	w := newWorld(o.products, o.videos, o.posted, o.relinkDay, b)
-	if err := w.generate(o.days); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // stops the generator if the bench fails
+	gen, records, err := generator(ctx, o)
+	if err != nil {
 		return err
+	}
+	if err := b.consume(records); err != nil {
+		return err
+	}
+	if err := gen.Wait(); err != nil {
+		return fmt.Errorf("generator: %w", err)
 	}
 	if o.memProfile != "" {
 		f, err := os.Create(o.memProfile)
@@ -182,7 +198,6 @@ type bench struct {
 	out    io.Writer
 
 	chunk   []encoded
-	fill    *schematest.Filler
 	elapsed time.Duration // wall time of the timed sections
 	cpu     time.Duration // process CPU time of the timed sections
 
@@ -209,7 +224,7 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{serde: serde, inputs: map[string]int{}, fill: schematest.NewFiller()}
+	b := &bench{serde: serde, inputs: map[string]int{}}
 	b.driver, err = stream.NewDriver(stream.Config{Serde: serde, Join: cfg, StateDir: dir,
 		CacheBytes: int64(o.cacheMB) << 20, Partitions: o.partitions})
 	if err != nil {
@@ -227,22 +242,6 @@ func newBench(cfg join.Config, dir string, o options) (*bench, error) {
 		}
 	}
 	return b, nil
-}
-
-// add encodes a record for the next chunk; untimed.
-func (b *bench) add(topic string, rec map[string]any) error {
-	if err := b.fill.Fill(topic, rec); err != nil {
-		return err
-	}
-	v, err := b.serde.Encode(topic, rec)
-	if err != nil {
-		return fmt.Errorf("generate %s: %w", topic, err)
-	}
-	b.chunk = append(b.chunk, encoded{topic, v})
-	if len(b.chunk) >= chunkSize {
-		return b.flush()
-	}
-	return nil
 }
 
 // flush processes the pending chunk through the topology and commits,

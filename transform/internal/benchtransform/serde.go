@@ -18,6 +18,7 @@ import (
 type benchSerde struct {
 	codecs []*schemas.Codec
 	texts  []string // the schema of each codec
+	topics []string // the topic of each codec
 	index  map[string]byte
 }
 
@@ -35,6 +36,7 @@ func newBenchSerde() (*benchSerde, error) {
 		s.index[t] = byte(len(s.codecs))
 		s.codecs = append(s.codecs, c)
 		s.texts = append(s.texts, text)
+		s.topics = append(s.topics, t)
 	}
 	return s, nil
 }
@@ -49,6 +51,14 @@ func (s *benchSerde) Encode(topic string, v map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte{i}, b...), nil
+}
+
+// topic returns the topic of an encoded value.
+func (s *benchSerde) topic(b []byte) (string, error) {
+	if len(b) == 0 || int(b[0]) >= len(s.topics) {
+		return "", errors.New("not a bench record")
+	}
+	return s.topics[b[0]], nil
 }
 
 func (s *benchSerde) AppendHeader(b []byte, topic string) ([]byte, error) {

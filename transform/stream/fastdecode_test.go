@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/schemas/schematest"
@@ -331,5 +333,72 @@ func BenchmarkDecode(b *testing.B) {
 				_, _ = join.ReadNative(topic, &r)
 			}
 		})
+	}
+}
+
+// codecSerde is a one-topic WireFormat over a schemas.Codec, values
+// without a header: only goavro decodes them.
+type codecSerde struct {
+	topic string
+	codec *schemas.Codec
+}
+
+func (s codecSerde) Encode(_ string, v map[string]any) ([]byte, error) { return s.codec.Encode(v) }
+func (s codecSerde) Decode(_ context.Context, b []byte) (map[string]any, error) {
+	return s.codec.Decode(b)
+}
+
+// namingSerde names the writer schema, so the fast decoder reads its
+// values; its goavro Decode fails, so a read that falls back shows.
+type namingSerde struct{ codecSerde }
+
+func (namingSerde) Decode(context.Context, []byte) (map[string]any, error) {
+	return nil, errors.New("decoded through goavro")
+}
+
+func (s namingSerde) WriterSchema(_ context.Context, b []byte) (int, string, []byte, error) {
+	text, err := schemas.Source(s.topic)
+	return 1, text, b, err
+}
+
+// TestLinksDecodeFastEqualsGoavro holds the links table's reads of
+// product_links records through the fast decoder to the goavro path:
+// both channels, a delete, optional fields absent.
+func TestLinksDecodeFastEqualsGoavro(t *testing.T) {
+	topic := identity.TopicProductLinks
+	codec, err := schemas.NewCodec(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := codecSerde{topic: topic, codec: codec}
+	fast, slow := newLinksTable(topic, namingSerde{plain}), newLinksTable(topic, plain)
+	fill := schematest.NewFiller()
+	for i, rec := range []map[string]any{
+		{"channel": "amazon", "marketplace_id": map[string]any{"string": "ATVPDKIKX0DER"}, "asin": map[string]any{"string": "B000000001"},
+			"product_key": "gtin:00800000000017", "op": "upsert"},
+		{"channel": "tiktok", "shop_id": map[string]any{"string": "S1"}, "sku_id": map[string]any{"string": "K1"},
+			"product_id": map[string]any{"string": "P1"}, "product_key": "sku:S1:K1", "op": "upsert"},
+		{"channel": "tiktok", "shop_id": map[string]any{"string": "S1"}, "sku_id": map[string]any{"string": "K2"},
+			"product_key": "sku:S1:K2", "op": "delete"},
+	} {
+		if err := fill.Fill(topic, rec); err != nil {
+			t.Fatal(err)
+		}
+		v, err := plain.Encode(topic, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &kgo.Record{Topic: topic, Partition: 2, Offset: int64(i), Value: v}
+		want, wok, werr := slow.decode(context.Background(), r)
+		got, gok, gerr := fast.decode(context.Background(), r)
+		if werr != nil || gerr != nil || !wok || !gok {
+			t.Fatalf("record %d: goavro: %v %v; fast: %v %v", i, wok, werr, gok, gerr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("record %d: the fast decoder reads\n%+v\ngoavro reads\n%+v", i, got, want)
+		}
+		if want.ref.ID == "" || want.entry.key == "" || want.entry.sourceTS.IsZero() {
+			t.Errorf("record %d: a field did not read: %+v", i, want)
+		}
 	}
 }

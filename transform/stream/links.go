@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/transform/identity"
-	"github.com/shopstream/shopstream/transform/internal/native"
 	"github.com/shopstream/shopstream/transform/join"
 )
 
@@ -24,7 +23,7 @@ import (
 // only changes at points the facts tasks react to.
 type linksTable struct {
 	topic string
-	serde Serde
+	dec   decoder // the follower's, or the driver's (Driver has no follower)
 
 	// Owned by the engine's goroutine.
 	links map[identity.Ref]linkEntry
@@ -72,7 +71,7 @@ type linkUpdate struct {
 const linksIdle = 3 * time.Second
 
 func newLinksTable(topic string, serde Serde) *linksTable {
-	return &linksTable{topic: topic, serde: serde, links: map[identity.Ref]linkEntry{},
+	return &linksTable{topic: topic, dec: decoder{serde: serde}, links: map[identity.Ref]linkEntry{},
 		skus: map[[2]string]map[identity.Ref]bool{}, productKeys: map[[2]string][]string{}, done: make(chan struct{})}
 }
 
@@ -178,11 +177,10 @@ func (t *linksTable) decode(ctx context.Context, r *kgo.Record) (linkUpdate, boo
 	if r.Attrs.IsControl() || r.Value == nil {
 		return linkUpdate{}, false, nil
 	}
-	v, err := t.serde.Decode(ctx, r.Value)
+	n, err := t.dec.decode(ctx, r.Value)
 	if err != nil {
 		return linkUpdate{}, false, fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	n := native.Wrap(v)
 	ref := identity.Ref{Channel: identity.Channel(n.String("channel"))}
 	if ref.Channel == identity.ChannelAmazon {
 		ref.Account, ref.ID = n.OptString("marketplace_id"), n.OptString("asin")

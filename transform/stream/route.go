@@ -27,18 +27,13 @@ import (
 // when the instance starts (dl) and kept in memory; the step keeps no
 // store.
 type routeStep struct {
-	serde  Serde
 	prefix string
 	stats  *batchStats
 	dl     *deadLetters
 	now    func() time.Time
 	log    zerolog.Logger
 	buf    []byte
-	// plans are the fast decoders of the writer schemas met, by schema
-	// id (nil: the schema needs goavro); rec is the record they decode
-	// into, valid until the next input.
-	plans map[int]*native.Plan
-	rec   native.Record
+	dec    decoder
 }
 
 // writerSchemas is what the fast decoder needs of a Serde: the schema a
@@ -47,35 +42,46 @@ type writerSchemas interface {
 	WriterSchema(ctx context.Context, b []byte) (id int, schema string, payload []byte, err error)
 }
 
-// decode reads an input value: straight from its Avro binary through the
-// native.Plan of its writer schema when the serde names the schema and a
+// decoder reads values: straight from their Avro binary through the
+// native.Plan of the writer schema when the serde names the schema and a
 // plan compiles for it, else through the serde's goavro decoding. Both
-// read the same (TestFastDecodeEqualsGoavro). Errors are the serde's.
-func (s *routeStep) decode(ctx context.Context, b []byte) (*native.Record, error) {
-	if ws, ok := s.serde.(writerSchemas); ok {
+// read the same (TestFastDecodeEqualsGoavro). Errors are the serde's. A
+// decoder is used by one goroutine at a time.
+type decoder struct {
+	serde Serde
+	log   zerolog.Logger
+	// plans are the fast decoders of the writer schemas met, by schema
+	// id (nil: the schema needs goavro); rec is the record they decode
+	// into, valid until the next decode.
+	plans map[int]*native.Plan
+	rec   native.Record
+}
+
+func (d *decoder) decode(ctx context.Context, b []byte) (*native.Record, error) {
+	if ws, ok := d.serde.(writerSchemas); ok {
 		id, schema, payload, err := ws.WriterSchema(ctx, b)
 		if err != nil {
 			return nil, err
 		}
-		p, ok := s.plans[id]
+		p, ok := d.plans[id]
 		if !ok {
 			if p, err = native.Compile(schema); err != nil {
-				s.log.Debug().Err(err).Int("schema_id", id).Msg("records of this schema are decoded through goavro")
+				d.log.Debug().Err(err).Int("schema_id", id).Msg("records of this schema are decoded through goavro")
 				p = nil
 			}
-			if s.plans == nil {
-				s.plans = map[int]*native.Plan{}
+			if d.plans == nil {
+				d.plans = map[int]*native.Plan{}
 			}
-			s.plans[id] = p
+			d.plans[id] = p
 		}
 		if p != nil {
-			if err := p.Decode(payload, &s.rec); err != nil {
+			if err := p.Decode(payload, &d.rec); err != nil {
 				return nil, fmt.Errorf("schema id %d: %w", id, err)
 			}
-			return &s.rec, nil
+			return &d.rec, nil
 		}
 	}
-	rec, err := s.serde.Decode(ctx, b)
+	rec, err := d.serde.Decode(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +157,7 @@ func (s *routeStep) route(ctx context.Context, r *kgo.Record, emit emitFunc) (ok
 		s.stats.dead[topic]++
 		s.out(emit, deadletter.FromKafka(deadletter.StageTransform, r, class, reason.Error(), s.now()).Record(0))
 	}
-	rec, err := s.decode(ctx, r.Value)
+	rec, err := s.dec.decode(ctx, r.Value)
 	if err != nil {
 		if class := deadletter.DecodeClass(err); class != "" {
 			dead(class, fmt.Errorf("decode: %w", err))

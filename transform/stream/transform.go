@@ -134,7 +134,8 @@ func (t *Transform) topology() *topology {
 	zone := join.New(cfg.Join).Zone().String()
 	return &topology{prefix: cfg.TopicPrefix, group: cfg.Group, outputs: outputs, subs: []*subTopology{
 		{name: "route", inputs: append(Topics(), dlqTopics(Topics())...), newTask: func(int32, *state.Store) processor {
-			return &routeStep{serde: cfg.Serde, prefix: cfg.TopicPrefix, stats: &t.stats, dl: t.dl, now: cfg.Now, log: cfg.Log}
+			return &routeStep{prefix: cfg.TopicPrefix, stats: &t.stats, dl: t.dl, now: cfg.Now, log: cfg.Log,
+				dec: decoder{serde: cfg.Serde, log: cfg.Log}}
 		}},
 		{name: "identity", internal: internalIdentity, partitions: 1, store: "identity",
 			newTask: func(_ int32, st *state.Store) processor {

@@ -25,7 +25,10 @@
 // sized for both), a sixteenth for the key filter (in the Go heap, a
 // block of words without pointers that the garbage collector never
 // scans), the rest for pebble's compactions. DB.ReadStats counts where
-// reads were answered.
+// reads were answered. The database has no write-ahead log (the
+// changelog is the log, as with Kafka Streams' RocksDB stores): after a
+// crash it holds the last commit it flushed, with that commit's
+// checkpoint, and the restore reads the changelog from there.
 //
 // The key filter is bounded, not sized by the keys: most reads that
 // reach pebble are first reads of new keys (a new entity, order or
@@ -33,16 +36,14 @@
 // days of history, while its memory must not. It is fixed at Open, its
 // bits are only ever set (a deleted or wiped key stays a false positive,
 // read from the cache or pebble as without the filter), and past the
-// keys it was sized for (some 4 million at the default) its false
-// positives rise gradually, each costing one pebble read, never a
+// keys it was sized for (4 million at the default; see filterBytes) its
+// false positives rise gradually, each costing one pebble read, never a
 // wrong answer. It lives in memory only: at each Open a goroutine walks
 // the keys on disk into a new one while the task starts and reads go to
 // pebble as before; every write from then on (commits, restores) adds
-// its keys as well, and the filter answers once the walk is done (a
-// second or so per million keys). The database has no write-ahead log (the changelog is
-// the log, as with Kafka Streams' RocksDB stores): after a crash it
-// holds the last commit it flushed, with that commit's checkpoint, and
-// the restore reads the changelog from there.
+// its keys as well, and the filter answers once the walk is done (under
+// a second per million keys: 0.8 s for the 2.1 million of the
+// benchmark's 7 days).
 //
 // Store.Restore brings a task's range up to the end of its changelog
 // partition before the task processes anything: from the local checkpoint
@@ -51,7 +52,8 @@
 // retention) from the start of the partition after wiping the range.
 //
 // A DB is used by one goroutine at a time, except Store.Produced, which
-// produce callbacks may call concurrently.
+// produce callbacks may call concurrently (the key filter's build runs
+// in a goroutine of its own, on atomic words).
 package state
 
 import (
@@ -91,7 +93,8 @@ const DefaultCacheBytes = 128 << 20
 
 // OffHeapBytes is the most memory a DB of Options.CacheBytes c keeps
 // outside the Go heap (its value cache, pebble's block cache and
-// memtables): a process's Go memory limit should leave room for it.
+// memtables): a process's Go memory limit should leave room for it. The
+// key filter (a sixteenth of c) is in the Go heap, within that limit.
 func OffHeapBytes(c int64) int64 {
 	if c <= 0 {
 		c = DefaultCacheBytes

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,6 +293,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if got := contents(t, s); !maps.Equal(got, after1) {
 		t.Fatalf("local store after the crash = %v, want the first transaction's %v", got, after1)
 	}
+	waitFilter(t, db) // built from the first transaction's keys
 	st := restore(t, k, db, s)
 	if st.Wiped || st.From != ck || st.Records != len(round2) {
 		t.Fatalf("restore %+v, want %d records from the checkpoint %d", st, len(round2), ck)
@@ -299,6 +301,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if got := contents(t, s); !maps.Equal(got, after2) {
 		t.Fatalf("restored store = %v, want %v", got, after2)
 	}
+	gets(t, s, after2, "k2") // k3, restored on top of the keys on disk, is found
 	// A second restart has nothing left to read.
 	if st := restore(t, k, db, s); st.Records != 0 {
 		t.Fatalf("second restore read %d records", st.Records)
@@ -364,6 +367,9 @@ func TestRestoreAfterWipe(t *testing.T) {
 
 	wiped := open(t, filepath.Join(t.TempDir(), "new"), Options{})
 	w1 := wiped.Store("t-1", k.changelog, 1)
+	// The key filter answers from before the restore: the restored keys
+	// must enter it as they are written.
+	waitFilter(t, wiped)
 	st := restore(t, k, wiped, w1)
 	if st.From != 0 || st.Reason == "" {
 		t.Fatalf("restore %+v, want a full restore from offset 0 with a reason", st)
@@ -371,6 +377,8 @@ func TestRestoreAfterWipe(t *testing.T) {
 	if got := contents(t, w1); !maps.Equal(got, after2) {
 		t.Fatalf("restored = %v, want %v", got, after2)
 	}
+	gets(t, w1, after2, "k2", "other")
+	filterHasAll(t, wiped)
 }
 
 // TestStaleCheckpoint: a checkpoint older than the changelog's tombstone
@@ -943,4 +951,38 @@ func TestKeyFilterBuildTime(t *testing.T) {
 	waitFilter(t, db)
 	r := db.ReadStats()
 	t.Logf("Open %v; key filter built from %d keys in %v", opened, r.KeyFilterBuildKeys, r.KeyFilterBuild)
+}
+
+// TestKeyFilterCloseDuringBuild: Close in the middle of the build stops
+// it (a large store does not delay a shutdown) and waits for it (pebble
+// refuses to close under an open iterator); the next Open builds anew.
+func TestKeyFilterCloseDuringBuild(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20000
+	want := writeAndClose(t, dir, "key", n)
+	reached := make(chan struct{})
+	var built atomic.Int64
+	filterBuildHook = func(k int64) {
+		built.Store(k)
+		if k == 100 {
+			close(reached)
+			time.Sleep(50 * time.Millisecond) // Close is called meanwhile
+		}
+	}
+	t.Cleanup(func() { filterBuildHook = nil })
+	db, err := Open(dir, Options{CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close during the build: %v", err)
+	}
+	if got := built.Load(); got >= n || db.filter.ready.Load() {
+		t.Fatalf("the build went on after Close: %d of %d keys, ready %v", got, n, db.filter.ready.Load())
+	}
+	filterBuildHook = nil
+	db = open(t, dir, Options{CacheBytes: 8 << 20})
+	waitFilter(t, db)
+	gets(t, db.Store("a-0", "cl", 0), want)
 }

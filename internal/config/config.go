@@ -100,7 +100,7 @@ type Transform struct {
 	// empty: <data_dir>/transform.
 	StateDir string `koanf:"state_dir"`
 	// CacheMB bounds the memory of each thread's stores (value cache,
-	// block cache, memtables), in MiB.
+	// key filter, block cache, memtables), in MiB.
 	CacheMB int `koanf:"cache_mb"`
 	// Partitions of the internal topics: the most threads that share the
 	// join's work. Fixed when the group first runs.

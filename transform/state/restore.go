@@ -266,7 +266,8 @@ func (d *DB) applyRestored(s *Store, b *pebble.Batch, next int64) error {
 	if err := b.Set(s.meta, encodeCheckpoint(next, d.opts.Now().UnixMilli()), nil); err != nil {
 		return fmt.Errorf("state: %s: restore checkpoint: %w", s.name, err)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	// Through apply: the restored keys enter the key filter.
+	if err := d.apply(b); err != nil {
 		return fmt.Errorf("state: %s: apply restored records: %w", s.name, err)
 	}
 	return b.Close()
@@ -282,7 +283,7 @@ func (s *Store) wipe() error {
 	if err := b.Delete(s.meta, nil); err != nil {
 		return fmt.Errorf("state: %s: wipe: %w", s.name, err)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := s.db.apply(b); err != nil {
 		return fmt.Errorf("state: %s: wipe: %w", s.name, err)
 	}
 	return nil

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/fastcache"
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -291,6 +293,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if got := contents(t, s); !maps.Equal(got, after1) {
 		t.Fatalf("local store after the crash = %v, want the first transaction's %v", got, after1)
 	}
+	waitFilter(t, db) // built from the first transaction's keys
 	st := restore(t, k, db, s)
 	if st.Wiped || st.From != ck || st.Records != len(round2) {
 		t.Fatalf("restore %+v, want %d records from the checkpoint %d", st, len(round2), ck)
@@ -298,6 +301,7 @@ func TestCrashAfterCommitBeforeLocalApply(t *testing.T) {
 	if got := contents(t, s); !maps.Equal(got, after2) {
 		t.Fatalf("restored store = %v, want %v", got, after2)
 	}
+	gets(t, s, after2, "k2") // k3, restored on top of the keys on disk, is found
 	// A second restart has nothing left to read.
 	if st := restore(t, k, db, s); st.Records != 0 {
 		t.Fatalf("second restore read %d records", st.Records)
@@ -363,6 +367,9 @@ func TestRestoreAfterWipe(t *testing.T) {
 
 	wiped := open(t, filepath.Join(t.TempDir(), "new"), Options{})
 	w1 := wiped.Store("t-1", k.changelog, 1)
+	// The key filter answers from before the restore: the restored keys
+	// must enter it as they are written.
+	waitFilter(t, wiped)
 	st := restore(t, k, wiped, w1)
 	if st.From != 0 || st.Reason == "" {
 		t.Fatalf("restore %+v, want a full restore from offset 0 with a reason", st)
@@ -370,6 +377,8 @@ func TestRestoreAfterWipe(t *testing.T) {
 	if got := contents(t, w1); !maps.Equal(got, after2) {
 		t.Fatalf("restored = %v, want %v", got, after2)
 	}
+	gets(t, w1, after2, "k2", "other")
+	filterHasAll(t, wiped)
 }
 
 // TestStaleCheckpoint: a checkpoint older than the changelog's tombstone
@@ -387,9 +396,14 @@ func TestStaleCheckpoint(t *testing.T) {
 	commitWrite(t, cl, db, s, round1)
 	// A local key the changelog never had stands for a delete the store
 	// missed: a full restore drops it.
-	if err := db.db.Set(s.key([]byte("missed-delete")), []byte("x"), pebble.NoSync); err != nil {
+	b := db.db.NewBatch()
+	if err := b.Set(s.key([]byte("missed-delete")), []byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.apply(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
 	now = now.Add(DefaultMaxCheckpointAge + time.Hour)
 	if st := restore(t, k, db, s); !st.Wiped || st.From != 0 {
 		t.Fatalf("restore of a day-old checkpoint %+v, want wiped and from 0", st)
@@ -589,6 +603,7 @@ func TestValueCacheBounded(t *testing.T) {
 func TestReadStats(t *testing.T) {
 	db := open(t, t.TempDir(), Options{CacheBytes: 8 << 20})
 	s := db.Store("a-0", "cl", 0)
+	waitFilter(t, db)
 	const n = 20000
 	key := func(i int) []byte { return fmt.Appendf(nil, "key-%06d", i) }
 	for i := range n {
@@ -618,16 +633,26 @@ func TestReadStats(t *testing.T) {
 			s.forget()
 		}
 	}
-	if _, ok, err := s.Get([]byte("absent")); err != nil || ok {
-		t.Fatalf("absent key: %v %v", ok, err)
+	// A key never written is answered by the key filter, every time; a
+	// deleted one by pebble, then by the value cache's absent marker.
+	for range 2 {
+		if _, ok, err := s.Get([]byte("absent")); err != nil || ok {
+			t.Fatalf("absent key: %v %v", ok, err)
+		}
 	}
-	if _, ok, err := s.Get([]byte("absent")); err != nil || ok {
-		t.Fatalf("absent key, second read: %v %v", ok, err)
+	commitLocal(t, db, s, write{"key-000003": ""})
+	s.forget()
+	for range 2 {
+		if _, ok, err := s.Get(key(3)); err != nil || ok {
+			t.Fatalf("deleted key: %v %v", ok, err)
+		}
 	}
 	r := db.ReadStats()
-	want := ReadStats{Gets: 3*n + 4, Written: 1, Cached: 2, CachedAbsent: 1, Pebble: 3*n + 1, PebbleAbsent: 1}
+	want := ReadStats{Gets: 3*n + 6, Written: 1, Cached: 2, CachedAbsent: 1, Pebble: 3*n + 1, PebbleAbsent: 1,
+		KeyFiltered: 2, KeyFilterPassedAbsent: 2, KeyFilterReady: true}
 	got := r
 	got.BlockCacheHits, got.BlockCacheMisses, got.FilterHits, got.FilterMisses = 0, 0, 0, 0
+	got.KeyFilterBuild = 0
 	if got != want {
 		t.Fatalf("read counters %+v, want %+v", got, want)
 	}
@@ -694,4 +719,270 @@ func TestBufferedFS(t *testing.T) {
 	if err != nil || !bytes.Equal(all, want) {
 		t.Fatalf("file holds %d bytes (%v), want the %d written", len(all), err, len(want))
 	}
+}
+
+// waitFilter waits for the key filter's build and fails unless it is
+// ready.
+func waitFilter(t *testing.T, db *DB) {
+	t.Helper()
+	<-db.filter.done
+	if !db.filter.ready.Load() {
+		t.Fatalf("key filter not ready after its build: %v", db.filter.buildErr)
+	}
+}
+
+// filterHasAll fails unless every key pebble holds is in the key filter:
+// a false negative would read a stored key as absent.
+func filterHasAll(t *testing.T, db *DB) int {
+	t.Helper()
+	it, err := db.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if !db.filter.has(it.Key()) {
+			t.Fatalf("key %q is in pebble, not in the key filter", it.Key())
+		}
+		n++
+	}
+	return n
+}
+
+// gets fails unless Get reads each key of want with its value and each
+// of absent as absent.
+func gets(t *testing.T, s *Store, want map[string]string, absent ...string) {
+	t.Helper()
+	for k, w := range want {
+		if v, ok, err := s.Get([]byte(k)); err != nil || !ok || string(v) != w {
+			t.Fatalf("Get(%q) = %q %v %v, want %q", k, v, ok, err, w)
+		}
+	}
+	for _, k := range absent {
+		if v, ok, err := s.Get([]byte(k)); err != nil || ok {
+			t.Fatalf("Get(%q) = %q %v %v, want absent", k, v, ok, err)
+		}
+	}
+}
+
+// commitLocal commits w to s without Kafka (the changelog records taken,
+// none produced).
+func commitLocal(t *testing.T, db *DB, s *Store, w write) {
+	t.Helper()
+	apply(t, s, w)
+	db.TakeChangelog()
+	if err := db.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeAndClose commits n keys prefix-NNNNNN (each its own value) to
+// task a-0 of a DB in dir, then deletes the keys of deleted, closes it,
+// and returns what the task holds.
+func writeAndClose(t *testing.T, dir, prefix string, n int, deleted ...string) map[string]string {
+	t.Helper()
+	db, err := Open(dir, Options{CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := db.Store("a-0", "cl", 0)
+	want, w := map[string]string{}, write{}
+	for i := range n {
+		k := fmt.Sprintf("%s-%06d", prefix, i)
+		want[k], w[k] = k, k
+	}
+	commitLocal(t, db, s, w)
+	w = write{}
+	for _, k := range deleted {
+		w[k] = ""
+		delete(want, k)
+	}
+	commitLocal(t, db, s, w)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// TestKeyFilterReopen: the keys on disk at Open are walked into the key
+// filter, which then answers the keys never written without the value
+// cache or pebble; every stored key is found, deleted keys stay absent.
+func TestKeyFilterReopen(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20000
+	want := writeAndClose(t, dir, "key", n, "key-000007", "key-000042")
+	db := open(t, dir, Options{CacheBytes: 8 << 20})
+	s := db.Store("a-0", "cl", 0)
+	waitFilter(t, db)
+	if stored := filterHasAll(t, db); stored != n-2 {
+		t.Fatalf("%d keys stored, want %d", stored, n-2)
+	}
+	r := db.ReadStats()
+	if !r.KeyFilterReady || r.KeyFilterBuildKeys != n-2 {
+		t.Fatalf("the build: ready %v, %d keys, want %d", r.KeyFilterReady, r.KeyFilterBuildKeys, n-2)
+	}
+	t.Logf("key filter built from %d keys on disk in %v", r.KeyFilterBuildKeys, r.KeyFilterBuild)
+	gets(t, s, want, "key-000007", "key-000042")
+	const absent = 10000
+	for i := range absent {
+		gets(t, s, nil, fmt.Sprintf("new-%06d", i))
+	}
+	r = db.ReadStats()
+	if r.KeyFiltered < absent*99/100 || r.KeyFilterPassedAbsent > 2+absent/100 || r.Pebble+r.Cached+r.KeyFiltered != r.Gets {
+		t.Fatalf("%d absent keys never written and 2 deleted: %d answered by the key filter, %d let through; %+v", absent, r.KeyFiltered, r.KeyFilterPassedAbsent, r)
+	}
+	// A key the filter answered takes no place in the value cache.
+	for i := range absent {
+		k := s.key(fmt.Appendf(nil, "new-%06d", i))
+		if _, _, ok := db.values.get(k); ok && !db.filter.has(k) {
+			t.Fatalf("%q, answered by the key filter, is in the value cache", k)
+		}
+	}
+}
+
+// TestKeyFilterDuringBuild: while the filter is built from the keys on
+// disk, reads are right (they go to pebble) and commits add their keys,
+// concurrently with the build (run with -race); once it is ready, no key
+// pebble holds is missing from it, whichever side added it.
+func TestKeyFilterDuringBuild(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20000
+	old := writeAndClose(t, dir, "old", n)
+
+	reached, release := make(chan struct{}), make(chan struct{})
+	var released sync.Once
+	unpause := func() { released.Do(func() { close(release) }) }
+	filterBuildHook = func(n int64) {
+		if n == 100 {
+			close(reached)
+			<-release
+		}
+	}
+	t.Cleanup(func() { filterBuildHook = nil })
+	db := open(t, dir, Options{CacheBytes: 8 << 20})
+	t.Cleanup(unpause) // before Close, which waits for the build
+	s := db.Store("a-0", "cl", 0)
+	<-reached
+	if db.ReadStats().KeyFilterReady {
+		t.Fatal("the key filter is ready in the middle of its build")
+	}
+	last := fmt.Sprintf("old-%06d", n-1)
+	gets(t, s, map[string]string{"old-000000": "old-000000", last: last}, "new-000000")
+	// Commits while the build is paused, then while it runs.
+	added := map[string]string{}
+	for i := 0; i < 20 || !db.filter.ready.Load(); i++ {
+		w := write{fmt.Sprintf("old-%06d", i): "", fmt.Sprintf("new-%06d", i): "n"}
+		delete(old, fmt.Sprintf("old-%06d", i))
+		added[fmt.Sprintf("new-%06d", i)] = "n"
+		commitLocal(t, db, s, w)
+		if i == 10 {
+			unpause()
+		}
+		gets(t, s, map[string]string{fmt.Sprintf("new-%06d", i): "n"}, fmt.Sprintf("old-%06d", i))
+	}
+	waitFilter(t, db)
+	t.Logf("%d commits, %d of them during the build", len(added), len(added)-11)
+	filterHasAll(t, db)
+	s.forget() // every read below goes to the filter, then pebble
+	gets(t, s, old)
+	gets(t, s, added, "old-000000", "old-000001", "new-999999")
+	if r := db.ReadStats(); r.KeyFiltered == 0 {
+		t.Fatalf("no read answered by the key filter: %+v", r)
+	}
+}
+
+// TestKeyFilter: the filter holds every key added, answers few others
+// at the keys it is sized for, degrades gradually past them, and takes
+// the memory it was given.
+func TestKeyFilter(t *testing.T) {
+	if got := filterBytes(DefaultCacheBytes); got != DefaultCacheBytes/16 {
+		t.Fatalf("filter of %d bytes for the default cache, want a sixteenth", got)
+	}
+	if got := filterBytes(1 << 20); got != 64<<10 {
+		t.Fatalf("filter of %d bytes for a 1 MiB cache, want the least, 64 KiB", got)
+	}
+	f := newKeyFilter(128 << 10) // 1 Mi bits
+	if len(f.words)*8 != 128<<10 {
+		t.Fatalf("filter of %d bytes, want 128 KiB", len(f.words)*8)
+	}
+	rate := func(from, to int) float64 {
+		fp := 0
+		for i := from; i < to; i++ {
+			if f.has(fmt.Appendf(nil, "absent-%d", i)) {
+				fp++
+			}
+		}
+		return float64(fp) / float64(to-from)
+	}
+	added := 0
+	for _, c := range []struct {
+		keys    int
+		maxRate float64
+	}{{1 << 15, 0.001}, {1 << 17, 0.05}, {1 << 18, 0.5}} { // 32, 8 and 4 bits a key
+		for ; added < c.keys; added++ {
+			f.add(fmt.Appendf(nil, "key-%d", added))
+		}
+		for i := 0; i < added; i += 97 {
+			if !f.has(fmt.Appendf(nil, "key-%d", i)) {
+				t.Fatalf("key-%d added, not found", i)
+			}
+		}
+		r := rate(0, 50000)
+		t.Logf("%d keys in 1 Mi bits: %.4f %% false positives", c.keys, 100*r)
+		if r > c.maxRate {
+			t.Errorf("%d keys in 1 Mi bits: false-positive rate %.4f, want at most %.4f", c.keys, r, c.maxRate)
+		}
+	}
+}
+
+// TestKeyFilterBuildTime logs how long the key filter takes to build
+// from the state directory in $STATE_FILTER_DIR (a copy of one a
+// benchmark left: Open flushes nothing new, but locks it), what a restart
+// costs before the filter answers reads.
+func TestKeyFilterBuildTime(t *testing.T) {
+	dir := os.Getenv("STATE_FILTER_DIR")
+	if dir == "" {
+		t.Skip("STATE_FILTER_DIR is not set")
+	}
+	start := time.Now()
+	db := open(t, dir, Options{})
+	opened := time.Since(start)
+	waitFilter(t, db)
+	r := db.ReadStats()
+	t.Logf("Open %v; key filter built from %d keys in %v", opened, r.KeyFilterBuildKeys, r.KeyFilterBuild)
+}
+
+// TestKeyFilterCloseDuringBuild: Close in the middle of the build stops
+// it (a large store does not delay a shutdown) and waits for it (pebble
+// refuses to close under an open iterator); the next Open builds anew.
+func TestKeyFilterCloseDuringBuild(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20000
+	want := writeAndClose(t, dir, "key", n)
+	reached := make(chan struct{})
+	var built atomic.Int64
+	filterBuildHook = func(k int64) {
+		built.Store(k)
+		if k == 100 {
+			close(reached)
+			time.Sleep(50 * time.Millisecond) // Close is called meanwhile
+		}
+	}
+	t.Cleanup(func() { filterBuildHook = nil })
+	db, err := Open(dir, Options{CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close during the build: %v", err)
+	}
+	if got := built.Load(); got >= n || db.filter.ready.Load() {
+		t.Fatalf("the build went on after Close: %d of %d keys, ready %v", got, n, db.filter.ready.Load())
+	}
+	filterBuildHook = nil
+	db = open(t, dir, Options{CacheBytes: 8 << 20})
+	waitFilter(t, db)
+	gets(t, db.Store("a-0", "cl", 0), want)
 }

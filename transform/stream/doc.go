@@ -147,8 +147,9 @@
 // task (one memtable budget and one block cache for all tasks of an
 // instance). What is in memory: Config.CacheBytes, split between a
 // bounded cache of committed values (kept outside the Go heap, so the
-// garbage collector never scans it), pebble's block cache and its
-// memtables (package state); the global links table and the identity
+// garbage collector never scans it), a bloom filter of the stored keys
+// of a fixed size (reads of keys never written skip pebble), pebble's
+// block cache and its memtables (package state); the global links table and the identity
 // resolver (both bounded by the catalog); and one transaction's writes
 // (bounded by the records per poll and the entities relinked per
 // transaction, Config.MaxTransactionRelinks). Nothing grows with the days of

@@ -311,9 +311,9 @@ func (b *bench) report(out io.Writer) error {
 	pct := func(n, of int64) string {
 		return strconv.FormatFloat(100*float64(n)/float64(max(of, 1)), 'f', 1, 64) + " %"
 	}
-	fmt.Fprintf(out, "store reads      %d gets: %s the transaction's writes, %s the value cache (%s of them absent keys), "+
-		"%s pebble (%s of them absent keys); %d scans\n",
-		r.Gets, pct(r.Written, r.Gets), pct(r.Cached, r.Gets), pct(r.CachedAbsent, r.Cached),
+	fmt.Fprintf(out, "store reads      %d gets: %s the transaction's writes, %s the key filter (never written; %d absent keys it let through), "+
+		"%s the value cache (%s of them absent keys), %s pebble (%s of them absent keys); %d scans\n",
+		r.Gets, pct(r.Written, r.Gets), pct(r.KeyFiltered, r.Gets), r.KeyFilterPassedAbsent, pct(r.Cached, r.Gets), pct(r.CachedAbsent, r.Cached),
 		pct(r.Pebble, r.Gets), pct(r.PebbleAbsent, r.Pebble), r.Scans)
 	fmt.Fprintf(out, "pebble           block cache %d hits, %d misses (%s hit); bloom filters %d lookups answered, %d let through\n",
 		r.BlockCacheHits, r.BlockCacheMisses, pct(r.BlockCacheHits, r.BlockCacheHits+r.BlockCacheMisses), r.FilterHits, r.FilterMisses)

@@ -99,7 +99,7 @@ func OffHeapBytes(c int64) int64 {
 	if c <= 0 {
 		c = DefaultCacheBytes
 	}
-	return valueCacheBytes(c) + c/8 + 2*max(c/8, 1<<20)
+	return valueCacheBytes(c) + c/8 + 2*memtableBytes(c)
 }
 
 // HeapLimit is the Go heap's soft limit for a process of memory limit total
@@ -118,6 +118,10 @@ func valueCacheBytes(c int64) int64 {
 	return max((c*3/8+unit-1)/unit, 1) * unit
 }
 
+// memtableBytes is the size of each of pebble's memtables for a DB of
+// Options.CacheBytes c.
+func memtableBytes(c int64) int64 { return max(c/8, 1<<20) }
+
 // DefaultMaxCheckpointAge is the default of Options.MaxCheckpointAge.
 const DefaultMaxCheckpointAge = 24 * time.Hour
 
@@ -131,6 +135,11 @@ type DB struct {
 	values *valueCache
 	filter *keyFilter
 	reads  ReadStats
+	// batch carries each commit's writes to pebble, reused: pebble copies
+	// a batch into its memtable (a large one it keeps whole, taking it
+	// from the batch), and a new batch per commit was a twentieth of the
+	// stage's allocations.
+	batch *pebble.Batch
 }
 
 // ReadStats counts the reads of a DB's stores by where they were
@@ -196,7 +205,7 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	memtable := max(o.CacheBytes/8, 1<<20)
+	memtable := memtableBytes(o.CacheBytes)
 	// pebble charges its memtables (the mutable one and the one it keeps
 	// for reuse) to the block cache, shrinking what the cache may hold by
 	// their size: a cache of only the blocks' share held nothing at all
@@ -259,6 +268,10 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.filter.close()
+	if d.batch != nil {
+		_ = d.batch.Close() // only returns it to pebble's pool
+		d.batch = nil
+	}
 	// Without a write-ahead log, what is only in the memtables would be
 	// restored from the changelogs at the next start: flush it.
 	err := d.db.Flush()
@@ -320,9 +333,13 @@ func (d *DB) TakeChangelog() []*kgo.Record {
 // transaction produced.
 func (d *DB) Commit() error {
 	now := d.opts.Now().UnixMilli()
-	// Sized for the writes at once, rather than grown by doubling.
-	b := d.db.NewBatchWithSize(d.PendingBytes() + 64*d.pendingKeys() + 1024)
-	defer b.Close()
+	if d.batch == nil {
+		// Kept up to pebble's large-batch size (half a memtable): a
+		// larger one is pebble's.
+		d.batch = d.db.NewBatch(pebble.WithMaxRetainedSizeBytes(int(memtableBytes(d.opts.CacheBytes) / 2)))
+	}
+	b := d.batch
+	defer b.Reset()
 	for _, s := range d.stores {
 		s.mu.Lock()
 		next := s.produced + 1

@@ -24,8 +24,9 @@
 // memtables (which pebble charges to the block cache, so that cache is
 // sized for both), a sixteenth for the key filter (in the Go heap, a
 // block of words without pointers that the garbage collector never
-// scans), the rest for pebble's compactions. DB.ReadStats counts where
-// reads were answered. The database has no write-ahead log (the
+// scans), the rest for pebble's compactions; the batch that carries
+// commits to pebble, reused, keeps at most half a memtable (Go heap).
+// DB.ReadStats counts where reads were answered. The database has no write-ahead log (the
 // changelog is the log, as with Kafka Streams' RocksDB stores): after a
 // crash it holds the last commit it flushed, with that commit's
 // checkpoint, and the restore reads the changelog from there.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -935,23 +934,6 @@ func TestKeyFilter(t *testing.T) {
 			t.Errorf("%d keys in 1 Mi bits: false-positive rate %.4f, want at most %.4f", c.keys, r, c.maxRate)
 		}
 	}
-}
-
-// TestKeyFilterBuildTime logs how long the key filter takes to build
-// from the state directory in $STATE_FILTER_DIR (a copy of one a
-// benchmark left: Open flushes nothing new, but locks it), what a restart
-// costs before the filter answers reads.
-func TestKeyFilterBuildTime(t *testing.T) {
-	dir := os.Getenv("STATE_FILTER_DIR")
-	if dir == "" {
-		t.Skip("STATE_FILTER_DIR is not set")
-	}
-	start := time.Now()
-	db := open(t, dir, Options{})
-	opened := time.Since(start)
-	waitFilter(t, db)
-	r := db.ReadStats()
-	t.Logf("Open %v; key filter built from %d keys in %v", opened, r.KeyFilterBuildKeys, r.KeyFilterBuild)
 }
 
 // TestKeyFilterCloseDuringBuild: Close in the middle of the build stops

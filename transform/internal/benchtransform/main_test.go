@@ -57,6 +57,9 @@ func TestBenchReadsTheWholeWorld(t *testing.T) {
 	if !regexp.MustCompile(`after day 1 .*VmRSS`).MatchString(got) {
 		t.Errorf("no memory report after day 1 (the generator's day marker):\n%s", got)
 	}
+	if !regexp.MustCompile(`key filter rebuilt from [1-9]\d* keys`).MatchString(got) {
+		t.Errorf("no key filter rebuild after reopening the stores:\n%s", got)
+	}
 	if !regexp.MustCompile(`\ntransform records-per-second \d+\n$`).MatchString(got) {
 		t.Errorf("the last line is not the figure:\n%s", got)
 	}

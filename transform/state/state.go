@@ -26,10 +26,11 @@
 // block of words without pointers that the garbage collector never
 // scans), the rest for pebble's compactions; the batch that carries
 // commits to pebble, reused, keeps at most half a memtable (Go heap).
-// DB.ReadStats counts where reads were answered. The database has no write-ahead log (the
-// changelog is the log, as with Kafka Streams' RocksDB stores): after a
-// crash it holds the last commit it flushed, with that commit's
-// checkpoint, and the restore reads the changelog from there.
+// DB.ReadStats counts where reads were answered. The database has no
+// write-ahead log (the changelog is the log, as with Kafka Streams'
+// RocksDB stores): after a crash it holds the last commit it flushed,
+// with that commit's checkpoint, and the restore reads the changelog
+// from there.
 //
 // The key filter is bounded, not sized by the keys: most reads that
 // reach pebble are first reads of new keys (a new entity, order or

@@ -125,6 +125,7 @@ func (f *keyFilter) build(it *pebble.Iterator) {
 	start := time.Now()
 	var n int64
 	stopped := false
+walk:
 	for ok := it.First(); ok; ok = it.Next() {
 		f.add(it.Key())
 		n++
@@ -135,10 +136,8 @@ func (f *keyFilter) build(it *pebble.Iterator) {
 			select {
 			case <-f.stop:
 				stopped = true
+				break walk
 			default:
-			}
-			if stopped {
-				break
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 
+	"github.com/shopstream/shopstream/schemas"
 	"github.com/shopstream/shopstream/schemas/schematest"
 )
 
@@ -38,13 +39,23 @@ type emitter struct {
 	buf   []byte
 }
 
-func (e *emitter) add(topic string, rec map[string]any) error {
-	if err := e.fill.Fill(topic, rec); err != nil {
-		return err
+// encodeRecord fills in the fields a world's record leaves out and
+// encodes it: what both sinks do with a record.
+func encodeRecord(fill *schematest.Filler, enc schemas.WireFormat, topic string, rec map[string]any) ([]byte, error) {
+	if err := fill.Fill(topic, rec); err != nil {
+		return nil, err
 	}
-	v, err := e.serde.Encode(topic, rec)
+	v, err := enc.Encode(topic, rec)
 	if err != nil {
-		return fmt.Errorf("generate %s: %w", topic, err)
+		return nil, fmt.Errorf("generate %s: %w", topic, err)
+	}
+	return v, nil
+}
+
+func (e *emitter) add(topic string, rec map[string]any) error {
+	v, err := encodeRecord(e.fill, e.serde, topic, rec)
+	if err != nil {
+		return err
 	}
 	e.buf = binary.AppendUvarint(append(e.buf[:0], frameRecord), uint64(len(v)))
 	if _, err := e.w.Write(e.buf); err != nil {

@@ -245,12 +245,9 @@ func (p *producer) add(topic string, rec map[string]any) error {
 	if err := p.err(); err != nil {
 		return err
 	}
-	if err := p.fill.Fill(topic, rec); err != nil {
-		return err
-	}
-	v, err := p.serde.Encode(topic, rec)
+	v, err := encodeRecord(p.fill, p.serde, topic, rec)
 	if err != nil {
-		return fmt.Errorf("generate %s: %w", topic, err)
+		return err
 	}
 	p.n.Add(1)
 	p.cl.Produce(context.Background(), &kgo.Record{Topic: p.prefix + topic, Value: v}, func(_ *kgo.Record, err error) {

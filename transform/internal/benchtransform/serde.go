@@ -42,23 +42,15 @@ func newBenchSerde() (*benchSerde, error) {
 }
 
 func (s *benchSerde) Encode(topic string, v map[string]any) ([]byte, error) {
-	i, ok := s.index[topic]
-	if !ok {
-		return nil, fmt.Errorf("no schema for %s", topic)
-	}
-	b, err := s.codecs[i].Encode(v)
+	out, err := s.AppendHeader(nil, topic)
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{i}, b...), nil
-}
-
-// topic returns the topic of an encoded value.
-func (s *benchSerde) topic(b []byte) (string, error) {
-	if len(b) == 0 || int(b[0]) >= len(s.topics) {
-		return "", errors.New("not a bench record")
+	b, err := s.codecs[out[0]].Encode(v)
+	if err != nil {
+		return nil, err
 	}
-	return s.topics[b[0]], nil
+	return append(out, b...), nil
 }
 
 func (s *benchSerde) AppendHeader(b []byte, topic string) ([]byte, error) {
@@ -69,18 +61,38 @@ func (s *benchSerde) AppendHeader(b []byte, topic string) ([]byte, error) {
 	return append(b, i), nil
 }
 
-func (s *benchSerde) Decode(_ context.Context, b []byte) (map[string]any, error) {
+// schemaOf returns the index of the codec (and topic) a value was
+// encoded with: its first byte.
+func (s *benchSerde) schemaOf(b []byte) (int, error) {
 	if len(b) == 0 || int(b[0]) >= len(s.codecs) {
-		return nil, errors.New("not a bench record")
+		return 0, errors.New("not a bench record")
 	}
-	return s.codecs[b[0]].Decode(b[1:])
+	return int(b[0]), nil
+}
+
+// topic returns the topic of an encoded value.
+func (s *benchSerde) topic(b []byte) (string, error) {
+	i, err := s.schemaOf(b)
+	if err != nil {
+		return "", err
+	}
+	return s.topics[i], nil
+}
+
+func (s *benchSerde) Decode(_ context.Context, b []byte) (map[string]any, error) {
+	i, err := s.schemaOf(b)
+	if err != nil {
+		return nil, err
+	}
+	return s.codecs[i].Decode(b[1:])
 }
 
 // WriterSchema answers as schemas.Serde does, so the stage decodes with
 // its fast decoders as it does with the registry's serde.
 func (s *benchSerde) WriterSchema(_ context.Context, b []byte) (int, string, []byte, error) {
-	if len(b) == 0 || int(b[0]) >= len(s.codecs) {
-		return 0, "", nil, errors.New("not a bench record")
+	i, err := s.schemaOf(b)
+	if err != nil {
+		return 0, "", nil, err
 	}
-	return int(b[0]), s.texts[b[0]], b[1:], nil
+	return i, s.texts[i], b[1:], nil
 }

@@ -108,7 +108,7 @@ func TableSheet(ctx context.Context, q Querier, t Table) (Sheet, error) {
 	pipeline := types["event_id"] != "" && types["version"] != ""
 	for _, n := range names {
 		if t.AllColumns || !pipeline || !slices.Contains(bookkeeping, n) {
-			selected = append(selected, quoteIdent(n))
+			selected = append(selected, QuoteIdent(n))
 		}
 	}
 	if len(selected) == 0 {
@@ -125,7 +125,7 @@ func TableSheet(ctx context.Context, q Querier, t Table) (Sheet, error) {
 		if k, _ := kindOf(types[col]); k != kindDate && k != kindDateTime {
 			return Sheet{}, fmt.Errorf("table %s has no date column %q for --from/--to; its date columns: %s", label, col, listOrNone(dateColumns))
 		}
-		day := quoteIdent(col)
+		day := QuoteIdent(col)
 		if k, _ := kindOf(types[col]); k == kindDateTime {
 			day = "toDate32(" + day + ")"
 		}
@@ -146,7 +146,7 @@ func TableSheet(ctx context.Context, q Querier, t Table) (Sheet, error) {
 	}
 
 	var b strings.Builder
-	b.WriteString("SELECT " + strings.Join(selected, ", ") + " FROM " + quoteIdent(db) + "." + quoteIdent(t.Name))
+	b.WriteString("SELECT " + strings.Join(selected, ", ") + " FROM " + QuoteIdent(db) + "." + QuoteIdent(t.Name))
 	if collapses(engine) {
 		b.WriteString(" FINAL")
 	}
@@ -171,8 +171,8 @@ func collapses(engine string) bool {
 	return false
 }
 
-// quoteIdent quotes a name from the catalogue as a SQL identifier.
-func quoteIdent(s string) string {
+// QuoteIdent quotes a name from the catalogue as a SQL identifier.
+func QuoteIdent(s string) string {
 	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(s) + "`"
 }
 

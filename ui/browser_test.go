@@ -102,7 +102,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	defer conn.Close()
 	statusCfg, lagTopic := statusConfig(t, ctx)
-	srv, err := ui.New(ui.Options{Warehouse: conn, Status: statusCfg})
+	srv, err := ui.New(ui.Options{Warehouse: conn, Status: statusCfg, Models: martsDB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestPageInBrowser(t *testing.T) {
 		b.open(t, "#/halo", "halo")
 		b.screenshot(t, filepath.Join(shots, "halo.png"))
 		rows := b.rows(t, "halo")
-		want := sql.rows("SELECT product_key, rank, halo_score, strength, p_value_adjusted FROM halo_ranking")
+		want := sql.rows("SELECT product_key, rank, halo_score, strength, p_value_adjusted FROM " + martsDB + ".halo_ranking")
 		if len(rows) != len(want) {
 			t.Fatalf("halo ranking shows %d products, the mart has %d", len(rows), len(want))
 		}
@@ -455,7 +455,7 @@ func TestPageInBrowser(t *testing.T) {
 		b.open(t, "#/product?key="+url.QueryEscape(keySerum)+"&"+period, "product")
 		b.screenshot(t, filepath.Join(shots, "product-halo.png"))
 		// The strongest significant outcome's lag is the note's.
-		top := sql.one("SELECT best_lag_days FROM product_halo WHERE product_key = '" + keySerum + "' AND significant ORDER BY strength DESC LIMIT 1")
+		top := sql.one("SELECT best_lag_days FROM " + martsDB + ".product_halo WHERE product_key = '" + keySerum + "' AND significant ORDER BY strength DESC LIMIT 1")
 		if got := b.eval(t, `document.querySelector("[data-halo]").dataset.halo`); got != top {
 			t.Errorf("halo note gives lag %s, the mart's strongest significant one is %s", got, top)
 		}
@@ -478,12 +478,12 @@ func TestPageInBrowser(t *testing.T) {
 			t.Errorf("search clicks have no significant halo, but their chart has marks %s", got)
 		}
 		outcomes := b.rows(t, "product-halo")
-		for _, w := range sql.rows("SELECT outcome, strength, p_value_adjusted, spikes, n FROM product_halo WHERE product_key = '" + keySerum + "'") {
+		for _, w := range sql.rows("SELECT outcome, strength, p_value_adjusted, spikes, n FROM " + martsDB + ".product_halo WHERE product_key = '" + keySerum + "'") {
 			compareCells(t, w["outcome"].(string), outcomes[w["outcome"].(string)], numbers(w))
 		}
 		got := b.eval(t, `(() => { const u = shopstream.charts["halo-by-lag"]; u.setCursor({left: u.valToPos(3, "x"), top: 10});
 			return [...u.root.querySelectorAll(".u-legend .u-series")].map(s => s.querySelector(".u-label").textContent + "=" + s.querySelector(".u-value").textContent).join(";"); })()`)
-		corr := sql.one("SELECT correlation FROM halo_by_lag WHERE product_key = '" + keySerum + "' AND outcome = 'amazon_sessions' AND attention_metric = 'tiktok_views' AND lag_days = 3")
+		corr := sql.one("SELECT correlation FROM " + martsDB + ".halo_by_lag WHERE product_key = '" + keySerum + "' AND outcome = 'amazon_sessions' AND attention_metric = 'tiktok_views' AND lag_days = 3")
 		if !strings.Contains(got, "sessions="+corr) {
 			t.Errorf("halo by lag at 3 days reads %s; the mart's sessions correlation is %s", got, corr)
 		}

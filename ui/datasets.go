@@ -357,7 +357,7 @@ SELECT r.rank AS rank, r.product_key AS product_key, t.product_title AS title, r
     r.best_attention_metric AS best_attention_metric, r.strength AS strength, r.lift AS lift,
     r.p_value_adjusted AS p_value_adjusted, r.outcomes_significant AS outcomes_significant,
     r.outcomes_tested AS outcomes_tested, r.first_date AS first_date, r.last_date AS last_date
-FROM halo_ranking AS r
+FROM $models.halo_ranking AS r
 LEFT JOIN titles AS t ON t.product_key = r.product_key
 ORDER BY rank
 LIMIT {limit:UInt32}`,
@@ -373,7 +373,7 @@ var productHalo = dataset{
 	name:  "product_halo",
 	title: "Halo by outcome",
 	sql: `SELECT outcome, grain, best_attention_metric, best_lag_days, strength, significant, p_value_adjusted, lift, spikes, n
-FROM product_halo
+FROM $models.product_halo
 WHERE product_key = {key:String}
 ORDER BY significant DESC, strength DESC, outcome`,
 	params:   []string{"key"},
@@ -389,8 +389,8 @@ var haloByLag = dataset{
 	title: "Halo by lag",
 	sql: `SELECT h.outcome AS outcome, h.attention_metric AS attention_metric, h.lag_days AS lag_days,
     h.correlation AS correlation, h.p_value AS p_value, h.n AS n
-FROM halo_by_lag AS h
-INNER JOIN product_halo AS p
+FROM $models.halo_by_lag AS h
+INNER JOIN $models.product_halo AS p
     ON p.product_key = h.product_key AND p.outcome = h.outcome AND p.best_attention_metric = h.attention_metric
 WHERE h.product_key = {key:String}
 ORDER BY outcome, lag_days`,

@@ -110,8 +110,8 @@ func TestServerParamsEscape(t *testing.T) {
 // in their place; after it, the columns.
 func TestOptionalColumnsFallBack(t *testing.T) {
 	d := datasets["product_days"]
-	older := d.statement(schema{"product_daily": {"date", "tiktok_views"}})
-	newer := d.statement(schema{"product_daily": {"date", "tiktok_views", "tiktok_attention_provenance", "tiktok_product_impressions", "tiktok_product_clicks"}})
+	older := d.statement(schema{"product_daily": {"date", "tiktok_views"}}, "")
+	newer := d.statement(schema{"product_daily": {"date", "tiktok_views", "tiktok_attention_provenance", "tiktok_product_impressions", "tiktok_product_clicks"}}, "")
 	for _, c := range []struct{ sql, want string }{
 		{older, "CAST(NULL AS Nullable(String)) AS tiktok_attention_provenance"},
 		{older, "CAST(NULL AS Nullable(Int64)) AS tiktok_product_clicks"},

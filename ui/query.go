@@ -14,6 +14,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
+
+	"github.com/shopstream/shopstream/export"
 )
 
 // Querier runs read queries; server-side parameters travel in ctx
@@ -25,10 +27,14 @@ type Querier interface {
 // schema is what the warehouse holds: each table's columns.
 type schema map[string][]string
 
-// readSchema reads the columns of tables in the current database.
-func readSchema(ctx context.Context, q Querier, tables []string) (schema, error) {
-	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"tables": arrayParam(tables)}))
-	rows, err := q.Query(ctx, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table IN {tables:Array(String)}")
+// readSchema reads the columns of tables: the dbt models (modelTables)
+// in the database models (empty: the current one), the others in the
+// current database.
+func readSchema(ctx context.Context, q Querier, tables []string, models string) (schema, error) {
+	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+		"tables": arrayParam(tables), "model_tables": arrayParam(modelTables), "models": models}))
+	rows, err := q.Query(ctx, `SELECT table, name FROM system.columns WHERE table IN {tables:Array(String)}
+    AND database = if(table IN {model_tables:Array(String)} AND {models:String} != '', {models:String}, currentDatabase())`)
 	if err != nil {
 		return nil, fmt.Errorf("read the warehouse's tables: %w", err)
 	}
@@ -76,10 +82,22 @@ func (d *dataset) tables() []string {
 
 var optionalMarker = regexp.MustCompile(`\[\[([a-z0-9_]+)\]\]`)
 
-// statement is d's SQL for a warehouse with schema s: each optional column
+// modelTables are the tables dbt builds; a dataset's SQL names them
+// after modelsMarker, which statement replaces with their database.
+var modelTables = []string{"halo_ranking", "product_halo", "halo_by_lag"}
+
+const modelsMarker = "$models."
+
+// statement is d's SQL for a warehouse with schema s and the dbt models
+// in the database models (empty: the current one): each optional column
 // the column itself where its table has it, else its fallback.
-func (d *dataset) statement(s schema) string {
-	return optionalMarker.ReplaceAllStringFunc(d.sql, func(m string) string {
+func (d *dataset) statement(s schema, models string) string {
+	sql := d.sql
+	if models != "" {
+		sql = strings.ReplaceAll(sql, modelsMarker, export.QuoteIdent(models)+".")
+	}
+	sql = strings.ReplaceAll(sql, modelsMarker, "")
+	return optionalMarker.ReplaceAllStringFunc(sql, func(m string) string {
 		name := m[2 : len(m)-2]
 		c := d.optional[name]
 		if slices.Contains(s[c.table], name) {

@@ -36,7 +36,10 @@ type Options struct {
 	// MaxRows bounds the rows a table on the page shows (default 500);
 	// downloads have every row.
 	MaxRows int
-	Logger  zerolog.Logger
+	// Models is the database dbt builds the models in (dbt.schema): the
+	// halo views read them there. Empty: the connection's database.
+	Models string
+	Logger zerolog.Logger
 }
 
 // Server serves the page and the data behind it. It is an http.Handler
@@ -117,7 +120,7 @@ func (s *Server) serveMeta(w http.ResponseWriter, r *http.Request) {
 func (s *Server) schema(ctx context.Context, tables []string) (schema, error) {
 	ctx, cancel := withoutDeadline(ctx)
 	defer cancel()
-	return readSchema(ctx, s.opts.Warehouse, tables)
+	return readSchema(ctx, s.opts.Warehouse, tables, s.opts.Models)
 }
 
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
@@ -152,13 +155,13 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 			params["limit"] = allRows
 		}
 		cancel() // a download is bounded by the request, not ui.query_timeout
-		s.download(w, r, format, d.title, d.statement(sch), params)
+		s.download(w, r, format, d.title, d.statement(sch, s.opts.Models), params)
 		return
 	}
 	if d.limited {
 		params["limit"] = fmt.Sprint(s.opts.MaxRows + 1)
 	}
-	res, err := readResult(ctx, s.opts.Warehouse, d.statement(sch), params, s.opts.MaxRows)
+	res, err := readResult(ctx, s.opts.Warehouse, d.statement(sch, s.opts.Models), params, s.opts.MaxRows)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, fmt.Errorf("%s: %w", d.name, err))
 		return

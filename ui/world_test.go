@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,21 +291,30 @@ var haloMartsDDL = []string{
 		ENGINE = MergeTree ORDER BY (product_key, attention_metric, outcome, lag_days)`,
 }
 
-// writeHaloMarts creates the halo marts with the serum's halo: Amazon
-// sessions follow its TikTok views by 3 days and its rank its saves by 5
-// (both significant), search clicks its views weakly; the mat has none.
+// martsDB is the database the halo marts are written to, as dbt builds
+// them in its own (dbt.schema, default analytics), not in the pipeline's.
+const martsDB = "analytics"
+
+// writeHaloMarts creates the halo marts in martsDB with the serum's halo:
+// Amazon sessions follow its TikTok views by 3 days and its rank its
+// saves by 5 (both significant), search clicks its views weakly; the mat
+// has none.
 func writeHaloMarts(t *testing.T, ctx context.Context, conn driver.Conn) {
 	t.Helper()
-	stmts := append(haloMartsDDL,
-		`INSERT INTO halo_ranking VALUES
+	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + martsDB}
+	for _, ddl := range haloMartsDDL {
+		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE ", "CREATE TABLE "+martsDB+".", 1))
+	}
+	stmts = append(stmts,
+		`INSERT INTO `+martsDB+`.halo_ranking VALUES
 			(1, '`+keySerum+`', 0.71, true, 'amazon_sessions', 'daily', 3, 'tiktok_views', 0.71, 0.24, 0.004, 3, 2, '2026-03-01', '2026-03-28'),
 			(2, '`+keyMat+`', 0, false, 'amazon_units', 'daily', 1, 'tiktok_views', 0.2, NULL, 0.62, 3, 0, '2026-03-03', '2026-03-21')`,
-		`INSERT INTO product_halo VALUES
+		`INSERT INTO `+martsDB+`.product_halo VALUES
 			('`+keySerum+`', 'amazon_sessions', 'daily', 'tiktok_views', 3, 0.71, 24, 19.5, 0.0001, 60, 0.006, true, false, 1, 205, 254.2, 0.24, '2026-03-01', '2026-03-28'),
 			('`+keySerum+`', 'amazon_best_sellers_rank', 'daily', 'tiktok_saves', 5, 0.55, 22, 18.1, 0.0004, 60, 0.024, true, false, 1, 3700, 2642.9, 0.4, '2026-03-01', '2026-03-28'),
 			('`+keySerum+`', 'amazon_search_clicks', 'weekly', 'tiktok_views', 7, 0.3, 3, 3, 0.6, 60, 1, false, false, 1, 325, 350, 0.077, '2026-03-01', '2026-03-28'),
 			('`+keyMat+`', 'amazon_units', 'daily', 'tiktok_views', 1, 0.2, 5, 4, 0.7, 60, 1, false, false, 0, NULL, NULL, NULL, '2026-03-03', '2026-03-21')`,
-		`INSERT INTO halo_by_lag SELECT '`+keySerum+`', m, o, if(o = 'amazon_search_clicks', 'weekly', 'daily'), lag, 24, 19.5,
+		`INSERT INTO `+martsDB+`.halo_by_lag SELECT '`+keySerum+`', m, o, if(o = 'amazon_search_clicks', 'weekly', 'daily'), lag, 24, 19.5,
 			round(if(o = 'amazon_sessions', 0.71 - 0.09 * abs(lag - 3), if(o = 'amazon_best_sellers_rank', 0.55 - 0.07 * abs(lag - 5), 0.3 - 0.05 * abs(lag - 7))), 4),
 			NULL, NULL, 0, '2026-03-01', '2026-03-28'
 		FROM (SELECT arrayJoin([('tiktok_views', 'amazon_sessions'), ('tiktok_saves', 'amazon_best_sellers_rank'), ('tiktok_views', 'amazon_search_clicks'), ('tiktok_shares', 'amazon_sessions')]) AS mo, mo.1 AS m, mo.2 AS o)

@@ -92,7 +92,7 @@ func (a *app) newUI(ctx context.Context) (*ui.Server, func(), error) {
 	}
 	cfg := a.cfg.UI
 	srv, err := ui.New(ui.Options{Warehouse: conn, Status: &statusCfg, QueryTimeout: cfg.QueryTimeout,
-		StatusTimeout: cfg.StatusTimeout, MaxRows: cfg.MaxRows, Logger: a.log.With().Str("stage", "ui").Logger()})
+		StatusTimeout: cfg.StatusTimeout, MaxRows: cfg.MaxRows, Models: a.cfg.Dbt.Schema, Logger: a.log.With().Str("stage", "ui").Logger()})
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, err
